@@ -1,0 +1,57 @@
+//! `daphnec`: the DaphneDSL compiler's inspection tool. Prints a script's intermediate forms.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+use daphne::{Status, parse_script, read_script};
+use daphne_frontend::{dump, lex};
+
+/// Compile a DaphneDSL script and print one of its intermediate forms.
+#[derive(Debug, Parser)]
+#[command(name = "daphnec", version, about, long_about = None)]
+struct Cli {
+    /// The DaphneDSL script to compile.
+    script: PathBuf,
+
+    /// Which form to print.
+    #[arg(long, value_enum, default_value_t = Emit::Ast)]
+    emit: Emit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Emit {
+    /// The token stream, one token per line with its position.
+    Tokens,
+    /// The abstract syntax tree with line:column spans.
+    Ast,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let file = match read_script(&cli.script) {
+        Ok(f) => f,
+        Err(f) => {
+            eprint!("{}", f.message);
+            return f.status.into();
+        }
+    };
+    match cli.emit {
+        Emit::Tokens => {
+            let lexed = lex(&file.text);
+            print!("{}", dump::tokens(&lexed.tokens, &file));
+            if !lexed.diagnostics.is_empty() {
+                eprint!("{}", daphne_frontend::diagnostic::render_all(&lexed.diagnostics, &file));
+                return Status::ParserError.into();
+            }
+        }
+        Emit::Ast => match parse_script(&file) {
+            Ok(script) => print!("{}", dump::ast(&script, &file)),
+            Err(f) => {
+                eprint!("{}", f.message);
+                return f.status.into();
+            }
+        },
+    }
+    Status::Success.into()
+}

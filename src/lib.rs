@@ -1,0 +1,61 @@
+//! The driver shared by the `daphne` and `daphnec` binaries: reading a script, running the
+//! frontend, rendering diagnostics, and DAPHNE's exit codes.
+
+use std::path::Path;
+
+use daphne_frontend::ast::Script;
+use daphne_frontend::{SourceFile, diagnostic, parse};
+
+/// DAPHNE's process exit codes (`src/api/cli/StatusCode.h`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Status {
+    Success = 0,
+    ParserError = 1,
+    CompilerError = 2,
+    ExecutionError = 3,
+}
+
+impl From<Status> for std::process::ExitCode {
+    fn from(s: Status) -> Self {
+        std::process::ExitCode::from(s as u8)
+    }
+}
+
+/// A failure of one stage: the rendered message for stderr and the exit status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    pub status: Status,
+}
+
+/// Reads a script file. An unreadable script is reported like a parse failure, as DAPHNE does.
+pub fn read_script(path: &Path) -> Result<SourceFile, Failure> {
+    match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => Ok(SourceFile::new(path.display().to_string(), text)),
+            Err(e) => Err(Failure {
+                message: format!(
+                    "error: script {} is not valid UTF-8 (byte {})\n",
+                    path.display(),
+                    e.utf8_error().valid_up_to()
+                ),
+                status: Status::ParserError,
+            }),
+        },
+        Err(e) => Err(Failure {
+            message: format!("error: cannot read script {}: {e}\n", path.display()),
+            status: Status::ParserError,
+        }),
+    }
+}
+
+/// Parses a script; on syntax errors returns all diagnostics rendered against the source.
+pub fn parse_script(file: &SourceFile) -> Result<Script, Failure> {
+    let parsed = parse(&file.text);
+    if parsed.is_ok() {
+        Ok(parsed.script)
+    } else {
+        Err(Failure { message: diagnostic::render_all(&parsed.diagnostics, file), status: Status::ParserError })
+    }
+}
