@@ -360,3 +360,115 @@ impl BinOp {
         }
     }
 }
+
+/// Appends the expressions of one side of an indexing.
+fn range_exprs<'a>(r: &'a Option<Range>, out: &mut Vec<&'a Expr>) {
+    match r {
+        None => {}
+        Some(Range::Single(e)) => out.push(e),
+        Some(Range::Slice { lo, hi, .. }) => out.extend(lo.iter().chain(hi).map(|b| &**b)),
+    }
+}
+
+impl Expr {
+    /// The direct sub-expressions, in source order.
+    pub fn children(&self) -> Vec<&Expr> {
+        let mut out = Vec::new();
+        match &self.kind {
+            ExprKind::Int(_)
+            | ExprKind::Float(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Str(_)
+            | ExprKind::ScriptArg(_)
+            | ExprKind::Name(_) => {}
+            ExprKind::Call { args, .. } => out.extend(args.iter().map(|a| &a.value)),
+            ExprKind::Cast { arg, .. } | ExprKind::Unary { arg, .. } => out.push(arg),
+            ExprKind::Index { obj, rows, cols } => {
+                out.push(obj);
+                range_exprs(rows, &mut out);
+                range_exprs(cols, &mut out);
+            }
+            ExprKind::Filter { obj, rows, cols } => {
+                out.push(obj);
+                out.extend(rows.iter().chain(cols).map(|b| &**b));
+            }
+            ExprKind::Binary { lhs, rhs, .. } => out.extend([&**lhs, &**rhs]),
+            ExprKind::Ternary { cond, then_expr, else_expr } => out.extend([&**cond, &**then_expr, &**else_expr]),
+            ExprKind::Matrix { elems, shape } => {
+                out.extend(elems);
+                if let Some(s) = shape {
+                    out.extend(s.rows.iter().chain(&s.cols).map(|b| &**b));
+                }
+            }
+            ExprKind::FrameCols(pairs) => pairs.iter().for_each(|(l, c)| out.extend([l, c])),
+            ExprKind::FrameRows { labels, rows } => {
+                out.extend(labels);
+                rows.iter().for_each(|r| out.extend(r));
+            }
+        }
+        out
+    }
+}
+
+impl Stmt {
+    /// The direct sub-statements and expressions, in source order.
+    pub fn children(&self) -> (Vec<&Stmt>, Vec<&Expr>) {
+        let (mut stmts, mut exprs) = (Vec::new(), Vec::new());
+        match &self.kind {
+            StmtKind::Expr(e) => exprs.push(e),
+            StmtKind::Assign { targets, value } => {
+                for t in targets {
+                    if let Some(ix) = &t.index {
+                        range_exprs(&ix.rows, &mut exprs);
+                        range_exprs(&ix.cols, &mut exprs);
+                    }
+                }
+                exprs.push(value);
+            }
+            StmtKind::Block(body) => stmts.extend(body),
+            StmtKind::If { cond, then_branch, else_branch } => {
+                exprs.push(cond);
+                stmts.push(&**then_branch);
+                stmts.extend(else_branch.as_deref());
+            }
+            StmtKind::While { cond, body } | StmtKind::DoWhile { body, cond } => {
+                exprs.push(cond);
+                stmts.push(body);
+            }
+            StmtKind::For { from, to, step, body, .. } => {
+                exprs.extend([from, to]);
+                exprs.extend(step);
+                stmts.push(body);
+            }
+            StmtKind::FuncDef(f) => stmts.extend(&f.body),
+            StmtKind::Return(values) => exprs.extend(values),
+            StmtKind::Import { .. } | StmtKind::Break | StmtKind::Continue | StmtKind::Error => {}
+        }
+        (stmts, exprs)
+    }
+}
+
+impl Script {
+    /// The deepest nesting of statements and expressions, computed without recursion so that
+    /// it is safe on any input.
+    pub fn depth(&self) -> usize {
+        enum Node<'a> {
+            Stmt(&'a Stmt),
+            Expr(&'a Expr),
+        }
+        let mut stack: Vec<(Node, usize)> = self.stmts.iter().map(|s| (Node::Stmt(s), 1)).collect();
+        let mut max = 0;
+        while let Some((node, depth)) = stack.pop() {
+            max = max.max(depth);
+            match node {
+                Node::Stmt(s) => {
+                    let (stmts, exprs) = s.children();
+                    stack.extend(stmts.into_iter().map(|s| (Node::Stmt(s), depth + 1)));
+                    stack.extend(exprs.into_iter().map(|e| (Node::Expr(e), depth + 1)));
+                }
+                Node::Expr(e) => stack.extend(e.children().into_iter().map(|e| (Node::Expr(e), depth + 1))),
+            }
+        }
+        max
+    }
+}

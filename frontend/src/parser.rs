@@ -73,7 +73,7 @@ pub fn lex(src: &str) -> Lexed {
                 last_invalid = Some(diagnostics.len());
                 let text = &src[start..end];
                 diagnostics.push(
-                    Diagnostic::error(format!("unexpected character `{}`", text.escape_debug()), Span::new(start, end))
+                    Diagnostic::error(format!("unexpected character '{}'", text.escape_debug()), Span::new(start, end))
                         .with_label("not valid in DaphneDSL"),
                 );
             }
@@ -95,7 +95,14 @@ pub fn lex(src: &str) -> Lexed {
                         .with_label("unknown escape")
                         .with_note("valid escapes are \\b \\f \\n \\r \\t \\\" \\\\"),
                 );
-                tokens.push((start, Tok::Str(src[start + 1..end.saturating_sub(1).max(start + 1)].to_owned()), end));
+                let body = &src[start + 1..end];
+                let body = body.strip_suffix('"').unwrap_or(body);
+                tokens.push((start, Tok::Str(body.to_owned()), end));
+            }
+            Err(e @ LexError::MalformedNumber(reason)) => {
+                last_invalid = None;
+                diagnostics.push(Diagnostic::error(e.message(), Span::new(start, end)).with_label(reason));
+                tokens.push((start, Tok::Int(IntLit { value: 0, suffix: IntSuffix::None }), end));
             }
             Err(e @ LexError::IntOutOfRange) => {
                 last_invalid = None;
@@ -111,8 +118,48 @@ pub fn lex(src: &str) -> Lexed {
     Lexed { tokens, diagnostics, unterminated_at }
 }
 
-/// Parses a whole script.
+/// The deepest nesting of statements and expressions a script may have. Every later stage
+/// walks the tree recursively; this bound keeps those walks far from the stack's end.
+pub const MAX_DEPTH: usize = 500;
+
+/// Stack for the parsing thread: large enough to build and drop a tree of any depth the
+/// input can describe before the depth check rejects it (the memory is only reserved).
+const PARSE_STACK_BYTES: usize = 1 << 30;
+
+/// Parses a whole script. Never panics: on any input it returns an AST and diagnostics.
 pub fn parse(src: &str) -> Parsed {
+    // A pathological input (say, 100 000 nested parentheses) builds a tree whose recursive
+    // drop would overflow an ordinary stack, so the tree is built, checked and, if too deep,
+    // dropped on a thread with a big stack.
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("daphne-parse".into())
+            .stack_size(PARSE_STACK_BYTES)
+            .spawn_scoped(scope, || parse_bounded(src))
+            .ok()
+            .and_then(|h| h.join().ok())
+    })
+    .unwrap_or_else(|| parse_bounded(src))
+}
+
+fn parse_bounded(src: &str) -> Parsed {
+    let mut parsed = parse_unbounded(src);
+    if parsed.script.depth() > MAX_DEPTH {
+        let span = parsed.script.span;
+        parsed.script.stmts.clear();
+        parsed.diagnostics.push(
+            Diagnostic::error(
+                format!("the script nests expressions or statements more than {MAX_DEPTH} levels deep"),
+                Span::new(span.start, span.start),
+            )
+            .with_label("nesting too deep")
+            .with_note("split long expressions into several statements"),
+        );
+    }
+    parsed
+}
+
+fn parse_unbounded(src: &str) -> Parsed {
     let lexed = lex(src);
     let mut recovered = Vec::new();
     let input = lexed.tokens.iter().cloned().map(Ok::<Spanned, SyntaxError>);
@@ -130,9 +177,7 @@ pub fn parse(src: &str) -> Parsed {
     let mut last_reported: Option<usize> = None;
     for error in errors {
         let at = error_location(&error);
-        if let Some(u) = lexed.unterminated_at
-            && at >= u
-        {
+        if lexed.unterminated_at.is_some_and(|u| at >= u || matches!(error, ParseError::UnrecognizedEof { .. })) {
             continue; // The rest of the input was swallowed by an unterminated literal.
         }
         if follows_lex_error(&lexed, at) {
@@ -175,22 +220,36 @@ fn to_diagnostic(error: ParseError<usize, Tok, SyntaxError>, tokens: &[Spanned],
     match error {
         ParseError::InvalidToken { location } => Diagnostic::error("invalid token", Span::new(location, location + 1)),
         ParseError::UnrecognizedEof { location, expected } => {
-            let expected = describe_expected(&expected);
-            Diagnostic::error(format!("expected {expected}, found end of file"), Span::new(location, location))
-                .with_label(format!("expected {expected}"))
+            let text = describe_expected(&expected);
+            let d = Diagnostic::error(format!("expected {text}, found end of file"), Span::new(location, location))
+                .with_label(format!("expected {text}"));
+            explain_unclosed(d, tokens, location, &expected)
         }
         ParseError::UnrecognizedToken { token: (start, tok, end), expected } => {
-            let expected_text = describe_expected(&expected);
-            let message = format!("expected {expected_text}, found {tok}");
+            if let Some(d) = reserved_word_as_name(tokens, start) {
+                return d;
+            }
+            if matches!(tok, Tok::RParen | Tok::RBracket | Tok::RBrace) && open_brackets(tokens, start).is_empty() {
+                return Diagnostic::error(format!("unmatched {tok}"), Span::new(start, end))
+                    .with_label("nothing to close here");
+            }
+            let text = describe_expected(&expected);
+            let message = format!("expected {text}, found {tok}");
+            let expects = |t: &str| expected.iter().any(|e| e == t);
             // A missing `;` at the end of a line is best shown where it is missing.
             let prev_end = tokens.iter().take_while(|t| t.2 <= start).last().map(|t| t.2);
-            if let Some(prev_end) = prev_end
-                && expected.iter().any(|e| e == "\";\"")
-                && src[prev_end..start].contains('\n')
-            {
-                return Diagnostic::error(message, Span::new(prev_end, prev_end)).with_label("expected `;` here");
-            }
-            Diagnostic::error(message, Span::new(start, end)).with_label(format!("expected {expected_text}"))
+            let d = match prev_end {
+                Some(prev_end) if expects("\";\"") && src[prev_end..start].contains('\n') => {
+                    Diagnostic::error(message, Span::new(prev_end, prev_end)).with_label("expected `;` here")
+                }
+                _ => Diagnostic::error(message, Span::new(start, end)).with_label(format!("expected {text}")),
+            };
+            let d = if tok == Tok::RBracket && expects("\",\"") && in_indexing(tokens, start) {
+                d.with_note("indexing names rows and columns, separated by a comma: `X[i, ]`, `X[, j]`, `X[i, j]`")
+            } else {
+                d
+            };
+            explain_unclosed(d, tokens, start, &expected)
         }
         ParseError::ExtraToken { token: (start, tok, end) } => {
             Diagnostic::error(format!("unexpected {tok}"), Span::new(start, end)).with_label("unexpected here")
@@ -200,6 +259,81 @@ fn to_diagnostic(error: ParseError<usize, Tok, SyntaxError>, tokens: &[Spanned],
                 .with_label("cannot assign to this")
                 .with_note("a target is a variable `x` or an indexed variable `x[rows, cols]`")
         }
+    }
+}
+
+/// Whether the innermost bracket open at `at` is an indexing `[` (one that follows an
+/// expression) rather than a matrix literal.
+fn in_indexing(tokens: &[Spanned], at: usize) -> bool {
+    let Some(&i) = open_brackets(tokens, at).last() else { return false };
+    tokens[i].1 == Tok::LBracket
+        && i > 0
+        && matches!(
+            tokens[i - 1].1,
+            Tok::Ident(_) | Tok::RParen | Tok::RBracket | Tok::Int(_) | Tok::Float(_) | Tok::Str(_)
+        )
+}
+
+/// Whether a token is a word DaphneDSL reserves (keywords, type names, `nan`, `inf`).
+fn is_reserved_word(tok: &Tok) -> bool {
+    match tok {
+        Tok::Float(_) | Tok::DataType(_) | Tok::ValueType(_) => true,
+        Tok::Int(_) | Tok::Str(_) | Tok::Ident(_) | Tok::MalformedNumber | Tok::BlockComment => false,
+        other => other.text().chars().all(|c| c.is_ascii_alphabetic()),
+    }
+}
+
+/// `for = 1;` or `matrix = 2;`: a reserved word used as a variable name, recognized by the
+/// `=` next to the token the parser stumbled on.
+fn reserved_word_as_name(tokens: &[Spanned], at: usize) -> Option<Diagnostic> {
+    let i = tokens.iter().position(|t| t.0 == at)?;
+    let candidates = [(i.checked_sub(1), i), (Some(i), i + 1)];
+    for (word, next) in candidates {
+        let (Some(word), Some(next)) = (word.and_then(|w| tokens.get(w)), tokens.get(next)) else { continue };
+        if is_reserved_word(&word.1) && next.1 == Tok::Assign {
+            return Some(
+                Diagnostic::error(
+                    format!("{} is reserved and cannot name a variable", word.1),
+                    Span::new(word.0, word.2),
+                )
+                .with_label("reserved word")
+                .with_note("keywords, data and value type names, `nan` and `inf` cannot be variable names"),
+            );
+        }
+    }
+    None
+}
+
+/// The indices of the brackets still open before byte `at`, outermost first.
+fn open_brackets(tokens: &[Spanned], at: usize) -> Vec<usize> {
+    let mut open = Vec::new();
+    for (i, t) in tokens.iter().enumerate().take_while(|(_, t)| t.0 < at) {
+        match t.1 {
+            Tok::LParen | Tok::LBracket | Tok::LBrace => open.push(i),
+            // `[[` is closed by two `]`.
+            Tok::LBracket2 => open.extend([i, i]),
+            Tok::RParen | Tok::RBracket | Tok::RBrace => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    open
+}
+
+/// Adds a secondary label at the innermost bracket still open at `at`, when the parser wanted
+/// its closing partner.
+fn explain_unclosed(d: Diagnostic, tokens: &[Spanned], at: usize, expected: &[String]) -> Diagnostic {
+    let Some(&(start, ref tok, end)) = open_brackets(tokens, at).last().map(|&i| &tokens[i]) else { return d };
+    let closer = match tok {
+        Tok::LParen => ")",
+        Tok::LBracket | Tok::LBracket2 => "]",
+        _ => "}",
+    };
+    if expected.iter().any(|e| e.trim_matches('"') == closer) {
+        d.with_secondary(Span::new(start, end), format!("this {tok} is not closed"))
+    } else {
+        d
     }
 }
 

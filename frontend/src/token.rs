@@ -27,6 +27,9 @@ pub enum LexError {
     UnterminatedComment,
     /// An integer literal that does not fit its type (si64, or ui64 with `u`/`ull`/`z`).
     IntOutOfRange,
+    /// Digits run into text that makes no number (`01.5`, `1.`, `10_`, `1e`, `0x1F`); the
+    /// reason for the message.
+    MalformedNumber(&'static str),
 }
 
 impl LexError {
@@ -38,6 +41,7 @@ impl LexError {
             LexError::InvalidEscape(_) => "unknown escape sequence in string literal",
             LexError::UnterminatedComment => "unterminated block comment",
             LexError::IntOutOfRange => "integer literal out of range for its type",
+            LexError::MalformedNumber(_) => "malformed number literal",
         }
     }
 }
@@ -45,7 +49,7 @@ impl LexError {
 /// A DaphneDSL token. Literal tokens carry their decoded value.
 #[derive(Logos, Debug, Clone, PartialEq)]
 #[logos(error = LexError)]
-#[logos(skip r"[ \t\r\n\f]+")]
+#[logos(skip r"[ \t\r\n\f\u{feff}]+")]
 #[logos(skip(r"(#|//)[^\r\n]*", allow_greedy = true))]
 pub enum Tok {
     #[token("/*", block_comment)]
@@ -110,6 +114,12 @@ pub enum Tok {
     #[token("inf", |_| FloatLit { value: f64::INFINITY, single: false })]
     #[token("inff", |_| FloatLit { value: f64::INFINITY, single: true })]
     Float(FloatLit),
+
+    // Anything number-like that the two rules above do not take whole. It has the lowest
+    // priority, so it only wins where a valid literal would stop early and leave the rest
+    // of the number to be misread as a new token.
+    #[regex(r"[0-9]([0-9a-zA-Z_'.]|[eE][-+])*", malformed_number, priority = 0)]
+    MalformedNumber,
 
     #[token("\"", string_literal)]
     Str(String),
@@ -227,6 +237,35 @@ fn int_literal(lex: &mut Lexer<Tok>) -> Result<IntLit, LexError> {
     Ok(IntLit { value, suffix })
 }
 
+/// Explains why a number-like word is not a literal.
+fn malformed_number(lex: &mut Lexer<Tok>) -> Result<(), LexError> {
+    let text = lex.slice();
+    let reason = if text.starts_with("0x") || text.starts_with("0X") || text.starts_with("0b") {
+        "hexadecimal and binary literals do not exist in DaphneDSL"
+    } else if text.starts_with('0') && text.len() > 1 && text.as_bytes()[1].is_ascii_digit() {
+        "a number cannot start with `0` followed by more digits"
+    } else if text.contains(['_', '\''])
+        && (text.ends_with(['_', '\''])
+            || text.contains("__")
+            || text.contains("''")
+            || text.contains("._")
+            || text.contains(".'")
+            || text.contains("_.")
+            || text.contains("'."))
+    {
+        "a digit separator (`_` or `'`) must stand between two digits"
+    } else if text.ends_with('.') || text.contains(".e") || text.contains(".E") || text.contains(".f") {
+        "a decimal point must be followed by digits"
+    } else if text.matches('.').count() > 1 {
+        "a number has at most one decimal point"
+    } else if text.ends_with(['e', 'E', '+', '-']) {
+        "an exponent needs digits"
+    } else {
+        "digits run into letters; separate a number from a name with an operator or a space"
+    };
+    Err(LexError::MalformedNumber(reason))
+}
+
 fn float_literal(lex: &mut Lexer<Tok>) -> FloatLit {
     let text = lex.slice();
     let (body, single) = match text.strip_suffix('f') {
@@ -317,6 +356,7 @@ impl Tok {
     pub fn text(&self) -> &'static str {
         match self {
             Tok::BlockComment => "/*",
+            Tok::MalformedNumber => "number",
             Tok::If => "if",
             Tok::Else => "else",
             Tok::While => "while",

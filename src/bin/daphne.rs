@@ -11,7 +11,7 @@ use daphne::{Status, parse_script, read_script};
 /// Script arguments are given as `name=value` after the script or with `--args`, and read in
 /// the script as `$name`. Exit status: 0 success, 1 parse error, 2 compile error, 3 runtime error.
 #[derive(Debug, Parser)]
-#[command(name = "daphne", version, about, long_about)]
+#[command(name = "daphne", version)]
 struct Cli {
     /// The DaphneDSL script to run.
     script: PathBuf,

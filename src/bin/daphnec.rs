@@ -9,7 +9,7 @@ use daphne_frontend::{dump, lex};
 
 /// Compile a DaphneDSL script and print one of its intermediate forms.
 #[derive(Debug, Parser)]
-#[command(name = "daphnec", version, about, long_about = None)]
+#[command(name = "daphnec", version)]
 struct Cli {
     /// The DaphneDSL script to compile.
     script: PathBuf,

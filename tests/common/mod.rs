@@ -1,0 +1,32 @@
+//! The one helper of the integration tests: run a binary of this package on a script from
+//! `tests/` and capture what it did.
+
+use std::path::Path;
+use std::process::Command;
+
+/// What a run printed and how it ended.
+#[derive(Debug)]
+pub struct Outcome {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `bin` (a path from `env!("CARGO_BIN_EXE_...")`) with `args` in the `tests/`
+/// directory, so that scripts are named relative to it (`err/x.daph`) in diagnostics.
+pub fn check(bin: &str, args: &[&str]) -> Outcome {
+    let tests_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let out = Command::new(bin).args(args).current_dir(tests_dir).output().expect("the binary runs");
+    Outcome {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The path of a test script relative to `tests/`, with `/` separators.
+pub fn relative(path: &Path) -> String {
+    let tests_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let rel = path.strip_prefix(&tests_dir).unwrap_or(path);
+    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
