@@ -1,3 +1,22 @@
-//! The dataflow IR of DaphneDSL: arena with typed handles, types and shapes, structured control flow, the Pipeline op, a text form and a verifier.
+//! The dataflow IR of DaphneDSL.
 //!
-//! This crate is part of the workspace layout of ARCHITECTURE.md; it holds no code yet.
+//! A [`Module`] holds functions; a [`Function`] holds its values and ops in arenas addressed
+//! by typed handles, and a body [`Region`]. Control flow is structured (`if`, `while`, `for`
+//! with regions, as MLIR's `scf`), so every value is defined once (SSA) and loop-carried
+//! variables are explicit. Types ([`Type`]) carry value types and shapes that may be unknown.
+//!
+//! Entry points: [`print::module`] and [`parse::module`] for the canonical text form,
+//! [`verify::module`] before trusting a module, [`Module::to_bytes`] / [`Module::from_bytes`]
+//! to ship one. Architecture Invariant: this crate pulls in no Cranelift, tokio or tonic.
+
+pub mod arena;
+pub mod function;
+pub mod op;
+pub mod parse;
+pub mod print;
+pub mod types;
+pub mod verify;
+
+pub use function::{FuncId, Function, Loc, Module, Op, OpId, Region, Value, ValueData, ValueDef};
+pub use op::{Builtin, Literal, OpKind};
+pub use types::{ColumnType, FrameType, MatrixType, Repr, Type, ValueType};
