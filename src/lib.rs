@@ -5,6 +5,8 @@ use std::path::Path;
 
 use daphne_frontend::ast::Script;
 use daphne_frontend::{SourceFile, diagnostic, parse};
+use daphne_ir::Module;
+use daphne_passes::{ScriptArgs, Stage};
 
 /// DAPHNE's process exit codes (`src/api/cli/StatusCode.h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,4 +60,41 @@ pub fn parse_script(file: &SourceFile) -> Result<Script, Failure> {
     } else {
         Err(Failure { message: diagnostic::render_all(&parsed.diagnostics, file), status: Status::ParserError })
     }
+}
+
+/// Parses and lowers a script to a verified IR module.
+pub fn compile(file: &SourceFile, args: &ScriptArgs) -> Result<Module, Failure> {
+    let script = parse_script(file)?;
+    let module = daphne_passes::lower(&script, file, args).map_err(|e| Failure {
+        message: diagnostic::render_all(std::slice::from_ref(&e.diagnostic), file),
+        status: match e.stage {
+            Stage::Parse => Status::ParserError,
+            Stage::Compile => Status::CompilerError,
+        },
+    })?;
+    daphne_ir::verify::module(&module).map_err(|e| Failure {
+        message: format!("error: internal compiler error: the IR of {} does not verify: {e}\n", file.name),
+        status: Status::CompilerError,
+    })?;
+    Ok(module)
+}
+
+/// Script arguments from `name=value` words; a malformed or repeated one is an error.
+pub fn script_args<'a>(words: impl IntoIterator<Item = &'a String>) -> Result<ScriptArgs, Failure> {
+    let mut args = ScriptArgs::new();
+    for w in words {
+        let Some((name, value)) = w.split_once('=') else {
+            return Err(Failure {
+                message: format!("error: script argument `{w}` is not of the form name=value\n"),
+                status: Status::ParserError,
+            });
+        };
+        if args.insert(name.to_owned(), value.to_owned()).is_some() {
+            return Err(Failure {
+                message: format!("error: script argument `{name}` is given more than once\n"),
+                status: Status::ParserError,
+            });
+        }
+    }
+    Ok(args)
 }

@@ -215,6 +215,8 @@ builtins! {
     /// `X[lo:hi, ] = Y`: operands X, Y, lo, hi; the result is the updated copy of X.
     InsertRow = "insertRow", 4..4;
     InsertCol = "insertCol", 4..4;
+    /// `cond ? a : b` with a matrix condition: elementwise choice.
+    Cond = "cond", 3..3;
     /// `print(arg, newline, toStderr)`
     Print = "print", 3..3;
     /// `stop(message)`

@@ -1,3 +1,9 @@
-//! AST to IR lowering and the IR-to-IR passes, one per file.
+//! AST-to-IR lowering and the IR-to-IR passes, one per file.
 //!
-//! This crate is part of the workspace layout of ARCHITECTURE.md; it holds no code yet.
+//! Architecture Invariant: passes do no I/O; whatever they need from files (imported scripts,
+//! matrix metadata) the driver reads and hands in.
+
+pub mod infer;
+pub mod lower;
+
+pub use lower::{LowerError, ScriptArgs, Stage, lower};

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use daphne::{Status, parse_script, read_script};
+use daphne::{Status, compile, parse_script, read_script, script_args};
 use daphne_frontend::{dump, lex};
 
 /// Compile a DaphneDSL script and print one of its intermediate forms.
@@ -17,6 +17,14 @@ struct Cli {
     /// Which form to print.
     #[arg(long, value_enum, default_value_t = Emit::Ast)]
     emit: Emit,
+
+    /// Script arguments as `name=value`, read in the script as `$name`.
+    #[arg(value_name = "NAME=VALUE")]
+    script_args: Vec<String>,
+
+    /// Script arguments as a comma-separated list `name=value,name=value`.
+    #[arg(long = "args", value_name = "NAME=VALUE,...", value_delimiter = ',')]
+    args: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -25,6 +33,8 @@ enum Emit {
     Tokens,
     /// The abstract syntax tree with line:column spans.
     Ast,
+    /// The typed IR after lowering, in its canonical text form.
+    Ir,
 }
 
 fn main() -> ExitCode {
@@ -47,6 +57,13 @@ fn main() -> ExitCode {
         }
         Emit::Ast => match parse_script(&file) {
             Ok(script) => print!("{}", dump::ast(&script, &file)),
+            Err(f) => {
+                eprint!("{}", f.message);
+                return f.status.into();
+            }
+        },
+        Emit::Ir => match script_args(cli.args.iter().chain(&cli.script_args)).and_then(|a| compile(&file, &a)) {
+            Ok(module) => print!("{}", daphne_ir::print::module(&module)),
             Err(f) => {
                 eprint!("{}", f.message);
                 return f.status.into();

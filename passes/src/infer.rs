@@ -1,0 +1,248 @@
+//! Type and shape inference for built-in operations, following DAPHNE's inference traits
+//! (`DaphneOps.td`, `TypeInferenceUtils.h`): the value type of most operations is the most
+//! general of their arguments' (`ValueTypeFromArgs`); math functions give a float
+//! (`ValueTypeFromArgsFP`: non-floats become f64); logical operations give an integer
+//! (`ValueTypeFromArgsInt`: non-integers become ui64); comparisons give the arguments' type
+//! (strings compare to si64); index-valued results (`idxMin`, `nrow`) are `index`.
+
+use daphne_ir::{Builtin, Literal, MatrixType, Type, ValueType};
+
+/// What inference knows about one operand: its type and, if it is a constant, its value.
+pub struct Operand<'a> {
+    pub ty: &'a Type,
+    pub constant: Option<&'a Literal>,
+}
+
+impl Operand<'_> {
+    /// The operand's value as a non-negative integer, if it is such a constant.
+    fn const_u64(&self) -> Option<u64> {
+        match self.constant? {
+            Literal::Si64(v) => u64::try_from(*v).ok(),
+            Literal::Si32(v) => u64::try_from(*v).ok(),
+            Literal::Si8(v) => u64::try_from(*v).ok(),
+            Literal::Ui64(v) | Literal::Index(v) => Some(*v),
+            Literal::Ui32(v) => Some(u64::from(*v)),
+            Literal::Ui8(v) => Some(u64::from(*v)),
+            Literal::F64(b) => {
+                let f = f64::from_bits(*b);
+                (f >= 0.0 && f.fract() == 0.0 && f < 1.8e19).then_some(f as u64)
+            }
+            Literal::F32(b) => {
+                let f = f32::from_bits(*b);
+                (f >= 0.0 && f.fract() == 0.0 && f < 1.8e19).then_some(f as u64)
+            }
+            Literal::Bool(b) => Some(u64::from(*b)),
+            Literal::Str(_) => None,
+        }
+    }
+}
+
+/// The value type of a scalar or matrix; `None` when unknown.
+fn vt(t: &Type) -> Option<ValueType> {
+    t.value_type()
+}
+
+/// The most general of the known value types, or `None` if any is unknown.
+fn most_general(types: &[&Type]) -> Option<ValueType> {
+    let mut res: Option<ValueType> = None;
+    for t in types {
+        let v = vt(t)?;
+        res = Some(res.map_or(v, |r| r.most_general(v)));
+    }
+    res
+}
+
+fn to_float(v: Option<ValueType>) -> Option<ValueType> {
+    v.map(|v| if v.is_float() { v } else { ValueType::F64 })
+}
+
+fn to_int(v: Option<ValueType>) -> Option<ValueType> {
+    v.map(|v| if v.is_integer() { v } else { ValueType::Ui64 })
+}
+
+/// The matrix among the operands whose shape an elementwise result takes (the left one when
+/// both are matrices, as DAPHNE broadcasts only the right operand).
+fn ew_shape(a: &Type, b: Option<&Type>) -> Option<(Option<u64>, Option<u64>)> {
+    match (a, b) {
+        (Type::Matrix(m), _) => Some((m.rows, m.cols)),
+        (_, Some(Type::Matrix(m))) => Some((m.rows, m.cols)),
+        _ => None,
+    }
+}
+
+fn is_data(t: &Type) -> bool {
+    matches!(t, Type::Matrix(_) | Type::Unknown)
+}
+
+/// A result that is a matrix when any operand is, else a scalar.
+fn ew_result(vt: Option<ValueType>, a: &Type, b: Option<&Type>) -> Type {
+    let any_unknown = matches!(a, Type::Unknown) || matches!(b, Some(Type::Unknown));
+    match ew_shape(a, b) {
+        Some((rows, cols)) => Type::Matrix(MatrixType { vt, rows, cols, repr: None }),
+        None if any_unknown => Type::Unknown,
+        None => vt.map_or(Type::Unknown, Type::Scalar),
+    }
+}
+
+fn matrix(vt: Option<ValueType>, rows: Option<u64>, cols: Option<u64>) -> Type {
+    Type::Matrix(MatrixType { vt, rows, cols, repr: None })
+}
+
+fn dims(t: &Type) -> (Option<u64>, Option<u64>) {
+    match t {
+        Type::Matrix(m) => (m.rows, m.cols),
+        Type::Scalar(_) => (Some(1), Some(1)),
+        _ => (None, None),
+    }
+}
+
+/// Checks that the right operand of an elementwise op broadcasts to the left one.
+fn check_broadcast(op: Builtin, a: &Type, b: &Type) -> Result<(), String> {
+    if let (Type::Matrix(l), Type::Matrix(r)) = (a, b) {
+        let fits = |l: Option<u64>, r: Option<u64>| match (l, r) {
+            (Some(l), Some(r)) => l == r || r == 1,
+            _ => true,
+        };
+        if !fits(l.rows, r.rows) || !fits(l.cols, r.cols) {
+            return Err(format!(
+                "`{op}` needs the right operand to have the shape of the left one or to be a row or column vector, but the shapes are {}x{} and {}x{}",
+                l.rows.map_or("?".into(), |d| d.to_string()),
+                l.cols.map_or("?".into(), |d| d.to_string()),
+                r.rows.map_or("?".into(), |d| d.to_string()),
+                r.cols.map_or("?".into(), |d| d.to_string()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The result types of `op` applied to `args`, or why the arguments do not fit.
+pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
+    use Builtin as B;
+    let t = |i: usize| args.get(i).map_or(&Type::Unknown, |a| a.ty);
+    let one = |t: Type| Ok(vec![t]);
+    let index = Type::Scalar(ValueType::Index);
+    match op {
+        B::EwAbs | B::EwSign | B::EwMinus | B::EwRound | B::EwFloor | B::EwCeil | B::EwIsNan | B::EwNot => {
+            one(ew_result(vt(t(0)), t(0), None))
+        }
+        B::EwExp
+        | B::EwLn
+        | B::EwSqrt
+        | B::EwSin
+        | B::EwCos
+        | B::EwTan
+        | B::EwSinh
+        | B::EwCosh
+        | B::EwTanh
+        | B::EwAsin
+        | B::EwAcos
+        | B::EwAtan => one(ew_result(to_float(vt(t(0))), t(0), None)),
+        B::EwAdd | B::EwSub | B::EwMul | B::EwDiv | B::EwPow | B::EwMod | B::EwMin | B::EwMax => {
+            check_broadcast(op, t(0), t(1))?;
+            let v = most_general(&[t(0), t(1)]);
+            if v == Some(ValueType::Str) && op != B::EwAdd && op != B::EwMin && op != B::EwMax {
+                return Err(format!("`{op}` is not defined on strings"));
+            }
+            one(ew_result(v, t(0), Some(t(1))))
+        }
+        B::EwLog => {
+            check_broadcast(op, t(0), t(1))?;
+            one(ew_result(to_float(most_general(&[t(0), t(1)])), t(0), Some(t(1))))
+        }
+        B::EwAnd | B::EwOr => {
+            check_broadcast(op, t(0), t(1))?;
+            one(ew_result(to_int(most_general(&[t(0), t(1)])), t(0), Some(t(1))))
+        }
+        B::EwEq | B::EwNe | B::EwLt | B::EwLe | B::EwGt | B::EwGe => {
+            check_broadcast(op, t(0), t(1))?;
+            let v = most_general(&[t(0), t(1)]).map(|v| if v == ValueType::Str { ValueType::Si64 } else { v });
+            one(ew_result(v, t(0), Some(t(1))))
+        }
+        B::EwConcat => one(ew_result(Some(ValueType::Str), t(0), Some(t(1)))),
+        B::SumAll | B::MinAll | B::MaxAll => one(vt(t(0)).map_or(Type::Unknown, Type::Scalar)),
+        B::MeanAll | B::VarAll | B::StddevAll => one(to_float(vt(t(0))).map_or(Type::Unknown, Type::Scalar)),
+        B::SumRow | B::MinRow | B::MaxRow => one(matrix(vt(t(0)), dims(t(0)).0, Some(1))),
+        B::MeanRow | B::VarRow | B::StddevRow => one(matrix(to_float(vt(t(0))), dims(t(0)).0, Some(1))),
+        B::IdxMinRow | B::IdxMaxRow => one(matrix(Some(ValueType::Index), dims(t(0)).0, Some(1))),
+        B::SumCol | B::MinCol | B::MaxCol => one(matrix(vt(t(0)), Some(1), dims(t(0)).1)),
+        B::MeanCol | B::VarCol | B::StddevCol => one(matrix(to_float(vt(t(0))), Some(1), dims(t(0)).1)),
+        B::IdxMinCol | B::IdxMaxCol => one(matrix(Some(ValueType::Index), Some(1), dims(t(0)).1)),
+        B::CumSum | B::CumProd | B::CumMin | B::CumMax => one(t(0).clone()),
+        B::MatrixLiteral => {
+            let n = args.len() - 2;
+            let elems: Vec<&Type> = (0..n).map(t).collect();
+            for e in &elems {
+                if !matches!(e, Type::Scalar(_) | Type::Unknown) {
+                    return Err(format!("matrix literal elements must be scalars, not {e}"));
+                }
+            }
+            let v = if n == 0 { Some(ValueType::F64) } else { most_general(&elems) };
+            one(matrix(v, args[n].const_u64(), args[n + 1].const_u64()))
+        }
+        B::Fill => one(matrix(vt(t(0)), args[1].const_u64(), args[2].const_u64())),
+        B::Seq => one(matrix(most_general(&[t(0), t(1), t(2)]), None, Some(1))),
+        B::Rand => one(matrix(most_general(&[t(2), t(3)]), args[0].const_u64(), args[1].const_u64())),
+        B::DiagMatrix => {
+            let (r, _) = dims(t(0));
+            one(matrix(vt(t(0)), r, r))
+        }
+        B::Nrow | B::Ncol | B::Ncell => one(index),
+        B::Transpose => {
+            let (r, c) = dims(t(0));
+            one(matrix(vt(t(0)), c, r))
+        }
+        B::Reshape => one(matrix(vt(t(0)), args[1].const_u64(), args[2].const_u64())),
+        B::Cbind | B::Rbind => {
+            let (ra, ca) = dims(t(0));
+            let (rb, cb) = dims(t(1));
+            let sum = |a: Option<u64>, b: Option<u64>| Some(a? + b?);
+            let same = |a: Option<u64>, b: Option<u64>, what: &str| match (a, b) {
+                (Some(a), Some(b)) if a != b => {
+                    Err(format!("`{op}` needs the same number of {what}, but they are {a} and {b}"))
+                }
+                _ => Ok(a.or(b)),
+            };
+            let v = most_general(&[t(0), t(1)]);
+            if op == B::Cbind {
+                one(matrix(v, same(ra, rb, "rows")?, sum(ca, cb)))
+            } else {
+                one(matrix(v, sum(ra, rb), same(ca, cb, "columns")?))
+            }
+        }
+        B::Reverse => one(t(0).clone()),
+        B::MatMul => {
+            let (ra, ca) = dims(t(0));
+            let (rb, cb) = dims(t(1));
+            if let (Some(ca), Some(rb)) = (ca, rb)
+                && ca != rb
+            {
+                return Err(format!(
+                    "`@` needs as many columns on the left as rows on the right, but they are {ca} and {rb}"
+                ));
+            }
+            one(matrix(most_general(&[t(0), t(1)]), ra, cb))
+        }
+        B::Solve => one(matrix(most_general(&[t(0), t(1)]), dims(t(0)).1, dims(t(1)).1)),
+        B::Syrk => {
+            let (_, c) = dims(t(0));
+            one(matrix(vt(t(0)), c, c))
+        }
+        B::Gemv => one(matrix(most_general(&[t(0), t(1)]), dims(t(0)).1, Some(1))),
+        B::SliceRow | B::ExtractRow | B::FilterRow => one(matrix(vt(t(0)), None, dims(t(0)).1)),
+        B::SliceCol | B::ExtractCol | B::FilterCol => one(matrix(vt(t(0)), dims(t(0)).0, None)),
+        B::InsertRow | B::InsertCol => one(t(0).clone()),
+        B::Cond => {
+            let v = most_general(&[t(1), t(2)]);
+            match t(0) {
+                Type::Matrix(m) => one(matrix(v, m.rows, m.cols)),
+                _ if is_data(t(1)) || is_data(t(2)) => {
+                    Err("`?:` with a scalar condition needs no elementwise choice".into())
+                }
+                _ => one(v.map_or(Type::Unknown, Type::Scalar)),
+            }
+        }
+        B::Print | B::Stop => Ok(vec![]),
+        B::Now => one(Type::Scalar(ValueType::Si64)),
+    }
+}

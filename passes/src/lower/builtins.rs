@@ -1,0 +1,233 @@
+//! Calls of built-in functions: argument matching (positional, then named) against each
+//! built-in's parameter list, defaults, and the op each call becomes.
+
+use daphne_frontend::Span;
+use daphne_frontend::ast::Arg;
+use daphne_ir::{Builtin, Literal, Value};
+
+use super::{Lowerer, Result, compile_error, parse_error};
+
+/// A built-in's parameters: names, and how many are required.
+struct Sig {
+    params: &'static [&'static str],
+    required: usize,
+}
+
+const fn sig(params: &'static [&'static str], required: usize) -> Sig {
+    Sig { params, required }
+}
+
+/// The aggregation built-ins: full, per-row and per-column op.
+fn aggregation(name: &str) -> Option<(Builtin, Builtin, Builtin)> {
+    use Builtin as B;
+    Some(match name {
+        "sum" => (B::SumAll, B::SumRow, B::SumCol),
+        "aggMin" => (B::MinAll, B::MinRow, B::MinCol),
+        "aggMax" => (B::MaxAll, B::MaxRow, B::MaxCol),
+        "mean" => (B::MeanAll, B::MeanRow, B::MeanCol),
+        "var" => (B::VarAll, B::VarRow, B::VarCol),
+        "stddev" => (B::StddevAll, B::StddevRow, B::StddevCol),
+        _ => return None,
+    })
+}
+
+/// The one-argument built-ins that map to one op.
+fn unary(name: &str) -> Option<Builtin> {
+    use Builtin as B;
+    Some(match name {
+        "abs" => B::EwAbs,
+        "sign" => B::EwSign,
+        "exp" => B::EwExp,
+        "ln" => B::EwLn,
+        "sqrt" => B::EwSqrt,
+        "round" => B::EwRound,
+        "floor" => B::EwFloor,
+        "ceil" => B::EwCeil,
+        "sin" => B::EwSin,
+        "cos" => B::EwCos,
+        "tan" => B::EwTan,
+        "sinh" => B::EwSinh,
+        "cosh" => B::EwCosh,
+        "tanh" => B::EwTanh,
+        "asin" => B::EwAsin,
+        "acos" => B::EwAcos,
+        "atan" => B::EwAtan,
+        "isNan" => B::EwIsNan,
+        "minus" => B::EwMinus,
+        "t" | "transpose" => B::Transpose,
+        "nrow" => B::Nrow,
+        "ncol" => B::Ncol,
+        "ncell" => B::Ncell,
+        "reverse" => B::Reverse,
+        "diagMatrix" => B::DiagMatrix,
+        "syrk" => B::Syrk,
+        "cumSum" => B::CumSum,
+        "cumProd" => B::CumProd,
+        "cumMin" => B::CumMin,
+        "cumMax" => B::CumMax,
+        _ => return None,
+    })
+}
+
+/// The two-argument built-ins that map to one op.
+fn binary(name: &str) -> Option<Builtin> {
+    use Builtin as B;
+    Some(match name {
+        "pow" => B::EwPow,
+        "log" => B::EwLog,
+        "mod" => B::EwMod,
+        "min" => B::EwMin,
+        "max" => B::EwMax,
+        "cbind" => B::Cbind,
+        "rbind" => B::Rbind,
+        "solve" => B::Solve,
+        "gemv" => B::Gemv,
+        _ => return None,
+    })
+}
+
+fn signature(name: &str) -> Option<Sig> {
+    if aggregation(name).is_some() {
+        return Some(sig(&["arg", "axis"], 1));
+    }
+    if unary(name).is_some() {
+        return Some(sig(&["arg"], 1));
+    }
+    if binary(name).is_some() {
+        return Some(sig(&["lhs", "rhs"], 2));
+    }
+    Some(match name {
+        "idxMin" | "idxMax" => sig(&["arg", "axis"], 2),
+        "print" => sig(&["arg", "newline", "toStderr"], 1),
+        "fill" => sig(&["value", "numRows", "numCols"], 3),
+        "seq" => sig(&["from", "to", "inc"], 2),
+        "rand" => sig(&["numRows", "numCols", "min", "max", "sparsity", "seed"], 6),
+        "reshape" => sig(&["arg", "numRows", "numCols"], 3),
+        "stop" => sig(&["message"], 0),
+        "now" => sig(&[], 0),
+        _ => return None,
+    })
+}
+
+impl<'a> Lowerer<'a> {
+    /// Lowers a call of built-in `name`; `None` if there is no such built-in.
+    pub(crate) fn call_builtin(&mut self, name: &str, args: &[Arg], span: Span) -> Result<Option<Vec<Value>>> {
+        let Some(sig) = signature(name) else { return Ok(None) };
+        // Match arguments to parameters: positional first, then named.
+        let mut slots: Vec<Option<(Value, Span)>> = vec![None; sig.params.len()];
+        let mut seen_named = false;
+        for (i, a) in args.iter().enumerate() {
+            let at = match &a.name {
+                None if seen_named => {
+                    return Err(parse_error(a.value.span, "positional arguments must come before named ones"));
+                }
+                None => i,
+                Some(n) => {
+                    seen_named = true;
+                    sig.params
+                        .iter()
+                        .position(|p| *p == n.name)
+                        .ok_or_else(|| parse_error(n.span, format!("`{name}` has no parameter `{}`", n.name)))?
+                }
+            };
+            if at >= sig.params.len() {
+                return Err(parse_error(span, arity_message(name, &sig, args.len())));
+            }
+            let v = self.expr(&a.value)?;
+            if slots[at].replace((v, a.value.span)).is_some() {
+                return Err(parse_error(
+                    a.value.span,
+                    format!("parameter `{}` of `{name}` is given twice", sig.params[at]),
+                ));
+            }
+        }
+        if slots[..sig.required].iter().any(Option::is_none) {
+            return Err(parse_error(span, arity_message(name, &sig, args.len())));
+        }
+        let arg = |i: usize| slots[i].map(|(v, _)| v);
+        let req = |i: usize| slots[i].map(|(v, _)| v).ok_or_else(|| parse_error(span, "internal: missing argument"));
+        let one = |v: Value| Ok(Some(vec![v]));
+
+        if let Some((all, row, col)) = aggregation(name) {
+            let x = req(0)?;
+            return match slots[1] {
+                None => one(self.builtin1(all, vec![x], span)?),
+                Some((axis, axis_span)) => {
+                    let op = match self.axis(axis, axis_span)? {
+                        0 => row,
+                        _ => col,
+                    };
+                    one(self.builtin1(op, vec![x], span)?)
+                }
+            };
+        }
+        if let Some(op) = unary(name) {
+            return one(self.builtin1(op, vec![req(0)?], span)?);
+        }
+        if let Some(op) = binary(name) {
+            return one(self.builtin1(op, vec![req(0)?, req(1)?], span)?);
+        }
+        match name {
+            "idxMin" | "idxMax" => {
+                let (axis, axis_span) = slots[1].ok_or_else(|| parse_error(span, "internal: axis"))?;
+                let op = match (name, self.axis(axis, axis_span)?) {
+                    ("idxMin", 0) => Builtin::IdxMinRow,
+                    ("idxMin", _) => Builtin::IdxMinCol,
+                    (_, 0) => Builtin::IdxMaxRow,
+                    _ => Builtin::IdxMaxCol,
+                };
+                one(self.builtin1(op, vec![req(0)?], span)?)
+            }
+            "print" => {
+                let newline = match arg(1) {
+                    Some(v) => v,
+                    None => self.constant_value(Literal::Bool(true), span)?,
+                };
+                let stderr = match arg(2) {
+                    Some(v) => v,
+                    None => self.constant_value(Literal::Bool(false), span)?,
+                };
+                self.builtin(Builtin::Print, vec![req(0)?, newline, stderr], span)?;
+                Ok(Some(vec![]))
+            }
+            "fill" => one(self.builtin1(Builtin::Fill, vec![req(0)?, req(1)?, req(2)?], span)?),
+            "seq" => {
+                let inc = match arg(2) {
+                    Some(v) => v,
+                    None => self.constant_value(Literal::Si64(1), span)?,
+                };
+                one(self.builtin1(Builtin::Seq, vec![req(0)?, req(1)?, inc], span)?)
+            }
+            "rand" => {
+                let operands = (0..6).map(req).collect::<Result<Vec<_>>>()?;
+                one(self.builtin1(Builtin::Rand, operands, span)?)
+            }
+            "reshape" => one(self.builtin1(Builtin::Reshape, vec![req(0)?, req(1)?, req(2)?], span)?),
+            "stop" => {
+                let msg = match arg(0) {
+                    Some(v) => v,
+                    None => self.constant_value(Literal::Str(String::new()), span)?,
+                };
+                self.builtin(Builtin::Stop, vec![msg], span)?;
+                Ok(Some(vec![]))
+            }
+            "now" => one(self.builtin1(Builtin::Now, vec![], span)?),
+            _ => Err(parse_error(span, format!("internal: built-in `{name}` has a signature but no lowering"))),
+        }
+    }
+
+    /// The value of an aggregation axis, which must be the constant 0 (rows) or 1 (columns).
+    fn axis(&mut self, v: Value, span: Span) -> Result<u8> {
+        match self.constant(v) {
+            Some(Literal::Si64(0) | Literal::Ui64(0) | Literal::Index(0)) => Ok(0),
+            Some(Literal::Si64(1) | Literal::Ui64(1) | Literal::Index(1)) => Ok(1),
+            _ => Err(compile_error(span, "the axis must be the constant 0 (per row) or 1 (per column)")),
+        }
+    }
+}
+
+fn arity_message(name: &str, sig: &Sig, given: usize) -> String {
+    let n = sig.params.len();
+    let expected = if sig.required == n { format!("{n}") } else { format!("{} to {n}", sig.required) };
+    format!("`{name}` takes {expected} arguments ({}), but {given} were given", sig.params.join(", "))
+}

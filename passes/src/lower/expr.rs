@@ -1,0 +1,580 @@
+//! Expressions, indexing, casts and calls of user-defined functions.
+
+use daphne_frontend::Span;
+use daphne_frontend::ast::{
+    Arg, BinOp, DataType, Expr, ExprKind, FloatLit, FuncDef, IntLit, IntSuffix, MatrixShape, Range, Stmt, TypeKind,
+    UnOp,
+};
+use daphne_frontend::token::Tok;
+use daphne_ir::{Builtin, FuncId, Function, Literal, MatrixType, OpKind, Type, Value, ValueType};
+
+use super::stmt::Flow;
+use super::{FnCtx, Lowerer, Result, SpecKey, compile_error, parse_error};
+
+/// The IR literal of an integer literal: unsuffixed and `l` are si64 (2^63 without suffix is
+/// i64::MIN, as in DAPHNE), `u` and `ull` are ui64, `z` is an index.
+pub(crate) fn int_literal(i: &IntLit) -> Literal {
+    match i.suffix {
+        IntSuffix::None | IntSuffix::L => Literal::Si64(i.value as i64),
+        IntSuffix::U | IntSuffix::Ull => Literal::Ui64(i.value),
+        IntSuffix::Z => Literal::Index(i.value),
+    }
+}
+
+pub(crate) fn float_literal(f: &FloatLit) -> Literal {
+    if f.single { Literal::f32(f.value as f32) } else { Literal::f64(f.value) }
+}
+
+fn ir_value_type(v: daphne_frontend::ast::ValueType) -> ValueType {
+    use daphne_frontend::ast::ValueType as A;
+    match v {
+        A::F64 => ValueType::F64,
+        A::F32 => ValueType::F32,
+        A::Si64 => ValueType::Si64,
+        A::Si32 => ValueType::Si32,
+        A::Si8 => ValueType::Si8,
+        A::Ui64 => ValueType::Ui64,
+        A::Ui32 => ValueType::Ui32,
+        A::Ui8 => ValueType::Ui8,
+        A::Str => ValueType::Str,
+        A::Bool => ValueType::Bool,
+    }
+}
+
+/// The IR type a parameter or return type annotation denotes.
+pub(crate) fn declared_type(t: &TypeKind) -> Type {
+    match *t {
+        TypeKind::Scalar(v) => Type::Scalar(ir_value_type(v)),
+        TypeKind::Data(DataType::Matrix, vt) => {
+            Type::Matrix(MatrixType { vt: vt.map(ir_value_type), rows: None, cols: None, repr: None })
+        }
+        TypeKind::Data(DataType::Scalar, Some(v)) => Type::Scalar(ir_value_type(v)),
+        TypeKind::Data(DataType::Scalar, None) => Type::Unknown,
+        TypeKind::Data(DataType::Frame, _) => Type::Frame(daphne_ir::FrameType { rows: None, columns: None }),
+    }
+}
+
+/// Whether an argument of type `arg` may be passed to a parameter declared `param`, by
+/// DAPHNE's rule (`argAndUDFParamCompatible`): the same data type, and the same value type
+/// where the parameter names one. DAPHNE does not cast arguments of typed functions.
+fn param_accepts(param: &Type, arg: &Type) -> bool {
+    match (param, arg) {
+        (Type::Unknown, _) | (_, Type::Unknown) => true,
+        (Type::Scalar(p), Type::Scalar(a)) => p == a,
+        (Type::Matrix(p), Type::Matrix(a)) => p.vt.is_none() || a.vt.is_none() || p.vt == a.vt,
+        (Type::Frame(_), Type::Frame(_)) => true,
+        _ => false,
+    }
+}
+
+/// A type with its dimensions forgotten: specializations are per value and data type.
+fn erase_dims(t: &Type) -> Type {
+    match t {
+        Type::Matrix(m) => Type::Matrix(MatrixType { vt: m.vt, rows: None, cols: None, repr: None }),
+        Type::Frame(f) => Type::Frame(daphne_ir::FrameType { rows: None, columns: f.columns.clone() }),
+        other => other.clone(),
+    }
+}
+
+impl<'a> Lowerer<'a> {
+    /// An expression with exactly one value.
+    pub(crate) fn expr(&mut self, e: &Expr) -> Result<Value> {
+        let values = self.expr_multi(e)?;
+        match values[..] {
+            [v] => Ok(v),
+            _ => Err(parse_error(e.span, format!("this expression has {} values where one is expected", values.len()))),
+        }
+    }
+
+    /// An expression with any number of values (only calls have other than one).
+    pub(crate) fn expr_multi(&mut self, e: &Expr) -> Result<Vec<Value>> {
+        let span = e.span;
+        let one = |v: Value| Ok(vec![v]);
+        match &e.kind {
+            ExprKind::Int(i) => one(self.constant_value(int_literal(i), span)?),
+            ExprKind::Float(f) => one(self.constant_value(float_literal(f), span)?),
+            ExprKind::Bool(b) => one(self.constant_value(Literal::Bool(*b), span)?),
+            ExprKind::Str(s) => one(self.constant_value(Literal::Str(s.clone()), span)?),
+            ExprKind::ScriptArg(name) => {
+                let lit = self.script_arg(&name.name, span)?;
+                one(self.constant_value(lit, span)?)
+            }
+            ExprKind::Name(q) => {
+                let name = q.text();
+                match self.lookup(&name) {
+                    Some(v) => one(v.value),
+                    None => Err(parse_error(span, format!("variable `{name}` is not defined"))),
+                }
+            }
+            ExprKind::Unary { op, arg } => {
+                let a = self.expr(arg)?;
+                match op {
+                    UnOp::Plus => one(a),
+                    UnOp::Neg => one(self.builtin1(Builtin::EwMinus, vec![a], span)?),
+                    UnOp::Not => one(self.builtin1(Builtin::EwNot, vec![a], span)?),
+                }
+            }
+            ExprKind::Binary { op, lhs, rhs, .. } => {
+                let a = self.expr(lhs)?;
+                let b = self.expr(rhs)?;
+                let b_op = match op {
+                    BinOp::MatMul => Builtin::MatMul,
+                    BinOp::Pow => Builtin::EwPow,
+                    BinOp::Mod => Builtin::EwMod,
+                    BinOp::Mul => Builtin::EwMul,
+                    BinOp::Div => Builtin::EwDiv,
+                    BinOp::Add => Builtin::EwAdd,
+                    BinOp::Sub => Builtin::EwSub,
+                    BinOp::Eq => Builtin::EwEq,
+                    BinOp::Ne => Builtin::EwNe,
+                    BinOp::Lt => Builtin::EwLt,
+                    BinOp::Le => Builtin::EwLe,
+                    BinOp::Gt => Builtin::EwGt,
+                    BinOp::Ge => Builtin::EwGe,
+                    BinOp::And => Builtin::EwAnd,
+                    BinOp::Or => Builtin::EwOr,
+                };
+                // `+` on strings concatenates, as in DAPHNE.
+                let is_str = |t: &Type| t.value_type() == Some(ValueType::Str);
+                let b_op = if b_op == Builtin::EwAdd && (is_str(&self.ty(a)) || is_str(&self.ty(b))) {
+                    Builtin::EwConcat
+                } else {
+                    b_op
+                };
+                one(self.builtin1(b_op, vec![a, b], span)?)
+            }
+            ExprKind::Ternary { cond, then_expr, else_expr } => one(self.ternary(cond, then_expr, else_expr, span)?),
+            ExprKind::Cast { target, arg } => {
+                let a = self.expr(arg)?;
+                one(self.cast_expr(a, target, span)?)
+            }
+            ExprKind::Index { obj, rows, cols } => {
+                let x = self.expr(obj)?;
+                one(self.index(x, rows.as_ref(), cols.as_ref(), span)?)
+            }
+            ExprKind::Filter { obj, rows, cols } => {
+                let mut x = self.expr(obj)?;
+                if let Some(r) = rows {
+                    let m = self.expr(r)?;
+                    x = self.builtin1(Builtin::FilterRow, vec![x, m], span)?;
+                }
+                if let Some(c) = cols {
+                    let m = self.expr(c)?;
+                    x = self.builtin1(Builtin::FilterCol, vec![x, m], span)?;
+                }
+                one(x)
+            }
+            ExprKind::Matrix { elems, shape } => one(self.matrix_literal(elems, shape.as_ref(), span)?),
+            ExprKind::Call { callee, args, .. } => {
+                let name = callee.text();
+                if self.funcs.contains_key(&name) {
+                    return self.call_udf(&name, args, span);
+                }
+                match self.call_builtin(&name, args, span)? {
+                    Some(values) => Ok(values),
+                    None => Err(parse_error(callee.span, format!("unknown function `{name}`"))),
+                }
+            }
+            ExprKind::FrameCols(_) | ExprKind::FrameRows { .. } => {
+                Err(parse_error(span, "frame literals are not supported by daphne-rs yet"))
+            }
+        }
+    }
+
+    /// The value of script argument `$name`, which must be a literal.
+    fn script_arg(&mut self, name: &str, span: Span) -> Result<Literal> {
+        let text = self.args.get(name).ok_or_else(|| {
+            parse_error(span, format!("argument {name} referenced, but not provided as a command line argument"))
+        })?;
+        let (negative, body) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.as_str()),
+        };
+        let lexed = daphne_frontend::lex(body);
+        let lit = match (&lexed.tokens[..], lexed.diagnostics.is_empty()) {
+            ([(_, Tok::Int(i), _)], true) => Some(int_literal(i)),
+            ([(_, Tok::Float(f), _)], true) => Some(float_literal(f)),
+            ([(_, Tok::Str(s), _)], true) if !negative => Some(Literal::Str(s.clone())),
+            ([(_, Tok::True, _)], true) if !negative => Some(Literal::Bool(true)),
+            ([(_, Tok::False, _)], true) if !negative => Some(Literal::Bool(false)),
+            _ => None,
+        };
+        let lit = lit.ok_or_else(|| {
+            parse_error(span, format!("the value `{text}` of script argument {name} is not a literal (a number, a quoted string, true or false)"))
+        })?;
+        Ok(if negative { negate(lit) } else { lit })
+    }
+
+    fn ternary(&mut self, cond: &Expr, then_e: &Expr, else_e: &Expr, span: Span) -> Result<Value> {
+        let c = self.expr(cond)?;
+        if self.ty(c).is_matrix() {
+            let a = self.expr(then_e)?;
+            let b = self.expr(else_e)?;
+            return self.builtin1(Builtin::Cond, vec![c, a, b], span);
+        }
+        // A scalar condition evaluates only the chosen side.
+        let c = self.condition_value(c, cond.span)?;
+        let (mut then_r, a) = self.region(vec![], |l| l.expr(then_e))?;
+        let (mut else_r, b) = self.region(vec![], |l| l.expr(else_e))?;
+        let (ta, tb) = (self.ty(a), self.ty(b));
+        let t = match (&ta, &tb) {
+            (Type::Scalar(x), Type::Scalar(y)) => Type::Scalar(x.most_general(*y)),
+            (Type::Matrix(x), Type::Matrix(y)) => {
+                let vt = match (x.vt, y.vt) {
+                    (Some(p), Some(q)) => Some(p.most_general(q)),
+                    _ => None,
+                };
+                let same = |p: Option<u64>, q: Option<u64>| if p == q { p } else { None };
+                Type::Matrix(MatrixType { vt, rows: same(x.rows, y.rows), cols: same(x.cols, y.cols), repr: None })
+            }
+            _ if ta == tb => ta.clone(),
+            (Type::Unknown, _) | (_, Type::Unknown) => Type::Unknown,
+            _ => {
+                return Err(compile_error(
+                    span,
+                    format!("the two sides of `?:` have different data types, {ta} and {tb}"),
+                ));
+            }
+        };
+        self.finish_region(&mut then_r, None, vec![a], std::slice::from_ref(&t), OpKind::Yield, span)?;
+        self.finish_region(&mut else_r, None, vec![b], std::slice::from_ref(&t), OpKind::Yield, span)?;
+        let id = self.emit(OpKind::If, vec![c], vec![t], vec![then_r, else_r], span)?;
+        Ok(self.ctx().f.ops[id].results[0])
+    }
+
+    fn cast_expr(&mut self, a: Value, target: &TypeKind, span: Span) -> Result<Value> {
+        let from = self.ty(a);
+        let to = match *target {
+            // `as.f32(x)` changes the value type and keeps the data type.
+            TypeKind::Scalar(v) => {
+                let vt = ir_value_type(v);
+                match &from {
+                    Type::Matrix(m) => Type::Matrix(MatrixType { vt: Some(vt), ..m.clone() }),
+                    _ => Type::Scalar(vt),
+                }
+            }
+            TypeKind::Data(DataType::Scalar, vt) => match (vt, &from) {
+                (Some(v), _) => Type::Scalar(ir_value_type(v)),
+                (None, Type::Matrix(m)) => m.vt.map_or(Type::Unknown, Type::Scalar),
+                (None, Type::Scalar(v)) => Type::Scalar(*v),
+                (None, _) => Type::Unknown,
+            },
+            TypeKind::Data(DataType::Matrix, vt) => {
+                let (old_vt, rows, cols) = match &from {
+                    Type::Matrix(m) => (m.vt, m.rows, m.cols),
+                    Type::Scalar(v) => (Some(*v), Some(1), Some(1)),
+                    _ => (None, None, None),
+                };
+                Type::Matrix(MatrixType { vt: vt.map(ir_value_type).or(old_vt), rows, cols, repr: None })
+            }
+            TypeKind::Data(DataType::Frame, _) => {
+                return Err(parse_error(span, "frames are not supported by daphne-rs yet"));
+            }
+        };
+        if to == from { Ok(a) } else { self.emit1(OpKind::Cast, vec![a], to, span) }
+    }
+
+    /// An si64 position for indexing.
+    fn position(&mut self, e: &Expr) -> Result<Value> {
+        let v = self.expr(e)?;
+        let si64 = Type::Scalar(ValueType::Si64);
+        match self.ty(v) {
+            Type::Scalar(_) | Type::Unknown => self.cast_to(v, &si64, e.span),
+            t => Err(compile_error(e.span, format!("a position must be a number, not {t}"))),
+        }
+    }
+
+    /// `X[rows, cols]` as a value.
+    pub(crate) fn index(&mut self, x: Value, rows: Option<&Range>, cols: Option<&Range>, span: Span) -> Result<Value> {
+        let mut x = x;
+        for (r, axis) in [(rows, 0), (cols, 1)] {
+            let Some(r) = r else { continue };
+            x = self.index_axis(x, r, axis, span)?;
+        }
+        Ok(x)
+    }
+
+    fn index_axis(&mut self, x: Value, r: &Range, axis: usize, span: Span) -> Result<Value> {
+        let (slice, extract) =
+            if axis == 0 { (Builtin::SliceRow, Builtin::ExtractRow) } else { (Builtin::SliceCol, Builtin::ExtractCol) };
+        match r {
+            Range::Single(e) => {
+                let v = self.expr(e)?;
+                if self.ty(v).is_matrix() {
+                    return self.builtin1(extract, vec![x, v], span);
+                }
+                // A single position keeps the matrix: X[i, ] is X[i:i+1, ].
+                let lo = self.cast_to(v, &Type::Scalar(ValueType::Si64), e.span)?;
+                let one = self.constant_value(Literal::Si64(1), span)?;
+                let hi = self.builtin1(Builtin::EwAdd, vec![lo, one], span)?;
+                self.builtin1(slice, vec![x, lo, hi], span)
+            }
+            Range::Slice { lo, hi, .. } => {
+                let lo = match lo {
+                    Some(e) => self.position(e)?,
+                    None => self.constant_value(Literal::Si64(0), span)?,
+                };
+                let hi = match hi {
+                    Some(e) => self.position(e)?,
+                    None => {
+                        let n = self.builtin1(if axis == 0 { Builtin::Nrow } else { Builtin::Ncol }, vec![x], span)?;
+                        self.cast_to(n, &Type::Scalar(ValueType::Si64), span)?
+                    }
+                };
+                self.builtin1(slice, vec![x, lo, hi], span)
+            }
+        }
+    }
+
+    /// `X[rows, cols] = y`: the updated copy of `X`.
+    pub(crate) fn insert(
+        &mut self,
+        x: Value,
+        y: Value,
+        rows: Option<&Range>,
+        cols: Option<&Range>,
+        span: Span,
+    ) -> Result<Value> {
+        let bounds = |l: &mut Self, r: Option<&Range>, axis: usize| -> Result<(Value, Value)> {
+            let count = |l: &mut Self| -> Result<Value> {
+                let n = l.builtin1(if axis == 0 { Builtin::Nrow } else { Builtin::Ncol }, vec![x], span)?;
+                l.cast_to(n, &Type::Scalar(ValueType::Si64), span)
+            };
+            match r {
+                None => Ok((l.constant_value(Literal::Si64(0), span)?, count(l)?)),
+                Some(Range::Single(e)) => {
+                    let lo = l.position(e)?;
+                    let one = l.constant_value(Literal::Si64(1), span)?;
+                    let hi = l.builtin1(Builtin::EwAdd, vec![lo, one], span)?;
+                    Ok((lo, hi))
+                }
+                Some(Range::Slice { lo, hi, .. }) => {
+                    let lo = match lo {
+                        Some(e) => l.position(e)?,
+                        None => l.constant_value(Literal::Si64(0), span)?,
+                    };
+                    let hi = match hi {
+                        Some(e) => l.position(e)?,
+                        None => count(l)?,
+                    };
+                    Ok((lo, hi))
+                }
+            }
+        };
+        if !self.ty(x).is_matrix() {
+            return Err(compile_error(span, "only matrices can be assigned through indexing"));
+        }
+        let y = match self.ty(y) {
+            Type::Scalar(v) => {
+                let t = Type::Matrix(MatrixType { vt: Some(v), rows: Some(1), cols: Some(1), repr: None });
+                self.emit1(OpKind::Cast, vec![y], t, span)?
+            }
+            _ => y,
+        };
+        match (rows, cols) {
+            (r, None) => {
+                let (lo, hi) = bounds(self, r, 0)?;
+                self.builtin1(Builtin::InsertRow, vec![x, y, lo, hi], span)
+            }
+            (None, c) => {
+                let (lo, hi) = bounds(self, c, 1)?;
+                self.builtin1(Builtin::InsertCol, vec![x, y, lo, hi], span)
+            }
+            (Some(r), Some(c)) => {
+                // As DAPHNE: take the rows, insert the columns into them, put the rows back.
+                let (rlo, rhi) = bounds(self, Some(r), 0)?;
+                let (clo, chi) = bounds(self, Some(c), 1)?;
+                let strip = self.builtin1(Builtin::SliceRow, vec![x, rlo, rhi], span)?;
+                let strip = self.builtin1(Builtin::InsertCol, vec![strip, y, clo, chi], span)?;
+                self.builtin1(Builtin::InsertRow, vec![x, strip, rlo, rhi], span)
+            }
+        }
+    }
+
+    fn matrix_literal(&mut self, elems: &[Expr], shape: Option<&MatrixShape>, span: Span) -> Result<Value> {
+        let mut operands = Vec::new();
+        for e in elems {
+            let v = self.expr(e)?;
+            if !matches!(self.ty(v), Type::Scalar(_) | Type::Unknown) {
+                return Err(compile_error(e.span, "the elements of a matrix literal must be scalars"));
+            }
+            operands.push(v);
+        }
+        let n = elems.len() as u64;
+        let dim = |l: &mut Self, e: &Option<Box<Expr>>| -> Result<Option<u64>> {
+            let Some(e) = e else { return Ok(None) };
+            let v = l.expr(e)?;
+            match l.constant(v) {
+                Some(Literal::Si64(d)) if d >= 0 => Ok(Some(d as u64)),
+                Some(Literal::Ui64(d) | Literal::Index(d)) => Ok(Some(d)),
+                _ => Err(compile_error(
+                    e.span,
+                    "the shape of a matrix literal must be given by non-negative integer constants",
+                )),
+            }
+        };
+        let (rows, cols) = match shape {
+            None => (n, 1),
+            Some(s) => {
+                let (r, c) = (dim(self, &s.rows)?, dim(self, &s.cols)?);
+                let bad = || compile_error(s.span, format!("a matrix literal of {n} elements cannot have this shape"));
+                match (r, c) {
+                    (Some(r), Some(c)) if r * c == n => (r, c),
+                    (Some(r), None) if r > 0 && n.is_multiple_of(r) => (r, n / r),
+                    (None, Some(c)) if c > 0 && n.is_multiple_of(c) => (n / c, c),
+                    (None, None) => (n, 1),
+                    _ => return Err(bad()),
+                }
+            }
+        };
+        let r = self.constant_value(Literal::Index(rows), span)?;
+        let c = self.constant_value(Literal::Index(cols), span)?;
+        operands.extend([r, c]);
+        self.builtin1(Builtin::MatrixLiteral, operands, span)
+    }
+
+    /// A call of a user-defined function, specializing it for the argument types.
+    fn call_udf(&mut self, name: &str, args: &[Arg], span: Span) -> Result<Vec<Value>> {
+        let defs = self.funcs.get(name).cloned().unwrap_or_default();
+        let mut values = Vec::new();
+        let mut types = Vec::new();
+        for a in args {
+            let v = self.expr(&a.value)?;
+            types.push(self.ty(v));
+            values.push((a.name.as_ref().map(|n| n.name.clone()), v, a.value.span));
+        }
+        // The first definition whose parameters accept the arguments.
+        let mut chosen = None;
+        for (i, def) in defs.iter().enumerate() {
+            if let Some(ordered) = order_args(def, &values)
+                && def.params.iter().zip(&ordered).all(|(p, &v)| {
+                    let t = self.ty(v);
+                    p.ty.as_ref().is_none_or(|d| param_accepts(&declared_type(&d.kind), &t))
+                })
+            {
+                chosen = Some((i, *def, ordered));
+                break;
+            }
+        }
+        let Some((index, def, ordered)) = chosen else {
+            let shown: Vec<String> = types.iter().map(ToString::to_string).collect();
+            return Err(parse_error(
+                span,
+                format!("no definition of `{name}` accepts arguments of types ({})", shown.join(", ")),
+            ));
+        };
+        let arg_types: Vec<Type> = def
+            .params
+            .iter()
+            .zip(&ordered)
+            .map(|(p, &v)| match &p.ty {
+                Some(d) => {
+                    let declared = declared_type(&d.kind);
+                    match (&declared, self.ty(v)) {
+                        (Type::Matrix(m), Type::Matrix(a)) if m.vt.is_none() => {
+                            Type::Matrix(MatrixType { vt: a.vt, ..m.clone() })
+                        }
+                        _ => declared,
+                    }
+                }
+                None => erase_dims(&self.ty(v)),
+            })
+            .collect();
+        let key: SpecKey = (name.to_owned(), index, arg_types.clone());
+        let (id, result_types) = match self.specs.get(&key).or_else(|| self.in_progress.get(&key)) {
+            Some(found) => found.clone(),
+            None => self.specialize(def, key)?,
+        };
+        let mut operands = Vec::new();
+        for (&v, t) in ordered.iter().zip(&arg_types) {
+            operands.push(self.cast_to(v, t, span)?);
+        }
+        let op = self.emit(OpKind::Call(id), operands, result_types, vec![], span)?;
+        Ok(self.ctx().f.ops[op].results.clone())
+    }
+
+    /// Lowers one specialization of a UDF.
+    fn specialize(&mut self, def: &FuncDef, key: SpecKey) -> Result<(FuncId, Vec<Type>)> {
+        let id = FuncId(self.functions.len() as u32);
+        self.functions.push(None);
+        let declared: Option<Vec<Type>> =
+            def.ret_types.as_ref().map(|ts| ts.iter().map(|t| declared_type(&t.kind)).collect());
+        let assumed = declared.clone().unwrap_or_else(|| vec![Type::Unknown]);
+        self.in_progress.insert(key.clone(), (id, assumed));
+        let n_same = self.specs.keys().chain(self.in_progress.keys()).filter(|k| k.0 == key.0).count();
+        let fname = if n_same <= 1 { key.0.clone() } else { format!("{}.{}", key.0, n_same - 1) };
+        let mut f = Function::new(fname);
+        let params: Vec<Value> = key.2.iter().map(|t| f.new_arg(t.clone())).collect();
+        f.body.args = params.clone();
+        let saved_depth = std::mem::replace(&mut self.loop_depth, 0);
+        self.stack.push(FnCtx::new(f));
+        for (p, &v) in def.params.iter().zip(&params) {
+            self.define(&p.name.name, v, false);
+        }
+        let body: Vec<&Stmt> = def.body.iter().collect();
+        let flow = self.block(&body);
+        let result = flow.and_then(|flow| {
+            let (values, span) = match flow {
+                Flow::Returns(values, span) => (values, span),
+                Flow::Falls => (Vec::new(), def.body_span),
+            };
+            let expected = declared.clone().unwrap_or_else(|| values.iter().map(|&v| self.ty(v)).collect());
+            if values.len() != expected.len() || (declared.is_none() && values.len() != 1 && !values.is_empty()) {
+                return Err(parse_error(
+                    span,
+                    format!(
+                        "`{}` returns {} values but its signature declares {}",
+                        def.name.name,
+                        values.len(),
+                        expected.len()
+                    ),
+                ));
+            }
+            let mut casted = Vec::new();
+            for (&v, t) in values.iter().zip(&expected) {
+                casted.push(self.cast_to(v, t, span)?);
+            }
+            self.emit(OpKind::Return, casted, vec![], vec![], span)?;
+            Ok(expected)
+        });
+        self.loop_depth = saved_depth;
+        let ctx = self.stack.pop();
+        self.in_progress.remove(&key);
+        let result_types = result?;
+        let mut f = ctx.map(FnCtx::finish).ok_or_else(|| parse_error(def.name.span, "internal: lost function"))?;
+        f.result_types = result_types.clone();
+        self.functions[id.0 as usize] = Some(f);
+        self.specs.insert(key, (id, result_types.clone()));
+        Ok((id, result_types))
+    }
+}
+
+/// Arguments in parameter order: positional ones first, then named ones by name. `None` if
+/// they do not fit the parameters.
+fn order_args(def: &FuncDef, args: &[(Option<String>, Value, Span)]) -> Option<Vec<Value>> {
+    if args.len() != def.params.len() {
+        return None;
+    }
+    let mut slots: Vec<Option<Value>> = vec![None; def.params.len()];
+    for (i, (name, v, _)) in args.iter().enumerate() {
+        let at = match name {
+            None => i,
+            Some(n) => def.params.iter().position(|p| &p.name.name == n)?,
+        };
+        if slots[at].replace(*v).is_some() {
+            return None;
+        }
+    }
+    slots.into_iter().collect()
+}
+
+fn negate(lit: Literal) -> Literal {
+    match lit {
+        Literal::Si64(v) => Literal::Si64(v.wrapping_neg()),
+        Literal::F64(b) => Literal::f64(-f64::from_bits(b)),
+        Literal::F32(b) => Literal::f32(-f32::from_bits(b)),
+        Literal::Ui64(v) => Literal::Si64((v as i64).wrapping_neg()),
+        Literal::Index(v) => Literal::Si64((v as i64).wrapping_neg()),
+        other => other,
+    }
+}

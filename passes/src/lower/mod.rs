@@ -1,0 +1,304 @@
+//! `lower`: the AST of a script becomes an IR module.
+//!
+//! Name resolution, scoping, script arguments, user-defined functions (typed ones checked,
+//! untyped ones specialized per argument types), control flow with loop-carried variables,
+//! `break`/`continue` and early `return` (rewritten into structured control flow), and type
+//! and shape inference for every op, with DAPHNE's promotion rules. Loop-carried variables
+//! whose type changes in the body are generalized to a fixed point (bounded; DAPHNE issue
+//! 819 hangs there).
+//!
+//! Errors carry the stage at which DAPHNE reports them: what DAPHNE's DSL visitor detects
+//! (undefined names, unknown functions, wrong argument counts, ambiguous types after an `if`)
+//! is a parse error (exit 1); what its inference passes detect (shape mismatches) is a
+//! compile error (exit 2).
+
+mod builtins;
+mod expr;
+mod stmt;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use daphne_frontend::ast::{FuncDef, Script, Stmt, StmtKind};
+use daphne_frontend::{Diagnostic, SourceFile, Span};
+use daphne_ir::{FuncId, Function, Literal, Loc, Module, OpId, OpKind, Region, Type, Value, ValueDef};
+
+use crate::infer::{Operand, infer};
+
+/// Script arguments by name, as given on the command line (`n=10`, `s="x"`).
+pub type ScriptArgs = BTreeMap<String, String>;
+
+/// The DAPHNE stage that reports an error, which decides the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Found while building the IR from the syntax tree (DAPHNE's DSL visitor): exit 1.
+    Parse,
+    /// Found by type and shape inference: exit 2.
+    Compile,
+}
+
+#[derive(Debug, Clone)]
+pub struct LowerError {
+    pub diagnostic: Diagnostic,
+    pub stage: Stage,
+}
+
+pub(crate) type Result<T> = std::result::Result<T, LowerError>;
+
+pub(crate) fn parse_error(span: Span, message: impl Into<String>) -> LowerError {
+    LowerError { diagnostic: Diagnostic::error(message, span), stage: Stage::Parse }
+}
+
+pub(crate) fn compile_error(span: Span, message: impl Into<String>) -> LowerError {
+    LowerError { diagnostic: Diagnostic::error(message, span), stage: Stage::Compile }
+}
+
+/// Lowers a parsed script to an IR module whose entry function is `main`.
+pub fn lower(script: &Script, file: &SourceFile, args: &ScriptArgs) -> Result<Module> {
+    let mut funcs: HashMap<String, Vec<&FuncDef>> = HashMap::new();
+    let mut main_stmts = Vec::new();
+    for s in &script.stmts {
+        match &s.kind {
+            StmtKind::FuncDef(f) => funcs.entry(f.name.name.clone()).or_default().push(f),
+            _ => main_stmts.push(s),
+        }
+    }
+    let mut l = Lowerer {
+        file,
+        args,
+        funcs,
+        functions: vec![None],
+        specs: HashMap::new(),
+        in_progress: HashMap::new(),
+        stack: Vec::new(),
+        loop_depth: 0,
+    };
+    l.stack.push(FnCtx::new(Function::new("main")));
+    l.block(&main_stmts)?;
+    l.emit(OpKind::Return, vec![], vec![], vec![], script.span)?;
+    let main =
+        l.stack.pop().map(FnCtx::finish).ok_or_else(|| parse_error(script.span, "internal: no main function"))?;
+    l.functions[0] = Some(main);
+    let functions: Vec<Function> = l.functions.into_iter().flatten().collect();
+    Ok(Module { functions, entry: FuncId(0), files: vec![file.name.clone()] })
+}
+
+/// A variable: its current SSA value, and whether it may be assigned (loop variables may not).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Var {
+    pub value: Value,
+    pub readonly: bool,
+}
+
+/// The state of the function being lowered.
+pub(crate) struct FnCtx {
+    pub f: Function,
+    /// The op lists of the regions under construction, innermost last.
+    pub regions: Vec<Vec<OpId>>,
+    /// Variables by scope, innermost last. A scope records the variables created in it and
+    /// the outer variables assigned in it.
+    pub scopes: Vec<HashMap<String, Var>>,
+}
+
+impl FnCtx {
+    fn new(f: Function) -> FnCtx {
+        FnCtx { f, regions: vec![Vec::new()], scopes: vec![HashMap::new()] }
+    }
+
+    /// The finished function, its body holding the ops emitted at the top level.
+    fn finish(mut self) -> Function {
+        self.f.body.ops = self.regions.into_iter().next().unwrap_or_default();
+        self.f
+    }
+}
+
+/// A UDF specialization: the definition (name and index among overloads) and argument types.
+pub(crate) type SpecKey = (String, usize, Vec<Type>);
+
+pub(crate) struct Lowerer<'a> {
+    pub file: &'a SourceFile,
+    pub args: &'a ScriptArgs,
+    pub funcs: HashMap<String, Vec<&'a FuncDef>>,
+    /// The module's functions by id; a slot is `None` while its function is being lowered.
+    pub functions: Vec<Option<Function>>,
+    /// Finished specializations: id and result types.
+    pub specs: HashMap<SpecKey, (FuncId, Vec<Type>)>,
+    /// Specializations being lowered (for recursion): id and the result types callers assume.
+    pub in_progress: HashMap<SpecKey, (FuncId, Vec<Type>)>,
+    pub stack: Vec<FnCtx>,
+    /// How many loops enclose the statement being lowered, in the current function.
+    pub loop_depth: usize,
+}
+
+impl<'a> Lowerer<'a> {
+    pub(crate) fn ctx(&mut self) -> &mut FnCtx {
+        // The stack is never empty while lowering: `lower` pushes main first.
+        let last = self.stack.len() - 1;
+        &mut self.stack[last]
+    }
+
+    pub(crate) fn loc(&self, span: Span) -> Loc {
+        let lc = self.file.line_col(span.start);
+        Loc { file: 0, line: lc.line as u32, col: lc.col as u32 }
+    }
+
+    /// Appends an op to the innermost region under construction.
+    pub(crate) fn emit(
+        &mut self,
+        kind: OpKind,
+        operands: Vec<Value>,
+        result_types: Vec<Type>,
+        regions: Vec<Region>,
+        span: Span,
+    ) -> Result<OpId> {
+        let loc = self.loc(span);
+        let ctx = self.ctx();
+        let id = ctx.f.new_op(kind, operands, result_types, regions, Some(loc));
+        match ctx.regions.last_mut() {
+            Some(r) => r.push(id),
+            None => return Err(parse_error(span, "internal: no region to emit into")),
+        }
+        Ok(id)
+    }
+
+    /// Emits an op with one result and returns the result.
+    pub(crate) fn emit1(&mut self, kind: OpKind, operands: Vec<Value>, ty: Type, span: Span) -> Result<Value> {
+        let id = self.emit(kind, operands, vec![ty], vec![], span)?;
+        Ok(self.ctx().f.ops[id].results[0])
+    }
+
+    /// Emits a builtin, inferring its result types.
+    pub(crate) fn builtin(&mut self, b: daphne_ir::Builtin, operands: Vec<Value>, span: Span) -> Result<Vec<Value>> {
+        let types: Vec<Type> = operands.iter().map(|&v| self.ty(v)).collect();
+        let consts: Vec<Option<Literal>> = operands.iter().map(|&v| self.constant(v)).collect();
+        let args: Vec<Operand> =
+            types.iter().zip(&consts).map(|(ty, c)| Operand { ty, constant: c.as_ref() }).collect();
+        let results = infer(b, &args).map_err(|m| compile_error(span, m))?;
+        let id = self.emit(OpKind::Builtin(b), operands, results, vec![], span)?;
+        Ok(self.ctx().f.ops[id].results.clone())
+    }
+
+    /// Emits a builtin with exactly one result.
+    pub(crate) fn builtin1(&mut self, b: daphne_ir::Builtin, operands: Vec<Value>, span: Span) -> Result<Value> {
+        let results = self.builtin(b, operands, span)?;
+        results.first().copied().ok_or_else(|| parse_error(span, format!("`{b}` has no result")))
+    }
+
+    pub(crate) fn constant_value(&mut self, lit: Literal, span: Span) -> Result<Value> {
+        let t = Type::Scalar(lit.value_type());
+        self.emit1(OpKind::Const(lit), vec![], t, span)
+    }
+
+    pub(crate) fn ty(&mut self, v: Value) -> Type {
+        self.ctx().f.values[v].ty.clone()
+    }
+
+    /// The literal a value is, if it is the result of a constant.
+    pub(crate) fn constant(&mut self, v: Value) -> Option<Literal> {
+        let f = &self.ctx().f;
+        match f.values[v].def {
+            ValueDef::Result(op, _) => match &f.ops[op].kind {
+                OpKind::Const(lit) => Some(lit.clone()),
+                _ => None,
+            },
+            ValueDef::Arg => None,
+        }
+    }
+
+    /// Converts `v` to type `to` with a cast op, unless it has that type already.
+    pub(crate) fn cast_to(&mut self, v: Value, to: &Type, span: Span) -> Result<Value> {
+        if &self.ty(v) == to {
+            return Ok(v);
+        }
+        self.emit1(OpKind::Cast, vec![v], to.clone(), span)
+    }
+
+    /// Builds a region with `args`, running `body` to fill it.
+    pub(crate) fn region<T>(
+        &mut self,
+        args: Vec<Value>,
+        body: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<(Region, T)> {
+        self.ctx().regions.push(Vec::new());
+        let out = body(self);
+        let ops = self.ctx().regions.pop().unwrap_or_default();
+        Ok((Region { args, ops }, out?))
+    }
+
+    // ---- variables and scopes ----
+
+    pub(crate) fn lookup(&mut self, name: &str) -> Option<Var> {
+        self.ctx().scopes.iter().rev().find_map(|s| s.get(name).copied())
+    }
+
+    pub(crate) fn assign(&mut self, name: &str, value: Value, span: Span) -> Result<()> {
+        if self.lookup(name).is_some_and(|v| v.readonly) {
+            return Err(parse_error(span, format!("cannot assign to the read-only loop variable `{name}`")));
+        }
+        self.define(name, value, false);
+        Ok(())
+    }
+
+    pub(crate) fn define(&mut self, name: &str, value: Value, readonly: bool) {
+        if let Some(scope) = self.ctx().scopes.last_mut() {
+            scope.insert(name.to_owned(), Var { value, readonly });
+        }
+    }
+
+    pub(crate) fn push_scope(&mut self) {
+        self.ctx().scopes.push(HashMap::new());
+    }
+
+    /// Ends a scope: its new variables vanish, its assignments to outer variables stay.
+    pub(crate) fn pop_scope_merge(&mut self) {
+        let popped = self.ctx().scopes.pop().unwrap_or_default();
+        for (name, var) in popped {
+            if self.lookup(&name).is_some() {
+                self.define(&name, var.value, var.readonly);
+            }
+        }
+    }
+
+    /// Ends a scope and returns what was written in it.
+    pub(crate) fn pop_scope(&mut self) -> HashMap<String, Var> {
+        self.ctx().scopes.pop().unwrap_or_default()
+    }
+
+    /// The names of existing variables that `stmts` may assign (at any depth), sorted.
+    pub(crate) fn assigned_outer(&mut self, stmts: &[&Stmt]) -> Vec<String> {
+        let mut names = BTreeSet::new();
+        for s in stmts {
+            collect_assigned(s, &mut names, self.loop_depth);
+        }
+        names.into_iter().filter(|n| self.lookup(n).is_some()).collect()
+    }
+}
+
+/// Names assigned anywhere in a statement (not inside function definitions), including the
+/// flag variables that `break` and `continue` set for the loop at `depth` (loops nested in
+/// the statement count one deeper).
+pub(crate) fn collect_assigned(s: &Stmt, out: &mut BTreeSet<String>, depth: usize) {
+    match &s.kind {
+        StmtKind::Assign { targets, .. } => {
+            for t in targets {
+                out.insert(t.name.text());
+            }
+        }
+        StmtKind::Break => {
+            out.insert(format!("{}#{depth}", stmt::BREAK));
+        }
+        StmtKind::Continue => {
+            out.insert(format!("{}#{depth}", stmt::CONTINUE));
+        }
+        StmtKind::FuncDef(_) => {}
+        StmtKind::While { .. } | StmtKind::DoWhile { .. } | StmtKind::For { .. } => {
+            for c in s.children().0 {
+                collect_assigned(c, out, depth + 1);
+            }
+        }
+        _ => {
+            for c in s.children().0 {
+                collect_assigned(c, out, depth);
+            }
+        }
+    }
+}

@@ -1,0 +1,771 @@
+//! Statements and control flow.
+//!
+//! `break` and `continue` become flag variables: `break` sets its loop's break flag, which
+//! the loop condition checks; statements after one that may break or continue run under
+//! `if (!(break || continue))`. An `if` whose branch returns takes the statements after it
+//! into both branches, so every path of the function ends in one `return`.
+
+use std::collections::BTreeSet;
+
+use daphne_frontend::Span;
+use daphne_frontend::ast::{Expr, Stmt, StmtKind};
+use daphne_ir::{Builtin, Literal, OpKind, Region, Type, Value, ValueType};
+
+use super::{Lowerer, Result, Var, collect_assigned, compile_error, parse_error};
+
+/// Prefixes of the hidden flag variables of `break` and `continue`; the loop depth follows.
+/// They cannot clash with user variables: `break` and `continue` are keywords.
+pub(crate) const BREAK: &str = "break";
+pub(crate) const CONTINUE: &str = "continue";
+
+fn flag(prefix: &str, depth: usize) -> String {
+    format!("{prefix}#{depth}")
+}
+
+/// How a statement list ends.
+pub(crate) enum Flow {
+    Falls,
+    Returns(Vec<Value>, Span),
+}
+
+/// Whether a statement contains `return` (outside nested function definitions).
+fn contains_return(s: &Stmt) -> bool {
+    match &s.kind {
+        StmtKind::Return(_) => true,
+        StmtKind::FuncDef(_) => false,
+        _ => s.children().0.into_iter().any(contains_return),
+    }
+}
+
+/// Whether a statement contains `break` or `continue` for the loop around it (not for loops
+/// nested in it).
+fn may_exit(s: &Stmt) -> bool {
+    match &s.kind {
+        StmtKind::Break | StmtKind::Continue => true,
+        StmtKind::While { .. } | StmtKind::DoWhile { .. } | StmtKind::For { .. } | StmtKind::FuncDef(_) => false,
+        _ => s.children().0.into_iter().any(may_exit),
+    }
+}
+
+fn contains_break(s: &Stmt) -> bool {
+    match &s.kind {
+        StmtKind::Break => true,
+        StmtKind::While { .. } | StmtKind::DoWhile { .. } | StmtKind::For { .. } | StmtKind::FuncDef(_) => false,
+        _ => s.children().0.into_iter().any(contains_break),
+    }
+}
+
+/// The type of a variable after an `if`, from its types in the two branches. DAPHNE rejects
+/// differing data or value types; differing dimensions become unknown.
+fn join_if(a: &Type, b: &Type) -> Option<Type> {
+    match (a, b) {
+        _ if a == b => Some(a.clone()),
+        (Type::Unknown, _) | (_, Type::Unknown) => Some(Type::Unknown),
+        (Type::Matrix(x), Type::Matrix(y)) => {
+            let vt = match (x.vt, y.vt) {
+                (Some(p), Some(q)) if p != q => return None,
+                (p, q) => p.or(q).filter(|_| x.vt.is_some() && y.vt.is_some()),
+            };
+            let same = |p: Option<u64>, q: Option<u64>| if p == q { p } else { None };
+            Some(Type::Matrix(daphne_ir::MatrixType {
+                vt,
+                rows: same(x.rows, y.rows),
+                cols: same(x.cols, y.cols),
+                repr: if x.repr == y.repr { x.repr } else { None },
+            }))
+        }
+        _ => None,
+    }
+}
+
+/// The type of a loop-carried variable that enters with `a` and leaves an iteration with `b`:
+/// the most general value type, dimensions kept where equal. `None` if the data type changes.
+fn join_loop(a: &Type, b: &Type) -> Option<Type> {
+    match (a, b) {
+        _ if a == b => Some(a.clone()),
+        (Type::Unknown, _) | (_, Type::Unknown) => Some(Type::Unknown),
+        (Type::Scalar(x), Type::Scalar(y)) => Some(Type::Scalar(x.most_general(*y))),
+        (Type::Matrix(x), Type::Matrix(y)) => {
+            let vt = match (x.vt, y.vt) {
+                (Some(p), Some(q)) => Some(p.most_general(q)),
+                _ => None,
+            };
+            let same = |p: Option<u64>, q: Option<u64>| if p == q { p } else { None };
+            Some(Type::Matrix(daphne_ir::MatrixType {
+                vt,
+                rows: same(x.rows, y.rows),
+                cols: same(x.cols, y.cols),
+                repr: if x.repr == y.repr { x.repr } else { None },
+            }))
+        }
+        _ => None,
+    }
+}
+
+/// The most rounds of type generalization for one loop before giving up. Types only grow
+/// more general, so real scripts settle in two or three.
+const MAX_GENERALIZATION_ROUNDS: usize = 16;
+
+/// What a loop body region must do, for `loop_op`.
+pub(crate) enum LoopKind<'s> {
+    While { cond: &'s Expr, body: &'s Stmt },
+    DoWhile { body: &'s Stmt, cond: &'s Expr },
+    For { var: &'s str, body: &'s Stmt },
+}
+
+impl<'a> Lowerer<'a> {
+    /// Lowers a statement list; used for the script, blocks, branches and function bodies.
+    pub(crate) fn block(&mut self, stmts: &[&Stmt]) -> Result<Flow> {
+        for (i, s) in stmts.iter().enumerate() {
+            let rest = &stmts[i + 1..];
+            if let StmtKind::If { cond, then_branch, else_branch } = &s.kind
+                && contains_return(s)
+            {
+                return self.if_returning(cond, then_branch, else_branch.as_deref(), rest, s.span);
+            }
+            if let Flow::Returns(values, span) = self.stmt(s)? {
+                if let Some(next) = rest.first() {
+                    return Err(parse_error(next.span, "statements after `return` are never executed"));
+                }
+                return Ok(Flow::Returns(values, span));
+            }
+            if !rest.is_empty() && self.loop_depth > 0 && may_exit(s) {
+                self.guard_rest(rest, s.span)?;
+                return Ok(Flow::Falls);
+            }
+        }
+        Ok(Flow::Falls)
+    }
+
+    /// Lowers `rest` only if neither `break` nor `continue` of the current loop happened.
+    fn guard_rest(&mut self, rest: &[&Stmt], span: Span) -> Result<()> {
+        let depth = self.loop_depth;
+        let flags: Vec<Value> = [flag(BREAK, depth), flag(CONTINUE, depth)]
+            .iter()
+            .filter_map(|n| self.lookup(n))
+            .map(|v| v.value)
+            .collect();
+        let cond = match flags[..] {
+            [] => return Err(parse_error(span, "internal: no loop flags")),
+            [one] => one,
+            [a, b] => self.builtin1(Builtin::EwOr, vec![a, b], span)?,
+            _ => return Err(parse_error(span, "internal: too many loop flags")),
+        };
+        let names = self.assigned_outer(rest);
+        self.if_merge(cond, &mut |_| Ok(()), &mut |l| l.block(rest).map(|_| ()), names, span)
+    }
+
+    pub(crate) fn stmt(&mut self, s: &Stmt) -> Result<Flow> {
+        match &s.kind {
+            StmtKind::Expr(e) => {
+                self.expr_multi(e)?;
+            }
+            StmtKind::Assign { targets, value } => self.assign_stmt(targets, value, s.span)?,
+            StmtKind::Block(stmts) => {
+                self.push_scope();
+                let stmts: Vec<&Stmt> = stmts.iter().collect();
+                let flow = self.block(&stmts);
+                self.pop_scope_merge();
+                return flow;
+            }
+            StmtKind::If { cond, then_branch, else_branch } => {
+                let c = self.expr(cond)?;
+                let c = self.condition_value(c, cond.span)?;
+                let mut branch_stmts: Vec<&Stmt> = vec![then_branch];
+                branch_stmts.extend(else_branch.as_deref());
+                let names = self.assigned_outer(&branch_stmts);
+                self.if_merge(
+                    c,
+                    &mut |l| l.branch(then_branch),
+                    &mut |l| match else_branch {
+                        Some(e) => l.branch(e),
+                        None => Ok(()),
+                    },
+                    names,
+                    s.span,
+                )?;
+            }
+            StmtKind::While { cond, body } => self.loop_stmt(LoopKind::While { cond, body }, None, s.span)?,
+            StmtKind::DoWhile { body, cond } => self.loop_stmt(LoopKind::DoWhile { body, cond }, None, s.span)?,
+            StmtKind::For { var, from, to, step, body } => {
+                self.for_stmt(&var.name, from, to, step.as_ref(), body, s.span)?
+            }
+            StmtKind::Break | StmtKind::Continue => {
+                let depth = self.loop_depth;
+                let what = if matches!(s.kind, StmtKind::Break) { BREAK } else { CONTINUE };
+                if depth == 0 {
+                    return Err(parse_error(s.span, format!("`{what}` outside of a loop")));
+                }
+                let t = self.constant_value(Literal::Bool(true), s.span)?;
+                self.define(&flag(what, depth), t, false);
+            }
+            StmtKind::Return(values) => {
+                if self.stack.len() < 2 {
+                    return Err(parse_error(s.span, "`return` outside of a function"));
+                }
+                if self.loop_depth > 0 {
+                    return Err(parse_error(s.span, "`return` inside a loop is not supported"));
+                }
+                let vals = values.iter().map(|e| self.expr(e)).collect::<Result<Vec<_>>>()?;
+                return Ok(Flow::Returns(vals, s.span));
+            }
+            StmtKind::FuncDef(f) => {
+                return Err(parse_error(
+                    f.name.span,
+                    "functions must be defined at the top level of a script, not inside a block or another function",
+                ));
+            }
+            StmtKind::Import { path, .. } => {
+                return Err(parse_error(path.span, "`import` is not supported by daphne-rs yet"));
+            }
+            StmtKind::Error => return Err(parse_error(s.span, "internal: erroneous statement reached lowering")),
+        }
+        Ok(Flow::Falls)
+    }
+
+    /// A branch of an `if`: its own scope, with assignments to outer variables kept.
+    fn branch(&mut self, s: &Stmt) -> Result<()> {
+        self.push_scope();
+        let flow = self.block(&[s]);
+        self.pop_scope_merge();
+        match flow? {
+            Flow::Falls => Ok(()),
+            Flow::Returns(_, span) => Err(parse_error(span, "internal: unexpected return in a branch")),
+        }
+    }
+
+    pub(crate) fn condition_value(&mut self, v: Value, span: Span) -> Result<Value> {
+        match self.ty(v) {
+            Type::Scalar(ValueType::Bool) => Ok(v),
+            Type::Scalar(ValueType::Str) => Err(compile_error(span, "a condition must be a number, not a string")),
+            Type::Frame(_) | Type::List(_) => Err(compile_error(span, "a condition must be a single value")),
+            _ => self.emit1(OpKind::Cast, vec![v], Type::Scalar(ValueType::Bool), span),
+        }
+    }
+
+    /// Emits an `if` whose branches are filled by `then_fn` and `else_fn`; the variables
+    /// `names` (which exist before) leave it with the values the taken branch gave them.
+    pub(crate) fn if_merge(
+        &mut self,
+        cond: Value,
+        then_fn: &mut dyn FnMut(&mut Self) -> Result<()>,
+        else_fn: &mut dyn FnMut(&mut Self) -> Result<()>,
+        names: Vec<String>,
+        span: Span,
+    ) -> Result<()> {
+        let mut branches = Vec::new();
+        let fns: [BranchFn<'_, 'a>; 2] = [then_fn, else_fn];
+        for f in fns {
+            let (region, values) = self.region(vec![], |l| {
+                l.push_scope();
+                let r = f(l);
+                let values: Vec<Value> = names.iter().filter_map(|n| l.lookup(n).map(|v| v.value)).collect();
+                l.pop_scope();
+                r.map(|_| values)
+            })?;
+            branches.push((region, values));
+        }
+        let mut types = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let a = self.ty(branches[0].1[i]);
+            let b = self.ty(branches[1].1[i]);
+            let t = join_if(&a, &b).ok_or_else(|| {
+                parse_error(
+                    span,
+                    format!(
+                        "type of variable `{name}` after if-statement is ambiguous, could be either {a} (then-branch) or {b} (else-branch)"
+                    ),
+                )
+            })?;
+            types.push(t);
+        }
+        let mut regions = Vec::new();
+        for (mut region, values) in branches {
+            self.finish_region(&mut region, None, values, &types, OpKind::Yield, span)?;
+            regions.push(region);
+        }
+        let id = self.emit(OpKind::If, vec![cond], types, regions, span)?;
+        let results = self.ctx().f.ops[id].results.clone();
+        for (name, v) in names.iter().zip(results) {
+            let readonly = self.lookup(name).is_some_and(|v| v.readonly);
+            self.define(name, v, readonly);
+        }
+        Ok(())
+    }
+
+    /// Appends the terminator `term(first?, values...)` to a built region, casting each value
+    /// to its type in `types` first.
+    pub(crate) fn finish_region(
+        &mut self,
+        region: &mut Region,
+        first: Option<Value>,
+        values: Vec<Value>,
+        types: &[Type],
+        term: OpKind,
+        span: Span,
+    ) -> Result<()> {
+        self.ctx().regions.push(std::mem::take(&mut region.ops));
+        let result = (|| {
+            let mut operands: Vec<Value> = first.into_iter().collect();
+            for (v, t) in values.into_iter().zip(types) {
+                operands.push(self.cast_to(v, t, span)?);
+            }
+            self.emit(term, operands, vec![], vec![], span)
+        })();
+        region.ops = self.ctx().regions.pop().unwrap_or_default();
+        result.map(|_| ())
+    }
+
+    /// An `if` with a `return` in a branch: the statements after it go into both branches,
+    /// each of which must then return; the `if` yields the returned values.
+    fn if_returning(
+        &mut self,
+        cond: &Expr,
+        then_branch: &Stmt,
+        else_branch: Option<&Stmt>,
+        rest: &[&Stmt],
+        span: Span,
+    ) -> Result<Flow> {
+        if self.loop_depth > 0 {
+            return Err(parse_error(span, "`return` inside a loop is not supported"));
+        }
+        let c = self.expr(cond)?;
+        let c = self.condition_value(c, cond.span)?;
+        let mut branches = Vec::new();
+        for branch in [Some(then_branch), else_branch] {
+            let (region, values) = self.region(vec![], |l| {
+                l.push_scope();
+                let mut stmts: Vec<&Stmt> = branch.into_iter().collect();
+                stmts.extend_from_slice(rest);
+                let flow = l.block(&stmts);
+                l.pop_scope();
+                match flow? {
+                    Flow::Returns(values, _) => Ok(values),
+                    Flow::Falls => Err(parse_error(span, "not every path through this `if` ends in `return`")),
+                }
+            })?;
+            branches.push((region, values));
+        }
+        if branches[0].1.len() != branches[1].1.len() {
+            return Err(parse_error(span, "the branches of this `if` return different numbers of values"));
+        }
+        let mut types = Vec::new();
+        for i in 0..branches[0].1.len() {
+            let a = self.ty(branches[0].1[i]);
+            let b = self.ty(branches[1].1[i]);
+            types.push(join_loop(&a, &b).ok_or_else(|| {
+                compile_error(span, format!("the branches return value {i} with different types, {a} and {b}"))
+            })?);
+        }
+        let mut regions = Vec::new();
+        for (mut region, values) in branches {
+            self.finish_region(&mut region, None, values, &types, OpKind::Yield, span)?;
+            regions.push(region);
+        }
+        let id = self.emit(OpKind::If, vec![c], types, regions, span)?;
+        Ok(Flow::Returns(self.ctx().f.ops[id].results.clone(), span))
+    }
+
+    fn for_stmt(
+        &mut self,
+        var: &str,
+        from: &Expr,
+        to: &Expr,
+        step: Option<&Expr>,
+        body: &Stmt,
+        span: Span,
+    ) -> Result<()> {
+        let si64 = Type::Scalar(ValueType::Si64);
+        let from = self.expr(from)?;
+        let from = self.cast_to(from, &si64, span)?;
+        let to_v = self.expr(to)?;
+        let to_v = self.cast_to(to_v, &si64, span)?;
+        let step = match step {
+            Some(e) => {
+                let s = self.expr(e)?;
+                self.cast_to(s, &si64, span)?
+            }
+            None => {
+                // As DAPHNE: -1 + 2 * (to >= from), so +1 or -1.
+                let ge = self.builtin1(Builtin::EwGe, vec![to_v, from], span)?;
+                let ge = self.cast_to(ge, &si64, span)?;
+                let two = self.constant_value(Literal::Si64(2), span)?;
+                let m1 = self.constant_value(Literal::Si64(-1), span)?;
+                let twice = self.builtin1(Builtin::EwMul, vec![two, ge], span)?;
+                self.builtin1(Builtin::EwAdd, vec![m1, twice], span)?
+            }
+        };
+        self.loop_stmt(LoopKind::For { var, body }, Some([from, to_v, step]), span)
+    }
+
+    /// Lowers a loop to a `while` or `for` op, generalizing the types of the loop-carried
+    /// variables until they are stable.
+    pub(crate) fn loop_stmt(&mut self, kind: LoopKind, bounds: Option<[Value; 3]>, span: Span) -> Result<()> {
+        let body = match &kind {
+            LoopKind::While { body, .. } | LoopKind::DoWhile { body, .. } | LoopKind::For { body, .. } => *body,
+        };
+        // A `for` whose body breaks becomes a `while` over a hidden counter.
+        if let (LoopKind::For { var, body }, Some(b)) = (&kind, bounds)
+            && contains_break(body)
+        {
+            return self.for_as_while(var, body, b, span);
+        }
+        let depth = self.loop_depth + 1;
+        let has_break = contains_break(body);
+        // The break flag lives in a scope around the loop, so it vanishes after it.
+        self.push_scope();
+        if has_break {
+            let f = self.constant_value(Literal::Bool(false), span)?;
+            self.define(&flag(BREAK, depth), f, false);
+        }
+        let mut names = BTreeSet::new();
+        collect_assigned(body, &mut names, depth);
+        let names: Vec<String> = names.into_iter().filter(|n| self.lookup(n).is_some()).collect();
+        let inits: Vec<Value> = names.iter().filter_map(|n| self.lookup(n).map(|v| v.value)).collect();
+        let mut types: Vec<Type> = inits.iter().map(|&v| self.ty(v)).collect();
+
+        let mut rounds = 0;
+        let (regions, result_types) = loop {
+            rounds += 1;
+            let snapshot = (self.ctx().f.clone(), self.ctx().regions.clone(), self.ctx().scopes.clone());
+            let built = self.loop_regions(&kind, &names, &types, depth, span)?;
+            let mut next = Vec::new();
+            for (i, (t, v)) in types.iter().zip(built.carried_out()).enumerate() {
+                let out = self.ty(*v);
+                next.push(join_loop(t, &out).ok_or_else(|| {
+                    compile_error(
+                        span,
+                        format!("variable `{}` changes its data type in the loop, from {t} to {out}", names[i]),
+                    )
+                })?);
+            }
+            if next == types {
+                break (built.finish(self, &types, span)?, types.clone());
+            }
+            if rounds >= MAX_GENERALIZATION_ROUNDS {
+                return Err(compile_error(span, "the types of the loop's variables do not settle"));
+            }
+            let ctx = self.ctx();
+            (ctx.f, ctx.regions, ctx.scopes) = snapshot;
+            types = next;
+        };
+        let mut operands: Vec<Value> = bounds.map(|b| b.to_vec()).unwrap_or_default();
+        for (v, t) in inits.iter().zip(&result_types) {
+            operands.push(self.cast_to(*v, t, span)?);
+        }
+        let op = if bounds.is_some() { OpKind::For } else { OpKind::While };
+        let id = self.emit(op, operands, result_types, regions, span)?;
+        let results = self.ctx().f.ops[id].results.clone();
+        self.pop_scope();
+        for (name, v) in names.iter().zip(results) {
+            if !name.starts_with(BREAK) {
+                let readonly = self.lookup(name).is_some_and(|v| v.readonly);
+                self.define(name, v, readonly);
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the regions of a loop for carried variables `names` of types `types`.
+    fn loop_regions(
+        &mut self,
+        kind: &LoopKind,
+        names: &[String],
+        types: &[Type],
+        depth: usize,
+        span: Span,
+    ) -> Result<LoopRegions> {
+        let new_args =
+            |l: &mut Self, n: usize| -> Vec<Value> { (0..n).map(|i| l.ctx().f.new_arg(types[i].clone())).collect() };
+        let bind = |l: &mut Self, args: &[Value]| {
+            for (n, &a) in names.iter().zip(args) {
+                let readonly = l.lookup(n).is_some_and(|v| v.readonly);
+                l.define(n, a, readonly);
+            }
+        };
+        let current =
+            |l: &mut Self| -> Vec<Value> { names.iter().filter_map(|n| l.lookup(n).map(|v| v.value)).collect() };
+        let brk = flag(BREAK, depth);
+        // The loop condition, false once the loop's break flag is set.
+        let cond_unless_break = |l: &mut Self, cond: &Expr| -> Result<Value> {
+            let Some(b) = l.lookup(&brk) else {
+                let c = l.expr(cond)?;
+                return l.condition_value(c, cond.span);
+            };
+            // Once the break flag is set the condition is false, and is not evaluated.
+            let bool_t = [Type::Scalar(ValueType::Bool)];
+            let (mut then_r, f) = l.region(vec![], |l| l.constant_value(Literal::Bool(false), span))?;
+            let (mut else_r, c) = l.region(vec![], |l| {
+                let c = l.expr(cond)?;
+                l.condition_value(c, cond.span)
+            })?;
+            l.finish_region(&mut then_r, None, vec![f], &bool_t, OpKind::Yield, span)?;
+            l.finish_region(&mut else_r, None, vec![c], &bool_t, OpKind::Yield, span)?;
+            let id = l.emit(OpKind::If, vec![b.value], bool_t.to_vec(), vec![then_r, else_r], span)?;
+            Ok(l.ctx().f.ops[id].results[0])
+        };
+        let body_fn = |l: &mut Self, body: &Stmt| -> Result<()> {
+            l.loop_depth += 1;
+            l.push_scope();
+            let f = l.constant_value(Literal::Bool(false), span);
+            let r = f.and_then(|f| {
+                l.define(&flag(CONTINUE, depth), f, false);
+                l.block(&[body])
+            });
+            l.pop_scope_merge();
+            l.loop_depth -= 1;
+            match r? {
+                Flow::Falls => Ok(()),
+                Flow::Returns(_, s) => Err(parse_error(s, "`return` inside a loop is not supported")),
+            }
+        };
+        match kind {
+            LoopKind::While { cond, body } => {
+                let before_args = new_args(self, names.len());
+                let (before, (c, passed)) = self.region(before_args.clone(), |l| {
+                    l.push_scope();
+                    bind(l, &before_args);
+                    let c = cond_unless_break(l, cond);
+                    let passed = current(l);
+                    l.pop_scope();
+                    Ok((c?, passed))
+                })?;
+                let after_args = new_args(self, names.len());
+                let (after, out) = self.region(after_args.clone(), |l| {
+                    l.push_scope();
+                    bind(l, &after_args);
+                    let r = body_fn(l, body);
+                    let out = current(l);
+                    l.pop_scope();
+                    r.map(|_| out)
+                })?;
+                Ok(LoopRegions::While { before, cond: c, passed, after, carried_out: out.clone(), out })
+            }
+            LoopKind::DoWhile { body, cond } => {
+                let before_args = new_args(self, names.len());
+                let (before, (c, passed)) = self.region(before_args.clone(), |l| {
+                    l.push_scope();
+                    bind(l, &before_args);
+                    let r = body_fn(l, body);
+                    let c = r.and_then(|_| cond_unless_break(l, cond));
+                    let passed = current(l);
+                    l.pop_scope();
+                    Ok((c?, passed))
+                })?;
+                let after_args = new_args(self, names.len());
+                let (after, ()) = self.region(after_args.clone(), |_| Ok(()))?;
+                Ok(LoopRegions::While {
+                    before,
+                    cond: c,
+                    passed: passed.clone(),
+                    after,
+                    carried_out: passed,
+                    out: after_args,
+                })
+            }
+            LoopKind::For { var, body } => {
+                let iv = self.ctx().f.new_arg(Type::Scalar(ValueType::Si64));
+                let args = new_args(self, names.len());
+                let mut all = vec![iv];
+                all.extend(&args);
+                let (region, out) = self.region(all, |l| {
+                    l.push_scope();
+                    bind(l, &args);
+                    l.define(var, iv, true);
+                    let r = body_fn(l, body);
+                    let out = current(l);
+                    l.pop_scope();
+                    r.map(|_| out)
+                })?;
+                Ok(LoopRegions::For { body: region, carried_out: out })
+            }
+        }
+    }
+
+    /// `for (v in from:to:step) body` with a `break` in the body, as a `while` loop over a
+    /// hidden counter.
+    fn for_as_while(&mut self, var: &str, body: &Stmt, [from, to, step]: [Value; 3], span: Span) -> Result<()> {
+        let depth = self.loop_depth + 1;
+        let counter = format!("for#{depth}");
+        self.push_scope();
+        self.define(&counter, from, false);
+        let zero = self.constant_value(Literal::Si64(0), span)?;
+        let up = self.builtin1(Builtin::EwGt, vec![step, zero], span)?;
+        let cond_fn = ForCond { counter: counter.clone(), to, up };
+        let r = self.while_with(var, body, &cond_fn, step, span);
+        self.pop_scope_merge();
+        r
+    }
+
+    /// The `while` form of a breaking `for` loop.
+    fn while_with(&mut self, var: &str, body: &Stmt, cond: &ForCond, step: Value, span: Span) -> Result<()> {
+        let depth = self.loop_depth + 1;
+        let f = self.constant_value(Literal::Bool(false), span)?;
+        self.define(&flag(BREAK, depth), f, false);
+        let mut names = BTreeSet::new();
+        collect_assigned(body, &mut names, depth);
+        names.insert(cond.counter.clone());
+        let names: Vec<String> = names.into_iter().filter(|n| self.lookup(n).is_some()).collect();
+        let inits: Vec<Value> = names.iter().filter_map(|n| self.lookup(n).map(|v| v.value)).collect();
+        let mut types: Vec<Type> = inits.iter().map(|&v| self.ty(v)).collect();
+        let brk = flag(BREAK, depth);
+        let mut rounds = 0;
+        let (regions, result_types) = loop {
+            rounds += 1;
+            let snapshot = (self.ctx().f.clone(), self.ctx().regions.clone(), self.ctx().scopes.clone());
+            let before_args: Vec<Value> = types.iter().map(|t| self.ctx().f.new_arg(t.clone())).collect();
+            let (before, (c, passed)) = self.region(before_args.clone(), |l| {
+                l.push_scope();
+                for (n, &a) in names.iter().zip(&before_args) {
+                    l.define(n, a, false);
+                }
+                let r = (|| {
+                    let i = l
+                        .lookup(&cond.counter)
+                        .map(|v| v.value)
+                        .ok_or_else(|| parse_error(span, "internal: counter"))?;
+                    // (up && i <= to) || (!up && i >= to)
+                    let le = l.builtin1(Builtin::EwLe, vec![i, cond.to], span)?;
+                    let ge = l.builtin1(Builtin::EwGe, vec![i, cond.to], span)?;
+                    let down = l.builtin1(Builtin::EwNot, vec![cond.up], span)?;
+                    let a = l.builtin1(Builtin::EwAnd, vec![cond.up, le], span)?;
+                    let b = l.builtin1(Builtin::EwAnd, vec![down, ge], span)?;
+                    let in_range = l.builtin1(Builtin::EwOr, vec![a, b], span)?;
+                    let in_range = l.condition_value(in_range, span)?;
+                    let b = l.lookup(&brk).map(|v| v.value).ok_or_else(|| parse_error(span, "internal: break flag"))?;
+                    let not_b = l.builtin1(Builtin::EwNot, vec![b], span)?;
+                    let c = l.builtin1(Builtin::EwAnd, vec![not_b, in_range], span)?;
+                    l.condition_value(c, span)
+                })();
+                let passed: Vec<Value> = names.iter().filter_map(|n| l.lookup(n).map(|v| v.value)).collect();
+                l.pop_scope();
+                Ok((r?, passed))
+            })?;
+            let after_args: Vec<Value> = types.iter().map(|t| self.ctx().f.new_arg(t.clone())).collect();
+            let (after, out) = self.region(after_args.clone(), |l| {
+                l.push_scope();
+                for (n, &a) in names.iter().zip(&after_args) {
+                    l.define(n, a, false);
+                }
+                let r = (|| {
+                    let i = l
+                        .lookup(&cond.counter)
+                        .map(|v| v.value)
+                        .ok_or_else(|| parse_error(span, "internal: counter"))?;
+                    l.loop_depth += 1;
+                    l.push_scope();
+                    l.define(var, i, true);
+                    let f = l.constant_value(Literal::Bool(false), span)?;
+                    l.define(&flag(CONTINUE, depth), f, false);
+                    let flow = l.block(&[body]);
+                    l.pop_scope_merge();
+                    l.loop_depth -= 1;
+                    if let Flow::Returns(_, s) = flow? {
+                        return Err(parse_error(s, "`return` inside a loop is not supported"));
+                    }
+                    let next = l.builtin1(Builtin::EwAdd, vec![i, step], span)?;
+                    l.define(&cond.counter, next, false);
+                    Ok(())
+                })();
+                let out: Vec<Value> = names.iter().filter_map(|n| l.lookup(n).map(|v| v.value)).collect();
+                l.pop_scope();
+                r.map(|_| out)
+            })?;
+            let built =
+                LoopRegions::While { before, cond: c, passed: passed.clone(), after, carried_out: out.clone(), out };
+            let mut next = Vec::new();
+            for (i, (t, v)) in types.iter().zip(built.carried_out()).enumerate() {
+                let o = self.ty(*v);
+                next.push(join_loop(t, &o).ok_or_else(|| {
+                    compile_error(
+                        span,
+                        format!("variable `{}` changes its data type in the loop, from {t} to {o}", names[i]),
+                    )
+                })?);
+            }
+            if next == types {
+                break (built.finish(self, &types, span)?, types.clone());
+            }
+            if rounds >= MAX_GENERALIZATION_ROUNDS {
+                return Err(compile_error(span, "the types of the loop's variables do not settle"));
+            }
+            let ctx = self.ctx();
+            (ctx.f, ctx.regions, ctx.scopes) = snapshot;
+            types = next;
+        };
+        let mut operands = Vec::new();
+        for (v, t) in inits.iter().zip(&result_types) {
+            operands.push(self.cast_to(*v, t, span)?);
+        }
+        let id = self.emit(OpKind::While, operands, result_types, regions, span)?;
+        let results = self.ctx().f.ops[id].results.clone();
+        for (name, v) in names.iter().zip(results) {
+            self.define(name, v, false);
+        }
+        Ok(())
+    }
+
+    fn assign_stmt(&mut self, targets: &[daphne_frontend::ast::AssignTarget], value: &Expr, span: Span) -> Result<()> {
+        let values = if targets.len() == 1 { vec![self.expr(value)?] } else { self.expr_multi(value)? };
+        if values.len() != targets.len() {
+            return Err(parse_error(
+                span,
+                format!("{} values are assigned to {} variables", values.len(), targets.len()),
+            ));
+        }
+        for (t, v) in targets.iter().zip(values) {
+            let name = t.name.text();
+            match &t.index {
+                None => self.assign(&name, v, t.span)?,
+                Some(ix) => {
+                    let Var { value: x, .. } = self
+                        .lookup(&name)
+                        .ok_or_else(|| parse_error(t.name.span, format!("variable `{name}` is not defined")))?;
+                    let updated = self.insert(x, v, ix.rows.as_ref(), ix.cols.as_ref(), t.span)?;
+                    self.assign(&name, updated, t.span)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A closure that fills one branch of an `if`.
+type BranchFn<'f, 'a> = &'f mut dyn FnMut(&mut Lowerer<'a>) -> Result<()>;
+
+/// The regions of a loop before their terminators are added.
+pub(crate) enum LoopRegions {
+    While { before: Region, cond: Value, passed: Vec<Value>, after: Region, carried_out: Vec<Value>, out: Vec<Value> },
+    For { body: Region, carried_out: Vec<Value> },
+}
+
+impl LoopRegions {
+    /// The values the carried variables have at the end of an iteration.
+    fn carried_out(&self) -> &[Value] {
+        match self {
+            LoopRegions::While { carried_out, .. } | LoopRegions::For { carried_out, .. } => carried_out,
+        }
+    }
+
+    /// Adds the terminators (with casts to the settled types) and returns the op's regions.
+    fn finish(self, l: &mut Lowerer, types: &[Type], span: Span) -> Result<Vec<Region>> {
+        match self {
+            LoopRegions::While { mut before, cond, passed, mut after, out, .. } => {
+                l.finish_region(&mut before, Some(cond), passed, types, OpKind::Condition, span)?;
+                l.finish_region(&mut after, None, out, types, OpKind::Yield, span)?;
+                Ok(vec![before, after])
+            }
+            LoopRegions::For { mut body, carried_out } => {
+                l.finish_region(&mut body, None, carried_out, types, OpKind::Yield, span)?;
+                Ok(vec![body])
+            }
+        }
+    }
+}
+
+/// The condition of a breaking `for` loop: the counter's name, the bound and the direction.
+struct ForCond {
+    counter: String,
+    to: Value,
+    up: Value,
+}
