@@ -98,3 +98,24 @@ pub fn script_args<'a>(words: impl IntoIterator<Item = &'a String>) -> Result<Sc
     }
     Ok(args)
 }
+
+/// Runs a compiled module, writing what the script prints to `out` and `err`. A runtime
+/// failure is rendered with the location of the failing statement.
+pub fn execute(
+    module: &Module,
+    file: &SourceFile,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> Result<(), Failure> {
+    daphne_runtime::exec::run(module, out, err).map_err(|e| {
+        let message = if e.stopped { format!("system stopped: {}", e.message) } else { e.message };
+        let rendered = match e.loc {
+            Some(loc) => {
+                let at = file.offset(loc.line as usize, loc.col as usize);
+                daphne_frontend::Diagnostic::error(message, daphne_frontend::Span::new(at, at)).render(file)
+            }
+            None => format!("error: {message}\n"),
+        };
+        Failure { message: rendered, status: Status::ExecutionError }
+    })
+}

@@ -75,6 +75,13 @@ impl SourceFile {
         self.text[start..end].trim_end_matches(['\n', '\r'])
     }
 
+    /// The byte offset of a 1-based line and column (clamped to the text).
+    pub fn offset(&self, line: usize, col: usize) -> usize {
+        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else { return self.text.len() };
+        let text = &self.text[start..];
+        start + text.char_indices().nth(col.saturating_sub(1)).map_or(text.len(), |(i, _)| i)
+    }
+
     pub fn line_count(&self) -> usize {
         self.line_starts.len()
     }

@@ -1,3 +1,13 @@
-//! Matrices, frames and kernels; the local vectorized engine; the distributed coordinator and worker.
+//! The runtime: values (scalars, dense matrices of every value type, copy-on-write), kernels
+//! for the built-in operations with DAPHNE's semantics, C++-exact number formatting, DAPHNE's
+//! random streams, and the reference executor that interprets IR.
 //!
-//! This crate is part of the workspace layout of ARCHITECTURE.md; it holds no code yet.
+//! Entry point: [`exec::run`]. Architecture Invariant: the runtime never sees the AST.
+
+pub mod elem;
+pub mod exec;
+pub mod format;
+pub mod kernels;
+pub mod matrix;
+pub mod random;
+pub mod value;

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use daphne::{Status, parse_script, read_script};
+use std::io::Write;
+
+use daphne::{Failure, Status, compile, execute, read_script, script_args};
 
 /// Run a DaphneDSL script.
 ///
@@ -27,27 +29,25 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let file = match read_script(&cli.script) {
-        Ok(f) => f,
+    match run(&cli) {
+        Ok(()) => Status::Success.into(),
         Err(f) => {
+            let _ = std::io::stdout().flush();
             eprint!("{}", f.message);
-            return f.status.into();
-        }
-    };
-    if let Err(f) = parse_script(&file) {
-        eprint!("{}", f.message);
-        return f.status.into();
-    }
-    for arg in cli.script_args.iter().chain(&cli.args) {
-        if !arg.contains('=') {
-            eprintln!("error: script argument `{arg}` is not of the form name=value");
-            return Status::ParserError.into();
+            f.status.into()
         }
     }
-    // The frontend is all this build has: a well-formed script is checked, not run.
-    eprintln!(
-        "error: {}: the script is syntactically valid, but this build of daphne has no IR lowering or runtime yet, so it cannot run it",
-        file.name
-    );
-    Status::CompilerError.into()
+}
+
+fn run(cli: &Cli) -> Result<(), Failure> {
+    let file = read_script(&cli.script)?;
+    let args = script_args(cli.args.iter().chain(&cli.script_args))?;
+    let module = compile(&file, &args)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let stderr = std::io::stderr();
+    let mut err = stderr.lock();
+    let result = execute(&module, &file, &mut out, &mut err);
+    let _ = out.flush();
+    result
 }

@@ -1,0 +1,252 @@
+//! The reference executor: interprets an IR module op by op, calling one kernel per op.
+//!
+//! It stays the reference semantics that compiled paths are tested against. Output goes to
+//! the writers it is given, so tests can capture it.
+
+use std::io::Write;
+
+use daphne_ir::{Builtin, FuncId, Function, Loc, Module, OpId, OpKind, Region};
+
+use crate::kernels;
+use crate::value::{Scalar, Value};
+
+/// Why a script stopped early.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeError {
+    pub message: String,
+    /// Where the failing op came from.
+    pub loc: Option<Loc>,
+    /// `stop()` was called (DAPHNE reports these without an error prefix).
+    pub stopped: bool,
+}
+
+type R<T> = Result<T, RuntimeError>;
+
+/// Runs the module's entry function, printing to `out` and `err`.
+pub fn run(module: &Module, out: &mut dyn Write, err: &mut dyn Write) -> R<()> {
+    let mut ex = Executor { module, out, err, depth: 0 };
+    ex.call(module.entry, Vec::new(), None)?;
+    let _ = ex.out.flush();
+    Ok(())
+}
+
+/// The deepest recursion of user-defined functions before the script is stopped.
+const MAX_CALL_DEPTH: usize = 10_000;
+
+struct Executor<'m, 'w> {
+    module: &'m Module,
+    out: &'w mut dyn Write,
+    err: &'w mut dyn Write,
+    depth: usize,
+}
+
+/// What ended a region: its terminator's operands.
+struct Exit {
+    values: Vec<Value>,
+}
+
+struct Frame {
+    values: Vec<Option<Value>>,
+}
+
+impl Frame {
+    fn get(&self, v: daphne_ir::Value, loc: Option<Loc>) -> R<&Value> {
+        self.values.get(v.index()).and_then(Option::as_ref).ok_or_else(|| RuntimeError {
+            message: format!("internal: value #{} used before it was computed", v.index()),
+            loc,
+            stopped: false,
+        })
+    }
+
+    fn set(&mut self, v: daphne_ir::Value, x: Value) {
+        if let Some(slot) = self.values.get_mut(v.index()) {
+            *slot = Some(x);
+        }
+    }
+}
+
+impl Executor<'_, '_> {
+    fn call(&mut self, id: FuncId, args: Vec<Value>, loc: Option<Loc>) -> R<Vec<Value>> {
+        let f = self.module.functions.get(id.0 as usize).ok_or_else(|| RuntimeError {
+            message: format!("internal: call of missing function #{}", id.0),
+            loc,
+            stopped: false,
+        })?;
+        self.depth += 1;
+        if self.depth > MAX_CALL_DEPTH {
+            return Err(RuntimeError {
+                message: format!("recursion deeper than {MAX_CALL_DEPTH} calls (in `{}`)", f.name),
+                loc,
+                stopped: false,
+            });
+        }
+        let mut frame = Frame { values: vec![None; f.values.len()] };
+        for (&p, a) in f.params().iter().zip(args) {
+            frame.set(p, a);
+        }
+        let exit = self.region(f, &mut frame, &f.body);
+        self.depth -= 1;
+        Ok(exit?.values)
+    }
+
+    fn region(&mut self, f: &Function, frame: &mut Frame, region: &Region) -> R<Exit> {
+        for &id in &region.ops {
+            if let Some(exit) = self.op(f, frame, id)? {
+                return Ok(exit);
+            }
+        }
+        Ok(Exit { values: Vec::new() })
+    }
+
+    fn error(&self, f: &Function, id: OpId, message: String) -> RuntimeError {
+        RuntimeError { message, loc: f.loc(id), stopped: false }
+    }
+
+    /// Runs one op; `Some` when it is a terminator.
+    fn op(&mut self, f: &Function, frame: &mut Frame, id: OpId) -> R<Option<Exit>> {
+        let op = &f.ops[id];
+        let loc = f.loc(id);
+        let args = op.operands.iter().map(|&v| frame.get(v, loc).cloned()).collect::<R<Vec<Value>>>()?;
+        let results: Vec<Value> = match &op.kind {
+            OpKind::Const(lit) => vec![Value::Scalar(literal(lit))],
+            OpKind::Builtin(Builtin::Print) => {
+                self.print(&args).map_err(|m| self.error(f, id, m))?;
+                vec![]
+            }
+            OpKind::Builtin(Builtin::Stop) => {
+                let mut msg = String::new();
+                if let Some(v) = args.first() {
+                    v.print(&mut msg);
+                }
+                return Err(RuntimeError { message: msg, loc, stopped: true });
+            }
+            OpKind::Builtin(Builtin::Now) => {
+                let ns = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as i64)
+                    .unwrap_or(0);
+                vec![Value::Scalar(Scalar::Si64(ns))]
+            }
+            OpKind::Builtin(b) => kernels::call(*b, &args).map_err(|m| self.error(f, id, m))?,
+            OpKind::Cast => {
+                let to = f.ty(op.results[0]);
+                vec![kernels::cast(&args[0], to).map_err(|m| self.error(f, id, m))?]
+            }
+            OpKind::Call(callee) => self.call(*callee, args, loc)?,
+            OpKind::If => {
+                let c = truth(&args[0]).map_err(|m| self.error(f, id, m))?;
+                let region = &op.regions[if c { 0 } else { 1 }];
+                self.region(f, frame, region)?.values
+            }
+            OpKind::While => {
+                let (before, after) = (&op.regions[0], &op.regions[1]);
+                let mut carried = args;
+                loop {
+                    for (&a, v) in before.args.iter().zip(carried) {
+                        frame.set(a, v);
+                    }
+                    let exit = self.region(f, frame, before)?;
+                    let mut values = exit.values.into_iter();
+                    let cond = values.next().ok_or_else(|| self.error(f, id, "internal: empty condition".into()))?;
+                    let passed: Vec<Value> = values.collect();
+                    if !truth(&cond).map_err(|m| self.error(f, id, m))? {
+                        break passed;
+                    }
+                    for (&a, v) in after.args.iter().zip(passed) {
+                        frame.set(a, v);
+                    }
+                    carried = self.region(f, frame, after)?.values;
+                }
+            }
+            OpKind::For => {
+                let bound = |v: &Value| -> Result<i64, String> {
+                    match v {
+                        Value::Scalar(s) => s.get::<i64>().ok_or_else(|| "a loop bound must be a number".to_owned()),
+                        Value::Matrix(_) => Err("a loop bound must be a scalar".to_owned()),
+                    }
+                };
+                let from = bound(&args[0]).map_err(|m| self.error(f, id, m))?;
+                let to = bound(&args[1]).map_err(|m| self.error(f, id, m))?;
+                let step = bound(&args[2]).map_err(|m| self.error(f, id, m))?;
+                if step == 0 {
+                    return Err(self.error(f, id, "the step of a for loop must not be zero".into()));
+                }
+                let body = &op.regions[0];
+                let mut carried: Vec<Value> = args[3..].to_vec();
+                let mut i = from;
+                while (step > 0 && i <= to) || (step < 0 && i >= to) {
+                    frame.set(body.args[0], Value::Scalar(Scalar::Si64(i)));
+                    for (&a, v) in body.args[1..].iter().zip(carried) {
+                        frame.set(a, v);
+                    }
+                    carried = self.region(f, frame, body)?.values;
+                    i = match i.checked_add(step) {
+                        Some(n) => n,
+                        None => break,
+                    };
+                }
+                carried
+            }
+            OpKind::Yield | OpKind::Condition | OpKind::Return => {
+                return Ok(Some(Exit { values: args }));
+            }
+        };
+        if results.len() != op.results.len() {
+            return Err(self.error(
+                f,
+                id,
+                format!(
+                    "internal: `{}` produced {} values for {} results",
+                    op.kind.name(),
+                    results.len(),
+                    op.results.len()
+                ),
+            ));
+        }
+        for (&r, v) in op.results.iter().zip(results) {
+            frame.set(r, v);
+        }
+        Ok(None)
+    }
+
+    /// `print(value, newline, toStderr)`
+    fn print(&mut self, args: &[Value]) -> Result<(), String> {
+        let flag = |v: &Value| truth(v);
+        let newline = flag(&args[1])?;
+        let to_stderr = flag(&args[2])?;
+        let mut text = String::new();
+        args[0].print(&mut text);
+        if newline && matches!(args[0], Value::Scalar(_)) {
+            text.push('\n');
+        }
+        let sink: &mut dyn Write = if to_stderr { &mut *self.err } else { &mut *self.out };
+        sink.write_all(text.as_bytes()).map_err(|e| format!("cannot write the output: {e}"))
+    }
+}
+
+/// A condition's truth: a non-zero number (a 1x1 matrix counts as its cell).
+fn truth(v: &Value) -> Result<bool, String> {
+    match v {
+        Value::Scalar(Scalar::Str(_)) => Err("a condition must be a number, not a string".to_owned()),
+        Value::Scalar(s) => Ok(s.get::<bool>().unwrap_or(false)),
+        Value::Matrix(m) if m.rows() == 1 && m.cols() == 1 => truth(&Value::Scalar(kernels::cell(m, 0, 0))),
+        Value::Matrix(m) => Err(format!("a condition must be a single value, not a {}x{} matrix", m.rows(), m.cols())),
+    }
+}
+
+fn literal(lit: &daphne_ir::Literal) -> Scalar {
+    use daphne_ir::Literal as L;
+    match lit {
+        L::F64(b) => Scalar::F64(f64::from_bits(*b)),
+        L::F32(b) => Scalar::F32(f32::from_bits(*b)),
+        L::Si64(v) => Scalar::Si64(*v),
+        L::Si32(v) => Scalar::Si32(*v),
+        L::Si8(v) => Scalar::Si8(*v),
+        L::Ui64(v) => Scalar::Ui64(*v),
+        L::Ui32(v) => Scalar::Ui32(*v),
+        L::Ui8(v) => Scalar::Ui8(*v),
+        L::Index(v) => Scalar::Index(*v),
+        L::Bool(v) => Scalar::Bool(*v),
+        L::Str(s) => Scalar::Str(std::sync::Arc::from(s.as_str())),
+    }
+}

@@ -1,0 +1,155 @@
+//! Aggregations: full (to a scalar), per row, per column, and cumulative, with DAPHNE's
+//! semantics (`AggAll.h`, `AggRow.h`, `AggCol.h`): sequential accumulation in the result
+//! value type, population variance (divided by n), the first index on ties.
+
+use daphne_ir::{Builtin, ValueType};
+
+use super::{R, wrap};
+use crate::elem::Elem;
+use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
+use crate::value::{Scalar, Value};
+use crate::{with_elem_type, with_matrix};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Sum,
+    Min,
+    Max,
+    Mean,
+    Var,
+    Stddev,
+    IdxMin,
+    IdxMax,
+}
+
+fn kind(op: Builtin) -> R<Kind> {
+    use Builtin as B;
+    Ok(match op {
+        B::SumAll | B::SumRow | B::SumCol => Kind::Sum,
+        B::MinAll | B::MinRow | B::MinCol => Kind::Min,
+        B::MaxAll | B::MaxRow | B::MaxCol => Kind::Max,
+        B::MeanAll | B::MeanRow | B::MeanCol => Kind::Mean,
+        B::VarAll | B::VarRow | B::VarCol => Kind::Var,
+        B::StddevAll | B::StddevRow | B::StddevCol => Kind::Stddev,
+        B::IdxMinRow | B::IdxMinCol => Kind::IdxMin,
+        B::IdxMaxRow | B::IdxMaxCol => Kind::IdxMax,
+        other => return Err(format!("`{other}` is not an aggregation")),
+    })
+}
+
+/// Aggregates a sequence of values in type `T`.
+fn reduce<T: Elem>(k: Kind, values: impl Iterator<Item = T> + Clone, n: usize) -> T {
+    match k {
+        Kind::Sum => values.fold(T::default(), |a, x| a.add(x)),
+        // DAPHNE starts min and max from the type's extreme value.
+        Kind::Min => values.fold(T::from_f64(f64::INFINITY), |a, x| if x < a { x } else { a }),
+        Kind::Max => values.fold(T::from_f64(f64::NEG_INFINITY), |a, x| if x > a { x } else { a }),
+        Kind::Mean | Kind::Var | Kind::Stddev => {
+            let count = T::from_i128(n as i128);
+            let sum = values.clone().fold(T::default(), |a, x| a.add(x));
+            let mean = sum.div(count).unwrap_or_default();
+            if k == Kind::Mean {
+                return mean;
+            }
+            let sq = values.fold(T::default(), |a, x| {
+                let d = x.sub(mean);
+                a.add(d.mul(d))
+            });
+            let var = sq.div(count).unwrap_or_default();
+            if k == Kind::Var { var } else { T::from_f64(var.to_f64().sqrt()) }
+        }
+        Kind::IdxMin | Kind::IdxMax => {
+            let mut best: Option<(usize, T)> = None;
+            for (i, x) in values.enumerate() {
+                let better = match best {
+                    None => true,
+                    Some((_, b)) => (k == Kind::IdxMin && x < b) || (k == Kind::IdxMax && x > b),
+                };
+                if better {
+                    best = Some((i, x));
+                }
+            }
+            T::from_i128(best.map_or(0, |(i, _)| i) as i128)
+        }
+    }
+}
+
+/// `sum(X)` and friends: the whole matrix to a scalar of value type `vt`.
+pub fn full(op: Builtin, m: &Matrix, vt: ValueType) -> R<Value> {
+    let k = kind(op)?;
+    if let Matrix::Str(s) = m {
+        return match k {
+            Kind::Min | Kind::Max => {
+                let pick = s.cells().iter().reduce(|a, b| if (k == Kind::Min) == (b < a) { b } else { a });
+                pick.map(|v| Value::Scalar(Scalar::Str(v.clone()))).ok_or_else(|| format!("`{op}` of an empty matrix"))
+            }
+            _ => Err(format!("`{op}` is not defined on strings")),
+        };
+    }
+    with_elem_type!(vt, T => {
+        let n = m.rows() * m.cols();
+        let r = with_matrix!(m, x => reduce::<T>(k, x.cells().iter().map(|&v| v.cast::<T>()), n), _s => T::default());
+        Ok(Value::Scalar(Scalar::from_elem(r, vt)))
+    }, str => Err(format!("`{op}` is not defined on strings")))
+}
+
+/// Per-row (`n x 1`) or per-column (`1 x m`) aggregation into a matrix of value type `vt`.
+pub fn along(op: Builtin, m: &Matrix, vt: ValueType) -> R<Value> {
+    use Builtin as B;
+    let k = kind(op)?;
+    let per_row = matches!(
+        op,
+        B::SumRow | B::MinRow | B::MaxRow | B::MeanRow | B::VarRow | B::StddevRow | B::IdxMinRow | B::IdxMaxRow
+    );
+    // Index results are computed as u64 positions over the argument's own type.
+    let index_result = matches!(k, Kind::IdxMin | Kind::IdxMax);
+    let work_vt = if index_result { m.value_type() } else { vt };
+    let (rows, cols) = (m.rows(), m.cols());
+    with_elem_type!(work_vt, T => {
+        let x = m.to_typed::<T>().ok_or_else(|| format!("`{op}` is not defined on strings"))?;
+        let out: Vec<T> = if per_row {
+            (0..rows).map(|i| reduce::<T>(k, x.row(i).iter().copied(), cols)).collect()
+        } else {
+            (0..cols).map(|j| reduce::<T>(k, (0..rows).map(|i| *x.get(i, j)), rows)).collect()
+        };
+        let (r, c) = if per_row { (rows, 1) } else { (1, cols) };
+        if index_result {
+            let idx: Vec<u64> = out.iter().map(|v| v.to_i128() as u64).collect();
+            return Ok(wrap(DenseMatrix::from_vec(r, c, idx)));
+        }
+        Ok(wrap(DenseMatrix::from_vec(r, c, out)))
+    }, str => Err(format!("`{op}` is not defined on strings")))
+}
+
+/// Cumulative aggregation down each column.
+pub fn cumulative(op: Builtin, m: &Matrix) -> R<Value> {
+    fn run<T: MatrixElem>(op: Builtin, x: &DenseMatrix<T>) -> Value {
+        let (rows, cols) = (x.rows(), x.cols());
+        let mut out = x.cells().to_vec();
+        for i in 1..rows {
+            for j in 0..cols {
+                let (prev, cur) = (out[(i - 1) * cols + j], out[i * cols + j]);
+                out[i * cols + j] = match op {
+                    Builtin::CumSum => prev.add(cur),
+                    Builtin::CumProd => prev.mul(cur),
+                    Builtin::CumMin => {
+                        if cur < prev {
+                            cur
+                        } else {
+                            prev
+                        }
+                    }
+                    _ => {
+                        if cur > prev {
+                            cur
+                        } else {
+                            prev
+                        }
+                    }
+                };
+            }
+        }
+        wrap(DenseMatrix::from_vec(rows, cols, out))
+    }
+    with_matrix!(m, x => Ok(run(op, x)), _s => Err(format!("`{op}` is not defined on strings")))
+}

@@ -1,0 +1,349 @@
+//! Kernels that create, reshape, combine and index matrices.
+
+use daphne_ir::{Builtin, ValueType};
+
+use super::{R, int_arg, matrix_from_scalars, size_arg, wrap};
+use crate::map_cells;
+use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
+use crate::value::{Scalar, Value};
+use crate::{with_elem_type, with_matrix};
+
+/// `[e0, e1, ...](rows, cols)`: the operands are the elements, then rows and cols.
+pub fn matrix_literal(args: &[Value], vt: ValueType) -> R<Value> {
+    let n = args.len().saturating_sub(2);
+    let rows = size_arg(Builtin::MatrixLiteral, &args[n], "the number of rows")?;
+    let cols = size_arg(Builtin::MatrixLiteral, &args[n + 1], "the number of columns")?;
+    let cells: Vec<Scalar> = args[..n]
+        .iter()
+        .map(|v| match v {
+            Value::Scalar(s) => Ok(s.clone()),
+            Value::Matrix(_) => Err("the elements of a matrix literal must be scalars".to_owned()),
+        })
+        .collect::<R<_>>()?;
+    if rows * cols != n {
+        return Err(format!("a matrix literal of {n} elements cannot be {rows}x{cols}"));
+    }
+    matrix_from_scalars(rows, cols, &cells, vt)
+}
+
+/// `fill(value, rows, cols)`
+pub fn fill(value: &Value, rows: &Value, cols: &Value) -> R<Value> {
+    let rows = size_arg(Builtin::Fill, rows, "the number of rows")?;
+    let cols = size_arg(Builtin::Fill, cols, "the number of columns")?;
+    match value {
+        Value::Scalar(s) => matrix_from_scalars(rows, cols, &vec![s.clone(); rows * cols], s.value_type()),
+        Value::Matrix(_) => Err("`fill` needs a scalar value".to_owned()),
+    }
+}
+
+/// `seq(from, to, inc)`: as DAPHNE's `Seq` kernel, in the result value type.
+pub fn seq(from: &Value, to: &Value, inc: &Value, vt: ValueType) -> R<Value> {
+    fn run<T: MatrixElem>(start: T, end: T, inc: T) -> R<Value> {
+        if T::IS_FLOAT && (inc.to_f64().is_nan() || start.to_f64().is_nan() || end.to_f64().is_nan()) {
+            return Err("`seq`: from, to and inc must not be NaN".to_owned());
+        }
+        if inc.is_zero() {
+            return Err("`seq`: inc must not be zero".to_owned());
+        }
+        let zero = T::default();
+        if (start < end && inc < zero) || (start > end && inc > zero) {
+            return Ok(wrap(DenseMatrix::<T>::from_vec(0, 1, Vec::new())));
+        }
+        let abs = |x: T| if x < zero { x.neg() } else { x };
+        let distance = abs(end.sub(start));
+        let steps = distance.div(abs(inc)).unwrap_or_default().to_f64().ceil();
+        let mut n = steps as usize + 1;
+        let mut cells = Vec::with_capacity(n);
+        let mut acc = start;
+        for _ in 0..n {
+            cells.push(acc);
+            acc = acc.add(inc);
+        }
+        let last = cells[n - 1].to_f64();
+        let eps = if T::IS_FLOAT { 1.0e-13 } else { 0.0 };
+        let (s, e) = (start.to_f64(), end.to_f64());
+        if (e < s && e - last > eps) || (e > s && last - e > eps) {
+            n -= 1;
+            cells.truncate(n);
+        }
+        Ok(wrap(DenseMatrix::from_vec(n, 1, cells)))
+    }
+    let get = |v: &Value, what: &str| -> R<Scalar> {
+        match v {
+            Value::Scalar(s) => s.cast(vt).ok_or_else(|| format!("`seq`: {what} must be a number")),
+            Value::Matrix(_) => Err(format!("`seq`: {what} must be a scalar")),
+        }
+    };
+    let (a, b, c) = (get(from, "from")?, get(to, "to")?, get(inc, "inc")?);
+    with_elem_type!(vt, T => {
+        let (a, b, c): (T, T, T) = (a.get().unwrap_or_default(), b.get().unwrap_or_default(), c.get().unwrap_or_default());
+        run(a, b, c)
+    }, str => Err("`seq` needs numbers".to_owned()))
+}
+
+/// `rand(rows, cols, min, max, sparsity, seed)`, drawing exactly DAPHNE's values.
+pub fn rand(args: &[Value], vt: ValueType) -> R<Value> {
+    let op = Builtin::Rand;
+    let rows = size_arg(op, &args[0], "the number of rows")?;
+    let cols = size_arg(op, &args[1], "the number of columns")?;
+    let sparsity = match &args[4] {
+        Value::Scalar(s) => s.get::<f64>().ok_or("`rand`: the sparsity must be a number")?,
+        Value::Matrix(_) => return Err("`rand`: the sparsity must be a scalar".into()),
+    };
+    let seed = int_arg(op, &args[5], "the seed")?;
+    let bound = |v: &Value| -> R<Scalar> {
+        match v {
+            Value::Scalar(s) => s.cast(vt).ok_or_else(|| "`rand`: min and max must be numbers".to_owned()),
+            Value::Matrix(_) => Err("`rand`: min and max must be scalars".to_owned()),
+        }
+    };
+    let (lo, hi) = (bound(&args[2])?, bound(&args[3])?);
+    fn draw<T: MatrixElem + crate::random::RandValue>(
+        rows: usize,
+        cols: usize,
+        lo: &Scalar,
+        hi: &Scalar,
+        sparsity: f64,
+        seed: i64,
+    ) -> R<Value> {
+        let (lo, hi): (T, T) = (lo.get().unwrap_or_default(), hi.get().unwrap_or_default());
+        let cells = crate::random::rand_matrix_values::<T>(rows, cols, lo, hi, sparsity, seed)
+            .map_err(|e| format!("`rand`: {e}"))?;
+        Ok(wrap(DenseMatrix::from_vec(rows, cols, cells)))
+    }
+    let a = (rows, cols, &lo, &hi, sparsity, seed);
+    match vt {
+        ValueType::F64 => draw::<f64>(a.0, a.1, a.2, a.3, a.4, a.5),
+        ValueType::F32 => draw::<f32>(a.0, a.1, a.2, a.3, a.4, a.5),
+        ValueType::Si64 => draw::<i64>(a.0, a.1, a.2, a.3, a.4, a.5),
+        ValueType::Si32 => draw::<i32>(a.0, a.1, a.2, a.3, a.4, a.5),
+        ValueType::Si8 => draw::<i8>(a.0, a.1, a.2, a.3, a.4, a.5),
+        ValueType::Ui64 | ValueType::Index => draw::<u64>(a.0, a.1, a.2, a.3, a.4, a.5),
+        ValueType::Ui32 => draw::<u32>(a.0, a.1, a.2, a.3, a.4, a.5),
+        ValueType::Ui8 => draw::<u8>(a.0, a.1, a.2, a.3, a.4, a.5),
+        ValueType::Bool | ValueType::Str => Err(format!("`rand` cannot generate values of type {vt}")),
+    }
+}
+
+/// `diagMatrix(v)`: an n x n matrix with the n x 1 column `v` on its diagonal.
+pub fn diag_matrix(m: &Matrix) -> R<Value> {
+    if m.cols() != 1 {
+        return Err(format!("`diagMatrix` needs a column matrix (n x 1), not {}x{}", m.rows(), m.cols()));
+    }
+    fn run<T: MatrixElem>(x: &DenseMatrix<T>) -> Value {
+        let n = x.rows();
+        let mut cells = vec![T::default(); n * n];
+        for i in 0..n {
+            cells[i * n + i] = *x.get(i, 0);
+        }
+        wrap(DenseMatrix::from_vec(n, n, cells))
+    }
+    with_matrix!(m, x => Ok(run(x)), _s => Err("`diagMatrix` is not defined on strings".to_owned()))
+}
+
+fn transpose_dense<T: Clone>(x: &DenseMatrix<T>) -> DenseMatrix<T> {
+    let (r, c) = (x.rows(), x.cols());
+    let mut cells = Vec::with_capacity(r * c);
+    for j in 0..c {
+        for i in 0..r {
+            cells.push(x.get(i, j).clone());
+        }
+    }
+    DenseMatrix::from_vec(c, r, cells)
+}
+
+pub fn transpose_m(m: &Matrix) -> Matrix {
+    map_cells!(m, x => transpose_dense(x))
+}
+
+pub fn transpose(m: &Matrix) -> Value {
+    Value::Matrix(transpose_m(m))
+}
+
+/// `reshape(X, rows, cols)`: the same cells in row-major order.
+pub fn reshape(m: &Matrix, rows: &Value, cols: &Value) -> R<Value> {
+    let r = size_arg(Builtin::Reshape, rows, "the number of rows")?;
+    let c = size_arg(Builtin::Reshape, cols, "the number of columns")?;
+    if r * c != m.rows() * m.cols() {
+        return Err(format!("`reshape`: a {}x{} matrix cannot be reshaped to {r}x{c}", m.rows(), m.cols()));
+    }
+    Ok(Value::Matrix(map_cells!(m, x => x.reshaped(r, c))))
+}
+
+/// `cbind` and `rbind`, converting both to the result value type.
+pub fn bind(op: Builtin, a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
+    let (a, b) = (
+        a.cast(vt).ok_or_else(|| format!("`{op}`: cannot combine strings and numbers"))?,
+        b.cast(vt).ok_or_else(|| format!("`{op}`: cannot combine strings and numbers"))?,
+    );
+    fn run<T: Clone>(op: Builtin, a: &DenseMatrix<T>, b: &DenseMatrix<T>) -> R<DenseMatrix<T>> {
+        if op == Builtin::Cbind {
+            if a.rows() != b.rows() {
+                return Err(format!(
+                    "`cbind` needs the same number of rows, but they are {} and {}",
+                    a.rows(),
+                    b.rows()
+                ));
+            }
+            let mut cells = Vec::with_capacity(a.rows() * (a.cols() + b.cols()));
+            for i in 0..a.rows() {
+                cells.extend_from_slice(a.row(i));
+                cells.extend_from_slice(b.row(i));
+            }
+            Ok(DenseMatrix::from_vec(a.rows(), a.cols() + b.cols(), cells))
+        } else {
+            if a.cols() != b.cols() {
+                return Err(format!(
+                    "`rbind` needs the same number of columns, but they are {} and {}",
+                    a.cols(),
+                    b.cols()
+                ));
+            }
+            let mut cells = a.cells().to_vec();
+            cells.extend_from_slice(b.cells());
+            Ok(DenseMatrix::from_vec(a.rows() + b.rows(), a.cols(), cells))
+        }
+    }
+    Ok(Value::Matrix(match (&a, &b) {
+        (Matrix::F64(x), Matrix::F64(y)) => Matrix::F64(run(op, x, y)?),
+        (Matrix::F32(x), Matrix::F32(y)) => Matrix::F32(run(op, x, y)?),
+        (Matrix::Si64(x), Matrix::Si64(y)) => Matrix::Si64(run(op, x, y)?),
+        (Matrix::Si32(x), Matrix::Si32(y)) => Matrix::Si32(run(op, x, y)?),
+        (Matrix::Si8(x), Matrix::Si8(y)) => Matrix::Si8(run(op, x, y)?),
+        (Matrix::Ui64(x), Matrix::Ui64(y)) => Matrix::Ui64(run(op, x, y)?),
+        (Matrix::Ui32(x), Matrix::Ui32(y)) => Matrix::Ui32(run(op, x, y)?),
+        (Matrix::Ui8(x), Matrix::Ui8(y)) => Matrix::Ui8(run(op, x, y)?),
+        (Matrix::Bool(x), Matrix::Bool(y)) => Matrix::Bool(run(op, x, y)?),
+        (Matrix::Str(x), Matrix::Str(y)) => Matrix::Str(run(op, x, y)?),
+        _ => return Err(format!("internal: `{op}` operands of different types")),
+    }))
+}
+
+/// `reverse(X)`: the rows in reverse order.
+pub fn reverse(m: &Matrix) -> Value {
+    fn run<T: Clone>(x: &DenseMatrix<T>) -> DenseMatrix<T> {
+        let mut cells = Vec::with_capacity(x.cells().len());
+        for i in (0..x.rows()).rev() {
+            cells.extend_from_slice(x.row(i));
+        }
+        DenseMatrix::from_vec(x.rows(), x.cols(), cells)
+    }
+    Value::Matrix(map_cells!(m, x => run(x)))
+}
+
+/// Picks rows (or columns) by index from a matrix of any element type.
+fn pick<T: Clone>(x: &DenseMatrix<T>, rows: bool, idx: &[usize]) -> DenseMatrix<T> {
+    if rows {
+        let mut cells = Vec::with_capacity(idx.len() * x.cols());
+        for &i in idx {
+            cells.extend_from_slice(x.row(i));
+        }
+        DenseMatrix::from_vec(idx.len(), x.cols(), cells)
+    } else {
+        let mut cells = Vec::with_capacity(idx.len() * x.rows());
+        for i in 0..x.rows() {
+            for &j in idx {
+                cells.push(x.get(i, j).clone());
+            }
+        }
+        DenseMatrix::from_vec(x.rows(), idx.len(), cells)
+    }
+}
+
+fn pick_matrix(m: &Matrix, rows: bool, idx: &[usize]) -> Matrix {
+    map_cells!(m, x => pick(x, rows, idx))
+}
+
+/// A position along an axis of length `n`: negative ones count from the end.
+fn position(p: i64, n: usize, inclusive_end: bool, what: &str) -> R<usize> {
+    let limit = if inclusive_end { n as i64 } else { n as i64 - 1 };
+    let q = if p < 0 { p + n as i64 } else { p };
+    if q < 0 || q > limit {
+        return Err(format!("{what} {p} is out of bounds for an axis of length {n}"));
+    }
+    Ok(q as usize)
+}
+
+/// `X[lo:hi, ]` and `X[, lo:hi]` (hi exclusive).
+pub fn slice(op: Builtin, m: &Matrix, lo: &Value, hi: &Value) -> R<Value> {
+    let rows = op == Builtin::SliceRow;
+    let n = if rows { m.rows() } else { m.cols() };
+    let what = if rows { "row" } else { "column" };
+    let lo = position(int_arg(op, lo, "the lower bound")?, n, true, &format!("{what} position"))?;
+    let hi = position(int_arg(op, hi, "the upper bound")?, n, true, &format!("{what} position"))?;
+    if lo > hi {
+        return Err(format!("the {what} range {lo}:{hi} is empty or reversed"));
+    }
+    let idx: Vec<usize> = (lo..hi).collect();
+    Ok(Value::Matrix(pick_matrix(m, rows, &idx)))
+}
+
+/// `X[P, ]` with a matrix of positions.
+pub fn extract(op: Builtin, m: &Matrix, positions: &Matrix) -> R<Value> {
+    let rows = op == Builtin::ExtractRow;
+    let n = if rows { m.rows() } else { m.cols() };
+    let what = if rows { "row position" } else { "column position" };
+    let p = positions.to_typed::<i64>().ok_or("positions must be numbers")?;
+    let idx = p.cells().iter().map(|&q| position(q, n, false, what)).collect::<R<Vec<usize>>>()?;
+    Ok(Value::Matrix(pick_matrix(m, rows, &idx)))
+}
+
+/// `X[[mask, ]]`: the rows (columns) where the mask is non-zero.
+pub fn filter(op: Builtin, m: &Matrix, mask: &Matrix) -> R<Value> {
+    let rows = op == Builtin::FilterRow;
+    let n = if rows { m.rows() } else { m.cols() };
+    let flags = mask.to_typed::<bool>().ok_or("a filter mask must be numeric")?;
+    if flags.cells().len() != n {
+        return Err(format!(
+            "the filter has {} entries but the matrix has {n} {}",
+            flags.cells().len(),
+            if rows { "rows" } else { "columns" }
+        ));
+    }
+    let idx: Vec<usize> = flags.cells().iter().enumerate().filter(|(_, f)| **f).map(|(i, _)| i).collect();
+    Ok(Value::Matrix(pick_matrix(m, rows, &idx)))
+}
+
+/// `X[lo:hi, ] = Y`: a copy of `X` with rows `lo..hi` replaced by `Y` (converted to `X`'s
+/// value type).
+pub fn insert(op: Builtin, x: &Matrix, y: &Matrix, lo: &Value, hi: &Value) -> R<Value> {
+    let rows = op == Builtin::InsertRow;
+    let n = if rows { x.rows() } else { x.cols() };
+    let what = if rows { "row" } else { "column" };
+    let lo = position(int_arg(op, lo, "the lower bound")?, n, true, &format!("{what} position"))?;
+    let hi = position(int_arg(op, hi, "the upper bound")?, n, true, &format!("{what} position"))?;
+    let (want_r, want_c) = if rows { (hi.saturating_sub(lo), x.cols()) } else { (x.rows(), hi.saturating_sub(lo)) };
+    if y.rows() != want_r || y.cols() != want_c {
+        return Err(format!(
+            "the assigned matrix is {}x{} but the indexed part is {want_r}x{want_c}",
+            y.rows(),
+            y.cols()
+        ));
+    }
+    let y = y.cast(x.value_type()).ok_or("cannot assign strings into numbers or numbers into strings")?;
+    fn run<T: Clone>(x: &DenseMatrix<T>, y: &DenseMatrix<T>, rows: bool, lo: usize) -> DenseMatrix<T> {
+        let mut out = x.clone();
+        let cols = x.cols();
+        let cells = out.cells_mut();
+        for i in 0..y.rows() {
+            for j in 0..y.cols() {
+                let (r, c) = if rows { (lo + i, j) } else { (i, lo + j) };
+                cells[r * cols + c] = y.get(i, j).clone();
+            }
+        }
+        out
+    }
+    Ok(Value::Matrix(match (x, &y) {
+        (Matrix::F64(a), Matrix::F64(b)) => Matrix::F64(run(a, b, rows, lo)),
+        (Matrix::F32(a), Matrix::F32(b)) => Matrix::F32(run(a, b, rows, lo)),
+        (Matrix::Si64(a), Matrix::Si64(b)) => Matrix::Si64(run(a, b, rows, lo)),
+        (Matrix::Si32(a), Matrix::Si32(b)) => Matrix::Si32(run(a, b, rows, lo)),
+        (Matrix::Si8(a), Matrix::Si8(b)) => Matrix::Si8(run(a, b, rows, lo)),
+        (Matrix::Ui64(a), Matrix::Ui64(b)) => Matrix::Ui64(run(a, b, rows, lo)),
+        (Matrix::Ui32(a), Matrix::Ui32(b)) => Matrix::Ui32(run(a, b, rows, lo)),
+        (Matrix::Ui8(a), Matrix::Ui8(b)) => Matrix::Ui8(run(a, b, rows, lo)),
+        (Matrix::Bool(a), Matrix::Bool(b)) => Matrix::Bool(run(a, b, rows, lo)),
+        (Matrix::Str(a), Matrix::Str(b)) => Matrix::Str(run(a, b, rows, lo)),
+        _ => return Err("internal: insert operands of different types".into()),
+    }))
+}

@@ -1,0 +1,264 @@
+//! Elementwise kernels: unary functions, binary operators with broadcasting, the
+//! elementwise choice `cond ? a : b`.
+
+use std::sync::Arc;
+
+use daphne_ir::{Builtin, ValueType};
+
+use crate::elem::Elem;
+use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
+use crate::value::{Scalar, Value};
+use crate::with_elem_type;
+
+type R<T> = Result<T, String>;
+
+/// A unary function on one element type.
+fn unary_fn<T: Elem>(op: Builtin) -> R<fn(T) -> T> {
+    use Builtin as B;
+    Ok(match op {
+        B::EwMinus => |x: T| x.neg(),
+        B::EwAbs => |x: T| if x < T::default() { x.neg() } else { x },
+        B::EwSign => |x: T| {
+            if x > T::default() {
+                T::from_i128(1)
+            } else if x < T::default() {
+                T::from_i128(-1)
+            } else if T::IS_FLOAT && x.to_f64().is_nan() {
+                x
+            } else {
+                T::default()
+            }
+        },
+        B::EwRound => |x: T| if T::IS_FLOAT { T::from_f64(x.to_f64().round()) } else { x },
+        B::EwFloor => |x: T| if T::IS_FLOAT { T::from_f64(x.to_f64().floor()) } else { x },
+        B::EwCeil => |x: T| if T::IS_FLOAT { T::from_f64(x.to_f64().ceil()) } else { x },
+        B::EwIsNan => |x: T| T::from_bool(T::IS_FLOAT && x.to_f64().is_nan()),
+        B::EwNot => |x: T| T::from_bool(x.is_zero()),
+        B::EwExp => |x: T| T::from_f64(x.to_f64().exp()),
+        B::EwLn => |x: T| T::from_f64(x.to_f64().ln()),
+        B::EwSqrt => |x: T| T::from_f64(x.to_f64().sqrt()),
+        B::EwSin => |x: T| T::from_f64(x.to_f64().sin()),
+        B::EwCos => |x: T| T::from_f64(x.to_f64().cos()),
+        B::EwTan => |x: T| T::from_f64(x.to_f64().tan()),
+        B::EwSinh => |x: T| T::from_f64(x.to_f64().sinh()),
+        B::EwCosh => |x: T| T::from_f64(x.to_f64().cosh()),
+        B::EwTanh => |x: T| T::from_f64(x.to_f64().tanh()),
+        B::EwAsin => |x: T| T::from_f64(x.to_f64().asin()),
+        B::EwAcos => |x: T| T::from_f64(x.to_f64().acos()),
+        B::EwAtan => |x: T| T::from_f64(x.to_f64().atan()),
+        other => return Err(format!("`{other}` is not an elementwise unary operation")),
+    })
+}
+
+/// An elementwise unary op, computed in the result value type `vt`.
+pub fn unary(op: Builtin, x: &Value, vt: ValueType) -> R<Value> {
+    with_elem_type!(vt, T => {
+        let f = unary_fn::<T>(op)?;
+        match x {
+            Value::Scalar(s) => {
+                let v: T = s.get().ok_or_else(|| format!("`{op}` is not defined on strings"))?;
+                Ok(Value::Scalar(Scalar::from_elem(f(v), vt)))
+            }
+            Value::Matrix(m) => {
+                let m = m.to_typed::<T>().ok_or_else(|| format!("`{op}` is not defined on strings"))?;
+                Ok(Value::Matrix(T::wrap(m.map(|&v| f(v)))))
+            }
+        }
+    }, str => Err(format!("`{op}` is not defined on strings")))
+}
+
+/// A binary operation on one element type; `Err` for an integer division by zero.
+fn binary_fn<T: Elem>(op: Builtin) -> R<fn(T, T) -> R<T>> {
+    use Builtin as B;
+    fn zero_div() -> String {
+        "division by zero".to_owned()
+    }
+    Ok(match op {
+        B::EwAdd => |a: T, b: T| Ok(a.add(b)),
+        B::EwSub => |a: T, b: T| Ok(a.sub(b)),
+        B::EwMul => |a: T, b: T| Ok(a.mul(b)),
+        B::EwDiv => |a: T, b: T| a.div(b).ok_or_else(zero_div),
+        B::EwMod => |a: T, b: T| a.rem(b).ok_or_else(zero_div),
+        B::EwPow => |a: T, b: T| Ok(a.pow(b)),
+        B::EwLog => |a: T, b: T| Ok(T::from_f64(a.to_f64().ln() / b.to_f64().ln())),
+        B::EwMin => |a: T, b: T| Ok(if b < a { b } else { a }),
+        B::EwMax => |a: T, b: T| Ok(if b > a { b } else { a }),
+        B::EwAnd => |a: T, b: T| Ok(T::from_bool(!a.is_zero() && !b.is_zero())),
+        B::EwOr => |a: T, b: T| Ok(T::from_bool(!a.is_zero() || !b.is_zero())),
+        B::EwEq => |a: T, b: T| Ok(T::from_bool(a == b)),
+        B::EwNe => |a: T, b: T| Ok(T::from_bool(a != b)),
+        B::EwLt => |a: T, b: T| Ok(T::from_bool(a < b)),
+        B::EwLe => |a: T, b: T| Ok(T::from_bool(a <= b)),
+        B::EwGt => |a: T, b: T| Ok(T::from_bool(a > b)),
+        B::EwGe => |a: T, b: T| Ok(T::from_bool(a >= b)),
+        other => return Err(format!("`{other}` is not an elementwise binary operation")),
+    })
+}
+
+/// Applies `f` cell by cell, broadcasting a scalar on either side and a row or column vector
+/// (or 1x1 matrix) on the right.
+fn broadcast<A: Clone, B: Clone, C: Clone>(
+    op: Builtin,
+    a: Either<&DenseMatrix<A>, &A>,
+    b: Either<&DenseMatrix<B>, &B>,
+    f: impl Fn(&A, &B) -> R<C>,
+) -> R<Either<DenseMatrix<C>, C>> {
+    match (a, b) {
+        (Either::Right(x), Either::Right(y)) => Ok(Either::Right(f(x, y)?)),
+        (Either::Left(m), Either::Right(y)) => {
+            let cells = m.cells().iter().map(|x| f(x, y)).collect::<R<Vec<C>>>()?;
+            Ok(Either::Left(DenseMatrix::from_vec(m.rows(), m.cols(), cells)))
+        }
+        (Either::Right(x), Either::Left(m)) => {
+            let cells = m.cells().iter().map(|y| f(x, y)).collect::<R<Vec<C>>>()?;
+            Ok(Either::Left(DenseMatrix::from_vec(m.rows(), m.cols(), cells)))
+        }
+        (Either::Left(l), Either::Left(r)) => {
+            let (rows, cols) = (l.rows(), l.cols());
+            let row_ok = r.rows() == rows || r.rows() == 1;
+            let col_ok = r.cols() == cols || r.cols() == 1;
+            if !row_ok || !col_ok {
+                return Err(format!(
+                    "`{op}`: the right operand must have the shape of the left one ({rows}x{cols}) or be a row or column vector, but is {}x{}",
+                    r.rows(),
+                    r.cols()
+                ));
+            }
+            let mut cells = Vec::with_capacity(rows * cols);
+            for i in 0..rows {
+                let ri = if r.rows() == 1 { 0 } else { i };
+                for j in 0..cols {
+                    let rj = if r.cols() == 1 { 0 } else { j };
+                    cells.push(f(l.get(i, j), r.get(ri, rj))?);
+                }
+            }
+            Ok(Either::Left(DenseMatrix::from_vec(rows, cols, cells)))
+        }
+    }
+}
+
+/// A matrix or a scalar.
+pub enum Either<M, S> {
+    Left(M),
+    Right(S),
+}
+
+/// The operand converted to element type `T`.
+fn typed<T: MatrixElem>(v: &Value, op: Builtin) -> R<Either<DenseMatrix<T>, T>> {
+    let strings = || format!("`{op}` is not defined on strings");
+    match v {
+        Value::Scalar(s) => s.get::<T>().map(Either::Right).ok_or_else(strings),
+        Value::Matrix(m) => m.to_typed::<T>().map(Either::Left).ok_or_else(strings),
+    }
+}
+
+fn as_ref<M, S>(e: &Either<M, S>) -> Either<&M, &S> {
+    match e {
+        Either::Left(m) => Either::Left(m),
+        Either::Right(s) => Either::Right(s),
+    }
+}
+
+fn string_operand(v: &Value) -> Either<DenseMatrix<Arc<str>>, Arc<str>> {
+    let text = |s: &Scalar| -> Arc<str> {
+        match s {
+            Scalar::Str(s) => s.clone(),
+            other => {
+                let mut out = String::new();
+                other.print(&mut out);
+                Arc::from(out)
+            }
+        }
+    };
+    match v {
+        Value::Scalar(s) => Either::Right(text(s)),
+        Value::Matrix(Matrix::Str(m)) => Either::Left(m.clone()),
+        Value::Matrix(m) => match m.cast(ValueType::Str) {
+            Some(Matrix::Str(s)) => Either::Left(s),
+            _ => Either::Left(DenseMatrix::from_vec(0, 0, Vec::new())),
+        },
+    }
+}
+
+/// An elementwise binary op. Both operands are converted to `arg_vt` (the result type, or
+/// for comparisons the most general operand type); the result has value type `vt`.
+pub fn binary(op: Builtin, a: &Value, b: &Value, arg_vt: ValueType, vt: ValueType) -> R<Value> {
+    if arg_vt == ValueType::Str {
+        return string_binary(op, a, b, vt);
+    }
+    with_elem_type!(arg_vt, T => {
+        let f = binary_fn::<T>(op)?;
+        let (x, y) = (typed::<T>(a, op)?, typed::<T>(b, op)?);
+        let out = broadcast(op, as_ref(&x), as_ref(&y), |p, q| f(*p, *q))?;
+        Ok(match out {
+            Either::Right(s) => Value::Scalar(Scalar::from_elem(s, vt)),
+            Either::Left(m) => {
+                let m = Value::Matrix(T::wrap(m));
+                if vt == arg_vt { m } else { crate::kernels::cast_value(&m, vt)? }
+            }
+        })
+    }, str => unreachable_str())
+}
+
+fn unreachable_str() -> R<Value> {
+    Err("internal: string operands reached the numeric kernel".to_owned())
+}
+
+fn string_binary(op: Builtin, a: &Value, b: &Value, vt: ValueType) -> R<Value> {
+    use Builtin as B;
+    let (x, y) = (string_operand(a), string_operand(b));
+    let cmp = |f: fn(&str, &str) -> bool| {
+        broadcast(op, as_ref(&x), as_ref(&y), move |p: &Arc<str>, q: &Arc<str>| Ok(i64::from(f(p, q))))
+    };
+    let numeric = |r: Either<DenseMatrix<i64>, i64>| -> R<Value> {
+        Ok(match r {
+            Either::Right(s) => Value::Scalar(Scalar::from_elem(s, vt)),
+            Either::Left(m) => crate::kernels::cast_value(&Value::Matrix(Matrix::Si64(m)), vt)?,
+        })
+    };
+    let strings = |f: fn(&Arc<str>, &Arc<str>) -> Arc<str>| -> R<Value> {
+        Ok(match broadcast(op, as_ref(&x), as_ref(&y), move |p, q| Ok(f(p, q)))? {
+            Either::Right(s) => Value::Scalar(Scalar::Str(s)),
+            Either::Left(m) => Value::Matrix(Matrix::Str(m)),
+        })
+    };
+    match op {
+        B::EwConcat | B::EwAdd => strings(|p, q| Arc::from(format!("{p}{q}"))),
+        B::EwMin => strings(|p, q| if q < p { q.clone() } else { p.clone() }),
+        B::EwMax => strings(|p, q| if q > p { q.clone() } else { p.clone() }),
+        B::EwEq => numeric(cmp(|p, q| p == q)?),
+        B::EwNe => numeric(cmp(|p, q| p != q)?),
+        B::EwLt => numeric(cmp(|p, q| p < q)?),
+        B::EwLe => numeric(cmp(|p, q| p <= q)?),
+        B::EwGt => numeric(cmp(|p, q| p > q)?),
+        B::EwGe => numeric(cmp(|p, q| p >= q)?),
+        other => Err(format!("`{other}` is not defined on strings")),
+    }
+}
+
+/// `cond ? a : b` for a matrix condition: cells of `a` where `cond` is non-zero, else `b`;
+/// `a` and `b` may be scalars or matrices of `cond`'s shape.
+pub fn cond(c: &Matrix, a: &Value, b: &Value, vt: ValueType) -> R<Value> {
+    let mask = c.to_typed::<bool>().ok_or("the condition of `?:` must be numeric")?;
+    let pick = |v: &Value, i: usize, j: usize| -> R<Scalar> {
+        match v {
+            Value::Scalar(s) => Ok(s.clone()),
+            Value::Matrix(m) if m.rows() == mask.rows() && m.cols() == mask.cols() => Ok(crate::kernels::cell(m, i, j)),
+            Value::Matrix(m) => Err(format!(
+                "`?:`: the branches must be scalars or have the condition's shape ({}x{}), not {}x{}",
+                mask.rows(),
+                mask.cols(),
+                m.rows(),
+                m.cols()
+            )),
+        }
+    };
+    let mut cells = Vec::with_capacity(mask.rows() * mask.cols());
+    for i in 0..mask.rows() {
+        for j in 0..mask.cols() {
+            let s = if *mask.get(i, j) { pick(a, i, j)? } else { pick(b, i, j)? };
+            cells.push(s.cast(vt).ok_or("`?:`: cannot convert the chosen value")?);
+        }
+    }
+    crate::kernels::matrix_from_scalars(mask.rows(), mask.cols(), &cells, vt)
+}

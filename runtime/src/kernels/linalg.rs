@@ -1,0 +1,95 @@
+//! Dense linear algebra: matrix multiplication and solving linear systems.
+//!
+//! These are straightforward loops; the Cranelift/library-backed versions replace them when
+//! the codegen engine lands, with these kept as the reference.
+
+use daphne_ir::{Builtin, ValueType};
+
+use super::{R, from_f64, wrap};
+use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
+use crate::value::Value;
+use crate::with_elem_type;
+
+/// `A @ B` in the result value type.
+pub fn matmul(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
+    if a.cols() != b.rows() {
+        return Err(format!(
+            "`@` needs as many columns on the left as rows on the right, but the shapes are {}x{} and {}x{}",
+            a.rows(),
+            a.cols(),
+            b.rows(),
+            b.cols()
+        ));
+    }
+    fn run<T: MatrixElem>(a: &DenseMatrix<T>, b: &DenseMatrix<T>) -> Value {
+        let (n, k, m) = (a.rows(), a.cols(), b.cols());
+        let mut out = vec![T::default(); n * m];
+        for i in 0..n {
+            let row = &mut out[i * m..(i + 1) * m];
+            for (p, &x) in a.row(i).iter().enumerate().take(k) {
+                for (o, &y) in row.iter_mut().zip(b.row(p)) {
+                    *o = o.add(x.mul(y));
+                }
+            }
+        }
+        wrap(DenseMatrix::from_vec(n, m, out))
+    }
+    with_elem_type!(vt, T => {
+        let strings = || "`@` is not defined on strings".to_owned();
+        let (x, y) = (a.to_typed::<T>().ok_or_else(strings)?, b.to_typed::<T>().ok_or_else(strings)?);
+        Ok(run(&x, &y))
+    }, str => Err("`@` is not defined on strings".to_owned()))
+}
+
+/// `solve(A, b)`: x with A x = b, by LU decomposition with partial pivoting in double
+/// precision. A singular A is an error.
+pub fn solve(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
+    let (n, m) = (a.rows(), a.cols());
+    if n != m {
+        return Err(format!("`solve` needs a square matrix, not {n}x{m}"));
+    }
+    if b.rows() != n {
+        return Err(format!("`solve`: the right side has {} rows but the matrix has {n}", b.rows()));
+    }
+    let mut lu = super::as_f64(Builtin::Solve, a)?.cells().to_vec();
+    let rhs = super::as_f64(Builtin::Solve, b)?;
+    let k = rhs.cols();
+    let mut x = rhs.cells().to_vec();
+    for col in 0..n {
+        let pivot = (col..n).max_by(|&i, &j| lu[i * n + col].abs().total_cmp(&lu[j * n + col].abs())).unwrap_or(col);
+        if lu[pivot * n + col] == 0.0 || !lu[pivot * n + col].is_finite() {
+            return Err("`solve`: the matrix is singular".to_owned());
+        }
+        if pivot != col {
+            for j in 0..n {
+                lu.swap(col * n + j, pivot * n + j);
+            }
+            for j in 0..k {
+                x.swap(col * k + j, pivot * k + j);
+            }
+        }
+        for i in col + 1..n {
+            let f = lu[i * n + col] / lu[col * n + col];
+            if f == 0.0 {
+                continue;
+            }
+            for j in col..n {
+                lu[i * n + j] -= f * lu[col * n + j];
+            }
+            for j in 0..k {
+                x[i * k + j] -= f * x[col * k + j];
+            }
+        }
+    }
+    for i in (0..n).rev() {
+        for j in 0..k {
+            let mut s = x[i * k + j];
+            for p in i + 1..n {
+                s -= lu[i * n + p] * x[p * k + j];
+            }
+            x[i * k + j] = s / lu[i * n + i];
+        }
+    }
+    let vt = if vt.is_float() { vt } else { ValueType::F64 };
+    from_f64(DenseMatrix::from_vec(n, k, x), vt)
+}

@@ -1,0 +1,284 @@
+//! Kernels for the built-in operations. Result value types come from the same inference
+//! rules the compiler uses (`daphne_passes::infer`), applied to the runtime operands, so the
+//! interpreter and the compiler agree by construction.
+
+pub mod agg;
+pub mod data;
+pub mod ew;
+pub mod linalg;
+
+use std::sync::Arc;
+
+use daphne_ir::{Builtin, MatrixType, Type, ValueType};
+use daphne_passes::infer::{Operand, infer};
+
+use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
+use crate::value::{Scalar, Value};
+use crate::{with_elem_type, with_matrix};
+
+pub type R<T> = Result<T, String>;
+
+/// The IR type of a runtime value.
+pub fn type_of(v: &Value) -> Type {
+    match v {
+        Value::Scalar(s) => Type::Scalar(s.value_type()),
+        Value::Matrix(m) => Type::Matrix(MatrixType {
+            vt: Some(m.value_type()),
+            rows: Some(m.rows() as u64),
+            cols: Some(m.cols() as u64),
+            repr: None,
+        }),
+    }
+}
+
+/// The value type of the single result of `op` on `args`.
+fn result_vt(op: Builtin, args: &[Value]) -> R<ValueType> {
+    let types: Vec<Type> = args.iter().map(type_of).collect();
+    let operands: Vec<Operand> = types.iter().map(|ty| Operand { ty, constant: None }).collect();
+    let out = infer(op, &operands)?;
+    out.first().and_then(Type::value_type).ok_or_else(|| format!("`{op}`: cannot determine the result type"))
+}
+
+/// The cell `(i, j)` of a matrix as a scalar.
+pub fn cell(m: &Matrix, i: usize, j: usize) -> Scalar {
+    match m {
+        Matrix::Str(s) => Scalar::Str(s.get(i, j).clone()),
+        Matrix::Ui64(x) => Scalar::Ui64(*x.get(i, j)),
+        other => {
+            with_matrix!(other, x => Scalar::from_elem(*x.get(i, j), other.value_type()), _s => Scalar::Bool(false))
+        }
+    }
+}
+
+/// A matrix of value type `vt` from row-major scalars.
+pub fn matrix_from_scalars(rows: usize, cols: usize, cells: &[Scalar], vt: ValueType) -> R<Value> {
+    let bad = || "a matrix cell cannot be converted to the matrix's value type".to_owned();
+    Ok(Value::Matrix(with_elem_type!(vt, T => {
+        let v = cells.iter().map(|s| s.get::<T>()).collect::<Option<Vec<T>>>().ok_or_else(bad)?;
+        T::wrap(DenseMatrix::from_vec(rows, cols, v))
+    }, str => {
+        let v = cells
+            .iter()
+            .map(|s| match s.cast(ValueType::Str) {
+                Some(Scalar::Str(t)) => Ok(t),
+                _ => Err(bad()),
+            })
+            .collect::<R<Vec<Arc<str>>>>()?;
+        Matrix::Str(DenseMatrix::from_vec(rows, cols, v))
+    })))
+}
+
+/// Converts a value to type `to` (the `cast` op): value type changes, scalar to 1x1 matrix,
+/// 1x1 matrix to scalar.
+pub fn cast(v: &Value, to: &Type) -> R<Value> {
+    match (v, to) {
+        (_, Type::Unknown) => Ok(v.clone()),
+        (Value::Scalar(s), Type::Scalar(vt)) => {
+            s.cast(*vt).map(Value::Scalar).ok_or_else(|| format!("cannot convert {} to {vt}", describe_scalar(s)))
+        }
+        (Value::Scalar(s), Type::Matrix(m)) => {
+            let vt = m.vt.unwrap_or(s.value_type());
+            matrix_from_scalars(1, 1, std::slice::from_ref(s), vt)
+        }
+        (Value::Matrix(m), Type::Scalar(vt)) => {
+            if m.rows() != 1 || m.cols() != 1 {
+                return Err(format!("cannot cast a {}x{} matrix to a scalar: it must be 1x1", m.rows(), m.cols()));
+            }
+            Value::Scalar(cell(m, 0, 0)).cast_scalar(*vt)
+        }
+        (Value::Matrix(m), Type::Matrix(t)) => match t.vt {
+            None => Ok(v.clone()),
+            Some(vt) => m
+                .cast(vt)
+                .map(Value::Matrix)
+                .ok_or_else(|| format!("cannot convert a matrix of {} to {vt}", m.value_type())),
+        },
+        (_, other) => Err(format!("cannot convert {} to {other}", v.describe())),
+    }
+}
+
+fn describe_scalar(s: &Scalar) -> String {
+    match s {
+        Scalar::Str(t) => format!("the string \"{t}\""),
+        other => format!("a {}", other.value_type()),
+    }
+}
+
+impl Value {
+    fn cast_scalar(&self, vt: ValueType) -> R<Value> {
+        match self {
+            Value::Scalar(s) => {
+                s.cast(vt).map(Value::Scalar).ok_or_else(|| format!("cannot convert {} to {vt}", describe_scalar(s)))
+            }
+            Value::Matrix(_) => Err("internal: not a scalar".into()),
+        }
+    }
+}
+
+/// Converts a value's value type, keeping its data type.
+pub fn cast_value(v: &Value, vt: ValueType) -> R<Value> {
+    match v {
+        Value::Scalar(s) => {
+            v.cast_scalar(vt).map_err(|_| format!("cannot convert {} to {vt}", describe_scalar(s)))
+        }
+        Value::Matrix(m) => m
+            .cast(vt)
+            .map(Value::Matrix)
+            .ok_or_else(|| format!("cannot convert a matrix of {} to {vt}", m.value_type())),
+    }
+}
+
+/// Runs a built-in that does no I/O on its operands.
+pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
+    use Builtin as B;
+    let arg = |i: usize| args.get(i).ok_or_else(|| format!("`{op}` is missing operand {i}"));
+    let one = |v: Value| Ok(vec![v]);
+    match op {
+        B::EwAbs
+        | B::EwSign
+        | B::EwExp
+        | B::EwLn
+        | B::EwSqrt
+        | B::EwRound
+        | B::EwFloor
+        | B::EwCeil
+        | B::EwSin
+        | B::EwCos
+        | B::EwTan
+        | B::EwSinh
+        | B::EwCosh
+        | B::EwTanh
+        | B::EwAsin
+        | B::EwAcos
+        | B::EwAtan
+        | B::EwIsNan
+        | B::EwMinus
+        | B::EwNot => one(ew::unary(op, arg(0)?, result_vt(op, args)?)?),
+        B::EwAdd
+        | B::EwSub
+        | B::EwMul
+        | B::EwDiv
+        | B::EwPow
+        | B::EwMod
+        | B::EwLog
+        | B::EwMin
+        | B::EwMax
+        | B::EwAnd
+        | B::EwOr
+        | B::EwConcat => {
+            let vt = result_vt(op, args)?;
+            one(ew::binary(op, arg(0)?, arg(1)?, vt, vt)?)
+        }
+        B::EwEq | B::EwNe | B::EwLt | B::EwLe | B::EwGt | B::EwGe => {
+            let vt = result_vt(op, args)?;
+            let (a, b) = (arg(0)?, arg(1)?);
+            let va = type_of(a).value_type().unwrap_or(ValueType::F64);
+            let vb = type_of(b).value_type().unwrap_or(ValueType::F64);
+            one(ew::binary(op, a, b, va.most_general(vb), vt)?)
+        }
+        B::Cond => match arg(0)? {
+            Value::Matrix(c) => one(ew::cond(c, arg(1)?, arg(2)?, result_vt(op, args)?)?),
+            Value::Scalar(s) => {
+                let chosen = if s.get::<bool>().unwrap_or(false) { arg(1)? } else { arg(2)? };
+                one(cast_value(chosen, result_vt(op, args)?)?)
+            }
+        },
+        B::SumAll | B::MinAll | B::MaxAll | B::MeanAll | B::VarAll | B::StddevAll => {
+            one(agg::full(op, matrix_arg(op, arg(0)?)?, result_vt(op, args)?)?)
+        }
+        B::SumRow
+        | B::MinRow
+        | B::MaxRow
+        | B::MeanRow
+        | B::VarRow
+        | B::StddevRow
+        | B::IdxMinRow
+        | B::IdxMaxRow
+        | B::SumCol
+        | B::MinCol
+        | B::MaxCol
+        | B::MeanCol
+        | B::VarCol
+        | B::StddevCol
+        | B::IdxMinCol
+        | B::IdxMaxCol => one(agg::along(op, matrix_arg(op, arg(0)?)?, result_vt(op, args)?)?),
+        B::CumSum | B::CumProd | B::CumMin | B::CumMax => one(agg::cumulative(op, matrix_arg(op, arg(0)?)?)?),
+        B::MatrixLiteral => one(data::matrix_literal(args, result_vt(op, args)?)?),
+        B::Fill => one(data::fill(arg(0)?, arg(1)?, arg(2)?)?),
+        B::Seq => one(data::seq(arg(0)?, arg(1)?, arg(2)?, result_vt(op, args)?)?),
+        B::Rand => one(data::rand(args, result_vt(op, args)?)?),
+        B::DiagMatrix => one(data::diag_matrix(matrix_arg(op, arg(0)?)?)?),
+        B::Nrow | B::Ncol | B::Ncell => {
+            let m = matrix_arg(op, arg(0)?)?;
+            let n = match op {
+                B::Nrow => m.rows(),
+                B::Ncol => m.cols(),
+                _ => m.rows() * m.cols(),
+            };
+            one(Value::Scalar(Scalar::Index(n as u64)))
+        }
+        B::Transpose => one(data::transpose(matrix_arg(op, arg(0)?)?)),
+        B::Reshape => one(data::reshape(matrix_arg(op, arg(0)?)?, arg(1)?, arg(2)?)?),
+        B::Cbind | B::Rbind => {
+            one(data::bind(op, matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?, result_vt(op, args)?)?)
+        }
+        B::Reverse => one(data::reverse(matrix_arg(op, arg(0)?)?)),
+        B::MatMul => one(linalg::matmul(matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?, result_vt(op, args)?)?),
+        B::Solve => one(linalg::solve(matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?, result_vt(op, args)?)?),
+        B::Syrk => {
+            let a = matrix_arg(op, arg(0)?)?;
+            one(linalg::matmul(&data::transpose_m(a), a, result_vt(op, args)?)?)
+        }
+        B::Gemv => {
+            let a = matrix_arg(op, arg(0)?)?;
+            one(linalg::matmul(&data::transpose_m(a), matrix_arg(op, arg(1)?)?, result_vt(op, args)?)?)
+        }
+        B::SliceRow | B::SliceCol => one(data::slice(op, matrix_arg(op, arg(0)?)?, arg(1)?, arg(2)?)?),
+        B::ExtractRow | B::ExtractCol => one(data::extract(op, matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?)?),
+        B::FilterRow | B::FilterCol => one(data::filter(op, matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?)?),
+        B::InsertRow | B::InsertCol => {
+            one(data::insert(op, matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?, arg(2)?, arg(3)?)?)
+        }
+        B::Print | B::Stop | B::Now => Err(format!("internal: `{op}` is run by the executor")),
+    }
+}
+
+/// The operand as a matrix; a scalar is an error.
+pub fn matrix_arg(op: Builtin, v: &Value) -> R<&Matrix> {
+    match v {
+        Value::Matrix(m) => Ok(m),
+        Value::Scalar(_) => Err(format!("`{op}` needs a matrix, not {}", v.describe())),
+    }
+}
+
+/// A scalar operand as a signed integer (for sizes and positions).
+pub fn int_arg(op: Builtin, v: &Value, what: &str) -> R<i64> {
+    match v {
+        Value::Scalar(Scalar::Str(_)) | Value::Matrix(_) => {
+            Err(format!("`{op}`: {what} must be a number, not {}", v.describe()))
+        }
+        Value::Scalar(s) => s.get::<i64>().ok_or_else(|| format!("`{op}`: {what} must be a number")),
+    }
+}
+
+/// A scalar operand as a size (a non-negative integer).
+pub fn size_arg(op: Builtin, v: &Value, what: &str) -> R<usize> {
+    let n = int_arg(op, v, what)?;
+    usize::try_from(n).map_err(|_| format!("`{op}`: {what} must not be negative, but is {n}"))
+}
+
+/// Numeric cells of a matrix as f64, for kernels that compute in double precision.
+pub fn as_f64(op: Builtin, m: &Matrix) -> R<DenseMatrix<f64>> {
+    m.to_typed::<f64>().ok_or_else(|| format!("`{op}` is not defined on strings"))
+}
+
+/// Wraps f64 results as a matrix of `vt`.
+pub fn from_f64(m: DenseMatrix<f64>, vt: ValueType) -> R<Value> {
+    let v = Value::Matrix(Matrix::F64(m));
+    if vt == ValueType::F64 { Ok(v) } else { cast_value(&v, vt) }
+}
+
+/// Helper for kernels generic over the element type.
+pub fn wrap<T: MatrixElem>(m: DenseMatrix<T>) -> Value {
+    Value::Matrix(T::wrap(m))
+}

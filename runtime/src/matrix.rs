@@ -1,0 +1,257 @@
+//! Dense matrices: row-major, shared, copy-on-write.
+
+use std::sync::Arc;
+
+use daphne_ir::ValueType;
+
+use crate::elem::Elem;
+use crate::format::CppDisplay;
+
+/// A dense row-major matrix. Cloning shares the cells; writing through `cells_mut` copies
+/// them first if they are shared, so `B = A; B[0, 0] = 1;` leaves `A` alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DenseMatrix<T> {
+    rows: usize,
+    cols: usize,
+    cells: Arc<Vec<T>>,
+}
+
+impl<T: Clone> DenseMatrix<T> {
+    /// A matrix from row-major cells; `cells.len()` must be `rows * cols`.
+    pub fn from_vec(rows: usize, cols: usize, cells: Vec<T>) -> DenseMatrix<T> {
+        debug_assert_eq!(cells.len(), rows * cols);
+        DenseMatrix { rows, cols, cells: Arc::new(cells) }
+    }
+
+    pub fn filled(rows: usize, cols: usize, value: T) -> DenseMatrix<T> {
+        DenseMatrix::from_vec(rows, cols, vec![value; rows * cols])
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    pub fn cells(&self) -> &[T] {
+        &self.cells
+    }
+
+    /// The cells for writing, copied first if another matrix shares them.
+    pub fn cells_mut(&mut self) -> &mut [T] {
+        Arc::make_mut(&mut self.cells).as_mut_slice()
+    }
+
+    pub fn get(&self, r: usize, c: usize) -> &T {
+        &self.cells[r * self.cols + c]
+    }
+
+    pub fn row(&self, r: usize) -> &[T] {
+        &self.cells[r * self.cols..(r + 1) * self.cols]
+    }
+
+    /// The same cells with another shape of the same size.
+    pub fn reshaped(&self, rows: usize, cols: usize) -> DenseMatrix<T> {
+        DenseMatrix { rows, cols, cells: self.cells.clone() }
+    }
+
+    pub fn map<U: Clone>(&self, f: impl Fn(&T) -> U) -> DenseMatrix<U> {
+        DenseMatrix::from_vec(self.rows, self.cols, self.cells.iter().map(f).collect())
+    }
+}
+
+/// A matrix of any value type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Matrix {
+    F64(DenseMatrix<f64>),
+    F32(DenseMatrix<f32>),
+    Si64(DenseMatrix<i64>),
+    Si32(DenseMatrix<i32>),
+    Si8(DenseMatrix<i8>),
+    Ui64(DenseMatrix<u64>),
+    Ui32(DenseMatrix<u32>),
+    Ui8(DenseMatrix<u8>),
+    Bool(DenseMatrix<bool>),
+    Str(DenseMatrix<Arc<str>>),
+}
+
+/// Runs `$body` with `$m` bound to the typed matrix inside a numeric `Matrix`, and `$str`
+/// for a string matrix.
+#[macro_export]
+macro_rules! with_matrix {
+    ($matrix:expr, $m:ident => $body:expr, $s:ident => $str:expr) => {
+        match $matrix {
+            $crate::matrix::Matrix::F64($m) => $body,
+            $crate::matrix::Matrix::F32($m) => $body,
+            $crate::matrix::Matrix::Si64($m) => $body,
+            $crate::matrix::Matrix::Si32($m) => $body,
+            $crate::matrix::Matrix::Si8($m) => $body,
+            $crate::matrix::Matrix::Ui64($m) => $body,
+            $crate::matrix::Matrix::Ui32($m) => $body,
+            $crate::matrix::Matrix::Ui8($m) => $body,
+            $crate::matrix::Matrix::Bool($m) => $body,
+            $crate::matrix::Matrix::Str($s) => $str,
+        }
+    };
+}
+
+/// Runs `$body` with `$t` a type alias for the Rust element type of numeric value type `$vt`
+/// (an `index` is stored as `u64`); `$str` for strings.
+#[macro_export]
+macro_rules! with_elem_type {
+    ($vt:expr, $t:ident => $body:expr, str => $str:expr) => {
+        match $vt {
+            daphne_ir::ValueType::F64 => {
+                type $t = f64;
+                $body
+            }
+            daphne_ir::ValueType::F32 => {
+                type $t = f32;
+                $body
+            }
+            daphne_ir::ValueType::Si64 => {
+                type $t = i64;
+                $body
+            }
+            daphne_ir::ValueType::Si32 => {
+                type $t = i32;
+                $body
+            }
+            daphne_ir::ValueType::Si8 => {
+                type $t = i8;
+                $body
+            }
+            daphne_ir::ValueType::Ui64 | daphne_ir::ValueType::Index => {
+                type $t = u64;
+                $body
+            }
+            daphne_ir::ValueType::Ui32 => {
+                type $t = u32;
+                $body
+            }
+            daphne_ir::ValueType::Ui8 => {
+                type $t = u8;
+                $body
+            }
+            daphne_ir::ValueType::Bool => {
+                type $t = bool;
+                $body
+            }
+            daphne_ir::ValueType::Str => $str,
+        }
+    };
+}
+
+/// Builds a `Matrix` of the same variant by applying `$body` (which yields a
+/// `DenseMatrix` of the same element type) to the typed matrix `$x` inside `$matrix`.
+#[macro_export]
+macro_rules! map_cells {
+    ($matrix:expr, $x:ident => $body:expr) => {
+        match $matrix {
+            $crate::matrix::Matrix::F64($x) => $crate::matrix::Matrix::F64($body),
+            $crate::matrix::Matrix::F32($x) => $crate::matrix::Matrix::F32($body),
+            $crate::matrix::Matrix::Si64($x) => $crate::matrix::Matrix::Si64($body),
+            $crate::matrix::Matrix::Si32($x) => $crate::matrix::Matrix::Si32($body),
+            $crate::matrix::Matrix::Si8($x) => $crate::matrix::Matrix::Si8($body),
+            $crate::matrix::Matrix::Ui64($x) => $crate::matrix::Matrix::Ui64($body),
+            $crate::matrix::Matrix::Ui32($x) => $crate::matrix::Matrix::Ui32($body),
+            $crate::matrix::Matrix::Ui8($x) => $crate::matrix::Matrix::Ui8($body),
+            $crate::matrix::Matrix::Bool($x) => $crate::matrix::Matrix::Bool($body),
+            $crate::matrix::Matrix::Str($x) => $crate::matrix::Matrix::Str($body),
+        }
+    };
+}
+
+/// Conversion between typed dense matrices and `Matrix`.
+pub trait MatrixElem: Elem {
+    fn wrap(m: DenseMatrix<Self>) -> Matrix;
+}
+
+macro_rules! matrix_elem {
+    ($t:ty, $variant:ident) => {
+        impl MatrixElem for $t {
+            fn wrap(m: DenseMatrix<Self>) -> Matrix {
+                Matrix::$variant(m)
+            }
+        }
+    };
+}
+matrix_elem!(f64, F64);
+matrix_elem!(f32, F32);
+matrix_elem!(i64, Si64);
+matrix_elem!(i32, Si32);
+matrix_elem!(i8, Si8);
+matrix_elem!(u64, Ui64);
+matrix_elem!(u32, Ui32);
+matrix_elem!(u8, Ui8);
+matrix_elem!(bool, Bool);
+
+impl Matrix {
+    pub fn rows(&self) -> usize {
+        with_matrix!(self, m => m.rows(), s => s.rows())
+    }
+
+    pub fn cols(&self) -> usize {
+        with_matrix!(self, m => m.cols(), s => s.cols())
+    }
+
+    pub fn value_type(&self) -> ValueType {
+        match self {
+            Matrix::F64(_) => ValueType::F64,
+            Matrix::F32(_) => ValueType::F32,
+            Matrix::Si64(_) => ValueType::Si64,
+            Matrix::Si32(_) => ValueType::Si32,
+            Matrix::Si8(_) => ValueType::Si8,
+            Matrix::Ui64(_) => ValueType::Ui64,
+            Matrix::Ui32(_) => ValueType::Ui32,
+            Matrix::Ui8(_) => ValueType::Ui8,
+            Matrix::Bool(_) => ValueType::Bool,
+            Matrix::Str(_) => ValueType::Str,
+        }
+    }
+
+    /// The cells converted to `T` (with C++ casts); `None` for a string matrix.
+    pub fn to_typed<T: MatrixElem>(&self) -> Option<DenseMatrix<T>> {
+        with_matrix!(self, m => Some(m.map(|&x| x.cast::<T>())), _s => None)
+    }
+
+    /// The matrix converted to value type `vt`; `None` between strings and numbers.
+    pub fn cast(&self, vt: ValueType) -> Option<Matrix> {
+        if self.value_type() == vt || (vt == ValueType::Index && self.value_type() == ValueType::Ui64) {
+            return Some(self.clone());
+        }
+        with_elem_type!(vt, T => self.to_typed::<T>().map(T::wrap), str => match self {
+            Matrix::Str(s) => Some(Matrix::Str(s.clone())),
+            _ => Some(Matrix::Str(with_matrix!(self, m => m.map(|x| Arc::from(x.cpp_string())), s => s.clone()))),
+        })
+    }
+
+    /// DAPHNE's printed form: a header line and one line per row, cells separated by spaces.
+    pub fn print(&self, out: &mut String) {
+        let name = match self {
+            Matrix::Str(_) => "std::string",
+            other => other.value_type().cpp_name(),
+        };
+        out.push_str(&format!("DenseMatrix({}x{}, {name})\n", self.rows(), self.cols()));
+        fn rows<T: CppDisplay + Clone>(m: &DenseMatrix<T>, out: &mut String) {
+            for r in 0..m.rows() {
+                for (c, x) in m.row(r).iter().enumerate() {
+                    if c > 0 {
+                        out.push(' ');
+                    }
+                    x.cpp_fmt(out);
+                }
+                out.push('\n');
+            }
+        }
+        with_matrix!(self, m => rows(m, out), s => rows(s, out));
+    }
+}
+
+impl CppDisplay for Arc<str> {
+    fn cpp_fmt(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
