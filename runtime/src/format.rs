@@ -334,7 +334,8 @@ mod tests {
         fn through_reference<T: CppDisplay>(x: T) -> (String, String) {
             (x.cpp_string(), x.cpp_to_string())
         }
-        assert_eq!(through_reference(&1e-7_f64), ("1e-07".to_owned(), "0.000000".to_owned()));
+        let tiny: &f64 = &1e-7;
+        assert_eq!(through_reference(tiny), ("1e-07".to_owned(), "0.000000".to_owned()));
         assert_eq!((-3_i8).cpp_to_string(), "-3");
         assert_eq!(true.cpp_to_string(), "1");
         assert_eq!("s".cpp_to_string(), "s");

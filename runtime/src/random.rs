@@ -776,18 +776,6 @@ pub fn rand_matrix_values<T: RandValue>(
     Ok(values)
 }
 
-/// Alias of [`rand_matrix_values`].
-pub fn rand_values<T: RandValue>(
-    num_rows: usize,
-    num_cols: usize,
-    min: T,
-    max: T,
-    sparsity: f64,
-    seed: i64,
-) -> Result<Vec<T>, RandError> {
-    rand_matrix_values(num_rows, num_cols, min, max, sparsity, seed)
-}
-
 /// The arrays of a CSR matrix.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CsrParts<T> {
