@@ -224,7 +224,7 @@ impl Matrix {
         }
         with_elem_type!(vt, T => self.to_typed::<T>().map(T::wrap), str => match self {
             Matrix::Str(s) => Some(Matrix::Str(s.clone())),
-            _ => Some(Matrix::Str(with_matrix!(self, m => m.map(|x| Arc::from(x.cpp_string())), s => s.clone()))),
+            _ => Some(Matrix::Str(with_matrix!(self, m => m.map(|x| Arc::from(x.cpp_to_string())), s => s.clone()))),
         })
     }
 

@@ -78,7 +78,8 @@ impl Scalar {
             ValueType::Ui8 => Scalar::Ui8(x.cast()),
             ValueType::Index => Scalar::Index(x.cast()),
             ValueType::Bool => Scalar::Bool(x.cast()),
-            ValueType::Str => Scalar::Str(Arc::from(x.cpp_string())),
+            // DAPHNE converts numbers to strings with `std::to_string`.
+            ValueType::Str => Scalar::Str(Arc::from(x.cpp_to_string())),
         }
     }
 

@@ -284,6 +284,22 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// The range `p:p+1` of a single position along `axis`, a negative `p` counting from the
+    /// end (`X[-1, ]` is the last row).
+    fn single_position(&mut self, x: Value, p: Value, axis: usize, span: Span) -> Result<(Value, Value)> {
+        let si64 = Type::Scalar(ValueType::Si64);
+        let p = self.cast_to(p, &si64, span)?;
+        let zero = self.constant_value(Literal::Si64(0), span)?;
+        let negative = self.builtin1(Builtin::EwLt, vec![p, zero], span)?;
+        let n = self.builtin1(if axis == 0 { Builtin::Nrow } else { Builtin::Ncol }, vec![x], span)?;
+        let n = self.cast_to(n, &si64, span)?;
+        let shift = self.builtin1(Builtin::EwMul, vec![negative, n], span)?;
+        let lo = self.builtin1(Builtin::EwAdd, vec![p, shift], span)?;
+        let one = self.constant_value(Literal::Si64(1), span)?;
+        let hi = self.builtin1(Builtin::EwAdd, vec![lo, one], span)?;
+        Ok((lo, hi))
+    }
+
     /// `X[rows, cols]` as a value.
     pub(crate) fn index(&mut self, x: Value, rows: Option<&Range>, cols: Option<&Range>, span: Span) -> Result<Value> {
         let mut x = x;
@@ -304,9 +320,7 @@ impl<'a> Lowerer<'a> {
                     return self.builtin1(extract, vec![x, v], span);
                 }
                 // A single position keeps the matrix: X[i, ] is X[i:i+1, ].
-                let lo = self.cast_to(v, &Type::Scalar(ValueType::Si64), e.span)?;
-                let one = self.constant_value(Literal::Si64(1), span)?;
-                let hi = self.builtin1(Builtin::EwAdd, vec![lo, one], span)?;
+                let (lo, hi) = self.single_position(x, v, axis, e.span)?;
                 self.builtin1(slice, vec![x, lo, hi], span)
             }
             Range::Slice { lo, hi, .. } => {
@@ -343,10 +357,8 @@ impl<'a> Lowerer<'a> {
             match r {
                 None => Ok((l.constant_value(Literal::Si64(0), span)?, count(l)?)),
                 Some(Range::Single(e)) => {
-                    let lo = l.position(e)?;
-                    let one = l.constant_value(Literal::Si64(1), span)?;
-                    let hi = l.builtin1(Builtin::EwAdd, vec![lo, one], span)?;
-                    Ok((lo, hi))
+                    let v = l.expr(e)?;
+                    l.single_position(x, v, axis, e.span)
                 }
                 Some(Range::Slice { lo, hi, .. }) => {
                     let lo = match lo {

@@ -37,6 +37,16 @@ fn contains_return(s: &Stmt) -> bool {
     }
 }
 
+/// Whether every path through a statement ends in `return`.
+fn always_returns(s: &Stmt) -> bool {
+    match &s.kind {
+        StmtKind::Return(_) => true,
+        StmtKind::Block(stmts) => stmts.iter().any(always_returns),
+        StmtKind::If { then_branch, else_branch: Some(e), .. } => always_returns(then_branch) && always_returns(e),
+        _ => false,
+    }
+}
+
 /// Whether a statement contains `break` or `continue` for the loop around it (not for loops
 /// nested in it).
 fn may_exit(s: &Stmt) -> bool {
@@ -118,15 +128,25 @@ impl<'a> Lowerer<'a> {
     pub(crate) fn block(&mut self, stmts: &[&Stmt]) -> Result<Flow> {
         for (i, s) in stmts.iter().enumerate() {
             let rest = &stmts[i + 1..];
-            if let StmtKind::If { cond, then_branch, else_branch } = &s.kind
-                && contains_return(s)
-            {
-                return self.if_returning(cond, then_branch, else_branch.as_deref(), rest, s.span);
-            }
-            if let Flow::Returns(values, span) = self.stmt(s)? {
-                if let Some(next) = rest.first() {
-                    return Err(parse_error(next.span, "statements after `return` are never executed"));
+            if contains_return(s) {
+                match &s.kind {
+                    StmtKind::If { cond, then_branch, else_branch } => {
+                        return self.if_returning(cond, then_branch, else_branch.as_deref(), rest, s.span);
+                    }
+                    // A block that returns somewhere continues with what follows it.
+                    StmtKind::Block(inner) if !rest.is_empty() => {
+                        let mut all: Vec<&Stmt> = inner.iter().collect();
+                        all.extend_from_slice(rest);
+                        self.push_scope();
+                        let flow = self.block(&all);
+                        self.pop_scope();
+                        return flow;
+                    }
+                    _ => {}
                 }
+            }
+            // Statements after a `return` never run; DAPHNE accepts and ignores them.
+            if let Flow::Returns(values, span) = self.stmt(s)? {
                 return Ok(Flow::Returns(values, span));
             }
             if !rest.is_empty() && self.loop_depth > 0 && may_exit(s) {
@@ -336,7 +356,10 @@ impl<'a> Lowerer<'a> {
             let (region, values) = self.region(vec![], |l| {
                 l.push_scope();
                 let mut stmts: Vec<&Stmt> = branch.into_iter().collect();
-                stmts.extend_from_slice(rest);
+                // A branch that always returns never reaches the statements after the `if`.
+                if !branch.is_some_and(always_returns) {
+                    stmts.extend_from_slice(rest);
+                }
                 let flow = l.block(&stmts);
                 l.pop_scope();
                 match flow? {

@@ -161,13 +161,9 @@ fn as_ref<M, S>(e: &Either<M, S>) -> Either<&M, &S> {
 
 fn string_operand(v: &Value) -> Either<DenseMatrix<Arc<str>>, Arc<str>> {
     let text = |s: &Scalar| -> Arc<str> {
-        match s {
-            Scalar::Str(s) => s.clone(),
-            other => {
-                let mut out = String::new();
-                other.print(&mut out);
-                Arc::from(out)
-            }
+        match s.cast(ValueType::Str) {
+            Some(Scalar::Str(t)) => t,
+            _ => Arc::from(""),
         }
     };
     match v {

@@ -118,9 +118,7 @@ impl Value {
 /// Converts a value's value type, keeping its data type.
 pub fn cast_value(v: &Value, vt: ValueType) -> R<Value> {
     match v {
-        Value::Scalar(s) => {
-            v.cast_scalar(vt).map_err(|_| format!("cannot convert {} to {vt}", describe_scalar(s)))
-        }
+        Value::Scalar(s) => v.cast_scalar(vt).map_err(|_| format!("cannot convert {} to {vt}", describe_scalar(s))),
         Value::Matrix(m) => m
             .cast(vt)
             .map(Value::Matrix)
