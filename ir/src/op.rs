@@ -215,6 +215,12 @@ builtins! {
     /// `X[lo:hi, ] = Y`: operands X, Y, lo, hi; the result is the updated copy of X.
     InsertRow = "insertRow", 4..4;
     InsertCol = "insertCol", 4..4;
+    /// `createFrame(col0, col1, ..., label0, label1, ...)`: n x 1 matrices, then as many labels.
+    CreateFrame = "createFrame", 0.._;
+    /// `setColLabels(frame, label0, label1, ...)`
+    SetColLabels = "setColLabels", 1.._;
+    /// `setColLabelsPrefix(frame, prefix)`
+    SetColLabelsPrefix = "setColLabelsPrefix", 2..2;
     /// `cond ? a : b` with a matrix condition: elementwise choice.
     Cond = "cond", 3..3;
     /// `print(arg, newline, toStderr)`

@@ -5,7 +5,7 @@
 //! (`ValueTypeFromArgsInt`: non-integers become ui64); comparisons give the arguments' type
 //! (strings compare to si64); index-valued results (`idxMin`, `nrow`) are `index`.
 
-use daphne_ir::{Builtin, Literal, MatrixType, Type, ValueType};
+use daphne_ir::{Builtin, ColumnType, FrameType, Literal, MatrixType, Type, ValueType};
 
 /// What inference knows about one operand: its type and, if it is a constant, its value.
 pub struct Operand<'a> {
@@ -92,6 +92,7 @@ fn dims(t: &Type) -> (Option<u64>, Option<u64>) {
     match t {
         Type::Matrix(m) => (m.rows, m.cols),
         Type::Scalar(_) => (Some(1), Some(1)),
+        Type::Frame(f) => (f.rows, f.columns.as_ref().map(|c| c.len() as u64)),
         _ => (None, None),
     }
 }
@@ -182,7 +183,8 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
         }
         B::Fill => one(matrix(vt(t(0)), args[1].const_u64(), args[2].const_u64())),
         B::Seq => one(matrix(most_general(&[t(0), t(1), t(2)]), None, Some(1))),
-        B::Rand => one(matrix(most_general(&[t(2), t(3)]), args[0].const_u64(), args[1].const_u64())),
+        // As DAPHNE: the value type of `rand` is that of `min`.
+        B::Rand => one(matrix(vt(t(2)), args[0].const_u64(), args[1].const_u64())),
         B::DiagMatrix => {
             let (r, _) = dims(t(0));
             one(matrix(vt(t(0)), r, r))
@@ -193,6 +195,18 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
             one(matrix(vt(t(0)), c, r))
         }
         B::Reshape => one(matrix(vt(t(0)), args[1].const_u64(), args[2].const_u64())),
+        B::Cbind | B::Rbind if matches!(t(0), Type::Frame(_)) || matches!(t(1), Type::Frame(_)) => match (t(0), t(1)) {
+            (Type::Frame(a), Type::Frame(b)) => {
+                let columns = match (op, &a.columns, &b.columns) {
+                    (B::Cbind, Some(x), Some(y)) => Some(x.iter().chain(y).cloned().collect()),
+                    (B::Rbind, x, _) => x.clone(),
+                    _ => None,
+                };
+                let rows = if op == B::Cbind { a.rows.or(b.rows) } else { None };
+                one(Type::Frame(FrameType { rows, columns }))
+            }
+            _ => Err(format!("`{op}` cannot combine a frame with a matrix")),
+        },
         B::Cbind | B::Rbind => {
             let (ra, ca) = dims(t(0));
             let (rb, cb) = dims(t(1));
@@ -229,8 +243,57 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
             one(matrix(vt(t(0)), c, c))
         }
         B::Gemv => one(matrix(most_general(&[t(0), t(1)]), dims(t(0)).1, Some(1))),
-        B::SliceRow | B::ExtractRow | B::FilterRow => one(matrix(vt(t(0)), None, dims(t(0)).1)),
-        B::SliceCol | B::ExtractCol | B::FilterCol => one(matrix(vt(t(0)), dims(t(0)).0, None)),
+        B::SliceRow | B::ExtractRow | B::FilterRow => match t(0) {
+            Type::Frame(f) => one(Type::Frame(FrameType { rows: None, columns: f.columns.clone() })),
+            _ => one(matrix(vt(t(0)), None, dims(t(0)).1)),
+        },
+        B::SliceCol | B::ExtractCol | B::FilterCol => match t(0) {
+            Type::Frame(f) => {
+                // A column picked by a constant label keeps its type.
+                let columns = match (op, args.get(1).and_then(|a| a.constant), &f.columns) {
+                    (B::ExtractCol, Some(Literal::Str(label)), Some(cols)) => {
+                        let col = cols.iter().find(|c| c.label.as_deref() == Some(label.as_str()));
+                        col.map(|c| vec![c.clone()])
+                    }
+                    _ => None,
+                };
+                one(Type::Frame(FrameType { rows: f.rows, columns }))
+            }
+            _ => one(matrix(vt(t(0)), dims(t(0)).0, None)),
+        },
+        B::CreateFrame => {
+            let n_cols = args.iter().take_while(|a| a.ty.is_matrix()).count();
+            let labels = &args[n_cols..];
+            if !labels.is_empty() && labels.len() != n_cols {
+                return Err("`createFrame` takes matrices followed by no labels or as many labels as matrices".into());
+            }
+            if labels.iter().any(|a| !matches!(a.ty, Type::Scalar(ValueType::Str) | Type::Unknown)) {
+                return Err("`createFrame` takes matrices followed by string labels".into());
+            }
+            let mut columns = Vec::new();
+            for i in 0..n_cols {
+                let Some(vt) = vt(t(i)) else {
+                    return one(Type::Frame(FrameType { rows: dims(t(0)).0, columns: None }));
+                };
+                let label = match labels.get(i).map(|a| a.constant) {
+                    None => Some(format!("col_{i}")),
+                    Some(Some(Literal::Str(s))) => Some(s.clone()),
+                    Some(_) => None,
+                };
+                columns.push(ColumnType { label, vt });
+            }
+            one(Type::Frame(FrameType {
+                rows: if n_cols > 0 { dims(t(0)).0 } else { Some(0) },
+                columns: Some(columns),
+            }))
+        }
+        B::SetColLabels | B::SetColLabelsPrefix => match t(0) {
+            Type::Frame(f) => one(Type::Frame(FrameType {
+                rows: f.rows,
+                columns: f.columns.as_ref().map(|cs| cs.iter().map(|c| ColumnType { label: None, vt: c.vt }).collect()),
+            })),
+            other => Err(format!("`{op}` needs a frame, not {other}")),
+        },
         B::InsertRow | B::InsertCol => one(t(0).clone()),
         B::Cond => {
             let v = most_general(&[t(1), t(2)]);

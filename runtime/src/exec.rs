@@ -162,7 +162,7 @@ impl Executor<'_, '_> {
                 let bound = |v: &Value| -> Result<i64, String> {
                     match v {
                         Value::Scalar(s) => s.get::<i64>().ok_or_else(|| "a loop bound must be a number".to_owned()),
-                        Value::Matrix(_) => Err("a loop bound must be a scalar".to_owned()),
+                        _ => Err("a loop bound must be a scalar".to_owned()),
                     }
                 };
                 let from = bound(&args[0]).map_err(|m| self.error(f, id, m))?;
@@ -231,6 +231,7 @@ fn truth(v: &Value) -> Result<bool, String> {
         Value::Scalar(s) => Ok(s.get::<bool>().unwrap_or(false)),
         Value::Matrix(m) if m.rows() == 1 && m.cols() == 1 => truth(&Value::Scalar(kernels::cell(m, 0, 0))),
         Value::Matrix(m) => Err(format!("a condition must be a single value, not a {}x{} matrix", m.rows(), m.cols())),
+        Value::Frame(_) => Err("a condition must be a single value, not a frame".to_owned()),
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod elem;
 pub mod exec;
 pub mod format;
+pub mod frame;
 pub mod kernels;
 pub mod matrix;
 pub mod random;

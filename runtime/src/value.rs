@@ -111,6 +111,7 @@ impl Scalar {
 pub enum Value {
     Scalar(Scalar),
     Matrix(Matrix),
+    Frame(crate::frame::Frame),
 }
 
 impl Value {
@@ -120,6 +121,7 @@ impl Value {
         match self {
             Value::Scalar(s) => s.print(out),
             Value::Matrix(m) => m.print(out),
+            Value::Frame(f) => f.print(out),
         }
     }
 
@@ -127,6 +129,7 @@ impl Value {
         match self {
             Value::Scalar(s) => format!("a scalar of type {}", s.value_type()),
             Value::Matrix(m) => format!("a {}x{} matrix of {}", m.rows(), m.cols(), m.value_type()),
+            Value::Frame(f) => format!("a {}x{} frame", f.rows(), f.cols()),
         }
     }
 }

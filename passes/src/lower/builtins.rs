@@ -105,6 +105,7 @@ fn signature(name: &str) -> Option<Sig> {
         "reshape" => sig(&["arg", "numRows", "numCols"], 3),
         "stop" => sig(&["message"], 0),
         "now" => sig(&[], 0),
+        "setColLabelsPrefix" => sig(&["arg", "prefix"], 2),
         _ => return None,
     })
 }
@@ -112,6 +113,28 @@ fn signature(name: &str) -> Option<Sig> {
 impl<'a> Lowerer<'a> {
     /// Lowers a call of built-in `name`; `None` if there is no such built-in.
     pub(crate) fn call_builtin(&mut self, name: &str, args: &[Arg], span: Span) -> Result<Option<Vec<Value>>> {
+        // Built-ins with any number of arguments.
+        let variadic = match name {
+            "createFrame" => Some((Builtin::CreateFrame, 1)),
+            "setColLabels" => Some((Builtin::SetColLabels, 2)),
+            _ => None,
+        };
+        if let Some((op, min)) = variadic {
+            if args.len() < min {
+                return Err(parse_error(
+                    span,
+                    format!("`{name}` takes at least {min} arguments, but {} were given", args.len()),
+                ));
+            }
+            let mut operands = Vec::new();
+            for a in args {
+                if let Some(n) = &a.name {
+                    return Err(parse_error(n.span, format!("`{name}` takes no named arguments")));
+                }
+                operands.push(self.expr(&a.value)?);
+            }
+            return Ok(Some(vec![self.builtin1(op, operands, span)?]));
+        }
         let Some(sig) = signature(name) else { return Ok(None) };
         // Match arguments to parameters: positional first, then named.
         let mut slots: Vec<Option<(Value, Span)>> = vec![None; sig.params.len()];
@@ -212,6 +235,7 @@ impl<'a> Lowerer<'a> {
                 Ok(Some(vec![]))
             }
             "now" => one(self.builtin1(Builtin::Now, vec![], span)?),
+            "setColLabelsPrefix" => one(self.builtin1(Builtin::SetColLabelsPrefix, vec![req(0)?, req(1)?], span)?),
             _ => Err(parse_error(span, format!("internal: built-in `{name}` has a signature but no lowering"))),
         }
     }

@@ -175,9 +175,25 @@ impl<'a> Lowerer<'a> {
                     None => Err(parse_error(callee.span, format!("unknown function `{name}`"))),
                 }
             }
-            ExprKind::FrameCols(_) | ExprKind::FrameRows { .. } => {
-                Err(parse_error(span, "frame literals are not supported by daphne-rs yet"))
+            ExprKind::FrameCols(pairs) => {
+                let mut cols = Vec::new();
+                let mut labels = Vec::new();
+                for (label, col) in pairs {
+                    let l = self.expr(label)?;
+                    if self.ty(l) != Type::Scalar(ValueType::Str) {
+                        return Err(parse_error(label.span, "labels for frame literals must be strings"));
+                    }
+                    let c = self.expr(col)?;
+                    if !self.ty(c).is_matrix() {
+                        return Err(parse_error(col.span, "columns for frame literals must be matrices"));
+                    }
+                    labels.push(l);
+                    cols.push(c);
+                }
+                cols.extend(labels);
+                one(self.builtin1(Builtin::CreateFrame, cols, span)?)
             }
+            ExprKind::FrameRows { labels, rows } => one(self.frame_rows(labels, rows, span)?),
         }
     }
 
@@ -267,9 +283,19 @@ impl<'a> Lowerer<'a> {
                 };
                 Type::Matrix(MatrixType { vt: vt.map(ir_value_type).or(old_vt), rows, cols, repr: None })
             }
-            TypeKind::Data(DataType::Frame, _) => {
-                return Err(parse_error(span, "frames are not supported by daphne-rs yet"));
-            }
+            TypeKind::Data(DataType::Frame, _) => match &from {
+                Type::Frame(_) => return Ok(a),
+                Type::Matrix(m) => Type::Frame(daphne_ir::FrameType {
+                    rows: m.rows,
+                    columns: match (m.vt, m.cols) {
+                        (Some(vt), Some(c)) => Some(
+                            (0..c).map(|i| daphne_ir::ColumnType { label: Some(format!("col_{i}")), vt }).collect(),
+                        ),
+                        _ => None,
+                    },
+                }),
+                other => return Err(compile_error(span, format!("cannot convert {other} to a frame"))),
+            },
         };
         if to == from { Ok(a) } else { self.emit1(OpKind::Cast, vec![a], to, span) }
     }
@@ -316,7 +342,8 @@ impl<'a> Lowerer<'a> {
         match r {
             Range::Single(e) => {
                 let v = self.expr(e)?;
-                if self.ty(v).is_matrix() {
+                // A matrix of positions, or a frame column label.
+                if self.ty(v).is_matrix() || self.ty(v) == Type::Scalar(ValueType::Str) {
                     return self.builtin1(extract, vec![x, v], span);
                 }
                 // A single position keeps the matrix: X[i, ] is X[i:i+1, ].
@@ -443,6 +470,41 @@ impl<'a> Lowerer<'a> {
         let c = self.constant_value(Literal::Index(cols), span)?;
         operands.extend([r, c]);
         self.builtin1(Builtin::MatrixLiteral, operands, span)
+    }
+
+    /// `{["a", "b"], [1, 2.0], [3, 4.0]}`: labels, then rows; each column becomes a matrix of
+    /// the most general value type of its cells, as in DAPHNE.
+    fn frame_rows(&mut self, labels: &[Expr], rows: &[Vec<Expr>], span: Span) -> Result<Value> {
+        if labels.is_empty() || rows.is_empty() {
+            return Err(parse_error(span, "empty frame literals are not supported"));
+        }
+        let mut label_values = Vec::new();
+        for l in labels {
+            let v = self.expr(l)?;
+            if self.ty(v) != Type::Scalar(ValueType::Str) {
+                return Err(parse_error(l.span, "labels for frame literals must be strings"));
+            }
+            label_values.push(v);
+        }
+        let mut cells: Vec<Vec<Value>> = vec![Vec::new(); labels.len()];
+        for row in rows {
+            if row.len() != labels.len() {
+                return Err(parse_error(span, "size of row does not match the amount of labels"));
+            }
+            for (j, e) in row.iter().enumerate() {
+                cells[j].push(self.expr(e)?);
+            }
+        }
+        let mut operands = Vec::new();
+        for col in cells {
+            let n = col.len() as u64;
+            let mut ops = col;
+            ops.push(self.constant_value(Literal::Index(n), span)?);
+            ops.push(self.constant_value(Literal::Index(1), span)?);
+            operands.push(self.builtin1(Builtin::MatrixLiteral, ops, span)?);
+        }
+        operands.extend(label_values);
+        self.builtin1(Builtin::CreateFrame, operands, span)
     }
 
     /// A call of a user-defined function, specializing it for the argument types.

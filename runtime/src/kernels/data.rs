@@ -17,7 +17,7 @@ pub fn matrix_literal(args: &[Value], vt: ValueType) -> R<Value> {
         .iter()
         .map(|v| match v {
             Value::Scalar(s) => Ok(s.clone()),
-            Value::Matrix(_) => Err("the elements of a matrix literal must be scalars".to_owned()),
+            _ => Err("the elements of a matrix literal must be scalars".to_owned()),
         })
         .collect::<R<_>>()?;
     if rows * cols != n {
@@ -32,7 +32,7 @@ pub fn fill(value: &Value, rows: &Value, cols: &Value) -> R<Value> {
     let cols = size_arg(Builtin::Fill, cols, "the number of columns")?;
     match value {
         Value::Scalar(s) => matrix_from_scalars(rows, cols, &vec![s.clone(); rows * cols], s.value_type()),
-        Value::Matrix(_) => Err("`fill` needs a scalar value".to_owned()),
+        _ => Err("`fill` needs a scalar value".to_owned()),
     }
 }
 
@@ -71,7 +71,7 @@ pub fn seq(from: &Value, to: &Value, inc: &Value, vt: ValueType) -> R<Value> {
     let get = |v: &Value, what: &str| -> R<Scalar> {
         match v {
             Value::Scalar(s) => s.cast(vt).ok_or_else(|| format!("`seq`: {what} must be a number")),
-            Value::Matrix(_) => Err(format!("`seq`: {what} must be a scalar")),
+            _ => Err(format!("`seq`: {what} must be a scalar")),
         }
     };
     let (a, b, c) = (get(from, "from")?, get(to, "to")?, get(inc, "inc")?);
@@ -88,13 +88,13 @@ pub fn rand(args: &[Value], vt: ValueType) -> R<Value> {
     let cols = size_arg(op, &args[1], "the number of columns")?;
     let sparsity = match &args[4] {
         Value::Scalar(s) => s.get::<f64>().ok_or("`rand`: the sparsity must be a number")?,
-        Value::Matrix(_) => return Err("`rand`: the sparsity must be a scalar".into()),
+        _ => return Err("`rand`: the sparsity must be a scalar".into()),
     };
     let seed = int_arg(op, &args[5], "the seed")?;
     let bound = |v: &Value| -> R<Scalar> {
         match v {
             Value::Scalar(s) => s.cast(vt).ok_or_else(|| "`rand`: min and max must be numbers".to_owned()),
-            Value::Matrix(_) => Err("`rand`: min and max must be scalars".to_owned()),
+            _ => Err("`rand`: min and max must be scalars".to_owned()),
         }
     };
     let (lo, hi) = (bound(&args[2])?, bound(&args[3])?);
@@ -254,6 +254,16 @@ fn pick_matrix(m: &Matrix, rows: bool, idx: &[usize]) -> Matrix {
     map_cells!(m, x => pick(x, rows, idx))
 }
 
+/// The given rows of a matrix, in the given order.
+pub fn pick_rows(m: &Matrix, idx: &[usize]) -> Matrix {
+    pick_matrix(m, true, idx)
+}
+
+/// The given columns of a matrix, in the given order.
+pub fn pick_cols(m: &Matrix, idx: &[usize]) -> Matrix {
+    pick_matrix(m, false, idx)
+}
+
 /// A position along an axis of length `n`: negative ones count from the end.
 fn position(p: i64, n: usize, inclusive_end: bool, what: &str) -> R<usize> {
     let limit = if inclusive_end { n as i64 } else { n as i64 - 1 };
@@ -264,10 +274,28 @@ fn position(p: i64, n: usize, inclusive_end: bool, what: &str) -> R<usize> {
     Ok(q as usize)
 }
 
-/// `X[lo:hi, ]` and `X[, lo:hi]` (hi exclusive).
-pub fn slice(op: Builtin, m: &Matrix, lo: &Value, hi: &Value) -> R<Value> {
+/// The rows (or columns) `idx` of a matrix or frame.
+fn select(v: &Value, rows: bool, idx: &[usize]) -> R<Value> {
+    match v {
+        Value::Matrix(m) => Ok(Value::Matrix(pick_matrix(m, rows, idx))),
+        Value::Frame(f) if rows => Ok(Value::Frame(f.select_rows(idx))),
+        Value::Frame(f) => Ok(Value::Frame(f.select_cols(idx))),
+        Value::Scalar(_) => Err("only matrices and frames can be indexed".to_owned()),
+    }
+}
+
+fn extent(v: &Value, rows: bool) -> R<usize> {
+    match v {
+        Value::Matrix(m) => Ok(if rows { m.rows() } else { m.cols() }),
+        Value::Frame(f) => Ok(if rows { f.rows() } else { f.cols() }),
+        Value::Scalar(_) => Err("only matrices and frames can be indexed".to_owned()),
+    }
+}
+
+/// `X[lo:hi, ]` and `X[, lo:hi]` (hi exclusive), for matrices and frames.
+pub fn slice(op: Builtin, x: &Value, lo: &Value, hi: &Value) -> R<Value> {
     let rows = op == Builtin::SliceRow;
-    let n = if rows { m.rows() } else { m.cols() };
+    let n = extent(x, rows)?;
     let what = if rows { "row" } else { "column" };
     let lo = position(int_arg(op, lo, "the lower bound")?, n, true, &format!("{what} position"))?;
     let hi = position(int_arg(op, hi, "the upper bound")?, n, true, &format!("{what} position"))?;
@@ -275,33 +303,39 @@ pub fn slice(op: Builtin, m: &Matrix, lo: &Value, hi: &Value) -> R<Value> {
         return Err(format!("the {what} range {lo}:{hi} is empty or reversed"));
     }
     let idx: Vec<usize> = (lo..hi).collect();
-    Ok(Value::Matrix(pick_matrix(m, rows, &idx)))
+    select(x, rows, &idx)
 }
 
-/// `X[P, ]` with a matrix of positions.
-pub fn extract(op: Builtin, m: &Matrix, positions: &Matrix) -> R<Value> {
+/// `X[P, ]` with a matrix of positions; `F[, "label"]` picks a frame column by label.
+pub fn extract(op: Builtin, x: &Value, positions: &Value) -> R<Value> {
     let rows = op == Builtin::ExtractRow;
-    let n = if rows { m.rows() } else { m.cols() };
+    if let (Value::Frame(f), Value::Scalar(Scalar::Str(label)), false) = (x, positions, rows) {
+        return Ok(Value::Frame(f.select_cols(&[f.column_index(label)?])));
+    }
+    let n = extent(x, rows)?;
     let what = if rows { "row position" } else { "column position" };
-    let p = positions.to_typed::<i64>().ok_or("positions must be numbers")?;
+    let p = match positions {
+        Value::Matrix(m) => m.to_typed::<i64>().ok_or("positions must be numbers")?,
+        _ => return Err("positions must be given as a matrix".to_owned()),
+    };
     let idx = p.cells().iter().map(|&q| position(q, n, false, what)).collect::<R<Vec<usize>>>()?;
-    Ok(Value::Matrix(pick_matrix(m, rows, &idx)))
+    select(x, rows, &idx)
 }
 
 /// `X[[mask, ]]`: the rows (columns) where the mask is non-zero.
-pub fn filter(op: Builtin, m: &Matrix, mask: &Matrix) -> R<Value> {
+pub fn filter(op: Builtin, x: &Value, mask: &Matrix) -> R<Value> {
     let rows = op == Builtin::FilterRow;
-    let n = if rows { m.rows() } else { m.cols() };
+    let n = extent(x, rows)?;
     let flags = mask.to_typed::<bool>().ok_or("a filter mask must be numeric")?;
     if flags.cells().len() != n {
         return Err(format!(
-            "the filter has {} entries but the matrix has {n} {}",
+            "the filter has {} entries but the data has {n} {}",
             flags.cells().len(),
             if rows { "rows" } else { "columns" }
         ));
     }
     let idx: Vec<usize> = flags.cells().iter().enumerate().filter(|(_, f)| **f).map(|(i, _)| i).collect();
-    Ok(Value::Matrix(pick_matrix(m, rows, &idx)))
+    select(x, rows, &idx)
 }
 
 /// `X[lo:hi, ] = Y`: a copy of `X` with rows `lo..hi` replaced by `Y` (converted to `X`'s

@@ -63,6 +63,7 @@ pub fn unary(op: Builtin, x: &Value, vt: ValueType) -> R<Value> {
                 let m = m.to_typed::<T>().ok_or_else(|| format!("`{op}` is not defined on strings"))?;
                 Ok(Value::Matrix(T::wrap(m.map(|&v| f(v)))))
             }
+            Value::Frame(_) => Err(format!("`{op}` is not defined on frames")),
         }
     }, str => Err(format!("`{op}` is not defined on strings")))
 }
@@ -149,6 +150,7 @@ fn typed<T: MatrixElem>(v: &Value, op: Builtin) -> R<Either<DenseMatrix<T>, T>> 
     match v {
         Value::Scalar(s) => s.get::<T>().map(Either::Right).ok_or_else(strings),
         Value::Matrix(m) => m.to_typed::<T>().map(Either::Left).ok_or_else(strings),
+        Value::Frame(_) => Err(format!("`{op}` is not defined on frames")),
     }
 }
 
@@ -159,21 +161,22 @@ fn as_ref<M, S>(e: &Either<M, S>) -> Either<&M, &S> {
     }
 }
 
-fn string_operand(v: &Value) -> Either<DenseMatrix<Arc<str>>, Arc<str>> {
+fn string_operand(v: &Value) -> R<Either<DenseMatrix<Arc<str>>, Arc<str>>> {
     let text = |s: &Scalar| -> Arc<str> {
         match s.cast(ValueType::Str) {
             Some(Scalar::Str(t)) => t,
             _ => Arc::from(""),
         }
     };
-    match v {
+    Ok(match v {
         Value::Scalar(s) => Either::Right(text(s)),
         Value::Matrix(Matrix::Str(m)) => Either::Left(m.clone()),
         Value::Matrix(m) => match m.cast(ValueType::Str) {
             Some(Matrix::Str(s)) => Either::Left(s),
             _ => Either::Left(DenseMatrix::from_vec(0, 0, Vec::new())),
         },
-    }
+        Value::Frame(_) => return Err("string operations are not defined on frames".to_owned()),
+    })
 }
 
 /// An elementwise binary op. Both operands are converted to `arg_vt` (the result type, or
@@ -202,7 +205,7 @@ fn unreachable_str() -> R<Value> {
 
 fn string_binary(op: Builtin, a: &Value, b: &Value, vt: ValueType) -> R<Value> {
     use Builtin as B;
-    let (x, y) = (string_operand(a), string_operand(b));
+    let (x, y) = (string_operand(a)?, string_operand(b)?);
     let cmp = |f: fn(&str, &str) -> bool| {
         broadcast(op, as_ref(&x), as_ref(&y), move |p: &Arc<str>, q: &Arc<str>| Ok(i64::from(f(p, q))))
     };
@@ -247,6 +250,7 @@ pub fn cond(c: &Matrix, a: &Value, b: &Value, vt: ValueType) -> R<Value> {
                 m.rows(),
                 m.cols()
             )),
+            Value::Frame(_) => Err("`?:`: the branches must not be frames".to_owned()),
         }
     };
     let mut cells = Vec::with_capacity(mask.rows() * mask.cols());

@@ -5,6 +5,7 @@
 pub mod agg;
 pub mod data;
 pub mod ew;
+pub mod frames;
 pub mod linalg;
 
 use std::sync::Arc;
@@ -27,6 +28,16 @@ pub fn type_of(v: &Value) -> Type {
             rows: Some(m.rows() as u64),
             cols: Some(m.cols() as u64),
             repr: None,
+        }),
+        Value::Frame(f) => Type::Frame(daphne_ir::FrameType {
+            rows: Some(f.rows() as u64),
+            columns: Some(
+                f.labels()
+                    .iter()
+                    .zip(f.schema())
+                    .map(|(l, vt)| daphne_ir::ColumnType { label: Some(l.to_string()), vt })
+                    .collect(),
+            ),
         }),
     }
 }
@@ -93,6 +104,15 @@ pub fn cast(v: &Value, to: &Type) -> R<Value> {
                 .map(Value::Matrix)
                 .ok_or_else(|| format!("cannot convert a matrix of {} to {vt}", m.value_type())),
         },
+        (Value::Frame(f), Type::Matrix(t)) => {
+            let vt = match t.vt {
+                Some(vt) => vt,
+                None => f.schema().into_iter().reduce(ValueType::most_general).unwrap_or(ValueType::F64),
+            };
+            Ok(Value::Matrix(f.to_matrix(vt)?))
+        }
+        (Value::Matrix(m), Type::Frame(_)) => Ok(Value::Frame(crate::frame::Frame::from_matrix(m))),
+        (Value::Frame(_), Type::Frame(_)) => Ok(v.clone()),
         (_, other) => Err(format!("cannot convert {} to {other}", v.describe())),
     }
 }
@@ -110,7 +130,7 @@ impl Value {
             Value::Scalar(s) => {
                 s.cast(vt).map(Value::Scalar).ok_or_else(|| format!("cannot convert {} to {vt}", describe_scalar(s)))
             }
-            Value::Matrix(_) => Err("internal: not a scalar".into()),
+            _ => Err("internal: not a scalar".into()),
         }
     }
 }
@@ -123,6 +143,7 @@ pub fn cast_value(v: &Value, vt: ValueType) -> R<Value> {
             .cast(vt)
             .map(Value::Matrix)
             .ok_or_else(|| format!("cannot convert a matrix of {} to {vt}", m.value_type())),
+        Value::Frame(_) => Err(format!("cannot convert a frame to {vt}")),
     }
 }
 
@@ -180,6 +201,7 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
                 let chosen = if s.get::<bool>().unwrap_or(false) { arg(1)? } else { arg(2)? };
                 one(cast_value(chosen, result_vt(op, args)?)?)
             }
+            Value::Frame(_) => Err("the condition of `?:` must not be a frame".to_owned()),
         },
         B::SumAll | B::MinAll | B::MaxAll | B::MeanAll | B::VarAll | B::StddevAll => {
             one(agg::full(op, matrix_arg(op, arg(0)?)?, result_vt(op, args)?)?)
@@ -207,19 +229,24 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
         B::Rand => one(data::rand(args, result_vt(op, args)?)?),
         B::DiagMatrix => one(data::diag_matrix(matrix_arg(op, arg(0)?)?)?),
         B::Nrow | B::Ncol | B::Ncell => {
-            let m = matrix_arg(op, arg(0)?)?;
+            let (r, c) = match arg(0)? {
+                Value::Matrix(m) => (m.rows(), m.cols()),
+                Value::Frame(f) => (f.rows(), f.cols()),
+                v @ Value::Scalar(_) => return Err(format!("`{op}` needs a matrix or frame, not {}", v.describe())),
+            };
             let n = match op {
-                B::Nrow => m.rows(),
-                B::Ncol => m.cols(),
-                _ => m.rows() * m.cols(),
+                B::Nrow => r,
+                B::Ncol => c,
+                _ => r * c,
             };
             one(Value::Scalar(Scalar::Index(n as u64)))
         }
         B::Transpose => one(data::transpose(matrix_arg(op, arg(0)?)?)),
         B::Reshape => one(data::reshape(matrix_arg(op, arg(0)?)?, arg(1)?, arg(2)?)?),
-        B::Cbind | B::Rbind => {
-            one(data::bind(op, matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?, result_vt(op, args)?)?)
-        }
+        B::Cbind | B::Rbind => match (arg(0)?, arg(1)?) {
+            (Value::Frame(a), Value::Frame(b)) => one(frames::bind(op, a, b)?),
+            (a, b) => one(data::bind(op, matrix_arg(op, a)?, matrix_arg(op, b)?, result_vt(op, args)?)?),
+        },
         B::Reverse => one(data::reverse(matrix_arg(op, arg(0)?)?)),
         B::MatMul => one(linalg::matmul(matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?, result_vt(op, args)?)?),
         B::Solve => one(linalg::solve(matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?, result_vt(op, args)?)?),
@@ -231,9 +258,12 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
             let a = matrix_arg(op, arg(0)?)?;
             one(linalg::matmul(&data::transpose_m(a), matrix_arg(op, arg(1)?)?, result_vt(op, args)?)?)
         }
-        B::SliceRow | B::SliceCol => one(data::slice(op, matrix_arg(op, arg(0)?)?, arg(1)?, arg(2)?)?),
-        B::ExtractRow | B::ExtractCol => one(data::extract(op, matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?)?),
-        B::FilterRow | B::FilterCol => one(data::filter(op, matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?)?),
+        B::SliceRow | B::SliceCol => one(data::slice(op, arg(0)?, arg(1)?, arg(2)?)?),
+        B::ExtractRow | B::ExtractCol => one(data::extract(op, arg(0)?, arg(1)?)?),
+        B::FilterRow | B::FilterCol => one(data::filter(op, arg(0)?, matrix_arg(op, arg(1)?)?)?),
+        B::CreateFrame => one(frames::create(args)?),
+        B::SetColLabels => one(frames::set_labels(arg(0)?, &args[1..])?),
+        B::SetColLabelsPrefix => one(frames::set_label_prefix(arg(0)?, arg(1)?)?),
         B::InsertRow | B::InsertCol => {
             one(data::insert(op, matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?, arg(2)?, arg(3)?)?)
         }
@@ -245,14 +275,14 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
 pub fn matrix_arg(op: Builtin, v: &Value) -> R<&Matrix> {
     match v {
         Value::Matrix(m) => Ok(m),
-        Value::Scalar(_) => Err(format!("`{op}` needs a matrix, not {}", v.describe())),
+        _ => Err(format!("`{op}` needs a matrix, not {}", v.describe())),
     }
 }
 
 /// A scalar operand as a signed integer (for sizes and positions).
 pub fn int_arg(op: Builtin, v: &Value, what: &str) -> R<i64> {
     match v {
-        Value::Scalar(Scalar::Str(_)) | Value::Matrix(_) => {
+        Value::Scalar(Scalar::Str(_)) | Value::Matrix(_) | Value::Frame(_) => {
             Err(format!("`{op}`: {what} must be a number, not {}", v.describe()))
         }
         Value::Scalar(s) => s.get::<i64>().ok_or_else(|| format!("`{op}`: {what} must be a number")),
