@@ -25,6 +25,7 @@ pub fn check(bin: &str, args: &[&str]) -> Outcome {
 }
 
 /// The path of a test script relative to `tests/`, with `/` separators.
+#[allow(dead_code)] // not every test file uses it
 pub fn relative(path: &Path) -> String {
     let tests_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
     let rel = path.strip_prefix(&tests_dir).unwrap_or(path);
