@@ -223,6 +223,12 @@ builtins! {
     SetColLabelsPrefix = "setColLabelsPrefix", 2..2;
     /// `cond ? a : b` with a matrix condition: elementwise choice.
     Cond = "cond", 3..3;
+    /// `readMatrix(path)`: a CSV file described by `path.meta`.
+    ReadMatrix = "readMatrix", 1..1;
+    /// `readFrame(path)`
+    ReadFrame = "readFrame", 1..1;
+    /// `write(arg, path)`: a matrix or frame as CSV, with `path.meta`.
+    Write = "write", 2..2;
     /// `print(arg, newline, toStderr)`
     Print = "print", 3..3;
     /// `stop(message)`

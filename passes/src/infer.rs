@@ -305,7 +305,9 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
                 _ => one(v.map_or(Type::Unknown, Type::Scalar)),
             }
         }
-        B::Print | B::Stop => Ok(vec![]),
+        B::ReadMatrix => one(Type::Matrix(MatrixType::any())),
+        B::ReadFrame => one(Type::Frame(FrameType { rows: None, columns: None })),
+        B::Print | B::Stop | B::Write => Ok(vec![]),
         B::Now => one(Type::Scalar(ValueType::Si64)),
     }
 }

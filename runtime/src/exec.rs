@@ -127,6 +127,9 @@ impl Executor<'_, '_> {
                     .unwrap_or(0);
                 vec![Value::Scalar(Scalar::Si64(ns))]
             }
+            OpKind::Builtin(b @ (Builtin::ReadMatrix | Builtin::ReadFrame | Builtin::Write)) => {
+                file_op(*b, &args).map_err(|m| self.error(f, id, m))?
+            }
             OpKind::Builtin(b) => kernels::call(*b, &args).map_err(|m| self.error(f, id, m))?,
             OpKind::Cast => {
                 let to = f.ty(op.results[0]);
@@ -221,6 +224,19 @@ impl Executor<'_, '_> {
         }
         let sink: &mut dyn Write = if to_stderr { &mut *self.err } else { &mut *self.out };
         sink.write_all(text.as_bytes()).map_err(|e| format!("cannot write the output: {e}"))
+    }
+}
+
+/// The file operations: `readMatrix`, `readFrame`, `write`.
+fn file_op(op: Builtin, args: &[Value]) -> Result<Vec<Value>, String> {
+    let path = match args.last() {
+        Some(Value::Scalar(Scalar::Str(p))) => p.to_string(),
+        _ => return Err(format!("`{op}` needs a file name (a string)")),
+    };
+    match op {
+        Builtin::ReadMatrix => Ok(vec![crate::io::read_matrix(&path)?]),
+        Builtin::ReadFrame => Ok(vec![crate::io::read_frame(&path)?]),
+        _ => crate::io::write(&args[0], &path).map(|()| vec![]),
     }
 }
 

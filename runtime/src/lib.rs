@@ -8,6 +8,7 @@ pub mod elem;
 pub mod exec;
 pub mod format;
 pub mod frame;
+pub mod io;
 pub mod kernels;
 pub mod matrix;
 pub mod random;

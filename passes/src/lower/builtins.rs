@@ -106,6 +106,8 @@ fn signature(name: &str) -> Option<Sig> {
         "stop" => sig(&["message"], 0),
         "now" => sig(&[], 0),
         "setColLabelsPrefix" => sig(&["arg", "prefix"], 2),
+        "readMatrix" | "readFrame" => sig(&["filename"], 1),
+        "write" | "writeMatrix" | "writeFrame" => sig(&["arg", "filename"], 2),
         _ => return None,
     })
 }
@@ -236,6 +238,12 @@ impl<'a> Lowerer<'a> {
             }
             "now" => one(self.builtin1(Builtin::Now, vec![], span)?),
             "setColLabelsPrefix" => one(self.builtin1(Builtin::SetColLabelsPrefix, vec![req(0)?, req(1)?], span)?),
+            "readMatrix" => one(self.builtin1(Builtin::ReadMatrix, vec![req(0)?], span)?),
+            "readFrame" => one(self.builtin1(Builtin::ReadFrame, vec![req(0)?], span)?),
+            "write" | "writeMatrix" | "writeFrame" => {
+                self.builtin(Builtin::Write, vec![req(0)?, req(1)?], span)?;
+                Ok(Some(vec![]))
+            }
             _ => Err(parse_error(span, format!("internal: built-in `{name}` has a signature but no lowering"))),
         }
     }

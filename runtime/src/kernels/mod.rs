@@ -267,7 +267,9 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
         B::InsertRow | B::InsertCol => {
             one(data::insert(op, matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?, arg(2)?, arg(3)?)?)
         }
-        B::Print | B::Stop | B::Now => Err(format!("internal: `{op}` is run by the executor")),
+        B::Print | B::Stop | B::Now | B::ReadMatrix | B::ReadFrame | B::Write => {
+            Err(format!("internal: `{op}` is run by the executor"))
+        }
     }
 }
 
