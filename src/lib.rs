@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use daphne_frontend::ast::Script;
+use daphne_frontend::ast::{Script, StmtKind};
 use daphne_frontend::{SourceFile, diagnostic, parse};
 use daphne_ir::Module;
-use daphne_passes::{ScriptArgs, Stage};
+use daphne_passes::{Program, ScriptArgs, Stage};
 
 /// DAPHNE's process exit codes (`src/api/cli/StatusCode.h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,21 +62,70 @@ pub fn parse_script(file: &SourceFile) -> Result<Script, Failure> {
     }
 }
 
-/// Parses and lowers a script to a verified IR module.
-pub fn compile(file: &SourceFile, args: &ScriptArgs) -> Result<Module, Failure> {
-    let script = parse_script(file)?;
-    let module = daphne_passes::lower(&script, file, args).map_err(|e| Failure {
-        message: diagnostic::render_all(std::slice::from_ref(&e.diagnostic), file),
-        status: match e.stage {
-            Stage::Parse => Status::ParserError,
-            Stage::Compile => Status::CompilerError,
-        },
+/// Reads and parses a script and, transitively, the scripts it imports. Relative import
+/// paths are resolved against the directory of the importing script, as DAPHNE does.
+pub fn load_program(main: SourceFile) -> Result<Program, Failure> {
+    let script = parse_script(&main)?;
+    let mut program = Program::single(main, script);
+    let mut next = 0;
+    while next < program.scripts.len() {
+        let importer = next;
+        next += 1;
+        let dir = Path::new(&program.files[importer].name).parent().map(Path::to_path_buf).unwrap_or_default();
+        let paths: Vec<String> = program.scripts[importer]
+            .stmts
+            .iter()
+            .filter_map(|s| match &s.kind {
+                StmtKind::Import { path, .. } => Some(path.value.clone()),
+                _ => None,
+            })
+            .collect();
+        for path in paths {
+            let full = if Path::new(&path).is_absolute() { Path::new(&path).to_path_buf() } else { dir.join(&path) };
+            let Ok(canonical) = std::fs::canonicalize(&full) else {
+                // Lowering reports the missing file at the import statement.
+                continue;
+            };
+            let known =
+                program.files.iter().position(|f| std::fs::canonicalize(&f.name).ok().as_ref() == Some(&canonical));
+            let index = match known {
+                Some(i) => i,
+                None => {
+                    let file = read_script(&full)?;
+                    let script = parse_script(&file)?;
+                    program.files.push(file);
+                    program.scripts.push(script);
+                    program.files.len() - 1
+                }
+            };
+            program.imports.insert((importer, path), index);
+        }
+    }
+    Ok(program)
+}
+
+/// Parses and lowers a script (with its imports) to a verified IR module.
+pub fn compile_program(program: &Program, args: &ScriptArgs) -> Result<Module, Failure> {
+    let module = daphne_passes::lower(program, args).map_err(|e| {
+        let file = &program.files[e.file.unwrap_or(0)];
+        Failure {
+            message: diagnostic::render_all(std::slice::from_ref(&e.diagnostic), file),
+            status: match e.stage {
+                Stage::Parse => Status::ParserError,
+                Stage::Compile => Status::CompilerError,
+            },
+        }
     })?;
     daphne_ir::verify::module(&module).map_err(|e| Failure {
-        message: format!("error: internal compiler error: the IR of {} does not verify: {e}\n", file.name),
+        message: format!("error: internal compiler error: the IR of {} does not verify: {e}\n", program.files[0].name),
         status: Status::CompilerError,
     })?;
     Ok(module)
+}
+
+/// Loads, parses and lowers a script file with its imports.
+pub fn compile(file: &SourceFile, args: &ScriptArgs) -> Result<Module, Failure> {
+    compile_program(&load_program(file.clone())?, args)
 }
 
 /// Script arguments from `name=value` words; a malformed or repeated one is an error.
@@ -103,14 +152,14 @@ pub fn script_args<'a>(words: impl IntoIterator<Item = &'a String>) -> Result<Sc
 /// failure is rendered with the location of the failing statement.
 pub fn execute(
     module: &Module,
-    file: &SourceFile,
+    files: &[SourceFile],
     out: &mut dyn std::io::Write,
     err: &mut dyn std::io::Write,
 ) -> Result<(), Failure> {
     daphne_runtime::exec::run(module, out, err).map_err(|e| {
         let message = if e.stopped { format!("system stopped: {}", e.message) } else { e.message };
-        let rendered = match e.loc {
-            Some(loc) => {
+        let rendered = match e.loc.and_then(|loc| files.get(loc.file as usize).map(|f| (loc, f))) {
+            Some((loc, file)) => {
                 let at = file.offset(loc.line as usize, loc.col as usize);
                 daphne_frontend::Diagnostic::error(message, daphne_frontend::Span::new(at, at)).render(file)
             }

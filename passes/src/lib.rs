@@ -6,4 +6,4 @@
 pub mod infer;
 pub mod lower;
 
-pub use lower::{LowerError, ScriptArgs, Stage, lower};
+pub use lower::{LowerError, Program, ScriptArgs, Stage, lower};

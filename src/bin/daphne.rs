@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use std::io::Write;
 
-use daphne::{Failure, Status, compile, execute, read_script, script_args};
+use daphne::{Failure, Status, compile_program, execute, load_program, read_script, script_args};
 
 /// Run a DaphneDSL script.
 ///
@@ -42,12 +42,13 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<(), Failure> {
     let file = read_script(&cli.script)?;
     let args = script_args(cli.args.iter().chain(&cli.script_args))?;
-    let module = compile(&file, &args)?;
+    let program = load_program(file)?;
+    let module = compile_program(&program, &args)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
-    let result = execute(&module, &file, &mut out, &mut err);
+    let result = execute(&module, &program.files, &mut out, &mut err);
     let _ = out.flush();
     result
 }

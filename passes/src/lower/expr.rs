@@ -167,7 +167,7 @@ impl<'a> Lowerer<'a> {
             ExprKind::Matrix { elems, shape } => one(self.matrix_literal(elems, shape.as_ref(), span)?),
             ExprKind::Call { callee, args, .. } => {
                 let name = callee.text();
-                if self.funcs.contains_key(&name) {
+                if self.namespaces[self.ns].contains_key(&name) {
                     return self.call_udf(&name, args, span);
                 }
                 match self.call_builtin(&name, args, span)? {
@@ -509,7 +509,7 @@ impl<'a> Lowerer<'a> {
 
     /// A call of a user-defined function, specializing it for the argument types.
     fn call_udf(&mut self, name: &str, args: &[Arg], span: Span) -> Result<Vec<Value>> {
-        let defs = self.funcs.get(name).cloned().unwrap_or_default();
+        let defs = self.namespaces[self.ns].get(name).cloned().unwrap_or_default();
         let mut values = Vec::new();
         let mut types = Vec::new();
         for a in args {
@@ -519,24 +519,25 @@ impl<'a> Lowerer<'a> {
         }
         // The first definition whose parameters accept the arguments.
         let mut chosen = None;
-        for (i, def) in defs.iter().enumerate() {
-            if let Some(ordered) = order_args(def, &values)
-                && def.params.iter().zip(&ordered).all(|(p, &v)| {
+        for fref in &defs {
+            if let Some(ordered) = order_args(fref.def, &values)
+                && fref.def.params.iter().zip(&ordered).all(|(p, &v)| {
                     let t = self.ty(v);
                     p.ty.as_ref().is_none_or(|d| param_accepts(&declared_type(&d.kind), &t))
                 })
             {
-                chosen = Some((i, *def, ordered));
+                chosen = Some((*fref, ordered));
                 break;
             }
         }
-        let Some((index, def, ordered)) = chosen else {
+        let Some((fref, ordered)) = chosen else {
             let shown: Vec<String> = types.iter().map(ToString::to_string).collect();
             return Err(parse_error(
                 span,
                 format!("no definition of `{name}` accepts arguments of types ({})", shown.join(", ")),
             ));
         };
+        let def = fref.def;
         let arg_types: Vec<Type> = def
             .params
             .iter()
@@ -554,10 +555,10 @@ impl<'a> Lowerer<'a> {
                 None => erase_dims(&self.ty(v)),
             })
             .collect();
-        let key: SpecKey = (name.to_owned(), index, arg_types.clone());
+        let key: SpecKey = (def as *const FuncDef as usize, arg_types.clone());
         let (id, result_types) = match self.specs.get(&key).or_else(|| self.in_progress.get(&key)) {
             Some(found) => found.clone(),
-            None => self.specialize(def, key)?,
+            None => self.specialize(name, fref, key)?,
         };
         let mut operands = Vec::new();
         for (&v, t) in ordered.iter().zip(&arg_types) {
@@ -567,20 +568,27 @@ impl<'a> Lowerer<'a> {
         Ok(self.ctx().f.ops[op].results.clone())
     }
 
-    /// Lowers one specialization of a UDF.
-    fn specialize(&mut self, def: &FuncDef, key: SpecKey) -> Result<(FuncId, Vec<Type>)> {
+    /// Lowers one specialization of a UDF, in the namespace and file it was defined in.
+    fn specialize(&mut self, name: &str, fref: super::FuncRef<'a>, key: SpecKey) -> Result<(FuncId, Vec<Type>)> {
+        let def = fref.def;
         let id = FuncId(self.functions.len() as u32);
         self.functions.push(None);
         let declared: Option<Vec<Type>> =
             def.ret_types.as_ref().map(|ts| ts.iter().map(|t| declared_type(&t.kind)).collect());
         let assumed = declared.clone().unwrap_or_else(|| vec![Type::Unknown]);
         self.in_progress.insert(key.clone(), (id, assumed));
-        let n_same = self.specs.keys().chain(self.in_progress.keys()).filter(|k| k.0 == key.0).count();
-        let fname = if n_same <= 1 { key.0.clone() } else { format!("{}.{}", key.0, n_same - 1) };
+        let taken = |n: &str, fs: &[Option<Function>]| fs.iter().flatten().any(|f| f.name == n);
+        let mut fname = name.to_owned();
+        let mut k = 1;
+        while taken(&fname, &self.functions) || self.stack.iter().any(|c| c.f.name == fname) {
+            fname = format!("{name}.{k}");
+            k += 1;
+        }
         let mut f = Function::new(fname);
-        let params: Vec<Value> = key.2.iter().map(|t| f.new_arg(t.clone())).collect();
+        let params: Vec<Value> = key.1.iter().map(|t| f.new_arg(t.clone())).collect();
         f.body.args = params.clone();
-        let saved_depth = std::mem::replace(&mut self.loop_depth, 0);
+        let saved = (std::mem::replace(&mut self.loop_depth, 0), self.ns, self.file);
+        (self.ns, self.file) = (fref.ns, fref.file);
         self.stack.push(FnCtx::new(f));
         for (p, &v) in def.params.iter().zip(&params) {
             self.define(&p.name.name, v, false);
@@ -611,10 +619,11 @@ impl<'a> Lowerer<'a> {
             self.emit(OpKind::Return, casted, vec![], vec![], span)?;
             Ok(expected)
         });
-        self.loop_depth = saved_depth;
+        let file = self.file;
+        (self.loop_depth, self.ns, self.file) = saved;
         let ctx = self.stack.pop();
         self.in_progress.remove(&key);
-        let result_types = result?;
+        let result_types = result.map_err(|e| e.in_file(file))?;
         let mut f = ctx.map(FnCtx::finish).ok_or_else(|| parse_error(def.name.span, "internal: lost function"))?;
         f.result_types = result_types.clone();
         self.functions[id.0 as usize] = Some(f);

@@ -40,46 +40,94 @@ pub enum Stage {
 pub struct LowerError {
     pub diagnostic: Diagnostic,
     pub stage: Stage,
+    /// The program file the diagnostic points into (set where lowering enters a file).
+    pub file: Option<usize>,
+}
+
+impl LowerError {
+    /// Attributes the error to `file` unless an inner file claimed it already.
+    pub(crate) fn in_file(mut self, file: usize) -> LowerError {
+        self.file.get_or_insert(file);
+        self
+    }
 }
 
 pub(crate) type Result<T> = std::result::Result<T, LowerError>;
 
 pub(crate) fn parse_error(span: Span, message: impl Into<String>) -> LowerError {
-    LowerError { diagnostic: Diagnostic::error(message, span), stage: Stage::Parse }
+    LowerError { diagnostic: Diagnostic::error(message, span), stage: Stage::Parse, file: None }
 }
 
 pub(crate) fn compile_error(span: Span, message: impl Into<String>) -> LowerError {
-    LowerError { diagnostic: Diagnostic::error(message, span), stage: Stage::Compile }
+    LowerError { diagnostic: Diagnostic::error(message, span), stage: Stage::Compile, file: None }
 }
 
-/// Lowers a parsed script to an IR module whose entry function is `main`.
-pub fn lower(script: &Script, file: &SourceFile, args: &ScriptArgs) -> Result<Module> {
-    let mut funcs: HashMap<String, Vec<&FuncDef>> = HashMap::new();
-    let mut main_stmts = Vec::new();
+/// A script and the scripts it imports, parsed; the driver reads the files.
+#[derive(Debug, Clone)]
+pub struct Program {
+    /// All files; the main script is file 0.
+    pub files: Vec<SourceFile>,
+    pub scripts: Vec<Script>,
+    /// `(importing file, path as written in its import statement)` to the imported file.
+    pub imports: HashMap<(usize, String), usize>,
+}
+
+impl Program {
+    /// A program of one script that imports nothing.
+    pub fn single(file: SourceFile, script: Script) -> Program {
+        Program { files: vec![file], scripts: vec![script], imports: HashMap::new() }
+    }
+}
+
+/// The functions a script can call by name: its own and those of its imports, prefixed.
+pub(crate) type Namespace<'a> = HashMap<String, Vec<FuncRef<'a>>>;
+
+/// A function definition and where it lives.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FuncRef<'a> {
+    pub def: &'a FuncDef,
+    /// The namespace its body resolves calls in.
+    pub ns: usize,
+    /// The file it is written in.
+    pub file: usize,
+}
+
+/// The function definitions of a script, by name, in namespace `ns`.
+fn own_functions(script: &Script, ns: usize, file: usize) -> Namespace<'_> {
+    let mut funcs: Namespace = HashMap::new();
     for s in &script.stmts {
-        match &s.kind {
-            StmtKind::FuncDef(f) => funcs.entry(f.name.name.clone()).or_default().push(f),
-            _ => main_stmts.push(s),
+        if let StmtKind::FuncDef(f) = &s.kind {
+            funcs.entry(f.name.name.clone()).or_default().push(FuncRef { def: f, ns, file });
         }
     }
+    funcs
+}
+
+/// Lowers a program to an IR module whose entry function is `main`.
+pub fn lower(program: &Program, args: &ScriptArgs) -> Result<Module> {
+    let script = &program.scripts[0];
+    let main_stmts: Vec<&Stmt> = script.stmts.iter().filter(|s| !matches!(s.kind, StmtKind::FuncDef(_))).collect();
     let mut l = Lowerer {
-        file,
+        program,
+        file: 0,
+        ns: 0,
+        namespaces: vec![own_functions(script, 0, 0)],
         args,
-        funcs,
         functions: vec![None],
         specs: HashMap::new(),
         in_progress: HashMap::new(),
         stack: Vec::new(),
         loop_depth: 0,
+        top_scopes: 1,
     };
     l.stack.push(FnCtx::new(Function::new("main")));
-    l.block(&main_stmts)?;
-    l.emit(OpKind::Return, vec![], vec![], vec![], script.span)?;
+    let body = l.block(&main_stmts).and_then(|_| l.emit(OpKind::Return, vec![], vec![], vec![], script.span));
+    body.map_err(|e| e.in_file(0))?;
     let main =
         l.stack.pop().map(FnCtx::finish).ok_or_else(|| parse_error(script.span, "internal: no main function"))?;
     l.functions[0] = Some(main);
     let functions: Vec<Function> = l.functions.into_iter().flatten().collect();
-    Ok(Module { functions, entry: FuncId(0), files: vec![file.name.clone()] })
+    Ok(Module { functions, entry: FuncId(0), files: program.files.iter().map(|f| f.name.clone()).collect() })
 }
 
 /// A variable: its current SSA value, and whether it may be assigned (loop variables may not).
@@ -111,13 +159,18 @@ impl FnCtx {
     }
 }
 
-/// A UDF specialization: the definition (name and index among overloads) and argument types.
-pub(crate) type SpecKey = (String, usize, Vec<Type>);
+/// A UDF specialization: the definition (address, which is unique per definition) and the
+/// argument types.
+pub(crate) type SpecKey = (usize, Vec<Type>);
 
 pub(crate) struct Lowerer<'a> {
-    pub file: &'a SourceFile,
+    pub program: &'a Program,
+    /// The file whose statements are being lowered.
+    pub file: usize,
+    /// The namespace calls are resolved in.
+    pub ns: usize,
+    pub namespaces: Vec<Namespace<'a>>,
     pub args: &'a ScriptArgs,
-    pub funcs: HashMap<String, Vec<&'a FuncDef>>,
     /// The module's functions by id; a slot is `None` while its function is being lowered.
     pub functions: Vec<Option<Function>>,
     /// Finished specializations: id and result types.
@@ -127,6 +180,9 @@ pub(crate) struct Lowerer<'a> {
     pub stack: Vec<FnCtx>,
     /// How many loops enclose the statement being lowered, in the current function.
     pub loop_depth: usize,
+    /// How many scopes the main function has at the top level of the file being lowered
+    /// (imported scripts run in a scope of their own).
+    pub top_scopes: usize,
 }
 
 impl<'a> Lowerer<'a> {
@@ -137,8 +193,8 @@ impl<'a> Lowerer<'a> {
     }
 
     pub(crate) fn loc(&self, span: Span) -> Loc {
-        let lc = self.file.line_col(span.start);
-        Loc { file: 0, line: lc.line as u32, col: lc.col as u32 }
+        let lc = self.program.files[self.file].line_col(span.start);
+        Loc { file: self.file as u32, line: lc.line as u32, col: lc.col as u32 }
     }
 
     /// Appends an op to the innermost region under construction.

@@ -235,12 +235,79 @@ impl<'a> Lowerer<'a> {
                     "functions must be defined at the top level of a script, not inside a block or another function",
                 ));
             }
-            StmtKind::Import { path, .. } => {
-                return Err(parse_error(path.span, "`import` is not supported by daphne-rs yet"));
-            }
+            StmtKind::Import { path, alias } => self.import(path, alias.as_ref(), s.span)?,
             StmtKind::Error => return Err(parse_error(s.span, "internal: erroneous statement reached lowering")),
         }
         Ok(Flow::Falls)
+    }
+
+    /// `import "path" [as "alias"];`: runs the imported script's statements and makes its
+    /// variables and functions (not those it imported itself) visible as `prefix.name`, the
+    /// prefix being the alias or the file's stem, as DAPHNE does.
+    fn import(
+        &mut self,
+        path: &daphne_frontend::ast::StrLit,
+        alias: Option<&daphne_frontend::ast::StrLit>,
+        span: Span,
+    ) -> Result<()> {
+        if self.stack.len() != 1 || self.ctx().scopes.len() != self.top_scopes || self.loop_depth > 0 {
+            return Err(parse_error(span, "imports can only be done in the main scope"));
+        }
+        let Some(&target) = self.program.imports.get(&(self.file, path.value.clone())) else {
+            return Err(parse_error(path.span, format!("the import path doesn't exist: {}", path.value)));
+        };
+        let written = std::path::Path::new(&path.value);
+        let mut prefix = match alias {
+            Some(a) => a.value.clone(),
+            None => written.file_stem().map_or(String::new(), |s| s.to_string_lossy().into_owned()),
+        };
+        // A prefix already in use gets the parent directory's name in front, as in DAPHNE.
+        let taken = |l: &mut Self, p: &str| {
+            let clash = |n: &str| n.strip_prefix(p).is_some_and(|r| r.starts_with('.') && !r[1..].contains('.'));
+            l.ctx().scopes.iter().any(|s| s.keys().any(|n| clash(n))) || l.namespaces[l.ns].keys().any(|n| clash(n))
+        };
+        if taken(self, &prefix) {
+            if let Some(a) = alias {
+                return Err(parse_error(
+                    a.span,
+                    format!("alias \"{}\" results in a name clash with another prefix", a.value),
+                ));
+            }
+            let parent = written
+                .parent()
+                .and_then(|p| p.file_name())
+                .or_else(|| {
+                    let file = std::path::Path::new(&self.program.files[target].name);
+                    file.parent().and_then(|p| p.file_name())
+                })
+                .map_or(String::new(), |s| s.to_string_lossy().into_owned());
+            prefix = format!("{parent}.{prefix}");
+        }
+        let script = &self.program.scripts[target];
+        let ns = self.namespaces.len();
+        self.namespaces.push(super::own_functions(script, ns, target));
+        let stmts: Vec<&Stmt> = script.stmts.iter().filter(|s| !matches!(s.kind, StmtKind::FuncDef(_))).collect();
+        let saved = (self.ns, self.file, self.top_scopes);
+        self.push_scope();
+        (self.ns, self.file, self.top_scopes) = (ns, target, self.ctx().scopes.len());
+        let flow = self.block(&stmts);
+        let vars = self.pop_scope();
+        (self.ns, self.file, self.top_scopes) = saved;
+        match flow.map_err(|e| e.in_file(target))? {
+            Flow::Falls => {}
+            Flow::Returns(_, s) => return Err(parse_error(s, "`return` outside of a function").in_file(target)),
+        }
+        let mut vars: Vec<(String, super::Var)> = vars.into_iter().filter(|(n, _)| !n.contains('.')).collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, var) in vars {
+            self.define(&format!("{prefix}.{name}"), var.value, false);
+        }
+        let own: Vec<(String, Vec<super::FuncRef>)> =
+            self.namespaces[ns].iter().filter(|(n, _)| !n.contains('.')).map(|(n, f)| (n.clone(), f.clone())).collect();
+        for (name, frefs) in own {
+            self.namespaces[self.ns].entry(format!("{prefix}.{name}")).or_default().extend(frefs);
+        }
+        Ok(())
     }
 
     /// A branch of an `if`: its own scope, with assignments to outer variables kept.
