@@ -110,9 +110,10 @@ pub enum Tok {
         float_literal
     )]
     #[token("nan", |_| FloatLit { value: f64::NAN, single: false })]
-    #[token("nanf", |_| FloatLit { value: f64::NAN, single: true })]
+    // DAPHNE stores `nanf` and `inff` in a double, so they are f64 despite the suffix.
+    #[token("nanf", |_| FloatLit { value: f64::NAN, single: false })]
     #[token("inf", |_| FloatLit { value: f64::INFINITY, single: false })]
-    #[token("inff", |_| FloatLit { value: f64::INFINITY, single: true })]
+    #[token("inff", |_| FloatLit { value: f64::INFINITY, single: false })]
     Float(FloatLit),
 
     // Anything number-like that the two rules above do not take whole. It has the lowest

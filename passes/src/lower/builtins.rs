@@ -87,8 +87,9 @@ fn binary(name: &str) -> Option<Builtin> {
 }
 
 fn signature(name: &str) -> Option<Sig> {
+    // Parameter names as DAPHNE's DaphneDSLBuiltins.cpp declares them.
     if aggregation(name).is_some() {
-        return Some(sig(&["arg", "axis"], 1));
+        return Some(sig(&["arg", "axisOrGroups"], 1));
     }
     if unary(name).is_some() {
         return Some(sig(&["arg"], 1));
@@ -98,14 +99,14 @@ fn signature(name: &str) -> Option<Sig> {
     }
     Some(match name {
         "idxMin" | "idxMax" => sig(&["arg", "axis"], 2),
-        "print" => sig(&["arg", "newline", "toStderr"], 1),
+        "print" => sig(&["arg", "newline", "err"], 1),
         "fill" => sig(&["value", "numRows", "numCols"], 3),
         "seq" => sig(&["from", "to", "inc"], 2),
         "rand" => sig(&["numRows", "numCols", "min", "max", "sparsity", "seed"], 6),
         "reshape" => sig(&["arg", "numRows", "numCols"], 3),
         "stop" => sig(&["message"], 0),
         "now" => sig(&[], 0),
-        "setColLabelsPrefix" => sig(&["arg", "prefix"], 2),
+        "setColLabelsPrefix" => sig(&["frame", "prefix"], 2),
         "readMatrix" | "readFrame" => sig(&["filename"], 1),
         "write" | "writeMatrix" | "writeFrame" => sig(&["arg", "filename"], 2),
         _ => return None,
