@@ -152,6 +152,26 @@ builtins! {
     EwGt = "ewGt", 2..2;
     EwGe = "ewGe", 2..2;
     EwConcat = "ewConcat", 2..2;
+    EwLower = "ewLower", 1..1;
+    EwUpper = "ewUpper", 1..1;
+    // Outer binary: an m x 1 and a 1 x n matrix give m x n.
+    OuterAdd = "outerAdd", 2..2;
+    OuterSub = "outerSub", 2..2;
+    OuterMul = "outerMul", 2..2;
+    OuterDiv = "outerDiv", 2..2;
+    OuterPow = "outerPow", 2..2;
+    OuterMod = "outerMod", 2..2;
+    OuterLog = "outerLog", 2..2;
+    OuterMin = "outerMin", 2..2;
+    OuterMax = "outerMax", 2..2;
+    OuterAnd = "outerAnd", 2..2;
+    OuterOr = "outerOr", 2..2;
+    OuterEq = "outerEq", 2..2;
+    OuterNe = "outerNe", 2..2;
+    OuterLt = "outerLt", 2..2;
+    OuterLe = "outerLe", 2..2;
+    OuterGt = "outerGt", 2..2;
+    OuterGe = "outerGe", 2..2;
     // Full aggregation to a scalar.
     SumAll = "sumAll", 1..1;
     MinAll = "minAll", 1..1;
@@ -199,6 +219,17 @@ builtins! {
     Cbind = "cbind", 2..2;
     Rbind = "rbind", 2..2;
     Reverse = "reverse", 1..1;
+    /// `lowerTri(X, diag, values)`, `upperTri(X, diag, values)`
+    LowerTri = "lowerTri", 3..3;
+    UpperTri = "upperTri", 3..3;
+    DiagVector = "diagVector", 1..1;
+    /// `replace(X, pattern, replacement)`
+    Replace = "replace", 3..3;
+    IsSymmetric = "isSymmetric", 1..1;
+    /// `sample(range, size, withReplacement, seed)`
+    Sample = "sample", 4..4;
+    /// `typeOf(x)`: DAPHNE's name of the runtime type.
+    TypeOf = "typeOf", 1..1;
     MatMul = "matMul", 2..2;
     Solve = "solve", 2..2;
     Syrk = "syrk", 1..1;
@@ -318,5 +349,32 @@ mod tests {
         assert_eq!(Literal::f64(f64::NAN).to_string(), "nan:f64");
         assert_eq!(Literal::Si64(-3).to_string(), "-3:si64");
         assert_eq!(Literal::Str("a\"b".into()).to_string(), "\"a\\\"b\":str");
+    }
+}
+
+impl Builtin {
+    /// For an outer operation, the elementwise operation it applies to each pair.
+    pub fn outer_elementwise(self) -> Option<Builtin> {
+        use Builtin as B;
+        Some(match self {
+            B::OuterAdd => B::EwAdd,
+            B::OuterSub => B::EwSub,
+            B::OuterMul => B::EwMul,
+            B::OuterDiv => B::EwDiv,
+            B::OuterPow => B::EwPow,
+            B::OuterMod => B::EwMod,
+            B::OuterLog => B::EwLog,
+            B::OuterMin => B::EwMin,
+            B::OuterMax => B::EwMax,
+            B::OuterAnd => B::EwAnd,
+            B::OuterOr => B::EwOr,
+            B::OuterEq => B::EwEq,
+            B::OuterNe => B::EwNe,
+            B::OuterLt => B::EwLt,
+            B::OuterLe => B::EwLe,
+            B::OuterGt => B::EwGt,
+            B::OuterGe => B::EwGe,
+            _ => return None,
+        })
     }
 }

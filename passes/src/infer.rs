@@ -123,7 +123,34 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
     let t = |i: usize| args.get(i).map_or(&Type::Unknown, |a| a.ty);
     let one = |t: Type| Ok(vec![t]);
     let index = Type::Scalar(ValueType::Index);
+    if let Some(ew) = op.outer_elementwise() {
+        let (a, b) = (t(0), t(1));
+        let (rows, cols) = (dims(a).0, dims(b).1);
+        if let (Some(c), true) = (dims(a).1, a.is_matrix())
+            && c != 1
+        {
+            return Err(format!("`{op}` needs a column matrix (m x 1) on the left, not ?x{c}"));
+        }
+        if let (Some(r), true) = (dims(b).0, b.is_matrix())
+            && r != 1
+        {
+            return Err(format!("`{op}` needs a row matrix (1 x n) on the right, not {r}x?"));
+        }
+        let scalars = [Type::Scalar(vt(a).unwrap_or(ValueType::F64)), Type::Scalar(vt(b).unwrap_or(ValueType::F64))];
+        let pair: Vec<Operand> = scalars.iter().map(|ty| Operand { ty, constant: None }).collect();
+        let v = infer(ew, &pair)?.first().and_then(Type::value_type);
+        return one(matrix(v, rows, cols));
+    }
     match op {
+        B::EwLower | B::EwUpper => match vt(t(0)) {
+            Some(ValueType::Str) | None => one(t(0).clone()),
+            Some(other) => Err(format!("`{op}` needs strings, not {other}")),
+        },
+        B::LowerTri | B::UpperTri | B::Replace => one(t(0).clone()),
+        B::DiagVector => one(matrix(vt(t(0)), dims(t(0)).0, Some(1))),
+        B::IsSymmetric => one(Type::Scalar(ValueType::Bool)),
+        B::Sample => one(matrix(vt(t(0)), args[1].const_u64(), Some(1))),
+        B::TypeOf => one(Type::Scalar(ValueType::Str)),
         B::EwAbs | B::EwSign | B::EwMinus | B::EwRound | B::EwFloor | B::EwCeil | B::EwIsNan | B::EwNot => {
             one(ew_result(vt(t(0)), t(0), None))
         }
@@ -308,6 +335,23 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
         B::ReadMatrix => one(Type::Matrix(MatrixType::any())),
         B::ReadFrame => one(Type::Frame(FrameType { rows: None, columns: None })),
         B::Print | B::Stop | B::Write => Ok(vec![]),
+        B::OuterAdd
+        | B::OuterSub
+        | B::OuterMul
+        | B::OuterDiv
+        | B::OuterPow
+        | B::OuterMod
+        | B::OuterLog
+        | B::OuterMin
+        | B::OuterMax
+        | B::OuterAnd
+        | B::OuterOr
+        | B::OuterEq
+        | B::OuterNe
+        | B::OuterLt
+        | B::OuterLe
+        | B::OuterGt
+        | B::OuterGe => Err(format!("internal: `{op}` is inferred above")),
         B::Now => one(Type::Scalar(ValueType::Si64)),
     }
 }

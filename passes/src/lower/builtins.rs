@@ -65,6 +65,11 @@ fn unary(name: &str) -> Option<Builtin> {
         "cumProd" => B::CumProd,
         "cumMin" => B::CumMin,
         "cumMax" => B::CumMax,
+        "lower" => B::EwLower,
+        "upper" => B::EwUpper,
+        "diagVector" => B::DiagVector,
+        "isSymmetric" => B::IsSymmetric,
+        "typeOf" => B::TypeOf,
         _ => return None,
     })
 }
@@ -82,6 +87,23 @@ fn binary(name: &str) -> Option<Builtin> {
         "rbind" => B::Rbind,
         "solve" => B::Solve,
         "gemv" => B::Gemv,
+        "outerAdd" => B::OuterAdd,
+        "outerSub" => B::OuterSub,
+        "outerMul" => B::OuterMul,
+        "outerDiv" => B::OuterDiv,
+        "outerPow" => B::OuterPow,
+        "outerMod" => B::OuterMod,
+        "outerLog" => B::OuterLog,
+        "outerMin" => B::OuterMin,
+        "outerMax" => B::OuterMax,
+        "outerAnd" => B::OuterAnd,
+        "outerOr" => B::OuterOr,
+        "outerEq" => B::OuterEq,
+        "outerNeq" => B::OuterNe,
+        "outerLt" => B::OuterLt,
+        "outerLe" => B::OuterLe,
+        "outerGt" => B::OuterGt,
+        "outerGe" => B::OuterGe,
         _ => return None,
     })
 }
@@ -108,6 +130,9 @@ fn signature(name: &str) -> Option<Sig> {
         "now" => sig(&[], 0),
         "setColLabelsPrefix" => sig(&["frame", "prefix"], 2),
         "readMatrix" | "readFrame" => sig(&["filename"], 1),
+        "lowerTri" | "upperTri" => sig(&["arg", "diag", "values"], 3),
+        "replace" => sig(&["arg", "pattern", "replacement"], 3),
+        "sample" => sig(&["range", "size", "withReplacement", "seed"], 4),
         "write" | "writeMatrix" | "writeFrame" => sig(&["arg", "filename"], 2),
         _ => return None,
     })
@@ -240,6 +265,10 @@ impl<'a> Lowerer<'a> {
             "now" => one(self.builtin1(Builtin::Now, vec![], span)?),
             "setColLabelsPrefix" => one(self.builtin1(Builtin::SetColLabelsPrefix, vec![req(0)?, req(1)?], span)?),
             "readMatrix" => one(self.builtin1(Builtin::ReadMatrix, vec![req(0)?], span)?),
+            "lowerTri" => one(self.builtin1(Builtin::LowerTri, vec![req(0)?, req(1)?, req(2)?], span)?),
+            "upperTri" => one(self.builtin1(Builtin::UpperTri, vec![req(0)?, req(1)?, req(2)?], span)?),
+            "replace" => one(self.builtin1(Builtin::Replace, vec![req(0)?, req(1)?, req(2)?], span)?),
+            "sample" => one(self.builtin1(Builtin::Sample, vec![req(0)?, req(1)?, req(2)?, req(3)?], span)?),
             "readFrame" => one(self.builtin1(Builtin::ReadFrame, vec![req(0)?], span)?),
             "write" | "writeMatrix" | "writeFrame" => {
                 self.builtin(Builtin::Write, vec![req(0)?, req(1)?], span)?;

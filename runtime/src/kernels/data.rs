@@ -381,3 +381,137 @@ pub fn insert(op: Builtin, x: &Matrix, y: &Matrix, lo: &Value, hi: &Value) -> R<
         _ => return Err("internal: insert operands of different types".into()),
     }))
 }
+
+/// `lowerTri(X, diag, values)` / `upperTri(X, diag, values)`: the triangle of a square matrix,
+/// the rest zero; `diag` keeps the diagonal, `values` false puts 1 for non-zero cells.
+pub fn triangle(op: Builtin, m: &Matrix, diag: &Value, values: &Value) -> R<Value> {
+    if m.rows() != m.cols() {
+        return Err(format!("`{op}` needs a square matrix, not {}x{}", m.rows(), m.cols()));
+    }
+    let flag = |v: &Value| match v {
+        Value::Scalar(s) => s.get::<bool>().ok_or_else(|| format!("`{op}`: flags must be booleans")),
+        _ => Err(format!("`{op}`: flags must be scalars")),
+    };
+    let (keep_diag, keep_values) = (flag(diag)?, flag(values)?);
+    let lower = op == Builtin::LowerTri;
+    fn run<T: MatrixElem>(x: &DenseMatrix<T>, lower: bool, keep_diag: bool, keep_values: bool) -> Value {
+        let n = x.rows();
+        let mut cells = vec![T::default(); n * n];
+        for i in 0..n {
+            for j in 0..n {
+                let inside = if i == j {
+                    keep_diag
+                } else if lower {
+                    j < i
+                } else {
+                    j > i
+                };
+                let v = *x.get(i, j);
+                if inside && !v.is_zero() {
+                    cells[i * n + j] = if keep_values { v } else { T::from_i128(1) };
+                }
+            }
+        }
+        wrap(DenseMatrix::from_vec(n, n, cells))
+    }
+    with_matrix!(m, x => Ok(run(x, lower, keep_diag, keep_values)), _s => Err(format!("`{op}` is not defined on strings")))
+}
+
+/// `diagVector(X)`: the diagonal of a square matrix as a column.
+pub fn diag_vector(m: &Matrix) -> R<Value> {
+    if m.rows() != m.cols() {
+        return Err(format!("`diagVector` needs a square matrix, not {}x{}", m.rows(), m.cols()));
+    }
+    let idx: Vec<(usize, usize)> = (0..m.rows()).map(|i| (i, i)).collect();
+    let cells: Vec<Scalar> = idx.iter().map(|&(i, j)| crate::kernels::cell(m, i, j)).collect();
+    matrix_from_scalars(m.rows(), 1, &cells, m.value_type())
+}
+
+/// `replace(X, pattern, replacement)`: every cell equal to `pattern` (NaN matches NaN)
+/// becomes `replacement`.
+pub fn replace(m: &Matrix, pattern: &Value, replacement: &Value) -> R<Value> {
+    let vt = m.value_type();
+    let scalar = |v: &Value| match v {
+        Value::Scalar(s) => {
+            s.cast(vt).ok_or_else(|| "`replace`: pattern and replacement must fit the matrix".to_owned())
+        }
+        _ => Err("`replace`: pattern and replacement must be scalars".to_owned()),
+    };
+    let (p, r) = (scalar(pattern)?, scalar(replacement)?);
+    let is_nan = |s: &Scalar| matches!(s, Scalar::F64(x) if x.is_nan()) || matches!(s, Scalar::F32(x) if x.is_nan());
+    let cells: Vec<Scalar> = (0..m.rows())
+        .flat_map(|i| (0..m.cols()).map(move |j| (i, j)))
+        .map(|(i, j)| {
+            let c = crate::kernels::cell(m, i, j);
+            if c == p || (is_nan(&p) && is_nan(&c)) { r.clone() } else { c }
+        })
+        .collect();
+    matrix_from_scalars(m.rows(), m.cols(), &cells, vt)
+}
+
+/// `isSymmetric(X)` for a square matrix.
+pub fn is_symmetric(m: &Matrix) -> R<Value> {
+    if m.rows() != m.cols() {
+        return Err("the provided matrix is not square".to_owned());
+    }
+    for i in 0..m.rows() {
+        for j in i + 1..m.cols() {
+            if crate::kernels::cell(m, i, j) != crate::kernels::cell(m, j, i) {
+                return Ok(Value::Scalar(Scalar::Bool(false)));
+            }
+        }
+    }
+    Ok(Value::Scalar(Scalar::Bool(true)))
+}
+
+/// `sample(range, size, withReplacement, seed)`, drawing exactly DAPHNE's values.
+pub fn sample(args: &[Value], vt: ValueType) -> R<Value> {
+    let op = Builtin::Sample;
+    let size = size_arg(op, &args[1], "the size")?;
+    let with_replacement = match &args[2] {
+        Value::Scalar(s) => s.get::<bool>().ok_or("`sample`: withReplacement must be a boolean")?,
+        _ => return Err("`sample`: withReplacement must be a scalar".into()),
+    };
+    let seed = int_arg(op, &args[3], "the seed")?;
+    let range = match &args[0] {
+        Value::Scalar(s) => s.clone(),
+        _ => return Err("`sample`: the range must be a scalar".into()),
+    };
+    fn draw<T: MatrixElem + crate::random::RandValue>(range: &Scalar, size: usize, repl: bool, seed: i64) -> R<Value> {
+        let r: T = range.get().unwrap_or_default();
+        let cells = crate::random::sample_values::<T>(r, size, repl, seed).map_err(|e| format!("`sample`: {e}"))?;
+        Ok(wrap(DenseMatrix::from_vec(cells.len(), 1, cells)))
+    }
+    match vt {
+        ValueType::F64 => draw::<f64>(&range, size, with_replacement, seed),
+        ValueType::F32 => draw::<f32>(&range, size, with_replacement, seed),
+        ValueType::Si64 => draw::<i64>(&range, size, with_replacement, seed),
+        ValueType::Si32 => draw::<i32>(&range, size, with_replacement, seed),
+        ValueType::Si8 => draw::<i8>(&range, size, with_replacement, seed),
+        ValueType::Ui64 | ValueType::Index => draw::<u64>(&range, size, with_replacement, seed),
+        ValueType::Ui32 => draw::<u32>(&range, size, with_replacement, seed),
+        ValueType::Ui8 => draw::<u8>(&range, size, with_replacement, seed),
+        ValueType::Bool | ValueType::Str => Err(format!("`sample` cannot draw values of type {vt}")),
+    }
+}
+
+/// `typeOf(x)`: `DenseMatrix(2x3, double)`, `Frame(2x1, [a:int64_t])`, or a scalar's C++ type.
+pub fn type_of(v: &Value) -> Value {
+    let name = match v {
+        Value::Scalar(s) => match s {
+            // DAPHNE keeps string scalars as C strings.
+            Scalar::Str(_) => "const char*".to_owned(),
+            other => other.value_type().cpp_name().to_owned(),
+        },
+        Value::Matrix(m) => {
+            let vt = if m.value_type() == ValueType::Str { "std::string" } else { m.value_type().cpp_name() };
+            format!("DenseMatrix({}x{}, {vt})", m.rows(), m.cols())
+        }
+        Value::Frame(f) => {
+            let mut out = String::new();
+            f.print(&mut out);
+            out.lines().next().unwrap_or_default().to_owned()
+        }
+    };
+    Value::Scalar(Scalar::Str(std::sync::Arc::from(name)))
+}

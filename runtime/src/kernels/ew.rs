@@ -262,3 +262,57 @@ pub fn cond(c: &Matrix, a: &Value, b: &Value, vt: ValueType) -> R<Value> {
     }
     crate::kernels::matrix_from_scalars(mask.rows(), mask.cols(), &cells, vt)
 }
+
+/// `outerOp(a, b)`: an m x 1 (or scalar) and a 1 x n (or scalar) give m x n with
+/// `op(a[i], b[j])` at `(i, j)`; operands converted to `arg_vt`, result in `vt`.
+pub fn outer(op: Builtin, a: &Value, b: &Value, arg_vt: ValueType, vt: ValueType) -> R<Value> {
+    let column = |v: &Value, want_col: bool| -> R<Vec<Value>> {
+        match v {
+            Value::Scalar(_) => Ok(vec![v.clone()]),
+            Value::Matrix(m) => {
+                let ok = if want_col { m.cols() == 1 } else { m.rows() == 1 };
+                if !ok {
+                    let need = if want_col {
+                        "a column matrix (m x 1) on the left"
+                    } else {
+                        "a row matrix (1 x n) on the right"
+                    };
+                    return Err(format!("outer operations need {need}, not {}x{}", m.rows(), m.cols()));
+                }
+                let n = if want_col { m.rows() } else { m.cols() };
+                Ok((0..n)
+                    .map(|k| {
+                        Value::Scalar(if want_col {
+                            crate::kernels::cell(m, k, 0)
+                        } else {
+                            crate::kernels::cell(m, 0, k)
+                        })
+                    })
+                    .collect())
+            }
+            Value::Frame(_) => Err("outer operations are not defined on frames".to_owned()),
+        }
+    };
+    let (xs, ys) = (column(a, true)?, column(b, false)?);
+    let mut cells = Vec::with_capacity(xs.len() * ys.len());
+    for x in &xs {
+        for y in &ys {
+            match binary(op, x, y, arg_vt, vt)? {
+                Value::Scalar(s) => cells.push(s),
+                _ => return Err("internal: outer cell is not a scalar".to_owned()),
+            }
+        }
+    }
+    crate::kernels::matrix_from_scalars(xs.len(), ys.len(), &cells, vt)
+}
+
+/// `lower(s)` and `upper(s)` on a string or a matrix of strings.
+pub fn case(op: Builtin, v: &Value) -> R<Value> {
+    let f =
+        |s: &str| -> Arc<str> { Arc::from(if op == Builtin::EwLower { s.to_lowercase() } else { s.to_uppercase() }) };
+    match v {
+        Value::Scalar(Scalar::Str(s)) => Ok(Value::Scalar(Scalar::Str(f(s)))),
+        Value::Matrix(Matrix::Str(m)) => Ok(Value::Matrix(Matrix::Str(m.map(|s| f(s))))),
+        other => Err(format!("`{op}` needs strings, not {}", other.describe())),
+    }
+}

@@ -152,7 +152,26 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
     use Builtin as B;
     let arg = |i: usize| args.get(i).ok_or_else(|| format!("`{op}` is missing operand {i}"));
     let one = |v: Value| Ok(vec![v]);
+    if let Some(ew) = op.outer_elementwise() {
+        let (a, b) = (arg(0)?, arg(1)?);
+        let vt = result_vt(op, args)?;
+        let arg_vt = match ew {
+            B::EwEq | B::EwNe | B::EwLt | B::EwLe | B::EwGt | B::EwGe => {
+                let va = type_of(a).value_type().unwrap_or(ValueType::F64);
+                va.most_general(type_of(b).value_type().unwrap_or(ValueType::F64))
+            }
+            _ => vt,
+        };
+        return one(ew::outer(ew, a, b, arg_vt, vt)?);
+    }
     match op {
+        B::EwLower | B::EwUpper => one(ew::case(op, arg(0)?)?),
+        B::LowerTri | B::UpperTri => one(data::triangle(op, matrix_arg(op, arg(0)?)?, arg(1)?, arg(2)?)?),
+        B::DiagVector => one(data::diag_vector(matrix_arg(op, arg(0)?)?)?),
+        B::Replace => one(data::replace(matrix_arg(op, arg(0)?)?, arg(1)?, arg(2)?)?),
+        B::IsSymmetric => one(data::is_symmetric(matrix_arg(op, arg(0)?)?)?),
+        B::Sample => one(data::sample(args, result_vt(op, args)?)?),
+        B::TypeOf => one(data::type_of(arg(0)?)),
         B::EwAbs
         | B::EwSign
         | B::EwExp
@@ -267,6 +286,23 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
         B::InsertRow | B::InsertCol => {
             one(data::insert(op, matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?, arg(2)?, arg(3)?)?)
         }
+        B::OuterAdd
+        | B::OuterSub
+        | B::OuterMul
+        | B::OuterDiv
+        | B::OuterPow
+        | B::OuterMod
+        | B::OuterLog
+        | B::OuterMin
+        | B::OuterMax
+        | B::OuterAnd
+        | B::OuterOr
+        | B::OuterEq
+        | B::OuterNe
+        | B::OuterLt
+        | B::OuterLe
+        | B::OuterGt
+        | B::OuterGe => Err(format!("internal: `{op}` is handled above")),
         B::Print | B::Stop | B::Now | B::ReadMatrix | B::ReadFrame | B::Write => {
             Err(format!("internal: `{op}` is run by the executor"))
         }
