@@ -328,30 +328,6 @@ impl OpKind {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn builtin_names_are_unique_and_round_trip() {
-        let mut seen = std::collections::HashSet::new();
-        for &b in Builtin::ALL {
-            assert!(seen.insert(b.name()), "duplicate name {}", b.name());
-            assert_eq!(Builtin::from_name(b.name()), Some(b));
-        }
-        assert_eq!(Builtin::from_name("noSuchOp"), None);
-    }
-
-    #[test]
-    fn literals_print_with_their_type() {
-        assert_eq!(Literal::f64(2.5).to_string(), "2.5:f64");
-        assert_eq!(Literal::f64(1.0).to_string(), "1.0:f64");
-        assert_eq!(Literal::f64(f64::NAN).to_string(), "nan:f64");
-        assert_eq!(Literal::Si64(-3).to_string(), "-3:si64");
-        assert_eq!(Literal::Str("a\"b".into()).to_string(), "\"a\\\"b\":str");
-    }
-}
-
 impl Builtin {
     /// For an outer operation, the elementwise operation it applies to each pair.
     pub fn outer_elementwise(self) -> Option<Builtin> {
@@ -376,5 +352,29 @@ impl Builtin {
             B::OuterGe => B::EwGe,
             _ => return None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_names_are_unique_and_round_trip() {
+        let mut seen = std::collections::HashSet::new();
+        for &b in Builtin::ALL {
+            assert!(seen.insert(b.name()), "duplicate name {}", b.name());
+            assert_eq!(Builtin::from_name(b.name()), Some(b));
+        }
+        assert_eq!(Builtin::from_name("noSuchOp"), None);
+    }
+
+    #[test]
+    fn literals_print_with_their_type() {
+        assert_eq!(Literal::f64(2.5).to_string(), "2.5:f64");
+        assert_eq!(Literal::f64(1.0).to_string(), "1.0:f64");
+        assert_eq!(Literal::f64(f64::NAN).to_string(), "nan:f64");
+        assert_eq!(Literal::Si64(-3).to_string(), "-3:si64");
+        assert_eq!(Literal::Str("a\"b".into()).to_string(), "\"a\\\"b\":str");
     }
 }
