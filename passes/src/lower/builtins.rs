@@ -5,7 +5,7 @@ use daphne_frontend::Span;
 use daphne_frontend::ast::Arg;
 use daphne_ir::{Builtin, Literal, Value};
 
-use super::{Lowerer, Result, compile_error, parse_error};
+use super::{Lowerer, Result, parse_error};
 
 /// A built-in's parameters: names, and how many are required.
 struct Sig {
@@ -195,6 +195,15 @@ impl<'a> Lowerer<'a> {
         if slots[..sig.required].iter().any(Option::is_none) {
             return Err(parse_error(span, arity_message(name, &sig, args.len())));
         }
+        // As DAPHNE: an optional parameter cannot be left out when a later one is given.
+        if let Some(gap) = slots.iter().position(Option::is_none)
+            && let Some(after) = slots[gap..].iter().flatten().next()
+        {
+            return Err(parse_error(
+                after.1,
+                format!("`{name}`: parameter `{}` must be given when a later parameter is", sig.params[gap]),
+            ));
+        }
         let arg = |i: usize| slots[i].map(|(v, _)| v);
         let req = |i: usize| slots[i].map(|(v, _)| v).ok_or_else(|| parse_error(span, "internal: missing argument"));
         let one = |v: Value| Ok(Some(vec![v]));
@@ -257,7 +266,7 @@ impl<'a> Lowerer<'a> {
             "stop" => {
                 let msg = match arg(0) {
                     Some(v) => v,
-                    None => self.constant_value(Literal::Str(String::new()), span)?,
+                    None => self.constant_value(Literal::Str("unspecified reason".to_owned()), span)?,
                 };
                 self.builtin(Builtin::Stop, vec![msg], span)?;
                 Ok(Some(vec![]))
@@ -283,7 +292,7 @@ impl<'a> Lowerer<'a> {
         match self.constant(v) {
             Some(Literal::Si64(0) | Literal::Ui64(0) | Literal::Index(0)) => Ok(0),
             Some(Literal::Si64(1) | Literal::Ui64(1) | Literal::Index(1)) => Ok(1),
-            _ => Err(compile_error(span, "the axis must be the constant 0 (per row) or 1 (per column)")),
+            _ => Err(parse_error(span, "the axis must be the constant 0 (per row) or 1 (per column)")),
         }
     }
 }

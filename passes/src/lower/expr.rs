@@ -315,6 +315,24 @@ impl<'a> Lowerer<'a> {
     fn single_position(&mut self, x: Value, p: Value, axis: usize, span: Span) -> Result<(Value, Value)> {
         let si64 = Type::Scalar(ValueType::Si64);
         let p = self.cast_to(p, &si64, span)?;
+        // A constant position into a matrix of known extent folds to constant bounds (which
+        // shape inference then checks, as in DAPHNE).
+        let extent = match self.ty(x) {
+            Type::Matrix(m) => {
+                if axis == 0 {
+                    m.rows
+                } else {
+                    m.cols
+                }
+            }
+            _ => None,
+        };
+        if let (Some(Literal::Si64(q)), Some(n)) = (self.constant(p), extent) {
+            let lo = if q < 0 { q + n as i64 } else { q };
+            let lo_v = self.constant_value(Literal::Si64(lo), span)?;
+            let hi_v = self.constant_value(Literal::Si64(lo + 1), span)?;
+            return Ok((lo_v, hi_v));
+        }
         let zero = self.constant_value(Literal::Si64(0), span)?;
         let negative = self.builtin1(Builtin::EwLt, vec![p, zero], span)?;
         let n = self.builtin1(if axis == 0 { Builtin::Nrow } else { Builtin::Ncol }, vec![x], span)?;
@@ -343,6 +361,9 @@ impl<'a> Lowerer<'a> {
             Range::Single(e) => {
                 let v = self.expr(e)?;
                 // A matrix of positions, or a frame column label.
+                if self.ty(v) == Type::Scalar(ValueType::Str) && !matches!(self.ty(x), Type::Frame(_) | Type::Unknown) {
+                    return Err(parse_error(e.span, "indexing by a label is only supported for frames"));
+                }
                 if self.ty(v).is_matrix() || self.ty(v) == Type::Scalar(ValueType::Str) {
                     return self.builtin1(extract, vec![x, v], span);
                 }
@@ -385,6 +406,12 @@ impl<'a> Lowerer<'a> {
                 None => Ok((l.constant_value(Literal::Si64(0), span)?, count(l)?)),
                 Some(Range::Single(e)) => {
                     let v = l.expr(e)?;
+                    if !matches!(l.ty(v), Type::Scalar(_)) {
+                        return Err(parse_error(
+                            e.span,
+                            "left indexing supports single positions and ranges, not position lists",
+                        ));
+                    }
                     l.single_position(x, v, axis, e.span)
                 }
                 Some(Range::Slice { lo, hi, .. }) => {
@@ -431,6 +458,9 @@ impl<'a> Lowerer<'a> {
     }
 
     fn matrix_literal(&mut self, elems: &[Expr], shape: Option<&MatrixShape>, span: Span) -> Result<Value> {
+        if elems.is_empty() {
+            return Err(parse_error(span, "empty matrix literals are not supported"));
+        }
         let mut operands = Vec::new();
         for e in elems {
             let v = self.expr(e)?;
@@ -571,6 +601,14 @@ impl<'a> Lowerer<'a> {
     /// Lowers one specialization of a UDF, in the namespace and file it was defined in.
     fn specialize(&mut self, name: &str, fref: super::FuncRef<'a>, key: SpecKey) -> Result<(FuncId, Vec<Type>)> {
         let def = fref.def;
+        for (i, p) in def.params.iter().enumerate() {
+            if def.params[..i].iter().any(|q| q.name.name == p.name.name) {
+                return Err(parse_error(
+                    p.name.span,
+                    format!("parameter `{}` of `{}` is declared twice", p.name.name, def.name.name),
+                ));
+            }
+        }
         let id = FuncId(self.functions.len() as u32);
         self.functions.push(None);
         let declared: Option<Vec<Type>> =
@@ -612,11 +650,20 @@ impl<'a> Lowerer<'a> {
                     ),
                 ));
             }
-            let mut casted = Vec::new();
-            for (&v, t) in values.iter().zip(&expected) {
-                casted.push(self.cast_to(v, t, span)?);
+            // As DAPHNE: a typed function must return exactly the declared types.
+            for (i, (&v, t)) in values.iter().zip(&expected).enumerate() {
+                let actual = self.ty(v);
+                if !actual.compatible(t) {
+                    return Err(parse_error(
+                        span,
+                        format!(
+                            "function `{}` returns a different type for return value #{i} than specified in the definition ({actual} vs. {t})",
+                            def.name.name
+                        ),
+                    ));
+                }
             }
-            self.emit(OpKind::Return, casted, vec![], vec![], span)?;
+            self.emit(OpKind::Return, values, vec![], vec![], span)?;
             Ok(expected)
         });
         let file = self.file;

@@ -229,6 +229,25 @@ impl<'a> Lowerer<'a> {
     pub(crate) fn builtin(&mut self, b: daphne_ir::Builtin, operands: Vec<Value>, span: Span) -> Result<Vec<Value>> {
         let types: Vec<Type> = operands.iter().map(|&v| self.ty(v)).collect();
         let consts: Vec<Option<Literal>> = operands.iter().map(|&v| self.constant(v)).collect();
+        // DAPHNE folds integer constants while compiling and fails on a division by zero.
+        if matches!(b, daphne_ir::Builtin::EwDiv | daphne_ir::Builtin::EwMod)
+            && let (Some(a), Some(d)) = (&consts[0], &consts[1])
+            && a.value_type().is_integer()
+            && d.value_type().is_integer()
+            && matches!(
+                d,
+                Literal::Si64(0)
+                    | Literal::Ui64(0)
+                    | Literal::Index(0)
+                    | Literal::Si32(0)
+                    | Literal::Ui32(0)
+                    | Literal::Si8(0)
+                    | Literal::Ui8(0)
+                    | Literal::Bool(false)
+            )
+        {
+            return Err(compile_error(span, "Can't divide by 0"));
+        }
         let args: Vec<Operand> =
             types.iter().zip(&consts).map(|(ty, c)| Operand { ty, constant: c.as_ref() }).collect();
         let results = infer(b, &args).map_err(|m| compile_error(span, m))?;

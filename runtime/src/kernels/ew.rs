@@ -17,7 +17,16 @@ fn unary_fn<T: Elem>(op: Builtin) -> R<fn(T) -> T> {
     use Builtin as B;
     Ok(match op {
         B::EwMinus => |x: T| x.neg(),
-        B::EwAbs => |x: T| if x < T::default() { x.neg() } else { x },
+        // std::abs: clears the sign bit of floats, so abs(-0.0) is 0.
+        B::EwAbs => |x: T| {
+            if T::IS_FLOAT {
+                T::from_f64(x.to_f64().abs())
+            } else if x < T::default() {
+                x.neg()
+            } else {
+                x
+            }
+        },
         B::EwSign => |x: T| {
             if x > T::default() {
                 T::from_i128(1)
@@ -50,8 +59,36 @@ fn unary_fn<T: Elem>(op: Builtin) -> R<fn(T) -> T> {
     })
 }
 
+/// DAPHNE's domain checks (`EwUnarySca.h`): `sqrt` and `ln` of a number below -0, `asin`
+/// and `acos` outside [-1, 1] are errors rather than NaN.
+fn check_domain(op: Builtin, x: f64) -> R<()> {
+    let bad = match op {
+        Builtin::EwSqrt => (x < -0.0).then_some("SQRT with domain [-0, inf]"),
+        Builtin::EwLn => (x < -0.0).then_some("LN with domain [-0, inf]"),
+        Builtin::EwAsin => (!(-1.0..=1.0).contains(&x) && !x.is_nan()).then_some("ASIN with domain [-1, 1]"),
+        Builtin::EwAcos => (!(-1.0..=1.0).contains(&x) && !x.is_nan()).then_some("ACOS with domain [-1, 1]"),
+        _ => None,
+    }
+    .map(|m| m.to_owned());
+    match bad {
+        Some(m) => Err(format!("{m}: the argument {} is outside the domain", crate::format::fmt_f64(x))),
+        None => Ok(()),
+    }
+}
+
 /// An elementwise unary op, computed in the result value type `vt`.
 pub fn unary(op: Builtin, x: &Value, vt: ValueType) -> R<Value> {
+    if matches!(op, Builtin::EwSqrt | Builtin::EwLn | Builtin::EwAsin | Builtin::EwAcos) {
+        match x {
+            Value::Scalar(s) => check_domain(op, s.get::<f64>().unwrap_or(0.0))?,
+            Value::Matrix(m) => {
+                if let Some(f) = m.to_typed::<f64>() {
+                    f.cells().iter().try_for_each(|&v| check_domain(op, v))?;
+                }
+            }
+            Value::Frame(_) => {}
+        }
+    }
     with_elem_type!(vt, T => {
         let f = unary_fn::<T>(op)?;
         match x {

@@ -1,0 +1,78 @@
+//! Runs every script in `tests/run/` through `daphne` and compares with its expectations,
+//! stored beside it as data:
+//!
+//! - `NAME.out`: the exact bytes expected on stdout (required);
+//! - `NAME.status`: the expected exit status (default 0);
+//! - `NAME.err`: lines that must each appear in stderr (default: stderr must be empty when
+//!   the status is 0);
+//! - `NAME.args`: command-line arguments after the script, one per line.
+//!
+//! Scripts run with `tests/` as the working directory, so they name data files relative to
+//! it (`run/data/x.csv`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::check;
+
+const DAPHNE: &str = env!("CARGO_BIN_EXE_daphne");
+
+fn scripts(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            scripts(&p, out);
+        } else if p.extension().is_some_and(|x| x == "daph") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn scripts_print_what_daphne_prints() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run");
+    let mut all = Vec::new();
+    scripts(&root, &mut all);
+    assert!(all.len() >= 10, "the script corpus is missing");
+    let mut failures = Vec::new();
+    for script in &all {
+        let rel = script.strip_prefix(&root).unwrap_or(script).to_string_lossy().replace('\\', "/");
+        let read = |ext: &str| std::fs::read_to_string(script.with_extension(ext)).ok();
+        let Some(expected_out) = read("out") else {
+            failures.push(format!("{rel}: no .out file"));
+            continue;
+        };
+        let status: i32 = read("status").map_or(0, |s| s.trim().parse().unwrap_or(-1));
+        let mut args = vec![format!("run/{rel}")];
+        args.extend(read("args").unwrap_or_default().lines().filter(|l| !l.is_empty()).map(str::to_owned));
+        let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = check(DAPHNE, &arg_refs);
+        let mut problems = Vec::new();
+        if out.stdout != expected_out {
+            problems.push(format!("stdout differs:\n--- expected\n{expected_out}--- actual\n{}", out.stdout));
+        }
+        if out.status != status {
+            problems.push(format!("exit status {} instead of {status}", out.status));
+        }
+        match read("err") {
+            Some(err) => {
+                for line in err.lines().filter(|l| !l.is_empty()) {
+                    if !out.stderr.contains(line) {
+                        problems.push(format!("stderr lacks `{line}`:\n{}", out.stderr));
+                    }
+                }
+            }
+            None if status == 0 && !out.stderr.is_empty() => {
+                problems.push(format!("unexpected stderr:\n{}", out.stderr))
+            }
+            None => {}
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{rel}: {}", problems.join("\n")));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} scripts failed:\n\n{}", failures.len(), all.len(), failures.join("\n\n"));
+}
