@@ -260,6 +260,14 @@ builtins! {
     ReadFrame = "readFrame", 1..1;
     /// `write(arg, path)`: a matrix or frame as CSV, with `path.meta`.
     Write = "write", 2..2;
+    /// `createList(m0, m1, ...)`: a list of matrices of one value type.
+    CreateList = "createList", 1.._;
+    /// `length(list)`
+    Length = "length", 1..1;
+    /// `append(list, matrix)`: the list with the matrix at its end.
+    Append = "append", 2..2;
+    /// `remove(list, idx)`: two results, the list without the element and the element.
+    Remove = "remove", 2..2;
     /// `print(arg, newline, toStderr)`
     Print = "print", 3..3;
     /// `stop(message)`

@@ -328,6 +328,45 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
                 _ => one(v.map_or(Type::Unknown, Type::Scalar)),
             }
         }
+        B::CreateList => {
+            let mut vt_all = None;
+            for a in args {
+                match a.ty {
+                    Type::Matrix(m) => {
+                        if let (Some(x), Some(y)) = (vt_all, m.vt)
+                            && x != y
+                        {
+                            return Err(format!("the elements of a list must have one value type, not {x} and {y}"));
+                        }
+                        vt_all = vt_all.or(m.vt);
+                    }
+                    Type::Unknown => {}
+                    other => return Err(format!("the elements of a list must be matrices, not {other}")),
+                }
+            }
+            one(Type::List(Box::new(matrix(vt_all, None, None))))
+        }
+        B::Length => match t(0) {
+            Type::List(_) | Type::Unknown => one(Type::Scalar(ValueType::Index)),
+            other => Err(format!("`length` needs a list, not {other}")),
+        },
+        B::Append => match (t(0), t(1)) {
+            (Type::List(e), Type::Matrix(m)) => {
+                if let (Some(x), Some(y)) = (e.value_type(), m.vt)
+                    && x != y
+                {
+                    return Err(format!("cannot append a matrix of {y} to a list of {x}"));
+                }
+                one(t(0).clone())
+            }
+            (Type::List(_) | Type::Unknown, Type::Unknown) | (Type::Unknown, _) => one(t(0).clone()),
+            (a, b) => Err(format!("`append` needs a list and a matrix, not {a} and {b}")),
+        },
+        B::Remove => match t(0) {
+            Type::List(e) => Ok(vec![t(0).clone(), (**e).clone()]),
+            Type::Unknown => Ok(vec![Type::Unknown, Type::Unknown]),
+            other => Err(format!("`remove` needs a list, not {other}")),
+        },
         B::ReadMatrix => one(Type::Matrix(MatrixType::any())),
         B::ReadFrame => one(Type::Frame(FrameType { rows: None, columns: None })),
         B::Print | B::Stop | B::Write => Ok(vec![]),

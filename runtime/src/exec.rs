@@ -247,7 +247,7 @@ fn truth(v: &Value) -> Result<bool, String> {
         Value::Scalar(s) => Ok(s.get::<bool>().unwrap_or(false)),
         Value::Matrix(m) if m.rows() == 1 && m.cols() == 1 => truth(&Value::Scalar(kernels::cell(m, 0, 0))),
         Value::Matrix(m) => Err(format!("a condition must be a single value, not a {}x{} matrix", m.rows(), m.cols())),
-        Value::Frame(_) => Err("a condition must be a single value, not a frame".to_owned()),
+        Value::Frame(_) | Value::List(..) => Err("a condition must be a single value, not a frame".to_owned()),
     }
 }
 

@@ -112,6 +112,8 @@ pub enum Value {
     Scalar(Scalar),
     Matrix(Matrix),
     Frame(crate::frame::Frame),
+    /// A list of matrices of one value type.
+    List(ValueType, Vec<Matrix>),
 }
 
 impl Value {
@@ -122,6 +124,13 @@ impl Value {
             Value::Scalar(s) => s.print(out),
             Value::Matrix(m) => m.print(out),
             Value::Frame(f) => f.print(out),
+            Value::List(vt, elems) => {
+                let name = if *vt == ValueType::Str { "std::string" } else { vt.cpp_name() };
+                out.push_str(&format!("List({}, DenseMatrix, {name})\n", elems.len()));
+                for m in elems {
+                    m.print(out);
+                }
+            }
         }
     }
 
@@ -130,6 +139,7 @@ impl Value {
             Value::Scalar(s) => format!("a scalar of type {}", s.value_type()),
             Value::Matrix(m) => format!("a {}x{} matrix of {}", m.rows(), m.cols(), m.value_type()),
             Value::Frame(f) => format!("a {}x{} frame", f.rows(), f.cols()),
+            Value::List(_, elems) => format!("a list of {} matrices", elems.len()),
         }
     }
 }

@@ -133,6 +133,9 @@ fn signature(name: &str) -> Option<Sig> {
         "lowerTri" | "upperTri" => sig(&["arg", "diag", "values"], 3),
         "replace" => sig(&["arg", "pattern", "replacement"], 3),
         "sample" => sig(&["range", "size", "withReplacement", "seed"], 4),
+        "length" => sig(&["list"], 1),
+        "append" => sig(&["list", "elem"], 2),
+        "remove" => sig(&["list", "idx"], 2),
         "write" | "writeMatrix" | "writeFrame" => sig(&["arg", "filename"], 2),
         _ => return None,
     })
@@ -145,6 +148,7 @@ impl<'a> Lowerer<'a> {
         let variadic = match name {
             "createFrame" => Some((Builtin::CreateFrame, 1)),
             "setColLabels" => Some((Builtin::SetColLabels, 2)),
+            "createList" => Some((Builtin::CreateList, 1)),
             _ => None,
         };
         if let Some((op, min)) = variadic {
@@ -278,6 +282,9 @@ impl<'a> Lowerer<'a> {
             "upperTri" => one(self.builtin1(Builtin::UpperTri, vec![req(0)?, req(1)?, req(2)?], span)?),
             "replace" => one(self.builtin1(Builtin::Replace, vec![req(0)?, req(1)?, req(2)?], span)?),
             "sample" => one(self.builtin1(Builtin::Sample, vec![req(0)?, req(1)?, req(2)?, req(3)?], span)?),
+            "length" => one(self.builtin1(Builtin::Length, vec![req(0)?], span)?),
+            "append" => one(self.builtin1(Builtin::Append, vec![req(0)?, req(1)?], span)?),
+            "remove" => Ok(Some(self.builtin(Builtin::Remove, vec![req(0)?, req(1)?], span)?)),
             "readFrame" => one(self.builtin1(Builtin::ReadFrame, vec![req(0)?], span)?),
             "write" | "writeMatrix" | "writeFrame" => {
                 self.builtin(Builtin::Write, vec![req(0)?, req(1)?], span)?;

@@ -280,7 +280,7 @@ fn select(v: &Value, rows: bool, idx: &[usize]) -> R<Value> {
         Value::Matrix(m) => Ok(Value::Matrix(pick_matrix(m, rows, idx))),
         Value::Frame(f) if rows => Ok(Value::Frame(f.select_rows(idx))),
         Value::Frame(f) => Ok(Value::Frame(f.select_cols(idx))),
-        Value::Scalar(_) => Err("only matrices and frames can be indexed".to_owned()),
+        Value::Scalar(_) | Value::List(..) => Err("only matrices and frames can be indexed".to_owned()),
     }
 }
 
@@ -288,7 +288,7 @@ fn extent(v: &Value, rows: bool) -> R<usize> {
     match v {
         Value::Matrix(m) => Ok(if rows { m.rows() } else { m.cols() }),
         Value::Frame(f) => Ok(if rows { f.rows() } else { f.cols() }),
-        Value::Scalar(_) => Err("only matrices and frames can be indexed".to_owned()),
+        Value::Scalar(_) | Value::List(..) => Err("only matrices and frames can be indexed".to_owned()),
     }
 }
 
@@ -507,9 +507,9 @@ pub fn type_of(v: &Value) -> Value {
             let vt = if m.value_type() == ValueType::Str { "std::string" } else { m.value_type().cpp_name() };
             format!("DenseMatrix({}x{}, {vt})", m.rows(), m.cols())
         }
-        Value::Frame(f) => {
+        Value::Frame(_) | Value::List(..) => {
             let mut out = String::new();
-            f.print(&mut out);
+            v.print(&mut out);
             out.lines().next().unwrap_or_default().to_owned()
         }
     };

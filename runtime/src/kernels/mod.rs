@@ -29,6 +29,9 @@ pub fn type_of(v: &Value) -> Type {
             cols: Some(m.cols() as u64),
             repr: None,
         }),
+        Value::List(vt, _) => {
+            Type::List(Box::new(Type::Matrix(MatrixType { vt: Some(*vt), rows: None, cols: None, repr: None })))
+        }
         Value::Frame(f) => Type::Frame(daphne_ir::FrameType {
             rows: Some(f.rows() as u64),
             columns: Some(
@@ -143,7 +146,7 @@ pub fn cast_value(v: &Value, vt: ValueType) -> R<Value> {
             .cast(vt)
             .map(Value::Matrix)
             .ok_or_else(|| format!("cannot convert a matrix of {} to {vt}", m.value_type())),
-        Value::Frame(_) => Err(format!("cannot convert a frame to {vt}")),
+        Value::Frame(_) | Value::List(..) => Err(format!("cannot convert a frame to {vt}")),
     }
 }
 
@@ -172,6 +175,44 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
         B::IsSymmetric => one(data::is_symmetric(matrix_arg(op, arg(0)?)?)?),
         B::Sample => one(data::sample(args, result_vt(op, args)?)?),
         B::TypeOf => one(data::type_of(arg(0)?)),
+        B::CreateList => {
+            let elems = args.iter().map(|v| matrix_arg(op, v).cloned()).collect::<R<Vec<Matrix>>>()?;
+            let vt = elems[0].value_type();
+            if let Some(m) = elems.iter().find(|m| m.value_type() != vt) {
+                return Err(format!(
+                    "the elements of a list must have one value type, not {vt} and {}",
+                    m.value_type()
+                ));
+            }
+            one(Value::List(vt, elems))
+        }
+        B::Length => match arg(0)? {
+            Value::List(_, elems) => one(Value::Scalar(Scalar::Index(elems.len() as u64))),
+            other => Err(format!("`length` needs a list, not {}", other.describe())),
+        },
+        B::Append => match (arg(0)?, arg(1)?) {
+            (Value::List(vt, elems), Value::Matrix(m)) if m.value_type() == *vt => {
+                let mut elems = elems.clone();
+                elems.push(m.clone());
+                one(Value::List(*vt, elems))
+            }
+            (Value::List(vt, _), Value::Matrix(m)) => {
+                Err(format!("cannot append a matrix of {} to a list of {vt}", m.value_type()))
+            }
+            (a, b) => Err(format!("`append` needs a list and a matrix, not {} and {}", a.describe(), b.describe())),
+        },
+        B::Remove => match arg(0)? {
+            Value::List(vt, elems) => {
+                let i = int_arg(op, arg(1)?, "the position")?;
+                if i < 0 || i as usize >= elems.len() {
+                    return Err(format!("cannot remove element {i} from a list of {} elements", elems.len()));
+                }
+                let mut elems = elems.clone();
+                let e = elems.remove(i as usize);
+                Ok(vec![Value::List(*vt, elems), Value::Matrix(e)])
+            }
+            other => Err(format!("`remove` needs a list, not {}", other.describe())),
+        },
         B::EwAbs
         | B::EwSign
         | B::EwExp
@@ -220,7 +261,7 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
                 let chosen = if s.get::<bool>().unwrap_or(false) { arg(1)? } else { arg(2)? };
                 one(cast_value(chosen, result_vt(op, args)?)?)
             }
-            Value::Frame(_) => Err("the condition of `?:` must not be a frame".to_owned()),
+            Value::Frame(_) | Value::List(..) => Err("the condition of `?:` must not be a frame".to_owned()),
         },
         B::SumAll | B::MinAll | B::MaxAll | B::MeanAll | B::VarAll | B::StddevAll => {
             one(agg::full(op, matrix_arg(op, arg(0)?)?, result_vt(op, args)?)?)
@@ -251,7 +292,9 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
             let (r, c) = match arg(0)? {
                 Value::Matrix(m) => (m.rows(), m.cols()),
                 Value::Frame(f) => (f.rows(), f.cols()),
-                v @ Value::Scalar(_) => return Err(format!("`{op}` needs a matrix or frame, not {}", v.describe())),
+                v @ (Value::Scalar(_) | Value::List(..)) => {
+                    return Err(format!("`{op}` needs a matrix or frame, not {}", v.describe()));
+                }
             };
             let n = match op {
                 B::Nrow => r,
@@ -320,7 +363,7 @@ pub fn matrix_arg(op: Builtin, v: &Value) -> R<&Matrix> {
 /// A scalar operand as a signed integer (for sizes and positions).
 pub fn int_arg(op: Builtin, v: &Value, what: &str) -> R<i64> {
     match v {
-        Value::Scalar(Scalar::Str(_)) | Value::Matrix(_) | Value::Frame(_) => {
+        Value::Scalar(Scalar::Str(_)) | Value::Matrix(_) | Value::Frame(_) | Value::List(..) => {
             Err(format!("`{op}`: {what} must be a number, not {}", v.describe()))
         }
         Value::Scalar(s) => s.get::<i64>().ok_or_else(|| format!("`{op}`: {what} must be a number")),
