@@ -86,8 +86,10 @@ impl Function {
         &self.body.args
     }
 
+    /// The parameter types; a parameter whose handle is invalid (only in unverified IR) is
+    /// `Unknown`.
     pub fn param_types(&self) -> Vec<Type> {
-        self.body.args.iter().map(|&v| self.values[v].ty.clone()).collect()
+        self.body.args.iter().map(|&v| self.values.try_get(v).map_or(Type::Unknown, |d| d.ty.clone())).collect()
     }
 
     /// A new region argument of type `ty` (not yet attached to a region).

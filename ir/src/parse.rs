@@ -229,7 +229,10 @@ impl<'a> Parser<'a> {
         } else if self.eat("list<") {
             let t = self.ty()?;
             self.expect(">")?;
-            Ok(Type::List(Box::new(t)))
+            match t {
+                Type::Matrix(m) => Ok(Type::List(m)),
+                _ => Err(self.error("a list holds matrices")),
+            }
         } else {
             Ok(Type::Scalar(self.value_type()?))
         }

@@ -29,7 +29,8 @@ use std::fmt::Write;
 use crate::function::{Function, Module, Region, Value};
 use crate::op::OpKind;
 
-/// The text form of a whole module.
+/// The text form of a whole module. The module should have passed the verifier: the printer
+/// does not guard against ops placed in several regions.
 pub fn module(m: &Module) -> String {
     let mut out = String::new();
     if let Some(entry) = m.functions.get(m.entry.0 as usize) {
@@ -96,7 +97,12 @@ impl Printer<'_> {
     }
 
     fn ops(&mut self, region: &Region, depth: usize) {
-        let indent = "  ".repeat(depth);
+        let indent = "  ".repeat(depth.min(crate::verify::MAX_NESTING));
+        // Only unverified IR nests deeper (or cyclically); stop rather than overflow.
+        if depth > crate::verify::MAX_NESTING {
+            let _ = writeln!(self.out, "{indent}<regions nested too deeply>");
+            return;
+        }
         for &id in &region.ops {
             let Some(op) = self.f.ops.try_get(id) else {
                 let _ = writeln!(self.out, "{indent}<invalid op #{}>", id.index());

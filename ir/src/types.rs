@@ -165,8 +165,9 @@ pub enum Type {
     Scalar(ValueType),
     Matrix(MatrixType),
     Frame(FrameType),
-    /// A list of matrices (DaphneDSL's lists hold matrices).
-    List(Box<Type>),
+    /// A list of matrices of this type (DaphneDSL's lists hold matrices). Types are not
+    /// recursive, so decoding IR from a peer cannot nest without bound.
+    List(MatrixType),
 }
 
 impl Type {
@@ -204,7 +205,7 @@ impl Type {
                 opt(&a.vt, &b.vt) && opt(&a.rows, &b.rows) && opt(&a.cols, &b.cols) && opt(&a.repr, &b.repr)
             }
             (Type::Frame(a), Type::Frame(b)) => opt(&a.rows, &b.rows) && opt(&a.columns, &b.columns),
-            (Type::List(a), Type::List(b)) => a.compatible(b),
+            (Type::List(a), Type::List(b)) => Type::Matrix(a.clone()).compatible(&Type::Matrix(b.clone())),
             _ => false,
         }
     }
@@ -240,7 +241,7 @@ impl fmt::Display for Type {
                     write!(f, "frame<{}x[{}]>", dim(fr.rows), cols.join(", "))
                 }
             },
-            Type::List(t) => write!(f, "list<{t}>"),
+            Type::List(t) => write!(f, "list<{}>", Type::Matrix(t.clone())),
         }
     }
 }

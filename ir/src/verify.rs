@@ -12,6 +12,10 @@ use crate::function::{FuncId, Function, Module, OpId, Region, Value, ValueDef};
 use crate::op::OpKind;
 use crate::types::Type;
 
+/// The deepest nesting of regions a valid module may have; the verifier and everything after
+/// it walk regions recursively, so IR from a peer must not nest without bound.
+pub const MAX_NESTING: usize = 512;
+
 /// Verifies a whole module.
 pub fn module(m: &Module) -> Result<(), String> {
     if m.functions.get(m.entry.0 as usize).is_none() {
@@ -93,6 +97,9 @@ impl<'a> Verifier<'a> {
 
     /// Verifies the ops of a region in a new scope holding its arguments.
     fn region(&mut self, r: &Region, what: &str) -> Result<(), String> {
+        if self.scopes.len() >= MAX_NESTING {
+            return Err(format!("regions are nested more than {MAX_NESTING} deep"));
+        }
         self.scopes.push(Vec::new());
         for &a in &r.args {
             self.define(a, ValueDef::Arg)?;

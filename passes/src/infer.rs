@@ -344,7 +344,7 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
                     other => return Err(format!("the elements of a list must be matrices, not {other}")),
                 }
             }
-            one(Type::List(Box::new(matrix(vt_all, None, None))))
+            one(Type::List(MatrixType { vt: vt_all, rows: None, cols: None, repr: None }))
         }
         B::Length => match t(0) {
             Type::List(_) | Type::Unknown => one(Type::Scalar(ValueType::Index)),
@@ -352,7 +352,7 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
         },
         B::Append => match (t(0), t(1)) {
             (Type::List(e), Type::Matrix(m)) => {
-                if let (Some(x), Some(y)) = (e.value_type(), m.vt)
+                if let (Some(x), Some(y)) = (e.vt, m.vt)
                     && x != y
                 {
                     return Err(format!("cannot append a matrix of {y} to a list of {x}"));
@@ -363,7 +363,7 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
             (a, b) => Err(format!("`append` needs a list and a matrix, not {a} and {b}")),
         },
         B::Remove => match t(0) {
-            Type::List(e) => Ok(vec![t(0).clone(), (**e).clone()]),
+            Type::List(e) => Ok(vec![t(0).clone(), Type::Matrix(e.clone())]),
             Type::Unknown => Ok(vec![Type::Unknown, Type::Unknown]),
             other => Err(format!("`remove` needs a list, not {other}")),
         },

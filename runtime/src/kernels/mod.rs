@@ -29,9 +29,7 @@ pub fn type_of(v: &Value) -> Type {
             cols: Some(m.cols() as u64),
             repr: None,
         }),
-        Value::List(vt, _) => {
-            Type::List(Box::new(Type::Matrix(MatrixType { vt: Some(*vt), rows: None, cols: None, repr: None })))
-        }
+        Value::List(vt, _) => Type::List(MatrixType { vt: Some(*vt), rows: None, cols: None, repr: None }),
         Value::Frame(f) => Type::Frame(daphne_ir::FrameType {
             rows: Some(f.rows() as u64),
             columns: Some(
