@@ -260,6 +260,14 @@ builtins! {
     ReadFrame = "readFrame", 1..1;
     /// `write(arg, path)`: a matrix or frame as CSV, with `path.meta`.
     Write = "write", 2..2;
+    /// `recode(X, orderPreserving)`: two results, the si64 codes and the dictionary.
+    Recode = "recode", 2..2;
+    /// `bin(X, numBins, min, max)`
+    Bin = "bin", 4..4;
+    /// `oneHot(X, info)`
+    OneHot = "oneHot", 2..2;
+    /// `order(X, colIdx..., asc..., returnIndexes)`: as many column indexes as flags.
+    Order = "order", 4.._;
     /// `createList(m0, m1, ...)`: a list of matrices of one value type.
     CreateList = "createList", 1.._;
     /// `length(list)`
@@ -293,6 +301,9 @@ pub enum OpKind {
     Cast,
     /// Calls a function of the module with the operands; its results are the op's results.
     Call(FuncId),
+    /// `map(X, f)`: applies a function of one scalar parameter and one scalar result to every
+    /// cell of the operand matrix; the result is a matrix of the same shape.
+    Map(FuncId),
     /// Operands: the condition. Regions: then, else; each ends in `Yield` of the results.
     If,
     /// Operands: initial values of the loop-carried variables. Regions: `before` (arguments:
@@ -326,6 +337,7 @@ impl OpKind {
             OpKind::Builtin(b) => b.name(),
             OpKind::Cast => "cast",
             OpKind::Call(_) => "call",
+            OpKind::Map(_) => "map",
             OpKind::If => "if",
             OpKind::While => "while",
             OpKind::For => "for",

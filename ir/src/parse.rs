@@ -30,7 +30,8 @@ pub fn module(text: &str) -> Result<Module, String> {
         functions.iter().enumerate().map(|(i, f): (usize, &Function)| (f.name.clone(), FuncId(i as u32))).collect();
     for (fi, op, name) in calls {
         let id = *ids.get(&name).ok_or_else(|| format!("call of undefined function @{name}"))?;
-        functions[fi].ops[op].kind = OpKind::Call(id);
+        let kind = &mut functions[fi].ops[op].kind;
+        *kind = if matches!(kind, OpKind::Map(_)) { OpKind::Map(id) } else { OpKind::Call(id) };
     }
     let entry = match entry_name {
         Some(name) => *ids.get(&name).ok_or_else(|| format!("entry function @{name} is not defined"))?,
@@ -390,9 +391,10 @@ impl<'a> Parser<'a> {
             let t = Type::Scalar(lit.value_type());
             (OpKind::Const(lit), Vec::new(), vec![t], Vec::new(), None)
         } else {
-            let call_target = if name == "call" { Some(self.func_ref()?) } else { None };
+            let call_target = if name == "call" || name == "map" { Some(self.func_ref()?) } else { None };
             let kind = match name.as_str() {
                 "call" => OpKind::Call(FuncId(u32::MAX)),
+                "map" => OpKind::Map(FuncId(u32::MAX)),
                 "cast" => OpKind::Cast,
                 "if" => OpKind::If,
                 "while" => OpKind::While,

@@ -118,9 +118,9 @@ impl Printer<'_> {
                 OpKind::Const(lit) => {
                     let _ = write!(line, "const {lit}");
                 }
-                OpKind::Call(fid) => {
+                OpKind::Call(fid) | OpKind::Map(fid) => {
                     let name = self.module.functions.get(fid.0 as usize).map_or("?", |f| f.name.as_str());
-                    let _ = write!(line, "call {}({})", func_ref(name), operands.join(", "));
+                    let _ = write!(line, "{} {}({})", op.kind.name(), func_ref(name), operands.join(", "));
                 }
                 other => {
                     let _ = write!(line, "{}({})", other.name(), operands.join(", "));

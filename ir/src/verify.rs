@@ -173,6 +173,21 @@ impl<'a> Verifier<'a> {
                     return Err("`cast` takes one operand and has one result".to_owned());
                 }
             }
+            OpKind::Map(callee) => {
+                let FuncId(i) = *callee;
+                let target =
+                    self.m.functions.get(i as usize).ok_or_else(|| format!("map of undefined function #{i}"))?;
+                if n_operands != 1
+                    || result_types.len() != 1
+                    || target.params().len() != 1
+                    || target.result_types.len() != 1
+                {
+                    return Err(format!(
+                        "`map` applies a function of one parameter and one result to one matrix (@{})",
+                        target.name
+                    ));
+                }
+            }
             OpKind::Call(callee) => {
                 let FuncId(i) = *callee;
                 let target =

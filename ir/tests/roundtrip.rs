@@ -52,6 +52,8 @@ fn every_op() -> Module {
     let m = f.ops[m].results[0];
     let call = f.new_op(OpKind::Call(FuncId(1)), vec![m], vec![f64_matrix()], vec![], None);
     ops.push(call);
+    let mapped = f.new_op(OpKind::Map(FuncId(2)), vec![m], vec![f64_matrix()], vec![], None);
+    ops.push(mapped);
 
     // if
     let y1 = f.new_op(OpKind::Yield, vec![x], vec![], vec![], None);
@@ -96,7 +98,12 @@ fn every_op() -> Module {
     ops.push(fo);
     ops.push(f.new_op(OpKind::Return, vec![], vec![], vec![], None));
     f.body = Region { args: vec![], ops };
-    Module { functions: vec![f, helper], entry: FuncId(0), files: vec!["x.daph".into()] }
+    let mut cell = Function::new("cell");
+    let p = cell.new_arg(Type::Scalar(ValueType::F64));
+    let ret = cell.new_op(OpKind::Return, vec![p], vec![], vec![], None);
+    cell.body = Region { args: vec![p], ops: vec![ret] };
+    cell.result_types = vec![Type::Scalar(ValueType::F64)];
+    Module { functions: vec![f, helper, cell], entry: FuncId(0), files: vec!["x.daph".into()] }
 }
 
 #[test]

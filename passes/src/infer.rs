@@ -328,6 +328,21 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
                 _ => one(v.map_or(Type::Unknown, Type::Scalar)),
             }
         }
+        B::Recode => match t(0) {
+            Type::Matrix(m) => Ok(vec![matrix(Some(ValueType::Si64), m.rows, Some(1)), matrix(m.vt, None, Some(1))]),
+            Type::Unknown => Ok(vec![Type::Unknown, Type::Unknown]),
+            other => Err(format!("`recode` needs a matrix, not {other}")),
+        },
+        B::Bin => one(t(0).clone()),
+        B::OneHot => one(matrix(vt(t(0)), dims(t(0)).0, None)),
+        B::Order => {
+            let idx = match args.last().and_then(|a| a.constant) {
+                Some(Literal::Bool(true)) => true,
+                Some(Literal::Bool(false)) => false,
+                _ => return one(Type::Unknown),
+            };
+            if idx { one(matrix(Some(ValueType::Index), dims(t(0)).0, Some(1))) } else { one(t(0).clone()) }
+        }
         B::CreateList => {
             let mut vt_all = None;
             for a in args {

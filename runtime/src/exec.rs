@@ -136,6 +136,33 @@ impl Executor<'_, '_> {
                 vec![kernels::cast(&args[0], to).map_err(|m| self.error(f, id, m))?]
             }
             OpKind::Call(callee) => self.call(*callee, args, loc)?,
+            OpKind::Map(callee) => {
+                let m = match &args[0] {
+                    Value::Matrix(m) => m.clone(),
+                    other => return Err(self.error(f, id, format!("`map` needs a matrix, not {}", other.describe()))),
+                };
+                let mut cells = Vec::with_capacity(m.rows() * m.cols());
+                for i in 0..m.rows() {
+                    for j in 0..m.cols() {
+                        let out = self.call(*callee, vec![Value::Scalar(kernels::cell(&m, i, j))], loc)?;
+                        match out.into_iter().next() {
+                            Some(Value::Scalar(s)) => cells.push(s),
+                            _ => {
+                                return Err(self.error(
+                                    f,
+                                    id,
+                                    "the function given to `map` must return a scalar".into(),
+                                ));
+                            }
+                        }
+                    }
+                }
+                let vt = match f.ty(op.results[0]).value_type() {
+                    Some(vt) => vt,
+                    None => cells.first().map_or(m.value_type(), |s| s.value_type()),
+                };
+                vec![kernels::matrix_from_scalars(m.rows(), m.cols(), &cells, vt).map_err(|e| self.error(f, id, e))?]
+            }
             OpKind::If => {
                 let c = truth(&args[0]).map_err(|m| self.error(f, id, m))?;
                 let region = &op.regions[if c { 0 } else { 1 }];

@@ -134,6 +134,9 @@ fn signature(name: &str) -> Option<Sig> {
         "replace" => sig(&["arg", "pattern", "replacement"], 3),
         "sample" => sig(&["range", "size", "withReplacement", "seed"], 4),
         "length" => sig(&["list"], 1),
+        "recode" => sig(&["arg", "orderPreserving"], 2),
+        "bin" => sig(&["arg", "numBins", "min", "max"], 2),
+        "oneHot" => sig(&["arg", "info"], 2),
         "append" => sig(&["list", "elem"], 2),
         "remove" => sig(&["list", "idx"], 2),
         "write" | "writeMatrix" | "writeFrame" => sig(&["arg", "filename"], 2),
@@ -149,6 +152,7 @@ impl<'a> Lowerer<'a> {
             "createFrame" => Some((Builtin::CreateFrame, 1)),
             "setColLabels" => Some((Builtin::SetColLabels, 2)),
             "createList" => Some((Builtin::CreateList, 1)),
+            "order" => Some((Builtin::Order, 4)),
             _ => None,
         };
         if let Some((op, min)) = variadic {
@@ -283,6 +287,19 @@ impl<'a> Lowerer<'a> {
             "replace" => one(self.builtin1(Builtin::Replace, vec![req(0)?, req(1)?, req(2)?], span)?),
             "sample" => one(self.builtin1(Builtin::Sample, vec![req(0)?, req(1)?, req(2)?, req(3)?], span)?),
             "length" => one(self.builtin1(Builtin::Length, vec![req(0)?], span)?),
+            "recode" => Ok(Some(self.builtin(Builtin::Recode, vec![req(0)?, req(1)?], span)?)),
+            "oneHot" => one(self.builtin1(Builtin::OneHot, vec![req(0)?, req(1)?], span)?),
+            "bin" => {
+                let x = req(0)?;
+                let (lo, hi) = match (arg(2), arg(3)) {
+                    (Some(lo), Some(hi)) => (lo, hi),
+                    (None, None) => {
+                        (self.builtin1(Builtin::MinAll, vec![x], span)?, self.builtin1(Builtin::MaxAll, vec![x], span)?)
+                    }
+                    _ => return Err(parse_error(span, "`bin` takes 2 or 4 arguments (arg, numBins[, min, max])")),
+                };
+                one(self.builtin1(Builtin::Bin, vec![x, req(1)?, lo, hi], span)?)
+            }
             "append" => one(self.builtin1(Builtin::Append, vec![req(0)?, req(1)?], span)?),
             "remove" => Ok(Some(self.builtin(Builtin::Remove, vec![req(0)?, req(1)?], span)?)),
             "readFrame" => one(self.builtin1(Builtin::ReadFrame, vec![req(0)?], span)?),

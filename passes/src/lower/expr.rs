@@ -165,6 +165,11 @@ impl<'a> Lowerer<'a> {
                 one(x)
             }
             ExprKind::Matrix { elems, shape } => one(self.matrix_literal(elems, shape.as_ref(), span)?),
+            ExprKind::Call { callee, args, .. }
+                if callee.text() == "map" && !self.namespaces[self.ns].contains_key("map") =>
+            {
+                one(self.map_call(args, span)?)
+            }
             ExprKind::Call { callee, args, .. } => {
                 let name = callee.text();
                 if self.namespaces[self.ns].contains_key(&name) {
@@ -585,17 +590,75 @@ impl<'a> Lowerer<'a> {
                 None => erase_dims(&self.ty(v)),
             })
             .collect();
-        let key: SpecKey = (def as *const FuncDef as usize, arg_types.clone());
-        let (id, result_types) = match self.specs.get(&key).or_else(|| self.in_progress.get(&key)) {
-            Some(found) => found.clone(),
-            None => self.specialize(name, fref, key)?,
-        };
+        let (id, result_types) = self.specialization(name, fref, arg_types.clone())?;
         let mut operands = Vec::new();
         for (&v, t) in ordered.iter().zip(&arg_types) {
             operands.push(self.cast_to(v, t, span)?);
         }
         let op = self.emit(OpKind::Call(id), operands, result_types, vec![], span)?;
         Ok(self.ctx().f.ops[op].results.clone())
+    }
+
+    /// The specialization of a definition for argument types, lowered on first use.
+    fn specialization(
+        &mut self,
+        name: &str,
+        fref: super::FuncRef<'a>,
+        arg_types: Vec<Type>,
+    ) -> Result<(FuncId, Vec<Type>)> {
+        let key: SpecKey = (fref.def as *const FuncDef as usize, arg_types);
+        match self.specs.get(&key).or_else(|| self.in_progress.get(&key)) {
+            Some(found) => Ok(found.clone()),
+            None => self.specialize(name, fref, key),
+        }
+    }
+
+    /// `map(X, f)`: `f` is the name of a function of one parameter, applied to every cell.
+    pub(crate) fn map_call(&mut self, args: &[Arg], span: Span) -> Result<Value> {
+        let [x, f] = args else {
+            return Err(parse_error(
+                span,
+                format!("`map` takes 2 arguments (arg, func), but {} were given", args.len()),
+            ));
+        };
+        let x = self.expr(&x.value)?;
+        let ExprKind::Name(q) = &f.value.kind else {
+            return Err(parse_error(f.value.span, "the second argument of `map` must be the name of a function"));
+        };
+        let name = q.text();
+        let frefs = self.namespaces[self.ns].get(&name).cloned().unwrap_or_default();
+        let elem = match self.ty(x) {
+            Type::Matrix(m) => m.vt.map_or(Type::Unknown, Type::Scalar),
+            other => return Err(compile_error(span, format!("`map` needs a matrix, not {other}"))),
+        };
+        let fref = frefs
+            .iter()
+            .find(|r| {
+                r.def.params.len() == 1
+                    && r.def.params[0].ty.as_ref().is_none_or(|d| param_accepts(&declared_type(&d.kind), &elem))
+            })
+            .copied()
+            .ok_or_else(|| {
+                parse_error(f.value.span, format!("no function `{name}` of one parameter accepts {elem}"))
+            })?;
+        let param = match &fref.def.params[0].ty {
+            Some(d) => declared_type(&d.kind),
+            None => elem,
+        };
+        let (id, results) = self.specialization(&name, fref, vec![param])?;
+        let vt = match results.as_slice() {
+            [Type::Scalar(v)] => Some(*v),
+            [Type::Unknown] => None,
+            _ => {
+                return Err(compile_error(span, format!("the function `{name}` given to `map` must return one scalar")));
+            }
+        };
+        let (rows, cols) = match self.ty(x) {
+            Type::Matrix(m) => (m.rows, m.cols),
+            _ => (None, None),
+        };
+        let t = Type::Matrix(MatrixType { vt, rows, cols, repr: None });
+        self.emit1(OpKind::Map(id), vec![x], t, span)
     }
 
     /// Lowers one specialization of a UDF, in the namespace and file it was defined in.

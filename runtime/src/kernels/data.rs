@@ -515,3 +515,154 @@ pub fn type_of(v: &Value) -> Value {
     };
     Value::Scalar(Scalar::Str(std::sync::Arc::from(name)))
 }
+
+/// `recode(X, orderPreserving)`: codes (si64, n x 1) and the dictionary of distinct values
+/// (in first-seen order, or sorted when order-preserving).
+pub fn recode(m: &Matrix, order_preserving: &Value) -> R<Vec<Value>> {
+    if m.cols() != 1 && m.rows() > 0 {
+        return Err(format!("`recode` needs a column matrix (n x 1), not {}x{}", m.rows(), m.cols()));
+    }
+    let sorted = match order_preserving {
+        Value::Scalar(s) => s.get::<bool>().ok_or("`recode`: orderPreserving must be a boolean")?,
+        _ => return Err("`recode`: orderPreserving must be a scalar".into()),
+    };
+    let cells: Vec<Scalar> = (0..m.rows()).map(|i| crate::kernels::cell(m, i, 0)).collect();
+    let mut dict: Vec<Scalar> = Vec::new();
+    for c in &cells {
+        if !dict.contains(c) {
+            dict.push(c.clone());
+        }
+    }
+    if sorted {
+        dict.sort_by(|a, b| match (a.get::<f64>(), b.get::<f64>()) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            _ => format!("{a:?}").cmp(&format!("{b:?}")),
+        });
+    }
+    let codes: Vec<Scalar> =
+        cells.iter().map(|c| Scalar::Si64(dict.iter().position(|d| d == c).unwrap_or(0) as i64)).collect();
+    Ok(vec![
+        matrix_from_scalars(codes.len(), 1, &codes, ValueType::Si64)?,
+        matrix_from_scalars(dict.len(), 1, &dict, m.value_type())?,
+    ])
+}
+
+/// `bin(X, numBins, min, max)` as DAPHNE's `Bin` kernel: values at or below `min` go to bin 0,
+/// others to `ceil((v - min) / width) - 1` clamped to the bins; NaN stays NaN.
+pub fn bin(m: &Matrix, num_bins: &Value, min: &Value, max: &Value) -> R<Value> {
+    let n = int_arg(Builtin::Bin, num_bins, "the number of bins")?;
+    if n <= 0 {
+        return Err(format!("`bin`: the number of bins must be positive, not {n}"));
+    }
+    let get = |v: &Value| match v {
+        Value::Scalar(s) => s.get::<f64>().ok_or_else(|| "`bin`: min and max must be numbers".to_owned()),
+        _ => Err("`bin`: min and max must be scalars".to_owned()),
+    };
+    let (lo, hi) = (get(min)?, get(max)?);
+    if lo > hi {
+        return Err("`bin`: min must not be greater than max".to_owned());
+    }
+    let width = (hi - lo) / n as f64;
+    let vt = m.value_type();
+    let x = super::as_f64(Builtin::Bin, m)?;
+    let cells: Vec<f64> = x
+        .cells()
+        .iter()
+        .map(|&v| {
+            if lo == hi && n == 1 || v <= lo {
+                0.0
+            } else {
+                let b = ((v - lo) / width).ceil() - 1.0;
+                if b < 0.0 {
+                    0.0
+                } else if b >= n as f64 {
+                    (n - 1) as f64
+                } else {
+                    b
+                }
+            }
+        })
+        .collect();
+    super::from_f64(DenseMatrix::from_vec(m.rows(), m.cols(), cells), vt)
+}
+
+/// `oneHot(X, info)`: per column j of X, info[0, j] = -1 keeps it, 0 drops it, d > 0 expands it
+/// into d 0/1 columns.
+pub fn one_hot(m: &Matrix, info: &Matrix) -> R<Value> {
+    if info.rows() != 1 {
+        return Err("OneHot - parameter 'info' must be a row matrix".to_owned());
+    }
+    if info.cols() != m.cols() {
+        return Err("OneHot - parameter 'info' must provide information for each column".to_owned());
+    }
+    let d = info.to_typed::<i64>().ok_or("`oneHot`: info must be numeric")?;
+    if d.cells().iter().any(|&v| v < -1) {
+        return Err("OneHot: parameter 'info' must be an integer greater or equal than -1".to_owned());
+    }
+    let mut cells = Vec::new();
+    let width: i64 = d.cells().iter().map(|&v| if v == -1 { 1 } else { v }).sum();
+    for i in 0..m.rows() {
+        for (j, &dj) in d.cells().iter().enumerate() {
+            let c = crate::kernels::cell(m, i, j);
+            match dj {
+                -1 => cells.push(c),
+                0 => {}
+                _ => {
+                    let k = c.get::<i64>().unwrap_or(-1);
+                    if k < 0 || k >= dj {
+                        return Err(format!("oneHot: value {k} in column {j} is outside [0, {}]", dj - 1));
+                    }
+                    for b in 0..dj {
+                        cells.push(Scalar::from_elem(i64::from(b == k), m.value_type()));
+                    }
+                }
+            }
+        }
+    }
+    matrix_from_scalars(m.rows(), width as usize, &cells, m.value_type())
+}
+
+/// `order(X, colIdxs..., ascs..., returnIndexes)`: rows sorted stably by the given columns.
+pub fn order(m: &Matrix, rest: &[Value]) -> R<Value> {
+    let op = Builtin::Order;
+    if rest.len() < 3 || rest.len().is_multiple_of(2) {
+        return Err("`order` takes the matrix, as many column indexes as sort orders, and returnIndexes".to_owned());
+    }
+    let k = (rest.len() - 1) / 2;
+    let cols = rest[..k].iter().map(|v| size_arg(op, v, "a column index")).collect::<R<Vec<usize>>>()?;
+    let ascs = rest[k..2 * k]
+        .iter()
+        .map(|v| match v {
+            Value::Scalar(s) => s.get::<bool>().ok_or_else(|| "`order`: sort orders must be booleans".to_owned()),
+            _ => Err("`order`: sort orders must be scalars".to_owned()),
+        })
+        .collect::<R<Vec<bool>>>()?;
+    let return_idx = match &rest[2 * k] {
+        Value::Scalar(s) => s.get::<bool>().ok_or("`order`: returnIndexes must be a boolean")?,
+        _ => return Err("`order`: returnIndexes must be a scalar".into()),
+    };
+    if let Some(&c) = cols.iter().find(|&&c| c >= m.cols()) {
+        return Err(format!("`order`: column index {c} is out of bounds for {} columns", m.cols()));
+    }
+    let mut idx: Vec<usize> = (0..m.rows()).collect();
+    let key = |i: usize, c: usize| crate::kernels::cell(m, i, c);
+    idx.sort_by(|&a, &b| {
+        for (&c, &asc) in cols.iter().zip(&ascs) {
+            let (x, y) = (key(a, c), key(b, c));
+            let ord = match (x.get::<f64>(), y.get::<f64>()) {
+                (Some(p), Some(q)) => p.partial_cmp(&q).unwrap_or(std::cmp::Ordering::Equal),
+                _ => format!("{x:?}").cmp(&format!("{y:?}")),
+            };
+            let ord = if asc { ord } else { ord.reverse() };
+            if ord != std::cmp::Ordering::Equal {
+                return ord;
+            }
+        }
+        std::cmp::Ordering::Equal
+    });
+    if return_idx {
+        let cells: Vec<u64> = idx.iter().map(|&i| i as u64).collect();
+        return Ok(wrap(DenseMatrix::from_vec(cells.len(), 1, cells)));
+    }
+    Ok(Value::Matrix(pick_rows(m, &idx)))
+}

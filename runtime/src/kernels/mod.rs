@@ -173,6 +173,10 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
         B::IsSymmetric => one(data::is_symmetric(matrix_arg(op, arg(0)?)?)?),
         B::Sample => one(data::sample(args, result_vt(op, args)?)?),
         B::TypeOf => one(data::type_of(arg(0)?)),
+        B::Recode => data::recode(matrix_arg(op, arg(0)?)?, arg(1)?),
+        B::Bin => one(data::bin(matrix_arg(op, arg(0)?)?, arg(1)?, arg(2)?, arg(3)?)?),
+        B::OneHot => one(data::one_hot(matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?)?),
+        B::Order => one(data::order(matrix_arg(op, arg(0)?)?, &args[1..])?),
         B::CreateList => {
             let elems = args.iter().map(|v| matrix_arg(op, v).cloned()).collect::<R<Vec<Matrix>>>()?;
             let vt = elems[0].value_type();
