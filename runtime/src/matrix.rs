@@ -222,6 +222,15 @@ impl Matrix {
         if self.value_type() == vt || (vt == ValueType::Index && self.value_type() == ValueType::Ui64) {
             return Some(self.clone());
         }
+        if let (Matrix::Str(s), true) = (self, vt != ValueType::Str) {
+            // Strings convert as DAPHNE's casts read them (std::stod / std::stoll).
+            let cells: Option<Vec<crate::value::Scalar>> =
+                s.cells().iter().map(|t| crate::value::Scalar::Str(t.clone()).cast(vt)).collect();
+            return crate::kernels::matrix_from_scalars(s.rows(), s.cols(), &cells?, vt).ok().and_then(|v| match v {
+                crate::value::Value::Matrix(m) => Some(m),
+                _ => None,
+            });
+        }
         with_elem_type!(vt, T => self.to_typed::<T>().map(T::wrap), str => match self {
             Matrix::Str(s) => Some(Matrix::Str(s.clone())),
             _ => Some(Matrix::Str(with_matrix!(self, m => m.map(|x| Arc::from(x.cpp_to_string())), s => s.clone()))),

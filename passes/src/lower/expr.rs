@@ -278,6 +278,10 @@ impl<'a> Lowerer<'a> {
                 (Some(v), _) => Type::Scalar(ir_value_type(v)),
                 (None, Type::Matrix(m)) => m.vt.map_or(Type::Unknown, Type::Scalar),
                 (None, Type::Scalar(v)) => Type::Scalar(*v),
+                (None, Type::Frame(f)) => match f.columns.as_deref() {
+                    Some([c]) => Type::Scalar(c.vt),
+                    _ => Type::Unknown,
+                },
                 (None, _) => Type::Unknown,
             },
             TypeKind::Data(DataType::Matrix, vt) => {
@@ -298,6 +302,10 @@ impl<'a> Lowerer<'a> {
                         ),
                         _ => None,
                     },
+                }),
+                Type::Scalar(vt) => Type::Frame(daphne_ir::FrameType {
+                    rows: Some(1),
+                    columns: Some(vec![daphne_ir::ColumnType { label: Some("col_0".to_owned()), vt: *vt }]),
                 }),
                 other => return Err(compile_error(span, format!("cannot convert {other} to a frame"))),
             },
@@ -650,7 +658,10 @@ impl<'a> Lowerer<'a> {
             [Type::Scalar(v)] => Some(*v),
             [Type::Unknown] => None,
             _ => {
-                return Err(compile_error(span, format!("the function `{name}` given to `map` must return one scalar")));
+                return Err(compile_error(
+                    span,
+                    format!("the function `{name}` given to `map` must return one scalar"),
+                ));
             }
         };
         let (rows, cols) = match self.ty(x) {

@@ -114,6 +114,19 @@ pub fn cast(v: &Value, to: &Type) -> R<Value> {
         }
         (Value::Matrix(m), Type::Frame(_)) => Ok(Value::Frame(crate::frame::Frame::from_matrix(m))),
         (Value::Frame(_), Type::Frame(_)) => Ok(v.clone()),
+        (Value::Frame(f), Type::Scalar(vt)) => {
+            if f.rows() != 1 || f.cols() != 1 {
+                return Err(format!("cannot cast a {}x{} frame to a scalar: it must be 1x1", f.rows(), f.cols()));
+            }
+            Value::Scalar(cell(&f.columns()[0], 0, 0)).cast_scalar(*vt)
+        }
+        (Value::Scalar(s), Type::Frame(_)) => {
+            let column = match matrix_from_scalars(1, 1, std::slice::from_ref(s), s.value_type())? {
+                Value::Matrix(m) => m,
+                _ => return Err("internal: not a matrix".into()),
+            };
+            crate::frame::Frame::new(vec![column], vec![crate::frame::default_label(0)]).map(Value::Frame)
+        }
         (_, other) => Err(format!("cannot convert {} to {other}", v.describe())),
     }
 }
