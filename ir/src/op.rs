@@ -268,6 +268,18 @@ builtins! {
     OneHot = "oneHot", 2..2;
     /// `order(X, colIdx..., asc..., returnIndexes)`: as many column indexes as flags.
     Order = "order", 4.._;
+    /// `ctable(ys, xs, weight, numRows, numCols)`: a contingency table; -1 sizes mean "from the
+    /// data".
+    Ctable = "ctable", 5..5;
+    /// `groupSum(frame, groupCol..., sumCol)`
+    GroupSum = "groupSum", 3.._;
+    /// `innerJoin(lhs, rhs, lhsOn, rhsOn[, numRowRes])`
+    InnerJoin = "innerJoin", 4..5;
+    /// `semiJoin(lhs, rhs, lhsOn, rhsOn[, numRowRes])`: two results, the matching keys and the
+    /// positions of the matching rows of `lhs`.
+    SemiJoin = "semiJoin", 4..5;
+    /// `cartesian(lhs, rhs)`: every pair of rows.
+    Cartesian = "cartesian", 2..2;
     /// `createList(m0, m1, ...)`: a list of matrices of one value type.
     CreateList = "createList", 1.._;
     /// `length(list)`

@@ -343,6 +343,20 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
             };
             if idx { one(matrix(Some(ValueType::Index), dims(t(0)).0, Some(1))) } else { one(t(0).clone()) }
         }
+        B::Ctable => one(matrix(vt(t(2)), None, None)),
+        B::GroupSum | B::InnerJoin | B::Cartesian => match (op, t(0)) {
+            (B::GroupSum, Type::Frame(_) | Type::Unknown) => one(Type::Frame(FrameType { rows: None, columns: None })),
+            (B::InnerJoin | B::Cartesian, _)
+                if matches!(t(0), Type::Frame(_) | Type::Unknown) && matches!(t(1), Type::Frame(_) | Type::Unknown) =>
+            {
+                one(Type::Frame(FrameType { rows: None, columns: None }))
+            }
+            _ => Err(format!("`{op}` needs frames")),
+        },
+        B::SemiJoin => Ok(vec![
+            Type::Frame(FrameType { rows: None, columns: None }),
+            matrix(Some(ValueType::Index), None, Some(1)),
+        ]),
         B::CreateList => {
             let mut vt_all = None;
             for a in args {

@@ -135,6 +135,9 @@ fn signature(name: &str) -> Option<Sig> {
         "sample" => sig(&["range", "size", "withReplacement", "seed"], 4),
         "length" => sig(&["list"], 1),
         "recode" => sig(&["arg", "orderPreserving"], 2),
+        "ctable" => sig(&["lhs", "rhs", "weight", "resNumRows", "resNumCols"], 2),
+        "innerJoin" | "semiJoin" => sig(&["lhs", "rhs", "lhsOn", "rhsOn", "numRowRes"], 4),
+        "cartesian" => sig(&["lhs", "rhs"], 2),
         "bin" => sig(&["arg", "numBins", "min", "max"], 2),
         "oneHot" => sig(&["arg", "info"], 2),
         "append" => sig(&["list", "elem"], 2),
@@ -153,6 +156,7 @@ impl<'a> Lowerer<'a> {
             "setColLabels" => Some((Builtin::SetColLabels, 2)),
             "createList" => Some((Builtin::CreateList, 1)),
             "order" => Some((Builtin::Order, 4)),
+            "groupSum" => Some((Builtin::GroupSum, 3)),
             _ => None,
         };
         if let Some((op, min)) = variadic {
@@ -288,6 +292,28 @@ impl<'a> Lowerer<'a> {
             "sample" => one(self.builtin1(Builtin::Sample, vec![req(0)?, req(1)?, req(2)?, req(3)?], span)?),
             "length" => one(self.builtin1(Builtin::Length, vec![req(0)?], span)?),
             "recode" => Ok(Some(self.builtin(Builtin::Recode, vec![req(0)?, req(1)?], span)?)),
+            "ctable" => {
+                // As DAPHNE: (ys, xs), (ys, xs, weight), (ys, xs, rows, cols) or all five.
+                let minus_one = |l: &mut Self| l.constant_value(Literal::Si64(-1), span);
+                let (weight, rows, cols) = match (arg(2), arg(3), arg(4)) {
+                    (None, None, None) => {
+                        (self.constant_value(Literal::f64(1.0), span)?, minus_one(self)?, minus_one(self)?)
+                    }
+                    (Some(w), None, None) => (w, minus_one(self)?, minus_one(self)?),
+                    (Some(r), Some(c), None) => (self.constant_value(Literal::f64(1.0), span)?, r, c),
+                    (Some(w), Some(r), Some(c)) => (w, r, c),
+                    _ => return Err(parse_error(span, "`ctable` takes 2, 3, 4 or 5 arguments")),
+                };
+                one(self.builtin1(Builtin::Ctable, vec![req(0)?, req(1)?, weight, rows, cols], span)?)
+            }
+            "innerJoin" | "semiJoin" => {
+                let op = if name == "innerJoin" { Builtin::InnerJoin } else { Builtin::SemiJoin };
+                let mut operands = vec![req(0)?, req(1)?, req(2)?, req(3)?];
+                operands.extend(arg(4));
+                let results = self.builtin(op, operands, span)?;
+                Ok(Some(results))
+            }
+            "cartesian" => one(self.builtin1(Builtin::Cartesian, vec![req(0)?, req(1)?], span)?),
             "oneHot" => one(self.builtin1(Builtin::OneHot, vec![req(0)?, req(1)?], span)?),
             "bin" => {
                 let x = req(0)?;

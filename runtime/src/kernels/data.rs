@@ -3,6 +3,7 @@
 use daphne_ir::{Builtin, ValueType};
 
 use super::{R, int_arg, matrix_from_scalars, size_arg, wrap};
+use crate::elem::Elem;
 use crate::map_cells;
 use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
 use crate::value::{Scalar, Value};
@@ -665,4 +666,46 @@ pub fn order(m: &Matrix, rest: &[Value]) -> R<Value> {
         return Ok(wrap(DenseMatrix::from_vec(cells.len(), 1, cells)));
     }
     Ok(Value::Matrix(pick_rows(m, &idx)))
+}
+
+/// `ctable(ys, xs, weight, numRows, numCols)`: `res[ys[k], xs[k]] += weight`; the shape is
+/// the largest coordinates plus one, or the given sizes (cropping or padding) where not -1.
+pub fn ctable(ys: &Matrix, xs: &Matrix, weight: &Value, rows: &Value, cols: &Value) -> R<Value> {
+    let op = Builtin::Ctable;
+    let (y, x) = (super::as_f64(op, ys)?, super::as_f64(op, xs)?);
+    if y.cells().len() != x.cells().len() {
+        return Err(format!("`ctable` needs inputs of the same size, not {} and {}", y.cells().len(), x.cells().len()));
+    }
+    let w = match weight {
+        Value::Scalar(s) => s.clone(),
+        _ => return Err("`ctable`: the weight must be a scalar".into()),
+    };
+    let vt = w.value_type();
+    let pos = |v: f64| -> R<usize> {
+        if v < 0.0 || v.is_nan() {
+            return Err(format!(
+                "`ctable`: coordinates must not be negative, but one is {}",
+                crate::format::fmt_f64(v)
+            ));
+        }
+        Ok(v as usize)
+    };
+    let coords = y.cells().iter().zip(x.cells()).map(|(&a, &b)| Ok((pos(a)?, pos(b)?))).collect::<R<Vec<_>>>()?;
+    let auto_r = coords.iter().map(|c| c.0 + 1).max().unwrap_or(0);
+    let auto_c = coords.iter().map(|c| c.1 + 1).max().unwrap_or(0);
+    let size = |v: &Value, auto: usize| -> R<usize> {
+        let n = int_arg(op, v, "a result size")?;
+        Ok(if n < 0 { auto } else { n as usize })
+    };
+    let (nr, nc) = (size(rows, auto_r)?, size(cols, auto_c)?);
+    with_elem_type!(vt, T => {
+        let wv: T = w.get().unwrap_or_default();
+        let mut cells = vec![T::default(); nr * nc];
+        for (r, c) in coords {
+            if r < nr && c < nc {
+                cells[r * nc + c] = cells[r * nc + c].add(wv);
+            }
+        }
+        Ok(wrap(DenseMatrix::from_vec(nr, nc, cells)))
+    }, str => Err("`ctable`: the weight must be a number".to_owned()))
 }

@@ -88,3 +88,131 @@ pub fn bind(op: Builtin, a: &Frame, b: &Frame) -> R<Value> {
         .collect::<R<Vec<_>>>()?;
     Frame::new(columns, a.labels().to_vec()).map(Value::Frame)
 }
+
+fn label_arg(op: Builtin, v: &Value) -> R<Arc<str>> {
+    match v {
+        Value::Scalar(Scalar::Str(s)) => Ok(s.clone()),
+        other => Err(format!("`{op}`: a column label must be a string, not {}", other.describe())),
+    }
+}
+
+/// The cells of a frame row as scalars, for comparing keys.
+fn row_key(f: &Frame, cols: &[usize], r: usize) -> Vec<Scalar> {
+    cols.iter().map(|&c| crate::kernels::cell(&f.columns()[c], r, 0)).collect()
+}
+
+/// Orders keys: numbers numerically, strings lexically.
+fn cmp_keys(a: &[Scalar], b: &[Scalar]) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        let ord = match (x, y) {
+            (Scalar::Str(p), Scalar::Str(q)) => p.cmp(q),
+            _ => x.get::<f64>().unwrap_or(0.0).total_cmp(&y.get::<f64>().unwrap_or(0.0)),
+        };
+        if ord != std::cmp::Ordering::Equal {
+            return ord;
+        }
+    }
+    std::cmp::Ordering::Equal
+}
+
+/// `groupSum(F, groupCols..., sumCol)`: one row per distinct group, in sorted order, with the
+/// group columns and `SUM(sumCol)`.
+pub fn group_sum(f: &Value, rest: &[Value]) -> R<Value> {
+    let op = Builtin::GroupSum;
+    let f = frame_arg(op, f)?;
+    let labels = rest.iter().map(|v| label_arg(op, v)).collect::<R<Vec<_>>>()?;
+    let (sum_label, group_labels) = labels.split_last().ok_or("`groupSum` needs a column to sum")?;
+    let groups = group_labels.iter().map(|l| f.column_index(l)).collect::<R<Vec<_>>>()?;
+    let sum_col = f.column_index(sum_label)?;
+    let mut rows: Vec<usize> = (0..f.rows()).collect();
+    rows.sort_by(|&a, &b| cmp_keys(&row_key(f, &groups, a), &row_key(f, &groups, b)));
+    let mut keys: Vec<Vec<Scalar>> = Vec::new();
+    let mut sums: Vec<Scalar> = Vec::new();
+    let sum_vt = f.columns()[sum_col].value_type();
+    for r in rows {
+        let key = row_key(f, &groups, r);
+        let v = crate::kernels::cell(&f.columns()[sum_col], r, 0);
+        if keys.last() == Some(&key) {
+            let last = sums.pop().unwrap_or(Scalar::F64(0.0));
+            let added = crate::kernels::call(Builtin::EwAdd, &[Value::Scalar(last), Value::Scalar(v)])?;
+            match added.into_iter().next() {
+                Some(Value::Scalar(s)) => sums.push(s.cast(sum_vt).unwrap_or(s)),
+                _ => return Err("internal: sum is not a scalar".into()),
+            }
+        } else {
+            keys.push(key);
+            sums.push(v);
+        }
+    }
+    let mut columns = Vec::new();
+    for (i, &g) in groups.iter().enumerate() {
+        let cells: Vec<Scalar> = keys.iter().map(|k| k[i].clone()).collect();
+        columns.push(column(&cells, f.columns()[g].value_type())?);
+    }
+    columns.push(column(&sums, sum_vt)?);
+    let mut out_labels: Vec<Arc<str>> = group_labels.to_vec();
+    out_labels.push(Arc::from(format!("SUM({sum_label})")));
+    Frame::new(columns, out_labels).map(Value::Frame)
+}
+
+fn column(cells: &[Scalar], vt: daphne_ir::ValueType) -> R<crate::matrix::Matrix> {
+    match crate::kernels::matrix_from_scalars(cells.len(), 1, cells, vt)? {
+        Value::Matrix(m) => Ok(m),
+        _ => Err("internal: not a matrix".into()),
+    }
+}
+
+/// The rows of `lhs` and `rhs` whose keys match, pairwise, in the order of `lhs` then `rhs`.
+fn matches(op: Builtin, lhs: &Frame, rhs: &Frame, lhs_on: &Value, rhs_on: &Value) -> R<Vec<(usize, usize)>> {
+    let (a, b) = (lhs.column_index(&label_arg(op, lhs_on)?)?, rhs.column_index(&label_arg(op, rhs_on)?)?);
+    let mut pairs = Vec::new();
+    for i in 0..lhs.rows() {
+        let k = row_key(lhs, &[a], i);
+        for j in 0..rhs.rows() {
+            if cmp_keys(&k, &row_key(rhs, &[b], j)) == std::cmp::Ordering::Equal {
+                pairs.push((i, j));
+            }
+        }
+    }
+    Ok(pairs)
+}
+
+/// `innerJoin(lhs, rhs, lhsOn, rhsOn)`: the columns of both frames for every matching pair.
+pub fn inner_join(lhs: &Value, rhs: &Value, lhs_on: &Value, rhs_on: &Value) -> R<Value> {
+    let op = Builtin::InnerJoin;
+    let (l, r) = (frame_arg(op, lhs)?, frame_arg(op, rhs)?);
+    let pairs = matches(op, l, r, lhs_on, rhs_on)?;
+    let left = l.select_rows(&pairs.iter().map(|p| p.0).collect::<Vec<_>>());
+    let right = r.select_rows(&pairs.iter().map(|p| p.1).collect::<Vec<_>>());
+    bind(Builtin::Cbind, &left, &right)
+}
+
+/// `semiJoin(lhs, rhs, lhsOn, rhsOn)`: the keys of the `lhs` rows that have a match, and those
+/// rows' positions.
+pub fn semi_join(lhs: &Value, rhs: &Value, lhs_on: &Value, rhs_on: &Value) -> R<Vec<Value>> {
+    let op = Builtin::SemiJoin;
+    let (l, r) = (frame_arg(op, lhs)?, frame_arg(op, rhs)?);
+    let mut rows: Vec<usize> = matches(op, l, r, lhs_on, rhs_on)?.into_iter().map(|p| p.0).collect();
+    rows.dedup();
+    let key = l.column_index(&label_arg(op, lhs_on)?)?;
+    let keys = l.select_rows(&rows).select_cols(&[key]);
+    let tids: Vec<u64> = rows.iter().map(|&i| i as u64).collect();
+    Ok(vec![
+        Value::Frame(keys),
+        Value::Matrix(crate::matrix::Matrix::Ui64(crate::matrix::DenseMatrix::from_vec(tids.len(), 1, tids))),
+    ])
+}
+
+/// `cartesian(lhs, rhs)`: every row of `lhs` with every row of `rhs`.
+pub fn cartesian(lhs: &Value, rhs: &Value) -> R<Value> {
+    let op = Builtin::Cartesian;
+    let (l, r) = (frame_arg(op, lhs)?, frame_arg(op, rhs)?);
+    let (mut li, mut ri) = (Vec::new(), Vec::new());
+    for i in 0..l.rows() {
+        for j in 0..r.rows() {
+            li.push(i);
+            ri.push(j);
+        }
+    }
+    bind(Builtin::Cbind, &l.select_rows(&li), &r.select_rows(&ri))
+}

@@ -190,6 +190,11 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
         B::Bin => one(data::bin(matrix_arg(op, arg(0)?)?, arg(1)?, arg(2)?, arg(3)?)?),
         B::OneHot => one(data::one_hot(matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?)?),
         B::Order => one(data::order(matrix_arg(op, arg(0)?)?, &args[1..])?),
+        B::Ctable => one(data::ctable(matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?, arg(2)?, arg(3)?, arg(4)?)?),
+        B::GroupSum => one(frames::group_sum(arg(0)?, &args[1..])?),
+        B::InnerJoin => one(frames::inner_join(arg(0)?, arg(1)?, arg(2)?, arg(3)?)?),
+        B::SemiJoin => frames::semi_join(arg(0)?, arg(1)?, arg(2)?, arg(3)?),
+        B::Cartesian => one(frames::cartesian(arg(0)?, arg(1)?)?),
         B::CreateList => {
             let elems = args.iter().map(|v| matrix_arg(op, v).cloned()).collect::<R<Vec<Matrix>>>()?;
             let vt = elems[0].value_type();
