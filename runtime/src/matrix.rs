@@ -212,9 +212,16 @@ impl Matrix {
         }
     }
 
-    /// The cells converted to `T` (with C++ casts); `None` for a string matrix.
+    /// The cells converted to `T` (with C++ casts); `None` for a string matrix. When the
+    /// matrix already holds `T`, the cells are shared, not copied.
     pub fn to_typed<T: MatrixElem>(&self) -> Option<DenseMatrix<T>> {
-        with_matrix!(self, m => Some(m.map(|&x| x.cast::<T>())), _s => None)
+        fn convert<S: MatrixElem, T: MatrixElem>(m: &DenseMatrix<S>) -> DenseMatrix<T> {
+            match (m as &dyn std::any::Any).downcast_ref::<DenseMatrix<T>>() {
+                Some(same) => same.clone(),
+                None => m.map(|&x| x.cast::<T>()),
+            }
+        }
+        with_matrix!(self, m => Some(convert::<_, T>(m)), _s => None)
     }
 
     /// The matrix converted to value type `vt`; `None` between strings and numbers.

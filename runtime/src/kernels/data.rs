@@ -32,7 +32,13 @@ pub fn fill(value: &Value, rows: &Value, cols: &Value) -> R<Value> {
     let rows = size_arg(Builtin::Fill, rows, "the number of rows")?;
     let cols = size_arg(Builtin::Fill, cols, "the number of columns")?;
     match value {
-        Value::Scalar(s) => matrix_from_scalars(rows, cols, &vec![s.clone(); rows * cols], s.value_type()),
+        Value::Scalar(s @ Scalar::Str(_)) => {
+            matrix_from_scalars(rows, cols, &vec![s.clone(); rows * cols], ValueType::Str)
+        }
+        Value::Scalar(s) => with_elem_type!(s.value_type(), T => {
+            let v: T = s.get().unwrap_or_default();
+            Ok(wrap(DenseMatrix::filled(rows, cols, v)))
+        }, str => Err("internal: string fill".to_owned())),
         _ => Err("`fill` needs a scalar value".to_owned()),
     }
 }
