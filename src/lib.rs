@@ -101,7 +101,50 @@ pub fn load_program(main: SourceFile) -> Result<Program, Failure> {
             program.imports.insert((importer, path), index);
         }
     }
+    program.metas = read_metas(&program);
     Ok(program)
+}
+
+/// Reads the `.meta` file of every string literal in the program that names a file with an
+/// extension (as DAPHNE, we need them at compile time); failures are kept for lowering to
+/// report where such a name is read.
+fn read_metas(program: &Program) -> std::collections::HashMap<String, Result<daphne_passes::FileMeta, String>> {
+    fn literals(e: &daphne_frontend::ast::Expr, out: &mut Vec<String>) {
+        if let daphne_frontend::ast::ExprKind::Str(s) = &e.kind {
+            out.push(s.clone());
+        }
+        for c in e.children() {
+            literals(c, out);
+        }
+    }
+    fn walk(s: &daphne_frontend::ast::Stmt, out: &mut Vec<String>) {
+        let (stmts, exprs) = s.children();
+        for e in exprs {
+            literals(e, out);
+        }
+        for c in stmts {
+            walk(c, out);
+        }
+    }
+    let mut names = Vec::new();
+    for script in &program.scripts {
+        for s in &script.stmts {
+            walk(s, &mut names);
+        }
+    }
+    names
+        .into_iter()
+        .filter(|n| Path::new(n).extension().is_some())
+        .map(|n| {
+            let meta = daphne_runtime::io::read_meta(&n).map(|m| daphne_passes::FileMeta {
+                rows: m.rows as u64,
+                cols: m.cols as u64,
+                schema: m.schema,
+                labels: m.labels,
+            });
+            (n, meta)
+        })
+        .collect()
 }
 
 /// Parses and lowers a script (with its imports) to a verified IR module.

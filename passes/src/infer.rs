@@ -106,16 +106,7 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
     if let Some(ew) = op.outer_elementwise() {
         let (a, b) = (t(0), t(1));
         let (rows, cols) = (dims(a).0, dims(b).1);
-        if let (Some(c), true) = (dims(a).1, a.is_matrix())
-            && c != 1
-        {
-            return Err(format!("`{op}` needs a column matrix (m x 1) on the left, not ?x{c}"));
-        }
-        if let (Some(r), true) = (dims(b).0, b.is_matrix())
-            && r != 1
-        {
-            return Err(format!("`{op}` needs a row matrix (1 x n) on the right, not {r}x?"));
-        }
+        // DAPHNE checks the shapes of outer operations only at run time.
         let scalars = [Type::Scalar(vt(a).unwrap_or(ValueType::F64)), Type::Scalar(vt(b).unwrap_or(ValueType::F64))];
         let pair: Vec<Operand> = scalars.iter().map(|ty| Operand { ty, constant: None }).collect();
         let v = infer(ew, &pair)?.first().and_then(Type::value_type);
@@ -126,7 +117,9 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
             Some(ValueType::Str) | None => one(t(0).clone()),
             Some(other) => Err(format!("`{op}` needs strings, not {other}")),
         },
-        B::LowerTri | B::UpperTri | B::Replace => one(t(0).clone()),
+        B::LowerTri | B::UpperTri => one(t(0).clone()),
+        // As DAPHNE (`ValueTypeFromArgs`): the pattern and replacement count too.
+        B::Replace => one(matrix(most_general(&[t(0), t(1), t(2)]), dims(t(0)).0, dims(t(0)).1)),
         B::DiagVector => one(matrix(vt(t(0)), dims(t(0)).0, Some(1))),
         B::IsSymmetric => one(Type::Scalar(ValueType::Bool)),
         B::Sample => one(matrix(vt(t(0)), args[1].const_u64(), Some(1))),
@@ -274,9 +267,14 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
             Type::Frame(f) => {
                 // A column picked by a constant label keeps its type.
                 let columns = match (op, args.get(1).and_then(|a| a.constant), &f.columns) {
-                    (B::ExtractCol, Some(Literal::Str(label)), Some(cols)) => {
-                        let col = cols.iter().find(|c| c.label.as_deref() == Some(label.as_str()));
-                        col.map(|c| vec![c.clone()])
+                    // With every label known, a missing one is a compile error, as in DAPHNE.
+                    (B::ExtractCol, Some(Literal::Str(label)), Some(cols))
+                        if cols.iter().all(|c| c.label.is_some()) =>
+                    {
+                        match cols.iter().find(|c| c.label.as_deref() == Some(label.as_str())) {
+                            Some(c) => Some(vec![c.clone()]),
+                            None => return Err(format!("the frame has no column labelled `{label}`")),
+                        }
                     }
                     _ => None,
                 };

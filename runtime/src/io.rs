@@ -149,8 +149,20 @@ fn read_rows(path: &str, meta: &Meta) -> Result<Vec<Vec<String>>, String> {
     Ok(rows)
 }
 
+/// Checks a file name's extension as DAPHNE's `Read`/`Write` kernels do. Only CSV is
+/// implemented; DAPHNE's other formats are reported as such.
+fn check_extension(path: &str) -> Result<(), String> {
+    let ext = std::path::Path::new(path).extension().map_or(String::new(), |e| format!(".{}", e.to_string_lossy()));
+    match ext.as_str() {
+        ".csv" => Ok(()),
+        ".mtx" | ".parquet" | ".dbdf" => Err(format!("file extension '{ext}' is not supported by daphne-rs yet")),
+        _ => Err(format!("file extension not supported: '{ext}'")),
+    }
+}
+
 /// `readMatrix(path)`
 pub fn read_matrix(path: &str) -> Result<Value, String> {
+    check_extension(path)?;
     let meta = read_meta(path)?;
     if meta.labels.is_some() {
         return Err(format!("the meta data of '{path}' describes a frame; use readFrame"));
@@ -163,6 +175,7 @@ pub fn read_matrix(path: &str) -> Result<Value, String> {
 
 /// `readFrame(path)`
 pub fn read_frame(path: &str) -> Result<Value, String> {
+    check_extension(path)?;
     let meta = read_meta(path)?;
     let rows = read_rows(path, &meta)?;
     let schema =
@@ -213,6 +226,7 @@ fn vt_name(vt: ValueType) -> &'static str {
 
 /// `write(X, path)`, `writeMatrix`, `writeFrame`: the CSV file and its `.meta`.
 pub fn write(v: &Value, path: &str) -> Result<(), String> {
+    check_extension(path)?;
     let mut text = String::new();
     let mut meta = Map::new();
     match v {

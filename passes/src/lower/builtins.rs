@@ -3,9 +3,11 @@
 
 use daphne_frontend::Span;
 use daphne_frontend::ast::Arg;
-use daphne_ir::{Builtin, Literal, Value};
+use daphne_ir::{Builtin, ColumnType, FrameType, Literal, MatrixType, OpKind, Type, Value};
 
-use super::{Lowerer, Result, parse_error};
+use crate::infer::Operand;
+
+use super::{Lowerer, Result, compile_error, parse_error};
 
 /// A built-in's parameters: names, and how many are required.
 struct Sig {
@@ -285,7 +287,24 @@ impl<'a> Lowerer<'a> {
             }
             "now" => one(self.builtin1(Builtin::Now, vec![], span)?),
             "setColLabelsPrefix" => one(self.builtin1(Builtin::SetColLabelsPrefix, vec![req(0)?, req(1)?], span)?),
-            "readMatrix" => one(self.builtin1(Builtin::ReadMatrix, vec![req(0)?], span)?),
+            "readMatrix" | "readFrame" => {
+                let path = req(0)?;
+                let op = if name == "readMatrix" { Builtin::ReadMatrix } else { Builtin::ReadFrame };
+                let known = match self.constant(path) {
+                    Some(Literal::Str(p)) => self.program.metas.get(&p).cloned(),
+                    _ => None,
+                };
+                let ty = match known {
+                    None => {
+                        let path_ty = self.ty(path);
+                        let operand = [Operand { ty: &path_ty, constant: None }];
+                        crate::infer::infer(op, &operand).map_err(|m| compile_error(span, m))?.remove(0)
+                    }
+                    Some(Err(e)) => return Err(compile_error(span, e)),
+                    Some(Ok(meta)) => meta_type(op, &meta),
+                };
+                one(self.emit1(OpKind::Builtin(op), vec![path], ty, span)?)
+            }
             "lowerTri" => one(self.builtin1(Builtin::LowerTri, vec![req(0)?, req(1)?, req(2)?], span)?),
             "upperTri" => one(self.builtin1(Builtin::UpperTri, vec![req(0)?, req(1)?, req(2)?], span)?),
             "replace" => one(self.builtin1(Builtin::Replace, vec![req(0)?, req(1)?, req(2)?], span)?),
@@ -328,7 +347,6 @@ impl<'a> Lowerer<'a> {
             }
             "append" => one(self.builtin1(Builtin::Append, vec![req(0)?, req(1)?], span)?),
             "remove" => Ok(Some(self.builtin(Builtin::Remove, vec![req(0)?, req(1)?], span)?)),
-            "readFrame" => one(self.builtin1(Builtin::ReadFrame, vec![req(0)?], span)?),
             "write" | "writeMatrix" | "writeFrame" => {
                 self.builtin(Builtin::Write, vec![req(0)?, req(1)?], span)?;
                 Ok(Some(vec![]))
@@ -344,6 +362,30 @@ impl<'a> Lowerer<'a> {
             Some(Literal::Si64(1) | Literal::Ui64(1) | Literal::Index(1)) => Ok(1),
             _ => Err(parse_error(span, "the axis must be the constant 0 (per row) or 1 (per column)")),
         }
+    }
+}
+
+/// The type a `.meta` file gives the result of `readMatrix` or `readFrame`.
+fn meta_type(op: Builtin, meta: &crate::lower::FileMeta) -> Type {
+    if op == Builtin::ReadMatrix {
+        Type::Matrix(MatrixType {
+            vt: meta.schema.first().copied(),
+            rows: Some(meta.rows),
+            cols: Some(meta.cols),
+            repr: None,
+        })
+    } else {
+        let vts = if meta.schema.len() == 1 { vec![meta.schema[0]; meta.cols as usize] } else { meta.schema.clone() };
+        let labels: Vec<String> = match &meta.labels {
+            Some(ls) => {
+                ls.iter().enumerate().map(|(i, l)| if l.is_empty() { format!("col_{i}") } else { l.clone() }).collect()
+            }
+            None => (0..vts.len()).map(|i| format!("col_{i}")).collect(),
+        };
+        Type::Frame(FrameType {
+            rows: Some(meta.rows),
+            columns: Some(vts.into_iter().zip(labels).map(|(vt, l)| ColumnType { label: Some(l), vt }).collect()),
+        })
     }
 }
 

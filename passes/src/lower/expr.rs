@@ -271,6 +271,12 @@ impl<'a> Lowerer<'a> {
                 let vt = ir_value_type(v);
                 match &from {
                     Type::Matrix(m) => Type::Matrix(MatrixType { vt: Some(vt), ..m.clone() }),
+                    Type::Frame(_) => {
+                        return Err(parse_error(
+                            span,
+                            "casting to a frame with particular column types is not supported yet",
+                        ));
+                    }
                     _ => Type::Scalar(vt),
                 }
             }
@@ -288,6 +294,12 @@ impl<'a> Lowerer<'a> {
                 let (old_vt, rows, cols) = match &from {
                     Type::Matrix(m) => (m.vt, m.rows, m.cols),
                     Type::Scalar(v) => (Some(*v), Some(1), Some(1)),
+                    // As DAPHNE: a frame becomes a matrix of its first column's value type.
+                    Type::Frame(f) => (
+                        f.columns.as_ref().and_then(|c| c.first().map(|c| c.vt)),
+                        f.rows,
+                        f.columns.as_ref().map(|c| c.len() as u64),
+                    ),
                     _ => (None, None, None),
                 };
                 Type::Matrix(MatrixType { vt: vt.map(ir_value_type).or(old_vt), rows, cols, repr: None })

@@ -73,12 +73,27 @@ pub struct Program {
     pub scripts: Vec<Script>,
     /// `(importing file, path as written in its import statement)` to the imported file.
     pub imports: HashMap<(usize, String), usize>,
+    /// What the `.meta` file beside each data file the program names says, or why it could not
+    /// be read. DAPHNE reads these while compiling, so the types of `readMatrix` results are
+    /// known and a bad meta file is a compile error.
+    pub metas: HashMap<String, std::result::Result<FileMeta, String>>,
+}
+
+/// The contents of a `.meta` file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileMeta {
+    pub rows: u64,
+    pub cols: u64,
+    /// One value type per column; a single entry for a matrix.
+    pub schema: Vec<daphne_ir::ValueType>,
+    /// Column labels, for frames.
+    pub labels: Option<Vec<String>>,
 }
 
 impl Program {
     /// A program of one script that imports nothing.
     pub fn single(file: SourceFile, script: Script) -> Program {
-        Program { files: vec![file], scripts: vec![script], imports: HashMap::new() }
+        Program { files: vec![file], scripts: vec![script], imports: HashMap::new(), metas: HashMap::new() }
     }
 }
 
@@ -122,6 +137,7 @@ pub fn lower(program: &Program, args: &ScriptArgs) -> Result<Module> {
         stack: Vec::new(),
         loop_depth: 0,
         top_scopes: 1,
+        imported: Vec::new(),
     };
     l.stack.push(FnCtx::new(Function::new("main")));
     let body = l.block(&main_stmts).and_then(|_| l.emit(OpKind::Return, vec![], vec![], vec![], script.span));
@@ -186,6 +202,8 @@ pub(crate) struct Lowerer<'a> {
     /// How many scopes the main function has at the top level of the file being lowered
     /// (imported scripts run in a scope of their own).
     pub top_scopes: usize,
+    /// The files the file being lowered has imported so far.
+    pub imported: Vec<usize>,
 }
 
 impl<'a> Lowerer<'a> {

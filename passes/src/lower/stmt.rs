@@ -283,16 +283,22 @@ impl<'a> Lowerer<'a> {
                 .map_or(String::new(), |s| s.to_string_lossy().into_owned());
             prefix = format!("{parent}.{prefix}");
         }
+        if self.imported.contains(&target) {
+            return Err(parse_error(path.span, format!("you cannot import the same file twice: {}", path.value)));
+        }
+        self.imported.push(target);
         let script = &self.program.scripts[target];
         let ns = self.namespaces.len();
         self.namespaces.push(super::own_functions(script, ns, target));
         let stmts: Vec<&Stmt> = script.stmts.iter().filter(|s| !matches!(s.kind, StmtKind::FuncDef(_))).collect();
-        let saved = (self.ns, self.file, self.top_scopes);
-        self.push_scope();
-        (self.ns, self.file, self.top_scopes) = (ns, target, self.ctx().scopes.len());
+        // The imported script sees none of the importer's variables (DAPHNE extracts the
+        // importer's scope while visiting it) and its own imports start afresh.
+        let saved = (self.ns, self.file, self.top_scopes, std::mem::take(&mut self.imported));
+        let outer = std::mem::replace(&mut self.ctx().scopes, vec![std::collections::HashMap::new()]);
+        (self.ns, self.file, self.top_scopes) = (ns, target, 1);
         let flow = self.block(&stmts);
-        let vars = self.pop_scope();
-        (self.ns, self.file, self.top_scopes) = saved;
+        let vars = std::mem::replace(&mut self.ctx().scopes, outer).pop().unwrap_or_default();
+        (self.ns, self.file, self.top_scopes, self.imported) = saved;
         match flow.map_err(|e| e.in_file(target))? {
             Flow::Falls => {}
             Flow::Returns(_, s) => return Err(parse_error(s, "`return` outside of a function").in_file(target)),

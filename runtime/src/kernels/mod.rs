@@ -106,9 +106,10 @@ pub fn cast(v: &Value, to: &Type) -> R<Value> {
                 .ok_or_else(|| format!("cannot convert a matrix of {} to {vt}", m.value_type())),
         },
         (Value::Frame(f), Type::Matrix(t)) => {
+            // As DAPHNE: without a value type, the first column's.
             let vt = match t.vt {
                 Some(vt) => vt,
-                None => f.schema().into_iter().reduce(ValueType::most_general).unwrap_or(ValueType::F64),
+                None => f.schema().first().copied().unwrap_or(ValueType::F64),
             };
             Ok(Value::Matrix(f.to_matrix(vt)?))
         }
@@ -182,7 +183,11 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
         B::EwLower | B::EwUpper => one(ew::case(op, arg(0)?)?),
         B::LowerTri | B::UpperTri => one(data::triangle(op, matrix_arg(op, arg(0)?)?, arg(1)?, arg(2)?)?),
         B::DiagVector => one(data::diag_vector(matrix_arg(op, arg(0)?)?)?),
-        B::Replace => one(data::replace(matrix_arg(op, arg(0)?)?, arg(1)?, arg(2)?)?),
+        B::Replace => {
+            let vt = result_vt(op, args)?;
+            let m = matrix_arg(op, arg(0)?)?.cast(vt).ok_or("`replace`: cannot mix strings and numbers")?;
+            one(data::replace(&m, arg(1)?, arg(2)?)?)
+        }
         B::IsSymmetric => one(data::is_symmetric(matrix_arg(op, arg(0)?)?)?),
         B::Sample => one(data::sample(args, result_vt(op, args)?)?),
         B::TypeOf => one(data::type_of(arg(0)?)),
