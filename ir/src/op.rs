@@ -280,6 +280,8 @@ builtins! {
     SemiJoin = "semiJoin", 4..5;
     /// `cartesian(lhs, rhs)`: every pair of rows.
     Cartesian = "cartesian", 2..2;
+    /// `quantize(X: matrix<f32>, min, max)`: min/max quantization to ui8.
+    Quantize = "quantize", 3..3;
     /// `createList(m0, m1, ...)`: a list of matrices of one value type.
     CreateList = "createList", 1.._;
     /// `length(list)`

@@ -355,6 +355,10 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
             Type::Frame(FrameType { rows: None, columns: None }),
             matrix(Some(ValueType::Index), None, Some(1)),
         ]),
+        B::Quantize => match vt(t(0)) {
+            Some(ValueType::F32) | None => one(matrix(Some(ValueType::Ui8), dims(t(0)).0, dims(t(0)).1)),
+            Some(other) => Err(format!("`quantize` needs a matrix of f32, not of {other}")),
+        },
         B::CreateList => {
             let mut vt_all = None;
             for a in args {

@@ -151,10 +151,11 @@ fn read_rows(path: &str, meta: &Meta) -> Result<Vec<Vec<String>>, String> {
 
 /// Checks a file name's extension as DAPHNE's `Read`/`Write` kernels do. Only CSV is
 /// implemented; DAPHNE's other formats are reported as such.
-fn check_extension(path: &str) -> Result<(), String> {
+fn check_extension(path: &str, writing: bool) -> Result<(), String> {
     let ext = std::path::Path::new(path).extension().map_or(String::new(), |e| format!(".{}", e.to_string_lossy()));
     match ext.as_str() {
         ".csv" => Ok(()),
+        ".mtx" if !writing => Ok(()),
         ".mtx" | ".parquet" | ".dbdf" => Err(format!("file extension '{ext}' is not supported by daphne-rs yet")),
         _ => Err(format!("file extension not supported: '{ext}'")),
     }
@@ -162,8 +163,11 @@ fn check_extension(path: &str) -> Result<(), String> {
 
 /// `readMatrix(path)`
 pub fn read_matrix(path: &str) -> Result<Value, String> {
-    check_extension(path)?;
+    check_extension(path, false)?;
     let meta = read_meta(path)?;
+    if path.ends_with(".mtx") {
+        return read_matrix_market(path, &meta);
+    }
     if meta.labels.is_some() {
         return Err(format!("the meta data of '{path}' describes a frame; use readFrame"));
     }
@@ -175,7 +179,10 @@ pub fn read_matrix(path: &str) -> Result<Value, String> {
 
 /// `readFrame(path)`
 pub fn read_frame(path: &str) -> Result<Value, String> {
-    check_extension(path)?;
+    check_extension(path, false)?;
+    if path.ends_with(".mtx") {
+        return Err("reading a frame from a Matrix Market file is not supported".to_owned());
+    }
     let meta = read_meta(path)?;
     let rows = read_rows(path, &meta)?;
     let schema =
@@ -226,7 +233,7 @@ fn vt_name(vt: ValueType) -> &'static str {
 
 /// `write(X, path)`, `writeMatrix`, `writeFrame`: the CSV file and its `.meta`.
 pub fn write(v: &Value, path: &str) -> Result<(), String> {
-    check_extension(path)?;
+    check_extension(path, true)?;
     let mut text = String::new();
     let mut meta = Map::new();
     match v {
@@ -275,4 +282,78 @@ pub fn write(v: &Value, path: &str) -> Result<(), String> {
     let meta_path = format!("{path}.meta");
     std::fs::write(&meta_path, Json::Object(meta).to_string())
         .map_err(|e| format!("could not open file '{meta_path}' for writing meta data: {e}"))
+}
+
+/// A Matrix Market file (`%%MatrixMarket matrix coordinate|array real|integer|pattern
+/// general|symmetric|skew-symmetric`), read into a dense matrix of the meta data's value type.
+/// Coordinates are 1-based; `array` lists the cells column by column.
+pub fn read_matrix_market(path: &str, meta: &Meta) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("could not read file '{path}': {e}"))?;
+    let bad = |what: &str| format!("Matrix Market file '{path}': {what}");
+    let mut lines = text.lines();
+    let header = lines.next().ok_or_else(|| bad("empty file"))?.to_lowercase();
+    let words: Vec<&str> = header.split_whitespace().collect();
+    if words.len() < 5 || words[0] != "%%matrixmarket" || words[1] != "matrix" {
+        return Err(bad("the first line must be `%%MatrixMarket matrix <format> <field> <symmetry>`"));
+    }
+    let (coordinate, field, symmetry) = (words[2] == "coordinate", words[3], words[4]);
+    if !["real", "integer", "pattern", "double"].contains(&field) {
+        return Err(bad(&format!("the field `{field}` is not supported")));
+    }
+    let mut data = lines.filter(|l| !l.starts_with('%') && !l.trim().is_empty());
+    let size: Vec<usize> = data
+        .next()
+        .ok_or_else(|| bad("missing size line"))?
+        .split_whitespace()
+        .map(|t| t.parse().map_err(|_| bad("malformed size line")))
+        .collect::<Result<_, _>>()?;
+    let (rows, cols) = (
+        *size.first().ok_or_else(|| bad("malformed size line"))?,
+        *size.get(1).ok_or_else(|| bad("malformed size line"))?,
+    );
+    let mut cells = vec![0.0f64; rows * cols];
+    let mut set = |r: usize, c: usize, v: f64| -> Result<(), String> {
+        if r >= rows || c >= cols {
+            return Err(bad(&format!("entry ({}, {}) is outside the {rows}x{cols} matrix", r + 1, c + 1)));
+        }
+        cells[r * cols + c] = v;
+        match symmetry {
+            "symmetric" if r != c => cells[c * cols + r] = v,
+            "skew-symmetric" if r != c => cells[c * cols + r] = -v,
+            _ => {}
+        }
+        Ok(())
+    };
+    if coordinate {
+        for line in data {
+            let t: Vec<&str> = line.split_whitespace().collect();
+            let pos = |i: usize| -> Result<usize, String> {
+                t.get(i)
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .filter(|&p| p >= 1)
+                    .map(|p| p - 1)
+                    .ok_or_else(|| bad(&format!("malformed entry `{line}`")))
+            };
+            let v = if field == "pattern" {
+                1.0
+            } else {
+                t.get(2).and_then(|s| s.parse::<f64>().ok()).ok_or_else(|| bad(&format!("malformed entry `{line}`")))?
+            };
+            set(pos(0)?, pos(1)?, v)?;
+        }
+    } else {
+        let values: Vec<f64> = data
+            .map(|l| l.trim().parse::<f64>().map_err(|_| bad(&format!("malformed value `{l}`"))))
+            .collect::<Result<_, _>>()?;
+        let mut it = values.into_iter();
+        for c in 0..cols {
+            let start = if symmetry == "general" { 0 } else { c };
+            for r in start..rows {
+                set(r, c, it.next().ok_or_else(|| bad("too few values"))?)?;
+            }
+        }
+    }
+    let vt = meta.schema.first().copied().unwrap_or(ValueType::F64);
+    let scalars: Vec<Scalar> = cells.into_iter().map(Scalar::F64).collect();
+    matrix_from_scalars(rows, cols, &scalars, vt)
 }

@@ -137,6 +137,7 @@ fn signature(name: &str) -> Option<Sig> {
         "sample" => sig(&["range", "size", "withReplacement", "seed"], 4),
         "length" => sig(&["list"], 1),
         "recode" => sig(&["arg", "orderPreserving"], 2),
+        "quantize" => sig(&["arg", "min", "max"], 3),
         "ctable" => sig(&["lhs", "rhs", "weight", "resNumRows", "resNumCols"], 2),
         "innerJoin" | "semiJoin" => sig(&["lhs", "rhs", "lhsOn", "rhsOn", "numRowRes"], 4),
         "cartesian" => sig(&["lhs", "rhs"], 2),
@@ -334,6 +335,7 @@ impl<'a> Lowerer<'a> {
             }
             "cartesian" => one(self.builtin1(Builtin::Cartesian, vec![req(0)?, req(1)?], span)?),
             "oneHot" => one(self.builtin1(Builtin::OneHot, vec![req(0)?, req(1)?], span)?),
+            "quantize" => one(self.builtin1(Builtin::Quantize, vec![req(0)?, req(1)?, req(2)?], span)?),
             "bin" => {
                 let x = req(0)?;
                 let (lo, hi) = match (arg(2), arg(3)) {

@@ -715,3 +715,36 @@ pub fn ctable(ys: &Matrix, xs: &Matrix, weight: &Value, rows: &Value, cols: &Val
         Ok(wrap(DenseMatrix::from_vec(nr, nc, cells)))
     }, str => Err("`ctable`: the weight must be a number".to_owned()))
 }
+
+/// `quantize(X, min, max)`: DAPHNE's min/max quantization of f32 values to ui8, in f32
+/// arithmetic as `Quantize.h` computes it.
+pub fn quantize(m: &Matrix, min: &Value, max: &Value) -> R<Value> {
+    let Matrix::F32(x) = m else {
+        return Err(format!("`quantize` needs a matrix of f32, not of {}", m.value_type()));
+    };
+    let get = |v: &Value| match v {
+        Value::Scalar(s) => s.get::<f32>().ok_or_else(|| "`quantize`: min and max must be numbers".to_owned()),
+        _ => Err("`quantize`: min and max must be scalars".to_owned()),
+    };
+    // Zero must lie in the quantized range.
+    let lo = get(min)?.min(0.0);
+    let hi = get(max)?.max(0.0);
+    let scale: f32 = (hi - lo) / 256.0;
+    let mapped_zero: f32 = 255.0 - hi / scale;
+    let zero: u8 = if mapped_zero < 0.0 {
+        0
+    } else if mapped_zero > 255.0 {
+        255
+    } else {
+        mapped_zero.round() as u8
+    };
+    let cells: Vec<u8> = x
+        .cells()
+        .iter()
+        .map(|&a| {
+            let v: f32 = f32::from(zero) + a / scale;
+            v.clamp(0.0, 255.0).round() as u8
+        })
+        .collect();
+    Ok(wrap(DenseMatrix::from_vec(x.rows(), x.cols(), cells)))
+}
