@@ -518,33 +518,10 @@ impl<'a> Lowerer<'a> {
         collect_assigned(body, &mut names, depth);
         let names: Vec<String> = names.into_iter().filter(|n| self.lookup(n).is_some()).collect();
         let inits: Vec<Value> = names.iter().filter_map(|n| self.lookup(n).map(|v| v.value)).collect();
-        let mut types: Vec<Type> = inits.iter().map(|&v| self.ty(v)).collect();
+        let types: Vec<Type> = inits.iter().map(|&v| self.ty(v)).collect();
 
-        let mut rounds = 0;
-        let (regions, result_types) = loop {
-            rounds += 1;
-            let snapshot = (self.ctx().f.clone(), self.ctx().regions.clone(), self.ctx().scopes.clone());
-            let built = self.loop_regions(&kind, &names, &types, depth, span)?;
-            let mut next = Vec::new();
-            for (i, (t, v)) in types.iter().zip(built.carried_out()).enumerate() {
-                let out = self.ty(*v);
-                next.push(join_loop(t, &out).ok_or_else(|| {
-                    compile_error(
-                        span,
-                        format!("variable `{}` changes its data type in the loop, from {t} to {out}", names[i]),
-                    )
-                })?);
-            }
-            if next == types {
-                break (built.finish(self, &types, span)?, types.clone());
-            }
-            if rounds >= MAX_GENERALIZATION_ROUNDS {
-                return Err(compile_error(span, "the types of the loop's variables do not settle"));
-            }
-            let ctx = self.ctx();
-            (ctx.f, ctx.regions, ctx.scopes) = snapshot;
-            types = next;
-        };
+        let (regions, result_types) =
+            self.generalize(&names, types, span, &mut |l, types| l.loop_regions(&kind, &names, types, depth, span))?;
         let mut operands: Vec<Value> = bounds.map(|b| b.to_vec()).unwrap_or_default();
         for (v, t) in inits.iter().zip(&result_types) {
             operands.push(self.cast_to(*v, t, span)?);
@@ -560,6 +537,39 @@ impl<'a> Lowerer<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Builds a loop's regions with `build` for carried variables of `types`, generalizing the
+    /// types (and rebuilding from a snapshot) until what the body leaves equals what it gets.
+    /// Returns the finished regions and the settled types.
+    fn generalize(
+        &mut self,
+        names: &[String],
+        mut types: Vec<Type>,
+        span: Span,
+        build: &mut dyn FnMut(&mut Self, &[Type]) -> Result<LoopRegions>,
+    ) -> Result<(Vec<Region>, Vec<Type>)> {
+        for _ in 0..MAX_GENERALIZATION_ROUNDS {
+            let snapshot = (self.ctx().f.clone(), self.ctx().regions.clone(), self.ctx().scopes.clone());
+            let built = build(self, &types)?;
+            let mut next = Vec::new();
+            for (i, (t, v)) in types.iter().zip(built.carried_out()).enumerate() {
+                let out = self.ty(*v);
+                next.push(join_loop(t, &out).ok_or_else(|| {
+                    compile_error(
+                        span,
+                        format!("variable `{}` changes its data type in the loop, from {t} to {out}", names[i]),
+                    )
+                })?);
+            }
+            if next == types {
+                return Ok((built.finish(self, &types, span)?, types));
+            }
+            let ctx = self.ctx();
+            (ctx.f, ctx.regions, ctx.scopes) = snapshot;
+            types = next;
+        }
+        Err(compile_error(span, "the types of the loop's variables do not settle"))
     }
 
     /// Builds the regions of a loop for carried variables `names` of types `types`.
@@ -703,14 +713,11 @@ impl<'a> Lowerer<'a> {
         names.insert(cond.counter.clone());
         let names: Vec<String> = names.into_iter().filter(|n| self.lookup(n).is_some()).collect();
         let inits: Vec<Value> = names.iter().filter_map(|n| self.lookup(n).map(|v| v.value)).collect();
-        let mut types: Vec<Type> = inits.iter().map(|&v| self.ty(v)).collect();
+        let types: Vec<Type> = inits.iter().map(|&v| self.ty(v)).collect();
         let brk = flag(BREAK, depth);
-        let mut rounds = 0;
-        let (regions, result_types) = loop {
-            rounds += 1;
-            let snapshot = (self.ctx().f.clone(), self.ctx().regions.clone(), self.ctx().scopes.clone());
-            let before_args: Vec<Value> = types.iter().map(|t| self.ctx().f.new_arg(t.clone())).collect();
-            let (before, (c, passed)) = self.region(before_args.clone(), |l| {
+        let build = &mut |l: &mut Self, types: &[Type]| -> Result<LoopRegions> {
+            let before_args: Vec<Value> = types.iter().map(|t| l.ctx().f.new_arg(t.clone())).collect();
+            let (before, (c, passed)) = l.region(before_args.clone(), |l| {
                 l.push_scope();
                 for (n, &a) in names.iter().zip(&before_args) {
                     l.define(n, a, false);
@@ -737,8 +744,8 @@ impl<'a> Lowerer<'a> {
                 l.pop_scope();
                 Ok((r?, passed))
             })?;
-            let after_args: Vec<Value> = types.iter().map(|t| self.ctx().f.new_arg(t.clone())).collect();
-            let (after, out) = self.region(after_args.clone(), |l| {
+            let after_args: Vec<Value> = types.iter().map(|t| l.ctx().f.new_arg(t.clone())).collect();
+            let (after, out) = l.region(after_args.clone(), |l| {
                 l.push_scope();
                 for (n, &a) in names.iter().zip(&after_args) {
                     l.define(n, a, false);
@@ -767,28 +774,9 @@ impl<'a> Lowerer<'a> {
                 l.pop_scope();
                 r.map(|_| out)
             })?;
-            let built =
-                LoopRegions::While { before, cond: c, passed: passed.clone(), after, carried_out: out.clone(), out };
-            let mut next = Vec::new();
-            for (i, (t, v)) in types.iter().zip(built.carried_out()).enumerate() {
-                let o = self.ty(*v);
-                next.push(join_loop(t, &o).ok_or_else(|| {
-                    compile_error(
-                        span,
-                        format!("variable `{}` changes its data type in the loop, from {t} to {o}", names[i]),
-                    )
-                })?);
-            }
-            if next == types {
-                break (built.finish(self, &types, span)?, types.clone());
-            }
-            if rounds >= MAX_GENERALIZATION_ROUNDS {
-                return Err(compile_error(span, "the types of the loop's variables do not settle"));
-            }
-            let ctx = self.ctx();
-            (ctx.f, ctx.regions, ctx.scopes) = snapshot;
-            types = next;
+            Ok(LoopRegions::While { before, cond: c, passed: passed.clone(), after, carried_out: out.clone(), out })
         };
+        let (regions, result_types) = self.generalize(&names, types, span, build)?;
         let mut operands = Vec::new();
         for (v, t) in inits.iter().zip(&result_types) {
             operands.push(self.cast_to(*v, t, span)?);
