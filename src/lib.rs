@@ -196,8 +196,8 @@ pub fn script_args<'a>(words: impl IntoIterator<Item = &'a String>) -> Result<Sc
 pub fn execute(
     module: &Module,
     files: &[SourceFile],
-    out: &mut dyn std::io::Write,
-    err: &mut dyn std::io::Write,
+    out: &mut (dyn std::io::Write + Send),
+    err: &mut (dyn std::io::Write + Send),
 ) -> Result<(), Failure> {
     daphne_runtime::exec::run(module, out, err).map_err(|e| {
         let message = if e.stopped { format!("system stopped: {}", e.message) } else { e.message };

@@ -23,15 +23,37 @@ pub struct RuntimeError {
 type R<T> = Result<T, RuntimeError>;
 
 /// Runs the module's entry function, printing to `out` and `err`.
-pub fn run(module: &Module, out: &mut dyn Write, err: &mut dyn Write) -> R<()> {
-    let mut ex = Executor { module, out, err, depth: 0 };
-    ex.call(module.entry, Vec::new(), None)?;
-    let _ = ex.out.flush();
-    Ok(())
+///
+/// The interpreter recurses once per call of a user-defined function, so it runs on a thread
+/// whose stack (reserved, not committed) fits `MAX_CALL_DEPTH` nested calls.
+pub fn run(module: &Module, out: &mut (dyn Write + Send), err: &mut (dyn Write + Send)) -> R<()> {
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new().name("daphne-exec".into()).stack_size(EXEC_STACK_BYTES).spawn_scoped(
+            scope,
+            || {
+                let mut ex = Executor { module, out, err, depth: 0 };
+                let r = ex.call(module.entry, Vec::new(), None);
+                let _ = ex.out.flush();
+                r.map(|_| ())
+            },
+        );
+        match handle {
+            Ok(h) => h.join().unwrap_or_else(|_| {
+                Err(RuntimeError { message: "internal: the interpreter panicked".into(), loc: None, stopped: false })
+            }),
+            Err(e) => {
+                Err(RuntimeError { message: format!("cannot start the interpreter: {e}"), loc: None, stopped: false })
+            }
+        }
+    })
 }
 
 /// The deepest recursion of user-defined functions before the script is stopped.
 const MAX_CALL_DEPTH: usize = 10_000;
+
+/// The interpreter thread's stack: enough for `MAX_CALL_DEPTH` nested calls even in a debug
+/// build (about 40 KiB per call there).
+const EXEC_STACK_BYTES: usize = 1 << 30;
 
 struct Executor<'m, 'w> {
     module: &'m Module,

@@ -44,10 +44,9 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     let args = script_args(cli.args.iter().chain(&cli.script_args))?;
     let program = load_program(file)?;
     let module = compile_program(&program, &args)?;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let stderr = std::io::stderr();
-    let mut err = stderr.lock();
+    // The interpreter runs on a thread of its own, so the streams are unlocked handles.
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    let mut err = std::io::stderr();
     let result = execute(&module, &program.files, &mut out, &mut err);
     let _ = out.flush();
     result
