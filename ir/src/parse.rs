@@ -315,6 +315,26 @@ impl<'a> Parser<'a> {
         scope.values.get(&n).copied().ok_or_else(|| self.error(&format!("%{n} is used before it is defined")))
     }
 
+    /// `%n: type, ...)`: typed arguments up to the closing parenthesis, defined in `scope`.
+    fn args(&mut self, f: &mut Function, scope: &mut Scope) -> Result<Vec<Value>, String> {
+        let mut args = Vec::new();
+        if self.eat(")") {
+            return Ok(args);
+        }
+        loop {
+            let n = self.value_number()?;
+            self.expect(":")?;
+            let t = self.ty()?;
+            let v = f.new_arg(t);
+            self.define(scope, n, v)?;
+            args.push(v);
+            if self.eat(")") {
+                return Ok(args);
+            }
+            self.expect(",")?;
+        }
+    }
+
     fn function(&mut self) -> Result<(Function, Vec<(OpId, String)>), String> {
         if !self.eat_word("func") {
             return Err(self.error("expected `func`"));
@@ -323,21 +343,7 @@ impl<'a> Parser<'a> {
         let mut f = Function::new(name);
         let mut scope = Scope { values: HashMap::new() };
         self.expect("(")?;
-        let mut params = Vec::new();
-        if !self.eat(")") {
-            loop {
-                let n = self.value_number()?;
-                self.expect(":")?;
-                let t = self.ty()?;
-                let v = f.new_arg(t);
-                self.define(&mut scope, n, v)?;
-                params.push(v);
-                if self.eat(")") {
-                    break;
-                }
-                self.expect(",")?;
-            }
-        }
+        let params = self.args(&mut f, &mut scope)?;
         if self.eat("->") {
             self.expect("(")?;
             if !self.eat(")") {
@@ -428,20 +434,7 @@ impl<'a> Parser<'a> {
         while self.eat("{") {
             let mut args = Vec::new();
             if self.eat("^(") {
-                if !self.eat(")") {
-                    loop {
-                        let n = self.value_number()?;
-                        self.expect(":")?;
-                        let t = self.ty()?;
-                        let v = f.new_arg(t);
-                        self.define(scope, n, v)?;
-                        args.push(v);
-                        if self.eat(")") {
-                            break;
-                        }
-                        self.expect(",")?;
-                    }
-                }
+                args = self.args(f, scope)?;
                 self.expect(":")?;
             }
             let ops = self.ops(f, scope, calls)?;

@@ -74,18 +74,25 @@ fn join_if(a: &Type, b: &Type) -> Option<Type> {
         (Type::Matrix(x), Type::Matrix(y)) => {
             let vt = match (x.vt, y.vt) {
                 (Some(p), Some(q)) if p != q => return None,
-                (p, q) => p.or(q).filter(|_| x.vt.is_some() && y.vt.is_some()),
+                (Some(p), Some(_)) => Some(p),
+                _ => None,
             };
-            let same = |p: Option<u64>, q: Option<u64>| if p == q { p } else { None };
-            Some(Type::Matrix(daphne_ir::MatrixType {
-                vt,
-                rows: same(x.rows, y.rows),
-                cols: same(x.cols, y.cols),
-                repr: if x.repr == y.repr { x.repr } else { None },
-            }))
+            Some(join_matrix(x, y, vt))
         }
         _ => None,
     }
+}
+
+/// Two matrix types as one of value type `vt`: dimensions and representation kept where they
+/// agree, unknown where they differ.
+fn join_matrix(x: &daphne_ir::MatrixType, y: &daphne_ir::MatrixType, vt: Option<ValueType>) -> Type {
+    let same = |p: Option<u64>, q: Option<u64>| if p == q { p } else { None };
+    Type::Matrix(daphne_ir::MatrixType {
+        vt,
+        rows: same(x.rows, y.rows),
+        cols: same(x.cols, y.cols),
+        repr: if x.repr == y.repr { x.repr } else { None },
+    })
 }
 
 /// The type of a loop-carried variable that enters with `a` and leaves an iteration with `b`:
@@ -100,13 +107,7 @@ fn join_loop(a: &Type, b: &Type) -> Option<Type> {
                 (Some(p), Some(q)) => Some(p.most_general(q)),
                 _ => None,
             };
-            let same = |p: Option<u64>, q: Option<u64>| if p == q { p } else { None };
-            Some(Type::Matrix(daphne_ir::MatrixType {
-                vt,
-                rows: same(x.rows, y.rows),
-                cols: same(x.cols, y.cols),
-                repr: if x.repr == y.repr { x.repr } else { None },
-            }))
+            Some(join_matrix(x, y, vt))
         }
         _ => None,
     }
