@@ -167,8 +167,10 @@ pub fn compile_program(program: &Program, args: &ScriptArgs) -> Result<Module, F
 }
 
 /// Loads, parses and lowers a script file with its imports.
-pub fn compile(file: &SourceFile, args: &ScriptArgs) -> Result<Module, Failure> {
-    compile_program(&load_program(file.clone())?, args)
+pub fn compile(file: &SourceFile, args: &ScriptArgs, select_matrix_repr: bool) -> Result<Module, Failure> {
+    let mut program = load_program(file.clone())?;
+    program.select_matrix_repr = select_matrix_repr;
+    compile_program(&program, args)
 }
 
 /// Script arguments from `name=value` words; a malformed or repeated one is an error.

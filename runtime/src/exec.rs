@@ -132,8 +132,22 @@ impl Executor<'_, '_> {
         let results: Vec<Value> = match &op.kind {
             OpKind::Const(lit) => vec![Value::Scalar(literal(lit))],
             OpKind::Builtin(Builtin::Print) => {
-                self.print(&args).map_err(|m| self.error(f, id, m))?;
+                let sparse = is_sparse(f.ty(op.operands[0]));
+                self.print(&args, sparse).map_err(|m| self.error(f, id, m))?;
                 vec![]
+            }
+            OpKind::Builtin(Builtin::TypeOf) => match &args[0] {
+                Value::Matrix(m) => {
+                    let name = m.header(is_sparse(f.ty(op.operands[0])));
+                    vec![Value::Scalar(Scalar::Str(std::sync::Arc::from(name)))]
+                }
+                other => vec![kernels::data::type_of(other)],
+            },
+            OpKind::Builtin(Builtin::Rand) if is_sparse(f.ty(op.results[0])) => {
+                vec![
+                    kernels::data::rand_csr(&args, f.ty(op.results[0]).value_type())
+                        .map_err(|m| self.error(f, id, m))?,
+                ]
             }
             OpKind::Builtin(Builtin::Stop) => {
                 let mut msg = String::new();
@@ -261,13 +275,16 @@ impl Executor<'_, '_> {
         Ok(None)
     }
 
-    /// `print(value, newline, toStderr)`
-    fn print(&mut self, args: &[Value]) -> Result<(), String> {
+    /// `print(value, newline, toStderr)`; `sparse` when the value has the CSR representation.
+    fn print(&mut self, args: &[Value], sparse: bool) -> Result<(), String> {
         let flag = |v: &Value| truth(v);
         let newline = flag(&args[1])?;
         let to_stderr = flag(&args[2])?;
         let mut text = String::new();
-        args[0].print(&mut text);
+        match &args[0] {
+            Value::Matrix(m) => m.print_as(&mut text, sparse),
+            other => other.print(&mut text),
+        }
         if newline && matches!(args[0], Value::Scalar(_)) {
             text.push('\n');
         }
@@ -287,6 +304,11 @@ fn file_op(op: Builtin, args: &[Value]) -> Result<Vec<Value>, String> {
         Builtin::ReadFrame => Ok(vec![crate::io::read_frame(&path)?]),
         _ => crate::io::write(&args[0], &path).map(|()| vec![]),
     }
+}
+
+/// Whether a static type says the value has the sparse (CSR) representation.
+fn is_sparse(t: &daphne_ir::Type) -> bool {
+    matches!(t, daphne_ir::Type::Matrix(m) if m.repr == Some(daphne_ir::Repr::Sparse))
 }
 
 /// A condition's truth: a non-zero number (a 1x1 matrix counts as its cell).

@@ -246,11 +246,24 @@ impl Matrix {
 
     /// DAPHNE's printed form: a header line and one line per row, cells separated by spaces.
     pub fn print(&self, out: &mut String) {
+        self.print_as(out, false);
+    }
+
+    /// DAPHNE's header for this matrix: `DenseMatrix(2x3, double)`, or `CSRMatrix(...)` when
+    /// it has the sparse representation.
+    pub fn header(&self, sparse: bool) -> String {
         let name = match self {
             Matrix::Str(_) => "std::string",
             other => other.value_type().cpp_name(),
         };
-        out.push_str(&format!("DenseMatrix({}x{}, {name})\n", self.rows(), self.cols()));
+        let kind = if sparse { "CSRMatrix" } else { "DenseMatrix" };
+        format!("{kind}({}x{}, {name})", self.rows(), self.cols())
+    }
+
+    /// The printed form; a sparse (CSR) matrix prints every cell too, as DAPHNE's does.
+    pub fn print_as(&self, out: &mut String, sparse: bool) {
+        out.push_str(&self.header(sparse));
+        out.push('\n');
         fn rows<T: CppDisplay + Clone>(m: &DenseMatrix<T>, out: &mut String) {
             for r in 0..m.rows() {
                 for (c, x) in m.row(r).iter().enumerate() {

@@ -25,6 +25,11 @@ struct Cli {
     /// Script arguments as a comma-separated list `name=value,name=value`.
     #[arg(long = "args", value_name = "NAME=VALUE,...", value_delimiter = ',')]
     args: Vec<String>,
+
+    /// Give matrices whose estimated sparsity is below 0.25 the sparse (CSR) representation,
+    /// as DAPHNE's option of the same name.
+    #[arg(long = "select-matrix-repr", visible_alias = "select-matrix-representations", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    select_matrix_repr: Option<bool>,
 }
 
 fn main() -> ExitCode {
@@ -42,7 +47,8 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<(), Failure> {
     let file = read_script(&cli.script)?;
     let args = script_args(cli.args.iter().chain(&cli.script_args))?;
-    let program = load_program(file)?;
+    let mut program = load_program(file)?;
+    program.select_matrix_repr = cli.select_matrix_repr.unwrap_or(false);
     let module = compile_program(&program, &args)?;
     // The interpreter runs on a thread of its own, so the streams are unlocked handles.
     let mut out = std::io::BufWriter::new(std::io::stdout());

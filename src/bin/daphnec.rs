@@ -25,6 +25,11 @@ struct Cli {
     /// Script arguments as a comma-separated list `name=value,name=value`.
     #[arg(long = "args", value_name = "NAME=VALUE,...", value_delimiter = ',')]
     args: Vec<String>,
+
+    /// Give matrices whose estimated sparsity is below 0.25 the sparse (CSR) representation,
+    /// as DAPHNE's option of the same name.
+    #[arg(long = "select-matrix-repr", visible_alias = "select-matrix-representations", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    select_matrix_repr: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -62,7 +67,9 @@ fn main() -> ExitCode {
                 return f.status.into();
             }
         },
-        Emit::Ir => match script_args(cli.args.iter().chain(&cli.script_args)).and_then(|a| compile(&file, &a)) {
+        Emit::Ir => match script_args(cli.args.iter().chain(&cli.script_args))
+            .and_then(|a| compile(&file, &a, cli.select_matrix_repr.unwrap_or(false)))
+        {
             Ok(module) => print!("{}", daphne_ir::print::module(&module)),
             Err(f) => {
                 eprint!("{}", f.message);

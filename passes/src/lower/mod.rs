@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use daphne_frontend::ast::{FuncDef, Script, Stmt, StmtKind};
 use daphne_frontend::{Diagnostic, SourceFile, Span};
-use daphne_ir::{FuncId, Function, Literal, Loc, Module, OpId, OpKind, Region, Type, Value, ValueDef};
+use daphne_ir::{FuncId, Function, Literal, Loc, Module, OpId, OpKind, Region, Type, Value, ValueDef, ValueType};
 
 use crate::infer::{Operand, infer};
 
@@ -77,7 +77,13 @@ pub struct Program {
     /// be read. DAPHNE reads these while compiling, so the types of `readMatrix` results are
     /// known and a bad meta file is a compile error.
     pub metas: HashMap<String, std::result::Result<FileMeta, String>>,
+    /// DAPHNE's `--select-matrix-repr`: matrices whose estimated sparsity is known and below
+    /// `SPARSITY_THRESHOLD` get the sparse (CSR) representation.
+    pub select_matrix_repr: bool,
 }
+
+/// DAPHNE's default `sparsity_threshold`.
+pub const SPARSITY_THRESHOLD: f64 = 0.25;
 
 /// The contents of a `.meta` file.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,7 +99,13 @@ pub struct FileMeta {
 impl Program {
     /// A program of one script that imports nothing.
     pub fn single(file: SourceFile, script: Script) -> Program {
-        Program { files: vec![file], scripts: vec![script], imports: HashMap::new(), metas: HashMap::new() }
+        Program {
+            files: vec![file],
+            scripts: vec![script],
+            imports: HashMap::new(),
+            metas: HashMap::new(),
+            select_matrix_repr: false,
+        }
     }
 }
 
@@ -164,11 +176,14 @@ pub(crate) struct FnCtx {
     /// Variables by scope, innermost last. A scope records the variables created in it and
     /// the outer variables assigned in it.
     pub scopes: Vec<HashMap<String, Var>>,
+    /// Estimated sparsity (fraction of non-zeros) of matrix values, where DAPHNE's sparsity
+    /// inference knows it.
+    pub sparsity: HashMap<Value, f64>,
 }
 
 impl FnCtx {
     fn new(f: Function) -> FnCtx {
-        FnCtx { f, regions: vec![Vec::new()], scopes: vec![HashMap::new()] }
+        FnCtx { f, regions: vec![Vec::new()], scopes: vec![HashMap::new()], sparsity: HashMap::new() }
     }
 
     /// The finished function, its body holding the ops emitted at the top level.
@@ -268,9 +283,86 @@ impl<'a> Lowerer<'a> {
         }
         let args: Vec<Operand> =
             types.iter().zip(&consts).map(|(ty, c)| Operand { ty, constant: c.as_ref() }).collect();
-        let results = infer(b, &args).map_err(|m| compile_error(span, m))?;
+        let mut results = infer(b, &args).map_err(|m| compile_error(span, m))?;
+        let sparsity = self.estimate_sparsity(b, &operands, &consts, &types);
+        if let (Some(s), [Type::Matrix(m)]) = (sparsity, results.as_mut_slice())
+            && self.program.select_matrix_repr
+            && s < SPARSITY_THRESHOLD
+        {
+            m.repr = Some(daphne_ir::Repr::Sparse);
+        }
         let id = self.emit(OpKind::Builtin(b), operands, results, vec![], span)?;
-        Ok(self.ctx().f.ops[id].results.clone())
+        let results = self.ctx().f.ops[id].results.clone();
+        if let (Some(s), [r]) = (sparsity, results.as_slice()) {
+            self.ctx().sparsity.insert(*r, s);
+        }
+        Ok(results)
+    }
+
+    /// DAPHNE's sparsity inference (`DaphneInferSparsityOpInterface.cpp`): the estimated
+    /// fraction of non-zeros of a builtin's matrix result, where it is known.
+    fn estimate_sparsity(
+        &mut self,
+        b: daphne_ir::Builtin,
+        operands: &[Value],
+        consts: &[Option<Literal>],
+        types: &[Type],
+    ) -> Option<f64> {
+        use daphne_ir::Builtin as B;
+        let known = |l: &mut Self, v: Value| l.ctx().sparsity.get(&v).copied();
+        let number = |c: &Option<Literal>| -> Option<f64> {
+            match c.as_ref()? {
+                Literal::F64(x) => Some(f64::from_bits(*x)),
+                Literal::F32(x) => Some(f64::from(f32::from_bits(*x))),
+                Literal::Si64(x) => Some(*x as f64),
+                Literal::Ui64(x) | Literal::Index(x) => Some(*x as f64),
+                Literal::Si32(x) => Some(f64::from(*x)),
+                Literal::Ui32(x) => Some(f64::from(*x)),
+                Literal::Si8(x) => Some(f64::from(*x)),
+                Literal::Ui8(x) => Some(f64::from(*x)),
+                Literal::Bool(x) => Some(f64::from(u8::from(*x))),
+                Literal::Str(_) => None,
+            }
+        };
+        let dims = |t: &Type| match t {
+            Type::Matrix(m) => (m.rows, m.cols),
+            _ => (None, None),
+        };
+        match b {
+            B::Rand => number(&consts[4]),
+            B::Seq => Some(1.0),
+            B::EwAdd | B::EwSub => Some({
+                let (a, c) = (known(self, operands[0])?, known(self, operands[1])?);
+                a + c - a * c
+            }),
+            B::EwMul => match (known(self, operands[0]), known(self, operands[1])) {
+                (Some(a), Some(c)) => Some(a * c),
+                (a, c) => a.or(c),
+            },
+            // DAPHNE computes it for constant matrices of numbers (not of bools or strings).
+            B::MatrixLiteral => {
+                let n = operands.len() - 2;
+                let vt = types[..n].iter().filter_map(Type::value_type).reduce(ValueType::most_general);
+                if matches!(vt, Some(ValueType::Bool | ValueType::Str) | None) {
+                    return None;
+                }
+                let values: Option<Vec<f64>> = consts[..n].iter().map(number).collect();
+                let values = values?;
+                (n > 0).then(|| values.iter().filter(|v| **v != 0.0).count() as f64 / n as f64)
+            }
+            B::DiagMatrix => {
+                let s = known(self, operands[0]).unwrap_or(1.0);
+                dims(&types[0]).0.map(|k| s / k as f64)
+            }
+            B::MatMul => {
+                let (a, c) = (known(self, operands[0])?, known(self, operands[1])?);
+                let k = dims(&types[0]).1.or(dims(&types[1]).0)?;
+                Some(1.0 - (1.0 - a * c).powf(k as f64))
+            }
+            B::LowerTri | B::UpperTri => known(self, operands[0]).map(|s| s / 2.0),
+            B::Reshape | B::Transpose => known(self, operands[0]),
+            _ => None,
+        }
     }
 
     /// Emits a builtin with exactly one result.

@@ -748,3 +748,55 @@ pub fn quantize(m: &Matrix, min: &Value, max: &Value) -> R<Value> {
         .collect();
     Ok(wrap(DenseMatrix::from_vec(x.rows(), x.cols(), cells)))
 }
+
+/// `rand(...)` for a result with the sparse representation: DAPHNE's CSR kernel draws
+/// differently from the dense one (`minstd_rand0`, no redrawing of zeros); the values are
+/// stored densely here.
+pub fn rand_csr(args: &[Value], vt: Option<ValueType>) -> R<Value> {
+    let op = Builtin::Rand;
+    let rows = size_arg(op, &args[0], "the number of rows")?;
+    let cols = size_arg(op, &args[1], "the number of columns")?;
+    let sparsity = match &args[4] {
+        Value::Scalar(s) => s.get::<f64>().ok_or("`rand`: the sparsity must be a number")?,
+        _ => return Err("`rand`: the sparsity must be a scalar".into()),
+    };
+    let seed = int_arg(op, &args[5], "the seed")?;
+    let vt = vt.unwrap_or(ValueType::F64);
+    let bound = |v: &Value| -> R<Scalar> {
+        match v {
+            Value::Scalar(s) => s.cast(vt).ok_or_else(|| "`rand`: min and max must be numbers".to_owned()),
+            _ => Err("`rand`: min and max must be scalars".to_owned()),
+        }
+    };
+    let (lo, hi) = (bound(&args[2])?, bound(&args[3])?);
+    fn draw<T: MatrixElem + crate::random::RandValue>(
+        rows: usize,
+        cols: usize,
+        lo: &Scalar,
+        hi: &Scalar,
+        sparsity: f64,
+        seed: i64,
+    ) -> R<Value> {
+        let (lo, hi): (T, T) = (lo.get().unwrap_or_default(), hi.get().unwrap_or_default());
+        let csr = crate::random::rand_matrix_csr::<T>(rows, cols, lo, hi, sparsity, seed)
+            .map_err(|e| format!("`rand`: {e}"))?;
+        let mut cells = vec![T::default(); rows * cols];
+        for r in 0..rows {
+            for k in csr.row_offsets[r]..csr.row_offsets[r + 1] {
+                cells[r * cols + csr.col_idxs[k]] = csr.values[k];
+            }
+        }
+        Ok(wrap(DenseMatrix::from_vec(rows, cols, cells)))
+    }
+    match vt {
+        ValueType::F64 => draw::<f64>(rows, cols, &lo, &hi, sparsity, seed),
+        ValueType::F32 => draw::<f32>(rows, cols, &lo, &hi, sparsity, seed),
+        ValueType::Si64 => draw::<i64>(rows, cols, &lo, &hi, sparsity, seed),
+        ValueType::Si32 => draw::<i32>(rows, cols, &lo, &hi, sparsity, seed),
+        ValueType::Si8 => draw::<i8>(rows, cols, &lo, &hi, sparsity, seed),
+        ValueType::Ui64 | ValueType::Index => draw::<u64>(rows, cols, &lo, &hi, sparsity, seed),
+        ValueType::Ui32 => draw::<u32>(rows, cols, &lo, &hi, sparsity, seed),
+        ValueType::Ui8 => draw::<u8>(rows, cols, &lo, &hi, sparsity, seed),
+        ValueType::Bool | ValueType::Str => Err(format!("`rand` cannot generate values of type {vt}")),
+    }
+}
