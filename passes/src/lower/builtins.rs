@@ -137,6 +137,7 @@ fn signature(name: &str) -> Option<Sig> {
         "sample" => sig(&["range", "size", "withReplacement", "seed"], 4),
         "length" => sig(&["list"], 1),
         "recode" => sig(&["arg", "orderPreserving"], 2),
+        "sparsity" => sig(&["arg"], 1),
         "quantize" => sig(&["arg", "min", "max"], 3),
         "ctable" => sig(&["lhs", "rhs", "weight", "resNumRows", "resNumCols"], 2),
         "innerJoin" | "semiJoin" => sig(&["lhs", "rhs", "lhsOn", "rhsOn", "numRowRes"], 4),
@@ -312,6 +313,15 @@ impl<'a> Lowerer<'a> {
             "sample" => one(self.builtin1(Builtin::Sample, vec![req(0)?, req(1)?, req(2)?, req(3)?], span)?),
             "length" => one(self.builtin1(Builtin::Length, vec![req(0)?], span)?),
             "recode" => Ok(Some(self.builtin(Builtin::Recode, vec![req(0)?, req(1)?], span)?)),
+            // As DAPHNE: the compiler's estimate of the fraction of non-zeros, -1 if unknown.
+            "sparsity" => {
+                let x = req(0)?;
+                if !matches!(self.ty(x), Type::Matrix(_)) {
+                    return Err(compile_error(span, format!("`sparsity` needs a matrix, not {}", self.ty(x))));
+                }
+                let estimate = self.ctx().sparsity.get(&x).copied().unwrap_or(-1.0);
+                one(self.constant_value(Literal::f64(estimate), span)?)
+            }
             "ctable" => {
                 // As DAPHNE: (ys, xs), (ys, xs, weight), (ys, xs, rows, cols) or all five.
                 let minus_one = |l: &mut Self| l.constant_value(Literal::Si64(-1), span);
