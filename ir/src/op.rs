@@ -282,6 +282,9 @@ builtins! {
     Cartesian = "cartesian", 2..2;
     /// `quantize(X: matrix<f32>, min, max)`: min/max quantization to ui8.
     Quantize = "quantize", 3..3;
+    /// `eigen(X)`: two results, the eigenvalues (n x 1) and the eigenvectors (columns) of a
+    /// symmetric matrix.
+    Eigen = "eigen", 1..1;
     /// `createList(m0, m1, ...)`: a list of matrices of one value type.
     CreateList = "createList", 1.._;
     /// `length(list)`

@@ -359,6 +359,10 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
             Some(ValueType::F32) | None => one(matrix(Some(ValueType::Ui8), dims(t(0)).0, dims(t(0)).1)),
             Some(other) => Err(format!("`quantize` needs a matrix of f32, not of {other}")),
         },
+        B::Eigen => {
+            let (r, _) = dims(t(0));
+            Ok(vec![matrix(Some(ValueType::F64), r, Some(1)), matrix(Some(ValueType::F64), r, r)])
+        }
         B::CreateList => {
             let mut vt_all = None;
             for a in args {

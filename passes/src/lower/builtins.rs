@@ -138,6 +138,7 @@ fn signature(name: &str) -> Option<Sig> {
         "length" => sig(&["list"], 1),
         "recode" => sig(&["arg", "orderPreserving"], 2),
         "sparsity" => sig(&["arg"], 1),
+        "eigen" => sig(&["arg"], 1),
         "quantize" => sig(&["arg", "min", "max"], 3),
         "ctable" => sig(&["lhs", "rhs", "weight", "resNumRows", "resNumCols"], 2),
         "innerJoin" | "semiJoin" => sig(&["lhs", "rhs", "lhsOn", "rhsOn", "numRowRes"], 4),
@@ -313,6 +314,7 @@ impl<'a> Lowerer<'a> {
             "sample" => one(self.builtin1(Builtin::Sample, vec![req(0)?, req(1)?, req(2)?, req(3)?], span)?),
             "length" => one(self.builtin1(Builtin::Length, vec![req(0)?], span)?),
             "recode" => Ok(Some(self.builtin(Builtin::Recode, vec![req(0)?, req(1)?], span)?)),
+            "eigen" => Ok(Some(self.builtin(Builtin::Eigen, vec![req(0)?], span)?)),
             // As DAPHNE: the compiler's estimate of the fraction of non-zeros, -1 if unknown.
             "sparsity" => {
                 let x = req(0)?;

@@ -119,3 +119,76 @@ pub fn solve(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
     let vt = if vt.is_float() { vt } else { ValueType::F64 };
     from_f64(DenseMatrix::from_vec(n, k, x), vt)
 }
+
+/// `eigen(X)` of a symmetric matrix by cyclic Jacobi rotations: the eigenvalues in ascending
+/// order (n x 1) and the matching unit eigenvectors as columns, each with its largest
+/// component positive. DAPHNE uses Eigen's general solver, whose order and signs are not
+/// specified; the eigenpairs agree, their order and signs may not.
+pub fn eigen(m: &Matrix) -> R<Vec<Value>> {
+    let n = m.rows();
+    if m.cols() != n {
+        return Err(format!("`eigen` needs a square matrix, not {n}x{}", m.cols()));
+    }
+    let x = super::as_f64(Builtin::Eigen, m)?;
+    let mut a = x.cells().to_vec();
+    for i in 0..n {
+        for j in i + 1..n {
+            if a[i * n + j] != a[j * n + i] {
+                return Err("EigenCal - Input matrix must be symmetric".to_owned());
+            }
+        }
+    }
+    let mut v = vec![0.0f64; n * n];
+    for i in 0..n {
+        v[i * n + i] = 1.0;
+    }
+    for _sweep in 0..100 {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * n + j].powi(2))
+            .sum();
+        if off < 1e-30 {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = a[p * n + q];
+                if apq == 0.0 {
+                    continue;
+                }
+                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let (akp, akq) = (a[k * n + p], a[k * n + q]);
+                    a[k * n + p] = c * akp - s * akq;
+                    a[k * n + q] = s * akp + c * akq;
+                }
+                for k in 0..n {
+                    let (apk, aqk) = (a[p * n + k], a[q * n + k]);
+                    a[p * n + k] = c * apk - s * aqk;
+                    a[q * n + k] = s * apk + c * aqk;
+                }
+                for k in 0..n {
+                    let (vkp, vkq) = (v[k * n + p], v[k * n + q]);
+                    v[k * n + p] = c * vkp - s * vkq;
+                    v[k * n + q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&i, &j| a[i * n + i].total_cmp(&a[j * n + j]));
+    let values: Vec<f64> = order.iter().map(|&i| a[i * n + i]).collect();
+    let mut vectors = vec![0.0f64; n * n];
+    for (col, &i) in order.iter().enumerate() {
+        let largest = (0..n).max_by(|&p, &q| v[p * n + i].abs().total_cmp(&v[q * n + i].abs())).unwrap_or(0);
+        let sign = if v[largest * n + i] < 0.0 { -1.0 } else { 1.0 };
+        for k in 0..n {
+            vectors[k * n + col] = sign * v[k * n + i];
+        }
+    }
+    Ok(vec![wrap(DenseMatrix::from_vec(n, 1, values)), wrap(DenseMatrix::from_vec(n, n, vectors))])
+}

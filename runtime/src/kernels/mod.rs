@@ -201,6 +201,7 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
         B::SemiJoin => frames::semi_join(arg(0)?, arg(1)?, arg(2)?, arg(3)?),
         B::Cartesian => one(frames::cartesian(arg(0)?, arg(1)?)?),
         B::Quantize => one(data::quantize(matrix_arg(op, arg(0)?)?, arg(1)?, arg(2)?)?),
+        B::Eigen => linalg::eigen(matrix_arg(op, arg(0)?)?),
         B::CreateList => {
             let elems = args.iter().map(|v| matrix_arg(op, v).cloned()).collect::<R<Vec<Matrix>>>()?;
             let vt = elems[0].value_type();
