@@ -280,6 +280,14 @@ builtins! {
     SemiJoin = "semiJoin", 4..5;
     /// `cartesian(lhs, rhs)`: every pair of rows.
     Cartesian = "cartesian", 2..2;
+    /// `groupJoin(lhs, rhs, lhsOn, rhsOn, rhsAgg)`: two results, the frame of the joined keys
+    /// with `SUM(rhsAgg)`, and the positions of those keys' rows in `lhs`.
+    GroupJoin = "groupJoin", 5..5;
+    /// Set operations on the rows of two frames with the same columns: `intersect`, `merge`
+    /// (union) and `except` (difference), each giving distinct rows in first-seen order.
+    Intersect = "intersect", 2..2;
+    Merge = "merge", 2..2;
+    Except = "except", 2..2;
     /// `quantize(X: matrix<f32>, min, max)`: min/max quantization to ui8.
     Quantize = "quantize", 3..3;
     /// `eigen(X)`: two results, the eigenvalues (n x 1) and the eigenvectors (columns) of a

@@ -351,6 +351,17 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
             }
             _ => Err(format!("`{op}` needs frames")),
         },
+        B::Intersect | B::Merge | B::Except => match (t(0), t(1)) {
+            (Type::Frame(f), Type::Frame(_) | Type::Unknown) => {
+                one(Type::Frame(FrameType { rows: None, columns: f.columns.clone() }))
+            }
+            (Type::Unknown, _) => one(Type::Unknown),
+            (a, b) => Err(format!("`{op}` needs two frames, not {a} and {b}")),
+        },
+        B::GroupJoin => Ok(vec![
+            Type::Frame(FrameType { rows: None, columns: None }),
+            matrix(Some(ValueType::Index), None, Some(1)),
+        ]),
         B::SemiJoin => Ok(vec![
             Type::Frame(FrameType { rows: None, columns: None }),
             matrix(Some(ValueType::Index), None, Some(1)),

@@ -86,6 +86,10 @@ fn binary(name: &str) -> Option<Builtin> {
         "min" => B::EwMin,
         "max" => B::EwMax,
         "cbind" => B::Cbind,
+        "concat" => B::EwConcat,
+        "intersect" => B::Intersect,
+        "merge" => B::Merge,
+        "except" => B::Except,
         "rbind" => B::Rbind,
         "solve" => B::Solve,
         "gemv" => B::Gemv,
@@ -143,6 +147,7 @@ fn signature(name: &str) -> Option<Sig> {
         "ctable" => sig(&["lhs", "rhs", "weight", "resNumRows", "resNumCols"], 2),
         "innerJoin" | "semiJoin" => sig(&["lhs", "rhs", "lhsOn", "rhsOn", "numRowRes"], 4),
         "cartesian" => sig(&["lhs", "rhs"], 2),
+        "groupJoin" => sig(&["lhs", "rhs", "lhsOn", "rhsOn", "rhsAgg"], 5),
         "bin" => sig(&["arg", "numBins", "min", "max"], 2),
         "oneHot" => sig(&["arg", "info"], 2),
         "append" => sig(&["list", "elem"], 2),
@@ -346,6 +351,10 @@ impl<'a> Lowerer<'a> {
                 Ok(Some(results))
             }
             "cartesian" => one(self.builtin1(Builtin::Cartesian, vec![req(0)?, req(1)?], span)?),
+            "groupJoin" => {
+                let operands = (0..5).map(req).collect::<Result<Vec<_>>>()?;
+                Ok(Some(self.builtin(Builtin::GroupJoin, operands, span)?))
+            }
             "oneHot" => one(self.builtin1(Builtin::OneHot, vec![req(0)?, req(1)?], span)?),
             "quantize" => one(self.builtin1(Builtin::Quantize, vec![req(0)?, req(1)?, req(2)?], span)?),
             "bin" => {

@@ -216,3 +216,74 @@ pub fn cartesian(lhs: &Value, rhs: &Value) -> R<Value> {
     }
     bind(Builtin::Cbind, &l.select_rows(&li), &r.select_rows(&ri))
 }
+
+/// `groupJoin(lhs, rhs, lhsOn, rhsOn, rhsAgg)`: for each key of `lhs` that some `rhs` row
+/// matches, the key and the sum of `rhsAgg` over the matching rows, plus the key's row in
+/// `lhs`. DAPHNE emits the groups in the order of a hash table; we emit them in key order.
+pub fn group_join(args: &[Value]) -> R<Vec<Value>> {
+    let op = Builtin::GroupJoin;
+    let (l, r) = (frame_arg(op, &args[0])?, frame_arg(op, &args[1])?);
+    let (lhs_on, rhs_on, agg) = (label_arg(op, &args[2])?, label_arg(op, &args[3])?, label_arg(op, &args[4])?);
+    let (a, b, s) = (l.column_index(&lhs_on)?, r.column_index(&rhs_on)?, r.column_index(&agg)?);
+    let agg_vt = r.columns()[s].value_type();
+    // The first lhs row holding each key, as DAPHNE's hash table keeps it.
+    let mut keys: Vec<(Vec<Scalar>, usize, Option<Scalar>)> = Vec::new();
+    for i in 0..l.rows() {
+        let k = row_key(l, &[a], i);
+        if !keys.iter().any(|e| e.0 == k) {
+            keys.push((k, i, None));
+        }
+    }
+    for j in 0..r.rows() {
+        let k = row_key(r, &[b], j);
+        if let Some(e) = keys.iter_mut().find(|e| cmp_keys(&e.0, &k) == std::cmp::Ordering::Equal) {
+            let v = crate::kernels::cell(&r.columns()[s], j, 0);
+            e.2 = Some(match e.2.take() {
+                None => v,
+                Some(acc) => match crate::kernels::call(Builtin::EwAdd, &[Value::Scalar(acc), Value::Scalar(v)])?.pop()
+                {
+                    Some(Value::Scalar(x)) => x.cast(agg_vt).unwrap_or(x),
+                    _ => return Err("internal: sum is not a scalar".into()),
+                },
+            });
+        }
+    }
+    let mut hits: Vec<(Vec<Scalar>, usize, Scalar)> =
+        keys.into_iter().filter_map(|(k, i, s)| s.map(|s| (k, i, s))).collect();
+    hits.sort_by(|x, y| cmp_keys(&x.0, &y.0));
+    let key_col = column(&hits.iter().map(|h| h.0[0].clone()).collect::<Vec<_>>(), l.columns()[a].value_type())?;
+    let sum_col = column(&hits.iter().map(|h| h.2.clone()).collect::<Vec<_>>(), agg_vt)?;
+    let frame = Frame::new(vec![key_col, sum_col], vec![lhs_on.clone(), Arc::from(format!("SUM({agg})"))])?;
+    let tids: Vec<u64> = hits.iter().map(|h| h.1 as u64).collect();
+    Ok(vec![
+        Value::Frame(frame),
+        Value::Matrix(crate::matrix::Matrix::Ui64(crate::matrix::DenseMatrix::from_vec(tids.len(), 1, tids))),
+    ])
+}
+
+/// `intersect`, `merge` and `except` on the rows of two frames with the same columns, with
+/// set semantics: distinct rows, in the order they are first seen.
+pub fn set_op(op: Builtin, lhs: &Value, rhs: &Value) -> R<Value> {
+    let (l, r) = (frame_arg(op, lhs)?, frame_arg(op, rhs)?);
+    if l.schema() != r.schema() || l.labels() != r.labels() {
+        return Err(format!("`{op}` needs two frames with the same column labels and value types"));
+    }
+    let all: Vec<usize> = (0..l.cols()).collect();
+    let rows_of = |f: &Frame| -> Vec<Vec<Scalar>> { (0..f.rows()).map(|i| row_key(f, &all, i)).collect() };
+    let (lr, rr) = (rows_of(l), rows_of(r));
+    let mut picked: Vec<Vec<Scalar>> = Vec::new();
+    let take = |row: &Vec<Scalar>, picked: &mut Vec<Vec<Scalar>>| {
+        if !picked.contains(row) {
+            picked.push(row.clone());
+        }
+    };
+    match op {
+        Builtin::Intersect => lr.iter().filter(|x| rr.contains(x)).for_each(|x| take(x, &mut picked)),
+        Builtin::Except => lr.iter().filter(|x| !rr.contains(x)).for_each(|x| take(x, &mut picked)),
+        _ => lr.iter().chain(&rr).for_each(|x| take(x, &mut picked)),
+    }
+    let columns = (0..l.cols())
+        .map(|c| column(&picked.iter().map(|row| row[c].clone()).collect::<Vec<_>>(), l.schema()[c]))
+        .collect::<R<Vec<_>>>()?;
+    Frame::new(columns, l.labels().to_vec()).map(Value::Frame)
+}

@@ -200,6 +200,8 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
         B::InnerJoin => one(frames::inner_join(arg(0)?, arg(1)?, arg(2)?, arg(3)?)?),
         B::SemiJoin => frames::semi_join(arg(0)?, arg(1)?, arg(2)?, arg(3)?),
         B::Cartesian => one(frames::cartesian(arg(0)?, arg(1)?)?),
+        B::GroupJoin => frames::group_join(args),
+        B::Intersect | B::Merge | B::Except => one(frames::set_op(op, arg(0)?, arg(1)?)?),
         B::Quantize => one(data::quantize(matrix_arg(op, arg(0)?)?, arg(1)?, arg(2)?)?),
         B::Eigen => linalg::eigen(matrix_arg(op, arg(0)?)?),
         B::CreateList => {
