@@ -332,7 +332,11 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
             other => Err(format!("`recode` needs a matrix, not {other}")),
         },
         B::Bin => one(t(0).clone()),
-        B::OneHot => one(matrix(vt(t(0)), dims(t(0)).0, None)),
+        // As DAPHNE: strings are first coded per column, so the result is si64.
+        B::OneHot => {
+            let v = vt(t(0)).map(|v| if v == ValueType::Str { ValueType::Si64 } else { v });
+            one(matrix(v, dims(t(0)).0, None))
+        }
         B::Order => {
             let idx = match args.last().and_then(|a| a.constant) {
                 Some(Literal::Bool(true)) => true,

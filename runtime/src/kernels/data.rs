@@ -596,6 +596,26 @@ pub fn bin(m: &Matrix, num_bins: &Value, min: &Value, max: &Value) -> R<Value> {
 /// `oneHot(X, info)`: per column j of X, info[0, j] = -1 keeps it, 0 drops it, d > 0 expands it
 /// into d 0/1 columns.
 pub fn one_hot(m: &Matrix, info: &Matrix) -> R<Value> {
+    if let Matrix::Str(s) = m {
+        // As DAPHNE: each column's strings get codes in first-seen order, then are one-hot
+        // encoded as numbers.
+        let mut codes = vec![0i64; s.rows() * s.cols()];
+        for c in 0..s.cols() {
+            let mut seen: Vec<&std::sync::Arc<str>> = Vec::new();
+            for r in 0..s.rows() {
+                let v = s.get(r, c);
+                let code = match seen.iter().position(|x| *x == v) {
+                    Some(i) => i,
+                    None => {
+                        seen.push(v);
+                        seen.len() - 1
+                    }
+                };
+                codes[r * s.cols() + c] = code as i64;
+            }
+        }
+        return one_hot(&Matrix::Si64(DenseMatrix::from_vec(s.rows(), s.cols(), codes)), info);
+    }
     if info.rows() != 1 {
         return Err("OneHot - parameter 'info' must be a row matrix".to_owned());
     }
