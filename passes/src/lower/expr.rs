@@ -250,6 +250,10 @@ impl<'a> Lowerer<'a> {
             }
             _ if ta == tb => ta.clone(),
             (Type::Unknown, _) | (_, Type::Unknown) => Type::Unknown,
+            (Type::Frame(x), Type::Frame(y)) => Type::Frame(daphne_ir::FrameType {
+                rows: if x.rows == y.rows { x.rows } else { None },
+                columns: if x.columns == y.columns { x.columns.clone() } else { None },
+            }),
             _ => {
                 return Err(compile_error(
                     span,

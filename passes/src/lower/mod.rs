@@ -343,7 +343,9 @@ impl<'a> Lowerer<'a> {
             B::MatrixLiteral => {
                 let n = operands.len() - 2;
                 let vt = types[..n].iter().filter_map(Type::value_type).reduce(ValueType::most_general);
-                if matches!(vt, Some(ValueType::Bool | ValueType::Str) | None) {
+                // DAPHNE builds one-element literals without a constant matrix, so it knows no
+                // sparsity for them.
+                if n < 2 || matches!(vt, Some(ValueType::Bool | ValueType::Str) | None) {
                     return None;
                 }
                 let values: Option<Vec<f64>> = consts[..n].iter().map(number).collect();
