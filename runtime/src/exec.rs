@@ -128,7 +128,20 @@ impl Executor<'_, '_> {
     fn op(&mut self, f: &Function, frame: &mut Frame, id: OpId) -> R<Option<Exit>> {
         let op = &f.ops[id];
         let loc = f.loc(id);
-        let args = op.operands.iter().map(|&v| frame.get(v, loc).cloned()).collect::<R<Vec<Value>>>()?;
+        let mut args = op.operands.iter().map(|&v| frame.get(v, loc).cloned()).collect::<R<Vec<Value>>>()?;
+        if args.iter().any(|a| matches!(a, Value::Sparse(_))) {
+            if let OpKind::Builtin(b) = &op.kind
+                && let Some(out) = crate::csr::apply(*b, &args)
+            {
+                let out = out.map_err(|m| self.error(f, id, m))?;
+                frame.set(op.results[0], out);
+                return Ok(None);
+            }
+            if densifies(&op.kind) {
+                args =
+                    args.into_iter().map(Value::densify).collect::<Result<_, _>>().map_err(|m| self.error(f, id, m))?;
+            }
+        }
         let results: Vec<Value> = match &op.kind {
             OpKind::Const(lit) => vec![Value::Scalar(literal(lit))],
             OpKind::Builtin(Builtin::Print) => {
@@ -137,6 +150,16 @@ impl Executor<'_, '_> {
                 vec![]
             }
             OpKind::Builtin(Builtin::TypeOf) => match &args[0] {
+                Value::Sparse(m) => {
+                    let kind = if is_sparse(f.ty(op.operands[0])) { "CSRMatrix" } else { "DenseMatrix" };
+                    let vt = if m.value_type() == daphne_ir::ValueType::Str {
+                        "std::string"
+                    } else {
+                        m.value_type().cpp_name()
+                    };
+                    let name = format!("{kind}({}x{}, {vt})", m.rows(), m.cols());
+                    vec![Value::Scalar(Scalar::Str(std::sync::Arc::from(name)))]
+                }
                 Value::Matrix(m) => {
                     let name = m.header(is_sparse(f.ty(op.operands[0])));
                     vec![Value::Scalar(Scalar::Str(std::sync::Arc::from(name)))]
@@ -283,6 +306,9 @@ impl Executor<'_, '_> {
         let mut text = String::new();
         match &args[0] {
             Value::Matrix(m) => m.print_as(&mut text, sparse),
+            // The static type decides the representation DAPHNE would have chosen.
+            Value::Sparse(m) if sparse => m.print(&mut text),
+            Value::Sparse(m) => m.to_dense()?.print_as(&mut text, false),
             other => other.print(&mut text),
         }
         if newline && matches!(args[0], Value::Scalar(_)) {
@@ -306,6 +332,21 @@ fn file_op(op: Builtin, args: &[Value]) -> Result<Vec<Value>, String> {
     }
 }
 
+/// Whether an op needs its sparse operands as dense matrices: all but those that only pass
+/// values on (calls, control flow) and those that print or describe them.
+fn densifies(kind: &OpKind) -> bool {
+    !matches!(
+        kind,
+        OpKind::Call(_)
+            | OpKind::If
+            | OpKind::While
+            | OpKind::For
+            | OpKind::Yield
+            | OpKind::Return
+            | OpKind::Builtin(Builtin::Print | Builtin::TypeOf | Builtin::Nrow | Builtin::Ncol | Builtin::Ncell)
+    )
+}
+
 /// Whether a static type says the value has the sparse (CSR) representation.
 fn is_sparse(t: &daphne_ir::Type) -> bool {
     matches!(t, daphne_ir::Type::Matrix(m) if m.repr == Some(daphne_ir::Repr::Sparse))
@@ -318,6 +359,7 @@ fn truth(v: &Value) -> Result<bool, String> {
         Value::Scalar(s) => Ok(s.get::<bool>().unwrap_or(false)),
         Value::Matrix(m) if m.rows() == 1 && m.cols() == 1 => truth(&Value::Scalar(kernels::cell(m, 0, 0))),
         Value::Matrix(m) => Err(format!("a condition must be a single value, not a {}x{} matrix", m.rows(), m.cols())),
+        Value::Sparse(m) => truth(&Value::Matrix(m.to_dense()?)),
         Value::Frame(_) | Value::List(..) => Err("a condition must be a single value, not a frame".to_owned()),
     }
 }

@@ -276,7 +276,9 @@ pub fn write(v: &Value, path: &str) -> Result<(), String> {
                 .collect();
             meta.insert("schema".into(), Json::Array(schema));
         }
-        Value::Scalar(_) | Value::List(..) => return Err("only matrices and frames can be written to files".to_owned()),
+        Value::Scalar(_) | Value::List(..) | Value::Sparse(_) => {
+            return Err("only matrices and frames can be written to files".to_owned());
+        }
     }
     std::fs::write(path, text).map_err(|e| format!("could not write file '{path}': {e}"))?;
     let meta_path = format!("{path}.meta");

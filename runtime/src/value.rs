@@ -112,6 +112,8 @@ pub enum Value {
     Scalar(Scalar),
     Matrix(Matrix),
     Frame(crate::frame::Frame),
+    /// A matrix with the sparse (CSR) representation.
+    Sparse(crate::csr::CsrMatrix),
     /// A list of matrices of one value type.
     List(ValueType, Vec<Matrix>),
 }
@@ -124,6 +126,7 @@ impl Value {
             Value::Scalar(s) => s.print(out),
             Value::Matrix(m) => m.print(out),
             Value::Frame(f) => f.print(out),
+            Value::Sparse(m) => m.print(out),
             Value::List(vt, elems) => {
                 let name = if *vt == ValueType::Str { "std::string" } else { vt.cpp_name() };
                 out.push_str(&format!("List({}, DenseMatrix, {name})\n", elems.len()));
@@ -134,11 +137,20 @@ impl Value {
         }
     }
 
+    /// The value with a sparse matrix turned dense (kernels that do not know CSR get this).
+    pub fn densify(self) -> Result<Value, String> {
+        match self {
+            Value::Sparse(m) => m.to_dense().map(Value::Matrix),
+            other => Ok(other),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Value::Scalar(s) => format!("a scalar of type {}", s.value_type()),
             Value::Matrix(m) => format!("a {}x{} matrix of {}", m.rows(), m.cols(), m.value_type()),
             Value::Frame(f) => format!("a {}x{} frame", f.rows(), f.cols()),
+            Value::Sparse(m) => format!("a {}x{} sparse matrix of {}", m.rows(), m.cols(), m.value_type()),
             Value::List(_, elems) => format!("a list of {} matrices", elems.len()),
         }
     }

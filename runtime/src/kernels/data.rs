@@ -287,7 +287,9 @@ fn select(v: &Value, rows: bool, idx: &[usize]) -> R<Value> {
         Value::Matrix(m) => Ok(Value::Matrix(pick_matrix(m, rows, idx))),
         Value::Frame(f) if rows => Ok(Value::Frame(f.select_rows(idx))),
         Value::Frame(f) => Ok(Value::Frame(f.select_cols(idx))),
-        Value::Scalar(_) | Value::List(..) => Err("only matrices and frames can be indexed".to_owned()),
+        Value::Scalar(_) | Value::List(..) | Value::Sparse(_) => {
+            Err("only matrices and frames can be indexed".to_owned())
+        }
     }
 }
 
@@ -295,7 +297,9 @@ fn extent(v: &Value, rows: bool) -> R<usize> {
     match v {
         Value::Matrix(m) => Ok(if rows { m.rows() } else { m.cols() }),
         Value::Frame(f) => Ok(if rows { f.rows() } else { f.cols() }),
-        Value::Scalar(_) | Value::List(..) => Err("only matrices and frames can be indexed".to_owned()),
+        Value::Scalar(_) | Value::List(..) | Value::Sparse(_) => {
+            Err("only matrices and frames can be indexed".to_owned())
+        }
     }
 }
 
@@ -514,7 +518,7 @@ pub fn type_of(v: &Value) -> Value {
             let vt = if m.value_type() == ValueType::Str { "std::string" } else { m.value_type().cpp_name() };
             format!("DenseMatrix({}x{}, {vt})", m.rows(), m.cols())
         }
-        Value::Frame(_) | Value::List(..) => {
+        Value::Frame(_) | Value::List(..) | Value::Sparse(_) => {
             let mut out = String::new();
             v.print(&mut out);
             out.lines().next().unwrap_or_default().to_owned()
@@ -770,8 +774,8 @@ pub fn quantize(m: &Matrix, min: &Value, max: &Value) -> R<Value> {
 }
 
 /// `rand(...)` for a result with the sparse representation: DAPHNE's CSR kernel draws
-/// differently from the dense one (`minstd_rand0`, no redrawing of zeros); the values are
-/// stored densely here.
+/// differently from the dense one (`minstd_rand0`, no redrawing of zeros) and gives a CSR
+/// matrix.
 pub fn rand_csr(args: &[Value], vt: Option<ValueType>) -> R<Value> {
     let op = Builtin::Rand;
     let rows = size_arg(op, &args[0], "the number of rows")?;
@@ -800,13 +804,12 @@ pub fn rand_csr(args: &[Value], vt: Option<ValueType>) -> R<Value> {
         let (lo, hi): (T, T) = (lo.get().unwrap_or_default(), hi.get().unwrap_or_default());
         let csr = crate::random::rand_matrix_csr::<T>(rows, cols, lo, hi, sparsity, seed)
             .map_err(|e| format!("`rand`: {e}"))?;
-        let mut cells = vec![T::default(); rows * cols];
-        for r in 0..rows {
-            for k in csr.row_offsets[r]..csr.row_offsets[r + 1] {
-                cells[r * cols + csr.col_idxs[k]] = csr.values[k];
-            }
-        }
-        Ok(wrap(DenseMatrix::from_vec(rows, cols, cells)))
+        let nnz = csr.values.len();
+        let values = match wrap(DenseMatrix::from_vec(1, nnz, csr.values)) {
+            Value::Matrix(m) => m,
+            _ => return Err("internal: CSR values are not a matrix".to_owned()),
+        };
+        crate::csr::CsrMatrix::new(rows, cols, csr.row_offsets, csr.col_idxs, values).map(Value::Sparse)
     }
     match vt {
         ValueType::F64 => draw::<f64>(rows, cols, &lo, &hi, sparsity, seed),

@@ -29,6 +29,12 @@ pub fn type_of(v: &Value) -> Type {
             cols: Some(m.cols() as u64),
             repr: None,
         }),
+        Value::Sparse(m) => Type::Matrix(MatrixType {
+            vt: Some(m.value_type()),
+            rows: Some(m.rows() as u64),
+            cols: Some(m.cols() as u64),
+            repr: Some(daphne_ir::Repr::Sparse),
+        }),
         Value::List(vt, _) => Type::List(MatrixType { vt: Some(*vt), rows: None, cols: None, repr: None }),
         Value::Frame(f) => Type::Frame(daphne_ir::FrameType {
             rows: Some(f.rows() as u64),
@@ -158,7 +164,7 @@ pub fn cast_value(v: &Value, vt: ValueType) -> R<Value> {
             .cast(vt)
             .map(Value::Matrix)
             .ok_or_else(|| format!("cannot convert a matrix of {} to {vt}", m.value_type())),
-        Value::Frame(_) | Value::List(..) => Err(format!("cannot convert a frame to {vt}")),
+        Value::Frame(_) | Value::List(..) | Value::Sparse(_) => Err(format!("cannot convert a frame to {vt}")),
     }
 }
 
@@ -290,7 +296,9 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
                 let chosen = if s.get::<bool>().unwrap_or(false) { arg(1)? } else { arg(2)? };
                 one(cast_value(chosen, result_vt(op, args)?)?)
             }
-            Value::Frame(_) | Value::List(..) => Err("the condition of `?:` must not be a frame".to_owned()),
+            Value::Frame(_) | Value::List(..) | Value::Sparse(_) => {
+                Err("the condition of `?:` must not be a frame".to_owned())
+            }
         },
         B::SumAll | B::MinAll | B::MaxAll | B::MeanAll | B::VarAll | B::StddevAll => {
             one(agg::full(op, matrix_arg(op, arg(0)?)?, result_vt(op, args)?)?)
@@ -320,6 +328,7 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
         B::Nrow | B::Ncol | B::Ncell => {
             let (r, c) = match arg(0)? {
                 Value::Matrix(m) => (m.rows(), m.cols()),
+                Value::Sparse(m) => (m.rows(), m.cols()),
                 Value::Frame(f) => (f.rows(), f.cols()),
                 v @ (Value::Scalar(_) | Value::List(..)) => {
                     return Err(format!("`{op}` needs a matrix or frame, not {}", v.describe()));
@@ -392,7 +401,7 @@ pub fn matrix_arg(op: Builtin, v: &Value) -> R<&Matrix> {
 /// A scalar operand as a signed integer (for sizes and positions).
 pub fn int_arg(op: Builtin, v: &Value, what: &str) -> R<i64> {
     match v {
-        Value::Scalar(Scalar::Str(_)) | Value::Matrix(_) | Value::Frame(_) | Value::List(..) => {
+        Value::Scalar(Scalar::Str(_)) | Value::Matrix(_) | Value::Frame(_) | Value::List(..) | Value::Sparse(_) => {
             Err(format!("`{op}`: {what} must be a number, not {}", v.describe()))
         }
         Value::Scalar(s) => s.get::<i64>().ok_or_else(|| format!("`{op}`: {what} must be a number")),

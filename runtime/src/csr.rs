@@ -1,0 +1,285 @@
+//! Sparse matrices in compressed sparse row (CSR) form: per row, the column positions and
+//! values of the non-zero cells. The values are kept as a 1 x nnz dense matrix of the
+//! element type, so every value type is supported without a second set of generics.
+//!
+//! Kernels that know CSR (printing, metadata, full aggregation, transposition, scaling by a
+//! scalar, products with a dense matrix) keep matrices sparse; every other kernel gets a
+//! dense copy (`to_dense`), which is always correct.
+
+use std::sync::Arc;
+
+use daphne_ir::{Builtin, ValueType};
+
+use crate::kernels::{cell, matrix_from_scalars};
+use crate::matrix::{DenseMatrix, Matrix};
+use crate::value::{Scalar, Value};
+
+/// A CSR matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsrMatrix {
+    rows: usize,
+    cols: usize,
+    /// `rows + 1` offsets into `col_idxs` and `values`.
+    row_offsets: Arc<Vec<usize>>,
+    col_idxs: Arc<Vec<usize>>,
+    /// The non-zero values, row by row, as a 1 x nnz matrix.
+    values: Matrix,
+}
+
+impl CsrMatrix {
+    /// A CSR matrix from its parts; the offsets must be non-decreasing and end at the number
+    /// of values, and the column indexes of each row increasing and below `cols`.
+    pub fn new(
+        rows: usize,
+        cols: usize,
+        row_offsets: Vec<usize>,
+        col_idxs: Vec<usize>,
+        values: Matrix,
+    ) -> Result<CsrMatrix, String> {
+        let nnz = values.cols();
+        let ok = row_offsets.len() == rows + 1
+            && row_offsets.first() == Some(&0)
+            && row_offsets.last() == Some(&nnz)
+            && row_offsets.windows(2).all(|w| w[0] <= w[1])
+            && col_idxs.len() == nnz
+            && col_idxs.iter().all(|&c| c < cols)
+            && values.rows() == 1
+            && row_offsets.windows(2).all(|w| col_idxs[w[0]..w[1]].windows(2).all(|c| c[0] < c[1]));
+        if !ok {
+            return Err("internal: malformed CSR matrix".to_owned());
+        }
+        Ok(CsrMatrix { rows, cols, row_offsets: Arc::new(row_offsets), col_idxs: Arc::new(col_idxs), values })
+    }
+
+    /// The non-zero cells of a dense matrix.
+    pub fn from_dense(m: &Matrix) -> Result<CsrMatrix, String> {
+        let (mut offsets, mut cols, mut vals) = (vec![0], Vec::new(), Vec::new());
+        for r in 0..m.rows() {
+            for c in 0..m.cols() {
+                let v = cell(m, r, c);
+                if !is_zero(&v) {
+                    cols.push(c);
+                    vals.push(v);
+                }
+            }
+            offsets.push(cols.len());
+        }
+        let values = match matrix_from_scalars(1, vals.len(), &vals, m.value_type())? {
+            Value::Matrix(v) => v,
+            _ => return Err("internal: not a matrix".to_owned()),
+        };
+        CsrMatrix::new(m.rows(), m.cols(), offsets, cols, values)
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    pub fn nnz(&self) -> usize {
+        self.values.cols()
+    }
+
+    pub fn value_type(&self) -> ValueType {
+        self.values.value_type()
+    }
+
+    /// The value type's zero.
+    fn zero(&self) -> Scalar {
+        Scalar::from_elem(0i64, self.value_type())
+    }
+
+    /// The cell at `(r, c)`.
+    pub fn get(&self, r: usize, c: usize) -> Scalar {
+        let (lo, hi) = (self.row_offsets[r], self.row_offsets[r + 1]);
+        match self.col_idxs[lo..hi].binary_search(&c) {
+            Ok(k) => cell(&self.values, 0, lo + k),
+            Err(_) => self.zero(),
+        }
+    }
+
+    /// A dense copy.
+    pub fn to_dense(&self) -> Result<Matrix, String> {
+        let mut cells = vec![self.zero(); self.rows * self.cols];
+        for r in 0..self.rows {
+            for k in self.row_offsets[r]..self.row_offsets[r + 1] {
+                cells[r * self.cols + self.col_idxs[k]] = cell(&self.values, 0, k);
+            }
+        }
+        match matrix_from_scalars(self.rows, self.cols, &cells, self.value_type())? {
+            Value::Matrix(m) => Ok(m),
+            _ => Err("internal: not a matrix".to_owned()),
+        }
+    }
+
+    /// DAPHNE's printed form: the `CSRMatrix` header, then every cell, zeros included.
+    pub fn print(&self, out: &mut String) {
+        let name = if self.value_type() == ValueType::Str { "std::string" } else { self.value_type().cpp_name() };
+        out.push_str(&format!("CSRMatrix({}x{}, {name})\n", self.rows, self.cols));
+        let mut zero = String::new();
+        self.zero().print(&mut zero);
+        for r in 0..self.rows {
+            let (lo, hi) = (self.row_offsets[r], self.row_offsets[r + 1]);
+            let mut k = lo;
+            for c in 0..self.cols {
+                if c > 0 {
+                    out.push(' ');
+                }
+                if k < hi && self.col_idxs[k] == c {
+                    cell(&self.values, 0, k).print(out);
+                    k += 1;
+                } else {
+                    out.push_str(&zero);
+                }
+            }
+            out.push('\n');
+        }
+    }
+
+    /// The transpose, still in CSR form.
+    pub fn transpose(&self) -> Result<CsrMatrix, String> {
+        let mut counts = vec![0usize; self.cols + 1];
+        for &c in self.col_idxs.iter() {
+            counts[c + 1] += 1;
+        }
+        for c in 0..self.cols {
+            counts[c + 1] += counts[c];
+        }
+        let offsets = counts.clone();
+        let mut next = counts;
+        let mut rows_of = vec![0usize; self.nnz()];
+        let mut order = vec![0usize; self.nnz()];
+        for r in 0..self.rows {
+            for k in self.row_offsets[r]..self.row_offsets[r + 1] {
+                let c = self.col_idxs[k];
+                rows_of[next[c]] = r;
+                order[next[c]] = k;
+                next[c] += 1;
+            }
+        }
+        let values = crate::kernels::data::pick_cols(&self.values, &order);
+        CsrMatrix::new(self.cols, self.rows, offsets, rows_of, values)
+    }
+
+    /// The same pattern with new values (computed from the old ones by an operation that keeps
+    /// zero at zero, so the result means the same as the dense computation).
+    pub fn map_values(&self, values: Matrix) -> Result<CsrMatrix, String> {
+        CsrMatrix::new(self.rows, self.cols, self.row_offsets.to_vec(), self.col_idxs.to_vec(), values)
+    }
+
+    pub fn values(&self) -> &Matrix {
+        &self.values
+    }
+
+    /// `self @ dense` as a dense f64 matrix.
+    pub fn matmul_dense(&self, b: &DenseMatrix<f64>) -> Result<DenseMatrix<f64>, String> {
+        if self.cols != b.rows() {
+            return Err(format!(
+                "`@` needs as many columns on the left as rows on the right, but the shapes are {}x{} and {}x{}",
+                self.rows,
+                self.cols,
+                b.rows(),
+                b.cols()
+            ));
+        }
+        let vals = self.values.to_typed::<f64>().ok_or("`@` needs numbers")?;
+        let m = b.cols();
+        let mut out = vec![0.0f64; self.rows * m];
+        for r in 0..self.rows {
+            for k in self.row_offsets[r]..self.row_offsets[r + 1] {
+                let (c, v) = (self.col_idxs[k], *vals.get(0, k));
+                for (o, &y) in out[r * m..(r + 1) * m].iter_mut().zip(b.row(c)) {
+                    *o += v * y;
+                }
+            }
+        }
+        Ok(DenseMatrix::from_vec(self.rows, m, out))
+    }
+}
+
+/// Runs `op` on CSR operands without densifying them, where that gives exactly the dense
+/// result: `None` when the op needs the dense path.
+pub fn apply(op: Builtin, args: &[Value]) -> Option<Result<Value, String>> {
+    let scaled = |m: &CsrMatrix, s: &Scalar, sparse_left: bool| -> Option<Result<Value, String>> {
+        // Zero cells stay zero only for finite factors and non-zero divisors.
+        let x = s.get::<f64>()?;
+        let keeps_zero = x.is_finite() && (op == Builtin::EwMul || (x != 0.0 && sparse_left));
+        if !keeps_zero || matches!(s, Scalar::Str(_)) {
+            return None;
+        }
+        let operands = if sparse_left {
+            [Value::Matrix(m.values.clone()), Value::Scalar(s.clone())]
+        } else {
+            [Value::Scalar(s.clone()), Value::Matrix(m.values.clone())]
+        };
+        Some((|| match crate::kernels::call(op, &operands)?.into_iter().next() {
+            Some(Value::Matrix(values)) => m.map_values(values).map(Value::Sparse),
+            _ => Err("internal: a scaled CSR matrix is not a matrix".to_owned()),
+        })())
+    };
+    match (op, args) {
+        (Builtin::Transpose, [Value::Sparse(m)]) => Some(m.transpose().map(Value::Sparse)),
+        // Zeros add nothing, so the sum of the stored values is the sum of all cells.
+        (Builtin::SumAll, [Value::Sparse(m)]) => Some(
+            crate::kernels::call(op, &[Value::Matrix(m.values.clone())])
+                .and_then(|v| v.into_iter().next().ok_or_else(|| "internal: no sum".to_owned())),
+        ),
+        (Builtin::EwMul | Builtin::EwDiv, [Value::Sparse(m), Value::Scalar(s)]) => scaled(m, s, true),
+        (Builtin::EwMul, [Value::Scalar(s), Value::Sparse(m)]) => scaled(m, s, false),
+        (Builtin::MatMul, [Value::Sparse(a), Value::Matrix(b)]) if a.value_type() == ValueType::F64 => {
+            let b = b.to_typed::<f64>()?;
+            Some(a.matmul_dense(&b).map(|m| Value::Matrix(Matrix::F64(m))))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a scalar is its value type's zero.
+fn is_zero(s: &Scalar) -> bool {
+    match s {
+        Scalar::Str(t) => t.is_empty(),
+        other => other.get::<f64>() == Some(0.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dense(rows: usize, cols: usize, cells: &[f64]) -> Matrix {
+        Matrix::F64(DenseMatrix::from_vec(rows, cols, cells.to_vec()))
+    }
+
+    #[test]
+    fn dense_round_trip_and_transpose() {
+        let d = dense(2, 3, &[0.0, 1.5, 0.0, 2.0, 0.0, -3.0]);
+        let s = CsrMatrix::from_dense(&d).unwrap();
+        assert_eq!(s.nnz(), 3);
+        assert_eq!(s.to_dense().unwrap(), d);
+        assert_eq!(s.get(1, 2), Scalar::F64(-3.0));
+        assert_eq!(s.get(0, 0), Scalar::F64(0.0));
+        let t = s.transpose().unwrap();
+        assert_eq!(t.to_dense().unwrap(), dense(3, 2, &[0.0, 2.0, 1.5, 0.0, 0.0, -3.0]));
+    }
+
+    #[test]
+    fn malformed_parts_are_rejected() {
+        let values = dense(1, 2, &[1.0, 2.0]);
+        assert!(CsrMatrix::new(2, 2, vec![0, 1, 2], vec![0, 2], values.clone()).is_err());
+        assert!(CsrMatrix::new(2, 2, vec![0, 2, 1], vec![0, 1], values.clone()).is_err());
+        assert!(CsrMatrix::new(2, 2, vec![0, 2, 2], vec![1, 0], values.clone()).is_err());
+        assert!(CsrMatrix::new(2, 2, vec![0, 1, 2], vec![1, 0], values).is_ok());
+    }
+
+    #[test]
+    fn product_with_dense_matches_the_dense_product() {
+        let s = CsrMatrix::from_dense(&dense(2, 3, &[0.0, 1.0, 0.0, 2.0, 0.0, 3.0])).unwrap();
+        let b = DenseMatrix::from_vec(3, 2, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let p = s.matmul_dense(&b).unwrap();
+        assert_eq!(p.cells(), &[3.0, 4.0, 17.0, 22.0]);
+        assert!(s.matmul_dense(&DenseMatrix::from_vec(2, 1, vec![1.0, 1.0])).is_err());
+    }
+}
