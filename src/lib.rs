@@ -1,12 +1,16 @@
 //! The driver shared by the `daphne` and `daphnec` binaries: reading a script, running the
 //! frontend, rendering diagnostics, and DAPHNE's exit codes.
 
-use std::path::Path;
+pub mod config;
+
+use std::path::{Path, PathBuf};
 
 use daphne_frontend::ast::{Script, StmtKind};
 use daphne_frontend::{SourceFile, diagnostic, parse};
 use daphne_ir::Module;
 use daphne_passes::{Program, ScriptArgs, Stage};
+
+pub use config::{UserConfig, read_config};
 
 /// DAPHNE's process exit codes (`src/api/cli/StatusCode.h`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,11 +66,20 @@ pub fn parse_script(file: &SourceFile) -> Result<Script, Failure> {
     }
 }
 
-/// Reads and parses a script and, transitively, the scripts it imports. Relative import
-/// paths are resolved against the directory of the importing script, as DAPHNE does.
+/// Reads and parses a script and, transitively, the scripts it imports, with no user
+/// configuration.
 pub fn load_program(main: SourceFile) -> Result<Program, Failure> {
+    load_program_with(main, &UserConfig::default())
+}
+
+/// Reads and parses a script and, transitively, the scripts it imports. Relative import
+/// paths are resolved against the directory of the importing script and the configuration's
+/// `default_dirs`; a path without an extension that the configuration names is a library (all
+/// files of its directory, in name order). As in DAPHNE.
+pub fn load_program_with(main: SourceFile, config: &UserConfig) -> Result<Program, Failure> {
     let script = parse_script(&main)?;
     let mut program = Program::single(main, script);
+    program.sparsity_threshold = config.sparsity_threshold;
     let mut next = 0;
     while next < program.scripts.len() {
         let importer = next;
@@ -81,28 +94,76 @@ pub fn load_program(main: SourceFile) -> Result<Program, Failure> {
             })
             .collect();
         for path in paths {
-            let full = if Path::new(&path).is_absolute() { Path::new(&path).to_path_buf() } else { dir.join(&path) };
-            let Ok(canonical) = std::fs::canonicalize(&full) else {
-                // Lowering reports the missing file at the import statement.
-                continue;
-            };
-            let known =
-                program.files.iter().position(|f| std::fs::canonicalize(&f.name).ok().as_ref() == Some(&canonical));
-            let index = match known {
-                Some(i) => i,
-                None => {
-                    let file = read_script(&full)?;
-                    let script = parse_script(&file)?;
-                    program.files.push(file);
-                    program.scripts.push(script);
-                    program.files.len() - 1
+            let files = match resolve_import(&dir, &path, config) {
+                Ok(files) => files,
+                Err(message) => {
+                    // Lowering reports the problem at the import statement.
+                    program.imports.insert((importer, path), Err(message));
+                    continue;
                 }
             };
-            program.imports.insert((importer, path), index);
+            let mut indexes = Vec::new();
+            for (full, canonical) in files {
+                let known =
+                    program.files.iter().position(|f| std::fs::canonicalize(&f.name).ok().as_ref() == Some(&canonical));
+                indexes.push(match known {
+                    Some(i) => i,
+                    None => {
+                        let file = read_script(&full)?;
+                        let script = parse_script(&file)?;
+                        program.files.push(file);
+                        program.scripts.push(script);
+                        program.files.len() - 1
+                    }
+                });
+            }
+            program.imports.insert((importer, path), Ok(indexes));
         }
     }
     program.metas = read_metas(&program);
     Ok(program)
+}
+
+/// The files (as named and canonical) an import statement in a script in `dir` refers to.
+fn resolve_import(dir: &Path, path: &str, config: &UserConfig) -> Result<Vec<(PathBuf, PathBuf)>, String> {
+    let missing = || format!("the import path doesn't exist: {path}");
+    let written = Path::new(path);
+    if written.is_absolute() {
+        let canonical = std::fs::canonicalize(written).map_err(|_| missing())?;
+        return Ok(vec![(written.to_path_buf(), canonical)]);
+    }
+    let mut full = dir.join(written);
+    let mut canonical = std::fs::canonicalize(&full).ok();
+    if written.extension().is_some() {
+        for default_dir in config.import_paths.get("default_dirs").into_iter().flatten() {
+            let lib_file = default_dir.join(written);
+            let Ok(lib_canonical) = std::fs::canonicalize(&lib_file) else { continue };
+            if canonical.as_ref().is_some_and(|c| *c != lib_canonical) {
+                return Err(format!(
+                    "ambiguous import: {path}, found another file with the same name in default paths of the user configuration: {}",
+                    lib_file.display()
+                ));
+            }
+            (full, canonical) = (lib_file, Some(lib_canonical));
+        }
+    } else if let Some(lib_dir) = config.import_paths.get(path).and_then(|dirs| dirs.first()) {
+        let entries = std::fs::read_dir(lib_dir)
+            .map_err(|e| format!("cannot read the directory {} of library {path}: {e}", lib_dir.display()))?;
+        let mut files: Vec<PathBuf> =
+            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
+        files.sort();
+        return files
+            .into_iter()
+            .map(|f| {
+                let canonical = std::fs::canonicalize(&f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+                Ok((f, canonical))
+            })
+            .collect();
+    }
+    match canonical {
+        Some(c) => Ok(vec![(full, c)]),
+        None => Err(missing()),
+    }
 }
 
 /// Reads the `.meta` file of every string literal in the program that names a file with an
@@ -167,8 +228,13 @@ pub fn compile_program(program: &Program, args: &ScriptArgs) -> Result<Module, F
 }
 
 /// Loads, parses and lowers a script file with its imports.
-pub fn compile(file: &SourceFile, args: &ScriptArgs, select_matrix_repr: bool) -> Result<Module, Failure> {
-    let mut program = load_program(file.clone())?;
+pub fn compile(
+    file: &SourceFile,
+    args: &ScriptArgs,
+    select_matrix_repr: bool,
+    config: &UserConfig,
+) -> Result<Module, Failure> {
+    let mut program = load_program_with(file.clone(), config)?;
     program.select_matrix_repr = select_matrix_repr;
     compile_program(&program, args)
 }

@@ -21,10 +21,11 @@ while IFS= read -r -d '' expected; do
     [ -f "$script" ] || continue
     [[ "$script" =~ $filter ]] || continue
     # The options DAPHNE's own test drivers pass (MatrixLiteralTest, TypeOfTest,
-    # VectorizedPipelineTest): those scripts expect sparse representations.
+    # VectorizedPipelineTest: sparse representations; ImportTest: its user configuration).
     flags=()
     case "$script" in
         */expressions/matrix_literal_* | */operations/typeOf* | */vectorized/run*) flags=(--select-matrix-repr) ;;
+        */import/*) flags=(--config=test/api/cli/import/UserConfig.json) ;;
     esac
     # DAPHNE's tests run from the repository root (scripts read files by relative path).
     actual=$(cd "$daphne_src" && timeout 20 "$daphne" "${flags[@]}" "${script#"$daphne_src"/}" 2>/dev/null)

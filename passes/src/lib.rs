@@ -6,4 +6,4 @@
 pub mod infer;
 pub mod lower;
 
-pub use lower::{FileMeta, LowerError, Program, ScriptArgs, Stage, lower};
+pub use lower::{FileMeta, LowerError, Program, SPARSITY_THRESHOLD, ScriptArgs, Stage, lower};

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use std::io::Write;
 
-use daphne::{Failure, Status, compile_program, execute, load_program, read_script, script_args};
+use daphne::{
+    Failure, Status, UserConfig, compile_program, execute, load_program_with, read_config, read_script, script_args,
+};
 
 /// Run a DaphneDSL script.
 ///
@@ -30,6 +32,11 @@ struct Cli {
     /// as DAPHNE's option of the same name.
     #[arg(long = "select-matrix-repr", visible_alias = "select-matrix-representations", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     select_matrix_repr: Option<bool>,
+
+    /// A DAPHNE user configuration (JSON): `daphnedsl_import_paths` and `sparsity_threshold`
+    /// are used, DAPHNE's other settings are accepted.
+    #[arg(long = "config", value_name = "FILE", require_equals = false)]
+    config: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -47,7 +54,11 @@ fn main() -> ExitCode {
 fn run(cli: &Cli) -> Result<(), Failure> {
     let file = read_script(&cli.script)?;
     let args = script_args(cli.args.iter().chain(&cli.script_args))?;
-    let mut program = load_program(file)?;
+    let config = match &cli.config {
+        Some(path) => read_config(path)?,
+        None => UserConfig::default(),
+    };
+    let mut program = load_program_with(file, &config)?;
     program.select_matrix_repr = cli.select_matrix_repr.unwrap_or(false);
     let module = compile_program(&program, &args)?;
     // The interpreter runs on a thread of its own, so the streams are unlocked handles.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use daphne::{Status, compile, parse_script, read_script, script_args};
+use daphne::{Status, UserConfig, compile, parse_script, read_config, read_script, script_args};
 use daphne_frontend::{dump, lex};
 
 /// Compile a DaphneDSL script and print one of its intermediate forms.
@@ -30,6 +30,11 @@ struct Cli {
     /// as DAPHNE's option of the same name.
     #[arg(long = "select-matrix-repr", visible_alias = "select-matrix-representations", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     select_matrix_repr: Option<bool>,
+
+    /// A DAPHNE user configuration (JSON): `daphnedsl_import_paths` and `sparsity_threshold`
+    /// are used, DAPHNE's other settings are accepted.
+    #[arg(long = "config", value_name = "FILE", require_equals = false)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -67,9 +72,13 @@ fn main() -> ExitCode {
                 return f.status.into();
             }
         },
-        Emit::Ir => match script_args(cli.args.iter().chain(&cli.script_args))
-            .and_then(|a| compile(&file, &a, cli.select_matrix_repr.unwrap_or(false)))
-        {
+        Emit::Ir => match script_args(cli.args.iter().chain(&cli.script_args)).and_then(|a| {
+            let config = match &cli.config {
+                Some(path) => read_config(path)?,
+                None => UserConfig::default(),
+            };
+            compile(&file, &a, cli.select_matrix_repr.unwrap_or(false), &config)
+        }) {
             Ok(module) => print!("{}", daphne_ir::print::module(&module)),
             Err(f) => {
                 eprint!("{}", f.message);

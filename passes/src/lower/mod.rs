@@ -71,15 +71,19 @@ pub struct Program {
     /// All files; the main script is file 0.
     pub files: Vec<SourceFile>,
     pub scripts: Vec<Script>,
-    /// `(importing file, path as written in its import statement)` to the imported file.
-    pub imports: HashMap<(usize, String), usize>,
+    /// `(importing file, path as written in its import statement)` to the imported files (one
+    /// for a script, each file of the directory for a library of the user configuration), or
+    /// why the import cannot be resolved.
+    pub imports: HashMap<(usize, String), std::result::Result<Vec<usize>, String>>,
     /// What the `.meta` file beside each data file the program names says, or why it could not
     /// be read. DAPHNE reads these while compiling, so the types of `readMatrix` results are
     /// known and a bad meta file is a compile error.
     pub metas: HashMap<String, std::result::Result<FileMeta, String>>,
     /// DAPHNE's `--select-matrix-repr`: matrices whose estimated sparsity is known and below
-    /// `SPARSITY_THRESHOLD` get the sparse (CSR) representation.
+    /// `sparsity_threshold` get the sparse (CSR) representation.
     pub select_matrix_repr: bool,
+    /// DAPHNE's `sparsity_threshold` (user configuration; `SPARSITY_THRESHOLD` by default).
+    pub sparsity_threshold: f64,
 }
 
 /// DAPHNE's default `sparsity_threshold`.
@@ -105,6 +109,7 @@ impl Program {
             imports: HashMap::new(),
             metas: HashMap::new(),
             select_matrix_repr: false,
+            sparsity_threshold: SPARSITY_THRESHOLD,
         }
     }
 }
@@ -287,7 +292,7 @@ impl<'a> Lowerer<'a> {
         let sparsity = self.estimate_sparsity(b, &operands, &consts, &types);
         if let (Some(s), [Type::Matrix(m)]) = (sparsity, results.as_mut_slice())
             && self.program.select_matrix_repr
-            && s < SPARSITY_THRESHOLD
+            && s < self.program.sparsity_threshold
         {
             m.repr = Some(daphne_ir::Repr::Sparse);
         }

@@ -254,20 +254,25 @@ impl<'a> Lowerer<'a> {
         if self.stack.len() != 1 || self.ctx().scopes.len() != self.top_scopes || self.loop_depth > 0 {
             return Err(parse_error(span, "imports can only be done in the main scope"));
         }
-        let Some(&target) = self.program.imports.get(&(self.file, path.value.clone())) else {
-            return Err(parse_error(path.span, format!("the import path doesn't exist: {}", path.value)));
+        let targets = match self.program.imports.get(&(self.file, path.value.clone())) {
+            Some(Ok(targets)) => targets.clone(),
+            Some(Err(message)) => return Err(parse_error(path.span, message.clone())),
+            None => return Err(parse_error(path.span, format!("the import path doesn't exist: {}", path.value))),
         };
         let written = std::path::Path::new(&path.value);
         let mut prefix = match alias {
             Some(a) => a.value.clone(),
             None => written.file_stem().map_or(String::new(), |s| s.to_string_lossy().into_owned()),
         };
+        // A path without an extension names a library: each of its files gets its stem
+        // appended to the prefix (`algorithms.kmeans.x`), as in DAPHNE.
+        let library = written.extension().is_none();
         // A prefix already in use gets the parent directory's name in front, as in DAPHNE.
         let taken = |l: &mut Self, p: &str| {
             let clash = |n: &str| n.strip_prefix(p).is_some_and(|r| r.starts_with('.') && !r[1..].contains('.'));
             l.ctx().scopes.iter().any(|s| s.keys().any(|n| clash(n))) || l.namespaces[l.ns].keys().any(|n| clash(n))
         };
-        if taken(self, &prefix) {
+        if !library && taken(self, &prefix) {
             if let Some(a) = alias {
                 return Err(parse_error(
                     a.span,
@@ -278,16 +283,34 @@ impl<'a> Lowerer<'a> {
                 .parent()
                 .and_then(|p| p.file_name())
                 .or_else(|| {
-                    let file = std::path::Path::new(&self.program.files[target].name);
+                    let file = std::path::Path::new(&self.program.files[targets[0]].name);
                     file.parent().and_then(|p| p.file_name())
                 })
                 .map_or(String::new(), |s| s.to_string_lossy().into_owned());
             prefix = format!("{parent}.{prefix}");
         }
-        if self.imported.contains(&target) {
-            return Err(parse_error(path.span, format!("you cannot import the same file twice: {}", path.value)));
+        for &target in &targets {
+            if self.imported.contains(&target) {
+                let name = &self.program.files[target].name;
+                return Err(parse_error(path.span, format!("you cannot import the same file twice: {name}")));
+            }
+            self.imported.push(target);
         }
-        self.imported.push(target);
+        for target in targets {
+            let prefix = if library {
+                let name = std::path::Path::new(&self.program.files[target].name);
+                format!("{prefix}.{}", name.file_stem().map_or(String::new(), |s| s.to_string_lossy().into_owned()))
+            } else {
+                prefix.clone()
+            };
+            self.import_file(target, &prefix)?;
+        }
+        Ok(())
+    }
+
+    /// Runs an imported script's statements and defines its variables and functions as
+    /// `prefix.name` in the importer.
+    fn import_file(&mut self, target: usize, prefix: &str) -> Result<()> {
         let script = &self.program.scripts[target];
         let ns = self.namespaces.len();
         self.namespaces.push(super::own_functions(script, ns, target));
