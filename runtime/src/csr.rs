@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use daphne_ir::{Builtin, ValueType};
 
-use crate::kernels::{cell, matrix_from_scalars};
-use crate::matrix::{DenseMatrix, Matrix};
+use crate::kernels::cell;
+use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
 use crate::value::{Scalar, Value};
+use crate::with_matrix;
 
 /// A CSR matrix.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,21 +54,13 @@ impl CsrMatrix {
 
     /// The non-zero cells of a dense matrix.
     pub fn from_dense(m: &Matrix) -> Result<CsrMatrix, String> {
-        let (mut offsets, mut cols, mut vals) = (vec![0], Vec::new(), Vec::new());
-        for r in 0..m.rows() {
-            for c in 0..m.cols() {
-                let v = cell(m, r, c);
-                if !is_zero(&v) {
-                    cols.push(c);
-                    vals.push(v);
-                }
-            }
-            offsets.push(cols.len());
-        }
-        let values = match matrix_from_scalars(1, vals.len(), &vals, m.value_type())? {
-            Value::Matrix(v) => v,
-            _ => return Err("internal: not a matrix".to_owned()),
-        };
+        let (offsets, cols, values) = with_matrix!(m, x => {
+            let (offsets, cols, vals) = compress(x, &Default::default());
+            (offsets, cols, MatrixElem::wrap(DenseMatrix::from_vec(1, vals.len(), vals)))
+        }, x => {
+            let (offsets, cols, vals) = compress(x, &Arc::from(""));
+            (offsets, cols, Matrix::Str(DenseMatrix::from_vec(1, vals.len(), vals)))
+        });
         CsrMatrix::new(m.rows(), m.cols(), offsets, cols, values)
     }
 
@@ -103,16 +96,19 @@ impl CsrMatrix {
 
     /// A dense copy.
     pub fn to_dense(&self) -> Result<Matrix, String> {
-        let mut cells = vec![self.zero(); self.rows * self.cols];
+        Ok(with_matrix!(&self.values, v => MatrixElem::wrap(self.expand(v, Default::default())),
+            v => Matrix::Str(self.expand(v, Arc::from("")))))
+    }
+
+    /// The cells of a dense matrix with this pattern and values `v`, `zero` elsewhere.
+    fn expand<T: Clone>(&self, v: &DenseMatrix<T>, zero: T) -> DenseMatrix<T> {
+        let mut cells = vec![zero; self.rows * self.cols];
         for r in 0..self.rows {
             for k in self.row_offsets[r]..self.row_offsets[r + 1] {
-                cells[r * self.cols + self.col_idxs[k]] = cell(&self.values, 0, k);
+                cells[r * self.cols + self.col_idxs[k]] = v.get(0, k).clone();
             }
         }
-        match matrix_from_scalars(self.rows, self.cols, &cells, self.value_type())? {
-            Value::Matrix(m) => Ok(m),
-            _ => Err("internal: not a matrix".to_owned()),
-        }
+        DenseMatrix::from_vec(self.rows, self.cols, cells)
     }
 
     /// DAPHNE's printed form: the `CSRMatrix` header, then every cell, zeros included.
@@ -237,12 +233,19 @@ pub fn apply(op: Builtin, args: &[Value]) -> Option<Result<Value, String>> {
     }
 }
 
-/// Whether a scalar is its value type's zero.
-fn is_zero(s: &Scalar) -> bool {
-    match s {
-        Scalar::Str(t) => t.is_empty(),
-        other => other.get::<f64>() == Some(0.0),
+/// The row offsets, column indexes and values of the cells of `m` that are not `zero`.
+fn compress<T: Clone + PartialEq>(m: &DenseMatrix<T>, zero: &T) -> (Vec<usize>, Vec<usize>, Vec<T>) {
+    let (mut offsets, mut cols, mut vals) = (vec![0], Vec::new(), Vec::new());
+    for r in 0..m.rows() {
+        for (c, v) in m.row(r).iter().enumerate() {
+            if v != zero {
+                cols.push(c);
+                vals.push(v.clone());
+            }
+        }
+        offsets.push(cols.len());
     }
+    (offsets, cols, vals)
 }
 
 #[cfg(test)]

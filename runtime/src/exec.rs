@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use daphne_ir::{Builtin, FuncId, Function, Loc, Module, OpId, OpKind, Region};
+use daphne_ir::{Builtin, FuncId, Function, Loc, Module, OpId, OpKind, Region, Repr, Type};
 
 use crate::kernels;
 use crate::value::{Scalar, Value};
@@ -129,20 +129,57 @@ impl Executor<'_, '_> {
         let op = &f.ops[id];
         let loc = f.loc(id);
         let mut args = op.operands.iter().map(|&v| frame.get(v, loc).cloned()).collect::<R<Vec<Value>>>()?;
+        if matches!(op.kind, OpKind::Yield | OpKind::Condition | OpKind::Return) {
+            return Ok(Some(Exit { values: args }));
+        }
+        let mut sparse_result = None;
         if args.iter().any(|a| matches!(a, Value::Sparse(_))) {
-            if let OpKind::Builtin(b) = &op.kind
-                && let Some(out) = crate::csr::apply(*b, &args)
-            {
-                let out = out.map_err(|m| self.error(f, id, m))?;
-                frame.set(op.results[0], out);
-                return Ok(None);
+            if let OpKind::Builtin(b) = &op.kind {
+                sparse_result = crate::csr::apply(*b, &args);
             }
-            if densifies(&op.kind) {
+            if sparse_result.is_none() && densifies(&op.kind) {
                 args =
                     args.into_iter().map(Value::densify).collect::<Result<_, _>>().map_err(|m| self.error(f, id, m))?;
             }
         }
-        let results: Vec<Value> = match &op.kind {
+        let results: Vec<Value> = match (&op.kind, sparse_result) {
+            (_, Some(out)) => vec![out.map_err(|m| self.error(f, id, m))?],
+            (kind, None) => self.compute(f, frame, id, kind, args)?,
+        };
+        if results.len() != op.results.len() {
+            return Err(self.error(
+                f,
+                id,
+                format!(
+                    "internal: `{}` produced {} values for {} results",
+                    op.kind.name(),
+                    results.len(),
+                    op.results.len()
+                ),
+            ));
+        }
+        let converts = matches!(op.kind, OpKind::Builtin(_) | OpKind::Cast | OpKind::Map(_));
+        for (&r, v) in op.results.iter().zip(results) {
+            // Every op result has the representation its static type says.
+            let v = match (converts, f.ty(r), v) {
+                (true, Type::Matrix(t), Value::Matrix(m)) if t.repr == Some(Repr::Sparse) => {
+                    Value::Sparse(crate::csr::CsrMatrix::from_dense(&m).map_err(|m| self.error(f, id, m))?)
+                }
+                (true, Type::Matrix(t), v @ Value::Sparse(_)) if t.repr != Some(Repr::Sparse) => {
+                    v.densify().map_err(|m| self.error(f, id, m))?
+                }
+                (_, _, v) => v,
+            };
+            frame.set(r, v);
+        }
+        Ok(None)
+    }
+
+    /// Computes the results of one op that is not a terminator.
+    fn compute(&mut self, f: &Function, frame: &mut Frame, id: OpId, kind: &OpKind, args: Vec<Value>) -> R<Vec<Value>> {
+        let op = &f.ops[id];
+        let loc = f.loc(id);
+        Ok(match kind {
             OpKind::Const(lit) => vec![Value::Scalar(literal(lit))],
             OpKind::Builtin(Builtin::Print) => {
                 let sparse = is_sparse(f.ty(op.operands[0]));
@@ -277,25 +314,9 @@ impl Executor<'_, '_> {
                 carried
             }
             OpKind::Yield | OpKind::Condition | OpKind::Return => {
-                return Ok(Some(Exit { values: args }));
+                return Err(self.error(f, id, "internal: a terminator computed as an op".into()));
             }
-        };
-        if results.len() != op.results.len() {
-            return Err(self.error(
-                f,
-                id,
-                format!(
-                    "internal: `{}` produced {} values for {} results",
-                    op.kind.name(),
-                    results.len(),
-                    op.results.len()
-                ),
-            ));
-        }
-        for (&r, v) in op.results.iter().zip(results) {
-            frame.set(r, v);
-        }
-        Ok(None)
+        })
     }
 
     /// `print(value, newline, toStderr)`; `sparse` when the value has the CSR representation.
@@ -342,6 +363,7 @@ fn densifies(kind: &OpKind) -> bool {
             | OpKind::While
             | OpKind::For
             | OpKind::Yield
+            | OpKind::Condition
             | OpKind::Return
             | OpKind::Builtin(Builtin::Print | Builtin::TypeOf | Builtin::Nrow | Builtin::Ncol | Builtin::Ncell)
     )
