@@ -210,7 +210,17 @@ fn read_metas(program: &Program) -> std::collections::HashMap<String, Result<dap
 
 /// Parses and lowers a script (with its imports) to a verified IR module.
 pub fn compile_program(program: &Program, args: &ScriptArgs) -> Result<Module, Failure> {
-    let module = daphne_passes::lower(program, args).map_err(|e| {
+    compile_program_observed(program, args, &mut |_, _| {})
+}
+
+/// `compile_program`, showing `after` the module after lowering (as pass `lower`) and after
+/// every optimizing pass that changed it.
+pub fn compile_program_observed(
+    program: &Program,
+    args: &ScriptArgs,
+    after: &mut dyn FnMut(&str, &Module),
+) -> Result<Module, Failure> {
+    let mut module = daphne_passes::lower(program, args).map_err(|e| {
         let file = &program.files[e.file.unwrap_or(0)];
         Failure {
             message: diagnostic::render_all(std::slice::from_ref(&e.diagnostic), file),
@@ -222,6 +232,11 @@ pub fn compile_program(program: &Program, args: &ScriptArgs) -> Result<Module, F
     })?;
     daphne_ir::verify::module(&module).map_err(|e| Failure {
         message: format!("error: internal compiler error: the IR of {} does not verify: {e}\n", program.files[0].name),
+        status: Status::CompilerError,
+    })?;
+    after("lower", &module);
+    daphne_passes::PassManager::standard().run(&mut module, after).map_err(|e| Failure {
+        message: format!("error: internal compiler error in {}: {e}\n", program.files[0].name),
         status: Status::CompilerError,
     })?;
     Ok(module)

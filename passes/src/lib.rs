@@ -3,7 +3,10 @@
 //! Architecture Invariant: passes do no I/O; whatever they need from files (imported scripts,
 //! matrix metadata) the driver reads and hands in.
 
+pub mod eliminate_dead_code;
 pub mod infer;
 pub mod lower;
+pub mod pass;
 
 pub use lower::{FileMeta, LowerError, Program, SPARSITY_THRESHOLD, ScriptArgs, Stage, lower};
+pub use pass::{Pass, PassManager};

@@ -4,8 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use daphne::{Status, UserConfig, compile, parse_script, read_config, read_script, script_args};
+use daphne::{
+    Status, UserConfig, compile_program_observed, load_program_with, parse_script, read_config, read_script,
+    script_args,
+};
 use daphne_frontend::{dump, lex};
+use daphne_passes::PassManager;
 
 /// Compile a DaphneDSL script and print one of its intermediate forms.
 #[derive(Debug, Parser)]
@@ -30,6 +34,11 @@ struct Cli {
     /// as DAPHNE's option of the same name.
     #[arg(long = "select-matrix-repr", visible_alias = "select-matrix-representations", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     select_matrix_repr: Option<bool>,
+
+    /// With `--emit ir`: also print the IR after the named pass (`lower` or an optimizing
+    /// pass; repeatable), or after every pass with `all`.
+    #[arg(long = "dump-after", value_name = "PASS")]
+    dump_after: Vec<String>,
 
     /// A DAPHNE user configuration (JSON): `daphnedsl_import_paths` and `sparsity_threshold`
     /// are used, DAPHNE's other settings are accepted.
@@ -56,17 +65,22 @@ fn main() -> ExitCode {
             return f.status.into();
         }
     };
+    let known = std::iter::once("lower").chain(PassManager::standard().names()).collect::<Vec<_>>();
+    if let Some(bad) = cli.dump_after.iter().find(|p| *p != "all" && !known.contains(&p.as_str())) {
+        eprintln!("error: --dump-after: no pass is named `{bad}`; the passes are: all, {}", known.join(", "));
+        return Status::CompilerError.into();
+    }
     match cli.emit {
         Emit::Tokens => {
             let lexed = lex(&file.text);
-            print!("{}", dump::tokens(&lexed.tokens, &file));
+            out(&dump::tokens(&lexed.tokens, &file));
             if !lexed.diagnostics.is_empty() {
                 eprint!("{}", daphne_frontend::diagnostic::render_all(&lexed.diagnostics, &file));
                 return Status::ParserError.into();
             }
         }
         Emit::Ast => match parse_script(&file) {
-            Ok(script) => print!("{}", dump::ast(&script, &file)),
+            Ok(script) => out(&dump::ast(&script, &file)),
             Err(f) => {
                 eprint!("{}", f.message);
                 return f.status.into();
@@ -77,9 +91,16 @@ fn main() -> ExitCode {
                 Some(path) => read_config(path)?,
                 None => UserConfig::default(),
             };
-            compile(&file, &a, cli.select_matrix_repr.unwrap_or(false), &config)
+            let mut program = load_program_with(file.clone(), &config)?;
+            program.select_matrix_repr = cli.select_matrix_repr.unwrap_or(false);
+            let all = cli.dump_after.iter().any(|p| p == "all");
+            compile_program_observed(&program, &a, &mut |pass, module| {
+                if all || cli.dump_after.iter().any(|p| p == pass) {
+                    out(&format!("// IR after {pass}\n{}\n", daphne_ir::print::module(module)));
+                }
+            })
         }) {
-            Ok(module) => print!("{}", daphne_ir::print::module(&module)),
+            Ok(module) => out(&daphne_ir::print::module(&module)),
             Err(f) => {
                 eprint!("{}", f.message);
                 return f.status.into();
@@ -87,4 +108,11 @@ fn main() -> ExitCode {
         },
     }
     Status::Success.into()
+}
+
+/// Writes to stdout; a closed pipe (`daphnec ... | head`) ends the output quietly instead of
+/// panicking as `print!` would.
+fn out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }

@@ -1,0 +1,27 @@
+//! `daphnec --emit ir --dump-after=PASS`: the IR after the named passes, then the final IR.
+
+mod common;
+
+use common::check;
+
+const DAPHNEC: &str = env!("CARGO_BIN_EXE_daphnec");
+
+#[test]
+fn dump_after_prints_the_named_passes_then_the_final_ir() {
+    let out = check(DAPHNEC, &["run/basics/comments.daph", "--emit", "ir", "--dump-after=lower"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("// IR after lower\nentry @main"), "{}", out.stdout);
+    assert_eq!(out.stdout.matches("// IR after").count(), 1);
+    assert_eq!(out.stdout.matches("entry @main").count(), 2, "the dump, then the final IR");
+}
+
+#[test]
+fn an_unknown_pass_is_an_error_listing_the_passes() {
+    let out = check(DAPHNEC, &["run/basics/comments.daph", "--emit", "ir", "--dump-after=fuse"]);
+    assert_eq!(out.status, 2);
+    assert!(
+        out.stderr.contains("no pass is named `fuse`; the passes are: all, lower, eliminate-dead-code"),
+        "{}",
+        out.stderr
+    );
+}
