@@ -3,6 +3,7 @@
 //! Architecture Invariant: passes do no I/O; whatever they need from files (imported scripts,
 //! matrix metadata) the driver reads and hands in.
 
+pub mod eliminate_common_subexpressions;
 pub mod eliminate_dead_code;
 pub mod infer;
 pub mod lower;

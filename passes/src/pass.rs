@@ -27,6 +27,9 @@ impl PassManager {
                 // Unused pure values (often left by lowering: casts, constants, the unused
                 // results of multi-result ops) go first, so later passes see less.
                 Box::new(crate::eliminate_dead_code::EliminateDeadCode),
+                // Repeated computations (`X * X` twice, the same cast of a loop variable) become
+                // one, so fusion sees each input once.
+                Box::new(crate::eliminate_common_subexpressions::EliminateCommonSubexpressions),
             ],
         }
     }
