@@ -7,7 +7,8 @@ use clap::Parser;
 use std::io::Write;
 
 use daphne::{
-    Failure, Status, UserConfig, compile_program, execute, load_program_with, read_config, read_script, script_args,
+    Failure, Status, UserConfig, compile_program_observed, execute, load_program_with, read_config, read_script,
+    script_args,
 };
 
 /// Run a DaphneDSL script.
@@ -33,11 +34,19 @@ struct Cli {
     #[arg(long = "select-matrix-repr", visible_alias = "select-matrix-representations", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     select_matrix_repr: Option<bool>,
 
+    /// Print the IR on stderr after the named stages (comma-separated), with DAPHNE's stage
+    /// names: `parsing` (after lowering), `parsing_simplified` (after the optimizing passes).
+    #[arg(long = "explain", value_name = "STAGE,...", value_delimiter = ',')]
+    explain: Vec<String>,
+
     /// A DAPHNE user configuration (JSON): `daphnedsl_import_paths` and `sparsity_threshold`
     /// are used, DAPHNE's other settings are accepted.
     #[arg(long = "config", value_name = "FILE", require_equals = false)]
     config: Option<PathBuf>,
 }
+
+/// The stages `--explain` can show, by DAPHNE's names.
+const EXPLAIN_STAGES: &[&str] = &["parsing", "parsing_simplified"];
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -60,7 +69,24 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     };
     let mut program = load_program_with(file, &config)?;
     program.select_matrix_repr = cli.select_matrix_repr.unwrap_or(false);
-    let module = compile_program(&program, &args)?;
+    if let Some(bad) = cli.explain.iter().find(|s| !EXPLAIN_STAGES.contains(&s.as_str())) {
+        return Err(Failure {
+            message: format!(
+                "error: --explain: stage `{bad}` is not available; the stages are: {}\n",
+                EXPLAIN_STAGES.join(", ")
+            ),
+            status: Status::ParserError,
+        });
+    }
+    let explain = |stage: &str| cli.explain.iter().any(|s| s == stage);
+    let module = compile_program_observed(&program, &args, &mut |pass, module| {
+        if pass == "lower" && explain("parsing") {
+            eprint!("IR after parsing:\n{}", daphne_ir::print::module(module));
+        }
+    })?;
+    if explain("parsing_simplified") {
+        eprint!("IR after parsing and some simplifications:\n{}", daphne_ir::print::module(&module));
+    }
     // The interpreter runs on a thread of its own, so the streams are unlocked handles.
     let mut out = std::io::BufWriter::new(std::io::stdout());
     let mut err = std::io::stderr();

@@ -1,0 +1,46 @@
+//! IR dumps: `daphnec --emit ir --dump-after=PASS` and `daphne --explain=STAGE,...`.
+
+mod common;
+
+use common::check;
+
+const DAPHNEC: &str = env!("CARGO_BIN_EXE_daphnec");
+
+#[test]
+fn dump_after_prints_the_named_passes_then_the_final_ir() {
+    let out = check(DAPHNEC, &["run/basics/comments.daph", "--emit", "ir", "--dump-after=lower"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("// IR after lower\nentry @main"), "{}", out.stdout);
+    assert_eq!(out.stdout.matches("// IR after").count(), 1);
+    assert_eq!(out.stdout.matches("entry @main").count(), 2, "the dump, then the final IR");
+}
+
+#[test]
+fn an_unknown_pass_is_an_error_listing_the_passes() {
+    let out = check(DAPHNEC, &["run/basics/comments.daph", "--emit", "ir", "--dump-after=fuse"]);
+    assert_eq!(out.status, 2);
+    assert!(
+        out.stderr.contains("no pass is named `fuse`; the passes are: all, lower, eliminate-dead-code"),
+        "{}",
+        out.stderr
+    );
+}
+
+const DAPHNE: &str = env!("CARGO_BIN_EXE_daphne");
+
+#[test]
+fn explain_prints_daphnes_stages_on_stderr_and_still_runs() {
+    let plain = check(DAPHNE, &["run/basics/comments.daph"]);
+    let out = check(DAPHNE, &["--explain", "parsing,parsing_simplified", "run/basics/comments.daph"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, plain.stdout);
+    let simplified = out.stderr.find("IR after parsing and some simplifications:\nentry @main").expect("simplified IR");
+    assert!(out.stderr[..simplified].starts_with("IR after parsing:\nentry @main"), "{}", out.stderr);
+}
+
+#[test]
+fn explain_rejects_a_stage_it_cannot_show() {
+    let out = check(DAPHNE, &["--explain=vectorized", "run/basics/comments.daph"]);
+    assert_eq!(out.status, 1);
+    assert!(out.stderr.contains("stage `vectorized` is not available"), "{}", out.stderr);
+}
