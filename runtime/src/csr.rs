@@ -113,8 +113,8 @@ impl CsrMatrix {
 
     /// DAPHNE's printed form: the `CSRMatrix` header, then every cell, zeros included.
     pub fn print(&self, out: &mut String) {
-        let name = if self.value_type() == ValueType::Str { "std::string" } else { self.value_type().cpp_name() };
-        out.push_str(&format!("CSRMatrix({}x{}, {name})\n", self.rows, self.cols));
+        out.push_str(&crate::matrix::header(true, self.rows, self.cols, self.value_type()));
+        out.push('\n');
         let mut zero = String::new();
         self.zero().print(&mut zero);
         for r in 0..self.rows {

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use daphne_ir::{Builtin, FuncId, Function, Loc, Module, OpId, OpKind, Region, Repr, Type};
+use daphne_ir::{Builtin, FuncId, Function, Loc, Module, OpId, OpKind, Region, Repr, Type, ValueType};
 
 use crate::kernels;
 use crate::value::{Scalar, Value};
@@ -188,13 +188,8 @@ impl Executor<'_, '_> {
             }
             OpKind::Builtin(Builtin::TypeOf) => match &args[0] {
                 Value::Sparse(m) => {
-                    let kind = if is_sparse(f.ty(op.operands[0])) { "CSRMatrix" } else { "DenseMatrix" };
-                    let vt = if m.value_type() == daphne_ir::ValueType::Str {
-                        "std::string"
-                    } else {
-                        m.value_type().cpp_name()
-                    };
-                    let name = format!("{kind}({}x{}, {vt})", m.rows(), m.cols());
+                    let sparse = is_sparse(f.ty(op.operands[0]));
+                    let name = crate::matrix::header(sparse, m.rows(), m.cols(), m.value_type());
                     vec![Value::Scalar(Scalar::Str(std::sync::Arc::from(name)))]
                 }
                 Value::Matrix(m) => {
@@ -205,7 +200,7 @@ impl Executor<'_, '_> {
             },
             OpKind::Builtin(Builtin::Rand) if is_sparse(f.ty(op.results[0])) => {
                 vec![
-                    kernels::data::rand_csr(&args, f.ty(op.results[0]).value_type())
+                    kernels::data::rand(&args, f.ty(op.results[0]).value_type().unwrap_or(ValueType::F64), true)
                         .map_err(|m| self.error(f, id, m))?,
                 ]
             }

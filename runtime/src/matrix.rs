@@ -252,12 +252,7 @@ impl Matrix {
     /// DAPHNE's header for this matrix: `DenseMatrix(2x3, double)`, or `CSRMatrix(...)` when
     /// it has the sparse representation.
     pub fn header(&self, sparse: bool) -> String {
-        let name = match self {
-            Matrix::Str(_) => "std::string",
-            other => other.value_type().cpp_name(),
-        };
-        let kind = if sparse { "CSRMatrix" } else { "DenseMatrix" };
-        format!("{kind}({}x{}, {name})", self.rows(), self.cols())
+        header(sparse, self.rows(), self.cols(), self.value_type())
     }
 
     /// The printed form; a sparse (CSR) matrix prints every cell too, as DAPHNE's does.
@@ -283,4 +278,12 @@ impl CppDisplay for Arc<str> {
     fn cpp_fmt(&self, out: &mut String) {
         out.push_str(self);
     }
+}
+
+/// DAPHNE's header of a `rows x cols` matrix of `vt`: `DenseMatrix(2x3, double)` or, with the
+/// sparse representation, `CSRMatrix(2x3, double)`.
+pub fn header(sparse: bool, rows: usize, cols: usize, vt: ValueType) -> String {
+    let name = if vt == ValueType::Str { "std::string" } else { vt.cpp_name() };
+    let kind = if sparse { "CSRMatrix" } else { "DenseMatrix" };
+    format!("{kind}({rows}x{cols}, {name})")
 }

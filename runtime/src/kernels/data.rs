@@ -88,8 +88,10 @@ pub fn seq(from: &Value, to: &Value, inc: &Value, vt: ValueType) -> R<Value> {
     }, str => Err("`seq` needs numbers".to_owned()))
 }
 
-/// `rand(rows, cols, min, max, sparsity, seed)`, drawing exactly DAPHNE's values.
-pub fn rand(args: &[Value], vt: ValueType) -> R<Value> {
+/// `rand(rows, cols, min, max, sparsity, seed)`, drawing exactly DAPHNE's values. A result
+/// with the sparse representation (`csr`) comes from DAPHNE's CSR kernel, which draws
+/// differently from the dense one (`minstd_rand0`, no redrawing of zeros).
+pub fn rand(args: &[Value], vt: ValueType, csr: bool) -> R<Value> {
     let op = Builtin::Rand;
     let rows = size_arg(op, &args[0], "the number of rows")?;
     let cols = size_arg(op, &args[1], "the number of columns")?;
@@ -106,28 +108,31 @@ pub fn rand(args: &[Value], vt: ValueType) -> R<Value> {
     };
     let (lo, hi) = (bound(&args[2])?, bound(&args[3])?);
     fn draw<T: MatrixElem + crate::random::RandValue>(
-        rows: usize,
-        cols: usize,
-        lo: &Scalar,
-        hi: &Scalar,
-        sparsity: f64,
-        seed: i64,
+        (rows, cols): (usize, usize),
+        (lo, hi): (&Scalar, &Scalar),
+        (sparsity, seed): (f64, i64),
+        csr: bool,
     ) -> R<Value> {
         let (lo, hi): (T, T) = (lo.get().unwrap_or_default(), hi.get().unwrap_or_default());
-        let cells = crate::random::rand_matrix_values::<T>(rows, cols, lo, hi, sparsity, seed)
-            .map_err(|e| format!("`rand`: {e}"))?;
-        Ok(wrap(DenseMatrix::from_vec(rows, cols, cells)))
+        let fail = |e| format!("`rand`: {e}");
+        if !csr {
+            let cells = crate::random::rand_matrix_values::<T>(rows, cols, lo, hi, sparsity, seed).map_err(fail)?;
+            return Ok(wrap(DenseMatrix::from_vec(rows, cols, cells)));
+        }
+        let parts = crate::random::rand_matrix_csr::<T>(rows, cols, lo, hi, sparsity, seed).map_err(fail)?;
+        let values = T::wrap(DenseMatrix::from_vec(1, parts.values.len(), parts.values));
+        crate::csr::CsrMatrix::new(rows, cols, parts.row_offsets, parts.col_idxs, values).map(Value::Sparse)
     }
-    let a = (rows, cols, &lo, &hi, sparsity, seed);
+    let a = ((rows, cols), (&lo, &hi), (sparsity, seed), csr);
     match vt {
-        ValueType::F64 => draw::<f64>(a.0, a.1, a.2, a.3, a.4, a.5),
-        ValueType::F32 => draw::<f32>(a.0, a.1, a.2, a.3, a.4, a.5),
-        ValueType::Si64 => draw::<i64>(a.0, a.1, a.2, a.3, a.4, a.5),
-        ValueType::Si32 => draw::<i32>(a.0, a.1, a.2, a.3, a.4, a.5),
-        ValueType::Si8 => draw::<i8>(a.0, a.1, a.2, a.3, a.4, a.5),
-        ValueType::Ui64 | ValueType::Index => draw::<u64>(a.0, a.1, a.2, a.3, a.4, a.5),
-        ValueType::Ui32 => draw::<u32>(a.0, a.1, a.2, a.3, a.4, a.5),
-        ValueType::Ui8 => draw::<u8>(a.0, a.1, a.2, a.3, a.4, a.5),
+        ValueType::F64 => draw::<f64>(a.0, a.1, a.2, a.3),
+        ValueType::F32 => draw::<f32>(a.0, a.1, a.2, a.3),
+        ValueType::Si64 => draw::<i64>(a.0, a.1, a.2, a.3),
+        ValueType::Si32 => draw::<i32>(a.0, a.1, a.2, a.3),
+        ValueType::Si8 => draw::<i8>(a.0, a.1, a.2, a.3),
+        ValueType::Ui64 | ValueType::Index => draw::<u64>(a.0, a.1, a.2, a.3),
+        ValueType::Ui32 => draw::<u32>(a.0, a.1, a.2, a.3),
+        ValueType::Ui8 => draw::<u8>(a.0, a.1, a.2, a.3),
         ValueType::Bool | ValueType::Str => Err(format!("`rand` cannot generate values of type {vt}")),
     }
 }
@@ -514,10 +519,7 @@ pub fn type_of(v: &Value) -> Value {
             Scalar::Str(_) => "const char*".to_owned(),
             other => other.value_type().cpp_name().to_owned(),
         },
-        Value::Matrix(m) => {
-            let vt = if m.value_type() == ValueType::Str { "std::string" } else { m.value_type().cpp_name() };
-            format!("DenseMatrix({}x{}, {vt})", m.rows(), m.cols())
-        }
+        Value::Matrix(m) => m.header(false),
         Value::Frame(_) | Value::List(..) | Value::Sparse(_) => {
             let mut out = String::new();
             v.print(&mut out);
@@ -771,55 +773,4 @@ pub fn quantize(m: &Matrix, min: &Value, max: &Value) -> R<Value> {
         })
         .collect();
     Ok(wrap(DenseMatrix::from_vec(x.rows(), x.cols(), cells)))
-}
-
-/// `rand(...)` for a result with the sparse representation: DAPHNE's CSR kernel draws
-/// differently from the dense one (`minstd_rand0`, no redrawing of zeros) and gives a CSR
-/// matrix.
-pub fn rand_csr(args: &[Value], vt: Option<ValueType>) -> R<Value> {
-    let op = Builtin::Rand;
-    let rows = size_arg(op, &args[0], "the number of rows")?;
-    let cols = size_arg(op, &args[1], "the number of columns")?;
-    let sparsity = match &args[4] {
-        Value::Scalar(s) => s.get::<f64>().ok_or("`rand`: the sparsity must be a number")?,
-        _ => return Err("`rand`: the sparsity must be a scalar".into()),
-    };
-    let seed = int_arg(op, &args[5], "the seed")?;
-    let vt = vt.unwrap_or(ValueType::F64);
-    let bound = |v: &Value| -> R<Scalar> {
-        match v {
-            Value::Scalar(s) => s.cast(vt).ok_or_else(|| "`rand`: min and max must be numbers".to_owned()),
-            _ => Err("`rand`: min and max must be scalars".to_owned()),
-        }
-    };
-    let (lo, hi) = (bound(&args[2])?, bound(&args[3])?);
-    fn draw<T: MatrixElem + crate::random::RandValue>(
-        rows: usize,
-        cols: usize,
-        lo: &Scalar,
-        hi: &Scalar,
-        sparsity: f64,
-        seed: i64,
-    ) -> R<Value> {
-        let (lo, hi): (T, T) = (lo.get().unwrap_or_default(), hi.get().unwrap_or_default());
-        let csr = crate::random::rand_matrix_csr::<T>(rows, cols, lo, hi, sparsity, seed)
-            .map_err(|e| format!("`rand`: {e}"))?;
-        let nnz = csr.values.len();
-        let values = match wrap(DenseMatrix::from_vec(1, nnz, csr.values)) {
-            Value::Matrix(m) => m,
-            _ => return Err("internal: CSR values are not a matrix".to_owned()),
-        };
-        crate::csr::CsrMatrix::new(rows, cols, csr.row_offsets, csr.col_idxs, values).map(Value::Sparse)
-    }
-    match vt {
-        ValueType::F64 => draw::<f64>(rows, cols, &lo, &hi, sparsity, seed),
-        ValueType::F32 => draw::<f32>(rows, cols, &lo, &hi, sparsity, seed),
-        ValueType::Si64 => draw::<i64>(rows, cols, &lo, &hi, sparsity, seed),
-        ValueType::Si32 => draw::<i32>(rows, cols, &lo, &hi, sparsity, seed),
-        ValueType::Si8 => draw::<i8>(rows, cols, &lo, &hi, sparsity, seed),
-        ValueType::Ui64 | ValueType::Index => draw::<u64>(rows, cols, &lo, &hi, sparsity, seed),
-        ValueType::Ui32 => draw::<u32>(rows, cols, &lo, &hi, sparsity, seed),
-        ValueType::Ui8 => draw::<u8>(rows, cols, &lo, &hi, sparsity, seed),
-        ValueType::Bool | ValueType::Str => Err(format!("`rand` cannot generate values of type {vt}")),
-    }
 }

@@ -323,7 +323,7 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
         B::MatrixLiteral => one(data::matrix_literal(args, result_vt(op, args)?)?),
         B::Fill => one(data::fill(arg(0)?, arg(1)?, arg(2)?)?),
         B::Seq => one(data::seq(arg(0)?, arg(1)?, arg(2)?, result_vt(op, args)?)?),
-        B::Rand => one(data::rand(args, result_vt(op, args)?)?),
+        B::Rand => one(data::rand(args, result_vt(op, args)?, false)?),
         B::DiagMatrix => one(data::diag_matrix(matrix_arg(op, arg(0)?)?)?),
         B::Nrow | B::Ncol | B::Ncell => {
             let (r, c) = match arg(0)? {
