@@ -1,17 +1,9 @@
 //! `eliminate-common-subexpressions` on focused IR: the module before and after.
 
-use daphne_ir::{parse, print};
-use daphne_passes::Pass;
-use daphne_passes::eliminate_common_subexpressions::EliminateCommonSubexpressions;
+mod common;
 
-fn before_after(text: &str) -> (String, bool) {
-    let mut module = parse::module(text).expect("the input IR parses");
-    daphne_ir::verify::module(&module).expect("the input IR verifies");
-    let before = print::module(&module);
-    let changed = EliminateCommonSubexpressions.run(&mut module);
-    daphne_ir::verify::module(&module).expect("the output IR verifies");
-    (format!("--- before\n{before}--- after\n{}", print::module(&module)), changed)
-}
+use common::before_after;
+use daphne_passes::eliminate_common_subexpressions::EliminateCommonSubexpressions;
 
 /// `Y = X + X * X; Z = X * X` reads `X * X` once; the same product inside a branch reuses the
 /// outer one; two `rand`s with equal arguments and two prints stay; casts to different types
@@ -19,6 +11,7 @@ fn before_after(text: &str) -> (String, bool) {
 #[test]
 fn merges_repeated_pure_computations_that_dominate() {
     let (text, changed) = before_after(
+        &EliminateCommonSubexpressions,
         "entry @main
 
 func @main() {

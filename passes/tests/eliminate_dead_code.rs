@@ -1,23 +1,14 @@
 //! `eliminate-dead-code` on focused IR: the module before and after, as one snapshot.
 
-use daphne_ir::{parse, print};
-use daphne_passes::Pass;
-use daphne_passes::eliminate_dead_code::EliminateDeadCode;
+mod common;
 
-/// Runs the pass on IR text and returns "before / after" for the snapshot, and whether the
-/// pass said it changed anything.
-fn before_after(text: &str) -> (String, bool) {
-    let mut module = parse::module(text).expect("the input IR parses");
-    daphne_ir::verify::module(&module).expect("the input IR verifies");
-    let before = print::module(&module);
-    let changed = EliminateDeadCode.run(&mut module);
-    daphne_ir::verify::module(&module).expect("the output IR verifies");
-    (format!("--- before\n{before}--- after\n{}", print::module(&module)), changed)
-}
+use common::before_after;
+use daphne_passes::eliminate_dead_code::EliminateDeadCode;
 
 #[test]
 fn removes_unused_infallible_ops_in_every_region_and_keeps_effects_and_failures() {
     let (text, changed) = before_after(
+        &EliminateDeadCode,
         "entry @main
 
 func @main() {
@@ -50,6 +41,7 @@ func @main() {
 #[test]
 fn a_module_without_dead_code_is_left_alone() {
     let (text, changed) = before_after(
+        &EliminateDeadCode,
         "entry @main
 
 func @main() {
