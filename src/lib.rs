@@ -210,14 +210,15 @@ fn read_metas(program: &Program) -> std::collections::HashMap<String, Result<dap
 
 /// Parses and lowers a script (with its imports) to a verified IR module.
 pub fn compile_program(program: &Program, args: &ScriptArgs) -> Result<Module, Failure> {
-    compile_program_observed(program, args, &mut |_, _| {})
+    compile_program_observed(program, args, &daphne_passes::PassManager::standard(), &mut |_, _| {})
 }
 
-/// `compile_program`, showing `after` the module after lowering (as pass `lower`) and after
-/// every optimizing pass that changed it.
+/// `compile_program` with the given passes, showing `after` the module after lowering (as pass
+/// `lower`), after every optimizing pass that changed it, and after every phase of passes.
 pub fn compile_program_observed(
     program: &Program,
     args: &ScriptArgs,
+    passes: &daphne_passes::PassManager,
     after: &mut dyn FnMut(&str, &Module),
 ) -> Result<Module, Failure> {
     let mut module = daphne_passes::lower(program, args).map_err(|e| {
@@ -235,7 +236,7 @@ pub fn compile_program_observed(
         status: Status::CompilerError,
     })?;
     after("lower", &module);
-    daphne_passes::PassManager::standard().run(&mut module, after).map_err(|e| Failure {
+    passes.run(&mut module, after).map_err(|e| Failure {
         message: format!("error: internal compiler error in {}: {e}\n", program.files[0].name),
         status: Status::CompilerError,
     })?;

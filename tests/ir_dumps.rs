@@ -40,7 +40,29 @@ fn explain_prints_daphnes_stages_on_stderr_and_still_runs() {
 
 #[test]
 fn explain_rejects_a_stage_it_cannot_show() {
-    let out = check(DAPHNE, &["--explain=vectorized", "run/basics/comments.daph"]);
+    let out = check(DAPHNE, &["--explain=llvm", "run/basics/comments.daph"]);
     assert_eq!(out.status, 1);
-    assert!(out.stderr.contains("stage `vectorized` is not available"), "{}", out.stderr);
+    assert!(out.stderr.contains("stage `llvm` is not available"), "{}", out.stderr);
+}
+
+#[test]
+fn explain_vectorized_shows_the_pipelines_and_no_fuse_has_none() {
+    let script = "run/pipelines/chain.daph";
+    let out = check(DAPHNE, &["--explain=vectorized", script]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stderr.starts_with("IR after vectorization:\nentry @main"), "{}", out.stderr);
+    assert!(out.stderr.contains("pipeline[rows -> add]"), "{}", out.stderr);
+    let unfused = check(DAPHNE, &["--explain=vectorized,parsing_simplified", "--no-fuse", script]);
+    assert_eq!(unfused.stdout, out.stdout);
+    assert!(!unfused.stderr.contains("pipeline"), "{}", unfused.stderr);
+    assert!(!unfused.stderr.contains("IR after vectorization"), "{}", unfused.stderr);
+}
+
+#[test]
+fn dump_after_names_phases_and_fusion_passes() {
+    let out = check(DAPHNEC, &["run/pipelines/chain.daph", "--emit", "ir", "--dump-after=fuse-pipelines"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("// IR after fuse-pipelines\n"), "{}", out.stdout);
+    let out = check(DAPHNEC, &["run/pipelines/chain.daph", "--emit", "ir", "--dump-after=vectorize"]);
+    assert!(out.stdout.starts_with("// IR after vectorize\n"), "{}", out.stdout);
 }

@@ -7,6 +7,9 @@
 //!   the status is 0);
 //! - `NAME.args`: command-line arguments after the script, one per line.
 //!
+//! Every script also runs with `--no-fuse` and with `--no-optimize` and must print the same
+//! bytes on both streams and exit the same way: the passes never change what a script does.
+//!
 //! Scripts run with `tests/` as the working directory, so they name data files relative to
 //! it (`run/data/x.csv`).
 
@@ -69,6 +72,17 @@ fn scripts_print_what_daphne_prints() {
                 problems.push(format!("unexpected stderr:\n{}", out.stderr))
             }
             None => {}
+        }
+        for flag in ["--no-fuse", "--no-optimize"] {
+            let mut with_flag = vec![flag];
+            with_flag.extend(&arg_refs);
+            let other = check(DAPHNE, &with_flag);
+            if (other.status, &other.stdout, &other.stderr) != (out.status, &out.stdout, &out.stderr) {
+                problems.push(format!(
+                    "with {flag}: status {}, stdout:\n{}stderr:\n{}",
+                    other.status, other.stdout, other.stderr
+                ));
+            }
         }
         if !problems.is_empty() {
             failures.push(format!("{rel}: {}", problems.join("\n")));

@@ -13,10 +13,11 @@ pub mod arena;
 pub mod function;
 pub mod op;
 pub mod parse;
+pub mod pipeline;
 pub mod print;
 pub mod types;
 pub mod verify;
 
 pub use function::{FuncId, Function, Loc, Module, Op, OpId, Region, Value, ValueData, ValueDef};
-pub use op::{Builtin, Literal, OpKind};
+pub use op::{Builtin, Combine, Literal, OpKind, PipelineSpec, Split};
 pub use types::{ColumnType, FrameType, MatrixType, Repr, Type, ValueType};

@@ -347,6 +347,86 @@ pub enum OpKind {
     Condition,
     /// Terminator of a function body.
     Return,
+    /// A fused pipeline: operands are its inputs, one per split mode; one region whose
+    /// arguments are the inputs as one partition sees them and whose ops (constants, casts and
+    /// pure builtins only) use nothing from outside the region; it ends in `Yield` of one
+    /// partial result per output, combined into the op's results by the combine modes.
+    /// See `crate::pipeline` for the semantics.
+    Pipeline(PipelineSpec),
+}
+
+/// How a pipeline hands an input to its partitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Split {
+    /// Each partition gets a contiguous range of rows (all row-split inputs have the same
+    /// number of rows: the pipeline's row count).
+    Rows,
+    /// Each partition gets the whole value.
+    Broadcast,
+}
+
+/// How a pipeline combines the per-partition results of an output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Combine {
+    /// Partials are stacked vertically in partition order.
+    Rows,
+    /// Partials are placed side by side in partition order.
+    Cols,
+    /// Partials are added elementwise (in the canonical block order, see `crate::pipeline`).
+    Add,
+    /// Elementwise minimum of the partials.
+    Min,
+    /// Elementwise maximum of the partials.
+    Max,
+}
+
+impl Split {
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Rows => "rows",
+            Split::Broadcast => "broadcast",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Split> {
+        [Split::Rows, Split::Broadcast].into_iter().find(|s| s.name() == name)
+    }
+}
+
+impl Combine {
+    pub const ALL: [Combine; 5] = [Combine::Rows, Combine::Cols, Combine::Add, Combine::Min, Combine::Max];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Combine::Rows => "rows",
+            Combine::Cols => "cols",
+            Combine::Add => "add",
+            Combine::Min => "min",
+            Combine::Max => "max",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Combine> {
+        Combine::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// The modes of a pipeline's inputs and outputs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct PipelineSpec {
+    /// One per operand.
+    pub splits: Vec<Split>,
+    /// One per result.
+    pub combines: Vec<Combine>,
+}
+
+impl fmt::Display for PipelineSpec {
+    /// `[rows, broadcast -> add, rows]`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let splits: Vec<&str> = self.splits.iter().map(|s| s.name()).collect();
+        let combines: Vec<&str> = self.combines.iter().map(|c| c.name()).collect();
+        write!(f, "[{} -> {}]", splits.join(", "), combines.join(", "))
+    }
 }
 
 impl OpKind {
@@ -369,11 +449,28 @@ impl OpKind {
             OpKind::Yield => "yield",
             OpKind::Condition => "condition",
             OpKind::Return => "return",
+            OpKind::Pipeline(_) => "pipeline",
         }
     }
 }
 
 impl Builtin {
+    /// Whether the op has no effects and always gives the same results for the same operands
+    /// (it may still fail).
+    pub fn is_pure(self) -> bool {
+        !matches!(
+            self,
+            Builtin::Print
+                | Builtin::Write
+                | Builtin::Stop
+                | Builtin::ReadMatrix
+                | Builtin::ReadFrame
+                | Builtin::Rand
+                | Builtin::Sample
+                | Builtin::Now
+        )
+    }
+
     /// For an outer operation, the elementwise operation it applies to each pair.
     pub fn outer_elementwise(self) -> Option<Builtin> {
         use Builtin as B;

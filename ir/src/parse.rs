@@ -302,6 +302,42 @@ impl<'a> Parser<'a> {
         lit.ok_or_else(|| bad(self))
     }
 
+    /// `[rows, broadcast -> add, rows]`
+    fn pipeline_spec(&mut self) -> Result<crate::op::PipelineSpec, String> {
+        use crate::op::{Combine, Split};
+        self.expect("[")?;
+        let mut spec = crate::op::PipelineSpec::default();
+        if !self.eat("->") {
+            loop {
+                let at = self.pos;
+                let name = self.ident()?;
+                spec.splits.push(Split::from_name(name).ok_or_else(|| {
+                    self.pos = at;
+                    self.error(&format!("unknown split mode `{name}`"))
+                })?);
+                if self.eat("->") {
+                    break;
+                }
+                self.expect(",")?;
+            }
+        }
+        if !self.eat("]") {
+            loop {
+                let at = self.pos;
+                let name = self.ident()?;
+                spec.combines.push(Combine::from_name(name).ok_or_else(|| {
+                    self.pos = at;
+                    self.error(&format!("unknown combine mode `{name}`"))
+                })?);
+                if self.eat("]") {
+                    break;
+                }
+                self.expect(",")?;
+            }
+        }
+        Ok(spec)
+    }
+
     /// Defines a new value for text number `n`.
     fn define(&self, scope: &mut Scope, n: u64, v: Value) -> Result<(), String> {
         if scope.values.insert(n, v).is_some() {
@@ -399,6 +435,7 @@ impl<'a> Parser<'a> {
         } else {
             let call_target = if name == "call" || name == "map" { Some(self.func_ref()?) } else { None };
             let kind = match name.as_str() {
+                "pipeline" => OpKind::Pipeline(self.pipeline_spec()?),
                 "call" => OpKind::Call(FuncId(u32::MAX)),
                 "map" => OpKind::Map(FuncId(u32::MAX)),
                 "cast" => OpKind::Cast,

@@ -122,6 +122,9 @@ impl Printer<'_> {
                     let name = self.module.functions.get(fid.0 as usize).map_or("?", |f| f.name.as_str());
                     let _ = write!(line, "{} {}({})", op.kind.name(), func_ref(name), operands.join(", "));
                 }
+                OpKind::Pipeline(spec) => {
+                    let _ = write!(line, "pipeline{spec}({})", operands.join(", "));
+                }
                 other => {
                     let _ = write!(line, "{}({})", other.name(), operands.join(", "));
                 }

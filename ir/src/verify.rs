@@ -137,7 +137,7 @@ impl<'a> Verifier<'a> {
         let n_regions = op.regions.len();
         let expect_regions = match op.kind {
             OpKind::If | OpKind::While => 2,
-            OpKind::For => 1,
+            OpKind::For | OpKind::Pipeline(_) => 1,
             _ => 0,
         };
         if n_regions != expect_regions {
@@ -254,6 +254,7 @@ impl<'a> Verifier<'a> {
                 }
                 self.check_types(&y.operands, &carried, "yield of the for body")?;
             }
+            OpKind::Pipeline(spec) => self.pipeline(op, spec, &result_types)?,
             OpKind::Yield | OpKind::Condition | OpKind::Return => {
                 if !result_types.is_empty() {
                     return Err(format!("`{name}` has no results"));
@@ -262,4 +263,94 @@ impl<'a> Verifier<'a> {
         }
         Ok(())
     }
+
+    /// A pipeline: modes match operands and results, row-split inputs are matrices, the body
+    /// uses only its arguments and holds only constants, casts and pure builtins.
+    fn pipeline(
+        &mut self,
+        op: &'a crate::function::Op,
+        spec: &crate::op::PipelineSpec,
+        result_types: &[Type],
+    ) -> Result<(), String> {
+        use crate::op::{Combine, Split};
+        let body = &op.regions[0];
+        if spec.splits.len() != op.operands.len() || body.args.len() != op.operands.len() {
+            return Err(format!(
+                "`pipeline` has {} operands, {} split modes and {} body arguments",
+                op.operands.len(),
+                spec.splits.len(),
+                body.args.len()
+            ));
+        }
+        if spec.combines.len() != op.results.len() {
+            return Err(format!(
+                "`pipeline` has {} results and {} combine modes",
+                op.results.len(),
+                spec.combines.len()
+            ));
+        }
+        for (i, ((&v, &a), split)) in op.operands.iter().zip(&body.args).zip(&spec.splits).enumerate() {
+            let (outer, inner) = (self.value_ty(v)?, self.value_ty(a)?);
+            let ok = match (split, outer, inner) {
+                (Split::Rows, Type::Matrix(o), Type::Matrix(i)) => o.vt == i.vt && o.cols == i.cols,
+                (Split::Rows, _, _) => false,
+                (Split::Broadcast, o, i) => o.compatible(i),
+            };
+            if !ok {
+                return Err(format!("pipeline input {i} ({}) of type {outer} cannot be seen as {inner}", split.name()));
+            }
+        }
+        // The body is self-contained: verify it with no enclosing scope.
+        let outer_scopes = std::mem::take(&mut self.scopes);
+        let checked = self.region(body, "pipeline body");
+        self.scopes = outer_scopes;
+        checked?;
+        for &id in &body.ops {
+            let inner = &self.f.ops[id];
+            let allowed = match &inner.kind {
+                OpKind::Const(_) | OpKind::Cast | OpKind::Yield => true,
+                OpKind::Builtin(b) => b.is_pure(),
+                _ => false,
+            };
+            if !allowed {
+                return Err(format!("`{}` cannot be part of a pipeline", inner.kind.name()));
+            }
+        }
+        let y = self.terminator(body, "pipeline body")?;
+        if y.kind != OpKind::Yield || y.operands.len() != op.results.len() {
+            return Err("the body of `pipeline` must end in `yield` of one value per result".to_owned());
+        }
+        for (i, ((&part, ty), combine)) in y.operands.iter().zip(result_types).zip(&spec.combines).enumerate() {
+            let part = self.value_ty(part)?;
+            let ok = match combine {
+                Combine::Rows | Combine::Cols => {
+                    matches!((part, ty), (Type::Matrix(p), Type::Matrix(t)) if p.vt == t.vt)
+                }
+                Combine::Add | Combine::Min | Combine::Max => part.compatible(ty),
+            };
+            if !ok {
+                return Err(format!(
+                    "pipeline output {i} ({}) of type {ty} cannot combine partials of type {part}",
+                    combine.name()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Verifies a module made by [`crate::pipeline::extract`]: one function whose body is one
+/// pipeline and the return of its results. This is all a worker accepts.
+pub fn pipeline_module(m: &Module) -> Result<(), String> {
+    let [f] = m.functions.as_slice() else {
+        return Err(format!("a pipeline module holds one function, not {}", m.functions.len()));
+    };
+    if m.entry.0 != 0 {
+        return Err("the entry of a pipeline module is its only function".to_owned());
+    }
+    let ops: Vec<_> = f.body.ops.iter().map(|&id| f.ops.try_get(id).map(|o| &o.kind)).collect();
+    if !matches!(ops.as_slice(), [Some(OpKind::Pipeline(_)), Some(OpKind::Return)]) {
+        return Err("a pipeline module's function is one pipeline and a return".to_owned());
+    }
+    function(f, m).map_err(|e| format!("in the pipeline: {e}"))
 }

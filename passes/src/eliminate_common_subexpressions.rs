@@ -69,8 +69,11 @@ fn merge(
             }
         }
         let mut regions = std::mem::take(&mut f.ops[id].regions);
+        // A pipeline's body is self-contained: it may not use values from outside.
+        let isolated = matches!(f.ops[id].kind, OpKind::Pipeline(_));
+        let none = HashMap::new();
         for r in &mut regions {
-            changed |= merge(f, r, &seen, subst);
+            changed |= merge(f, r, if isolated { &none } else { &seen }, subst);
         }
         f.ops[id].regions = regions;
         let op = &f.ops[id];

@@ -3,11 +3,15 @@
 //! Architecture Invariant: passes do no I/O; whatever they need from files (imported scripts,
 //! matrix metadata) the driver reads and hands in.
 
+pub mod dedup_pipeline_inputs;
 pub mod eliminate_common_subexpressions;
 pub mod eliminate_dead_code;
+pub mod fuse_pipelines;
+pub mod fuse_sibling_pipelines;
 pub mod infer;
 pub mod lower;
 pub mod pass;
+pub mod uses;
 
 pub use lower::{FileMeta, LowerError, Program, SPARSITY_THRESHOLD, ScriptArgs, Stage, lower};
-pub use pass::{Pass, PassManager};
+pub use pass::{Options, Pass, PassManager};

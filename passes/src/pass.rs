@@ -1,6 +1,6 @@
 //! The pass pipeline: a `Pass` rewrites a module in place, and the `PassManager` runs the
-//! passes in the order of one commented list until none changes anything (with a cap), checking
-//! the IR with the verifier after every pass in debug builds.
+//! passes in phases, each phase's passes in the order of one commented list until none changes
+//! anything (with a cap), checking the IR with the verifier after every pass in debug builds.
 
 use daphne_ir::Module;
 
@@ -12,50 +12,115 @@ pub trait Pass {
     fn run(&self, module: &mut Module) -> bool;
 }
 
-/// The most rounds of the whole list the fixed-point driver runs.
+/// The most rounds of a phase's list the fixed-point driver runs.
 pub const MAX_ROUNDS: usize = 8;
 
-pub struct PassManager {
+/// What the standard pass list includes.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Fuse vectorizable ops into pipelines (`daphne --no-fuse` turns it off).
+    pub fuse: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { fuse: true }
+    }
+}
+
+/// Passes run together to a fixed point; the observer sees the module after each phase under
+/// the phase's name (DAPHNE's `--explain` stages map onto phases).
+struct Phase {
+    name: &'static str,
     passes: Vec<Box<dyn Pass>>,
 }
+
+pub struct PassManager {
+    phases: Vec<Phase>,
+}
+
+/// The name of the phase that cleans up the lowered IR (DAPHNE's `parsing_simplified`).
+pub const SIMPLIFY: &str = "simplify";
+/// The name of the phase that fuses pipelines (DAPHNE's `vectorized`).
+pub const VECTORIZE: &str = "vectorize";
 
 impl PassManager {
     /// The passes `daphne` runs, in order.
     pub fn standard() -> PassManager {
-        PassManager {
-            passes: vec![
+        PassManager::with_options(Options::default())
+    }
+
+    /// No passes at all: the IR runs as lowered (`daphne --no-optimize`).
+    pub fn none() -> PassManager {
+        PassManager { phases: Vec::new() }
+    }
+
+    /// The standard list, with the parts `options` turns off left out.
+    pub fn with_options(options: Options) -> PassManager {
+        let simplify = || -> Vec<Box<dyn Pass>> {
+            vec![
                 // Unused pure values (often left by lowering: casts, constants, the unused
                 // results of multi-result ops) go first, so later passes see less.
                 Box::new(crate::eliminate_dead_code::EliminateDeadCode),
                 // Repeated computations (`X * X` twice, the same cast of a loop variable) become
                 // one, so fusion sees each input once.
                 Box::new(crate::eliminate_common_subexpressions::EliminateCommonSubexpressions),
-            ],
+            ]
+        };
+        let mut phases = vec![Phase { name: SIMPLIFY, passes: simplify() }];
+        if options.fuse {
+            let mut passes: Vec<Box<dyn Pass>> = vec![
+                // Vectorizable ops on the same rows become pipelines: one pass over the data,
+                // no intermediates. After CSE, so a repeated subexpression is one value.
+                Box::new(crate::fuse_pipelines::FusePipelines),
+                // Independent pipelines over the same rows (`sum(X)`, `aggMax(X)`) become one,
+                // so X is read once for both.
+                Box::new(crate::fuse_sibling_pipelines::FuseSiblingPipelines),
+                // A value a pipeline takes several times (`X + X * X`) is read once.
+                Box::new(crate::dedup_pipeline_inputs::DedupPipelineInputs),
+            ];
+            // Fusion leaves constants behind (copied into bodies) and may repeat them.
+            passes.extend(simplify());
+            phases.push(Phase { name: VECTORIZE, passes });
         }
+        PassManager { phases }
     }
 
-    /// The names of the passes, in order.
+    /// The names of the passes and phases, in order (a pass in several phases once).
     pub fn names(&self) -> Vec<&'static str> {
-        self.passes.iter().map(|p| p.name()).collect()
-    }
-
-    /// Runs the passes to a fixed point; `after` sees the module after every pass that changed
-    /// it. An `Err` is an internal compiler error: a pass broke the IR.
-    pub fn run(&self, module: &mut Module, after: &mut dyn FnMut(&str, &Module)) -> Result<(), String> {
-        for _ in 0..MAX_ROUNDS {
-            let mut changed = false;
-            for pass in &self.passes {
-                if pass.run(module) {
-                    changed = true;
-                    if cfg!(debug_assertions) {
-                        daphne_ir::verify::module(module).map_err(|e| format!("after `{}`: {e}", pass.name()))?;
-                    }
-                    after(pass.name(), module);
+        let mut names = Vec::new();
+        for phase in &self.phases {
+            for p in &phase.passes {
+                if !names.contains(&p.name()) {
+                    names.push(p.name());
                 }
             }
-            if !changed {
-                break;
+            names.push(phase.name);
+        }
+        names
+    }
+
+    /// Runs the phases in order, each to a fixed point; `after` sees the module after every
+    /// pass that changed it, and after every phase. An `Err` is an internal compiler error: a
+    /// pass broke the IR.
+    pub fn run(&self, module: &mut Module, after: &mut dyn FnMut(&str, &Module)) -> Result<(), String> {
+        for phase in &self.phases {
+            for _ in 0..MAX_ROUNDS {
+                let mut changed = false;
+                for pass in &phase.passes {
+                    if pass.run(module) {
+                        changed = true;
+                        if cfg!(debug_assertions) {
+                            daphne_ir::verify::module(module).map_err(|e| format!("after `{}`: {e}", pass.name()))?;
+                        }
+                        after(pass.name(), module);
+                    }
+                }
+                if !changed {
+                    break;
+                }
             }
+            after(phase.name, module);
         }
         Ok(())
     }

@@ -308,6 +308,11 @@ impl Executor<'_, '_> {
                 }
                 carried
             }
+            OpKind::Pipeline(_) => crate::pipeline::run(f, op, args).map_err(|(message, at)| RuntimeError {
+                message,
+                loc: at.and_then(|at| f.loc(at)).or(loc),
+                stopped: false,
+            })?,
             OpKind::Yield | OpKind::Condition | OpKind::Return => {
                 return Err(self.error(f, id, "internal: a terminator computed as an op".into()));
             }
@@ -360,6 +365,7 @@ fn densifies(kind: &OpKind) -> bool {
             | OpKind::Yield
             | OpKind::Condition
             | OpKind::Return
+            | OpKind::Pipeline(_)
             | OpKind::Builtin(Builtin::Print | Builtin::TypeOf | Builtin::Nrow | Builtin::Ncol | Builtin::Ncell)
     )
 }
@@ -381,7 +387,7 @@ fn truth(v: &Value) -> Result<bool, String> {
     }
 }
 
-fn literal(lit: &daphne_ir::Literal) -> Scalar {
+pub(crate) fn literal(lit: &daphne_ir::Literal) -> Scalar {
     use daphne_ir::Literal as L;
     match lit {
         L::F64(b) => Scalar::F64(f64::from_bits(*b)),

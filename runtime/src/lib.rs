@@ -12,5 +12,6 @@ pub mod frame;
 pub mod io;
 pub mod kernels;
 pub mod matrix;
+pub mod pipeline;
 pub mod random;
 pub mod value;

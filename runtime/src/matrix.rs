@@ -57,6 +57,38 @@ impl<T: Clone> DenseMatrix<T> {
         DenseMatrix { rows, cols, cells: self.cells.clone() }
     }
 
+    /// Rows `lo..hi` as a new matrix.
+    pub fn row_range(&self, lo: usize, hi: usize) -> DenseMatrix<T> {
+        DenseMatrix::from_vec(hi - lo, self.cols, self.cells[lo * self.cols..hi * self.cols].to_vec())
+    }
+
+    /// The parts stacked vertically (`rows`) or side by side; `None` when their shapes do not
+    /// fit together.
+    pub fn concat(parts: &[&DenseMatrix<T>], rows: bool) -> Option<DenseMatrix<T>> {
+        let first = parts.first()?;
+        if rows {
+            let cols = first.cols;
+            if parts.iter().any(|p| p.cols != cols) {
+                return None;
+            }
+            let cells: Vec<T> = parts.iter().flat_map(|p| p.cells.iter().cloned()).collect();
+            Some(DenseMatrix::from_vec(cells.len().checked_div(cols).unwrap_or(0), cols, cells))
+        } else {
+            let n = first.rows;
+            if parts.iter().any(|p| p.rows != n) {
+                return None;
+            }
+            let cols: usize = parts.iter().map(|p| p.cols).sum();
+            let mut cells = Vec::with_capacity(n * cols);
+            for r in 0..n {
+                for p in parts {
+                    cells.extend_from_slice(p.row(r));
+                }
+            }
+            Some(DenseMatrix::from_vec(n, cols, cells))
+        }
+    }
+
     pub fn map<U: Clone>(&self, f: impl Fn(&T) -> U) -> DenseMatrix<U> {
         DenseMatrix::from_vec(self.rows, self.cols, self.cells.iter().map(f).collect())
     }
@@ -242,6 +274,28 @@ impl Matrix {
             Matrix::Str(s) => Some(Matrix::Str(s.clone())),
             _ => Some(Matrix::Str(with_matrix!(self, m => m.map(|x| Arc::from(x.cpp_to_string())), s => s.clone()))),
         })
+    }
+
+    /// Rows `lo..hi` as a new matrix.
+    pub fn row_range(&self, lo: usize, hi: usize) -> Matrix {
+        map_cells!(self, m => m.row_range(lo, hi))
+    }
+
+    /// Matrices of one value type stacked vertically (`rows`) or side by side; `None` when
+    /// their value types or shapes do not fit together.
+    pub fn concat(parts: &[Matrix], rows: bool) -> Option<Matrix> {
+        macro_rules! cat {
+            ($($v:ident),*) => {
+                match parts.first()? {
+                    $(Matrix::$v(_) => {
+                        let typed: Option<Vec<_>> =
+                            parts.iter().map(|p| if let Matrix::$v(m) = p { Some(m) } else { None }).collect();
+                        Some(Matrix::$v(DenseMatrix::concat(&typed?, rows)?))
+                    })*
+                }
+            };
+        }
+        cat!(F64, F32, Si64, Si32, Si8, Ui64, Ui32, Ui8, Bool, Str)
     }
 
     /// DAPHNE's printed form: a header line and one line per row, cells separated by spaces.

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use std::io::Write;
 
+use daphne_passes::{Options, PassManager, pass};
+
 use daphne::{
     Failure, Status, UserConfig, compile_program_observed, execute, load_program_with, read_config, read_script,
     script_args,
@@ -35,9 +37,19 @@ struct Cli {
     select_matrix_repr: Option<bool>,
 
     /// Print the IR on stderr after the named stages (comma-separated), with DAPHNE's stage
-    /// names: `parsing` (after lowering), `parsing_simplified` (after the optimizing passes).
+    /// names: `parsing` (after lowering), `parsing_simplified` (after dead code and common
+    /// subexpression elimination), `vectorized` (after fusion into pipelines).
     #[arg(long = "explain", value_name = "STAGE,...", value_delimiter = ',')]
     explain: Vec<String>,
+
+    /// Run without fusing operations into pipelines (every operation runs alone), for
+    /// comparison with the default.
+    #[arg(long = "no-fuse")]
+    no_fuse: bool,
+
+    /// Run the IR as lowered, without any optimizing pass.
+    #[arg(long = "no-optimize", conflicts_with = "no_fuse")]
+    no_optimize: bool,
 
     /// A DAPHNE user configuration (JSON): `daphnedsl_import_paths` and `sparsity_threshold`
     /// are used, DAPHNE's other settings are accepted.
@@ -46,7 +58,7 @@ struct Cli {
 }
 
 /// The stages `--explain` can show, by DAPHNE's names.
-const EXPLAIN_STAGES: &[&str] = &["parsing", "parsing_simplified"];
+const EXPLAIN_STAGES: &[&str] = &["parsing", "parsing_simplified", "vectorized"];
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -79,14 +91,21 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         });
     }
     let explain = |stage: &str| cli.explain.iter().any(|s| s == stage);
-    let module = compile_program_observed(&program, &args, &mut |pass, module| {
-        if pass == "lower" && explain("parsing") {
-            eprint!("IR after parsing:\n{}", daphne_ir::print::module(module));
+    let passes =
+        if cli.no_optimize { PassManager::none() } else { PassManager::with_options(Options { fuse: !cli.no_fuse }) };
+    // DAPHNE's stage names, the phase that ends each stage here, and DAPHNE's headers.
+    let stages = [
+        ("parsing", "lower", "IR after parsing:"),
+        ("parsing_simplified", pass::SIMPLIFY, "IR after parsing and some simplifications:"),
+        ("vectorized", pass::VECTORIZE, "IR after vectorization:"),
+    ];
+    let module = compile_program_observed(&program, &args, &passes, &mut |pass, module| {
+        for (stage, phase, header) in stages {
+            if pass == phase && explain(stage) {
+                eprint!("{header}\n{}", daphne_ir::print::module(module));
+            }
         }
     })?;
-    if explain("parsing_simplified") {
-        eprint!("IR after parsing and some simplifications:\n{}", daphne_ir::print::module(&module));
-    }
     // The interpreter runs on a thread of its own, so the streams are unlocked handles.
     let mut out = std::io::BufWriter::new(std::io::stdout());
     let mut err = std::io::stderr();

@@ -52,8 +52,11 @@ enum Emit {
     Tokens,
     /// The abstract syntax tree with line:column spans.
     Ast,
-    /// The typed IR after lowering, in its canonical text form.
+    /// The IR after the optimizing passes, in its canonical text form.
     Ir,
+    /// The fused pipelines: inputs and split modes, outputs and combine modes, the ops inside
+    /// and the source lines they came from.
+    Pipelines,
 }
 
 fn main() -> ExitCode {
@@ -86,7 +89,7 @@ fn main() -> ExitCode {
                 return f.status.into();
             }
         },
-        Emit::Ir => match script_args(cli.args.iter().chain(&cli.script_args)).and_then(|a| {
+        Emit::Ir | Emit::Pipelines => match script_args(cli.args.iter().chain(&cli.script_args)).and_then(|a| {
             let config = match &cli.config {
                 Some(path) => read_config(path)?,
                 None => UserConfig::default(),
@@ -94,12 +97,13 @@ fn main() -> ExitCode {
             let mut program = load_program_with(file.clone(), &config)?;
             program.select_matrix_repr = cli.select_matrix_repr.unwrap_or(false);
             let all = cli.dump_after.iter().any(|p| p == "all");
-            compile_program_observed(&program, &a, &mut |pass, module| {
+            compile_program_observed(&program, &a, &PassManager::standard(), &mut |pass, module| {
                 if all || cli.dump_after.iter().any(|p| p == pass) {
                     out(&format!("// IR after {pass}\n{}\n", daphne_ir::print::module(module)));
                 }
             })
         }) {
+            Ok(module) if cli.emit == Emit::Pipelines => out(&daphne_ir::pipeline::describe(&module)),
             Ok(module) => out(&daphne_ir::print::module(&module)),
             Err(f) => {
                 eprint!("{}", f.message);

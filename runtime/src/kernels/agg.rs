@@ -1,7 +1,14 @@
 //! Aggregations: full (to a scalar), per row, per column, and cumulative, with DAPHNE's
 //! semantics (`AggAll.h`, `AggRow.h`, `AggCol.h`): sequential accumulation in the result
 //! value type, population variance (divided by n), the first index on ties.
+//!
+//! Full and column sums follow the canonical block order of `daphne_ir::pipeline`: the rows
+//! are cut into blocks, each block is summed alone (a full sum into `LANES` accumulators), and
+//! the block sums are folded along a tree. A fused pipeline computes the same blocks, so a sum
+//! gives the same bits fused or not, on any number of threads or workers. The `*_block`
+//! variants are what a pipeline body runs on one block.
 
+use daphne_ir::pipeline::{LANES, blocks, fold_tree};
 use daphne_ir::{Builtin, ValueType};
 
 use super::{R, wrap};
@@ -74,8 +81,36 @@ fn reduce<T: Elem>(k: Kind, values: impl Iterator<Item = T> + Clone, n: usize) -
     }
 }
 
+/// A block's full sum: cell `k` (row-major) goes into accumulator `k % LANES`; the
+/// accumulators are folded along a tree.
+fn block_sum<T: Elem>(cells: impl Iterator<Item = T>) -> T {
+    let mut lanes = [T::default(); LANES];
+    for (k, x) in cells.enumerate() {
+        lanes[k % LANES] = lanes[k % LANES].add(x);
+    }
+    fold_tree(lanes.to_vec(), |a, b| a.add(b)).unwrap_or_default()
+}
+
 /// `sum(X)` and friends: the whole matrix to a scalar of value type `vt`.
 pub fn full(op: Builtin, m: &Matrix, vt: ValueType) -> R<Value> {
+    if op == Builtin::SumAll {
+        return with_elem_type!(vt, T => {
+            let cols = m.cols();
+            let r = with_matrix!(m, x => {
+                let sums = blocks(m.rows())
+                    .into_iter()
+                    .map(|b| block_sum(x.cells()[b.start * cols..b.end * cols].iter().map(|&v| v.cast::<T>())))
+                    .collect();
+                fold_tree(sums, |a: T, b| a.add(b)).unwrap_or_default()
+            }, _s => return Err(format!("`{op}` is not defined on strings")));
+            Ok(Value::Scalar(Scalar::from_elem(r, vt)))
+        }, str => Err(format!("`{op}` is not defined on strings")));
+    }
+    full_block(op, m, vt)
+}
+
+/// `full` on one block of a pipeline.
+pub fn full_block(op: Builtin, m: &Matrix, vt: ValueType) -> R<Value> {
     let k = kind(op)?;
     if let Matrix::Str(s) = m {
         return match k {
@@ -88,13 +123,33 @@ pub fn full(op: Builtin, m: &Matrix, vt: ValueType) -> R<Value> {
     }
     with_elem_type!(vt, T => {
         let n = m.rows() * m.cols();
-        let r = with_matrix!(m, x => reduce::<T>(k, x.cells().iter().map(|&v| v.cast::<T>()), n), _s => T::default());
+        let r = with_matrix!(m, x => {
+            let cells = x.cells().iter().map(|&v| v.cast::<T>());
+            if k == Kind::Sum { block_sum(cells) } else { reduce::<T>(k, cells, n) }
+        }, _s => T::default());
         Ok(Value::Scalar(Scalar::from_elem(r, vt)))
     }, str => Err(format!("`{op}` is not defined on strings")))
 }
 
 /// Per-row (`n x 1`) or per-column (`1 x m`) aggregation into a matrix of value type `vt`.
 pub fn along(op: Builtin, m: &Matrix, vt: ValueType) -> R<Value> {
+    if op == Builtin::SumCol && m.rows() > 0 {
+        let parts = blocks(m.rows())
+            .into_iter()
+            .map(|b| along_block(op, &m.row_range(b.start, b.end), vt))
+            .map(|p| p.map(Ok))
+            .collect::<R<Vec<R<Value>>>>()?;
+        let folded = fold_tree(parts, |a: R<Value>, b: R<Value>| {
+            let (a, b) = (a?, b?);
+            crate::kernels::ew::binary(Builtin::EwAdd, &a, &b, vt, vt)
+        });
+        return folded.unwrap_or_else(|| Err("internal: no blocks".into()));
+    }
+    along_block(op, m, vt)
+}
+
+/// `along` on one block of a pipeline.
+pub fn along_block(op: Builtin, m: &Matrix, vt: ValueType) -> R<Value> {
     use Builtin as B;
     let k = kind(op)?;
     let per_row = matches!(

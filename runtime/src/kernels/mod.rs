@@ -168,6 +168,23 @@ pub fn cast_value(v: &Value, vt: ValueType) -> R<Value> {
     }
 }
 
+/// Runs a built-in on one block of a pipeline: as `call`, except that reductions over rows
+/// reduce only the block (the pipeline combines the blocks).
+pub fn call_block(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
+    use Builtin as B;
+    match op {
+        B::SumAll | B::MinAll | B::MaxAll => {
+            let m = matrix_arg(op, args.first().ok_or_else(|| format!("`{op}` is missing operand 0"))?)?;
+            Ok(vec![agg::full_block(op, m, result_vt(op, args)?)?])
+        }
+        B::SumCol | B::MinCol | B::MaxCol => {
+            let m = matrix_arg(op, args.first().ok_or_else(|| format!("`{op}` is missing operand 0"))?)?;
+            Ok(vec![agg::along_block(op, m, result_vt(op, args)?)?])
+        }
+        _ => call(op, args),
+    }
+}
+
 /// Runs a built-in that does no I/O on its operands.
 pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
     use Builtin as B;

@@ -1,0 +1,209 @@
+//! What a `pipeline` op means, and the canonical order of its reductions.
+//!
+//! A pipeline has a row count `n`: the number of rows of its row-split inputs (they all have
+//! it). The rows `0..n` are cut into **blocks** of [`block_rows`]`(n)` rows (one empty block
+//! when `n == 0`). The body runs once per block: a row-split input is seen as the block's rows
+//! of that input, a broadcast input whole. The body's partial results are combined per output:
+//!
+//! - `rows`: the partials stacked vertically, in block order;
+//! - `cols`: side by side, in block order (a transposed row block is a column block);
+//! - `add`, `min`, `max`: folded pairwise along a balanced binary tree over the block indices
+//!   ([`fold_tree`]), elementwise.
+//!
+//! A row-wise reduction inside the body (`sumAll`, `sumCol`, `minAll`, ...) reduces only its
+//! block. The same definition holds for the plain kernels outside any pipeline: `sumAll(X)` is
+//! the tree fold of the block sums of `X`, and a block sum adds the block's cells in row-major
+//! order into [`LANES`] accumulators (cell `k` into lane `k % LANES`), folded by the same tree.
+//! `min`/`max` scan in order and keep the earlier value unless the new one is smaller (larger).
+//!
+//! So a result never depends on how blocks are grouped into tasks, threads or workers, nor on
+//! whether an op ran fused or alone: a partition of a parallel run is a range of whole blocks.
+//!
+//! Architecture Invariant: every engine (the interpreter, the JIT kernels, the workers) uses
+//! these functions for block boundaries and combine order, and nothing else.
+
+use crate::function::{FuncId, Function, Module, OpId, Region, ValueData, ValueDef};
+use crate::op::OpKind;
+
+/// The smallest number of rows in a block (except the last).
+pub const MIN_BLOCK_ROWS: usize = 64;
+
+/// The most blocks a pipeline is cut into.
+pub const MAX_BLOCKS: usize = 1024;
+
+/// The number of accumulators of a block's full sum.
+pub const LANES: usize = 8;
+
+/// The rows per block for a row count of `n`: at least `MIN_BLOCK_ROWS`, and few enough that
+/// there are at most `MAX_BLOCKS` blocks.
+pub fn block_rows(n: usize) -> usize {
+    MIN_BLOCK_ROWS.max(n.div_ceil(MAX_BLOCKS))
+}
+
+/// The blocks of `0..n`, in order: one empty block when `n` is 0.
+pub fn blocks(n: usize) -> Vec<std::ops::Range<usize>> {
+    if n == 0 {
+        return std::iter::once(0..0).collect();
+    }
+    let b = block_rows(n);
+    (0..n).step_by(b).map(|lo| lo..(lo + b).min(n)).collect()
+}
+
+/// Folds `parts` pairwise along a balanced binary tree: neighbours are combined level by level
+/// from the left, and an odd one out moves up a level unchanged. `None` for no parts.
+pub fn fold_tree<T>(parts: Vec<T>, mut combine: impl FnMut(T, T) -> T) -> Option<T> {
+    let mut level = parts;
+    while level.len() > 1 {
+        let mut next = Vec::with_capacity(level.len().div_ceil(2));
+        let mut it = level.into_iter();
+        while let Some(a) = it.next() {
+            next.push(match it.next() {
+                Some(b) => combine(a, b),
+                None => a,
+            });
+        }
+        level = next;
+    }
+    level.pop()
+}
+
+/// A module holding one pipeline of `f` alone: its entry function takes the pipeline's inputs
+/// as parameters and returns its results. This is what a worker receives; it passes
+/// [`crate::verify::pipeline_module`].
+pub fn extract(f: &Function, op: OpId) -> Option<Module> {
+    let p = f.ops.try_get(op)?;
+    if !matches!(p.kind, OpKind::Pipeline(_)) {
+        return None;
+    }
+    let mut out = Function::new("pipeline");
+    let mut map = std::collections::HashMap::new();
+    let params: Vec<_> = p.operands.iter().map(|&v| out.new_arg(f.ty(v).clone())).collect();
+    for (&v, &n) in p.operands.iter().zip(&params) {
+        map.insert(v, n);
+    }
+    let id = copy_op(f, op, &mut out, &mut map)?;
+    let results = out.ops[id].results.clone();
+    out.result_types = results.iter().map(|&r| out.ty(r).clone()).collect();
+    let ret = out.new_op(OpKind::Return, results, Vec::new(), Vec::new(), None);
+    out.body = Region { args: params, ops: vec![id, ret] };
+    Some(Module { functions: vec![out], entry: FuncId(0), files: Vec::new() })
+}
+
+/// Copies op `id` of `from` (with its regions) into `to`, renaming values through `map`.
+fn copy_op(
+    from: &Function,
+    id: OpId,
+    to: &mut Function,
+    map: &mut std::collections::HashMap<crate::Value, crate::Value>,
+) -> Option<OpId> {
+    let op = from.ops.try_get(id)?;
+    let operands = op.operands.iter().map(|v| map.get(v).copied()).collect::<Option<Vec<_>>>()?;
+    let mut regions = Vec::new();
+    for r in &op.regions {
+        let args: Vec<_> = r
+            .args
+            .iter()
+            .map(|&a| {
+                let n = to.values.push(ValueData { ty: from.values.try_get(a)?.ty.clone(), def: ValueDef::Arg });
+                map.insert(a, n);
+                Some(n)
+            })
+            .collect::<Option<_>>()?;
+        let ops = r.ops.iter().map(|&o| copy_op(from, o, to, map)).collect::<Option<_>>()?;
+        regions.push(Region { args, ops });
+    }
+    let types = op.results.iter().map(|&r| from.values.try_get(r).map(|d| d.ty.clone())).collect::<Option<_>>()?;
+    let new = to.new_op(op.kind.clone(), operands, types, regions, from.loc(id));
+    for (&old, &new) in op.results.iter().zip(&to.ops[new].results.clone()) {
+        map.insert(old, new);
+    }
+    Some(new)
+}
+
+/// A readable list of every pipeline of a module (`daphnec --emit pipelines`): where it is,
+/// its inputs with their split modes, its outputs with their combine modes, and the ops inside
+/// with the source positions they came from.
+pub fn describe(m: &Module) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let mut n = 0;
+    for f in &m.functions {
+        fn walk(f: &Function, r: &Region, depth: usize, found: &mut Vec<OpId>) {
+            if depth > crate::verify::MAX_NESTING {
+                return;
+            }
+            for &id in &r.ops {
+                let Some(op) = f.ops.try_get(id) else { continue };
+                if matches!(op.kind, OpKind::Pipeline(_)) {
+                    found.push(id);
+                } else {
+                    for inner in &op.regions {
+                        walk(f, inner, depth + 1, found);
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(f, &f.body, 0, &mut found);
+        for id in found {
+            let op = &f.ops[id];
+            let OpKind::Pipeline(spec) = &op.kind else { continue };
+            n += 1;
+            let at = |o: OpId| f.loc(o).map_or(String::new(), |l| format!(" ({})", m.describe(l)));
+            let _ = writeln!(out, "pipeline {n} in @{}{}", f.name, at(id));
+            for (i, (&v, s)) in op.operands.iter().zip(&spec.splits).enumerate() {
+                let _ = writeln!(out, "  input {i}: {} split {}", f.ty(v), s.name());
+            }
+            for (i, (&v, c)) in op.results.iter().zip(&spec.combines).enumerate() {
+                let _ = writeln!(out, "  output {i}: {} combine {}", f.ty(v), c.name());
+            }
+            let body = op.regions.first().map(|r| r.ops.as_slice()).unwrap_or_default();
+            out.push_str("  ops:\n");
+            let mut lines: Vec<u32> = Vec::new();
+            for &o in body {
+                let inner = &f.ops[o];
+                if matches!(inner.kind, OpKind::Const(_) | OpKind::Yield) {
+                    continue;
+                }
+                let _ = writeln!(out, "    {}{}", inner.kind.name(), at(o));
+                if let Some(l) = f.loc(o)
+                    && !lines.contains(&l.line)
+                {
+                    lines.push(l.line);
+                }
+            }
+            lines.sort_unstable();
+            let lines: Vec<String> = lines.iter().map(ToString::to_string).collect();
+            let _ = writeln!(out, "  source lines: {}", lines.join(", "));
+        }
+    }
+    if n == 0 {
+        out.push_str("no pipelines\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_cover_the_rows_in_order() {
+        assert_eq!(blocks(0), [0..0]);
+        assert_eq!(blocks(10), vec![0..10]);
+        assert_eq!(blocks(130), vec![0..64, 64..128, 128..130]);
+        let big = blocks(1_000_000);
+        assert!(big.len() <= MAX_BLOCKS);
+        assert_eq!(big.last().map(|r| r.end), Some(1_000_000));
+        assert!(big.windows(2).all(|w| w[0].end == w[1].start));
+    }
+
+    #[test]
+    fn fold_tree_is_pairwise() {
+        let s = |v: Vec<&str>| fold_tree(v.into_iter().map(String::from).collect(), |a, b| format!("({a}+{b})"));
+        assert_eq!(s(vec![]), None);
+        assert_eq!(s(vec!["a"]).as_deref(), Some("a"));
+        assert_eq!(s(vec!["a", "b", "c"]).as_deref(), Some("((a+b)+c)"));
+        assert_eq!(s(vec!["a", "b", "c", "d", "e"]).as_deref(), Some("(((a+b)+(c+d))+e)"));
+    }
+}

@@ -1,0 +1,518 @@
+//! `fuse-pipelines`: groups vectorizable ops that work on the same rows into `pipeline` ops,
+//! so that a chain like `sum(((X * 2 + 1) ^ 2) / (X + 3))` runs as one pass over `X`.
+//!
+//! Within each region, ops are scanned in order. An op joins a group when it works row by row
+//! on values of the group (or on matrices from outside with the group's rows), and scalars or
+//! single-row matrices are broadcast to it:
+//!
+//! - elementwise unary and binary ops, `?:` on matrices, casts between matrix types: rows;
+//! - row aggregations: rows; `cbind` of two such values: rows; `X @ W` with `W` from outside
+//!   the group: rows;
+//! - column aggregations and full `sum`/`min`/`max`: combined by add/min/max (sinks: nothing
+//!   in the group may use them);
+//! - `t(X)`: combined by columns (a sink).
+//!
+//! Every value of a group that is used outside it becomes an output, whatever its shape, so a
+//! pipeline may have several outputs and outputs used only much later. The pipeline takes the
+//! place of the group's last op; a group therefore stops growing when anything outside it uses
+//! one of its values, and at any op with effects or nested regions (print, calls, loops), so
+//! no op moves across one. Ops in different regions never share a pipeline. Shapes must be
+//! known well enough to prove that an operand is split by rows or broadcast, and that the
+//! kernels cannot fail on shapes; otherwise the op stays alone.
+//!
+//! Each use of an outside value becomes its own input; `dedup-pipeline-inputs` merges them.
+//! Scalar constants are copied into the body, so a pipeline is self-contained.
+
+use std::collections::{HashMap, HashSet};
+
+use daphne_ir::{
+    Builtin, Combine, Function, MatrixType, Module, OpId, OpKind, PipelineSpec, Region, Repr, Split, Type, Value,
+    ValueDef, ValueType,
+};
+
+use crate::pass::Pass;
+
+pub struct FusePipelines;
+
+impl Pass for FusePipelines {
+    fn name(&self) -> &'static str {
+        "fuse-pipelines"
+    }
+
+    fn run(&self, module: &mut Module) -> bool {
+        let mut changed = false;
+        for f in &mut module.functions {
+            let mut users = HashMap::new();
+            crate::uses::users(f, &f.body, &mut users);
+            let mut subst = HashMap::new();
+            let mut body = std::mem::take(&mut f.body);
+            changed |= fuse_region(f, &mut body, &users, &mut subst);
+            f.body = body;
+            crate::uses::replace(f, &subst);
+        }
+        changed
+    }
+}
+
+/// How a value of a group is laid out across the blocks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Layout {
+    /// Each block holds its rows.
+    Rows,
+    /// Each block holds its columns (a transposed row block).
+    Cols,
+    /// Each block holds a partial result to combine.
+    Reduced(Combine),
+}
+
+/// The row count of a group: known, or that of a given value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Dom {
+    Known(u64),
+    Of(Value),
+}
+
+/// How an operand enters an op of a group.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Role {
+    /// A value of group `g`, laid out by rows.
+    Member(usize),
+    /// A matrix from outside, split by rows.
+    Split(Dom),
+    /// A scalar or single-row matrix from outside, given whole to every block.
+    Broadcast,
+}
+
+struct Group {
+    ops: Vec<OpId>,
+    dom: Dom,
+    open: bool,
+    /// Whether an op of the group can fail (an integer division by zero).
+    fallible: bool,
+}
+
+/// What an op contributes when it joins a group.
+struct Plan {
+    roles: Vec<Role>,
+    layout: Layout,
+    dom: Dom,
+}
+
+fn fuse_region(
+    f: &mut Function,
+    region: &mut Region,
+    users: &HashMap<Value, Vec<OpId>>,
+    subst: &mut HashMap<Value, Value>,
+) -> bool {
+    let mut changed = false;
+    for &id in &region.ops {
+        if matches!(f.ops[id].kind, OpKind::Pipeline(_)) {
+            continue;
+        }
+        let mut regions = std::mem::take(&mut f.ops[id].regions);
+        for r in &mut regions {
+            changed |= fuse_region(f, r, users, subst);
+        }
+        f.ops[id].regions = regions;
+    }
+
+    let mut groups: Vec<Group> = Vec::new();
+    // The group (after merges) and layout of every value a group op defines.
+    let mut owner: HashMap<Value, (usize, Layout)> = HashMap::new();
+    let mut alias: Vec<usize> = Vec::new();
+    let mut roles: HashMap<OpId, Vec<Role>> = HashMap::new();
+    fn find(alias: &[usize], mut g: usize) -> usize {
+        while alias[g] != g {
+            g = alias[g];
+        }
+        g
+    }
+    for &id in &region.ops {
+        let plan = plan(f, id, &owner, &alias, &groups);
+        match plan {
+            Some(p) => {
+                let members: Vec<usize> = p
+                    .roles
+                    .iter()
+                    .filter_map(|r| if let Role::Member(g) = r { Some(find(&alias, *g)) } else { None })
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .collect();
+                let g = match members.iter().min() {
+                    Some(&g) => g,
+                    None => {
+                        groups.push(Group { ops: Vec::new(), dom: p.dom, open: true, fallible: false });
+                        alias.push(groups.len() - 1);
+                        groups.len() - 1
+                    }
+                };
+                for &other in &members {
+                    if other != g {
+                        let ops = std::mem::take(&mut groups[other].ops);
+                        groups[g].ops.extend(ops);
+                        groups[g].fallible |= groups[other].fallible;
+                        groups[other].open = false;
+                        alias[other] = g;
+                    }
+                }
+                groups[g].ops.push(id);
+                groups[g].fallible |= fallible(f, id);
+                roles.insert(id, p.roles);
+                for &r in &f.ops[id].results {
+                    owner.insert(r, (g, p.layout));
+                }
+            }
+            None => {
+                let op = &f.ops[id];
+                let barrier = !op.regions.is_empty()
+                    || match &op.kind {
+                        OpKind::Builtin(b) => !b.is_pure(),
+                        OpKind::Call(_) | OpKind::Map(_) => true,
+                        _ => false,
+                    };
+                if barrier {
+                    // Moving a computation that cannot fail past an effect is unobservable;
+                    // moving one that can fail would reorder its error and the effect.
+                    for g in &mut groups {
+                        if g.fallible {
+                            g.open = false;
+                        }
+                    }
+                }
+                for v in &op.operands {
+                    if let Some(&(g, _)) = owner.get(v) {
+                        let g = find(&alias, g);
+                        groups[g].open = false;
+                    }
+                }
+            }
+        }
+    }
+
+    let mut replaced: HashMap<OpId, Option<OpId>> = HashMap::new();
+    for (gi, g) in groups.iter().enumerate() {
+        if alias[gi] != gi || g.ops.is_empty() {
+            continue;
+        }
+        let mut ops = g.ops.clone();
+        let pos: HashMap<OpId, usize> = region.ops.iter().enumerate().map(|(i, &o)| (o, i)).collect();
+        ops.sort_by_key(|o| pos[o]);
+        let layouts: HashMap<Value, Layout> =
+            owner.iter().filter(|(_, (og, _))| find(&alias, *og) == gi).map(|(&v, &(_, l))| (v, l)).collect();
+        let pipeline = build(f, &ops, &layouts, &roles, users, subst);
+        for &o in &ops {
+            replaced.insert(o, None);
+        }
+        if let Some(last) = ops.last() {
+            replaced.insert(*last, Some(pipeline));
+        }
+        changed = true;
+    }
+    if !replaced.is_empty() {
+        region.ops = region.ops.iter().filter_map(|o| replaced.get(o).copied().unwrap_or(Some(*o))).collect();
+    }
+    changed
+}
+
+/// Whether an op of a pipeline can fail at runtime: the plan rules out shape errors, which
+/// leaves integer division and remainder by zero.
+pub(crate) fn fallible(f: &Function, id: OpId) -> bool {
+    let op = &f.ops[id];
+    matches!(op.kind, OpKind::Builtin(Builtin::EwDiv | Builtin::EwMod))
+        && op.results.iter().any(|&r| f.ty(r).value_type().is_some_and(ValueType::is_integer))
+}
+
+/// Whether a type is one a pipeline handles: a numeric scalar or a dense numeric matrix.
+fn fusable_type(t: &Type) -> bool {
+    match t {
+        Type::Scalar(vt) => *vt != ValueType::Str,
+        Type::Matrix(m) => m.vt.is_some_and(|vt| vt != ValueType::Str) && m.repr != Some(Repr::Sparse),
+        _ => false,
+    }
+}
+
+/// The kinds of ops a pipeline holds.
+#[derive(Clone, Copy, PartialEq)]
+enum Class {
+    Unary,
+    Binary,
+    Cond,
+    RowAgg,
+    Sink(Combine),
+    Transpose,
+    MatMul,
+    Cbind,
+}
+
+fn class(kind: &OpKind) -> Option<Class> {
+    use Builtin as B;
+    Some(match kind {
+        OpKind::Cast => Class::Unary,
+        OpKind::Builtin(b) => match b {
+            B::EwAbs
+            | B::EwSign
+            | B::EwExp
+            | B::EwLn
+            | B::EwSqrt
+            | B::EwRound
+            | B::EwFloor
+            | B::EwCeil
+            | B::EwSin
+            | B::EwCos
+            | B::EwTan
+            | B::EwSinh
+            | B::EwCosh
+            | B::EwTanh
+            | B::EwAsin
+            | B::EwAcos
+            | B::EwAtan
+            | B::EwIsNan
+            | B::EwMinus
+            | B::EwNot => Class::Unary,
+            B::EwAdd
+            | B::EwSub
+            | B::EwMul
+            | B::EwDiv
+            | B::EwPow
+            | B::EwMod
+            | B::EwLog
+            | B::EwMin
+            | B::EwMax
+            | B::EwAnd
+            | B::EwOr
+            | B::EwEq
+            | B::EwNe
+            | B::EwLt
+            | B::EwLe
+            | B::EwGt
+            | B::EwGe => Class::Binary,
+            B::Cond => Class::Cond,
+            B::SumRow | B::MinRow | B::MaxRow | B::MeanRow | B::VarRow | B::StddevRow | B::IdxMinRow | B::IdxMaxRow => {
+                Class::RowAgg
+            }
+            B::SumAll | B::SumCol => Class::Sink(Combine::Add),
+            B::MinAll | B::MinCol => Class::Sink(Combine::Min),
+            B::MaxAll | B::MaxCol => Class::Sink(Combine::Max),
+            B::Transpose => Class::Transpose,
+            B::MatMul => Class::MatMul,
+            B::Cbind => Class::Cbind,
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
+/// How op `id` would join a group, if it can.
+fn plan(
+    f: &Function,
+    id: OpId,
+    owner: &HashMap<Value, (usize, Layout)>,
+    alias: &[usize],
+    groups: &[Group],
+) -> Option<Plan> {
+    let op = &f.ops[id];
+    let class = class(&op.kind)?;
+    if op.results.len() != 1 || !op.operands.iter().chain(&op.results).all(|&v| fusable_type(f.ty(v))) {
+        return None;
+    }
+    let result = f.ty(op.results[0]);
+    if class != Class::Sink(Combine::Add) && class != Class::Sink(Combine::Min) && class != Class::Sink(Combine::Max) {
+        // Everything but full aggregations gives a matrix.
+        result.is_matrix().then_some(())?;
+    }
+    let find = |mut g: usize| {
+        while alias[g] != g {
+            g = alias[g];
+        }
+        g
+    };
+    let mut roles = Vec::with_capacity(op.operands.len());
+    for &v in &op.operands {
+        let role = match owner.get(&v) {
+            Some(&(g, Layout::Rows)) => {
+                let g = find(g);
+                // A value of a finished group is an input like any other.
+                if groups[g].open { Role::Member(g) } else { Role::Split(groups[g].dom) }
+            }
+            Some(_) => return None,
+            None => match f.ty(v) {
+                Type::Scalar(_) => Role::Broadcast,
+                Type::Matrix(m) if m.rows == Some(1) => Role::Broadcast,
+                Type::Matrix(m) => Role::Split(m.rows.map_or(Dom::Of(v), Dom::Known)),
+                _ => return None,
+            },
+        };
+        roles.push(role);
+    }
+    let dom_of = |r: &Role| match r {
+        Role::Member(g) => Some(groups[*g].dom),
+        Role::Split(d) => Some(*d),
+        Role::Broadcast => None,
+    };
+    let doms: Vec<Dom> = roles.iter().filter_map(dom_of).collect();
+    let dom = *doms.first()?;
+    if doms.iter().any(|d| *d != dom) {
+        return None;
+    }
+    let cols = |v: Value| match f.ty(v) {
+        Type::Matrix(m) => m.cols,
+        _ => Some(1),
+    };
+    let split = |r: &Role| !matches!(r, Role::Broadcast);
+    let layout = match class {
+        Class::Unary | Class::RowAgg | Class::Transpose | Class::Sink(_) => {
+            if !split(&roles[0]) {
+                return None;
+            }
+            match class {
+                Class::Transpose => Layout::Cols,
+                Class::Sink(c) => Layout::Reduced(c),
+                _ => Layout::Rows,
+            }
+        }
+        Class::Binary | Class::Cond => {
+            // Broadcasting cannot fail: every matrix operand has the result's columns or one.
+            let want = match result {
+                Type::Matrix(m) => m.cols?,
+                _ => return None,
+            };
+            for &v in &op.operands {
+                if f.ty(v).is_matrix() && !matches!(cols(v), Some(c) if c == want || c == 1) {
+                    return None;
+                }
+            }
+            if class == Class::Cond && !f.ty(op.operands[0]).is_matrix() {
+                return None;
+            }
+            Layout::Rows
+        }
+        Class::MatMul => {
+            // `X @ W`: the rows of X, all of W.
+            let w = op.operands[1];
+            let known = matches!(f.ty(w), Type::Matrix(MatrixType { rows: Some(_), cols: Some(_), .. }));
+            if !split(&roles[0]) || owner.contains_key(&w) || !known || cols(op.operands[0]) != rows_of(f.ty(w)) {
+                return None;
+            }
+            roles[1] = Role::Broadcast;
+            Layout::Rows
+        }
+        Class::Cbind => {
+            if !roles.iter().all(split) {
+                return None;
+            }
+            Layout::Rows
+        }
+    };
+    Some(Plan { roles, layout, dom })
+}
+
+fn rows_of(t: &Type) -> Option<u64> {
+    match t {
+        Type::Matrix(m) => m.rows,
+        _ => Some(1),
+    }
+}
+
+/// The type a value has inside a block: rows (or, for `cols` layout, columns) unknown.
+fn block_type(t: &Type, layout: Layout) -> Type {
+    match (t, layout) {
+        (Type::Matrix(m), Layout::Rows) => Type::Matrix(MatrixType { rows: None, ..m.clone() }),
+        (Type::Matrix(m), Layout::Cols) => Type::Matrix(MatrixType { cols: None, ..m.clone() }),
+        (t, _) => t.clone(),
+    }
+}
+
+/// Builds the pipeline op of a group (ops in region order); records in `subst` that the
+/// group's outputs are now the pipeline's results.
+fn build(
+    f: &mut Function,
+    ops: &[OpId],
+    layouts: &HashMap<Value, Layout>,
+    roles: &HashMap<OpId, Vec<Role>>,
+    users: &HashMap<Value, Vec<OpId>>,
+    subst: &mut HashMap<Value, Value>,
+) -> OpId {
+    let in_group: HashSet<OpId> = ops.iter().copied().collect();
+    let mut map: HashMap<Value, Value> = HashMap::new();
+    let mut consts: HashMap<Value, Value> = HashMap::new();
+    let mut inputs: Vec<Value> = Vec::new();
+    let mut splits: Vec<Split> = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
+    let mut body: Vec<OpId> = Vec::new();
+    for &id in ops {
+        let op = f.ops[id].clone();
+        let mut operands = Vec::with_capacity(op.operands.len());
+        for (&v, role) in op.operands.iter().zip(&roles[&id]) {
+            if let Some(&inner) = map.get(&v) {
+                operands.push(inner);
+                continue;
+            }
+            if let ValueDef::Result(def, _) = f.values[v].def
+                && let OpKind::Const(lit) = &f.ops[def].kind
+            {
+                let inner = match consts.get(&v) {
+                    Some(&c) => c,
+                    None => {
+                        let c = f.new_op(OpKind::Const(lit.clone()), vec![], vec![f.ty(v).clone()], vec![], f.loc(def));
+                        body.push(c);
+                        let r = f.ops[c].results[0];
+                        consts.insert(v, r);
+                        r
+                    }
+                };
+                operands.push(inner);
+                continue;
+            }
+            let split = match role {
+                Role::Split(_) | Role::Member(_) => Split::Rows,
+                Role::Broadcast => Split::Broadcast,
+            };
+            let ty = if split == Split::Rows { block_type(f.ty(v), Layout::Rows) } else { f.ty(v).clone() };
+            let arg = f.new_arg(ty);
+            inputs.push(v);
+            splits.push(split);
+            args.push(arg);
+            operands.push(arg);
+        }
+        let types: Vec<Type> = op.results.iter().map(|&r| block_type(f.ty(r), layouts[&r])).collect();
+        let copy = f.new_op(op.kind.clone(), operands, types, vec![], f.loc(id));
+        body.push(copy);
+        for (&r, &c) in op.results.iter().zip(&f.ops[copy].results.clone()) {
+            map.insert(r, c);
+        }
+    }
+    // Outputs: the values used outside the group, in the order they are defined.
+    let mut outputs = Vec::new();
+    for &id in ops {
+        for &r in &f.ops[id].results {
+            let used_outside = users.get(&r).is_some_and(|us| us.iter().any(|u| !in_group.contains(u)));
+            if used_outside {
+                outputs.push(r);
+            }
+        }
+    }
+    let yielded: Vec<Value> = outputs.iter().map(|o| map[o]).collect();
+    let y = f.new_op(OpKind::Yield, yielded, vec![], vec![], None);
+    body.push(y);
+    let combines: Vec<Combine> = outputs
+        .iter()
+        .map(|o| match layouts[o] {
+            Layout::Rows => Combine::Rows,
+            Layout::Cols => Combine::Cols,
+            Layout::Reduced(c) => c,
+        })
+        .collect();
+    let types: Vec<Type> = outputs.iter().map(|&o| f.ty(o).clone()).collect();
+    let loc = ops.last().and_then(|&l| f.loc(l));
+    let p = f.new_op(
+        OpKind::Pipeline(PipelineSpec { splits, combines }),
+        inputs,
+        types,
+        vec![Region { args, ops: body }],
+        loc,
+    );
+    for (&o, &r) in outputs.iter().zip(&f.ops[p].results.clone()) {
+        subst.insert(o, r);
+    }
+    p
+}

@@ -1,0 +1,118 @@
+//! Runs a `pipeline` op by interpreting its body once per block (`daphne_ir::pipeline`), then
+//! combining the partial results. This is the reference for compiled pipelines, and it needs
+//! nothing but the op and its inputs, as a worker has them.
+
+use daphne_ir::pipeline::{blocks, fold_tree};
+use daphne_ir::{Builtin, Combine, Function, Op, OpId, OpKind, Split};
+
+use crate::kernels;
+use crate::matrix::Matrix;
+use crate::value::Value;
+
+/// Why a pipeline failed: the message and the body op that failed, if one did.
+pub type Failure = (String, Option<OpId>);
+
+/// The results of pipeline `op` of `f` on `inputs` (one per operand).
+pub fn run(f: &Function, op: &Op, inputs: Vec<Value>) -> Result<Vec<Value>, Failure> {
+    let OpKind::Pipeline(spec) = &op.kind else {
+        return Err(("internal: not a pipeline".into(), None));
+    };
+    let body = op.regions.first().ok_or_else(|| ("internal: a pipeline without a body".to_owned(), None))?;
+    if inputs.len() != spec.splits.len() {
+        return Err((format!("internal: a pipeline of {} inputs got {}", spec.splits.len(), inputs.len()), None));
+    }
+    let inputs = inputs.into_iter().map(Value::densify).collect::<Result<Vec<_>, _>>().map_err(|m| (m, None))?;
+    let mut n = None;
+    for (v, split) in inputs.iter().zip(&spec.splits) {
+        if *split == Split::Rows {
+            let rows = match v {
+                Value::Matrix(m) => m.rows(),
+                other => return Err((format!("internal: a row-split pipeline input is {}", other.describe()), None)),
+            };
+            if n.is_some_and(|n| n != rows) {
+                return Err((
+                    format!("internal: row-split pipeline inputs of {} and {rows} rows", n.unwrap_or(0)),
+                    None,
+                ));
+            }
+            n = Some(rows);
+        }
+    }
+    let blocks = blocks(n.unwrap_or(0));
+    let mut partials: Vec<Vec<Value>> = vec![Vec::with_capacity(blocks.len()); op.results.len()];
+    let mut frame: Vec<Option<Value>> = vec![None; f.values.len()];
+    for b in &blocks {
+        for ((&arg, v), split) in body.args.iter().zip(&inputs).zip(&spec.splits) {
+            let seen = match (split, v) {
+                (Split::Rows, Value::Matrix(m)) => Value::Matrix(m.row_range(b.start, b.end)),
+                _ => v.clone(),
+            };
+            set(&mut frame, arg, seen);
+        }
+        let outs = block(f, &body.ops, &mut frame)?;
+        for (p, v) in partials.iter_mut().zip(outs) {
+            p.push(v);
+        }
+    }
+    partials.into_iter().zip(&spec.combines).zip(&op.results).map(|((parts, &c), &r)| combine(f, r, c, parts)).collect()
+}
+
+fn set(frame: &mut [Option<Value>], v: daphne_ir::Value, x: Value) {
+    if let Some(slot) = frame.get_mut(v.index()) {
+        *slot = Some(x);
+    }
+}
+
+/// Runs the body's ops on one block; the yielded values.
+fn block(f: &Function, ops: &[OpId], frame: &mut [Option<Value>]) -> Result<Vec<Value>, Failure> {
+    for &id in ops {
+        let op = &f.ops[id];
+        let args = op
+            .operands
+            .iter()
+            .map(|v| frame.get(v.index()).cloned().flatten())
+            .collect::<Option<Vec<Value>>>()
+            .ok_or_else(|| ("internal: a pipeline value used before it was computed".to_owned(), Some(id)))?;
+        let fail = |m: String| (m, Some(id));
+        let results = match &op.kind {
+            OpKind::Yield => return Ok(args),
+            OpKind::Const(lit) => vec![Value::Scalar(crate::exec::literal(lit))],
+            OpKind::Cast => vec![kernels::cast(&args[0], f.ty(op.results[0])).map_err(fail)?],
+            OpKind::Builtin(b) if b.is_pure() => kernels::call_block(*b, &args).map_err(fail)?,
+            other => return Err((format!("internal: `{}` in a pipeline", other.name()), Some(id))),
+        };
+        for (&r, v) in op.results.iter().zip(results) {
+            set(frame, r, v);
+        }
+    }
+    Err(("internal: a pipeline body without `yield`".into(), None))
+}
+
+/// Combines the per-block partials of result `r`.
+fn combine(f: &Function, r: daphne_ir::Value, c: Combine, parts: Vec<Value>) -> Result<Value, Failure> {
+    let matrices = |parts: Vec<Value>| -> Result<Vec<Matrix>, Failure> {
+        parts
+            .into_iter()
+            .map(|p| match p {
+                Value::Matrix(m) => Ok(m),
+                other => Err((format!("internal: a pipeline partial is {}", other.describe()), None)),
+            })
+            .collect()
+    };
+    let ew = match c {
+        Combine::Rows | Combine::Cols => {
+            return Matrix::concat(&matrices(parts)?, c == Combine::Rows)
+                .map(Value::Matrix)
+                .ok_or_else(|| ("internal: pipeline partials of different shapes".to_owned(), None));
+        }
+        Combine::Add => Builtin::EwAdd,
+        Combine::Min => Builtin::EwMin,
+        Combine::Max => Builtin::EwMax,
+    };
+    let vt = f.ty(r).value_type().or_else(|| parts.first().and_then(|p| kernels::type_of(p).value_type()));
+    let vt = vt.ok_or_else(|| ("internal: a combined pipeline output without a value type".to_owned(), None))?;
+    let folded = fold_tree(parts.into_iter().map(Ok).collect(), |a: Result<Value, String>, b| {
+        kernels::ew::binary(ew, &a?, &b?, vt, vt)
+    });
+    folded.unwrap_or_else(|| Err("internal: a pipeline without blocks".into())).map_err(|m| (m, None))
+}
