@@ -8,9 +8,10 @@ use std::path::Path;
 use common::check;
 
 const DAPHNE: &str = env!("CARGO_BIN_EXE_daphne");
+const DAPHNEC: &str = env!("CARGO_BIN_EXE_daphnec");
 
-#[test]
-fn examples_run_and_print_their_expected_output() {
+/// The example scripts' names and their arguments (`# args:` lines), sorted.
+fn examples() -> Vec<(String, Vec<String>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut names: Vec<String> = std::fs::read_dir(root.join("examples"))
         .expect("examples/ exists")
@@ -20,12 +21,39 @@ fn examples_run_and_print_their_expected_output() {
         .collect();
     names.sort();
     assert!(names.len() >= 6, "examples are missing: {names:?}");
-    for name in names {
-        let script = std::fs::read_to_string(root.join(format!("examples/{name}.daph"))).unwrap_or_default();
+    names
+        .into_iter()
+        .map(|name| {
+            let script = std::fs::read_to_string(root.join(format!("examples/{name}.daph"))).unwrap_or_default();
+            let args = script
+                .lines()
+                .find_map(|l| l.strip_prefix("# args:"))
+                .map(|l| l.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default();
+            (name, args)
+        })
+        .collect()
+}
+
+/// The pipelines fusion chooses for each example, as `daphnec --emit pipelines` lists them.
+#[test]
+fn example_pipelines() {
+    for (name, args) in examples() {
+        let mut all = vec![format!("../examples/{name}.daph"), "--emit".into(), "pipelines".into()];
+        all.extend(args);
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        let out = check(DAPHNEC, &refs);
+        assert_eq!(out.status, 0, "{name}: {}", out.stderr);
+        insta::assert_snapshot!(format!("pipelines_{name}"), out.stdout);
+    }
+}
+
+#[test]
+fn examples_run_and_print_their_expected_output() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (name, script_args) in examples() {
         let mut args = vec![format!("../examples/{name}.daph")];
-        if let Some(line) = script.lines().find_map(|l| l.strip_prefix("# args:")) {
-            args.extend(line.split_whitespace().map(str::to_owned));
-        }
+        args.extend(script_args);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = check(DAPHNE, &refs);
         assert_eq!(out.status, 0, "{name}: {}", out.stderr);

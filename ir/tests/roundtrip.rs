@@ -1,7 +1,10 @@
 //! Every op kind survives printing and parsing, and serialization to bytes; the verifier
 //! accepts what is well-formed and rejects, without panicking, what is not.
 
-use daphne_ir::{Builtin, FuncId, Function, Literal, Module, OpKind, Region, Type, ValueType, parse, print, verify};
+use daphne_ir::{
+    Builtin, Combine, FuncId, Function, Literal, Module, OpKind, PipelineSpec, Region, Split, Type, ValueType, parse,
+    pipeline, print, verify,
+};
 
 fn f64_matrix() -> Type {
     Type::matrix(ValueType::F64, None, Some(3))
@@ -96,6 +99,24 @@ fn every_op() -> Module {
         None,
     );
     ops.push(fo);
+
+    // pipeline: X * s by rows, and sum(X * s) added up
+    let (bx, bs) = (f.new_arg(f64_matrix()), f.new_arg(Type::Scalar(ValueType::F64)));
+    let mul = f.new_op(OpKind::Builtin(Builtin::EwMul), vec![bx, bs], vec![f64_matrix()], vec![], None);
+    let prod = f.ops[mul].results[0];
+    let sum = f.new_op(OpKind::Builtin(Builtin::SumAll), vec![prod], vec![Type::Scalar(ValueType::F64)], vec![], None);
+    let y = f.new_op(OpKind::Yield, vec![prod, f.ops[sum].results[0]], vec![], vec![], None);
+    let pipe = f.new_op(
+        OpKind::Pipeline(PipelineSpec {
+            splits: vec![Split::Rows, Split::Broadcast],
+            combines: vec![Combine::Rows, Combine::Add],
+        }),
+        vec![m, x],
+        vec![f64_matrix(), Type::Scalar(ValueType::F64)],
+        vec![Region { args: vec![bx, bs], ops: vec![mul, sum, y] }],
+        None,
+    );
+    ops.push(pipe);
     ops.push(f.new_op(OpKind::Return, vec![], vec![], vec![], None));
     f.body = Region { args: vec![], ops };
     let mut cell = Function::new("cell");
@@ -186,6 +207,39 @@ fn the_verifier_rejects_malformed_modules() {
     let mut m = every_op();
     m.entry = FuncId(9);
     assert!(verify::module(&m).is_err());
+
+    // A pipeline body that uses a value from outside is not self-contained.
+    let mut m = every_op();
+    let f = &mut m.functions[0];
+    let outer = f.ops[f.body.ops[0]].results[0];
+    let pipe = f.body.ops.iter().copied().find(|&o| matches!(f.ops[o].kind, OpKind::Pipeline(_))).unwrap();
+    let mul = f.ops[pipe].regions[0].ops[0];
+    f.ops[mul].operands[1] = outer;
+    let err = verify::module(&m).unwrap_err();
+    assert!(err.contains("outside the scope"), "{err}");
+
+    // Split modes must match the operands.
+    let mut m = every_op();
+    let f = &mut m.functions[0];
+    let pipe = f.body.ops.iter().copied().find(|&o| matches!(f.ops[o].kind, OpKind::Pipeline(_))).unwrap();
+    if let OpKind::Pipeline(spec) = &mut f.ops[pipe].kind {
+        spec.splits.pop();
+    }
+    assert!(verify::module(&m).unwrap_err().contains("split modes"));
+}
+
+#[test]
+fn a_pipeline_extracts_to_a_module_that_verifies_and_round_trips() {
+    let m = every_op();
+    let f = &m.functions[0];
+    let pipe = f.body.ops.iter().copied().find(|&o| matches!(f.ops[o].kind, OpKind::Pipeline(_))).unwrap();
+    let alone = pipeline::extract(f, pipe).unwrap();
+    verify::pipeline_module(&alone).unwrap();
+    let back = Module::from_bytes(&alone.to_bytes()).unwrap();
+    verify::pipeline_module(&back).unwrap();
+    assert_eq!(print::module(&back), print::module(&alone));
+    // A whole script is not a pipeline module.
+    assert!(verify::pipeline_module(&m).is_err());
 }
 
 #[test]

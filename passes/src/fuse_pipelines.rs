@@ -44,9 +44,11 @@ impl Pass for FusePipelines {
         for f in &mut module.functions {
             let mut users = HashMap::new();
             crate::uses::users(f, &f.body, &mut users);
+            let mut rows = HashMap::new();
+            same_rows(f, &f.body, &mut rows);
             let mut subst = HashMap::new();
             let mut body = std::mem::take(&mut f.body);
-            changed |= fuse_region(f, &mut body, &users, &mut subst);
+            changed |= fuse_region(f, &mut body, &users, &rows, &mut subst);
             f.body = body;
             crate::uses::replace(f, &subst);
         }
@@ -98,10 +100,41 @@ struct Plan {
     dom: Dom,
 }
 
+/// Row classes: values known to have as many rows as another value (a representative),
+/// because an op's result has its operand's rows whenever the op succeeds (elementwise ops
+/// on their left operand, `X @ W`, row aggregations, `cbind`, casts).
+fn same_rows(f: &Function, region: &Region, rows: &mut HashMap<Value, Value>) {
+    use Builtin as B;
+    for &id in &region.ops {
+        let op = &f.ops[id];
+        for r in &op.regions {
+            same_rows(f, r, rows);
+        }
+        let [result] = op.results.as_slice() else { continue };
+        let Some(&first) = op.operands.first() else { continue };
+        if !f.ty(first).is_matrix() || !f.ty(*result).is_matrix() {
+            continue;
+        }
+        let keeps_rows = match &op.kind {
+            OpKind::Cast => true,
+            OpKind::Builtin(b) => {
+                matches!(class(&op.kind), Some(Class::Unary | Class::Binary | Class::Cond | Class::RowAgg))
+                    || matches!(b, B::MatMul | B::Cbind)
+            }
+            _ => false,
+        };
+        if keeps_rows {
+            let rep = rows.get(&first).copied().unwrap_or(first);
+            rows.insert(*result, rep);
+        }
+    }
+}
+
 fn fuse_region(
     f: &mut Function,
     region: &mut Region,
     users: &HashMap<Value, Vec<OpId>>,
+    rows: &HashMap<Value, Value>,
     subst: &mut HashMap<Value, Value>,
 ) -> bool {
     let mut changed = false;
@@ -111,7 +144,7 @@ fn fuse_region(
         }
         let mut regions = std::mem::take(&mut f.ops[id].regions);
         for r in &mut regions {
-            changed |= fuse_region(f, r, users, subst);
+            changed |= fuse_region(f, r, users, rows, subst);
         }
         f.ops[id].regions = regions;
     }
@@ -128,7 +161,7 @@ fn fuse_region(
         g
     }
     for &id in &region.ops {
-        let plan = plan(f, id, &owner, &alias, &groups);
+        let plan = plan(f, id, &owner, &alias, &groups, rows);
         match plan {
             Some(p) => {
                 let members: Vec<usize> = p
@@ -309,6 +342,7 @@ fn plan(
     owner: &HashMap<Value, (usize, Layout)>,
     alias: &[usize],
     groups: &[Group],
+    rows: &HashMap<Value, Value>,
 ) -> Option<Plan> {
     let op = &f.ops[id];
     let class = class(&op.kind)?;
@@ -338,7 +372,7 @@ fn plan(
             None => match f.ty(v) {
                 Type::Scalar(_) => Role::Broadcast,
                 Type::Matrix(m) if m.rows == Some(1) => Role::Broadcast,
-                Type::Matrix(m) => Role::Split(m.rows.map_or(Dom::Of(v), Dom::Known)),
+                Type::Matrix(m) => Role::Split(m.rows.map_or(Dom::Of(rows.get(&v).copied().unwrap_or(v)), Dom::Known)),
                 _ => return None,
             },
         };
@@ -370,8 +404,27 @@ fn plan(
                 _ => Layout::Rows,
             }
         }
-        Class::Binary | Class::Cond => {
-            // Broadcasting cannot fail: every matrix operand has the result's columns or one.
+        Class::Binary => {
+            // Broadcasting must not fail (the kernel broadcasts scalars on either side, row
+            // and column vectors on the right): the left side is split or a scalar, and the
+            // right side is a scalar, a column (split, or 1x1), or has the left side's columns.
+            let (a, b) = (op.operands[0], op.operands[1]);
+            let (ma, mb) = (f.ty(a).is_matrix(), f.ty(b).is_matrix());
+            let fits = match (ma, mb) {
+                (false, _) => true,
+                (true, false) => split(&roles[0]),
+                (true, true) => {
+                    split(&roles[0])
+                        && (cols(b) == Some(1) || a == b || matches!((cols(a), cols(b)), (Some(x), Some(y)) if x == y))
+                }
+            };
+            if !fits {
+                return None;
+            }
+            Layout::Rows
+        }
+        Class::Cond => {
+            // Every matrix operand has the result's columns or one.
             let want = match result {
                 Type::Matrix(m) => m.cols?,
                 _ => return None,
