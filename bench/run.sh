@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks: each DaphneDSL script in bench/ runs through our release `daphne` and, in the
 # same run, its baseline: the same computation in NumPy (bench/NAME.py, in a venv this script
-# creates under target/bench-venv) and, for the sparse case, our own dense path. Reports the
+# creates under target/bench-venv), for the elementwise chain our own unfused run
+# (`--no-fuse`), and for the sparse case our own dense path. Reports the
 # best wall time of 3 runs of each, whole process (start-up, data generation, compute).
 #
 # Usage: bench/run.sh [quick]   (quick: smaller sizes, one run)
@@ -40,6 +41,8 @@ row() { # name ours baseline baseline-name
 printf "%-28s %11s %11s  %-22s %7s\n" benchmark daphne-rs baseline "(baseline)" speedup
 row "ew_agg ${n}x${m}" "$(best_of "$daphne" bench/ew_agg.daph n=$n m=$m)" \
     "$(best_of "$py" bench/ew_agg.py $n $m)" numpy
+row "ew_agg ${n}x${m}" "$(best_of "$daphne" bench/ew_agg.daph n=$n m=$m)" \
+    "$(best_of "$daphne" --no-fuse bench/ew_agg.daph n=$n m=$m)" "daphne-rs --no-fuse"
 row "gram ${gn}x${gm}" "$(best_of "$daphne" bench/gram.daph n=$gn m=$gm)" \
     "$(best_of "$py" bench/gram.py $gn $gm)" numpy
 row "sparse_spmv ${sn}^2 csr" "$(best_of "$daphne" --select-matrix-repr bench/sparse_spmv.daph n=$sn)" \

@@ -208,9 +208,18 @@ fn read_metas(program: &Program) -> std::collections::HashMap<String, Result<dap
         .collect()
 }
 
+/// The optimizing passes `daphne` runs: the standard list, folding constants with the
+/// runtime's kernels, fusing unless `fuse` is false.
+pub fn pass_manager(fuse: bool) -> daphne_passes::PassManager {
+    daphne_passes::PassManager::with_options(daphne_passes::Options {
+        fuse,
+        evaluator: Some(std::rc::Rc::new(daphne_runtime::fold::Evaluator)),
+    })
+}
+
 /// Parses and lowers a script (with its imports) to a verified IR module.
 pub fn compile_program(program: &Program, args: &ScriptArgs) -> Result<Module, Failure> {
-    compile_program_observed(program, args, &daphne_passes::PassManager::standard(), &mut |_, _| {})
+    compile_program_observed(program, args, &pass_manager(true), &mut |_, _| {})
 }
 
 /// `compile_program` with the given passes, showing `after` the module after lowering (as pass

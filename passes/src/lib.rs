@@ -6,6 +6,7 @@
 pub mod dedup_pipeline_inputs;
 pub mod eliminate_common_subexpressions;
 pub mod eliminate_dead_code;
+pub mod fold_constants;
 pub mod fuse_pipelines;
 pub mod fuse_sibling_pipelines;
 pub mod infer;

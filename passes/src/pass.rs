@@ -16,15 +16,18 @@ pub trait Pass {
 pub const MAX_ROUNDS: usize = 8;
 
 /// What the standard pass list includes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct Options {
     /// Fuse vectorizable ops into pipelines (`daphne --no-fuse` turns it off).
     pub fuse: bool,
+    /// Fold constants, computing them with this (the runtime's kernels; the driver supplies
+    /// it, as passes cannot depend on the runtime).
+    pub evaluator: Option<std::rc::Rc<dyn crate::fold_constants::Evaluate>>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { fuse: true }
+        Options { fuse: true, evaluator: None }
     }
 }
 
@@ -57,15 +60,23 @@ impl PassManager {
 
     /// The standard list, with the parts `options` turns off left out.
     pub fn with_options(options: Options) -> PassManager {
+        let evaluator = options.evaluator.clone();
         let simplify = || -> Vec<Box<dyn Pass>> {
-            vec![
+            let mut passes: Vec<Box<dyn Pass>> = Vec::new();
+            if let Some(eval) = &evaluator {
+                // Scalar computations on constants (`2 * 3`, `nrow(X)` of a known shape) are
+                // done now, so fusion and codegen see constants.
+                passes.push(Box::new(crate::fold_constants::FoldConstants { eval: eval.clone() }));
+            }
+            passes.extend::<[Box<dyn Pass>; 2]>([
                 // Unused pure values (often left by lowering: casts, constants, the unused
                 // results of multi-result ops) go first, so later passes see less.
                 Box::new(crate::eliminate_dead_code::EliminateDeadCode),
                 // Repeated computations (`X * X` twice, the same cast of a loop variable) become
                 // one, so fusion sees each input once.
                 Box::new(crate::eliminate_common_subexpressions::EliminateCommonSubexpressions),
-            ]
+            ]);
+            passes
         };
         let mut phases = vec![Phase { name: SIMPLIFY, passes: simplify() }];
         if options.fuse {

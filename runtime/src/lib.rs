@@ -7,6 +7,7 @@
 pub mod csr;
 pub mod elem;
 pub mod exec;
+pub mod fold;
 pub mod format;
 pub mod frame;
 pub mod io;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use std::io::Write;
 
-use daphne_passes::{Options, PassManager, pass};
+use daphne_passes::{PassManager, pass};
 
 use daphne::{
     Failure, Status, UserConfig, compile_program_observed, execute, load_program_with, read_config, read_script,
@@ -91,8 +91,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         });
     }
     let explain = |stage: &str| cli.explain.iter().any(|s| s == stage);
-    let passes =
-        if cli.no_optimize { PassManager::none() } else { PassManager::with_options(Options { fuse: !cli.no_fuse }) };
+    let passes = if cli.no_optimize { PassManager::none() } else { daphne::pass_manager(!cli.no_fuse) };
     // DAPHNE's stage names, the phase that ends each stage here, and DAPHNE's headers.
     let stages = [
         ("parsing", "lower", "IR after parsing:"),

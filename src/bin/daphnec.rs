@@ -9,7 +9,6 @@ use daphne::{
     script_args,
 };
 use daphne_frontend::{dump, lex};
-use daphne_passes::PassManager;
 
 /// Compile a DaphneDSL script and print one of its intermediate forms.
 #[derive(Debug, Parser)]
@@ -68,7 +67,7 @@ fn main() -> ExitCode {
             return f.status.into();
         }
     };
-    let known = std::iter::once("lower").chain(PassManager::standard().names()).collect::<Vec<_>>();
+    let known = std::iter::once("lower").chain(daphne::pass_manager(true).names()).collect::<Vec<_>>();
     if let Some(bad) = cli.dump_after.iter().find(|p| *p != "all" && !known.contains(&p.as_str())) {
         eprintln!("error: --dump-after: no pass is named `{bad}`; the passes are: all, {}", known.join(", "));
         return Status::CompilerError.into();
@@ -97,7 +96,7 @@ fn main() -> ExitCode {
             let mut program = load_program_with(file.clone(), &config)?;
             program.select_matrix_repr = cli.select_matrix_repr.unwrap_or(false);
             let all = cli.dump_after.iter().any(|p| p == "all");
-            compile_program_observed(&program, &a, &PassManager::standard(), &mut |pass, module| {
+            compile_program_observed(&program, &a, &daphne::pass_manager(true), &mut |pass, module| {
                 if all || cli.dump_after.iter().any(|p| p == pass) {
                     out(&format!("// IR after {pass}\n{}\n", daphne_ir::print::module(module)));
                 }

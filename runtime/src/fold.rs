@@ -1,0 +1,48 @@
+//! The runtime's side of constant folding: the compiler computes constants with the same
+//! kernels the interpreter runs.
+
+use daphne_ir::{Literal, OpKind, Type};
+use daphne_passes::fold_constants::Evaluate;
+
+use crate::kernels;
+use crate::value::{Scalar, Value};
+
+/// Computes scalar ops with the runtime's kernels.
+pub struct Evaluator;
+
+impl Evaluate for Evaluator {
+    fn eval(&self, kind: &OpKind, args: &[Literal], result: &Type) -> Option<Literal> {
+        let args: Vec<Value> = args.iter().map(|l| Value::Scalar(crate::exec::literal(l))).collect();
+        let value = match kind {
+            OpKind::Cast => kernels::cast(args.first()?, result).ok()?,
+            OpKind::Builtin(b) if b.is_pure() => {
+                let mut out = kernels::call(*b, &args).ok()?;
+                if out.len() != 1 {
+                    return None;
+                }
+                out.pop()?
+            }
+            _ => return None,
+        };
+        match value {
+            Value::Scalar(s) => Some(literal(s)),
+            _ => None,
+        }
+    }
+}
+
+fn literal(s: Scalar) -> Literal {
+    match s {
+        Scalar::F64(v) => Literal::f64(v),
+        Scalar::F32(v) => Literal::f32(v),
+        Scalar::Si64(v) => Literal::Si64(v),
+        Scalar::Si32(v) => Literal::Si32(v),
+        Scalar::Si8(v) => Literal::Si8(v),
+        Scalar::Ui64(v) => Literal::Ui64(v),
+        Scalar::Ui32(v) => Literal::Ui32(v),
+        Scalar::Ui8(v) => Literal::Ui8(v),
+        Scalar::Index(v) => Literal::Index(v),
+        Scalar::Bool(v) => Literal::Bool(v),
+        Scalar::Str(s) => Literal::Str(s.to_string()),
+    }
+}
