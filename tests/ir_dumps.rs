@@ -20,7 +20,7 @@ fn an_unknown_pass_is_an_error_listing_the_passes() {
     let out = check(DAPHNEC, &["run/basics/comments.daph", "--emit", "ir", "--dump-after=fuse"]);
     assert_eq!(out.status, 2);
     assert!(
-        out.stderr.contains("no pass is named `fuse`; the passes are: all, lower, eliminate-dead-code"),
+        out.stderr.contains("no pass is named `fuse`; the passes are: all, lower, fold-constants, eliminate-dead-code"),
         "{}",
         out.stderr
     );
