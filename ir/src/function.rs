@@ -129,6 +129,36 @@ impl Function {
     pub fn ty(&self, v: Value) -> &Type {
         &self.values[v].ty
     }
+
+    /// Copies op `id` of `from` (with its regions, and its location) into this function,
+    /// renaming values through `map`: its operands must be there (or defined inside it), its
+    /// results and region arguments are added. `None` when `from` is malformed.
+    pub fn copy_op_from(
+        &mut self,
+        from: &Function,
+        id: OpId,
+        map: &mut std::collections::HashMap<Value, Value>,
+    ) -> Option<OpId> {
+        let op = from.ops.try_get(id)?;
+        let operands = op.operands.iter().map(|v| map.get(v).copied()).collect::<Option<Vec<_>>>()?;
+        let mut regions = Vec::new();
+        for r in &op.regions {
+            let mut args = Vec::with_capacity(r.args.len());
+            for &a in &r.args {
+                let n = self.new_arg(from.values.try_get(a)?.ty.clone());
+                map.insert(a, n);
+                args.push(n);
+            }
+            let ops = r.ops.iter().map(|&o| self.copy_op_from(from, o, map)).collect::<Option<_>>()?;
+            regions.push(Region { args, ops });
+        }
+        let types = op.results.iter().map(|&r| from.values.try_get(r).map(|d| d.ty.clone())).collect::<Option<_>>()?;
+        let new = self.new_op(op.kind.clone(), operands, types, regions, from.loc(id));
+        for (&old, &new) in op.results.iter().zip(&self.ops[new].results) {
+            map.insert(old, new);
+        }
+        Some(new)
+    }
 }
 
 /// A compiled script: its functions, the entry function, and the source files that

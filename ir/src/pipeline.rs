@@ -22,7 +22,7 @@
 //! Architecture Invariant: every engine (the interpreter, the JIT kernels, the workers) uses
 //! these functions for block boundaries and combine order, and nothing else.
 
-use crate::function::{FuncId, Function, Module, OpId, Region, ValueData, ValueDef};
+use crate::function::{FuncId, Function, Module, OpId, Region};
 use crate::op::OpKind;
 
 /// The smallest number of rows in a block (except the last).
@@ -81,43 +81,12 @@ pub fn extract(f: &Function, op: OpId) -> Option<Module> {
     for (&v, &n) in p.operands.iter().zip(&params) {
         map.insert(v, n);
     }
-    let id = copy_op(f, op, &mut out, &mut map)?;
+    let id = out.copy_op_from(f, op, &mut map)?;
     let results = out.ops[id].results.clone();
     out.result_types = results.iter().map(|&r| out.ty(r).clone()).collect();
     let ret = out.new_op(OpKind::Return, results, Vec::new(), Vec::new(), None);
     out.body = Region { args: params, ops: vec![id, ret] };
     Some(Module { functions: vec![out], entry: FuncId(0), files: Vec::new() })
-}
-
-/// Copies op `id` of `from` (with its regions) into `to`, renaming values through `map`.
-fn copy_op(
-    from: &Function,
-    id: OpId,
-    to: &mut Function,
-    map: &mut std::collections::HashMap<crate::Value, crate::Value>,
-) -> Option<OpId> {
-    let op = from.ops.try_get(id)?;
-    let operands = op.operands.iter().map(|v| map.get(v).copied()).collect::<Option<Vec<_>>>()?;
-    let mut regions = Vec::new();
-    for r in &op.regions {
-        let args: Vec<_> = r
-            .args
-            .iter()
-            .map(|&a| {
-                let n = to.values.push(ValueData { ty: from.values.try_get(a)?.ty.clone(), def: ValueDef::Arg });
-                map.insert(a, n);
-                Some(n)
-            })
-            .collect::<Option<_>>()?;
-        let ops = r.ops.iter().map(|&o| copy_op(from, o, to, map)).collect::<Option<_>>()?;
-        regions.push(Region { args, ops });
-    }
-    let types = op.results.iter().map(|&r| from.values.try_get(r).map(|d| d.ty.clone())).collect::<Option<_>>()?;
-    let new = to.new_op(op.kind.clone(), operands, types, regions, from.loc(id));
-    for (&old, &new) in op.results.iter().zip(&to.ops[new].results.clone()) {
-        map.insert(old, new);
-    }
-    Some(new)
 }
 
 /// A readable list of every pipeline of a module (`daphnec --emit pipelines`): where it is,

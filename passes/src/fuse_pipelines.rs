@@ -264,6 +264,11 @@ fn fusable_type(t: &Type) -> bool {
     }
 }
 
+/// Whether fusion may put an op of this kind into a pipeline (shapes permitting).
+pub(crate) fn fusable_kind(kind: &OpKind) -> bool {
+    class(kind).is_some()
+}
+
 /// The kinds of ops a pipeline holds.
 #[derive(Clone, Copy, PartialEq)]
 enum Class {

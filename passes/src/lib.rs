@@ -10,6 +10,7 @@ pub mod fold_constants;
 pub mod fuse_pipelines;
 pub mod fuse_sibling_pipelines;
 pub mod infer;
+pub mod inline_functions;
 pub mod lower;
 pub mod pass;
 pub mod uses;

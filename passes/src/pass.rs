@@ -81,6 +81,9 @@ impl PassManager {
         let mut phases = vec![Phase { name: SIMPLIFY, passes: simplify() }];
         if options.fuse {
             let mut passes: Vec<Box<dyn Pass>> = vec![
+                // Small functions that do fusable work are inlined first, so their ops can
+                // fuse with the caller's.
+                Box::new(crate::inline_functions::InlineFunctions),
                 // Vectorizable ops on the same rows become pipelines: one pass over the data,
                 // no intermediates. After CSE, so a repeated subexpression is one value.
                 Box::new(crate::fuse_pipelines::FusePipelines),
