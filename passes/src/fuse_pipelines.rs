@@ -280,6 +280,8 @@ enum Class {
     Transpose,
     MatMul,
     Cbind,
+    /// `syrk(X)`, `gemv(X, Y)`: `t(X) @ X` and `t(X) @ Y`, added up over the blocks.
+    Gram,
 }
 
 fn class(kind: &OpKind) -> Option<Class> {
@@ -334,6 +336,7 @@ fn class(kind: &OpKind) -> Option<Class> {
             B::Transpose => Class::Transpose,
             B::MatMul => Class::MatMul,
             B::Cbind => Class::Cbind,
+            B::Syrk | B::Gemv => Class::Gram,
             _ => return None,
         },
         _ => return None,
@@ -365,6 +368,11 @@ fn plan(
         }
         g
     };
+    if class == Class::MatMul
+        && let Some(p) = transposed_product(f, op, owner, &find, groups, rows)
+    {
+        return Some(p);
+    }
     let mut roles = Vec::with_capacity(op.operands.len());
     for &v in &op.operands {
         let role = match owner.get(&v) {
@@ -454,6 +462,12 @@ fn plan(
             roles[1] = Role::Broadcast;
             Layout::Rows
         }
+        Class::Gram => {
+            if !roles.iter().all(split) {
+                return None;
+            }
+            Layout::Reduced(Combine::Add)
+        }
         Class::Cbind => {
             if !roles.iter().all(split) {
                 return None;
@@ -462,6 +476,40 @@ fn plan(
         }
     };
     Some(Plan { roles, layout, dom })
+}
+
+/// `t(A) @ B` where the group transposed A and B has the group's rows: each block adds
+/// `t(A_b) @ B_b` (the body computes it as `gemv`, or `syrk` when B is A).
+fn transposed_product(
+    f: &Function,
+    op: &daphne_ir::Op,
+    owner: &HashMap<Value, (usize, Layout)>,
+    find: &dyn Fn(usize) -> usize,
+    groups: &[Group],
+    rows: &HashMap<Value, Value>,
+) -> Option<Plan> {
+    let (t, b) = (op.operands[0], op.operands[1]);
+    let &(g, Layout::Cols) = owner.get(&t)? else { return None };
+    let g = find(g);
+    if !groups[g].open {
+        return None;
+    }
+    let role = match owner.get(&b) {
+        Some(&(h, Layout::Rows)) if find(h) == g => Role::Member(g),
+        Some(_) => return None,
+        None => match f.ty(b) {
+            Type::Matrix(m) if m.rows != Some(1) => {
+                Role::Split(m.rows.map_or(Dom::Of(rows.get(&b).copied().unwrap_or(b)), Dom::Known))
+            }
+            _ => return None,
+        },
+    };
+    if let Role::Split(d) = role
+        && d != groups[g].dom
+    {
+        return None;
+    }
+    Some(Plan { roles: vec![Role::Member(g), role], layout: Layout::Reduced(Combine::Add), dom: groups[g].dom })
 }
 
 fn rows_of(t: &Type) -> Option<u64> {
@@ -533,7 +581,20 @@ fn build(
             operands.push(arg);
         }
         let types: Vec<Type> = op.results.iter().map(|&r| block_type(f.ty(r), layouts[&r])).collect();
-        let copy = f.new_op(op.kind.clone(), operands, types, vec![], f.loc(id));
+        let mut kind = op.kind.clone();
+        if kind == OpKind::Builtin(Builtin::MatMul) && layouts.get(&op.operands[0]) == Some(&Layout::Cols) {
+            // `t(A_b) @ B_b`: A_b is what the body's transpose transposed.
+            if let ValueDef::Result(t, _) = f.values[operands[0]].def {
+                operands[0] = f.ops[t].operands[0];
+            }
+            kind = if operands[0] == operands[1] {
+                operands.pop();
+                OpKind::Builtin(Builtin::Syrk)
+            } else {
+                OpKind::Builtin(Builtin::Gemv)
+            };
+        }
+        let copy = f.new_op(kind, operands, types, vec![], f.loc(id));
         body.push(copy);
         for (&r, &c) in op.results.iter().zip(&f.ops[copy].results.clone()) {
             map.insert(r, c);

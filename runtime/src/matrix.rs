@@ -62,6 +62,12 @@ impl<T: Clone> DenseMatrix<T> {
         DenseMatrix::from_vec(hi - lo, self.cols, self.cells[lo * self.cols..hi * self.cols].to_vec())
     }
 
+    /// Columns `lo..hi` as a new matrix.
+    pub fn col_range(&self, lo: usize, hi: usize) -> DenseMatrix<T> {
+        let cells = (0..self.rows).flat_map(|r| self.row(r)[lo..hi].iter().cloned()).collect();
+        DenseMatrix::from_vec(self.rows, hi - lo, cells)
+    }
+
     /// The parts stacked vertically (`rows`) or side by side; `None` when their shapes do not
     /// fit together.
     pub fn concat(parts: &[&DenseMatrix<T>], rows: bool) -> Option<DenseMatrix<T>> {

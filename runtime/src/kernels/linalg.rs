@@ -10,8 +10,21 @@ use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
 use crate::value::Value;
 use crate::with_elem_type;
 
-/// `A @ B` in the result value type.
+/// `A @ B` in the result value type. A floating-point product follows the canonical block
+/// order of `daphne_ir::pipeline` along the inner dimension: the products of the blocks are
+/// added along the tree, so `t(X) @ Y` gives the same bits as a pipeline that adds up
+/// `t(X_b) @ Y_b` block by block.
 pub fn matmul(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
+    product(a, b, vt, true)
+}
+
+/// `A @ B` as one block: no splitting of the inner dimension (what a pipeline body computes
+/// for its block of `syrk`/`gemv`).
+pub fn matmul_block(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
+    product(a, b, vt, false)
+}
+
+fn product(a: &Matrix, b: &Matrix, vt: ValueType, blocked: bool) -> R<Value> {
     if a.cols() != b.rows() {
         return Err(format!(
             "`@` needs as many columns on the left as rows on the right, but the shapes are {}x{} and {}x{}",
@@ -40,12 +53,12 @@ pub fn matmul(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
         ValueType::F64 => {
             let (x, y) =
                 (a.to_typed::<f64>().ok_or("`@` needs numbers")?, b.to_typed::<f64>().ok_or("`@` needs numbers")?);
-            return Ok(wrap(float_product(&x, &y)?));
+            return Ok(wrap(blocked_product(&x, &y, blocked)?));
         }
         ValueType::F32 => {
             let (x, y) =
                 (a.to_typed::<f32>().ok_or("`@` needs numbers")?, b.to_typed::<f32>().ok_or("`@` needs numbers")?);
-            return Ok(wrap(float_product(&x, &y)?));
+            return Ok(wrap(blocked_product(&x, &y, blocked)?));
         }
         _ => {}
     }
@@ -54,6 +67,31 @@ pub fn matmul(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
         let (x, y) = (a.to_typed::<T>().ok_or_else(strings)?, b.to_typed::<T>().ok_or_else(strings)?);
         Ok(run(&x, &y))
     }, str => Err("`@` is not defined on strings".to_owned()))
+}
+
+/// A floating-point product, split along the inner dimension into the canonical blocks (when
+/// `blocked`), the block products added along the tree. (Integer products need no order:
+/// their additions wrap, which is associative.)
+fn blocked_product<T: ndarray::LinalgScalar + Clone>(
+    a: &DenseMatrix<T>,
+    b: &DenseMatrix<T>,
+    blocked: bool,
+) -> R<DenseMatrix<T>> {
+    let parts = daphne_ir::pipeline::blocks(a.cols());
+    if !blocked || parts.len() <= 1 {
+        return float_product(a, b);
+    }
+    let products = parts
+        .into_iter()
+        .map(|r| float_product(&a.col_range(r.start, r.end), &b.row_range(r.start, r.end)))
+        .collect::<R<Vec<_>>>()?;
+    let sum = daphne_ir::pipeline::fold_tree(products, |mut x, y| {
+        for (p, &q) in x.cells_mut().iter_mut().zip(y.cells()) {
+            *p = *p + q;
+        }
+        x
+    });
+    sum.ok_or_else(|| "internal: a product without blocks".to_owned())
 }
 
 /// A floating-point matrix product by ndarray's `dot` (matrixmultiply's gemm).

@@ -181,6 +181,14 @@ pub fn call_block(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
             let m = matrix_arg(op, args.first().ok_or_else(|| format!("`{op}` is missing operand 0"))?)?;
             Ok(vec![agg::along_block(op, m, result_vt(op, args)?)?])
         }
+        B::Syrk | B::Gemv => {
+            let a = matrix_arg(op, args.first().ok_or_else(|| format!("`{op}` is missing operand 0"))?)?;
+            let b = match args.get(1) {
+                Some(b) => matrix_arg(op, b)?,
+                None => a,
+            };
+            Ok(vec![linalg::matmul_block(&data::transpose_m(a), b, result_vt(op, args)?)?])
+        }
         _ => call(op, args),
     }
 }
