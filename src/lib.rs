@@ -292,7 +292,18 @@ pub fn execute(
     out: &mut (dyn std::io::Write + Send),
     err: &mut (dyn std::io::Write + Send),
 ) -> Result<(), Failure> {
-    daphne_runtime::exec::run(module, out, err).map_err(|e| {
+    execute_with(module, files, daphne_runtime::exec::Options::default(), out, err)
+}
+
+/// `execute` with the executor's options.
+pub fn execute_with(
+    module: &Module,
+    files: &[SourceFile],
+    options: daphne_runtime::exec::Options,
+    out: &mut (dyn std::io::Write + Send),
+    err: &mut (dyn std::io::Write + Send),
+) -> Result<(), Failure> {
+    daphne_runtime::exec::run_with(module, options, out, err).map_err(|e| {
         let message = if e.stopped { format!("system stopped: {}", e.message) } else { e.message };
         let rendered = match e.loc.and_then(|loc| files.get(loc.file as usize).map(|f| (loc, f))) {
             Some((loc, file)) => {

@@ -22,16 +22,33 @@ pub struct RuntimeError {
 
 type R<T> = Result<T, RuntimeError>;
 
+/// How the executor runs what it runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Run every pipeline as a worker would: extracted, encoded, decoded, verified, run.
+    pub ship_pipelines: bool,
+}
+
 /// Runs the module's entry function, printing to `out` and `err`.
+pub fn run(module: &Module, out: &mut (dyn Write + Send), err: &mut (dyn Write + Send)) -> R<()> {
+    run_with(module, Options::default(), out, err)
+}
+
+/// `run` with options.
 ///
 /// The interpreter recurses once per call of a user-defined function, so it runs on a thread
 /// whose stack (reserved, not committed) fits `MAX_CALL_DEPTH` nested calls.
-pub fn run(module: &Module, out: &mut (dyn Write + Send), err: &mut (dyn Write + Send)) -> R<()> {
+pub fn run_with(
+    module: &Module,
+    options: Options,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+) -> R<()> {
     std::thread::scope(|scope| {
         let handle = std::thread::Builder::new().name("daphne-exec".into()).stack_size(EXEC_STACK_BYTES).spawn_scoped(
             scope,
             || {
-                let mut ex = Executor { module, out, err, depth: 0 };
+                let mut ex = Executor { module, options, out, err, depth: 0 };
                 let r = ex.call(module.entry, Vec::new(), None);
                 let _ = ex.out.flush();
                 r.map(|_| ())
@@ -57,6 +74,7 @@ const EXEC_STACK_BYTES: usize = 1 << 30;
 
 struct Executor<'m, 'w> {
     module: &'m Module,
+    options: Options,
     out: &'w mut dyn Write,
     err: &'w mut dyn Write,
     depth: usize,
@@ -308,11 +326,14 @@ impl Executor<'_, '_> {
                 }
                 carried
             }
-            OpKind::Pipeline(_) => crate::pipeline::run(f, op, args).map_err(|(message, at)| RuntimeError {
-                message,
-                loc: at.and_then(|at| f.loc(at)).or(loc),
-                stopped: false,
-            })?,
+            OpKind::Pipeline(_) => {
+                let done = if self.options.ship_pipelines {
+                    crate::pipeline::run_shipped(f, id, args)
+                } else {
+                    crate::pipeline::run(f, op, args)
+                };
+                done.map_err(|(message, at)| RuntimeError { message, loc: at.or(loc), stopped: false })?
+            }
             OpKind::Yield | OpKind::Condition | OpKind::Return => {
                 return Err(self.error(f, id, "internal: a terminator computed as an op".into()));
             }

@@ -3,14 +3,31 @@
 //! nothing but the op and its inputs, as a worker has them.
 
 use daphne_ir::pipeline::{blocks, fold_tree};
-use daphne_ir::{Builtin, Combine, Function, Op, OpId, OpKind, Split};
+use daphne_ir::{Builtin, Combine, Function, Loc, Module, Op, OpId, OpKind, Split};
 
 use crate::kernels;
 use crate::matrix::Matrix;
 use crate::value::Value;
 
-/// Why a pipeline failed: the message and the body op that failed, if one did.
-pub type Failure = (String, Option<OpId>);
+/// Why a pipeline failed: the message and the source location of the body op that failed,
+/// if one did.
+pub type Failure = (String, Option<Loc>);
+
+/// Runs pipeline `id` of `f` the way a worker would: extracted alone, encoded to bytes,
+/// decoded, verified, then run. (The reference executor does this when asked to, so tests
+/// show that every pipeline is self-contained.)
+pub fn run_shipped(f: &Function, id: OpId, inputs: Vec<Value>) -> Result<Vec<Value>, Failure> {
+    let module = daphne_ir::pipeline::extract(f, id).ok_or_else(|| ("internal: not a pipeline".to_owned(), None))?;
+    run_module(&module.to_bytes(), inputs)
+}
+
+/// What a worker does with a pipeline module it received: decode, verify, run on `inputs`.
+pub fn run_module(bytes: &[u8], inputs: Vec<Value>) -> Result<Vec<Value>, Failure> {
+    let module = Module::from_bytes(bytes).map_err(|e| (e, None))?;
+    daphne_ir::verify::pipeline_module(&module).map_err(|e| (format!("invalid pipeline: {e}"), None))?;
+    let f = &module.functions[0];
+    run(f, &f.ops[f.body.ops[0]], inputs)
+}
 
 /// The results of pipeline `op` of `f` on `inputs` (one per operand).
 pub fn run(f: &Function, op: &Op, inputs: Vec<Value>) -> Result<Vec<Value>, Failure> {
@@ -72,14 +89,14 @@ fn block(f: &Function, ops: &[OpId], frame: &mut [Option<Value>]) -> Result<Vec<
             .iter()
             .map(|v| frame.get(v.index()).cloned().flatten())
             .collect::<Option<Vec<Value>>>()
-            .ok_or_else(|| ("internal: a pipeline value used before it was computed".to_owned(), Some(id)))?;
-        let fail = |m: String| (m, Some(id));
+            .ok_or_else(|| ("internal: a pipeline value used before it was computed".to_owned(), f.loc(id)))?;
+        let fail = |m: String| (m, f.loc(id));
         let results = match &op.kind {
             OpKind::Yield => return Ok(args),
             OpKind::Const(lit) => vec![Value::Scalar(crate::exec::literal(lit))],
             OpKind::Cast => vec![kernels::cast(&args[0], f.ty(op.results[0])).map_err(fail)?],
             OpKind::Builtin(b) if b.is_pure() => kernels::call_block(*b, &args).map_err(fail)?,
-            other => return Err((format!("internal: `{}` in a pipeline", other.name()), Some(id))),
+            other => return Err((format!("internal: `{}` in a pipeline", other.name()), f.loc(id))),
         };
         for (&r, v) in op.results.iter().zip(results) {
             set(frame, r, v);
