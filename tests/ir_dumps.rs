@@ -66,3 +66,23 @@ fn dump_after_names_phases_and_fusion_passes() {
     let out = check(DAPHNEC, &["run/pipelines/chain.daph", "--emit", "ir", "--dump-after=vectorize"]);
     assert!(out.stdout.starts_with("// IR after vectorize\n"), "{}", out.stdout);
 }
+
+#[test]
+fn the_chain_is_one_pipeline_with_one_input_and_x_plus_x_times_x_reads_x_once() {
+    let out = check(DAPHNEC, &["run/pipelines/chain.daph", "--emit", "pipelines"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let pipelines: Vec<&str> = out.stdout.split("pipeline ").filter(|p| !p.is_empty()).collect();
+    assert_eq!(pipelines.len(), 2, "{}", out.stdout);
+    // sum(((X * 2 + 1) ^ 2) / (X + 3)): one input, one add-combined output, every op inside.
+    let chain = pipelines[0];
+    assert_eq!(chain.matches("  input ").count(), 1, "{chain}");
+    assert!(chain.contains("input 0: matrix<1000x6xf64> split rows"), "{chain}");
+    assert_eq!(chain.matches("  output ").count(), 1, "{chain}");
+    assert!(chain.contains("output 0: f64 combine add"), "{chain}");
+    for op in ["ewMul", "ewPow", "ewDiv", "sumAll"] {
+        assert!(chain.contains(op), "{op} missing: {chain}");
+    }
+    // Y = X + X * X: X is read once.
+    assert_eq!(pipelines[1].matches("  input ").count(), 1, "{}", pipelines[1]);
+    insta::assert_snapshot!(out.stdout);
+}
