@@ -2,28 +2,16 @@
 //! pipeline extracted alone, encoded to bytes, decoded, verified and run as a worker would
 //! (`runtime::pipeline::run_shipped`), and prints what it prints otherwise.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-fn scripts(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            scripts(&p, out);
-        } else if p.extension().is_some_and(|x| x == "daph") {
-            out.push(p);
-        }
-    }
-}
+use std::path::Path;
 
 #[test]
 fn the_corpus_runs_with_every_pipeline_shipped() {
     let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
     // Scripts name their data relative to `tests/`; this is the only test in this binary.
     std::env::set_current_dir(&tests).expect("tests/ exists");
-    let mut all = Vec::new();
-    scripts(&tests.join("run"), &mut all);
+    let all = common::scripts(&tests.join("run"));
     let (mut with_pipelines, mut failures) = (0, Vec::new());
     for script in &all {
         let rel = script.strip_prefix(&tests).unwrap_or(script).to_string_lossy().replace('\\', "/");

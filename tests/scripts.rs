@@ -15,30 +15,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::check;
 
 const DAPHNE: &str = env!("CARGO_BIN_EXE_daphne");
 
-fn scripts(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            scripts(&p, out);
-        } else if p.extension().is_some_and(|x| x == "daph") {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn scripts_print_what_daphne_prints() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run");
-    let mut all = Vec::new();
-    scripts(&root, &mut all);
+    let all = common::scripts(&root);
     assert!(all.len() >= 10, "the script corpus is missing");
     let mut failures = Vec::new();
     for script in &all {

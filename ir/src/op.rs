@@ -471,6 +471,40 @@ impl Builtin {
         )
     }
 
+    /// A numeric elementwise op of one operand (`ewAbs` ... `ewNot`; not the string ops).
+    pub fn is_ew_unary(self) -> bool {
+        use Builtin as B;
+        matches!(
+            self,
+            B::EwAbs
+                | B::EwSign
+                | B::EwExp
+                | B::EwLn
+                | B::EwSqrt
+                | B::EwRound
+                | B::EwFloor
+                | B::EwCeil
+                | B::EwSin
+                | B::EwCos
+                | B::EwTan
+                | B::EwSinh
+                | B::EwCosh
+                | B::EwTanh
+                | B::EwAsin
+                | B::EwAcos
+                | B::EwAtan
+                | B::EwIsNan
+                | B::EwMinus
+                | B::EwNot
+        )
+    }
+
+    /// An elementwise op of two operands with broadcasting (`ewAdd` ... `ewGe`; not
+    /// `ewConcat`): exactly the elementwise ops that `outer_elementwise` maps to.
+    pub fn is_ew_binary(self) -> bool {
+        Builtin::ALL.iter().any(|b| b.outer_elementwise() == Some(self))
+    }
+
     /// For an outer operation, the elementwise operation it applies to each pair.
     pub fn outer_elementwise(self) -> Option<Builtin> {
         use Builtin as B;

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use daphne_ir::{Builtin, Function, Module, OpKind, Region, Type, Value};
+use daphne_ir::{Function, Module, OpKind, Region, Type, Value};
 
 use crate::pass::Pass;
 
@@ -35,17 +35,7 @@ type Key = (OpKind, Vec<Value>, Vec<Type>);
 fn mergeable(kind: &OpKind) -> bool {
     match kind {
         OpKind::Const(_) | OpKind::Cast => true,
-        OpKind::Builtin(b) => !matches!(
-            b,
-            Builtin::Print
-                | Builtin::Write
-                | Builtin::Stop
-                | Builtin::ReadMatrix
-                | Builtin::ReadFrame
-                | Builtin::Rand
-                | Builtin::Sample
-                | Builtin::Now
-        ),
+        OpKind::Builtin(b) => b.is_pure(),
         _ => false,
     }
 }

@@ -289,43 +289,8 @@ fn class(kind: &OpKind) -> Option<Class> {
     Some(match kind {
         OpKind::Cast => Class::Unary,
         OpKind::Builtin(b) => match b {
-            B::EwAbs
-            | B::EwSign
-            | B::EwExp
-            | B::EwLn
-            | B::EwSqrt
-            | B::EwRound
-            | B::EwFloor
-            | B::EwCeil
-            | B::EwSin
-            | B::EwCos
-            | B::EwTan
-            | B::EwSinh
-            | B::EwCosh
-            | B::EwTanh
-            | B::EwAsin
-            | B::EwAcos
-            | B::EwAtan
-            | B::EwIsNan
-            | B::EwMinus
-            | B::EwNot => Class::Unary,
-            B::EwAdd
-            | B::EwSub
-            | B::EwMul
-            | B::EwDiv
-            | B::EwPow
-            | B::EwMod
-            | B::EwLog
-            | B::EwMin
-            | B::EwMax
-            | B::EwAnd
-            | B::EwOr
-            | B::EwEq
-            | B::EwNe
-            | B::EwLt
-            | B::EwLe
-            | B::EwGt
-            | B::EwGe => Class::Binary,
+            b if b.is_ew_unary() => Class::Unary,
+            b if b.is_ew_binary() => Class::Binary,
             B::Cond => Class::Cond,
             B::SumRow | B::MinRow | B::MaxRow | B::MeanRow | B::VarRow | B::StddevRow | B::IdxMinRow | B::IdxMaxRow => {
                 Class::RowAgg

@@ -6,6 +6,7 @@ use std::process::Command;
 
 /// What a run printed and how it ended.
 #[derive(Debug)]
+#[allow(dead_code)] // not every test file runs binaries
 pub struct Outcome {
     pub status: i32,
     pub stdout: String,
@@ -14,6 +15,7 @@ pub struct Outcome {
 
 /// Runs `bin` (a path from `env!("CARGO_BIN_EXE_...")`) with `args` in the `tests/`
 /// directory, so that scripts are named relative to it (`err/x.daph`) in diagnostics.
+#[allow(dead_code)] // not every test file runs binaries
 pub fn check(bin: &str, args: &[&str]) -> Outcome {
     let tests_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
     let out = Command::new(bin).args(args).current_dir(tests_dir).output().expect("the binary runs");
@@ -30,4 +32,24 @@ pub fn relative(path: &Path) -> String {
     let tests_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
     let rel = path.strip_prefix(&tests_dir).unwrap_or(path);
     rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+/// Every `.daph` script under `dir`, recursively, in name order.
+#[allow(dead_code)] // not every test file uses it
+pub fn scripts(dir: &Path) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let mut entries: Vec<std::path::PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "daph") {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, &mut out);
+    out
 }
