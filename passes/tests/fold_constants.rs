@@ -45,3 +45,50 @@ func @main() {
     assert!(changed);
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn small_literal_matrices_fold_and_their_results_become_literals() {
+    // `sum([1, 2, 3])` is a scalar constant, `[1, 2, 3] * 2` a literal of constants; the
+    // integer division by zero inside `[1, 0] / [2, 0]` stays for the runtime.
+    let fold = FoldConstants { eval: Rc::new(daphne_runtime::fold::Evaluator) };
+    let (text, changed) = before_after(
+        &fold,
+        r#"entry @main
+
+func @main() {
+  %0 = const 1:si64
+  %1 = const 2:si64
+  %2 = const 3:si64
+  %3 = const 3:index
+  %4 = const 1:index
+  %5 = matrixLiteral(%0, %1, %2, %3, %4) : matrix<3x1xsi64>
+  %6 = sumAll(%5) : si64
+  %7 = const true:bool
+  %8 = const false:bool
+  print(%6, %7, %8)
+  %9 = const 2:si64
+  %10 = ewMul(%5, %9) : matrix<3x1xsi64>
+  %11 = const true:bool
+  %12 = const false:bool
+  print(%10, %11, %12)
+  %13 = const 1:si64
+  %14 = const 0:si64
+  %15 = const 2:index
+  %16 = const 1:index
+  %17 = matrixLiteral(%13, %14, %15, %16) : matrix<2x1xsi64>
+  %18 = const 2:si64
+  %19 = const 0:si64
+  %20 = const 2:index
+  %21 = const 1:index
+  %22 = matrixLiteral(%18, %19, %20, %21) : matrix<2x1xsi64>
+  %23 = ewDiv(%17, %22) : matrix<2x1xsi64>
+  %24 = const true:bool
+  %25 = const false:bool
+  print(%23, %24, %25)
+  return()
+}
+"#,
+    );
+    assert!(changed);
+    insta::assert_snapshot!(text);
+}

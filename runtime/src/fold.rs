@@ -2,7 +2,7 @@
 //! kernels the interpreter runs.
 
 use daphne_ir::{Literal, OpKind, Type};
-use daphne_passes::fold_constants::Evaluate;
+use daphne_passes::fold_constants::{Const, Evaluate, MAX_FOLD_CELLS};
 
 use crate::kernels;
 use crate::value::{Scalar, Value};
@@ -11,8 +11,8 @@ use crate::value::{Scalar, Value};
 pub struct Evaluator;
 
 impl Evaluate for Evaluator {
-    fn eval(&self, kind: &OpKind, args: &[Literal], result: &Type) -> Option<Literal> {
-        let args: Vec<Value> = args.iter().map(|l| Value::Scalar(crate::exec::literal(l))).collect();
+    fn eval(&self, kind: &OpKind, args: &[Const], result: &Type) -> Option<Const> {
+        let args = args.iter().map(value).collect::<Option<Vec<Value>>>()?;
         let value = match kind {
             OpKind::Cast => kernels::cast(args.first()?, result).ok()?,
             OpKind::Builtin(b) if b.is_pure() => {
@@ -25,8 +25,26 @@ impl Evaluate for Evaluator {
             _ => return None,
         };
         match value {
-            Value::Scalar(s) => Some(literal(s)),
+            Value::Scalar(s) => Some(Const::Scalar(literal(s))),
+            Value::Matrix(m) if m.rows() * m.cols() <= MAX_FOLD_CELLS => {
+                let cells = (0..m.rows())
+                    .flat_map(|i| (0..m.cols()).map(move |j| (i, j)))
+                    .map(|(i, j)| literal(kernels::cell(&m, i, j)))
+                    .collect();
+                Some(Const::Matrix { vt: m.value_type(), rows: m.rows() as u64, cols: m.cols() as u64, cells })
+            }
             _ => None,
+        }
+    }
+}
+
+/// A runtime value for a compile-time constant.
+fn value(c: &Const) -> Option<Value> {
+    match c {
+        Const::Scalar(l) => Some(Value::Scalar(crate::exec::literal(l))),
+        Const::Matrix { vt, rows, cols, cells } => {
+            let cells: Vec<Scalar> = cells.iter().map(crate::exec::literal).collect();
+            kernels::matrix_from_scalars(*rows as usize, *cols as usize, &cells, *vt).ok()
         }
     }
 }
