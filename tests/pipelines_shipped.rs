@@ -47,6 +47,6 @@ fn the_corpus_runs_with_every_pipeline_shipped() {
             failures.push(format!("{rel}: {result:?}\n{out}{}", String::from_utf8_lossy(&err)));
         }
     }
-    assert!(with_pipelines >= 50, "only {with_pipelines} scripts have pipelines");
+    assert!(with_pipelines >= 30, "only {with_pipelines} scripts have pipelines");
     assert!(failures.is_empty(), "{} scripts differ when shipped:\n{}", failures.len(), failures.join("\n"));
 }
