@@ -39,7 +39,7 @@ fn the_corpus_runs_with_every_pipeline_shipped() {
         }
         with_pipelines += 1;
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let options = daphne_runtime::exec::Options { ship_pipelines: true };
+        let options = daphne_runtime::exec::Options { ship_pipelines: true, ..Default::default() };
         let files = [file];
         let result = daphne::execute_with(&module, &files, options, &mut out, &mut err);
         let out = String::from_utf8_lossy(&out);

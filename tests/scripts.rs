@@ -7,8 +7,9 @@
 //!   the status is 0);
 //! - `NAME.args`: command-line arguments after the script, one per line.
 //!
-//! Every script also runs with `--no-fuse` and with `--no-optimize` and must print the same
-//! bytes on both streams and exit the same way: the passes never change what a script does.
+//! Every script also runs with `--no-fuse`, `--no-optimize`, `--no-vec` (pipelines interpreted
+//! instead of JIT-compiled) and `--num-threads=1`, and must print the same bytes on both
+//! streams and exit the same way: neither the passes nor the engine change what a script does.
 //!
 //! Scripts run with `tests/` as the working directory, so they name data files relative to
 //! it (`run/data/x.csv`).
@@ -59,7 +60,7 @@ fn scripts_print_what_daphne_prints() {
             }
             None => {}
         }
-        for flag in ["--no-fuse", "--no-optimize"] {
+        for flag in ["--no-fuse", "--no-optimize", "--no-vec", "--num-threads=1"] {
             let mut with_flag = vec![flag];
             with_flag.extend(&arg_refs);
             let other = check(DAPHNE, &with_flag);

@@ -1,3 +1,69 @@
-//! Cranelift JIT compilation of fused pipelines into per-partition kernels.
+//! Cranelift JIT compilation of fused pipelines into per-block kernels.
 //!
-//! This crate is part of the workspace layout of ARCHITECTURE.md; it holds no code yet.
+//! Entry point: [`KernelCompiler::compile`] turns a `pipeline` op into a [`Kernel`] (or says
+//! it cannot, and the engine interprets the pipeline); [`run_block`] runs a kernel on one
+//! block through a safe interface. The kernel ABI is documented in `abi.rs`.
+
+pub mod abi;
+mod compile;
+mod math;
+
+pub use compile::{Kernel, KernelCompiler};
+
+/// One input of a kernel call on a block.
+pub enum BlockInput<'a> {
+    /// The block's cells of a row-split input.
+    Cells(&'a [f64]),
+    /// A broadcast scalar, as the bytes of its value type (little end first, zero-padded).
+    Scalar([u8; 8]),
+}
+
+/// One output of a kernel call on a block.
+pub enum BlockOutput<'a> {
+    /// Where the block's cells of a `rows` output go.
+    Cells(&'a mut [f64]),
+    /// Where the block's reduced value goes.
+    Value(&'a mut f64),
+}
+
+/// Runs `kernel` on a block of `cells` cells. Checks that the inputs and outputs match the
+/// kernel's (kinds and lengths), so a mismatch is an error, never a wild write.
+pub fn run_block(
+    kernel: &Kernel,
+    cells: usize,
+    inputs: &[BlockInput<'_>],
+    outputs: &mut [BlockOutput<'_>],
+) -> Result<(), String> {
+    if inputs.len() != kernel.inputs.len() || outputs.len() != kernel.outputs.len() {
+        return Err("internal: a kernel called with the wrong number of inputs or outputs".into());
+    }
+    let mut in_ptrs: Vec<*const u8> = Vec::with_capacity(inputs.len());
+    for (i, (input, (split, _))) in inputs.iter().zip(&kernel.inputs).enumerate() {
+        match (input, split) {
+            (BlockInput::Cells(c), daphne_ir::Split::Rows) if c.len() == cells => in_ptrs.push(c.as_ptr().cast()),
+            (BlockInput::Scalar(s), daphne_ir::Split::Broadcast) => in_ptrs.push(s.as_ptr()),
+            _ => return Err(format!("internal: kernel input {i} does not fit")),
+        }
+    }
+    let mut out_ptrs: Vec<*mut u8> = Vec::with_capacity(outputs.len());
+    for (i, (output, combine)) in outputs.iter_mut().zip(&kernel.outputs).enumerate() {
+        match (output, combine) {
+            (BlockOutput::Cells(c), daphne_ir::Combine::Rows) if c.len() == cells => {
+                out_ptrs.push(c.as_mut_ptr().cast())
+            }
+            (BlockOutput::Value(v), daphne_ir::Combine::Add | daphne_ir::Combine::Min | daphne_ir::Combine::Max) => {
+                out_ptrs.push((*v as *mut f64).cast())
+            }
+            _ => return Err(format!("internal: kernel output {i} does not fit")),
+        }
+    }
+    let args = abi::BlockArgs { cells: cells as u64, inputs: in_ptrs.as_ptr(), outputs: out_ptrs.as_ptr() };
+    // SAFETY: every pointer was checked above to cover `cells` cells (or one value) of the
+    // kernel's types; `&mut` outputs are disjoint from each other and from the inputs; the
+    // code lives as long as the process (cranelift-jit never frees code memory on drop).
+    #[allow(unsafe_code)]
+    unsafe {
+        kernel.code.call(&args)
+    };
+    Ok(())
+}

@@ -23,10 +23,29 @@ pub struct RuntimeError {
 type R<T> = Result<T, RuntimeError>;
 
 /// How the executor runs what it runs.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Options {
     /// Run every pipeline as a worker would: extracted, encoded, decoded, verified, run.
     pub ship_pipelines: bool,
+    /// Run pipelines as JIT-compiled kernels where the JIT covers them (`--no-vec` turns it
+    /// off: every pipeline is interpreted).
+    pub vectorize: bool,
+    /// Threads of the vectorized engine.
+    pub threads: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { ship_pipelines: false, vectorize: true, threads: default_threads() }
+    }
+}
+
+/// The default number of engine threads: the machine's, capped by `SLURM_CPUS_ON_NODE` when
+/// a Slurm allocation sets it.
+pub fn default_threads() -> usize {
+    let machine = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let slurm = std::env::var("SLURM_CPUS_ON_NODE").ok().and_then(|v| v.trim().parse::<usize>().ok());
+    slurm.map_or(machine, |s| s.clamp(1, machine))
 }
 
 /// Runs the module's entry function, printing to `out` and `err`.
@@ -48,7 +67,7 @@ pub fn run_with(
         let handle = std::thread::Builder::new().name("daphne-exec".into()).stack_size(EXEC_STACK_BYTES).spawn_scoped(
             scope,
             || {
-                let mut ex = Executor { module, options, out, err, depth: 0 };
+                let mut ex = Executor { module, options, out, err, depth: 0, engine: None };
                 let r = ex.call(module.entry, Vec::new(), None);
                 let _ = ex.out.flush();
                 r.map(|_| ())
@@ -75,6 +94,9 @@ const EXEC_STACK_BYTES: usize = 1 << 30;
 struct Executor<'m, 'w> {
     module: &'m Module,
     options: Options,
+    /// The vectorized engine, made at the first pipeline (`None` until then, or when it
+    /// cannot be made: then pipelines are interpreted).
+    engine: Option<Result<crate::engine::Engine, String>>,
     out: &'w mut dyn Write,
     err: &'w mut dyn Write,
     depth: usize,
@@ -327,10 +349,18 @@ impl Executor<'_, '_> {
                 carried
             }
             OpKind::Pipeline(_) => {
-                let done = if self.options.ship_pipelines {
-                    crate::pipeline::run_shipped(f, id, args)
-                } else {
-                    crate::pipeline::run(f, op, args)
+                let compiled = match (self.options.ship_pipelines, self.options.vectorize) {
+                    (false, true) => {
+                        let threads = self.options.threads;
+                        let engine = self.engine.get_or_insert_with(|| crate::engine::Engine::new(threads));
+                        engine.as_mut().ok().and_then(|e| e.run(f, id, &args))
+                    }
+                    _ => None,
+                };
+                let done = match compiled {
+                    Some(result) => result.map_err(|m| (m, None)),
+                    None if self.options.ship_pipelines => crate::pipeline::run_shipped(f, id, args),
+                    None => crate::pipeline::run(f, op, args),
                 };
                 done.map_err(|(message, at)| RuntimeError { message, loc: at.or(loc), stopped: false })?
             }

@@ -6,6 +6,7 @@
 
 pub mod csr;
 pub mod elem;
+pub mod engine;
 pub mod exec;
 pub mod fold;
 pub mod format;

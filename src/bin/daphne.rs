@@ -9,8 +9,7 @@ use std::io::Write;
 use daphne_passes::{PassManager, pass};
 
 use daphne::{
-    Failure, Status, UserConfig, compile_program_observed, execute, load_program_with, read_config, read_script,
-    script_args,
+    Failure, Status, UserConfig, compile_program_observed, load_program_with, read_config, read_script, script_args,
 };
 
 /// Run a DaphneDSL script.
@@ -50,6 +49,20 @@ struct Cli {
     /// Run the IR as lowered, without any optimizing pass.
     #[arg(long = "no-optimize", conflicts_with = "no_fuse")]
     no_optimize: bool,
+
+    /// Run fused pipelines as JIT-compiled kernels on threads (the default; DAPHNE's flag,
+    /// accepted).
+    #[arg(long = "vec", conflicts_with = "no_vec")]
+    vec: bool,
+
+    /// Interpret every pipeline instead of compiling it (same output, for comparison).
+    #[arg(long = "no-vec")]
+    no_vec: bool,
+
+    /// Threads of the vectorized engine (default: the machine's cores, capped by
+    /// SLURM_CPUS_ON_NODE when set).
+    #[arg(long = "num-threads", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    num_threads: Option<u32>,
 
     /// A DAPHNE user configuration (JSON): `daphnedsl_import_paths` and `sparsity_threshold`
     /// are used, DAPHNE's other settings are accepted.
@@ -108,7 +121,12 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     // The interpreter runs on a thread of its own, so the streams are unlocked handles.
     let mut out = std::io::BufWriter::new(std::io::stdout());
     let mut err = std::io::stderr();
-    let result = execute(&module, &program.files, &mut out, &mut err);
+    let options = daphne_runtime::exec::Options {
+        ship_pipelines: false,
+        vectorize: !cli.no_vec,
+        threads: cli.num_threads.map_or_else(daphne_runtime::exec::default_threads, |n| n as usize),
+    };
+    let result = daphne::execute_with(&module, &program.files, options, &mut out, &mut err);
     let _ = out.flush();
     result
 }

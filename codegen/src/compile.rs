@@ -1,0 +1,590 @@
+//! `KernelCompiler`: a pipeline op becomes a native per-block kernel (see `abi.rs`).
+//!
+//! Supported today: pipelines whose row-split inputs and row-laid values are `f64` matrices of
+//! one width (so a block is one flat range of cells), scalar broadcast inputs of any numeric
+//! type, elementwise ops, `rows` outputs, and `sum`/`min`/`max` of all cells as add/min/max
+//! outputs. Anything else returns `None`, and the engine interprets that pipeline instead, so
+//! a script never depends on what the JIT covers. Every operation computes what the
+//! interpreter computes, bit for bit: Cranelift's IEEE instructions where they agree with
+//! Rust's `f64` (add, sub, mul, div, sqrt, floor, ceil, abs, neg, comparisons), the runtime's
+//! own functions (`math.rs`) for the rest; `x ^ 2` is `x * x` (both are correctly rounded).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cranelift_codegen::Context;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{
+    AbiParam, FuncRef, InstBuilder, MemFlagsData, Type as ClifType, Value as ClifValue, types,
+};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
+use daphne_ir::pipeline::LANES;
+use daphne_ir::{Builtin, Combine, Function, Literal, OpId, OpKind, Split, Type, Value, ValueType};
+
+use crate::abi::KernelFn;
+use crate::math;
+
+/// A compiled pipeline.
+#[derive(Debug)]
+pub struct Kernel {
+    pub code: KernelFn,
+    /// Per input: its split mode and value type.
+    pub inputs: Vec<(Split, ValueType)>,
+    /// Per output: its combine mode (every output is `f64` today).
+    pub outputs: Vec<Combine>,
+    /// The columns of every row-split value.
+    pub cols: u64,
+    /// The Cranelift IR of the kernel (`daphnec --emit clif`).
+    pub clif: String,
+    /// How long compiling took.
+    pub compile_time: Duration,
+}
+
+/// Compiles pipelines into kernels, once per distinct pipeline (keyed by its canonical text).
+/// Kernel code stays valid for the life of the process.
+pub struct KernelCompiler {
+    module: JITModule,
+    ctx: Context,
+    fctx: FunctionBuilderContext,
+    unary: HashMap<Builtin, FuncId>,
+    binary: HashMap<Builtin, FuncId>,
+    cache: HashMap<String, Option<Arc<Kernel>>>,
+    count: usize,
+}
+
+impl KernelCompiler {
+    pub fn new() -> Result<KernelCompiler, String> {
+        let mut flags = settings::builder();
+        flags.set("opt_level", "speed").map_err(|e| e.to_string())?;
+        let isa = cranelift_native::builder()
+            .map_err(|e| format!("no Cranelift backend for this machine: {e}"))?
+            .finish(settings::Flags::new(flags))
+            .map_err(|e| e.to_string())?;
+        let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
+        for &(_, name, f) in math::UNARY {
+            builder.symbol(name, f as *const u8);
+        }
+        for &(_, name, f) in math::BINARY {
+            builder.symbol(name, f as *const u8);
+        }
+        let mut module = JITModule::new(builder);
+        let mut sig1 = module.make_signature();
+        sig1.params.push(AbiParam::new(types::F64));
+        sig1.returns.push(AbiParam::new(types::F64));
+        let mut sig2 = sig1.clone();
+        sig2.params.push(AbiParam::new(types::F64));
+        let mut unary = HashMap::new();
+        for &(op, name, _) in math::UNARY {
+            unary.insert(op, module.declare_function(name, Linkage::Import, &sig1).map_err(|e| e.to_string())?);
+        }
+        let mut binary = HashMap::new();
+        for &(op, name, _) in math::BINARY {
+            binary.insert(op, module.declare_function(name, Linkage::Import, &sig2).map_err(|e| e.to_string())?);
+        }
+        let ctx = module.make_context();
+        Ok(KernelCompiler {
+            module,
+            ctx,
+            fctx: FunctionBuilderContext::new(),
+            unary,
+            binary,
+            cache: HashMap::new(),
+            count: 0,
+        })
+    }
+
+    /// The kernel of pipeline `op` of `f`, compiled on first request; `None` when the
+    /// pipeline uses something the JIT does not cover (the engine interprets it then).
+    pub fn compile(&mut self, f: &Function, op: OpId) -> Option<Arc<Kernel>> {
+        let module = daphne_ir::pipeline::extract(f, op)?;
+        let key = daphne_ir::print::module(&module);
+        if let Some(k) = self.cache.get(&key) {
+            return k.clone();
+        }
+        let start = Instant::now();
+        let g = &module.functions[0];
+        let kernel = self.build(g, g.body.ops[0]).map(|(code, inputs, outputs, cols, clif)| {
+            Arc::new(Kernel { code, inputs, outputs, cols, clif, compile_time: start.elapsed() })
+        });
+        self.ctx.clear();
+        self.cache.insert(key, kernel.clone());
+        kernel
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn build(
+        &mut self,
+        f: &Function,
+        op: OpId,
+    ) -> Option<(KernelFn, Vec<(Split, ValueType)>, Vec<Combine>, u64, String)> {
+        let plan = Plan::new(f, op)?;
+        self.ctx.clear();
+        let ptr = self.module.target_config().pointer_type();
+        self.ctx.func.signature.params.push(AbiParam::new(ptr));
+        let mut funcs = HashMap::new();
+        for (b, id) in self.unary.iter().chain(&self.binary) {
+            if plan.uses(*b) {
+                funcs.insert(*b, *id);
+            }
+        }
+        {
+            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
+            let refs: HashMap<Builtin, FuncRef> =
+                funcs.iter().map(|(&op, &id)| (op, self.module.declare_func_in_func(id, b.func))).collect();
+            Emitter { f, plan: &plan, refs, ptr }.emit(&mut b)?;
+            b.finalize(self.module.target_config());
+        }
+        let clif = self.ctx.func.display().to_string();
+        self.count += 1;
+        let name = format!("pipeline_{}", self.count);
+        let id = self.module.declare_function(&name, Linkage::Local, &self.ctx.func.signature).ok()?;
+        self.module.define_function(id, &mut self.ctx).ok()?;
+        self.module.clear_context(&mut self.ctx);
+        self.module.finalize_definitions().ok()?;
+        let code = self.module.get_finalized_function(id);
+        // SAFETY: `code` was just finalized with the kernel signature.
+        #[allow(unsafe_code)]
+        let code = unsafe { KernelFn::from_code(code) };
+        Some((code, plan.inputs.clone(), plan.combines.clone(), plan.cols, clif))
+    }
+}
+
+/// What a pipeline needs from the kernel, checked before any code is emitted.
+struct Plan {
+    op: OpId,
+    inputs: Vec<(Split, ValueType)>,
+    combines: Vec<Combine>,
+    cols: u64,
+    /// The builtins the body uses.
+    builtins: Vec<Builtin>,
+}
+
+impl Plan {
+    fn new(f: &Function, op: OpId) -> Option<Plan> {
+        let p = f.ops.try_get(op)?;
+        let OpKind::Pipeline(spec) = &p.kind else { return None };
+        let body = p.regions.first()?;
+        let mut cols = None;
+        let mut inputs = Vec::new();
+        for (&a, &split) in body.args.iter().zip(&spec.splits) {
+            match (split, f.ty(a)) {
+                (Split::Rows, Type::Matrix(m)) if m.vt == Some(ValueType::F64) && m.cols.is_some() => {
+                    if cols.is_some_and(|c| Some(c) != m.cols) {
+                        return None;
+                    }
+                    cols = m.cols;
+                    inputs.push((split, ValueType::F64));
+                }
+                (Split::Broadcast, Type::Scalar(vt)) if *vt != ValueType::Str => inputs.push((split, *vt)),
+                _ => return None,
+            }
+        }
+        let cols = cols?;
+        let mut builtins = Vec::new();
+        let mut sinks = HashMap::new();
+        let (&yield_op, ops) = body.ops.split_last()?;
+        for &id in ops {
+            let o = &f.ops[id];
+            let [r] = o.results.as_slice() else { return None };
+            let row_value = matches!(f.ty(*r), Type::Matrix(m) if m.vt == Some(ValueType::F64) && m.cols == Some(cols));
+            match &o.kind {
+                OpKind::Const(lit) => {
+                    if matches!(lit, Literal::Str(_)) {
+                        return None;
+                    }
+                }
+                OpKind::Cast if row_value && f.ty(o.operands[0]).value_type() == Some(ValueType::F64) => {}
+                OpKind::Builtin(b @ (Builtin::SumAll | Builtin::MinAll | Builtin::MaxAll)) => {
+                    if f.ty(*r) != &Type::Scalar(ValueType::F64) {
+                        return None;
+                    }
+                    let c = match b {
+                        Builtin::SumAll => Combine::Add,
+                        Builtin::MinAll => Combine::Min,
+                        _ => Combine::Max,
+                    };
+                    sinks.insert(*r, c);
+                }
+                OpKind::Builtin(b) if row_value && (b.is_ew_unary() || b.is_ew_binary()) => builtins.push(*b),
+                _ => return None,
+            }
+        }
+        let y = &f.ops[yield_op];
+        for (&v, &c) in y.operands.iter().zip(&spec.combines) {
+            let ok = match c {
+                Combine::Rows => {
+                    matches!(f.ty(v), Type::Matrix(m) if m.vt == Some(ValueType::F64) && m.cols == Some(cols))
+                }
+                Combine::Add | Combine::Min | Combine::Max => sinks.get(&v) == Some(&c),
+                Combine::Cols => false,
+            };
+            if !ok {
+                return None;
+            }
+        }
+        // A sink's value may only leave the pipeline: inside, every operand is per cell.
+        for &id in ops {
+            if f.ops[id].operands.iter().any(|v| sinks.contains_key(v)) {
+                return None;
+            }
+        }
+        Some(Plan { op, inputs, combines: spec.combines.clone(), cols, builtins })
+    }
+
+    fn uses(&self, b: Builtin) -> bool {
+        self.builtins.contains(&b)
+    }
+}
+
+/// Emits one kernel's code.
+struct Emitter<'a> {
+    f: &'a Function,
+    plan: &'a Plan,
+    refs: HashMap<Builtin, FuncRef>,
+    ptr: ClifType,
+}
+
+/// A reduction's accumulators.
+enum Acc {
+    /// `LANES` partial sums.
+    Sum(Vec<Variable>),
+    /// One running minimum or maximum.
+    Extreme(Variable, bool),
+}
+
+impl Emitter<'_> {
+    fn emit(&self, b: &mut FunctionBuilder<'_>) -> Option<()> {
+        let f = self.f;
+        let p = &f.ops[self.plan.op];
+        let body = &p.regions[0];
+        let (&yield_op, ops) = body.ops.split_last()?;
+        let outputs = &f.ops[yield_op].operands;
+        let trusted = MemFlagsData::trusted();
+
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let args = b.block_params(entry)[0];
+        let cells = b.ins().load(types::I64, trusted, args, 0);
+        let in_ptrs = b.ins().load(self.ptr, trusted, args, 8);
+        let out_ptrs = b.ins().load(self.ptr, trusted, args, 16);
+
+        // Input pointers, and broadcast scalars loaded and converted to f64 once.
+        let mut row_inputs: HashMap<Value, ClifValue> = HashMap::new();
+        let mut fixed: HashMap<Value, ClifValue> = HashMap::new();
+        for (i, (&a, &(split, vt))) in body.args.iter().zip(&self.plan.inputs).enumerate() {
+            let at = b.ins().load(self.ptr, trusted, in_ptrs, (8 * i) as i32);
+            match split {
+                Split::Rows => {
+                    row_inputs.insert(a, at);
+                }
+                Split::Broadcast => {
+                    let v = load_scalar(b, vt, at);
+                    fixed.insert(a, v);
+                }
+            }
+        }
+        let mut out_at = Vec::new();
+        for i in 0..outputs.len() {
+            out_at.push(b.ins().load(self.ptr, trusted, out_ptrs, (8 * i) as i32));
+        }
+
+        // Accumulators of the reductions, by the value they compute.
+        let mut accs: HashMap<Value, Acc> = HashMap::new();
+        for &id in ops {
+            let o = &f.ops[id];
+            let init = |b: &mut FunctionBuilder<'_>, x: f64| {
+                let v = b.declare_var(types::F64);
+                let c = b.ins().f64const(x);
+                b.def_var(v, c);
+                v
+            };
+            let acc = match o.kind {
+                OpKind::Builtin(Builtin::SumAll) => Acc::Sum((0..LANES).map(|_| init(b, 0.0)).collect()),
+                OpKind::Builtin(Builtin::MinAll) => Acc::Extreme(init(b, f64::INFINITY), true),
+                OpKind::Builtin(Builtin::MaxAll) => Acc::Extreme(init(b, f64::NEG_INFINITY), false),
+                _ => continue,
+            };
+            accs.insert(o.results[0], acc);
+        }
+
+        let k = b.declare_var(types::I64);
+        let zero = b.ins().iconst(types::I64, 0);
+        b.def_var(k, zero);
+        let full = b.ins().band_imm_s(cells, !(LANES as i64 - 1));
+        let head = b.create_block();
+        let main = b.create_block();
+        let tail = b.create_block();
+        b.ins().jump(head, &[]);
+
+        b.switch_to_block(head);
+        let kv = b.use_var(k);
+        let more = b.ins().icmp(IntCC::UnsignedLessThan, kv, full);
+        b.ins().brif(more, main, &[], tail, &[]);
+
+        b.switch_to_block(main);
+        let kv = b.use_var(k);
+        for lane in 0..LANES {
+            let idx = b.ins().iadd_imm_u(kv, lane as i64);
+            self.cell(b, idx, lane, &row_inputs, &fixed, &accs, outputs, &out_at)?;
+        }
+        let next = b.ins().iadd_imm_u(kv, LANES as i64);
+        b.def_var(k, next);
+        b.ins().jump(head, &[]);
+
+        // The last `cells % LANES` cells, cell j of them into lane j.
+        b.switch_to_block(tail);
+        let done = b.create_block();
+        for lane in 0..LANES - 1 {
+            let idx = b.ins().iadd_imm_u(full, lane as i64);
+            let inside = b.ins().icmp(IntCC::UnsignedLessThan, idx, cells);
+            let then = b.create_block();
+            b.ins().brif(inside, then, &[], done, &[]);
+            b.switch_to_block(then);
+            self.cell(b, idx, lane, &row_inputs, &fixed, &accs, outputs, &out_at)?;
+        }
+        b.ins().jump(done, &[]);
+
+        b.switch_to_block(done);
+        for (i, &v) in outputs.iter().enumerate() {
+            let Some(acc) = accs.get(&v) else { continue };
+            let result = match acc {
+                Acc::Sum(lanes) => {
+                    let parts: Vec<ClifValue> = lanes.iter().map(|&l| b.use_var(l)).collect();
+                    daphne_ir::pipeline::fold_tree(parts, |x, y| b.ins().fadd(x, y))?
+                }
+                Acc::Extreme(v, _) => b.use_var(*v),
+            };
+            b.ins().store(trusted, result, out_at[i], 0);
+        }
+        b.ins().return_(&[]);
+        b.seal_all_blocks();
+        Some(())
+    }
+
+    /// The body on cell `idx` (which feeds accumulator `lane`): stores `rows` outputs and
+    /// updates the reductions.
+    #[allow(clippy::too_many_arguments)]
+    fn cell(
+        &self,
+        b: &mut FunctionBuilder<'_>,
+        idx: ClifValue,
+        lane: usize,
+        row_inputs: &HashMap<Value, ClifValue>,
+        fixed: &HashMap<Value, ClifValue>,
+        accs: &HashMap<Value, Acc>,
+        outputs: &[Value],
+        out_at: &[ClifValue],
+    ) -> Option<()> {
+        let f = self.f;
+        let trusted = MemFlagsData::trusted();
+        let offset = b.ins().ishl_imm_u(idx, 3);
+        let mut vals: HashMap<Value, ClifValue> = fixed.clone();
+        for (&a, &base) in row_inputs {
+            let at = b.ins().iadd(base, offset);
+            vals.insert(a, b.ins().load(types::F64, trusted, at, 0));
+        }
+        let body = &f.ops[self.plan.op].regions[0];
+        let (_, ops) = body.ops.split_last()?;
+        for &id in ops {
+            let o = &f.ops[id];
+            let r = o.results[0];
+            let arg = |i: usize| vals.get(&o.operands[i]).copied();
+            let v = match &o.kind {
+                OpKind::Const(lit) => b.ins().f64const(literal_f64(lit)?),
+                OpKind::Cast => arg(0)?,
+                OpKind::Builtin(op @ (Builtin::SumAll | Builtin::MinAll | Builtin::MaxAll)) => {
+                    let x = arg(0)?;
+                    match accs.get(&r)? {
+                        Acc::Sum(lanes) => {
+                            let a = b.use_var(lanes[lane]);
+                            let s = b.ins().fadd(a, x);
+                            b.def_var(lanes[lane], s);
+                        }
+                        Acc::Extreme(var, min) => {
+                            let a = b.use_var(*var);
+                            let cc = if *min { FloatCC::LessThan } else { FloatCC::GreaterThan };
+                            let better = b.ins().fcmp(cc, x, a);
+                            let s = b.ins().select(better, x, a);
+                            b.def_var(*var, s);
+                        }
+                    }
+                    let _ = op;
+                    continue;
+                }
+                OpKind::Builtin(op) if op.is_ew_unary() => self.unary(b, *op, arg(0)?)?,
+                OpKind::Builtin(op) if op.is_ew_binary() => {
+                    let two = matches!(const_of(f, o.operands[1]), Some(x) if x == 2.0);
+                    self.binary(b, *op, arg(0)?, arg(1)?, two)?
+                }
+                _ => return None,
+            };
+            vals.insert(r, v);
+        }
+        for (i, v) in outputs.iter().enumerate() {
+            if accs.contains_key(v) {
+                continue;
+            }
+            let x = *vals.get(v)?;
+            let at = b.ins().iadd(out_at[i], offset);
+            b.ins().store(trusted, x, at, 0);
+        }
+        Some(())
+    }
+
+    fn call(&self, b: &mut FunctionBuilder<'_>, op: Builtin, args: &[ClifValue]) -> Option<ClifValue> {
+        let r = *self.refs.get(&op)?;
+        let inst = b.ins().call(r, args);
+        b.inst_results(inst).first().copied()
+    }
+
+    fn flag(b: &mut FunctionBuilder<'_>, c: ClifValue) -> ClifValue {
+        let one = b.ins().f64const(1.0);
+        let zero = b.ins().f64const(0.0);
+        b.ins().select(c, one, zero)
+    }
+
+    fn unary(&self, b: &mut FunctionBuilder<'_>, op: Builtin, x: ClifValue) -> Option<ClifValue> {
+        use Builtin as B;
+        Some(match op {
+            B::EwMinus => b.ins().fneg(x),
+            B::EwAbs => b.ins().fabs(x),
+            B::EwSqrt => b.ins().sqrt(x),
+            B::EwFloor => b.ins().floor(x),
+            B::EwCeil => b.ins().ceil(x),
+            B::EwIsNan => {
+                let c = b.ins().fcmp(FloatCC::Unordered, x, x);
+                Self::flag(b, c)
+            }
+            B::EwNot => {
+                let zero = b.ins().f64const(0.0);
+                let c = b.ins().fcmp(FloatCC::Equal, x, zero);
+                Self::flag(b, c)
+            }
+            B::EwSign => {
+                // 1 above zero, -1 below, NaN stays, zeros become +0.
+                let zero = b.ins().f64const(0.0);
+                let one = b.ins().f64const(1.0);
+                let minus = b.ins().f64const(-1.0);
+                let pos = b.ins().fcmp(FloatCC::GreaterThan, x, zero);
+                let neg = b.ins().fcmp(FloatCC::LessThan, x, zero);
+                let nan = b.ins().fcmp(FloatCC::Unordered, x, x);
+                let other = b.ins().select(nan, x, zero);
+                let low = b.ins().select(neg, minus, other);
+                b.ins().select(pos, one, low)
+            }
+            _ => return self.call(b, op, &[x]),
+        })
+    }
+
+    fn binary(
+        &self,
+        b: &mut FunctionBuilder<'_>,
+        op: Builtin,
+        x: ClifValue,
+        y: ClifValue,
+        y_is_two: bool,
+    ) -> Option<ClifValue> {
+        use Builtin as B;
+        let cmp = |b: &mut FunctionBuilder<'_>, cc: FloatCC| {
+            let c = b.ins().fcmp(cc, x, y);
+            Self::flag(b, c)
+        };
+        Some(match op {
+            B::EwAdd => b.ins().fadd(x, y),
+            B::EwSub => b.ins().fsub(x, y),
+            B::EwMul => b.ins().fmul(x, y),
+            B::EwDiv => b.ins().fdiv(x, y),
+            B::EwPow if y_is_two => b.ins().fmul(x, x),
+            B::EwMin => {
+                let c = b.ins().fcmp(FloatCC::LessThan, y, x);
+                b.ins().select(c, y, x)
+            }
+            B::EwMax => {
+                let c = b.ins().fcmp(FloatCC::GreaterThan, y, x);
+                b.ins().select(c, y, x)
+            }
+            B::EwAnd | B::EwOr => {
+                let zero = b.ins().f64const(0.0);
+                let a = b.ins().fcmp(FloatCC::NotEqual, x, zero);
+                let c = b.ins().fcmp(FloatCC::NotEqual, y, zero);
+                let both = if op == B::EwAnd { b.ins().band(a, c) } else { b.ins().bor(a, c) };
+                Self::flag(b, both)
+            }
+            B::EwEq => cmp(b, FloatCC::Equal),
+            B::EwNe => cmp(b, FloatCC::NotEqual),
+            B::EwLt => cmp(b, FloatCC::LessThan),
+            B::EwLe => cmp(b, FloatCC::LessThanOrEqual),
+            B::EwGt => cmp(b, FloatCC::GreaterThan),
+            B::EwGe => cmp(b, FloatCC::GreaterThanOrEqual),
+            _ => return self.call(b, op, &[x, y]),
+        })
+    }
+}
+
+/// A constant's value as an `f64`, as the runtime converts it (`as f64`).
+fn literal_f64(lit: &Literal) -> Option<f64> {
+    Some(match lit {
+        Literal::F64(bits) => f64::from_bits(*bits),
+        Literal::F32(bits) => f64::from(f32::from_bits(*bits)),
+        Literal::Si64(v) => *v as f64,
+        Literal::Si32(v) => f64::from(*v),
+        Literal::Si8(v) => f64::from(*v),
+        Literal::Ui64(v) | Literal::Index(v) => *v as f64,
+        Literal::Ui32(v) => f64::from(*v),
+        Literal::Ui8(v) => f64::from(*v),
+        Literal::Bool(v) => f64::from(u8::from(*v)),
+        Literal::Str(_) => return None,
+    })
+}
+
+/// The value of `v` when a constant defines it.
+fn const_of(f: &Function, v: Value) -> Option<f64> {
+    match f.values[v].def {
+        daphne_ir::ValueDef::Result(op, _) => match &f.ops[op].kind {
+            OpKind::Const(lit) => literal_f64(lit),
+            _ => None,
+        },
+        daphne_ir::ValueDef::Arg => None,
+    }
+}
+
+/// Loads a broadcast scalar of value type `vt` and converts it to `f64` as the runtime does.
+fn load_scalar(b: &mut FunctionBuilder<'_>, vt: ValueType, at: ClifValue) -> ClifValue {
+    let trusted = MemFlagsData::trusted();
+    match vt {
+        ValueType::F64 => b.ins().load(types::F64, trusted, at, 0),
+        ValueType::F32 => {
+            let x = b.ins().load(types::F32, trusted, at, 0);
+            b.ins().fpromote(types::F64, x)
+        }
+        ValueType::Si64 => {
+            let x = b.ins().load(types::I64, trusted, at, 0);
+            b.ins().fcvt_from_sint(types::F64, x)
+        }
+        ValueType::Si32 => {
+            let x = b.ins().sload32(trusted, at, 0);
+            b.ins().fcvt_from_sint(types::F64, x)
+        }
+        ValueType::Si8 => {
+            let x = b.ins().sload8(types::I64, trusted, at, 0);
+            b.ins().fcvt_from_sint(types::F64, x)
+        }
+        ValueType::Ui64 | ValueType::Index => {
+            let x = b.ins().load(types::I64, trusted, at, 0);
+            b.ins().fcvt_from_uint(types::F64, x)
+        }
+        ValueType::Ui32 => {
+            let x = b.ins().uload32(trusted, at, 0);
+            b.ins().fcvt_from_uint(types::F64, x)
+        }
+        ValueType::Ui8 | ValueType::Bool | ValueType::Str => {
+            let x = b.ins().uload8(types::I64, trusted, at, 0);
+            b.ins().fcvt_from_uint(types::F64, x)
+        }
+    }
+}

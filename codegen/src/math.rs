@@ -1,0 +1,73 @@
+//! The Rust functions kernels call for what Cranelift has no instruction for. They are the
+//! runtime's own `f64` operations, so a kernel computes the same bits as the interpreter.
+
+use daphne_ir::Builtin;
+
+extern "C" fn exp(x: f64) -> f64 {
+    x.exp()
+}
+extern "C" fn ln(x: f64) -> f64 {
+    x.ln()
+}
+extern "C" fn sin(x: f64) -> f64 {
+    x.sin()
+}
+extern "C" fn cos(x: f64) -> f64 {
+    x.cos()
+}
+extern "C" fn tan(x: f64) -> f64 {
+    x.tan()
+}
+extern "C" fn sinh(x: f64) -> f64 {
+    x.sinh()
+}
+extern "C" fn cosh(x: f64) -> f64 {
+    x.cosh()
+}
+extern "C" fn tanh(x: f64) -> f64 {
+    x.tanh()
+}
+extern "C" fn asin(x: f64) -> f64 {
+    x.asin()
+}
+extern "C" fn acos(x: f64) -> f64 {
+    x.acos()
+}
+extern "C" fn atan(x: f64) -> f64 {
+    x.atan()
+}
+/// C++'s `round`: halves away from zero (Cranelift's `nearest` rounds them to even).
+extern "C" fn round(x: f64) -> f64 {
+    x.round()
+}
+extern "C" fn pow(a: f64, b: f64) -> f64 {
+    a.powf(b)
+}
+/// C's `fmod`.
+extern "C" fn fmod(a: f64, b: f64) -> f64 {
+    a % b
+}
+/// `log(a, b)`: the logarithm of `a` to base `b`, as the runtime computes it.
+extern "C" fn log(a: f64, b: f64) -> f64 {
+    a.ln() / b.ln()
+}
+
+/// One-argument functions: the op, the symbol name kernels import, the function.
+pub(crate) const UNARY: &[(Builtin, &str, extern "C" fn(f64) -> f64)] = &[
+    (Builtin::EwExp, "daphne_exp", exp),
+    (Builtin::EwLn, "daphne_ln", ln),
+    (Builtin::EwSin, "daphne_sin", sin),
+    (Builtin::EwCos, "daphne_cos", cos),
+    (Builtin::EwTan, "daphne_tan", tan),
+    (Builtin::EwSinh, "daphne_sinh", sinh),
+    (Builtin::EwCosh, "daphne_cosh", cosh),
+    (Builtin::EwTanh, "daphne_tanh", tanh),
+    (Builtin::EwAsin, "daphne_asin", asin),
+    (Builtin::EwAcos, "daphne_acos", acos),
+    (Builtin::EwAtan, "daphne_atan", atan),
+    (Builtin::EwRound, "daphne_round", round),
+];
+
+/// Two-argument functions.
+pub(crate) const BINARY: &[(Builtin, &str, extern "C" fn(f64, f64) -> f64)] =
+    &[(Builtin::EwPow, "daphne_pow", pow), (Builtin::EwMod, "daphne_fmod", fmod), (Builtin::EwLog, "daphne_log", log)];

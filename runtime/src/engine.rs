@@ -1,0 +1,182 @@
+//! The vectorized engine: runs a pipeline's compiled kernel over its blocks on a pool of
+//! threads. Blocks are handed out in contiguous ranges (static partitioning); each block writes
+//! its own slice of a `rows` output and its own partial of a reduction, and the partials are
+//! folded in the canonical tree order afterwards, so results do not depend on the number of
+//! threads or on their timing.
+
+use std::sync::Arc;
+
+use daphne_codegen::{BlockInput, BlockOutput, Kernel, KernelCompiler};
+use daphne_ir::pipeline::{blocks, fold_tree};
+use daphne_ir::{Combine, Function, OpId, Split};
+
+use crate::matrix::{DenseMatrix, Matrix};
+use crate::value::{Scalar, Value};
+
+/// Compiles and runs pipelines.
+pub struct Engine {
+    compiler: KernelCompiler,
+    threads: usize,
+}
+
+impl Engine {
+    /// An engine running kernels on `threads` threads (at least one).
+    pub fn new(threads: usize) -> Result<Engine, String> {
+        Ok(Engine { compiler: KernelCompiler::new()?, threads: threads.max(1) })
+    }
+
+    /// The kernel of pipeline `id` of `f`, if the JIT covers it.
+    pub fn kernel(&mut self, f: &Function, id: OpId) -> Option<Arc<Kernel>> {
+        self.compiler.compile(f, id)
+    }
+
+    /// Runs pipeline `id` of `f` on `inputs` with its kernel; `None` when there is no kernel
+    /// or the inputs are not what it was compiled for (the caller interprets then).
+    pub fn run(&mut self, f: &Function, id: OpId, inputs: &[Value]) -> Option<Result<Vec<Value>, String>> {
+        let kernel = self.kernel(f, id)?;
+        let cols = kernel.cols as usize;
+        let mut n = None;
+        let mut prepared: Vec<Prepared<'_>> = Vec::with_capacity(inputs.len());
+        for (v, &(split, vt)) in inputs.iter().zip(&kernel.inputs) {
+            match (split, v) {
+                (Split::Rows, Value::Matrix(Matrix::F64(m))) if m.cols() == cols => {
+                    if n.is_some_and(|n| n != m.rows()) {
+                        return None;
+                    }
+                    n = Some(m.rows());
+                    prepared.push(Prepared::Cells(m.cells()));
+                }
+                (Split::Broadcast, Value::Scalar(s)) if s.value_type() == vt => {
+                    prepared.push(Prepared::Scalar(bytes(s)?))
+                }
+                _ => return None,
+            }
+        }
+        let n = n?;
+        Some(self.execute(&kernel, n, cols, &prepared))
+    }
+
+    fn execute(&self, kernel: &Kernel, n: usize, cols: usize, inputs: &[Prepared<'_>]) -> Result<Vec<Value>, String> {
+        let blocks = blocks(n);
+        let mut rows_out: Vec<Vec<f64>> = Vec::new();
+        let mut partials: Vec<Vec<f64>> = Vec::new();
+        for c in &kernel.outputs {
+            match c {
+                Combine::Rows => rows_out.push(vec![0.0; n * cols]),
+                _ => partials.push(vec![0.0; blocks.len()]),
+            }
+        }
+        // Every block's own outputs: slices of the `rows` outputs and one partial per reduction.
+        let mut per_block: Vec<Vec<BlockOutput<'_>>> = blocks.iter().map(|_| Vec::new()).collect();
+        {
+            let mut rows_rest: Vec<&mut [f64]> = rows_out.iter_mut().map(|v| v.as_mut_slice()).collect();
+            let mut partial_iters: Vec<std::slice::IterMut<'_, f64>> =
+                partials.iter_mut().map(|v| v.iter_mut()).collect();
+            for (b, outs) in blocks.iter().zip(per_block.iter_mut()) {
+                let (mut r, mut p) = (0, 0);
+                for c in &kernel.outputs {
+                    if *c == Combine::Rows {
+                        let rest = std::mem::take(&mut rows_rest[r]);
+                        let (mine, later) = rest.split_at_mut(b.len() * cols);
+                        rows_rest[r] = later;
+                        outs.push(BlockOutput::Cells(mine));
+                        r += 1;
+                    } else {
+                        let slot = partial_iters[p].next().ok_or("internal: too few partials")?;
+                        outs.push(BlockOutput::Value(slot));
+                        p += 1;
+                    }
+                }
+            }
+        }
+        let run = |range: &[std::ops::Range<usize>], outs: &mut [Vec<BlockOutput<'_>>]| -> Result<(), String> {
+            for (b, out) in range.iter().zip(outs.iter_mut()) {
+                let ins: Vec<BlockInput<'_>> = inputs
+                    .iter()
+                    .map(|p| match p {
+                        Prepared::Cells(c) => BlockInput::Cells(&c[b.start * cols..b.end * cols]),
+                        Prepared::Scalar(s) => BlockInput::Scalar(*s),
+                    })
+                    .collect();
+                daphne_codegen::run_block(kernel, b.len() * cols, &ins, out)?;
+            }
+            Ok(())
+        };
+        let threads = self.threads.min(blocks.len());
+        if threads <= 1 {
+            run(&blocks, &mut per_block)?;
+        } else {
+            let chunk = blocks.len().div_ceil(threads);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = blocks
+                    .chunks(chunk)
+                    .zip(per_block.chunks_mut(chunk))
+                    .map(|(range, outs)| s.spawn(move || run(range, outs)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .try_for_each(|h| h.join().unwrap_or_else(|_| Err("internal: a kernel thread panicked".into())))
+            })?;
+        }
+        drop(per_block);
+        let (mut rows_it, mut partial_it) = (rows_out.into_iter(), partials.into_iter());
+        kernel
+            .outputs
+            .iter()
+            .map(|c| {
+                Ok(match c {
+                    Combine::Rows => {
+                        let cells = rows_it.next().ok_or("internal: missing output")?;
+                        Value::Matrix(Matrix::F64(DenseMatrix::from_vec(n, cols, cells)))
+                    }
+                    other => {
+                        let parts = partial_it.next().ok_or("internal: missing output")?;
+                        let folded = fold_tree(parts, |a, b| match other {
+                            Combine::Min => {
+                                if b < a {
+                                    b
+                                } else {
+                                    a
+                                }
+                            }
+                            Combine::Max => {
+                                if b > a {
+                                    b
+                                } else {
+                                    a
+                                }
+                            }
+                            _ => a + b,
+                        });
+                        Value::Scalar(Scalar::F64(folded.ok_or("internal: no blocks")?))
+                    }
+                })
+            })
+            .collect()
+    }
+}
+
+/// An input ready for the kernel.
+enum Prepared<'a> {
+    Cells(&'a [f64]),
+    Scalar([u8; 8]),
+}
+
+/// A scalar's bytes in its value type, as the kernel loads it (native byte order).
+fn bytes(s: &Scalar) -> Option<[u8; 8]> {
+    let mut out = [0u8; 8];
+    let b: Vec<u8> = match s {
+        Scalar::F64(v) => v.to_ne_bytes().to_vec(),
+        Scalar::F32(v) => v.to_ne_bytes().to_vec(),
+        Scalar::Si64(v) => v.to_ne_bytes().to_vec(),
+        Scalar::Si32(v) => v.to_ne_bytes().to_vec(),
+        Scalar::Si8(v) => v.to_ne_bytes().to_vec(),
+        Scalar::Ui64(v) | Scalar::Index(v) => v.to_ne_bytes().to_vec(),
+        Scalar::Ui32(v) => v.to_ne_bytes().to_vec(),
+        Scalar::Ui8(v) => vec![*v],
+        Scalar::Bool(v) => vec![u8::from(*v)],
+        Scalar::Str(_) => return None,
+    };
+    out[..b.len()].copy_from_slice(&b);
+    Some(out)
+}
