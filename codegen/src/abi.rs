@@ -1,7 +1,9 @@
 //! The kernel ABI: how the engine calls a compiled pipeline on one block.
 //!
-//! A kernel is `extern "C" fn(*const BlockArgs)`. It computes the pipeline body for every cell
-//! of one block (`daphne_ir::pipeline::blocks`) and writes:
+//! A kernel is `extern "C" fn(*const BlockArgs) -> i32`. It computes the pipeline body for
+//! every cell of one block (`daphne_ir::pipeline::blocks`) and returns 0, or 1 when a cell
+//! failed one of DAPHNE's domain checks (`sqrt` of a negative number, ...): the engine then
+//! lets the interpreter run the pipeline to report the error. It writes:
 //!
 //! - for a `rows` output: the block's cells, row-major, from `outputs[i]` on;
 //! - for an `add`/`min`/`max` output: the block's reduced value at `outputs[i]`.
@@ -31,7 +33,7 @@ pub struct BlockArgs {
 
 /// A compiled kernel's code.
 #[derive(Debug, Clone, Copy)]
-pub struct KernelFn(extern "C" fn(*const BlockArgs));
+pub struct KernelFn(extern "C" fn(*const BlockArgs) -> i32);
 
 impl KernelFn {
     /// # Safety
@@ -40,17 +42,17 @@ impl KernelFn {
     /// the life of the process.)
     pub(crate) unsafe fn from_code(code: *const u8) -> KernelFn {
         // SAFETY: the caller guarantees `code` is a finalized function of this signature.
-        KernelFn(unsafe { std::mem::transmute::<*const u8, extern "C" fn(*const BlockArgs)>(code) })
+        KernelFn(unsafe { std::mem::transmute::<*const u8, extern "C" fn(*const BlockArgs) -> i32>(code) })
     }
 
-    /// Runs the kernel on one block.
+    /// Runs the kernel on one block; whether every cell passed the domain checks.
     ///
     /// # Safety
     /// Every pointer in `args` must be valid for the kernel's inputs and outputs: row-split
     /// inputs and `rows` outputs for `args.cells` cells of their value type, scalars and
     /// reduced outputs for one value; outputs must not overlap inputs or each other.
-    pub unsafe fn call(self, args: &BlockArgs) {
-        (self.0)(args)
+    pub unsafe fn call(self, args: &BlockArgs) -> bool {
+        (self.0)(args) == 0
     }
 }
 

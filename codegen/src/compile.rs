@@ -125,6 +125,7 @@ impl KernelCompiler {
         self.ctx.clear();
         let ptr = self.module.target_config().pointer_type();
         self.ctx.func.signature.params.push(AbiParam::new(ptr));
+        self.ctx.func.signature.returns.push(AbiParam::new(types::I32));
         let mut funcs = HashMap::new();
         for (b, id) in self.unary.iter().chain(&self.binary) {
             if plan.uses(*b) {
@@ -135,7 +136,8 @@ impl KernelCompiler {
             let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
             let refs: HashMap<Builtin, FuncRef> =
                 funcs.iter().map(|(&op, &id)| (op, self.module.declare_func_in_func(id, b.func))).collect();
-            Emitter { f, plan: &plan, refs, ptr }.emit(&mut b)?;
+            let bad = b.declare_var(types::I8);
+            Emitter { f, plan: &plan, refs, ptr, bad }.emit(&mut b)?;
             b.finalize(self.module.target_config());
         }
         let clif = self.ctx.func.display().to_string();
@@ -246,6 +248,9 @@ struct Emitter<'a> {
     plan: &'a Plan,
     refs: HashMap<Builtin, FuncRef>,
     ptr: ClifType,
+    /// Set when a cell fails one of DAPHNE's domain checks; the kernel then returns 1 and the
+    /// engine lets the interpreter run the pipeline, which reports the error exactly.
+    bad: Variable,
 }
 
 /// A reduction's accumulators.
@@ -269,6 +274,8 @@ impl Emitter<'_> {
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
         let args = b.block_params(entry)[0];
+        let no = b.ins().iconst(types::I8, 0);
+        b.def_var(self.bad, no);
         let cells = b.ins().load(types::I64, trusted, args, 0);
         let in_ptrs = b.ins().load(self.ptr, trusted, args, 8);
         let out_ptrs = b.ins().load(self.ptr, trusted, args, 16);
@@ -361,7 +368,9 @@ impl Emitter<'_> {
             };
             b.ins().store(trusted, result, out_at[i], 0);
         }
-        b.ins().return_(&[]);
+        let bad = b.use_var(self.bad);
+        let status = b.ins().uextend(types::I32, bad);
+        b.ins().return_(&[status]);
         b.seal_all_blocks();
         Some(())
     }
@@ -448,8 +457,29 @@ impl Emitter<'_> {
         b.ins().select(c, one, zero)
     }
 
+    /// Records whether `x` is outside the domain DAPHNE checks for `op`.
+    fn check_domain(&self, b: &mut FunctionBuilder<'_>, op: Builtin, x: ClifValue) {
+        let outside = match op {
+            Builtin::EwSqrt | Builtin::EwLn => {
+                let m0 = b.ins().f64const(-0.0);
+                b.ins().fcmp(FloatCC::LessThan, x, m0)
+            }
+            Builtin::EwAsin | Builtin::EwAcos => {
+                let (lo, hi) = (b.ins().f64const(-1.0), b.ins().f64const(1.0));
+                let below = b.ins().fcmp(FloatCC::LessThan, x, lo);
+                let above = b.ins().fcmp(FloatCC::GreaterThan, x, hi);
+                b.ins().bor(below, above)
+            }
+            _ => return,
+        };
+        let bad = b.use_var(self.bad);
+        let bad = b.ins().bor(bad, outside);
+        b.def_var(self.bad, bad);
+    }
+
     fn unary(&self, b: &mut FunctionBuilder<'_>, op: Builtin, x: ClifValue) -> Option<ClifValue> {
         use Builtin as B;
+        self.check_domain(b, op, x);
         Some(match op {
             B::EwMinus => b.ins().fneg(x),
             B::EwAbs => b.ins().fabs(x),

@@ -26,14 +26,15 @@ pub enum BlockOutput<'a> {
     Value(&'a mut f64),
 }
 
-/// Runs `kernel` on a block of `cells` cells. Checks that the inputs and outputs match the
-/// kernel's (kinds and lengths), so a mismatch is an error, never a wild write.
+/// Runs `kernel` on a block of `cells` cells; `Ok(false)` when a cell failed a domain check
+/// (the outputs are then unspecified). Checks that the inputs and outputs match the kernel's
+/// (kinds and lengths), so a mismatch is an error, never a wild write.
 pub fn run_block(
     kernel: &Kernel,
     cells: usize,
     inputs: &[BlockInput<'_>],
     outputs: &mut [BlockOutput<'_>],
-) -> Result<(), String> {
+) -> Result<bool, String> {
     if inputs.len() != kernel.inputs.len() || outputs.len() != kernel.outputs.len() {
         return Err("internal: a kernel called with the wrong number of inputs or outputs".into());
     }
@@ -62,8 +63,6 @@ pub fn run_block(
     // kernel's types; `&mut` outputs are disjoint from each other and from the inputs; the
     // code lives as long as the process (cranelift-jit never frees code memory on drop).
     #[allow(unsafe_code)]
-    unsafe {
-        kernel.code.call(&args)
-    };
-    Ok(())
+    let passed = unsafe { kernel.code.call(&args) };
+    Ok(passed)
 }

@@ -16,7 +16,9 @@
 //! pipeline may have several outputs and outputs used only much later. The pipeline takes the
 //! place of the group's last op; a group therefore stops growing when anything outside it uses
 //! one of its values, and at any op with effects or nested regions (print, calls, loops), so
-//! no op moves across one. Ops in different regions never share a pipeline. Shapes must be
+//! no op moves across one. A group holds at most one op that can fail (a domain error, an
+//! integer division by zero), so the first error of a pipeline is the one the ops alone
+//! would report. Ops in different regions never share a pipeline. Shapes must be
 //! known well enough to prove that an operand is split by rows or broadcast, and that the
 //! kernels cannot fail on shapes; otherwise the op stays alone.
 //!
@@ -89,8 +91,9 @@ struct Group {
     ops: Vec<OpId>,
     dom: Dom,
     open: bool,
-    /// Whether an op of the group can fail (an integer division by zero).
-    fallible: bool,
+    /// How many ops of the group can fail (at most one: with two, which error comes first
+    /// would depend on the block order).
+    fallible: usize,
 }
 
 /// What an op contributes when it joins a group.
@@ -161,7 +164,19 @@ fn fuse_region(
         g
     }
     for &id in &region.ops {
-        let plan = plan(f, id, &owner, &alias, &groups, rows);
+        let mut plan = plan(f, id, &owner, &alias, &groups, rows);
+        if let Some(p) = &plan {
+            let members: HashSet<usize> = p
+                .roles
+                .iter()
+                .filter_map(|r| if let Role::Member(g) = r { Some(find(&alias, *g)) } else { None })
+                .collect();
+            let failing: usize =
+                members.iter().map(|&g| groups[g].fallible).sum::<usize>() + usize::from(fallible(f, id));
+            if failing > 1 {
+                plan = None;
+            }
+        }
         match plan {
             Some(p) => {
                 let members: Vec<usize> = p
@@ -174,7 +189,7 @@ fn fuse_region(
                 let g = match members.iter().min() {
                     Some(&g) => g,
                     None => {
-                        groups.push(Group { ops: Vec::new(), dom: p.dom, open: true, fallible: false });
+                        groups.push(Group { ops: Vec::new(), dom: p.dom, open: true, fallible: 0 });
                         alias.push(groups.len() - 1);
                         groups.len() - 1
                     }
@@ -183,13 +198,13 @@ fn fuse_region(
                     if other != g {
                         let ops = std::mem::take(&mut groups[other].ops);
                         groups[g].ops.extend(ops);
-                        groups[g].fallible |= groups[other].fallible;
+                        groups[g].fallible += groups[other].fallible;
                         groups[other].open = false;
                         alias[other] = g;
                     }
                 }
                 groups[g].ops.push(id);
-                groups[g].fallible |= fallible(f, id);
+                groups[g].fallible += usize::from(fallible(f, id));
                 roles.insert(id, p.roles);
                 for &r in &f.ops[id].results {
                     owner.insert(r, (g, p.layout));
@@ -207,7 +222,7 @@ fn fuse_region(
                     // Moving a computation that cannot fail past an effect is unobservable;
                     // moving one that can fail would reorder its error and the effect.
                     for g in &mut groups {
-                        if g.fallible {
+                        if g.fallible > 0 {
                             g.open = false;
                         }
                     }
@@ -248,11 +263,17 @@ fn fuse_region(
 }
 
 /// Whether an op of a pipeline can fail at runtime: the plan rules out shape errors, which
-/// leaves integer division and remainder by zero.
+/// leaves integer division and remainder by zero, and DAPHNE's domain checks of `sqrt`, `ln`,
+/// `asin` and `acos`.
 pub(crate) fn fallible(f: &Function, id: OpId) -> bool {
     let op = &f.ops[id];
-    matches!(op.kind, OpKind::Builtin(Builtin::EwDiv | Builtin::EwMod))
-        && op.results.iter().any(|&r| f.ty(r).value_type().is_some_and(ValueType::is_integer))
+    match op.kind {
+        OpKind::Builtin(Builtin::EwDiv | Builtin::EwMod) => {
+            op.results.iter().any(|&r| f.ty(r).value_type().is_some_and(ValueType::is_integer))
+        }
+        OpKind::Builtin(Builtin::EwSqrt | Builtin::EwLn | Builtin::EwAsin | Builtin::EwAcos) => true,
+        _ => false,
+    }
 }
 
 /// Whether a type is one a pipeline handles: a numeric scalar or a dense numeric matrix.

@@ -3,7 +3,8 @@
 //! with the inputs and outputs of both, so `sum(X)` and `aggMax(X)` share one pass over `X`.
 //!
 //! The merged pipeline takes the later one's place, so nothing between the two may use the
-//! earlier one's results, and if the earlier one can fail, nothing between may have effects.
+//! earlier one's results, and if the earlier one can fail, nothing between may have effects;
+//! and, as in `fuse-pipelines`, at most one op of the merged pipeline may fail.
 
 use std::collections::HashMap;
 
@@ -84,7 +85,12 @@ fn find_pair(f: &Function, region: &Region) -> Option<(usize, usize)> {
                 continue;
             }
             let results = &f.ops[earlier].results;
-            let can_fail = f.ops[earlier].regions[0].ops.iter().any(|&o| crate::fuse_pipelines::fallible(f, o));
+            let failing =
+                |p: OpId| f.ops[p].regions[0].ops.iter().filter(|&&o| crate::fuse_pipelines::fallible(f, o)).count();
+            let can_fail = failing(earlier) > 0;
+            if failing(earlier) + failing(later) > 1 {
+                continue;
+            }
             for &between in &region.ops[i + 1..=j] {
                 let op = &f.ops[between];
                 if op.operands.iter().any(|v| results.contains(v)) || (can_fail && barrier(f, between)) {

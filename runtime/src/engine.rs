@@ -30,8 +30,9 @@ impl Engine {
         self.compiler.compile(f, id)
     }
 
-    /// Runs pipeline `id` of `f` on `inputs` with its kernel; `None` when there is no kernel
-    /// or the inputs are not what it was compiled for (the caller interprets then).
+    /// Runs pipeline `id` of `f` on `inputs` with its kernel; `None` when there is no kernel,
+    /// the inputs are not what it was compiled for, or a cell failed a domain check (the
+    /// caller interprets then, which reports the error exactly).
     pub fn run(&mut self, f: &Function, id: OpId, inputs: &[Value]) -> Option<Result<Vec<Value>, String>> {
         let kernel = self.kernel(f, id)?;
         let cols = kernel.cols as usize;
@@ -53,10 +54,17 @@ impl Engine {
             }
         }
         let n = n?;
-        Some(self.execute(&kernel, n, cols, &prepared))
+        self.execute(&kernel, n, cols, &prepared).transpose()
     }
 
-    fn execute(&self, kernel: &Kernel, n: usize, cols: usize, inputs: &[Prepared<'_>]) -> Result<Vec<Value>, String> {
+    /// `Ok(None)` when a cell failed a domain check.
+    fn execute(
+        &self,
+        kernel: &Kernel,
+        n: usize,
+        cols: usize,
+        inputs: &[Prepared<'_>],
+    ) -> Result<Option<Vec<Value>>, String> {
         let blocks = blocks(n);
         let mut rows_out: Vec<Vec<f64>> = Vec::new();
         let mut partials: Vec<Vec<f64>> = Vec::new();
@@ -89,7 +97,7 @@ impl Engine {
                 }
             }
         }
-        let run = |range: &[std::ops::Range<usize>], outs: &mut [Vec<BlockOutput<'_>>]| -> Result<(), String> {
+        let run = |range: &[std::ops::Range<usize>], outs: &mut [Vec<BlockOutput<'_>>]| -> Result<bool, String> {
             for (b, out) in range.iter().zip(outs.iter_mut()) {
                 let ins: Vec<BlockInput<'_>> = inputs
                     .iter()
@@ -98,13 +106,15 @@ impl Engine {
                         Prepared::Scalar(s) => BlockInput::Scalar(*s),
                     })
                     .collect();
-                daphne_codegen::run_block(kernel, b.len() * cols, &ins, out)?;
+                if !daphne_codegen::run_block(kernel, b.len() * cols, &ins, out)? {
+                    return Ok(false);
+                }
             }
-            Ok(())
+            Ok(true)
         };
         let threads = self.threads.min(blocks.len());
-        if threads <= 1 {
-            run(&blocks, &mut per_block)?;
+        let passed = if threads <= 1 {
+            run(&blocks, &mut per_block)?
         } else {
             let chunk = blocks.len().div_ceil(threads);
             std::thread::scope(|s| {
@@ -113,14 +123,18 @@ impl Engine {
                     .zip(per_block.chunks_mut(chunk))
                     .map(|(range, outs)| s.spawn(move || run(range, outs)))
                     .collect();
-                handles
-                    .into_iter()
-                    .try_for_each(|h| h.join().unwrap_or_else(|_| Err("internal: a kernel thread panicked".into())))
-            })?;
+                handles.into_iter().try_fold(true, |all, h| {
+                    let passed = h.join().unwrap_or_else(|_| Err("internal: a kernel thread panicked".into()))?;
+                    Ok::<bool, String>(all && passed)
+                })
+            })?
+        };
+        if !passed {
+            return Ok(None);
         }
         drop(per_block);
         let (mut rows_it, mut partial_it) = (rows_out.into_iter(), partials.into_iter());
-        kernel
+        let values = kernel
             .outputs
             .iter()
             .map(|c| {
@@ -152,7 +166,8 @@ impl Engine {
                     }
                 })
             })
-            .collect()
+            .collect::<Result<Vec<Value>, String>>()?;
+        Ok(Some(values))
     }
 }
 
