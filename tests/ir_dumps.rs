@@ -86,3 +86,34 @@ fn the_chain_is_one_pipeline_with_one_input_and_x_plus_x_times_x_reads_x_once() 
     assert_eq!(pipelines[1].matches("  input ").count(), 1, "{}", pipelines[1]);
     insta::assert_snapshot!(out.stdout);
 }
+
+#[test]
+fn emit_clif_shows_each_kernel_or_why_a_pipeline_is_interpreted() {
+    let out = check(DAPHNEC, &["run/pipelines/chain.daph", "--emit", "clif"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("; pipeline 1 in @main (run/pipelines/chain.daph:3:7)\nfunction "),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.stdout.matches("\nfunction ").count(), 2, "{}", out.stdout);
+    // A transpose (a `cols` output) is outside what the JIT covers today.
+    let out = check(DAPHNEC, &["run/pipelines/blocks.daph", "--emit", "clif"]);
+    assert!(out.stdout.contains("; not compiled (outside what the JIT covers): interpreted"), "{}", out.stdout);
+}
+
+#[test]
+fn timing_prints_daphnes_json_with_every_pipeline() {
+    let plain = check(DAPHNE, &["run/pipelines/chain.daph"]);
+    let out = check(DAPHNE, &["--timing", "run/pipelines/chain.daph"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, plain.stdout);
+    let json: serde_json::Value = serde_json::from_str(out.stderr.trim()).expect("one JSON object on stderr");
+    for key in ["startup_seconds", "parsing_seconds", "compilation_seconds", "execution_seconds", "total_seconds"] {
+        assert!(json[key].as_f64().is_some_and(|s| s >= 0.0), "{key}: {json}");
+    }
+    let pipelines = json["pipelines"].as_array().expect("pipelines");
+    assert_eq!(pipelines.len(), 2, "{json}");
+    assert!(pipelines.iter().all(|p| p["compiled"] == true && p["runs"] == 1), "{json}");
+    assert_eq!(pipelines[0]["at"], "run/pipelines/chain.daph:3:7");
+}

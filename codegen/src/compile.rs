@@ -192,7 +192,10 @@ impl Plan {
         for &id in ops {
             let o = &f.ops[id];
             let [r] = o.results.as_slice() else { return None };
-            let row_value = matches!(f.ty(*r), Type::Matrix(m) if m.vt == Some(ValueType::F64) && m.cols == Some(cols));
+            // Every row-laid value is as wide as the inputs: the inputs all are, and elementwise
+            // ops with scalars keep the width (a type may just not know it).
+            let row_value = matches!(f.ty(*r), Type::Matrix(m)
+                if m.vt == Some(ValueType::F64) && m.cols.is_none_or(|c| c == cols));
             match &o.kind {
                 OpKind::Const(lit) => {
                     if matches!(lit, Literal::Str(_)) {

@@ -92,6 +92,28 @@ pub fn extract(f: &Function, op: OpId) -> Option<Module> {
     Some(Module { functions: vec![out], entry: FuncId(0), files: Vec::new() })
 }
 
+/// Every pipeline op of `f`, in program order (nested regions included).
+pub fn pipelines(f: &Function) -> Vec<OpId> {
+    fn walk(f: &Function, r: &Region, depth: usize, found: &mut Vec<OpId>) {
+        if depth > crate::verify::MAX_NESTING {
+            return;
+        }
+        for &id in &r.ops {
+            let Some(op) = f.ops.try_get(id) else { continue };
+            if matches!(op.kind, OpKind::Pipeline(_)) {
+                found.push(id);
+            } else {
+                for inner in &op.regions {
+                    walk(f, inner, depth + 1, found);
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(f, &f.body, 0, &mut found);
+    found
+}
+
 /// A readable list of every pipeline of a module (`daphnec --emit pipelines`): where it is,
 /// its inputs with their split modes, its outputs with their combine modes, and the ops inside
 /// with the source positions they came from.
@@ -100,23 +122,7 @@ pub fn describe(m: &Module) -> String {
     let mut out = String::new();
     let mut n = 0;
     for f in &m.functions {
-        fn walk(f: &Function, r: &Region, depth: usize, found: &mut Vec<OpId>) {
-            if depth > crate::verify::MAX_NESTING {
-                return;
-            }
-            for &id in &r.ops {
-                let Some(op) = f.ops.try_get(id) else { continue };
-                if matches!(op.kind, OpKind::Pipeline(_)) {
-                    found.push(id);
-                } else {
-                    for inner in &op.regions {
-                        walk(f, inner, depth + 1, found);
-                    }
-                }
-            }
-        }
-        let mut found = Vec::new();
-        walk(f, &f.body, 0, &mut found);
+        let found = pipelines(f);
         for id in found {
             let op = &f.ops[id];
             let OpKind::Pipeline(spec) = &op.kind else { continue };

@@ -3,6 +3,7 @@
 //! It stays the reference semantics that compiled paths are tested against. Output goes to
 //! the writers it is given, so tests can capture it.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use daphne_ir::{Builtin, FuncId, Function, Loc, Module, OpId, OpKind, Region, Repr, Type, ValueType};
@@ -22,8 +23,21 @@ pub struct RuntimeError {
 
 type R<T> = Result<T, RuntimeError>;
 
+/// What `--timing` reports of one pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineTiming {
+    /// The function holding the pipeline, and where in the source it is.
+    pub function: String,
+    pub loc: Option<Loc>,
+    /// Whether it ran as a compiled kernel (else interpreted).
+    pub compiled: bool,
+    pub compile_seconds: f64,
+    pub runs: u64,
+    pub run_seconds: f64,
+}
+
 /// How the executor runs what it runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Run every pipeline as a worker would: extracted, encoded, decoded, verified, run.
     pub ship_pipelines: bool,
@@ -32,11 +46,13 @@ pub struct Options {
     pub vectorize: bool,
     /// Threads of the vectorized engine.
     pub threads: usize,
+    /// Where to report pipeline timings (`--timing`), in program order.
+    pub timings: Option<std::sync::Arc<std::sync::Mutex<Vec<PipelineTiming>>>>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { ship_pipelines: false, vectorize: true, threads: default_threads() }
+        Options { ship_pipelines: false, vectorize: true, threads: default_threads(), timings: None }
     }
 }
 
@@ -67,9 +83,16 @@ pub fn run_with(
         let handle = std::thread::Builder::new().name("daphne-exec".into()).stack_size(EXEC_STACK_BYTES).spawn_scoped(
             scope,
             || {
-                let mut ex = Executor { module, options, out, err, depth: 0, engine: None };
+                let mut ex = Executor { module, options, out, err, depth: 0, engine: None, timings: HashMap::new() };
                 let r = ex.call(module.entry, Vec::new(), None);
                 let _ = ex.out.flush();
+                if let Some(sink) = &ex.options.timings {
+                    let mut all: Vec<((usize, usize), PipelineTiming)> = ex.timings.drain().collect();
+                    all.sort_by_key(|(k, _)| *k);
+                    if let Ok(mut sink) = sink.lock() {
+                        sink.extend(all.into_iter().map(|(_, t)| t));
+                    }
+                }
                 r.map(|_| ())
             },
         );
@@ -97,6 +120,8 @@ struct Executor<'m, 'w> {
     /// The vectorized engine, made at the first pipeline (`None` until then, or when it
     /// cannot be made: then pipelines are interpreted).
     engine: Option<Result<crate::engine::Engine, String>>,
+    /// Pipeline timings by (function, op) when `options.timings` asks for them.
+    timings: HashMap<(usize, usize), PipelineTiming>,
     out: &'w mut dyn Write,
     err: &'w mut dyn Write,
     depth: usize,
@@ -349,19 +374,39 @@ impl Executor<'_, '_> {
                 carried
             }
             OpKind::Pipeline(_) => {
+                let started = std::time::Instant::now();
+                let mut compile_seconds = 0.0;
                 let compiled = match (self.options.ship_pipelines, self.options.vectorize) {
                     (false, true) => {
                         let threads = self.options.threads;
                         let engine = self.engine.get_or_insert_with(|| crate::engine::Engine::new(threads));
-                        engine.as_mut().ok().and_then(|e| e.run(f, id, &args))
+                        engine.as_mut().ok().and_then(|e| {
+                            compile_seconds = e.kernel(f, id)?.compile_time.as_secs_f64();
+                            e.run(f, id, &args)
+                        })
                     }
                     _ => None,
                 };
+                let was_compiled = compiled.is_some();
                 let done = match compiled {
                     Some(result) => result.map_err(|m| (m, None)),
                     None if self.options.ship_pipelines => crate::pipeline::run_shipped(f, id, args),
                     None => crate::pipeline::run(f, op, args),
                 };
+                if self.options.timings.is_some() {
+                    let fi = self.module.functions.iter().position(|g| std::ptr::eq(g, f)).unwrap_or(0);
+                    let t = self.timings.entry((fi, id.index())).or_insert_with(|| PipelineTiming {
+                        function: f.name.clone(),
+                        loc,
+                        compiled: was_compiled,
+                        compile_seconds,
+                        runs: 0,
+                        run_seconds: 0.0,
+                    });
+                    t.runs += 1;
+                    t.run_seconds += started.elapsed().as_secs_f64();
+                    t.compiled &= was_compiled;
+                }
                 done.map_err(|(message, at)| RuntimeError { message, loc: at.or(loc), stopped: false })?
             }
             OpKind::Yield | OpKind::Condition | OpKind::Return => {

@@ -64,6 +64,11 @@ struct Cli {
     #[arg(long = "num-threads", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     num_threads: Option<u32>,
 
+    /// Print DAPHNE's timing JSON on stderr after the run (start-up, parsing, compilation,
+    /// execution, total seconds), with the compile and run time of every pipeline.
+    #[arg(long = "timing")]
+    timing: bool,
+
     /// A DAPHNE user configuration (JSON): `daphnedsl_import_paths` and `sparsity_threshold`
     /// are used, DAPHNE's other settings are accepted.
     #[arg(long = "config", value_name = "FILE", require_equals = false)]
@@ -74,8 +79,9 @@ struct Cli {
 const EXPLAIN_STAGES: &[&str] = &["parsing", "parsing_simplified", "vectorized"];
 
 fn main() -> ExitCode {
+    let started = std::time::Instant::now();
     let cli = Cli::parse();
-    match run(&cli) {
+    match run(&cli, started) {
         Ok(()) => Status::Success.into(),
         Err(f) => {
             let _ = std::io::stdout().flush();
@@ -85,7 +91,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &Cli) -> Result<(), Failure> {
+fn run(cli: &Cli, started: std::time::Instant) -> Result<(), Failure> {
+    let parse_start = std::time::Instant::now();
     let file = read_script(&cli.script)?;
     let args = script_args(cli.args.iter().chain(&cli.script_args))?;
     let config = match &cli.config {
@@ -104,6 +111,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         });
     }
     let explain = |stage: &str| cli.explain.iter().any(|s| s == stage);
+    let compile_start = std::time::Instant::now();
     let passes = if cli.no_optimize { PassManager::none() } else { daphne::pass_manager(!cli.no_fuse) };
     // DAPHNE's stage names, the phase that ends each stage here, and DAPHNE's headers.
     let stages = [
@@ -121,12 +129,47 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     // The interpreter runs on a thread of its own, so the streams are unlocked handles.
     let mut out = std::io::BufWriter::new(std::io::stdout());
     let mut err = std::io::stderr();
+    let timings = cli.timing.then(|| std::sync::Arc::new(std::sync::Mutex::new(Vec::new())));
     let options = daphne_runtime::exec::Options {
         ship_pipelines: false,
         vectorize: !cli.no_vec,
         threads: cli.num_threads.map_or_else(daphne_runtime::exec::default_threads, |n| n as usize),
+        timings: timings.clone(),
     };
+    let exec_start = std::time::Instant::now();
     let result = daphne::execute_with(&module, &program.files, options, &mut out, &mut err);
     let _ = out.flush();
+    if let Some(timings) = timings {
+        let end = std::time::Instant::now();
+        let secs = |a: std::time::Instant, b: std::time::Instant| b.duration_since(a).as_secs_f64();
+        let pipelines: Vec<String> = timings
+            .lock()
+            .map(|t| t.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| {
+                serde_json::json!({
+                    "function": t.function,
+                    "at": t.loc.map(|l| module.describe(l)),
+                    "compiled": t.compiled,
+                    "compile_seconds": t.compile_seconds,
+                    "runs": t.runs,
+                    "run_seconds": t.run_seconds,
+                })
+                .to_string()
+            })
+            .collect();
+        // DAPHNE's keys in DAPHNE's order, then ours.
+        let report = format!(
+            "{{\"startup_seconds\": {}, \"parsing_seconds\": {}, \"compilation_seconds\": {}, \"execution_seconds\": {}, \"total_seconds\": {}, \"pipelines\": [{}]}}",
+            secs(started, parse_start),
+            secs(parse_start, compile_start),
+            secs(compile_start, exec_start),
+            secs(exec_start, end),
+            secs(started, end),
+            pipelines.join(", ")
+        );
+        eprintln!("{report}");
+    }
     result
 }

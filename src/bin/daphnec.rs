@@ -56,6 +56,8 @@ enum Emit {
     /// The fused pipelines: inputs and split modes, outputs and combine modes, the ops inside
     /// and the source lines they came from.
     Pipelines,
+    /// The Cranelift IR of each pipeline's kernel (or why it is interpreted).
+    Clif,
 }
 
 fn main() -> ExitCode {
@@ -88,29 +90,58 @@ fn main() -> ExitCode {
                 return f.status.into();
             }
         },
-        Emit::Ir | Emit::Pipelines => match script_args(cli.args.iter().chain(&cli.script_args)).and_then(|a| {
-            let config = match &cli.config {
-                Some(path) => read_config(path)?,
-                None => UserConfig::default(),
-            };
-            let mut program = load_program_with(file.clone(), &config)?;
-            program.select_matrix_repr = cli.select_matrix_repr.unwrap_or(false);
-            let all = cli.dump_after.iter().any(|p| p == "all");
-            compile_program_observed(&program, &a, &daphne::pass_manager(true), &mut |pass, module| {
-                if all || cli.dump_after.iter().any(|p| p == pass) {
-                    out(&format!("// IR after {pass}\n{}\n", daphne_ir::print::module(module)));
+        Emit::Ir | Emit::Pipelines | Emit::Clif => {
+            match script_args(cli.args.iter().chain(&cli.script_args)).and_then(|a| {
+                let config = match &cli.config {
+                    Some(path) => read_config(path)?,
+                    None => UserConfig::default(),
+                };
+                let mut program = load_program_with(file.clone(), &config)?;
+                program.select_matrix_repr = cli.select_matrix_repr.unwrap_or(false);
+                let all = cli.dump_after.iter().any(|p| p == "all");
+                compile_program_observed(&program, &a, &daphne::pass_manager(true), &mut |pass, module| {
+                    if all || cli.dump_after.iter().any(|p| p == pass) {
+                        out(&format!("// IR after {pass}\n{}\n", daphne_ir::print::module(module)));
+                    }
+                })
+            }) {
+                Ok(module) if cli.emit == Emit::Pipelines => out(&daphne_ir::pipeline::describe(&module)),
+                Ok(module) if cli.emit == Emit::Clif => out(&clif(&module)),
+                Ok(module) => out(&daphne_ir::print::module(&module)),
+                Err(f) => {
+                    eprint!("{}", f.message);
+                    return f.status.into();
                 }
-            })
-        }) {
-            Ok(module) if cli.emit == Emit::Pipelines => out(&daphne_ir::pipeline::describe(&module)),
-            Ok(module) => out(&daphne_ir::print::module(&module)),
-            Err(f) => {
-                eprint!("{}", f.message);
-                return f.status.into();
             }
-        },
+        }
     }
     Status::Success.into()
+}
+
+/// The kernel of every pipeline as Cranelift IR, numbered as `--emit pipelines` numbers them.
+fn clif(module: &daphne_ir::Module) -> String {
+    let mut compiler = match daphne_codegen::KernelCompiler::new() {
+        Ok(c) => c,
+        Err(e) => return format!("; no JIT on this machine: {e}\n"),
+    };
+    let mut text = String::new();
+    let mut n = 0;
+    for f in &module.functions {
+        for id in daphne_ir::pipeline::pipelines(f) {
+            n += 1;
+            let at = f.loc(id).map_or(String::new(), |l| format!(" ({})", module.describe(l)));
+            text.push_str(&format!("; pipeline {n} in @{}{at}\n", f.name));
+            match compiler.compile(f, id) {
+                Some(k) => text.push_str(&k.clif),
+                None => text.push_str("; not compiled (outside what the JIT covers): interpreted\n"),
+            }
+            text.push('\n');
+        }
+    }
+    if n == 0 {
+        text.push_str("; no pipelines\n");
+    }
+    text
 }
 
 /// Writes to stdout; a closed pipe (`daphnec ... | head`) ends the output quietly instead of
