@@ -137,7 +137,7 @@ impl KernelCompiler {
             let refs: HashMap<Builtin, FuncRef> =
                 funcs.iter().map(|(&op, &id)| (op, self.module.declare_func_in_func(id, b.func))).collect();
             let bad = b.declare_var(types::I8);
-            Emitter { f, plan: &plan, refs, ptr, bad }.emit(&mut b)?;
+            Emitter { f, plan: &plan, refs, ptr, bad, vector: std::cell::Cell::new(false) }.emit(&mut b)?;
             b.finalize(self.module.target_config());
         }
         let clif = self.ctx.func.display().to_string();
@@ -254,12 +254,15 @@ struct Emitter<'a> {
     /// Set when a cell fails one of DAPHNE's domain checks; the kernel then returns 1 and the
     /// engine lets the interpreter run the pipeline, which reports the error exactly.
     bad: Variable,
+    /// Whether the code being emitted works on two cells at once (`f64x2`).
+    vector: std::cell::Cell<bool>,
 }
 
 /// A reduction's accumulators.
 enum Acc {
-    /// `LANES` partial sums.
-    Sum(Vec<Variable>),
+    /// `LANES` partial sums: `LANES` scalars, or `LANES / 2` pairs (`f64x2`) when the main loop
+    /// is vectorized (pair `q` holds lanes `2q` and `2q + 1`).
+    Sum(Vec<Variable>, bool),
     /// One running minimum or maximum.
     Extreme(Variable, bool),
 }
@@ -303,6 +306,16 @@ impl Emitter<'_> {
             out_at.push(b.ins().load(self.ptr, trusted, out_ptrs, (8 * i) as i32));
         }
 
+        // Two cells at a time when every op has a vector instruction and no reduction needs
+        // the strict order of a single accumulator (min and max keep the first of equals).
+        let vector = ops.iter().all(|&id| self.vectorizable(id));
+        let mut fixed_vec: HashMap<Value, ClifValue> = HashMap::new();
+        if vector {
+            for (&a, &v) in &fixed {
+                fixed_vec.insert(a, b.ins().splat(types::F64X2, v));
+            }
+        }
+
         // Accumulators of the reductions, by the value they compute.
         let mut accs: HashMap<Value, Acc> = HashMap::new();
         for &id in ops {
@@ -313,8 +326,18 @@ impl Emitter<'_> {
                 b.def_var(v, c);
                 v
             };
+            let init_pair = |b: &mut FunctionBuilder<'_>| {
+                let v = b.declare_var(types::F64X2);
+                let c = b.ins().f64const(0.0);
+                let c = b.ins().splat(types::F64X2, c);
+                b.def_var(v, c);
+                v
+            };
             let acc = match o.kind {
-                OpKind::Builtin(Builtin::SumAll) => Acc::Sum((0..LANES).map(|_| init(b, 0.0)).collect()),
+                OpKind::Builtin(Builtin::SumAll) if vector => {
+                    Acc::Sum((0..LANES / 2).map(|_| init_pair(b)).collect(), true)
+                }
+                OpKind::Builtin(Builtin::SumAll) => Acc::Sum((0..LANES).map(|_| init(b, 0.0)).collect(), false),
                 OpKind::Builtin(Builtin::MinAll) => Acc::Extreme(init(b, f64::INFINITY), true),
                 OpKind::Builtin(Builtin::MaxAll) => Acc::Extreme(init(b, f64::NEG_INFINITY), false),
                 _ => continue,
@@ -338,9 +361,18 @@ impl Emitter<'_> {
 
         b.switch_to_block(main);
         let kv = b.use_var(k);
-        for lane in 0..LANES {
-            let idx = b.ins().iadd_imm_u(kv, lane as i64);
-            self.cell(b, idx, lane, &row_inputs, &fixed, &accs, outputs, &out_at)?;
+        if vector {
+            self.vector.set(true);
+            for pair in 0..LANES / 2 {
+                let idx = b.ins().iadd_imm_u(kv, 2 * pair as i64);
+                self.cell(b, idx, 2 * pair, &row_inputs, &fixed_vec, &accs, outputs, &out_at)?;
+            }
+            self.vector.set(false);
+        } else {
+            for lane in 0..LANES {
+                let idx = b.ins().iadd_imm_u(kv, lane as i64);
+                self.cell(b, idx, lane, &row_inputs, &fixed, &accs, outputs, &out_at)?;
+            }
         }
         let next = b.ins().iadd_imm_u(kv, LANES as i64);
         b.def_var(k, next);
@@ -363,8 +395,17 @@ impl Emitter<'_> {
         for (i, &v) in outputs.iter().enumerate() {
             let Some(acc) = accs.get(&v) else { continue };
             let result = match acc {
-                Acc::Sum(lanes) => {
-                    let parts: Vec<ClifValue> = lanes.iter().map(|&l| b.use_var(l)).collect();
+                Acc::Sum(lanes, pairs) => {
+                    let mut parts: Vec<ClifValue> = Vec::with_capacity(LANES);
+                    for &l in lanes {
+                        let v = b.use_var(l);
+                        if *pairs {
+                            parts.push(b.ins().extractlane(v, 0));
+                            parts.push(b.ins().extractlane(v, 1));
+                        } else {
+                            parts.push(v);
+                        }
+                    }
                     daphne_ir::pipeline::fold_tree(parts, |x, y| b.ins().fadd(x, y))?
                 }
                 Acc::Extreme(v, _) => b.use_var(*v),
@@ -393,12 +434,15 @@ impl Emitter<'_> {
         out_at: &[ClifValue],
     ) -> Option<()> {
         let f = self.f;
-        let trusted = MemFlagsData::trusted();
+        let vector = self.vector.get();
+        // Cells are 8-byte aligned; a pair of them need not be 16-byte aligned.
+        let flags = if vector { MemFlagsData::new().with_notrap() } else { MemFlagsData::trusted() };
+        let ty = if vector { types::F64X2 } else { types::F64 };
         let offset = b.ins().ishl_imm_u(idx, 3);
         let mut vals: HashMap<Value, ClifValue> = fixed.clone();
         for (&a, &base) in row_inputs {
             let at = b.ins().iadd(base, offset);
-            vals.insert(a, b.ins().load(types::F64, trusted, at, 0));
+            vals.insert(a, b.ins().load(ty, flags, at, 0));
         }
         let body = &f.ops[self.plan.op].regions[0];
         let (_, ops) = body.ops.split_last()?;
@@ -407,15 +451,28 @@ impl Emitter<'_> {
             let r = o.results[0];
             let arg = |i: usize| vals.get(&o.operands[i]).copied();
             let v = match &o.kind {
-                OpKind::Const(lit) => b.ins().f64const(literal_f64(lit)?),
+                OpKind::Const(lit) => self.konst(b, literal_f64(lit)?),
                 OpKind::Cast => arg(0)?,
                 OpKind::Builtin(op @ (Builtin::SumAll | Builtin::MinAll | Builtin::MaxAll)) => {
                     let x = arg(0)?;
                     match accs.get(&r)? {
-                        Acc::Sum(lanes) => {
+                        Acc::Sum(lanes, false) => {
                             let a = b.use_var(lanes[lane]);
                             let s = b.ins().fadd(a, x);
                             b.def_var(lanes[lane], s);
+                        }
+                        Acc::Sum(pairs, true) if vector => {
+                            let a = b.use_var(pairs[lane / 2]);
+                            let s = b.ins().fadd(a, x);
+                            b.def_var(pairs[lane / 2], s);
+                        }
+                        Acc::Sum(pairs, true) => {
+                            // A tail cell of a vectorized kernel: its lane is one half of a pair.
+                            let pair = b.use_var(pairs[lane / 2]);
+                            let a = b.ins().extractlane(pair, (lane % 2) as u8);
+                            let s = b.ins().fadd(a, x);
+                            let pair = b.ins().insertlane(pair, s, (lane % 2) as u8);
+                            b.def_var(pairs[lane / 2], pair);
                         }
                         Acc::Extreme(var, min) => {
                             let a = b.use_var(*var);
@@ -443,9 +500,46 @@ impl Emitter<'_> {
             }
             let x = *vals.get(v)?;
             let at = b.ins().iadd(out_at[i], offset);
-            b.ins().store(trusted, x, at, 0);
+            b.ins().store(flags, x, at, 0);
         }
         Some(())
+    }
+
+    /// Whether op `id` of the body can work on two cells at once.
+    fn vectorizable(&self, id: OpId) -> bool {
+        use Builtin as B;
+        let o = &self.f.ops[id];
+        match o.kind {
+            OpKind::Const(_) | OpKind::Cast => true,
+            OpKind::Builtin(B::SumAll) => true,
+            OpKind::Builtin(B::EwPow) => matches!(const_of(self.f, o.operands[1]), Some(x) if x == 2.0),
+            OpKind::Builtin(b) if b.is_ew_unary() => {
+                matches!(
+                    b,
+                    B::EwMinus | B::EwAbs | B::EwSqrt | B::EwFloor | B::EwCeil | B::EwIsNan | B::EwNot | B::EwSign
+                )
+            }
+            OpKind::Builtin(b) if b.is_ew_binary() => !matches!(b, B::EwMod | B::EwLog),
+            _ => false,
+        }
+    }
+
+    /// A constant, as one value or a pair.
+    fn konst(&self, b: &mut FunctionBuilder<'_>, x: f64) -> ClifValue {
+        let c = b.ins().f64const(x);
+        if self.vector.get() { b.ins().splat(types::F64X2, c) } else { c }
+    }
+
+    /// `c ? x : y`, for a condition of one value or a lane mask.
+    fn sel(&self, b: &mut FunctionBuilder<'_>, c: ClifValue, x: ClifValue, y: ClifValue) -> ClifValue {
+        if self.vector.get() {
+            // The lane mask of a vector comparison, as the bits to select with.
+            let bits = MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little);
+            let mask = b.ins().bitcast(types::F64X2, bits, c);
+            b.ins().bitselect(mask, x, y)
+        } else {
+            b.ins().select(c, x, y)
+        }
     }
 
     fn call(&self, b: &mut FunctionBuilder<'_>, op: Builtin, args: &[ClifValue]) -> Option<ClifValue> {
@@ -454,27 +548,28 @@ impl Emitter<'_> {
         b.inst_results(inst).first().copied()
     }
 
-    fn flag(b: &mut FunctionBuilder<'_>, c: ClifValue) -> ClifValue {
-        let one = b.ins().f64const(1.0);
-        let zero = b.ins().f64const(0.0);
-        b.ins().select(c, one, zero)
+    fn flag(&self, b: &mut FunctionBuilder<'_>, c: ClifValue) -> ClifValue {
+        let one = self.konst(b, 1.0);
+        let zero = self.konst(b, 0.0);
+        self.sel(b, c, one, zero)
     }
 
     /// Records whether `x` is outside the domain DAPHNE checks for `op`.
     fn check_domain(&self, b: &mut FunctionBuilder<'_>, op: Builtin, x: ClifValue) {
         let outside = match op {
             Builtin::EwSqrt | Builtin::EwLn => {
-                let m0 = b.ins().f64const(-0.0);
+                let m0 = self.konst(b, -0.0);
                 b.ins().fcmp(FloatCC::LessThan, x, m0)
             }
             Builtin::EwAsin | Builtin::EwAcos => {
-                let (lo, hi) = (b.ins().f64const(-1.0), b.ins().f64const(1.0));
+                let (lo, hi) = (self.konst(b, -1.0), self.konst(b, 1.0));
                 let below = b.ins().fcmp(FloatCC::LessThan, x, lo);
                 let above = b.ins().fcmp(FloatCC::GreaterThan, x, hi);
                 b.ins().bor(below, above)
             }
             _ => return,
         };
+        let outside = if self.vector.get() { b.ins().vany_true(outside) } else { outside };
         let bad = b.use_var(self.bad);
         let bad = b.ins().bor(bad, outside);
         b.def_var(self.bad, bad);
@@ -491,24 +586,24 @@ impl Emitter<'_> {
             B::EwCeil => b.ins().ceil(x),
             B::EwIsNan => {
                 let c = b.ins().fcmp(FloatCC::Unordered, x, x);
-                Self::flag(b, c)
+                self.flag(b, c)
             }
             B::EwNot => {
-                let zero = b.ins().f64const(0.0);
+                let zero = self.konst(b, 0.0);
                 let c = b.ins().fcmp(FloatCC::Equal, x, zero);
-                Self::flag(b, c)
+                self.flag(b, c)
             }
             B::EwSign => {
                 // 1 above zero, -1 below, NaN stays, zeros become +0.
-                let zero = b.ins().f64const(0.0);
-                let one = b.ins().f64const(1.0);
-                let minus = b.ins().f64const(-1.0);
+                let zero = self.konst(b, 0.0);
+                let one = self.konst(b, 1.0);
+                let minus = self.konst(b, -1.0);
                 let pos = b.ins().fcmp(FloatCC::GreaterThan, x, zero);
                 let neg = b.ins().fcmp(FloatCC::LessThan, x, zero);
                 let nan = b.ins().fcmp(FloatCC::Unordered, x, x);
-                let other = b.ins().select(nan, x, zero);
-                let low = b.ins().select(neg, minus, other);
-                b.ins().select(pos, one, low)
+                let other = self.sel(b, nan, x, zero);
+                let low = self.sel(b, neg, minus, other);
+                self.sel(b, pos, one, low)
             }
             _ => return self.call(b, op, &[x]),
         })
@@ -525,7 +620,7 @@ impl Emitter<'_> {
         use Builtin as B;
         let cmp = |b: &mut FunctionBuilder<'_>, cc: FloatCC| {
             let c = b.ins().fcmp(cc, x, y);
-            Self::flag(b, c)
+            self.flag(b, c)
         };
         Some(match op {
             B::EwAdd => b.ins().fadd(x, y),
@@ -535,18 +630,18 @@ impl Emitter<'_> {
             B::EwPow if y_is_two => b.ins().fmul(x, x),
             B::EwMin => {
                 let c = b.ins().fcmp(FloatCC::LessThan, y, x);
-                b.ins().select(c, y, x)
+                self.sel(b, c, y, x)
             }
             B::EwMax => {
                 let c = b.ins().fcmp(FloatCC::GreaterThan, y, x);
-                b.ins().select(c, y, x)
+                self.sel(b, c, y, x)
             }
             B::EwAnd | B::EwOr => {
-                let zero = b.ins().f64const(0.0);
+                let zero = self.konst(b, 0.0);
                 let a = b.ins().fcmp(FloatCC::NotEqual, x, zero);
                 let c = b.ins().fcmp(FloatCC::NotEqual, y, zero);
                 let both = if op == B::EwAnd { b.ins().band(a, c) } else { b.ins().bor(a, c) };
-                Self::flag(b, both)
+                self.flag(b, both)
             }
             B::EwEq => cmp(b, FloatCC::Equal),
             B::EwNe => cmp(b, FloatCC::NotEqual),
