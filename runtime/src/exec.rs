@@ -391,7 +391,7 @@ impl Executor<'_, '_> {
                 let done = match compiled {
                     Some(result) => result.map_err(|m| (m, None)),
                     None if self.options.ship_pipelines => crate::pipeline::run_shipped(f, id, args),
-                    None => crate::pipeline::run(f, op, args),
+                    None => crate::pipeline::run_on(f, op, args, self.options.threads),
                 };
                 if self.options.timings.is_some() {
                     let fi = self.module.functions.iter().position(|g| std::ptr::eq(g, f)).unwrap_or(0);

@@ -31,6 +31,12 @@ pub fn run_module(bytes: &[u8], inputs: Vec<Value>) -> Result<Vec<Value>, Failur
 
 /// The results of pipeline `op` of `f` on `inputs` (one per operand).
 pub fn run(f: &Function, op: &Op, inputs: Vec<Value>) -> Result<Vec<Value>, Failure> {
+    run_on(f, op, inputs, 1)
+}
+
+/// `run` with the blocks spread over `threads` threads (contiguous ranges); the first failing
+/// block in block order decides the error, as in a run on one thread.
+pub fn run_on(f: &Function, op: &Op, inputs: Vec<Value>, threads: usize) -> Result<Vec<Value>, Failure> {
     let OpKind::Pipeline(spec) = &op.kind else {
         return Err(("internal: not a pipeline".into(), None));
     };
@@ -56,18 +62,45 @@ pub fn run(f: &Function, op: &Op, inputs: Vec<Value>) -> Result<Vec<Value>, Fail
         }
     }
     let blocks = blocks(n.unwrap_or(0));
-    let mut partials: Vec<Vec<Value>> = vec![Vec::with_capacity(blocks.len()); op.results.len()];
-    let mut frame: Vec<Option<Value>> = vec![None; f.values.len()];
-    for b in &blocks {
-        for ((&arg, v), split) in body.args.iter().zip(&inputs).zip(&spec.splits) {
-            let seen = match (split, v) {
-                (Split::Rows, Value::Matrix(m)) => Value::Matrix(m.row_range(b.start, b.end)),
-                _ => v.clone(),
-            };
-            set(&mut frame, arg, seen);
+    // The blocks of a contiguous range, in order, stopping at the first failure.
+    let range = |bs: &[std::ops::Range<usize>]| -> Vec<Result<Vec<Value>, Failure>> {
+        let mut frame: Vec<Option<Value>> = vec![None; f.values.len()];
+        let mut outs = Vec::with_capacity(bs.len());
+        for b in bs {
+            for ((&arg, v), split) in body.args.iter().zip(&inputs).zip(&spec.splits) {
+                let seen = match (split, v) {
+                    (Split::Rows, Value::Matrix(m)) => Value::Matrix(m.row_range(b.start, b.end)),
+                    _ => v.clone(),
+                };
+                set(&mut frame, arg, seen);
+            }
+            let out = block(f, &body.ops, &mut frame);
+            let failed = out.is_err();
+            outs.push(out);
+            if failed {
+                break;
+            }
         }
-        let outs = block(f, &body.ops, &mut frame)?;
-        for (p, v) in partials.iter_mut().zip(outs) {
+        outs
+    };
+    let threads = threads.clamp(1, blocks.len().max(1));
+    let per_block: Vec<Result<Vec<Value>, Failure>> = if threads == 1 {
+        range(&blocks)
+    } else {
+        let chunk = blocks.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = blocks.chunks(chunk).map(|bs| s.spawn(move || range(bs))).collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join().unwrap_or_else(|_| vec![Err(("internal: a pipeline thread panicked".to_owned(), None))])
+                })
+                .collect()
+        })
+    };
+    let mut partials: Vec<Vec<Value>> = vec![Vec::with_capacity(blocks.len()); op.results.len()];
+    for outs in per_block {
+        for (p, v) in partials.iter_mut().zip(outs?) {
             p.push(v);
         }
     }
