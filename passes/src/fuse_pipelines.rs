@@ -211,14 +211,7 @@ fn fuse_region(
                 }
             }
             None => {
-                let op = &f.ops[id];
-                let barrier = !op.regions.is_empty()
-                    || match &op.kind {
-                        OpKind::Builtin(b) => !b.is_pure(),
-                        OpKind::Call(_) | OpKind::Map(_) => true,
-                        _ => false,
-                    };
-                if barrier {
+                if barrier(f, id) {
                     // Moving a computation that cannot fail past an effect is unobservable;
                     // moving one that can fail would reorder its error and the effect.
                     for g in &mut groups {
@@ -227,7 +220,7 @@ fn fuse_region(
                         }
                     }
                 }
-                for v in &op.operands {
+                for v in &f.ops[id].operands {
                     if let Some(&(g, _)) = owner.get(v) {
                         let g = find(&alias, g);
                         groups[g].open = false;
@@ -260,6 +253,18 @@ fn fuse_region(
         region.ops = region.ops.iter().filter_map(|o| replaced.get(o).copied().unwrap_or(Some(*o))).collect();
     }
     changed
+}
+
+/// Whether an op has effects or nested regions (a pipeline's body does not count: it is pure),
+/// so that nothing that can fail may be moved across it.
+pub(crate) fn barrier(f: &Function, id: OpId) -> bool {
+    let op = &f.ops[id];
+    (!op.regions.is_empty() && !matches!(op.kind, OpKind::Pipeline(_)))
+        || match &op.kind {
+            OpKind::Builtin(b) => !b.is_pure(),
+            OpKind::Call(_) | OpKind::Map(_) => true,
+            _ => false,
+        }
 }
 
 /// Whether an op of a pipeline can fail at runtime: the plan rules out shape errors, which

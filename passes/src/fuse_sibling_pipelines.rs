@@ -61,17 +61,6 @@ fn split_inputs(f: &Function, id: OpId) -> Vec<Value> {
     }
 }
 
-/// Whether an op has effects or nested regions.
-fn barrier(f: &Function, id: OpId) -> bool {
-    let op = &f.ops[id];
-    (!op.regions.is_empty() && !matches!(op.kind, OpKind::Pipeline(_)))
-        || match &op.kind {
-            OpKind::Builtin(b) => !b.is_pure(),
-            OpKind::Call(_) | OpKind::Map(_) => true,
-            _ => false,
-        }
-}
-
 /// Positions `i < j` of two pipelines that can merge.
 fn find_pair(f: &Function, region: &Region) -> Option<(usize, usize)> {
     for (j, &later) in region.ops.iter().enumerate() {
@@ -93,7 +82,9 @@ fn find_pair(f: &Function, region: &Region) -> Option<(usize, usize)> {
             }
             for &between in &region.ops[i + 1..=j] {
                 let op = &f.ops[between];
-                if op.operands.iter().any(|v| results.contains(v)) || (can_fail && barrier(f, between)) {
+                if op.operands.iter().any(|v| results.contains(v))
+                    || (can_fail && crate::fuse_pipelines::barrier(f, between))
+                {
                     continue 'earlier;
                 }
                 // A use inside a nested region counts too.
