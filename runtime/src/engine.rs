@@ -17,17 +17,27 @@ use crate::value::{Scalar, Value};
 pub struct Engine {
     compiler: KernelCompiler,
     threads: usize,
+    /// Kernels by pipeline op (function address and op), so a pipeline in a loop is looked up
+    /// without extracting and printing it again (the compiler's own cache is by text).
+    by_op: std::collections::HashMap<(usize, OpId), Option<Arc<Kernel>>>,
 }
 
 impl Engine {
     /// An engine running kernels on `threads` threads (at least one).
     pub fn new(threads: usize) -> Result<Engine, String> {
-        Ok(Engine { compiler: KernelCompiler::new()?, threads: threads.max(1) })
+        Ok(Engine { compiler: KernelCompiler::new()?, threads: threads.max(1), by_op: Default::default() })
     }
 
     /// The kernel of pipeline `id` of `f`, if the JIT covers it.
+    /// `f` must outlive the engine's use of it (the executor's module does).
     pub fn kernel(&mut self, f: &Function, id: OpId) -> Option<Arc<Kernel>> {
-        self.compiler.compile(f, id)
+        let key = (std::ptr::from_ref(f) as usize, id);
+        if let Some(k) = self.by_op.get(&key) {
+            return k.clone();
+        }
+        let k = self.compiler.compile(f, id);
+        self.by_op.insert(key, k.clone());
+        k
     }
 
     /// Runs pipeline `id` of `f` on `inputs` with its kernel; `None` when there is no kernel,

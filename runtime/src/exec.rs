@@ -381,7 +381,9 @@ impl Executor<'_, '_> {
                         let threads = self.options.threads;
                         let engine = self.engine.get_or_insert_with(|| crate::engine::Engine::new(threads));
                         engine.as_mut().ok().and_then(|e| {
-                            compile_seconds = e.kernel(f, id)?.compile_time.as_secs_f64();
+                            if self.options.timings.is_some() {
+                                compile_seconds = e.kernel(f, id)?.compile_time.as_secs_f64();
+                            }
                             e.run(f, id, &args)
                         })
                     }
