@@ -11,14 +11,7 @@ cd "$(dirname "$0")/.."
 runs=3 sizes="10000x1000 20000x2000"
 if [ "${1:-}" == "quick" ]; then runs=1 sizes="10000x1000"; fi
 
-cargo build -q --release --bin daphne
-daphne=$PWD/target/release/daphne
-venv=$PWD/target/bench-venv
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q numpy
-fi
-py=$venv/bin/python
+source bench/setup.sh
 
 # best CMD...: the smallest last line (milliseconds) of $runs runs.
 best() {

@@ -11,14 +11,7 @@ cd "$(dirname "$0")/.."
 runs=3 n=10000 m=1000 gn=4000 gm=500 sn=5000
 if [ "${1:-}" == "quick" ]; then runs=1 n=1000 m=100 gn=400 gm=50 sn=1000; fi
 
-cargo build -q --release --bin daphne
-daphne=$PWD/target/release/daphne
-venv=$PWD/target/bench-venv
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q numpy
-fi
-py=$venv/bin/python
+source bench/setup.sh
 
 # best_of CMD...: the best wall time in seconds of $runs runs.
 best_of() {
