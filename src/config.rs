@@ -1,13 +1,16 @@
 //! DAPHNE's user configuration file (`--config file.json`, `UserConfig.json` in DAPHNE).
 //!
-//! Read here: `daphnedsl_import_paths` (where `import` looks for scripts and libraries) and
-//! `sparsity_threshold` (for `--select-matrix-repr`). Every other key DAPHNE knows is accepted
+//! Read here: `daphnedsl_import_paths` (where `import` looks for scripts and libraries),
+//! `sparsity_threshold` (for `--select-matrix-repr`) and the vectorized engine's
+//! `numberOfThreads`, `taskPartitioningScheme` and `minimumTaskSize` (the command line's
+//! `--num-threads`, `--partitioning` and `--grain-size` win). Every other key DAPHNE knows is accepted
 //! and has no effect here (it tunes DAPHNE's own compiler, CUDA, HDFS or logging); a key DAPHNE
 //! does not know is an error, as in DAPHNE.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use daphne_runtime::schedule::Partitioning;
 use serde_json::Value as Json;
 
 use crate::{Failure, Status};
@@ -77,11 +80,23 @@ pub struct UserConfig {
     pub import_paths: BTreeMap<String, Vec<PathBuf>>,
     /// The estimated sparsity below which `--select-matrix-repr` chooses CSR.
     pub sparsity_threshold: f64,
+    /// `numberOfThreads` (DAPHNE's default when zero or less).
+    pub threads: Option<usize>,
+    /// `taskPartitioningScheme`: a name (`"GSS"`) or DAPHNE's enum number (`2`).
+    pub partitioning: Option<Partitioning>,
+    /// `minimumTaskSize`, in rows.
+    pub grain_rows: Option<usize>,
 }
 
 impl Default for UserConfig {
     fn default() -> Self {
-        UserConfig { import_paths: BTreeMap::new(), sparsity_threshold: daphne_passes::SPARSITY_THRESHOLD }
+        UserConfig {
+            import_paths: BTreeMap::new(),
+            sparsity_threshold: daphne_passes::SPARSITY_THRESHOLD,
+            threads: None,
+            partitioning: None,
+            grain_rows: None,
+        }
     }
 }
 
@@ -111,6 +126,26 @@ pub fn parse_config(json: &Json) -> Result<UserConfig, String> {
                     .as_f64()
                     .filter(|t| (0.0..=1.0).contains(t))
                     .ok_or("`sparsity_threshold` must be a number between 0 and 1")?;
+            }
+            "numberOfThreads" => {
+                let n = value.as_i64().ok_or("`numberOfThreads` must be an integer")?;
+                config.threads = usize::try_from(n).ok().filter(|&n| n > 0);
+            }
+            "taskPartitioningScheme" => {
+                let bad = || {
+                    let names: Vec<&str> = Partitioning::ALL.iter().map(|(n, _)| *n).collect();
+                    format!("`taskPartitioningScheme` must be one of {} or its number", names.join(", "))
+                };
+                let p = match value {
+                    Json::String(name) => Partitioning::parse(name),
+                    Json::Number(n) => n.as_u64().and_then(|i| Partitioning::ALL.get(i as usize)).map(|&(_, p)| p),
+                    _ => None,
+                };
+                config.partitioning = Some(p.ok_or_else(bad)?);
+            }
+            "minimumTaskSize" => {
+                let n = value.as_u64().ok_or("`minimumTaskSize` must be a non-negative integer")?;
+                config.grain_rows = Some(n.max(1) as usize);
             }
             k if KNOWN_KEYS.contains(&k) => {}
             k => return Err(format!("unexpected key `{k}`")),
@@ -149,5 +184,19 @@ mod tests {
         assert!(parse_config(&serde_json::json!({"daphnedsl_import_paths": ["a"]})).is_err());
         assert!(parse_config(&serde_json::json!({"sparsity_threshold": 2})).is_err());
         assert!(parse_config(&serde_json::json!([])).is_err());
+    }
+
+    #[test]
+    fn reads_the_engine_settings_by_name_or_number() {
+        let c = parse_config(&serde_json::json!({
+            "numberOfThreads": -1, "taskPartitioningScheme": "gss", "minimumTaskSize": 512
+        }))
+        .unwrap();
+        assert_eq!((c.threads, c.partitioning, c.grain_rows), (None, Some(Partitioning::Gss), Some(512)));
+        let c = parse_config(&serde_json::json!({"numberOfThreads": 3, "taskPartitioningScheme": 4})).unwrap();
+        assert_eq!((c.threads, c.partitioning), (Some(3), Some(Partitioning::Fac2)));
+        let e = parse_config(&serde_json::json!({"taskPartitioningScheme": "AUTO"})).unwrap_err();
+        assert!(e.contains("STATIC, SS, GSS"), "{e}");
+        assert!(parse_config(&serde_json::json!({"taskPartitioningScheme": 12})).is_err());
     }
 }

@@ -56,7 +56,12 @@ fn unsigned_nans(text: String) -> String {
 
 fn run(module: &daphne_ir::Module, file: &daphne_frontend::SourceFile, vectorize: bool) -> (String, bool) {
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let options = Options { ship_pipelines: false, vectorize, threads: 2, timings: None };
+    let options = Options {
+        ship_pipelines: false,
+        vectorize,
+        schedule: daphne_runtime::schedule::Schedule::on(2),
+        timings: None,
+    };
     let ok = daphne::execute_with(module, std::slice::from_ref(file), options, &mut out, &mut err).is_ok();
     (unsigned_nans(String::from_utf8_lossy(&out).into_owned()), ok)
 }

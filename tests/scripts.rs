@@ -77,3 +77,35 @@ fn scripts_print_what_daphne_prints() {
     }
     assert!(failures.is_empty(), "{} of {} scripts failed:\n\n{}", failures.len(), all.len(), failures.join("\n\n"));
 }
+
+/// The pipeline scripts print the same bytes under every partitioning scheme, thread count and
+/// grain size, compiled or interpreted: a scheme changes which thread runs a block, never the
+/// order in which partial results are combined.
+#[test]
+fn pipelines_print_the_same_bytes_under_every_partitioning() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run");
+    let scripts = common::scripts(&root.join("pipelines"));
+    assert!(scripts.len() >= 10, "the pipeline scripts are missing");
+    let mut variants: Vec<Vec<String>> = daphne_runtime::schedule::Partitioning::ALL
+        .iter()
+        .map(|(name, _)| vec![format!("--partitioning={name}"), "--num-threads=3".to_owned()])
+        .collect();
+    variants.push(vec!["--partitioning=SS".into(), "--num-threads=2".into(), "--no-vec".into()]);
+    variants.push(vec!["--partitioning=FAC2".into(), "--num-threads=3".into(), "--no-vec".into()]);
+    variants.push(vec!["--partitioning=GSS".into(), "--grain-size=1000".into(), "--num-threads=2".into()]);
+    let mut failures = Vec::new();
+    for script in &scripts {
+        let rel = script.strip_prefix(&root).unwrap_or(script).to_string_lossy().replace('\\', "/");
+        let path = format!("run/{rel}");
+        let base = check(DAPHNE, &[path.as_str()]);
+        for variant in &variants {
+            let mut args: Vec<&str> = variant.iter().map(String::as_str).collect();
+            args.push(&path);
+            let other = check(DAPHNE, &args);
+            if (other.status, &other.stdout, &other.stderr) != (base.status, &base.stdout, &base.stderr) {
+                failures.push(format!("{rel} with {}:\n{}{}", variant.join(" "), other.stdout, other.stderr));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

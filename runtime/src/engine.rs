@@ -1,5 +1,5 @@
 //! The vectorized engine: runs a pipeline's compiled kernel over its blocks on a pool of
-//! threads. Blocks are handed out in contiguous ranges (static partitioning); each block writes
+//! threads. Blocks are handed out in tasks of contiguous blocks (`schedule`); each block writes
 //! its own slice of a `rows` output and its own partial of a reduction, and the partials are
 //! folded in the canonical tree order afterwards, so results do not depend on the number of
 //! threads or on their timing.
@@ -11,21 +11,22 @@ use daphne_ir::pipeline::{blocks, fold_tree};
 use daphne_ir::{Combine, Function, OpId, Split};
 
 use crate::matrix::{DenseMatrix, Matrix};
+use crate::schedule::Schedule;
 use crate::value::{Scalar, Value};
 
 /// Compiles and runs pipelines.
 pub struct Engine {
     compiler: KernelCompiler,
-    threads: usize,
+    schedule: Schedule,
     /// Kernels by pipeline op (function address and op), so a pipeline in a loop is looked up
     /// without extracting and printing it again (the compiler's own cache is by text).
     by_op: std::collections::HashMap<(usize, OpId), Option<Arc<Kernel>>>,
 }
 
 impl Engine {
-    /// An engine running kernels on `threads` threads (at least one).
-    pub fn new(threads: usize) -> Result<Engine, String> {
-        Ok(Engine { compiler: KernelCompiler::new()?, threads: threads.max(1), by_op: Default::default() })
+    /// An engine running kernels by `schedule`.
+    pub fn new(schedule: Schedule) -> Result<Engine, String> {
+        Ok(Engine { compiler: KernelCompiler::new()?, schedule, by_op: Default::default() })
     }
 
     /// The kernel of pipeline `id` of `f`, if the JIT covers it.
@@ -122,23 +123,22 @@ impl Engine {
             }
             Ok(true)
         };
-        let threads = self.threads.min(blocks.len());
-        let passed = if threads <= 1 {
-            run(&blocks, &mut per_block)?
-        } else {
-            let chunk = blocks.len().div_ceil(threads);
-            std::thread::scope(|s| {
-                let handles: Vec<_> = blocks
-                    .chunks(chunk)
-                    .zip(per_block.chunks_mut(chunk))
-                    .map(|(range, outs)| s.spawn(move || run(range, outs)))
-                    .collect();
-                handles.into_iter().try_fold(true, |all, h| {
-                    let passed = h.join().unwrap_or_else(|_| Err("internal: a kernel thread panicked".into()))?;
-                    Ok::<bool, String>(all && passed)
-                })
-            })?
-        };
+        let tasks = self.schedule.tasks(blocks.len(), blocks.first().map_or(1, |b| b.len()));
+        let mut items = Vec::with_capacity(tasks.len());
+        let mut rest = per_block.as_mut_slice();
+        for t in &tasks {
+            let (mine, later) = std::mem::take(&mut rest).split_at_mut(t.len());
+            items.push((&blocks[t.clone()], mine));
+            rest = later;
+        }
+        let results = self.schedule.run(items, |(range, outs)| run(range, outs), |r| !matches!(r, Ok(true)));
+        let mut passed = true;
+        for r in results.into_iter().flatten() {
+            if !r? {
+                passed = false;
+                break;
+            }
+        }
         if !passed {
             return Ok(None);
         }

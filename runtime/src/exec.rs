@@ -44,15 +44,20 @@ pub struct Options {
     /// Run pipelines as JIT-compiled kernels where the JIT covers them (`--no-vec` turns it
     /// off: every pipeline is interpreted).
     pub vectorize: bool,
-    /// Threads of the vectorized engine.
-    pub threads: usize,
+    /// Threads and partitioning of the vectorized engine (and of interpreted pipelines).
+    pub schedule: crate::schedule::Schedule,
     /// Where to report pipeline timings (`--timing`), in program order.
     pub timings: Option<std::sync::Arc<std::sync::Mutex<Vec<PipelineTiming>>>>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { ship_pipelines: false, vectorize: true, threads: default_threads(), timings: None }
+        Options {
+            ship_pipelines: false,
+            vectorize: true,
+            schedule: crate::schedule::Schedule::on(default_threads()),
+            timings: None,
+        }
     }
 }
 
@@ -378,8 +383,8 @@ impl Executor<'_, '_> {
                 let mut compile_seconds = 0.0;
                 let compiled = match (self.options.ship_pipelines, self.options.vectorize) {
                     (false, true) => {
-                        let threads = self.options.threads;
-                        let engine = self.engine.get_or_insert_with(|| crate::engine::Engine::new(threads));
+                        let schedule = self.options.schedule;
+                        let engine = self.engine.get_or_insert_with(|| crate::engine::Engine::new(schedule));
                         engine.as_mut().ok().and_then(|e| {
                             if self.options.timings.is_some() {
                                 compile_seconds = e.kernel(f, id)?.compile_time.as_secs_f64();
@@ -393,7 +398,7 @@ impl Executor<'_, '_> {
                 let done = match compiled {
                     Some(result) => result.map_err(|m| (m, None)),
                     None if self.options.ship_pipelines => crate::pipeline::run_shipped(f, id, args),
-                    None => crate::pipeline::run_on(f, op, args, self.options.threads),
+                    None => crate::pipeline::run_on(f, op, args, &self.options.schedule),
                 };
                 if self.options.timings.is_some() {
                     let fi = self.module.functions.iter().position(|g| std::ptr::eq(g, f)).unwrap_or(0);

@@ -16,4 +16,5 @@ pub mod kernels;
 pub mod matrix;
 pub mod pipeline;
 pub mod random;
+pub mod schedule;
 pub mod value;

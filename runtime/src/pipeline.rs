@@ -7,6 +7,7 @@ use daphne_ir::{Builtin, Combine, Function, Loc, Module, Op, OpId, OpKind, Split
 
 use crate::kernels;
 use crate::matrix::Matrix;
+use crate::schedule::Schedule;
 use crate::value::Value;
 
 /// Why a pipeline failed: the message and the source location of the body op that failed,
@@ -31,12 +32,12 @@ pub fn run_module(bytes: &[u8], inputs: Vec<Value>) -> Result<Vec<Value>, Failur
 
 /// The results of pipeline `op` of `f` on `inputs` (one per operand).
 pub fn run(f: &Function, op: &Op, inputs: Vec<Value>) -> Result<Vec<Value>, Failure> {
-    run_on(f, op, inputs, 1)
+    run_on(f, op, inputs, &Schedule::on(1))
 }
 
-/// `run` with the blocks spread over `threads` threads (contiguous ranges); the first failing
-/// block in block order decides the error, as in a run on one thread.
-pub fn run_on(f: &Function, op: &Op, inputs: Vec<Value>, threads: usize) -> Result<Vec<Value>, Failure> {
+/// `run` with the blocks spread over threads by `schedule`; the first failing block in block
+/// order decides the error, as in a run on one thread.
+pub fn run_on(f: &Function, op: &Op, inputs: Vec<Value>, schedule: &Schedule) -> Result<Vec<Value>, Failure> {
     let OpKind::Pipeline(spec) = &op.kind else {
         return Err(("internal: not a pipeline".into(), None));
     };
@@ -83,21 +84,14 @@ pub fn run_on(f: &Function, op: &Op, inputs: Vec<Value>, threads: usize) -> Resu
         }
         outs
     };
-    let threads = threads.clamp(1, blocks.len().max(1));
-    let per_block: Vec<Result<Vec<Value>, Failure>> = if threads == 1 {
-        range(&blocks)
-    } else {
-        let chunk = blocks.len().div_ceil(threads);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = blocks.chunks(chunk).map(|bs| s.spawn(move || range(bs))).collect();
-            handles
-                .into_iter()
-                .flat_map(|h| {
-                    h.join().unwrap_or_else(|_| vec![Err(("internal: a pipeline thread panicked".to_owned(), None))])
-                })
-                .collect()
-        })
-    };
+    let tasks = schedule.tasks(blocks.len(), blocks.first().map_or(1, |b| b.len()));
+    let items = tasks.into_iter().map(|t| &blocks[t]).collect();
+    let per_block: Vec<Result<Vec<Value>, Failure>> = schedule
+        .run(items, range, |outs| outs.last().is_some_and(Result::is_err))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect();
     let mut partials: Vec<Vec<Value>> = vec![Vec::with_capacity(blocks.len()); op.results.len()];
     for outs in per_block {
         for (p, v) in partials.iter_mut().zip(outs?) {

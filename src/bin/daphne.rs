@@ -7,6 +7,7 @@ use clap::Parser;
 use std::io::Write;
 
 use daphne_passes::{PassManager, pass};
+use daphne_runtime::schedule::{Partitioning, Schedule};
 
 use daphne::{
     Failure, Status, UserConfig, compile_program_observed, load_program_with, read_config, read_script, script_args,
@@ -64,15 +65,33 @@ struct Cli {
     #[arg(long = "num-threads", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     num_threads: Option<u32>,
 
+    /// How the engine cuts a pipeline's rows into tasks for its threads, by DAPHNE's names:
+    /// STATIC (default), SS, GSS, TSS, FAC2, TFSS, FISS, VISS, PLS, MSTATIC, MFSC, PSS.
+    /// Results are the same bytes under every scheme.
+    #[arg(long = "partitioning", value_name = "SCHEME", value_parser = parse_partitioning)]
+    partitioning: Option<Partitioning>,
+
+    /// The smallest task in rows (a task is never less than one block of at least 256 rows).
+    #[arg(long = "grain-size", value_name = "ROWS", value_parser = clap::value_parser!(u64).range(1..))]
+    grain_size: Option<u64>,
+
     /// Print DAPHNE's timing JSON on stderr after the run (start-up, parsing, compilation,
     /// execution, total seconds), with the compile and run time of every pipeline.
     #[arg(long = "timing")]
     timing: bool,
 
-    /// A DAPHNE user configuration (JSON): `daphnedsl_import_paths` and `sparsity_threshold`
+    /// A DAPHNE user configuration (JSON): `daphnedsl_import_paths`, `sparsity_threshold`,
+    /// `numberOfThreads`, `taskPartitioningScheme` and `minimumTaskSize`
     /// are used, DAPHNE's other settings are accepted.
     #[arg(long = "config", value_name = "FILE", require_equals = false)]
     config: Option<PathBuf>,
+}
+
+fn parse_partitioning(name: &str) -> Result<Partitioning, String> {
+    Partitioning::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = Partitioning::ALL.iter().map(|(n, _)| *n).collect();
+        format!("unknown scheme `{name}` (expected one of {})", names.join(", "))
+    })
 }
 
 /// The stages `--explain` can show, by DAPHNE's names.
@@ -133,7 +152,15 @@ fn run(cli: &Cli, started: std::time::Instant) -> Result<(), Failure> {
     let options = daphne_runtime::exec::Options {
         ship_pipelines: false,
         vectorize: !cli.no_vec,
-        threads: cli.num_threads.map_or_else(daphne_runtime::exec::default_threads, |n| n as usize),
+        schedule: Schedule {
+            threads: cli
+                .num_threads
+                .map(|n| n as usize)
+                .or(config.threads)
+                .unwrap_or_else(daphne_runtime::exec::default_threads),
+            partitioning: cli.partitioning.or(config.partitioning).unwrap_or_default(),
+            grain_rows: cli.grain_size.map(|g| g as usize).or(config.grain_rows).unwrap_or(1),
+        },
         timings: timings.clone(),
     };
     let exec_start = std::time::Instant::now();
