@@ -70,6 +70,63 @@ pub fn fold_tree<T>(parts: Vec<T>, mut combine: impl FnMut(T, T) -> T) -> Option
     level.pop()
 }
 
+/// [`fold_tree`] computed while the parts arrive, in any order and from several threads: a
+/// node of the tree is combined as soon as both its children are there (the left child always
+/// on the left), so only a few partial results are alive at once, and the result is exactly
+/// `fold_tree` of the parts in index order.
+///
+/// The tree of `fold_tree` over `n` parts: node `(level, j)` covers the parts
+/// `j * 2^level .. (j + 1) * 2^level` (cut at `n`); it is its two children combined, or its
+/// left child alone when the right one covers nothing.
+pub struct TreeFold<T> {
+    n: usize,
+    top: u32,
+    nodes: std::sync::Mutex<std::collections::HashMap<(u32, usize), T>>,
+}
+
+impl<T> TreeFold<T> {
+    /// A fold of `n` parts.
+    pub fn new(n: usize) -> TreeFold<T> {
+        let top = n.max(1).next_power_of_two().trailing_zeros();
+        TreeFold { n, top, nodes: Default::default() }
+    }
+
+    /// Adds part `index` (each index once, `index < n`).
+    pub fn add(&self, index: usize, value: T, combine: impl Fn(T, T) -> T) {
+        let (mut level, mut j, mut v) = (0u32, index, value);
+        loop {
+            if level >= self.top {
+                break;
+            }
+            let sibling = j ^ 1;
+            if j % 2 == 0 && (sibling << level) >= self.n {
+                // No right child: the parent is this node alone.
+                (level, j) = (level + 1, j / 2);
+                continue;
+            }
+            let mut nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
+            match nodes.remove(&(level, sibling)) {
+                Some(other) => {
+                    drop(nodes);
+                    v = if j % 2 == 0 { combine(v, other) } else { combine(other, v) };
+                    (level, j) = (level + 1, j / 2);
+                }
+                None => {
+                    nodes.insert((level, j), v);
+                    return;
+                }
+            }
+        }
+        self.nodes.lock().unwrap_or_else(|e| e.into_inner()).insert((self.top, 0), v);
+    }
+
+    /// The root, once every part was added (`None` for no parts or a part missing).
+    pub fn finish(self) -> Option<T> {
+        let mut nodes = self.nodes.into_inner().unwrap_or_else(|e| e.into_inner());
+        nodes.remove(&(self.top, 0)).filter(|_| self.n > 0 && nodes.is_empty())
+    }
+}
+
 /// A module holding one pipeline of `f` alone: its entry function takes the pipeline's inputs
 /// as parameters and returns its results. This is what a worker receives; it passes
 /// [`crate::verify::pipeline_module`].
@@ -184,5 +241,38 @@ mod tests {
         assert_eq!(s(vec!["a"]).as_deref(), Some("a"));
         assert_eq!(s(vec!["a", "b", "c"]).as_deref(), Some("((a+b)+c)"));
         assert_eq!(s(vec!["a", "b", "c", "d", "e"]).as_deref(), Some("(((a+b)+(c+d))+e)"));
+    }
+
+    #[test]
+    fn tree_fold_is_fold_tree_in_any_order_and_on_threads() {
+        let combine = |a: String, b: String| format!("({a}+{b})");
+        for n in 0..70usize {
+            let parts: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+            let expected = fold_tree(parts.clone(), combine);
+            // Index order, reverse order and a scrambled order.
+            for order in
+                [(0..n).collect::<Vec<_>>(), (0..n).rev().collect(), (0..n).map(|i| (i * 37 + 11) % n.max(1)).collect()]
+            {
+                if n > 0 && order.iter().collect::<std::collections::HashSet<_>>().len() != n {
+                    continue;
+                }
+                let fold = TreeFold::new(n);
+                for &i in &order {
+                    fold.add(i, parts[i].clone(), combine);
+                }
+                assert_eq!(fold.finish(), expected, "{n} parts in order {order:?}");
+            }
+            let fold = TreeFold::new(n);
+            std::thread::scope(|s| {
+                for t in 0..3 {
+                    let (fold, parts) = (&fold, &parts);
+                    s.spawn(move || (t..n).step_by(3).for_each(|i| fold.add(i, parts[i].clone(), combine)));
+                }
+            });
+            assert_eq!(fold.finish(), expected, "{n} parts on threads");
+        }
+        let fold = TreeFold::new(3);
+        fold.add(0, "a".to_owned(), combine);
+        assert_eq!(fold.finish(), None, "a part is missing");
     }
 }

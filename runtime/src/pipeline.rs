@@ -2,7 +2,7 @@
 //! combining the partial results. This is the reference for compiled pipelines, and it needs
 //! nothing but the op and its inputs, as a worker has them.
 
-use daphne_ir::pipeline::{blocks, fold_tree};
+use daphne_ir::pipeline::{TreeFold, blocks};
 use daphne_ir::{Builtin, Combine, Function, Loc, Module, Op, OpId, OpKind, Split};
 
 use crate::kernels;
@@ -63,11 +63,25 @@ pub fn run_on(f: &Function, op: &Op, inputs: Vec<Value>, schedule: &Schedule) ->
         }
     }
     let blocks = blocks(n.unwrap_or(0));
-    // The blocks of a contiguous range, in order, stopping at the first failure.
-    let range = |bs: &[std::ops::Range<usize>]| -> Vec<Result<Vec<Value>, Failure>> {
+    // Outputs combined by add/min/max are folded while the blocks finish (so only a few block
+    // results are alive at once, which matters for `syrk`'s m x m partials); the others are
+    // kept per block and concatenated.
+    let folds: Vec<Option<TreeFold<Result<Value, String>>>> = spec
+        .combines
+        .iter()
+        .map(|c| matches!(c, Combine::Add | Combine::Min | Combine::Max).then(|| TreeFold::new(blocks.len())))
+        .collect();
+    let fold_with = |k: usize| {
+        let (c, r) = (spec.combines[k], op.results[k]);
+        move |a: Result<Value, String>, b: Result<Value, String>| combine_two(f, r, c, a?, b?)
+    };
+    // The blocks of a task, in order, stopping at the first failure; per block the outputs
+    // that are not folded.
+    let task = |t: std::ops::Range<usize>| -> Vec<Result<Vec<Option<Value>>, Failure>> {
         let mut frame: Vec<Option<Value>> = vec![None; f.values.len()];
-        let mut outs = Vec::with_capacity(bs.len());
-        for b in bs {
+        let mut outs = Vec::with_capacity(t.len());
+        for i in t {
+            let b = &blocks[i];
             for ((&arg, v), split) in body.args.iter().zip(&inputs).zip(&spec.splits) {
                 let seen = match (split, v) {
                     (Split::Rows, Value::Matrix(m)) => Value::Matrix(m.row_range(b.start, b.end)),
@@ -75,7 +89,19 @@ pub fn run_on(f: &Function, op: &Op, inputs: Vec<Value>, schedule: &Schedule) ->
                 };
                 set(&mut frame, arg, seen);
             }
-            let out = block(f, &body.ops, &mut frame);
+            let out = block(f, &body.ops, &mut frame).map(|values| {
+                values
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, v)| match &folds[k] {
+                        Some(fold) => {
+                            fold.add(i, Ok(v), fold_with(k));
+                            None
+                        }
+                        None => Some(v),
+                    })
+                    .collect()
+            });
             let failed = out.is_err();
             outs.push(out);
             if failed {
@@ -85,20 +111,29 @@ pub fn run_on(f: &Function, op: &Op, inputs: Vec<Value>, schedule: &Schedule) ->
         outs
     };
     let tasks = schedule.tasks(blocks.len(), blocks.first().map_or(1, |b| b.len()));
-    let items = tasks.into_iter().map(|t| &blocks[t]).collect();
-    let per_block: Vec<Result<Vec<Value>, Failure>> = schedule
-        .run(items, range, |outs| outs.last().is_some_and(Result::is_err))
+    let per_block: Vec<Result<Vec<Option<Value>>, Failure>> = schedule
+        .run(tasks, task, |outs| outs.last().is_some_and(Result::is_err))
         .into_iter()
         .flatten()
         .flatten()
         .collect();
-    let mut partials: Vec<Vec<Value>> = vec![Vec::with_capacity(blocks.len()); op.results.len()];
+    let mut kept: Vec<Vec<Value>> = vec![Vec::new(); op.results.len()];
     for outs in per_block {
-        for (p, v) in partials.iter_mut().zip(outs?) {
-            p.push(v);
+        for (p, v) in kept.iter_mut().zip(outs?) {
+            p.extend(v);
         }
     }
-    partials.into_iter().zip(&spec.combines).zip(&op.results).map(|((parts, &c), &r)| combine(f, r, c, parts)).collect()
+    let no_blocks = || ("internal: a pipeline without blocks".to_owned(), None);
+    kept.into_iter()
+        .zip(folds)
+        .zip(&spec.combines)
+        .map(|((parts, fold), &c)| match fold {
+            Some(fold) => fold.finish().ok_or_else(no_blocks)?.map_err(|m| (m, None)),
+            None => Matrix::concat(&matrices(parts)?, c == Combine::Rows)
+                .map(Value::Matrix)
+                .ok_or_else(|| ("internal: pipeline partials of different shapes".to_owned(), None)),
+        })
+        .collect()
 }
 
 fn set(frame: &mut [Option<Value>], v: daphne_ir::Value, x: Value) {
@@ -132,31 +167,24 @@ fn block(f: &Function, ops: &[OpId], frame: &mut [Option<Value>]) -> Result<Vec<
     Err(("internal: a pipeline body without `yield`".into(), None))
 }
 
-/// Combines the per-block partials of result `r`.
-fn combine(f: &Function, r: daphne_ir::Value, c: Combine, parts: Vec<Value>) -> Result<Value, Failure> {
-    let matrices = |parts: Vec<Value>| -> Result<Vec<Matrix>, Failure> {
-        parts
-            .into_iter()
-            .map(|p| match p {
-                Value::Matrix(m) => Ok(m),
-                other => Err((format!("internal: a pipeline partial is {}", other.describe()), None)),
-            })
-            .collect()
-    };
+fn matrices(parts: Vec<Value>) -> Result<Vec<Matrix>, Failure> {
+    parts
+        .into_iter()
+        .map(|p| match p {
+            Value::Matrix(m) => Ok(m),
+            other => Err((format!("internal: a pipeline partial is {}", other.describe()), None)),
+        })
+        .collect()
+}
+
+/// Combines two partials `a` (earlier blocks) and `b` of result `r` by `c` (add, min or max).
+fn combine_two(f: &Function, r: daphne_ir::Value, c: Combine, a: Value, b: Value) -> Result<Value, String> {
     let ew = match c {
-        Combine::Rows | Combine::Cols => {
-            return Matrix::concat(&matrices(parts)?, c == Combine::Rows)
-                .map(Value::Matrix)
-                .ok_or_else(|| ("internal: pipeline partials of different shapes".to_owned(), None));
-        }
-        Combine::Add => Builtin::EwAdd,
         Combine::Min => Builtin::EwMin,
         Combine::Max => Builtin::EwMax,
+        _ => Builtin::EwAdd,
     };
-    let vt = f.ty(r).value_type().or_else(|| parts.first().and_then(|p| kernels::type_of(p).value_type()));
-    let vt = vt.ok_or_else(|| ("internal: a combined pipeline output without a value type".to_owned(), None))?;
-    let folded = fold_tree(parts.into_iter().map(Ok).collect(), |a: Result<Value, String>, b| {
-        kernels::ew::binary(ew, &a?, &b?, vt, vt)
-    });
-    folded.unwrap_or_else(|| Err("internal: a pipeline without blocks".into())).map_err(|m| (m, None))
+    let vt = f.ty(r).value_type().or_else(|| kernels::type_of(&a).value_type());
+    let vt = vt.ok_or("internal: a combined pipeline output without a value type")?;
+    kernels::ew::binary(ew, &a, &b, vt, vt)
 }
