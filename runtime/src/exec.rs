@@ -84,6 +84,8 @@ pub fn run_with(
     out: &mut (dyn Write + Send),
     err: &mut (dyn Write + Send),
 ) -> R<()> {
+    // Products outside pipelines use the engine's threads (the setting changes no bit).
+    crate::kernels::linalg::set_threads(options.schedule.threads);
     std::thread::scope(|scope| {
         let handle = std::thread::Builder::new().name("daphne-exec".into()).stack_size(EXEC_STACK_BYTES).spawn_scoped(
             scope,

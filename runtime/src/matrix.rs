@@ -39,6 +39,11 @@ impl<T: Clone> DenseMatrix<T> {
         &self.cells
     }
 
+    /// Whether `other` is this matrix (the same shape over the same shared cells).
+    pub fn is_same(&self, other: &DenseMatrix<T>) -> bool {
+        Arc::ptr_eq(&self.cells, &other.cells) && (self.rows, self.cols) == (other.rows, other.cols)
+    }
+
     /// The cells for writing, copied first if another matrix shares them.
     pub fn cells_mut(&mut self) -> &mut [T] {
         Arc::make_mut(&mut self.cells).as_mut_slice()

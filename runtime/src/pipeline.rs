@@ -184,6 +184,19 @@ fn combine_two(f: &Function, r: daphne_ir::Value, c: Combine, a: Value, b: Value
         Combine::Max => Builtin::EwMax,
         _ => Builtin::EwAdd,
     };
+    // Adding up partial matrices of doubles is the common case (`syrk`, `gemv`, column
+    // sums): in place, as `ewAdd` computes it.
+    let (a, b) = match (c, a, b) {
+        (Combine::Add, Value::Matrix(Matrix::F64(mut x)), Value::Matrix(Matrix::F64(y)))
+            if (x.rows(), x.cols()) == (y.rows(), y.cols()) =>
+        {
+            for (p, &q) in x.cells_mut().iter_mut().zip(y.cells()) {
+                *p += q;
+            }
+            return Ok(Value::Matrix(Matrix::F64(x)));
+        }
+        (_, a, b) => (a, b),
+    };
     let vt = f.ty(r).value_type().or_else(|| kernels::type_of(&a).value_type());
     let vt = vt.ok_or("internal: a combined pipeline output without a value type")?;
     kernels::ew::binary(ew, &a, &b, vt, vt)

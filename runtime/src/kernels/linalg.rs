@@ -1,31 +1,156 @@
-//! Dense linear algebra: matrix multiplication and solving linear systems.
+//! Dense linear algebra: matrix products, solving linear systems, eigen decomposition.
 //!
-//! These are straightforward loops; the Cranelift/library-backed versions replace them when
-//! the codegen engine lands, with these kept as the reference.
+//! Floating-point products call matrixmultiply's gemm (through ndarray), on one thread per
+//! call, block by block along the canonical order of `daphne_ir::pipeline`, with this module's
+//! threads taking blocks or row ranges. matrixmultiply packs its operands and adds up every
+//! cell along the inner dimension in the same order whatever the layouts and the shape of the
+//! output, so a block product has the same bits through a transposed view or a materialized
+//! transpose, and `t(X) @ X` can compute only the panels on and below the diagonal (half the
+//! work) and mirror them: fused and unfused products agree exactly (the tests check it). faer
+//! was measured too: its triangular product is faster, but it picks among several kernels
+//! (matrix-vector, small-size, blocked) by shape and layout, whose bits differ. `solve` uses
+//! faer's LU decomposition.
 
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use daphne_ir::pipeline::{TreeFold, blocks};
 use daphne_ir::{Builtin, ValueType};
+use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 
 use super::{R, from_f64, wrap};
 use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
+use crate::schedule::Schedule;
 use crate::value::Value;
 use crate::with_elem_type;
+
+/// Threads for products outside pipelines; the executor sets it from its options.
+static THREADS: AtomicUsize = AtomicUsize::new(1);
+
+/// Sets the number of threads products use (at least one).
+pub fn set_threads(n: usize) {
+    THREADS.store(n.max(1), Ordering::Relaxed);
+}
+
+fn threads() -> usize {
+    THREADS.load(Ordering::Relaxed)
+}
+
+/// The cell types matrixmultiply multiplies.
+trait Float: MatrixElem + ndarray::LinalgScalar + Send + Sync {}
+
+impl Float for f64 {}
+impl Float for f32 {}
+
+/// `rows` x `cols` cells starting at `start` of `cells`, rows `stride` apart.
+fn view<T: Float>(cells: &[T], start: usize, rows: usize, cols: usize, stride: usize) -> ArrayView2<'_, T> {
+    if rows == 0 || cols == 0 {
+        return ArrayView2::from_shape((rows, cols), &[]).expect("an empty view");
+    }
+    let cells = &cells[start..start + (rows - 1) * stride + cols];
+    ArrayView2::from_shape((rows, cols).strides((stride, 1)), cells).expect("a view inside its cells")
+}
+
+/// The same for writing.
+fn view_mut<T: Float>(cells: &mut [T], start: usize, rows: usize, cols: usize, stride: usize) -> ArrayViewMut2<'_, T> {
+    if rows == 0 || cols == 0 {
+        return ArrayViewMut2::from_shape((rows, cols), &mut []).expect("an empty view");
+    }
+    let cells = &mut cells[start..start + (rows - 1) * stride + cols];
+    ArrayViewMut2::from_shape((rows, cols).strides((stride, 1)), cells).expect("a view inside its cells")
+}
+
+/// `a @ b` as one block (no splitting of the inner dimension), row-major.
+fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Vec<T> {
+    let (n, m) = (a.nrows(), b.ncols());
+    let mut out = vec![T::zero(); n * m];
+    ndarray::linalg::general_mat_mul(T::one(), &a, &b, T::zero(), &mut view_mut(&mut out, 0, n, m, m));
+    out
+}
+
+/// Rows per panel of `gram`.
+const PANEL: usize = 128;
+
+/// `t(a) @ a` as one block: for each panel of output rows, only the columns up to the end of
+/// the panel's diagonal are computed; the rest is mirrored.
+fn gram<T: Float>(a: ArrayView2<'_, T>) -> Vec<T> {
+    let m = a.ncols();
+    let t = a.t();
+    let mut out = vec![T::zero(); m * m];
+    for lo in (0..m).step_by(PANEL) {
+        let hi = (lo + PANEL).min(m);
+        let lhs = t.slice(ndarray::s![lo..hi, ..]);
+        let rhs = a.slice(ndarray::s![.., ..hi]);
+        ndarray::linalg::general_mat_mul(
+            T::one(),
+            &lhs,
+            &rhs,
+            T::zero(),
+            &mut view_mut(&mut out, lo * m, hi - lo, hi, m),
+        );
+    }
+    mirror_lower(&mut out, m);
+    out
+}
+
+/// Copies the lower triangle of the m x m row-major `cells` onto the upper one, in tiles (a
+/// column walk of a large matrix would miss the cache on every cell).
+fn mirror_lower<T: Copy>(cells: &mut [T], m: usize) {
+    const TILE: usize = 32;
+    for bi in (0..m).step_by(TILE) {
+        for bj in (bi..m).step_by(TILE) {
+            for i in bi..(bi + TILE).min(m) {
+                for j in bj.max(i + 1)..(bj + TILE).min(m) {
+                    cells[i * m + j] = cells[j * m + i];
+                }
+            }
+        }
+    }
+}
+
+fn add_cells<T: Float>(mut a: Vec<T>, b: Vec<T>) -> Vec<T> {
+    for (x, y) in a.iter_mut().zip(b) {
+        *x = *x + y;
+    }
+    a
+}
 
 /// `A @ B` in the result value type. A floating-point product follows the canonical block
 /// order of `daphne_ir::pipeline` along the inner dimension: the products of the blocks are
 /// added along the tree, so `t(X) @ Y` gives the same bits as a pipeline that adds up
 /// `t(X_b) @ Y_b` block by block.
 pub fn matmul(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
-    product(a, b, vt, true)
+    check_shapes(a.cols(), b.rows(), a, b)?;
+    match vt {
+        ValueType::F64 => Ok(wrap(product::<f64>(&typed(a)?, &typed(b)?, threads()))),
+        ValueType::F32 => Ok(wrap(product::<f32>(&typed(a)?, &typed(b)?, threads()))),
+        _ => integer_product(&a.clone(), b, vt),
+    }
 }
 
-/// `A @ B` as one block: no splitting of the inner dimension (what a pipeline body computes
-/// for its block of `syrk`/`gemv`).
-pub fn matmul_block(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
-    product(a, b, vt, false)
+/// `t(A) @ B` (`gemv`), or `t(A) @ A` (`syrk`) when `b` is `None`, in the result value type,
+/// blocked along the rows of `A` as `matmul(t(A), B)` is along its inner dimension. With
+/// `blocked` false, one block: what a pipeline body computes for its block.
+pub fn tmatmul(a: &Matrix, b: Option<&Matrix>, vt: ValueType, blocked: bool) -> R<Value> {
+    if let Some(b) = b.filter(|b| b.rows() != a.rows()) {
+        check_shapes(a.rows(), b.rows(), &super::data::transpose_m(a), b)?;
+    }
+    let threads = if blocked { threads() } else { 1 };
+    match vt {
+        ValueType::F64 => {
+            let b = b.map(typed::<f64>).transpose()?;
+            Ok(wrap(tproduct(&typed::<f64>(a)?, b.as_ref(), blocked, threads)))
+        }
+        ValueType::F32 => {
+            let b = b.map(typed::<f32>).transpose()?;
+            Ok(wrap(tproduct(&typed::<f32>(a)?, b.as_ref(), blocked, threads)))
+        }
+        _ => integer_product(&super::data::transpose_m(a), b.unwrap_or(a), vt),
+    }
 }
 
-fn product(a: &Matrix, b: &Matrix, vt: ValueType, blocked: bool) -> R<Value> {
-    if a.cols() != b.rows() {
+fn check_shapes(inner_a: usize, inner_b: usize, a: &Matrix, b: &Matrix) -> R<()> {
+    if inner_a != inner_b {
         return Err(format!(
             "`@` needs as many columns on the left as rows on the right, but the shapes are {}x{} and {}x{}",
             a.rows(),
@@ -34,6 +159,16 @@ fn product(a: &Matrix, b: &Matrix, vt: ValueType, blocked: bool) -> R<Value> {
             b.cols()
         ));
     }
+    Ok(())
+}
+
+fn typed<T: MatrixElem>(m: &Matrix) -> R<DenseMatrix<T>> {
+    m.to_typed::<T>().ok_or_else(|| "`@` needs numbers".to_owned())
+}
+
+/// An integer product by the plain loop, wrapping as C++ does (integer additions are
+/// associative, so no order is needed).
+fn integer_product(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
     fn run<T: MatrixElem>(a: &DenseMatrix<T>, b: &DenseMatrix<T>) -> Value {
         let (n, k, m) = (a.rows(), a.cols(), b.cols());
         let mut out = vec![T::default(); n * m];
@@ -47,21 +182,6 @@ fn product(a: &Matrix, b: &Matrix, vt: ValueType, blocked: bool) -> R<Value> {
         }
         wrap(DenseMatrix::from_vec(n, m, out))
     }
-    // Floating-point products go to matrixmultiply (through ndarray), whose blocked kernels are
-    // about 50x faster than the loop; integer products keep the loop (and C++'s wrapping).
-    match vt {
-        ValueType::F64 => {
-            let (x, y) =
-                (a.to_typed::<f64>().ok_or("`@` needs numbers")?, b.to_typed::<f64>().ok_or("`@` needs numbers")?);
-            return Ok(wrap(blocked_product(&x, &y, blocked)?));
-        }
-        ValueType::F32 => {
-            let (x, y) =
-                (a.to_typed::<f32>().ok_or("`@` needs numbers")?, b.to_typed::<f32>().ok_or("`@` needs numbers")?);
-            return Ok(wrap(blocked_product(&x, &y, blocked)?));
-        }
-        _ => {}
-    }
     with_elem_type!(vt, T => {
         let strings = || "`@` is not defined on strings".to_owned();
         let (x, y) = (a.to_typed::<T>().ok_or_else(strings)?, b.to_typed::<T>().ok_or_else(strings)?);
@@ -69,45 +189,53 @@ fn product(a: &Matrix, b: &Matrix, vt: ValueType, blocked: bool) -> R<Value> {
     }, str => Err("`@` is not defined on strings".to_owned()))
 }
 
-/// A floating-point product, split along the inner dimension into the canonical blocks (when
-/// `blocked`), the block products added along the tree. (Integer products need no order:
-/// their additions wrap, which is associative.)
-fn blocked_product<T: ndarray::LinalgScalar + Clone>(
-    a: &DenseMatrix<T>,
-    b: &DenseMatrix<T>,
-    blocked: bool,
-) -> R<DenseMatrix<T>> {
-    let parts = daphne_ir::pipeline::blocks(a.cols());
-    if !blocked || parts.len() <= 1 {
-        return float_product(a, b);
-    }
-    let products = parts
-        .into_iter()
-        .map(|r| float_product(&a.col_range(r.start, r.end), &b.row_range(r.start, r.end)))
-        .collect::<R<Vec<_>>>()?;
-    let sum = daphne_ir::pipeline::fold_tree(products, |mut x, y| {
-        for (p, &q) in x.cells_mut().iter_mut().zip(y.cells()) {
-            *p = *p + q;
+/// `a @ b`, blocked along the inner dimension, the rows of `a` in ranges on `threads` threads
+/// (each output row is computed alone, so the ranges do not change a bit).
+fn product<T: Float>(a: &DenseMatrix<T>, b: &DenseMatrix<T>, threads: usize) -> DenseMatrix<T> {
+    let (n, k, m) = (a.rows(), a.cols(), b.cols());
+    let parts = blocks(k);
+    let rows_of = |rows: Range<usize>| -> Vec<T> {
+        let fold = TreeFold::new(parts.len());
+        for (i, p) in parts.iter().enumerate() {
+            let x = view(a.cells(), rows.start * k + p.start, rows.len(), p.len(), k);
+            let y = view(b.cells(), p.start * m, p.len(), m, m);
+            fold.add(i, gemm(x, y), add_cells);
         }
-        x
-    });
-    sum.ok_or_else(|| "internal: a product without blocks".to_owned())
+        fold.finish().unwrap_or_else(|| vec![T::zero(); rows.len() * m])
+    };
+    // Threads only pay off for products of some size.
+    let chunks = if n * k * m < 1 << 20 { 1 } else { threads.min(n).max(1) };
+    let ranges: Vec<Range<usize>> = (0..chunks).map(|c| n * c / chunks..n * (c + 1) / chunks).collect();
+    let cells: Vec<T> = Schedule::on(chunks).run(ranges, rows_of, |_| false).into_iter().flatten().flatten().collect();
+    DenseMatrix::from_vec(n, m, cells)
 }
 
-/// A floating-point matrix product by ndarray's `dot` (matrixmultiply's gemm).
-fn float_product<T: ndarray::LinalgScalar + Clone>(a: &DenseMatrix<T>, b: &DenseMatrix<T>) -> R<DenseMatrix<T>> {
-    let shape = |e: ndarray::ShapeError| format!("internal: {e}");
-    let x = ndarray::ArrayView2::from_shape((a.rows(), a.cols()), a.cells()).map_err(shape)?;
-    let y = ndarray::ArrayView2::from_shape((b.rows(), b.cols()), b.cells()).map_err(shape)?;
-    let z = x.dot(&y);
-    let (rows, cols) = z.dim();
-    let cells = if z.is_standard_layout() { z.into_raw_vec_and_offset().0 } else { z.iter().cloned().collect() };
-    Ok(DenseMatrix::from_vec(rows, cols, cells))
+/// `t(a) @ b` (`t(a) @ a` for `None`), blocked along the rows of `a` (when `blocked`), the
+/// blocks on `threads` threads and folded along the canonical tree as they finish.
+fn tproduct<T: Float>(a: &DenseMatrix<T>, b: Option<&DenseMatrix<T>>, blocked: bool, threads: usize) -> DenseMatrix<T> {
+    let (n, k) = (a.rows(), a.cols());
+    let m = b.map_or(k, |b| b.cols());
+    let parts: Vec<Range<usize>> = if blocked { blocks(n) } else { std::iter::once(0..n).collect() };
+    let fold = TreeFold::new(parts.len());
+    // `gemv(X, X)` is `syrk(X)`.
+    let b = b.filter(|b| !b.is_same(a));
+    let block = |(i, p): (usize, Range<usize>)| {
+        let x = view(a.cells(), p.start * k, p.len(), k, k);
+        let product = match b {
+            None => gram(x),
+            Some(b) => gemm(x.t(), view(b.cells(), p.start * m, p.len(), m, m)),
+        };
+        fold.add(i, product, add_cells);
+    };
+    let threads = if n * k * m < 1 << 20 { 1 } else { threads };
+    Schedule::on(threads).run(parts.into_iter().enumerate().collect(), block, |_| false);
+    DenseMatrix::from_vec(k, m, fold.finish().unwrap_or_else(|| vec![T::zero(); k * m]))
 }
 
-/// `solve(A, b)`: x with A x = b, by LU decomposition with partial pivoting in double
-/// precision. A singular A is an error.
+/// `solve(A, b)`: x with A x = b, by faer's LU decomposition with partial pivoting (as
+/// LAPACK's `dgesv`, which DAPHNE calls) in double precision. A singular A is an error.
 pub fn solve(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
+    use faer::linalg::solvers::Solve;
     let (n, m) = (a.rows(), a.cols());
     if n != m {
         return Err(format!("`solve` needs a square matrix, not {n}x{m}"));
@@ -115,43 +243,23 @@ pub fn solve(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
     if b.rows() != n {
         return Err(format!("`solve`: the right side has {} rows but the matrix has {n}", b.rows()));
     }
-    let mut lu = super::as_f64(Builtin::Solve, a)?.cells().to_vec();
-    let rhs = super::as_f64(Builtin::Solve, b)?;
+    let (lhs, rhs) = (super::as_f64(Builtin::Solve, a)?, super::as_f64(Builtin::Solve, b)?);
     let k = rhs.cols();
-    let mut x = rhs.cells().to_vec();
-    for col in 0..n {
-        let pivot = (col..n).max_by(|&i, &j| lu[i * n + col].abs().total_cmp(&lu[j * n + col].abs())).unwrap_or(col);
-        if lu[pivot * n + col] == 0.0 || !lu[pivot * n + col].is_finite() {
+    if lhs.cells().iter().any(|x| !x.is_finite()) {
+        return Err("`solve`: the matrix is singular".to_owned());
+    }
+    let mut x = vec![0.0; n * k];
+    if n > 0 && k > 0 {
+        let lu = faer::MatRef::from_row_major_slice(lhs.cells(), n, n).partial_piv_lu();
+        let u = lu.U();
+        if (0..n).any(|i| u[(i, i)] == 0.0 || !u[(i, i)].is_finite()) {
             return Err("`solve`: the matrix is singular".to_owned());
         }
-        if pivot != col {
-            for j in 0..n {
-                lu.swap(col * n + j, pivot * n + j);
-            }
+        let solved = lu.solve(faer::MatRef::from_row_major_slice(rhs.cells(), n, k));
+        for i in 0..n {
             for j in 0..k {
-                x.swap(col * k + j, pivot * k + j);
+                x[i * k + j] = solved[(i, j)];
             }
-        }
-        for i in col + 1..n {
-            let f = lu[i * n + col] / lu[col * n + col];
-            if f == 0.0 {
-                continue;
-            }
-            for j in col..n {
-                lu[i * n + j] -= f * lu[col * n + j];
-            }
-            for j in 0..k {
-                x[i * k + j] -= f * x[col * k + j];
-            }
-        }
-    }
-    for i in (0..n).rev() {
-        for j in 0..k {
-            let mut s = x[i * k + j];
-            for p in i + 1..n {
-                s -= lu[i * n + p] * x[p * k + j];
-            }
-            x[i * k + j] = s / lu[i * n + i];
         }
     }
     let vt = if vt.is_float() { vt } else { ValueType::F64 };
@@ -229,4 +337,81 @@ pub fn eigen(m: &Matrix) -> R<Vec<Value>> {
         }
     }
     Ok(vec![wrap(DenseMatrix::from_vec(n, 1, values)), wrap(DenseMatrix::from_vec(n, n, vectors))])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random(rows: usize, cols: usize, seed: u64) -> DenseMatrix<f64> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let cells = (0..rows * cols)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+            })
+            .collect();
+        DenseMatrix::from_vec(rows, cols, cells)
+    }
+
+    fn transpose(m: &DenseMatrix<f64>) -> DenseMatrix<f64> {
+        let cells = (0..m.cols()).flat_map(|c| (0..m.rows()).map(move |r| *m.get(r, c))).collect();
+        DenseMatrix::from_vec(m.cols(), m.rows(), cells)
+    }
+
+    /// The invariant fusion relies on: `t(X) @ Y` gives the same bits whether the transpose is
+    /// materialized (`matmul`) or a view (`gemv`), as one triangle (`syrk`) or the full square,
+    /// on any number of threads.
+    #[test]
+    fn products_agree_bit_for_bit_whatever_the_layout() {
+        let shapes = [
+            (1, 1, 1),
+            (3, 2, 5),
+            (300, 7, 1),
+            (600, 33, 9),
+            (1000, 70, 70),
+            (257, 129, 64),
+            (0, 4, 3),
+            (2000, 300, 1),
+            (700, 5, 300),
+            (513, 1, 1),
+            (300, 400, 2),
+            (520, 250, 250),
+        ];
+        for (i, &(n, k, m)) in shapes.iter().enumerate() {
+            let x = random(n, k, i as u64);
+            let y = random(n, m, 100 + i as u64);
+            let tx = transpose(&x);
+            for threads in [1, 3] {
+                let gemv = tproduct(&x, Some(&y), true, threads);
+                assert_eq!(gemv, product(&tx, &y, threads), "t(X) @ Y for {n}x{k}, {n}x{m}");
+                let syrk = tproduct(&x, None, true, threads);
+                assert_eq!(syrk, product(&tx, &x, threads), "t(X) @ X for {n}x{k}");
+                assert_eq!(syrk, tproduct(&x, Some(&x), true, threads), "syrk against gemv for {n}x{k}");
+            }
+        }
+    }
+
+    #[test]
+    fn products_are_right_and_split_rows_without_changing_bits() {
+        let (a, b) = (random(500, 300, 1), random(300, 40, 2));
+        let one = product(&a, &b, 1);
+        assert_eq!(one, product(&a, &b, 3));
+        for (i, j) in [(0, 0), (17, 39), (499, 5)] {
+            let exact: f64 = (0..300).map(|p| a.get(i, p) * b.get(p, j)).sum();
+            assert!((one.get(i, j) - exact).abs() < 1e-12, "{i},{j}");
+        }
+    }
+
+    #[test]
+    fn solve_solves_and_reports_singular_matrices() {
+        let a = Matrix::F64(DenseMatrix::from_vec(2, 2, vec![2.0, 1.0, 1.0, 3.0]));
+        let b = Matrix::F64(DenseMatrix::from_vec(2, 1, vec![3.0, 5.0]));
+        let Value::Matrix(Matrix::F64(x)) = solve(&a, &b, ValueType::F64).unwrap() else { panic!() };
+        assert!((x.cells()[0] - 0.8).abs() < 1e-15 && (x.cells()[1] - 1.4).abs() < 1e-15, "{x:?}");
+        let s = Matrix::F64(DenseMatrix::from_vec(2, 2, vec![1.0, 2.0, 2.0, 4.0]));
+        assert_eq!(solve(&s, &b, ValueType::F64).unwrap_err(), "`solve`: the matrix is singular");
+    }
 }

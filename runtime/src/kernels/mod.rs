@@ -183,11 +183,8 @@ pub fn call_block(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
         }
         B::Syrk | B::Gemv => {
             let a = matrix_arg(op, args.first().ok_or_else(|| format!("`{op}` is missing operand 0"))?)?;
-            let b = match args.get(1) {
-                Some(b) => matrix_arg(op, b)?,
-                None => a,
-            };
-            Ok(vec![linalg::matmul_block(&data::transpose_m(a), b, result_vt(op, args)?)?])
+            let b = args.get(1).map(|b| matrix_arg(op, b)).transpose()?;
+            Ok(vec![linalg::tmatmul(a, b, result_vt(op, args)?, false)?])
         }
         _ => call(op, args),
     }
@@ -375,13 +372,10 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
         B::Reverse => one(data::reverse(matrix_arg(op, arg(0)?)?)),
         B::MatMul => one(linalg::matmul(matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?, result_vt(op, args)?)?),
         B::Solve => one(linalg::solve(matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?, result_vt(op, args)?)?),
-        B::Syrk => {
-            let a = matrix_arg(op, arg(0)?)?;
-            one(linalg::matmul(&data::transpose_m(a), a, result_vt(op, args)?)?)
-        }
+        B::Syrk => one(linalg::tmatmul(matrix_arg(op, arg(0)?)?, None, result_vt(op, args)?, true)?),
         B::Gemv => {
-            let a = matrix_arg(op, arg(0)?)?;
-            one(linalg::matmul(&data::transpose_m(a), matrix_arg(op, arg(1)?)?, result_vt(op, args)?)?)
+            let b = matrix_arg(op, arg(1)?)?;
+            one(linalg::tmatmul(matrix_arg(op, arg(0)?)?, Some(b), result_vt(op, args)?, true)?)
         }
         B::SliceRow | B::SliceCol => one(data::slice(op, arg(0)?, arg(1)?, arg(2)?)?),
         B::ExtractRow | B::ExtractCol => one(data::extract(op, arg(0)?, arg(1)?)?),
