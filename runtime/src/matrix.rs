@@ -8,19 +8,28 @@ use crate::elem::Elem;
 use crate::format::CppDisplay;
 
 /// A dense row-major matrix. Cloning shares the cells; writing through `cells_mut` copies
-/// them first if they are shared, so `B = A; B[0, 0] = 1;` leaves `A` alone.
-#[derive(Debug, Clone, PartialEq)]
+/// them first if they are shared, so `B = A; B[0, 0] = 1;` leaves `A` alone. A range of rows
+/// (`row_range`) shares its parent's cells too, from an offset.
+#[derive(Debug, Clone)]
 pub struct DenseMatrix<T> {
     rows: usize,
     cols: usize,
     cells: Arc<Vec<T>>,
+    /// Where this matrix's cells start in `cells`.
+    offset: usize,
+}
+
+impl<T: Clone + PartialEq> PartialEq for DenseMatrix<T> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.rows, self.cols) == (other.rows, other.cols) && self.cells() == other.cells()
+    }
 }
 
 impl<T: Clone> DenseMatrix<T> {
     /// A matrix from row-major cells; `cells.len()` must be `rows * cols`.
     pub fn from_vec(rows: usize, cols: usize, cells: Vec<T>) -> DenseMatrix<T> {
         debug_assert_eq!(cells.len(), rows * cols);
-        DenseMatrix { rows, cols, cells: Arc::new(cells) }
+        DenseMatrix { rows, cols, cells: Arc::new(cells), offset: 0 }
     }
 
     pub fn filled(rows: usize, cols: usize, value: T) -> DenseMatrix<T> {
@@ -36,35 +45,41 @@ impl<T: Clone> DenseMatrix<T> {
     }
 
     pub fn cells(&self) -> &[T] {
-        &self.cells
+        &self.cells[self.offset..self.offset + self.rows * self.cols]
     }
 
     /// Whether `other` is this matrix (the same shape over the same shared cells).
     pub fn is_same(&self, other: &DenseMatrix<T>) -> bool {
-        Arc::ptr_eq(&self.cells, &other.cells) && (self.rows, self.cols) == (other.rows, other.cols)
+        Arc::ptr_eq(&self.cells, &other.cells)
+            && (self.rows, self.cols, self.offset) == (other.rows, other.cols, other.offset)
     }
 
     /// The cells for writing, copied first if another matrix shares them.
     pub fn cells_mut(&mut self) -> &mut [T] {
+        if self.offset != 0 || self.cells.len() != self.rows * self.cols {
+            self.cells = Arc::new(self.cells().to_vec());
+            self.offset = 0;
+        }
         Arc::make_mut(&mut self.cells).as_mut_slice()
     }
 
     pub fn get(&self, r: usize, c: usize) -> &T {
-        &self.cells[r * self.cols + c]
+        &self.cells()[r * self.cols + c]
     }
 
     pub fn row(&self, r: usize) -> &[T] {
-        &self.cells[r * self.cols..(r + 1) * self.cols]
+        &self.cells()[r * self.cols..(r + 1) * self.cols]
     }
 
     /// The same cells with another shape of the same size.
     pub fn reshaped(&self, rows: usize, cols: usize) -> DenseMatrix<T> {
-        DenseMatrix { rows, cols, cells: self.cells.clone() }
+        DenseMatrix { rows, cols, cells: self.cells.clone(), offset: self.offset }
     }
 
-    /// Rows `lo..hi` as a new matrix.
+    /// Rows `lo..hi` as a matrix sharing these cells.
     pub fn row_range(&self, lo: usize, hi: usize) -> DenseMatrix<T> {
-        DenseMatrix::from_vec(hi - lo, self.cols, self.cells[lo * self.cols..hi * self.cols].to_vec())
+        debug_assert!(lo <= hi && hi <= self.rows);
+        DenseMatrix { rows: hi - lo, cols: self.cols, cells: self.cells.clone(), offset: self.offset + lo * self.cols }
     }
 
     /// Columns `lo..hi` as a new matrix.
@@ -82,8 +97,8 @@ impl<T: Clone> DenseMatrix<T> {
             if parts.iter().any(|p| p.cols != cols) {
                 return None;
             }
-            let cells: Vec<T> = parts.iter().flat_map(|p| p.cells.iter().cloned()).collect();
-            Some(DenseMatrix::from_vec(cells.len().checked_div(cols).unwrap_or(0), cols, cells))
+            let cells: Vec<T> = parts.iter().flat_map(|p| p.cells().iter().cloned()).collect();
+            Some(DenseMatrix::from_vec(parts.iter().map(|p| p.rows).sum(), cols, cells))
         } else {
             let n = first.rows;
             if parts.iter().any(|p| p.rows != n) {
@@ -101,7 +116,7 @@ impl<T: Clone> DenseMatrix<T> {
     }
 
     pub fn map<U: Clone>(&self, f: impl Fn(&T) -> U) -> DenseMatrix<U> {
-        DenseMatrix::from_vec(self.rows, self.cols, self.cells.iter().map(f).collect())
+        DenseMatrix::from_vec(self.rows, self.cols, self.cells().iter().map(f).collect())
     }
 }
 
@@ -351,4 +366,29 @@ pub fn header(sparse: bool, rows: usize, cols: usize, vt: ValueType) -> String {
     let name = if vt == ValueType::Str { "std::string" } else { vt.cpp_name() };
     let kind = if sparse { "CSRMatrix" } else { "DenseMatrix" };
     format!("{kind}({rows}x{cols}, {name})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_range_shares_cells_until_written() {
+        let m = DenseMatrix::from_vec(3, 2, vec![1, 2, 3, 4, 5, 6]);
+        let mut r = m.row_range(1, 3);
+        assert_eq!(r.cells(), [3, 4, 5, 6]);
+        assert_eq!(r.row(1), [5, 6]);
+        assert_eq!(*r.get(0, 1), 4);
+        assert_eq!(r, DenseMatrix::from_vec(2, 2, vec![3, 4, 5, 6]), "equality ignores where cells start");
+        assert_eq!(r.row_range(1, 2).cells(), [5, 6]);
+        assert!(r.is_same(&r.clone()) && !r.is_same(&m.row_range(0, 2)));
+        r.cells_mut()[0] = 30;
+        assert_eq!(r.cells(), [30, 4, 5, 6]);
+        assert_eq!(m.cells(), [1, 2, 3, 4, 5, 6], "the parent is unchanged");
+        assert_eq!(m.row_range(3, 3).rows(), 0);
+        let parts = [&m.row_range(0, 1), &m.row_range(1, 3)];
+        assert_eq!(DenseMatrix::concat(&parts, true), Some(m.clone()));
+        let empty = DenseMatrix::<i32>::from_vec(4, 0, vec![]);
+        assert_eq!(DenseMatrix::concat(&[&empty, &empty], true).map(|c| c.rows()), Some(8));
+    }
 }

@@ -165,7 +165,7 @@ pub fn along_block(op: Builtin, m: &Matrix, vt: ValueType) -> R<Value> {
         let out: Vec<T> = if per_row {
             (0..rows).map(|i| reduce::<T>(k, x.row(i).iter().copied(), cols)).collect()
         } else {
-            (0..cols).map(|j| reduce::<T>(k, (0..rows).map(|i| *x.get(i, j)), rows)).collect()
+            columns::<T>(k, &x)
         };
         let (r, c) = if per_row { (rows, 1) } else { (1, cols) };
         if index_result {
@@ -174,6 +174,62 @@ pub fn along_block(op: Builtin, m: &Matrix, vt: ValueType) -> R<Value> {
         }
         Ok(wrap(DenseMatrix::from_vec(r, c, out)))
     }, str => Err(format!("`{op}` is not defined on strings")))
+}
+
+/// `reduce` of every column, computed row by row (a walk down each column of a row-major
+/// matrix would miss the cache on every cell); each column sees its values in the same order.
+fn columns<T: Elem>(k: Kind, x: &DenseMatrix<T>) -> Vec<T> {
+    let (rows, cols) = (x.rows(), x.cols());
+    let fold = |init: T, f: &dyn Fn(T, T) -> T| {
+        let mut acc = vec![init; cols];
+        for i in 0..rows {
+            for (a, &v) in acc.iter_mut().zip(x.row(i)) {
+                *a = f(*a, v);
+            }
+        }
+        acc
+    };
+    match k {
+        Kind::Sum => fold(T::default(), &|a, v| a.add(v)),
+        Kind::Min => fold(T::from_f64(f64::INFINITY), &|a, v| if v < a { v } else { a }),
+        Kind::Max => fold(T::from_f64(f64::NEG_INFINITY), &|a, v| if v > a { v } else { a }),
+        Kind::Mean | Kind::Var | Kind::Stddev => {
+            let count = T::from_i128(rows as i128);
+            let sums = fold(T::default(), &|a, v| a.add(v));
+            let means: Vec<T> = sums.iter().map(|s| s.div(count).unwrap_or_default()).collect();
+            if k == Kind::Mean {
+                return means;
+            }
+            let mut sq = vec![T::default(); cols];
+            for i in 0..rows {
+                for ((a, &v), &mean) in sq.iter_mut().zip(x.row(i)).zip(&means) {
+                    let d = v.sub(mean);
+                    *a = a.add(d.mul(d));
+                }
+            }
+            sq.iter()
+                .map(|s| {
+                    let var = s.div(count).unwrap_or_default();
+                    if k == Kind::Var { var } else { T::from_f64(var.to_f64().sqrt()) }
+                })
+                .collect()
+        }
+        Kind::IdxMin | Kind::IdxMax => {
+            let mut best: Vec<Option<(usize, T)>> = vec![None; cols];
+            for i in 0..rows {
+                for (b, &v) in best.iter_mut().zip(x.row(i)) {
+                    let better = match b {
+                        None => true,
+                        Some((_, c)) => (k == Kind::IdxMin && v < *c) || (k == Kind::IdxMax && v > *c),
+                    };
+                    if better {
+                        *b = Some((i, v));
+                    }
+                }
+            }
+            best.iter().map(|b| T::from_i128(b.map_or(0, |(i, _)| i) as i128)).collect()
+        }
+    }
 }
 
 /// Cumulative aggregation down each column.

@@ -120,10 +120,15 @@ fn add_cells<T: Float>(mut a: Vec<T>, b: Vec<T>) -> Vec<T> {
 /// added along the tree, so `t(X) @ Y` gives the same bits as a pipeline that adds up
 /// `t(X_b) @ Y_b` block by block.
 pub fn matmul(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
+    matmul_on(a, b, vt, threads())
+}
+
+/// `matmul` on `threads` threads (one inside a pipeline block, which has its thread).
+pub fn matmul_on(a: &Matrix, b: &Matrix, vt: ValueType, threads: usize) -> R<Value> {
     check_shapes(a.cols(), b.rows(), a, b)?;
     match vt {
-        ValueType::F64 => Ok(wrap(product::<f64>(&typed(a)?, &typed(b)?, threads()))),
-        ValueType::F32 => Ok(wrap(product::<f32>(&typed(a)?, &typed(b)?, threads()))),
+        ValueType::F64 => Ok(wrap(product::<f64>(&typed(a)?, &typed(b)?, threads))),
+        ValueType::F32 => Ok(wrap(product::<f32>(&typed(a)?, &typed(b)?, threads))),
         _ => integer_product(&a.clone(), b, vt),
     }
 }

@@ -181,6 +181,13 @@ pub fn call_block(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
             let m = matrix_arg(op, args.first().ok_or_else(|| format!("`{op}` is missing operand 0"))?)?;
             Ok(vec![agg::along_block(op, m, result_vt(op, args)?)?])
         }
+        // A block runs on one of the engine's threads already.
+        B::MatMul => {
+            let (a, b) = (args.first(), args.get(1));
+            let a = matrix_arg(op, a.ok_or_else(|| format!("`{op}` is missing operand 0"))?)?;
+            let b = matrix_arg(op, b.ok_or_else(|| format!("`{op}` is missing operand 1"))?)?;
+            Ok(vec![linalg::matmul_on(a, b, result_vt(op, args)?, 1)?])
+        }
         B::Syrk | B::Gemv => {
             let a = matrix_arg(op, args.first().ok_or_else(|| format!("`{op}` is missing operand 0"))?)?;
             let b = args.get(1).map(|b| matrix_arg(op, b)).transpose()?;
