@@ -81,7 +81,7 @@ impl Engine {
         let mut partials: Vec<Vec<f64>> = Vec::new();
         for c in &kernel.outputs {
             match c {
-                Combine::Rows => rows_out.push(vec![0.0; n * cols]),
+                Combine::Rows => rows_out.push(crate::pages::zeroed(n * cols)),
                 _ => partials.push(vec![0.0; blocks.len()]),
             }
         }

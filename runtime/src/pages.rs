@@ -1,0 +1,37 @@
+//! Large buffers backed by transparent huge pages where the system offers them on request
+//! (`/sys/kernel/mm/transparent_hugepage/enabled` = `madvise`, common on servers): the first
+//! write to a fresh 80 MB output then takes 40 page faults instead of 20 000, which was most of
+//! the time of a memory-bound pipeline such as `A = B + 3 * C`. NumPy does the same.
+//!
+//! This is the runtime's only unsafe code: one `madvise` call on memory the buffer owns.
+
+/// Buffers smaller than this keep ordinary pages.
+const HUGE: usize = 4 << 20;
+const HUGE_PAGE: usize = 2 << 20;
+
+/// `vec![0.0; n]`, asking for huge pages when it is large (the zeroed pages of a fresh large
+/// allocation are not touched before the first write, so the advice still applies).
+pub fn zeroed(n: usize) -> Vec<f64> {
+    let v = vec![0.0f64; n];
+    advise(&v);
+    v
+}
+
+#[allow(unsafe_code)]
+fn advise(v: &[f64]) {
+    let bytes = std::mem::size_of_val(v);
+    if !cfg!(target_os = "linux") || bytes < HUGE {
+        return;
+    }
+    let start = v.as_ptr() as usize;
+    let (lo, hi) = (start.next_multiple_of(HUGE_PAGE), (start + bytes) / HUGE_PAGE * HUGE_PAGE);
+    if hi > lo {
+        // SAFETY: `lo..hi` lies inside `v`'s allocation, which is alive; MADV_HUGEPAGE only
+        // changes how the kernel backs these pages, never their contents. A failure (no THP
+        // support) leaves ordinary pages, so the result is ignored.
+        #[cfg(target_os = "linux")]
+        unsafe {
+            libc::madvise(lo as *mut libc::c_void, hi - lo, libc::MADV_HUGEPAGE);
+        }
+    }
+}
