@@ -1,7 +1,8 @@
 //! `KernelCompiler`: a pipeline op becomes a native per-block kernel (see `abi.rs`).
 //!
 //! Supported today: pipelines whose row-split inputs and row-laid values are `f64` matrices of
-//! one width (so a block is one flat range of cells), scalar broadcast inputs of any numeric
+//! one width (so a block is one flat range of cells; a width the types do not know is checked
+//! by the engine at run time), scalar broadcast inputs of any numeric
 //! type, elementwise ops, `rows` outputs, and `sum`/`min`/`max` of all cells as add/min/max
 //! outputs. Anything else returns `None`, and the engine interprets that pipeline instead, so
 //! a script never depends on what the JIT covers. Every operation computes what the
@@ -36,8 +37,9 @@ pub struct Kernel {
     pub inputs: Vec<(Split, ValueType)>,
     /// Per output: its combine mode (every output is `f64` today).
     pub outputs: Vec<Combine>,
-    /// The columns of every row-split value.
-    pub cols: u64,
+    /// The columns of every row-split value, when the types know them (otherwise the engine
+    /// checks that the row-split inputs are equally wide: the code works on flat cells).
+    pub cols: Option<u64>,
     /// The Cranelift IR of the kernel (`daphnec --emit clif`).
     pub clif: String,
     /// How long compiling took.
@@ -120,7 +122,7 @@ impl KernelCompiler {
         &mut self,
         f: &Function,
         op: OpId,
-    ) -> Option<(KernelFn, Vec<(Split, ValueType)>, Vec<Combine>, u64, String)> {
+    ) -> Option<(KernelFn, Vec<(Split, ValueType)>, Vec<Combine>, Option<u64>, String)> {
         let plan = Plan::new(f, op)?;
         self.ctx.clear();
         let ptr = self.module.target_config().pointer_type();
@@ -160,7 +162,7 @@ struct Plan {
     op: OpId,
     inputs: Vec<(Split, ValueType)>,
     combines: Vec<Combine>,
-    cols: u64,
+    cols: Option<u64>,
     /// The builtins the body uses.
     builtins: Vec<Builtin>,
 }
@@ -171,21 +173,30 @@ impl Plan {
         let OpKind::Pipeline(spec) = &p.kind else { return None };
         let body = p.regions.first()?;
         let mut cols = None;
+        let mut rows_inputs = 0;
         let mut inputs = Vec::new();
         for (&a, &split) in body.args.iter().zip(&spec.splits) {
             match (split, f.ty(a)) {
-                (Split::Rows, Type::Matrix(m)) if m.vt == Some(ValueType::F64) && m.cols.is_some() => {
-                    if cols.is_some_and(|c| Some(c) != m.cols) {
+                (Split::Rows, Type::Matrix(m)) if m.vt == Some(ValueType::F64) => {
+                    if let (Some(c), Some(d)) = (cols, m.cols)
+                        && c != d
+                    {
                         return None;
                     }
-                    cols = m.cols;
+                    cols = cols.or(m.cols);
+                    rows_inputs += 1;
                     inputs.push((split, ValueType::F64));
                 }
                 (Split::Broadcast, Type::Scalar(vt)) if *vt != ValueType::Str => inputs.push((split, *vt)),
                 _ => return None,
             }
         }
-        let cols = cols?;
+        if rows_inputs == 0 {
+            return None;
+        }
+        // A width the types give must be the inputs' width (unknown widths are checked at run
+        // time, where all row-split inputs must be equally wide).
+        let same_width = |w: Option<u64>| w.is_none() || cols.is_none() || w == cols;
         let mut builtins = Vec::new();
         let mut sinks = HashMap::new();
         let (&yield_op, ops) = body.ops.split_last()?;
@@ -194,8 +205,7 @@ impl Plan {
             let [r] = o.results.as_slice() else { return None };
             // Every row-laid value is as wide as the inputs: the inputs all are, and elementwise
             // ops with scalars keep the width (a type may just not know it).
-            let row_value = matches!(f.ty(*r), Type::Matrix(m)
-                if m.vt == Some(ValueType::F64) && m.cols.is_none_or(|c| c == cols));
+            let row_value = matches!(f.ty(*r), Type::Matrix(m) if m.vt == Some(ValueType::F64) && same_width(m.cols));
             match &o.kind {
                 OpKind::Const(lit) => {
                     if matches!(lit, Literal::Str(_)) {
@@ -222,7 +232,7 @@ impl Plan {
         for (&v, &c) in y.operands.iter().zip(&spec.combines) {
             let ok = match c {
                 Combine::Rows => {
-                    matches!(f.ty(v), Type::Matrix(m) if m.vt == Some(ValueType::F64) && m.cols == Some(cols))
+                    matches!(f.ty(v), Type::Matrix(m) if m.vt == Some(ValueType::F64) && same_width(m.cols))
                 }
                 Combine::Add | Combine::Min | Combine::Max => sinks.get(&v) == Some(&c),
                 Combine::Cols => false,

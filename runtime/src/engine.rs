@@ -46,16 +46,18 @@ impl Engine {
     /// caller interprets then, which reports the error exactly).
     pub fn run(&mut self, f: &Function, id: OpId, inputs: &[Value]) -> Option<Result<Vec<Value>, String>> {
         let kernel = self.kernel(f, id)?;
-        let cols = kernel.cols as usize;
         let mut n = None;
+        let mut cols = kernel.cols.map(|c| c as usize);
         let mut prepared: Vec<Prepared<'_>> = Vec::with_capacity(inputs.len());
         for (v, &(split, vt)) in inputs.iter().zip(&kernel.inputs) {
             match (split, v) {
-                (Split::Rows, Value::Matrix(Matrix::F64(m))) if m.cols() == cols => {
+                // Every row-split input as wide as the others: the kernel works on flat cells.
+                (Split::Rows, Value::Matrix(Matrix::F64(m))) if cols.is_none_or(|c| c == m.cols()) => {
                     if n.is_some_and(|n| n != m.rows()) {
                         return None;
                     }
                     n = Some(m.rows());
+                    cols = Some(m.cols());
                     prepared.push(Prepared::Cells(m.cells()));
                 }
                 (Split::Broadcast, Value::Scalar(s)) if s.value_type() == vt => {
@@ -64,7 +66,7 @@ impl Engine {
                 _ => return None,
             }
         }
-        let n = n?;
+        let (n, cols) = (n?, cols?);
         self.execute(&kernel, n, cols, &prepared).transpose()
     }
 
