@@ -1,7 +1,7 @@
 //! Random pipelines through the JIT and through the reference interpreter give the same bytes:
 //! scripts built from random elementwise chains and reductions over matrices of random shapes
-//! (0, 1 and many rows, several blocks), compiled once, run with the vectorized engine on two
-//! threads and with `--no-vec`, outputs compared.
+//! (0, 1 and many rows, several blocks), of doubles or (every third case) floats, compiled
+//! once, run with the vectorized engine on two threads and with `--no-vec`, outputs compared.
 //!
 //! One difference is allowed: the sign of a NaN. When two NaNs meet in an addition, x86 keeps
 //! the one in the first operand register, and which operand that is depends on the code
@@ -24,13 +24,15 @@ impl Rng {
     }
 }
 
-/// A random elementwise expression over `X`, `Y` (same shape) and scalar `s`, `depth` deep.
-fn expr(r: &mut Rng, depth: u32) -> String {
+/// A random elementwise expression over `X`, `Y` (same shape) and scalar `s`, `depth` deep,
+/// with constants of the cell type (`f32`: integers and `as.f32(..)` keep the ops in f32).
+fn expr(r: &mut Rng, depth: u32, f32: bool) -> String {
     if depth == 0 {
-        return r.pick(&["X", "Y", "X", "s", "2", "0.5", "-3", "(X * 0)"]).to_string();
+        let half = if f32 { "as.f32(0.5)" } else { "0.5" };
+        return r.pick(&["X", "Y", "X", "s", "2", half, "-3", "(X * 0)"]).to_string();
     }
-    let a = expr(r, depth - 1);
-    let b = expr(r, depth - 1);
+    let a = expr(r, depth - 1, f32);
+    let b = expr(r, depth - 1, f32);
     match r.next() % 14 {
         0 => format!("({a} + {b})"),
         1 => format!("({a} - {b})"),
@@ -70,19 +72,31 @@ fn run(module: &daphne_ir::Module, file: &daphne_frontend::SourceFile, vectorize
 fn random_pipelines_agree_with_the_interpreter() {
     let cases: u64 = std::env::var("DAPHNE_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(150);
     let mut r = Rng(0x9E37_79B9_7F4A_7C15 ^ cases);
-    let mut compiled = 0;
+    let (mut compiled, mut compiled_f32) = (0, 0);
     for case in 0..cases {
         let rows = *r.pick(&[0u64, 1, 2, 7, 64, 300, 700]);
         let cols = *r.pick(&[1u64, 3, 8, 13]);
         let depth = 1 + (r.next() % 4) as u32;
-        let e = expr(&mut r, depth);
+        let f32 = case % 3 == 0;
+        let e = expr(&mut r, depth, f32);
         let sink = r.pick(&["sum", "aggMin", "aggMax", "print"]).to_string();
-        let script = format!(
-            "X = rand({rows}, {cols}, -2.0, 2.0, 1.0, {case});\nY = rand({rows}, {cols}, 0.0, 3.0, 1.0, {});\n\
-             s = as.scalar(rand(1, 1, 1.0, 2.0, 1.0, 5));\nZ = {e};\n{}\n",
-            case + 1000,
-            if sink == "print" { "print(Z);".to_owned() } else { format!("print({sink}(Z));\nprint(sum(Z * Z));") }
-        );
+        let out =
+            if sink == "print" { "print(Z);".to_owned() } else { format!("print({sink}(Z));\nprint(sum(Z * Z));") };
+        let script = if f32 {
+            // The loop keeps the casts to f32 out of the pipelines (a kernel has one cell type).
+            format!(
+                "X = as.matrix<f32>(rand({rows}, {cols}, -2.0, 2.0, 1.0, {case}));\n\
+                 Y = as.matrix<f32>(rand({rows}, {cols}, 0.0, 3.0, 1.0, {}));\n\
+                 s = as.f32(as.scalar(rand(1, 1, 1.0, 2.0, 1.0, 5)));\nfor (i in 1:1) {{\nZ = {e};\n{out}\n}}\n",
+                case + 1000
+            )
+        } else {
+            format!(
+                "X = rand({rows}, {cols}, -2.0, 2.0, 1.0, {case});\nY = rand({rows}, {cols}, 0.0, 3.0, 1.0, {});\n\
+                 s = as.scalar(rand(1, 1, 1.0, 2.0, 1.0, 5));\nZ = {e};\n{out}\n",
+                case + 1000
+            )
+        };
         let file = daphne_frontend::SourceFile::new(format!("case{case}.daph"), script.clone());
         let module = daphne::compile(&file, &daphne_passes::ScriptArgs::new(), false, &daphne::UserConfig::default())
             .unwrap_or_else(|e| panic!("case {case} does not compile: {}\n{script}", e.message));
@@ -92,9 +106,20 @@ fn random_pipelines_agree_with_the_interpreter() {
             if matches!(f.ops[id].kind, daphne_ir::OpKind::Pipeline(_)) && compiler.compile(f, id).is_some() {
                 compiled += 1;
             }
+            // Pipelines inside the loop of an f32 case.
+            for region in &f.ops[id].regions {
+                for &inner in &region.ops {
+                    if matches!(f.ops[inner].kind, daphne_ir::OpKind::Pipeline(_))
+                        && compiler.compile(f, inner).is_some_and(|k| k.elem == daphne_ir::ValueType::F32)
+                    {
+                        compiled_f32 += 1;
+                    }
+                }
+            }
         }
         let (jit, interpreted) = (run(&module, &file, true), run(&module, &file, false));
         assert_eq!(jit, interpreted, "case {case} differs:\n{script}");
     }
     assert!(compiled >= cases / 2, "only {compiled} of {cases} cases had a compiled pipeline");
+    assert!(compiled_f32 >= cases / 6, "only {compiled_f32} f32 pipelines of {cases} cases compiled");
 }

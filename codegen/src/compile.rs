@@ -1,7 +1,7 @@
 //! `KernelCompiler`: a pipeline op becomes a native per-block kernel (see `abi.rs`).
 //!
-//! Supported today: pipelines whose row-split inputs and row-laid values are `f64` matrices of
-//! one width (so a block is one flat range of cells; a width the types do not know is checked
+//! Supported today: pipelines whose row-split inputs and row-laid values are matrices of one
+//! cell type, `f64` or `f32` (f64x2 or f32x4 vectors), and of one width (so a block is one flat range of cells; a width the types do not know is checked
 //! by the engine at run time), scalar broadcast inputs of any numeric
 //! type, elementwise ops, `rows` outputs, and `sum`/`min`/`max` of all cells as add/min/max
 //! outputs. Anything else returns `None`, and the engine interprets that pipeline instead, so
@@ -35,8 +35,10 @@ pub struct Kernel {
     pub code: KernelFn,
     /// Per input: its split mode and value type.
     pub inputs: Vec<(Split, ValueType)>,
-    /// Per output: its combine mode (every output is `f64` today).
+    /// Per output: its combine mode.
     pub outputs: Vec<Combine>,
+    /// The value type of every row-split input, row-laid value and output (`f64` or `f32`).
+    pub elem: ValueType,
     /// The columns of every row-split value, when the types know them (otherwise the engine
     /// checks that the row-split inputs are equally wide: the code works on flat cells).
     pub cols: Option<u64>,
@@ -54,6 +56,7 @@ pub struct KernelCompiler {
     fctx: FunctionBuilderContext,
     unary: HashMap<Builtin, FuncId>,
     binary: HashMap<Builtin, FuncId>,
+    binary_f32: HashMap<Builtin, FuncId>,
     cache: HashMap<String, Option<Arc<Kernel>>>,
     count: usize,
 }
@@ -73,6 +76,9 @@ impl KernelCompiler {
         for &(_, name, f) in math::BINARY {
             builder.symbol(name, f as *const u8);
         }
+        for &(_, name, f) in math::BINARY_F32 {
+            builder.symbol(name, f as *const u8);
+        }
         let mut module = JITModule::new(builder);
         let mut sig1 = module.make_signature();
         sig1.params.push(AbiParam::new(types::F64));
@@ -87,6 +93,14 @@ impl KernelCompiler {
         for &(op, name, _) in math::BINARY {
             binary.insert(op, module.declare_function(name, Linkage::Import, &sig2).map_err(|e| e.to_string())?);
         }
+        let mut sig2f = module.make_signature();
+        sig2f.params.push(AbiParam::new(types::F32));
+        sig2f.params.push(AbiParam::new(types::F32));
+        sig2f.returns.push(AbiParam::new(types::F32));
+        let mut binary_f32 = HashMap::new();
+        for &(op, name, _) in math::BINARY_F32 {
+            binary_f32.insert(op, module.declare_function(name, Linkage::Import, &sig2f).map_err(|e| e.to_string())?);
+        }
         let ctx = module.make_context();
         Ok(KernelCompiler {
             module,
@@ -94,6 +108,7 @@ impl KernelCompiler {
             fctx: FunctionBuilderContext::new(),
             unary,
             binary,
+            binary_f32,
             cache: HashMap::new(),
             count: 0,
         })
@@ -109,20 +124,16 @@ impl KernelCompiler {
         }
         let start = Instant::now();
         let g = &module.functions[0];
-        let kernel = self.build(g, g.body.ops[0]).map(|(code, inputs, outputs, cols, clif)| {
-            Arc::new(Kernel { code, inputs, outputs, cols, clif, compile_time: start.elapsed() })
+        let kernel = self.build(g, g.body.ops[0]).map(|(code, plan, clif)| {
+            let (inputs, outputs, elem, cols) = (plan.inputs, plan.combines, plan.elem, plan.cols);
+            Arc::new(Kernel { code, inputs, outputs, elem, cols, clif, compile_time: start.elapsed() })
         });
         self.ctx.clear();
         self.cache.insert(key, kernel.clone());
         kernel
     }
 
-    #[allow(clippy::type_complexity)]
-    fn build(
-        &mut self,
-        f: &Function,
-        op: OpId,
-    ) -> Option<(KernelFn, Vec<(Split, ValueType)>, Vec<Combine>, Option<u64>, String)> {
+    fn build(&mut self, f: &Function, op: OpId) -> Option<(KernelFn, Plan, String)> {
         let plan = Plan::new(f, op)?;
         self.ctx.clear();
         let ptr = self.module.target_config().pointer_type();
@@ -134,12 +145,24 @@ impl KernelCompiler {
                 funcs.insert(*b, *id);
             }
         }
+        if plan.elem == ValueType::F32 {
+            for (b, id) in &self.binary_f32 {
+                if plan.uses(*b) {
+                    funcs.insert(*b, *id);
+                }
+            }
+        }
         {
             let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
             let refs: HashMap<Builtin, FuncRef> =
                 funcs.iter().map(|(&op, &id)| (op, self.module.declare_func_in_func(id, b.func))).collect();
             let bad = b.declare_var(types::I8);
-            Emitter { f, plan: &plan, refs, ptr, bad, vector: std::cell::Cell::new(false) }.emit(&mut b)?;
+            let (elem, vec_ty, width) = match plan.elem {
+                ValueType::F32 => (types::F32, types::F32X4, 4),
+                _ => (types::F64, types::F64X2, 2),
+            };
+            let vector = std::cell::Cell::new(false);
+            Emitter { f, plan: &plan, refs, ptr, bad, vector, elem, vec_ty, width }.emit(&mut b)?;
             b.finalize(self.module.target_config());
         }
         let clif = self.ctx.func.display().to_string();
@@ -153,7 +176,7 @@ impl KernelCompiler {
         // SAFETY: `code` was just finalized with the kernel signature.
         #[allow(unsafe_code)]
         let code = unsafe { KernelFn::from_code(code) };
-        Some((code, plan.inputs.clone(), plan.combines.clone(), plan.cols, clif))
+        Some((code, plan, clif))
     }
 }
 
@@ -162,6 +185,7 @@ struct Plan {
     op: OpId,
     inputs: Vec<(Split, ValueType)>,
     combines: Vec<Combine>,
+    elem: ValueType,
     cols: Option<u64>,
     /// The builtins the body uses.
     builtins: Vec<Builtin>,
@@ -173,24 +197,30 @@ impl Plan {
         let OpKind::Pipeline(spec) = &p.kind else { return None };
         let body = p.regions.first()?;
         let mut cols = None;
+        let mut elem = None;
         let mut rows_inputs = 0;
         let mut inputs = Vec::new();
         for (&a, &split) in body.args.iter().zip(&spec.splits) {
             match (split, f.ty(a)) {
-                (Split::Rows, Type::Matrix(m)) if m.vt == Some(ValueType::F64) => {
+                (Split::Rows, Type::Matrix(m)) if matches!(m.vt, Some(ValueType::F64 | ValueType::F32)) => {
                     if let (Some(c), Some(d)) = (cols, m.cols)
                         && c != d
                     {
                         return None;
                     }
+                    if elem.is_some_and(|e| Some(e) != m.vt) {
+                        return None;
+                    }
                     cols = cols.or(m.cols);
+                    elem = m.vt;
                     rows_inputs += 1;
-                    inputs.push((split, ValueType::F64));
+                    inputs.push((split, m.vt?));
                 }
                 (Split::Broadcast, Type::Scalar(vt)) if *vt != ValueType::Str => inputs.push((split, *vt)),
                 _ => return None,
             }
         }
+        let elem = elem?;
         if rows_inputs == 0 {
             return None;
         }
@@ -205,16 +235,16 @@ impl Plan {
             let [r] = o.results.as_slice() else { return None };
             // Every row-laid value is as wide as the inputs: the inputs all are, and elementwise
             // ops with scalars keep the width (a type may just not know it).
-            let row_value = matches!(f.ty(*r), Type::Matrix(m) if m.vt == Some(ValueType::F64) && same_width(m.cols));
+            let row_value = matches!(f.ty(*r), Type::Matrix(m) if m.vt == Some(elem) && same_width(m.cols));
             match &o.kind {
                 OpKind::Const(lit) => {
                     if matches!(lit, Literal::Str(_)) {
                         return None;
                     }
                 }
-                OpKind::Cast if row_value && f.ty(o.operands[0]).value_type() == Some(ValueType::F64) => {}
+                OpKind::Cast if row_value && f.ty(o.operands[0]).value_type() == Some(elem) => {}
                 OpKind::Builtin(b @ (Builtin::SumAll | Builtin::MinAll | Builtin::MaxAll)) => {
-                    if f.ty(*r) != &Type::Scalar(ValueType::F64) {
+                    if f.ty(*r) != &Type::Scalar(elem) {
                         return None;
                     }
                     let c = match b {
@@ -232,7 +262,7 @@ impl Plan {
         for (&v, &c) in y.operands.iter().zip(&spec.combines) {
             let ok = match c {
                 Combine::Rows => {
-                    matches!(f.ty(v), Type::Matrix(m) if m.vt == Some(ValueType::F64) && same_width(m.cols))
+                    matches!(f.ty(v), Type::Matrix(m) if m.vt == Some(elem) && same_width(m.cols))
                 }
                 Combine::Add | Combine::Min | Combine::Max => sinks.get(&v) == Some(&c),
                 Combine::Cols => false,
@@ -247,7 +277,7 @@ impl Plan {
                 return None;
             }
         }
-        Some(Plan { op, inputs, combines: spec.combines.clone(), cols, builtins })
+        Some(Plan { op, inputs, combines: spec.combines.clone(), elem, cols, builtins })
     }
 
     fn uses(&self, b: Builtin) -> bool {
@@ -264,8 +294,12 @@ struct Emitter<'a> {
     /// Set when a cell fails one of DAPHNE's domain checks; the kernel then returns 1 and the
     /// engine lets the interpreter run the pipeline, which reports the error exactly.
     bad: Variable,
-    /// Whether the code being emitted works on two cells at once (`f64x2`).
+    /// Whether the code being emitted works on several cells at once (`vec_ty`).
     vector: std::cell::Cell<bool>,
+    /// The type of a cell (`f64` or `f32`), of a vector of cells, and the cells per vector.
+    elem: ClifType,
+    vec_ty: ClifType,
+    width: usize,
 }
 
 /// A reduction's accumulators.
@@ -306,7 +340,7 @@ impl Emitter<'_> {
                     row_inputs.insert(a, at);
                 }
                 Split::Broadcast => {
-                    let v = load_scalar(b, vt, at);
+                    let v = load_scalar(b, vt, at, self.elem);
                     fixed.insert(a, v);
                 }
             }
@@ -322,7 +356,7 @@ impl Emitter<'_> {
         let mut fixed_vec: HashMap<Value, ClifValue> = HashMap::new();
         if vector {
             for (&a, &v) in &fixed {
-                fixed_vec.insert(a, b.ins().splat(types::F64X2, v));
+                fixed_vec.insert(a, b.ins().splat(self.vec_ty, v));
             }
         }
 
@@ -331,21 +365,21 @@ impl Emitter<'_> {
         for &id in ops {
             let o = &f.ops[id];
             let init = |b: &mut FunctionBuilder<'_>, x: f64| {
-                let v = b.declare_var(types::F64);
-                let c = b.ins().f64const(x);
+                let v = b.declare_var(self.elem);
+                let c = self.scalar_const(b, x);
                 b.def_var(v, c);
                 v
             };
             let init_pair = |b: &mut FunctionBuilder<'_>| {
-                let v = b.declare_var(types::F64X2);
-                let c = b.ins().f64const(0.0);
-                let c = b.ins().splat(types::F64X2, c);
+                let v = b.declare_var(self.vec_ty);
+                let c = self.scalar_const(b, 0.0);
+                let c = b.ins().splat(self.vec_ty, c);
                 b.def_var(v, c);
                 v
             };
             let acc = match o.kind {
                 OpKind::Builtin(Builtin::SumAll) if vector => {
-                    Acc::Sum((0..LANES / 2).map(|_| init_pair(b)).collect(), true)
+                    Acc::Sum((0..LANES / self.width).map(|_| init_pair(b)).collect(), true)
                 }
                 OpKind::Builtin(Builtin::SumAll) => Acc::Sum((0..LANES).map(|_| init(b, 0.0)).collect(), false),
                 OpKind::Builtin(Builtin::MinAll) => Acc::Extreme(init(b, f64::INFINITY), true),
@@ -373,9 +407,10 @@ impl Emitter<'_> {
         let kv = b.use_var(k);
         if vector {
             self.vector.set(true);
-            for pair in 0..LANES / 2 {
-                let idx = b.ins().iadd_imm_u(kv, 2 * pair as i64);
-                self.cell(b, idx, 2 * pair, &row_inputs, &fixed_vec, &accs, outputs, &out_at)?;
+            for group in 0..LANES / self.width {
+                let first = group * self.width;
+                let idx = b.ins().iadd_imm_u(kv, first as i64);
+                self.cell(b, idx, first, &row_inputs, &fixed_vec, &accs, outputs, &out_at)?;
             }
             self.vector.set(false);
         } else {
@@ -410,8 +445,9 @@ impl Emitter<'_> {
                     for &l in lanes {
                         let v = b.use_var(l);
                         if *pairs {
-                            parts.push(b.ins().extractlane(v, 0));
-                            parts.push(b.ins().extractlane(v, 1));
+                            for lane in 0..self.width {
+                                parts.push(b.ins().extractlane(v, lane as u8));
+                            }
                         } else {
                             parts.push(v);
                         }
@@ -447,8 +483,8 @@ impl Emitter<'_> {
         let vector = self.vector.get();
         // Cells are 8-byte aligned; a pair of them need not be 16-byte aligned.
         let flags = if vector { MemFlagsData::new().with_notrap() } else { MemFlagsData::trusted() };
-        let ty = if vector { types::F64X2 } else { types::F64 };
-        let offset = b.ins().ishl_imm_u(idx, 3);
+        let ty = if vector { self.vec_ty } else { self.elem };
+        let offset = b.ins().ishl_imm_u(idx, if self.elem == types::F32 { 2 } else { 3 });
         let mut vals: HashMap<Value, ClifValue> = fixed.clone();
         for (&a, &base) in row_inputs {
             let at = b.ins().iadd(base, offset);
@@ -461,7 +497,14 @@ impl Emitter<'_> {
             let r = o.results[0];
             let arg = |i: usize| vals.get(&o.operands[i]).copied();
             let v = match &o.kind {
-                OpKind::Const(lit) => self.konst(b, literal_f64(lit)?),
+                OpKind::Const(lit) => {
+                    let c = if self.elem == types::F32 {
+                        b.ins().f32const(literal_f32(lit)?)
+                    } else {
+                        b.ins().f64const(literal_f64(lit)?)
+                    };
+                    if self.vector.get() { b.ins().splat(self.vec_ty, c) } else { c }
+                }
                 OpKind::Cast => arg(0)?,
                 OpKind::Builtin(op @ (Builtin::SumAll | Builtin::MinAll | Builtin::MaxAll)) => {
                     let x = arg(0)?;
@@ -471,18 +514,20 @@ impl Emitter<'_> {
                             let s = b.ins().fadd(a, x);
                             b.def_var(lanes[lane], s);
                         }
-                        Acc::Sum(pairs, true) if vector => {
-                            let a = b.use_var(pairs[lane / 2]);
+                        Acc::Sum(groups, true) if vector => {
+                            let g = lane / self.width;
+                            let a = b.use_var(groups[g]);
                             let s = b.ins().fadd(a, x);
-                            b.def_var(pairs[lane / 2], s);
+                            b.def_var(groups[g], s);
                         }
-                        Acc::Sum(pairs, true) => {
-                            // A tail cell of a vectorized kernel: its lane is one half of a pair.
-                            let pair = b.use_var(pairs[lane / 2]);
-                            let a = b.ins().extractlane(pair, (lane % 2) as u8);
+                        Acc::Sum(groups, true) => {
+                            // A tail cell of a vectorized kernel: its lane is one of a vector's.
+                            let (g, l) = (lane / self.width, (lane % self.width) as u8);
+                            let group = b.use_var(groups[g]);
+                            let a = b.ins().extractlane(group, l);
                             let s = b.ins().fadd(a, x);
-                            let pair = b.ins().insertlane(pair, s, (lane % 2) as u8);
-                            b.def_var(pairs[lane / 2], pair);
+                            let group = b.ins().insertlane(group, s, l);
+                            b.def_var(groups[g], group);
                         }
                         Acc::Extreme(var, min) => {
                             let a = b.use_var(*var);
@@ -536,8 +581,13 @@ impl Emitter<'_> {
 
     /// A constant, as one value or a pair.
     fn konst(&self, b: &mut FunctionBuilder<'_>, x: f64) -> ClifValue {
-        let c = b.ins().f64const(x);
-        if self.vector.get() { b.ins().splat(types::F64X2, c) } else { c }
+        let c = self.scalar_const(b, x);
+        if self.vector.get() { b.ins().splat(self.vec_ty, c) } else { c }
+    }
+
+    /// A constant cell (`x` is exact in both types: 0, 1, -1, -0, infinities).
+    fn scalar_const(&self, b: &mut FunctionBuilder<'_>, x: f64) -> ClifValue {
+        if self.elem == types::F32 { b.ins().f32const(x as f32) } else { b.ins().f64const(x) }
     }
 
     /// `c ? x : y`, for a condition of one value or a lane mask.
@@ -545,7 +595,7 @@ impl Emitter<'_> {
         if self.vector.get() {
             // The lane mask of a vector comparison, as the bits to select with.
             let bits = MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little);
-            let mask = b.ins().bitcast(types::F64X2, bits, c);
+            let mask = b.ins().bitcast(self.vec_ty, bits, c);
             b.ins().bitselect(mask, x, y)
         } else {
             b.ins().select(c, x, y)
@@ -554,8 +604,14 @@ impl Emitter<'_> {
 
     fn call(&self, b: &mut FunctionBuilder<'_>, op: Builtin, args: &[ClifValue]) -> Option<ClifValue> {
         let r = *self.refs.get(&op)?;
-        let inst = b.ins().call(r, args);
-        b.inst_results(inst).first().copied()
+        // The runtime computes these functions of a float in f64 and rounds the result,
+        // except those it has in f32 (`math::BINARY_F32`).
+        let widen = self.elem == types::F32 && !math::BINARY_F32.iter().any(|&(o, _, _)| o == op);
+        let args: Vec<ClifValue> =
+            if widen { args.iter().map(|&a| b.ins().fpromote(types::F64, a)).collect() } else { args.to_vec() };
+        let inst = b.ins().call(r, &args);
+        let result = b.inst_results(inst).first().copied()?;
+        Some(if widen { b.ins().fdemote(types::F32, result) } else { result })
     }
 
     fn flag(&self, b: &mut FunctionBuilder<'_>, c: ClifValue) -> ClifValue {
@@ -664,6 +720,22 @@ impl Emitter<'_> {
     }
 }
 
+/// A constant's value as an `f32`, as the runtime converts it (`as f32`, one rounding).
+fn literal_f32(lit: &Literal) -> Option<f32> {
+    Some(match lit {
+        Literal::F64(bits) => f64::from_bits(*bits) as f32,
+        Literal::F32(bits) => f32::from_bits(*bits),
+        Literal::Si64(v) => *v as f32,
+        Literal::Si32(v) => *v as f32,
+        Literal::Si8(v) => f32::from(*v),
+        Literal::Ui64(v) | Literal::Index(v) => *v as f32,
+        Literal::Ui32(v) => *v as f32,
+        Literal::Ui8(v) => f32::from(*v),
+        Literal::Bool(v) => f32::from(u8::from(*v)),
+        Literal::Str(_) => return None,
+    })
+}
+
 /// A constant's value as an `f64`, as the runtime converts it (`as f64`).
 fn literal_f64(lit: &Literal) -> Option<f64> {
     Some(match lit {
@@ -691,38 +763,42 @@ fn const_of(f: &Function, v: Value) -> Option<f64> {
     }
 }
 
-/// Loads a broadcast scalar of value type `vt` and converts it to `f64` as the runtime does.
-fn load_scalar(b: &mut FunctionBuilder<'_>, vt: ValueType, at: ClifValue) -> ClifValue {
+/// Loads a broadcast scalar of value type `vt` and converts it to the cell type `elem` as the
+/// runtime does (one conversion, `as`).
+fn load_scalar(b: &mut FunctionBuilder<'_>, vt: ValueType, at: ClifValue, elem: ClifType) -> ClifValue {
     let trusted = MemFlagsData::trusted();
     match vt {
-        ValueType::F64 => b.ins().load(types::F64, trusted, at, 0),
+        ValueType::F64 => {
+            let x = b.ins().load(types::F64, trusted, at, 0);
+            if elem == types::F32 { b.ins().fdemote(types::F32, x) } else { x }
+        }
         ValueType::F32 => {
             let x = b.ins().load(types::F32, trusted, at, 0);
-            b.ins().fpromote(types::F64, x)
+            if elem == types::F64 { b.ins().fpromote(types::F64, x) } else { x }
         }
         ValueType::Si64 => {
             let x = b.ins().load(types::I64, trusted, at, 0);
-            b.ins().fcvt_from_sint(types::F64, x)
+            b.ins().fcvt_from_sint(elem, x)
         }
         ValueType::Si32 => {
             let x = b.ins().sload32(trusted, at, 0);
-            b.ins().fcvt_from_sint(types::F64, x)
+            b.ins().fcvt_from_sint(elem, x)
         }
         ValueType::Si8 => {
             let x = b.ins().sload8(types::I64, trusted, at, 0);
-            b.ins().fcvt_from_sint(types::F64, x)
+            b.ins().fcvt_from_sint(elem, x)
         }
         ValueType::Ui64 | ValueType::Index => {
             let x = b.ins().load(types::I64, trusted, at, 0);
-            b.ins().fcvt_from_uint(types::F64, x)
+            b.ins().fcvt_from_uint(elem, x)
         }
         ValueType::Ui32 => {
             let x = b.ins().uload32(trusted, at, 0);
-            b.ins().fcvt_from_uint(types::F64, x)
+            b.ins().fcvt_from_uint(elem, x)
         }
         ValueType::Ui8 | ValueType::Bool | ValueType::Str => {
             let x = b.ins().uload8(types::I64, trusted, at, 0);
-            b.ins().fcvt_from_uint(types::F64, x)
+            b.ins().fcvt_from_uint(elem, x)
         }
     }
 }

@@ -12,18 +12,24 @@ pub use compile::{Kernel, KernelCompiler};
 
 /// One input of a kernel call on a block.
 pub enum BlockInput<'a> {
-    /// The block's cells of a row-split input.
-    Cells(&'a [f64]),
+    /// The block's cells of a row-split input of doubles.
+    F64(&'a [f64]),
+    /// The block's cells of a row-split input of floats.
+    F32(&'a [f32]),
     /// A broadcast scalar, as the bytes of its value type (little end first, zero-padded).
     Scalar([u8; 8]),
 }
 
 /// One output of a kernel call on a block.
 pub enum BlockOutput<'a> {
-    /// Where the block's cells of a `rows` output go.
-    Cells(&'a mut [f64]),
-    /// Where the block's reduced value goes.
-    Value(&'a mut f64),
+    /// Where the block's cells of a `rows` output of doubles go.
+    F64(&'a mut [f64]),
+    /// The same for floats.
+    F32(&'a mut [f32]),
+    /// Where the block's reduced double goes.
+    ValueF64(&'a mut f64),
+    /// Where the block's reduced float goes.
+    ValueF32(&'a mut f32),
 }
 
 /// Runs `kernel` on a block of `cells` cells; `Ok(false)` when a cell failed a domain check
@@ -38,23 +44,29 @@ pub fn run_block(
     if inputs.len() != kernel.inputs.len() || outputs.len() != kernel.outputs.len() {
         return Err("internal: a kernel called with the wrong number of inputs or outputs".into());
     }
+    use daphne_ir::{Combine, Split, ValueType as V};
+    let doubles = kernel.elem == V::F64;
     let mut in_ptrs: Vec<*const u8> = Vec::with_capacity(inputs.len());
     for (i, (input, (split, _))) in inputs.iter().zip(&kernel.inputs).enumerate() {
         match (input, split) {
-            (BlockInput::Cells(c), daphne_ir::Split::Rows) if c.len() == cells => in_ptrs.push(c.as_ptr().cast()),
-            (BlockInput::Scalar(s), daphne_ir::Split::Broadcast) => in_ptrs.push(s.as_ptr()),
+            (BlockInput::F64(c), Split::Rows) if doubles && c.len() == cells => in_ptrs.push(c.as_ptr().cast()),
+            (BlockInput::F32(c), Split::Rows) if !doubles && c.len() == cells => in_ptrs.push(c.as_ptr().cast()),
+            (BlockInput::Scalar(s), Split::Broadcast) => in_ptrs.push(s.as_ptr()),
             _ => return Err(format!("internal: kernel input {i} does not fit")),
         }
     }
     let mut out_ptrs: Vec<*mut u8> = Vec::with_capacity(outputs.len());
     for (i, (output, combine)) in outputs.iter_mut().zip(&kernel.outputs).enumerate() {
-        match (output, combine) {
-            (BlockOutput::Cells(c), daphne_ir::Combine::Rows) if c.len() == cells => {
+        let reduced = matches!(combine, Combine::Add | Combine::Min | Combine::Max);
+        match output {
+            BlockOutput::F64(c) if doubles && *combine == Combine::Rows && c.len() == cells => {
                 out_ptrs.push(c.as_mut_ptr().cast())
             }
-            (BlockOutput::Value(v), daphne_ir::Combine::Add | daphne_ir::Combine::Min | daphne_ir::Combine::Max) => {
-                out_ptrs.push((*v as *mut f64).cast())
+            BlockOutput::F32(c) if !doubles && *combine == Combine::Rows && c.len() == cells => {
+                out_ptrs.push(c.as_mut_ptr().cast())
             }
+            BlockOutput::ValueF64(v) if doubles && reduced => out_ptrs.push((*v as *mut f64).cast()),
+            BlockOutput::ValueF32(v) if !doubles && reduced => out_ptrs.push((*v as *mut f32).cast()),
             _ => return Err(format!("internal: kernel output {i} does not fit")),
         }
     }

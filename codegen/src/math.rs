@@ -72,3 +72,17 @@ pub(crate) const UNARY: &[(Builtin, &str, extern "C" fn(f64) -> f64)] = &[
 /// Two-argument functions.
 pub(crate) const BINARY: &[(Builtin, &str, extern "C" fn(f64, f64) -> f64)] =
     &[(Builtin::EwPow, "daphne_pow", pow), (Builtin::EwMod, "daphne_fmod", fmod), (Builtin::EwLog, "daphne_log", log)];
+
+/// As the runtime's `f32` `pow`: a square is `a * a`, anything else `f32::powf`.
+extern "C" fn powf(a: f32, b: f32) -> f32 {
+    if b == 2.0 { a * a } else { a.powf(b) }
+}
+/// C's `fmodf`.
+extern "C" fn fmodf(a: f32, b: f32) -> f32 {
+    a % b
+}
+
+/// Two-argument functions the runtime computes in `f32` for floats (every other function of a
+/// float is computed in `f64` and rounded, as the runtime does).
+pub(crate) const BINARY_F32: &[(Builtin, &str, extern "C" fn(f32, f32) -> f32)] =
+    &[(Builtin::EwPow, "daphne_powf", powf), (Builtin::EwMod, "daphne_fmodf", fmodf)];

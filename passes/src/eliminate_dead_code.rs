@@ -1,7 +1,7 @@
 //! `eliminate-dead-code`: removes ops whose results are never used and that can neither have
 //! an effect beyond their results nor fail. A failure is observable (an unused out-of-bounds
 //! `remove` must still stop the script with its error), so only ops that cannot fail on
-//! verified IR go: constants, shape queries, transposes, clocks.
+//! verified IR go: constants, shape queries, transposes, clocks, casts between numeric types.
 
 use std::collections::HashMap;
 
@@ -27,13 +27,26 @@ impl Pass for EliminateDeadCode {
     }
 }
 
-/// Whether removing the op (when its results are unused) changes nothing observable.
-fn removable(kind: &OpKind) -> bool {
-    matches!(
-        kind,
+/// Whether removing the op (when its results are unused) changes nothing observable. (A cast
+/// from a string can fail; one between numbers cannot.)
+fn removable(f: &Function, op: &daphne_ir::Op) -> bool {
+    match op.kind {
         OpKind::Const(_)
-            | OpKind::Builtin(Builtin::Nrow | Builtin::Ncol | Builtin::Ncell | Builtin::Transpose | Builtin::Now)
-    )
+        | OpKind::Builtin(Builtin::Nrow | Builtin::Ncol | Builtin::Ncell | Builtin::Transpose | Builtin::Now) => true,
+        OpKind::Cast => {
+            // Number to number, matrix to matrix or scalar to scalar (`as.scalar` of a matrix
+            // fails unless it is 1x1).
+            use daphne_ir::{Type, ValueType};
+            let (Some(&from), Some(&to)) = (op.operands.first(), op.results.first()) else { return false };
+            let numeric = |vt: &Option<ValueType>| vt.is_some_and(|vt| vt != ValueType::Str);
+            match (f.ty(from), f.ty(to)) {
+                (Type::Matrix(a), Type::Matrix(b)) => numeric(&a.vt) && numeric(&b.vt),
+                (Type::Scalar(a), Type::Scalar(b)) => numeric(&Some(*a)) && numeric(&Some(*b)),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
 }
 
 /// One sweep: counts uses, then unlinks every removable op with unused results.
@@ -62,7 +75,7 @@ fn sweep(f: &mut Function, region: &mut Region, uses: &HashMap<Value, usize>) ->
     let before = region.ops.len();
     region.ops.retain(|&id| {
         let op = &f.ops[id];
-        !(removable(&op.kind) && op.results.iter().all(|r| !uses.contains_key(r)))
+        !(removable(f, op) && op.results.iter().all(|r| !uses.contains_key(r)))
     });
     let mut changed = region.ops.len() != before;
     for &id in &region.ops.clone() {

@@ -57,3 +57,31 @@ func @main() {
     let (before, after) = text.split_once("--- after\n").unwrap();
     assert_eq!(before.trim_start_matches("--- before\n"), after);
 }
+
+#[test]
+fn removes_unused_casts_between_numbers_and_keeps_those_that_can_fail() {
+    let (text, changed) = before_after(
+        &EliminateDeadCode,
+        "entry @main
+
+func @main() {
+  %0 = const 2:si64
+  %1 = const 0.0:f64
+  %2 = const 1.0:f64
+  %3 = rand(%0, %0, %1, %2, %2, %0) : matrix<2x2xf64>
+  %4 = cast(%3) : matrix<2x2xf32>
+  %5 = cast(%0) : f64
+  %6 = cast(%3) : f64
+  %7 = const \"12\":str
+  %8 = cast(%7) : si64
+  return()
+}
+",
+    );
+    assert!(changed);
+    let after = text.split_once("--- after\n").unwrap().1;
+    // Left: `as.scalar` of a matrix (fails unless 1x1) and the cast of a string.
+    assert!(!after.contains("xf32"), "{after}");
+    assert_eq!(after.matches("cast(").count(), 2, "{after}");
+    assert!(after.contains("= cast(%3) : f64") && after.contains("\"12\":str"), "{after}");
+}

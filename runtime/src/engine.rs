@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use daphne_codegen::{BlockInput, BlockOutput, Kernel, KernelCompiler};
 use daphne_ir::pipeline::{blocks, fold_tree};
-use daphne_ir::{Combine, Function, OpId, Split};
+use daphne_ir::{Combine, Function, OpId, Split, ValueType};
 
 use crate::matrix::{DenseMatrix, Matrix};
 use crate::schedule::Schedule;
@@ -46,14 +46,22 @@ impl Engine {
     /// caller interprets then, which reports the error exactly).
     pub fn run(&mut self, f: &Function, id: OpId, inputs: &[Value]) -> Option<Result<Vec<Value>, String>> {
         let kernel = self.kernel(f, id)?;
+        match kernel.elem {
+            ValueType::F32 => self.run_typed::<f32>(&kernel, inputs),
+            _ => self.run_typed::<f64>(&kernel, inputs),
+        }
+    }
+
+    fn run_typed<T: Cell>(&self, kernel: &Kernel, inputs: &[Value]) -> Option<Result<Vec<Value>, String>> {
         let mut n = None;
         let mut cols = kernel.cols.map(|c| c as usize);
-        let mut prepared: Vec<Prepared<'_>> = Vec::with_capacity(inputs.len());
+        let mut prepared: Vec<Prepared<'_, T>> = Vec::with_capacity(inputs.len());
         for (v, &(split, vt)) in inputs.iter().zip(&kernel.inputs) {
             match (split, v) {
                 // Every row-split input as wide as the others: the kernel works on flat cells.
-                (Split::Rows, Value::Matrix(Matrix::F64(m))) if cols.is_none_or(|c| c == m.cols()) => {
-                    if n.is_some_and(|n| n != m.rows()) {
+                (Split::Rows, Value::Matrix(m)) => {
+                    let m = T::of(m)?;
+                    if cols.is_some_and(|c| c != m.cols()) || n.is_some_and(|n| n != m.rows()) {
                         return None;
                     }
                     n = Some(m.rows());
@@ -67,31 +75,31 @@ impl Engine {
             }
         }
         let (n, cols) = (n?, cols?);
-        self.execute(&kernel, n, cols, &prepared).transpose()
+        self.execute(kernel, n, cols, &prepared).transpose()
     }
 
     /// `Ok(None)` when a cell failed a domain check.
-    fn execute(
+    fn execute<T: Cell>(
         &self,
         kernel: &Kernel,
         n: usize,
         cols: usize,
-        inputs: &[Prepared<'_>],
+        inputs: &[Prepared<'_, T>],
     ) -> Result<Option<Vec<Value>>, String> {
         let blocks = blocks(n);
-        let mut rows_out: Vec<Vec<f64>> = Vec::new();
-        let mut partials: Vec<Vec<f64>> = Vec::new();
+        let mut rows_out: Vec<Vec<T>> = Vec::new();
+        let mut partials: Vec<Vec<T>> = Vec::new();
         for c in &kernel.outputs {
             match c {
-                Combine::Rows => rows_out.push(crate::pages::zeroed(n * cols)),
-                _ => partials.push(vec![0.0; blocks.len()]),
+                Combine::Rows => rows_out.push(T::zeroed(n * cols)),
+                _ => partials.push(vec![T::default(); blocks.len()]),
             }
         }
         // Every block's own outputs: slices of the `rows` outputs and one partial per reduction.
         let mut per_block: Vec<Vec<BlockOutput<'_>>> = blocks.iter().map(|_| Vec::new()).collect();
         {
-            let mut rows_rest: Vec<&mut [f64]> = rows_out.iter_mut().map(|v| v.as_mut_slice()).collect();
-            let mut partial_iters: Vec<std::slice::IterMut<'_, f64>> =
+            let mut rows_rest: Vec<&mut [T]> = rows_out.iter_mut().map(|v| v.as_mut_slice()).collect();
+            let mut partial_iters: Vec<std::slice::IterMut<'_, T>> =
                 partials.iter_mut().map(|v| v.iter_mut()).collect();
             for (b, outs) in blocks.iter().zip(per_block.iter_mut()) {
                 let (mut r, mut p) = (0, 0);
@@ -100,11 +108,11 @@ impl Engine {
                         let rest = std::mem::take(&mut rows_rest[r]);
                         let (mine, later) = rest.split_at_mut(b.len() * cols);
                         rows_rest[r] = later;
-                        outs.push(BlockOutput::Cells(mine));
+                        outs.push(T::cells_out(mine));
                         r += 1;
                     } else {
                         let slot = partial_iters[p].next().ok_or("internal: too few partials")?;
-                        outs.push(BlockOutput::Value(slot));
+                        outs.push(T::value_out(slot));
                         p += 1;
                     }
                 }
@@ -115,7 +123,7 @@ impl Engine {
                 let ins: Vec<BlockInput<'_>> = inputs
                     .iter()
                     .map(|p| match p {
-                        Prepared::Cells(c) => BlockInput::Cells(&c[b.start * cols..b.end * cols]),
+                        Prepared::Cells(c) => T::cells_in(&c[b.start * cols..b.end * cols]),
                         Prepared::Scalar(s) => BlockInput::Scalar(*s),
                     })
                     .collect();
@@ -153,7 +161,7 @@ impl Engine {
                 Ok(match c {
                     Combine::Rows => {
                         let cells = rows_it.next().ok_or("internal: missing output")?;
-                        Value::Matrix(Matrix::F64(DenseMatrix::from_vec(n, cols, cells)))
+                        Value::Matrix(T::wrap(DenseMatrix::from_vec(n, cols, cells)))
                     }
                     other => {
                         let parts = partial_it.next().ok_or("internal: missing output")?;
@@ -174,7 +182,7 @@ impl Engine {
                             }
                             _ => a + b,
                         });
-                        Value::Scalar(Scalar::F64(folded.ok_or("internal: no blocks")?))
+                        Value::Scalar(T::scalar(folded.ok_or("internal: no blocks")?))
                     }
                 })
             })
@@ -183,9 +191,68 @@ impl Engine {
     }
 }
 
+/// The cell types kernels work on.
+trait Cell: Copy + Default + PartialOrd + std::ops::Add<Output = Self> + Send + Sync + 'static {
+    fn of(m: &Matrix) -> Option<&DenseMatrix<Self>>;
+    fn wrap(m: DenseMatrix<Self>) -> Matrix;
+    fn scalar(x: Self) -> Scalar;
+    fn zeroed(n: usize) -> Vec<Self>;
+    fn cells_in(c: &[Self]) -> BlockInput<'_>;
+    fn cells_out(c: &mut [Self]) -> BlockOutput<'_>;
+    fn value_out(v: &mut Self) -> BlockOutput<'_>;
+}
+
+impl Cell for f64 {
+    fn of(m: &Matrix) -> Option<&DenseMatrix<f64>> {
+        if let Matrix::F64(m) = m { Some(m) } else { None }
+    }
+    fn wrap(m: DenseMatrix<f64>) -> Matrix {
+        Matrix::F64(m)
+    }
+    fn scalar(x: f64) -> Scalar {
+        Scalar::F64(x)
+    }
+    fn zeroed(n: usize) -> Vec<f64> {
+        crate::pages::zeroed(n)
+    }
+    fn cells_in(c: &[f64]) -> BlockInput<'_> {
+        BlockInput::F64(c)
+    }
+    fn cells_out(c: &mut [f64]) -> BlockOutput<'_> {
+        BlockOutput::F64(c)
+    }
+    fn value_out(v: &mut f64) -> BlockOutput<'_> {
+        BlockOutput::ValueF64(v)
+    }
+}
+
+impl Cell for f32 {
+    fn of(m: &Matrix) -> Option<&DenseMatrix<f32>> {
+        if let Matrix::F32(m) = m { Some(m) } else { None }
+    }
+    fn wrap(m: DenseMatrix<f32>) -> Matrix {
+        Matrix::F32(m)
+    }
+    fn scalar(x: f32) -> Scalar {
+        Scalar::F32(x)
+    }
+    fn zeroed(n: usize) -> Vec<f32> {
+        vec![0.0; n]
+    }
+    fn cells_in(c: &[f32]) -> BlockInput<'_> {
+        BlockInput::F32(c)
+    }
+    fn cells_out(c: &mut [f32]) -> BlockOutput<'_> {
+        BlockOutput::F32(c)
+    }
+    fn value_out(v: &mut f32) -> BlockOutput<'_> {
+        BlockOutput::ValueF32(v)
+    }
+}
+
 /// An input ready for the kernel.
-enum Prepared<'a> {
-    Cells(&'a [f64]),
+enum Prepared<'a, T> {
+    Cells(&'a [T]),
     Scalar([u8; 8]),
 }
 
