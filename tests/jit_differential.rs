@@ -1,7 +1,8 @@
 //! Random pipelines through the JIT and through the reference interpreter give the same bytes:
 //! scripts built from random elementwise chains and reductions over matrices of random shapes
-//! (0, 1 and many rows, several blocks), of doubles or (every third case) floats, compiled
-//! once, run with the vectorized engine on two threads and with `--no-vec`, outputs compared.
+//! (0, 1 and many rows, several blocks), of doubles, floats or `si64` (a third of the cases
+//! each), compiled once, run with the vectorized engine on two threads and with `--no-vec`,
+//! outputs compared.
 //!
 //! One difference is allowed: the sign of a NaN. When two NaNs meet in an addition, x86 keeps
 //! the one in the first operand register, and which operand that is depends on the code
@@ -24,15 +25,27 @@ impl Rng {
     }
 }
 
+/// The cell type of a case.
+#[derive(Clone, Copy, PartialEq)]
+enum Cells {
+    F64,
+    F32,
+    Si64,
+}
+
 /// A random elementwise expression over `X`, `Y` (same shape) and scalar `s`, `depth` deep,
 /// with constants of the cell type (`f32`: integers and `as.f32(..)` keep the ops in f32).
-fn expr(r: &mut Rng, depth: u32, f32: bool) -> String {
+fn expr(r: &mut Rng, depth: u32, cells: Cells) -> String {
     if depth == 0 {
-        let half = if f32 { "as.f32(0.5)" } else { "0.5" };
+        let half = match cells {
+            Cells::F64 => "0.5",
+            Cells::F32 => "as.f32(0.5)",
+            Cells::Si64 => "7",
+        };
         return r.pick(&["X", "Y", "X", "s", "2", half, "-3", "(X * 0)"]).to_string();
     }
-    let a = expr(r, depth - 1, f32);
-    let b = expr(r, depth - 1, f32);
+    let a = expr(r, depth - 1, cells);
+    let b = expr(r, depth - 1, cells);
     match r.next() % 14 {
         0 => format!("({a} + {b})"),
         1 => format!("({a} - {b})"),
@@ -72,17 +85,25 @@ fn run(module: &daphne_ir::Module, file: &daphne_frontend::SourceFile, vectorize
 fn random_pipelines_agree_with_the_interpreter() {
     let cases: u64 = std::env::var("DAPHNE_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(150);
     let mut r = Rng(0x9E37_79B9_7F4A_7C15 ^ cases);
-    let (mut compiled, mut compiled_f32) = (0, 0);
+    let (mut compiled, mut compiled_f32, mut compiled_si64) = (0, 0, 0);
     for case in 0..cases {
         let rows = *r.pick(&[0u64, 1, 2, 7, 64, 300, 700]);
         let cols = *r.pick(&[1u64, 3, 8, 13]);
         let depth = 1 + (r.next() % 4) as u32;
-        let f32 = case % 3 == 0;
-        let e = expr(&mut r, depth, f32);
+        let cells = [Cells::F32, Cells::Si64, Cells::F64][(case % 3) as usize];
+        let e = expr(&mut r, depth, cells);
         let sink = r.pick(&["sum", "aggMin", "aggMax", "print"]).to_string();
         let out =
             if sink == "print" { "print(Z);".to_owned() } else { format!("print({sink}(Z));\nprint(sum(Z * Z));") };
-        let script = if f32 {
+        let script = if cells == Cells::Si64 {
+            // Integer matrices from `rand` with integer bounds; the loop keeps the pipelines
+            // apart from the generators, as for f32.
+            format!(
+                "X = rand({rows}, {cols}, -20, 20, 1, {case});\nY = rand({rows}, {cols}, 0, 5, 1, {});\n\
+                 s = as.si64(3);\nfor (i in 1:1) {{\nZ = {e};\n{out}\n}}\n",
+                case + 1000
+            )
+        } else if cells == Cells::F32 {
             // The loop keeps the casts to f32 out of the pipelines (a kernel has one cell type).
             format!(
                 "X = as.matrix<f32>(rand({rows}, {cols}, -2.0, 2.0, 1.0, {case}));\n\
@@ -109,10 +130,15 @@ fn random_pipelines_agree_with_the_interpreter() {
             // Pipelines inside the loop of an f32 case.
             for region in &f.ops[id].regions {
                 for &inner in &region.ops {
-                    if matches!(f.ops[inner].kind, daphne_ir::OpKind::Pipeline(_))
-                        && compiler.compile(f, inner).is_some_and(|k| k.elem == daphne_ir::ValueType::F32)
-                    {
-                        compiled_f32 += 1;
+                    if !matches!(f.ops[inner].kind, daphne_ir::OpKind::Pipeline(_)) {
+                        continue;
+                    }
+                    let elem = compiler.compile(f, inner).map(|k| k.elem);
+                    compiled += u64::from(elem.is_some());
+                    match elem {
+                        Some(daphne_ir::ValueType::F32) => compiled_f32 += 1,
+                        Some(daphne_ir::ValueType::Si64) => compiled_si64 += 1,
+                        _ => {}
                     }
                 }
             }
@@ -122,4 +148,5 @@ fn random_pipelines_agree_with_the_interpreter() {
     }
     assert!(compiled >= cases / 2, "only {compiled} of {cases} cases had a compiled pipeline");
     assert!(compiled_f32 >= cases / 6, "only {compiled_f32} f32 pipelines of {cases} cases compiled");
+    assert!(compiled_si64 >= cases / 12, "only {compiled_si64} si64 pipelines of {cases} cases compiled");
 }

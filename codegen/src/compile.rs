@@ -1,7 +1,8 @@
 //! `KernelCompiler`: a pipeline op becomes a native per-block kernel (see `abi.rs`).
 //!
 //! Supported today: pipelines whose row-split inputs and row-laid values are matrices of one
-//! cell type, `f64` or `f32` (f64x2 or f32x4 vectors), and of one width (so a block is one flat range of cells; a width the types do not know is checked
+//! cell type, `f64`, `f32` (f64x2 or f32x4 vectors) or `si64` (scalar code, the operations
+//! that cannot fail: `INT_OPS`), and of one width (so a block is one flat range of cells; a width the types do not know is checked
 //! by the engine at run time), scalar broadcast inputs of any numeric
 //! type, elementwise ops, `rows` outputs, and `sum`/`min`/`max` of all cells as add/min/max
 //! outputs. Anything else returns `None`, and the engine interprets that pipeline instead, so
@@ -159,6 +160,7 @@ impl KernelCompiler {
             let bad = b.declare_var(types::I8);
             let (elem, vec_ty, width) = match plan.elem {
                 ValueType::F32 => (types::F32, types::F32X4, 4),
+                ValueType::Si64 => (types::I64, types::I64X2, 2),
                 _ => (types::F64, types::F64X2, 2),
             };
             let vector = std::cell::Cell::new(false);
@@ -179,6 +181,32 @@ impl KernelCompiler {
         Some((code, plan, clif))
     }
 }
+
+/// The elementwise operations of `si64` kernels (division, remainder and `pow` can fail or
+/// need the runtime's functions: those pipelines are interpreted).
+const INT_OPS: &[Builtin] = &[
+    Builtin::EwAdd,
+    Builtin::EwSub,
+    Builtin::EwMul,
+    Builtin::EwMin,
+    Builtin::EwMax,
+    Builtin::EwAnd,
+    Builtin::EwOr,
+    Builtin::EwEq,
+    Builtin::EwNe,
+    Builtin::EwLt,
+    Builtin::EwLe,
+    Builtin::EwGt,
+    Builtin::EwGe,
+    Builtin::EwMinus,
+    Builtin::EwAbs,
+    Builtin::EwSign,
+    Builtin::EwNot,
+    Builtin::EwIsNan,
+    Builtin::EwFloor,
+    Builtin::EwCeil,
+    Builtin::EwRound,
+];
 
 /// What a pipeline needs from the kernel, checked before any code is emitted.
 struct Plan {
@@ -202,7 +230,9 @@ impl Plan {
         let mut inputs = Vec::new();
         for (&a, &split) in body.args.iter().zip(&spec.splits) {
             match (split, f.ty(a)) {
-                (Split::Rows, Type::Matrix(m)) if matches!(m.vt, Some(ValueType::F64 | ValueType::F32)) => {
+                (Split::Rows, Type::Matrix(m))
+                    if matches!(m.vt, Some(ValueType::F64 | ValueType::F32 | ValueType::Si64)) =>
+                {
                     if let (Some(c), Some(d)) = (cols, m.cols)
                         && c != d
                     {
@@ -254,7 +284,13 @@ impl Plan {
                     };
                     sinks.insert(*r, c);
                 }
-                OpKind::Builtin(b) if row_value && (b.is_ew_unary() || b.is_ew_binary()) => builtins.push(*b),
+                OpKind::Builtin(b) if row_value && (b.is_ew_unary() || b.is_ew_binary()) => {
+                    // Integer kernels have the operations that cannot fail and need no function.
+                    if elem == ValueType::Si64 && !INT_OPS.contains(b) {
+                        return None;
+                    }
+                    builtins.push(*b)
+                }
                 _ => return None,
             }
         }
@@ -352,7 +388,7 @@ impl Emitter<'_> {
 
         // Two cells at a time when every op has a vector instruction and no reduction needs
         // the strict order of a single accumulator (min and max keep the first of equals).
-        let vector = ops.iter().all(|&id| self.vectorizable(id));
+        let vector = !self.is_int() && ops.iter().all(|&id| self.vectorizable(id));
         let mut fixed_vec: HashMap<Value, ClifValue> = HashMap::new();
         if vector {
             for (&a, &v) in &fixed {
@@ -452,7 +488,7 @@ impl Emitter<'_> {
                             parts.push(v);
                         }
                     }
-                    daphne_ir::pipeline::fold_tree(parts, |x, y| b.ins().fadd(x, y))?
+                    daphne_ir::pipeline::fold_tree(parts, |x, y| self.add(b, x, y))?
                 }
                 Acc::Extreme(v, _) => b.use_var(*v),
             };
@@ -498,7 +534,9 @@ impl Emitter<'_> {
             let arg = |i: usize| vals.get(&o.operands[i]).copied();
             let v = match &o.kind {
                 OpKind::Const(lit) => {
-                    let c = if self.elem == types::F32 {
+                    let c = if self.is_int() {
+                        b.ins().iconst(types::I64, literal_i64(lit)?)
+                    } else if self.elem == types::F32 {
                         b.ins().f32const(literal_f32(lit)?)
                     } else {
                         b.ins().f64const(literal_f64(lit)?)
@@ -511,13 +549,13 @@ impl Emitter<'_> {
                     match accs.get(&r)? {
                         Acc::Sum(lanes, false) => {
                             let a = b.use_var(lanes[lane]);
-                            let s = b.ins().fadd(a, x);
+                            let s = self.add(b, a, x);
                             b.def_var(lanes[lane], s);
                         }
                         Acc::Sum(groups, true) if vector => {
                             let g = lane / self.width;
                             let a = b.use_var(groups[g]);
-                            let s = b.ins().fadd(a, x);
+                            let s = self.add(b, a, x);
                             b.def_var(groups[g], s);
                         }
                         Acc::Sum(groups, true) => {
@@ -525,14 +563,19 @@ impl Emitter<'_> {
                             let (g, l) = (lane / self.width, (lane % self.width) as u8);
                             let group = b.use_var(groups[g]);
                             let a = b.ins().extractlane(group, l);
-                            let s = b.ins().fadd(a, x);
+                            let s = self.add(b, a, x);
                             let group = b.ins().insertlane(group, s, l);
                             b.def_var(groups[g], group);
                         }
                         Acc::Extreme(var, min) => {
                             let a = b.use_var(*var);
-                            let cc = if *min { FloatCC::LessThan } else { FloatCC::GreaterThan };
-                            let better = b.ins().fcmp(cc, x, a);
+                            let better = if self.is_int() {
+                                let cc = if *min { IntCC::SignedLessThan } else { IntCC::SignedGreaterThan };
+                                b.ins().icmp(cc, x, a)
+                            } else {
+                                let cc = if *min { FloatCC::LessThan } else { FloatCC::GreaterThan };
+                                b.ins().fcmp(cc, x, a)
+                            };
                             let s = b.ins().select(better, x, a);
                             b.def_var(*var, s);
                         }
@@ -587,7 +630,23 @@ impl Emitter<'_> {
 
     /// A constant cell (`x` is exact in both types: 0, 1, -1, -0, infinities).
     fn scalar_const(&self, b: &mut FunctionBuilder<'_>, x: f64) -> ClifValue {
-        if self.elem == types::F32 { b.ins().f32const(x as f32) } else { b.ins().f64const(x) }
+        if self.is_int() {
+            // As the runtime converts: infinities saturate (the start of an integer `min`).
+            b.ins().iconst(types::I64, x as i64)
+        } else if self.elem == types::F32 {
+            b.ins().f32const(x as f32)
+        } else {
+            b.ins().f64const(x)
+        }
+    }
+
+    fn is_int(&self) -> bool {
+        self.elem == types::I64
+    }
+
+    /// `x + y` in the cell type (wrapping for integers).
+    fn add(&self, b: &mut FunctionBuilder<'_>, x: ClifValue, y: ClifValue) -> ClifValue {
+        if self.is_int() { b.ins().iadd(x, y) } else { b.ins().fadd(x, y) }
     }
 
     /// `c ? x : y`, for a condition of one value or a lane mask.
@@ -643,6 +702,28 @@ impl Emitter<'_> {
 
     fn unary(&self, b: &mut FunctionBuilder<'_>, op: Builtin, x: ClifValue) -> Option<ClifValue> {
         use Builtin as B;
+        if self.is_int() {
+            let zero = b.ins().iconst(types::I64, 0);
+            return Some(match op {
+                B::EwMinus => b.ins().ineg(x),
+                B::EwAbs => b.ins().iabs(x),
+                B::EwFloor | B::EwCeil | B::EwRound => x,
+                B::EwIsNan => zero,
+                B::EwNot => {
+                    let c = b.ins().icmp(IntCC::Equal, x, zero);
+                    self.flag(b, c)
+                }
+                B::EwSign => {
+                    let one = b.ins().iconst(types::I64, 1);
+                    let minus = b.ins().iconst(types::I64, -1);
+                    let pos = b.ins().icmp(IntCC::SignedGreaterThan, x, zero);
+                    let neg = b.ins().icmp(IntCC::SignedLessThan, x, zero);
+                    let low = b.ins().select(neg, minus, zero);
+                    b.ins().select(pos, one, low)
+                }
+                _ => return None,
+            });
+        }
         self.check_domain(b, op, x);
         Some(match op {
             B::EwMinus => b.ins().fneg(x),
@@ -684,6 +765,39 @@ impl Emitter<'_> {
         y_is_two: bool,
     ) -> Option<ClifValue> {
         use Builtin as B;
+        if self.is_int() {
+            let icmp = |b: &mut FunctionBuilder<'_>, cc: IntCC| {
+                let c = b.ins().icmp(cc, x, y);
+                self.flag(b, c)
+            };
+            return Some(match op {
+                B::EwAdd => b.ins().iadd(x, y),
+                B::EwSub => b.ins().isub(x, y),
+                B::EwMul => b.ins().imul(x, y),
+                B::EwMin => {
+                    let c = b.ins().icmp(IntCC::SignedLessThan, y, x);
+                    b.ins().select(c, y, x)
+                }
+                B::EwMax => {
+                    let c = b.ins().icmp(IntCC::SignedGreaterThan, y, x);
+                    b.ins().select(c, y, x)
+                }
+                B::EwAnd | B::EwOr => {
+                    let zero = b.ins().iconst(types::I64, 0);
+                    let a = b.ins().icmp(IntCC::NotEqual, x, zero);
+                    let c = b.ins().icmp(IntCC::NotEqual, y, zero);
+                    let both = if op == B::EwAnd { b.ins().band(a, c) } else { b.ins().bor(a, c) };
+                    self.flag(b, both)
+                }
+                B::EwEq => icmp(b, IntCC::Equal),
+                B::EwNe => icmp(b, IntCC::NotEqual),
+                B::EwLt => icmp(b, IntCC::SignedLessThan),
+                B::EwLe => icmp(b, IntCC::SignedLessThanOrEqual),
+                B::EwGt => icmp(b, IntCC::SignedGreaterThan),
+                B::EwGe => icmp(b, IntCC::SignedGreaterThanOrEqual),
+                _ => return None,
+            });
+        }
         let cmp = |b: &mut FunctionBuilder<'_>, cc: FloatCC| {
             let c = b.ins().fcmp(cc, x, y);
             self.flag(b, c)
@@ -720,18 +834,23 @@ impl Emitter<'_> {
     }
 }
 
-/// A constant's value as an `f32`, as the runtime converts it (`as f32`, one rounding).
+/// A constant's value as an `f32`, as the runtime converts it (through `f64`).
 fn literal_f32(lit: &Literal) -> Option<f32> {
+    Some(literal_f64(lit)? as f32)
+}
+
+/// A constant's value as an `i64`, as the runtime converts it (a float saturating toward
+/// zero, an integer wrapping).
+fn literal_i64(lit: &Literal) -> Option<i64> {
     Some(match lit {
-        Literal::F64(bits) => f64::from_bits(*bits) as f32,
-        Literal::F32(bits) => f32::from_bits(*bits),
-        Literal::Si64(v) => *v as f32,
-        Literal::Si32(v) => *v as f32,
-        Literal::Si8(v) => f32::from(*v),
-        Literal::Ui64(v) | Literal::Index(v) => *v as f32,
-        Literal::Ui32(v) => *v as f32,
-        Literal::Ui8(v) => f32::from(*v),
-        Literal::Bool(v) => f32::from(u8::from(*v)),
+        Literal::F64(_) | Literal::F32(_) => literal_f64(lit)? as i64,
+        Literal::Si64(v) => *v,
+        Literal::Si32(v) => i64::from(*v),
+        Literal::Si8(v) => i64::from(*v),
+        Literal::Ui64(v) | Literal::Index(v) => *v as i64,
+        Literal::Ui32(v) => i64::from(*v),
+        Literal::Ui8(v) => i64::from(*v),
+        Literal::Bool(v) => i64::from(*v),
         Literal::Str(_) => return None,
     })
 }
@@ -764,41 +883,58 @@ fn const_of(f: &Function, v: Value) -> Option<f64> {
 }
 
 /// Loads a broadcast scalar of value type `vt` and converts it to the cell type `elem` as the
-/// runtime does (one conversion, `as`).
+/// runtime does (`Elem::cast`: through `f64` when either side is a float, else wrapping).
 fn load_scalar(b: &mut FunctionBuilder<'_>, vt: ValueType, at: ClifValue, elem: ClifType) -> ClifValue {
     let trusted = MemFlagsData::trusted();
+    if elem == types::I64 {
+        return match vt {
+            ValueType::F64 | ValueType::F32 => {
+                let x = load_f64(b, vt, at);
+                b.ins().fcvt_to_sint_sat(types::I64, x)
+            }
+            ValueType::Si64 | ValueType::Ui64 | ValueType::Index => b.ins().load(types::I64, trusted, at, 0),
+            ValueType::Si32 => b.ins().sload32(trusted, at, 0),
+            ValueType::Si8 => b.ins().sload8(types::I64, trusted, at, 0),
+            ValueType::Ui32 => b.ins().uload32(trusted, at, 0),
+            ValueType::Ui8 | ValueType::Bool | ValueType::Str => b.ins().uload8(types::I64, trusted, at, 0),
+        };
+    }
+    let x = load_f64(b, vt, at);
+    if elem == types::F32 { b.ins().fdemote(types::F32, x) } else { x }
+}
+
+/// A broadcast scalar of value type `vt` as an `f64` (`as f64`).
+fn load_f64(b: &mut FunctionBuilder<'_>, vt: ValueType, at: ClifValue) -> ClifValue {
+    let trusted = MemFlagsData::trusted();
     match vt {
-        ValueType::F64 => {
-            let x = b.ins().load(types::F64, trusted, at, 0);
-            if elem == types::F32 { b.ins().fdemote(types::F32, x) } else { x }
-        }
+        ValueType::F64 => b.ins().load(types::F64, trusted, at, 0),
         ValueType::F32 => {
             let x = b.ins().load(types::F32, trusted, at, 0);
-            if elem == types::F64 { b.ins().fpromote(types::F64, x) } else { x }
+            b.ins().fpromote(types::F64, x)
         }
         ValueType::Si64 => {
             let x = b.ins().load(types::I64, trusted, at, 0);
-            b.ins().fcvt_from_sint(elem, x)
+            b.ins().fcvt_from_sint(types::F64, x)
         }
         ValueType::Si32 => {
             let x = b.ins().sload32(trusted, at, 0);
-            b.ins().fcvt_from_sint(elem, x)
+            b.ins().fcvt_from_sint(types::F64, x)
         }
         ValueType::Si8 => {
             let x = b.ins().sload8(types::I64, trusted, at, 0);
-            b.ins().fcvt_from_sint(elem, x)
+            b.ins().fcvt_from_sint(types::F64, x)
         }
         ValueType::Ui64 | ValueType::Index => {
             let x = b.ins().load(types::I64, trusted, at, 0);
-            b.ins().fcvt_from_uint(elem, x)
+            b.ins().fcvt_from_uint(types::F64, x)
         }
         ValueType::Ui32 => {
             let x = b.ins().uload32(trusted, at, 0);
-            b.ins().fcvt_from_uint(elem, x)
+            b.ins().fcvt_from_uint(types::F64, x)
         }
         ValueType::Ui8 | ValueType::Bool | ValueType::Str => {
             let x = b.ins().uload8(types::I64, trusted, at, 0);
-            b.ins().fcvt_from_uint(elem, x)
+            b.ins().fcvt_from_uint(types::F64, x)
         }
     }
 }

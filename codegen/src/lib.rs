@@ -16,6 +16,8 @@ pub enum BlockInput<'a> {
     F64(&'a [f64]),
     /// The block's cells of a row-split input of floats.
     F32(&'a [f32]),
+    /// The block's cells of a row-split input of `si64`.
+    I64(&'a [i64]),
     /// A broadcast scalar, as the bytes of its value type (little end first, zero-padded).
     Scalar([u8; 8]),
 }
@@ -26,10 +28,14 @@ pub enum BlockOutput<'a> {
     F64(&'a mut [f64]),
     /// The same for floats.
     F32(&'a mut [f32]),
+    /// The same for `si64`.
+    I64(&'a mut [i64]),
     /// Where the block's reduced double goes.
     ValueF64(&'a mut f64),
     /// Where the block's reduced float goes.
     ValueF32(&'a mut f32),
+    /// Where the block's reduced `si64` goes.
+    ValueI64(&'a mut i64),
 }
 
 /// Runs `kernel` on a block of `cells` cells; `Ok(false)` when a cell failed a domain check
@@ -45,12 +51,13 @@ pub fn run_block(
         return Err("internal: a kernel called with the wrong number of inputs or outputs".into());
     }
     use daphne_ir::{Combine, Split, ValueType as V};
-    let doubles = kernel.elem == V::F64;
+    let elem = kernel.elem;
     let mut in_ptrs: Vec<*const u8> = Vec::with_capacity(inputs.len());
     for (i, (input, (split, _))) in inputs.iter().zip(&kernel.inputs).enumerate() {
         match (input, split) {
-            (BlockInput::F64(c), Split::Rows) if doubles && c.len() == cells => in_ptrs.push(c.as_ptr().cast()),
-            (BlockInput::F32(c), Split::Rows) if !doubles && c.len() == cells => in_ptrs.push(c.as_ptr().cast()),
+            (BlockInput::F64(c), Split::Rows) if elem == V::F64 && c.len() == cells => in_ptrs.push(c.as_ptr().cast()),
+            (BlockInput::F32(c), Split::Rows) if elem == V::F32 && c.len() == cells => in_ptrs.push(c.as_ptr().cast()),
+            (BlockInput::I64(c), Split::Rows) if elem == V::Si64 && c.len() == cells => in_ptrs.push(c.as_ptr().cast()),
             (BlockInput::Scalar(s), Split::Broadcast) => in_ptrs.push(s.as_ptr()),
             _ => return Err(format!("internal: kernel input {i} does not fit")),
         }
@@ -59,14 +66,18 @@ pub fn run_block(
     for (i, (output, combine)) in outputs.iter_mut().zip(&kernel.outputs).enumerate() {
         let reduced = matches!(combine, Combine::Add | Combine::Min | Combine::Max);
         match output {
-            BlockOutput::F64(c) if doubles && *combine == Combine::Rows && c.len() == cells => {
+            BlockOutput::F64(c) if elem == V::F64 && *combine == Combine::Rows && c.len() == cells => {
                 out_ptrs.push(c.as_mut_ptr().cast())
             }
-            BlockOutput::F32(c) if !doubles && *combine == Combine::Rows && c.len() == cells => {
+            BlockOutput::F32(c) if elem == V::F32 && *combine == Combine::Rows && c.len() == cells => {
                 out_ptrs.push(c.as_mut_ptr().cast())
             }
-            BlockOutput::ValueF64(v) if doubles && reduced => out_ptrs.push((*v as *mut f64).cast()),
-            BlockOutput::ValueF32(v) if !doubles && reduced => out_ptrs.push((*v as *mut f32).cast()),
+            BlockOutput::I64(c) if elem == V::Si64 && *combine == Combine::Rows && c.len() == cells => {
+                out_ptrs.push(c.as_mut_ptr().cast())
+            }
+            BlockOutput::ValueF64(v) if elem == V::F64 && reduced => out_ptrs.push((*v as *mut f64).cast()),
+            BlockOutput::ValueF32(v) if elem == V::F32 && reduced => out_ptrs.push((*v as *mut f32).cast()),
+            BlockOutput::ValueI64(v) if elem == V::Si64 && reduced => out_ptrs.push((*v as *mut i64).cast()),
             _ => return Err(format!("internal: kernel output {i} does not fit")),
         }
     }

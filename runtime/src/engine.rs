@@ -48,6 +48,7 @@ impl Engine {
         let kernel = self.kernel(f, id)?;
         match kernel.elem {
             ValueType::F32 => self.run_typed::<f32>(&kernel, inputs),
+            ValueType::Si64 => self.run_typed::<i64>(&kernel, inputs),
             _ => self.run_typed::<f64>(&kernel, inputs),
         }
     }
@@ -180,7 +181,7 @@ impl Engine {
                                     a
                                 }
                             }
-                            _ => a + b,
+                            _ => a.plus(b),
                         });
                         Value::Scalar(T::scalar(folded.ok_or("internal: no blocks")?))
                     }
@@ -192,7 +193,9 @@ impl Engine {
 }
 
 /// The cell types kernels work on.
-trait Cell: Copy + Default + PartialOrd + std::ops::Add<Output = Self> + Send + Sync + 'static {
+trait Cell: Copy + Default + PartialOrd + Send + Sync + 'static {
+    /// Addition as the runtime adds (wrapping for integers).
+    fn plus(self, other: Self) -> Self;
     fn of(m: &Matrix) -> Option<&DenseMatrix<Self>>;
     fn wrap(m: DenseMatrix<Self>) -> Matrix;
     fn scalar(x: Self) -> Scalar;
@@ -203,6 +206,9 @@ trait Cell: Copy + Default + PartialOrd + std::ops::Add<Output = Self> + Send + 
 }
 
 impl Cell for f64 {
+    fn plus(self, other: f64) -> f64 {
+        self + other
+    }
     fn of(m: &Matrix) -> Option<&DenseMatrix<f64>> {
         if let Matrix::F64(m) = m { Some(m) } else { None }
     }
@@ -227,6 +233,9 @@ impl Cell for f64 {
 }
 
 impl Cell for f32 {
+    fn plus(self, other: f32) -> f32 {
+        self + other
+    }
     fn of(m: &Matrix) -> Option<&DenseMatrix<f32>> {
         if let Matrix::F32(m) = m { Some(m) } else { None }
     }
@@ -247,6 +256,33 @@ impl Cell for f32 {
     }
     fn value_out(v: &mut f32) -> BlockOutput<'_> {
         BlockOutput::ValueF32(v)
+    }
+}
+
+impl Cell for i64 {
+    fn plus(self, other: i64) -> i64 {
+        self.wrapping_add(other)
+    }
+    fn of(m: &Matrix) -> Option<&DenseMatrix<i64>> {
+        if let Matrix::Si64(m) = m { Some(m) } else { None }
+    }
+    fn wrap(m: DenseMatrix<i64>) -> Matrix {
+        Matrix::Si64(m)
+    }
+    fn scalar(x: i64) -> Scalar {
+        Scalar::Si64(x)
+    }
+    fn zeroed(n: usize) -> Vec<i64> {
+        vec![0; n]
+    }
+    fn cells_in(c: &[i64]) -> BlockInput<'_> {
+        BlockInput::I64(c)
+    }
+    fn cells_out(c: &mut [i64]) -> BlockOutput<'_> {
+        BlockOutput::I64(c)
+    }
+    fn value_out(v: &mut i64) -> BlockOutput<'_> {
+        BlockOutput::ValueI64(v)
     }
 }
 
