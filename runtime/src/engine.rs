@@ -134,7 +134,8 @@ impl Engine {
             }
             Ok(true)
         };
-        let tasks = self.schedule.tasks(blocks.len(), blocks.first().map_or(1, |b| b.len()));
+        let schedule = self.schedule.for_cells(n * cols);
+        let tasks = schedule.tasks(blocks.len(), blocks.first().map_or(1, |b| b.len()));
         let mut items = Vec::with_capacity(tasks.len());
         let mut rest = per_block.as_mut_slice();
         for t in &tasks {
@@ -142,7 +143,7 @@ impl Engine {
             items.push((&blocks[t.clone()], mine));
             rest = later;
         }
-        let results = self.schedule.run(items, |(range, outs)| run(range, outs), |r| !matches!(r, Ok(true)));
+        let results = schedule.run(items, |(range, outs)| run(range, outs), |r| !matches!(r, Ok(true)));
         let mut passed = true;
         for r in results.into_iter().flatten() {
             if !r? {

@@ -110,6 +110,14 @@ pub fn run_on(f: &Function, op: &Op, inputs: Vec<Value>, schedule: &Schedule) ->
         }
         outs
     };
+    // The cells of the row-split inputs measure the work.
+    let cells: usize = inputs
+        .iter()
+        .zip(&spec.splits)
+        .filter(|(_, s)| **s == Split::Rows)
+        .map(|(v, _)| if let Value::Matrix(m) = v { m.rows() * m.cols() } else { 0 })
+        .sum();
+    let schedule = schedule.for_cells(cells);
     let tasks = schedule.tasks(blocks.len(), blocks.first().map_or(1, |b| b.len()));
     let per_block: Vec<Result<Vec<Option<Value>>, Failure>> = schedule
         .run(tasks, task, |outs| outs.last().is_some_and(Result::is_err))
