@@ -21,7 +21,7 @@ best() {
 printf "%-14s %-11s %12s %12s %8s\n" workload shape daphne-rs numpy speedup
 for size in $sizes; do
     n=${size%x*} m=${size#*x}
-    for w in a_chain b_colstats c_gram d_linreg e_kmeans triad; do
+    for w in a_chain b_colstats c_gram d_linreg e_kmeans f_small_loop triad; do
         ours=$(best "$daphne" "bench/compute/$w.daph" "n=$n" "m=$m")
         theirs=$(best "$py" "bench/compute/$w.py" "$n" "$m")
         awk -v w="$w" -v s="$size" -v a="$ours" -v b="$theirs" \
