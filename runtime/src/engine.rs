@@ -206,86 +206,41 @@ trait Cell: Copy + Default + PartialOrd + Send + Sync + 'static {
     fn value_out(v: &mut Self) -> BlockOutput<'_>;
 }
 
-impl Cell for f64 {
-    fn plus(self, other: f64) -> f64 {
-        self + other
-    }
-    fn of(m: &Matrix) -> Option<&DenseMatrix<f64>> {
-        if let Matrix::F64(m) = m { Some(m) } else { None }
-    }
-    fn wrap(m: DenseMatrix<f64>) -> Matrix {
-        Matrix::F64(m)
-    }
-    fn scalar(x: f64) -> Scalar {
-        Scalar::F64(x)
-    }
-    fn zeroed(n: usize) -> Vec<f64> {
-        crate::pages::zeroed(n)
-    }
-    fn cells_in(c: &[f64]) -> BlockInput<'_> {
-        BlockInput::F64(c)
-    }
-    fn cells_out(c: &mut [f64]) -> BlockOutput<'_> {
-        BlockOutput::F64(c)
-    }
-    fn value_out(v: &mut f64) -> BlockOutput<'_> {
-        BlockOutput::ValueF64(v)
-    }
+/// `Cell` for a cell type: its matrix and scalar variants, its kernel buffers, its addition.
+macro_rules! cell {
+    ($t:ty, $variant:ident, $input:ident, $value:ident, $plus:expr) => {
+        impl Cell for $t {
+            fn plus(self, other: $t) -> $t {
+                $plus(self, other)
+            }
+            fn of(m: &Matrix) -> Option<&DenseMatrix<$t>> {
+                if let Matrix::$variant(m) = m { Some(m) } else { None }
+            }
+            fn wrap(m: DenseMatrix<$t>) -> Matrix {
+                Matrix::$variant(m)
+            }
+            fn scalar(x: $t) -> Scalar {
+                Scalar::$variant(x)
+            }
+            fn zeroed(n: usize) -> Vec<$t> {
+                crate::pages::zeroed(n)
+            }
+            fn cells_in(c: &[$t]) -> BlockInput<'_> {
+                BlockInput::$input(c)
+            }
+            fn cells_out(c: &mut [$t]) -> BlockOutput<'_> {
+                BlockOutput::$input(c)
+            }
+            fn value_out(v: &mut $t) -> BlockOutput<'_> {
+                BlockOutput::$value(v)
+            }
+        }
+    };
 }
 
-impl Cell for f32 {
-    fn plus(self, other: f32) -> f32 {
-        self + other
-    }
-    fn of(m: &Matrix) -> Option<&DenseMatrix<f32>> {
-        if let Matrix::F32(m) = m { Some(m) } else { None }
-    }
-    fn wrap(m: DenseMatrix<f32>) -> Matrix {
-        Matrix::F32(m)
-    }
-    fn scalar(x: f32) -> Scalar {
-        Scalar::F32(x)
-    }
-    fn zeroed(n: usize) -> Vec<f32> {
-        vec![0.0; n]
-    }
-    fn cells_in(c: &[f32]) -> BlockInput<'_> {
-        BlockInput::F32(c)
-    }
-    fn cells_out(c: &mut [f32]) -> BlockOutput<'_> {
-        BlockOutput::F32(c)
-    }
-    fn value_out(v: &mut f32) -> BlockOutput<'_> {
-        BlockOutput::ValueF32(v)
-    }
-}
-
-impl Cell for i64 {
-    fn plus(self, other: i64) -> i64 {
-        self.wrapping_add(other)
-    }
-    fn of(m: &Matrix) -> Option<&DenseMatrix<i64>> {
-        if let Matrix::Si64(m) = m { Some(m) } else { None }
-    }
-    fn wrap(m: DenseMatrix<i64>) -> Matrix {
-        Matrix::Si64(m)
-    }
-    fn scalar(x: i64) -> Scalar {
-        Scalar::Si64(x)
-    }
-    fn zeroed(n: usize) -> Vec<i64> {
-        vec![0; n]
-    }
-    fn cells_in(c: &[i64]) -> BlockInput<'_> {
-        BlockInput::I64(c)
-    }
-    fn cells_out(c: &mut [i64]) -> BlockOutput<'_> {
-        BlockOutput::I64(c)
-    }
-    fn value_out(v: &mut i64) -> BlockOutput<'_> {
-        BlockOutput::ValueI64(v)
-    }
-}
+cell!(f64, F64, F64, ValueF64, |a: f64, b: f64| a + b);
+cell!(f32, F32, F32, ValueF32, |a: f32, b: f32| a + b);
+cell!(i64, Si64, I64, ValueI64, i64::wrapping_add);
 
 /// An input ready for the kernel.
 enum Prepared<'a, T> {

@@ -9,25 +9,25 @@
 const HUGE: usize = 4 << 20;
 const HUGE_PAGE: usize = 2 << 20;
 
-/// `vec![0.0; n]`, asking for huge pages when it is large (the zeroed pages of a fresh large
-/// allocation are not touched before the first write, so the advice still applies).
-pub fn zeroed(n: usize) -> Vec<f64> {
-    let v = vec![0.0f64; n];
-    advise(&v);
+/// `vec![0; n]` (of a number type, whose default is all zero bits), asking for huge pages when
+/// it is large (the zeroed pages of a fresh large allocation are not touched before the first
+/// write, so the advice still applies).
+pub fn zeroed<T: Copy + Default>(n: usize) -> Vec<T> {
+    let v = vec![T::default(); n];
+    advise(v.as_ptr() as usize, std::mem::size_of_val(v.as_slice()));
     v
 }
 
 #[allow(unsafe_code)]
-fn advise(v: &[f64]) {
-    let bytes = std::mem::size_of_val(v);
+fn advise(start: usize, bytes: usize) {
     if !cfg!(target_os = "linux") || bytes < HUGE {
         return;
     }
-    let start = v.as_ptr() as usize;
     let (lo, hi) = (start.next_multiple_of(HUGE_PAGE), (start + bytes) / HUGE_PAGE * HUGE_PAGE);
     if hi > lo {
-        // SAFETY: `lo..hi` lies inside `v`'s allocation, which is alive; MADV_HUGEPAGE only
-        // changes how the kernel backs these pages, never their contents. A failure (no THP
+        // SAFETY: `lo..hi` lies inside an allocation the caller owns (the vector's buffer of
+        // `bytes` bytes from `start`), which is alive; MADV_HUGEPAGE only changes how the
+        // kernel backs these pages, never their contents. A failure (no THP
         // support) leaves ordinary pages, so the result is ignored.
         #[cfg(target_os = "linux")]
         unsafe {
