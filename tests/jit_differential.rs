@@ -1,5 +1,6 @@
 //! Random pipelines through the JIT and through the reference interpreter give the same bytes:
-//! scripts built from random elementwise chains and reductions over matrices of random shapes
+//! scripts built from random elementwise chains, row aggregations broadcast back over their
+//! rows, and reductions over matrices of random shapes
 //! (0, 1 and many rows, several blocks), of doubles, floats or `si64` (a third of the cases
 //! each), compiled once, run with the vectorized engine on two threads and with `--no-vec`,
 //! outputs compared.
@@ -46,7 +47,7 @@ fn expr(r: &mut Rng, depth: u32, cells: Cells) -> String {
     }
     let a = expr(r, depth - 1, cells);
     let b = expr(r, depth - 1, cells);
-    match r.next() % 14 {
+    match r.next() % 17 {
         0 => format!("({a} + {b})"),
         1 => format!("({a} - {b})"),
         2 => format!("({a} * {b})"),
@@ -60,6 +61,10 @@ fn expr(r: &mut Rng, depth: u32, cells: Cells) -> String {
         10 => format!("abs({a})"),
         11 => format!("sqrt({a})"),
         12 => format!("exp({a})"),
+        // Row aggregations broadcast back over the row (row kernels).
+        13 => format!("({a} - aggMax({b}, 0))"),
+        14 => format!("({a} * sum({b}, 0))"),
+        15 => format!("({a} + aggMin({b} * 2, 0))"),
         _ => format!("-{a}"),
     }
 }
@@ -85,7 +90,7 @@ fn run(module: &daphne_ir::Module, file: &daphne_frontend::SourceFile, vectorize
 fn random_pipelines_agree_with_the_interpreter() {
     let cases: u64 = std::env::var("DAPHNE_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(150);
     let mut r = Rng(0x9E37_79B9_7F4A_7C15 ^ cases);
-    let (mut compiled, mut compiled_f32, mut compiled_si64) = (0, 0, 0);
+    let (mut compiled, mut compiled_f32, mut compiled_si64, mut row_kernels) = (0, 0, 0, 0);
     for case in 0..cases {
         let rows = *r.pick(&[0u64, 1, 2, 7, 64, 300, 700]);
         let cols = *r.pick(&[1u64, 3, 8, 13]);
@@ -124,8 +129,11 @@ fn random_pipelines_agree_with_the_interpreter() {
         let mut compiler = daphne_codegen::KernelCompiler::new().expect("a JIT for this machine");
         let f = &module.functions[module.entry.0 as usize];
         for &id in &f.body.ops {
-            if matches!(f.ops[id].kind, daphne_ir::OpKind::Pipeline(_)) && compiler.compile(f, id).is_some() {
+            if matches!(f.ops[id].kind, daphne_ir::OpKind::Pipeline(_))
+                && let Some(k) = compiler.compile(f, id)
+            {
                 compiled += 1;
+                row_kernels += u64::from(k.row_kernel);
             }
             // Pipelines inside the loop of an f32 case.
             for region in &f.ops[id].regions {
@@ -133,7 +141,9 @@ fn random_pipelines_agree_with_the_interpreter() {
                     if !matches!(f.ops[inner].kind, daphne_ir::OpKind::Pipeline(_)) {
                         continue;
                     }
-                    let elem = compiler.compile(f, inner).map(|k| k.elem);
+                    let kernel = compiler.compile(f, inner);
+                    row_kernels += u64::from(kernel.as_ref().is_some_and(|k| k.row_kernel));
+                    let elem = kernel.map(|k| k.elem);
                     compiled += u64::from(elem.is_some());
                     match elem {
                         Some(daphne_ir::ValueType::F32) => compiled_f32 += 1,
@@ -149,4 +159,5 @@ fn random_pipelines_agree_with_the_interpreter() {
     assert!(compiled >= cases / 2, "only {compiled} of {cases} cases had a compiled pipeline");
     assert!(compiled_f32 >= cases / 6, "only {compiled_f32} f32 pipelines of {cases} cases compiled");
     assert!(compiled_si64 >= cases / 12, "only {compiled_si64} si64 pipelines of {cases} cases compiled");
+    assert!(row_kernels >= cases / 30, "only {row_kernels} row kernels in {cases} cases");
 }

@@ -13,7 +13,12 @@
 //! row-laid value of the body has the same number of columns, so a block is `cells`
 //! contiguous cells and the kernel walks them as one flat range (this is what makes the
 //! canonical lane order of `daphne_ir::pipeline` cheap: cell `k` of the block feeds
-//! accumulator `k % LANES`). Cells are of the kernel's cell type (`f64`, `f32` or `si64`); a reduced value too.
+//! accumulator `k % LANES`). Cells are of the kernel's cell type (`f64`, `f32` or `si64`); a
+//! reduced value too.
+//!
+//! A row kernel (`Kernel::row_kernel`, for pipelines with row aggregations) walks the block
+//! row by row instead: `cells` is rows x `Kernel::cols`, and its narrow inputs and outputs
+//! (`Kernel::narrow_inputs`/`narrow_outputs`) are column vectors of one cell per row.
 //!
 //! The only `unsafe` of the crate is here: turning the code pointer the JIT returns into a
 //! typed function, and calling it with pointers the caller vouches for.

@@ -2,10 +2,12 @@
 //!
 //! Supported today: pipelines whose row-split inputs and row-laid values are matrices of one
 //! cell type, `f64`, `f32` (f64x2 or f32x4 vectors) or `si64` (scalar code, the operations
-//! that cannot fail: `INT_OPS`), and of one width (so a block is one flat range of cells; a width the types do not know is checked
-//! by the engine at run time), scalar broadcast inputs of any numeric
-//! type, elementwise ops, `rows` outputs, and `sum`/`min`/`max` of all cells as add/min/max
-//! outputs. Anything else returns `None`, and the engine interprets that pipeline instead, so
+//! that cannot fail: `INT_OPS`), and of one width (so a block is one flat range of cells; a
+//! width the types do not know is checked by the engine at run time), scalar broadcast inputs
+//! of any numeric type, elementwise ops, `rows` outputs, and `sum`/`min`/`max` of all cells as
+//! add/min/max outputs; and row kernels for pipelines with `sumRow`/`minRow`/`maxRow` and the
+//! values that use them (`RowShape`). Anything else returns `None`, and the engine interprets
+//! that pipeline instead, so
 //! a script never depends on what the JIT covers. Every operation computes what the
 //! interpreter computes, bit for bit: Cranelift's IEEE instructions where they agree with
 //! Rust's `f64` (add, sub, mul, div, sqrt, floor, ceil, abs, neg, comparisons), the runtime's
@@ -41,8 +43,15 @@ pub struct Kernel {
     /// The value type of every row-split input, row-laid value and output (`f64` or `f32`).
     pub elem: ValueType,
     /// The columns of every row-split value, when the types know them (otherwise the engine
-    /// checks that the row-split inputs are equally wide: the code works on flat cells).
+    /// checks that the row-split inputs are equally wide: the code works on flat cells). In a
+    /// row kernel (one with row aggregations), the width of the full-width values.
     pub cols: Option<u64>,
+    /// Per input and per output: whether it is one column wide in a row kernel (a column
+    /// vector beside full-width values); all false in a flat kernel.
+    pub narrow_inputs: Vec<bool>,
+    pub narrow_outputs: Vec<bool>,
+    /// Whether this is a row kernel (a loop per row and phase, see `RowShape`).
+    pub row_kernel: bool,
     /// The Cranelift IR of the kernel (`daphnec --emit clif`).
     pub clif: String,
     /// How long compiling took.
@@ -126,8 +135,24 @@ impl KernelCompiler {
         let start = Instant::now();
         let g = &module.functions[0];
         let kernel = self.build(g, g.body.ops[0]).map(|(code, plan, clif)| {
+            let row_kernel = plan.rows.is_some();
+            let (narrow_inputs, narrow_outputs) = match &plan.rows {
+                Some(r) => (r.narrow_in.clone(), r.narrow_out.clone()),
+                None => (vec![false; plan.inputs.len()], vec![false; plan.combines.len()]),
+            };
             let (inputs, outputs, elem, cols) = (plan.inputs, plan.combines, plan.elem, plan.cols);
-            Arc::new(Kernel { code, inputs, outputs, elem, cols, clif, compile_time: start.elapsed() })
+            Arc::new(Kernel {
+                code,
+                inputs,
+                outputs,
+                elem,
+                cols,
+                narrow_inputs,
+                narrow_outputs,
+                row_kernel,
+                clif,
+                compile_time: start.elapsed(),
+            })
         });
         self.ctx.clear();
         self.cache.insert(key, kernel.clone());
@@ -135,7 +160,7 @@ impl KernelCompiler {
     }
 
     fn build(&mut self, f: &Function, op: OpId) -> Option<(KernelFn, Plan, String)> {
-        let plan = Plan::new(f, op)?;
+        let plan = Plan::new(f, op).or_else(|| Plan::rows(f, op))?;
         self.ctx.clear();
         let ptr = self.module.target_config().pointer_type();
         self.ctx.func.signature.params.push(AbiParam::new(ptr));
@@ -164,7 +189,12 @@ impl KernelCompiler {
                 _ => (types::F64, types::F64X2, 2),
             };
             let vector = std::cell::Cell::new(false);
-            Emitter { f, plan: &plan, refs, ptr, bad, vector, elem, vec_ty, width }.emit(&mut b)?;
+            let emitter = Emitter { f, plan: &plan, refs, ptr, bad, vector, elem, vec_ty, width };
+            if plan.rows.is_some() {
+                emitter.emit_rows(&mut b)?
+            } else {
+                emitter.emit(&mut b)?
+            };
             b.finalize(self.module.target_config());
         }
         let clif = self.ctx.func.display().to_string();
@@ -217,6 +247,30 @@ struct Plan {
     cols: Option<u64>,
     /// The builtins the body uses.
     builtins: Vec<Builtin>,
+    /// The shape of a row kernel; `None` for a flat one.
+    rows: Option<RowShape>,
+}
+
+/// Where a value of a row kernel lives: one per block (a scalar), one per row (a column), or
+/// one per cell.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Kind {
+    Scalar,
+    Col,
+    Full,
+}
+
+/// A row kernel: for every row, a loop over the row's cells per phase. A row aggregation of
+/// a value computed in phase `p` is known after that loop, so the values that use it are of
+/// phase `p + 1` (a column value is computed before the loop of its phase, a full-width value
+/// in it, and again in later loops that need it).
+struct RowShape {
+    width: u64,
+    narrow_in: Vec<bool>,
+    narrow_out: Vec<bool>,
+    /// Every value's kind and phase.
+    kinds: HashMap<Value, (Kind, usize)>,
+    phases: usize,
 }
 
 impl Plan {
@@ -313,11 +367,139 @@ impl Plan {
                 return None;
             }
         }
-        Some(Plan { op, inputs, combines: spec.combines.clone(), elem, cols, builtins })
+        Some(Plan { op, inputs, combines: spec.combines.clone(), elem, cols, builtins, rows: None })
     }
 
     fn uses(&self, b: Builtin) -> bool {
         self.builtins.contains(&b)
+    }
+
+    /// The plan of a row kernel: row-split inputs of one known width `W >= 2` or one column,
+    /// elementwise ops (a column vector only on the right of a full-width operand), `sumRow`,
+    /// `minRow`, `maxRow`, casts within the cell type, `rows` outputs. No full aggregations
+    /// (their lanes follow the flat cell index).
+    fn rows(f: &Function, op: OpId) -> Option<Plan> {
+        use Builtin as B;
+        let p = f.ops.try_get(op)?;
+        let OpKind::Pipeline(spec) = &p.kind else { return None };
+        let body = p.regions.first()?;
+        let mut width = None;
+        let mut elem = None;
+        let mut kinds: HashMap<Value, (Kind, usize)> = HashMap::new();
+        let (mut inputs, mut narrow_in) = (Vec::new(), Vec::new());
+        for (&a, &split) in body.args.iter().zip(&spec.splits) {
+            match (split, f.ty(a)) {
+                (Split::Rows, Type::Matrix(m))
+                    if matches!(m.vt, Some(ValueType::F64 | ValueType::F32 | ValueType::Si64)) =>
+                {
+                    if elem.is_some_and(|e| Some(e) != m.vt) {
+                        return None;
+                    }
+                    elem = m.vt;
+                    match m.cols? {
+                        1 => {
+                            kinds.insert(a, (Kind::Col, 0));
+                            narrow_in.push(true);
+                        }
+                        w => {
+                            if width.is_some_and(|x| x != w) {
+                                return None;
+                            }
+                            width = Some(w);
+                            kinds.insert(a, (Kind::Full, 0));
+                            narrow_in.push(false);
+                        }
+                    }
+                    inputs.push((split, m.vt?));
+                }
+                (Split::Broadcast, Type::Scalar(vt)) if *vt != ValueType::Str => {
+                    kinds.insert(a, (Kind::Scalar, 0));
+                    narrow_in.push(false);
+                    inputs.push((split, *vt));
+                }
+                _ => return None,
+            }
+        }
+        let (elem, width) = (elem?, width?);
+        // The kind of a matrix value of the cell type.
+        let kind_of = |v: Value| match f.ty(v) {
+            Type::Matrix(m) if m.vt == Some(elem) && m.cols == Some(1) => Some(Kind::Col),
+            Type::Matrix(m) if m.vt == Some(elem) && m.cols == Some(width) => Some(Kind::Full),
+            _ => None,
+        };
+        let mut builtins = Vec::new();
+        let mut has_row_agg = false;
+        let (&yield_op, ops) = body.ops.split_last()?;
+        for &id in ops {
+            let o = &f.ops[id];
+            let [r] = o.results.as_slice() else { return None };
+            let of = |v: &Value| kinds.get(v).copied();
+            let entry = match &o.kind {
+                OpKind::Const(Literal::Str(_)) => return None,
+                OpKind::Const(_) => (Kind::Scalar, 0),
+                OpKind::Cast => {
+                    let (k, phase) = of(&o.operands[0])?;
+                    if k == Kind::Scalar || f.ty(o.operands[0]).value_type() != Some(elem) || kind_of(*r) != Some(k) {
+                        return None;
+                    }
+                    (k, phase)
+                }
+                OpKind::Builtin(B::SumRow | B::MinRow | B::MaxRow) => {
+                    let (k, phase) = of(&o.operands[0])?;
+                    if k != Kind::Full || kind_of(*r) != Some(Kind::Col) {
+                        return None;
+                    }
+                    has_row_agg = true;
+                    (Kind::Col, phase + 1)
+                }
+                OpKind::Builtin(b) if b.is_ew_unary() || b.is_ew_binary() => {
+                    if elem == ValueType::Si64 && !INT_OPS.contains(b) {
+                        return None;
+                    }
+                    let args: Vec<(Kind, usize)> = o.operands.iter().map(of).collect::<Option<_>>()?;
+                    let k = kind_of(*r)?;
+                    let fits = match (k, args.as_slice()) {
+                        (Kind::Full, [(a, _)]) => *a == Kind::Full,
+                        (Kind::Col, [(a, _)]) => *a == Kind::Col,
+                        // A column broadcasts only on the right of a full-width value.
+                        (Kind::Full, [(a, _), (c, _)]) => matches!(
+                            (a, c),
+                            (Kind::Full, Kind::Full | Kind::Col | Kind::Scalar) | (Kind::Scalar, Kind::Full)
+                        ),
+                        (Kind::Col, [(a, _), (c, _)]) => *a != Kind::Full && *c != Kind::Full,
+                        _ => false,
+                    };
+                    if !fits {
+                        return None;
+                    }
+                    builtins.push(*b);
+                    (k, args.iter().map(|&(_, p)| p).max().unwrap_or(0))
+                }
+                _ => return None,
+            };
+            kinds.insert(*r, entry);
+        }
+        if !has_row_agg {
+            return None;
+        }
+        let mut narrow_out = Vec::new();
+        for (&v, &c) in f.ops[yield_op].operands.iter().zip(&spec.combines) {
+            match (c, kinds.get(&v)) {
+                (Combine::Rows, Some((Kind::Full, _))) => narrow_out.push(false),
+                (Combine::Rows, Some((Kind::Col, _))) => narrow_out.push(true),
+                _ => return None,
+            }
+        }
+        let phases = kinds.values().map(|&(_, p)| p).max().unwrap_or(0);
+        Some(Plan {
+            op,
+            inputs,
+            combines: spec.combines.clone(),
+            elem,
+            cols: Some(width),
+            builtins,
+            rows: Some(RowShape { width, narrow_in, narrow_out, kinds, phases }),
+        })
     }
 }
 
@@ -348,6 +530,218 @@ enum Acc {
 }
 
 impl Emitter<'_> {
+    /// A row kernel (see `RowShape`): scalar code, row by row, a loop over the row's cells per
+    /// phase; row aggregations accumulate in order along the row, as the runtime's `reduce`.
+    fn emit_rows(&self, b: &mut FunctionBuilder<'_>) -> Option<()> {
+        use Builtin as B;
+        let f = self.f;
+        let shape = self.plan.rows.as_ref()?;
+        let p = &f.ops[self.plan.op];
+        let body = &p.regions[0];
+        let (&yield_op, ops) = body.ops.split_last()?;
+        let outputs = &f.ops[yield_op].operands;
+        let trusted = MemFlagsData::trusted();
+        let size: i64 = if self.elem == types::F32 { 4 } else { 8 };
+        let kind = |v: &Value| shape.kinds.get(v).copied();
+
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let args = b.block_params(entry)[0];
+        let no = b.ins().iconst(types::I8, 0);
+        b.def_var(self.bad, no);
+        let cells = b.ins().load(types::I64, trusted, args, 0);
+        let in_ptrs = b.ins().load(self.ptr, trusted, args, 8);
+        let out_ptrs = b.ins().load(self.ptr, trusted, args, 16);
+        let width = b.ins().iconst(types::I64, shape.width as i64);
+        let rows = b.ins().udiv(cells, width);
+        // Scalars (broadcast inputs and constants) once; the bases of the row-split inputs.
+        let mut fixed: HashMap<Value, ClifValue> = HashMap::new();
+        let mut bases: HashMap<Value, ClifValue> = HashMap::new();
+        for (i, (&a, &(split, vt))) in body.args.iter().zip(&self.plan.inputs).enumerate() {
+            let at = b.ins().load(self.ptr, trusted, in_ptrs, (8 * i) as i32);
+            match split {
+                Split::Rows => {
+                    bases.insert(a, at);
+                }
+                Split::Broadcast => {
+                    let v = load_scalar(b, vt, at, self.elem);
+                    fixed.insert(a, v);
+                }
+            }
+        }
+        for &id in ops {
+            let o = &f.ops[id];
+            if let OpKind::Const(lit) = &o.kind {
+                let c = if self.is_int() {
+                    b.ins().iconst(types::I64, literal_i64(lit)?)
+                } else if self.elem == types::F32 {
+                    b.ins().f32const(literal_f32(lit)?)
+                } else {
+                    b.ins().f64const(literal_f64(lit)?)
+                };
+                fixed.insert(o.results[0], c);
+            }
+        }
+        let mut out_at = Vec::new();
+        for i in 0..outputs.len() {
+            out_at.push(b.ins().load(self.ptr, trusted, out_ptrs, (8 * i) as i32));
+        }
+
+        let r = b.declare_var(types::I64);
+        let zero = b.ins().iconst(types::I64, 0);
+        b.def_var(r, zero);
+        let row_head = b.create_block();
+        let row_body = b.create_block();
+        let done = b.create_block();
+        b.ins().jump(row_head, &[]);
+        b.switch_to_block(row_head);
+        let rv = b.use_var(r);
+        let more = b.ins().icmp(IntCC::UnsignedLessThan, rv, rows);
+        b.ins().brif(more, row_body, &[], done, &[]);
+
+        b.switch_to_block(row_body);
+        let rv = b.use_var(r);
+        let row_offset = b.ins().imul_imm_u(rv, size);
+        let mut vals = fixed.clone();
+        for (&a, &base) in &bases {
+            if kind(&a)?.0 == Kind::Col {
+                let at = b.ins().iadd(base, row_offset);
+                vals.insert(a, b.ins().load(self.elem, trusted, at, 0));
+            }
+        }
+        // Computes op `o` from `vals` (an elementwise op or a cast).
+        let compute = |b: &mut FunctionBuilder<'_>, o: &daphne_ir::Op, vals: &HashMap<Value, ClifValue>| {
+            let arg = |i: usize| vals.get(&o.operands[i]).copied();
+            match &o.kind {
+                OpKind::Cast => arg(0),
+                OpKind::Builtin(op) if op.is_ew_unary() => self.unary(b, *op, arg(0)?),
+                OpKind::Builtin(op) if op.is_ew_binary() => {
+                    let two = matches!(const_of(f, o.operands[1]), Some(x) if x == 2.0);
+                    self.binary(b, *op, arg(0)?, arg(1)?, two)
+                }
+                _ => None,
+            }
+        };
+        let is_agg = |o: &daphne_ir::Op| matches!(o.kind, OpKind::Builtin(B::SumRow | B::MinRow | B::MaxRow));
+        for phase in 0..=shape.phases {
+            // The column values of this phase, then its column outputs.
+            for &id in ops {
+                let o = &f.ops[id];
+                if kind(&o.results[0])? == (Kind::Col, phase) && !is_agg(o) {
+                    let v = compute(b, o, &vals)?;
+                    vals.insert(o.results[0], v);
+                }
+            }
+            for (i, v) in outputs.iter().enumerate() {
+                if kind(v)? == (Kind::Col, phase) {
+                    let at = b.ins().iadd(out_at[i], row_offset);
+                    b.ins().store(trusted, *vals.get(v)?, at, 0);
+                }
+            }
+            // The loop over the row's cells, when this phase has aggregations or outputs.
+            let aggs: Vec<&daphne_ir::Op> = ops
+                .iter()
+                .map(|&id| &f.ops[id])
+                .filter(|o| is_agg(o) && kind(&o.operands[0]) == Some((Kind::Full, phase)))
+                .collect();
+            let full_out: Vec<usize> =
+                (0..outputs.len()).filter(|&i| kind(&outputs[i]) == Some((Kind::Full, phase))).collect();
+            if aggs.is_empty() && full_out.is_empty() {
+                continue;
+            }
+            let accs: Vec<Variable> = aggs
+                .iter()
+                .map(|o| {
+                    let start = match o.kind {
+                        OpKind::Builtin(B::MinRow) => f64::INFINITY,
+                        OpKind::Builtin(B::MaxRow) => f64::NEG_INFINITY,
+                        _ => 0.0,
+                    };
+                    let v = b.declare_var(self.elem);
+                    let c = self.scalar_const(b, start);
+                    b.def_var(v, c);
+                    v
+                })
+                .collect();
+            let c = b.declare_var(types::I64);
+            let zero = b.ins().iconst(types::I64, 0);
+            b.def_var(c, zero);
+            let head = b.create_block();
+            let cell = b.create_block();
+            let exit = b.create_block();
+            b.ins().jump(head, &[]);
+            b.switch_to_block(head);
+            let cv = b.use_var(c);
+            let inside = b.ins().icmp(IntCC::UnsignedLessThan, cv, width);
+            b.ins().brif(inside, cell, &[], exit, &[]);
+
+            b.switch_to_block(cell);
+            let cv = b.use_var(c);
+            let rv = b.use_var(r);
+            let first = b.ins().imul(rv, width);
+            let idx = b.ins().iadd(first, cv);
+            let offset = b.ins().imul_imm_u(idx, size);
+            let mut cell_vals = vals.clone();
+            for (&a, &base) in &bases {
+                if kind(&a)?.0 == Kind::Full {
+                    let at = b.ins().iadd(base, offset);
+                    cell_vals.insert(a, b.ins().load(self.elem, trusted, at, 0));
+                }
+            }
+            for &id in ops {
+                let o = &f.ops[id];
+                let (k, ph) = kind(&o.results[0])?;
+                if k == Kind::Full && ph <= phase {
+                    let v = compute(b, o, &cell_vals)?;
+                    cell_vals.insert(o.results[0], v);
+                }
+            }
+            for (o, &acc) in aggs.iter().zip(&accs) {
+                let x = *cell_vals.get(&o.operands[0])?;
+                let a = b.use_var(acc);
+                let next = match o.kind {
+                    OpKind::Builtin(B::SumRow) => self.add(b, a, x),
+                    OpKind::Builtin(op) => {
+                        let better = if self.is_int() {
+                            let cc = if op == B::MinRow { IntCC::SignedLessThan } else { IntCC::SignedGreaterThan };
+                            b.ins().icmp(cc, x, a)
+                        } else {
+                            let cc = if op == B::MinRow { FloatCC::LessThan } else { FloatCC::GreaterThan };
+                            b.ins().fcmp(cc, x, a)
+                        };
+                        b.ins().select(better, x, a)
+                    }
+                    _ => return None,
+                };
+                b.def_var(acc, next);
+            }
+            for &i in &full_out {
+                let at = b.ins().iadd(out_at[i], offset);
+                b.ins().store(trusted, *cell_vals.get(&outputs[i])?, at, 0);
+            }
+            let next = b.ins().iadd_imm_u(cv, 1);
+            b.def_var(c, next);
+            b.ins().jump(head, &[]);
+
+            b.switch_to_block(exit);
+            for (o, &acc) in aggs.iter().zip(&accs) {
+                vals.insert(o.results[0], b.use_var(acc));
+            }
+        }
+        let rv = b.use_var(r);
+        let next = b.ins().iadd_imm_u(rv, 1);
+        b.def_var(r, next);
+        b.ins().jump(row_head, &[]);
+
+        b.switch_to_block(done);
+        let bad = b.use_var(self.bad);
+        let status = b.ins().uextend(types::I32, bad);
+        b.ins().return_(&[status]);
+        b.seal_all_blocks();
+        Some(())
+    }
+
     fn emit(&self, b: &mut FunctionBuilder<'_>) -> Option<()> {
         let f = self.f;
         let p = &f.ops[self.plan.op];

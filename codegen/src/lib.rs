@@ -52,8 +52,16 @@ pub fn run_block(
     }
     use daphne_ir::{Combine, Split, ValueType as V};
     let elem = kernel.elem;
+    // A narrow input or output of a row kernel has one cell per row.
+    let width = kernel.cols.unwrap_or(1).max(1) as usize;
+    let len = |narrow: bool| if narrow { cells / width } else { cells };
+    if !cells.is_multiple_of(width) && kernel.narrow_inputs.iter().chain(&kernel.narrow_outputs).any(|&n| n) {
+        return Err("internal: a row kernel called on part of a row".into());
+    }
     let mut in_ptrs: Vec<*const u8> = Vec::with_capacity(inputs.len());
-    for (i, (input, (split, _))) in inputs.iter().zip(&kernel.inputs).enumerate() {
+    for (i, ((input, (split, _)), &narrow)) in inputs.iter().zip(&kernel.inputs).zip(&kernel.narrow_inputs).enumerate()
+    {
+        let cells = len(narrow);
         match (input, split) {
             (BlockInput::F64(c), Split::Rows) if elem == V::F64 && c.len() == cells => in_ptrs.push(c.as_ptr().cast()),
             (BlockInput::F32(c), Split::Rows) if elem == V::F32 && c.len() == cells => in_ptrs.push(c.as_ptr().cast()),
@@ -63,7 +71,10 @@ pub fn run_block(
         }
     }
     let mut out_ptrs: Vec<*mut u8> = Vec::with_capacity(outputs.len());
-    for (i, (output, combine)) in outputs.iter_mut().zip(&kernel.outputs).enumerate() {
+    for (i, ((output, combine), &narrow)) in
+        outputs.iter_mut().zip(&kernel.outputs).zip(&kernel.narrow_outputs).enumerate()
+    {
+        let cells = len(narrow);
         let reduced = matches!(combine, Combine::Add | Combine::Min | Combine::Max);
         match output {
             BlockOutput::F64(c) if elem == V::F64 && *combine == Combine::Rows && c.len() == cells => {

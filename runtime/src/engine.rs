@@ -57,9 +57,19 @@ impl Engine {
         let mut n = None;
         let mut cols = kernel.cols.map(|c| c as usize);
         let mut prepared: Vec<Prepared<'_, T>> = Vec::with_capacity(inputs.len());
-        for (v, &(split, vt)) in inputs.iter().zip(&kernel.inputs) {
+        for ((v, &(split, vt)), &narrow) in inputs.iter().zip(&kernel.inputs).zip(&kernel.narrow_inputs) {
             match (split, v) {
-                // Every row-split input as wide as the others: the kernel works on flat cells.
+                // A row kernel's column vector: one cell per row.
+                (Split::Rows, Value::Matrix(m)) if narrow => {
+                    let m = T::of(m)?;
+                    if m.cols() != 1 || n.is_some_and(|n| n != m.rows()) {
+                        return None;
+                    }
+                    n = Some(m.rows());
+                    prepared.push(Prepared::Cells(m.cells(), 1));
+                }
+                // Every other row-split input as wide as the others: the kernel works on flat
+                // cells (a row kernel on rows of known width).
                 (Split::Rows, Value::Matrix(m)) => {
                     let m = T::of(m)?;
                     if cols.is_some_and(|c| c != m.cols()) || n.is_some_and(|n| n != m.rows()) {
@@ -67,7 +77,7 @@ impl Engine {
                     }
                     n = Some(m.rows());
                     cols = Some(m.cols());
-                    prepared.push(Prepared::Cells(m.cells()));
+                    prepared.push(Prepared::Cells(m.cells(), m.cols()));
                 }
                 (Split::Broadcast, Value::Scalar(s)) if s.value_type() == vt => {
                     prepared.push(Prepared::Scalar(bytes(s)?))
@@ -90,9 +100,11 @@ impl Engine {
         let blocks = blocks(n);
         let mut rows_out: Vec<Vec<T>> = Vec::new();
         let mut partials: Vec<Vec<T>> = Vec::new();
-        for c in &kernel.outputs {
+        // The width of every output (a row kernel's narrow outputs have one column).
+        let out_cols: Vec<usize> = kernel.narrow_outputs.iter().map(|&narrow| if narrow { 1 } else { cols }).collect();
+        for (c, w) in kernel.outputs.iter().zip(&out_cols) {
             match c {
-                Combine::Rows => rows_out.push(T::zeroed(n * cols)),
+                Combine::Rows => rows_out.push(T::zeroed(n * w)),
                 _ => partials.push(vec![T::default(); blocks.len()]),
             }
         }
@@ -104,10 +116,10 @@ impl Engine {
                 partials.iter_mut().map(|v| v.iter_mut()).collect();
             for (b, outs) in blocks.iter().zip(per_block.iter_mut()) {
                 let (mut r, mut p) = (0, 0);
-                for c in &kernel.outputs {
+                for (c, w) in kernel.outputs.iter().zip(&out_cols) {
                     if *c == Combine::Rows {
                         let rest = std::mem::take(&mut rows_rest[r]);
-                        let (mine, later) = rest.split_at_mut(b.len() * cols);
+                        let (mine, later) = rest.split_at_mut(b.len() * w);
                         rows_rest[r] = later;
                         outs.push(T::cells_out(mine));
                         r += 1;
@@ -124,7 +136,7 @@ impl Engine {
                 let ins: Vec<BlockInput<'_>> = inputs
                     .iter()
                     .map(|p| match p {
-                        Prepared::Cells(c) => T::cells_in(&c[b.start * cols..b.end * cols]),
+                        Prepared::Cells(c, w) => T::cells_in(&c[b.start * w..b.end * w]),
                         Prepared::Scalar(s) => BlockInput::Scalar(*s),
                     })
                     .collect();
@@ -159,11 +171,12 @@ impl Engine {
         let values = kernel
             .outputs
             .iter()
-            .map(|c| {
+            .zip(&out_cols)
+            .map(|(c, &w)| {
                 Ok(match c {
                     Combine::Rows => {
                         let cells = rows_it.next().ok_or("internal: missing output")?;
-                        Value::Matrix(T::wrap(DenseMatrix::from_vec(n, cols, cells)))
+                        Value::Matrix(T::wrap(DenseMatrix::from_vec(n, w, cells)))
                     }
                     other => {
                         let parts = partial_it.next().ok_or("internal: missing output")?;
@@ -244,7 +257,8 @@ cell!(i64, Si64, I64, ValueI64, i64::wrapping_add);
 
 /// An input ready for the kernel.
 enum Prepared<'a, T> {
-    Cells(&'a [T]),
+    /// A row-split input's cells and its width.
+    Cells(&'a [T], usize),
     Scalar([u8; 8]),
 }
 
