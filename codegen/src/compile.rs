@@ -8,9 +8,10 @@
 //! add/min/max outputs; and row kernels for pipelines with `sumRow`/`minRow`/`maxRow` and the
 //! values that use them (`RowShape`). Anything else returns `None`, and the engine interprets
 //! that pipeline instead, so a script never depends on what the JIT covers. Every operation
-//! computes what the interpreter computes, bit for bit: Cranelift's IEEE instructions where they agree with
-//! Rust's `f64` (add, sub, mul, div, sqrt, floor, ceil, abs, neg, comparisons), the runtime's
-//! own functions (`math.rs`) for the rest; `x ^ 2` is `x * x` (both are correctly rounded).
+//! computes what the interpreter computes, bit for bit: Cranelift's IEEE instructions where
+//! they agree with Rust's `f64` (add, sub, mul, div, sqrt, floor, ceil, abs, neg,
+//! comparisons), the runtime's own functions (`math.rs`) for the rest; `x ^ 2` is `x * x`
+//! (both are correctly rounded).
 
 use std::collections::HashMap;
 use std::sync::Arc;
