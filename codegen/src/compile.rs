@@ -588,6 +588,40 @@ impl Emitter<'_> {
             out_at.push(b.ins().load(self.ptr, trusted, out_ptrs, (8 * i) as i32));
         }
 
+        // Full-width values a later phase uses are kept for the row in a stack buffer (one
+        // cell per column) rather than computed again, when the buffers are small.
+        let mut later: Vec<Value> = Vec::new();
+        for &id in ops {
+            let o = &f.ops[id];
+            let Some((Kind::Full, p)) = kind(&o.results[0]) else { continue };
+            for v in &o.operands {
+                if let Some((Kind::Full, q)) = kind(v)
+                    && q < p
+                    && !bases.contains_key(v)
+                    && !later.contains(v)
+                {
+                    later.push(*v);
+                }
+            }
+        }
+        let bytes = shape.width.saturating_mul(size as u64);
+        let cache: HashMap<Value, ClifValue> = if bytes.saturating_mul(later.len() as u64) <= 256 << 10 {
+            later
+                .iter()
+                .map(|&v| {
+                    let data = cranelift_codegen::ir::StackSlotData::new(
+                        cranelift_codegen::ir::StackSlotKind::ExplicitSlot,
+                        bytes as u32,
+                        3,
+                    );
+                    let slot = b.create_sized_stack_slot(data);
+                    (v, b.ins().stack_addr(self.ptr, slot, 0))
+                })
+                .collect()
+        } else {
+            HashMap::new()
+        };
+
         let r = b.declare_var(types::I64);
         let zero = b.ins().iconst(types::I64, 0);
         b.def_var(r, zero);
@@ -689,12 +723,26 @@ impl Emitter<'_> {
                     cell_vals.insert(a, b.ins().load(self.elem, trusted, at, 0));
                 }
             }
+            let column = b.ins().imul_imm_u(cv, size);
+            for (&v, &buf) in &cache {
+                if kind(&v)?.1 < phase {
+                    let at = b.ins().iadd(buf, column);
+                    cell_vals.insert(v, b.ins().load(self.elem, trusted, at, 0));
+                }
+            }
             for &id in ops {
                 let o = &f.ops[id];
                 let (k, ph) = kind(&o.results[0])?;
-                if k == Kind::Full && ph <= phase {
+                let kept = ph < phase && cache.contains_key(&o.results[0]);
+                if k == Kind::Full && ph <= phase && !kept {
                     let v = compute(b, o, &cell_vals)?;
                     cell_vals.insert(o.results[0], v);
+                    if ph == phase
+                        && let Some(&buf) = cache.get(&o.results[0])
+                    {
+                        let at = b.ins().iadd(buf, column);
+                        b.ins().store(trusted, v, at, 0);
+                    }
                 }
             }
             for (o, &acc) in aggs.iter().zip(&accs) {
