@@ -17,7 +17,8 @@
 //! reduced value too.
 //!
 //! A row kernel (`Kernel::row_kernel`, for pipelines with row aggregations) walks the block
-//! row by row instead: `cells` is rows x `Kernel::cols`, and its narrow inputs and outputs
+//! row by row instead: `cells` is rows x `cols` (`Kernel::cols`, or `BlockArgs::cols` when
+//! only the run knows it), and its narrow inputs and outputs
 //! (`Kernel::narrow_inputs`/`narrow_outputs`) are column vectors of one cell per row.
 //!
 //! The only `unsafe` of the crate is here: turning the code pointer the JIT returns into a
@@ -34,6 +35,9 @@ pub struct BlockArgs {
     pub inputs: *const *const u8,
     /// One pointer per output.
     pub outputs: *const *mut u8,
+    /// The columns of the block's full-width rows (what a row kernel walks when the types do
+    /// not know the width; others ignore it).
+    pub cols: u64,
 }
 
 /// A compiled kernel's code.

@@ -265,7 +265,8 @@ enum Kind {
 /// phase `p + 1` (a column value is computed before the loop of its phase, a full-width value
 /// in it, and again in later loops that need it).
 struct RowShape {
-    width: u64,
+    /// The full width, when the types know it (else the engine passes it: `BlockArgs::cols`).
+    width: Option<u64>,
     narrow_in: Vec<bool>,
     narrow_out: Vec<bool>,
     /// Every value's kind and phase.
@@ -383,7 +384,8 @@ impl Plan {
         let p = f.ops.try_get(op)?;
         let OpKind::Pipeline(spec) = &p.kind else { return None };
         let body = p.regions.first()?;
-        let mut width = None;
+        let mut width: Option<u64> = None;
+        let mut full_inputs = 0;
         let mut elem = None;
         let mut kinds: HashMap<Value, (Kind, usize)> = HashMap::new();
         let (mut inputs, mut narrow_in) = (Vec::new(), Vec::new());
@@ -396,16 +398,20 @@ impl Plan {
                         return None;
                     }
                     elem = m.vt;
-                    match m.cols? {
-                        1 => {
+                    // A width the types do not know is a full width, known at run time.
+                    match m.cols {
+                        Some(1) => {
                             kinds.insert(a, (Kind::Col, 0));
                             narrow_in.push(true);
                         }
                         w => {
-                            if width.is_some_and(|x| x != w) {
+                            if let (Some(x), Some(w)) = (width, w)
+                                && x != w
+                            {
                                 return None;
                             }
-                            width = Some(w);
+                            width = width.or(w);
+                            full_inputs += 1;
                             kinds.insert(a, (Kind::Full, 0));
                             narrow_in.push(false);
                         }
@@ -420,11 +426,14 @@ impl Plan {
                 _ => return None,
             }
         }
-        let (elem, width) = (elem?, width?);
+        let elem = elem?;
+        if full_inputs == 0 {
+            return None;
+        }
         // The kind of a matrix value of the cell type.
         let kind_of = |v: Value| match f.ty(v) {
             Type::Matrix(m) if m.vt == Some(elem) && m.cols == Some(1) => Some(Kind::Col),
-            Type::Matrix(m) if m.vt == Some(elem) && m.cols == Some(width) => Some(Kind::Full),
+            Type::Matrix(m) if m.vt == Some(elem) && (m.cols.is_none() || m.cols == width) => Some(Kind::Full),
             _ => None,
         };
         let mut builtins = Vec::new();
@@ -496,7 +505,7 @@ impl Plan {
             inputs,
             combines: spec.combines.clone(),
             elem,
-            cols: Some(width),
+            cols: width,
             builtins,
             rows: Some(RowShape { width, narrow_in, narrow_out, kinds, phases }),
         })
@@ -553,7 +562,10 @@ impl Emitter<'_> {
         let cells = b.ins().load(types::I64, trusted, args, 0);
         let in_ptrs = b.ins().load(self.ptr, trusted, args, 8);
         let out_ptrs = b.ins().load(self.ptr, trusted, args, 16);
-        let width = b.ins().iconst(types::I64, shape.width as i64);
+        let width = match shape.width {
+            Some(w) => b.ins().iconst(types::I64, w as i64),
+            None => b.ins().load(types::I64, trusted, args, 24),
+        };
         let rows = b.ins().udiv(cells, width);
         // Scalars (broadcast inputs and constants) once; the bases of the row-split inputs.
         let mut fixed: HashMap<Value, ClifValue> = HashMap::new();
@@ -604,7 +616,7 @@ impl Emitter<'_> {
                 }
             }
         }
-        let bytes = shape.width.saturating_mul(size as u64);
+        let bytes = shape.width.unwrap_or(u64::MAX).saturating_mul(size as u64);
         let cache: HashMap<Value, ClifValue> = if bytes.saturating_mul(later.len() as u64) <= 256 << 10 {
             later
                 .iter()

@@ -38,12 +38,14 @@ pub enum BlockOutput<'a> {
     ValueI64(&'a mut i64),
 }
 
-/// Runs `kernel` on a block of `cells` cells; `Ok(false)` when a cell failed a domain check
+/// Runs `kernel` on a block of `cells` cells in rows of `cols` (the width of its full-width
+/// row-split inputs); `Ok(false)` when a cell failed a domain check
 /// (the outputs are then unspecified). Checks that the inputs and outputs match the kernel's
 /// (kinds and lengths), so a mismatch is an error, never a wild write.
 pub fn run_block(
     kernel: &Kernel,
     cells: usize,
+    cols: usize,
     inputs: &[BlockInput<'_>],
     outputs: &mut [BlockOutput<'_>],
 ) -> Result<bool, String> {
@@ -53,7 +55,10 @@ pub fn run_block(
     use daphne_ir::{Combine, Split, ValueType as V};
     let elem = kernel.elem;
     // A narrow input or output of a row kernel has one cell per row.
-    let width = kernel.cols.unwrap_or(1).max(1) as usize;
+    if kernel.cols.is_some_and(|c| c as usize != cols) {
+        return Err("internal: a kernel called on rows of another width".into());
+    }
+    let width = cols.max(1);
     let len = |narrow: bool| if narrow { cells / width } else { cells };
     if !cells.is_multiple_of(width) && kernel.narrow_inputs.iter().chain(&kernel.narrow_outputs).any(|&n| n) {
         return Err("internal: a row kernel called on part of a row".into());
@@ -92,7 +97,8 @@ pub fn run_block(
             _ => return Err(format!("internal: kernel output {i} does not fit")),
         }
     }
-    let args = abi::BlockArgs { cells: cells as u64, inputs: in_ptrs.as_ptr(), outputs: out_ptrs.as_ptr() };
+    let args =
+        abi::BlockArgs { cells: cells as u64, inputs: in_ptrs.as_ptr(), outputs: out_ptrs.as_ptr(), cols: cols as u64 };
     // SAFETY: every pointer was checked above to cover `cells` cells (or one value) of the
     // kernel's types; `&mut` outputs are disjoint from each other and from the inputs; the
     // code lives as long as the process (cranelift-jit never frees code memory on drop).

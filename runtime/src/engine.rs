@@ -140,7 +140,7 @@ impl Engine {
                         Prepared::Scalar(s) => BlockInput::Scalar(*s),
                     })
                     .collect();
-                if !daphne_codegen::run_block(kernel, b.len() * cols, &ins, out)? {
+                if !daphne_codegen::run_block(kernel, b.len() * cols, cols, &ins, out)? {
                     return Ok(false);
                 }
             }
