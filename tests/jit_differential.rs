@@ -1,6 +1,6 @@
 //! Random pipelines through the JIT and through the reference interpreter give the same bytes:
 //! scripts built from random elementwise chains, row aggregations broadcast back over their
-//! rows, and reductions over matrices of random shapes
+//! rows, and full or column reductions over matrices of random shapes
 //! (0, 1 and many rows, several blocks), of doubles, floats or `si64` (a third of the cases
 //! each), compiled once, run with the vectorized engine on two threads and with `--no-vec`,
 //! outputs compared.
@@ -97,9 +97,12 @@ fn random_pipelines_agree_with_the_interpreter() {
         let depth = 1 + (r.next() % 4) as u32;
         let cells = [Cells::F32, Cells::Si64, Cells::F64][(case % 3) as usize];
         let e = expr(&mut r, depth, cells);
-        let sink = r.pick(&["sum", "aggMin", "aggMax", "print"]).to_string();
-        let out =
-            if sink == "print" { "print(Z);".to_owned() } else { format!("print({sink}(Z));\nprint(sum(Z * Z));") };
+        let sink = r.pick(&["sum", "aggMin", "aggMax", "print", "columns"]).to_string();
+        let out = match sink.as_str() {
+            "print" => "print(Z);".to_owned(),
+            "columns" => "print(sum(Z, 1));\nprint(aggMax(Z, 1));".to_owned(),
+            _ => format!("print({sink}(Z));\nprint(sum(Z * Z));"),
+        };
         let script = if cells == Cells::Si64 {
             // Integer matrices from `rand` with integer bounds; the loop keeps the pipelines
             // apart from the generators, as for f32.

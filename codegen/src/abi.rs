@@ -19,7 +19,8 @@
 //! A row kernel (`Kernel::row_kernel`, for pipelines with row aggregations) walks the block
 //! row by row instead: `cells` is rows x `cols` (`Kernel::cols`, or `BlockArgs::cols` when
 //! only the run knows it), and its narrow inputs and outputs
-//! (`Kernel::narrow_inputs`/`narrow_outputs`) are column vectors of one cell per row.
+//! (`Kernel::narrow_inputs`/`narrow_outputs`) are column vectors of one cell per row; a
+//! column aggregation (`Kernel::across_outputs`) writes its block's row of `cols` cells.
 //!
 //! The only `unsafe` of the crate is here: turning the code pointer the JIT returns into a
 //! typed function, and calling it with pointers the caller vouches for.

@@ -6,7 +6,7 @@
 //! width the types do not know is checked by the engine at run time), scalar broadcast inputs
 //! of any numeric type, elementwise ops, `rows` outputs, and `sum`/`min`/`max` of all cells as
 //! add/min/max outputs; and row kernels for pipelines with `sumRow`/`minRow`/`maxRow` and the
-//! values that use them (`RowShape`). Anything else returns `None`, and the engine interprets
+//! values that use them, or with `sumCol`/`minCol`/`maxCol` outputs (`RowShape`). Anything else returns `None`, and the engine interprets
 //! that pipeline instead, so a script never depends on what the JIT covers. Every operation
 //! computes what the interpreter computes, bit for bit: Cranelift's IEEE instructions where
 //! they agree with Rust's `f64` (add, sub, mul, div, sqrt, floor, ceil, abs, neg,
@@ -52,6 +52,9 @@ pub struct Kernel {
     pub narrow_outputs: Vec<bool>,
     /// Whether this is a row kernel (a loop per row and phase, see `RowShape`).
     pub row_kernel: bool,
+    /// Per output: whether it is a column aggregation, whose block value is one cell per
+    /// column (an add/min/max output of a row kernel).
+    pub across_outputs: Vec<bool>,
     /// The Cranelift IR of the kernel (`daphnec --emit clif`).
     pub clif: String,
     /// How long compiling took.
@@ -136,6 +139,10 @@ impl KernelCompiler {
         let g = &module.functions[0];
         let kernel = self.build(g, g.body.ops[0]).map(|(code, plan, clif)| {
             let row_kernel = plan.rows.is_some();
+            let across_outputs: Vec<bool> = match &plan.rows {
+                Some(r) => r.across_out.clone(),
+                None => vec![false; plan.combines.len()],
+            };
             let (narrow_inputs, narrow_outputs) = match &plan.rows {
                 Some(r) => (r.narrow_in.clone(), r.narrow_out.clone()),
                 None => (vec![false; plan.inputs.len()], vec![false; plan.combines.len()]),
@@ -150,6 +157,7 @@ impl KernelCompiler {
                 narrow_inputs,
                 narrow_outputs,
                 row_kernel,
+                across_outputs,
                 clif,
                 compile_time: start.elapsed(),
             })
@@ -258,6 +266,8 @@ enum Kind {
     Scalar,
     Col,
     Full,
+    /// A column aggregation (`sumCol`, ...): one value per column for the block, an output.
+    Across,
 }
 
 /// A row kernel: for every row, a loop over the row's cells per phase. A row aggregation of
@@ -269,6 +279,7 @@ struct RowShape {
     width: Option<u64>,
     narrow_in: Vec<bool>,
     narrow_out: Vec<bool>,
+    across_out: Vec<bool>,
     /// Every value's kind and phase.
     kinds: HashMap<Value, (Kind, usize)>,
     phases: usize,
@@ -461,6 +472,15 @@ impl Plan {
                     has_row_agg = true;
                     (Kind::Col, phase + 1)
                 }
+                OpKind::Builtin(B::SumCol | B::MinCol | B::MaxCol) => {
+                    let (k, phase) = of(&o.operands[0])?;
+                    let one_row = matches!(f.ty(*r), Type::Matrix(m) if m.vt == Some(elem) && m.rows == Some(1));
+                    if k != Kind::Full || !one_row {
+                        return None;
+                    }
+                    has_row_agg = true;
+                    (Kind::Across, phase)
+                }
                 OpKind::Builtin(b) if b.is_ew_unary() || b.is_ew_binary() => {
                     if elem == ValueType::Si64 && !INT_OPS.contains(b) {
                         return None;
@@ -491,15 +511,33 @@ impl Plan {
         if !has_row_agg {
             return None;
         }
+        // A column aggregation only leaves the pipeline.
+        for &id in ops {
+            if f.ops[id].operands.iter().any(|v| kinds.get(v).is_some_and(|&(k, _)| k == Kind::Across)) {
+                return None;
+            }
+        }
         let mut narrow_out = Vec::new();
         for (&v, &c) in f.ops[yield_op].operands.iter().zip(&spec.combines) {
+            let agg = |v: &Value| match f.values[*v].def {
+                daphne_ir::ValueDef::Result(id, _) => match f.ops[id].kind {
+                    OpKind::Builtin(b) => Some(b),
+                    _ => None,
+                },
+                daphne_ir::ValueDef::Arg => None,
+            };
             match (c, kinds.get(&v)) {
                 (Combine::Rows, Some((Kind::Full, _))) => narrow_out.push(false),
                 (Combine::Rows, Some((Kind::Col, _))) => narrow_out.push(true),
+                (Combine::Add, Some((Kind::Across, _))) if agg(&v) == Some(B::SumCol) => narrow_out.push(false),
+                (Combine::Min, Some((Kind::Across, _))) if agg(&v) == Some(B::MinCol) => narrow_out.push(false),
+                (Combine::Max, Some((Kind::Across, _))) if agg(&v) == Some(B::MaxCol) => narrow_out.push(false),
                 _ => return None,
             }
         }
         let phases = kinds.values().map(|&(_, p)| p).max().unwrap_or(0);
+        let across_out: Vec<bool> =
+            f.ops[yield_op].operands.iter().map(|v| kinds.get(v).is_some_and(|&(k, _)| k == Kind::Across)).collect();
         Some(Plan {
             op,
             inputs,
@@ -507,7 +545,7 @@ impl Plan {
             elem,
             cols: width,
             builtins,
-            rows: Some(RowShape { width, narrow_in, narrow_out, kinds, phases }),
+            rows: Some(RowShape { width, narrow_in, narrow_out, across_out, kinds, phases }),
         })
     }
 }
@@ -598,6 +636,46 @@ impl Emitter<'_> {
         let mut out_at = Vec::new();
         for i in 0..outputs.len() {
             out_at.push(b.ins().load(self.ptr, trusted, out_ptrs, (8 * i) as i32));
+        }
+
+        // Column aggregations accumulate into their outputs (one cell per column), which start
+        // at the aggregation's start value.
+        let across: Vec<(usize, &daphne_ir::Op)> = outputs
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| kind(v).is_some_and(|(k, _)| k == Kind::Across))
+            .filter_map(|(i, v)| match f.values[*v].def {
+                daphne_ir::ValueDef::Result(id, _) => Some((i, &f.ops[id])),
+                daphne_ir::ValueDef::Arg => None,
+            })
+            .collect();
+        if !across.is_empty() {
+            let c = b.declare_var(types::I64);
+            let zero = b.ins().iconst(types::I64, 0);
+            b.def_var(c, zero);
+            let (head, fill, after) = (b.create_block(), b.create_block(), b.create_block());
+            b.ins().jump(head, &[]);
+            b.switch_to_block(head);
+            let cv = b.use_var(c);
+            let inside = b.ins().icmp(IntCC::UnsignedLessThan, cv, width);
+            b.ins().brif(inside, fill, &[], after, &[]);
+            b.switch_to_block(fill);
+            let cv = b.use_var(c);
+            let column = b.ins().imul_imm_u(cv, size);
+            for &(i, o) in &across {
+                let start = match o.kind {
+                    OpKind::Builtin(B::MinCol) => f64::INFINITY,
+                    OpKind::Builtin(B::MaxCol) => f64::NEG_INFINITY,
+                    _ => 0.0,
+                };
+                let x = self.scalar_const(b, start);
+                let at = b.ins().iadd(out_at[i], column);
+                b.ins().store(trusted, x, at, 0);
+            }
+            let next = b.ins().iadd_imm_u(cv, 1);
+            b.def_var(c, next);
+            b.ins().jump(head, &[]);
+            b.switch_to_block(after);
         }
 
         // Full-width values a later phase uses are kept for the row in a stack buffer (one
@@ -693,7 +771,9 @@ impl Emitter<'_> {
                 .collect();
             let full_out: Vec<usize> =
                 (0..outputs.len()).filter(|&i| kind(&outputs[i]) == Some((Kind::Full, phase))).collect();
-            if aggs.is_empty() && full_out.is_empty() {
+            let across_now: Vec<(usize, &daphne_ir::Op)> =
+                across.iter().copied().filter(|(_, o)| kind(&o.operands[0]) == Some((Kind::Full, phase))).collect();
+            if aggs.is_empty() && full_out.is_empty() && across_now.is_empty() {
                 continue;
             }
             let accs: Vec<Variable> = aggs
@@ -779,6 +859,26 @@ impl Emitter<'_> {
             for &i in &full_out {
                 let at = b.ins().iadd(out_at[i], offset);
                 b.ins().store(trusted, *cell_vals.get(&outputs[i])?, at, 0);
+            }
+            for &(i, o) in &across_now {
+                let x = *cell_vals.get(&o.operands[0])?;
+                let at = b.ins().iadd(out_at[i], column);
+                let a = b.ins().load(self.elem, trusted, at, 0);
+                let next = match o.kind {
+                    OpKind::Builtin(B::SumCol) => self.add(b, a, x),
+                    OpKind::Builtin(op) => {
+                        let better = if self.is_int() {
+                            let cc = if op == B::MinCol { IntCC::SignedLessThan } else { IntCC::SignedGreaterThan };
+                            b.ins().icmp(cc, x, a)
+                        } else {
+                            let cc = if op == B::MinCol { FloatCC::LessThan } else { FloatCC::GreaterThan };
+                            b.ins().fcmp(cc, x, a)
+                        };
+                        b.ins().select(better, x, a)
+                    }
+                    _ => return None,
+                };
+                b.ins().store(trusted, next, at, 0);
             }
             let next = b.ins().iadd_imm_u(cv, 1);
             b.def_var(c, next);

@@ -76,24 +76,19 @@ pub fn run_block(
         }
     }
     let mut out_ptrs: Vec<*mut u8> = Vec::with_capacity(outputs.len());
-    for (i, ((output, combine), &narrow)) in
-        outputs.iter_mut().zip(&kernel.outputs).zip(&kernel.narrow_outputs).enumerate()
+    for (i, (((output, combine), &narrow), &across)) in
+        outputs.iter_mut().zip(&kernel.outputs).zip(&kernel.narrow_outputs).zip(&kernel.across_outputs).enumerate()
     {
-        let cells = len(narrow);
         let reduced = matches!(combine, Combine::Add | Combine::Min | Combine::Max);
+        // Cells of a `rows` output, or one per column of a column aggregation.
+        let (cells, fits) = if across { (cols, reduced) } else { (len(narrow), *combine == Combine::Rows) };
         match output {
-            BlockOutput::F64(c) if elem == V::F64 && *combine == Combine::Rows && c.len() == cells => {
-                out_ptrs.push(c.as_mut_ptr().cast())
-            }
-            BlockOutput::F32(c) if elem == V::F32 && *combine == Combine::Rows && c.len() == cells => {
-                out_ptrs.push(c.as_mut_ptr().cast())
-            }
-            BlockOutput::I64(c) if elem == V::Si64 && *combine == Combine::Rows && c.len() == cells => {
-                out_ptrs.push(c.as_mut_ptr().cast())
-            }
-            BlockOutput::ValueF64(v) if elem == V::F64 && reduced => out_ptrs.push((*v as *mut f64).cast()),
-            BlockOutput::ValueF32(v) if elem == V::F32 && reduced => out_ptrs.push((*v as *mut f32).cast()),
-            BlockOutput::ValueI64(v) if elem == V::Si64 && reduced => out_ptrs.push((*v as *mut i64).cast()),
+            BlockOutput::F64(c) if elem == V::F64 && fits && c.len() == cells => out_ptrs.push(c.as_mut_ptr().cast()),
+            BlockOutput::F32(c) if elem == V::F32 && fits && c.len() == cells => out_ptrs.push(c.as_mut_ptr().cast()),
+            BlockOutput::I64(c) if elem == V::Si64 && fits && c.len() == cells => out_ptrs.push(c.as_mut_ptr().cast()),
+            BlockOutput::ValueF64(v) if elem == V::F64 && reduced && !across => out_ptrs.push((*v as *mut f64).cast()),
+            BlockOutput::ValueF32(v) if elem == V::F32 && reduced && !across => out_ptrs.push((*v as *mut f32).cast()),
+            BlockOutput::ValueI64(v) if elem == V::Si64 && reduced && !across => out_ptrs.push((*v as *mut i64).cast()),
             _ => return Err(format!("internal: kernel output {i} does not fit")),
         }
     }

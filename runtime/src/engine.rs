@@ -97,26 +97,35 @@ impl Engine {
         cols: usize,
         inputs: &[Prepared<'_, T>],
     ) -> Result<Option<Vec<Value>>, String> {
+        if cols == 0 && kernel.across_outputs.iter().any(|&a| a) {
+            // A column aggregation of no columns: the interpreter has the shapes right.
+            return Ok(None);
+        }
         let blocks = blocks(n);
         let mut rows_out: Vec<Vec<T>> = Vec::new();
         let mut partials: Vec<Vec<T>> = Vec::new();
         // The width of every output (a row kernel's narrow outputs have one column).
         let out_cols: Vec<usize> = kernel.narrow_outputs.iter().map(|&narrow| if narrow { 1 } else { cols }).collect();
-        for (c, w) in kernel.outputs.iter().zip(&out_cols) {
+        // Cells per block of every reduced output: one, or one per column for a column
+        // aggregation.
+        let per: Vec<usize> = kernel.across_outputs.iter().map(|&a| if a { cols } else { 1 }).collect();
+        for ((c, w), &k) in kernel.outputs.iter().zip(&out_cols).zip(&per) {
             match c {
                 Combine::Rows => rows_out.push(T::zeroed(n * w)),
-                _ => partials.push(vec![T::default(); blocks.len()]),
+                _ => partials.push(vec![T::default(); blocks.len() * k]),
             }
         }
         // Every block's own outputs: slices of the `rows` outputs and one partial per reduction.
         let mut per_block: Vec<Vec<BlockOutput<'_>>> = blocks.iter().map(|_| Vec::new()).collect();
         {
             let mut rows_rest: Vec<&mut [T]> = rows_out.iter_mut().map(|v| v.as_mut_slice()).collect();
-            let mut partial_iters: Vec<std::slice::IterMut<'_, T>> =
-                partials.iter_mut().map(|v| v.iter_mut()).collect();
+            let reduced_per: Vec<usize> =
+                kernel.outputs.iter().zip(&per).filter(|(c, _)| **c != Combine::Rows).map(|(_, &k)| k).collect();
+            let mut partial_iters: Vec<std::slice::ChunksMut<'_, T>> =
+                partials.iter_mut().zip(&reduced_per).map(|(v, &k)| v.chunks_mut(k.max(1))).collect();
             for (b, outs) in blocks.iter().zip(per_block.iter_mut()) {
                 let (mut r, mut p) = (0, 0);
-                for (c, w) in kernel.outputs.iter().zip(&out_cols) {
+                for ((c, w), &across) in kernel.outputs.iter().zip(&out_cols).zip(&kernel.across_outputs) {
                     if *c == Combine::Rows {
                         let rest = std::mem::take(&mut rows_rest[r]);
                         let (mine, later) = rest.split_at_mut(b.len() * w);
@@ -125,7 +134,7 @@ impl Engine {
                         r += 1;
                     } else {
                         let slot = partial_iters[p].next().ok_or("internal: too few partials")?;
-                        outs.push(T::value_out(slot));
+                        outs.push(if across { T::cells_out(slot) } else { T::value_out(&mut slot[0]) });
                         p += 1;
                     }
                 }
@@ -172,15 +181,15 @@ impl Engine {
             .outputs
             .iter()
             .zip(&out_cols)
-            .map(|(c, &w)| {
+            .zip(&kernel.across_outputs)
+            .map(|((c, &w), &across)| {
                 Ok(match c {
                     Combine::Rows => {
                         let cells = rows_it.next().ok_or("internal: missing output")?;
                         Value::Matrix(T::wrap(DenseMatrix::from_vec(n, w, cells)))
                     }
                     other => {
-                        let parts = partial_it.next().ok_or("internal: missing output")?;
-                        let folded = fold_tree(parts, |a, b| match other {
+                        let pick = |a: T, b: T| match other {
                             Combine::Min => {
                                 if b < a {
                                     b
@@ -196,8 +205,21 @@ impl Engine {
                                 }
                             }
                             _ => a.plus(b),
-                        });
-                        Value::Scalar(T::scalar(folded.ok_or("internal: no blocks")?))
+                        };
+                        let parts = partial_it.next().ok_or("internal: missing output")?;
+                        if across {
+                            // One row per block, folded cell by cell along the tree.
+                            let rows: Vec<Vec<T>> = parts.chunks(cols).map(<[T]>::to_vec).collect();
+                            let folded = fold_tree(rows, |mut a, b| {
+                                for (x, &y) in a.iter_mut().zip(&b) {
+                                    *x = pick(*x, y);
+                                }
+                                a
+                            });
+                            Value::Matrix(T::wrap(DenseMatrix::from_vec(1, cols, folded.ok_or("internal: no blocks")?)))
+                        } else {
+                            Value::Scalar(T::scalar(fold_tree(parts, pick).ok_or("internal: no blocks")?))
+                        }
                     }
                 })
             })
