@@ -270,6 +270,37 @@ enum Kind {
     Across,
 }
 
+/// How an in-order reduction combines (the runtime's `reduce`: from 0, +inf or -inf).
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Fold {
+    Sum,
+    Min,
+    Max,
+}
+
+impl Fold {
+    /// The fold of a full, row or column aggregation.
+    fn of(op: &OpKind) -> Option<Fold> {
+        use Builtin as B;
+        match op {
+            OpKind::Builtin(B::SumAll | B::SumRow | B::SumCol) => Some(Fold::Sum),
+            OpKind::Builtin(B::MinAll | B::MinRow | B::MinCol) => Some(Fold::Min),
+            OpKind::Builtin(B::MaxAll | B::MaxRow | B::MaxCol) => Some(Fold::Max),
+            _ => None,
+        }
+    }
+
+    /// The value the reduction starts from (in the cell type, infinities saturate for
+    /// integers as the runtime converts them).
+    fn start(self) -> f64 {
+        match self {
+            Fold::Sum => 0.0,
+            Fold::Min => f64::INFINITY,
+            Fold::Max => f64::NEG_INFINITY,
+        }
+    }
+}
+
 /// A row kernel: for every row, a loop over the row's cells per phase. A row aggregation of
 /// a value computed in phase `p` is known after that loop, so the values that use it are of
 /// phase `p + 1` (a column value is computed before the loop of its phase, a full-width value
@@ -567,6 +598,16 @@ struct Emitter<'a> {
     width: usize,
 }
 
+/// What a kernel's entry block provides: the argument pointer, the block's cells, the base of
+/// every row-split input, the broadcast scalars, the output pointers.
+struct Entry {
+    args: ClifValue,
+    cells: ClifValue,
+    row_inputs: Vec<(Value, ClifValue)>,
+    fixed: HashMap<Value, ClifValue>,
+    out_at: Vec<ClifValue>,
+}
+
 /// A reduction's accumulators.
 enum Acc {
     /// `LANES` partial sums: `LANES` scalars, or `LANES / 2` pairs (`f64x2`) when the main loop
@@ -577,20 +618,12 @@ enum Acc {
 }
 
 impl Emitter<'_> {
-    /// A row kernel (see `RowShape`): scalar code, row by row, a loop over the row's cells per
-    /// phase; row aggregations accumulate in order along the row, as the runtime's `reduce`.
-    fn emit_rows(&self, b: &mut FunctionBuilder<'_>) -> Option<()> {
-        use Builtin as B;
-        let f = self.f;
-        let shape = self.plan.rows.as_ref()?;
-        let p = &f.ops[self.plan.op];
-        let body = &p.regions[0];
-        let (&yield_op, ops) = body.ops.split_last()?;
-        let outputs = &f.ops[yield_op].operands;
+    /// The kernel's entry block: the arguments read, the domain flag cleared, broadcast
+    /// scalars loaded and converted to the cell type once.
+    fn entry(&self, b: &mut FunctionBuilder<'_>, outputs: usize) -> Entry {
         let trusted = MemFlagsData::trusted();
-        let size: i64 = if self.elem == types::F32 { 4 } else { 8 };
-        let kind = |v: &Value| shape.kinds.get(v).copied();
-
+        let f = self.f;
+        let body = &f.ops[self.plan.op].regions[0];
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
@@ -600,82 +633,81 @@ impl Emitter<'_> {
         let cells = b.ins().load(types::I64, trusted, args, 0);
         let in_ptrs = b.ins().load(self.ptr, trusted, args, 8);
         let out_ptrs = b.ins().load(self.ptr, trusted, args, 16);
+        let (mut row_inputs, mut fixed) = (Vec::new(), HashMap::new());
+        for (i, (&a, &(split, vt))) in body.args.iter().zip(&self.plan.inputs).enumerate() {
+            let at = b.ins().load(self.ptr, trusted, in_ptrs, (8 * i) as i32);
+            match split {
+                Split::Rows => row_inputs.push((a, at)),
+                Split::Broadcast => {
+                    fixed.insert(a, load_scalar(b, vt, at, self.elem));
+                }
+            }
+        }
+        let out_at = (0..outputs).map(|i| b.ins().load(self.ptr, trusted, out_ptrs, (8 * i) as i32)).collect();
+        Entry { args, cells, row_inputs, fixed, out_at }
+    }
+
+    /// A row kernel (see `RowShape`): scalar code, row by row, a loop over the row's cells per
+    /// phase; row and column aggregations accumulate in row order, as the runtime's `reduce`.
+    fn emit_rows(&self, b: &mut FunctionBuilder<'_>) -> Option<()> {
+        let f = self.f;
+        let shape = self.plan.rows.as_ref()?;
+        let p = &f.ops[self.plan.op];
+        let body = &p.regions[0];
+        let (&yield_op, ops) = body.ops.split_last()?;
+        let outputs = &f.ops[yield_op].operands;
+        let trusted = MemFlagsData::trusted();
+        let size: i64 = if self.elem == types::F32 { 4 } else { 8 };
+        let kind = |v: &Value| shape.kinds.get(v).copied();
+        let load = |b: &mut FunctionBuilder<'_>, base: ClifValue, offset: ClifValue| {
+            let at = b.ins().iadd(base, offset);
+            b.ins().load(self.elem, trusted, at, 0)
+        };
+        let store = |b: &mut FunctionBuilder<'_>, x: ClifValue, base: ClifValue, offset: ClifValue| {
+            let at = b.ins().iadd(base, offset);
+            b.ins().store(trusted, x, at, 0);
+        };
+
+        let Entry { args, cells, row_inputs, mut fixed, out_at } = self.entry(b, outputs.len());
         let width = match shape.width {
             Some(w) => b.ins().iconst(types::I64, w as i64),
             None => b.ins().load(types::I64, trusted, args, 24),
         };
         let rows = b.ins().udiv(cells, width);
-        // Scalars (broadcast inputs and constants) once; the bases of the row-split inputs.
-        let mut fixed: HashMap<Value, ClifValue> = HashMap::new();
-        let mut bases: HashMap<Value, ClifValue> = HashMap::new();
-        for (i, (&a, &(split, vt))) in body.args.iter().zip(&self.plan.inputs).enumerate() {
-            let at = b.ins().load(self.ptr, trusted, in_ptrs, (8 * i) as i32);
-            match split {
-                Split::Rows => {
-                    bases.insert(a, at);
-                }
-                Split::Broadcast => {
-                    let v = load_scalar(b, vt, at, self.elem);
-                    fixed.insert(a, v);
-                }
-            }
-        }
+        // The bases of the row-split inputs with their kinds; constants once.
+        let bases: Vec<(Value, Kind, ClifValue)> =
+            row_inputs.iter().map(|&(a, at)| Some((a, kind(&a)?.0, at))).collect::<Option<_>>()?;
         for &id in ops {
             let o = &f.ops[id];
             if let OpKind::Const(lit) = &o.kind {
-                let c = if self.is_int() {
-                    b.ins().iconst(types::I64, literal_i64(lit)?)
-                } else if self.elem == types::F32 {
-                    b.ins().f32const(literal_f32(lit)?)
-                } else {
-                    b.ins().f64const(literal_f64(lit)?)
-                };
+                let c = self.literal(b, lit)?;
                 fixed.insert(o.results[0], c);
             }
         }
-        let mut out_at = Vec::new();
-        for i in 0..outputs.len() {
-            out_at.push(b.ins().load(self.ptr, trusted, out_ptrs, (8 * i) as i32));
-        }
+        // The op defining `v`.
+        let def = |v: &Value| match f.values[*v].def {
+            daphne_ir::ValueDef::Result(id, _) => Some(&f.ops[id]),
+            daphne_ir::ValueDef::Arg => None,
+        };
 
         // Column aggregations accumulate into their outputs (one cell per column), which start
         // at the aggregation's start value.
-        let across: Vec<(usize, &daphne_ir::Op)> = outputs
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| kind(v).is_some_and(|(k, _)| k == Kind::Across))
-            .filter_map(|(i, v)| match f.values[*v].def {
-                daphne_ir::ValueDef::Result(id, _) => Some((i, &f.ops[id])),
-                daphne_ir::ValueDef::Arg => None,
-            })
-            .collect();
-        if !across.is_empty() {
-            let c = b.declare_var(types::I64);
-            let zero = b.ins().iconst(types::I64, 0);
-            b.def_var(c, zero);
-            let (head, fill, after) = (b.create_block(), b.create_block(), b.create_block());
-            b.ins().jump(head, &[]);
-            b.switch_to_block(head);
-            let cv = b.use_var(c);
-            let inside = b.ins().icmp(IntCC::UnsignedLessThan, cv, width);
-            b.ins().brif(inside, fill, &[], after, &[]);
-            b.switch_to_block(fill);
-            let cv = b.use_var(c);
-            let column = b.ins().imul_imm_u(cv, size);
-            for &(i, o) in &across {
-                let start = match o.kind {
-                    OpKind::Builtin(B::MinCol) => f64::INFINITY,
-                    OpKind::Builtin(B::MaxCol) => f64::NEG_INFINITY,
-                    _ => 0.0,
-                };
-                let x = self.scalar_const(b, start);
-                let at = b.ins().iadd(out_at[i], column);
-                b.ins().store(trusted, x, at, 0);
+        let mut across: Vec<(usize, Fold, Value, usize)> = Vec::new();
+        for (i, v) in outputs.iter().enumerate() {
+            if kind(v)?.0 == Kind::Across {
+                let o = def(v)?;
+                across.push((i, Fold::of(&o.kind)?, o.operands[0], kind(&o.operands[0])?.1));
             }
-            let next = b.ins().iadd_imm_u(cv, 1);
-            b.def_var(c, next);
-            b.ins().jump(head, &[]);
-            b.switch_to_block(after);
+        }
+        if !across.is_empty() {
+            self.counted_loop(b, width, |b, c| {
+                let column = b.ins().imul_imm_u(c, size);
+                for &(i, how, _, _) in &across {
+                    let x = self.scalar_const(b, how.start());
+                    store(b, x, out_at[i], column);
+                }
+                Some(())
+            })?;
         }
 
         // Full-width values a later phase uses are kept for the row in a stack buffer (one
@@ -687,7 +719,7 @@ impl Emitter<'_> {
             for v in &o.operands {
                 if let Some((Kind::Full, q)) = kind(v)
                     && q < p
-                    && !bases.contains_key(v)
+                    && def(v).is_some()
                     && !later.contains(v)
                 {
                     later.push(*v);
@@ -712,28 +744,6 @@ impl Emitter<'_> {
             HashMap::new()
         };
 
-        let r = b.declare_var(types::I64);
-        let zero = b.ins().iconst(types::I64, 0);
-        b.def_var(r, zero);
-        let row_head = b.create_block();
-        let row_body = b.create_block();
-        let done = b.create_block();
-        b.ins().jump(row_head, &[]);
-        b.switch_to_block(row_head);
-        let rv = b.use_var(r);
-        let more = b.ins().icmp(IntCC::UnsignedLessThan, rv, rows);
-        b.ins().brif(more, row_body, &[], done, &[]);
-
-        b.switch_to_block(row_body);
-        let rv = b.use_var(r);
-        let row_offset = b.ins().imul_imm_u(rv, size);
-        let mut vals = fixed.clone();
-        for (&a, &base) in &bases {
-            if kind(&a)?.0 == Kind::Col {
-                let at = b.ins().iadd(base, row_offset);
-                vals.insert(a, b.ins().load(self.elem, trusted, at, 0));
-            }
-        }
         // Computes op `o` from `vals` (an elementwise op or a cast).
         let compute = |b: &mut FunctionBuilder<'_>, o: &daphne_ir::Op, vals: &HashMap<Value, ClifValue>| {
             let arg = |i: usize| vals.get(&o.operands[i]).copied();
@@ -747,154 +757,108 @@ impl Emitter<'_> {
                 _ => None,
             }
         };
-        let is_agg = |o: &daphne_ir::Op| matches!(o.kind, OpKind::Builtin(B::SumRow | B::MinRow | B::MaxRow));
-        for phase in 0..=shape.phases {
-            // The column values of this phase, then its column outputs.
-            for &id in ops {
-                let o = &f.ops[id];
-                if kind(&o.results[0])? == (Kind::Col, phase) && !is_agg(o) {
-                    let v = compute(b, o, &vals)?;
-                    vals.insert(o.results[0], v);
-                }
-            }
-            for (i, v) in outputs.iter().enumerate() {
-                if kind(v)? == (Kind::Col, phase) {
-                    let at = b.ins().iadd(out_at[i], row_offset);
-                    b.ins().store(trusted, *vals.get(v)?, at, 0);
-                }
-            }
-            // The loop over the row's cells, when this phase has aggregations or outputs.
-            let aggs: Vec<&daphne_ir::Op> = ops
-                .iter()
-                .map(|&id| &f.ops[id])
-                .filter(|o| is_agg(o) && kind(&o.operands[0]) == Some((Kind::Full, phase)))
-                .collect();
-            let full_out: Vec<usize> =
-                (0..outputs.len()).filter(|&i| kind(&outputs[i]) == Some((Kind::Full, phase))).collect();
-            let across_now: Vec<(usize, &daphne_ir::Op)> =
-                across.iter().copied().filter(|(_, o)| kind(&o.operands[0]) == Some((Kind::Full, phase))).collect();
-            if aggs.is_empty() && full_out.is_empty() && across_now.is_empty() {
-                continue;
-            }
-            let accs: Vec<Variable> = aggs
-                .iter()
-                .map(|o| {
-                    let start = match o.kind {
-                        OpKind::Builtin(B::MinRow) => f64::INFINITY,
-                        OpKind::Builtin(B::MaxRow) => f64::NEG_INFINITY,
-                        _ => 0.0,
-                    };
-                    let v = b.declare_var(self.elem);
-                    let c = self.scalar_const(b, start);
-                    b.def_var(v, c);
-                    v
-                })
-                .collect();
-            let c = b.declare_var(types::I64);
-            let zero = b.ins().iconst(types::I64, 0);
-            b.def_var(c, zero);
-            let head = b.create_block();
-            let cell = b.create_block();
-            let exit = b.create_block();
-            b.ins().jump(head, &[]);
-            b.switch_to_block(head);
-            let cv = b.use_var(c);
-            let inside = b.ins().icmp(IntCC::UnsignedLessThan, cv, width);
-            b.ins().brif(inside, cell, &[], exit, &[]);
+        // Row aggregations: (fold, operand, result).
+        let row_aggs: Vec<(Fold, Value, Value)> = ops
+            .iter()
+            .map(|&id| &f.ops[id])
+            .filter(|o| kind(&o.results[0]).is_some_and(|(k, _)| k == Kind::Col))
+            .filter_map(|o| Some((Fold::of(&o.kind)?, o.operands[0], o.results[0])))
+            .collect();
+        let is_row_agg = |v: &Value| row_aggs.iter().any(|&(_, _, r)| r == *v);
 
-            b.switch_to_block(cell);
-            let cv = b.use_var(c);
-            let rv = b.use_var(r);
-            let first = b.ins().imul(rv, width);
-            let idx = b.ins().iadd(first, cv);
-            let offset = b.ins().imul_imm_u(idx, size);
-            let mut cell_vals = vals.clone();
-            for (&a, &base) in &bases {
-                if kind(&a)?.0 == Kind::Full {
-                    let at = b.ins().iadd(base, offset);
-                    cell_vals.insert(a, b.ins().load(self.elem, trusted, at, 0));
+        self.counted_loop(b, rows, |b, r| {
+            let row_offset = b.ins().imul_imm_u(r, size);
+            let mut vals = fixed.clone();
+            for &(a, k, base) in &bases {
+                if k == Kind::Col {
+                    vals.insert(a, load(b, base, row_offset));
                 }
             }
-            let column = b.ins().imul_imm_u(cv, size);
-            for (&v, &buf) in &cache {
-                if kind(&v)?.1 < phase {
-                    let at = b.ins().iadd(buf, column);
-                    cell_vals.insert(v, b.ins().load(self.elem, trusted, at, 0));
-                }
-            }
-            for &id in ops {
-                let o = &f.ops[id];
-                let (k, ph) = kind(&o.results[0])?;
-                let kept = ph < phase && cache.contains_key(&o.results[0]);
-                if k == Kind::Full && ph <= phase && !kept {
-                    let v = compute(b, o, &cell_vals)?;
-                    cell_vals.insert(o.results[0], v);
-                    if ph == phase
-                        && let Some(&buf) = cache.get(&o.results[0])
-                    {
-                        let at = b.ins().iadd(buf, column);
-                        b.ins().store(trusted, v, at, 0);
+            for phase in 0..=shape.phases {
+                // The column values of this phase, then its column outputs.
+                for &id in ops {
+                    let o = &f.ops[id];
+                    if kind(&o.results[0])? == (Kind::Col, phase) && !is_row_agg(&o.results[0]) {
+                        let v = compute(b, o, &vals)?;
+                        vals.insert(o.results[0], v);
                     }
                 }
-            }
-            for (o, &acc) in aggs.iter().zip(&accs) {
-                let x = *cell_vals.get(&o.operands[0])?;
-                let a = b.use_var(acc);
-                let next = match o.kind {
-                    OpKind::Builtin(B::SumRow) => self.add(b, a, x),
-                    OpKind::Builtin(op) => {
-                        let better = if self.is_int() {
-                            let cc = if op == B::MinRow { IntCC::SignedLessThan } else { IntCC::SignedGreaterThan };
-                            b.ins().icmp(cc, x, a)
-                        } else {
-                            let cc = if op == B::MinRow { FloatCC::LessThan } else { FloatCC::GreaterThan };
-                            b.ins().fcmp(cc, x, a)
-                        };
-                        b.ins().select(better, x, a)
+                for (i, v) in outputs.iter().enumerate() {
+                    if kind(v)? == (Kind::Col, phase) {
+                        store(b, *vals.get(v)?, out_at[i], row_offset);
                     }
-                    _ => return None,
-                };
-                b.def_var(acc, next);
-            }
-            for &i in &full_out {
-                let at = b.ins().iadd(out_at[i], offset);
-                b.ins().store(trusted, *cell_vals.get(&outputs[i])?, at, 0);
-            }
-            for &(i, o) in &across_now {
-                let x = *cell_vals.get(&o.operands[0])?;
-                let at = b.ins().iadd(out_at[i], column);
-                let a = b.ins().load(self.elem, trusted, at, 0);
-                let next = match o.kind {
-                    OpKind::Builtin(B::SumCol) => self.add(b, a, x),
-                    OpKind::Builtin(op) => {
-                        let better = if self.is_int() {
-                            let cc = if op == B::MinCol { IntCC::SignedLessThan } else { IntCC::SignedGreaterThan };
-                            b.ins().icmp(cc, x, a)
-                        } else {
-                            let cc = if op == B::MinCol { FloatCC::LessThan } else { FloatCC::GreaterThan };
-                            b.ins().fcmp(cc, x, a)
-                        };
-                        b.ins().select(better, x, a)
+                }
+                // The loop over the row's cells, when this phase has aggregations or outputs.
+                let in_phase = |v: &Value| kind(v) == Some((Kind::Full, phase));
+                let aggs: Vec<(Fold, Value, Value)> =
+                    row_aggs.iter().copied().filter(|(_, x, _)| in_phase(x)).collect();
+                let full_out: Vec<usize> = (0..outputs.len()).filter(|&i| in_phase(&outputs[i])).collect();
+                let across_now: Vec<(usize, Fold, Value)> =
+                    across.iter().filter(|a| a.3 == phase).map(|&(i, how, x, _)| (i, how, x)).collect();
+                if aggs.is_empty() && full_out.is_empty() && across_now.is_empty() {
+                    continue;
+                }
+                let accs: Vec<Variable> = aggs
+                    .iter()
+                    .map(|(how, _, _)| {
+                        let v = b.declare_var(self.elem);
+                        let c = self.scalar_const(b, how.start());
+                        b.def_var(v, c);
+                        v
+                    })
+                    .collect();
+                self.counted_loop(b, width, |b, c| {
+                    let first = b.ins().imul(r, width);
+                    let idx = b.ins().iadd(first, c);
+                    let offset = b.ins().imul_imm_u(idx, size);
+                    let column = b.ins().imul_imm_u(c, size);
+                    let mut cell_vals = vals.clone();
+                    for &(a, k, base) in &bases {
+                        if k == Kind::Full {
+                            cell_vals.insert(a, load(b, base, offset));
+                        }
                     }
-                    _ => return None,
-                };
-                b.ins().store(trusted, next, at, 0);
+                    for (&v, &buf) in &cache {
+                        if kind(&v)?.1 < phase {
+                            cell_vals.insert(v, load(b, buf, column));
+                        }
+                    }
+                    for &id in ops {
+                        let o = &f.ops[id];
+                        let (k, ph) = kind(&o.results[0])?;
+                        let kept = ph < phase && cache.contains_key(&o.results[0]);
+                        if k == Kind::Full && ph <= phase && !kept {
+                            let v = compute(b, o, &cell_vals)?;
+                            cell_vals.insert(o.results[0], v);
+                            if ph == phase
+                                && let Some(&buf) = cache.get(&o.results[0])
+                            {
+                                store(b, v, buf, column);
+                            }
+                        }
+                    }
+                    for (&(how, x, _), &acc) in aggs.iter().zip(&accs) {
+                        let a = b.use_var(acc);
+                        let next = self.step(b, how, a, *cell_vals.get(&x)?);
+                        b.def_var(acc, next);
+                    }
+                    for &i in &full_out {
+                        store(b, *cell_vals.get(&outputs[i])?, out_at[i], offset);
+                    }
+                    for &(i, how, x) in &across_now {
+                        let a = load(b, out_at[i], column);
+                        let next = self.step(b, how, a, *cell_vals.get(&x)?);
+                        store(b, next, out_at[i], column);
+                    }
+                    Some(())
+                })?;
+                for (&(_, _, result), &acc) in aggs.iter().zip(&accs) {
+                    vals.insert(result, b.use_var(acc));
+                }
             }
-            let next = b.ins().iadd_imm_u(cv, 1);
-            b.def_var(c, next);
-            b.ins().jump(head, &[]);
+            Some(())
+        })?;
 
-            b.switch_to_block(exit);
-            for (o, &acc) in aggs.iter().zip(&accs) {
-                vals.insert(o.results[0], b.use_var(acc));
-            }
-        }
-        let rv = b.use_var(r);
-        let next = b.ins().iadd_imm_u(rv, 1);
-        b.def_var(r, next);
-        b.ins().jump(row_head, &[]);
-
-        b.switch_to_block(done);
         let bad = b.use_var(self.bad);
         let status = b.ins().uextend(types::I32, bad);
         b.ins().return_(&[status]);
@@ -909,36 +873,7 @@ impl Emitter<'_> {
         let (&yield_op, ops) = body.ops.split_last()?;
         let outputs = &f.ops[yield_op].operands;
         let trusted = MemFlagsData::trusted();
-
-        let entry = b.create_block();
-        b.append_block_params_for_function_params(entry);
-        b.switch_to_block(entry);
-        let args = b.block_params(entry)[0];
-        let no = b.ins().iconst(types::I8, 0);
-        b.def_var(self.bad, no);
-        let cells = b.ins().load(types::I64, trusted, args, 0);
-        let in_ptrs = b.ins().load(self.ptr, trusted, args, 8);
-        let out_ptrs = b.ins().load(self.ptr, trusted, args, 16);
-
-        // Input pointers, and broadcast scalars loaded and converted to f64 once.
-        let mut row_inputs: HashMap<Value, ClifValue> = HashMap::new();
-        let mut fixed: HashMap<Value, ClifValue> = HashMap::new();
-        for (i, (&a, &(split, vt))) in body.args.iter().zip(&self.plan.inputs).enumerate() {
-            let at = b.ins().load(self.ptr, trusted, in_ptrs, (8 * i) as i32);
-            match split {
-                Split::Rows => {
-                    row_inputs.insert(a, at);
-                }
-                Split::Broadcast => {
-                    let v = load_scalar(b, vt, at, self.elem);
-                    fixed.insert(a, v);
-                }
-            }
-        }
-        let mut out_at = Vec::new();
-        for i in 0..outputs.len() {
-            out_at.push(b.ins().load(self.ptr, trusted, out_ptrs, (8 * i) as i32));
-        }
+        let Entry { cells, row_inputs, fixed, out_at, .. } = self.entry(b, outputs.len());
 
         // Two cells at a time when every op has a vector instruction and no reduction needs
         // the strict order of a single accumulator (min and max keep the first of equals).
@@ -972,8 +907,8 @@ impl Emitter<'_> {
                     Acc::Sum((0..LANES / self.width).map(|_| init_pair(b)).collect(), true)
                 }
                 OpKind::Builtin(Builtin::SumAll) => Acc::Sum((0..LANES).map(|_| init(b, 0.0)).collect(), false),
-                OpKind::Builtin(Builtin::MinAll) => Acc::Extreme(init(b, f64::INFINITY), true),
-                OpKind::Builtin(Builtin::MaxAll) => Acc::Extreme(init(b, f64::NEG_INFINITY), false),
+                OpKind::Builtin(Builtin::MinAll) => Acc::Extreme(init(b, Fold::Min.start()), true),
+                OpKind::Builtin(Builtin::MaxAll) => Acc::Extreme(init(b, Fold::Max.start()), false),
                 _ => continue,
             };
             accs.insert(o.results[0], acc);
@@ -1063,7 +998,7 @@ impl Emitter<'_> {
         b: &mut FunctionBuilder<'_>,
         idx: ClifValue,
         lane: usize,
-        row_inputs: &HashMap<Value, ClifValue>,
+        row_inputs: &[(Value, ClifValue)],
         fixed: &HashMap<Value, ClifValue>,
         accs: &HashMap<Value, Acc>,
         outputs: &[Value],
@@ -1076,7 +1011,7 @@ impl Emitter<'_> {
         let ty = if vector { self.vec_ty } else { self.elem };
         let offset = b.ins().ishl_imm_u(idx, if self.elem == types::F32 { 2 } else { 3 });
         let mut vals: HashMap<Value, ClifValue> = fixed.clone();
-        for (&a, &base) in row_inputs {
+        for &(a, base) in row_inputs {
             let at = b.ins().iadd(base, offset);
             vals.insert(a, b.ins().load(ty, flags, at, 0));
         }
@@ -1088,13 +1023,7 @@ impl Emitter<'_> {
             let arg = |i: usize| vals.get(&o.operands[i]).copied();
             let v = match &o.kind {
                 OpKind::Const(lit) => {
-                    let c = if self.is_int() {
-                        b.ins().iconst(types::I64, literal_i64(lit)?)
-                    } else if self.elem == types::F32 {
-                        b.ins().f32const(literal_f32(lit)?)
-                    } else {
-                        b.ins().f64const(literal_f64(lit)?)
-                    };
+                    let c = self.literal(b, lit)?;
                     if self.vector.get() { b.ins().splat(self.vec_ty, c) } else { c }
                 }
                 OpKind::Cast => arg(0)?,
@@ -1123,14 +1052,7 @@ impl Emitter<'_> {
                         }
                         Acc::Extreme(var, min) => {
                             let a = b.use_var(*var);
-                            let better = if self.is_int() {
-                                let cc = if *min { IntCC::SignedLessThan } else { IntCC::SignedGreaterThan };
-                                b.ins().icmp(cc, x, a)
-                            } else {
-                                let cc = if *min { FloatCC::LessThan } else { FloatCC::GreaterThan };
-                                b.ins().fcmp(cc, x, a)
-                            };
-                            let s = b.ins().select(better, x, a);
+                            let s = self.pick(b, *min, x, a);
                             b.def_var(*var, s);
                         }
                     }
@@ -1201,6 +1123,64 @@ impl Emitter<'_> {
     /// `x + y` in the cell type (wrapping for integers).
     fn add(&self, b: &mut FunctionBuilder<'_>, x: ClifValue, y: ClifValue) -> ClifValue {
         if self.is_int() { b.ins().iadd(x, y) } else { b.ins().fadd(x, y) }
+    }
+
+    /// A running minimum (`min`) or maximum after `x`: `x` replaces `a` only when strictly
+    /// smaller (larger), so the first of equals stays, as in the runtime's loops.
+    fn pick(&self, b: &mut FunctionBuilder<'_>, min: bool, x: ClifValue, a: ClifValue) -> ClifValue {
+        let better = if self.is_int() {
+            b.ins().icmp(if min { IntCC::SignedLessThan } else { IntCC::SignedGreaterThan }, x, a)
+        } else {
+            b.ins().fcmp(if min { FloatCC::LessThan } else { FloatCC::GreaterThan }, x, a)
+        };
+        b.ins().select(better, x, a)
+    }
+
+    /// One step of an in-order reduction.
+    fn step(&self, b: &mut FunctionBuilder<'_>, how: Fold, acc: ClifValue, x: ClifValue) -> ClifValue {
+        match how {
+            Fold::Sum => self.add(b, acc, x),
+            Fold::Min => self.pick(b, true, x, acc),
+            Fold::Max => self.pick(b, false, x, acc),
+        }
+    }
+
+    /// A constant of the body as one cell.
+    fn literal(&self, b: &mut FunctionBuilder<'_>, lit: &Literal) -> Option<ClifValue> {
+        Some(if self.is_int() {
+            b.ins().iconst(types::I64, literal_i64(lit)?)
+        } else if self.elem == types::F32 {
+            b.ins().f32const(literal_f32(lit)?)
+        } else {
+            b.ins().f64const(literal_f64(lit)?)
+        })
+    }
+
+    /// `for i in 0..bound { body(i) }`; the code after it goes on in the block the loop leaves
+    /// to.
+    fn counted_loop(
+        &self,
+        b: &mut FunctionBuilder<'_>,
+        bound: ClifValue,
+        body: impl FnOnce(&mut FunctionBuilder<'_>, ClifValue) -> Option<()>,
+    ) -> Option<()> {
+        let i = b.declare_var(types::I64);
+        let zero = b.ins().iconst(types::I64, 0);
+        b.def_var(i, zero);
+        let (head, inside, after) = (b.create_block(), b.create_block(), b.create_block());
+        b.ins().jump(head, &[]);
+        b.switch_to_block(head);
+        let iv = b.use_var(i);
+        let more = b.ins().icmp(IntCC::UnsignedLessThan, iv, bound);
+        b.ins().brif(more, inside, &[], after, &[]);
+        b.switch_to_block(inside);
+        let iv = b.use_var(i);
+        body(b, iv)?;
+        let next = b.ins().iadd_imm_u(iv, 1);
+        b.def_var(i, next);
+        b.ins().jump(head, &[]);
+        b.switch_to_block(after);
+        Some(())
     }
 
     /// `c ? x : y`, for a condition of one value or a lane mask.
