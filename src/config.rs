@@ -132,10 +132,7 @@ pub fn parse_config(json: &Json) -> Result<UserConfig, String> {
                 config.threads = usize::try_from(n).ok().filter(|&n| n > 0);
             }
             "taskPartitioningScheme" => {
-                let bad = || {
-                    let names: Vec<&str> = Partitioning::ALL.iter().map(|(n, _)| *n).collect();
-                    format!("`taskPartitioningScheme` must be one of {} or its number", names.join(", "))
-                };
+                let bad = || format!("`taskPartitioningScheme` must be one of {} or its number", Partitioning::names());
                 let p = match value {
                     Json::String(name) => Partitioning::parse(name),
                     Json::Number(n) => n.as_u64().and_then(|i| Partitioning::ALL.get(i as usize)).map(|&(_, p)| p),

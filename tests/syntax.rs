@@ -83,4 +83,11 @@ fn help_follows_clap_conventions() {
     let out = check(DAPHNEC, &["ok/literals_int.daph", "--emit", "bogus"]);
     assert_eq!(out.status, 2);
     assert!(out.stderr.contains("invalid value 'bogus'"), "{}", out.stderr);
+
+    // So is an unknown partitioning scheme, naming the ones there are.
+    let out = check(DAPHNE, &["--partitioning=AUTO", "ok/literals_int.daph"]);
+    assert_eq!(out.status, 2);
+    assert!(out.stderr.contains("unknown scheme `AUTO` (expected one of STATIC, SS, GSS"), "{}", out.stderr);
+    let out = check(DAPHNE, &["--grain-size=0", "ok/literals_int.daph"]);
+    assert_eq!(out.status, 2, "{}", out.stderr);
 }

@@ -61,6 +61,11 @@ impl Partitioning {
         ("PSS", Partitioning::Pss),
     ];
 
+    /// Every scheme's name, comma-separated (for messages).
+    pub fn names() -> String {
+        Self::ALL.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+    }
+
     /// The scheme of a command-line name (case-insensitive).
     pub fn parse(name: &str) -> Option<Partitioning> {
         Self::ALL.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|&(_, p)| p)

@@ -88,10 +88,8 @@ struct Cli {
 }
 
 fn parse_partitioning(name: &str) -> Result<Partitioning, String> {
-    Partitioning::parse(name).ok_or_else(|| {
-        let names: Vec<&str> = Partitioning::ALL.iter().map(|(n, _)| *n).collect();
-        format!("unknown scheme `{name}` (expected one of {})", names.join(", "))
-    })
+    Partitioning::parse(name)
+        .ok_or_else(|| format!("unknown scheme `{name}` (expected one of {})", Partitioning::names()))
 }
 
 /// The stages `--explain` can show, by DAPHNE's names.
