@@ -454,7 +454,11 @@ fn plan(
             Layout::Rows
         }
         Class::Gram => {
-            if !roles.iter().all(split) {
+            // Only a product of a value the group computes: of inputs alone, run block by
+            // block, each block would make a partial result as large as the output (m x m
+            // per 256 rows for `t(X) @ X`), more memory traffic than the arithmetic; the plain
+            // kernel computes the same bits on tiles of the output.
+            if !roles.iter().all(split) || !roles.iter().any(|r| matches!(r, Role::Member(_))) {
                 return None;
             }
             Layout::Reduced(Combine::Add)

@@ -13,6 +13,7 @@ pub mod infer;
 pub mod inline_functions;
 pub mod lower;
 pub mod pass;
+pub mod rewrite_transposed_products;
 pub mod uses;
 
 pub use lower::{FileMeta, LowerError, Program, SPARSITY_THRESHOLD, ScriptArgs, Stage, lower};

@@ -81,6 +81,11 @@ impl PassManager {
         let mut phases = vec![Phase { name: SIMPLIFY, passes: simplify() }];
         if options.fuse {
             let mut passes: Vec<Box<dyn Pass>> = vec![
+                // `t(A) @ B` is `gemv(A, B)`: no transpose materialized, one triangle for
+                // `t(X) @ X`; fusion then sees the product's real operands.
+                Box::new(crate::rewrite_transposed_products::RewriteTransposedProducts),
+                // The transposes that fed them only, before fusion takes them in.
+                Box::new(crate::eliminate_dead_code::EliminateDeadCode),
                 // Small functions that do fusable work are inlined first, so their ops can
                 // fuse with the caller's.
                 Box::new(crate::inline_functions::InlineFunctions),

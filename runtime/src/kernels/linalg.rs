@@ -1,26 +1,18 @@
 //! Dense linear algebra: matrix products, solving linear systems, eigen decomposition.
 //!
-//! Floating-point products call matrixmultiply's gemm (through ndarray), on one thread per
-//! call, block by block along the canonical order of `daphne_ir::pipeline`, with this module's
-//! threads taking blocks or row ranges. matrixmultiply packs its operands and adds up every
-//! cell along the inner dimension in the same order whatever the layouts and the shape of the
-//! output, so a block product has the same bits through a transposed view or a materialized
-//! transpose, and `t(X) @ X` can compute only the panels on and below the diagonal (half the
-//! work) and mirror them: fused and unfused products agree exactly (the tests check it). faer
-//! was measured too: its triangular product is faster, but it picks among several kernels
-//! (matrix-vector, small-size, blocked) by shape and layout, whose bits differ. `solve` uses
-//! faer's LU decomposition.
+//! Floating-point products are `gemm::product`: every cell defined as the canonical tree fold of
+//! per-block fused multiply-add chains, so a product has the same bits through a transposed view
+//! or a materialized transpose, fused or not, on any number of threads (the tests check it).
+//! `solve` uses faer's LU decomposition.
 
-use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use daphne_ir::pipeline::{TreeFold, blocks};
+use daphne_ir::pipeline::blocks;
 use daphne_ir::{Builtin, ValueType};
-use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 
+use super::gemm::{self, Side};
 use super::{R, from_f64, wrap};
 use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
-use crate::schedule::Schedule;
 use crate::value::Value;
 use crate::with_elem_type;
 
@@ -36,84 +28,11 @@ fn threads() -> usize {
     THREADS.load(Ordering::Relaxed)
 }
 
-/// The cell types matrixmultiply multiplies.
-trait Float: MatrixElem + ndarray::LinalgScalar + Send + Sync {}
+/// The cell types of floating-point products.
+trait Float: MatrixElem + gemm::Float {}
 
 impl Float for f64 {}
 impl Float for f32 {}
-
-/// `rows` x `cols` cells starting at `start` of `cells`, rows `stride` apart.
-fn view<T: Float>(cells: &[T], start: usize, rows: usize, cols: usize, stride: usize) -> ArrayView2<'_, T> {
-    if rows == 0 || cols == 0 {
-        return ArrayView2::from_shape((rows, cols), &[]).expect("an empty view");
-    }
-    let cells = &cells[start..start + (rows - 1) * stride + cols];
-    ArrayView2::from_shape((rows, cols).strides((stride, 1)), cells).expect("a view inside its cells")
-}
-
-/// The same for writing.
-fn view_mut<T: Float>(cells: &mut [T], start: usize, rows: usize, cols: usize, stride: usize) -> ArrayViewMut2<'_, T> {
-    if rows == 0 || cols == 0 {
-        return ArrayViewMut2::from_shape((rows, cols), &mut []).expect("an empty view");
-    }
-    let cells = &mut cells[start..start + (rows - 1) * stride + cols];
-    ArrayViewMut2::from_shape((rows, cols).strides((stride, 1)), cells).expect("a view inside its cells")
-}
-
-/// `a @ b` as one block (no splitting of the inner dimension), row-major.
-fn gemm<T: Float>(a: ArrayView2<'_, T>, b: ArrayView2<'_, T>) -> Vec<T> {
-    let (n, m) = (a.nrows(), b.ncols());
-    let mut out = vec![T::zero(); n * m];
-    ndarray::linalg::general_mat_mul(T::one(), &a, &b, T::zero(), &mut view_mut(&mut out, 0, n, m, m));
-    out
-}
-
-/// Rows per panel of `gram`.
-const PANEL: usize = 128;
-
-/// `t(a) @ a` as one block: for each panel of output rows, only the columns up to the end of
-/// the panel's diagonal are computed; the rest is mirrored.
-fn gram<T: Float>(a: ArrayView2<'_, T>) -> Vec<T> {
-    let m = a.ncols();
-    let t = a.t();
-    let mut out = vec![T::zero(); m * m];
-    for lo in (0..m).step_by(PANEL) {
-        let hi = (lo + PANEL).min(m);
-        let lhs = t.slice(ndarray::s![lo..hi, ..]);
-        let rhs = a.slice(ndarray::s![.., ..hi]);
-        ndarray::linalg::general_mat_mul(
-            T::one(),
-            &lhs,
-            &rhs,
-            T::zero(),
-            &mut view_mut(&mut out, lo * m, hi - lo, hi, m),
-        );
-    }
-    mirror_lower(&mut out, m);
-    out
-}
-
-/// Copies the lower triangle of the m x m row-major `cells` onto the upper one, in tiles (a
-/// column walk of a large matrix would miss the cache on every cell).
-fn mirror_lower<T: Copy>(cells: &mut [T], m: usize) {
-    const TILE: usize = 32;
-    for bi in (0..m).step_by(TILE) {
-        for bj in (bi..m).step_by(TILE) {
-            for i in bi..(bi + TILE).min(m) {
-                for j in bj.max(i + 1)..(bj + TILE).min(m) {
-                    cells[i * m + j] = cells[j * m + i];
-                }
-            }
-        }
-    }
-}
-
-fn add_cells<T: Float>(mut a: Vec<T>, b: Vec<T>) -> Vec<T> {
-    for (x, y) in a.iter_mut().zip(b) {
-        *x = *x + y;
-    }
-    a
-}
 
 /// `A @ B` in the result value type. A floating-point product follows the canonical block
 /// order of `daphne_ir::pipeline` along the inner dimension: the products of the blocks are
@@ -194,47 +113,22 @@ fn integer_product(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
     }, str => Err("`@` is not defined on strings".to_owned()))
 }
 
-/// `a @ b`, blocked along the inner dimension, the rows of `a` in ranges on `threads` threads
-/// (each output row is computed alone, so the ranges do not change a bit).
+/// `a @ b`: the inner dimension in the canonical blocks (see `gemm`).
 fn product<T: Float>(a: &DenseMatrix<T>, b: &DenseMatrix<T>, threads: usize) -> DenseMatrix<T> {
     let (n, k, m) = (a.rows(), a.cols(), b.cols());
-    let parts = blocks(k);
-    let rows_of = |rows: Range<usize>| -> Vec<T> {
-        let fold = TreeFold::new(parts.len());
-        for (i, p) in parts.iter().enumerate() {
-            let x = view(a.cells(), rows.start * k + p.start, rows.len(), p.len(), k);
-            let y = view(b.cells(), p.start * m, p.len(), m, m);
-            fold.add(i, gemm(x, y), add_cells);
-        }
-        fold.finish().unwrap_or_else(|| vec![T::zero(); rows.len() * m])
-    };
-    // Threads only pay off for products of some size.
-    let chunks = if n * k * m < 1 << 20 { 1 } else { threads.min(n).max(1) };
-    let ranges: Vec<Range<usize>> = (0..chunks).map(|c| n * c / chunks..n * (c + 1) / chunks).collect();
-    let cells: Vec<T> = Schedule::on(chunks).run(ranges, rows_of, |_| false).into_iter().flatten().flatten().collect();
-    DenseMatrix::from_vec(n, m, cells)
+    let left = Side { cells: a.cells(), ld: k, inner_major: false, outer: n };
+    let right = Side { cells: b.cells(), ld: m, inner_major: true, outer: m };
+    DenseMatrix::from_vec(n, m, gemm::product(left, right, &blocks(k), threads))
 }
 
-/// `t(a) @ b` (`t(a) @ a` for `None`), blocked along the rows of `a` (when `blocked`), the
-/// blocks on `threads` threads and folded along the canonical tree as they finish.
+/// `t(a) @ b` (`t(a) @ a` for `None`): the rows of `a` in the canonical blocks when `blocked`,
+/// else one block (what a pipeline body computes for its block).
 fn tproduct<T: Float>(a: &DenseMatrix<T>, b: Option<&DenseMatrix<T>>, blocked: bool, threads: usize) -> DenseMatrix<T> {
     let (n, k) = (a.rows(), a.cols());
-    let m = b.map_or(k, |b| b.cols());
-    let parts: Vec<Range<usize>> = if blocked { blocks(n) } else { std::iter::once(0..n).collect() };
-    let fold = TreeFold::new(parts.len());
-    // `gemv(X, X)` is `syrk(X)`.
-    let b = b.filter(|b| !b.is_same(a));
-    let block = |(i, p): (usize, Range<usize>)| {
-        let x = view(a.cells(), p.start * k, p.len(), k, k);
-        let product = match b {
-            None => gram(x),
-            Some(b) => gemm(x.t(), view(b.cells(), p.start * m, p.len(), m, m)),
-        };
-        fold.add(i, product, add_cells);
-    };
-    let threads = if n * k * m < 1 << 20 { 1 } else { threads };
-    Schedule::on(threads).run(parts.into_iter().enumerate().collect(), block, |_| false);
-    DenseMatrix::from_vec(k, m, fold.finish().unwrap_or_else(|| vec![T::zero(); k * m]))
+    let left = Side { cells: a.cells(), ld: k, inner_major: true, outer: k };
+    let right = b.map_or(left, |b| Side { cells: b.cells(), ld: b.cols(), inner_major: true, outer: b.cols() });
+    let parts: Vec<std::ops::Range<usize>> = if blocked { blocks(n) } else { std::iter::once(0..n).collect() };
+    DenseMatrix::from_vec(k, right.outer, gemm::product(left, right, &parts, threads))
 }
 
 /// `solve(A, b)`: x with A x = b, by faer's LU decomposition with partial pivoting (as

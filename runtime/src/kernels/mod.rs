@@ -6,6 +6,7 @@ pub mod agg;
 pub mod data;
 pub mod ew;
 pub mod frames;
+pub mod gemm;
 pub mod linalg;
 
 use std::sync::Arc;
