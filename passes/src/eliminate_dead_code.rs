@@ -45,6 +45,12 @@ fn removable(f: &Function, op: &daphne_ir::Op) -> bool {
                 _ => false,
             }
         }
+        // A pipeline whose results go unused and whose body holds only such ops (fusion leaves
+        // one behind when the values it took in die later).
+        OpKind::Pipeline(_) => op
+            .regions
+            .first()
+            .is_some_and(|body| body.ops.iter().all(|&o| f.ops[o].kind == OpKind::Yield || removable(f, &f.ops[o]))),
         _ => false,
     }
 }

@@ -85,3 +85,36 @@ func @main() {
     assert_eq!(after.matches("cast(").count(), 2, "{after}");
     assert!(after.contains("= cast(%3) : f64") && after.contains("\"12\":str"), "{after}");
 }
+
+#[test]
+fn removes_pipelines_without_used_results_only_when_their_bodies_cannot_fail() {
+    // The first pipeline only transposes and yields nothing used: it goes. The second one's
+    // square root of a matrix may fail (DAPHNE's domain check), so it stays.
+    let (text, changed) = before_after(
+        &EliminateDeadCode,
+        "entry @main
+
+func @main() {
+  %0 = const 4:si64
+  %1 = const 0.0:f64
+  %2 = const 1.0:f64
+  %3 = rand(%0, %0, %1, %2, %2, %0) : matrix<4x4xf64>
+  pipeline[rows -> ](%3) {
+  ^(%4: matrix<?x4xf64>):
+    %5 = transpose(%4) : matrix<4x?xf64>
+    yield()
+  }
+  %6 = pipeline[rows -> rows](%3) : matrix<4x4xf64> {
+  ^(%7: matrix<?x4xf64>):
+    %8 = ewSqrt(%7) : matrix<?x4xf64>
+    yield(%8)
+  }
+  return()
+}
+",
+    );
+    assert!(changed);
+    let after = text.split_once("--- after\n").unwrap().1;
+    assert_eq!(after.matches("pipeline[").count(), 1, "{after}");
+    assert!(after.contains("ewSqrt(") && !after.contains("transpose("), "{after}");
+}
