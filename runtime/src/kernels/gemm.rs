@@ -760,3 +760,46 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod tests_f32 {
+    use super::*;
+    use daphne_ir::pipeline::{blocks, fold_tree};
+
+    /// `f32` products (16 lanes, no shared packing for `t(X) @ X`) follow the same definition.
+    #[test]
+    fn f32_products_give_the_definition() {
+        for &(n, k, m) in &[(600, 33, 40), (1100, 20, 20), (513, 50, 3), (300, 1, 70), (2000, 40, 30), (1500, 70, 70)] {
+            let x: Vec<f32> = (0..n * k).map(|i| ((i * 7919 % 1013) as f32 / 1013.0) - 0.5).collect();
+            let y: Vec<f32> = (0..n * m).map(|i| ((i * 104729 % 997) as f32 / 997.0) - 0.5).collect();
+            let parts = blocks(n);
+            let def = |a: &[f32], b: &[f32], ka: usize, kb: usize| -> Vec<f32> {
+                let mut c = vec![0.0f32; ka * kb];
+                for i in 0..ka {
+                    for j in 0..kb {
+                        let sums = parts
+                            .iter()
+                            .map(|p| p.clone().fold(0.0f32, |s, r| a[r * ka + i].mul_add(b[r * kb + j], s)))
+                            .collect();
+                        c[i * kb + j] = fold_tree(sums, |p, q| p + q).unwrap_or(0.0);
+                    }
+                }
+                c
+            };
+            let xs = Side { cells: &x, ld: k, inner_major: true, outer: k };
+            let ys = Side { cells: &y, ld: m, inner_major: true, outer: m };
+            let mut kernels: Vec<TileKernel<f32>> = vec![tile_portable::<f32>];
+            kernels.extend(f32::simd_kernel());
+            for kernel in kernels {
+                for threads in [1, 2] {
+                    assert_eq!(
+                        product_with(xs, ys, &parts, threads, kernel),
+                        def(&x, &y, k, m),
+                        "t(X) @ Y {n}x{k} {n}x{m}"
+                    );
+                    assert_eq!(product_with(xs, xs, &parts, threads, kernel), def(&x, &x, k, k), "t(X) @ X {n}x{k}");
+                }
+            }
+        }
+    }
+}
