@@ -138,47 +138,33 @@ impl<T: Float> Tile<'_, T> {
     }
 }
 
-impl Float for f64 {
-    const ZERO: f64 = 0.0;
-    const LANES: usize = 8;
-    fn fma(a: f64, b: f64, c: f64) -> f64 {
-        a.mul_add(b, c)
-    }
-    fn add(a: f64, b: f64) -> f64 {
-        a + b
-    }
-    fn simd_kernel() -> Option<TileKernel<f64>> {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return Some(simd::tile_f64);
+macro_rules! float {
+    ($t:ty, $lanes:expr, $kernel:ident, $spare:ident) => {
+        impl Float for $t {
+            const ZERO: $t = 0.0;
+            const LANES: usize = $lanes;
+            fn fma(a: $t, b: $t, c: $t) -> $t {
+                a.mul_add(b, c)
+            }
+            fn add(a: $t, b: $t) -> $t {
+                a + b
+            }
+            fn simd_kernel() -> Option<TileKernel<$t>> {
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    return Some(simd::$kernel);
+                }
+                None
+            }
+            fn spare() -> &'static Spare<$t> {
+                &$spare
+            }
         }
-        None
-    }
-    fn spare() -> &'static Spare<f64> {
-        &SPARE_F64
-    }
+    };
 }
 
-impl Float for f32 {
-    const ZERO: f32 = 0.0;
-    const LANES: usize = 16;
-    fn fma(a: f32, b: f32, c: f32) -> f32 {
-        a.mul_add(b, c)
-    }
-    fn add(a: f32, b: f32) -> f32 {
-        a + b
-    }
-    fn simd_kernel() -> Option<TileKernel<f32>> {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return Some(simd::tile_f32);
-        }
-        None
-    }
-    fn spare() -> &'static Spare<f32> {
-        &SPARE_F32
-    }
-}
+float!(f64, 8, tile_f64, SPARE_F64);
+float!(f32, 16, tile_f32, SPARE_F32);
 
 /// The tile kernel in plain Rust: the definition the SIMD kernels implement.
 pub fn tile_portable<T: Float>(t: &Tile<'_, T>, adds: &[&[T]], dst: &mut [T], ld: usize) {
@@ -683,17 +669,19 @@ mod tests {
             .collect()
     }
 
-    /// The definition, cell by cell.
-    fn reference(x: &[f64], y: &[f64], n: usize, k: usize, m: usize, parts: &[Range<usize>]) -> Vec<f64> {
-        let mut c = vec![0.0; k * m];
+    /// The definition, cell by cell: per block a chain of fused multiply-adds from zero, the
+    /// block sums folded along the canonical tree.
+    fn reference<T: Float>(x: &[T], y: &[T], k: usize, m: usize, parts: &[Range<usize>]) -> Vec<T> {
+        let mut c = vec![T::ZERO; k * m];
         for i in 0..k {
             for j in 0..m {
-                let sums: Vec<f64> =
-                    parts.iter().map(|p| p.clone().fold(0.0, |s, r| x[r * k + i].mul_add(y[r * m + j], s))).collect();
-                c[i * m + j] = fold_tree(sums, |a, b| a + b).unwrap_or(0.0);
+                let sums = parts
+                    .iter()
+                    .map(|p| p.clone().fold(T::ZERO, |s, r| T::fma(x[r * k + i], y[r * m + j], s)))
+                    .collect();
+                c[i * m + j] = fold_tree(sums, T::add).unwrap_or(T::ZERO);
             }
         }
-        let _ = n;
         c
     }
 
@@ -741,7 +729,7 @@ mod tests {
             let x = cells(n * k, case as u64);
             let y = cells(n * m, 100 + case as u64);
             let parts = blocks(n);
-            let want = reference(&x, &y, n, k, m, &parts);
+            let want = reference(&x, &y, k, m, &parts);
             let xs = Side { cells: &x, ld: k, inner_major: true, outer: k };
             let ys = Side { cells: &y, ld: m, inner_major: true, outer: m };
             let mut kernels: Vec<TileKernel<f64>> = vec![tile_portable::<f64>];
@@ -755,17 +743,11 @@ mod tests {
                     let ts = Side { cells: &tx, ld: n, inner_major: false, outer: k };
                     assert_eq!(product_with(ts, ys, &parts, threads, kernel), want, "t(X) materialized");
                 }
-                let gram = reference(&x, &x, n, k, k, &parts);
+                let gram = reference(&x, &x, k, k, &parts);
                 assert_eq!(product_with(xs, xs, &parts, 2, kernel), gram, "t(X) @ X {n}x{k}");
             }
         }
     }
-}
-
-#[cfg(test)]
-mod tests_f32 {
-    use super::*;
-    use daphne_ir::pipeline::{blocks, fold_tree};
 
     /// `f32` products (16 lanes, no shared packing for `t(X) @ X`) follow the same definition.
     #[test]
@@ -774,19 +756,6 @@ mod tests_f32 {
             let x: Vec<f32> = (0..n * k).map(|i| ((i * 7919 % 1013) as f32 / 1013.0) - 0.5).collect();
             let y: Vec<f32> = (0..n * m).map(|i| ((i * 104729 % 997) as f32 / 997.0) - 0.5).collect();
             let parts = blocks(n);
-            let def = |a: &[f32], b: &[f32], ka: usize, kb: usize| -> Vec<f32> {
-                let mut c = vec![0.0f32; ka * kb];
-                for i in 0..ka {
-                    for j in 0..kb {
-                        let sums = parts
-                            .iter()
-                            .map(|p| p.clone().fold(0.0f32, |s, r| a[r * ka + i].mul_add(b[r * kb + j], s)))
-                            .collect();
-                        c[i * kb + j] = fold_tree(sums, |p, q| p + q).unwrap_or(0.0);
-                    }
-                }
-                c
-            };
             let xs = Side { cells: &x, ld: k, inner_major: true, outer: k };
             let ys = Side { cells: &y, ld: m, inner_major: true, outer: m };
             let mut kernels: Vec<TileKernel<f32>> = vec![tile_portable::<f32>];
@@ -795,10 +764,14 @@ mod tests_f32 {
                 for threads in [1, 2] {
                     assert_eq!(
                         product_with(xs, ys, &parts, threads, kernel),
-                        def(&x, &y, k, m),
+                        reference(&x, &y, k, m, &parts),
                         "t(X) @ Y {n}x{k} {n}x{m}"
                     );
-                    assert_eq!(product_with(xs, xs, &parts, threads, kernel), def(&x, &x, k, k), "t(X) @ X {n}x{k}");
+                    assert_eq!(
+                        product_with(xs, xs, &parts, threads, kernel),
+                        reference(&x, &x, k, k, &parts),
+                        "t(X) @ X {n}x{k}"
+                    );
                 }
             }
         }
