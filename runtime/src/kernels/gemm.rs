@@ -116,6 +116,9 @@ pub struct Tile<'a, T> {
     pub a_step: usize,
     pub b: [&'a [T]; NV],
     pub b_stride: usize,
+    /// Rows of the first of two sibling blocks (0: one block): the tile is then their parent
+    /// node, the first block's chains plus the second's.
+    pub split: usize,
 }
 
 impl<T: Float> Tile<'_, T> {
@@ -134,7 +137,10 @@ impl<T: Float> Tile<'_, T> {
             );
         }
         let span = (MR - 1) * ld + nr;
-        assert!(ld >= nr && dst.len() >= span && adds.iter().all(|a| a.len() >= span), "a tile's output is too short");
+        assert!(
+            ld >= nr && self.split <= self.rows && dst.len() >= span && adds.iter().all(|a| a.len() >= span),
+            "a tile's output is too short"
+        );
     }
 }
 
@@ -171,7 +177,12 @@ pub fn tile_portable<T: Float>(t: &Tile<'_, T>, adds: &[&[T]], dst: &mut [T], ld
     t.check(adds, dst, ld);
     let (l, nr) = (T::LANES, NV * T::LANES);
     let mut acc = [T::ZERO; MR * MAX_NR];
+    let mut left = [T::ZERO; MR * MAX_NR];
     for r in 0..t.rows {
+        if r == t.split && r > 0 {
+            left = acc;
+            acc = [T::ZERO; MR * MAX_NR];
+        }
         for i in 0..MR {
             let x = t.a[r * t.a_stride + i * t.a_step];
             for (v, b) in t.b.iter().enumerate() {
@@ -186,6 +197,9 @@ pub fn tile_portable<T: Float>(t: &Tile<'_, T>, adds: &[&[T]], dst: &mut [T], ld
     for i in 0..MR {
         for j in 0..nr {
             let mut s = acc[i * nr + j];
+            if t.split > 0 {
+                s = T::add(left[i * nr + j], s);
+            }
             for a in adds {
                 s = T::add(a[i * ld + j], s);
             }
@@ -211,11 +225,19 @@ mod simd {
                 t.check(adds, dst, ld);
                 // SAFETY: `check` proved every offset below in bounds of its slice, and
                 // `simd_kernel` hands this function out only when the CPU has AVX-512F.
-                unsafe { $inner(t, adds, dst, ld) }
+                unsafe {
+                    if t.a_stride == MR && t.a_step == 1 && t.b_stride == $lanes {
+                        $inner::<true>(t, adds, dst, ld)
+                    } else {
+                        $inner::<false>(t, adds, dst, ld)
+                    }
+                }
             }
 
+            /// `PACKED`: both sides are packed panels (the common case), their strides
+            /// constants: one index and immediate offsets instead of a multiply-add per load.
             #[target_feature(enable = "avx512f")]
-            unsafe fn $inner(t: &Tile<'_, $t>, adds: &[&[$t]], dst: &mut [$t], ld: usize) {
+            unsafe fn $inner<const PACKED: bool>(t: &Tile<'_, $t>, adds: &[&[$t]], dst: &mut [$t], ld: usize) {
                 // SAFETY (every pointer access): in bounds by `Tile::check`, see the caller.
                 unsafe {
                     let out = dst.as_mut_ptr();
@@ -228,25 +250,52 @@ mod simd {
                             _mm_prefetch::<_MM_HINT_ET0>(out.add(i * ld + v * $lanes).cast());
                         }
                     }
-                    let mut c = [[$zero(); NV]; MR];
-                    let (a, s, step) = (t.a.as_ptr(), t.b_stride, t.a_step);
+                    let (a_stride, s, step) =
+                        if PACKED { (MR, $lanes, 1) } else { (t.a_stride, t.b_stride, t.a_step) };
+                    let a = t.a.as_ptr();
                     let b = t.b.map(|b| b.as_ptr());
-                    let far = s != $lanes;
-                    for r in 0..t.rows {
-                        let x = b.map(|b| $load(b.add(r * s)));
-                        // The right side read in place strides over pages, where the hardware
-                        // does not prefetch: ask for it a few rows ahead.
-                        if far {
-                            for b in b {
-                                _mm_prefetch::<_MM_HINT_T0>(b.wrapping_add((r + AHEAD) * s).cast());
+                    let far = !PACKED;
+                    // One block's chains over `rows`, from zero.
+                    let chain = |rows: std::ops::Range<usize>| {
+                        let mut c = [[$zero(); NV]; MR];
+                        for r in rows {
+                            let x = b.map(|b| $load(b.add(r * s)));
+                            // The right side read in place strides over pages, where the
+                            // hardware does not prefetch: ask for it a few rows ahead.
+                            if far {
+                                for b in b {
+                                    _mm_prefetch::<_MM_HINT_T0>(b.wrapping_add((r + AHEAD) * s).cast());
+                                }
+                            }
+                            let ar = a.add(r * a_stride);
+                            _mm_prefetch::<_MM_HINT_T0>(ar.wrapping_add(AHEAD * a_stride).cast());
+                            for (i, ci) in c.iter_mut().enumerate() {
+                                let y = $splat(*ar.add(i * step));
+                                for v in 0..NV {
+                                    ci[v] = $fma(y, x[v], ci[v]);
+                                }
                             }
                         }
-                        let ar = a.add(r * t.a_stride);
-                        _mm_prefetch::<_MM_HINT_T0>(ar.wrapping_add(AHEAD * t.a_stride).cast());
+                        c
+                    };
+                    // The left sibling's chains rest in the output tile (kept in registers
+                    // they would push the right sibling's out of them; `black_box` keeps the
+                    // compiler from doing that), then the right's, then their node: left plus
+                    // right.
+                    if t.split > 0 {
+                        let left = chain(0..t.split);
+                        for (i, li) in left.iter().enumerate() {
+                            for (v, &lv) in li.iter().enumerate() {
+                                $store(out.add(i * ld + v * $lanes), lv);
+                            }
+                        }
+                        std::hint::black_box(out);
+                    }
+                    let mut c = chain(t.split..t.rows);
+                    if t.split > 0 {
                         for (i, ci) in c.iter_mut().enumerate() {
-                            let y = $splat(*ar.add(i * step));
-                            for v in 0..NV {
-                                ci[v] = $fma(y, x[v], ci[v]);
+                            for (v, cv) in ci.iter_mut().enumerate() {
+                                *cv = $add($load(out.add(i * ld + v * $lanes)), *cv);
                             }
                         }
                     }
@@ -475,6 +524,14 @@ pub fn product_with<T: Float>(
         while last < parts.len() && parts[last].end - parts[first].start <= chunk_rows {
             last += 1;
         }
+        // Sibling blocks stay together (a tile computes both and their node at once).
+        if last < parts.len() && (last - first) % 2 == 1 {
+            if last - first > 1 {
+                last -= 1;
+            } else if first % 2 == 0 {
+                last += 1;
+            }
+        }
         let rows = parts[first].start..parts[last - 1].end;
         let n = rows.len();
         // The shared packing: all panels of `t(X) @ X`, else the right side's.
@@ -540,10 +597,23 @@ pub fn product_with<T: Float>(
                 for jc in band.cols.clone().step_by(col_tiles) {
                     // Block after block; per tile column, its right panels stay in L1 while the
                     // left panels of the band stream past.
-                    for bi in chunk.clone() {
-                        let part = &parts[bi];
-                        let r0 = part.start - rows.start;
-                        let (adds, dest) = &paths[bi];
+                    // Two sibling blocks at a time (their node is computed in registers, which
+                    // halves the tree's traffic) or one alone; per tile column, its right panels
+                    // stay in cache while the left panels of the band stream past.
+                    let mut bi = chunk.start;
+                    while bi < chunk.end {
+                        let pair = bi % 2 == 0 && bi + 1 < chunk.end && parts[bi].end == parts[bi + 1].start;
+                        let (adds, dest): (&[usize], Option<usize>) = if pair {
+                            let (adds, dest) = &paths[bi + 1];
+                            debug_assert_eq!(adds.first(), Some(&0), "a right sibling adds its left");
+                            (&adds[1..], *dest)
+                        } else {
+                            (&paths[bi].0, paths[bi].1)
+                        };
+                        let span = parts[bi].start..parts[if pair { bi + 1 } else { bi }].end;
+                        let split = if pair { parts[bi].len() } else { 0 };
+                        bi += if pair { 2 } else { 1 };
+                        let r0 = span.start - rows.start;
                         for jp in jc..(jc + col_tiles).min(band.cols.end) {
                             let (bs, stride) = right(jp);
                             let bs = bs.map(|b| &b[r0 * stride..]);
@@ -559,25 +629,41 @@ pub fn product_with<T: Float>(
                                 } else if (ip + 1) * MR > k {
                                     (&a_edge[r0 * MR..], MR, 1)
                                 } else if a.inner_major {
-                                    (&a.cells[part.start * a.ld + ip * MR..], a.ld, 1)
+                                    (&a.cells[span.start * a.ld + ip * MR..], a.ld, 1)
                                 } else {
-                                    (&a.cells[ip * MR * a.ld + part.start..], 1, a.ld)
+                                    (&a.cells[ip * MR * a.ld + span.start..], 1, a.ld)
                                 };
-                                let tile =
-                                    Tile { rows: part.len(), a: a_cells, a_stride, a_step, b: bs, b_stride: stride };
+                                let tile = Tile {
+                                    rows: span.len(),
+                                    a: a_cells,
+                                    a_stride,
+                                    a_step,
+                                    b: bs,
+                                    b_stride: stride,
+                                    split,
+                                };
                                 let off = li * MR * ld + (jp - band.cols.start) * nr;
                                 let (below, dst) = match dest {
                                     Some(d) => {
-                                        let (lo, hi) = band.levels.split_at_mut(*d);
+                                        let (lo, hi) = band.levels.split_at_mut(d);
                                         (&*lo, &mut hi[0][off..])
                                     }
                                     None => (&band.levels[..], &mut band.out[off..]),
                                 };
-                                let mut add: [&[T]; 64] = [&[]; 64];
-                                for (slot, &l) in add.iter_mut().zip(adds) {
-                                    *slot = &below[l][off..];
-                                }
-                                kernel(&tile, &add[..adds.len()], dst, ld);
+                                // The pending nodes' tiles, on the stack for trees of up to
+                                // 4096 blocks (clearing a larger array cost a twentieth).
+                                let mut few: [&[T]; 12] = [&[]; 12];
+                                let many: Vec<&[T]>;
+                                let add: &[&[T]] = if adds.len() <= few.len() {
+                                    for (slot, &l) in few.iter_mut().zip(adds) {
+                                        *slot = &below[l][off..];
+                                    }
+                                    &few[..adds.len()]
+                                } else {
+                                    many = adds.iter().map(|&l| &below[l][off..]).collect();
+                                    &many
+                                };
+                                kernel(&tile, add, dst, ld);
                             }
                         }
                     }
@@ -588,7 +674,11 @@ pub fn product_with<T: Float>(
         first = last;
     }
     assemble(&mut c, &bands, k, m, nr, symmetric, &schedule);
-    T::spare().give(bands.into_iter().flat_map(|b| b.levels.into_iter().chain([b.out])));
+    T::spare().give(
+        bands
+            .into_iter()
+            .flat_map(|b| b.levels.into_iter().chain([b.out])),
+    );
     c
 }
 
