@@ -50,6 +50,8 @@ pub trait Float: Copy + Default + PartialEq + Send + Sync + std::fmt::Debug + 's
     fn add(a: Self, b: Self) -> Self;
     /// The SIMD tile kernel, when this CPU has one.
     fn simd_kernel() -> Option<TileKernel<Self>>;
+    /// The SIMD rows kernel, when this CPU has one.
+    fn simd_rows() -> Option<RowsKernel<Self>>;
     /// Spare buffers of this type (see `Spare`).
     fn spare() -> &'static Spare<Self>;
 }
@@ -145,7 +147,7 @@ impl<T: Float> Tile<'_, T> {
 }
 
 macro_rules! float {
-    ($t:ty, $lanes:expr, $kernel:ident, $spare:ident) => {
+    ($t:ty, $lanes:expr, $kernel:ident, $rows:ident, $spare:ident) => {
         impl Float for $t {
             const ZERO: $t = 0.0;
             const LANES: usize = $lanes;
@@ -162,6 +164,13 @@ macro_rules! float {
                 }
                 None
             }
+            fn simd_rows() -> Option<RowsKernel<$t>> {
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    return Some(simd::$rows);
+                }
+                None
+            }
             fn spare() -> &'static Spare<$t> {
                 &$spare
             }
@@ -169,8 +178,100 @@ macro_rules! float {
     };
 }
 
-float!(f64, 8, tile_f64, SPARE_F64);
-float!(f32, 16, tile_f32, SPARE_F32);
+float!(f64, 8, tile_f64, rows_f64, SPARE_F64);
+float!(f32, 16, tile_f32, rows_f32, SPARE_F32);
+
+/// The kernels a product runs.
+#[derive(Clone, Copy)]
+pub struct Kernels<T> {
+    pub tile: TileKernel<T>,
+    pub rows: RowsKernel<T>,
+}
+
+impl<T: Float> Kernels<T> {
+    /// The plain Rust kernels.
+    pub fn portable() -> Kernels<T> {
+        Kernels { tile: tile_portable::<T>, rows: rows_portable::<T> }
+    }
+
+    /// The SIMD kernels when this CPU has them.
+    pub fn simd() -> Option<Kernels<T>> {
+        Some(Kernels { tile: T::simd_kernel()?, rows: T::simd_rows()? })
+    }
+
+    /// The fastest kernels this CPU has.
+    pub fn best() -> Kernels<T> {
+        Self::simd().unwrap_or_else(Self::portable)
+    }
+}
+
+/// One rows kernel: `acc[j] = fma(coef[q], rows[q * ld + j], acc[j])` for every `j` of `acc`,
+/// `q` in order (each cell's chain runs on through the rows).
+pub type RowsKernel<T> = fn(coef: &[T], rows: &[T], ld: usize, acc: &mut [T]);
+
+/// Panics unless the rows kernel's reads lie inside `rows` (the SIMD kernels rely on it).
+fn check_rows<T>(coef: &[T], rows: &[T], ld: usize, acc: &[T]) {
+    assert!(
+        coef.is_empty() || acc.is_empty() || rows.len() >= (coef.len() - 1) * ld + acc.len(),
+        "a rows kernel's rows are too short"
+    );
+}
+
+/// The rows kernel in plain Rust: the definition the SIMD kernels implement.
+pub fn rows_portable<T: Float>(coef: &[T], rows: &[T], ld: usize, acc: &mut [T]) {
+    check_rows(coef, rows, ld, acc);
+    for (q, &c) in coef.iter().enumerate() {
+        for (a, &x) in acc.iter_mut().zip(&rows[q * ld..]) {
+            *a = T::fma(c, x, *a);
+        }
+    }
+}
+
+/// `C = A'ᵀ B'` when one side is one column (`t(X) @ y`, `t(y) @ X`) and the other, `x`, is
+/// read by rows: every cell is the definition's (per block a chain down the rows, the blocks
+/// folded along the tree), computed a row at a time into a vector of cells, which streams the
+/// matrix once in order instead of tiles that would use one row in eight. Threads own ranges of
+/// columns and walk all blocks, each with its own pending tree nodes.
+fn vector_product<T: Float>(v: &[T], x: Side<'_, T>, parts: &[Range<usize>], threads: usize, kernel: RowsKernel<T>) -> Vec<T> {
+    let m = x.outer;
+    let mut c = vec![T::ZERO; m];
+    let inner: usize = parts.iter().map(|p| p.len()).sum();
+    if m == 0 || inner == 0 {
+        return c;
+    }
+    let threads = if inner * m < 1 << 18 { 1 } else { threads.clamp(1, m.div_ceil(T::LANES)) };
+    let per = m.div_ceil(threads).next_multiple_of(T::LANES);
+    let top = parts.len().next_power_of_two().trailing_zeros() as usize;
+    let jobs: Vec<(usize, &mut [T])> = c.chunks_mut(per).enumerate().map(|(t, s)| (t * per, s)).collect();
+    Schedule::on(threads).run(
+        jobs,
+        |(j0, out)| {
+            let w = out.len();
+            let mut levels: Vec<Vec<T>> = (0..top).map(|_| vec![T::ZERO; w]).collect();
+            let mut acc = vec![T::ZERO; w];
+            for (b, part) in parts.iter().enumerate() {
+                acc.fill(T::ZERO);
+                // Four rows per call: the cells' chains go on in registers through them.
+                for q in part.clone().step_by(4) {
+                    let q1 = (q + 4).min(part.end);
+                    kernel(&v[q..q1], &x.cells[q * x.ld + j0..], x.ld, &mut acc);
+                }
+                let (adds, dest) = path(b, parts.len());
+                for &l in &adds {
+                    for (a, &p) in acc.iter_mut().zip(&levels[l]) {
+                        *a = T::add(p, *a);
+                    }
+                }
+                match dest {
+                    Some(d) => std::mem::swap(&mut levels[d], &mut acc),
+                    None => out.copy_from_slice(&acc),
+                }
+            }
+        },
+        |_| false,
+    );
+    c
+}
 
 /// The tile kernel in plain Rust: the definition the SIMD kernels implement.
 pub fn tile_portable<T: Float>(t: &Tile<'_, T>, adds: &[&[T]], dst: &mut [T], ld: usize) {
@@ -314,6 +415,62 @@ mod simd {
         };
     }
 
+    macro_rules! rows_kernel {
+        ($name:ident, $inner:ident, $t:ty, $lanes:expr, $load:ident, $mload:ident, $splat:ident, $fma:ident, $store:ident, $mstore:ident) => {
+            /// The AVX-512 rows kernel (the caller checked that the CPU has AVX-512F).
+            pub fn $name(coef: &[$t], rows: &[$t], ld: usize, acc: &mut [$t]) {
+                super::check_rows(coef, rows, ld, acc);
+                // SAFETY: `check_rows` proved every offset below in bounds, and `simd_rows`
+                // hands this function out only when the CPU has AVX-512F.
+                unsafe { $inner(coef, rows, ld, acc) }
+            }
+
+            #[target_feature(enable = "avx512f")]
+            unsafe fn $inner(coef: &[$t], rows: &[$t], ld: usize, acc: &mut [$t]) {
+                // SAFETY (every pointer access): in bounds by `check_rows`, see the caller;
+                // the last register is masked to the cells that exist.
+                unsafe {
+                    let (x, out, w) = (rows.as_ptr(), acc.as_mut_ptr(), acc.len());
+                    let mut j = 0;
+                    while j < w {
+                        let mask = if w - j >= $lanes { !0 } else { (1 << (w - j)) - 1 };
+                        let mut a = $mload($splat(0.0), mask, out.add(j));
+                        for (q, &c) in coef.iter().enumerate() {
+                            a = $fma($splat(c), $mload($splat(0.0), mask, x.add(q * ld + j)), a);
+                        }
+                        $mstore(out.add(j), mask, a);
+                        j += $lanes;
+                    }
+                }
+            }
+        };
+    }
+
+    rows_kernel!(
+        rows_f64,
+        rows_f64_avx512,
+        f64,
+        8,
+        _mm512_loadu_pd,
+        _mm512_mask_loadu_pd,
+        _mm512_set1_pd,
+        _mm512_fmadd_pd,
+        _mm512_storeu_pd,
+        _mm512_mask_storeu_pd
+    );
+    rows_kernel!(
+        rows_f32,
+        rows_f32_avx512,
+        f32,
+        16,
+        _mm512_loadu_ps,
+        _mm512_mask_loadu_ps,
+        _mm512_set1_ps,
+        _mm512_fmadd_ps,
+        _mm512_storeu_ps,
+        _mm512_mask_storeu_ps
+    );
+
     tile_kernel!(
         tile_f64,
         tile_f64_avx512,
@@ -442,8 +599,7 @@ struct Band<T> {
 /// `C = A'ᵀ B'` (`a.outer` x `b.outer`, row-major), the inner dimension cut into `parts`, on up
 /// to `threads` threads. See the module doc for the definition of every cell.
 pub fn product<T: Float>(a: Side<'_, T>, b: Side<'_, T>, parts: &[Range<usize>], threads: usize) -> Vec<T> {
-    let kernel = T::simd_kernel().unwrap_or(tile_portable::<T>);
-    product_with(a, b, parts, threads, kernel)
+    product_with(a, b, parts, threads, Kernels::best())
 }
 
 /// `product` with a chosen tile kernel.
@@ -452,9 +608,21 @@ pub fn product_with<T: Float>(
     b: Side<'_, T>,
     parts: &[Range<usize>],
     threads: usize,
-    kernel: TileKernel<T>,
+    kernels: Kernels<T>,
 ) -> Vec<T> {
+    let kernel = kernels.tile;
     let (k, m) = (a.outer, b.outer);
+    // One side a column and the other read by rows: a row at a time (`fma` is commutative, so
+    // either side may be the coefficients).
+    for (v, x) in [(a, b), (b, a)] {
+        if v.outer == 1 && x.inner_major {
+            let inner: usize = parts.iter().map(|p| p.len()).sum();
+            let coef: Vec<T> = (0..parts.last().map_or(inner, |p| p.end))
+                .map(|r| if v.inner_major { v.cells[r * v.ld] } else { v.cells[r] })
+                .collect();
+            return vector_product(&coef, x, parts, threads, kernels.rows);
+        }
+    }
     let nr = NV * T::LANES;
     let symmetric = a.same(&b) && k == m;
     // `t(X) @ X` packs X once for both sides when a panel is one register wide.
@@ -462,7 +630,7 @@ pub fn product_with<T: Float>(
     // A narrow right side wastes most of a tile's columns; the other way round wastes fewer
     // (fma is commutative, so the cells are the same).
     if !symmetric && m < nr && k > m && a.inner_major {
-        let ct = product_with(b, a, parts, threads, kernel);
+        let ct = product_with(b, a, parts, threads, kernels);
         let mut c = vec![T::ZERO; k * m];
         for j in 0..m {
             for i in 0..k {
@@ -812,6 +980,9 @@ mod tests {
             (2600, 3, 200),
             (2100, 40, 3),
             (1500, 9, 700),
+            // A column on either side, wide enough for threads (and a masked last register).
+            (3000, 101, 1),
+            (2600, 1, 203),
         ]
         .iter()
         .enumerate()
@@ -822,8 +993,8 @@ mod tests {
             let want = reference(&x, &y, k, m, &parts);
             let xs = Side { cells: &x, ld: k, inner_major: true, outer: k };
             let ys = Side { cells: &y, ld: m, inner_major: true, outer: m };
-            let mut kernels: Vec<TileKernel<f64>> = vec![tile_portable::<f64>];
-            kernels.extend(f64::simd_kernel());
+            let mut kernels = vec![Kernels::<f64>::portable()];
+            kernels.extend(Kernels::simd());
             for kernel in kernels {
                 for threads in [1, 2, 3] {
                     assert_eq!(product_with(xs, ys, &parts, threads, kernel), want, "t(X) @ Y {n}x{k} {n}x{m}");
@@ -848,8 +1019,8 @@ mod tests {
             let parts = blocks(n);
             let xs = Side { cells: &x, ld: k, inner_major: true, outer: k };
             let ys = Side { cells: &y, ld: m, inner_major: true, outer: m };
-            let mut kernels: Vec<TileKernel<f32>> = vec![tile_portable::<f32>];
-            kernels.extend(f32::simd_kernel());
+            let mut kernels = vec![Kernels::<f32>::portable()];
+            kernels.extend(Kernels::simd());
             for kernel in kernels {
                 for threads in [1, 2] {
                     assert_eq!(
