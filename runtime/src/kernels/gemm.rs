@@ -12,13 +12,16 @@
 //! same bits), and the AVX-512 kernel and the portable one agree exactly (the tests check).
 //!
 //! The work is BLIS-shaped: the output is cut into tiles of `MR` x `NR` cells (8 rows, three
-//! SIMD registers of columns), each computed in registers by a tile kernel over one block of
-//! rows of packed panels. Threads own ranges of tile rows (balanced by tile count; `t(X) @ X`
-//! computes only the tiles touching the lower triangle and mirrors them). The tree fold lives
-//! beside the output: per tile, the kernel adds the pending left siblings of its block's path
-//! through the tree (`Fold`) and stores the node it completes, so the partial results of the
-//! blocks never exist as whole matrices; the blocks of a chunk run one after another on each
-//! tile, whose pending nodes stay in cache.
+//! SIMD registers of columns), each computed in registers by a tile kernel over two sibling
+//! blocks of rows of packed panels (the first block's chains rest in the output tile while the
+//! second's run, then their node is formed; one block when it has no sibling). Threads own
+//! ranges of tile rows (balanced by tile count; `t(X) @ X` computes only the tiles touching the
+//! lower triangle and mirrors them). The tree fold lives beside the output: per tile, the
+//! kernel adds the pending left siblings of its node's path through the tree and stores the
+//! node it completes, so the partial results of the blocks never exist as whole matrices; the
+//! groups of a chunk run one after another on each tile, whose pending nodes stay in cache.
+//! Packed panels, nodes and outputs start on cache lines (`Lined`). A product with a column on
+//! one side (`t(X) @ y`) is not tiled: it streams the matrix's rows into a vector of cells.
 //!
 //! The AVX-512 kernels are this crate's second and last use of `unsafe` (beside `pages`):
 //! SIMD loads and stores through pointers into slices whose lengths are checked before.
@@ -33,9 +36,9 @@ pub const MR: usize = 8;
 const NV: usize = 3;
 /// The widest tile in cells (`NV` registers of 16 `f32`).
 const MAX_NR: usize = NV * 16;
-/// Bytes of packed operand per chunk of blocks, packed together and then computed (the chunk
-/// stays in L2; measured on `t(X) @ X`: 2 MB, one block of 10000x1000 or 20000x2000, gave 116
-/// and 810 ms, 8 MB 121 and 930 ms, 32 MB 124 ms).
+/// Bytes of packed operand per chunk of blocks, packed together and then computed (a chunk
+/// holds at least two sibling blocks; measured on `t(X) @ X`, 10000x1000 and 20000x2000: 2 MB
+/// gave 75 and 552 ms, 8 MB 79 and 562 ms).
 const CHUNK_BYTES: usize = 2 << 20;
 /// Bytes of right panels one pass over the tile rows reads (they stay in the core's L2 cache).
 const COL_BYTES: usize = 1 << 20;
@@ -97,6 +100,56 @@ impl<T: Float> Spare<T> {
                 break;
             }
         }
+    }
+}
+
+/// A buffer from `Spare` whose cells start on a cache line, so that no SIMD load or store of a
+/// packed panel or a tile straddles two lines (the allocator aligns to 16 bytes only).
+struct Lined<T> {
+    buf: Vec<T>,
+    off: usize,
+    len: usize,
+}
+
+impl<T: Float> Lined<T> {
+    const LINE: usize = 64;
+
+    fn empty() -> Lined<T> {
+        Lined { buf: Vec::new(), off: 0, len: 0 }
+    }
+
+    /// `n` cells of unspecified values.
+    fn take(n: usize) -> Lined<T> {
+        let buf = T::spare().take(n + Self::LINE / std::mem::size_of::<T>());
+        let off = buf.as_ptr().align_offset(Self::LINE).min(buf.len() - n);
+        Lined { buf, off, len: n }
+    }
+
+    /// At least `n` cells (unspecified values): this buffer when it is large enough.
+    fn reserve(&mut self, n: usize) {
+        if self.len < n {
+            let old = std::mem::replace(self, Lined::take(n));
+            old.give();
+        }
+    }
+
+    fn give(self) {
+        if !self.buf.is_empty() {
+            T::spare().give([self.buf]);
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Lined<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.buf[self.off..self.off + self.len]
+    }
+}
+
+impl<T> std::ops::DerefMut for Lined<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.buf[self.off..self.off + self.len]
     }
 }
 
@@ -592,8 +645,10 @@ struct Band<T> {
     /// Its tile columns, `ld` cells per row.
     cols: Range<usize>,
     ld: usize,
-    levels: Vec<Vec<T>>,
-    out: Vec<T>,
+    levels: Vec<Lined<T>>,
+    out: Lined<T>,
+    /// Its packed left panels of the chunk.
+    own: Lined<T>,
 }
 
 /// `C = A'ᵀ B'` (`a.outer` x `b.outer`, row-major), the inner dimension cut into `parts`, on up
@@ -656,7 +711,8 @@ pub fn product_with<T: Float>(
         tiles,
         cols,
         levels: Vec::new(),
-        out: Vec::new(),
+        out: Lined::empty(),
+        own: Lined::empty(),
     };
     if symmetric || (kp >= threads && k >= m) {
         // Bands of tile rows with equal numbers of tiles.
@@ -675,7 +731,7 @@ pub fn product_with<T: Float>(
         );
     }
     for band in &mut bands {
-        band.out = T::spare().take(band.tiles.len() * MR * band.ld);
+        band.out = Lined::take(band.tiles.len() * MR * band.ld);
     }
     let top = parts.len().max(1).next_power_of_two().trailing_zeros() as usize;
     let paths: Vec<(Vec<usize>, Option<usize>)> = (0..parts.len()).map(|i| path(i, parts.len())).collect();
@@ -684,7 +740,7 @@ pub fn product_with<T: Float>(
     let per_row = if share { kp * MR } else { MR * kp.div_ceil(threads) + if pack_b { jn * nr } else { 0 } };
     let chunk_rows = (CHUNK_BYTES / std::mem::size_of::<T>() / per_row.max(1)).max(1);
     let schedule = Schedule::on(threads);
-    let mut packed: Vec<T> = Vec::new();
+    let mut packed: Lined<T> = Lined::empty();
     let mut first = 0;
     while first < parts.len() {
         // The chunk: consecutive blocks up to the budget (at least one).
@@ -705,10 +761,10 @@ pub fn product_with<T: Float>(
         // The shared packing: all panels of `t(X) @ X`, else the right side's.
         let (w, panels) = if share { (MR, kp) } else { (T::LANES, jn * NV) };
         if pack_b {
-            packed.clear();
-            packed.resize(panels * n * w, T::ZERO);
+            // Every cell is written by `pack` (zeros past the columns), none needs clearing.
+            packed.reserve(panels * n * w);
             let per = panels.div_ceil(threads);
-            let jobs: Vec<(Range<usize>, &mut [T])> = packed
+            let jobs: Vec<(Range<usize>, &mut [T])> = packed[..panels * n * w]
                 .chunks_mut(per * n * w)
                 .enumerate()
                 .map(|(t, s)| (t * per..((t + 1) * per).min(panels), s))
@@ -716,19 +772,18 @@ pub fn product_with<T: Float>(
             let src = if share { a } else { b };
             schedule.run(jobs, |(ps, dst)| src.pack(rows.clone(), ps, w, dst), |_| false);
         }
-        let shared = &packed;
+        let shared = &packed[..];
         let chunk = first..last;
         let jobs: Vec<&mut Band<T>> = bands.iter_mut().collect();
         schedule.run(
             jobs,
             |band| {
-                let mut own = Vec::new();
                 // The left side is packed when many tile columns read it, else read in place
                 // (one register's cells of a row, or eight rows side by side).
                 let pack_a = !share && band.cols.len() > 2;
                 if pack_a {
-                    own.resize(band.tiles.len() * n * MR, T::ZERO);
-                    a.pack(rows.clone(), band.tiles.clone(), MR, &mut own);
+                    band.own.reserve(band.tiles.len() * n * MR);
+                    a.pack(rows.clone(), band.tiles.clone(), MR, &mut band.own[..band.tiles.len() * n * MR]);
                 }
                 let mut a_edge = Vec::new();
                 if !share && !pack_a && band.tiles.end * MR > k {
@@ -736,7 +791,7 @@ pub fn product_with<T: Float>(
                     a.pack(rows.clone(), kp - 1..kp, MR, &mut a_edge);
                 }
                 while band.levels.len() < top {
-                    band.levels.push(T::spare().take(band.tiles.len() * MR * band.ld));
+                    band.levels.push(Lined::take(band.tiles.len() * MR * band.ld));
                 }
                 // The last tile column, packed alone when its panels are not all in `shared`
                 // (the right side read in place, or past the packed panels of `t(X) @ X`).
@@ -762,38 +817,43 @@ pub fn product_with<T: Float>(
                 let ld = band.ld;
                 // Tile columns per pass: their right panels over the chunk stay in the core's cache.
                 let col_tiles = (COL_BYTES / (nr * n * std::mem::size_of::<T>())).max(1);
+                // The chunk's blocks in groups: two siblings (a tile computes both and their
+                // node in registers) or one alone, each with the pending nodes it adds and the
+                // node it completes.
+                let mut groups = Vec::new();
+                let mut bi = chunk.start;
+                while bi < chunk.end {
+                    let pair = bi % 2 == 0 && bi + 1 < chunk.end && parts[bi].end == parts[bi + 1].start;
+                    let (adds, dest): (&[usize], Option<usize>) = if pair {
+                        let (adds, dest) = &paths[bi + 1];
+                        debug_assert_eq!(adds.first(), Some(&0), "a right sibling adds its left");
+                        (&adds[1..], *dest)
+                    } else {
+                        (&paths[bi].0, paths[bi].1)
+                    };
+                    let span = parts[bi].start..parts[if pair { bi + 1 } else { bi }].end;
+                    let split = if pair { parts[bi].len() } else { 0 };
+                    groups.push((span, split, adds, dest));
+                    bi += if pair { 2 } else { 1 };
+                }
+                // Per tile column, its right panels stay in cache while the left panels of the
+                // band stream past; per tile, the groups one after another, so the nodes one
+                // completes and the next adds stay in L1.
                 for jc in band.cols.clone().step_by(col_tiles) {
-                    // Block after block; per tile column, its right panels stay in L1 while the
-                    // left panels of the band stream past.
-                    // Two sibling blocks at a time (their node is computed in registers, which
-                    // halves the tree's traffic) or one alone; per tile column, its right panels
-                    // stay in cache while the left panels of the band stream past.
-                    let mut bi = chunk.start;
-                    while bi < chunk.end {
-                        let pair = bi % 2 == 0 && bi + 1 < chunk.end && parts[bi].end == parts[bi + 1].start;
-                        let (adds, dest): (&[usize], Option<usize>) = if pair {
-                            let (adds, dest) = &paths[bi + 1];
-                            debug_assert_eq!(adds.first(), Some(&0), "a right sibling adds its left");
-                            (&adds[1..], *dest)
-                        } else {
-                            (&paths[bi].0, paths[bi].1)
-                        };
-                        let span = parts[bi].start..parts[if pair { bi + 1 } else { bi }].end;
-                        let split = if pair { parts[bi].len() } else { 0 };
-                        bi += if pair { 2 } else { 1 };
-                        let r0 = span.start - rows.start;
-                        for jp in jc..(jc + col_tiles).min(band.cols.end) {
-                            let (bs, stride) = right(jp);
-                            let bs = bs.map(|b| &b[r0 * stride..]);
-                            // For `t(X) @ X`, the tile rows that reach this column's triangle.
-                            let first_row =
-                                if symmetric { (jp * nr / MR).max(band.tiles.start) } else { band.tiles.start };
-                            for ip in first_row..band.tiles.end {
-                                let li = ip - band.tiles.start;
+                    for jp in jc..(jc + col_tiles).min(band.cols.end) {
+                        let (right_panels, stride) = right(jp);
+                        // For `t(X) @ X`, the tile rows that reach this column's triangle.
+                        let first_row =
+                            if symmetric { (jp * nr / MR).max(band.tiles.start) } else { band.tiles.start };
+                        for ip in first_row..band.tiles.end {
+                            let li = ip - band.tiles.start;
+                            let off = li * MR * ld + (jp - band.cols.start) * nr;
+                            for (span, split, adds, dest) in &groups {
+                                let r0 = span.start - rows.start;
                                 let (a_cells, a_stride, a_step) = if share {
                                     (&shared[(ip * n + r0) * MR..], MR, 1)
                                 } else if pack_a {
-                                    (&own[(li * n + r0) * MR..], MR, 1)
+                                    (&band.own[(li * n + r0) * MR..], MR, 1)
                                 } else if (ip + 1) * MR > k {
                                     (&a_edge[r0 * MR..], MR, 1)
                                 } else if a.inner_major {
@@ -806,12 +866,11 @@ pub fn product_with<T: Float>(
                                     a: a_cells,
                                     a_stride,
                                     a_step,
-                                    b: bs,
+                                    b: right_panels.map(|b| &b[r0 * stride..]),
                                     b_stride: stride,
-                                    split,
+                                    split: *split,
                                 };
-                                let off = li * MR * ld + (jp - band.cols.start) * nr;
-                                let (below, dst) = match dest {
+                                let (below, dst) = match *dest {
                                     Some(d) => {
                                         let (lo, hi) = band.levels.split_at_mut(d);
                                         (&*lo, &mut hi[0][off..])
@@ -823,7 +882,7 @@ pub fn product_with<T: Float>(
                                 let mut few: [&[T]; 12] = [&[]; 12];
                                 let many: Vec<&[T]>;
                                 let add: &[&[T]] = if adds.len() <= few.len() {
-                                    for (slot, &l) in few.iter_mut().zip(adds) {
+                                    for (slot, &l) in few.iter_mut().zip(adds.iter()) {
                                         *slot = &below[l][off..];
                                     }
                                     &few[..adds.len()]
@@ -842,11 +901,10 @@ pub fn product_with<T: Float>(
         first = last;
     }
     assemble(&mut c, &bands, k, m, nr, symmetric, &schedule);
-    T::spare().give(
-        bands
-            .into_iter()
-            .flat_map(|b| b.levels.into_iter().chain([b.out])),
-    );
+    for band in bands {
+        band.levels.into_iter().chain([band.out, band.own]).for_each(Lined::give);
+    }
+    packed.give();
     c
 }
 

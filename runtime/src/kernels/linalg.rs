@@ -3,7 +3,7 @@
 //! Floating-point products are `gemm::product`: every cell defined as the canonical tree fold of
 //! per-block fused multiply-add chains, so a product has the same bits through a transposed view
 //! or a materialized transpose, fused or not, on any number of threads (the tests check it).
-//! `solve` uses faer's LU decomposition.
+//! `solve` uses faer's Cholesky (symmetric positive definite) or LU decomposition.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -131,8 +131,9 @@ fn tproduct<T: Float>(a: &DenseMatrix<T>, b: Option<&DenseMatrix<T>>, blocked: b
     DenseMatrix::from_vec(k, right.outer, gemm::product(left, right, &parts, threads))
 }
 
-/// `solve(A, b)`: x with A x = b, by faer's LU decomposition with partial pivoting (as
-/// LAPACK's `dgesv`, which DAPHNE calls) in double precision. A singular A is an error.
+/// `solve(A, b)`: x with A x = b in double precision: by faer's Cholesky decomposition when A
+/// is symmetric and positive definite, else by its LU decomposition with partial pivoting (as
+/// LAPACK's `dgesv`, which DAPHNE calls). A singular A is an error.
 pub fn solve(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
     use faer::linalg::solvers::Solve;
     let (n, m) = (a.rows(), a.cols());
@@ -148,13 +149,35 @@ pub fn solve(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
         return Err("`solve`: the matrix is singular".to_owned());
     }
     let mut x = vec![0.0; n * k];
+    let a = faer::MatRef::from_row_major_slice(lhs.cells(), n, n);
+    let b = faer::MatRef::from_row_major_slice(rhs.cells(), n, k);
+    // A symmetric matrix with a positive diagonal (the normal equations' `t(X) @ X + λI`) is
+    // first tried by Cholesky, half the work of LU, as MATLAB's `\` does; one that is not
+    // positive definite falls back to LU.
+    let symmetric = (0..n).all(|i| a[(i, i)] > 0.0 && (0..i).all(|j| a[(i, j)] == a[(j, i)]));
+    if n > 0
+        && k > 0
+        && symmetric
+        && let Ok(llt) = a.llt(faer::Side::Lower)
+    {
+        let solved = llt.solve(b);
+        if (0..n).all(|i| (0..k).all(|j| solved[(i, j)].is_finite())) {
+            for i in 0..n {
+                for j in 0..k {
+                    x[i * k + j] = solved[(i, j)];
+                }
+            }
+            let vt = if vt.is_float() { vt } else { ValueType::F64 };
+            return from_f64(DenseMatrix::from_vec(n, k, x), vt);
+        }
+    }
     if n > 0 && k > 0 {
-        let lu = faer::MatRef::from_row_major_slice(lhs.cells(), n, n).partial_piv_lu();
+        let lu = a.partial_piv_lu();
         let u = lu.U();
         if (0..n).any(|i| u[(i, i)] == 0.0 || !u[(i, i)].is_finite()) {
             return Err("`solve`: the matrix is singular".to_owned());
         }
-        let solved = lu.solve(faer::MatRef::from_row_major_slice(rhs.cells(), n, k));
+        let solved = lu.solve(b);
         for i in 0..n {
             for j in 0..k {
                 x[i * k + j] = solved[(i, j)];
@@ -312,5 +335,16 @@ mod tests {
         assert!((x.cells()[0] - 0.8).abs() < 1e-15 && (x.cells()[1] - 1.4).abs() < 1e-15, "{x:?}");
         let s = Matrix::F64(DenseMatrix::from_vec(2, 2, vec![1.0, 2.0, 2.0, 4.0]));
         assert_eq!(solve(&s, &b, ValueType::F64).unwrap_err(), "`solve`: the matrix is singular");
+        // Symmetric but indefinite (Cholesky fails, LU solves) and not symmetric (LU only).
+        let three = Matrix::F64(DenseMatrix::from_vec(2, 1, vec![3.0, 3.0]));
+        for cells in [vec![1.0, 2.0, 2.0, 1.0], vec![1.0, 2.0, 1.0, 2.5]] {
+            let m = Matrix::F64(DenseMatrix::from_vec(2, 2, cells.clone()));
+            let Value::Matrix(Matrix::F64(x)) = solve(&m, &three, ValueType::F64).unwrap() else { panic!() };
+            let (x0, x1) = (x.cells()[0], x.cells()[1]);
+            for (row, want) in [(0, 3.0), (1, 3.0)] {
+                let got = cells[row * 2] * x0 + cells[row * 2 + 1] * x1;
+                assert!((got - want).abs() < 1e-12, "{cells:?}: {x:?}");
+            }
+        }
     }
 }
