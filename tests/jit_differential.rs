@@ -1,6 +1,6 @@
 //! Random pipelines through the JIT and through the reference interpreter give the same bytes:
 //! scripts built from random elementwise chains, row aggregations broadcast back over their
-//! rows, and full or column reductions over matrices of random shapes
+//! rows, column aggregations broadcast back over the columns (row vectors), and full or column reductions over matrices of random shapes
 //! (0, 1 and many rows, several blocks), of doubles, floats or `si64` (a third of the cases
 //! each), compiled once, run with the vectorized engine on two threads and with `--no-vec`,
 //! outputs compared.
@@ -47,7 +47,7 @@ fn expr(r: &mut Rng, depth: u32, cells: Cells) -> String {
     }
     let a = expr(r, depth - 1, cells);
     let b = expr(r, depth - 1, cells);
-    match r.next() % 17 {
+    match r.next() % 19 {
         0 => format!("({a} + {b})"),
         1 => format!("({a} - {b})"),
         2 => format!("({a} * {b})"),
@@ -65,6 +65,9 @@ fn expr(r: &mut Rng, depth: u32, cells: Cells) -> String {
         13 => format!("({a} - aggMax({b}, 0))"),
         14 => format!("({a} * sum({b}, 0))"),
         15 => format!("({a} + aggMin({b} * 2, 0))"),
+        // Column aggregations broadcast back over the rows (row vectors into row kernels).
+        16 => format!("({a} - aggMax({b}, 1))"),
+        17 => format!("({a} * sum({b}, 1))"),
         _ => format!("-{a}"),
     }
 }
@@ -90,7 +93,7 @@ fn run(module: &daphne_ir::Module, file: &daphne_frontend::SourceFile, vectorize
 fn random_pipelines_agree_with_the_interpreter() {
     let cases: u64 = std::env::var("DAPHNE_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(150);
     let mut r = Rng(0x9E37_79B9_7F4A_7C15 ^ cases);
-    let (mut compiled, mut compiled_f32, mut compiled_si64, mut row_kernels) = (0, 0, 0, 0);
+    let (mut compiled, mut compiled_f32, mut compiled_si64, mut row_kernels, mut row_vectors) = (0, 0, 0, 0, 0);
     for case in 0..cases {
         let rows = *r.pick(&[0u64, 1, 2, 7, 64, 300, 700]);
         let cols = *r.pick(&[1u64, 3, 8, 13]);
@@ -137,6 +140,7 @@ fn random_pipelines_agree_with_the_interpreter() {
             {
                 compiled += 1;
                 row_kernels += u64::from(k.row_kernel);
+                row_vectors += u64::from(k.row_vector_inputs.contains(&true));
             }
             // Pipelines inside the loop of an f32 case.
             for region in &f.ops[id].regions {
@@ -146,6 +150,7 @@ fn random_pipelines_agree_with_the_interpreter() {
                     }
                     let kernel = compiler.compile(f, inner);
                     row_kernels += u64::from(kernel.as_ref().is_some_and(|k| k.row_kernel));
+                    row_vectors += u64::from(kernel.as_ref().is_some_and(|k| k.row_vector_inputs.contains(&true)));
                     let elem = kernel.map(|k| k.elem);
                     compiled += u64::from(elem.is_some());
                     match elem {
@@ -163,4 +168,137 @@ fn random_pipelines_agree_with_the_interpreter() {
     assert!(compiled_f32 >= cases / 6, "only {compiled_f32} f32 pipelines of {cases} cases compiled");
     assert!(compiled_si64 >= cases / 12, "only {compiled_si64} si64 pipelines of {cases} cases compiled");
     assert!(row_kernels >= cases / 30, "only {row_kernels} row kernels in {cases} cases");
+    assert!(row_vectors >= cases / 30, "only {row_vectors} kernels with row vectors in {cases} cases");
+}
+
+/// The bits of a pipeline result (NaNs without their sign, see the module doc).
+fn bits(v: &daphne_runtime::value::Value) -> Vec<u64> {
+    use daphne_runtime::matrix::Matrix;
+    use daphne_runtime::value::{Scalar, Value};
+    let f64_bits = |x: f64| if x.is_nan() { f64::NAN.to_bits() } else { x.to_bits() };
+    let f32_bits = |x: f32| u64::from(if x.is_nan() { f32::NAN.to_bits() } else { x.to_bits() });
+    match v {
+        Value::Scalar(Scalar::F64(x)) => vec![f64_bits(*x)],
+        Value::Scalar(Scalar::F32(x)) => vec![f32_bits(*x)],
+        Value::Scalar(Scalar::Si64(x)) => vec![*x as u64],
+        Value::Matrix(Matrix::F64(m)) => {
+            [m.rows() as u64, m.cols() as u64].into_iter().chain(m.cells().iter().map(|&x| f64_bits(x))).collect()
+        }
+        Value::Matrix(Matrix::F32(m)) => {
+            [m.rows() as u64, m.cols() as u64].into_iter().chain(m.cells().iter().map(|&x| f32_bits(x))).collect()
+        }
+        Value::Matrix(Matrix::Si64(m)) => {
+            [m.rows() as u64, m.cols() as u64].into_iter().chain(m.cells().iter().map(|&x| x as u64)).collect()
+        }
+        other => panic!("a pipeline result of another kind: {other:?}"),
+    }
+}
+
+/// Inputs for pipeline `id`: every row-split matrix `rows` high (`cols` wide where the type
+/// does not say), broadcast row vectors `cols` wide, scalars; cells random in the cell type,
+/// a few of them zero (so divisions and logarithms meet their edge cases).
+fn inputs_for(
+    r: &mut Rng,
+    f: &daphne_ir::Function,
+    id: daphne_ir::OpId,
+    rows: usize,
+    cols: usize,
+) -> Vec<daphne_runtime::value::Value> {
+    use daphne_ir::{Split, Type, ValueType as V};
+    use daphne_runtime::matrix::{DenseMatrix, Matrix};
+    use daphne_runtime::value::{Scalar, Value};
+    let op = &f.ops[id];
+    let daphne_ir::OpKind::Pipeline(spec) = &op.kind else { unreachable!() };
+    let cell = |r: &mut Rng| {
+        let x = (r.next() % 4001) as f64 / 1000.0 - 2.0;
+        if r.next().is_multiple_of(16) { 0.0 } else { x }
+    };
+    op.operands
+        .iter()
+        .zip(&spec.splits)
+        .map(|(&v, split)| match (f.ty(v), split) {
+            (Type::Matrix(m), _) => {
+                let (n, w) = match split {
+                    Split::Rows => (m.rows.map_or(rows, |n| n as usize), m.cols.map_or(cols, |c| c as usize)),
+                    Split::Broadcast => (1, m.cols.map_or(cols, |c| c as usize)),
+                };
+                let xs: Vec<f64> = (0..n * w).map(|_| cell(r)).collect();
+                Value::Matrix(match m.vt {
+                    Some(V::F32) => Matrix::F32(DenseMatrix::from_vec(n, w, xs.iter().map(|&x| x as f32).collect())),
+                    Some(V::Si64) => {
+                        Matrix::Si64(DenseMatrix::from_vec(n, w, xs.iter().map(|&x| (x * 10.0) as i64).collect()))
+                    }
+                    _ => Matrix::F64(DenseMatrix::from_vec(n, w, xs)),
+                })
+            }
+            (Type::Scalar(V::F32), _) => Value::Scalar(Scalar::F32(cell(r) as f32)),
+            (Type::Scalar(V::Si64), _) => Value::Scalar(Scalar::Si64((cell(r) * 10.0) as i64)),
+            _ => Value::Scalar(Scalar::F64(cell(r))),
+        })
+        .collect()
+}
+
+/// The kernels against the interpreter on the same inputs, result by result and bit by bit
+/// (printing rounds to six digits, which would hide a reduction in another order): the
+/// pipelines of random scripts as above, on inputs of many rows (several blocks, so the
+/// blocks' partials are folded along the tree) run on two threads.
+#[test]
+fn random_pipelines_agree_with_the_interpreter_to_the_bit() {
+    let cases: u64 = std::env::var("DAPHNE_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(150);
+    let mut r = Rng(0x5851_F42D_4C95_7F2D ^ cases);
+    let mut checked = 0;
+    for case in 0..cases {
+        let rows = *r.pick(&[0usize, 1, 9, 300, 5000, 20000]);
+        let cols = *r.pick(&[1usize, 3, 8, 13]);
+        let cells = [Cells::F32, Cells::Si64, Cells::F64][(case % 3) as usize];
+        let depth = 1 + (r.next() % 4) as u32;
+        let e = expr(&mut r, depth, cells);
+        // Half the cases in a function called on a small constant matrix (its pipelines know
+        // no shapes), half at the top on matrices of the case's shape (shapes known, so
+        // column aggregations broadcast back as row vectors fuse).
+        let (n, m) = if case % 2 == 0 { (2, 2) } else { (rows, cols) };
+        let (x, s) = match cells {
+            Cells::F64 => (format!("rand({n}, {m}, 0.0, 1.0, 1.0, 1)"), "0.5"),
+            Cells::F32 => (format!("as.matrix<f32>(rand({n}, {m}, 0.0, 1.0, 1.0, 1))"), "as.f32(0.5)"),
+            Cells::Si64 => (format!("rand({n}, {m}, 0, 5, 1, 1)"), "as.si64(3)"),
+        };
+        let body = format!("Z = {e};\nprint(sum(Z));\nprint(aggMax(Z));\nprint(sum(Z, 1));\nprint(Z);\n");
+        let script = if case % 2 == 0 {
+            format!("def f(X, Y, s) {{\n{body}}}\nX = {x};\nf(X, X + 1, {s});\n")
+        } else {
+            format!("X = {x};\nY = X + 1;\ns = {s};\nfor (i in 1:1) {{\n{body}}}\n")
+        };
+        let file = daphne_frontend::SourceFile::new(format!("bits{case}.daph"), script.clone());
+        let module = daphne::compile(&file, &daphne_passes::ScriptArgs::new(), false, &daphne::UserConfig::default())
+            .unwrap_or_else(|e| panic!("case {case} does not compile: {}\n{script}", e.message));
+        // An engine per module: it knows kernels by the function's address, which a later
+        // module may reuse.
+        let mut engine = daphne_runtime::engine::Engine::new(daphne_runtime::schedule::Schedule::on(2)).expect("a JIT");
+        for f in &module.functions {
+            // Top-level pipelines and those in a loop's body.
+            let ids = f.body.ops.iter().flat_map(|&id| {
+                std::iter::once(id).chain(f.ops[id].regions.iter().flat_map(|r| r.ops.iter().copied()))
+            });
+            for id in ids.collect::<Vec<_>>() {
+                if !matches!(f.ops[id].kind, daphne_ir::OpKind::Pipeline(_)) || engine.kernel(f, id).is_none() {
+                    continue;
+                }
+                let inputs = inputs_for(&mut r, f, id, rows, cols);
+                let Some(jit) = engine.run(f, id, &inputs) else { continue };
+                let jit = jit.unwrap_or_else(|e| panic!("case {case}: the kernel failed: {e}\n{script}"));
+                let interpreted =
+                    daphne_runtime::pipeline::run_on(f, &f.ops[id], inputs, &daphne_runtime::schedule::Schedule::on(2))
+                        .unwrap_or_else(|e| panic!("case {case}: the interpreter failed: {}\n{script}", e.0));
+                assert_eq!(jit.len(), interpreted.len());
+                for (i, (a, b)) in jit.iter().zip(&interpreted).enumerate() {
+                    assert!(
+                        bits(a) == bits(b),
+                        "case {case}, {rows}x{cols}: output {i} differs: {a:?} vs {b:?}\n{script}"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= cases / 2, "only {checked} pipelines of {cases} cases ran as kernels");
 }

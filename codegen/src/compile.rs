@@ -50,6 +50,9 @@ pub struct Kernel {
     /// vector beside full-width values); all false in a flat kernel.
     pub narrow_inputs: Vec<bool>,
     pub narrow_outputs: Vec<bool>,
+    /// Per input: whether it is a broadcast row vector of a row kernel (one cell per column,
+    /// the same for every row: `X - colMeans`); all false in a flat kernel.
+    pub row_vector_inputs: Vec<bool>,
     /// Whether this is a row kernel (a loop per row and phase, see `RowShape`).
     pub row_kernel: bool,
     /// Per output: whether it is a column aggregation, whose block value is one cell per
@@ -143,9 +146,11 @@ impl KernelCompiler {
                 Some(r) => r.across_out.clone(),
                 None => vec![false; plan.combines.len()],
             };
-            let (narrow_inputs, narrow_outputs) = match &plan.rows {
-                Some(r) => (r.narrow_in.clone(), r.narrow_out.clone()),
-                None => (vec![false; plan.inputs.len()], vec![false; plan.combines.len()]),
+            let (narrow_inputs, narrow_outputs, row_vector_inputs) = match &plan.rows {
+                Some(r) => (r.narrow_in.clone(), r.narrow_out.clone(), r.row_vector_in.clone()),
+                None => {
+                    (vec![false; plan.inputs.len()], vec![false; plan.combines.len()], vec![false; plan.inputs.len()])
+                }
             };
             let (inputs, outputs, elem, cols) = (plan.inputs, plan.combines, plan.elem, plan.cols);
             Arc::new(Kernel {
@@ -156,6 +161,7 @@ impl KernelCompiler {
                 cols,
                 narrow_inputs,
                 narrow_outputs,
+                row_vector_inputs,
                 row_kernel,
                 across_outputs,
                 clif,
@@ -268,6 +274,13 @@ enum Kind {
     Full,
     /// A column aggregation (`sumCol`, ...): one value per column for the block, an output.
     Across,
+    /// A full aggregation (`sum`, `aggMin`, `aggMax` of a full-width value): one value for
+    /// the block, an output; cell `k` of the block feeds sum lane `k % LANES`, as in a flat
+    /// kernel.
+    Total,
+    /// A broadcast row vector input: one value per column, the same for every row; only the
+    /// right operand of an elementwise op with a full-width value on its left.
+    Row,
 }
 
 /// How an in-order reduction combines (the runtime's `reduce`: from 0, +inf or -inf).
@@ -309,6 +322,8 @@ struct RowShape {
     /// The full width, when the types know it (else the engine passes it: `BlockArgs::cols`).
     width: Option<u64>,
     narrow_in: Vec<bool>,
+    /// Per input: whether it is a broadcast row vector (`Kind::Row`).
+    row_vector_in: Vec<bool>,
     narrow_out: Vec<bool>,
     across_out: Vec<bool>,
     /// Every value's kind and phase.
@@ -419,8 +434,8 @@ impl Plan {
 
     /// The plan of a row kernel: row-split inputs of one known width `W >= 2` or one column,
     /// elementwise ops (a column vector only on the right of a full-width operand), `sumRow`,
-    /// `minRow`, `maxRow`, casts within the cell type, `rows` outputs. No full aggregations
-    /// (their lanes follow the flat cell index).
+    /// `minRow`, `maxRow`, casts within the cell type, `rows` outputs, column aggregations and
+    /// full aggregations of full-width values as outputs, broadcast row vectors.
     fn rows(f: &Function, op: OpId) -> Option<Plan> {
         use Builtin as B;
         let p = f.ops.try_get(op)?;
@@ -430,9 +445,27 @@ impl Plan {
         let mut full_inputs = 0;
         let mut elem = None;
         let mut kinds: HashMap<Value, (Kind, usize)> = HashMap::new();
-        let (mut inputs, mut narrow_in) = (Vec::new(), Vec::new());
+        let (mut inputs, mut narrow_in, mut row_vector_in) = (Vec::new(), Vec::new(), Vec::new());
+        // The widths the broadcast row vectors' types give (checked against the full width).
+        let mut row_widths = Vec::new();
         for (&a, &split) in body.args.iter().zip(&spec.splits) {
+            row_vector_in.push(false);
             match (split, f.ty(a)) {
+                (Split::Broadcast, Type::Matrix(m))
+                    if m.rows == Some(1)
+                        && m.cols != Some(1)
+                        && matches!(m.vt, Some(ValueType::F64 | ValueType::F32 | ValueType::Si64)) =>
+                {
+                    if elem.is_some_and(|e| Some(e) != m.vt) {
+                        return None;
+                    }
+                    elem = m.vt;
+                    row_widths.extend(m.cols);
+                    kinds.insert(a, (Kind::Row, 0));
+                    narrow_in.push(false);
+                    *row_vector_in.last_mut()? = true;
+                    inputs.push((split, m.vt?));
+                }
                 (Split::Rows, Type::Matrix(m))
                     if matches!(m.vt, Some(ValueType::F64 | ValueType::F32 | ValueType::Si64)) =>
                 {
@@ -469,7 +502,7 @@ impl Plan {
             }
         }
         let elem = elem?;
-        if full_inputs == 0 {
+        if full_inputs == 0 || width.is_some_and(|w| row_widths.iter().any(|&r| r != w)) {
             return None;
         }
         // The kind of a matrix value of the cell type.
@@ -512,6 +545,13 @@ impl Plan {
                     has_row_agg = true;
                     (Kind::Across, phase)
                 }
+                OpKind::Builtin(B::SumAll | B::MinAll | B::MaxAll) => {
+                    let (k, phase) = of(&o.operands[0])?;
+                    if k != Kind::Full || f.ty(*r) != &Type::Scalar(elem) {
+                        return None;
+                    }
+                    (Kind::Total, phase)
+                }
                 OpKind::Builtin(b) if b.is_ew_unary() || b.is_ew_binary() => {
                     if elem == ValueType::Si64 && !INT_OPS.contains(b) {
                         return None;
@@ -524,9 +564,12 @@ impl Plan {
                         // A column broadcasts only on the right of a full-width value.
                         (Kind::Full, [(a, _), (c, _)]) => matches!(
                             (a, c),
-                            (Kind::Full, Kind::Full | Kind::Col | Kind::Scalar) | (Kind::Scalar, Kind::Full)
+                            (Kind::Full, Kind::Full | Kind::Col | Kind::Row | Kind::Scalar)
+                                | (Kind::Scalar, Kind::Full)
                         ),
-                        (Kind::Col, [(a, _), (c, _)]) => *a != Kind::Full && *c != Kind::Full,
+                        (Kind::Col, [(a, _), (c, _)]) => {
+                            matches!(a, Kind::Col | Kind::Scalar) && matches!(c, Kind::Col | Kind::Scalar)
+                        }
                         _ => false,
                     };
                     if !fits {
@@ -539,12 +582,17 @@ impl Plan {
             };
             kinds.insert(*r, entry);
         }
-        if !has_row_agg {
+        // Without row aggregations or row vectors a flat kernel does the work (`Plan::new`).
+        if !has_row_agg && !row_vector_in.contains(&true) {
             return None;
         }
-        // A column aggregation only leaves the pipeline.
+        // A column or full aggregation only leaves the pipeline.
         for &id in ops {
-            if f.ops[id].operands.iter().any(|v| kinds.get(v).is_some_and(|&(k, _)| k == Kind::Across)) {
+            if f.ops[id]
+                .operands
+                .iter()
+                .any(|v| kinds.get(v).is_some_and(|&(k, _)| matches!(k, Kind::Across | Kind::Total)))
+            {
                 return None;
             }
         }
@@ -563,6 +611,9 @@ impl Plan {
                 (Combine::Add, Some((Kind::Across, _))) if agg(&v) == Some(B::SumCol) => narrow_out.push(false),
                 (Combine::Min, Some((Kind::Across, _))) if agg(&v) == Some(B::MinCol) => narrow_out.push(false),
                 (Combine::Max, Some((Kind::Across, _))) if agg(&v) == Some(B::MaxCol) => narrow_out.push(false),
+                (Combine::Add, Some((Kind::Total, _))) if agg(&v) == Some(B::SumAll) => narrow_out.push(false),
+                (Combine::Min, Some((Kind::Total, _))) if agg(&v) == Some(B::MinAll) => narrow_out.push(false),
+                (Combine::Max, Some((Kind::Total, _))) if agg(&v) == Some(B::MaxAll) => narrow_out.push(false),
                 _ => return None,
             }
         }
@@ -576,7 +627,7 @@ impl Plan {
             elem,
             cols: width,
             builtins,
-            rows: Some(RowShape { width, narrow_in, narrow_out, across_out, kinds, phases }),
+            rows: Some(RowShape { width, narrow_in, row_vector_in, narrow_out, across_out, kinds, phases }),
         })
     }
 }
@@ -599,7 +650,7 @@ struct Emitter<'a> {
 }
 
 /// What a kernel's entry block provides: the argument pointer, the block's cells, the base of
-/// every row-split input, the broadcast scalars, the output pointers.
+/// every row-split input (and of every broadcast row vector), the broadcast scalars, the output pointers.
 struct Entry {
     args: ClifValue,
     cells: ClifValue,
@@ -636,8 +687,11 @@ impl Emitter<'_> {
         let (mut row_inputs, mut fixed) = (Vec::new(), HashMap::new());
         for (i, (&a, &(split, vt))) in body.args.iter().zip(&self.plan.inputs).enumerate() {
             let at = b.ins().load(self.ptr, trusted, in_ptrs, (8 * i) as i32);
+            let row_vector = self.plan.rows.as_ref().is_some_and(|r| r.row_vector_in[i]);
             match split {
                 Split::Rows => row_inputs.push((a, at)),
+                // A row vector is read per column, from its base, like the row-split inputs.
+                Split::Broadcast if row_vector => row_inputs.push((a, at)),
                 Split::Broadcast => {
                     fixed.insert(a, load_scalar(b, vt, at, self.elem));
                 }
@@ -697,6 +751,33 @@ impl Emitter<'_> {
             if kind(v)?.0 == Kind::Across {
                 let o = def(v)?;
                 across.push((i, Fold::of(&o.kind)?, o.operands[0], kind(&o.operands[0])?.1));
+            }
+        }
+        // Full aggregations: a sum's `LANES` partial sums live in a stack slot (the lane of a
+        // cell is its index in the block modulo `LANES`, known only at run time here); a
+        // minimum or maximum is one running value.
+        let mut totals: Vec<(usize, Fold, Value, usize, Variable, Option<ClifValue>)> = Vec::new();
+        for (i, v) in outputs.iter().enumerate() {
+            if kind(v)?.0 == Kind::Total {
+                let o = def(v)?;
+                let how = Fold::of(&o.kind)?;
+                let running = b.declare_var(self.elem);
+                let start = self.scalar_const(b, how.start());
+                b.def_var(running, start);
+                let lanes = (how == Fold::Sum).then(|| {
+                    let data = cranelift_codegen::ir::StackSlotData::new(
+                        cranelift_codegen::ir::StackSlotKind::ExplicitSlot,
+                        (LANES as i64 * size) as u32,
+                        3,
+                    );
+                    let slot = b.create_sized_stack_slot(data);
+                    let at = b.ins().stack_addr(self.ptr, slot, 0);
+                    for lane in 0..LANES {
+                        b.ins().store(trusted, start, at, (lane as i64 * size) as i32);
+                    }
+                    at
+                });
+                totals.push((i, how, o.operands[0], kind(&o.operands[0])?.1, running, lanes));
             }
         }
         if !across.is_empty() {
@@ -795,7 +876,9 @@ impl Emitter<'_> {
                 let full_out: Vec<usize> = (0..outputs.len()).filter(|&i| in_phase(&outputs[i])).collect();
                 let across_now: Vec<(usize, Fold, Value)> =
                     across.iter().filter(|a| a.3 == phase).map(|&(i, how, x, _)| (i, how, x)).collect();
-                if aggs.is_empty() && full_out.is_empty() && across_now.is_empty() {
+                let totals_now: Vec<(Fold, Value, Variable, Option<ClifValue>)> =
+                    totals.iter().filter(|t| t.3 == phase).map(|&(_, how, x, _, v, l)| (how, x, v, l)).collect();
+                if aggs.is_empty() && full_out.is_empty() && across_now.is_empty() && totals_now.is_empty() {
                     continue;
                 }
                 let accs: Vec<Variable> = aggs
@@ -814,8 +897,14 @@ impl Emitter<'_> {
                     let column = b.ins().imul_imm_u(c, size);
                     let mut cell_vals = vals.clone();
                     for &(a, k, base) in &bases {
-                        if k == Kind::Full {
-                            cell_vals.insert(a, load(b, base, offset));
+                        match k {
+                            Kind::Full => {
+                                cell_vals.insert(a, load(b, base, offset));
+                            }
+                            Kind::Row => {
+                                cell_vals.insert(a, load(b, base, column));
+                            }
+                            _ => {}
                         }
                     }
                     for (&v, &buf) in &cache {
@@ -850,6 +939,23 @@ impl Emitter<'_> {
                         let next = self.step(b, how, a, *cell_vals.get(&x)?);
                         store(b, next, out_at[i], column);
                     }
+                    for &(how, x, running, lanes) in &totals_now {
+                        let x = *cell_vals.get(&x)?;
+                        match lanes {
+                            Some(at) => {
+                                let lane = b.ins().band_imm_s(idx, LANES as i64 - 1);
+                                let lane = b.ins().imul_imm_u(lane, size);
+                                let a = load(b, at, lane);
+                                let next = self.add(b, a, x);
+                                store(b, next, at, lane);
+                            }
+                            None => {
+                                let a = b.use_var(running);
+                                let next = self.step(b, how, a, x);
+                                b.def_var(running, next);
+                            }
+                        }
+                    }
                     Some(())
                 })?;
                 for (&(_, _, result), &acc) in aggs.iter().zip(&accs) {
@@ -858,6 +964,19 @@ impl Emitter<'_> {
             }
             Some(())
         })?;
+        // The sums' lanes folded along the tree of `ir::pipeline`, as a flat kernel does.
+        for &(i, _, _, _, running, lanes) in &totals {
+            let result = match lanes {
+                Some(at) => {
+                    let parts: Vec<ClifValue> = (0..LANES)
+                        .map(|lane| b.ins().load(self.elem, trusted, at, (lane as i64 * size) as i32))
+                        .collect();
+                    daphne_ir::pipeline::fold_tree(parts, |x, y| self.add(b, x, y))?
+                }
+                None => b.use_var(running),
+            };
+            b.ins().store(trusted, result, out_at[i], 0);
+        }
 
         let bad = b.use_var(self.bad);
         let status = b.ins().uextend(types::I32, bad);

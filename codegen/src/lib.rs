@@ -12,7 +12,7 @@ pub use compile::{Kernel, KernelCompiler};
 
 /// One input of a kernel call on a block.
 pub enum BlockInput<'a> {
-    /// The block's cells of a row-split input of doubles.
+    /// The block's cells of a row-split input of doubles (or a broadcast row vector's cells).
     F64(&'a [f64]),
     /// The block's cells of a row-split input of floats.
     F32(&'a [f32]),
@@ -64,9 +64,12 @@ pub fn run_block(
         return Err("internal: a row kernel called on part of a row".into());
     }
     let mut in_ptrs: Vec<*const u8> = Vec::with_capacity(inputs.len());
-    for (i, ((input, (split, _)), &narrow)) in inputs.iter().zip(&kernel.inputs).zip(&kernel.narrow_inputs).enumerate()
+    for (i, (((input, (split, _)), &narrow), &row_vector)) in
+        inputs.iter().zip(&kernel.inputs).zip(&kernel.narrow_inputs).zip(&kernel.row_vector_inputs).enumerate()
     {
-        let cells = len(narrow);
+        // A broadcast row vector has one cell per column, whatever the block.
+        let cells = if row_vector { cols } else { len(narrow) };
+        let split = if row_vector { &Split::Rows } else { split };
         match (input, split) {
             (BlockInput::F64(c), Split::Rows) if elem == V::F64 && c.len() == cells => in_ptrs.push(c.as_ptr().cast()),
             (BlockInput::F32(c), Split::Rows) if elem == V::F32 && c.len() == cells => in_ptrs.push(c.as_ptr().cast()),

@@ -57,8 +57,19 @@ impl Engine {
         let mut n = None;
         let mut cols = kernel.cols.map(|c| c as usize);
         let mut prepared: Vec<Prepared<'_, T>> = Vec::with_capacity(inputs.len());
-        for ((v, &(split, vt)), &narrow) in inputs.iter().zip(&kernel.inputs).zip(&kernel.narrow_inputs) {
+        for (((v, &(split, vt)), &narrow), &row_vector) in
+            inputs.iter().zip(&kernel.inputs).zip(&kernel.narrow_inputs).zip(&kernel.row_vector_inputs)
+        {
             match (split, v) {
+                // A row kernel's broadcast row vector: as wide as the full-width inputs
+                // (checked below, once the width is known).
+                (Split::Broadcast, Value::Matrix(m)) if row_vector => {
+                    let m = T::of(m)?;
+                    if m.rows() != 1 {
+                        return None;
+                    }
+                    prepared.push(Prepared::Row(m.cells()));
+                }
                 // A row kernel's column vector: one cell per row.
                 (Split::Rows, Value::Matrix(m)) if narrow => {
                     let m = T::of(m)?;
@@ -86,6 +97,10 @@ impl Engine {
             }
         }
         let (n, cols) = (n?, cols?);
+        if prepared.iter().any(|p| matches!(p, Prepared::Row(c) if c.len() != cols)) {
+            // A row vector of another width: the interpreter reports the error.
+            return None;
+        }
         self.execute(kernel, n, cols, &prepared).transpose()
     }
 
@@ -147,6 +162,7 @@ impl Engine {
                     .map(|p| match p {
                         Prepared::Cells(c, w) => T::cells_in(&c[b.start * w..b.end * w]),
                         Prepared::Scalar(s) => BlockInput::Scalar(*s),
+                        Prepared::Row(c) => T::cells_in(c),
                     })
                     .collect();
                 if !daphne_codegen::run_block(kernel, b.len() * cols, cols, &ins, out)? {
@@ -282,6 +298,8 @@ enum Prepared<'a, T> {
     /// A row-split input's cells and its width.
     Cells(&'a [T], usize),
     Scalar([u8; 8]),
+    /// A broadcast row vector's cells (one per column), the same for every block.
+    Row(&'a [T]),
 }
 
 /// A scalar's bytes in its value type, as the kernel loads it (native byte order).

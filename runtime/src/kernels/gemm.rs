@@ -285,7 +285,13 @@ pub fn rows_portable<T: Float>(coef: &[T], rows: &[T], ld: usize, acc: &mut [T])
 /// folded along the tree), computed a row at a time into a vector of cells, which streams the
 /// matrix once in order instead of tiles that would use one row in eight. Threads own ranges of
 /// columns and walk all blocks, each with its own pending tree nodes.
-fn vector_product<T: Float>(v: &[T], x: Side<'_, T>, parts: &[Range<usize>], threads: usize, kernel: RowsKernel<T>) -> Vec<T> {
+fn vector_product<T: Float>(
+    v: &[T],
+    x: Side<'_, T>,
+    parts: &[Range<usize>],
+    threads: usize,
+    kernel: RowsKernel<T>,
+) -> Vec<T> {
     let m = x.outer;
     let mut c = vec![T::ZERO; m];
     let inner: usize = parts.iter().map(|p| p.len()).sum();
@@ -404,8 +410,7 @@ mod simd {
                             _mm_prefetch::<_MM_HINT_ET0>(out.add(i * ld + v * $lanes).cast());
                         }
                     }
-                    let (a_stride, s, step) =
-                        if PACKED { (MR, $lanes, 1) } else { (t.a_stride, t.b_stride, t.a_step) };
+                    let (a_stride, s, step) = if PACKED { (MR, $lanes, 1) } else { (t.a_stride, t.b_stride, t.a_step) };
                     let a = t.a.as_ptr();
                     let b = t.b.map(|b| b.as_ptr());
                     let far = !PACKED;
@@ -843,8 +848,7 @@ pub fn product_with<T: Float>(
                     for jp in jc..(jc + col_tiles).min(band.cols.end) {
                         let (right_panels, stride) = right(jp);
                         // For `t(X) @ X`, the tile rows that reach this column's triangle.
-                        let first_row =
-                            if symmetric { (jp * nr / MR).max(band.tiles.start) } else { band.tiles.start };
+                        let first_row = if symmetric { (jp * nr / MR).max(band.tiles.start) } else { band.tiles.start };
                         for ip in first_row..band.tiles.end {
                             let li = ip - band.tiles.start;
                             let off = li * MR * ld + (jp - band.cols.start) * nr;
