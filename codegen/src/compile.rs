@@ -6,8 +6,10 @@
 //! width the types do not know is checked by the engine at run time), scalar broadcast inputs
 //! of any numeric type, elementwise ops, `rows` outputs, and `sum`/`min`/`max` of all cells as
 //! add/min/max outputs; and row kernels for pipelines with `sumRow`/`minRow`/`maxRow` and the
-//! values that use them, or with `sumCol`/`minCol`/`maxCol` outputs (`RowShape`). Anything else returns `None`, and the engine interprets
-//! that pipeline instead, so a script never depends on what the JIT covers. Every operation
+//! values that use them, or with `sumCol`/`minCol`/`maxCol` outputs (`RowShape`); a row
+//! kernel also takes broadcast row vectors (`X - mean(X, 1)`, loaded at the cell's column) and
+//! `sum`/`aggMin`/`aggMax` of its full-width values as outputs. Anything else returns `None`,
+//! and the engine interprets that pipeline instead, so a script never depends on what the JIT covers. Every operation
 //! computes what the interpreter computes, bit for bit: Cranelift's IEEE instructions where
 //! they agree with Rust's `f64` (add, sub, mul, div, sqrt, floor, ceil, abs, neg,
 //! comparisons), the runtime's own functions (`math.rs`) for the rest; `x ^ 2` is `x * x`
