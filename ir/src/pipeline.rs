@@ -45,11 +45,38 @@ pub fn block_rows(n: usize) -> usize {
 
 /// The blocks of `0..n`, in order: one empty block when `n` is 0.
 pub fn blocks(n: usize) -> Vec<std::ops::Range<usize>> {
+    blocks_of(n, block_rows(n))
+}
+
+/// The blocks of `0..n` when a block has `b` rows: a worker cuts its part of a pipeline's
+/// rows by the block size of the whole (`block_rows` of the global row count), not of its part.
+pub fn blocks_of(n: usize, b: usize) -> Vec<std::ops::Range<usize>> {
     if n == 0 {
         return std::iter::once(0..0).collect();
     }
-    let b = block_rows(n);
+    let b = b.max(1);
     (0..n).step_by(b).map(|lo| lo..(lo + b).min(n)).collect()
+}
+
+/// How a pipeline over `n` rows is split among `workers` so that the result keeps the
+/// canonical order: the blocks are grouped into aligned runs of `2^level` blocks (the subtrees
+/// of the fold tree at that level), so a group's own fold is a node of the global tree and
+/// folding the groups' results along `fold_tree` gives the root. The level is the highest that
+/// still leaves at least four groups per worker (or one group per block), for balance.
+/// Returns the rows per group and, per worker, its contiguous range of groups.
+pub fn partition(n: usize, workers: usize) -> (usize, Vec<std::ops::Range<usize>>) {
+    let b = block_rows(n);
+    let nb = n.div_ceil(b).max(1);
+    let want = nb.min(4 * workers.max(1));
+    let mut level = 0u32;
+    while (1usize << level) < nb && nb.div_ceil(1 << (level + 1)) >= want {
+        level += 1;
+    }
+    let group_rows = b << level;
+    let groups = nb.div_ceil(1 << level);
+    let w = workers.max(1);
+    let ranges = (0..w).map(|i| (i * groups / w)..((i + 1) * groups / w)).collect();
+    (group_rows, ranges)
 }
 
 /// Folds `parts` pairwise along a balanced binary tree: neighbours are combined level by level
@@ -232,6 +259,31 @@ mod tests {
         assert!(big.len() <= MAX_BLOCKS);
         assert_eq!(big.last().map(|r| r.end), Some(1_000_000));
         assert!(big.windows(2).all(|w| w[0].end == w[1].start));
+    }
+
+    #[test]
+    fn partitions_are_aligned_subtrees_that_fold_to_the_root() {
+        let combine = |a: String, b: String| format!("({a}+{b})");
+        for n in [0usize, 1, 255, 256, 257, 5000, 10_240, 100_000, 262_144, 1_000_000] {
+            let bl = blocks(n);
+            let whole = fold_tree(bl.iter().map(|r| r.start.to_string()).collect(), combine);
+            for workers in 1..=5 {
+                let (group_rows, ranges) = partition(n, workers);
+                assert_eq!(ranges.len(), workers);
+                assert_eq!(group_rows % block_rows(n), 0);
+                let groups = ranges.last().map_or(0, |r| r.end);
+                assert_eq!(groups, n.div_ceil(group_rows).max(1), "{n} rows on {workers}");
+                // Each group folded alone (cut by the global block size), then the groups.
+                let parts: Vec<String> = (0..groups)
+                    .map(|g| {
+                        let (lo, hi) = (g * group_rows, ((g + 1) * group_rows).min(n));
+                        let inner = blocks_of(hi - lo, block_rows(n));
+                        fold_tree(inner.iter().map(|r| (r.start + lo).to_string()).collect(), combine).unwrap()
+                    })
+                    .collect();
+                assert_eq!(fold_tree(parts, combine), whole, "{n} rows on {workers} workers");
+            }
+        }
     }
 
     #[test]

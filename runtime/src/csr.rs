@@ -170,6 +170,39 @@ impl CsrMatrix {
         &self.values
     }
 
+    /// Where each row's entries start in `col_idxs` and `values` (`rows + 1` offsets).
+    pub fn row_offsets(&self) -> &[usize] {
+        &self.row_offsets
+    }
+
+    /// The column of every entry, row by row.
+    pub fn col_idxs(&self) -> &[usize] {
+        &self.col_idxs
+    }
+
+    /// Rows `lo..hi` as a CSR matrix of their own.
+    pub fn row_range(&self, lo: usize, hi: usize) -> Result<CsrMatrix, String> {
+        if lo > hi || hi > self.rows {
+            return Err(format!("internal: rows {lo}..{hi} of a CSR matrix of {} rows", self.rows));
+        }
+        let (a, b) = (self.row_offsets[lo], self.row_offsets[hi]);
+        let offsets = self.row_offsets[lo..=hi].iter().map(|o| o - a).collect();
+        let values = with_matrix!(&self.values, v => MatrixElem::wrap(v.row_range(0, 1).col_range(a, b)),
+            v => Matrix::Str(v.col_range(a, b)));
+        CsrMatrix::new(hi - lo, self.cols, offsets, self.col_idxs[a..b].to_vec(), values)
+    }
+
+    /// Whether the cells are shared with no other matrix (the distributed runtime frees a
+    /// cached copy on workers when only its cache still holds the matrix).
+    pub fn is_unshared(&self) -> bool {
+        Arc::strong_count(&self.col_idxs) == 1
+    }
+
+    /// An identity for caching: where the cells are, and the shape.
+    pub fn identity(&self) -> (usize, usize, usize, usize) {
+        (Arc::as_ptr(&self.col_idxs) as usize, 0, self.rows, self.cols)
+    }
+
     /// `self @ dense` as a dense f64 matrix.
     pub fn matmul_dense(&self, b: &DenseMatrix<f64>) -> Result<DenseMatrix<f64>, String> {
         if self.cols != b.rows() {

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use daphne_codegen::{BlockInput, BlockOutput, Kernel, KernelCompiler};
-use daphne_ir::pipeline::{blocks, fold_tree};
+use daphne_ir::pipeline::{blocks, blocks_of, fold_tree};
 use daphne_ir::{Combine, Function, OpId, Split, ValueType};
 
 use crate::matrix::{DenseMatrix, Matrix};
@@ -45,15 +45,49 @@ impl Engine {
     /// the inputs are not what it was compiled for, or a cell failed a domain check (the
     /// caller interprets then, which reports the error exactly).
     pub fn run(&mut self, f: &Function, id: OpId, inputs: &[Value]) -> Option<Result<Vec<Value>, String>> {
+        self.run_blocks(f, id, inputs, None)
+    }
+
+    /// `run` with blocks of `block_rows` rows instead of those of the inputs' row count (a
+    /// worker's group of a larger pipeline).
+    pub fn run_blocks(
+        &mut self,
+        f: &Function,
+        id: OpId,
+        inputs: &[Value],
+        block_rows: Option<usize>,
+    ) -> Option<Result<Vec<Value>, String>> {
         let kernel = self.kernel(f, id)?;
         match kernel.elem {
-            ValueType::F32 => self.run_typed::<f32>(&kernel, inputs),
-            ValueType::Si64 => self.run_typed::<i64>(&kernel, inputs),
-            _ => self.run_typed::<f64>(&kernel, inputs),
+            ValueType::F32 => self.run_typed::<f32>(&kernel, inputs, block_rows),
+            ValueType::Si64 => self.run_typed::<i64>(&kernel, inputs, block_rows),
+            _ => self.run_typed::<f64>(&kernel, inputs, block_rows),
         }
     }
 
-    fn run_typed<T: Cell>(&self, kernel: &Kernel, inputs: &[Value]) -> Option<Result<Vec<Value>, String>> {
+    /// Runs kernels by `schedule` from now on.
+    pub fn set_schedule(&mut self, schedule: Schedule) {
+        self.schedule = schedule;
+    }
+
+    /// Forgets every kernel (a worker does this when its cache of modules is full: kernels
+    /// are keyed by the address of the function they were compiled from).
+    pub fn forget(&mut self) {
+        self.by_op.clear();
+    }
+
+    /// How many kernels were compiled (a worker reports it, so tests see compiler options
+    /// arrive).
+    pub fn compiled(&self) -> usize {
+        self.by_op.values().filter(|k| k.is_some()).count()
+    }
+
+    fn run_typed<T: Cell>(
+        &self,
+        kernel: &Kernel,
+        inputs: &[Value],
+        block_rows: Option<usize>,
+    ) -> Option<Result<Vec<Value>, String>> {
         let mut n = None;
         let mut cols = kernel.cols.map(|c| c as usize);
         let mut prepared: Vec<Prepared<'_, T>> = Vec::with_capacity(inputs.len());
@@ -101,7 +135,7 @@ impl Engine {
             // A row vector of another width: the interpreter reports the error.
             return None;
         }
-        self.execute(kernel, n, cols, &prepared).transpose()
+        self.execute(kernel, n, cols, &prepared, block_rows).transpose()
     }
 
     /// `Ok(None)` when a cell failed a domain check.
@@ -111,12 +145,16 @@ impl Engine {
         n: usize,
         cols: usize,
         inputs: &[Prepared<'_, T>],
+        block_rows: Option<usize>,
     ) -> Result<Option<Vec<Value>>, String> {
         if cols == 0 && kernel.across_outputs.iter().any(|&a| a) {
             // A column aggregation of no columns: the interpreter has the shapes right.
             return Ok(None);
         }
-        let blocks = blocks(n);
+        let blocks = match block_rows {
+            Some(b) => blocks_of(n, b),
+            None => blocks(n),
+        };
         let mut rows_out: Vec<Vec<T>> = Vec::new();
         let mut partials: Vec<Vec<T>> = Vec::new();
         // The width of every output (a row kernel's narrow outputs have one column).

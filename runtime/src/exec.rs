@@ -33,6 +33,8 @@ pub struct PipelineTiming {
     pub compiled: bool,
     pub compile_seconds: f64,
     pub runs: u64,
+    /// Runs on distributed workers (`--distributed`), among `runs`.
+    pub distributed_runs: u64,
     pub run_seconds: f64,
 }
 
@@ -48,6 +50,16 @@ pub struct Options {
     pub schedule: crate::schedule::Schedule,
     /// Where to report pipeline timings (`--timing`), in program order.
     pub timings: Option<std::sync::Arc<std::sync::Mutex<Vec<PipelineTiming>>>>,
+    /// Runs pipelines on workers (`--distributed`); a pipeline it declines runs here.
+    pub remote: Option<std::sync::Arc<dyn Distribute>>,
+}
+
+/// Runs pipelines elsewhere: the distributed runtime's side of the executor.
+pub trait Distribute: Send + Sync + std::fmt::Debug {
+    /// Runs pipeline `id` of `f` on `inputs` (remote values among them), or declines
+    /// (`None`: the executor fetches the inputs and runs it here, which also reports a failure
+    /// exactly as a local run does). Results may be remote values.
+    fn run(&self, f: &Function, id: OpId, inputs: &[Value]) -> Option<Result<Vec<Value>, crate::pipeline::Failure>>;
 }
 
 impl Default for Options {
@@ -57,6 +69,7 @@ impl Default for Options {
             vectorize: true,
             schedule: crate::schedule::Schedule::on(default_threads()),
             timings: None,
+            remote: None,
         }
     }
 }
@@ -203,6 +216,9 @@ impl Executor<'_, '_> {
         let mut args = op.operands.iter().map(|&v| frame.get(v, loc).cloned()).collect::<R<Vec<Value>>>()?;
         if matches!(op.kind, OpKind::Yield | OpKind::Condition | OpKind::Return) {
             return Ok(Some(Exit { values: args }));
+        }
+        if fetches(&op.kind) && args.iter().any(|a| matches!(a, Value::Remote(_))) {
+            args = args.into_iter().map(Value::local).collect::<Result<_, _>>().map_err(|m| self.error(f, id, m))?;
         }
         let mut sparse_result = None;
         if args.iter().any(|a| matches!(a, Value::Sparse(_))) {
@@ -382,23 +398,31 @@ impl Executor<'_, '_> {
             }
             OpKind::Pipeline(_) => {
                 let started = std::time::Instant::now();
+                let remote = self.options.remote.as_ref().and_then(|r| r.run(f, id, &args));
+                let distributed = remote.is_some();
+                let args = if !distributed && args.iter().any(|a| matches!(a, Value::Remote(_))) {
+                    args.into_iter().map(Value::local).collect::<Result<_, _>>().map_err(|m| self.error(f, id, m))?
+                } else {
+                    args
+                };
                 let mut compile_seconds = 0.0;
-                let compiled = match (self.options.ship_pipelines, self.options.vectorize) {
-                    (false, true) => {
+                let compiled = match (remote, self.options.ship_pipelines, self.options.vectorize) {
+                    (Some(done), _, _) => Some(done),
+                    (None, false, true) => {
                         let schedule = self.options.schedule;
                         let engine = self.engine.get_or_insert_with(|| crate::engine::Engine::new(schedule));
                         engine.as_mut().ok().and_then(|e| {
                             if self.options.timings.is_some() {
                                 compile_seconds = e.kernel(f, id)?.compile_time.as_secs_f64();
                             }
-                            e.run(f, id, &args)
+                            e.run(f, id, &args).map(|r| r.map_err(|m| (m, None)))
                         })
                     }
                     _ => None,
                 };
-                let was_compiled = compiled.is_some();
+                let was_compiled = compiled.is_some() && !distributed;
                 let done = match compiled {
-                    Some(result) => result.map_err(|m| (m, None)),
+                    Some(result) => result,
                     None if self.options.ship_pipelines => crate::pipeline::run_shipped(f, id, args),
                     None => crate::pipeline::run_on(f, op, args, &self.options.schedule),
                 };
@@ -410,9 +434,11 @@ impl Executor<'_, '_> {
                         compiled: was_compiled,
                         compile_seconds,
                         runs: 0,
+                        distributed_runs: 0,
                         run_seconds: 0.0,
                     });
                     t.runs += 1;
+                    t.distributed_runs += u64::from(distributed);
                     t.run_seconds += started.elapsed().as_secs_f64();
                     t.compiled &= was_compiled;
                 }
@@ -475,6 +501,20 @@ fn densifies(kind: &OpKind) -> bool {
     )
 }
 
+/// Whether an op needs the cells of remote operands: all but those that pass values on, a
+/// pipeline (which may run where they are) and the shape queries.
+fn fetches(kind: &OpKind) -> bool {
+    !matches!(
+        kind,
+        OpKind::Call(_)
+            | OpKind::If
+            | OpKind::While
+            | OpKind::For
+            | OpKind::Pipeline(_)
+            | OpKind::Builtin(Builtin::Nrow | Builtin::Ncol | Builtin::Ncell)
+    )
+}
+
 /// Whether a static type says the value has the sparse (CSR) representation.
 fn is_sparse(t: &daphne_ir::Type) -> bool {
     matches!(t, daphne_ir::Type::Matrix(m) if m.repr == Some(daphne_ir::Repr::Sparse))
@@ -488,6 +528,7 @@ fn truth(v: &Value) -> Result<bool, String> {
         Value::Matrix(m) if m.rows() == 1 && m.cols() == 1 => truth(&Value::Scalar(kernels::cell(m, 0, 0))),
         Value::Matrix(m) => Err(format!("a condition must be a single value, not a {}x{} matrix", m.rows(), m.cols())),
         Value::Sparse(m) => truth(&Value::Matrix(m.to_dense()?)),
+        Value::Remote(r) => truth(&r.fetch()?),
         Value::Frame(_) | Value::List(..) => Err("a condition must be a single value, not a frame".to_owned()),
     }
 }

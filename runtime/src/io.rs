@@ -276,7 +276,7 @@ pub fn write(v: &Value, path: &str) -> Result<(), String> {
                 .collect();
             meta.insert("schema".into(), Json::Array(schema));
         }
-        Value::Scalar(_) | Value::List(..) | Value::Sparse(_) => {
+        Value::Scalar(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
             return Err("only matrices and frames can be written to files".to_owned());
         }
     }

@@ -17,5 +17,6 @@ pub mod matrix;
 pub mod pages;
 pub mod pipeline;
 pub mod random;
+pub mod remote;
 pub mod schedule;
 pub mod value;

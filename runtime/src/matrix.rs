@@ -54,6 +54,19 @@ impl<T: Clone> DenseMatrix<T> {
             && (self.rows, self.cols, self.offset) == (other.rows, other.cols, other.offset)
     }
 
+    /// Whether no other matrix shares these cells (the distributed runtime frees a cached
+    /// copy on workers when only its cache still holds the matrix).
+    pub fn is_unshared(&self) -> bool {
+        Arc::strong_count(&self.cells) == 1
+    }
+
+    /// An identity for caching: where the cells are, from where, and the shape. Two matrices
+    /// with the same identity while both are alive have the same cells (writing copies
+    /// shared cells first).
+    pub fn identity(&self) -> (usize, usize, usize, usize) {
+        (Arc::as_ptr(&self.cells) as usize, self.offset, self.rows, self.cols)
+    }
+
     /// The cells for writing, copied first if another matrix shares them.
     pub fn cells_mut(&mut self) -> &mut [T] {
         if self.offset != 0 || self.cells.len() != self.rows * self.cols {
@@ -305,6 +318,16 @@ impl Matrix {
     /// Rows `lo..hi` as a new matrix.
     pub fn row_range(&self, lo: usize, hi: usize) -> Matrix {
         map_cells!(self, m => m.row_range(lo, hi))
+    }
+
+    /// See `DenseMatrix::identity`.
+    pub fn identity(&self) -> (usize, usize, usize, usize) {
+        with_matrix!(self, m => m.identity(), s => s.identity())
+    }
+
+    /// See `DenseMatrix::is_unshared`.
+    pub fn is_unshared(&self) -> bool {
+        with_matrix!(self, m => m.is_unshared(), s => s.is_unshared())
     }
 
     /// Matrices of one value type stacked vertically (`rows`) or side by side; `None` when

@@ -2,7 +2,7 @@
 //! combining the partial results. This is the reference for compiled pipelines, and it needs
 //! nothing but the op and its inputs, as a worker has them.
 
-use daphne_ir::pipeline::{TreeFold, blocks};
+use daphne_ir::pipeline::{TreeFold, blocks, blocks_of};
 use daphne_ir::{Builtin, Combine, Function, Loc, Module, Op, OpId, OpKind, Split};
 
 use crate::kernels;
@@ -38,6 +38,18 @@ pub fn run(f: &Function, op: &Op, inputs: Vec<Value>) -> Result<Vec<Value>, Fail
 /// `run` with the blocks spread over threads by `schedule`; the first failing block in block
 /// order decides the error, as in a run on one thread.
 pub fn run_on(f: &Function, op: &Op, inputs: Vec<Value>, schedule: &Schedule) -> Result<Vec<Value>, Failure> {
+    run_blocks(f, op, inputs, schedule, None)
+}
+
+/// `run_on` with blocks of `block_rows` rows instead of those of the inputs' row count: a
+/// worker runs its group of a pipeline's rows with the block size of the whole.
+pub fn run_blocks(
+    f: &Function,
+    op: &Op,
+    inputs: Vec<Value>,
+    schedule: &Schedule,
+    block_rows: Option<usize>,
+) -> Result<Vec<Value>, Failure> {
     let OpKind::Pipeline(spec) = &op.kind else {
         return Err(("internal: not a pipeline".into(), None));
     };
@@ -62,7 +74,11 @@ pub fn run_on(f: &Function, op: &Op, inputs: Vec<Value>, schedule: &Schedule) ->
             n = Some(rows);
         }
     }
-    let blocks = blocks(n.unwrap_or(0));
+    let n = n.unwrap_or(0);
+    let blocks = match block_rows {
+        Some(b) => blocks_of(n, b),
+        None => blocks(n),
+    };
     // Outputs combined by add/min/max are folded while the blocks finish (so only a few block
     // results are alive at once, which matters for `syrk`'s m x m partials); the others are
     // kept per block and concatenated.
@@ -186,7 +202,8 @@ fn matrices(parts: Vec<Value>) -> Result<Vec<Matrix>, Failure> {
 }
 
 /// Combines two partials `a` (earlier blocks) and `b` of result `r` by `c` (add, min or max).
-fn combine_two(f: &Function, r: daphne_ir::Value, c: Combine, a: Value, b: Value) -> Result<Value, String> {
+/// The coordinator folds the results of workers' groups with it too.
+pub fn combine_two(f: &Function, r: daphne_ir::Value, c: Combine, a: Value, b: Value) -> Result<Value, String> {
     let ew = match c {
         Combine::Min => Builtin::EwMin,
         Combine::Max => Builtin::EwMax,

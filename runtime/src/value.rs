@@ -116,6 +116,9 @@ pub enum Value {
     Sparse(crate::csr::CsrMatrix),
     /// A list of matrices of one value type.
     List(ValueType, Vec<Matrix>),
+    /// A matrix kept on workers (`remote.rs`); ops other than those that pass values on see
+    /// it fetched.
+    Remote(crate::remote::Remote),
 }
 
 impl Value {
@@ -134,6 +137,18 @@ impl Value {
                     m.print(out);
                 }
             }
+            Value::Remote(r) => match r.fetch() {
+                Ok(v) => v.print(out),
+                Err(e) => out.push_str(&e),
+            },
+        }
+    }
+
+    /// The value here: a remote value fetched, any other as it is.
+    pub fn local(self) -> Result<Value, String> {
+        match self {
+            Value::Remote(r) => r.fetch(),
+            other => Ok(other),
         }
     }
 
@@ -141,6 +156,7 @@ impl Value {
     pub fn densify(self) -> Result<Value, String> {
         match self {
             Value::Sparse(m) => m.to_dense().map(Value::Matrix),
+            Value::Remote(r) => r.fetch()?.densify(),
             other => Ok(other),
         }
     }
@@ -152,6 +168,7 @@ impl Value {
             Value::Frame(f) => format!("a {}x{} frame", f.rows(), f.cols()),
             Value::Sparse(m) => format!("a {}x{} sparse matrix of {}", m.rows(), m.cols(), m.value_type()),
             Value::List(_, elems) => format!("a list of {} matrices", elems.len()),
+            Value::Remote(r) => format!("a {}x{} matrix of {}", r.rows, r.cols, r.value_type),
         }
     }
 }

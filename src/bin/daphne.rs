@@ -80,11 +80,42 @@ struct Cli {
     #[arg(long = "timing")]
     timing: bool,
 
+    /// Run pipelines on distributed workers: those of DISTRIBUTED_WORKERS (host:port,...), or
+    /// `--local-workers` worker processes started on this machine for the run. The output is
+    /// the same bytes as a local run.
+    #[arg(long = "distributed")]
+    distributed: bool,
+
+    /// How the coordinator calls its workers: async-gRPC (default) or sync-gRPC.
+    #[arg(long = "dist_backend", visible_alias = "dist-backend", value_name = "BACKEND", value_parser = parse_backend, requires = "distributed")]
+    dist_backend: Option<daphne_dist::coordinator::Backend>,
+
+    /// The largest message of one object sent to or fetched from a worker, in bytes.
+    #[arg(long = "max-distr-chunk-size", value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    max_distr_chunk_size: Option<u64>,
+
+    /// Without DISTRIBUTED_WORKERS: how many local worker processes to start (default 2).
+    #[arg(long = "local-workers", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    local_workers: Option<u32>,
+
+    /// Pipelines over fewer cells than this run locally, unless an input is already on the
+    /// workers (default 262144; 0 distributes every pipeline).
+    #[arg(long = "min-distr-cells", value_name = "CELLS")]
+    min_distr_cells: Option<u64>,
+
     /// A DAPHNE user configuration (JSON): `daphnedsl_import_paths`, `sparsity_threshold`,
     /// `numberOfThreads`, `taskPartitioningScheme` and `minimumTaskSize`
     /// are used, DAPHNE's other settings are accepted.
     #[arg(long = "config", value_name = "FILE", require_equals = false)]
     config: Option<PathBuf>,
+}
+
+fn parse_backend(name: &str) -> Result<daphne_dist::coordinator::Backend, String> {
+    if name.eq_ignore_ascii_case("MPI") {
+        return Err("the MPI backend is not part of this build".into());
+    }
+    daphne_dist::coordinator::Backend::parse(name)
+        .ok_or_else(|| format!("unknown backend `{name}` (expected async-gRPC or sync-gRPC)"))
 }
 
 fn parse_partitioning(name: &str) -> Result<Partitioning, String> {
@@ -147,23 +178,28 @@ fn run(cli: &Cli, started: std::time::Instant) -> Result<(), Failure> {
     let mut out = std::io::BufWriter::new(std::io::stdout());
     let mut err = std::io::stderr();
     let timings = cli.timing.then(|| std::sync::Arc::new(std::sync::Mutex::new(Vec::new())));
+    let schedule = Schedule {
+        threads: cli
+            .num_threads
+            .map(|n| n as usize)
+            .or(config.threads)
+            .unwrap_or_else(daphne_runtime::exec::default_threads),
+        partitioning: cli.partitioning.or(config.partitioning).unwrap_or_default(),
+        grain_rows: cli.grain_size.map(|g| g as usize).or(config.grain_rows).unwrap_or(1),
+    };
+    let remote = if cli.distributed { Some(connect(cli, &schedule)?) } else { None };
     let options = daphne_runtime::exec::Options {
         ship_pipelines: false,
         vectorize: !cli.no_vec,
-        schedule: Schedule {
-            threads: cli
-                .num_threads
-                .map(|n| n as usize)
-                .or(config.threads)
-                .unwrap_or_else(daphne_runtime::exec::default_threads),
-            partitioning: cli.partitioning.or(config.partitioning).unwrap_or_default(),
-            grain_rows: cli.grain_size.map(|g| g as usize).or(config.grain_rows).unwrap_or(1),
-        },
+        schedule,
         timings: timings.clone(),
+        remote: remote.clone().map(|c| c as std::sync::Arc<dyn daphne_runtime::exec::Distribute>),
     };
     let exec_start = std::time::Instant::now();
     let result = daphne::execute_with(&module, &program.files, options, &mut out, &mut err);
     let _ = out.flush();
+    // Frees what the run left on the workers and stops workers started for it.
+    drop(remote);
     if let Some(timings) = timings {
         let end = std::time::Instant::now();
         let secs = |a: std::time::Instant, b: std::time::Instant| b.duration_since(a).as_secs_f64();
@@ -179,6 +215,7 @@ fn run(cli: &Cli, started: std::time::Instant) -> Result<(), Failure> {
                     "compiled": t.compiled,
                     "compile_seconds": t.compile_seconds,
                     "runs": t.runs,
+                    "distributed_runs": t.distributed_runs,
                     "run_seconds": t.run_seconds,
                 })
                 .to_string()
@@ -197,4 +234,34 @@ fn run(cli: &Cli, started: std::time::Instant) -> Result<(), Failure> {
         eprintln!("{report}");
     }
     result
+}
+
+/// The workers of a `--distributed` run: DISTRIBUTED_WORKERS, else local worker processes.
+fn connect(cli: &Cli, schedule: &Schedule) -> Result<std::sync::Arc<daphne_dist::coordinator::Cluster>, Failure> {
+    use daphne_dist::{coordinator, launch};
+    let runtime_error =
+        |message: String| Failure { message: format!("error: {message}\n"), status: Status::ExecutionError };
+    let mut options = coordinator::Options {
+        backend: cli.dist_backend.unwrap_or_default(),
+        vectorize: !cli.no_vec,
+        partitioning: format!("{:?}", schedule.partitioning).to_ascii_uppercase(),
+        grain_rows: schedule.grain_rows,
+        ..coordinator::Options::default()
+    };
+    if let Some(b) = cli.max_distr_chunk_size {
+        options.max_chunk_bytes = usize::try_from(b).unwrap_or(usize::MAX);
+    }
+    if let Some(c) = cli.min_distr_cells {
+        options.min_cells = usize::try_from(c).unwrap_or(usize::MAX);
+    }
+    let (addrs, local) = match launch::from_env() {
+        Some(addrs) => (addrs, None),
+        None => {
+            let n = cli.local_workers.unwrap_or(2) as usize;
+            let threads = (daphne_runtime::exec::default_threads() / n).max(1);
+            let local = launch::start_local(n, threads).map_err(runtime_error)?;
+            (local.addrs.clone(), Some(local))
+        }
+    };
+    coordinator::Cluster::connect(addrs, options, local).map(std::sync::Arc::new).map_err(runtime_error)
 }

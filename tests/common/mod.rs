@@ -17,8 +17,19 @@ pub struct Outcome {
 /// directory, so that scripts are named relative to it (`err/x.daph`) in diagnostics.
 #[allow(dead_code)] // not every test file runs binaries
 pub fn check(bin: &str, args: &[&str]) -> Outcome {
+    check_env(bin, args, &[])
+}
+
+/// `check` with environment variables set (`DISTRIBUTED_WORKERS`).
+#[allow(dead_code)] // not every test file runs binaries
+pub fn check_env(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Outcome {
     let tests_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
-    let out = Command::new(bin).args(args).current_dir(tests_dir).output().expect("the binary runs");
+    let mut cmd = Command::new(bin);
+    cmd.args(args).current_dir(tests_dir).env_remove("DISTRIBUTED_WORKERS");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("the binary runs");
     Outcome {
         status: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -52,4 +63,55 @@ pub fn scripts(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     walk(dir, &mut out);
     out
+}
+
+/// Worker processes (`daphne-worker 127.0.0.1:0`) for a test; killed when dropped.
+#[allow(dead_code)] // not every test file starts workers
+pub struct Workers {
+    children: Vec<std::process::Child>,
+    pub addrs: Vec<String>,
+}
+
+#[allow(dead_code)]
+impl Workers {
+    /// Starts `n` workers with `threads` threads each and waits until they serve.
+    pub fn start(n: usize, threads: usize) -> Workers {
+        use std::io::BufRead;
+        let mut w = Workers { children: Vec::new(), addrs: Vec::new() };
+        for _ in 0..n {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_daphne-worker"))
+                .args(["127.0.0.1:0", &format!("--num-threads={threads}"), "--exit-with-stdin"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("the worker starts");
+            let stdout = child.stdout.take().expect("piped");
+            let mut line = String::new();
+            std::io::BufReader::new(stdout).read_line(&mut line).expect("the worker prints its address");
+            let addr = line.trim().strip_prefix("Started Distributed Worker on ").expect("DAPHNE's start line");
+            w.addrs.push(addr.to_owned());
+            w.children.push(child);
+        }
+        w
+    }
+
+    /// `DISTRIBUTED_WORKERS` for the first `n` workers.
+    pub fn list(&self, n: usize) -> String {
+        self.addrs[..n].join(",")
+    }
+
+    /// Kills worker `i` (SIGKILL).
+    pub fn kill(&mut self, i: usize) {
+        let _ = self.children[i].kill();
+        let _ = self.children[i].wait();
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }

@@ -292,7 +292,7 @@ fn select(v: &Value, rows: bool, idx: &[usize]) -> R<Value> {
         Value::Matrix(m) => Ok(Value::Matrix(pick_matrix(m, rows, idx))),
         Value::Frame(f) if rows => Ok(Value::Frame(f.select_rows(idx))),
         Value::Frame(f) => Ok(Value::Frame(f.select_cols(idx))),
-        Value::Scalar(_) | Value::List(..) | Value::Sparse(_) => {
+        Value::Scalar(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
             Err("only matrices and frames can be indexed".to_owned())
         }
     }
@@ -302,7 +302,7 @@ fn extent(v: &Value, rows: bool) -> R<usize> {
     match v {
         Value::Matrix(m) => Ok(if rows { m.rows() } else { m.cols() }),
         Value::Frame(f) => Ok(if rows { f.rows() } else { f.cols() }),
-        Value::Scalar(_) | Value::List(..) | Value::Sparse(_) => {
+        Value::Scalar(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
             Err("only matrices and frames can be indexed".to_owned())
         }
     }
@@ -520,7 +520,7 @@ pub fn type_of(v: &Value) -> Value {
             other => other.value_type().cpp_name().to_owned(),
         },
         Value::Matrix(m) => m.header(false),
-        Value::Frame(_) | Value::List(..) | Value::Sparse(_) => {
+        Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
             let mut out = String::new();
             v.print(&mut out);
             out.lines().next().unwrap_or_default().to_owned()

@@ -86,7 +86,7 @@ pub fn unary(op: Builtin, x: &Value, vt: ValueType) -> R<Value> {
                     f.cells().iter().try_for_each(|&v| check_domain(op, v))?;
                 }
             }
-            Value::Frame(_) | Value::List(..) | Value::Sparse(_) => {}
+            Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {}
         }
     }
     with_elem_type!(vt, T => {
@@ -100,7 +100,7 @@ pub fn unary(op: Builtin, x: &Value, vt: ValueType) -> R<Value> {
                 let m = m.to_typed::<T>().ok_or_else(|| format!("`{op}` is not defined on strings"))?;
                 Ok(Value::Matrix(T::wrap(m.map(|&v| f(v)))))
             }
-            Value::Frame(_) | Value::List(..) | Value::Sparse(_) => Err(format!("`{op}` is not defined on frames")),
+            Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => Err(format!("`{op}` is not defined on frames")),
         }
     }, str => Err(format!("`{op}` is not defined on strings")))
 }
@@ -187,7 +187,9 @@ fn typed<T: MatrixElem>(v: &Value, op: Builtin) -> R<Either<DenseMatrix<T>, T>> 
     match v {
         Value::Scalar(s) => s.get::<T>().map(Either::Right).ok_or_else(strings),
         Value::Matrix(m) => m.to_typed::<T>().map(Either::Left).ok_or_else(strings),
-        Value::Frame(_) | Value::List(..) | Value::Sparse(_) => Err(format!("`{op}` is not defined on frames")),
+        Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
+            Err(format!("`{op}` is not defined on frames"))
+        }
     }
 }
 
@@ -212,7 +214,7 @@ fn string_operand(v: &Value) -> R<Either<DenseMatrix<Arc<str>>, Arc<str>>> {
             Some(Matrix::Str(s)) => Either::Left(s),
             _ => Either::Left(DenseMatrix::from_vec(0, 0, Vec::new())),
         },
-        Value::Frame(_) | Value::List(..) | Value::Sparse(_) => {
+        Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
             return Err("string operations are not defined on frames".to_owned());
         }
     })
@@ -343,7 +345,7 @@ pub fn cond(c: &Matrix, a: &Value, b: &Value, vt: ValueType) -> R<Value> {
                 m.rows(),
                 m.cols()
             )),
-            Value::Frame(_) | Value::List(..) | Value::Sparse(_) => {
+            Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
                 Err("`?:`: the branches must not be frames".to_owned())
             }
         }
@@ -385,7 +387,7 @@ pub fn outer(op: Builtin, a: &Value, b: &Value, arg_vt: ValueType, vt: ValueType
                     })
                     .collect())
             }
-            Value::Frame(_) | Value::List(..) | Value::Sparse(_) => {
+            Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
                 Err("outer operations are not defined on frames".to_owned())
             }
         }

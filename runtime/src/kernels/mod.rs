@@ -37,6 +37,12 @@ pub fn type_of(v: &Value) -> Type {
             repr: Some(daphne_ir::Repr::Sparse),
         }),
         Value::List(vt, _) => Type::List(MatrixType { vt: Some(*vt), rows: None, cols: None, repr: None }),
+        Value::Remote(r) => Type::Matrix(MatrixType {
+            vt: Some(r.value_type),
+            rows: Some(r.rows as u64),
+            cols: Some(r.cols as u64),
+            repr: None,
+        }),
         Value::Frame(f) => Type::Frame(daphne_ir::FrameType {
             rows: Some(f.rows() as u64),
             columns: Some(
@@ -165,7 +171,9 @@ pub fn cast_value(v: &Value, vt: ValueType) -> R<Value> {
             .cast(vt)
             .map(Value::Matrix)
             .ok_or_else(|| format!("cannot convert a matrix of {} to {vt}", m.value_type())),
-        Value::Frame(_) | Value::List(..) | Value::Sparse(_) => Err(format!("cannot convert a frame to {vt}")),
+        Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
+            Err(format!("cannot convert a frame to {vt}"))
+        }
     }
 }
 
@@ -326,7 +334,7 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
                 let chosen = if s.get::<bool>().unwrap_or(false) { arg(1)? } else { arg(2)? };
                 one(cast_value(chosen, result_vt(op, args)?)?)
             }
-            Value::Frame(_) | Value::List(..) | Value::Sparse(_) => {
+            Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
                 Err("the condition of `?:` must not be a frame".to_owned())
             }
         },
@@ -359,6 +367,7 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
             let (r, c) = match arg(0)? {
                 Value::Matrix(m) => (m.rows(), m.cols()),
                 Value::Sparse(m) => (m.rows(), m.cols()),
+                Value::Remote(m) => (m.rows, m.cols),
                 Value::Frame(f) => (f.rows(), f.cols()),
                 v @ (Value::Scalar(_) | Value::List(..)) => {
                     return Err(format!("`{op}` needs a matrix or frame, not {}", v.describe()));
@@ -428,9 +437,12 @@ pub fn matrix_arg(op: Builtin, v: &Value) -> R<&Matrix> {
 /// A scalar operand as a signed integer (for sizes and positions).
 pub fn int_arg(op: Builtin, v: &Value, what: &str) -> R<i64> {
     match v {
-        Value::Scalar(Scalar::Str(_)) | Value::Matrix(_) | Value::Frame(_) | Value::List(..) | Value::Sparse(_) => {
-            Err(format!("`{op}`: {what} must be a number, not {}", v.describe()))
-        }
+        Value::Scalar(Scalar::Str(_))
+        | Value::Matrix(_)
+        | Value::Frame(_)
+        | Value::List(..)
+        | Value::Sparse(_)
+        | Value::Remote(_) => Err(format!("`{op}`: {what} must be a number, not {}", v.describe())),
         Value::Scalar(s) => s.get::<i64>().ok_or_else(|| format!("`{op}`: {what} must be a number")),
     }
 }

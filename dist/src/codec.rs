@@ -1,0 +1,342 @@
+//! The wire form of values: what travels in `Chunk`s and inline inputs and outputs.
+//!
+//! ```text
+//! scalar:  0, value type, cell
+//! dense:   1, value type, rows: u64, cols: u64, rows * cols cells (row-major)
+//! CSR:     2, rows: u64, cols: u64, nnz: u64, rows + 1 offsets: u64, nnz columns: u64,
+//!          the values as a dense 1 x nnz matrix
+//! cell:    little-endian bytes of its width (bool one byte); a string: u64 length, UTF-8
+//! ```
+//!
+//! Decoding checks every length against the bytes that are there before allocating, so a
+//! hostile or truncated message is an error, never a panic or a huge allocation.
+
+use std::sync::Arc;
+
+use daphne_ir::ValueType;
+use daphne_runtime::csr::CsrMatrix;
+use daphne_runtime::matrix::{DenseMatrix, Matrix};
+use daphne_runtime::value::{Scalar, Value};
+
+const SCALAR: u8 = 0;
+const DENSE: u8 = 1;
+const CSR: u8 = 2;
+
+/// The value type's code on the wire.
+pub fn type_code(vt: ValueType) -> u8 {
+    ValueType::ALL.iter().position(|&t| t == vt).map_or(u8::MAX, |i| i as u8)
+}
+
+/// The value type of a code.
+pub fn type_of_code(code: u32) -> Result<ValueType, String> {
+    ValueType::ALL.get(code as usize).copied().ok_or_else(|| format!("malformed value: value type {code}"))
+}
+
+/// A cell type with its wire form.
+trait Wire: Sized + Clone {
+    /// Bytes per cell (strings: the least, their length prefix).
+    const WIDTH: usize;
+    fn put(cells: &[Self], out: &mut Vec<u8>);
+    fn take(r: &mut Reader<'_>, n: usize) -> Result<Vec<Self>, String>;
+}
+
+macro_rules! wire_number {
+    ($($t:ty),*) => {$(
+        impl Wire for $t {
+            const WIDTH: usize = std::mem::size_of::<$t>();
+            fn put(cells: &[$t], out: &mut Vec<u8>) {
+                out.reserve(cells.len() * Self::WIDTH);
+                for x in cells {
+                    out.extend_from_slice(&x.to_le_bytes());
+                }
+            }
+            fn take(r: &mut Reader<'_>, n: usize) -> Result<Vec<$t>, String> {
+                let bytes = r.bytes(n.checked_mul(Self::WIDTH).ok_or("malformed value: too many cells")?)?;
+                Ok(bytes
+                    .chunks_exact(Self::WIDTH)
+                    .map(|c| {
+                        let mut a = [0u8; std::mem::size_of::<$t>()];
+                        a.copy_from_slice(c);
+                        <$t>::from_le_bytes(a)
+                    })
+                    .collect())
+            }
+        }
+    )*};
+}
+wire_number!(f64, f32, i64, i32, i8, u64, u32, u8);
+
+impl Wire for bool {
+    const WIDTH: usize = 1;
+    fn put(cells: &[bool], out: &mut Vec<u8>) {
+        out.extend(cells.iter().map(|&b| u8::from(b)));
+    }
+    fn take(r: &mut Reader<'_>, n: usize) -> Result<Vec<bool>, String> {
+        Ok(r.bytes(n)?.iter().map(|&b| b != 0).collect())
+    }
+}
+
+impl Wire for Arc<str> {
+    const WIDTH: usize = 8;
+    fn put(cells: &[Arc<str>], out: &mut Vec<u8>) {
+        for s in cells {
+            out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
+    fn take(r: &mut Reader<'_>, n: usize) -> Result<Vec<Arc<str>>, String> {
+        r.check(n, Self::WIDTH)?;
+        (0..n)
+            .map(|_| {
+                let len = r.len()?;
+                let bytes = r.bytes(len)?;
+                std::str::from_utf8(bytes)
+                    .map(Arc::from)
+                    .map_err(|_| "malformed value: a string is not UTF-8".to_owned())
+            })
+            .collect()
+    }
+}
+
+/// Runs `$body` with `$t` the Rust cell type of a matrix's variant (`$m` bound to it).
+macro_rules! each_matrix {
+    ($matrix:expr, $m:ident => $body:expr) => {
+        match $matrix {
+            Matrix::F64($m) => $body,
+            Matrix::F32($m) => $body,
+            Matrix::Si64($m) => $body,
+            Matrix::Si32($m) => $body,
+            Matrix::Si8($m) => $body,
+            Matrix::Ui64($m) => $body,
+            Matrix::Ui32($m) => $body,
+            Matrix::Ui8($m) => $body,
+            Matrix::Bool($m) => $body,
+            Matrix::Str($m) => $body,
+        }
+    };
+}
+
+/// The bytes of a value; frames, lists and remote values cannot travel.
+pub fn encode(v: &Value) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    match v {
+        Value::Scalar(s) => {
+            out.push(SCALAR);
+            out.push(type_code(s.value_type()));
+            match s {
+                Scalar::F64(x) => f64::put(&[*x], &mut out),
+                Scalar::F32(x) => f32::put(&[*x], &mut out),
+                Scalar::Si64(x) => i64::put(&[*x], &mut out),
+                Scalar::Si32(x) => i32::put(&[*x], &mut out),
+                Scalar::Si8(x) => i8::put(&[*x], &mut out),
+                Scalar::Ui64(x) | Scalar::Index(x) => u64::put(&[*x], &mut out),
+                Scalar::Ui32(x) => u32::put(&[*x], &mut out),
+                Scalar::Ui8(x) => u8::put(&[*x], &mut out),
+                Scalar::Bool(x) => bool::put(&[*x], &mut out),
+                Scalar::Str(x) => <Arc<str>>::put(std::slice::from_ref(x), &mut out),
+            }
+        }
+        Value::Matrix(m) => dense(m, &mut out),
+        Value::Sparse(m) => {
+            out.push(CSR);
+            for x in [m.rows(), m.cols(), m.nnz()] {
+                out.extend_from_slice(&(x as u64).to_le_bytes());
+            }
+            for &o in m.row_offsets().iter().chain(m.col_idxs()) {
+                out.extend_from_slice(&(o as u64).to_le_bytes());
+            }
+            dense(m.values(), &mut out);
+        }
+        other => return Err(format!("{} cannot be sent to a worker", other.describe())),
+    }
+    Ok(out)
+}
+
+/// The encoded size of a dense matrix without encoding it (strings: an estimate from below).
+pub fn dense_size(m: &Matrix) -> usize {
+    let cell = match m.value_type() {
+        ValueType::Bool | ValueType::Si8 | ValueType::Ui8 => 1,
+        ValueType::Si32 | ValueType::Ui32 | ValueType::F32 => 4,
+        _ => 8,
+    };
+    18 + m.rows() * m.cols() * cell
+}
+
+fn dense(m: &Matrix, out: &mut Vec<u8>) {
+    out.push(DENSE);
+    out.push(type_code(m.value_type()));
+    out.extend_from_slice(&(m.rows() as u64).to_le_bytes());
+    out.extend_from_slice(&(m.cols() as u64).to_le_bytes());
+    each_matrix!(m, x => Wire::put(x.cells(), out));
+}
+
+/// The value of some bytes; every byte must be used.
+pub fn decode(bytes: &[u8]) -> Result<Value, String> {
+    let mut r = Reader { bytes, pos: 0 };
+    let v = match r.byte()? {
+        SCALAR => {
+            let vt = type_of_code(u32::from(r.byte()?))?;
+            Value::Scalar(match vt {
+                ValueType::F64 => Scalar::F64(one(f64::take(&mut r, 1)?)),
+                ValueType::F32 => Scalar::F32(one(f32::take(&mut r, 1)?)),
+                ValueType::Si64 => Scalar::Si64(one(i64::take(&mut r, 1)?)),
+                ValueType::Si32 => Scalar::Si32(one(i32::take(&mut r, 1)?)),
+                ValueType::Si8 => Scalar::Si8(one(i8::take(&mut r, 1)?)),
+                ValueType::Ui64 => Scalar::Ui64(one(u64::take(&mut r, 1)?)),
+                ValueType::Index => Scalar::Index(one(u64::take(&mut r, 1)?)),
+                ValueType::Ui32 => Scalar::Ui32(one(u32::take(&mut r, 1)?)),
+                ValueType::Ui8 => Scalar::Ui8(one(u8::take(&mut r, 1)?)),
+                ValueType::Bool => Scalar::Bool(one(bool::take(&mut r, 1)?)),
+                ValueType::Str => Scalar::Str(one(<Arc<str>>::take(&mut r, 1)?)),
+            })
+        }
+        DENSE => Value::Matrix(read_dense(&mut r)?),
+        CSR => {
+            let (rows, cols, nnz) = (r.len()?, r.len()?, r.len()?);
+            let offsets = r.lens(rows.checked_add(1).ok_or("malformed value: too many rows")?)?;
+            let col_idxs = r.lens(nnz)?;
+            if r.byte()? != DENSE {
+                return Err("malformed value: CSR values are not a matrix".into());
+            }
+            let values = read_dense(&mut r)?;
+            if values.rows() != 1 || values.cols() != nnz {
+                return Err("malformed value: CSR values of the wrong shape".into());
+            }
+            Value::Sparse(CsrMatrix::new(rows, cols, offsets, col_idxs, values).map_err(|_| "malformed value: CSR")?)
+        }
+        tag => return Err(format!("malformed value: tag {tag}")),
+    };
+    if r.pos != bytes.len() {
+        return Err(format!("malformed value: {} bytes after the value", bytes.len() - r.pos));
+    }
+    Ok(v)
+}
+
+fn one<T>(v: Vec<T>) -> T {
+    // `take(_, 1)` returns exactly one cell or an error.
+    let mut v = v;
+    v.swap_remove(0)
+}
+
+fn read_dense(r: &mut Reader<'_>) -> Result<Matrix, String> {
+    let vt = type_of_code(u32::from(r.byte()?))?;
+    let (rows, cols) = (r.len()?, r.len()?);
+    let n = rows.checked_mul(cols).ok_or("malformed value: too many cells")?;
+    fn cells<T: Wire>(r: &mut Reader<'_>, rows: usize, cols: usize, n: usize) -> Result<DenseMatrix<T>, String> {
+        r.check(n, T::WIDTH)?;
+        Ok(DenseMatrix::from_vec(rows, cols, T::take(r, n)?))
+    }
+    Ok(match vt {
+        ValueType::F64 => Matrix::F64(cells(r, rows, cols, n)?),
+        ValueType::F32 => Matrix::F32(cells(r, rows, cols, n)?),
+        ValueType::Si64 => Matrix::Si64(cells(r, rows, cols, n)?),
+        ValueType::Si32 => Matrix::Si32(cells(r, rows, cols, n)?),
+        ValueType::Si8 => Matrix::Si8(cells(r, rows, cols, n)?),
+        ValueType::Ui64 | ValueType::Index => Matrix::Ui64(cells(r, rows, cols, n)?),
+        ValueType::Ui32 => Matrix::Ui32(cells(r, rows, cols, n)?),
+        ValueType::Ui8 => Matrix::Ui8(cells(r, rows, cols, n)?),
+        ValueType::Bool => Matrix::Bool(cells(r, rows, cols, n)?),
+        ValueType::Str => Matrix::Str(cells(r, rows, cols, n)?),
+    })
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or("malformed value: truncated")?;
+        let out = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+
+    fn byte(&mut self) -> Result<u8, String> {
+        Ok(self.bytes(1)?[0])
+    }
+
+    /// A u64 length that fits this machine.
+    fn len(&mut self) -> Result<usize, String> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.bytes(8)?);
+        usize::try_from(u64::from_le_bytes(a)).map_err(|_| "malformed value: a length too large".to_owned())
+    }
+
+    fn lens(&mut self, n: usize) -> Result<Vec<usize>, String> {
+        self.check(n, 8)?;
+        (0..n).map(|_| self.len()).collect()
+    }
+
+    /// Fails unless `n` items of at least `width` bytes can still follow.
+    fn check(&self, n: usize, width: usize) -> Result<(), String> {
+        match n.checked_mul(width) {
+            Some(b) if b <= self.bytes.len() - self.pos => Ok(()),
+            _ => Err("malformed value: more cells declared than sent".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(v: Value) {
+        let bytes = encode(&v).expect("encodes");
+        let back = decode(&bytes).expect("decodes");
+        // Bit for bit (NaN included): the decoded value encodes to the same bytes.
+        assert_eq!(encode(&back).expect("encodes"), bytes);
+        assert_eq!(kind(&back), kind(&v));
+        // Every truncation is an error, never a panic.
+        for cut in 0..bytes.len() {
+            assert!(decode(&bytes[..cut]).is_err(), "{cut} of {} bytes", bytes.len());
+        }
+    }
+
+    fn kind(v: &Value) -> String {
+        match v {
+            Value::Matrix(m) => format!("dense {} {}x{}", m.value_type(), m.rows(), m.cols()),
+            Value::Sparse(m) => format!("csr {} {}x{} {}", m.value_type(), m.rows(), m.cols(), m.nnz()),
+            Value::Scalar(s) => format!("scalar {}", s.value_type()),
+            other => other.describe(),
+        }
+    }
+
+    #[test]
+    fn every_value_type_and_csr_round_trip() {
+        round_trip(Value::Scalar(Scalar::F64(-0.0)));
+        round_trip(Value::Scalar(Scalar::Index(7)));
+        round_trip(Value::Scalar(Scalar::Str(Arc::from("ä b"))));
+        round_trip(Value::Matrix(Matrix::F64(DenseMatrix::from_vec(2, 2, vec![1.5, f64::NAN.abs(), -3.0, 1e300]))));
+        round_trip(Value::Matrix(Matrix::F32(DenseMatrix::from_vec(1, 3, vec![1.5, 2.0, -3.0]))));
+        round_trip(Value::Matrix(Matrix::Si64(DenseMatrix::from_vec(3, 1, vec![i64::MIN, 0, i64::MAX]))));
+        round_trip(Value::Matrix(Matrix::Si32(DenseMatrix::from_vec(1, 2, vec![-1, 2]))));
+        round_trip(Value::Matrix(Matrix::Si8(DenseMatrix::from_vec(1, 2, vec![-1, 2]))));
+        round_trip(Value::Matrix(Matrix::Ui64(DenseMatrix::from_vec(1, 2, vec![u64::MAX, 2]))));
+        round_trip(Value::Matrix(Matrix::Ui32(DenseMatrix::from_vec(1, 2, vec![1, 2]))));
+        round_trip(Value::Matrix(Matrix::Ui8(DenseMatrix::from_vec(1, 2, vec![255, 2]))));
+        round_trip(Value::Matrix(Matrix::Bool(DenseMatrix::from_vec(1, 2, vec![true, false]))));
+        round_trip(Value::Matrix(Matrix::Str(DenseMatrix::from_vec(1, 2, vec![Arc::from("a"), Arc::from("")]))));
+        round_trip(Value::Matrix(Matrix::F64(DenseMatrix::from_vec(0, 5, vec![]))));
+        let dense = Matrix::F64(DenseMatrix::from_vec(3, 3, vec![0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 3.0]));
+        let csr = CsrMatrix::from_dense(&dense).expect("csr");
+        round_trip(Value::Sparse(csr.clone()));
+        round_trip(Value::Sparse(csr.row_range(1, 3).expect("rows")));
+    }
+
+    #[test]
+    fn hostile_sizes_are_errors_without_allocating() {
+        let mut huge = vec![DENSE, type_code(ValueType::F64)];
+        huge.extend_from_slice(&u64::MAX.to_le_bytes());
+        huge.extend_from_slice(&u64::MAX.to_le_bytes());
+        assert!(decode(&huge).is_err());
+        let mut many = vec![DENSE, type_code(ValueType::Str)];
+        many.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        many.extend_from_slice(&1u64.to_le_bytes());
+        assert!(decode(&many).is_err());
+        assert!(decode(&[9]).is_err());
+        assert!(decode(&[SCALAR, 200, 0, 0, 0, 0, 0, 0, 0, 0]).is_err());
+        assert!(decode(&[]).is_err());
+    }
+}

@@ -1,0 +1,796 @@
+//! The coordinator: the executor's `Distribute` over gRPC workers.
+//!
+//! A pipeline is distributed when it has row-split inputs, no frames or lists, and either
+//! enough cells to pay for the network (`min_cells`) or an input already on the workers.
+//! Its rows are cut by `daphne_ir::pipeline::partition`: every worker gets a contiguous run of
+//! aligned groups of blocks and returns per group the folded reductions, which are folded here
+//! along the canonical tree, so the bits are those of a local run. Row-split inputs are stored
+//! on each worker as its rows, broadcast inputs whole (small ones inline in the task); both are
+//! cached by the identity of their cells and reused while the script holds the value. Row
+//! outputs stay on the workers as remote values (`Resident`): a later pipeline over the same
+//! rows uses them in place, anything else fetches them. Objects are freed on the workers when
+//! the script drops the value (remote values when their last reference goes, cached inputs at
+//! the next pipeline after the script let go of them).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use daphne_ir::pipeline::{block_rows, fold_tree, partition};
+use daphne_ir::{Combine, Function, OpId, OpKind, Split};
+use daphne_runtime::exec::Distribute;
+use daphne_runtime::matrix::Matrix;
+use daphne_runtime::pipeline::Failure;
+use daphne_runtime::remote::{Remote, Resident};
+use daphne_runtime::value::Value;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::codec;
+use crate::proto::worker_client::WorkerClient;
+use crate::proto::{self, FetchRequest, FreeRequest, InfoRequest, Task};
+use crate::worker::MAX_MESSAGE_BYTES;
+
+/// How long connecting to a worker may take before the run fails naming it.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Values at most this large (encoded) travel inside the task instead of being stored.
+const INLINE_BYTES: usize = 64 << 10;
+
+/// How calls to several workers are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// Futures of all workers' calls awaited together on the coordinator's runtime.
+    #[default]
+    Async,
+    /// One thread per worker, each making blocking calls.
+    Sync,
+}
+
+impl Backend {
+    /// DAPHNE's names: `sync-gRPC`, `async-gRPC`.
+    pub fn parse(name: &str) -> Option<Backend> {
+        match name.to_ascii_lowercase().as_str() {
+            "async-grpc" => Some(Backend::Async),
+            "sync-grpc" => Some(Backend::Sync),
+            _ => None,
+        }
+    }
+}
+
+/// How the coordinator works.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub backend: Backend,
+    /// The largest message of a stored or fetched object (`--max-distr-chunk-size`).
+    pub max_chunk_bytes: usize,
+    /// Pipelines whose row-split inputs have fewer cells run locally, unless an input is
+    /// already on the workers.
+    pub min_cells: usize,
+    /// The engine options the workers use (`--no-vec`, `--partitioning`, `--grain-size`).
+    pub vectorize: bool,
+    pub partitioning: String,
+    pub grain_rows: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            backend: Backend::Async,
+            max_chunk_bytes: 64 << 20,
+            min_cells: 1 << 18,
+            vectorize: true,
+            partitioning: "STATIC".into(),
+            grain_rows: 1,
+        }
+    }
+}
+
+/// The identity of a value's cells: where they are, and the shape (and whether CSR).
+type Identity = (usize, usize, usize, usize, bool);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Role {
+    Broadcast,
+    /// Row-split over `n` rows.
+    Rows(usize),
+}
+
+/// An input stored on the workers.
+struct Cached {
+    /// A clone of the value: it keeps the identity unique while cached; when only this clone
+    /// is left, the script has dropped the value and the objects are freed.
+    value: Value,
+    /// The object on each worker (for row splits only the workers that got rows).
+    ids: Vec<Option<u64>>,
+}
+
+/// A failure of a distributed pipeline.
+enum Fail {
+    /// The pipeline itself failed on a worker: running it locally reports the error exactly.
+    Pipeline,
+    /// The cluster failed (a worker unreachable, a broken answer).
+    Cluster(String),
+}
+
+type Job<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send>>;
+
+struct Inner {
+    rt: tokio::runtime::Runtime,
+    clients: Vec<WorkerClient<Channel>>,
+    addrs: Vec<String>,
+    options: Options,
+    /// Ids this coordinator gives objects: from a random base, so coordinators sharing
+    /// workers do not collide.
+    next_id: AtomicU64,
+    cache: Mutex<HashMap<(Identity, Role), Cached>>,
+    /// Pipeline modules by (function address, op): extracted and encoded once.
+    modules: Mutex<HashMap<(usize, OpId), Bytes>>,
+    /// Objects to free, per worker: sent at the next pipeline.
+    to_free: Mutex<Vec<Vec<u64>>>,
+}
+
+/// A connection to the workers; the executor's `Distribute`.
+pub struct Cluster {
+    inner: Arc<Inner>,
+    /// Workers started for this run (stopped when the cluster goes).
+    _local: Option<crate::launch::LocalWorkers>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Cluster({:?})", self.inner.addrs)
+    }
+}
+
+impl Cluster {
+    /// Connects to workers at `addrs` (each within `CONNECT_TIMEOUT`, checked with an info
+    /// call); `local` are the processes behind them when this run started them.
+    pub fn connect(
+        addrs: Vec<String>,
+        options: Options,
+        local: Option<crate::launch::LocalWorkers>,
+    ) -> Result<Cluster, String> {
+        if addrs.is_empty() {
+            return Err("no distributed workers".into());
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("daphne-coordinator")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the coordinator's runtime: {e}"))?;
+        let clients = rt.block_on(async {
+            let mut clients = Vec::with_capacity(addrs.len());
+            for addr in &addrs {
+                clients.push(connect_one(addr).await?);
+            }
+            Ok::<_, String>(clients)
+        })?;
+        let base = {
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+            let mixed = (t as u64 ^ (u64::from(std::process::id()) << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            (mixed >> 2) | 1
+        };
+        let n = addrs.len();
+        Ok(Cluster {
+            inner: Arc::new(Inner {
+                rt,
+                clients,
+                addrs,
+                options,
+                next_id: AtomicU64::new(base),
+                cache: Mutex::new(HashMap::new()),
+                modules: Mutex::new(HashMap::new()),
+                to_free: Mutex::new(vec![Vec::new(); n]),
+            }),
+            _local: local,
+        })
+    }
+
+    /// The workers' addresses.
+    pub fn addrs(&self) -> &[String] {
+        &self.inner.addrs
+    }
+
+    /// Every worker's info (the memory tests and benchmarks read it).
+    pub fn info(&self) -> Result<Vec<proto::WorkerInfo>, String> {
+        let inner = &self.inner;
+        inner.flush_frees();
+        let jobs: Vec<Job<proto::WorkerInfo>> = (0..inner.clients.len())
+            .map(|w| {
+                let mut c = inner.clients[w].clone();
+                let addr = inner.addrs[w].clone();
+                Box::pin(async move {
+                    c.info(InfoRequest {})
+                        .await
+                        .map(tonic::Response::into_inner)
+                        .map_err(|s| format!("worker {addr}: {}", s.message()))
+                }) as Job<_>
+            })
+            .collect();
+        inner.each(jobs).into_iter().collect()
+    }
+}
+
+impl Drop for Cluster {
+    /// Frees everything this run stored on the workers (workers outlive runs when they are
+    /// listed in `DISTRIBUTED_WORKERS`), waiting a little for the answers.
+    fn drop(&mut self) {
+        let inner = &self.inner;
+        {
+            let mut cache = inner.cache.lock().unwrap_or_else(|e| e.into_inner());
+            let mut to_free = inner.to_free.lock().unwrap_or_else(|e| e.into_inner());
+            for (_, c) in cache.drain() {
+                for (w, id) in c.ids.iter().enumerate() {
+                    if let Some(id) = id {
+                        to_free[w].push(*id);
+                    }
+                }
+            }
+        }
+        let pending: Vec<Vec<u64>> = {
+            let mut to_free = inner.to_free.lock().unwrap_or_else(|e| e.into_inner());
+            to_free.iter_mut().map(std::mem::take).collect()
+        };
+        let jobs: Vec<Job<()>> = pending
+            .into_iter()
+            .enumerate()
+            .filter(|(_, ids)| !ids.is_empty())
+            .map(|(w, objects)| {
+                let mut c = inner.clients[w].clone();
+                Box::pin(async move {
+                    let call = c.free(FreeRequest { objects });
+                    let _ = tokio::time::timeout(Duration::from_secs(2), call).await;
+                    Ok(())
+                }) as Job<()>
+            })
+            .collect();
+        let _ = inner.each(jobs);
+    }
+}
+
+async fn connect_one(addr: &str) -> Result<WorkerClient<Channel>, String> {
+    let unreachable = |e: &dyn std::fmt::Display| {
+        format!("cannot reach distributed worker {addr} (within {} s): {e}", CONNECT_TIMEOUT.as_secs())
+    };
+    let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| format!("`{addr}` is not a worker address (host:port): {e}"))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(20));
+    let channel = tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect())
+        .await
+        .map_err(|e| unreachable(&e))?
+        .map_err(|e| unreachable(&source_chain(&e)))?;
+    let mut client = WorkerClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    tokio::time::timeout(CONNECT_TIMEOUT, client.info(InfoRequest {}))
+        .await
+        .map_err(|e| unreachable(&e))?
+        .map_err(|s| unreachable(&s.message()))?;
+    Ok(client)
+}
+
+/// An error with its causes (tonic's transport errors say "transport error" alone).
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+impl Distribute for Cluster {
+    fn run(&self, f: &Function, id: OpId, inputs: &[Value]) -> Option<Result<Vec<Value>, Failure>> {
+        let inner = &self.inner;
+        let op = f.ops.try_get(id)?;
+        let OpKind::Pipeline(spec) = &op.kind else { return None };
+        // Which pipelines go to the workers.
+        let (mut n, mut cells, mut resident) = (None, 0usize, false);
+        for (v, s) in inputs.iter().zip(&spec.splits) {
+            let (rows, cols) = match (s, v) {
+                (Split::Rows, Value::Matrix(m)) => (m.rows(), m.cols()),
+                (Split::Rows, Value::Sparse(m)) => (m.rows(), m.cols()),
+                (Split::Rows, Value::Remote(r)) => {
+                    resident |= inner.parts_of(r).is_some();
+                    (r.rows, r.cols)
+                }
+                (Split::Rows, _) | (_, Value::Frame(_) | Value::List(..)) => return None,
+                _ => continue,
+            };
+            if n.is_some_and(|n| n != rows) {
+                // Inputs that disagree: the local run reports it.
+                return None;
+            }
+            n = Some(rows);
+            cells = cells.saturating_add(rows.saturating_mul(cols));
+        }
+        let n = n?;
+        if cells < inner.options.min_cells && !resident {
+            return None;
+        }
+        inner.sweep();
+        inner.flush_frees();
+        match inner.distribute(&self.inner, f, id, inputs, n) {
+            Ok(values) => Some(Ok(values)),
+            Err(Fail::Pipeline) => None,
+            Err(Fail::Cluster(message)) => Some(Err((message, None))),
+        }
+    }
+}
+
+impl Inner {
+    fn fresh_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) & !crate::worker::WORKER_IDS
+    }
+
+    /// Runs jobs (one per worker call) by the backend; results in job order.
+    fn each<T: Send + 'static>(&self, jobs: Vec<Job<T>>) -> Vec<Result<T, String>> {
+        if jobs.len() == 1 {
+            return jobs.into_iter().map(|j| self.rt.block_on(j)).collect();
+        }
+        match self.options.backend {
+            Backend::Async => self.rt.block_on(async {
+                let handles: Vec<_> = jobs.into_iter().map(tokio::spawn).collect();
+                let mut out = Vec::with_capacity(handles.len());
+                for h in handles {
+                    out.push(h.await.unwrap_or_else(|e| Err(format!("a worker call failed: {e}"))));
+                }
+                out
+            }),
+            Backend::Sync => {
+                let handle = self.rt.handle();
+                std::thread::scope(|s| {
+                    let threads: Vec<_> = jobs.into_iter().map(|j| s.spawn(move || handle.block_on(j))).collect();
+                    threads
+                        .into_iter()
+                        .map(|t| t.join().unwrap_or_else(|_| Err("a worker call panicked".to_owned())))
+                        .collect()
+                })
+            }
+        }
+    }
+
+    /// The parts of a remote value of this cluster.
+    fn parts_of<'r>(&self, r: &'r Remote) -> Option<&'r Parts> {
+        let parts = r.data.as_any().downcast_ref::<Parts>()?;
+        std::ptr::eq(Arc::as_ptr(&parts.inner), self).then_some(parts)
+    }
+
+    /// Frees the cached inputs the script no longer holds.
+    fn sweep(&self) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let gone: Vec<(Identity, Role)> = cache
+            .iter()
+            .filter(|(_, c)| match &c.value {
+                Value::Matrix(m) => m.is_unshared(),
+                Value::Sparse(m) => m.is_unshared(),
+                _ => true,
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        let mut to_free = self.to_free.lock().unwrap_or_else(|e| e.into_inner());
+        for k in gone {
+            if let Some(c) = cache.remove(&k) {
+                for (w, id) in c.ids.iter().enumerate() {
+                    if let Some(id) = id {
+                        to_free[w].push(*id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends the pending frees (without waiting for the answers).
+    fn flush_frees(&self) {
+        let pending: Vec<Vec<u64>> = {
+            let mut to_free = self.to_free.lock().unwrap_or_else(|e| e.into_inner());
+            to_free.iter_mut().map(std::mem::take).collect()
+        };
+        for (w, objects) in pending.into_iter().enumerate() {
+            if objects.is_empty() {
+                continue;
+            }
+            let mut c = self.clients[w].clone();
+            self.rt.spawn(async move {
+                let _ = c.free(FreeRequest { objects }).await;
+            });
+        }
+    }
+
+    /// Stores encoded objects (worker, id, bytes) in chunks.
+    fn store_all(&self, objects: Vec<(usize, u64, Bytes)>) -> Result<(), String> {
+        let max = self.options.max_chunk_bytes;
+        let jobs: Vec<Job<()>> = objects
+            .into_iter()
+            .map(|(w, id, bytes)| {
+                let mut c = self.clients[w].clone();
+                let addr = self.addrs[w].clone();
+                let chunks = crate::chunks(id, bytes, max);
+                Box::pin(async move {
+                    c.store(tokio_stream::iter(chunks))
+                        .await
+                        .map(|_| ())
+                        .map_err(|s| format!("distributed worker {addr}: storing an input failed: {}", s.message()))
+                }) as Job<()>
+            })
+            .collect();
+        self.each(jobs).into_iter().collect()
+    }
+
+    /// Fetches objects (worker, id) and decodes them.
+    fn fetch_all(&self, objects: &[(usize, u64)]) -> Result<Vec<Value>, String> {
+        let max = self.options.max_chunk_bytes as u64;
+        let jobs: Vec<Job<Value>> = objects
+            .iter()
+            .map(|&(w, id)| {
+                let mut c = self.clients[w].clone();
+                let addr = self.addrs[w].clone();
+                Box::pin(async move {
+                    let failed = |m: &str| format!("distributed worker {addr}: fetching a result failed: {m}");
+                    let mut stream = c
+                        .fetch(FetchRequest { object: id, max_chunk_bytes: max })
+                        .await
+                        .map_err(|s| failed(s.message()))?
+                        .into_inner();
+                    let mut buf: Vec<u8> = Vec::new();
+                    while let Some(chunk) = stream.message().await.map_err(|s| failed(s.message()))? {
+                        if chunk.offset != buf.len() as u64 || chunk.object != id {
+                            return Err(failed("chunks out of order"));
+                        }
+                        if buf.is_empty() {
+                            buf.reserve(usize::try_from(chunk.total_bytes.min(1 << 34)).unwrap_or(0));
+                        }
+                        buf.extend_from_slice(&chunk.data);
+                    }
+                    codec::decode(&buf).map_err(|e| failed(&e))
+                }) as Job<Value>
+            })
+            .collect();
+        self.each(jobs).into_iter().collect()
+    }
+
+    /// The encoded pipeline module of pipeline `id` of `f`.
+    fn module(&self, f: &Function, id: OpId) -> Result<Bytes, String> {
+        let key = (std::ptr::from_ref(f) as usize, id);
+        let mut modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = modules.get(&key) {
+            return Ok(b.clone());
+        }
+        let m = daphne_ir::pipeline::extract(f, id).ok_or("internal: not a pipeline")?;
+        let b = Bytes::from(m.to_bytes());
+        modules.insert(key, b.clone());
+        Ok(b)
+    }
+
+    fn distribute(
+        &self,
+        me: &Arc<Inner>,
+        f: &Function,
+        id: OpId,
+        inputs: &[Value],
+        n: usize,
+    ) -> Result<Vec<Value>, Fail> {
+        let op = &f.ops[id];
+        let OpKind::Pipeline(spec) = &op.kind else { return Err(Fail::Pipeline) };
+        let w_all = self.clients.len();
+        let (group_rows, ranges) = partition(n, w_all);
+        // Every worker's rows; workers without groups get no task.
+        let rows: Vec<std::ops::Range<usize>> =
+            ranges.iter().map(|g| (g.start * group_rows).min(n)..(g.end * group_rows).min(n)).collect();
+        let active: Vec<usize> = (0..w_all).filter(|&w| !ranges[w].is_empty()).collect();
+        let module = self.module(f, id).map_err(Fail::Cluster)?;
+        // Every input as each active worker sees it.
+        let mut task_inputs: Vec<Vec<proto::Input>> = vec![Vec::with_capacity(inputs.len()); w_all];
+        let mut stores: Vec<(usize, u64, Bytes)> = Vec::new();
+        let mut new_cached: Vec<((Identity, Role), Cached)> = Vec::new();
+        let by_object = |id: u64| proto::Input { source: Some(proto::input::Source::Object(id)) };
+        for (v, split) in inputs.iter().zip(&spec.splits) {
+            // A remote value already split as this pipeline splits its rows is used in place.
+            if let (Split::Rows, Value::Remote(r)) = (split, v)
+                && let Some(p) = self.parts_of(r)
+                && p.matches(&active, &rows)
+            {
+                for (w, _, id) in &p.parts {
+                    task_inputs[*w].push(by_object(*id));
+                }
+                continue;
+            }
+            let local = v.clone().local().map_err(Fail::Cluster)?;
+            let identity: Option<Identity> = match &local {
+                Value::Matrix(m) => {
+                    let (a, b, c, d) = m.identity();
+                    Some((a, b, c, d, false))
+                }
+                Value::Sparse(m) => {
+                    let (a, b, c, d) = m.identity();
+                    Some((a, b, c, d, true))
+                }
+                _ => None,
+            };
+            let role = if *split == Split::Rows { Role::Rows(n) } else { Role::Broadcast };
+            let small = match &local {
+                Value::Scalar(_) => true,
+                Value::Matrix(m) => codec::dense_size(m) <= INLINE_BYTES,
+                Value::Sparse(m) => m.nnz() * 16 + m.rows() * 8 <= INLINE_BYTES,
+                _ => false,
+            };
+            if role == Role::Broadcast && small {
+                let bytes = Bytes::from(codec::encode(&local).map_err(Fail::Cluster)?);
+                for &w in &active {
+                    task_inputs[w].push(proto::Input { source: Some(proto::input::Source::Inline(bytes.clone())) });
+                }
+                continue;
+            }
+            let key = identity.map(|i| (i, role));
+            let cached_ids = key.and_then(|k| {
+                let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+                cache
+                    .get(&k)
+                    .map(|c| c.ids.clone())
+                    .or_else(|| new_cached.iter().find(|(nk, _)| *nk == k).map(|(_, c)| c.ids.clone()))
+            });
+            let ids = match cached_ids {
+                Some(ids) => ids,
+                None => {
+                    let mut ids = vec![None; w_all];
+                    for &w in &active {
+                        let part = match (role, &local) {
+                            (Role::Rows(_), Value::Matrix(m)) => Value::Matrix(m.row_range(rows[w].start, rows[w].end)),
+                            (Role::Rows(_), Value::Sparse(m)) => {
+                                Value::Sparse(m.row_range(rows[w].start, rows[w].end).map_err(Fail::Cluster)?)
+                            }
+                            _ => local.clone(),
+                        };
+                        let oid = self.fresh_id();
+                        stores.push((w, oid, Bytes::from(codec::encode(&part).map_err(Fail::Cluster)?)));
+                        ids[w] = Some(oid);
+                    }
+                    if let Some(k) = key {
+                        new_cached.push((k, Cached { value: local.clone(), ids: ids.clone() }));
+                    } else {
+                        // Not cacheable (no identity): freed after this pipeline.
+                        let mut to_free = self.to_free.lock().unwrap_or_else(|e| e.into_inner());
+                        for (w, id) in ids.iter().enumerate() {
+                            if let Some(id) = id {
+                                to_free[w].push(*id);
+                            }
+                        }
+                    }
+                    ids
+                }
+            };
+            for &w in &active {
+                let id = ids[w].ok_or_else(|| Fail::Cluster("internal: an input missing on a worker".into()))?;
+                task_inputs[w].push(by_object(id));
+            }
+        }
+        self.store_all(stores).map_err(Fail::Cluster)?;
+        {
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            cache.extend(new_cached);
+        }
+        let b = block_rows(n);
+        let inline_limit = self.options.max_chunk_bytes.min(4 << 20) as u64;
+        let jobs: Vec<Job<proto::TaskResult>> = active
+            .iter()
+            .map(|&w| {
+                let task = Task {
+                    pipeline: module.clone(),
+                    inputs: std::mem::take(&mut task_inputs[w]),
+                    block_rows: b as u64,
+                    group_rows: group_rows as u64,
+                    inline_limit,
+                    keep_rows: true,
+                    vectorize: self.options.vectorize,
+                    partitioning: self.options.partitioning.clone(),
+                    grain_rows: self.options.grain_rows as u64,
+                };
+                let mut c = self.clients[w].clone();
+                let addr = self.addrs[w].clone();
+                Box::pin(async move {
+                    c.compute(task).await.map(tonic::Response::into_inner).map_err(|s| {
+                        if s.code() == tonic::Code::Aborted {
+                            // Marked so the caller can tell a pipeline failure.
+                            format!("\u{0}{}", s.message())
+                        } else {
+                            format!("distributed worker {addr}: {}", s.message())
+                        }
+                    })
+                }) as Job<_>
+            })
+            .collect();
+        let mut results = Vec::with_capacity(active.len());
+        let mut pipeline_failed = false;
+        let mut cluster_error = None;
+        for r in self.each(jobs) {
+            match r {
+                Ok(t) => results.push(t),
+                Err(e) if e.starts_with('\u{0}') => pipeline_failed = true,
+                Err(e) => cluster_error = Some(e),
+            }
+        }
+        if let Some(e) = cluster_error {
+            return Err(Fail::Cluster(e));
+        }
+        if pipeline_failed {
+            // Free what the other workers kept.
+            self.forget_results(&active, &results);
+            return Err(Fail::Pipeline);
+        }
+        self.assemble(me, f, id, n, &active, &rows, results).map_err(Fail::Cluster)
+    }
+
+    /// Frees the objects workers kept for results that will not be used.
+    fn forget_results(&self, active: &[usize], results: &[proto::TaskResult]) {
+        let mut to_free = self.to_free.lock().unwrap_or_else(|e| e.into_inner());
+        for (&w, r) in active.iter().zip(results) {
+            for o in &r.outputs {
+                for p in &o.parts {
+                    if let Some(proto::output::Result::Kept(k)) = &p.result {
+                        to_free[w].push(k.object);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The pipeline's results from the workers' answers.
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        &self,
+        me: &Arc<Inner>,
+        f: &Function,
+        id: OpId,
+        n: usize,
+        active: &[usize],
+        rows: &[std::ops::Range<usize>],
+        results: Vec<proto::TaskResult>,
+    ) -> Result<Vec<Value>, String> {
+        let op = &f.ops[id];
+        let OpKind::Pipeline(spec) = &op.kind else { return Err("internal: not a pipeline".into()) };
+        let broken = |w: usize| format!("distributed worker {}: a malformed task result", self.addrs[w]);
+        for (&w, r) in active.iter().zip(&results) {
+            if r.outputs.len() != spec.combines.len() {
+                return Err(broken(w));
+            }
+        }
+        let mut values = Vec::with_capacity(spec.combines.len());
+        for (k, (&c, &r)) in spec.combines.iter().zip(&op.results).enumerate() {
+            if c == Combine::Rows {
+                let mut parts = Vec::with_capacity(active.len());
+                let (mut cols, mut vt) = (None, None);
+                for (&w, res) in active.iter().zip(&results) {
+                    let [proto::Output { result: Some(proto::output::Result::Kept(kept)) }] =
+                        res.outputs[k].parts.as_slice()
+                    else {
+                        return Err(broken(w));
+                    };
+                    if kept.rows as usize != rows[w].len() || cols.is_some_and(|c| c != kept.cols) {
+                        return Err(broken(w));
+                    }
+                    cols = Some(kept.cols);
+                    vt = Some(codec::type_of_code(kept.value_type)?);
+                    parts.push((w, rows[w].clone(), kept.object));
+                }
+                let data = Parts { inner: me.clone(), parts, fetched: Mutex::new(None) };
+                values.push(Value::Remote(Remote {
+                    rows: n,
+                    cols: cols.unwrap_or(0) as usize,
+                    value_type: vt.ok_or("internal: a row output without parts")?,
+                    data: Arc::new(data),
+                }));
+                continue;
+            }
+            // Every part in worker and group order, brought here.
+            let mut here: Vec<Option<Value>> = Vec::new();
+            let mut kept: Vec<(usize, usize, u64)> = Vec::new();
+            for (&w, res) in active.iter().zip(&results) {
+                for p in &res.outputs[k].parts {
+                    match &p.result {
+                        Some(proto::output::Result::Inline(b)) => here.push(Some(codec::decode(b)?)),
+                        Some(proto::output::Result::Kept(o)) => {
+                            kept.push((here.len(), w, o.object));
+                            here.push(None);
+                        }
+                        None => return Err(broken(w)),
+                    }
+                }
+            }
+            if !kept.is_empty() {
+                let ids: Vec<(usize, u64)> = kept.iter().map(|&(_, w, id)| (w, id)).collect();
+                let fetched = self.fetch_all(&ids);
+                let mut to_free = self.to_free.lock().unwrap_or_else(|e| e.into_inner());
+                for &(_, w, id) in &kept {
+                    to_free[w].push(id);
+                }
+                drop(to_free);
+                for ((slot, _, _), v) in kept.iter().zip(fetched?) {
+                    here[*slot] = Some(v);
+                }
+            }
+            let parts: Vec<Value> = here.into_iter().collect::<Option<_>>().ok_or("internal: a part missing")?;
+            values.push(match c {
+                Combine::Cols => {
+                    let ms: Vec<Matrix> = parts
+                        .into_iter()
+                        .map(|p| match p {
+                            Value::Matrix(m) => Ok(m),
+                            _ => Err("internal: a column output part is not a matrix".to_owned()),
+                        })
+                        .collect::<Result<_, _>>()?;
+                    Value::Matrix(Matrix::concat(&ms, false).ok_or("internal: column parts of different shapes")?)
+                }
+                _ => fold_tree(parts.into_iter().map(Ok).collect(), |a: Result<Value, String>, b| {
+                    daphne_runtime::pipeline::combine_two(f, r, c, a?, b?)
+                })
+                .ok_or("internal: no parts to fold")??,
+            });
+        }
+        Ok(values)
+    }
+}
+
+/// A row output kept on the workers: per worker its rows and its object.
+struct Parts {
+    inner: Arc<Inner>,
+    parts: Vec<(usize, std::ops::Range<usize>, u64)>,
+    fetched: Mutex<Option<Value>>,
+}
+
+impl Parts {
+    /// Whether the value is split over exactly these workers' rows.
+    fn matches(&self, active: &[usize], rows: &[std::ops::Range<usize>]) -> bool {
+        self.parts.len() == active.len()
+            && self.parts.iter().zip(active).all(|((w, r, _), &a)| *w == a && rows.get(a) == Some(r))
+    }
+}
+
+impl std::fmt::Debug for Parts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Parts({:?})", self.parts)
+    }
+}
+
+impl Resident for Parts {
+    fn fetch(&self) -> Result<Value, String> {
+        let mut fetched = self.fetched.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = &*fetched {
+            return Ok(v.clone());
+        }
+        let ids: Vec<(usize, u64)> = self.parts.iter().map(|(w, _, id)| (*w, *id)).collect();
+        let parts = self.inner.fetch_all(&ids)?;
+        let ms: Vec<Matrix> = parts
+            .into_iter()
+            .map(|p| match p {
+                Value::Matrix(m) => Ok(m),
+                other => Err(format!("internal: a fetched part is {}", other.describe())),
+            })
+            .collect::<Result<_, _>>()?;
+        let v = Value::Matrix(Matrix::concat(&ms, true).ok_or("internal: fetched parts of different shapes")?);
+        *fetched = Some(v.clone());
+        Ok(v)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+impl Drop for Parts {
+    fn drop(&mut self) {
+        let mut to_free = self.inner.to_free.lock().unwrap_or_else(|e| e.into_inner());
+        for (w, _, id) in &self.parts {
+            to_free[*w].push(*id);
+        }
+    }
+}

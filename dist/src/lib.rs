@@ -1,0 +1,44 @@
+//! The distributed runtime: `daphne --distributed` runs a script's pipelines on workers.
+//!
+//! - `worker.rs`: the gRPC service a `daphne-worker` process offers (store, compute, fetch,
+//!   free, info).
+//! - `coordinator.rs`: the executor's side (`exec::Distribute`): splits a pipeline's rows over
+//!   the workers so that every worker's part is a run of whole subtrees of the canonical fold
+//!   (`daphne_ir::pipeline::partition`), ships inputs once (cached by identity), keeps row
+//!   outputs on the workers as remote values, folds the workers' results in the canonical order.
+//! - `launch.rs`: where workers come from: `DISTRIBUTED_WORKERS`, or worker processes started
+//!   on loopback for the run.
+//! - `codec.rs`: the wire form of values.
+//!
+//! Architecture Invariant: a distributed run prints the same bytes as a local one: workers cut
+//! their rows by the global block size and return one result per aligned group of blocks, and
+//! the coordinator folds them along the same tree as a local run.
+
+pub mod codec;
+pub mod coordinator;
+pub mod launch;
+pub mod worker;
+
+/// The generated protocol (`proto/worker.proto`).
+#[allow(clippy::all, clippy::pedantic, missing_docs)]
+pub mod proto {
+    tonic::include_proto!("daphne.worker");
+}
+
+/// An encoded object cut into chunks of at most `max` bytes (at least one chunk).
+pub(crate) fn chunks(object: u64, bytes: bytes::Bytes, max: usize) -> Vec<proto::Chunk> {
+    let max = max.max(1);
+    let total = bytes.len() as u64;
+    if bytes.is_empty() {
+        return vec![proto::Chunk { object, total_bytes: 0, offset: 0, data: bytes }];
+    }
+    (0..bytes.len())
+        .step_by(max)
+        .map(|lo| proto::Chunk {
+            object,
+            total_bytes: total,
+            offset: lo as u64,
+            data: bytes.slice(lo..(lo + max).min(bytes.len())),
+        })
+        .collect()
+}

@@ -1,0 +1,445 @@
+//! The worker: holds objects, runs pipelines on its part of their rows, answers fetches.
+//!
+//! Every request is checked before it touches anything: unknown objects, malformed values,
+//! invalid IR and inconsistent chunks are answered with an error status, and the worker goes on
+//! serving. A pipeline's own failure (a domain error, a shape mismatch) is `ABORTED`, so the
+//! coordinator can tell it from a broken request and re-run the pipeline locally, where the
+//! error is reported exactly as in a local run.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use daphne_ir::{Combine, Module, OpKind, Split};
+use daphne_runtime::engine::Engine;
+use daphne_runtime::matrix::Matrix;
+use daphne_runtime::schedule::{Partitioning, Schedule};
+use daphne_runtime::value::Value;
+use tokio::sync::oneshot;
+use tokio_stream::StreamExt;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::codec;
+use crate::proto::worker_server::{Worker, WorkerServer};
+use crate::proto::{self, Chunk, FetchRequest, FreeRequest, Freed, InfoRequest, Stored, Task, TaskResult, WorkerInfo};
+
+/// The largest gRPC message a worker accepts or sends (chunks are bounded by the coordinator;
+/// a task with its inline inputs is small).
+pub const MAX_MESSAGE_BYTES: usize = 1 << 30;
+
+/// The first id a worker gives its own results (coordinators name theirs below it).
+pub const WORKER_IDS: u64 = 1 << 63;
+
+/// The most pipeline modules kept decoded; beyond it the cache and the engine's kernels are
+/// dropped and rebuilt as needed.
+const MAX_MODULES: usize = 256;
+
+/// An object a worker holds.
+struct Object {
+    value: Arc<Value>,
+    bytes: u64,
+}
+
+/// What the request handlers share.
+struct State {
+    address: String,
+    threads: usize,
+    objects: Mutex<HashMap<u64, Object>>,
+    next_id: AtomicU64,
+    tasks: AtomicU64,
+    /// Statistics the compute thread keeps: modules cached, kernels compiled.
+    modules: AtomicU64,
+    kernels: AtomicU64,
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl State {
+    fn lookup(&self, id: u64) -> Result<Arc<Value>, Status> {
+        let objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        objects.get(&id).map(|o| o.value.clone()).ok_or_else(|| Status::not_found(format!("no object {id}")))
+    }
+
+    fn keep(&self, value: Value, bytes: u64) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.insert(id, value, bytes);
+        id
+    }
+
+    fn insert(&self, id: u64, value: Value, bytes: u64) {
+        let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        objects.insert(id, Object { value: Arc::new(value), bytes });
+    }
+}
+
+/// Per pipeline output: its combine mode and its parts (one joined value, or one per group).
+type Outputs = Vec<(Combine, Vec<Value>)>;
+
+/// A pipeline to run on the compute thread, with its inputs resolved.
+struct Job {
+    task: Task,
+    inputs: Vec<Value>,
+    reply: oneshot::Sender<Result<Outputs, Status>>,
+}
+
+/// The worker service.
+pub struct Service {
+    state: Arc<State>,
+}
+
+impl Service {
+    /// A worker that calls itself `address` and runs pipelines on `threads` threads.
+    pub fn new(address: String, threads: usize) -> Result<Service, String> {
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        let state = Arc::new(State {
+            address,
+            threads: threads.max(1),
+            objects: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(WORKER_IDS),
+            tasks: AtomicU64::new(0),
+            modules: AtomicU64::new(0),
+            kernels: AtomicU64::new(0),
+            jobs,
+        });
+        let shared = state.clone();
+        let engine = Engine::new(Schedule::on(threads)).ok();
+        std::thread::Builder::new()
+            .name("daphne-worker-compute".into())
+            .stack_size(64 << 20)
+            .spawn(move || compute_loop(rx, engine, &shared))
+            .map_err(|e| format!("cannot start the compute thread: {e}"))?;
+        Ok(Service { state })
+    }
+
+    /// The tonic service, with the message limits raised.
+    pub fn into_server(self) -> WorkerServer<Service> {
+        WorkerServer::new(self)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+}
+
+/// Runs jobs one after another; each uses the engine's threads.
+fn compute_loop(rx: std::sync::mpsc::Receiver<Job>, mut engine: Option<Engine>, state: &State) {
+    let mut modules: HashMap<Bytes, Arc<Module>> = HashMap::new();
+    while let Ok(job) = rx.recv() {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_job(&job.task, job.inputs, &mut modules, engine.as_mut(), state)
+        }))
+        .unwrap_or_else(|_| Err(Status::internal("the worker panicked running the pipeline")));
+        if let Some(e) = &engine {
+            state.kernels.store(e.compiled() as u64, Ordering::Relaxed);
+        }
+        state.modules.store(modules.len() as u64, Ordering::Relaxed);
+        let _ = job.reply.send(result);
+    }
+}
+
+fn run_job(
+    task: &Task,
+    inputs: Vec<Value>,
+    modules: &mut HashMap<Bytes, Arc<Module>>,
+    mut engine: Option<&mut Engine>,
+    state: &State,
+) -> Result<Outputs, Status> {
+    let module = match modules.get(&task.pipeline) {
+        Some(m) => m.clone(),
+        None => {
+            let m = Module::from_bytes(&task.pipeline).map_err(Status::invalid_argument)?;
+            daphne_ir::verify::pipeline_module(&m)
+                .map_err(|e| Status::invalid_argument(format!("invalid pipeline: {e}")))?;
+            if modules.len() >= MAX_MODULES {
+                // Kernels are keyed by the address of their function: forget them together.
+                modules.clear();
+                if let Some(e) = engine.as_deref_mut() {
+                    e.forget();
+                }
+            }
+            let m = Arc::new(m);
+            modules.insert(task.pipeline.clone(), m.clone());
+            m
+        }
+    };
+    let f = &module.functions[0];
+    let id = f.body.ops[0];
+    let op = &f.ops[id];
+    let OpKind::Pipeline(spec) = &op.kind else {
+        return Err(Status::invalid_argument("invalid pipeline: not a pipeline op"));
+    };
+    if inputs.len() != spec.splits.len() {
+        return Err(Status::invalid_argument(format!(
+            "a pipeline of {} inputs got {}",
+            spec.splits.len(),
+            inputs.len()
+        )));
+    }
+    let mut n = None;
+    for (v, s) in inputs.iter().zip(&spec.splits) {
+        if *s == Split::Rows {
+            let rows = match v {
+                Value::Matrix(m) => m.rows(),
+                Value::Sparse(m) => m.rows(),
+                other => return Err(Status::invalid_argument(format!("a row-split input is {}", other.describe()))),
+            };
+            if n.is_some_and(|n| n != rows) {
+                return Err(Status::invalid_argument("row-split inputs of different row counts"));
+            }
+            n = Some(rows);
+        }
+    }
+    let n = n.unwrap_or(0);
+    let (block_rows, group_rows) = (task.block_rows as usize, task.group_rows as usize);
+    if block_rows == 0 || group_rows == 0 || group_rows % block_rows != 0 {
+        return Err(Status::invalid_argument("group rows must be a positive multiple of the block rows"));
+    }
+    let schedule = Schedule {
+        threads: state.threads,
+        partitioning: Partitioning::parse(&task.partitioning).unwrap_or_default(),
+        grain_rows: (task.grain_rows as usize).max(1),
+    };
+    if let Some(e) = engine.as_deref_mut() {
+        e.set_schedule(schedule);
+    }
+    state.tasks.fetch_add(1, Ordering::Relaxed);
+    let groups = n.div_ceil(group_rows).max(1);
+    let mut per_group = Vec::with_capacity(groups);
+    for g in 0..groups {
+        let (lo, hi) = (g * group_rows, ((g + 1) * group_rows).min(n));
+        let mine = inputs
+            .iter()
+            .zip(&spec.splits)
+            .map(|(v, s)| {
+                Ok(match (s, v) {
+                    (Split::Rows, Value::Matrix(m)) => Value::Matrix(m.row_range(lo, hi)),
+                    (Split::Rows, Value::Sparse(m)) => Value::Sparse(m.row_range(lo, hi)?),
+                    _ => v.clone(),
+                })
+            })
+            .collect::<Result<Vec<Value>, String>>()
+            .map_err(Status::invalid_argument)?;
+        let compiled = match (task.vectorize, engine.as_deref_mut()) {
+            (true, Some(e)) => e.run_blocks(f, id, &mine, Some(block_rows)),
+            _ => None,
+        };
+        let out = match compiled {
+            Some(r) => r.map_err(Status::aborted)?,
+            None => daphne_runtime::pipeline::run_blocks(f, op, mine, &schedule, Some(block_rows))
+                .map_err(|(m, _)| Status::aborted(m))?,
+        };
+        per_group.push(out);
+    }
+    // Per output: `rows`/`cols` outputs joined over the groups, folds one value per group.
+    let mut outputs = Vec::with_capacity(spec.combines.len());
+    for (k, c) in spec.combines.iter().enumerate() {
+        let parts: Vec<Value> = per_group
+            .iter()
+            .map(|g| g.get(k).cloned())
+            .collect::<Option<_>>()
+            .ok_or_else(|| Status::internal("a pipeline returned too few outputs"))?;
+        outputs.push((
+            *c,
+            match c {
+                Combine::Rows | Combine::Cols if parts.len() > 1 => {
+                    let ms: Vec<Matrix> = parts
+                        .into_iter()
+                        .map(|p| match p {
+                            Value::Matrix(m) => Ok(m),
+                            _ => Err(Status::internal("a joined pipeline output is not a matrix")),
+                        })
+                        .collect::<Result<_, _>>()?;
+                    let joined = Matrix::concat(&ms, *c == Combine::Rows)
+                        .ok_or_else(|| Status::internal("pipeline outputs of different shapes"))?;
+                    vec![Value::Matrix(joined)]
+                }
+                _ => parts,
+            },
+        ));
+    }
+    Ok(outputs)
+}
+
+#[tonic::async_trait]
+impl Worker for Service {
+    async fn store(&self, request: Request<Streaming<Chunk>>) -> Result<Response<Stored>, Status> {
+        let mut stream = request.into_inner();
+        let mut object = None;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut total = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            match object {
+                None => {
+                    if chunk.object >= WORKER_IDS {
+                        return Err(Status::invalid_argument("object ids from 2^63 up are the worker's"));
+                    }
+                    object = Some(chunk.object);
+                    total = chunk.total_bytes;
+                    // Reserve what was announced only up to a bound: a hostile size must not
+                    // allocate before its bytes arrive.
+                    buf.reserve(usize::try_from(total.min(1 << 30)).unwrap_or(0));
+                }
+                Some(id) if id != chunk.object || total != chunk.total_bytes => {
+                    return Err(Status::invalid_argument("chunks of different objects in one store"));
+                }
+                Some(_) => {}
+            }
+            if chunk.offset != buf.len() as u64 || buf.len() as u64 + chunk.data.len() as u64 > total {
+                return Err(Status::invalid_argument(format!(
+                    "chunk at {} of {} bytes does not continue the {} bytes received of {total}",
+                    chunk.offset,
+                    chunk.data.len(),
+                    buf.len()
+                )));
+            }
+            buf.extend_from_slice(&chunk.data);
+        }
+        let id = object.ok_or_else(|| Status::invalid_argument("a store without chunks"))?;
+        if buf.len() as u64 != total {
+            return Err(Status::invalid_argument(format!("{} of {total} bytes arrived", buf.len())));
+        }
+        let value = codec::decode(&buf).map_err(Status::invalid_argument)?;
+        self.state.insert(id, value, total);
+        Ok(Response::new(Stored { object: id, bytes: total }))
+    }
+
+    async fn compute(&self, request: Request<Task>) -> Result<Response<TaskResult>, Status> {
+        let task = request.into_inner();
+        let mut inputs = Vec::with_capacity(task.inputs.len());
+        for input in &task.inputs {
+            inputs.push(match &input.source {
+                Some(proto::input::Source::Object(id)) => (*self.state.lookup(*id)?).clone(),
+                Some(proto::input::Source::Inline(bytes)) => codec::decode(bytes).map_err(Status::invalid_argument)?,
+                None => return Err(Status::invalid_argument("an input without a source")),
+            });
+        }
+        let (inline_limit, keep_rows) = (task.inline_limit, task.keep_rows);
+        let (reply, rx) = oneshot::channel();
+        self.state
+            .jobs
+            .send(Job { task, inputs, reply })
+            .map_err(|_| Status::unavailable("the worker's compute thread has stopped"))?;
+        let outputs = rx.await.map_err(|_| Status::internal("the compute thread dropped the task"))??;
+        let mut result = TaskResult { outputs: Vec::with_capacity(outputs.len()) };
+        for (c, parts) in outputs {
+            let mut out = proto::OutputParts { parts: Vec::with_capacity(parts.len()) };
+            for v in parts {
+                let keep = keep_rows && c == Combine::Rows;
+                let encoded = if keep { None } else { Some(codec::encode(&v).map_err(Status::internal)?) };
+                let part = match encoded {
+                    Some(bytes) if bytes.len() as u64 <= inline_limit => proto::output::Result::Inline(bytes.into()),
+                    encoded => {
+                        let (rows, cols, vt) = match &v {
+                            Value::Matrix(m) => (m.rows(), m.cols(), m.value_type()),
+                            Value::Sparse(m) => (m.rows(), m.cols(), m.value_type()),
+                            Value::Scalar(s) => (1, 1, s.value_type()),
+                            other => {
+                                return Err(Status::internal(format!("a pipeline output is {}", other.describe())));
+                            }
+                        };
+                        let bytes = match (&encoded, &v) {
+                            (Some(b), _) => b.len() as u64,
+                            (None, Value::Matrix(m)) => codec::dense_size(m) as u64,
+                            _ => 0,
+                        };
+                        let object = self.state.keep(v, bytes);
+                        proto::output::Result::Kept(proto::Kept {
+                            object,
+                            rows: rows as u64,
+                            cols: cols as u64,
+                            value_type: u32::from(codec::type_code(vt)),
+                            bytes,
+                        })
+                    }
+                };
+                out.parts.push(proto::Output { result: Some(part) });
+            }
+            result.outputs.push(out);
+        }
+        Ok(Response::new(result))
+    }
+
+    type FetchStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<Chunk, Status>> + Send>>;
+
+    async fn fetch(&self, request: Request<FetchRequest>) -> Result<Response<Self::FetchStream>, Status> {
+        let req = request.into_inner();
+        let value = self.state.lookup(req.object)?;
+        let bytes = Bytes::from(codec::encode(&value).map_err(Status::internal)?);
+        let chunks = crate::chunks(req.object, bytes, req.max_chunk_bytes as usize);
+        Ok(Response::new(Box::pin(tokio_stream::iter(chunks.into_iter().map(Ok)))))
+    }
+
+    async fn free(&self, request: Request<FreeRequest>) -> Result<Response<Freed>, Status> {
+        let ids = request.into_inner().objects;
+        let mut objects = self.state.objects.lock().unwrap_or_else(|e| e.into_inner());
+        let freed = ids.iter().filter(|id| objects.remove(id).is_some()).count();
+        Ok(Response::new(Freed { objects: freed as u64 }))
+    }
+
+    async fn info(&self, _request: Request<InfoRequest>) -> Result<Response<WorkerInfo>, Status> {
+        let s = &self.state;
+        let (objects, object_bytes) = {
+            let o = s.objects.lock().unwrap_or_else(|e| e.into_inner());
+            (o.len() as u64, o.values().map(|x| x.bytes).sum())
+        };
+        Ok(Response::new(WorkerInfo {
+            address: s.address.clone(),
+            threads: s.threads as u32,
+            objects,
+            object_bytes,
+            rss_bytes: rss_bytes(),
+            modules: s.modules.load(Ordering::Relaxed),
+            kernels: s.kernels.load(Ordering::Relaxed),
+            tasks: s.tasks.load(Ordering::Relaxed),
+        }))
+    }
+}
+
+/// The process's resident set size (Linux `/proc/self/statm`), 0 where unknown.
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// Serves on `addr` until SIGINT or SIGTERM (or `stop` resolves). `ready` is called with the
+/// address actually bound (a port of 0 picks a free one) before the first request is served.
+pub async fn serve(
+    addr: SocketAddr,
+    threads: usize,
+    ready: impl FnOnce(SocketAddr),
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let service = Service::new(bound.to_string(), threads)?;
+    ready(bound);
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|s| {
+        if let Ok(s) = &s {
+            let _ = s.set_nodelay(true);
+        }
+        s
+    });
+    let shutdown = async move {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+            _ = stop => {}
+        }
+    };
+    tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(service.into_server())
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+        .map_err(|e| format!("the worker on {bound} failed: {e}"))
+}

@@ -1,0 +1,247 @@
+//! The distributed runtime end to end, with real `daphne-worker` processes on 127.0.0.1.
+//!
+//! - Every script of `tests/run/` prints the same bytes (both streams) and exits the same way
+//!   with `--distributed` on 1, 2 and 3 workers, with tiny chunks, and with both backends
+//!   (`--min-distr-cells=0`: every pipeline goes to the workers).
+//! - Without `DISTRIBUTED_WORKERS`, `--distributed` starts its own workers.
+//! - An unreachable worker is named in an error within a few seconds (exit 3).
+//! - A worker answers garbage with errors and keeps serving.
+//! - Objects are freed on the workers: a 1000-iteration loop keeps them flat.
+//! - `--no-vec` reaches the workers.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{Workers, check, check_env};
+use daphne_dist::proto::worker_client::WorkerClient;
+use daphne_dist::proto::{self, InfoRequest};
+
+const DAPHNE: &str = env!("CARGO_BIN_EXE_daphne");
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime")
+}
+
+async fn client(addr: &str) -> WorkerClient<tonic::transport::Channel> {
+    WorkerClient::connect(format!("http://{addr}")).await.expect("the worker accepts connections")
+}
+
+fn info(addr: &str) -> proto::WorkerInfo {
+    rt().block_on(async { client(addr).await.info(InfoRequest {}).await.expect("info answers").into_inner() })
+}
+
+#[test]
+fn the_corpus_prints_the_same_bytes_distributed() {
+    let workers = Workers::start(3, 1);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run");
+    let scripts = common::scripts(&root);
+    assert!(scripts.len() >= 10, "the script corpus is missing");
+    let variants: Vec<(usize, Vec<&str>)> = vec![
+        (1, vec![]),
+        (2, vec![]),
+        (3, vec!["--dist_backend=sync-gRPC", "--max-distr-chunk-size=64"]),
+        (2, vec!["--dist_backend=async-gRPC", "--max-distr-chunk-size=7"]),
+    ];
+    let failures = std::sync::Mutex::new(Vec::new());
+    // Two threads: the machine has two cores and each run waits on workers part of the time.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(script) = scripts.get(i) else { break };
+                    let rel = script.strip_prefix(&root).unwrap_or(script).to_string_lossy().replace('\\', "/");
+                    let read = |ext: &str| std::fs::read_to_string(script.with_extension(ext)).ok();
+                    let mut args = vec![format!("run/{rel}")];
+                    args.extend(read("args").unwrap_or_default().lines().filter(|l| !l.is_empty()).map(str::to_owned));
+                    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                    let local = check(DAPHNE, &arg_refs);
+                    for (n, flags) in &variants {
+                        let mut all = vec!["--distributed", "--min-distr-cells=0"];
+                        all.extend(flags);
+                        all.extend(&arg_refs);
+                        let list = workers.list(*n);
+                        let other = check_env(DAPHNE, &all, &[("DISTRIBUTED_WORKERS", &list)]);
+                        if (other.status, &other.stdout, &other.stderr) != (local.status, &local.stdout, &local.stderr) {
+                            failures.lock().unwrap().push(format!(
+                                "{rel} on {n} workers {}: status {} (local {}), stdout:\n{}--- local:\n{}stderr:\n{}--- local:\n{}",
+                                flags.join(" "),
+                                other.status,
+                                local.status,
+                                other.stdout,
+                                local.stdout,
+                                other.stderr,
+                                local.stderr
+                            ));
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(failures.is_empty(), "{} failures:\n\n{}", failures.len(), failures.join("\n\n"));
+    // Every run freed what it stored.
+    for addr in &workers.addrs {
+        let i = info(addr);
+        assert!(i.tasks > 0, "worker {addr} ran no task");
+        assert_eq!(i.objects, 0, "worker {addr} still holds objects after every run ended");
+    }
+}
+
+#[test]
+fn without_a_worker_list_local_workers_are_started() {
+    let script = "run/distributed/resident.daph";
+    let local = check(DAPHNE, &[script]);
+    assert_eq!(local.status, 0, "{}", local.stderr);
+    for n in ["1", "3"] {
+        let dist = check(DAPHNE, &["--distributed", &format!("--local-workers={n}"), "--min-distr-cells=0", script]);
+        assert_eq!((dist.status, &dist.stdout, &dist.stderr), (0, &local.stdout, &local.stderr), "{n} local workers");
+    }
+}
+
+#[test]
+fn an_unreachable_worker_is_named_within_seconds() {
+    // A port nobody listens on: bind one, then let it go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let gone = format!("127.0.0.1:{port}");
+    let started = Instant::now();
+    let out = check_env(DAPHNE, &["--distributed", "run/distributed/resident.daph"], &[("DISTRIBUTED_WORKERS", &gone)]);
+    assert_eq!(out.status, 3, "{}", out.stderr);
+    assert!(out.stderr.contains(&gone), "the error names the worker: {}", out.stderr);
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    // A blackholed address (no answer at all) times out instead of hanging.
+    let started = Instant::now();
+    let out = check_env(
+        DAPHNE,
+        &["--distributed", "run/distributed/resident.daph"],
+        &[("DISTRIBUTED_WORKERS", "10.255.255.1:9")],
+    );
+    assert_eq!(out.status, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("10.255.255.1:9"), "{}", out.stderr);
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn a_worker_answers_garbage_with_errors_and_keeps_serving() {
+    let workers = Workers::start(1, 1);
+    let addr = workers.addrs[0].clone();
+    rt().block_on(async {
+        // Raw bytes that are not HTTP/2 at all.
+        {
+            use tokio::io::AsyncWriteExt;
+            let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let _ = s.write_all(b"GET / HTTP/1.1\r\n\r\n\x00\xff garbage").await;
+        }
+        let mut c = client(&addr).await;
+        let inline = |b: Vec<u8>| proto::Input { source: Some(proto::input::Source::Inline(b.into())) };
+        let task = |pipeline: Vec<u8>, inputs| proto::Task {
+            pipeline: pipeline.into(),
+            inputs,
+            block_rows: 256,
+            group_rows: 256,
+            inline_limit: 1 << 20,
+            keep_rows: true,
+            vectorize: true,
+            partitioning: "STATIC".into(),
+            grain_rows: 1,
+        };
+        // Invalid IR, an unknown object, a malformed inline value.
+        let e = c.compute(task(vec![1, 2, 3, 4], vec![])).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+        let e = c
+            .compute(task(vec![], vec![proto::Input { source: Some(proto::input::Source::Object(77)) }]))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::NotFound, "{e:?}");
+        let e = c.compute(task(vec![0; 10], vec![inline(vec![1, 9, 9])])).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+        // Chunks that do not fit together; a huge declared size; a truncated value.
+        let chunk = |object, total_bytes, offset, data: Vec<u8>| proto::Chunk {
+            object,
+            total_bytes,
+            offset,
+            data: data.into(),
+        };
+        for chunks in [
+            vec![chunk(1, 10, 0, vec![1; 5]), chunk(1, 10, 7, vec![1; 3])],
+            vec![chunk(2, u64::MAX, 0, vec![1; 5])],
+            vec![chunk(3, 4, 0, vec![1, 1, 0, 0])],
+            vec![chunk(4, 2, 0, vec![1; 5])],
+            vec![],
+        ] {
+            let e = c.store(tokio_stream::iter(chunks)).await.unwrap_err();
+            assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+        }
+        let Err(e) = c.fetch(proto::FetchRequest { object: 123, max_chunk_bytes: 10 }).await else {
+            panic!("fetching an unknown object succeeded");
+        };
+        assert_eq!(e.code(), tonic::Code::NotFound, "{e:?}");
+        let i = c.info(InfoRequest {}).await.expect("still serving").into_inner();
+        assert_eq!(i.objects, 0);
+    });
+    // And it still runs scripts.
+    let local = check(DAPHNE, &["run/distributed/resident.daph"]);
+    let dist = check_env(
+        DAPHNE,
+        &["--distributed", "--min-distr-cells=0", "run/distributed/resident.daph"],
+        &[("DISTRIBUTED_WORKERS", &addr)],
+    );
+    assert_eq!((dist.status, &dist.stdout), (0, &local.stdout), "{}", dist.stderr);
+}
+
+#[test]
+fn a_long_loop_keeps_worker_memory_flat() {
+    let workers = Workers::start(2, 1);
+    let list = workers.list(2);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (peak_objects, peak_bytes, out) = std::thread::scope(|s| {
+        let poll = s.spawn(|| {
+            let (mut objects, mut bytes) = (0u64, 0u64);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (o, b) =
+                    workers.addrs.iter().map(|a| info(a)).fold((0, 0), |(o, b), i| (o + i.objects, b + i.object_bytes));
+                objects = objects.max(o);
+                bytes = bytes.max(b);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (objects, bytes)
+        });
+        let out = check_env(
+            DAPHNE,
+            &["--distributed", "--min-distr-cells=0", "run/distributed/loop.daph", "n=1000"],
+            &[("DISTRIBUTED_WORKERS", &list)],
+        );
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (o, b) = poll.join().unwrap();
+        (o, b, out)
+    });
+    let local = check(DAPHNE, &["run/distributed/loop.daph", "n=1000"]);
+    assert_eq!((out.status, &out.stdout), (0, &local.stdout), "{}", out.stderr);
+    // One iteration holds X (2000 x 10 doubles, 160 KB) and its successor: a few objects
+    // per worker at any time, never one per iteration.
+    assert!(peak_objects <= 16, "workers held up to {peak_objects} objects");
+    assert!(peak_bytes <= 1_000_000, "workers held up to {peak_bytes} bytes");
+    for a in &workers.addrs {
+        assert_eq!(info(a).objects, 0, "{a} holds objects after the run");
+    }
+}
+
+#[test]
+fn compiler_options_reach_the_workers() {
+    for (flag, compiled) in [("--no-vec", false), ("--vec", true)] {
+        let workers = Workers::start(1, 1);
+        let out = check_env(
+            DAPHNE,
+            &["--distributed", "--min-distr-cells=0", flag, "run/distributed/resident.daph"],
+            &[("DISTRIBUTED_WORKERS", &workers.addrs[0])],
+        );
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        let i = info(&workers.addrs[0]);
+        assert!(i.tasks > 0);
+        assert_eq!(i.kernels > 0, compiled, "{flag}: the worker compiled {} kernels", i.kernels);
+    }
+}
