@@ -45,9 +45,12 @@ macro_rules! wire_number {
         impl Wire for $t {
             const WIDTH: usize = std::mem::size_of::<$t>();
             fn put(cells: &[$t], out: &mut Vec<u8>) {
-                out.reserve(cells.len() * Self::WIDTH);
-                for x in cells {
-                    out.extend_from_slice(&x.to_le_bytes());
+                // Into a zeroed tail by fixed-size chunks: the compiler turns this into wide
+                // copies (`extend_from_slice` per cell checks the capacity every time).
+                let start = out.len();
+                out.resize(start + cells.len() * Self::WIDTH, 0);
+                for (dst, x) in out[start..].chunks_exact_mut(Self::WIDTH).zip(cells) {
+                    dst.copy_from_slice(&x.to_le_bytes());
                 }
             }
             fn take(r: &mut Reader<'_>, n: usize) -> Result<Vec<$t>, String> {
@@ -118,7 +121,10 @@ macro_rules! each_matrix {
 
 /// The bytes of a value; frames, lists and remote values cannot travel.
 pub fn encode(v: &Value) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
+    let mut out = match v {
+        Value::Matrix(m) => Vec::with_capacity(dense_size(m)),
+        _ => Vec::new(),
+    };
     match v {
         Value::Scalar(s) => {
             out.push(SCALAR);

@@ -80,7 +80,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             backend: Backend::Async,
-            max_chunk_bytes: 64 << 20,
+            max_chunk_bytes: 4 << 20,
             min_cells: 1 << 18,
             vectorize: true,
             partitioning: "STATIC".into(),
@@ -129,6 +129,9 @@ struct Inner {
     cache: Mutex<HashMap<(Identity, Role), Cached>>,
     /// Pipeline modules by (function address, op): extracted and encoded once.
     modules: Mutex<HashMap<(usize, OpId), Bytes>>,
+    /// Row-split inputs of pipelines that ran locally because they were new, by identity (a
+    /// clone keeps each alive and unique until the script drops it).
+    seen: Mutex<HashMap<Identity, Value>>,
     /// Objects to free, per worker: sent at the next pipeline.
     to_free: Mutex<Vec<Vec<u64>>>,
 }
@@ -184,6 +187,7 @@ impl Cluster {
                 options,
                 next_id: AtomicU64::new(base),
                 cache: Mutex::new(HashMap::new()),
+                seen: Mutex::new(HashMap::new()),
                 modules: Mutex::new(HashMap::new()),
                 to_free: Mutex::new(vec![Vec::new(); n]),
             }),
@@ -261,6 +265,8 @@ async fn connect_one(addr: &str) -> Result<WorkerClient<Channel>, String> {
         .map_err(|e| format!("`{addr}` is not a worker address (host:port): {e}"))?
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true)
+        .initial_stream_window_size(Some(crate::WINDOW_BYTES))
+        .initial_connection_window_size(Some(crate::WINDOW_BYTES))
         .http2_keep_alive_interval(Duration::from_secs(10))
         .keep_alive_timeout(Duration::from_secs(20));
     let channel = tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect())
@@ -315,8 +321,13 @@ impl Distribute for Cluster {
             cells = cells.saturating_add(rows.saturating_mul(cols));
         }
         let n = n?;
-        if cells < inner.options.min_cells && !resident {
-            return None;
+        if !resident && inner.options.min_cells > 0 {
+            // Shipping data for one pass never pays on its own (the transfer costs more than
+            // the work); data that pipelines use again does (a loop over the same matrix).
+            // So a large input goes to the workers at its second use.
+            if cells < inner.options.min_cells || !inner.seen_before(inputs, &spec.splits) {
+                return None;
+            }
         }
         inner.sweep();
         inner.flush_frees();
@@ -366,18 +377,28 @@ impl Inner {
         std::ptr::eq(Arc::as_ptr(&parts.inner), self).then_some(parts)
     }
 
+    /// Whether every large row-split input was seen by an earlier pipeline; records them.
+    fn seen_before(&self, inputs: &[Value], splits: &[Split]) -> bool {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.retain(|_, v| !unshared(v));
+        let mut all = true;
+        for (v, s) in inputs.iter().zip(splits) {
+            if *s != Split::Rows {
+                continue;
+            }
+            if let Some(id) = identity(v)
+                && seen.insert(id, v.clone()).is_none()
+            {
+                all = false;
+            }
+        }
+        all
+    }
+
     /// Frees the cached inputs the script no longer holds.
     fn sweep(&self) {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        let gone: Vec<(Identity, Role)> = cache
-            .iter()
-            .filter(|(_, c)| match &c.value {
-                Value::Matrix(m) => m.is_unshared(),
-                Value::Sparse(m) => m.is_unshared(),
-                _ => true,
-            })
-            .map(|(k, _)| *k)
-            .collect();
+        let gone: Vec<(Identity, Role)> = cache.iter().filter(|(_, c)| unshared(&c.value)).map(|(k, _)| *k).collect();
         let mut to_free = self.to_free.lock().unwrap_or_else(|e| e.into_inner());
         for k in gone {
             if let Some(c) = cache.remove(&k) {
@@ -407,16 +428,18 @@ impl Inner {
         }
     }
 
-    /// Stores encoded objects (worker, id, bytes) in chunks.
-    fn store_all(&self, objects: Vec<(usize, u64, Bytes)>) -> Result<(), String> {
+    /// Stores objects (worker, id, value) in chunks; each is encoded by its own job, so the
+    /// workers' parts are encoded in parallel.
+    fn store_all(&self, objects: Vec<(usize, u64, Value)>) -> Result<(), String> {
         let max = self.options.max_chunk_bytes;
         let jobs: Vec<Job<()>> = objects
             .into_iter()
-            .map(|(w, id, bytes)| {
+            .map(|(w, id, value)| {
                 let mut c = self.clients[w].clone();
                 let addr = self.addrs[w].clone();
-                let chunks = crate::chunks(id, bytes, max);
                 Box::pin(async move {
+                    let chunks = crate::chunks(id, Bytes::from(codec::encode(&value)?), max);
+                    drop(value);
                     c.store(tokio_stream::iter(chunks))
                         .await
                         .map(|_| ())
@@ -491,7 +514,7 @@ impl Inner {
         let module = self.module(f, id).map_err(Fail::Cluster)?;
         // Every input as each active worker sees it.
         let mut task_inputs: Vec<Vec<proto::Input>> = vec![Vec::with_capacity(inputs.len()); w_all];
-        let mut stores: Vec<(usize, u64, Bytes)> = Vec::new();
+        let mut stores: Vec<(usize, u64, Value)> = Vec::new();
         let mut new_cached: Vec<((Identity, Role), Cached)> = Vec::new();
         let by_object = |id: u64| proto::Input { source: Some(proto::input::Source::Object(id)) };
         for (v, split) in inputs.iter().zip(&spec.splits) {
@@ -506,17 +529,7 @@ impl Inner {
                 continue;
             }
             let local = v.clone().local().map_err(Fail::Cluster)?;
-            let identity: Option<Identity> = match &local {
-                Value::Matrix(m) => {
-                    let (a, b, c, d) = m.identity();
-                    Some((a, b, c, d, false))
-                }
-                Value::Sparse(m) => {
-                    let (a, b, c, d) = m.identity();
-                    Some((a, b, c, d, true))
-                }
-                _ => None,
-            };
+            let identity = identity(&local);
             let role = if *split == Split::Rows { Role::Rows(n) } else { Role::Broadcast };
             let small = match &local {
                 Value::Scalar(_) => true,
@@ -552,7 +565,7 @@ impl Inner {
                             _ => local.clone(),
                         };
                         let oid = self.fresh_id();
-                        stores.push((w, oid, Bytes::from(codec::encode(&part).map_err(Fail::Cluster)?)));
+                        stores.push((w, oid, part));
                         ids[w] = Some(oid);
                     }
                     if let Some(k) = key {
@@ -737,6 +750,30 @@ impl Inner {
             });
         }
         Ok(values)
+    }
+}
+
+/// The identity of a value's cells, for caching (matrices and CSR matrices).
+fn identity(v: &Value) -> Option<Identity> {
+    match v {
+        Value::Matrix(m) => {
+            let (a, b, c, d) = m.identity();
+            Some((a, b, c, d, false))
+        }
+        Value::Sparse(m) => {
+            let (a, b, c, d) = m.identity();
+            Some((a, b, c, d, true))
+        }
+        _ => None,
+    }
+}
+
+/// Whether only the coordinator's own clone still holds a value's cells.
+fn unshared(v: &Value) -> bool {
+    match v {
+        Value::Matrix(m) => m.is_unshared(),
+        Value::Sparse(m) => m.is_unshared(),
+        _ => true,
     }
 }
 

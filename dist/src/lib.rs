@@ -25,6 +25,13 @@ pub mod proto {
     tonic::include_proto!("daphne.worker");
 }
 
+/// HTTP/2 flow-control windows of both ends: the default 64 KiB stalls a large transfer
+/// every 64 KiB for a round trip (measured: 0.45 GB/s storing 100 MB over loopback).
+pub(crate) const WINDOW_BYTES: u32 = 32 << 20;
+
+/// The largest HTTP/2 frame either end sends (the default is 16 KiB).
+pub(crate) const FRAME_BYTES: u32 = 1 << 20;
+
 /// An encoded object cut into chunks of at most `max` bytes (at least one chunk).
 pub(crate) fn chunks(object: u64, bytes: bytes::Bytes, max: usize) -> Vec<proto::Chunk> {
     let max = max.max(1);

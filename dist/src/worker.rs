@@ -266,8 +266,22 @@ impl Worker for Service {
         let mut object = None;
         let mut buf: Vec<u8> = Vec::new();
         let mut total = 0u64;
+        // An object in one chunk is decoded where it arrived, without a copy.
+        let mut whole: Option<Bytes> = None;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
+            if object.is_none() && chunk.offset == 0 && chunk.data.len() as u64 == chunk.total_bytes {
+                if chunk.object >= WORKER_IDS {
+                    return Err(Status::invalid_argument("object ids from 2^63 up are the worker's"));
+                }
+                object = Some(chunk.object);
+                total = chunk.total_bytes;
+                whole = Some(chunk.data);
+                continue;
+            }
+            if whole.is_some() {
+                return Err(Status::invalid_argument("chunks after the whole object"));
+            }
             match object {
                 None => {
                     if chunk.object >= WORKER_IDS {
@@ -295,10 +309,14 @@ impl Worker for Service {
             buf.extend_from_slice(&chunk.data);
         }
         let id = object.ok_or_else(|| Status::invalid_argument("a store without chunks"))?;
-        if buf.len() as u64 != total {
-            return Err(Status::invalid_argument(format!("{} of {total} bytes arrived", buf.len())));
+        let bytes: &[u8] = match &whole {
+            Some(b) => b,
+            None => &buf,
+        };
+        if bytes.len() as u64 != total {
+            return Err(Status::invalid_argument(format!("{} of {total} bytes arrived", bytes.len())));
         }
-        let value = codec::decode(&buf).map_err(Status::invalid_argument)?;
+        let value = codec::decode(bytes).map_err(Status::invalid_argument)?;
         self.state.insert(id, value, total);
         Ok(Response::new(Stored { object: id, bytes: total }))
     }
@@ -438,6 +456,11 @@ pub async fn serve(
     };
     tonic::transport::Server::builder()
         .tcp_nodelay(true)
+        .initial_stream_window_size(Some(crate::WINDOW_BYTES))
+        .initial_connection_window_size(Some(crate::WINDOW_BYTES))
+        .max_frame_size(Some(crate::FRAME_BYTES))
+        .initial_stream_window_size(Some(crate::WINDOW_BYTES))
+        .initial_connection_window_size(Some(crate::WINDOW_BYTES))
         .add_service(service.into_server())
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
