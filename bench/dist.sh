@@ -3,7 +3,8 @@
 # one thread) in the same run, on 2 local workers (`--local-workers=2`, one thread each):
 #
 # - roundtrip: mean time of one pipeline whose input and output stay on the workers;
-# - transfer: GB/s storing a matrix's rows on the workers over loopback (Dask: scatter);
+# - transfer: GB/s storing a 100 MB matrix's rows on the workers over loopback (the bytes and
+#   wall time of the stores, encoding included, from `--timing`; Dask: `scatter` of the halves);
 # - (a)-(e) of bench/compute (best of 3 repetitions in the process, so the data is already on
 #   the workers after the first), beside the local run and Dask on the same shapes: with the
 #   default policy (a large input goes to the workers at its second use, where the network
@@ -35,7 +36,13 @@ most() {
 ours=$(best "${dist[@]}" --min-distr-cells=0 bench/dist/roundtrip.daph k=2000)
 theirs=$(best "$py" bench/dist/dask_bench.py roundtrip 300)
 awk -v a="$ours" -v b="$theirs" 'BEGIN { printf "%-22s %10.3f ms   dask %9.3f ms %8.1fx\n", "round trip (resident)", a, b, b / a }'
-ours=$(most "${dist[@]}" --min-distr-cells=0 bench/dist/transfer.daph n=12500 m=1000)
+# GB/s of a run: stored bytes over the stores' wall time, from `--timing`.
+transfer() {
+    "${dist[@]}" --min-distr-cells=0 --timing bench/dist/transfer.daph n=12500 m=1000 2>&1 >/dev/null |
+        grep -o '"distributed": {[^}]*}' | tr ',' '\n' |
+        awk -F: '/stored_bytes/ { b = $2 } /store_seconds/ { t = $2 } END { print b / t / 1e9 }'
+}
+ours=$(most transfer)
 theirs=$(most "$py" bench/dist/dask_bench.py transfer 12500 1000)
 awk -v a="$ours" -v b="$theirs" 'BEGIN { printf "%-22s %10.2f GB/s dask %9.2f GB/s %6.1fx\n", "transfer 100 MB", a, b, a / b }'
 

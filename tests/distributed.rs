@@ -245,3 +245,38 @@ fn compiler_options_reach_the_workers() {
         assert_eq!(i.kernels > 0, compiled, "{flag}: the worker compiled {} kernels", i.kernels);
     }
 }
+
+/// Where pipelines ran, from `--timing`: (runs on workers, runs).
+fn where_run(out: &common::Outcome) -> (u64, u64) {
+    let count = |key: &str| -> u64 {
+        out.stderr
+            .split(key)
+            .skip(1)
+            .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse::<u64>().unwrap_or(0))
+            .sum()
+    };
+    (count("\"distributed_runs\":"), count("\"runs\":"))
+}
+
+#[test]
+fn large_inputs_go_to_the_workers_when_pipelines_use_them_again() {
+    let workers = Workers::start(2, 1);
+    let env = [("DISTRIBUTED_WORKERS", workers.list(2))];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // A chain: the first iteration runs here, its output goes to the workers and stays there
+    // (and the final sum runs where the last X is).
+    let out = check_env(
+        DAPHNE,
+        &["--distributed", "--min-distr-cells=10000", "--timing", "run/distributed/loop.daph", "n=20"],
+        &env,
+    );
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(where_run(&out), (20, 21), "{}", out.stderr);
+    // One pass over a matrix stays here; below the size threshold too.
+    for (script, min) in [("run/distributed/once.daph", "10000"), ("run/distributed/loop.daph", "1000000")] {
+        let min = format!("--min-distr-cells={min}");
+        let out = check_env(DAPHNE, &["--distributed", &min, "--timing", script, "n=5"], &env);
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        assert_eq!(where_run(&out).0, 0, "{script}: {}", out.stderr);
+    }
+}

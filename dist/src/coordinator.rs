@@ -129,11 +129,26 @@ struct Inner {
     cache: Mutex<HashMap<(Identity, Role), Cached>>,
     /// Pipeline modules by (function address, op): extracted and encoded once.
     modules: Mutex<HashMap<(usize, OpId), Bytes>>,
-    /// Row-split inputs of pipelines that ran locally because they were new, by identity (a
-    /// clone keeps each alive and unique until the script drops it).
+    /// Row-split inputs and row outputs of pipelines that ran locally, by identity (a clone
+    /// keeps each alive and unique until the script drops it).
     seen: Mutex<HashMap<Identity, Value>>,
+    /// What went over the network.
+    transfer: Mutex<Transfer>,
     /// Objects to free, per worker: sent at the next pipeline.
     to_free: Mutex<Vec<Vec<u64>>>,
+}
+
+/// What a run sent to and fetched from its workers (`--timing` reports it).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Transfer {
+    pub stored_bytes: u64,
+    /// Wall time of the stores (encoding included).
+    pub store_seconds: f64,
+    pub fetched_bytes: u64,
+    /// Wall time of the fetches (decoding included).
+    pub fetch_seconds: f64,
+    /// Pipelines run on the workers.
+    pub pipelines: u64,
 }
 
 /// A connection to the workers; the executor's `Distribute`.
@@ -190,9 +205,15 @@ impl Cluster {
                 seen: Mutex::new(HashMap::new()),
                 modules: Mutex::new(HashMap::new()),
                 to_free: Mutex::new(vec![Vec::new(); n]),
+                transfer: Mutex::new(Transfer::default()),
             }),
             _local: local,
         })
+    }
+
+    /// What this run sent and fetched so far.
+    pub fn transfer(&self) -> Transfer {
+        *self.inner.transfer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The workers' addresses.
@@ -323,8 +344,10 @@ impl Distribute for Cluster {
         let n = n?;
         if !resident && inner.options.min_cells > 0 {
             // Shipping data for one pass never pays on its own (the transfer costs more than
-            // the work); data that pipelines use again does (a loop over the same matrix).
-            // So a large input goes to the workers at its second use.
+            // the work); data that pipelines use again does (a loop over the same matrix, or
+            // a chain of pipelines each consuming the last one's output, which then stays on
+            // the workers). So a large input goes to the workers when an earlier pipeline used
+            // or produced it.
             if cells < inner.options.min_cells || !inner.seen_before(inputs, &spec.splits) {
                 return None;
             }
@@ -332,9 +355,24 @@ impl Distribute for Cluster {
         inner.sweep();
         inner.flush_frees();
         match inner.distribute(&self.inner, f, id, inputs, n) {
-            Ok(values) => Some(Ok(values)),
+            Ok(values) => {
+                inner.transfer.lock().unwrap_or_else(|e| e.into_inner()).pipelines += 1;
+                Some(Ok(values))
+            }
             Err(Fail::Pipeline) => None,
             Err(Fail::Cluster(message)) => Some(Err((message, None))),
+        }
+    }
+
+    fn observe(&self, f: &Function, id: OpId, results: &[Value]) {
+        let Some(OpKind::Pipeline(spec)) = f.ops.try_get(id).map(|op| &op.kind) else { return };
+        let mut seen = self.inner.seen.lock().unwrap_or_else(|e| e.into_inner());
+        for (v, c) in results.iter().zip(&spec.combines) {
+            if *c == Combine::Rows
+                && let Some(identity) = identity(v)
+            {
+                seen.insert(identity, v.clone());
+            }
         }
     }
 }
@@ -431,29 +469,39 @@ impl Inner {
     /// Stores objects (worker, id, value) in chunks; each is encoded by its own job, so the
     /// workers' parts are encoded in parallel.
     fn store_all(&self, objects: Vec<(usize, u64, Value)>) -> Result<(), String> {
+        if objects.is_empty() {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
         let max = self.options.max_chunk_bytes;
-        let jobs: Vec<Job<()>> = objects
+        let jobs: Vec<Job<u64>> = objects
             .into_iter()
             .map(|(w, id, value)| {
                 let mut c = self.clients[w].clone();
                 let addr = self.addrs[w].clone();
                 Box::pin(async move {
-                    let chunks = crate::chunks(id, Bytes::from(codec::encode(&value)?), max);
+                    let bytes = Bytes::from(codec::encode(&value)?);
                     drop(value);
-                    c.store(tokio_stream::iter(chunks))
+                    let n = bytes.len() as u64;
+                    c.store(tokio_stream::iter(crate::chunks(id, bytes, max)))
                         .await
-                        .map(|_| ())
+                        .map(|_| n)
                         .map_err(|s| format!("distributed worker {addr}: storing an input failed: {}", s.message()))
-                }) as Job<()>
+                }) as Job<u64>
             })
             .collect();
-        self.each(jobs).into_iter().collect()
+        let bytes = self.each(jobs).into_iter().collect::<Result<Vec<u64>, String>>()?;
+        let mut t = self.transfer.lock().unwrap_or_else(|e| e.into_inner());
+        t.stored_bytes += bytes.iter().sum::<u64>();
+        t.store_seconds += started.elapsed().as_secs_f64();
+        Ok(())
     }
 
     /// Fetches objects (worker, id) and decodes them.
     fn fetch_all(&self, objects: &[(usize, u64)]) -> Result<Vec<Value>, String> {
+        let started = std::time::Instant::now();
         let max = self.options.max_chunk_bytes as u64;
-        let jobs: Vec<Job<Value>> = objects
+        let jobs: Vec<Job<(Value, u64)>> = objects
             .iter()
             .map(|&(w, id)| {
                 let mut c = self.clients[w].clone();
@@ -475,11 +523,15 @@ impl Inner {
                         }
                         buf.extend_from_slice(&chunk.data);
                     }
-                    codec::decode(&buf).map_err(|e| failed(&e))
-                }) as Job<Value>
+                    codec::decode(&buf).map(|v| (v, buf.len() as u64)).map_err(|e| failed(&e))
+                }) as Job<(Value, u64)>
             })
             .collect();
-        self.each(jobs).into_iter().collect()
+        let got = self.each(jobs).into_iter().collect::<Result<Vec<(Value, u64)>, String>>()?;
+        let mut t = self.transfer.lock().unwrap_or_else(|e| e.into_inner());
+        t.fetched_bytes += got.iter().map(|(_, n)| n).sum::<u64>();
+        t.fetch_seconds += started.elapsed().as_secs_f64();
+        Ok(got.into_iter().map(|(v, _)| v).collect())
     }
 
     /// The encoded pipeline module of pipeline `id` of `f`.

@@ -60,6 +60,10 @@ pub trait Distribute: Send + Sync + std::fmt::Debug {
     /// (`None`: the executor fetches the inputs and runs it here, which also reports a failure
     /// exactly as a local run does). Results may be remote values.
     fn run(&self, f: &Function, id: OpId, inputs: &[Value]) -> Option<Result<Vec<Value>, crate::pipeline::Failure>>;
+
+    /// The results of a pipeline it declined, once computed here (it may decide that values
+    /// pipelines produce are worth sending next time).
+    fn observe(&self, _f: &Function, _id: OpId, _results: &[Value]) {}
 }
 
 impl Default for Options {
@@ -442,7 +446,12 @@ impl Executor<'_, '_> {
                     t.run_seconds += started.elapsed().as_secs_f64();
                     t.compiled &= was_compiled;
                 }
-                done.map_err(|(message, at)| RuntimeError { message, loc: at.or(loc), stopped: false })?
+                let results =
+                    done.map_err(|(message, at)| RuntimeError { message, loc: at.or(loc), stopped: false })?;
+                if let (Some(r), false) = (&self.options.remote, distributed) {
+                    r.observe(f, id, &results);
+                }
+                results
             }
             OpKind::Yield | OpKind::Condition | OpKind::Return => {
                 return Err(self.error(f, id, "internal: a terminator computed as an op".into()));

@@ -198,6 +198,7 @@ fn run(cli: &Cli, started: std::time::Instant) -> Result<(), Failure> {
     let exec_start = std::time::Instant::now();
     let result = daphne::execute_with(&module, &program.files, options, &mut out, &mut err);
     let _ = out.flush();
+    let transfer = remote.as_ref().map(|c| c.transfer());
     // Frees what the run left on the workers and stops workers started for it.
     drop(remote);
     if let Some(timings) = timings {
@@ -221,9 +222,21 @@ fn run(cli: &Cli, started: std::time::Instant) -> Result<(), Failure> {
                 .to_string()
             })
             .collect();
+        let distributed = transfer.map_or(String::new(), |t| {
+            format!(
+                ", \"distributed\": {}",
+                serde_json::json!({
+                    "pipelines": t.pipelines,
+                    "stored_bytes": t.stored_bytes,
+                    "store_seconds": t.store_seconds,
+                    "fetched_bytes": t.fetched_bytes,
+                    "fetch_seconds": t.fetch_seconds,
+                })
+            )
+        });
         // DAPHNE's keys in DAPHNE's order, then ours.
         let report = format!(
-            "{{\"startup_seconds\": {}, \"parsing_seconds\": {}, \"compilation_seconds\": {}, \"execution_seconds\": {}, \"total_seconds\": {}, \"pipelines\": [{}]}}",
+            "{{\"startup_seconds\": {}, \"parsing_seconds\": {}, \"compilation_seconds\": {}, \"execution_seconds\": {}, \"total_seconds\": {}, \"pipelines\": [{}]{distributed}}}",
             secs(started, parse_start),
             secs(parse_start, compile_start),
             secs(compile_start, exec_start),
