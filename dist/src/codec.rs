@@ -45,24 +45,24 @@ macro_rules! wire_number {
         impl Wire for $t {
             const WIDTH: usize = std::mem::size_of::<$t>();
             fn put(cells: &[$t], out: &mut Vec<u8>) {
-                // Into a zeroed tail by fixed-size chunks: the compiler turns this into wide
-                // copies (`extend_from_slice` per cell checks the capacity every time).
-                let start = out.len();
-                out.resize(start + cells.len() * Self::WIDTH, 0);
-                for (dst, x) in out[start..].chunks_exact_mut(Self::WIDTH).zip(cells) {
-                    dst.copy_from_slice(&x.to_le_bytes());
+                if cfg!(target_endian = "little") {
+                    out.extend_from_slice(bytemuck::cast_slice(cells));
+                } else {
+                    for x in cells {
+                        out.extend_from_slice(&x.to_le_bytes());
+                    }
                 }
             }
             fn take(r: &mut Reader<'_>, n: usize) -> Result<Vec<$t>, String> {
-                let bytes = r.bytes(n.checked_mul(Self::WIDTH).ok_or("malformed value: too many cells")?)?;
-                Ok(bytes
-                    .chunks_exact(Self::WIDTH)
-                    .map(|c| {
-                        let mut a = [0u8; std::mem::size_of::<$t>()];
-                        a.copy_from_slice(c);
-                        <$t>::from_le_bytes(a)
-                    })
-                    .collect())
+                r.check(n, Self::WIDTH)?;
+                let mut cells: Vec<$t> = vec![0 as $t; n];
+                r.fill(bytemuck::cast_slice_mut(&mut cells))?;
+                if cfg!(target_endian = "big") {
+                    for x in &mut cells {
+                        *x = <$t>::from_le_bytes(x.to_ne_bytes());
+                    }
+                }
+                Ok(cells)
             }
         }
     )*};
@@ -75,7 +75,7 @@ impl Wire for bool {
         out.extend(cells.iter().map(|&b| u8::from(b)));
     }
     fn take(r: &mut Reader<'_>, n: usize) -> Result<Vec<bool>, String> {
-        Ok(r.bytes(n)?.iter().map(|&b| b != 0).collect())
+        Ok(u8::take(r, n)?.into_iter().map(|b| b != 0).collect())
     }
 }
 
@@ -92,13 +92,54 @@ impl Wire for Arc<str> {
         (0..n)
             .map(|_| {
                 let len = r.len()?;
-                let bytes = r.bytes(len)?;
-                std::str::from_utf8(bytes)
-                    .map(Arc::from)
-                    .map_err(|_| "malformed value: a string is not UTF-8".to_owned())
+                let bytes = u8::take(r, len)?;
+                String::from_utf8(bytes).map(Arc::from).map_err(|_| "malformed value: a string is not UTF-8".to_owned())
             })
             .collect()
     }
+}
+
+/// A dense matrix's cells as bytes, shared with the matrix (no copy): what a large numeric
+/// matrix travels as.
+struct CellBytes<T>(DenseMatrix<T>);
+
+impl<T: bytemuck::Pod> AsRef<[u8]> for CellBytes<T> {
+    fn as_ref(&self) -> &[u8] {
+        bytemuck::cast_slice(self.0.cells())
+    }
+}
+
+/// A value's encoding as segments to send one after the other: a numeric dense matrix is its
+/// header and its cells in place (little-endian machines), anything else one encoded segment.
+pub fn encode_segments(v: &Value) -> Result<Vec<bytes::Bytes>, String> {
+    use bytes::Bytes;
+    fn split<T: bytemuck::Pod + Clone + Send + Sync>(m: &Matrix, x: &DenseMatrix<T>) -> Vec<Bytes> {
+        let mut header = Vec::with_capacity(18);
+        header.push(DENSE);
+        header.push(type_code(m.value_type()));
+        header.extend_from_slice(&(m.rows() as u64).to_le_bytes());
+        header.extend_from_slice(&(m.cols() as u64).to_le_bytes());
+        vec![Bytes::from(header), Bytes::from_owner(CellBytes(x.clone()))]
+    }
+    if cfg!(target_endian = "little")
+        && let Value::Matrix(m) = v
+    {
+        let parts = match m {
+            Matrix::F64(x) => Some(split(m, x)),
+            Matrix::F32(x) => Some(split(m, x)),
+            Matrix::Si64(x) => Some(split(m, x)),
+            Matrix::Si32(x) => Some(split(m, x)),
+            Matrix::Si8(x) => Some(split(m, x)),
+            Matrix::Ui64(x) => Some(split(m, x)),
+            Matrix::Ui32(x) => Some(split(m, x)),
+            Matrix::Ui8(x) => Some(split(m, x)),
+            Matrix::Bool(_) | Matrix::Str(_) => None,
+        };
+        if let Some(p) = parts {
+            return Ok(p);
+        }
+    }
+    Ok(vec![Bytes::from(encode(v)?)])
 }
 
 /// Runs `$body` with `$t` the Rust cell type of a matrix's variant (`$m` bound to it).
@@ -178,7 +219,13 @@ fn dense(m: &Matrix, out: &mut Vec<u8>) {
 
 /// The value of some bytes; every byte must be used.
 pub fn decode(bytes: &[u8]) -> Result<Value, String> {
-    let mut r = Reader { bytes, pos: 0 };
+    decode_segments(&[bytes])
+}
+
+/// The value of bytes that arrived in segments (chunks), without joining them first.
+pub fn decode_segments(segments: &[&[u8]]) -> Result<Value, String> {
+    let total = segments.iter().map(|s| s.len()).sum();
+    let mut r = Reader { segments, seg: 0, at: 0, left: total };
     let v = match r.byte()? {
         SCALAR => {
             let vt = type_of_code(u32::from(r.byte()?))?;
@@ -212,8 +259,8 @@ pub fn decode(bytes: &[u8]) -> Result<Value, String> {
         }
         tag => return Err(format!("malformed value: tag {tag}")),
     };
-    if r.pos != bytes.len() {
-        return Err(format!("malformed value: {} bytes after the value", bytes.len() - r.pos));
+    if r.left != 0 {
+        return Err(format!("malformed value: {} bytes after the value", r.left));
     }
     Ok(v)
 }
@@ -246,27 +293,46 @@ fn read_dense(r: &mut Reader<'_>) -> Result<Matrix, String> {
     })
 }
 
+/// Reads across segments: `seg` and `at` are where the next byte is, `left` how many remain.
 struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+    segments: &'a [&'a [u8]],
+    seg: usize,
+    at: usize,
+    left: usize,
 }
 
-impl<'a> Reader<'a> {
-    fn bytes(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or("malformed value: truncated")?;
-        let out = &self.bytes[self.pos..end];
-        self.pos = end;
-        Ok(out)
+impl Reader<'_> {
+    /// Fills `out` with the next bytes.
+    fn fill(&mut self, out: &mut [u8]) -> Result<(), String> {
+        if out.len() > self.left {
+            return Err("malformed value: truncated".into());
+        }
+        let mut done = 0;
+        while done < out.len() {
+            let seg = self.segments.get(self.seg).ok_or("malformed value: truncated")?;
+            let n = (seg.len() - self.at).min(out.len() - done);
+            out[done..done + n].copy_from_slice(&seg[self.at..self.at + n]);
+            done += n;
+            self.at += n;
+            if self.at == seg.len() {
+                self.seg += 1;
+                self.at = 0;
+            }
+        }
+        self.left -= out.len();
+        Ok(())
     }
 
     fn byte(&mut self) -> Result<u8, String> {
-        Ok(self.bytes(1)?[0])
+        let mut b = [0u8; 1];
+        self.fill(&mut b)?;
+        Ok(b[0])
     }
 
     /// A u64 length that fits this machine.
     fn len(&mut self) -> Result<usize, String> {
         let mut a = [0u8; 8];
-        a.copy_from_slice(self.bytes(8)?);
+        self.fill(&mut a)?;
         usize::try_from(u64::from_le_bytes(a)).map_err(|_| "malformed value: a length too large".to_owned())
     }
 
@@ -278,7 +344,7 @@ impl<'a> Reader<'a> {
     /// Fails unless `n` items of at least `width` bytes can still follow.
     fn check(&self, n: usize, width: usize) -> Result<(), String> {
         match n.checked_mul(width) {
-            Some(b) if b <= self.bytes.len() - self.pos => Ok(()),
+            Some(b) if b <= self.left => Ok(()),
             _ => Err("malformed value: more cells declared than sent".into()),
         }
     }
@@ -291,6 +357,13 @@ mod tests {
     fn round_trip(v: Value) {
         let bytes = encode(&v).expect("encodes");
         let back = decode(&bytes).expect("decodes");
+        // The segments join to the same bytes, and decode in any cut.
+        let segments = encode_segments(&v).expect("encodes");
+        assert_eq!(segments.concat(), bytes);
+        for cut in [1, 3, 8, 17] {
+            let pieces: Vec<&[u8]> = bytes.chunks(cut).collect();
+            assert_eq!(encode(&decode_segments(&pieces).expect("decodes")).expect("encodes"), bytes);
+        }
         // Bit for bit (NaN included): the decoded value encodes to the same bytes.
         assert_eq!(encode(&back).expect("encodes"), bytes);
         assert_eq!(kind(&back), kind(&v));

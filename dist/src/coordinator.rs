@@ -480,10 +480,10 @@ impl Inner {
                 let mut c = self.clients[w].clone();
                 let addr = self.addrs[w].clone();
                 Box::pin(async move {
-                    let bytes = Bytes::from(codec::encode(&value)?);
+                    let segments = codec::encode_segments(&value)?;
                     drop(value);
-                    let n = bytes.len() as u64;
-                    c.store(tokio_stream::iter(crate::chunks(id, bytes, max)))
+                    let n = segments.iter().map(|s| s.len() as u64).sum();
+                    c.store(tokio_stream::iter(crate::chunks(id, segments, max)))
                         .await
                         .map(|_| n)
                         .map_err(|s| format!("distributed worker {addr}: storing an input failed: {}", s.message()))
@@ -513,17 +513,17 @@ impl Inner {
                         .await
                         .map_err(|s| failed(s.message()))?
                         .into_inner();
-                    let mut buf: Vec<u8> = Vec::new();
+                    let mut segments: Vec<Bytes> = Vec::new();
+                    let mut received = 0u64;
                     while let Some(chunk) = stream.message().await.map_err(|s| failed(s.message()))? {
-                        if chunk.offset != buf.len() as u64 || chunk.object != id {
+                        if chunk.offset != received || chunk.object != id {
                             return Err(failed("chunks out of order"));
                         }
-                        if buf.is_empty() {
-                            buf.reserve(usize::try_from(chunk.total_bytes.min(1 << 34)).unwrap_or(0));
-                        }
-                        buf.extend_from_slice(&chunk.data);
+                        received += chunk.data.len() as u64;
+                        segments.push(chunk.data);
                     }
-                    codec::decode(&buf).map(|v| (v, buf.len() as u64)).map_err(|e| failed(&e))
+                    let parts: Vec<&[u8]> = segments.iter().map(|s| s.as_ref()).collect();
+                    codec::decode_segments(&parts).map(|v| (v, received)).map_err(|e| failed(&e))
                 }) as Job<(Value, u64)>
             })
             .collect();

@@ -32,20 +32,23 @@ pub(crate) const WINDOW_BYTES: u32 = 32 << 20;
 /// The largest HTTP/2 frame either end sends (the default is 16 KiB).
 pub(crate) const FRAME_BYTES: u32 = 1 << 20;
 
-/// An encoded object cut into chunks of at most `max` bytes (at least one chunk).
-pub(crate) fn chunks(object: u64, bytes: bytes::Bytes, max: usize) -> Vec<proto::Chunk> {
+/// An encoded object (its segments, in order) cut into chunks of at most `max` bytes (at
+/// least one chunk). Chunks share the segments' bytes.
+pub(crate) fn chunks(object: u64, segments: Vec<bytes::Bytes>, max: usize) -> Vec<proto::Chunk> {
     let max = max.max(1);
-    let total = bytes.len() as u64;
-    if bytes.is_empty() {
-        return vec![proto::Chunk { object, total_bytes: 0, offset: 0, data: bytes }];
+    let total: u64 = segments.iter().map(|s| s.len() as u64).sum();
+    let mut out = Vec::new();
+    let mut offset = 0u64;
+    for seg in segments {
+        for lo in (0..seg.len()).step_by(max) {
+            let data = seg.slice(lo..(lo + max).min(seg.len()));
+            let n = data.len() as u64;
+            out.push(proto::Chunk { object, total_bytes: total, offset, data });
+            offset += n;
+        }
     }
-    (0..bytes.len())
-        .step_by(max)
-        .map(|lo| proto::Chunk {
-            object,
-            total_bytes: total,
-            offset: lo as u64,
-            data: bytes.slice(lo..(lo + max).min(bytes.len())),
-        })
-        .collect()
+    if out.is_empty() {
+        out.push(proto::Chunk { object, total_bytes: 0, offset: 0, data: bytes::Bytes::new() });
+    }
+    out
 }

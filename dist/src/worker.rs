@@ -264,24 +264,12 @@ impl Worker for Service {
     async fn store(&self, request: Request<Streaming<Chunk>>) -> Result<Response<Stored>, Status> {
         let mut stream = request.into_inner();
         let mut object = None;
-        let mut buf: Vec<u8> = Vec::new();
         let mut total = 0u64;
-        // An object in one chunk is decoded where it arrived, without a copy.
-        let mut whole: Option<Bytes> = None;
+        // The chunks as they arrived (decoded across them, without joining them first).
+        let mut segments: Vec<Bytes> = Vec::new();
+        let mut received = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
-            if object.is_none() && chunk.offset == 0 && chunk.data.len() as u64 == chunk.total_bytes {
-                if chunk.object >= WORKER_IDS {
-                    return Err(Status::invalid_argument("object ids from 2^63 up are the worker's"));
-                }
-                object = Some(chunk.object);
-                total = chunk.total_bytes;
-                whole = Some(chunk.data);
-                continue;
-            }
-            if whole.is_some() {
-                return Err(Status::invalid_argument("chunks after the whole object"));
-            }
             match object {
                 None => {
                     if chunk.object >= WORKER_IDS {
@@ -289,34 +277,30 @@ impl Worker for Service {
                     }
                     object = Some(chunk.object);
                     total = chunk.total_bytes;
-                    // Reserve what was announced only up to a bound: a hostile size must not
-                    // allocate before its bytes arrive.
-                    buf.reserve(usize::try_from(total.min(1 << 30)).unwrap_or(0));
                 }
                 Some(id) if id != chunk.object || total != chunk.total_bytes => {
                     return Err(Status::invalid_argument("chunks of different objects in one store"));
                 }
                 Some(_) => {}
             }
-            if chunk.offset != buf.len() as u64 || buf.len() as u64 + chunk.data.len() as u64 > total {
+            if chunk.offset != received || received + chunk.data.len() as u64 > total {
                 return Err(Status::invalid_argument(format!(
-                    "chunk at {} of {} bytes does not continue the {} bytes received of {total}",
+                    "chunk at {} of {} bytes does not continue the {received} bytes received of {total}",
                     chunk.offset,
                     chunk.data.len(),
-                    buf.len()
                 )));
             }
-            buf.extend_from_slice(&chunk.data);
+            received += chunk.data.len() as u64;
+            segments.push(chunk.data);
         }
         let id = object.ok_or_else(|| Status::invalid_argument("a store without chunks"))?;
-        let bytes: &[u8] = match &whole {
-            Some(b) => b,
-            None => &buf,
-        };
-        if bytes.len() as u64 != total {
-            return Err(Status::invalid_argument(format!("{} of {total} bytes arrived", bytes.len())));
+        if received != total {
+            return Err(Status::invalid_argument(format!("{received} of {total} bytes arrived")));
         }
-        let value = codec::decode(bytes).map_err(Status::invalid_argument)?;
+        let parts: Vec<&[u8]> = segments.iter().map(|s| s.as_ref()).collect();
+        let value = codec::decode_segments(&parts).map_err(Status::invalid_argument)?;
+        drop(parts);
+        drop(segments);
         self.state.insert(id, value, total);
         Ok(Response::new(Stored { object: id, bytes: total }))
     }
@@ -382,8 +366,8 @@ impl Worker for Service {
     async fn fetch(&self, request: Request<FetchRequest>) -> Result<Response<Self::FetchStream>, Status> {
         let req = request.into_inner();
         let value = self.state.lookup(req.object)?;
-        let bytes = Bytes::from(codec::encode(&value).map_err(Status::internal)?);
-        let chunks = crate::chunks(req.object, bytes, req.max_chunk_bytes as usize);
+        let segments = codec::encode_segments(&value).map_err(Status::internal)?;
+        let chunks = crate::chunks(req.object, segments, req.max_chunk_bytes as usize);
         Ok(Response::new(Box::pin(tokio_stream::iter(chunks.into_iter().map(Ok)))))
     }
 
