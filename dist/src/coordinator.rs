@@ -13,12 +13,12 @@
 //! the next pipeline after the script let go of them).
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
+use crate::codec;
+use crate::link::{CallError, Link};
+use crate::proto::{self, Task};
 use bytes::Bytes;
 use daphne_ir::pipeline::{block_rows, fold_tree, partition};
 use daphne_ir::{Combine, Function, OpId, OpKind, Split};
@@ -27,39 +27,11 @@ use daphne_runtime::matrix::Matrix;
 use daphne_runtime::pipeline::Failure;
 use daphne_runtime::remote::{Remote, Resident};
 use daphne_runtime::value::Value;
-use tonic::transport::{Channel, Endpoint};
-
-use crate::codec;
-use crate::proto::worker_client::WorkerClient;
-use crate::proto::{self, FetchRequest, FreeRequest, InfoRequest, Task};
-use crate::worker::MAX_MESSAGE_BYTES;
-
-/// How long connecting to a worker may take before the run fails naming it.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Values at most this large (encoded) travel inside the task instead of being stored.
 const INLINE_BYTES: usize = 64 << 10;
 
-/// How calls to several workers are made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Backend {
-    /// Futures of all workers' calls awaited together on the coordinator's runtime.
-    #[default]
-    Async,
-    /// One thread per worker, each making blocking calls.
-    Sync,
-}
-
-impl Backend {
-    /// DAPHNE's names: `sync-gRPC`, `async-gRPC`.
-    pub fn parse(name: &str) -> Option<Backend> {
-        match name.to_ascii_lowercase().as_str() {
-            "async-grpc" => Some(Backend::Async),
-            "sync-grpc" => Some(Backend::Sync),
-            _ => None,
-        }
-    }
-}
+pub use crate::link::{Backend, CONNECT_TIMEOUT};
 
 /// How the coordinator works.
 #[derive(Debug, Clone)]
@@ -116,12 +88,8 @@ enum Fail {
     Cluster(String),
 }
 
-type Job<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send>>;
-
 struct Inner {
-    rt: tokio::runtime::Runtime,
-    clients: Vec<WorkerClient<Channel>>,
-    addrs: Vec<String>,
+    link: Box<dyn Link>,
     options: Options,
     /// Ids this coordinator gives objects: from a random base, so coordinators sharing
     /// workers do not collide.
@@ -160,13 +128,13 @@ pub struct Cluster {
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Cluster({:?})", self.inner.addrs)
+        write!(f, "Cluster({:?})", self.names())
     }
 }
 
 impl Cluster {
-    /// Connects to workers at `addrs` (each within `CONNECT_TIMEOUT`, checked with an info
-    /// call); `local` are the processes behind them when this run started them.
+    /// Connects to gRPC workers at `addrs` (each within `CONNECT_TIMEOUT`, checked with an
+    /// info call); `local` are the processes behind them when this run started them.
     pub fn connect(
         addrs: Vec<String>,
         options: Options,
@@ -175,30 +143,21 @@ impl Cluster {
         if addrs.is_empty() {
             return Err("no distributed workers".into());
         }
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("daphne-coordinator")
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the coordinator's runtime: {e}"))?;
-        let clients = rt.block_on(async {
-            let mut clients = Vec::with_capacity(addrs.len());
-            for addr in &addrs {
-                clients.push(connect_one(addr).await?);
-            }
-            Ok::<_, String>(clients)
-        })?;
+        let link = crate::link::GrpcLink::connect(addrs, options.backend)?;
+        Ok(Cluster::over(Box::new(link), options, local))
+    }
+
+    /// A cluster of the workers behind `link`.
+    pub fn over(link: Box<dyn Link>, options: Options, local: Option<crate::launch::LocalWorkers>) -> Cluster {
         let base = {
             let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
             let mixed = (t as u64 ^ (u64::from(std::process::id()) << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
             (mixed >> 2) | 1
         };
-        let n = addrs.len();
-        Ok(Cluster {
+        let n = link.workers();
+        Cluster {
             inner: Arc::new(Inner {
-                rt,
-                clients,
-                addrs,
+                link,
                 options,
                 next_id: AtomicU64::new(base),
                 cache: Mutex::new(HashMap::new()),
@@ -208,7 +167,7 @@ impl Cluster {
                 transfer: Mutex::new(Transfer::default()),
             }),
             _local: local,
-        })
+        }
     }
 
     /// What this run sent and fetched so far.
@@ -216,28 +175,15 @@ impl Cluster {
         *self.inner.transfer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The workers' addresses.
-    pub fn addrs(&self) -> &[String] {
-        &self.inner.addrs
+    /// How the workers are named (addresses, or ranks).
+    pub fn names(&self) -> Vec<String> {
+        (0..self.inner.link.workers()).map(|w| self.inner.link.name(w)).collect()
     }
 
     /// Every worker's info (the memory tests and benchmarks read it).
     pub fn info(&self) -> Result<Vec<proto::WorkerInfo>, String> {
-        let inner = &self.inner;
-        inner.flush_frees();
-        let jobs: Vec<Job<proto::WorkerInfo>> = (0..inner.clients.len())
-            .map(|w| {
-                let mut c = inner.clients[w].clone();
-                let addr = inner.addrs[w].clone();
-                Box::pin(async move {
-                    c.info(InfoRequest {})
-                        .await
-                        .map(tonic::Response::into_inner)
-                        .map_err(|s| format!("worker {addr}: {}", s.message()))
-                }) as Job<_>
-            })
-            .collect();
-        inner.each(jobs).into_iter().collect()
+        self.inner.flush_frees();
+        self.inner.link.info()
     }
 }
 
@@ -257,63 +203,12 @@ impl Drop for Cluster {
                 }
             }
         }
-        let pending: Vec<Vec<u64>> = {
+        let pending: Vec<(usize, Vec<u64>)> = {
             let mut to_free = inner.to_free.lock().unwrap_or_else(|e| e.into_inner());
-            to_free.iter_mut().map(std::mem::take).collect()
+            to_free.iter_mut().map(std::mem::take).enumerate().collect()
         };
-        let jobs: Vec<Job<()>> = pending
-            .into_iter()
-            .enumerate()
-            .filter(|(_, ids)| !ids.is_empty())
-            .map(|(w, objects)| {
-                let mut c = inner.clients[w].clone();
-                Box::pin(async move {
-                    let call = c.free(FreeRequest { objects });
-                    let _ = tokio::time::timeout(Duration::from_secs(2), call).await;
-                    Ok(())
-                }) as Job<()>
-            })
-            .collect();
-        let _ = inner.each(jobs);
+        inner.link.free(pending, true);
     }
-}
-
-async fn connect_one(addr: &str) -> Result<WorkerClient<Channel>, String> {
-    let unreachable = |e: &dyn std::fmt::Display| {
-        format!("cannot reach distributed worker {addr} (within {} s): {e}", CONNECT_TIMEOUT.as_secs())
-    };
-    let endpoint = Endpoint::from_shared(format!("http://{addr}"))
-        .map_err(|e| format!("`{addr}` is not a worker address (host:port): {e}"))?
-        .connect_timeout(CONNECT_TIMEOUT)
-        .tcp_nodelay(true)
-        .initial_stream_window_size(Some(crate::WINDOW_BYTES))
-        .initial_connection_window_size(Some(crate::WINDOW_BYTES))
-        .http2_keep_alive_interval(Duration::from_secs(10))
-        .keep_alive_timeout(Duration::from_secs(20));
-    let channel = tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect())
-        .await
-        .map_err(|e| unreachable(&e))?
-        .map_err(|e| unreachable(&source_chain(&e)))?;
-    let mut client = WorkerClient::new(channel)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    tokio::time::timeout(CONNECT_TIMEOUT, client.info(InfoRequest {}))
-        .await
-        .map_err(|e| unreachable(&e))?
-        .map_err(|s| unreachable(&s.message()))?;
-    Ok(client)
-}
-
-/// An error with its causes (tonic's transport errors say "transport error" alone).
-fn source_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
 }
 
 impl Distribute for Cluster {
@@ -382,33 +277,6 @@ impl Inner {
         self.next_id.fetch_add(1, Ordering::Relaxed) & !crate::worker::WORKER_IDS
     }
 
-    /// Runs jobs (one per worker call) by the backend; results in job order.
-    fn each<T: Send + 'static>(&self, jobs: Vec<Job<T>>) -> Vec<Result<T, String>> {
-        if jobs.len() == 1 {
-            return jobs.into_iter().map(|j| self.rt.block_on(j)).collect();
-        }
-        match self.options.backend {
-            Backend::Async => self.rt.block_on(async {
-                let handles: Vec<_> = jobs.into_iter().map(tokio::spawn).collect();
-                let mut out = Vec::with_capacity(handles.len());
-                for h in handles {
-                    out.push(h.await.unwrap_or_else(|e| Err(format!("a worker call failed: {e}"))));
-                }
-                out
-            }),
-            Backend::Sync => {
-                let handle = self.rt.handle();
-                std::thread::scope(|s| {
-                    let threads: Vec<_> = jobs.into_iter().map(|j| s.spawn(move || handle.block_on(j))).collect();
-                    threads
-                        .into_iter()
-                        .map(|t| t.join().unwrap_or_else(|_| Err("a worker call panicked".to_owned())))
-                        .collect()
-                })
-            }
-        }
-    }
-
     /// The parts of a remote value of this cluster.
     fn parts_of<'r>(&self, r: &'r Remote) -> Option<&'r Parts> {
         let parts = r.data.as_any().downcast_ref::<Parts>()?;
@@ -451,48 +319,28 @@ impl Inner {
 
     /// Sends the pending frees (without waiting for the answers).
     fn flush_frees(&self) {
-        let pending: Vec<Vec<u64>> = {
+        let pending: Vec<(usize, Vec<u64>)> = {
             let mut to_free = self.to_free.lock().unwrap_or_else(|e| e.into_inner());
-            to_free.iter_mut().map(std::mem::take).collect()
+            to_free.iter_mut().map(std::mem::take).enumerate().filter(|(_, ids)| !ids.is_empty()).collect()
         };
-        for (w, objects) in pending.into_iter().enumerate() {
-            if objects.is_empty() {
-                continue;
-            }
-            let mut c = self.clients[w].clone();
-            self.rt.spawn(async move {
-                let _ = c.free(FreeRequest { objects }).await;
-            });
+        if !pending.is_empty() {
+            self.link.free(pending, false);
         }
     }
 
-    /// Stores objects (worker, id, value) in chunks; each is encoded by its own job, so the
-    /// workers' parts are encoded in parallel.
-    fn store_all(&self, objects: Vec<(usize, u64, Value)>) -> Result<(), String> {
-        if objects.is_empty() {
+    /// Stores objects (worker, id, value) and broadcasts (id, value: on every worker).
+    fn store_all(&self, objects: Vec<(usize, u64, Value)>, broadcasts: Vec<(u64, Value)>) -> Result<(), String> {
+        if objects.is_empty() && broadcasts.is_empty() {
             return Ok(());
         }
         let started = std::time::Instant::now();
         let max = self.options.max_chunk_bytes;
-        let jobs: Vec<Job<u64>> = objects
-            .into_iter()
-            .map(|(w, id, value)| {
-                let mut c = self.clients[w].clone();
-                let addr = self.addrs[w].clone();
-                Box::pin(async move {
-                    let segments = codec::encode_segments(&value)?;
-                    drop(value);
-                    let n = segments.iter().map(|s| s.len() as u64).sum();
-                    c.store(tokio_stream::iter(crate::chunks(id, segments, max)))
-                        .await
-                        .map(|_| n)
-                        .map_err(|s| format!("distributed worker {addr}: storing an input failed: {}", s.message()))
-                }) as Job<u64>
-            })
-            .collect();
-        let bytes = self.each(jobs).into_iter().collect::<Result<Vec<u64>, String>>()?;
+        let mut bytes: u64 = if objects.is_empty() { 0 } else { self.link.store(objects, max)?.iter().sum() };
+        for (id, value) in broadcasts {
+            bytes += self.link.broadcast(id, value, max)?;
+        }
         let mut t = self.transfer.lock().unwrap_or_else(|e| e.into_inner());
-        t.stored_bytes += bytes.iter().sum::<u64>();
+        t.stored_bytes += bytes;
         t.store_seconds += started.elapsed().as_secs_f64();
         Ok(())
     }
@@ -500,38 +348,20 @@ impl Inner {
     /// Fetches objects (worker, id) and decodes them.
     fn fetch_all(&self, objects: &[(usize, u64)]) -> Result<Vec<Value>, String> {
         let started = std::time::Instant::now();
-        let max = self.options.max_chunk_bytes as u64;
-        let jobs: Vec<Job<(Value, u64)>> = objects
-            .iter()
-            .map(|&(w, id)| {
-                let mut c = self.clients[w].clone();
-                let addr = self.addrs[w].clone();
-                Box::pin(async move {
-                    let failed = |m: &str| format!("distributed worker {addr}: fetching a result failed: {m}");
-                    let mut stream = c
-                        .fetch(FetchRequest { object: id, max_chunk_bytes: max })
-                        .await
-                        .map_err(|s| failed(s.message()))?
-                        .into_inner();
-                    let mut segments: Vec<Bytes> = Vec::new();
-                    let mut received = 0u64;
-                    while let Some(chunk) = stream.message().await.map_err(|s| failed(s.message()))? {
-                        if chunk.offset != received || chunk.object != id {
-                            return Err(failed("chunks out of order"));
-                        }
-                        received += chunk.data.len() as u64;
-                        segments.push(chunk.data);
-                    }
-                    let parts: Vec<&[u8]> = segments.iter().map(|s| s.as_ref()).collect();
-                    codec::decode_segments(&parts).map(|v| (v, received)).map_err(|e| failed(&e))
-                }) as Job<(Value, u64)>
-            })
-            .collect();
-        let got = self.each(jobs).into_iter().collect::<Result<Vec<(Value, u64)>, String>>()?;
+        let got = self.link.fetch(objects, self.options.max_chunk_bytes)?;
+        let mut values = Vec::with_capacity(got.len());
+        let mut received = 0u64;
+        for (segments, &(w, _)) in got.iter().zip(objects) {
+            let parts: Vec<&[u8]> = segments.iter().map(|s| s.as_ref()).collect();
+            received += parts.iter().map(|p| p.len() as u64).sum::<u64>();
+            let v = codec::decode_segments(&parts)
+                .map_err(|e| format!("distributed worker {}: fetching a result failed: {e}", self.link.name(w)))?;
+            values.push(v);
+        }
         let mut t = self.transfer.lock().unwrap_or_else(|e| e.into_inner());
-        t.fetched_bytes += got.iter().map(|(_, n)| n).sum::<u64>();
+        t.fetched_bytes += received;
         t.fetch_seconds += started.elapsed().as_secs_f64();
-        Ok(got.into_iter().map(|(v, _)| v).collect())
+        Ok(values)
     }
 
     /// The encoded pipeline module of pipeline `id` of `f`.
@@ -557,7 +387,7 @@ impl Inner {
     ) -> Result<Vec<Value>, Fail> {
         let op = &f.ops[id];
         let OpKind::Pipeline(spec) = &op.kind else { return Err(Fail::Pipeline) };
-        let w_all = self.clients.len();
+        let w_all = self.link.workers();
         let (group_rows, ranges) = partition(n, w_all);
         // Every worker's rows; workers without groups get no task.
         let rows: Vec<std::ops::Range<usize>> =
@@ -567,6 +397,7 @@ impl Inner {
         // Every input as each active worker sees it.
         let mut task_inputs: Vec<Vec<proto::Input>> = vec![Vec::with_capacity(inputs.len()); w_all];
         let mut stores: Vec<(usize, u64, Value)> = Vec::new();
+        let mut broadcasts: Vec<(u64, Value)> = Vec::new();
         let mut new_cached: Vec<((Identity, Role), Cached)> = Vec::new();
         let by_object = |id: u64| proto::Input { source: Some(proto::input::Source::Object(id)) };
         for (v, split) in inputs.iter().zip(&spec.splits) {
@@ -608,13 +439,19 @@ impl Inner {
                 Some(ids) => ids,
                 None => {
                     let mut ids = vec![None; w_all];
-                    for &w in &active {
-                        let part = match (role, &local) {
-                            (Role::Rows(_), Value::Matrix(m)) => Value::Matrix(m.row_range(rows[w].start, rows[w].end)),
-                            (Role::Rows(_), Value::Sparse(m)) => {
+                    if role == Role::Broadcast {
+                        // One id on every worker (MPI sends it by a collective broadcast).
+                        let oid = self.fresh_id();
+                        broadcasts.push((oid, local.clone()));
+                        ids = vec![Some(oid); w_all];
+                    }
+                    for &w in active.iter().filter(|_| role != Role::Broadcast) {
+                        let part = match &local {
+                            Value::Matrix(m) => Value::Matrix(m.row_range(rows[w].start, rows[w].end)),
+                            Value::Sparse(m) => {
                                 Value::Sparse(m.row_range(rows[w].start, rows[w].end).map_err(Fail::Cluster)?)
                             }
-                            _ => local.clone(),
+                            other => other.clone(),
                         };
                         let oid = self.fresh_id();
                         stores.push((w, oid, part));
@@ -639,14 +476,14 @@ impl Inner {
                 task_inputs[w].push(by_object(id));
             }
         }
-        self.store_all(stores).map_err(Fail::Cluster)?;
+        self.store_all(stores, broadcasts).map_err(Fail::Cluster)?;
         {
             let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             cache.extend(new_cached);
         }
         let b = block_rows(n);
         let inline_limit = self.options.max_chunk_bytes.min(4 << 20) as u64;
-        let jobs: Vec<Job<proto::TaskResult>> = active
+        let tasks: Vec<(usize, Task)> = active
             .iter()
             .map(|&w| {
                 let task = Task {
@@ -660,36 +497,31 @@ impl Inner {
                     partitioning: self.options.partitioning.clone(),
                     grain_rows: self.options.grain_rows as u64,
                 };
-                let mut c = self.clients[w].clone();
-                let addr = self.addrs[w].clone();
-                Box::pin(async move {
-                    c.compute(task).await.map(tonic::Response::into_inner).map_err(|s| {
-                        if s.code() == tonic::Code::Aborted {
-                            // Marked so the caller can tell a pipeline failure.
-                            format!("\u{0}{}", s.message())
-                        } else {
-                            format!("distributed worker {addr}: {}", s.message())
-                        }
-                    })
-                }) as Job<_>
+                (w, task)
             })
             .collect();
         let mut results = Vec::with_capacity(active.len());
+        let mut done = Vec::with_capacity(active.len());
         let mut pipeline_failed = false;
         let mut cluster_error = None;
-        for r in self.each(jobs) {
+        for (&w, r) in active.iter().zip(self.link.compute(tasks)) {
             match r {
-                Ok(t) => results.push(t),
-                Err(e) if e.starts_with('\u{0}') => pipeline_failed = true,
-                Err(e) => cluster_error = Some(e),
+                Ok(t) => {
+                    done.push(w);
+                    results.push(t);
+                }
+                Err(CallError::Pipeline(_)) => pipeline_failed = true,
+                Err(CallError::Worker(e)) => cluster_error = Some(e),
             }
+        }
+        if cluster_error.is_some() || pipeline_failed {
+            // Free what the other workers kept.
+            self.forget_results(&done, &results);
         }
         if let Some(e) = cluster_error {
             return Err(Fail::Cluster(e));
         }
         if pipeline_failed {
-            // Free what the other workers kept.
-            self.forget_results(&active, &results);
             return Err(Fail::Pipeline);
         }
         self.assemble(me, f, id, n, &active, &rows, results).map_err(Fail::Cluster)
@@ -723,7 +555,7 @@ impl Inner {
     ) -> Result<Vec<Value>, String> {
         let op = &f.ops[id];
         let OpKind::Pipeline(spec) = &op.kind else { return Err("internal: not a pipeline".into()) };
-        let broken = |w: usize| format!("distributed worker {}: a malformed task result", self.addrs[w]);
+        let broken = |w: usize| format!("distributed worker {}: a malformed task result", self.link.name(w));
         for (&w, r) in active.iter().zip(&results) {
             if r.outputs.len() != spec.combines.len() {
                 return Err(broken(w));

@@ -17,6 +17,7 @@
 pub mod codec;
 pub mod coordinator;
 pub mod launch;
+pub mod link;
 pub mod worker;
 
 /// The generated protocol (`proto/worker.proto`).

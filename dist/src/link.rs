@@ -1,0 +1,303 @@
+//! How the coordinator reaches its workers: the five operations of the worker protocol
+//! (store, compute, fetch, free, info) over one transport. `GrpcLink` calls `daphne-worker`
+//! processes over gRPC; `mpi::MpiLink` (feature `mpi`) sends the same messages to MPI ranks.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+use daphne_runtime::value::Value;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::codec;
+use crate::proto::worker_client::WorkerClient;
+use crate::proto::{FetchRequest, FreeRequest, InfoRequest, Task, TaskResult, WorkerInfo};
+use crate::worker::MAX_MESSAGE_BYTES;
+
+/// How long connecting to a worker may take before the run fails naming it.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallError {
+    /// The pipeline itself failed on the worker (running it locally reports the error).
+    Pipeline(String),
+    /// The worker or the network failed, or the worker refused the request.
+    Worker(String),
+}
+
+/// The worker protocol over one transport. Calls to several workers run concurrently where
+/// the transport can; results come back in the order of the requests.
+pub trait Link: Send + Sync {
+    /// The number of workers.
+    fn workers(&self) -> usize;
+    /// How errors name worker `w` (its address, or its rank).
+    fn name(&self, w: usize) -> String;
+    /// Stores each value under its id on its worker, in chunks of at most `max_chunk` bytes;
+    /// the bytes sent per object.
+    fn store(&self, objects: Vec<(usize, u64, Value)>, max_chunk: usize) -> Result<Vec<u64>, String>;
+    /// Stores one value under one id on every worker (MPI: a collective broadcast).
+    fn broadcast(&self, id: u64, value: Value, max_chunk: usize) -> Result<u64, String> {
+        let objects = (0..self.workers()).map(|w| (w, id, value.clone())).collect();
+        Ok(self.store(objects, max_chunk)?.into_iter().sum())
+    }
+    /// Runs tasks, one per (distinct) worker.
+    fn compute(&self, tasks: Vec<(usize, Task)>) -> Vec<Result<TaskResult, CallError>>;
+    /// Fetches objects; their encoded segments.
+    fn fetch(&self, objects: &[(usize, u64)], max_chunk: usize) -> Result<Vec<Vec<Bytes>>, String>;
+    /// Frees objects; `wait` for the answers (else sent in the background).
+    fn free(&self, objects: Vec<(usize, Vec<u64>)>, wait: bool);
+    /// Every worker's info.
+    fn info(&self) -> Result<Vec<WorkerInfo>, String>;
+}
+
+/// How calls to several gRPC workers are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// Futures of all workers' calls awaited together on the coordinator's runtime.
+    #[default]
+    Async,
+    /// One thread per worker, each making blocking calls.
+    Sync,
+    /// MPI messages to the other ranks (feature `mpi`).
+    Mpi,
+}
+
+impl Backend {
+    /// DAPHNE's names: `sync-gRPC`, `async-gRPC`, `MPI`.
+    pub fn parse(name: &str) -> Option<Backend> {
+        match name.to_ascii_lowercase().as_str() {
+            "async-grpc" => Some(Backend::Async),
+            "sync-grpc" => Some(Backend::Sync),
+            "mpi" => Some(Backend::Mpi),
+            _ => None,
+        }
+    }
+}
+
+type Job<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send>>;
+
+/// gRPC workers.
+pub struct GrpcLink {
+    rt: tokio::runtime::Runtime,
+    clients: Vec<WorkerClient<Channel>>,
+    addrs: Vec<String>,
+    backend: Backend,
+}
+
+impl GrpcLink {
+    /// Connects to every worker (each within `CONNECT_TIMEOUT`, checked with an info call).
+    pub fn connect(addrs: Vec<String>, backend: Backend) -> Result<GrpcLink, String> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("daphne-coordinator")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the coordinator's runtime: {e}"))?;
+        let clients = rt.block_on(async {
+            let mut clients = Vec::with_capacity(addrs.len());
+            for addr in &addrs {
+                clients.push(connect_one(addr).await?);
+            }
+            Ok::<_, String>(clients)
+        })?;
+        Ok(GrpcLink { rt, clients, addrs, backend })
+    }
+
+    /// Runs jobs (one per worker call) by the backend; results in job order.
+    fn each<T: Send + 'static>(&self, jobs: Vec<Job<T>>) -> Vec<Result<T, String>> {
+        if jobs.len() == 1 {
+            return jobs.into_iter().map(|j| self.rt.block_on(j)).collect();
+        }
+        match self.backend {
+            Backend::Sync => {
+                let handle = self.rt.handle();
+                std::thread::scope(|s| {
+                    let threads: Vec<_> = jobs.into_iter().map(|j| s.spawn(move || handle.block_on(j))).collect();
+                    threads
+                        .into_iter()
+                        .map(|t| t.join().unwrap_or_else(|_| Err("a worker call panicked".to_owned())))
+                        .collect()
+                })
+            }
+            _ => self.rt.block_on(async {
+                let handles: Vec<_> = jobs.into_iter().map(tokio::spawn).collect();
+                let mut out = Vec::with_capacity(handles.len());
+                for h in handles {
+                    out.push(h.await.unwrap_or_else(|e| Err(format!("a worker call failed: {e}"))));
+                }
+                out
+            }),
+        }
+    }
+}
+
+impl Link for GrpcLink {
+    fn workers(&self) -> usize {
+        self.clients.len()
+    }
+
+    fn name(&self, w: usize) -> String {
+        self.addrs.get(w).cloned().unwrap_or_default()
+    }
+
+    fn store(&self, objects: Vec<(usize, u64, Value)>, max: usize) -> Result<Vec<u64>, String> {
+        let jobs: Vec<Job<u64>> = objects
+            .into_iter()
+            .map(|(w, id, value)| {
+                let mut c = self.clients[w].clone();
+                let addr = self.addrs[w].clone();
+                // Encoded inside the job, so the workers' parts are encoded in parallel.
+                Box::pin(async move {
+                    let segments = codec::encode_segments(&value)?;
+                    drop(value);
+                    let n = segments.iter().map(|s| s.len() as u64).sum();
+                    c.store(tokio_stream::iter(crate::chunks(id, segments, max)))
+                        .await
+                        .map(|_| n)
+                        .map_err(|s| format!("distributed worker {addr}: storing an input failed: {}", s.message()))
+                }) as Job<u64>
+            })
+            .collect();
+        self.each(jobs).into_iter().collect()
+    }
+
+    fn compute(&self, tasks: Vec<(usize, Task)>) -> Vec<Result<TaskResult, CallError>> {
+        // A pipeline failure is marked with a leading NUL, as jobs return strings.
+        let jobs: Vec<Job<TaskResult>> = tasks
+            .into_iter()
+            .map(|(w, task)| {
+                let mut c = self.clients[w].clone();
+                let addr = self.addrs[w].clone();
+                Box::pin(async move {
+                    c.compute(task).await.map(tonic::Response::into_inner).map_err(|s| {
+                        if s.code() == tonic::Code::Aborted {
+                            format!("\u{0}{}", s.message())
+                        } else {
+                            format!("distributed worker {addr}: {}", s.message())
+                        }
+                    })
+                }) as Job<_>
+            })
+            .collect();
+        self.each(jobs)
+            .into_iter()
+            .map(|r| {
+                r.map_err(|e| match e.strip_prefix('\u{0}') {
+                    Some(m) => CallError::Pipeline(m.to_owned()),
+                    None => CallError::Worker(e),
+                })
+            })
+            .collect()
+    }
+
+    fn fetch(&self, objects: &[(usize, u64)], max: usize) -> Result<Vec<Vec<Bytes>>, String> {
+        let jobs: Vec<Job<Vec<Bytes>>> = objects
+            .iter()
+            .map(|&(w, id)| {
+                let mut c = self.clients[w].clone();
+                let addr = self.addrs[w].clone();
+                Box::pin(async move {
+                    let failed = |m: &str| format!("distributed worker {addr}: fetching a result failed: {m}");
+                    let mut stream = c
+                        .fetch(FetchRequest { object: id, max_chunk_bytes: max as u64 })
+                        .await
+                        .map_err(|s| failed(s.message()))?
+                        .into_inner();
+                    let mut segments: Vec<Bytes> = Vec::new();
+                    let mut received = 0u64;
+                    while let Some(chunk) = stream.message().await.map_err(|s| failed(s.message()))? {
+                        if chunk.offset != received || chunk.object != id {
+                            return Err(failed("chunks out of order"));
+                        }
+                        received += chunk.data.len() as u64;
+                        segments.push(chunk.data);
+                    }
+                    Ok(segments)
+                }) as Job<Vec<Bytes>>
+            })
+            .collect();
+        self.each(jobs).into_iter().collect()
+    }
+
+    fn free(&self, objects: Vec<(usize, Vec<u64>)>, wait: bool) {
+        let calls = objects.into_iter().filter(|(_, ids)| !ids.is_empty()).map(|(w, objects)| {
+            let mut c = self.clients[w].clone();
+            async move {
+                let call = c.free(FreeRequest { objects });
+                let _ = tokio::time::timeout(Duration::from_secs(2), call).await;
+            }
+        });
+        if wait {
+            let jobs: Vec<Job<()>> = calls
+                .map(|f| {
+                    Box::pin(async move {
+                        f.await;
+                        Ok(())
+                    }) as Job<()>
+                })
+                .collect();
+            let _ = self.each(jobs);
+        } else {
+            for f in calls {
+                self.rt.spawn(f);
+            }
+        }
+    }
+
+    fn info(&self) -> Result<Vec<WorkerInfo>, String> {
+        let jobs: Vec<Job<WorkerInfo>> = (0..self.clients.len())
+            .map(|w| {
+                let mut c = self.clients[w].clone();
+                let addr = self.addrs[w].clone();
+                Box::pin(async move {
+                    c.info(InfoRequest {})
+                        .await
+                        .map(tonic::Response::into_inner)
+                        .map_err(|s| format!("worker {addr}: {}", s.message()))
+                }) as Job<_>
+            })
+            .collect();
+        self.each(jobs).into_iter().collect()
+    }
+}
+
+async fn connect_one(addr: &str) -> Result<WorkerClient<Channel>, String> {
+    let unreachable = |e: &dyn std::fmt::Display| {
+        format!("cannot reach distributed worker {addr} (within {} s): {e}", CONNECT_TIMEOUT.as_secs())
+    };
+    let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| format!("`{addr}` is not a worker address (host:port): {e}"))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_nodelay(true)
+        .initial_stream_window_size(Some(crate::WINDOW_BYTES))
+        .initial_connection_window_size(Some(crate::WINDOW_BYTES))
+        .max_frame_size(Some(crate::FRAME_BYTES))
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(20));
+    let channel = tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect())
+        .await
+        .map_err(|e| unreachable(&e))?
+        .map_err(|e| unreachable(&source_chain(&e)))?;
+    let mut client = WorkerClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    tokio::time::timeout(CONNECT_TIMEOUT, client.info(InfoRequest {}))
+        .await
+        .map_err(|e| unreachable(&e))?
+        .map_err(|s| unreachable(&s.message()))?;
+    Ok(client)
+}
+
+/// An error with its causes (tonic's transport errors say "transport error" alone).
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
