@@ -231,6 +231,14 @@ fn a_long_loop_keeps_worker_memory_flat() {
 }
 
 #[test]
+#[cfg(not(feature = "mpi"))]
+fn the_mpi_backend_in_a_build_without_it_is_a_clear_error() {
+    let out = check(DAPHNE, &["--distributed", "--dist_backend=MPI", "run/distributed/resident.daph"]);
+    assert_eq!(out.status, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("--features mpi"), "{}", out.stderr);
+}
+
+#[test]
 fn compiler_options_reach_the_workers() {
     for (flag, compiled) in [("--no-vec", false), ("--vec", true)] {
         let workers = Workers::start(1, 1);

@@ -8,6 +8,8 @@
 //!   outputs on the workers as remote values, folds the workers' results in the canonical order.
 //! - `launch.rs`: where workers come from: `DISTRIBUTED_WORKERS`, or worker processes started
 //!   on loopback for the run.
+//! - `link.rs`: the coordinator's transport (`Link`): gRPC, or MPI ranks (`mpi.rs`, feature
+//!   `mpi`).
 //! - `codec.rs`: the wire form of values.
 //!
 //! Architecture Invariant: a distributed run prints the same bytes as a local one: workers cut
@@ -18,6 +20,8 @@ pub mod codec;
 pub mod coordinator;
 pub mod launch;
 pub mod link;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 pub mod worker;
 
 /// The generated protocol (`proto/worker.proto`).

@@ -23,7 +23,10 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::codec;
 use crate::proto::worker_server::{Worker, WorkerServer};
-use crate::proto::{self, Chunk, FetchRequest, FreeRequest, Freed, InfoRequest, Stored, Task, TaskResult, WorkerInfo};
+use crate::proto::{
+    self, Chunk, FetchRequest, FreeRequest, Freed, InfoRequest, StopRequest, Stopped, Stored, Task, TaskResult,
+    WorkerInfo,
+};
 
 /// The largest gRPC message a worker accepts or sends (chunks are bounded by the coordinator;
 /// a task with its inline inputs is small).
@@ -42,20 +45,31 @@ struct Object {
     bytes: u64,
 }
 
-/// What the request handlers share.
-struct State {
+/// What a worker holds and counts, whatever transport its requests come by.
+pub(crate) struct State {
     address: String,
     threads: usize,
     objects: Mutex<HashMap<u64, Object>>,
     next_id: AtomicU64,
     tasks: AtomicU64,
-    /// Statistics the compute thread keeps: modules cached, kernels compiled.
+    /// Statistics the compute side keeps: modules cached, kernels compiled.
     modules: AtomicU64,
     kernels: AtomicU64,
-    jobs: std::sync::mpsc::Sender<Job>,
 }
 
 impl State {
+    pub(crate) fn new(address: String, threads: usize) -> State {
+        State {
+            address,
+            threads: threads.max(1),
+            objects: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(WORKER_IDS),
+            tasks: AtomicU64::new(0),
+            modules: AtomicU64::new(0),
+            kernels: AtomicU64::new(0),
+        }
+    }
+
     fn lookup(&self, id: u64) -> Result<Arc<Value>, Status> {
         let objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
         objects.get(&id).map(|o| o.value.clone()).ok_or_else(|| Status::not_found(format!("no object {id}")))
@@ -67,14 +81,181 @@ impl State {
         id
     }
 
-    fn insert(&self, id: u64, value: Value, bytes: u64) {
+    pub(crate) fn insert(&self, id: u64, value: Value, bytes: u64) {
         let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
         objects.insert(id, Object { value: Arc::new(value), bytes });
+    }
+
+    /// A task's inputs: objects looked up, inline values decoded.
+    pub(crate) fn resolve(&self, task: &Task) -> Result<Vec<Value>, Status> {
+        let mut inputs = Vec::with_capacity(task.inputs.len());
+        for input in &task.inputs {
+            inputs.push(match &input.source {
+                Some(proto::input::Source::Object(id)) => (*self.lookup(*id)?).clone(),
+                Some(proto::input::Source::Inline(bytes)) => codec::decode(bytes).map_err(Status::invalid_argument)?,
+                None => return Err(Status::invalid_argument("an input without a source")),
+            });
+        }
+        Ok(inputs)
+    }
+
+    /// The answer to a task: each output part inline when small, else kept here.
+    pub(crate) fn result_of(&self, outputs: Outputs, inline_limit: u64, keep_rows: bool) -> Result<TaskResult, Status> {
+        let mut result = TaskResult { outputs: Vec::with_capacity(outputs.len()) };
+        for (c, parts) in outputs {
+            let mut out = proto::OutputParts { parts: Vec::with_capacity(parts.len()) };
+            for v in parts {
+                let keep = keep_rows && c == Combine::Rows;
+                let encoded = if keep { None } else { Some(codec::encode(&v).map_err(Status::internal)?) };
+                let part = match encoded {
+                    Some(bytes) if bytes.len() as u64 <= inline_limit => proto::output::Result::Inline(bytes.into()),
+                    encoded => {
+                        let (rows, cols, vt) = match &v {
+                            Value::Matrix(m) => (m.rows(), m.cols(), m.value_type()),
+                            Value::Sparse(m) => (m.rows(), m.cols(), m.value_type()),
+                            Value::Scalar(s) => (1, 1, s.value_type()),
+                            other => {
+                                return Err(Status::internal(format!("a pipeline output is {}", other.describe())));
+                            }
+                        };
+                        let bytes = match (&encoded, &v) {
+                            (Some(b), _) => b.len() as u64,
+                            (None, Value::Matrix(m)) => codec::dense_size(m) as u64,
+                            _ => 0,
+                        };
+                        let object = self.keep(v, bytes);
+                        proto::output::Result::Kept(proto::Kept {
+                            object,
+                            rows: rows as u64,
+                            cols: cols as u64,
+                            value_type: u32::from(codec::type_code(vt)),
+                            bytes,
+                        })
+                    }
+                };
+                out.parts.push(proto::Output { result: Some(part) });
+            }
+            result.outputs.push(out);
+        }
+        Ok(result)
+    }
+
+    /// An object as chunks of at most `max` bytes.
+    pub(crate) fn fetch(&self, id: u64, max: usize) -> Result<Vec<Chunk>, Status> {
+        let value = self.lookup(id)?;
+        let segments = codec::encode_segments(&value).map_err(Status::internal)?;
+        Ok(crate::chunks(id, segments, max))
+    }
+
+    /// Forgets objects; how many there were.
+    pub(crate) fn free(&self, ids: &[u64]) -> u64 {
+        let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        ids.iter().filter(|id| objects.remove(id).is_some()).count() as u64
+    }
+
+    pub(crate) fn info(&self) -> WorkerInfo {
+        let (objects, object_bytes) = {
+            let o = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+            (o.len() as u64, o.values().map(|x| x.bytes).sum())
+        };
+        WorkerInfo {
+            address: self.address.clone(),
+            threads: self.threads as u32,
+            objects,
+            object_bytes,
+            rss_bytes: rss_bytes(),
+            modules: self.modules.load(Ordering::Relaxed),
+            kernels: self.kernels.load(Ordering::Relaxed),
+            tasks: self.tasks.load(Ordering::Relaxed),
+            memory_bytes: memory_bytes(),
+        }
+    }
+}
+
+/// Collects the chunks of one stored object, checking that they continue each other.
+#[derive(Default)]
+pub(crate) struct Assembler {
+    object: Option<u64>,
+    total: u64,
+    received: u64,
+    segments: Vec<Bytes>,
+}
+
+impl Assembler {
+    /// Adds the next chunk.
+    pub(crate) fn push(&mut self, chunk: Chunk) -> Result<(), Status> {
+        match self.object {
+            None => {
+                if chunk.object >= WORKER_IDS {
+                    return Err(Status::invalid_argument("object ids from 2^63 up are the worker's"));
+                }
+                self.object = Some(chunk.object);
+                self.total = chunk.total_bytes;
+            }
+            Some(id) if id != chunk.object || self.total != chunk.total_bytes => {
+                return Err(Status::invalid_argument("chunks of different objects in one store"));
+            }
+            Some(_) => {}
+        }
+        if chunk.offset != self.received || self.received + chunk.data.len() as u64 > self.total {
+            return Err(Status::invalid_argument(format!(
+                "chunk at {} of {} bytes does not continue the {} bytes received of {}",
+                chunk.offset,
+                chunk.data.len(),
+                self.received,
+                self.total
+            )));
+        }
+        self.received += chunk.data.len() as u64;
+        self.segments.push(chunk.data);
+        Ok(())
+    }
+
+    /// Whether every byte announced has arrived.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub(crate) fn complete(&self) -> bool {
+        self.object.is_some() && self.received == self.total
+    }
+
+    /// The object: its id, value and encoded size.
+    pub(crate) fn finish(self) -> Result<(u64, Value, u64), Status> {
+        let id = self.object.ok_or_else(|| Status::invalid_argument("a store without chunks"))?;
+        if self.received != self.total {
+            return Err(Status::invalid_argument(format!("{} of {} bytes arrived", self.received, self.total)));
+        }
+        let parts: Vec<&[u8]> = self.segments.iter().map(|s| s.as_ref()).collect();
+        let value = codec::decode_segments(&parts).map_err(Status::invalid_argument)?;
+        Ok((id, value, self.total))
     }
 }
 
 /// Per pipeline output: its combine mode and its parts (one joined value, or one per group).
-type Outputs = Vec<(Combine, Vec<Value>)>;
+pub(crate) type Outputs = Vec<(Combine, Vec<Value>)>;
+
+/// Runs pipelines: the engine and the decoded modules it compiled kernels for.
+pub(crate) struct Compute {
+    modules: HashMap<Bytes, Arc<Module>>,
+    engine: Option<Engine>,
+}
+
+impl Compute {
+    pub(crate) fn new(threads: usize) -> Compute {
+        Compute { modules: HashMap::new(), engine: Engine::new(Schedule::on(threads)).ok() }
+    }
+
+    /// Runs a task on its resolved inputs (a panic is an error, and the worker goes on).
+    pub(crate) fn run(&mut self, task: &Task, inputs: Vec<Value>, state: &State) -> Result<Outputs, Status> {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_job(task, inputs, &mut self.modules, self.engine.as_mut(), state)
+        }))
+        .unwrap_or_else(|_| Err(Status::internal("the worker panicked running the pipeline")));
+        if let Some(e) = &self.engine {
+            state.kernels.store(e.compiled() as u64, Ordering::Relaxed);
+        }
+        state.modules.store(self.modules.len() as u64, Ordering::Relaxed);
+        result
+    }
+}
 
 /// A pipeline to run on the compute thread, with its inputs resolved.
 struct Job {
@@ -83,33 +264,33 @@ struct Job {
     reply: oneshot::Sender<Result<Outputs, Status>>,
 }
 
-/// The worker service.
+/// The gRPC worker service.
 pub struct Service {
     state: Arc<State>,
+    jobs: std::sync::mpsc::Sender<Job>,
+    /// Set when the worker may be stopped by its coordinator (`Stop`).
+    stop: Option<Mutex<Option<oneshot::Sender<()>>>>,
 }
 
 impl Service {
-    /// A worker that calls itself `address` and runs pipelines on `threads` threads.
-    pub fn new(address: String, threads: usize) -> Result<Service, String> {
+    /// A worker that calls itself `address` and runs pipelines on `threads` threads; `stop`
+    /// lets a `Stop` call end it.
+    pub fn new(address: String, threads: usize, stop: Option<oneshot::Sender<()>>) -> Result<Service, String> {
         let (jobs, rx) = std::sync::mpsc::channel::<Job>();
-        let state = Arc::new(State {
-            address,
-            threads: threads.max(1),
-            objects: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(WORKER_IDS),
-            tasks: AtomicU64::new(0),
-            modules: AtomicU64::new(0),
-            kernels: AtomicU64::new(0),
-            jobs,
-        });
+        let state = Arc::new(State::new(address, threads));
         let shared = state.clone();
-        let engine = Engine::new(Schedule::on(threads)).ok();
         std::thread::Builder::new()
             .name("daphne-worker-compute".into())
             .stack_size(64 << 20)
-            .spawn(move || compute_loop(rx, engine, &shared))
+            .spawn(move || {
+                // Jobs one after another; each uses the engine's threads.
+                let mut compute = Compute::new(shared.threads);
+                while let Ok(job) = rx.recv() {
+                    let _ = job.reply.send(compute.run(&job.task, job.inputs, &shared));
+                }
+            })
             .map_err(|e| format!("cannot start the compute thread: {e}"))?;
-        Ok(Service { state })
+        Ok(Service { state, jobs, stop: stop.map(|s| Mutex::new(Some(s))) })
     }
 
     /// The tonic service, with the message limits raised.
@@ -117,22 +298,6 @@ impl Service {
         WorkerServer::new(self)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES)
-    }
-}
-
-/// Runs jobs one after another; each uses the engine's threads.
-fn compute_loop(rx: std::sync::mpsc::Receiver<Job>, mut engine: Option<Engine>, state: &State) {
-    let mut modules: HashMap<Bytes, Arc<Module>> = HashMap::new();
-    while let Ok(job) = rx.recv() {
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run_job(&job.task, job.inputs, &mut modules, engine.as_mut(), state)
-        }))
-        .unwrap_or_else(|_| Err(Status::internal("the worker panicked running the pipeline")));
-        if let Some(e) = &engine {
-            state.kernels.store(e.compiled() as u64, Ordering::Relaxed);
-        }
-        state.modules.store(modules.len() as u64, Ordering::Relaxed);
-        let _ = job.reply.send(result);
     }
 }
 
@@ -263,138 +428,67 @@ fn run_job(
 impl Worker for Service {
     async fn store(&self, request: Request<Streaming<Chunk>>) -> Result<Response<Stored>, Status> {
         let mut stream = request.into_inner();
-        let mut object = None;
-        let mut total = 0u64;
-        // The chunks as they arrived (decoded across them, without joining them first).
-        let mut segments: Vec<Bytes> = Vec::new();
-        let mut received = 0u64;
+        let mut assembler = Assembler::default();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
-            match object {
-                None => {
-                    if chunk.object >= WORKER_IDS {
-                        return Err(Status::invalid_argument("object ids from 2^63 up are the worker's"));
-                    }
-                    object = Some(chunk.object);
-                    total = chunk.total_bytes;
-                }
-                Some(id) if id != chunk.object || total != chunk.total_bytes => {
-                    return Err(Status::invalid_argument("chunks of different objects in one store"));
-                }
-                Some(_) => {}
-            }
-            if chunk.offset != received || received + chunk.data.len() as u64 > total {
-                return Err(Status::invalid_argument(format!(
-                    "chunk at {} of {} bytes does not continue the {received} bytes received of {total}",
-                    chunk.offset,
-                    chunk.data.len(),
-                )));
-            }
-            received += chunk.data.len() as u64;
-            segments.push(chunk.data);
+            assembler.push(chunk?)?;
         }
-        let id = object.ok_or_else(|| Status::invalid_argument("a store without chunks"))?;
-        if received != total {
-            return Err(Status::invalid_argument(format!("{received} of {total} bytes arrived")));
-        }
-        let parts: Vec<&[u8]> = segments.iter().map(|s| s.as_ref()).collect();
-        let value = codec::decode_segments(&parts).map_err(Status::invalid_argument)?;
-        drop(parts);
-        drop(segments);
+        let (id, value, total) = assembler.finish()?;
         self.state.insert(id, value, total);
         Ok(Response::new(Stored { object: id, bytes: total }))
     }
 
     async fn compute(&self, request: Request<Task>) -> Result<Response<TaskResult>, Status> {
         let task = request.into_inner();
-        let mut inputs = Vec::with_capacity(task.inputs.len());
-        for input in &task.inputs {
-            inputs.push(match &input.source {
-                Some(proto::input::Source::Object(id)) => (*self.state.lookup(*id)?).clone(),
-                Some(proto::input::Source::Inline(bytes)) => codec::decode(bytes).map_err(Status::invalid_argument)?,
-                None => return Err(Status::invalid_argument("an input without a source")),
-            });
-        }
+        let inputs = self.state.resolve(&task)?;
         let (inline_limit, keep_rows) = (task.inline_limit, task.keep_rows);
         let (reply, rx) = oneshot::channel();
-        self.state
-            .jobs
+        self.jobs
             .send(Job { task, inputs, reply })
             .map_err(|_| Status::unavailable("the worker's compute thread has stopped"))?;
         let outputs = rx.await.map_err(|_| Status::internal("the compute thread dropped the task"))??;
-        let mut result = TaskResult { outputs: Vec::with_capacity(outputs.len()) };
-        for (c, parts) in outputs {
-            let mut out = proto::OutputParts { parts: Vec::with_capacity(parts.len()) };
-            for v in parts {
-                let keep = keep_rows && c == Combine::Rows;
-                let encoded = if keep { None } else { Some(codec::encode(&v).map_err(Status::internal)?) };
-                let part = match encoded {
-                    Some(bytes) if bytes.len() as u64 <= inline_limit => proto::output::Result::Inline(bytes.into()),
-                    encoded => {
-                        let (rows, cols, vt) = match &v {
-                            Value::Matrix(m) => (m.rows(), m.cols(), m.value_type()),
-                            Value::Sparse(m) => (m.rows(), m.cols(), m.value_type()),
-                            Value::Scalar(s) => (1, 1, s.value_type()),
-                            other => {
-                                return Err(Status::internal(format!("a pipeline output is {}", other.describe())));
-                            }
-                        };
-                        let bytes = match (&encoded, &v) {
-                            (Some(b), _) => b.len() as u64,
-                            (None, Value::Matrix(m)) => codec::dense_size(m) as u64,
-                            _ => 0,
-                        };
-                        let object = self.state.keep(v, bytes);
-                        proto::output::Result::Kept(proto::Kept {
-                            object,
-                            rows: rows as u64,
-                            cols: cols as u64,
-                            value_type: u32::from(codec::type_code(vt)),
-                            bytes,
-                        })
-                    }
-                };
-                out.parts.push(proto::Output { result: Some(part) });
-            }
-            result.outputs.push(out);
-        }
-        Ok(Response::new(result))
+        Ok(Response::new(self.state.result_of(outputs, inline_limit, keep_rows)?))
     }
 
     type FetchStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<Chunk, Status>> + Send>>;
 
     async fn fetch(&self, request: Request<FetchRequest>) -> Result<Response<Self::FetchStream>, Status> {
         let req = request.into_inner();
-        let value = self.state.lookup(req.object)?;
-        let segments = codec::encode_segments(&value).map_err(Status::internal)?;
-        let chunks = crate::chunks(req.object, segments, req.max_chunk_bytes as usize);
+        let chunks = self.state.fetch(req.object, req.max_chunk_bytes as usize)?;
         Ok(Response::new(Box::pin(tokio_stream::iter(chunks.into_iter().map(Ok)))))
     }
 
     async fn free(&self, request: Request<FreeRequest>) -> Result<Response<Freed>, Status> {
-        let ids = request.into_inner().objects;
-        let mut objects = self.state.objects.lock().unwrap_or_else(|e| e.into_inner());
-        let freed = ids.iter().filter(|id| objects.remove(id).is_some()).count();
-        Ok(Response::new(Freed { objects: freed as u64 }))
+        Ok(Response::new(Freed { objects: self.state.free(&request.into_inner().objects) }))
     }
 
     async fn info(&self, _request: Request<InfoRequest>) -> Result<Response<WorkerInfo>, Status> {
-        let s = &self.state;
-        let (objects, object_bytes) = {
-            let o = s.objects.lock().unwrap_or_else(|e| e.into_inner());
-            (o.len() as u64, o.values().map(|x| x.bytes).sum())
-        };
-        Ok(Response::new(WorkerInfo {
-            address: s.address.clone(),
-            threads: s.threads as u32,
-            objects,
-            object_bytes,
-            rss_bytes: rss_bytes(),
-            modules: s.modules.load(Ordering::Relaxed),
-            kernels: s.kernels.load(Ordering::Relaxed),
-            tasks: s.tasks.load(Ordering::Relaxed),
-        }))
+        Ok(Response::new(self.state.info()))
     }
+
+    async fn stop(&self, _request: Request<StopRequest>) -> Result<Response<Stopped>, Status> {
+        match &self.stop {
+            Some(stop) => {
+                if let Some(tx) = stop.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    let _ = tx.send(());
+                }
+                Ok(Response::new(Stopped { stopping: true }))
+            }
+            None => Err(Status::permission_denied(
+                "this worker serves until it is signalled; it was not started by a launcher",
+            )),
+        }
+    }
+}
+
+/// The machine's memory (Linux `/proc/meminfo`), 0 where unknown.
+fn memory_bytes() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kb| kb * 1024)
 }
 
 /// The process's resident set size (Linux `/proc/self/statm`), 0 where unknown.
@@ -407,16 +501,19 @@ fn rss_bytes() -> u64 {
 
 /// Serves on `addr` until SIGINT or SIGTERM (or `stop` resolves). `ready` is called with the
 /// address actually bound (a port of 0 picks a free one) before the first request is served.
+/// With `stoppable`, a `Stop` call ends it too (workers a launcher started for one run).
 pub async fn serve(
     addr: SocketAddr,
     threads: usize,
-    ready: impl FnOnce(SocketAddr),
+    stoppable: bool,
+    ready: impl FnOnce(SocketAddr) -> Result<(), String>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let service = Service::new(bound.to_string(), threads)?;
-    ready(bound);
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let service = Service::new(bound.to_string(), threads, stoppable.then_some(stop_tx))?;
+    ready(bound)?;
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|s| {
         if let Ok(s) = &s {
             let _ = s.set_nodelay(true);
@@ -432,10 +529,17 @@ pub async fn serve(
                 Err(_) => std::future::pending::<()>().await,
             }
         };
+        let stopped = async {
+            // Only a `Stop` call sends; without one the sender is gone and this never ends.
+            if stop_rx.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term => {}
             _ = stop => {}
+            _ = stopped => {}
         }
     };
     tonic::transport::Server::builder()
@@ -443,8 +547,6 @@ pub async fn serve(
         .initial_stream_window_size(Some(crate::WINDOW_BYTES))
         .initial_connection_window_size(Some(crate::WINDOW_BYTES))
         .max_frame_size(Some(crate::FRAME_BYTES))
-        .initial_stream_window_size(Some(crate::WINDOW_BYTES))
-        .initial_connection_window_size(Some(crate::WINDOW_BYTES))
         .add_service(service.into_server())
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

@@ -57,11 +57,13 @@ fn main() -> ExitCode {
     let served = rt.block_on(daphne_dist::worker::serve(
         addr,
         threads,
+        false,
         |bound| {
             use std::io::Write;
             let mut out = std::io::stdout();
             let _ = writeln!(out, "{}{bound}", daphne_dist::launch::STARTED);
             let _ = out.flush();
+            Ok(())
         },
         stop,
     ));

@@ -86,7 +86,9 @@ struct Cli {
     #[arg(long = "distributed")]
     distributed: bool,
 
-    /// How the coordinator calls its workers: async-gRPC (default) or sync-gRPC.
+    /// How the coordinator calls its workers: async-gRPC (default), sync-gRPC, or MPI (run
+    /// under `mpirun -np N`: rank 0 runs the script, the other ranks serve; a build with
+    /// `--features mpi`).
     #[arg(long = "dist_backend", visible_alias = "dist-backend", value_name = "BACKEND", value_parser = parse_backend, requires = "distributed")]
     dist_backend: Option<daphne_dist::coordinator::Backend>,
 
@@ -111,11 +113,8 @@ struct Cli {
 }
 
 fn parse_backend(name: &str) -> Result<daphne_dist::coordinator::Backend, String> {
-    if name.eq_ignore_ascii_case("MPI") {
-        return Err("the MPI backend is not part of this build".into());
-    }
     daphne_dist::coordinator::Backend::parse(name)
-        .ok_or_else(|| format!("unknown backend `{name}` (expected async-gRPC or sync-gRPC)"))
+        .ok_or_else(|| format!("unknown backend `{name}` (expected async-gRPC, sync-gRPC or MPI)"))
 }
 
 fn parse_partitioning(name: &str) -> Result<Partitioning, String> {
@@ -129,7 +128,15 @@ const EXPLAIN_STAGES: &[&str] = &["parsing", "parsing_simplified", "vectorized"]
 fn main() -> ExitCode {
     let started = std::time::Instant::now();
     let cli = Cli::parse();
-    match run(&cli, started) {
+    if cli.distributed && cli.dist_backend == Some(daphne_dist::coordinator::Backend::Mpi) {
+        return main_mpi(&cli, started);
+    }
+    report(run(&cli, started, None))
+}
+
+/// Exits as a run ended: its failure printed on stderr with DAPHNE's status.
+fn report(result: Result<(), Failure>) -> ExitCode {
+    match result {
         Ok(()) => Status::Success.into(),
         Err(f) => {
             let _ = std::io::stdout().flush();
@@ -139,7 +146,45 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &Cli, started: std::time::Instant) -> Result<(), Failure> {
+/// `--dist_backend=MPI`: every rank runs this; rank 0 runs the script over the others.
+#[cfg(feature = "mpi")]
+fn main_mpi(cli: &Cli, started: std::time::Instant) -> ExitCode {
+    use daphne_dist::mpi;
+    let universe = match mpi::initialize() {
+        Ok(u) => u,
+        Err(e) => return report(Err(runtime_error(e))),
+    };
+    let threads = cli.num_threads.map_or_else(mpi::threads_per_rank, |n| n as usize);
+    let status = match mpi::role() {
+        mpi::Role::Worker { rank } => {
+            mpi::serve(rank, threads);
+            Status::Success.into()
+        }
+        mpi::Role::Coordinator { size } => match mpi::MpiLink::new(size) {
+            // The link stops the workers when dropped, whatever the run did.
+            Ok(link) => report(run(cli, started, Some(Box::new(link)))),
+            Err(e) => report(Err(runtime_error(e))),
+        },
+    };
+    drop(universe);
+    status
+}
+
+#[cfg(not(feature = "mpi"))]
+fn main_mpi(_cli: &Cli, _started: std::time::Instant) -> ExitCode {
+    report(Err(runtime_error(
+        "this daphne was built without the MPI backend: build it with `cargo build --release --features mpi` (needs Open MPI: apt-get install libopenmpi-dev openmpi-bin libclang-dev)".into(),
+    )))
+}
+
+/// A failure of the distributed set-up: a runtime error (exit 3).
+fn runtime_error(message: String) -> Failure {
+    Failure { message: format!("error: {message}\n"), status: Status::ExecutionError }
+}
+
+/// Runs the script; `link` is the transport to the workers when the launcher already made it
+/// (MPI).
+fn run(cli: &Cli, started: std::time::Instant, link: Option<Box<dyn daphne_dist::link::Link>>) -> Result<(), Failure> {
     let parse_start = std::time::Instant::now();
     let file = read_script(&cli.script)?;
     let args = script_args(cli.args.iter().chain(&cli.script_args))?;
@@ -187,7 +232,7 @@ fn run(cli: &Cli, started: std::time::Instant) -> Result<(), Failure> {
         partitioning: cli.partitioning.or(config.partitioning).unwrap_or_default(),
         grain_rows: cli.grain_size.map(|g| g as usize).or(config.grain_rows).unwrap_or(1),
     };
-    let remote = if cli.distributed { Some(connect(cli, &schedule)?) } else { None };
+    let remote = if cli.distributed { Some(connect(cli, &schedule, link)?) } else { None };
     let options = daphne_runtime::exec::Options {
         ship_pipelines: false,
         vectorize: !cli.no_vec,
@@ -250,10 +295,12 @@ fn run(cli: &Cli, started: std::time::Instant) -> Result<(), Failure> {
 }
 
 /// The workers of a `--distributed` run: DISTRIBUTED_WORKERS, else local worker processes.
-fn connect(cli: &Cli, schedule: &Schedule) -> Result<std::sync::Arc<daphne_dist::coordinator::Cluster>, Failure> {
+fn connect(
+    cli: &Cli,
+    schedule: &Schedule,
+    link: Option<Box<dyn daphne_dist::link::Link>>,
+) -> Result<std::sync::Arc<daphne_dist::coordinator::Cluster>, Failure> {
     use daphne_dist::{coordinator, launch};
-    let runtime_error =
-        |message: String| Failure { message: format!("error: {message}\n"), status: Status::ExecutionError };
     let mut options = coordinator::Options {
         backend: cli.dist_backend.unwrap_or_default(),
         vectorize: !cli.no_vec,
@@ -266,6 +313,9 @@ fn connect(cli: &Cli, schedule: &Schedule) -> Result<std::sync::Arc<daphne_dist:
     }
     if let Some(c) = cli.min_distr_cells {
         options.min_cells = usize::try_from(c).unwrap_or(usize::MAX);
+    }
+    if let Some(link) = link {
+        return Ok(std::sync::Arc::new(coordinator::Cluster::over(link, options, None)));
     }
     let (addrs, local) = match launch::from_env() {
         Some(addrs) => (addrs, None),

@@ -1,0 +1,355 @@
+//! The MPI backend (`--dist_backend=MPI`, feature `mpi`): DAPHNE's model. Every rank runs the
+//! same `daphne` command; rank 0 runs the script and coordinates, ranks 1..N-1 serve as workers
+//! (`serve`) until rank 0 stops them. The messages are the gRPC protocol's, prost-encoded
+//! (`MpiRequest`, `MpiReply`): requests with tag `REQUEST`, replies with tag `REPLY`; MPI keeps
+//! the messages between two ranks in order. Broadcast inputs go by `MPI_Bcast` from rank 0,
+//! in chunks of at most the chunk size.
+
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use daphne_runtime::value::Value;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+use prost::Message;
+use tonic::Status;
+
+use crate::codec;
+use crate::link::{CallError, Link};
+use crate::proto::mpi_reply::Kind as ReplyKind;
+use crate::proto::mpi_request::Kind as RequestKind;
+use crate::proto::{
+    BroadcastRequest, Chunk, Failure, FetchRequest, FreeRequest, InfoRequest, MpiReply, MpiRequest, StopRequest,
+    Stored, Task, TaskResult, WorkerInfo,
+};
+use crate::worker::{Assembler, Compute, State};
+
+const REQUEST: i32 = 1;
+const REPLY: i32 = 2;
+
+pub use mpi::environment::Universe;
+
+/// Initializes MPI (every thread may call it; rank 0's calls come from the interpreter's
+/// thread). Dropping the universe finalizes MPI.
+pub fn initialize() -> Result<Universe, String> {
+    mpi::initialize_with_threading(mpi::Threading::Multiple)
+        .map(|(u, _)| u)
+        .ok_or_else(|| "cannot initialize MPI (was it initialized already?)".to_owned())
+}
+
+/// The engine threads for a rank: the machine's, shared by the ranks on this node (Open MPI
+/// and MPICH say how many there are).
+pub fn threads_per_rank() -> usize {
+    let local = ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok()?.trim().parse::<usize>().ok())
+        .unwrap_or(1);
+    (daphne_runtime::exec::default_threads() / local.max(1)).max(1)
+}
+
+/// How a process started under `mpirun` takes part.
+pub enum Role {
+    /// Rank 0 of `size` ranks.
+    Coordinator { size: usize },
+    /// Any other rank: serve, then exit.
+    Worker { rank: usize },
+}
+
+/// This process's part by its rank.
+pub fn role() -> Role {
+    let world = SimpleCommunicator::world();
+    match world.rank() {
+        0 => Role::Coordinator { size: world.size() as usize },
+        r => Role::Worker { rank: r as usize },
+    }
+}
+
+fn send(world: &SimpleCommunicator, rank: usize, tag: i32, msg: &impl Message) {
+    world.process_at_rank(rank as i32).send_with_tag(&msg.encode_to_vec()[..], tag);
+}
+
+fn reply(world: &SimpleCommunicator, kind: ReplyKind) {
+    send(world, 0, REPLY, &MpiReply { kind: Some(kind) });
+}
+
+fn failure(s: &Status) -> ReplyKind {
+    ReplyKind::Failure(Failure { code: s.code() as i32, message: s.message().to_owned() })
+}
+
+/// Serves rank 0's requests until it says stop. Malformed requests get a failure reply.
+pub fn serve(rank: usize, threads: usize) {
+    let world = SimpleCommunicator::world();
+    let state = State::new(format!("rank {rank}"), threads);
+    let mut compute = Compute::new(threads);
+    let mut storing: Option<Assembler> = None;
+    // A store that failed: its remaining chunks are dropped until its last one.
+    let mut dropping: Option<(u64, u64)> = None;
+    loop {
+        let (bytes, _) = world.process_at_rank(0).receive_vec_with_tag::<u8>(REQUEST);
+        let Ok(MpiRequest { kind: Some(kind) }) = MpiRequest::decode(&bytes[..]) else {
+            reply(&world, failure(&Status::invalid_argument("a malformed request")));
+            continue;
+        };
+        match kind {
+            RequestKind::Store(chunk) => {
+                let last = chunk.offset + chunk.data.len() as u64 >= chunk.total_bytes;
+                if let Some((id, _)) = dropping {
+                    if id == chunk.object {
+                        if last {
+                            dropping = None;
+                        }
+                        continue;
+                    }
+                    dropping = None;
+                }
+                let (id, total) = (chunk.object, chunk.total_bytes);
+                let mut a = storing.take().unwrap_or_default();
+                match a.push(chunk) {
+                    Err(s) => {
+                        if !last {
+                            dropping = Some((id, total));
+                        }
+                        reply(&world, failure(&s));
+                    }
+                    Ok(()) if a.complete() => match a.finish() {
+                        Ok((id, value, total)) => {
+                            state.insert(id, value, total);
+                            reply(&world, ReplyKind::Stored(Stored { object: id, bytes: total }));
+                        }
+                        Err(s) => reply(&world, failure(&s)),
+                    },
+                    Ok(()) => storing = Some(a),
+                }
+            }
+            RequestKind::Broadcast(b) => {
+                let mut received = Vec::with_capacity(usize::try_from(b.total_bytes.min(1 << 34)).unwrap_or(0));
+                let max = b.max_chunk_bytes.max(1);
+                let mut left = b.total_bytes;
+                while left > 0 {
+                    let n = left.min(max) as usize;
+                    let mut buf = vec![0u8; n];
+                    world.process_at_rank(0).broadcast_into(&mut buf[..]);
+                    received.extend_from_slice(&buf);
+                    left -= n as u64;
+                }
+                match codec::decode(&received) {
+                    Ok(value) => {
+                        state.insert(b.object, value, b.total_bytes);
+                        reply(&world, ReplyKind::Stored(Stored { object: b.object, bytes: b.total_bytes }));
+                    }
+                    Err(e) => reply(&world, failure(&Status::invalid_argument(e))),
+                }
+            }
+            RequestKind::Compute(task) => {
+                let result = state.resolve(&task).and_then(|inputs| {
+                    let outputs = compute.run(&task, inputs, &state)?;
+                    state.result_of(outputs, task.inline_limit, task.keep_rows)
+                });
+                match result {
+                    Ok(r) => reply(&world, ReplyKind::Result(r)),
+                    Err(s) => reply(&world, failure(&s)),
+                }
+            }
+            RequestKind::Fetch(f) => match state.fetch(f.object, f.max_chunk_bytes as usize) {
+                Ok(chunks) => {
+                    for c in chunks {
+                        reply(&world, ReplyKind::Chunk(c));
+                    }
+                }
+                Err(s) => reply(&world, failure(&s)),
+            },
+            RequestKind::Free(f) => {
+                state.free(&f.objects);
+            }
+            RequestKind::Info(_) => reply(&world, ReplyKind::Info(state.info())),
+            RequestKind::Stop(_) => break,
+        }
+    }
+}
+
+/// Rank 0's side: the other ranks as workers. Calls are serialized (one request/reply
+/// exchange at a time); the workers compute concurrently.
+pub struct MpiLink {
+    size: usize,
+    lock: Mutex<()>,
+}
+
+impl MpiLink {
+    /// The link of rank 0 of `size` ranks (at least 2).
+    pub fn new(size: usize) -> Result<MpiLink, String> {
+        if size < 2 {
+            return Err(format!(
+                "the MPI backend needs at least 2 ranks (rank 0 runs the script, the others serve), but runs on {size}; start it with `mpirun -np N` for N >= 2"
+            ));
+        }
+        Ok(MpiLink { size, lock: Mutex::new(()) })
+    }
+
+    fn request(&self, world: &SimpleCommunicator, w: usize, kind: RequestKind) {
+        send(world, w + 1, REQUEST, &MpiRequest { kind: Some(kind) });
+    }
+
+    fn receive(&self, world: &SimpleCommunicator, w: usize) -> Result<ReplyKind, String> {
+        let (bytes, _) = world.process_at_rank((w + 1) as i32).receive_vec_with_tag::<u8>(REPLY);
+        match MpiReply::decode(&bytes[..]) {
+            Ok(MpiReply { kind: Some(k) }) => Ok(k),
+            _ => Err(format!("{}: a malformed reply", self.name(w))),
+        }
+    }
+}
+
+impl Drop for MpiLink {
+    /// Stops the workers.
+    fn drop(&mut self) {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let world = SimpleCommunicator::world();
+        for w in 0..self.workers() {
+            self.request(&world, w, RequestKind::Stop(StopRequest {}));
+        }
+    }
+}
+
+fn failed(name: &str, what: &str, f: &Failure) -> String {
+    format!("distributed worker {name}: {what} failed: {}", f.message)
+}
+
+impl Link for MpiLink {
+    fn workers(&self) -> usize {
+        self.size - 1
+    }
+
+    fn name(&self, w: usize) -> String {
+        format!("rank {}", w + 1)
+    }
+
+    fn store(&self, objects: Vec<(usize, u64, Value)>, max: usize) -> Result<Vec<u64>, String> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let world = SimpleCommunicator::world();
+        let mut sizes = Vec::with_capacity(objects.len());
+        for (w, id, value) in &objects {
+            let segments = codec::encode_segments(value)?;
+            sizes.push(segments.iter().map(|s| s.len() as u64).sum());
+            for chunk in crate::chunks(*id, segments, max) {
+                self.request(&world, *w, RequestKind::Store(chunk));
+            }
+        }
+        for (w, _, _) in &objects {
+            match self.receive(&world, *w)? {
+                ReplyKind::Stored(_) => {}
+                ReplyKind::Failure(f) => return Err(failed(&self.name(*w), "storing an input", &f)),
+                _ => return Err(format!("{}: an unexpected reply to a store", self.name(*w))),
+            }
+        }
+        Ok(sizes)
+    }
+
+    fn broadcast(&self, id: u64, value: Value, max: usize) -> Result<u64, String> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let world = SimpleCommunicator::world();
+        let bytes = codec::encode(&value)?;
+        drop(value);
+        let total = bytes.len() as u64;
+        for w in 0..self.workers() {
+            self.request(
+                &world,
+                w,
+                RequestKind::Broadcast(BroadcastRequest {
+                    object: id,
+                    total_bytes: total,
+                    max_chunk_bytes: max as u64,
+                }),
+            );
+        }
+        let root = world.process_at_rank(0);
+        for piece in bytes.chunks(max.max(1)) {
+            let mut buf = piece.to_vec();
+            root.broadcast_into(&mut buf[..]);
+        }
+        for w in 0..self.workers() {
+            match self.receive(&world, w)? {
+                ReplyKind::Stored(_) => {}
+                ReplyKind::Failure(f) => return Err(failed(&self.name(w), "a broadcast", &f)),
+                _ => return Err(format!("{}: an unexpected reply to a broadcast", self.name(w))),
+            }
+        }
+        Ok(total * self.workers() as u64)
+    }
+
+    fn compute(&self, tasks: Vec<(usize, Task)>) -> Vec<Result<TaskResult, CallError>> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let world = SimpleCommunicator::world();
+        let workers: Vec<usize> = tasks.iter().map(|(w, _)| *w).collect();
+        for (w, task) in tasks {
+            self.request(&world, w, RequestKind::Compute(task));
+        }
+        workers
+            .into_iter()
+            .map(|w| match self.receive(&world, w) {
+                Ok(ReplyKind::Result(r)) => Ok(r),
+                Ok(ReplyKind::Failure(f)) if f.code == tonic::Code::Aborted as i32 => {
+                    Err(CallError::Pipeline(f.message))
+                }
+                Ok(ReplyKind::Failure(f)) => {
+                    Err(CallError::Worker(format!("distributed worker {}: {}", self.name(w), f.message)))
+                }
+                Ok(_) => Err(CallError::Worker(format!("{}: an unexpected reply to a task", self.name(w)))),
+                Err(e) => Err(CallError::Worker(e)),
+            })
+            .collect()
+    }
+
+    fn fetch(&self, objects: &[(usize, u64)], max: usize) -> Result<Vec<Vec<Bytes>>, String> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let world = SimpleCommunicator::world();
+        for &(w, id) in objects {
+            self.request(&world, w, RequestKind::Fetch(FetchRequest { object: id, max_chunk_bytes: max as u64 }));
+        }
+        let mut out = Vec::with_capacity(objects.len());
+        for &(w, id) in objects {
+            let mut segments: Vec<Bytes> = Vec::new();
+            let mut received = 0u64;
+            loop {
+                match self.receive(&world, w)? {
+                    ReplyKind::Chunk(Chunk { object, total_bytes, offset, data }) => {
+                        if object != id || offset != received {
+                            return Err(format!("{}: fetched chunks out of order", self.name(w)));
+                        }
+                        received += data.len() as u64;
+                        segments.push(data);
+                        if received >= total_bytes {
+                            break;
+                        }
+                    }
+                    ReplyKind::Failure(f) => return Err(failed(&self.name(w), "fetching a result", &f)),
+                    _ => return Err(format!("{}: an unexpected reply to a fetch", self.name(w))),
+                }
+            }
+            out.push(segments);
+        }
+        Ok(out)
+    }
+
+    fn free(&self, objects: Vec<(usize, Vec<u64>)>, _wait: bool) {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let world = SimpleCommunicator::world();
+        for (w, ids) in objects {
+            if !ids.is_empty() {
+                self.request(&world, w, RequestKind::Free(FreeRequest { objects: ids }));
+            }
+        }
+    }
+
+    fn info(&self) -> Result<Vec<WorkerInfo>, String> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let world = SimpleCommunicator::world();
+        for w in 0..self.workers() {
+            self.request(&world, w, RequestKind::Info(InfoRequest {}));
+        }
+        (0..self.workers())
+            .map(|w| match self.receive(&world, w)? {
+                ReplyKind::Info(i) => Ok(i),
+                _ => Err(format!("{}: an unexpected reply to info", self.name(w))),
+            })
+            .collect()
+    }
+}

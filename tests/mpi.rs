@@ -1,0 +1,74 @@
+//! The MPI backend end to end (feature `mpi`; `.ci/run` installs Open MPI): every script of
+//! `tests/run/` under `mpirun -np 3 daphne --distributed --dist_backend=MPI` (rank 0 runs the
+//! script, ranks 1 and 2 serve; 64-byte chunks) prints the same bytes and exits the same way as
+//! the local run (mpirun adds its own report to stderr when a rank fails, so stderr must
+//! contain the local run's). And misuse: one rank only.
+#![cfg(feature = "mpi")]
+
+mod common;
+
+use std::path::Path;
+
+use common::{Outcome, check};
+
+const DAPHNE: &str = env!("CARGO_BIN_EXE_daphne");
+
+fn mpirun(ranks: usize, args: &[&str]) -> Outcome {
+    let mut all = vec!["--allow-run-as-root", "--oversubscribe", "-np"];
+    let n = ranks.to_string();
+    all.push(&n);
+    all.push(DAPHNE);
+    all.extend(args);
+    check("mpirun", &all)
+}
+
+#[test]
+fn the_corpus_prints_the_same_bytes_on_mpi_ranks() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run");
+    let scripts = common::scripts(&root);
+    assert!(scripts.len() >= 10, "the script corpus is missing");
+    let failures = std::sync::Mutex::new(Vec::new());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(script) = scripts.get(i) else { break };
+                    let rel = script.strip_prefix(&root).unwrap_or(script).to_string_lossy().replace('\\', "/");
+                    let read = |ext: &str| std::fs::read_to_string(script.with_extension(ext)).ok();
+                    let mut args = vec![format!("run/{rel}")];
+                    args.extend(read("args").unwrap_or_default().lines().filter(|l| !l.is_empty()).map(str::to_owned));
+                    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                    let local = check(DAPHNE, &arg_refs);
+                    let mut all =
+                        vec!["--distributed", "--dist_backend=MPI", "--min-distr-cells=0", "--max-distr-chunk-size=64"];
+                    all.extend(&arg_refs);
+                    let other = mpirun(3, &all);
+                    if other.status != local.status
+                        || other.stdout != local.stdout
+                        || !other.stderr.contains(&local.stderr)
+                    {
+                        failures.lock().unwrap().push(format!(
+                            "{rel}: status {} (local {}), stdout:\n{}--- local:\n{}stderr:\n{}--- local:\n{}",
+                            other.status, local.status, other.stdout, local.stdout, other.stderr, local.stderr
+                        ));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(failures.is_empty(), "{} failures:\n\n{}", failures.len(), failures.join("\n\n"));
+}
+
+#[test]
+fn one_rank_is_a_clear_error() {
+    let out = mpirun(1, &["--distributed", "--dist_backend=MPI", "run/distributed/resident.daph"]);
+    assert_eq!(out.status, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("needs at least 2 ranks"), "{}", out.stderr);
+    // Without mpirun, the process is a world of one rank.
+    let out = check(DAPHNE, &["--distributed", "--dist_backend=MPI", "run/distributed/resident.daph"]);
+    assert_eq!(out.status, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("needs at least 2 ranks"), "{}", out.stderr);
+}
