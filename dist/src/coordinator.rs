@@ -46,6 +46,8 @@ pub struct Options {
     pub vectorize: bool,
     pub partitioning: String,
     pub grain_rows: usize,
+    /// Stop the workers when the run ends (a launcher started them for it).
+    pub stop_workers: bool,
 }
 
 impl Default for Options {
@@ -57,6 +59,7 @@ impl Default for Options {
             vectorize: true,
             partitioning: "STATIC".into(),
             grain_rows: 1,
+            stop_workers: false,
         }
     }
 }
@@ -122,6 +125,8 @@ pub struct Transfer {
 /// A connection to the workers; the executor's `Distribute`.
 pub struct Cluster {
     inner: Arc<Inner>,
+    /// What the workers reported when the run connected: address, threads, memory.
+    workers: Vec<proto::WorkerInfo>,
     /// Workers started for this run (stopped when the cluster goes).
     _local: Option<crate::launch::LocalWorkers>,
 }
@@ -155,7 +160,9 @@ impl Cluster {
             (mixed >> 2) | 1
         };
         let n = link.workers();
+        let workers = link.info().unwrap_or_default();
         Cluster {
+            workers,
             inner: Arc::new(Inner {
                 link,
                 options,
@@ -173,6 +180,11 @@ impl Cluster {
     /// What this run sent and fetched so far.
     pub fn transfer(&self) -> Transfer {
         *self.inner.transfer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What the workers reported when the run connected (address, threads, memory).
+    pub fn workers(&self) -> &[proto::WorkerInfo] {
+        &self.workers
     }
 
     /// How the workers are named (addresses, or ranks).
@@ -208,6 +220,9 @@ impl Drop for Cluster {
             to_free.iter_mut().map(std::mem::take).enumerate().collect()
         };
         inner.link.free(pending, true);
+        if inner.options.stop_workers {
+            inner.link.stop();
+        }
     }
 }
 

@@ -113,3 +113,328 @@ pub fn wait_for_stdin_end() {
     let mut sink = Vec::new();
     let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
 }
+
+/// What a process plays in a distributed run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Role {
+    /// Runs the script and calls the workers.
+    Coordinator,
+    /// Serves on this address until the coordinator stops it.
+    Worker { listen: std::net::SocketAddr },
+}
+
+/// A launch model: which part this process plays, where the workers are (starting them if
+/// the model does), and how a worker tells the coordinator where it listens; as Julia's
+/// ClusterManager separates launching, connecting and managing workers.
+pub trait Launcher {
+    /// The model's name (`--launcher=NAME`).
+    fn name(&self) -> &'static str;
+    /// This process's part.
+    fn role(&self) -> Role;
+    /// Coordinator: the workers' addresses once they serve, and the processes started for
+    /// them (stopped when dropped).
+    fn workers(&mut self) -> Result<(Vec<String>, Option<LocalWorkers>), String>;
+    /// Worker: announces the address it serves on.
+    fn announce(&self, _bound: std::net::SocketAddr) -> Result<(), String> {
+        Ok(())
+    }
+    /// Whether the coordinator stops the workers when the run ends (they were started for it).
+    fn stops_workers(&self) -> bool {
+        false
+    }
+}
+
+/// `DISTRIBUTED_WORKERS`: workers started by hand (DAPHNE's model).
+pub struct StaticList(pub Vec<String>);
+
+impl Launcher for StaticList {
+    fn name(&self) -> &'static str {
+        "static"
+    }
+    fn role(&self) -> Role {
+        Role::Coordinator
+    }
+    fn workers(&mut self) -> Result<(Vec<String>, Option<LocalWorkers>), String> {
+        Ok((self.0.clone(), None))
+    }
+}
+
+/// Worker processes on this machine, started for the run.
+pub struct Local {
+    pub workers: usize,
+    pub threads: usize,
+}
+
+impl Launcher for Local {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+    fn role(&self) -> Role {
+        Role::Coordinator
+    }
+    fn workers(&mut self) -> Result<(Vec<String>, Option<LocalWorkers>), String> {
+        let local = start_local(self.workers, self.threads)?;
+        Ok((local.addrs.clone(), Some(local)))
+    }
+}
+
+/// Inside a Slurm allocation (`srun daphne --distributed --launcher=slurm ...`): task 0
+/// coordinates, the other tasks serve. Workers announce themselves in files beside the
+/// scheduler file (`PATH.worker-N`, written atomically) on a shared directory; without one,
+/// task N listens on `port + N` of its node (from `SLURM_STEP_NODELIST` and
+/// `SLURM_STEP_TASKS_PER_NODE`, block distribution).
+#[derive(Debug, Clone)]
+pub struct Slurm {
+    pub procid: usize,
+    pub ntasks: usize,
+    /// The node of every task.
+    pub nodes: Vec<String>,
+    pub scheduler_file: Option<std::path::PathBuf>,
+    pub port: u16,
+    pub timeout: Duration,
+}
+
+impl Slurm {
+    /// The launcher of this task, from the variables Slurm sets.
+    pub fn from_env(scheduler_file: Option<std::path::PathBuf>, port: u16, timeout: Duration) -> Result<Slurm, String> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let number = |k: &str| -> Result<usize, String> {
+            let v = var(k).ok_or_else(|| {
+                format!("--launcher=slurm needs {k} (and SLURM_PROCID, SLURM_NTASKS): run it with srun inside a Slurm allocation")
+            })?;
+            v.trim().parse().map_err(|_| format!("{k}={v} is not a number"))
+        };
+        let (procid, ntasks) = (number("SLURM_PROCID")?, number("SLURM_NTASKS")?);
+        if ntasks < 2 {
+            return Err(format!(
+                "--launcher=slurm needs at least 2 tasks (task 0 runs the script, the others serve), but SLURM_NTASKS={ntasks}"
+            ));
+        }
+        if procid >= ntasks {
+            return Err(format!("SLURM_PROCID={procid} is not below SLURM_NTASKS={ntasks}"));
+        }
+        let nodes = match var("SLURM_STEP_NODELIST").or_else(|| var("SLURM_JOB_NODELIST")) {
+            Some(list) => {
+                let hosts = expand_hostlist(&list)?;
+                let per = var("SLURM_STEP_TASKS_PER_NODE")
+                    .or_else(|| var("SLURM_TASKS_PER_NODE"))
+                    .map(|t| tasks_per_node(&t))
+                    .transpose()?
+                    .unwrap_or_else(|| vec![ntasks.div_ceil(hosts.len().max(1)); hosts.len()]);
+                task_nodes(&hosts, &per, ntasks)?
+            }
+            None if scheduler_file.is_some() => vec!["localhost".to_owned(); ntasks],
+            None => {
+                return Err(
+                    "--launcher=slurm without --scheduler-file needs SLURM_STEP_NODELIST to find the workers".into()
+                );
+            }
+        };
+        Ok(Slurm { procid, ntasks, nodes, scheduler_file, port, timeout })
+    }
+
+    fn announcement(&self, task: usize) -> Option<std::path::PathBuf> {
+        let f = self.scheduler_file.as_ref()?;
+        let mut name = f.file_name()?.to_os_string();
+        name.push(format!(".worker-{task}"));
+        Some(f.with_file_name(name))
+    }
+}
+
+impl Launcher for Slurm {
+    fn name(&self) -> &'static str {
+        "slurm"
+    }
+
+    fn role(&self) -> Role {
+        if self.procid == 0 {
+            return Role::Coordinator;
+        }
+        let port = if self.scheduler_file.is_some() { 0 } else { self.port.saturating_add(self.procid as u16) };
+        Role::Worker { listen: std::net::SocketAddr::from(([0, 0, 0, 0], port)) }
+    }
+
+    fn workers(&mut self) -> Result<(Vec<String>, Option<LocalWorkers>), String> {
+        let deadline = std::time::Instant::now() + self.timeout;
+        let tasks: Vec<usize> = (1..self.ntasks).collect();
+        let addrs: Vec<String> = match &self.scheduler_file {
+            Some(file) => {
+                let mut found: Vec<Option<String>> = vec![None; tasks.len()];
+                loop {
+                    for (slot, &t) in found.iter_mut().zip(&tasks) {
+                        if slot.is_none()
+                            && let Some(path) = self.announcement(t)
+                            && let Ok(text) = std::fs::read_to_string(&path)
+                            && !text.trim().is_empty()
+                        {
+                            *slot = Some(text.trim().to_owned());
+                        }
+                    }
+                    if found.iter().all(Option::is_some) {
+                        break;
+                    }
+                    if std::time::Instant::now() >= deadline {
+                        let missing: Vec<String> =
+                            found.iter().zip(&tasks).filter(|(s, _)| s.is_none()).map(|(_, t)| t.to_string()).collect();
+                        return Err(format!(
+                            "the workers of tasks {} did not announce themselves beside the scheduler file {} within {} s (--scheduler-timeout)",
+                            missing.join(", "),
+                            file.display(),
+                            self.timeout.as_secs()
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                found.into_iter().flatten().collect()
+            }
+            None => {
+                tasks.iter().map(|&t| format!("{}:{}", self.nodes[t], self.port.saturating_add(t as u16))).collect()
+            }
+        };
+        // Wait until every worker accepts connections (they start alongside this task).
+        for addr in &addrs {
+            loop {
+                let up = std::net::ToSocketAddrs::to_socket_addrs(addr.as_str())
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .is_some_and(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_millis(300)).is_ok());
+                if up {
+                    break;
+                }
+                if std::time::Instant::now() >= deadline {
+                    return Err(format!(
+                        "the worker {addr} did not start serving within {} s (--scheduler-timeout)",
+                        self.timeout.as_secs()
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Ok((addrs, None))
+    }
+
+    fn announce(&self, bound: std::net::SocketAddr) -> Result<(), String> {
+        let Some(path) = self.announcement(self.procid) else { return Ok(()) };
+        // The node's name as Slurm knows it (the node list is what the coordinator can resolve).
+        let host = std::env::var("SLURMD_NODENAME").unwrap_or_else(|_| self.nodes[self.procid].clone());
+        let addr = format!("{host}:{}", bound.port());
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, format!("{addr}\n"))
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| format!("cannot announce this worker in {}: {e}", path.display()))
+    }
+
+    fn stops_workers(&self) -> bool {
+        true
+    }
+}
+
+impl Slurm {
+    /// How many tasks run on this task's node (they share its cores).
+    pub fn tasks_here(&self) -> usize {
+        self.nodes.iter().filter(|n| **n == self.nodes[self.procid]).count().max(1)
+    }
+
+    /// Removes the announcements (the coordinator does, at the end).
+    pub fn clean_up(&self) {
+        for t in 1..self.ntasks {
+            if let Some(p) = self.announcement(t) {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+}
+
+/// Slurm's host list syntax: `node[01-03,7],gpu1` is node01, node02, node03, node7, gpu1.
+pub fn expand_hostlist(list: &str) -> Result<Vec<String>, String> {
+    let bad = || format!("`{list}` is not a Slurm host list");
+    let mut out = Vec::new();
+    let mut rest = list.trim();
+    while !rest.is_empty() {
+        // The next item ends at a comma outside brackets.
+        let mut depth = 0;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                match c {
+                    '[' => depth += 1,
+                    ']' => depth -= 1,
+                    _ => {}
+                }
+                c == ',' && depth == 0
+            })
+            .map_or(rest.len(), |(i, _)| i);
+        let item = &rest[..end];
+        rest = rest[end..].trim_start_matches(',');
+        match item.find('[') {
+            None if !item.is_empty() => out.push(item.to_owned()),
+            None => {}
+            Some(open) => {
+                let close = item.rfind(']').filter(|&c| c > open).ok_or_else(bad)?;
+                let (prefix, suffix) = (&item[..open], &item[close + 1..]);
+                for range in item[open + 1..close].split(',') {
+                    let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+                    let width = lo.len();
+                    let (a, b): (u64, u64) = (lo.parse().map_err(|_| bad())?, hi.parse().map_err(|_| bad())?);
+                    if b < a || b - a > 100_000 {
+                        return Err(bad());
+                    }
+                    for i in a..=b {
+                        out.push(format!("{prefix}{i:0width$}{suffix}"));
+                    }
+                }
+            }
+        }
+    }
+    if out.is_empty() { Err(bad()) } else { Ok(out) }
+}
+
+/// Slurm's tasks per node: `2(x3),1` is 2, 2, 2, 1.
+pub fn tasks_per_node(spec: &str) -> Result<Vec<usize>, String> {
+    let bad = || format!("`{spec}` is not a Slurm tasks-per-node list");
+    let mut out = Vec::new();
+    for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (n, times) = match item.split_once("(x") {
+            Some((n, t)) => (n, t.trim_end_matches(')')),
+            None => (item, "1"),
+        };
+        let (n, times): (usize, usize) = (n.parse().map_err(|_| bad())?, times.parse().map_err(|_| bad())?);
+        if times > 100_000 {
+            return Err(bad());
+        }
+        out.extend(std::iter::repeat_n(n, times));
+    }
+    if out.is_empty() { Err(bad()) } else { Ok(out) }
+}
+
+/// The node of every task under block distribution.
+fn task_nodes(hosts: &[String], per: &[usize], ntasks: usize) -> Result<Vec<String>, String> {
+    let mut out = Vec::with_capacity(ntasks);
+    for (h, &n) in hosts.iter().zip(per) {
+        out.extend(std::iter::repeat_n(h.clone(), n));
+    }
+    if out.len() < ntasks {
+        return Err(format!("the node list places {} tasks, but SLURM_NTASKS is {ntasks}", out.len()));
+    }
+    out.truncate(ntasks);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slurm_host_lists_and_task_counts_expand() {
+        assert_eq!(expand_hostlist("node[01-03,7],gpu1").unwrap(), ["node01", "node02", "node03", "node07", "gpu1"]);
+        assert_eq!(expand_hostlist("a[1-2]-ib").unwrap(), ["a1-ib", "a2-ib"]);
+        assert_eq!(expand_hostlist("localhost").unwrap(), ["localhost"]);
+        assert!(expand_hostlist("n[3-1]").is_err());
+        assert!(expand_hostlist("n[1-").is_err());
+        assert_eq!(tasks_per_node("2(x3),1").unwrap(), [2, 2, 2, 1]);
+        assert!(tasks_per_node("x").is_err());
+        let hosts: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(task_nodes(&hosts, &[2, 1], 3).unwrap(), ["a", "a", "b"]);
+        assert!(task_nodes(&hosts, &[1, 1], 3).is_err());
+    }
+}

@@ -12,7 +12,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::codec;
 use crate::proto::worker_client::WorkerClient;
-use crate::proto::{FetchRequest, FreeRequest, InfoRequest, Task, TaskResult, WorkerInfo};
+use crate::proto::{FetchRequest, FreeRequest, InfoRequest, StopRequest, Task, TaskResult, WorkerInfo};
 use crate::worker::MAX_MESSAGE_BYTES;
 
 /// How long connecting to a worker may take before the run fails naming it.
@@ -50,6 +50,8 @@ pub trait Link: Send + Sync {
     fn free(&self, objects: Vec<(usize, Vec<u64>)>, wait: bool);
     /// Every worker's info.
     fn info(&self) -> Result<Vec<WorkerInfo>, String>;
+    /// Stops the workers (those started for this run).
+    fn stop(&self) {}
 }
 
 /// How calls to several gRPC workers are made.
@@ -246,6 +248,21 @@ impl Link for GrpcLink {
         }
     }
 
+    fn stop(&self) {
+        let jobs: Vec<Job<()>> = self
+            .clients
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                Box::pin(async move {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), c.stop(StopRequest {})).await;
+                    Ok(())
+                }) as Job<()>
+            })
+            .collect();
+        let _ = self.each(jobs);
+    }
+
     fn info(&self) -> Result<Vec<WorkerInfo>, String> {
         let jobs: Vec<Job<WorkerInfo>> = (0..self.clients.len())
             .map(|w| {
@@ -300,4 +317,12 @@ fn source_chain(e: &dyn std::error::Error) -> String {
         cur = s.source();
     }
     out
+}
+
+/// Stops the gRPC workers at `addrs` (those a launcher started, when the run ended before it
+/// connected to them).
+pub fn stop_workers(addrs: Vec<String>) {
+    if let Ok(link) = GrpcLink::connect(addrs, Backend::Async) {
+        link.stop();
+    }
 }

@@ -96,6 +96,27 @@ struct Cli {
     #[arg(long = "max-distr-chunk-size", value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
     max_distr_chunk_size: Option<u64>,
 
+    /// How workers are found: `static` (DISTRIBUTED_WORKERS, DAPHNE's model), `local`
+    /// (started on this machine for the run; the default without DISTRIBUTED_WORKERS) or
+    /// `slurm` (inside an allocation, `srun daphne --distributed --launcher=slurm ...`: task 0
+    /// runs the script, the other tasks serve).
+    #[arg(long = "launcher", value_name = "MODEL", value_parser = ["static", "local", "slurm"], requires = "distributed")]
+    launcher: Option<String>,
+
+    /// With --launcher=slurm: a file on a directory every task sees, beside which the workers
+    /// announce their addresses (without it, task N serves on port --worker-port + N of its
+    /// node).
+    #[arg(long = "scheduler-file", value_name = "PATH")]
+    scheduler_file: Option<PathBuf>,
+
+    /// With --launcher=slurm: how long the coordinator waits for the workers, in seconds.
+    #[arg(long = "scheduler-timeout", value_name = "SECONDS", default_value_t = 60)]
+    scheduler_timeout: u64,
+
+    /// With --launcher=slurm and no --scheduler-file: task N serves on this port + N.
+    #[arg(long = "worker-port", value_name = "PORT", default_value_t = 50051)]
+    worker_port: u16,
+
     /// Without DISTRIBUTED_WORKERS: how many local worker processes to start (default 2).
     #[arg(long = "local-workers", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     local_workers: Option<u32>,
@@ -131,7 +152,52 @@ fn main() -> ExitCode {
     if cli.distributed && cli.dist_backend == Some(daphne_dist::coordinator::Backend::Mpi) {
         return main_mpi(&cli, started);
     }
-    report(run(&cli, started, None))
+    if cli.distributed && cli.launcher.as_deref() == Some("slurm") {
+        return main_slurm(&cli, started);
+    }
+    report(run(&cli, started, None, None))
+}
+
+/// `--launcher=slurm`: task 0 runs the script over the others, which serve until it stops them.
+fn main_slurm(cli: &Cli, started: std::time::Instant) -> ExitCode {
+    use daphne_dist::launch::{Launcher, Role, Slurm};
+    let timeout = std::time::Duration::from_secs(cli.scheduler_timeout);
+    let slurm = match Slurm::from_env(cli.scheduler_file.clone(), cli.worker_port, timeout) {
+        Ok(s) => s,
+        Err(e) => return report(Err(runtime_error(e))),
+    };
+    match slurm.role() {
+        Role::Worker { listen } => {
+            let threads = cli
+                .num_threads
+                .map_or_else(|| (daphne_runtime::exec::default_threads() / slurm.tasks_here()).max(1), |n| n as usize);
+            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => return report(Err(runtime_error(format!("cannot start the worker's runtime: {e}")))),
+            };
+            let served = rt.block_on(daphne_dist::worker::serve(
+                listen,
+                threads,
+                true,
+                |bound| slurm.announce(bound),
+                std::future::pending(),
+            ));
+            report(served.map_err(runtime_error))
+        }
+        Role::Coordinator => {
+            let connected = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let result = run(cli, started, None, Some((Box::new(slurm.clone()), connected.clone())));
+            if !connected.load(std::sync::atomic::Ordering::Relaxed) {
+                // The run ended before it reached the workers: they still wait for it.
+                let mut s = slurm.clone();
+                if let Ok((addrs, _)) = s.workers() {
+                    daphne_dist::link::stop_workers(addrs);
+                }
+            }
+            slurm.clean_up();
+            report(result)
+        }
+    }
 }
 
 /// Exits as a run ended: its failure printed on stderr with DAPHNE's status.
@@ -162,7 +228,7 @@ fn main_mpi(cli: &Cli, started: std::time::Instant) -> ExitCode {
         }
         mpi::Role::Coordinator { size } => match mpi::MpiLink::new(size) {
             // The link stops the workers when dropped, whatever the run did.
-            Ok(link) => report(run(cli, started, Some(Box::new(link)))),
+            Ok(link) => report(run(cli, started, Some(Box::new(link)), None)),
             Err(e) => report(Err(runtime_error(e))),
         },
     };
@@ -182,9 +248,18 @@ fn runtime_error(message: String) -> Failure {
     Failure { message: format!("error: {message}\n"), status: Status::ExecutionError }
 }
 
+/// How a launcher hands the run its workers: the launcher, and a flag set once the run has
+/// connected to them.
+type Launch = (Box<dyn daphne_dist::launch::Launcher>, std::sync::Arc<std::sync::atomic::AtomicBool>);
+
 /// Runs the script; `link` is the transport to the workers when the launcher already made it
-/// (MPI).
-fn run(cli: &Cli, started: std::time::Instant, link: Option<Box<dyn daphne_dist::link::Link>>) -> Result<(), Failure> {
+/// (MPI), `launch` the launcher that finds them (else DISTRIBUTED_WORKERS or local workers).
+fn run(
+    cli: &Cli,
+    started: std::time::Instant,
+    link: Option<Box<dyn daphne_dist::link::Link>>,
+    launch: Option<Launch>,
+) -> Result<(), Failure> {
     let parse_start = std::time::Instant::now();
     let file = read_script(&cli.script)?;
     let args = script_args(cli.args.iter().chain(&cli.script_args))?;
@@ -232,7 +307,7 @@ fn run(cli: &Cli, started: std::time::Instant, link: Option<Box<dyn daphne_dist:
         partitioning: cli.partitioning.or(config.partitioning).unwrap_or_default(),
         grain_rows: cli.grain_size.map(|g| g as usize).or(config.grain_rows).unwrap_or(1),
     };
-    let remote = if cli.distributed { Some(connect(cli, &schedule, link)?) } else { None };
+    let remote = if cli.distributed { Some(connect(cli, &schedule, link, launch)?) } else { None };
     let options = daphne_runtime::exec::Options {
         ship_pipelines: false,
         vectorize: !cli.no_vec,
@@ -243,7 +318,7 @@ fn run(cli: &Cli, started: std::time::Instant, link: Option<Box<dyn daphne_dist:
     let exec_start = std::time::Instant::now();
     let result = daphne::execute_with(&module, &program.files, options, &mut out, &mut err);
     let _ = out.flush();
-    let transfer = remote.as_ref().map(|c| c.transfer());
+    let transfer = remote.as_ref().map(|c| (c.transfer(), c.workers().to_vec()));
     // Frees what the run left on the workers and stops workers started for it.
     drop(remote);
     if let Some(timings) = timings {
@@ -267,10 +342,17 @@ fn run(cli: &Cli, started: std::time::Instant, link: Option<Box<dyn daphne_dist:
                 .to_string()
             })
             .collect();
-        let distributed = transfer.map_or(String::new(), |t| {
+        let distributed = transfer.map_or(String::new(), |(t, workers)| {
+            let workers: Vec<serde_json::Value> = workers
+                .iter()
+                .map(
+                    |w| serde_json::json!({"address": w.address, "threads": w.threads, "memory_bytes": w.memory_bytes}),
+                )
+                .collect();
             format!(
                 ", \"distributed\": {}",
                 serde_json::json!({
+                    "workers": workers,
                     "pipelines": t.pipelines,
                     "stored_bytes": t.stored_bytes,
                     "store_seconds": t.store_seconds,
@@ -299,6 +381,7 @@ fn connect(
     cli: &Cli,
     schedule: &Schedule,
     link: Option<Box<dyn daphne_dist::link::Link>>,
+    launch: Option<Launch>,
 ) -> Result<std::sync::Arc<daphne_dist::coordinator::Cluster>, Failure> {
     use daphne_dist::{coordinator, launch};
     let mut options = coordinator::Options {
@@ -317,14 +400,30 @@ fn connect(
     if let Some(link) = link {
         return Ok(std::sync::Arc::new(coordinator::Cluster::over(link, options, None)));
     }
-    let (addrs, local) = match launch::from_env() {
-        Some(addrs) => (addrs, None),
+    let (mut launcher, connected): Launch = match launch {
+        Some(l) => l,
         None => {
-            let n = cli.local_workers.unwrap_or(2) as usize;
-            let threads = (daphne_runtime::exec::default_threads() / n).max(1);
-            let local = launch::start_local(n, threads).map_err(runtime_error)?;
-            (local.addrs.clone(), Some(local))
+            let chosen: Box<dyn launch::Launcher> = match (cli.launcher.as_deref(), launch::from_env()) {
+                (Some("static"), None) => {
+                    return Err(runtime_error(
+                        "--launcher=static needs DISTRIBUTED_WORKERS=host:port,host:port".into(),
+                    ));
+                }
+                (Some("static") | None, Some(addrs)) => Box::new(launch::StaticList(addrs)),
+                _ => {
+                    let n = cli.local_workers.unwrap_or(2) as usize;
+                    Box::new(launch::Local {
+                        workers: n,
+                        threads: (daphne_runtime::exec::default_threads() / n).max(1),
+                    })
+                }
+            };
+            (chosen, std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)))
         }
     };
-    coordinator::Cluster::connect(addrs, options, local).map(std::sync::Arc::new).map_err(runtime_error)
+    options.stop_workers = launcher.stops_workers();
+    let (addrs, local) = launcher.workers().map_err(runtime_error)?;
+    let cluster = coordinator::Cluster::connect(addrs, options, local).map_err(runtime_error)?;
+    connected.store(true, std::sync::atomic::Ordering::Relaxed);
+    Ok(std::sync::Arc::new(cluster))
 }
