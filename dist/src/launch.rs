@@ -426,7 +426,7 @@ mod tests {
 
     #[test]
     fn slurm_host_lists_and_task_counts_expand() {
-        assert_eq!(expand_hostlist("node[01-03,7],gpu1").unwrap(), ["node01", "node02", "node03", "node07", "gpu1"]);
+        assert_eq!(expand_hostlist("node[01-03,7],gpu1").unwrap(), ["node01", "node02", "node03", "node7", "gpu1"]);
         assert_eq!(expand_hostlist("a[1-2]-ib").unwrap(), ["a1-ib", "a2-ib"]);
         assert_eq!(expand_hostlist("localhost").unwrap(), ["localhost"]);
         assert!(expand_hostlist("n[3-1]").is_err());
