@@ -46,6 +46,26 @@ ours=$(most transfer)
 theirs=$(most "$py" bench/dist/dask_bench.py transfer 12500 1000)
 awk -v a="$ours" -v b="$theirs" 'BEGIN { printf "%-22s %10.2f GB/s dask %9.2f GB/s %6.1fx\n", "transfer 100 MB", a, b, a / b }'
 
+# A 100 MB broadcast to 3 workers and one pipeline over it: gRPC (3 local workers) and, when
+# Open MPI is installed, MPI (mpirun -np 4: rank 0 and 3 worker ranks; a build with --features
+# mpi). Prints the broadcast's seconds and the pipeline's (broadcast included).
+bcast() {
+    "$@" --min-distr-cells=0 --timing bench/dist/broadcast.daph 2>&1 >/dev/null | tr ',' '\n' |
+        awk -F: '/"broadcast_seconds"/ { b = $2 } /broadcast.daph:7:/ { p = 1 } p && /"run_seconds"/ { r = $2; p = 0 }
+                 END { printf "%.3f %.3f\n", b, r }'
+}
+read -r gb gp < <(for _ in $(seq "$runs"); do bcast "${dist[@]}" --local-workers=3; done | sort -g | head -n 1)
+if command -v mpirun >/dev/null && cargo build -q --release --features mpi --bin daphne --bin daphne-worker 2>/dev/null; then
+    read -r mb mp < <(for _ in $(seq "$runs"); do
+        bcast mpirun --allow-run-as-root --oversubscribe -np 4 "$daphne" --distributed --dist_backend=MPI
+    done | sort -g | head -n 1)
+    awk -v gb="$gb" -v gp="$gp" -v mb="$mb" -v mp="$mp" 'BEGIN {
+        printf "%-22s MPI %6.3f s (pipeline %6.3f s)   gRPC %6.3f s (pipeline %6.3f s) %6.1fx\n",
+            "broadcast 100 MB to 3", mb, mp, gb, gp, gb / mb }'
+else
+    echo "broadcast 100 MB to 3   gRPC $gb s (pipeline $gp s); MPI not measured (no Open MPI or no mpi build)"
+fi
+
 # Worker memory: two workers started here, RSS read from /proc after 10 and 1000 iterations.
 pids=() addrs=()
 tmp=$(mktemp -d)

@@ -160,3 +160,28 @@ fn free_port_run(n: u16) -> u16 {
     }
     panic!("no free ports");
 }
+
+#[test]
+fn deploy_script_starts_lists_and_stops_workers() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempdir("deploy");
+    let deploy = |args: &[&str]| {
+        let out = Command::new("bash")
+            .arg(root.join("deploy/workers.sh"))
+            .args(args)
+            .env("DAPHNE_WORKER", env!("CARGO_BIN_EXE_daphne-worker"))
+            .env("DAPHNE_DEPLOY_DIR", &dir)
+            .output()
+            .expect("bash runs");
+        assert!(out.status.success(), "workers.sh {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let export = deploy(&["start", "2"]);
+    let list = export.trim().strip_prefix("export DISTRIBUTED_WORKERS=").expect("an export line").to_owned();
+    assert_eq!(deploy(&["status"]).lines().count(), 2);
+    let local = check(DAPHNE, &[SCRIPT]);
+    let out = check_env(DAPHNE, &["--distributed", "--min-distr-cells=0", SCRIPT], &[("DISTRIBUTED_WORKERS", &list)]);
+    assert_eq!((out.status, &out.stdout), (0, &local.stdout), "{}", out.stderr);
+    deploy(&["stop"]);
+    assert_eq!(deploy(&["status"]), "");
+}

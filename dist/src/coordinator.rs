@@ -118,6 +118,9 @@ pub struct Transfer {
     pub fetched_bytes: u64,
     /// Wall time of the fetches (decoding included).
     pub fetch_seconds: f64,
+    /// Of the stores, the broadcasts (bytes summed over the workers that got them).
+    pub broadcast_bytes: u64,
+    pub broadcast_seconds: f64,
     /// Pipelines run on the workers.
     pub pipelines: u64,
 }
@@ -351,12 +354,19 @@ impl Inner {
         let started = std::time::Instant::now();
         let max = self.options.max_chunk_bytes;
         let mut bytes: u64 = if objects.is_empty() { 0 } else { self.link.store(objects, max)?.iter().sum() };
+        let broadcast_started = std::time::Instant::now();
+        let mut broadcast = 0;
         for (id, value) in broadcasts {
-            bytes += self.link.broadcast(id, value, max)?;
+            broadcast += self.link.broadcast(id, value, max)?;
         }
+        bytes += broadcast;
         let mut t = self.transfer.lock().unwrap_or_else(|e| e.into_inner());
         t.stored_bytes += bytes;
         t.store_seconds += started.elapsed().as_secs_f64();
+        if broadcast > 0 {
+            t.broadcast_bytes += broadcast;
+            t.broadcast_seconds += broadcast_started.elapsed().as_secs_f64();
+        }
         Ok(())
     }
 

@@ -356,6 +356,8 @@ fn run(
                     "pipelines": t.pipelines,
                     "stored_bytes": t.stored_bytes,
                     "store_seconds": t.store_seconds,
+                    "broadcast_bytes": t.broadcast_bytes,
+                    "broadcast_seconds": t.broadcast_seconds,
                     "fetched_bytes": t.fetched_bytes,
                     "fetch_seconds": t.fetch_seconds,
                 })
