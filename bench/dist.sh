@@ -54,7 +54,7 @@ bcast() {
         awk -F: '/"broadcast_seconds"/ { b = $2 } /broadcast.daph:7:/ { p = 1 } p && /"run_seconds"/ { r = $2; p = 0 }
                  END { printf "%.3f %.3f\n", b, r }'
 }
-read -r gb gp < <(for _ in $(seq "$runs"); do bcast "${dist[@]}" --local-workers=3; done | sort -g | head -n 1)
+read -r gb gp < <(for _ in $(seq "$runs"); do bcast "$daphne" --distributed --local-workers=3; done | sort -g | head -n 1)
 if command -v mpirun >/dev/null && cargo build -q --release --features mpi --bin daphne --bin daphne-worker 2>/dev/null; then
     read -r mb mp < <(for _ in $(seq "$runs"); do
         bcast mpirun --allow-run-as-root --oversubscribe -np 4 "$daphne" --distributed --dist_backend=MPI
