@@ -48,6 +48,8 @@ pub struct Options {
     pub grain_rows: usize,
     /// Stop the workers when the run ends (a launcher started them for it).
     pub stop_workers: bool,
+    /// The token every call carries (`--auth-token-file`, `DAPHNE_AUTH_TOKEN`).
+    pub token: Option<String>,
 }
 
 impl Default for Options {
@@ -60,6 +62,7 @@ impl Default for Options {
             partitioning: "STATIC".into(),
             grain_rows: 1,
             stop_workers: false,
+            token: None,
         }
     }
 }
@@ -151,7 +154,7 @@ impl Cluster {
         if addrs.is_empty() {
             return Err("no distributed workers".into());
         }
-        let link = crate::link::GrpcLink::connect(addrs, options.backend)?;
+        let link = crate::link::GrpcLink::connect(addrs, options.backend, options.token.as_deref())?;
         Ok(Cluster::over(Box::new(link), options, local))
     }
 

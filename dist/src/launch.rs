@@ -51,12 +51,18 @@ pub fn worker_binary() -> Result<std::path::PathBuf, String> {
 }
 
 /// Starts `n` workers on 127.0.0.1 with free ports, each with `threads` threads.
-pub fn start_local(n: usize, threads: usize) -> Result<LocalWorkers, String> {
+/// They get `token` (by the environment, not the command line other users can read).
+pub fn start_local(n: usize, threads: usize, token: Option<&str>) -> Result<LocalWorkers, String> {
     let bin = worker_binary()?;
     let mut workers = LocalWorkers { children: Vec::new(), addrs: Vec::new() };
     let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<String, String>)>();
     for i in 0..n {
-        let mut child = Command::new(&bin)
+        let mut cmd = Command::new(&bin);
+        match token {
+            Some(t) => cmd.env(crate::auth::TOKEN_VAR, t),
+            None => cmd.env_remove(crate::auth::TOKEN_VAR),
+        };
+        let mut child = cmd
             .arg("127.0.0.1:0")
             .arg(format!("--num-threads={}", threads.max(1)))
             .arg("--exit-with-stdin")
@@ -159,10 +165,11 @@ impl Launcher for StaticList {
     }
 }
 
-/// Worker processes on this machine, started for the run.
+/// Worker processes on this machine, started for the run, with the run's token.
 pub struct Local {
     pub workers: usize,
     pub threads: usize,
+    pub token: Option<String>,
 }
 
 impl Launcher for Local {
@@ -173,7 +180,7 @@ impl Launcher for Local {
         Role::Coordinator
     }
     fn workers(&mut self) -> Result<(Vec<String>, Option<LocalWorkers>), String> {
-        let local = start_local(self.workers, self.threads)?;
+        let local = start_local(self.workers, self.threads, self.token.as_deref())?;
         Ok((local.addrs.clone(), Some(local)))
     }
 }

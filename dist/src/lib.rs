@@ -16,6 +16,7 @@
 //! their rows by the global block size and return one result per aligned group of blocks, and
 //! the coordinator folds them along the same tree as a local run.
 
+pub mod auth;
 pub mod codec;
 pub mod coordinator;
 pub mod launch;

@@ -80,17 +80,21 @@ impl Backend {
 
 type Job<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send>>;
 
+/// A worker client whose calls carry the auth token.
+type Client = WorkerClient<tonic::service::interceptor::InterceptedService<Channel, crate::auth::Attach>>;
+
 /// gRPC workers.
 pub struct GrpcLink {
     rt: tokio::runtime::Runtime,
-    clients: Vec<WorkerClient<Channel>>,
+    clients: Vec<Client>,
     addrs: Vec<String>,
     backend: Backend,
 }
 
 impl GrpcLink {
     /// Connects to every worker (each within `CONNECT_TIMEOUT`, checked with an info call).
-    pub fn connect(addrs: Vec<String>, backend: Backend) -> Result<GrpcLink, String> {
+    pub fn connect(addrs: Vec<String>, backend: Backend, token: Option<&str>) -> Result<GrpcLink, String> {
+        let attach = crate::auth::Attach::new(token)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("daphne-coordinator")
@@ -100,7 +104,7 @@ impl GrpcLink {
         let clients = rt.block_on(async {
             let mut clients = Vec::with_capacity(addrs.len());
             for addr in &addrs {
-                clients.push(connect_one(addr).await?);
+                clients.push(connect_one(addr, attach.clone()).await?);
             }
             Ok::<_, String>(clients)
         })?;
@@ -280,7 +284,7 @@ impl Link for GrpcLink {
     }
 }
 
-async fn connect_one(addr: &str) -> Result<WorkerClient<Channel>, String> {
+async fn connect_one(addr: &str, attach: crate::auth::Attach) -> Result<Client, String> {
     let unreachable = |e: &dyn std::fmt::Display| {
         format!("cannot reach distributed worker {addr} (within {} s): {e}", CONNECT_TIMEOUT.as_secs())
     };
@@ -297,7 +301,7 @@ async fn connect_one(addr: &str) -> Result<WorkerClient<Channel>, String> {
         .await
         .map_err(|e| unreachable(&e))?
         .map_err(|e| unreachable(&source_chain(&e)))?;
-    let mut client = WorkerClient::new(channel)
+    let mut client = WorkerClient::with_interceptor(channel, attach)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     tokio::time::timeout(CONNECT_TIMEOUT, client.info(InfoRequest {}))
@@ -321,8 +325,8 @@ fn source_chain(e: &dyn std::error::Error) -> String {
 
 /// Stops the gRPC workers at `addrs` (those a launcher started, when the run ended before it
 /// connected to them).
-pub fn stop_workers(addrs: Vec<String>) {
-    if let Ok(link) = GrpcLink::connect(addrs, Backend::Async) {
+pub fn stop_workers(addrs: Vec<String>, token: Option<&str>) {
+    if let Ok(link) = GrpcLink::connect(addrs, Backend::Async, token) {
         link.stop();
     }
 }

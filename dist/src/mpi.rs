@@ -79,7 +79,7 @@ fn failure(s: &Status) -> ReplyKind {
 /// Serves rank 0's requests until it says stop. Malformed requests get a failure reply.
 pub fn serve(rank: usize, threads: usize) {
     let world = SimpleCommunicator::world();
-    let state = State::new(format!("rank {rank}"), threads);
+    let state = State::new(format!("rank {rank}"), threads, None);
     let mut compute = Compute::new(threads);
     let mut storing: Option<Assembler> = None;
     // A store that failed: its remaining chunks are dropped until its last one.

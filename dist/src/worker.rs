@@ -50,6 +50,8 @@ pub(crate) struct State {
     address: String,
     threads: usize,
     objects: Mutex<HashMap<u64, Object>>,
+    /// Stores that would make the objects' bytes pass this are refused (`--memory-limit`).
+    memory_limit: Option<u64>,
     next_id: AtomicU64,
     tasks: AtomicU64,
     /// Statistics the compute side keeps: modules cached, kernels compiled.
@@ -58,11 +60,12 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn new(address: String, threads: usize) -> State {
+    pub(crate) fn new(address: String, threads: usize, memory_limit: Option<u64>) -> State {
         State {
             address,
             threads: threads.max(1),
             objects: Mutex::new(HashMap::new()),
+            memory_limit,
             next_id: AtomicU64::new(WORKER_IDS),
             tasks: AtomicU64::new(0),
             modules: AtomicU64::new(0),
@@ -84,6 +87,36 @@ impl State {
     pub(crate) fn insert(&self, id: u64, value: Value, bytes: u64) {
         let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
         objects.insert(id, Object { value: Arc::new(value), bytes });
+    }
+
+    /// Refuses a store of `bytes` more that would pass the memory limit.
+    pub(crate) fn admit(&self, bytes: u64) -> Result<(), Status> {
+        let Some(limit) = self.memory_limit else { return Ok(()) };
+        let held: u64 = {
+            let objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+            objects.values().map(|o| o.bytes).sum()
+        };
+        if held.saturating_add(bytes) > limit {
+            return Err(Status::resource_exhausted(format!(
+                "storing {bytes} bytes would pass the worker's memory limit of {limit} bytes (it holds {held})"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Stores an assembled object, within the memory limit.
+    pub(crate) fn store(&self, id: u64, value: Value, bytes: u64) -> Result<(), Status> {
+        let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(limit) = self.memory_limit {
+            let held: u64 = objects.iter().filter(|(k, _)| **k != id).map(|(_, o)| o.bytes).sum();
+            if held.saturating_add(bytes) > limit {
+                return Err(Status::resource_exhausted(format!(
+                    "storing {bytes} bytes would pass the worker's memory limit of {limit} bytes (it holds {held})"
+                )));
+            }
+        }
+        objects.insert(id, Object { value: Arc::new(value), bytes });
+        Ok(())
     }
 
     /// A task's inputs: objects looked up, inline values decoded.
@@ -211,6 +244,11 @@ impl Assembler {
         Ok(())
     }
 
+    /// Whether no chunk arrived yet.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.object.is_none()
+    }
+
     /// Whether every byte announced has arrived.
     #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
     pub(crate) fn complete(&self) -> bool {
@@ -275,9 +313,14 @@ pub struct Service {
 impl Service {
     /// A worker that calls itself `address` and runs pipelines on `threads` threads; `stop`
     /// lets a `Stop` call end it.
-    pub fn new(address: String, threads: usize, stop: Option<oneshot::Sender<()>>) -> Result<Service, String> {
+    pub fn new(
+        address: String,
+        threads: usize,
+        memory_limit: Option<u64>,
+        stop: Option<oneshot::Sender<()>>,
+    ) -> Result<Service, String> {
         let (jobs, rx) = std::sync::mpsc::channel::<Job>();
-        let state = Arc::new(State::new(address, threads));
+        let state = Arc::new(State::new(address, threads, memory_limit));
         let shared = state.clone();
         std::thread::Builder::new()
             .name("daphne-worker-compute".into())
@@ -430,10 +473,15 @@ impl Worker for Service {
         let mut stream = request.into_inner();
         let mut assembler = Assembler::default();
         while let Some(chunk) = stream.next().await {
-            assembler.push(chunk?)?;
+            let chunk = chunk?;
+            if assembler.is_empty() {
+                // Refused before the bytes arrive.
+                self.state.admit(chunk.total_bytes)?;
+            }
+            assembler.push(chunk)?;
         }
         let (id, value, total) = assembler.finish()?;
-        self.state.insert(id, value, total);
+        self.state.store(id, value, total)?;
         Ok(Response::new(Stored { object: id, bytes: total }))
     }
 
@@ -491,6 +539,18 @@ fn memory_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// How a worker serves.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    pub threads: usize,
+    /// A `Stop` call may end the worker (a launcher started it for one run).
+    pub stoppable: bool,
+    /// Calls must carry this token.
+    pub token: Option<String>,
+    /// Stores past this many bytes of objects are refused.
+    pub memory_limit: Option<u64>,
+}
+
 /// The process's resident set size (Linux `/proc/self/statm`), 0 where unknown.
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
@@ -504,15 +564,24 @@ fn rss_bytes() -> u64 {
 /// With `stoppable`, a `Stop` call ends it too (workers a launcher started for one run).
 pub async fn serve(
     addr: SocketAddr,
-    threads: usize,
-    stoppable: bool,
+    options: ServeOptions,
     ready: impl FnOnce(SocketAddr) -> Result<(), String>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    if options.token.is_none() && !bound.ip().is_loopback() {
+        eprintln!(
+            "daphne-worker: WARNING: serving on {bound} without an auth token: anyone who can reach this port can run code here. Give --auth-token-file or DAPHNE_AUTH_TOKEN (the coordinator needs the same)."
+        );
+    }
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let service = Service::new(bound.to_string(), threads, stoppable.then_some(stop_tx))?;
+    let service =
+        Service::new(bound.to_string(), options.threads, options.memory_limit, options.stoppable.then_some(stop_tx))?;
+    let checked = tonic::service::interceptor::InterceptedService::new(
+        service.into_server(),
+        crate::auth::Check::new(options.token),
+    );
     ready(bound)?;
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|s| {
         if let Ok(s) = &s {
@@ -547,7 +616,7 @@ pub async fn serve(
         .initial_stream_window_size(Some(crate::WINDOW_BYTES))
         .initial_connection_window_size(Some(crate::WINDOW_BYTES))
         .max_frame_size(Some(crate::FRAME_BYTES))
-        .add_service(service.into_server())
+        .add_service(checked)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
         .map_err(|e| format!("the worker on {bound} failed: {e}"))

@@ -19,14 +19,48 @@ struct Cli {
     #[arg(long = "num-threads", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     num_threads: Option<u32>,
 
+    /// A file whose first line is the token every call must carry (else DAPHNE_AUTH_TOKEN;
+    /// without either, calls are not checked, and a worker on a non-loopback address warns).
+    #[arg(long = "auth-token-file", value_name = "PATH")]
+    auth_token_file: Option<std::path::PathBuf>,
+
+    /// Refuse stores that would make the objects held pass this many bytes (suffixes K, M, G).
+    #[arg(long = "memory-limit", value_name = "BYTES", value_parser = parse_bytes)]
+    memory_limit: Option<u64>,
+
     /// Exit when standard input ends (how workers started by `daphne --distributed` notice
     /// that their coordinator is gone).
     #[arg(long = "exit-with-stdin")]
     exit_with_stdin: bool,
 }
 
+/// A byte count with an optional K, M or G (powers of 1024).
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&t[..i], t[i..].to_ascii_uppercase()),
+        None => (t, String::new()),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("`{s}` is not a byte count"))?;
+    let scale: u64 = match unit.trim_end_matches('B').trim_end_matches('I') {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => return Err(format!("`{s}` is not a byte count (use K, M or G)")),
+    };
+    n.checked_mul(scale).ok_or_else(|| format!("`{s}` is too large"))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let token = match daphne_dist::auth::token(cli.auth_token_file.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let addr: SocketAddr = match cli.address.parse() {
         Ok(a) => a,
         Err(e) => {
@@ -54,10 +88,11 @@ fn main() -> ExitCode {
     let stop = async move {
         let _ = stop_rx.await;
     };
+    let options =
+        daphne_dist::worker::ServeOptions { threads, stoppable: false, token, memory_limit: cli.memory_limit };
     let served = rt.block_on(daphne_dist::worker::serve(
         addr,
-        threads,
-        false,
+        options,
         |bound| {
             use std::io::Write;
             let mut out = std::io::stdout();

@@ -117,6 +117,11 @@ struct Cli {
     #[arg(long = "worker-port", value_name = "PORT", default_value_t = 50051)]
     worker_port: u16,
 
+    /// A file whose first line is the token every call to a worker carries (else
+    /// DAPHNE_AUTH_TOKEN); workers started for the run get a fresh one without either.
+    #[arg(long = "auth-token-file", value_name = "PATH")]
+    auth_token_file: Option<PathBuf>,
+
     /// Without DISTRIBUTED_WORKERS: how many local worker processes to start (default 2).
     #[arg(long = "local-workers", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     local_workers: Option<u32>,
@@ -175,10 +180,14 @@ fn main_slurm(cli: &Cli, started: std::time::Instant) -> ExitCode {
                 Ok(rt) => rt,
                 Err(e) => return report(Err(runtime_error(format!("cannot start the worker's runtime: {e}")))),
             };
+            let token = match daphne_dist::auth::token(cli.auth_token_file.as_deref()) {
+                Ok(t) => t,
+                Err(e) => return report(Err(runtime_error(e))),
+            };
+            let options = daphne_dist::worker::ServeOptions { threads, stoppable: true, token, memory_limit: None };
             let served = rt.block_on(daphne_dist::worker::serve(
                 listen,
-                threads,
-                true,
+                options,
                 |bound| slurm.announce(bound),
                 std::future::pending(),
             ));
@@ -191,7 +200,8 @@ fn main_slurm(cli: &Cli, started: std::time::Instant) -> ExitCode {
                 // The run ended before it reached the workers: they still wait for it.
                 let mut s = slurm.clone();
                 if let Ok((addrs, _)) = s.workers() {
-                    daphne_dist::link::stop_workers(addrs);
+                    let token = daphne_dist::auth::token(cli.auth_token_file.as_deref()).ok().flatten();
+                    daphne_dist::link::stop_workers(addrs, token.as_deref());
                 }
             }
             slurm.clean_up();
@@ -402,6 +412,7 @@ fn connect(
     if let Some(link) = link {
         return Ok(std::sync::Arc::new(coordinator::Cluster::over(link, options, None)));
     }
+    options.token = daphne_dist::auth::token(cli.auth_token_file.as_deref()).map_err(runtime_error)?;
     let (mut launcher, connected): Launch = match launch {
         Some(l) => l,
         None => {
@@ -414,9 +425,12 @@ fn connect(
                 (Some("static") | None, Some(addrs)) => Box::new(launch::StaticList(addrs)),
                 _ => {
                     let n = cli.local_workers.unwrap_or(2) as usize;
+                    // Workers of this run only: a fresh token unless the user gave one.
+                    let token = options.token.get_or_insert_with(daphne_dist::auth::fresh).clone();
                     Box::new(launch::Local {
                         workers: n,
                         threads: (daphne_runtime::exec::default_threads() / n).max(1),
+                        token: Some(token),
                     })
                 }
             };

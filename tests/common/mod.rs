@@ -25,7 +25,7 @@ pub fn check(bin: &str, args: &[&str]) -> Outcome {
 pub fn check_env(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Outcome {
     let tests_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
     let mut cmd = Command::new(bin);
-    cmd.args(args).current_dir(tests_dir).env_remove("DISTRIBUTED_WORKERS");
+    cmd.args(args).current_dir(tests_dir).env_remove("DISTRIBUTED_WORKERS").env_remove("DAPHNE_AUTH_TOKEN");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -76,13 +76,26 @@ pub struct Workers {
 impl Workers {
     /// Starts `n` workers with `threads` threads each and waits until they serve.
     pub fn start(n: usize, threads: usize) -> Workers {
+        Workers::start_with(n, threads, &[], &[], None)
+    }
+
+    /// `start` with more worker arguments, environment variables, and a file for stderr.
+    pub fn start_with(n: usize, threads: usize, args: &[&str], env: &[(&str, &str)], stderr: Option<&Path>) -> Workers {
         use std::io::BufRead;
         let mut w = Workers { children: Vec::new(), addrs: Vec::new() };
         for _ in 0..n {
+            let err = match stderr {
+                Some(p) => std::process::Stdio::from(std::fs::File::create(p).expect("a stderr file")),
+                None => std::process::Stdio::inherit(),
+            };
             let mut child = Command::new(env!("CARGO_BIN_EXE_daphne-worker"))
                 .args(["127.0.0.1:0", &format!("--num-threads={threads}"), "--exit-with-stdin"])
+                .args(args)
+                .env_remove("DAPHNE_AUTH_TOKEN")
+                .envs(env.iter().copied())
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::piped())
+                .stderr(err)
                 .spawn()
                 .expect("the worker starts");
             let stdout = child.stdout.take().expect("piped");
