@@ -21,7 +21,7 @@ use crate::link::{CallError, Link};
 use crate::proto::{self, Task};
 use bytes::Bytes;
 use daphne_ir::pipeline::{block_rows, fold_tree, partition};
-use daphne_ir::{Combine, Function, OpId, OpKind, Split};
+use daphne_ir::{Combine, Function, Module, OpId, OpKind, Split};
 use daphne_runtime::exec::Distribute;
 use daphne_runtime::matrix::Matrix;
 use daphne_runtime::pipeline::Failure;
@@ -50,6 +50,8 @@ pub struct Options {
     pub stop_workers: bool,
     /// The token every call carries (`--auth-token-file`, `DAPHNE_AUTH_TOKEN`).
     pub token: Option<String>,
+    /// How long a worker may take to answer a health check before it counts as dead.
+    pub heartbeat: std::time::Duration,
 }
 
 impl Default for Options {
@@ -63,6 +65,7 @@ impl Default for Options {
             grain_rows: 1,
             stop_workers: false,
             token: None,
+            heartbeat: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -102,7 +105,10 @@ struct Inner {
     next_id: AtomicU64,
     cache: Mutex<HashMap<(Identity, Role), Cached>>,
     /// Pipeline modules by (function address, op): extracted and encoded once.
-    modules: Mutex<HashMap<(usize, OpId), Bytes>>,
+    modules: Mutex<HashMap<(usize, OpId), Shipped>>,
+    /// Which workers still answer (a worker that fails a call and then a health check is
+    /// dead; its partitions are re-created on the others).
+    alive: Mutex<Vec<bool>>,
     /// Row-split inputs and row outputs of pipelines that ran locally, by identity (a clone
     /// keeps each alive and unique until the script drops it).
     seen: Mutex<HashMap<Identity, Value>>,
@@ -176,6 +182,7 @@ impl Cluster {
                 cache: Mutex::new(HashMap::new()),
                 seen: Mutex::new(HashMap::new()),
                 modules: Mutex::new(HashMap::new()),
+                alive: Mutex::new(vec![true; n]),
                 to_free: Mutex::new(vec![Vec::new(); n]),
                 transfer: Mutex::new(Transfer::default()),
             }),
@@ -270,7 +277,11 @@ impl Distribute for Cluster {
         }
         inner.sweep();
         inner.flush_frees();
-        match inner.distribute(&self.inner, f, id, inputs, n) {
+        let inputs = match inputs.iter().map(|v| inner.revive(&self.inner, v)).collect::<Result<Vec<_>, _>>() {
+            Ok(v) => v,
+            Err(message) => return Some(Err((message, None))),
+        };
+        match inner.run_resilient(&self.inner, f, id, inputs, n) {
             Ok(values) => {
                 inner.transfer.lock().unwrap_or_else(|e| e.into_inner()).pipelines += 1;
                 Some(Ok(values))
@@ -393,16 +404,142 @@ impl Inner {
     }
 
     /// The encoded pipeline module of pipeline `id` of `f`.
-    fn module(&self, f: &Function, id: OpId) -> Result<Bytes, String> {
+    /// The pipeline as a module of its own: its bytes (what workers get) and the module (what
+    /// the lineage of its outputs keeps, to run it again).
+    fn module(&self, f: &Function, id: OpId) -> Result<Shipped, String> {
         let key = (std::ptr::from_ref(f) as usize, id);
         let mut modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(b) = modules.get(&key) {
             return Ok(b.clone());
         }
         let m = daphne_ir::pipeline::extract(f, id).ok_or("internal: not a pipeline")?;
-        let b = Bytes::from(m.to_bytes());
+        let b = (Bytes::from(m.to_bytes()), Arc::new(m));
         modules.insert(key, b.clone());
         Ok(b)
+    }
+
+    /// How to compute an input again: a remote value of ours by its own lineage, anything
+    /// else is here.
+    fn lineage_of(&self, v: &Value) -> Arc<Lineage> {
+        if let Value::Remote(r) = v
+            && let Some(p) = self.parts_of(r)
+        {
+            return p.lineage.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        }
+        Arc::new(Lineage::Here(v.clone()))
+    }
+
+    /// The workers still alive.
+    fn live(&self) -> Vec<usize> {
+        let alive = self.alive.lock().unwrap_or_else(|e| e.into_inner());
+        (0..alive.len()).filter(|&w| alive[w]).collect()
+    }
+
+    /// After a failed call: health-checks the live workers and marks those that do not
+    /// answer as dead (what they held is gone: cached inputs are stored again as needed).
+    /// Whether any died.
+    fn check_workers(&self) -> bool {
+        let live = self.live();
+        let answers = self.link.ping(&live, self.options.heartbeat);
+        let dead: Vec<usize> = live.iter().zip(answers).filter(|(_, ok)| !ok).map(|(&w, _)| w).collect();
+        if dead.is_empty() {
+            return false;
+        }
+        {
+            let mut alive = self.alive.lock().unwrap_or_else(|e| e.into_inner());
+            for &w in &dead {
+                alive[w] = false;
+                eprintln!(
+                    "daphne: distributed worker {} stopped answering; its work moves to the others",
+                    self.link.name(w)
+                );
+            }
+        }
+        // Cached inputs were split for the old set of workers: free them on the survivors.
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let mut to_free = self.to_free.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, c) in cache.drain() {
+            for (w, id) in c.ids.iter().enumerate() {
+                if let Some(id) = id {
+                    to_free[w].push(*id);
+                }
+            }
+        }
+        for &w in &dead {
+            to_free[w].clear();
+        }
+        true
+    }
+
+    /// A value whose parts are all on live workers (a remote value with parts on a dead
+    /// worker is computed again from its lineage).
+    fn revive(&self, me: &Arc<Inner>, v: &Value) -> Result<Value, String> {
+        if let Value::Remote(r) = v
+            && let Some(p) = self.parts_of(r)
+        {
+            let alive = self.alive.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if p.parts.iter().any(|(w, _, _)| !alive[*w]) {
+                let lineage = p.lineage.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                return self.rebuild(me, &lineage);
+            }
+        }
+        Ok(v.clone())
+    }
+
+    /// Computes a value again from its lineage, on the live workers.
+    fn rebuild(&self, me: &Arc<Inner>, lineage: &Lineage) -> Result<Value, String> {
+        match lineage {
+            Lineage::Here(v) => Ok(v.clone()),
+            Lineage::Computed { module, output, inputs, .. } => {
+                let values = inputs.iter().map(|l| self.rebuild(me, l)).collect::<Result<Vec<_>, _>>()?;
+                let f = &module.functions[0];
+                let id = *f.body.ops.first().ok_or("internal: an empty lineage module")?;
+                let OpKind::Pipeline(spec) = &f.ops[id].kind else { return Err("internal: not a pipeline".into()) };
+                let n = values
+                    .iter()
+                    .zip(&spec.splits)
+                    .find(|(_, s)| **s == Split::Rows)
+                    .map(|(v, _)| match v {
+                        Value::Matrix(m) => m.rows(),
+                        Value::Sparse(m) => m.rows(),
+                        Value::Remote(r) => r.rows,
+                        _ => 0,
+                    })
+                    .unwrap_or(0);
+                let out = self.run_resilient(me, f, id, values, n).map_err(|e| match e {
+                    Fail::Pipeline => "internal: a pipeline failed when it ran again".to_owned(),
+                    Fail::Cluster(m) => m,
+                })?;
+                out.into_iter().nth(*output).ok_or_else(|| "internal: a lineage output is missing".to_owned())
+            }
+        }
+    }
+
+    /// `distribute`, moving the work of workers that die to the others, until it succeeds,
+    /// the pipeline fails, or no worker is left.
+    fn run_resilient(
+        &self,
+        me: &Arc<Inner>,
+        f: &Function,
+        id: OpId,
+        mut inputs: Vec<Value>,
+        n: usize,
+    ) -> Result<Vec<Value>, Fail> {
+        loop {
+            match self.distribute(me, f, id, &inputs, n) {
+                Err(Fail::Cluster(message)) => {
+                    if !self.check_workers() {
+                        return Err(Fail::Cluster(message));
+                    }
+                    if self.live().is_empty() {
+                        return Err(Fail::Cluster(format!("no distributed worker is left ({message})")));
+                    }
+                    inputs =
+                        inputs.iter().map(|v| self.revive(me, v)).collect::<Result<_, _>>().map_err(Fail::Cluster)?;
+                }
+                other => return other,
+            }
+        }
     }
 
     fn distribute(
@@ -416,12 +553,22 @@ impl Inner {
         let op = &f.ops[id];
         let OpKind::Pipeline(spec) = &op.kind else { return Err(Fail::Pipeline) };
         let w_all = self.link.workers();
-        let (group_rows, ranges) = partition(n, w_all);
-        // Every worker's rows; workers without groups get no task.
-        let rows: Vec<std::ops::Range<usize>> =
-            ranges.iter().map(|g| (g.start * group_rows).min(n)..(g.end * group_rows).min(n)).collect();
-        let active: Vec<usize> = (0..w_all).filter(|&w| !ranges[w].is_empty()).collect();
-        let module = self.module(f, id).map_err(Fail::Cluster)?;
+        let live = self.live();
+        if live.is_empty() {
+            return Err(Fail::Cluster("no distributed worker is left".into()));
+        }
+        let (group_rows, ranges) = partition(n, live.len());
+        // Every worker's rows (the live ones in order get the groups); workers without groups
+        // get no task.
+        let mut rows: Vec<std::ops::Range<usize>> = vec![0..0; w_all];
+        let mut active = Vec::with_capacity(live.len());
+        for (&w, g) in live.iter().zip(&ranges) {
+            rows[w] = (g.start * group_rows).min(n)..(g.end * group_rows).min(n);
+            if !g.is_empty() {
+                active.push(w);
+            }
+        }
+        let (module, decoded) = self.module(f, id).map_err(Fail::Cluster)?;
         // Every input as each active worker sees it.
         let mut task_inputs: Vec<Vec<proto::Input>> = vec![Vec::with_capacity(inputs.len()); w_all];
         let mut stores: Vec<(usize, u64, Value)> = Vec::new();
@@ -471,7 +618,10 @@ impl Inner {
                         // One id on every worker (MPI sends it by a collective broadcast).
                         let oid = self.fresh_id();
                         broadcasts.push((oid, local.clone()));
-                        ids = vec![Some(oid); w_all];
+                        ids = live.iter().fold(vec![None; w_all], |mut ids, &w| {
+                            ids[w] = Some(oid);
+                            ids
+                        });
                     }
                     for &w in active.iter().filter(|_| role != Role::Broadcast) {
                         let part = match &local {
@@ -552,7 +702,8 @@ impl Inner {
         if pipeline_failed {
             return Err(Fail::Pipeline);
         }
-        self.assemble(me, f, id, n, &active, &rows, results).map_err(Fail::Cluster)
+        let lineage: Vec<Arc<Lineage>> = inputs.iter().map(|v| self.lineage_of(v)).collect();
+        self.assemble(me, f, id, n, &active, &rows, results, (decoded, lineage)).map_err(Fail::Cluster)
     }
 
     /// Frees the objects workers kept for results that will not be used.
@@ -580,7 +731,9 @@ impl Inner {
         active: &[usize],
         rows: &[std::ops::Range<usize>],
         results: Vec<proto::TaskResult>,
+        (module, inputs): (Arc<Module>, Vec<Arc<Lineage>>),
     ) -> Result<Vec<Value>, String> {
+        let depth = 1 + inputs.iter().map(|l| l.depth()).max().unwrap_or(0);
         let op = &f.ops[id];
         let OpKind::Pipeline(spec) = &op.kind else { return Err("internal: not a pipeline".into()) };
         let broken = |w: usize| format!("distributed worker {}: a malformed task result", self.link.name(w));
@@ -607,13 +760,24 @@ impl Inner {
                     vt = Some(codec::type_of_code(kept.value_type)?);
                     parts.push((w, rows[w].clone(), kept.object));
                 }
-                let data = Parts { inner: me.clone(), parts, fetched: Mutex::new(None) };
-                values.push(Value::Remote(Remote {
+                let lineage =
+                    Arc::new(Lineage::Computed { module: module.clone(), output: k, inputs: inputs.clone(), depth });
+                let data = Parts { inner: me.clone(), parts, fetched: Mutex::new(None), lineage: Mutex::new(lineage) };
+                let remote = Remote {
                     rows: n,
                     cols: cols.unwrap_or(0) as usize,
                     value_type: vt.ok_or("internal: a row output without parts")?,
                     data: Arc::new(data),
-                }));
+                };
+                if depth >= MAX_LINEAGE {
+                    // A checkpoint: the value is brought here once, so lineages stay short (a
+                    // loop of a thousand iterations is not replayed from its start).
+                    let here = remote.fetch()?;
+                    if let Some(p) = self.parts_of(&remote) {
+                        *p.lineage.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(Lineage::Here(here));
+                    }
+                }
+                values.push(Value::Remote(remote));
                 continue;
             }
             // Every part in worker and group order, brought here.
@@ -689,11 +853,40 @@ fn unshared(v: &Value) -> bool {
     }
 }
 
+/// A pipeline as workers get it (bytes) and as its lineage keeps it (the module).
+type Shipped = (Bytes, Arc<Module>);
+
+/// Lineages longer than this end in a checkpoint (the value fetched to the coordinator).
+const MAX_LINEAGE: usize = 32;
+
+/// How a row output can be computed again when a worker holding part of it dies: from values
+/// the coordinator holds, through the pipelines that made it.
+enum Lineage {
+    Here(Value),
+    /// Output `output` of the pipeline `module` on the inputs' lineages.
+    Computed {
+        module: Arc<Module>,
+        output: usize,
+        inputs: Vec<Arc<Lineage>>,
+        depth: usize,
+    },
+}
+
+impl Lineage {
+    fn depth(&self) -> usize {
+        match self {
+            Lineage::Here(_) => 0,
+            Lineage::Computed { depth, .. } => *depth,
+        }
+    }
+}
+
 /// A row output kept on the workers: per worker its rows and its object.
 struct Parts {
     inner: Arc<Inner>,
     parts: Vec<(usize, std::ops::Range<usize>, u64)>,
     fetched: Mutex<Option<Value>>,
+    lineage: Mutex<Arc<Lineage>>,
 }
 
 impl Parts {
@@ -717,7 +910,21 @@ impl Resident for Parts {
             return Ok(v.clone());
         }
         let ids: Vec<(usize, u64)> = self.parts.iter().map(|(w, _, id)| (*w, *id)).collect();
-        let parts = self.inner.fetch_all(&ids)?;
+        let parts = match self.inner.fetch_all(&ids) {
+            Ok(p) => p,
+            Err(e) => {
+                // A worker died with part of this value: compute it again on the others.
+                self.inner.check_workers();
+                let alive = self.inner.alive.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                if !self.parts.iter().any(|(w, _, _)| !alive[*w]) {
+                    return Err(e);
+                }
+                let lineage = self.lineage.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let v = self.inner.rebuild(&self.inner, &lineage)?.local()?;
+                *fetched = Some(v.clone());
+                return Ok(v);
+            }
+        };
         let ms: Vec<Matrix> = parts
             .into_iter()
             .map(|p| match p {

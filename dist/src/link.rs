@@ -52,6 +52,10 @@ pub trait Link: Send + Sync {
     fn info(&self) -> Result<Vec<WorkerInfo>, String>;
     /// Stops the workers (those started for this run).
     fn stop(&self) {}
+    /// Which of `workers` answer a health check within `timeout`.
+    fn ping(&self, workers: &[usize], _timeout: Duration) -> Vec<bool> {
+        vec![true; workers.len()]
+    }
 }
 
 /// How calls to several gRPC workers are made.
@@ -250,6 +254,20 @@ impl Link for GrpcLink {
                 self.rt.spawn(f);
             }
         }
+    }
+
+    fn ping(&self, workers: &[usize], timeout: Duration) -> Vec<bool> {
+        let jobs: Vec<Job<bool>> = workers
+            .iter()
+            .map(|&w| {
+                let mut c = self.clients[w].clone();
+                Box::pin(async move {
+                    let answer = tokio::time::timeout(timeout, c.info(InfoRequest {})).await;
+                    Ok(matches!(answer, Ok(Ok(_))))
+                }) as Job<bool>
+            })
+            .collect();
+        self.each(jobs).into_iter().map(|r| r.unwrap_or(false)).collect()
     }
 
     fn stop(&self) {

@@ -122,6 +122,11 @@ struct Cli {
     #[arg(long = "auth-token-file", value_name = "PATH")]
     auth_token_file: Option<PathBuf>,
 
+    /// How long a worker may take to answer a health check (after a failed call) before its
+    /// work moves to the other workers, in seconds.
+    #[arg(long = "heartbeat-timeout", value_name = "SECONDS", default_value_t = 5.0)]
+    heartbeat_timeout: f64,
+
     /// Without DISTRIBUTED_WORKERS: how many local worker processes to start (default 2).
     #[arg(long = "local-workers", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     local_workers: Option<u32>,
@@ -413,6 +418,7 @@ fn connect(
         return Ok(std::sync::Arc::new(coordinator::Cluster::over(link, options, None)));
     }
     options.token = daphne_dist::auth::token(cli.auth_token_file.as_deref()).map_err(runtime_error)?;
+    options.heartbeat = std::time::Duration::from_secs_f64(cli.heartbeat_timeout.clamp(0.01, 3600.0));
     let (mut launcher, connected): Launch = match launch {
         Some(l) => l,
         None => {

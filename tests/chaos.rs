@@ -1,0 +1,64 @@
+//! Faults injected into distributed runs: a worker killed with SIGKILL at a random iteration
+//! of a 30-iteration loop on 3 workers; the output equals the local run (its partitions are
+//! computed again on the survivors from their lineage). When no worker is left the script
+//! fails with a clear error (exit 3).
+
+mod common;
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{Workers, check};
+
+const DAPHNE: &str = env!("CARGO_BIN_EXE_daphne");
+const SCRIPT: &str = "chaos/loop.daph";
+
+/// Runs the chaos script on `workers`, killing worker `victim` once iteration `k` printed.
+fn run_and_kill(workers: &mut Workers, n: usize, victim: usize, k: usize) -> (i32, String, String) {
+    let mut child = Command::new(DAPHNE)
+        .args(["--distributed", "--min-distr-cells=0", "--heartbeat-timeout=2", SCRIPT])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests"))
+        .env("DISTRIBUTED_WORKERS", workers.list(n))
+        .env_remove("DAPHNE_AUTH_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("daphne starts");
+    let stderr = child.stderr.take().expect("piped");
+    let mut err = String::new();
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line.expect("stderr");
+        if line.trim() == k.to_string() {
+            workers.kill(victim);
+        }
+        err.push_str(&line);
+        err.push('\n');
+    }
+    let out = child.wait_with_output().expect("daphne ends");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), err)
+}
+
+#[test]
+fn a_worker_killed_mid_loop_changes_nothing() {
+    let local = check(DAPHNE, &[SCRIPT]);
+    assert_eq!(local.status, 0, "{}", local.stderr);
+    // A random iteration (from the clock), and the worker it hits.
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as usize;
+    for round in 0..2 {
+        let k = 2 + (seed / (round + 1)) % 18;
+        let victim = (seed + round) % 3;
+        let mut workers = Workers::start(3, 1);
+        let (status, stdout, stderr) = run_and_kill(&mut workers, 3, victim, k);
+        assert_eq!((status, &stdout), (0, &local.stdout), "worker {victim} killed at iteration {k}:\n{stderr}");
+        assert!(stderr.contains("stopped answering"), "the kill at iteration {k} came too late:\n{stderr}");
+    }
+}
+
+#[test]
+fn with_no_worker_left_the_script_fails_clearly() {
+    let mut workers = Workers::start(1, 1);
+    let (status, stdout, stderr) = run_and_kill(&mut workers, 1, 0, 3);
+    assert_eq!(status, 3, "{stdout}{stderr}");
+    assert!(stderr.contains("no distributed worker is left"), "{stderr}");
+}
