@@ -176,3 +176,57 @@ impl tonic::codec::Decoder for Raw {
         Ok(Some(bytes::Buf::copy_to_bytes(src, n).to_vec()))
     }
 }
+
+/// A self-signed certificate for 127.0.0.1 and localhost: (cert, key) files.
+fn certificate(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let c = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let (cert, key) = (tmp(&format!("{name}.crt")), tmp(&format!("{name}.key")));
+    std::fs::write(&cert, c.cert.pem()).unwrap();
+    std::fs::write(&key, c.signing_key.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+#[test]
+fn tls_workers_serve_tls_clients_and_refuse_plaintext() {
+    let (cert, key) = certificate("worker");
+    let (cert_flag, key_flag) = (format!("--tls-cert={}", cert.display()), format!("--tls-key={}", key.display()));
+    let workers = Workers::start_with(2, 1, &[&cert_flag, &key_flag], &[], None);
+    let list = workers.list(2);
+    let local = check(DAPHNE, &[SCRIPT]);
+    let ca = format!("--tls-ca={}", cert.display());
+    let out =
+        check_env(DAPHNE, &["--distributed", "--min-distr-cells=0", &ca, SCRIPT], &[("DISTRIBUTED_WORKERS", &list)]);
+    assert_eq!((out.status, &out.stdout), (0, &local.stdout), "{}", out.stderr);
+    // A plaintext coordinator is refused, naming the worker.
+    let out = check_env(DAPHNE, &["--distributed", "--min-distr-cells=0", SCRIPT], &[("DISTRIBUTED_WORKERS", &list)]);
+    assert_eq!(out.status, 3, "{}", out.stderr);
+    assert!(out.stderr.contains(&workers.addrs[0]), "{}", out.stderr);
+    // A coordinator trusting another CA is refused too.
+    let (other, _) = certificate("other");
+    let wrong = format!("--tls-ca={}", other.display());
+    let out = check_env(DAPHNE, &["--distributed", &wrong, SCRIPT], &[("DISTRIBUTED_WORKERS", &list)]);
+    assert_eq!(out.status, 3, "{}", out.stderr);
+}
+
+#[test]
+fn tls_workers_with_a_ca_require_client_certificates() {
+    let (cert, key) = certificate("mutual");
+    let flags = [
+        format!("--tls-cert={}", cert.display()),
+        format!("--tls-key={}", key.display()),
+        format!("--tls-ca={}", cert.display()),
+    ];
+    let flag_refs: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let workers = Workers::start_with(1, 1, &flag_refs, &[], None);
+    let list = workers.list(1);
+    let local = check(DAPHNE, &[SCRIPT]);
+    // With the client certificate: served.
+    let mut args = vec!["--distributed", "--min-distr-cells=0"];
+    args.extend(&flag_refs);
+    args.push(SCRIPT);
+    let out = check_env(DAPHNE, &args, &[("DISTRIBUTED_WORKERS", &list)]);
+    assert_eq!((out.status, &out.stdout), (0, &local.stdout), "{}", out.stderr);
+    // Without it: refused.
+    let out = check_env(DAPHNE, &["--distributed", &flags[2], SCRIPT], &[("DISTRIBUTED_WORKERS", &list)]);
+    assert_eq!(out.status, 3, "{}", out.stderr);
+}

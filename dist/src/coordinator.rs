@@ -52,6 +52,8 @@ pub struct Options {
     pub token: Option<String>,
     /// How long a worker may take to answer a health check before it counts as dead.
     pub heartbeat: std::time::Duration,
+    /// TLS files (`--tls-ca`, and `--tls-cert`/`--tls-key` for a client certificate).
+    pub tls: crate::tls::Files,
 }
 
 impl Default for Options {
@@ -66,6 +68,7 @@ impl Default for Options {
             stop_workers: false,
             token: None,
             heartbeat: std::time::Duration::from_secs(5),
+            tls: crate::tls::Files::default(),
         }
     }
 }
@@ -160,7 +163,7 @@ impl Cluster {
         if addrs.is_empty() {
             return Err("no distributed workers".into());
         }
-        let link = crate::link::GrpcLink::connect(addrs, options.backend, options.token.as_deref())?;
+        let link = crate::link::GrpcLink::connect(addrs, options.backend, options.token.as_deref(), &options.tls)?;
         Ok(Cluster::over(Box::new(link), options, local))
     }
 

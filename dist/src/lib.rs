@@ -23,6 +23,7 @@ pub mod launch;
 pub mod link;
 #[cfg(feature = "mpi")]
 pub mod mpi;
+pub mod tls;
 pub mod worker;
 
 /// The generated protocol (`proto/worker.proto`).

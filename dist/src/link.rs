@@ -97,8 +97,14 @@ pub struct GrpcLink {
 
 impl GrpcLink {
     /// Connects to every worker (each within `CONNECT_TIMEOUT`, checked with an info call).
-    pub fn connect(addrs: Vec<String>, backend: Backend, token: Option<&str>) -> Result<GrpcLink, String> {
+    pub fn connect(
+        addrs: Vec<String>,
+        backend: Backend,
+        token: Option<&str>,
+        tls: &crate::tls::Files,
+    ) -> Result<GrpcLink, String> {
         let attach = crate::auth::Attach::new(token)?;
+        let tls = tls.client()?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("daphne-coordinator")
@@ -108,7 +114,7 @@ impl GrpcLink {
         let clients = rt.block_on(async {
             let mut clients = Vec::with_capacity(addrs.len());
             for addr in &addrs {
-                clients.push(connect_one(addr, attach.clone()).await?);
+                clients.push(connect_one(addr, attach.clone(), tls.clone()).await?);
             }
             Ok::<_, String>(clients)
         })?;
@@ -302,12 +308,21 @@ impl Link for GrpcLink {
     }
 }
 
-async fn connect_one(addr: &str, attach: crate::auth::Attach) -> Result<Client, String> {
+async fn connect_one(
+    addr: &str,
+    attach: crate::auth::Attach,
+    tls: Option<tonic::transport::ClientTlsConfig>,
+) -> Result<Client, String> {
     let unreachable = |e: &dyn std::fmt::Display| {
         format!("cannot reach distributed worker {addr} (within {} s): {e}", CONNECT_TIMEOUT.as_secs())
     };
-    let endpoint = Endpoint::from_shared(format!("http://{addr}"))
-        .map_err(|e| format!("`{addr}` is not a worker address (host:port): {e}"))?
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
+        .map_err(|e| format!("`{addr}` is not a worker address (host:port): {e}"))?;
+    if let Some(tls) = tls {
+        endpoint = endpoint.tls_config(tls).map_err(|e| unreachable(&source_chain(&e)))?;
+    }
+    let endpoint = endpoint
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true)
         .initial_stream_window_size(Some(crate::WINDOW_BYTES))
@@ -343,8 +358,8 @@ fn source_chain(e: &dyn std::error::Error) -> String {
 
 /// Stops the gRPC workers at `addrs` (those a launcher started, when the run ended before it
 /// connected to them).
-pub fn stop_workers(addrs: Vec<String>, token: Option<&str>) {
-    if let Ok(link) = GrpcLink::connect(addrs, Backend::Async, token) {
+pub fn stop_workers(addrs: Vec<String>, token: Option<&str>, tls: &crate::tls::Files) {
+    if let Ok(link) = GrpcLink::connect(addrs, Backend::Async, token, tls) {
         link.stop();
     }
 }

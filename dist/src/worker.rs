@@ -549,6 +549,8 @@ pub struct ServeOptions {
     pub token: Option<String>,
     /// Stores past this many bytes of objects are refused.
     pub memory_limit: Option<u64>,
+    /// TLS (`--tls-cert`, `--tls-key`, `--tls-ca`).
+    pub tls: crate::tls::Files,
 }
 
 /// The process's resident set size (Linux `/proc/self/statm`), 0 where unknown.
@@ -575,12 +577,14 @@ pub async fn serve(
             "daphne-worker: WARNING: serving on {bound} without an auth token: anyone who can reach this port can run code here. Give --auth-token-file or DAPHNE_AUTH_TOKEN (the coordinator needs the same)."
         );
     }
+    // Checked before the worker says it serves.
+    options.tls.server()?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let service =
         Service::new(bound.to_string(), options.threads, options.memory_limit, options.stoppable.then_some(stop_tx))?;
     let checked = tonic::service::interceptor::InterceptedService::new(
         service.into_server(),
-        crate::auth::Check::new(options.token),
+        crate::auth::Check::new(options.token.clone()),
     );
     ready(bound)?;
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|s| {
@@ -611,7 +615,11 @@ pub async fn serve(
             _ = stopped => {}
         }
     };
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = options.tls.server()? {
+        builder = builder.tls_config(tls).map_err(|e| format!("bad TLS files: {e}"))?;
+    }
+    builder
         .tcp_nodelay(true)
         .initial_stream_window_size(Some(crate::WINDOW_BYTES))
         .initial_connection_window_size(Some(crate::WINDOW_BYTES))

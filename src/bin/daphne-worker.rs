@@ -28,6 +28,18 @@ struct Cli {
     #[arg(long = "memory-limit", value_name = "BYTES", value_parser = parse_bytes)]
     memory_limit: Option<u64>,
 
+    /// Serve TLS with this certificate (PEM; with --tls-key).
+    #[arg(long = "tls-cert", value_name = "PEM")]
+    tls_cert: Option<std::path::PathBuf>,
+
+    /// The key of --tls-cert (PEM).
+    #[arg(long = "tls-key", value_name = "PEM")]
+    tls_key: Option<std::path::PathBuf>,
+
+    /// Require clients to present a certificate signed by this CA (PEM).
+    #[arg(long = "tls-ca", value_name = "PEM")]
+    tls_ca: Option<std::path::PathBuf>,
+
     /// Exit when standard input ends (how workers started by `daphne --distributed` notice
     /// that their coordinator is gone).
     #[arg(long = "exit-with-stdin")]
@@ -88,8 +100,9 @@ fn main() -> ExitCode {
     let stop = async move {
         let _ = stop_rx.await;
     };
+    let tls = daphne_dist::tls::Files { cert: cli.tls_cert.clone(), key: cli.tls_key.clone(), ca: cli.tls_ca.clone() };
     let options =
-        daphne_dist::worker::ServeOptions { threads, stoppable: false, token, memory_limit: cli.memory_limit };
+        daphne_dist::worker::ServeOptions { threads, stoppable: false, token, memory_limit: cli.memory_limit, tls };
     let served = rt.block_on(daphne_dist::worker::serve(
         addr,
         options,

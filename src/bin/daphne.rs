@@ -122,6 +122,19 @@ struct Cli {
     #[arg(long = "auth-token-file", value_name = "PATH")]
     auth_token_file: Option<PathBuf>,
 
+    /// Verify the workers' TLS certificates with this CA (PEM); calls go over TLS.
+    #[arg(long = "tls-ca", value_name = "PEM")]
+    tls_ca: Option<PathBuf>,
+
+    /// A client certificate for workers that require one (PEM; with --tls-key). Under
+    /// --launcher=slurm, the worker tasks serve TLS with it.
+    #[arg(long = "tls-cert", value_name = "PEM")]
+    tls_cert: Option<PathBuf>,
+
+    /// The key of --tls-cert (PEM).
+    #[arg(long = "tls-key", value_name = "PEM")]
+    tls_key: Option<PathBuf>,
+
     /// How long a worker may take to answer a health check (after a failed call) before its
     /// work moves to the other workers, in seconds.
     #[arg(long = "heartbeat-timeout", value_name = "SECONDS", default_value_t = 5.0)]
@@ -189,7 +202,13 @@ fn main_slurm(cli: &Cli, started: std::time::Instant) -> ExitCode {
                 Ok(t) => t,
                 Err(e) => return report(Err(runtime_error(e))),
             };
-            let options = daphne_dist::worker::ServeOptions { threads, stoppable: true, token, memory_limit: None };
+            let options = daphne_dist::worker::ServeOptions {
+                threads,
+                stoppable: true,
+                token,
+                memory_limit: None,
+                tls: tls_files(cli),
+            };
             let served = rt.block_on(daphne_dist::worker::serve(
                 listen,
                 options,
@@ -206,7 +225,7 @@ fn main_slurm(cli: &Cli, started: std::time::Instant) -> ExitCode {
                 let mut s = slurm.clone();
                 if let Ok((addrs, _)) = s.workers() {
                     let token = daphne_dist::auth::token(cli.auth_token_file.as_deref()).ok().flatten();
-                    daphne_dist::link::stop_workers(addrs, token.as_deref());
+                    daphne_dist::link::stop_workers(addrs, token.as_deref(), &tls_files(cli));
                 }
             }
             slurm.clean_up();
@@ -256,6 +275,11 @@ fn main_mpi(_cli: &Cli, _started: std::time::Instant) -> ExitCode {
     report(Err(runtime_error(
         "this daphne was built without the MPI backend: build it with `cargo build --release --features mpi` (needs Open MPI: apt-get install libopenmpi-dev openmpi-bin libclang-dev)".into(),
     )))
+}
+
+/// The TLS files of the command line.
+fn tls_files(cli: &Cli) -> daphne_dist::tls::Files {
+    daphne_dist::tls::Files { cert: cli.tls_cert.clone(), key: cli.tls_key.clone(), ca: cli.tls_ca.clone() }
 }
 
 /// A failure of the distributed set-up: a runtime error (exit 3).
@@ -419,6 +443,7 @@ fn connect(
     }
     options.token = daphne_dist::auth::token(cli.auth_token_file.as_deref()).map_err(runtime_error)?;
     options.heartbeat = std::time::Duration::from_secs_f64(cli.heartbeat_timeout.clamp(0.01, 3600.0));
+    options.tls = tls_files(cli);
     let (mut launcher, connected): Launch = match launch {
         Some(l) => l,
         None => {
