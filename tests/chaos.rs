@@ -1,7 +1,8 @@
 //! Faults injected into distributed runs: a worker killed with SIGKILL at a random iteration
-//! of a 30-iteration loop on 3 workers; the output equals the local run (its partitions are
-//! computed again on the survivors from their lineage). When no worker is left the script
-//! fails with a clear error (exit 3).
+//! of a 30-iteration loop on 3 workers, one stopped with SIGTERM (it drains: finishes its call,
+//! then exits), and a worker joining midway; the output equals the local run every time (lost
+//! partitions are computed again on the survivors from their lineage). When no worker is left
+//! the script fails with a clear error (exit 3).
 
 mod common;
 
@@ -16,8 +17,22 @@ const SCRIPT: &str = "chaos/loop.daph";
 
 /// Runs the chaos script on `workers`, killing worker `victim` once iteration `k` printed.
 fn run_and_kill(workers: &mut Workers, n: usize, victim: usize, k: usize) -> (i32, String, String) {
+    run_with(workers, n, &[], k, |w| w.kill(victim))
+}
+
+/// Runs the chaos script on the first `n` of `workers` with `flags`, calling `at_k` once
+/// iteration `k` printed.
+fn run_with(
+    workers: &mut Workers,
+    n: usize,
+    flags: &[&str],
+    k: usize,
+    mut at_k: impl FnMut(&mut Workers),
+) -> (i32, String, String) {
     let mut child = Command::new(DAPHNE)
-        .args(["--distributed", "--min-distr-cells=0", "--heartbeat-timeout=2", SCRIPT])
+        .args(["--distributed", "--min-distr-cells=0", "--heartbeat-timeout=2"])
+        .args(flags)
+        .arg(SCRIPT)
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests"))
         .env("DISTRIBUTED_WORKERS", workers.list(n))
         .env_remove("DAPHNE_AUTH_TOKEN")
@@ -30,7 +45,7 @@ fn run_and_kill(workers: &mut Workers, n: usize, victim: usize, k: usize) -> (i3
     for line in std::io::BufReader::new(stderr).lines() {
         let line = line.expect("stderr");
         if line.trim() == k.to_string() {
-            workers.kill(victim);
+            at_k(workers);
         }
         err.push_str(&line);
         err.push('\n');
@@ -61,4 +76,39 @@ fn with_no_worker_left_the_script_fails_clearly() {
     let (status, stdout, stderr) = run_and_kill(&mut workers, 1, 0, 3);
     assert_eq!(status, 3, "{stdout}{stderr}");
     assert!(stderr.contains("no distributed worker is left"), "{stderr}");
+}
+
+#[test]
+fn a_worker_stopped_with_sigterm_drains_and_changes_nothing() {
+    let local = check(DAPHNE, &[SCRIPT]);
+    let mut workers = Workers::start(3, 1);
+    let (status, stdout, stderr) = run_with(&mut workers, 3, &[], 7, |w| w.terminate(1));
+    assert_eq!((status, &stdout), (0, &local.stdout), "{stderr}");
+    assert!(stderr.contains("stopped answering"), "{stderr}");
+}
+
+#[test]
+fn a_worker_joining_midway_takes_partitions() {
+    let local = check(DAPHNE, &[SCRIPT]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let at = format!("127.0.0.1:{port}");
+    let accept = format!("--accept-joins={at}");
+    let mut workers = Workers::start(2, 1);
+    let mut joined: Option<Workers> = None;
+    let (status, stdout, stderr) = run_with(&mut workers, 2, &[&accept], 5, |_| {
+        joined = Some(Workers::start_with(1, 1, &["--join", &at], &[], None));
+        // Give the join call time to arrive before the next iterations.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    });
+    assert_eq!((status, &stdout), (0, &local.stdout), "{stderr}");
+    assert!(stderr.contains("joined"), "{stderr}");
+    let joined = joined.expect("the worker started");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let tasks = rt.block_on(async {
+        let mut c = daphne_dist::proto::worker_client::WorkerClient::connect(format!("http://{}", joined.addrs[0]))
+            .await
+            .unwrap();
+        c.info(daphne_dist::proto::InfoRequest {}).await.unwrap().into_inner().tasks
+    });
+    assert!(tasks > 0, "the joined worker ran no task");
 }

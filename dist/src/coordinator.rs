@@ -117,6 +117,8 @@ struct Inner {
     seen: Mutex<HashMap<Identity, Value>>,
     /// What went over the network.
     transfer: Mutex<Transfer>,
+    /// Workers that asked to join, not yet connected.
+    joining: Mutex<Vec<String>>,
     /// Objects to free, per worker: sent at the next pipeline.
     to_free: Mutex<Vec<Vec<u64>>>,
 }
@@ -140,6 +142,8 @@ pub struct Transfer {
 /// A connection to the workers; the executor's `Distribute`.
 pub struct Cluster {
     inner: Arc<Inner>,
+    /// The server taking joins (`accept_joins`), kept running while the cluster lives.
+    joins: Mutex<Option<tokio::runtime::Runtime>>,
     /// What the workers reported when the run connected: address, threads, memory.
     workers: Vec<proto::WorkerInfo>,
     /// Workers started for this run (stopped when the cluster goes).
@@ -188,9 +192,39 @@ impl Cluster {
                 alive: Mutex::new(vec![true; n]),
                 to_free: Mutex::new(vec![Vec::new(); n]),
                 transfer: Mutex::new(Transfer::default()),
+                joining: Mutex::new(Vec::new()),
             }),
+            joins: Mutex::new(None),
             _local: local,
         }
+    }
+
+    /// Accepts workers that join during the run on `addr` (calls must carry `token`); the
+    /// address bound.
+    pub fn accept_joins(
+        &self,
+        addr: std::net::SocketAddr,
+        token: Option<String>,
+    ) -> Result<std::net::SocketAddr, String> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the join server: {e}"))?;
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .map_err(|e| format!("cannot accept joins on {addr}: {e}"))?;
+        let bound = listener.local_addr().map_err(|e| format!("cannot accept joins on {addr}: {e}"))?;
+        let service = tonic::service::interceptor::InterceptedService::new(
+            proto::coordinator_server::CoordinatorServer::new(JoinService { inner: self.inner.clone() }),
+            crate::auth::Check::new(token),
+        );
+        rt.spawn(async move {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let _ = tonic::transport::Server::builder().add_service(service).serve_with_incoming(incoming).await;
+        });
+        *self.joins.lock().unwrap_or_else(|e| e.into_inner()) = Some(rt);
+        Ok(bound)
     }
 
     /// What this run sent and fetched so far.
@@ -278,6 +312,7 @@ impl Distribute for Cluster {
                 return None;
             }
         }
+        inner.admit_joined();
         inner.sweep();
         inner.flush_frees();
         let inputs = match inputs.iter().map(|v| inner.revive(&self.inner, v)).collect::<Result<Vec<_>, _>>() {
@@ -430,6 +465,34 @@ impl Inner {
             return p.lineage.lock().unwrap_or_else(|e| e.into_inner()).clone();
         }
         Arc::new(Lineage::Here(v.clone()))
+    }
+
+    /// Connects the workers that asked to join; from now on they get partitions (cached
+    /// inputs were split for the old set of workers and are stored again as needed).
+    fn admit_joined(&self) {
+        let joining: Vec<String> = std::mem::take(&mut *self.joining.lock().unwrap_or_else(|e| e.into_inner()));
+        if joining.is_empty() {
+            return;
+        }
+        for addr in joining {
+            match self.link.add(&addr) {
+                Ok(_) => {
+                    self.alive.lock().unwrap_or_else(|e| e.into_inner()).push(true);
+                    self.to_free.lock().unwrap_or_else(|e| e.into_inner()).push(Vec::new());
+                    eprintln!("daphne: distributed worker {addr} joined");
+                }
+                Err(e) => eprintln!("daphne: a worker asked to join, but {e}"),
+            }
+        }
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let mut to_free = self.to_free.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, c) in cache.drain() {
+            for (w, id) in c.ids.iter().enumerate() {
+                if let Some(id) = id {
+                    to_free[w].push(*id);
+                }
+            }
+        }
     }
 
     /// The workers still alive.
@@ -829,6 +892,28 @@ impl Inner {
             });
         }
         Ok(values)
+    }
+}
+
+/// The coordinator's join service.
+struct JoinService {
+    inner: Arc<Inner>,
+}
+
+#[tonic::async_trait]
+impl proto::coordinator_server::Coordinator for JoinService {
+    async fn join(
+        &self,
+        request: tonic::Request<proto::JoinRequest>,
+    ) -> Result<tonic::Response<proto::Joined>, tonic::Status> {
+        let addr = request.into_inner().address;
+        if addr.parse::<std::net::SocketAddr>().is_err() && !addr.contains(':') {
+            return Err(tonic::Status::invalid_argument(format!("`{addr}` is not host:port")));
+        }
+        let mut joining = self.inner.joining.lock().unwrap_or_else(|e| e.into_inner());
+        joining.push(addr);
+        let workers = (self.inner.link.workers() + joining.len()) as u32;
+        Ok(tonic::Response::new(proto::Joined { workers }))
     }
 }
 

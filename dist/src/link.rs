@@ -52,6 +52,10 @@ pub trait Link: Send + Sync {
     fn info(&self) -> Result<Vec<WorkerInfo>, String>;
     /// Stops the workers (those started for this run).
     fn stop(&self) {}
+    /// Adds a worker that joined (its index).
+    fn add(&self, addr: &str) -> Result<usize, String> {
+        Err(format!("this transport takes no new workers ({addr} asked to join)"))
+    }
     /// Which of `workers` answer a health check within `timeout`.
     fn ping(&self, workers: &[usize], _timeout: Duration) -> Vec<bool> {
         vec![true; workers.len()]
@@ -90,9 +94,11 @@ type Client = WorkerClient<tonic::service::interceptor::InterceptedService<Chann
 /// gRPC workers.
 pub struct GrpcLink {
     rt: tokio::runtime::Runtime,
-    clients: Vec<Client>,
-    addrs: Vec<String>,
+    /// Every worker's client and address (workers may join during a run).
+    workers: std::sync::RwLock<Vec<(Client, String)>>,
     backend: Backend,
+    attach: crate::auth::Attach,
+    tls: Option<tonic::transport::ClientTlsConfig>,
 }
 
 impl GrpcLink {
@@ -114,11 +120,17 @@ impl GrpcLink {
         let clients = rt.block_on(async {
             let mut clients = Vec::with_capacity(addrs.len());
             for addr in &addrs {
-                clients.push(connect_one(addr, attach.clone(), tls.clone()).await?);
+                clients.push((connect_one(addr, attach.clone(), tls.clone()).await?, addr.clone()));
             }
             Ok::<_, String>(clients)
         })?;
-        Ok(GrpcLink { rt, clients, addrs, backend })
+        Ok(GrpcLink { rt, workers: std::sync::RwLock::new(clients), backend, attach, tls })
+    }
+
+    /// Worker `w`'s client and address.
+    fn client(&self, w: usize) -> (Client, String) {
+        let workers = self.workers.read().unwrap_or_else(|e| e.into_inner());
+        workers[w].clone()
     }
 
     /// Runs jobs (one per worker call) by the backend; results in job order.
@@ -151,19 +163,25 @@ impl GrpcLink {
 
 impl Link for GrpcLink {
     fn workers(&self) -> usize {
-        self.clients.len()
+        self.workers.read().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     fn name(&self, w: usize) -> String {
-        self.addrs.get(w).cloned().unwrap_or_default()
+        self.workers.read().unwrap_or_else(|e| e.into_inner()).get(w).map(|(_, a)| a.clone()).unwrap_or_default()
+    }
+
+    fn add(&self, addr: &str) -> Result<usize, String> {
+        let client = self.rt.block_on(connect_one(addr, self.attach.clone(), self.tls.clone()))?;
+        let mut workers = self.workers.write().unwrap_or_else(|e| e.into_inner());
+        workers.push((client, addr.to_owned()));
+        Ok(workers.len() - 1)
     }
 
     fn store(&self, objects: Vec<(usize, u64, Value)>, max: usize) -> Result<Vec<u64>, String> {
         let jobs: Vec<Job<u64>> = objects
             .into_iter()
             .map(|(w, id, value)| {
-                let mut c = self.clients[w].clone();
-                let addr = self.addrs[w].clone();
+                let (mut c, addr) = self.client(w);
                 // Encoded inside the job, so the workers' parts are encoded in parallel.
                 Box::pin(async move {
                     let segments = codec::encode_segments(&value)?;
@@ -184,8 +202,7 @@ impl Link for GrpcLink {
         let jobs: Vec<Job<TaskResult>> = tasks
             .into_iter()
             .map(|(w, task)| {
-                let mut c = self.clients[w].clone();
-                let addr = self.addrs[w].clone();
+                let (mut c, addr) = self.client(w);
                 Box::pin(async move {
                     c.compute(task).await.map(tonic::Response::into_inner).map_err(|s| {
                         if s.code() == tonic::Code::Aborted {
@@ -212,8 +229,7 @@ impl Link for GrpcLink {
         let jobs: Vec<Job<Vec<Bytes>>> = objects
             .iter()
             .map(|&(w, id)| {
-                let mut c = self.clients[w].clone();
-                let addr = self.addrs[w].clone();
+                let (mut c, addr) = self.client(w);
                 Box::pin(async move {
                     let failed = |m: &str| format!("distributed worker {addr}: fetching a result failed: {m}");
                     let mut stream = c
@@ -239,7 +255,7 @@ impl Link for GrpcLink {
 
     fn free(&self, objects: Vec<(usize, Vec<u64>)>, wait: bool) {
         let calls = objects.into_iter().filter(|(_, ids)| !ids.is_empty()).map(|(w, objects)| {
-            let mut c = self.clients[w].clone();
+            let (mut c, _) = self.client(w);
             async move {
                 let call = c.free(FreeRequest { objects });
                 let _ = tokio::time::timeout(Duration::from_secs(2), call).await;
@@ -266,7 +282,7 @@ impl Link for GrpcLink {
         let jobs: Vec<Job<bool>> = workers
             .iter()
             .map(|&w| {
-                let mut c = self.clients[w].clone();
+                let (mut c, _) = self.client(w);
                 Box::pin(async move {
                     let answer = tokio::time::timeout(timeout, c.info(InfoRequest {})).await;
                     Ok(matches!(answer, Ok(Ok(_))))
@@ -277,11 +293,12 @@ impl Link for GrpcLink {
     }
 
     fn stop(&self) {
-        let jobs: Vec<Job<()>> = self
-            .clients
-            .iter()
+        let all: Vec<Client> =
+            self.workers.read().unwrap_or_else(|e| e.into_inner()).iter().map(|(c, _)| c.clone()).collect();
+        let jobs: Vec<Job<()>> = all
+            .into_iter()
             .map(|c| {
-                let mut c = c.clone();
+                let mut c = c;
                 Box::pin(async move {
                     let _ = tokio::time::timeout(Duration::from_secs(2), c.stop(StopRequest {})).await;
                     Ok(())
@@ -292,10 +309,9 @@ impl Link for GrpcLink {
     }
 
     fn info(&self) -> Result<Vec<WorkerInfo>, String> {
-        let jobs: Vec<Job<WorkerInfo>> = (0..self.clients.len())
+        let jobs: Vec<Job<WorkerInfo>> = (0..self.workers())
             .map(|w| {
-                let mut c = self.clients[w].clone();
-                let addr = self.addrs[w].clone();
+                let (mut c, addr) = self.client(w);
                 Box::pin(async move {
                     c.info(InfoRequest {})
                         .await

@@ -539,6 +539,35 @@ fn memory_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// Tells the coordinator at `coordinator` that a worker serves at `address` (retried for
+/// `timeout`, as the coordinator may not listen yet).
+pub fn join(coordinator: &str, address: &str, token: Option<&str>, timeout: std::time::Duration) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let attach = crate::auth::Attach::new(token)?;
+    let deadline = std::time::Instant::now() + timeout;
+    rt.block_on(async {
+        loop {
+            let tried = async {
+                let channel = tonic::transport::Endpoint::from_shared(format!("http://{coordinator}"))
+                    .map_err(|e| e.to_string())?
+                    .connect_timeout(std::time::Duration::from_secs(2))
+                    .connect()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let mut c = proto::coordinator_client::CoordinatorClient::with_interceptor(channel, attach.clone());
+                c.join(proto::JoinRequest { address: address.to_owned() }).await.map_err(|s| s.message().to_owned())
+            };
+            match tried.await {
+                Ok(_) => return Ok(()),
+                Err(e) if std::time::Instant::now() >= deadline => {
+                    return Err(format!("cannot join the coordinator at {coordinator}: {e}"));
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            }
+        }
+    })
+}
+
 /// How a worker serves.
 #[derive(Debug, Clone, Default)]
 pub struct ServeOptions {

@@ -40,6 +40,11 @@ struct Cli {
     #[arg(long = "tls-ca", value_name = "PEM")]
     tls_ca: Option<std::path::PathBuf>,
 
+    /// Join the run of the coordinator at this address (`daphne --accept-joins=IP:PORT`):
+    /// it gets partitions from the next pipeline on.
+    #[arg(long = "join", value_name = "COORDINATOR")]
+    join: Option<String>,
+
     /// Exit when standard input ends (how workers started by `daphne --distributed` notice
     /// that their coordinator is gone).
     #[arg(long = "exit-with-stdin")]
@@ -101,6 +106,7 @@ fn main() -> ExitCode {
         let _ = stop_rx.await;
     };
     let tls = daphne_dist::tls::Files { cert: cli.tls_cert.clone(), key: cli.tls_key.clone(), ca: cli.tls_ca.clone() };
+    let (join, join_token) = (cli.join.clone(), token.clone());
     let options =
         daphne_dist::worker::ServeOptions { threads, stoppable: false, token, memory_limit: cli.memory_limit, tls };
     let served = rt.block_on(daphne_dist::worker::serve(
@@ -111,6 +117,20 @@ fn main() -> ExitCode {
             let mut out = std::io::stdout();
             let _ = writeln!(out, "{}{bound}", daphne_dist::launch::STARTED);
             let _ = out.flush();
+            if let Some(coordinator) = join.clone() {
+                let token = join_token.clone();
+                std::thread::spawn(move || {
+                    let me = bound.to_string();
+                    if let Err(e) = daphne_dist::worker::join(
+                        &coordinator,
+                        &me,
+                        token.as_deref(),
+                        std::time::Duration::from_secs(30),
+                    ) {
+                        eprintln!("error: {e}");
+                    }
+                });
+            }
             Ok(())
         },
         stop,

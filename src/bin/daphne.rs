@@ -135,6 +135,11 @@ struct Cli {
     #[arg(long = "tls-key", value_name = "PEM")]
     tls_key: Option<PathBuf>,
 
+    /// Accept workers that join during the run here (`daphne-worker IP:PORT --join
+    /// THIS_ADDRESS`); port 0 picks a free port and prints it on stderr.
+    #[arg(long = "accept-joins", value_name = "IP:PORT")]
+    accept_joins: Option<std::net::SocketAddr>,
+
     /// How long a worker may take to answer a health check (after a failed call) before its
     /// work moves to the other workers, in seconds.
     #[arg(long = "heartbeat-timeout", value_name = "SECONDS", default_value_t = 5.0)]
@@ -470,7 +475,14 @@ fn connect(
     };
     options.stop_workers = launcher.stops_workers();
     let (addrs, local) = launcher.workers().map_err(runtime_error)?;
+    let token = options.token.clone();
     let cluster = coordinator::Cluster::connect(addrs, options, local).map_err(runtime_error)?;
     connected.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(at) = cli.accept_joins {
+        let bound = cluster.accept_joins(at, token).map_err(runtime_error)?;
+        if at.port() == 0 {
+            eprintln!("daphne: workers may join at {bound}");
+        }
+    }
     Ok(std::sync::Arc::new(cluster))
 }

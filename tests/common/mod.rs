@@ -113,6 +113,13 @@ impl Workers {
         self.addrs[..n].join(",")
     }
 
+    /// Asks worker `i` to stop (SIGTERM: it finishes what it is doing, then exits).
+    pub fn terminate(&mut self, i: usize) {
+        let pid = self.children[i].id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = self.children[i].wait();
+    }
+
     /// Kills worker `i` (SIGKILL).
     pub fn kill(&mut self, i: usize) {
         let _ = self.children[i].kill();
