@@ -112,3 +112,16 @@ fn a_worker_joining_midway_takes_partitions() {
     });
     assert!(tasks > 0, "the joined worker ran no task");
 }
+
+#[test]
+fn a_worker_that_stops_answering_is_noticed_by_heartbeats() {
+    let local = check(DAPHNE, &[SCRIPT]);
+    let mut workers = Workers::start(3, 1);
+    let started = std::time::Instant::now();
+    let (status, stdout, stderr) = run_with(&mut workers, 3, &[], 6, |w| w.freeze(2));
+    assert_eq!((status, &stdout), (0, &local.stdout), "{stderr}");
+    assert!(stderr.contains("stopped answering"), "{stderr}");
+    // Noticed within a few heartbeats (2 s here), not by a TCP timeout of minutes.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
+    workers.kill(2);
+}

@@ -167,7 +167,13 @@ impl Cluster {
         if addrs.is_empty() {
             return Err("no distributed workers".into());
         }
-        let link = crate::link::GrpcLink::connect(addrs, options.backend, options.token.as_deref(), &options.tls)?;
+        let link = crate::link::GrpcLink::connect(
+            addrs,
+            options.backend,
+            options.token.as_deref(),
+            &options.tls,
+            options.heartbeat,
+        )?;
         Ok(Cluster::over(Box::new(link), options, local))
     }
 

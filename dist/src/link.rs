@@ -99,15 +99,19 @@ pub struct GrpcLink {
     backend: Backend,
     attach: crate::auth::Attach,
     tls: Option<tonic::transport::ClientTlsConfig>,
+    heartbeat: Duration,
 }
 
 impl GrpcLink {
     /// Connects to every worker (each within `CONNECT_TIMEOUT`, checked with an info call).
+    /// A worker that does not answer HTTP/2 pings for `heartbeat` counts as gone (its calls
+    /// fail, and the coordinator moves its work).
     pub fn connect(
         addrs: Vec<String>,
         backend: Backend,
         token: Option<&str>,
         tls: &crate::tls::Files,
+        heartbeat: Duration,
     ) -> Result<GrpcLink, String> {
         let attach = crate::auth::Attach::new(token)?;
         let tls = tls.client()?;
@@ -120,11 +124,11 @@ impl GrpcLink {
         let clients = rt.block_on(async {
             let mut clients = Vec::with_capacity(addrs.len());
             for addr in &addrs {
-                clients.push((connect_one(addr, attach.clone(), tls.clone()).await?, addr.clone()));
+                clients.push((connect_one(addr, attach.clone(), tls.clone(), heartbeat).await?, addr.clone()));
             }
             Ok::<_, String>(clients)
         })?;
-        Ok(GrpcLink { rt, workers: std::sync::RwLock::new(clients), backend, attach, tls })
+        Ok(GrpcLink { rt, workers: std::sync::RwLock::new(clients), backend, attach, tls, heartbeat })
     }
 
     /// Worker `w`'s client and address.
@@ -171,7 +175,7 @@ impl Link for GrpcLink {
     }
 
     fn add(&self, addr: &str) -> Result<usize, String> {
-        let client = self.rt.block_on(connect_one(addr, self.attach.clone(), self.tls.clone()))?;
+        let client = self.rt.block_on(connect_one(addr, self.attach.clone(), self.tls.clone(), self.heartbeat))?;
         let mut workers = self.workers.write().unwrap_or_else(|e| e.into_inner());
         workers.push((client, addr.to_owned()));
         Ok(workers.len() - 1)
@@ -328,6 +332,7 @@ async fn connect_one(
     addr: &str,
     attach: crate::auth::Attach,
     tls: Option<tonic::transport::ClientTlsConfig>,
+    heartbeat: Duration,
 ) -> Result<Client, String> {
     let unreachable = |e: &dyn std::fmt::Display| {
         format!("cannot reach distributed worker {addr} (within {} s): {e}", CONNECT_TIMEOUT.as_secs())
@@ -344,8 +349,9 @@ async fn connect_one(
         .initial_stream_window_size(Some(crate::WINDOW_BYTES))
         .initial_connection_window_size(Some(crate::WINDOW_BYTES))
         .max_frame_size(Some(crate::FRAME_BYTES))
-        .http2_keep_alive_interval(Duration::from_secs(10))
-        .keep_alive_timeout(Duration::from_secs(20));
+        .http2_keep_alive_interval(heartbeat)
+        .keep_alive_timeout(heartbeat)
+        .keep_alive_while_idle(true);
     let channel = tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect())
         .await
         .map_err(|e| unreachable(&e))?
@@ -375,7 +381,7 @@ fn source_chain(e: &dyn std::error::Error) -> String {
 /// Stops the gRPC workers at `addrs` (those a launcher started, when the run ended before it
 /// connected to them).
 pub fn stop_workers(addrs: Vec<String>, token: Option<&str>, tls: &crate::tls::Files) {
-    if let Ok(link) = GrpcLink::connect(addrs, Backend::Async, token, tls) {
+    if let Ok(link) = GrpcLink::connect(addrs, Backend::Async, token, tls, Duration::from_secs(5)) {
         link.stop();
     }
 }

@@ -120,6 +120,13 @@ impl Workers {
         let _ = self.children[i].wait();
     }
 
+    /// Freezes worker `i` (SIGSTOP: its connections stay open, nothing answers), as a
+    /// network that is gone looks to the coordinator.
+    pub fn freeze(&mut self, i: usize) {
+        let pid = self.children[i].id().to_string();
+        let _ = Command::new("kill").args(["-STOP", &pid]).status();
+    }
+
     /// Kills worker `i` (SIGKILL).
     pub fn kill(&mut self, i: usize) {
         let _ = self.children[i].kill();
