@@ -11,7 +11,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{Workers, check, check_env};
@@ -35,54 +34,36 @@ fn info(addr: &str) -> proto::WorkerInfo {
 #[test]
 fn the_corpus_prints_the_same_bytes_distributed() {
     let workers = Workers::start(3, 1);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run");
-    let scripts = common::scripts(&root);
-    assert!(scripts.len() >= 10, "the script corpus is missing");
     let variants: Vec<(usize, Vec<&str>)> = vec![
         (1, vec![]),
         (2, vec![]),
         (3, vec!["--dist_backend=sync-gRPC", "--max-distr-chunk-size=64"]),
         (2, vec!["--dist_backend=async-gRPC", "--max-distr-chunk-size=7"]),
     ];
-    let failures = std::sync::Mutex::new(Vec::new());
-    // Two threads: the machine has two cores and each run waits on workers part of the time.
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(script) = scripts.get(i) else { break };
-                    let rel = script.strip_prefix(&root).unwrap_or(script).to_string_lossy().replace('\\', "/");
-                    let read = |ext: &str| std::fs::read_to_string(script.with_extension(ext)).ok();
-                    let mut args = vec![format!("run/{rel}")];
-                    args.extend(read("args").unwrap_or_default().lines().filter(|l| !l.is_empty()).map(str::to_owned));
-                    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
-                    let local = check(DAPHNE, &arg_refs);
-                    for (n, flags) in &variants {
-                        let mut all = vec!["--distributed", "--min-distr-cells=0"];
-                        all.extend(flags);
-                        all.extend(&arg_refs);
-                        let list = workers.list(*n);
-                        let other = check_env(DAPHNE, &all, &[("DISTRIBUTED_WORKERS", &list)]);
-                        if (other.status, &other.stdout, &other.stderr) != (local.status, &local.stdout, &local.stderr) {
-                            failures.lock().unwrap().push(format!(
-                                "{rel} on {n} workers {}: status {} (local {}), stdout:\n{}--- local:\n{}stderr:\n{}--- local:\n{}",
-                                flags.join(" "),
-                                other.status,
-                                local.status,
-                                other.stdout,
-                                local.stdout,
-                                other.stderr,
-                                local.stderr
-                            ));
-                        }
-                    }
-                }
-            });
+    let failures = common::across_the_corpus(|rel, args| {
+        let local = check(DAPHNE, args);
+        let mut found = Vec::new();
+        for (n, flags) in &variants {
+            let mut all = vec!["--distributed", "--min-distr-cells=0"];
+            all.extend(flags);
+            all.extend(args);
+            let list = workers.list(*n);
+            let other = check_env(DAPHNE, &all, &[("DISTRIBUTED_WORKERS", &list)]);
+            if (other.status, &other.stdout, &other.stderr) != (local.status, &local.stdout, &local.stderr) {
+                found.push(format!(
+                    "{rel} on {n} workers {}: status {} (local {}), stdout:\n{}--- local:\n{}stderr:\n{}--- local:\n{}",
+                    flags.join(" "),
+                    other.status,
+                    local.status,
+                    other.stdout,
+                    local.stdout,
+                    other.stderr,
+                    local.stderr
+                ));
+            }
         }
+        found
     });
-    let failures = failures.into_inner().unwrap();
     assert!(failures.is_empty(), "{} failures:\n\n{}", failures.len(), failures.join("\n\n"));
     // Every run freed what it stored.
     for addr in &workers.addrs {

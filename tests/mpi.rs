@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::{Outcome, check, check_env};
 
 const DAPHNE: &str = env!("CARGO_BIN_EXE_daphne");
@@ -26,41 +24,19 @@ fn mpirun(ranks: usize, args: &[&str]) -> Outcome {
 
 #[test]
 fn the_corpus_prints_the_same_bytes_on_mpi_ranks() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run");
-    let scripts = common::scripts(&root);
-    assert!(scripts.len() >= 10, "the script corpus is missing");
-    let failures = std::sync::Mutex::new(Vec::new());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(script) = scripts.get(i) else { break };
-                    let rel = script.strip_prefix(&root).unwrap_or(script).to_string_lossy().replace('\\', "/");
-                    let read = |ext: &str| std::fs::read_to_string(script.with_extension(ext)).ok();
-                    let mut args = vec![format!("run/{rel}")];
-                    args.extend(read("args").unwrap_or_default().lines().filter(|l| !l.is_empty()).map(str::to_owned));
-                    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
-                    let local = check(DAPHNE, &arg_refs);
-                    let mut all =
-                        vec!["--distributed", "--dist_backend=MPI", "--min-distr-cells=0", "--max-distr-chunk-size=64"];
-                    all.extend(&arg_refs);
-                    let other = mpirun(3, &all);
-                    if other.status != local.status
-                        || other.stdout != local.stdout
-                        || !other.stderr.contains(&local.stderr)
-                    {
-                        failures.lock().unwrap().push(format!(
-                            "{rel}: status {} (local {}), stdout:\n{}--- local:\n{}stderr:\n{}--- local:\n{}",
-                            other.status, local.status, other.stdout, local.stdout, other.stderr, local.stderr
-                        ));
-                    }
-                }
-            });
+    let failures = common::across_the_corpus(|rel, args| {
+        let local = check(DAPHNE, args);
+        let mut all = vec!["--distributed", "--dist_backend=MPI", "--min-distr-cells=0", "--max-distr-chunk-size=64"];
+        all.extend(args);
+        let other = mpirun(3, &all);
+        if other.status == local.status && other.stdout == local.stdout && other.stderr.contains(&local.stderr) {
+            return vec![];
         }
+        vec![format!(
+            "{rel}: status {} (local {}), stdout:\n{}--- local:\n{}stderr:\n{}--- local:\n{}",
+            other.status, local.status, other.stdout, local.stdout, other.stderr, local.stderr
+        )]
     });
-    let failures = failures.into_inner().unwrap();
     assert!(failures.is_empty(), "{} failures:\n\n{}", failures.len(), failures.join("\n\n"));
 }
 

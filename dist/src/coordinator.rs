@@ -260,17 +260,7 @@ impl Drop for Cluster {
     /// listed in `DISTRIBUTED_WORKERS`), waiting a little for the answers.
     fn drop(&mut self) {
         let inner = &self.inner;
-        {
-            let mut cache = inner.cache.lock().unwrap_or_else(|e| e.into_inner());
-            let mut to_free = inner.to_free.lock().unwrap_or_else(|e| e.into_inner());
-            for (_, c) in cache.drain() {
-                for (w, id) in c.ids.iter().enumerate() {
-                    if let Some(id) = id {
-                        to_free[w].push(*id);
-                    }
-                }
-            }
-        }
+        inner.drop_cache();
         let pending: Vec<(usize, Vec<u64>)> = {
             let mut to_free = inner.to_free.lock().unwrap_or_else(|e| e.into_inner());
             to_free.iter_mut().map(std::mem::take).enumerate().collect()
@@ -490,6 +480,12 @@ impl Inner {
                 Err(e) => eprintln!("daphne: a worker asked to join, but {e}"),
             }
         }
+        self.drop_cache();
+    }
+
+    /// Forgets every cached input, freeing its objects on the workers (they were split for
+    /// another set of workers, or the run ends).
+    fn drop_cache(&self) {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         let mut to_free = self.to_free.lock().unwrap_or_else(|e| e.into_inner());
         for (_, c) in cache.drain() {
@@ -528,15 +524,8 @@ impl Inner {
             }
         }
         // Cached inputs were split for the old set of workers: free them on the survivors.
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        self.drop_cache();
         let mut to_free = self.to_free.lock().unwrap_or_else(|e| e.into_inner());
-        for (_, c) in cache.drain() {
-            for (w, id) in c.ids.iter().enumerate() {
-                if let Some(id) = id {
-                    to_free[w].push(*id);
-                }
-            }
-        }
         for &w in &dead {
             to_free[w].clear();
         }

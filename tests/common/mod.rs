@@ -142,3 +142,31 @@ impl Drop for Workers {
         }
     }
 }
+
+/// Runs `each` on every script of `tests/run/` (its path relative to `tests/` and its
+/// arguments from `NAME.args`) on two threads, and collects what it reports as failures.
+#[allow(dead_code)] // not every test file runs the corpus
+pub fn across_the_corpus(each: impl Fn(&str, &[&str]) -> Vec<String> + Sync) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run");
+    let all = scripts(&root);
+    assert!(all.len() >= 10, "the script corpus is missing");
+    let failures = std::sync::Mutex::new(Vec::new());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    // Two threads: the machine has two cores and each run waits on workers part of the time.
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                while let Some(script) = all.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                    let rel = script.strip_prefix(&root).unwrap_or(script).to_string_lossy().replace('\\', "/");
+                    let read = |ext: &str| std::fs::read_to_string(script.with_extension(ext)).ok();
+                    let mut args = vec![format!("run/{rel}")];
+                    args.extend(read("args").unwrap_or_default().lines().filter(|l| !l.is_empty()).map(str::to_owned));
+                    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                    let found = each(&rel, &arg_refs);
+                    failures.lock().unwrap_or_else(|e| e.into_inner()).extend(found);
+                }
+            });
+        }
+    });
+    failures.into_inner().unwrap_or_else(|e| e.into_inner())
+}
