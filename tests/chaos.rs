@@ -20,8 +20,13 @@ fn run_and_kill(workers: &mut Workers, n: usize, victim: usize, k: usize) -> (i3
     run_with(workers, n, &[], k, |w| w.kill(victim))
 }
 
-/// Runs the chaos script on the first `n` of `workers` with `flags`, calling `at_k` once
-/// iteration `k` printed.
+/// The 30-iteration loop run locally.
+fn local() -> common::Outcome {
+    check(DAPHNE, &[SCRIPT, "n=30"])
+}
+
+/// Runs the chaos script on the first `n` of `workers` with `flags` (an `n=ITERATIONS` among
+/// them goes to the script; 30 without), calling `at_k` once iteration `k` printed.
 fn run_with(
     workers: &mut Workers,
     n: usize,
@@ -31,8 +36,9 @@ fn run_with(
 ) -> (i32, String, String) {
     let mut child = Command::new(DAPHNE)
         .args(["--distributed", "--min-distr-cells=0", "--heartbeat-timeout=2"])
-        .args(flags)
+        .args(flags.iter().filter(|f| !f.starts_with("n=")))
         .arg(SCRIPT)
+        .arg(flags.iter().find(|f| f.starts_with("n=")).copied().unwrap_or("n=30"))
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests"))
         .env("DISTRIBUTED_WORKERS", workers.list(n))
         .env_remove("DAPHNE_AUTH_TOKEN")
@@ -56,7 +62,7 @@ fn run_with(
 
 #[test]
 fn a_worker_killed_mid_loop_changes_nothing() {
-    let local = check(DAPHNE, &[SCRIPT]);
+    let local = local();
     assert_eq!(local.status, 0, "{}", local.stderr);
     // A random iteration (from the clock), and the worker it hits.
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as usize;
@@ -80,7 +86,7 @@ fn with_no_worker_left_the_script_fails_clearly() {
 
 #[test]
 fn a_worker_stopped_with_sigterm_drains_and_changes_nothing() {
-    let local = check(DAPHNE, &[SCRIPT]);
+    let local = local();
     let mut workers = Workers::start(3, 1);
     let (status, stdout, stderr) = run_with(&mut workers, 3, &[], 7, |w| w.terminate(1));
     assert_eq!((status, &stdout), (0, &local.stdout), "{stderr}");
@@ -89,7 +95,7 @@ fn a_worker_stopped_with_sigterm_drains_and_changes_nothing() {
 
 #[test]
 fn a_worker_joining_midway_takes_partitions() {
-    let local = check(DAPHNE, &[SCRIPT]);
+    let local = local();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let at = format!("127.0.0.1:{port}");
     let accept = format!("--accept-joins={at}");
@@ -115,7 +121,7 @@ fn a_worker_joining_midway_takes_partitions() {
 
 #[test]
 fn a_worker_that_stops_answering_is_noticed_by_heartbeats() {
-    let local = check(DAPHNE, &[SCRIPT]);
+    let local = local();
     let mut workers = Workers::start(3, 1);
     let started = std::time::Instant::now();
     let (status, stdout, stderr) = run_with(&mut workers, 3, &[], 6, |w| w.freeze(2));
@@ -124,4 +130,15 @@ fn a_worker_that_stops_answering_is_noticed_by_heartbeats() {
     // Noticed within a few heartbeats (2 s here), not by a TCP timeout of minutes.
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
     workers.kill(2);
+}
+
+#[test]
+fn a_worker_killed_after_a_checkpoint_is_rebuilt_from_it() {
+    // Lineages are checkpointed every 32 steps: iteration 40's partitions are rebuilt from
+    // the checkpoint at 32, not from the start.
+    let local = check(DAPHNE, &[SCRIPT, "n=45"]);
+    let mut workers = Workers::start(3, 1);
+    let (status, stdout, stderr) = run_with(&mut workers, 3, &["n=45"], 40, |w| w.kill(0));
+    assert_eq!((status, &stdout), (0, &local.stdout), "{stderr}");
+    assert!(stderr.contains("stopped answering"), "{stderr}");
 }

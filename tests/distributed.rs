@@ -269,3 +269,26 @@ fn large_inputs_go_to_the_workers_when_pipelines_use_them_again() {
         assert_eq!(where_run(&out).0, 0, "{script}: {}", out.stderr);
     }
 }
+
+#[test]
+fn long_lineages_are_checkpointed() {
+    // X (2000 x 10 doubles, 160 KB) is fetched at depths 32, 64 and 96 of a 100-iteration
+    // chain, and once more for the final print: four times, not once.
+    let workers = Workers::start(2, 1);
+    let out = check_env(
+        DAPHNE,
+        &["--distributed", "--min-distr-cells=0", "--timing", "run/distributed/loop.daph", "n=100"],
+        &[("DISTRIBUTED_WORKERS", &workers.list(2))],
+    );
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let fetched: u64 = out
+        .stderr
+        .split("\"fetched_bytes\":")
+        .nth(1)
+        .and_then(|r| r.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok())
+        .expect("--timing reports fetched bytes");
+    assert!(fetched >= 4 * 160_000, "fetched {fetched} bytes");
+    for a in &workers.addrs {
+        assert_eq!(info(a).objects, 0);
+    }
+}

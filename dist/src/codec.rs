@@ -115,10 +115,7 @@ pub fn encode_segments(v: &Value) -> Result<Vec<bytes::Bytes>, String> {
     use bytes::Bytes;
     fn split<T: bytemuck::Pod + Clone + Send + Sync>(m: &Matrix, x: &DenseMatrix<T>) -> Vec<Bytes> {
         let mut header = Vec::with_capacity(18);
-        header.push(DENSE);
-        header.push(type_code(m.value_type()));
-        header.extend_from_slice(&(m.rows() as u64).to_le_bytes());
-        header.extend_from_slice(&(m.cols() as u64).to_le_bytes());
+        dense_header(m, &mut header);
         vec![Bytes::from(header), Bytes::from_owner(CellBytes(x.clone()))]
     }
     if cfg!(target_endian = "little")
@@ -210,11 +207,16 @@ pub fn dense_size(m: &Matrix) -> usize {
 }
 
 fn dense(m: &Matrix, out: &mut Vec<u8>) {
+    dense_header(m, out);
+    each_matrix!(m, x => Wire::put(x.cells(), out));
+}
+
+/// A dense matrix's tag, value type and shape.
+fn dense_header(m: &Matrix, out: &mut Vec<u8>) {
     out.push(DENSE);
     out.push(type_code(m.value_type()));
     out.extend_from_slice(&(m.rows() as u64).to_le_bytes());
     out.extend_from_slice(&(m.cols() as u64).to_le_bytes());
-    each_matrix!(m, x => Wire::put(x.cells(), out));
 }
 
 /// The value of some bytes; every byte must be used.

@@ -247,12 +247,6 @@ impl Cluster {
     pub fn names(&self) -> Vec<String> {
         (0..self.inner.link.workers()).map(|w| self.inner.link.name(w)).collect()
     }
-
-    /// Every worker's info (the memory tests and benchmarks read it).
-    pub fn info(&self) -> Result<Vec<proto::WorkerInfo>, String> {
-        self.inner.flush_frees();
-        self.inner.link.info()
-    }
 }
 
 impl Drop for Cluster {

@@ -116,8 +116,7 @@ impl Drop for LocalWorkers {
 
 /// Blocks until standard input ends (a local worker's way of noticing its parent is gone).
 pub fn wait_for_stdin_end() {
-    let mut sink = Vec::new();
-    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+    let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
 }
 
 /// What a process plays in a distributed run.

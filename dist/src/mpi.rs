@@ -113,7 +113,11 @@ pub fn serve(rank: usize, threads: usize) {
                     }
                     Ok(()) if a.complete() => match a.finish() {
                         Ok((id, value, total)) => {
-                            state.insert(id, value, total);
+                            // No memory limit on ranks; `store` keeps the one path.
+                            if let Err(s) = state.store(id, value, total) {
+                                reply(&world, failure(&s));
+                                continue;
+                            }
                             reply(&world, ReplyKind::Stored(Stored { object: id, bytes: total }));
                         }
                         Err(s) => reply(&world, failure(&s)),
@@ -134,7 +138,10 @@ pub fn serve(rank: usize, threads: usize) {
                 }
                 match codec::decode(&received) {
                     Ok(value) => {
-                        state.insert(b.object, value, b.total_bytes);
+                        if let Err(s) = state.store(b.object, value, b.total_bytes) {
+                            reply(&world, failure(&s));
+                            continue;
+                        }
                         reply(&world, ReplyKind::Stored(Stored { object: b.object, bytes: b.total_bytes }));
                     }
                     Err(e) => reply(&world, failure(&Status::invalid_argument(e))),

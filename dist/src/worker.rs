@@ -84,18 +84,16 @@ impl State {
         id
     }
 
-    pub(crate) fn insert(&self, id: u64, value: Value, bytes: u64) {
+    fn insert(&self, id: u64, value: Value, bytes: u64) {
         let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
         objects.insert(id, Object { value: Arc::new(value), bytes });
     }
 
-    /// Refuses a store of `bytes` more that would pass the memory limit.
-    pub(crate) fn admit(&self, bytes: u64) -> Result<(), Status> {
+    /// Refuses a store of `bytes` more (object `id`, replacing any old one) that would pass
+    /// the memory limit.
+    fn within_limit(&self, objects: &HashMap<u64, Object>, id: u64, bytes: u64) -> Result<(), Status> {
         let Some(limit) = self.memory_limit else { return Ok(()) };
-        let held: u64 = {
-            let objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
-            objects.values().map(|o| o.bytes).sum()
-        };
+        let held: u64 = objects.iter().filter(|(k, _)| **k != id).map(|(_, o)| o.bytes).sum();
         if held.saturating_add(bytes) > limit {
             return Err(Status::resource_exhausted(format!(
                 "storing {bytes} bytes would pass the worker's memory limit of {limit} bytes (it holds {held})"
@@ -104,17 +102,15 @@ impl State {
         Ok(())
     }
 
+    /// Refuses a store announced as `bytes` before its bytes arrive.
+    pub(crate) fn admit(&self, id: u64, bytes: u64) -> Result<(), Status> {
+        self.within_limit(&self.objects.lock().unwrap_or_else(|e| e.into_inner()), id, bytes)
+    }
+
     /// Stores an assembled object, within the memory limit.
     pub(crate) fn store(&self, id: u64, value: Value, bytes: u64) -> Result<(), Status> {
         let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(limit) = self.memory_limit {
-            let held: u64 = objects.iter().filter(|(k, _)| **k != id).map(|(_, o)| o.bytes).sum();
-            if held.saturating_add(bytes) > limit {
-                return Err(Status::resource_exhausted(format!(
-                    "storing {bytes} bytes would pass the worker's memory limit of {limit} bytes (it holds {held})"
-                )));
-            }
-        }
+        self.within_limit(&objects, id, bytes)?;
         objects.insert(id, Object { value: Arc::new(value), bytes });
         Ok(())
     }
@@ -476,7 +472,7 @@ impl Worker for Service {
             let chunk = chunk?;
             if assembler.is_empty() {
                 // Refused before the bytes arrive.
-                self.state.admit(chunk.total_bytes)?;
+                self.state.admit(chunk.object, chunk.total_bytes)?;
             }
             assembler.push(chunk)?;
         }

@@ -493,10 +493,10 @@ fn file_op(op: Builtin, args: &[Value]) -> Result<Vec<Value>, String> {
     }
 }
 
-/// Whether an op needs its sparse operands as dense matrices: all but those that only pass
-/// values on (calls, control flow) and those that print or describe them.
-fn densifies(kind: &OpKind) -> bool {
-    !matches!(
+/// Whether an op only passes values on (calls, control flow, pipelines, which may run where
+/// their inputs are) or reads their shape: such an op needs neither dense nor local operands.
+fn passes_on(kind: &OpKind) -> bool {
+    matches!(
         kind,
         OpKind::Call(_)
             | OpKind::If
@@ -506,22 +506,19 @@ fn densifies(kind: &OpKind) -> bool {
             | OpKind::Condition
             | OpKind::Return
             | OpKind::Pipeline(_)
-            | OpKind::Builtin(Builtin::Print | Builtin::TypeOf | Builtin::Nrow | Builtin::Ncol | Builtin::Ncell)
+            | OpKind::Builtin(Builtin::Nrow | Builtin::Ncol | Builtin::Ncell)
     )
 }
 
-/// Whether an op needs the cells of remote operands: all but those that pass values on, a
-/// pipeline (which may run where they are) and the shape queries.
+/// Whether an op needs its sparse operands as dense matrices: all but those that pass values
+/// on and those that print or describe them.
+fn densifies(kind: &OpKind) -> bool {
+    !passes_on(kind) && !matches!(kind, OpKind::Builtin(Builtin::Print | Builtin::TypeOf))
+}
+
+/// Whether an op needs the cells of remote operands (fetched here first).
 fn fetches(kind: &OpKind) -> bool {
-    !matches!(
-        kind,
-        OpKind::Call(_)
-            | OpKind::If
-            | OpKind::While
-            | OpKind::For
-            | OpKind::Pipeline(_)
-            | OpKind::Builtin(Builtin::Nrow | Builtin::Ncol | Builtin::Ncell)
-    )
+    !passes_on(kind)
 }
 
 /// Whether a static type says the value has the sparse (CSR) representation.
