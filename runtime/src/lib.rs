@@ -14,6 +14,7 @@ pub mod frame;
 pub mod io;
 pub mod kernels;
 pub mod matrix;
+pub mod memory;
 pub mod pages;
 pub mod pipeline;
 pub mod random;
