@@ -99,10 +99,14 @@ fn a_worker_joining_midway_takes_partitions() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let at = format!("127.0.0.1:{port}");
     let accept = format!("--accept-joins={at}");
-    let mut workers = Workers::start(2, 1);
+    // Joins need the run's token, as every call does.
+    let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("chaos-token-{}", std::process::id()));
+    std::fs::write(&file, "join-token\n").unwrap();
+    let token = format!("--auth-token-file={}", file.display());
+    let mut workers = Workers::start_with(2, 1, &[&token], &[], None);
     let mut joined: Option<Workers> = None;
-    let (status, stdout, stderr) = run_with(&mut workers, 2, &[&accept], 5, |_| {
-        joined = Some(Workers::start_with(1, 1, &["--join", &at], &[], None));
+    let (status, stdout, stderr) = run_with(&mut workers, 2, &[&accept, &token], 5, |_| {
+        joined = Some(Workers::start_with(1, 1, &["--join", &at, &token], &[], None));
         // Give the join call time to arrive before the next iterations.
         std::thread::sleep(std::time::Duration::from_millis(300));
     });
@@ -111,12 +115,37 @@ fn a_worker_joining_midway_takes_partitions() {
     let joined = joined.expect("the worker started");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let tasks = rt.block_on(async {
-        let mut c = daphne_dist::proto::worker_client::WorkerClient::connect(format!("http://{}", joined.addrs[0]))
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", joined.addrs[0]))
+            .unwrap()
+            .connect()
             .await
             .unwrap();
+        let attach = daphne_dist::auth::Attach::new(Some("join-token")).unwrap();
+        let mut c = daphne_dist::proto::worker_client::WorkerClient::with_interceptor(channel, attach);
         c.info(daphne_dist::proto::InfoRequest {}).await.unwrap().into_inner().tasks
     });
     assert!(tasks > 0, "the joined worker ran no task");
+}
+
+#[test]
+fn accepting_joins_needs_a_token_or_insecure() {
+    let workers = Workers::start(1, 1);
+    let out = common::check_env(
+        DAPHNE,
+        &["--distributed", "--min-distr-cells=0", "--accept-joins=127.0.0.1:0", SCRIPT, "n=2"],
+        &[("DISTRIBUTED_WORKERS", &workers.list(1))],
+    );
+    assert_eq!(out.status, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("--accept-joins needs an auth token"), "{}", out.stderr);
+    assert_eq!(out.stdout, "", "nothing ran");
+    let out = common::check_env(
+        DAPHNE,
+        &["--distributed", "--min-distr-cells=0", "--accept-joins=127.0.0.1:0", "--insecure", SCRIPT, "n=2"],
+        &[("DISTRIBUTED_WORKERS", &workers.list(1))],
+    );
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    // No tokio panic at exit (a runtime dropped inside another).
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
 }
 
 #[test]
@@ -141,4 +170,87 @@ fn a_worker_killed_after_a_checkpoint_is_rebuilt_from_it() {
     let (status, stdout, stderr) = run_with(&mut workers, 3, &["n=45"], 40, |w| w.kill(0));
     assert_eq!((status, &stdout), (0, &local.stdout), "{stderr}");
     assert!(stderr.contains("stopped answering"), "{stderr}");
+}
+
+#[test]
+fn a_worker_restarted_on_its_port_is_rebuilt_from_lineage() {
+    let local = local();
+    let mut workers = Workers::start(3, 1);
+    // Killed and started again on the same port at once: it answers health checks, but as
+    // another instance, holding nothing.
+    let (status, stdout, stderr) = run_with(&mut workers, 3, &[], 6, |w| w.restart(1));
+    assert_eq!((status, &stdout), (0, &local.stdout), "{stderr}");
+    assert!(stderr.contains("restarted"), "{stderr}");
+}
+
+/// A TCP proxy in front of one worker that resets its first connection once that has carried
+/// `cut_after` bytes towards the worker: a call in flight breaks, as on a flaky network or
+/// behind a load balancer, while the worker stays healthy.
+struct Proxy {
+    addr: String,
+    cuts: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Proxy {
+    fn to(target: &str, cut_after: usize) -> Proxy {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let cuts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (target, counted) = (target.to_owned(), cuts.clone());
+        std::thread::spawn(move || {
+            for (k, client) in listener.incoming().enumerate() {
+                let Ok(client) = client else { return };
+                let Ok(server) = std::net::TcpStream::connect(&target) else { continue };
+                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                // Worker to client: as it comes.
+                std::thread::spawn(move || {
+                    let (mut from, mut to) = (s2, c2);
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                });
+                let counted = counted.clone();
+                std::thread::spawn(move || {
+                    use std::io::{Read, Write};
+                    let (mut from, mut to) = (client, server);
+                    let mut buf = vec![0u8; 64 << 10];
+                    let mut carried = 0usize;
+                    loop {
+                        let n = match from.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        carried += n;
+                        if k == 0 && carried > cut_after {
+                            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            break;
+                        }
+                    }
+                    let _ = from.shutdown(std::net::Shutdown::Both);
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        Proxy { addr, cuts }
+    }
+}
+
+#[test]
+fn a_reset_connection_to_a_live_worker_is_retried() {
+    let local = local();
+    let workers = Workers::start(2, 1);
+    // Cut in the middle of storing the first input (16 MB go to this worker).
+    let proxy = Proxy::to(&workers.addrs[0], 4 << 20);
+    let list = format!("{},{}", proxy.addr, workers.addrs[1]);
+    let out = common::check_env(
+        DAPHNE,
+        &["--distributed", "--min-distr-cells=0", "--heartbeat-timeout=2", SCRIPT, "n=30"],
+        &[("DISTRIBUTED_WORKERS", &list)],
+    );
+    assert_eq!(proxy.cuts.load(std::sync::atomic::Ordering::Relaxed), 1, "the connection was not cut");
+    assert_eq!((out.status, &out.stdout), (0, &local.stdout), "{}", out.stderr);
+    // The worker stayed: nothing moved, the call was tried again.
+    assert!(!out.stderr.contains("stopped answering"), "{}", out.stderr);
 }

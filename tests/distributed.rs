@@ -147,15 +147,17 @@ fn a_worker_answers_garbage_with_errors_and_keeps_serving() {
             offset,
             data: data.into(),
         };
-        for chunks in [
-            vec![chunk(1, 10, 0, vec![1; 5]), chunk(1, 10, 7, vec![1; 3])],
-            vec![chunk(2, u64::MAX, 0, vec![1; 5])],
-            vec![chunk(3, 4, 0, vec![1, 1, 0, 0])],
-            vec![chunk(4, 2, 0, vec![1; 5])],
-            vec![],
+        use tonic::Code::{InvalidArgument, ResourceExhausted};
+        for (chunks, code) in [
+            (vec![chunk(1, 10, 0, vec![1; 5]), chunk(1, 10, 7, vec![1; 3])], InvalidArgument),
+            // More than any memory: refused before a second chunk comes.
+            (vec![chunk(2, u64::MAX, 0, vec![1; 5])], ResourceExhausted),
+            (vec![chunk(3, 4, 0, vec![1, 1, 0, 0])], InvalidArgument),
+            (vec![chunk(4, 2, 0, vec![1; 5])], InvalidArgument),
+            (vec![], InvalidArgument),
         ] {
             let e = c.store(tokio_stream::iter(chunks)).await.unwrap_err();
-            assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+            assert_eq!(e.code(), code, "{e:?}");
         }
         let Err(e) = c.fetch(proto::FetchRequest { object: 123, max_chunk_bytes: 10 }).await else {
             panic!("fetching an unknown object succeeded");

@@ -77,11 +77,23 @@ fn a_worker_without_a_token_on_a_public_address_warns() {
 
 #[test]
 fn stores_past_the_memory_limit_fail_cleanly() {
-    let workers = Workers::start_with(1, 1, &["--memory-limit=200K"], &[], None);
+    // The limit covers what the worker holds beyond its idle heap: its connections' buffers
+    // too, so a few megabytes.
+    let workers = Workers::start_with(1, 1, &["--memory-limit=8M"], &[], None);
     let addr = workers.addrs[0].clone();
-    let out = check_env(DAPHNE, &["--distributed", "--min-distr-cells=0", SCRIPT], &[("DISTRIBUTED_WORKERS", &addr)]);
+    // 16 MB of input: more than the limit.
+    let big = tmp("big.daph");
+    std::fs::write(&big, "X = rand(100000, 20, 0.0, 1.0, 1, 7);\nY = X * 2;\nZ = Y + X;\nprint(sum(Z));\n").unwrap();
+    let big = big.to_str().unwrap();
+    let out = check_env(DAPHNE, &["--distributed", "--min-distr-cells=0", big], &[("DISTRIBUTED_WORKERS", &addr)]);
     assert_eq!(out.status, 3, "{}", out.stderr);
-    assert!(out.stderr.contains("memory limit of 204800 bytes") && out.stderr.contains(&addr), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the worker's memory limit")
+            && out.stderr.contains("16000018 bytes")
+            && out.stderr.contains(&addr),
+        "{}",
+        out.stderr
+    );
     // Still serving, holding nothing; a script within the limit runs.
     let info = rt().block_on(async { raw(&addr).await.info(InfoRequest {}).await.unwrap().into_inner() });
     assert_eq!(info.objects, 0);

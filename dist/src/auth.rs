@@ -50,24 +50,36 @@ pub fn fresh() -> String {
     out
 }
 
-/// The client side: attaches the token to every call.
+/// The client side: attaches the token, and the session if there is one, to every call.
 #[derive(Clone)]
-pub struct Attach(Option<MetadataValue<Ascii>>);
+pub struct Attach {
+    token: Option<MetadataValue<Ascii>>,
+    session: Option<MetadataValue<Ascii>>,
+}
 
 impl Attach {
     pub fn new(token: Option<&str>) -> Result<Attach, String> {
-        token
+        let token = token
             .map(|t| format!("Bearer {t}").parse::<MetadataValue<Ascii>>())
             .transpose()
-            .map(Attach)
-            .map_err(|_| "an auth token must be printable ASCII".to_owned())
+            .map_err(|_| "an auth token must be printable ASCII".to_owned())?;
+        Ok(Attach { token, session: None })
+    }
+
+    /// The same, naming `session` (`worker::fresh_session`) on every call.
+    pub fn with_session(mut self, session: &str) -> Result<Attach, String> {
+        self.session = Some(session.parse().map_err(|_| "a session must be printable ASCII".to_owned())?);
+        Ok(self)
     }
 }
 
 impl tonic::service::Interceptor for Attach {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(v) = &self.0 {
+        if let Some(v) = &self.token {
             request.metadata_mut().insert("authorization", v.clone());
+        }
+        if let Some(v) = &self.session {
+            request.metadata_mut().insert(crate::worker::SESSION_HEADER, v.clone());
         }
         Ok(request)
     }

@@ -28,6 +28,14 @@ use daphne_runtime::pipeline::Failure;
 use daphne_runtime::remote::{Remote, Resident};
 use daphne_runtime::value::Value;
 
+/// How long the coordinator waits before each new try of a pipeline whose call failed while
+/// every worker still answers (a blip): then the run fails.
+const RETRY_WAITS: [std::time::Duration; 3] = [
+    std::time::Duration::from_millis(100),
+    std::time::Duration::from_millis(400),
+    std::time::Duration::from_millis(1600),
+];
+
 /// Values at most this large (encoded) travel inside the task instead of being stored.
 const INLINE_BYTES: usize = 64 << 10;
 
@@ -117,8 +125,12 @@ struct Inner {
     seen: Mutex<HashMap<Identity, Value>>,
     /// What went over the network.
     transfer: Mutex<Transfer>,
-    /// Workers that asked to join, not yet connected.
-    joining: Mutex<Vec<String>>,
+    /// Workers that asked to join (and answered a probe), not yet connected; shared with the
+    /// join service.
+    joining: Arc<Mutex<Vec<String>>>,
+    /// Every worker's instance when the run connected it: another one at the same address
+    /// means the worker restarted, and holds nothing of this run.
+    instances: Mutex<Vec<u64>>,
     /// Objects to free, per worker: sent at the next pipeline.
     to_free: Mutex<Vec<Vec<u64>>>,
 }
@@ -186,6 +198,8 @@ impl Cluster {
         };
         let n = link.workers();
         let workers = link.info().unwrap_or_default();
+        let workers = if workers.len() == n { workers } else { vec![proto::WorkerInfo::default(); n] };
+        let instances = workers.iter().map(|w| w.instance).collect();
         Cluster {
             workers,
             inner: Arc::new(Inner {
@@ -198,7 +212,8 @@ impl Cluster {
                 alive: Mutex::new(vec![true; n]),
                 to_free: Mutex::new(vec![Vec::new(); n]),
                 transfer: Mutex::new(Transfer::default()),
-                joining: Mutex::new(Vec::new()),
+                joining: Arc::new(Mutex::new(Vec::new())),
+                instances: Mutex::new(instances),
             }),
             joins: Mutex::new(None),
             _local: local,
@@ -222,12 +237,22 @@ impl Cluster {
             .map_err(|e| format!("cannot accept joins on {addr}: {e}"))?;
         let bound = listener.local_addr().map_err(|e| format!("cannot accept joins on {addr}: {e}"))?;
         let service = tonic::service::interceptor::InterceptedService::new(
-            proto::coordinator_server::CoordinatorServer::new(JoinService { inner: self.inner.clone() }),
+            proto::coordinator_server::CoordinatorServer::new(JoinService {
+                joining: self.inner.joining.clone(),
+                known: self.names(),
+                token: self.inner.options.token.clone(),
+                tls: self.inner.options.tls.clone(),
+            }),
             crate::auth::Check::new(token),
         );
+        // Joins are served over TLS when the coordinator has a certificate.
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = self.inner.options.tls.server()? {
+            builder = builder.tls_config(tls).map_err(|e| format!("bad TLS files: {e}"))?;
+        }
         rt.spawn(async move {
             let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-            let _ = tonic::transport::Server::builder().add_service(service).serve_with_incoming(incoming).await;
+            let _ = builder.add_service(service).serve_with_incoming(incoming).await;
         });
         *self.joins.lock().unwrap_or_else(|e| e.into_inner()) = Some(rt);
         Ok(bound)
@@ -260,6 +285,11 @@ impl Drop for Cluster {
             to_free.iter_mut().map(std::mem::take).enumerate().collect()
         };
         inner.link.free(pending, true);
+        // Whatever else the session holds (parts of a store that failed midway) goes too.
+        inner.link.end_session();
+        if let Some(rt) = self.joins.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            rt.shutdown_background();
+        }
         if inner.options.stop_workers {
             inner.link.stop();
         }
@@ -465,16 +495,22 @@ impl Inner {
             return;
         }
         for addr in joining {
-            match self.link.add(&addr) {
-                Ok(_) => {
-                    self.alive.lock().unwrap_or_else(|e| e.into_inner()).push(true);
-                    self.to_free.lock().unwrap_or_else(|e| e.into_inner()).push(Vec::new());
-                    eprintln!("daphne: distributed worker {addr} joined");
-                }
+            match self.add_worker(&addr) {
+                Ok(_) => eprintln!("daphne: distributed worker {addr} joined"),
                 Err(e) => eprintln!("daphne: a worker asked to join, but {e}"),
             }
         }
         self.drop_cache();
+    }
+
+    /// Connects the worker at `addr` as a new one (it gets partitions from the next pipeline).
+    fn add_worker(&self, addr: &str) -> Result<usize, String> {
+        let w = self.link.add(addr)?;
+        let instance = self.link.ping(&[w], self.options.heartbeat).first().copied().flatten().unwrap_or(0);
+        self.alive.lock().unwrap_or_else(|e| e.into_inner()).push(true);
+        self.to_free.lock().unwrap_or_else(|e| e.into_inner()).push(Vec::new());
+        self.instances.lock().unwrap_or_else(|e| e.into_inner()).push(instance);
+        Ok(w)
     }
 
     /// Forgets every cached input, freeing its objects on the workers (they were split for
@@ -497,31 +533,57 @@ impl Inner {
         (0..alive.len()).filter(|&w| alive[w]).collect()
     }
 
-    /// After a failed call: health-checks the live workers and marks those that do not
-    /// answer as dead (what they held is gone: cached inputs are stored again as needed).
-    /// Whether any died.
+    /// After a failed call: health-checks the live workers. Those that do not answer are
+    /// dead; those that answer as another instance restarted and hold nothing of this run:
+    /// both are dropped (what they held is computed again from its lineage), and a restarted
+    /// one joins again as a new worker. Whether any worker was dropped.
     fn check_workers(&self) -> bool {
         let live = self.live();
         let answers = self.link.ping(&live, self.options.heartbeat);
-        let dead: Vec<usize> = live.iter().zip(answers).filter(|(_, ok)| !ok).map(|(&w, _)| w).collect();
-        if dead.is_empty() {
+        let instances = self.instances.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut dropped = Vec::new();
+        let mut restarted = Vec::new();
+        for (&w, answer) in live.iter().zip(answers) {
+            match answer {
+                None => {
+                    eprintln!(
+                        "daphne: distributed worker {} stopped answering; its work moves to the others",
+                        self.link.name(w)
+                    );
+                    dropped.push(w);
+                }
+                Some(i) if instances.get(w).is_some_and(|&old| old != 0 && old != i) => {
+                    eprintln!(
+                        "daphne: distributed worker {} restarted; what it held is computed again",
+                        self.link.name(w)
+                    );
+                    dropped.push(w);
+                    restarted.push(self.link.name(w));
+                }
+                Some(_) => {}
+            }
+        }
+        if dropped.is_empty() {
             return false;
         }
         {
             let mut alive = self.alive.lock().unwrap_or_else(|e| e.into_inner());
-            for &w in &dead {
+            for &w in &dropped {
                 alive[w] = false;
-                eprintln!(
-                    "daphne: distributed worker {} stopped answering; its work moves to the others",
-                    self.link.name(w)
-                );
             }
         }
         // Cached inputs were split for the old set of workers: free them on the survivors.
         self.drop_cache();
-        let mut to_free = self.to_free.lock().unwrap_or_else(|e| e.into_inner());
-        for &w in &dead {
-            to_free[w].clear();
+        {
+            let mut to_free = self.to_free.lock().unwrap_or_else(|e| e.into_inner());
+            for &w in &dropped {
+                to_free[w].clear();
+            }
+        }
+        for addr in restarted {
+            if let Err(e) = self.add_worker(&addr) {
+                eprintln!("daphne: distributed worker {addr} restarted, but {e}");
+            }
         }
         true
     }
@@ -580,11 +642,19 @@ impl Inner {
         mut inputs: Vec<Value>,
         n: usize,
     ) -> Result<Vec<Value>, Fail> {
+        let mut retries = 0;
         loop {
             match self.distribute(me, f, id, &inputs, n) {
                 Err(Fail::Cluster(message)) => {
                     if !self.check_workers() {
-                        return Err(Fail::Cluster(message));
+                        // Every worker answers as before: a blip (a reset connection, a
+                        // refused call). Tried again a few times, waiting longer each time.
+                        if retries == RETRY_WAITS.len() {
+                            return Err(Fail::Cluster(message));
+                        }
+                        std::thread::sleep(RETRY_WAITS[retries]);
+                        retries += 1;
+                        continue;
                     }
                     if self.live().is_empty() {
                         return Err(Fail::Cluster(format!("no distributed worker is left ({message})")));
@@ -884,9 +954,18 @@ impl Inner {
     }
 }
 
-/// The coordinator's join service.
+/// The most workers waiting to join at once; more are refused until the next pipeline takes
+/// them.
+const MAX_JOINING: usize = 16;
+
+/// The coordinator's join service. A joining worker is probed (an info call with the run's
+/// token) before it is queued, so an address that does not serve costs the run nothing.
 struct JoinService {
-    inner: Arc<Inner>,
+    joining: Arc<Mutex<Vec<String>>>,
+    /// The workers of the run when it started.
+    known: Vec<String>,
+    token: Option<String>,
+    tls: crate::tls::Files,
 }
 
 #[tonic::async_trait]
@@ -899,10 +978,26 @@ impl proto::coordinator_server::Coordinator for JoinService {
         if addr.parse::<std::net::SocketAddr>().is_err() && !addr.contains(':') {
             return Err(tonic::Status::invalid_argument(format!("`{addr}` is not host:port")));
         }
-        let mut joining = self.inner.joining.lock().unwrap_or_else(|e| e.into_inner());
+        {
+            let joining = self.joining.lock().unwrap_or_else(|e| e.into_inner());
+            if joining.contains(&addr) || self.known.contains(&addr) {
+                return Err(tonic::Status::already_exists(format!("{addr} is a worker of this run already")));
+            }
+            if joining.len() >= MAX_JOINING {
+                return Err(tonic::Status::resource_exhausted(format!(
+                    "{MAX_JOINING} workers wait to join already; try again after the next pipeline"
+                )));
+            }
+        }
+        crate::link::probe(&addr, self.token.as_deref(), &self.tls)
+            .await
+            .map_err(|e| tonic::Status::failed_precondition(format!("the coordinator cannot use {addr}: {e}")))?;
+        let mut joining = self.joining.lock().unwrap_or_else(|e| e.into_inner());
+        if joining.len() >= MAX_JOINING {
+            return Err(tonic::Status::resource_exhausted(format!("{MAX_JOINING} workers wait to join already")));
+        }
         joining.push(addr);
-        let workers = (self.inner.link.workers() + joining.len()) as u32;
-        Ok(tonic::Response::new(proto::Joined { workers }))
+        Ok(tonic::Response::new(proto::Joined { workers: (self.known.len() + joining.len()) as u32 }))
     }
 }
 

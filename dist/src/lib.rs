@@ -18,6 +18,7 @@
 
 pub mod auth;
 pub mod codec;
+pub mod conn;
 pub mod coordinator;
 pub mod launch;
 pub mod link;
@@ -39,23 +40,67 @@ pub(crate) const WINDOW_BYTES: u32 = 32 << 20;
 /// The largest HTTP/2 frame either end sends (the default is 16 KiB).
 pub(crate) const FRAME_BYTES: u32 = 1 << 20;
 
+/// The most chunks one object travels in: a store or fetch of more is refused (a fetch of 4 MB
+/// in 1-byte chunks would be 4 million messages).
+pub const MAX_CHUNKS: u64 = 1 << 20;
+
 /// An encoded object (its segments, in order) cut into chunks of at most `max` bytes (at
-/// least one chunk). Chunks share the segments' bytes.
-pub(crate) fn chunks(object: u64, segments: Vec<bytes::Bytes>, max: usize) -> Vec<proto::Chunk> {
-    let max = max.max(1);
-    let total: u64 = segments.iter().map(|s| s.len() as u64).sum();
-    let mut out = Vec::new();
-    let mut offset = 0u64;
-    for seg in segments {
-        for lo in (0..seg.len()).step_by(max) {
-            let data = seg.slice(lo..(lo + max).min(seg.len()));
-            let n = data.len() as u64;
-            out.push(proto::Chunk { object, total_bytes: total, offset, data });
-            offset += n;
+/// least one chunk), made as they are taken: a fetch holds one chunk at a time. Chunks share
+/// the segments' bytes.
+pub(crate) fn chunks(object: u64, segments: Vec<bytes::Bytes>, max: usize) -> Chunks {
+    let total = segments.iter().map(|s| s.len() as u64).sum();
+    Chunks { object, total, offset: 0, max: max.max(1), segments: segments.into_iter(), current: None, sent: false }
+}
+
+/// The chunks of [`chunks`].
+pub(crate) struct Chunks {
+    object: u64,
+    total: u64,
+    offset: u64,
+    max: usize,
+    segments: std::vec::IntoIter<bytes::Bytes>,
+    /// What is left of the segment being cut.
+    current: Option<bytes::Bytes>,
+    /// Whether a chunk went out (an empty object is one empty chunk).
+    sent: bool,
+}
+
+impl Chunks {
+    /// How many chunks are left (all of them before the first is taken).
+    pub(crate) fn remaining(&self) -> u64 {
+        let max = self.max as u64;
+        let left = |s: &bytes::Bytes| (s.len() as u64).div_ceil(max);
+        (self.current.iter().map(left).sum::<u64>() + self.segments.as_slice().iter().map(left).sum::<u64>()).max(1)
+    }
+}
+
+impl Iterator for Chunks {
+    type Item = proto::Chunk;
+
+    fn next(&mut self) -> Option<proto::Chunk> {
+        loop {
+            match &mut self.current {
+                Some(seg) if !seg.is_empty() => {
+                    let data = seg.split_to(self.max.min(seg.len()));
+                    let offset = self.offset;
+                    self.offset += data.len() as u64;
+                    self.sent = true;
+                    return Some(proto::Chunk { object: self.object, total_bytes: self.total, offset, data });
+                }
+                _ => match self.segments.next() {
+                    Some(seg) => self.current = Some(seg),
+                    None if !self.sent => {
+                        self.sent = true;
+                        return Some(proto::Chunk {
+                            object: self.object,
+                            total_bytes: 0,
+                            offset: 0,
+                            data: bytes::Bytes::new(),
+                        });
+                    }
+                    None => return None,
+                },
+            }
         }
     }
-    if out.is_empty() {
-        out.push(proto::Chunk { object, total_bytes: 0, offset: 0, data: bytes::Bytes::new() });
-    }
-    out
 }

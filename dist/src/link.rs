@@ -56,10 +56,14 @@ pub trait Link: Send + Sync {
     fn add(&self, addr: &str) -> Result<usize, String> {
         Err(format!("this transport takes no new workers ({addr} asked to join)"))
     }
-    /// Which of `workers` answer a health check within `timeout`.
-    fn ping(&self, workers: &[usize], _timeout: Duration) -> Vec<bool> {
-        vec![true; workers.len()]
+    /// Which of `workers` answer a health check within `timeout`: each one's instance (a new
+    /// instance at the same address is a restarted worker, holding nothing), `None` when it
+    /// does not answer.
+    fn ping(&self, workers: &[usize], _timeout: Duration) -> Vec<Option<u64>> {
+        vec![Some(0); workers.len()]
     }
+    /// Ends this run's session on every worker (frees everything it stored there).
+    fn end_session(&self) {}
 }
 
 /// How calls to several gRPC workers are made.
@@ -91,11 +95,13 @@ type Job<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send>>;
 /// A worker client whose calls carry the auth token.
 type Client = WorkerClient<tonic::service::interceptor::InterceptedService<Channel, crate::auth::Attach>>;
 
+/// Every worker's client and address (workers may join during a run).
+type Clients = std::sync::Arc<std::sync::RwLock<Vec<(Client, String)>>>;
+
 /// gRPC workers.
 pub struct GrpcLink {
     rt: tokio::runtime::Runtime,
-    /// Every worker's client and address (workers may join during a run).
-    workers: std::sync::RwLock<Vec<(Client, String)>>,
+    workers: Clients,
     backend: Backend,
     attach: crate::auth::Attach,
     tls: Option<tonic::transport::ClientTlsConfig>,
@@ -103,9 +109,12 @@ pub struct GrpcLink {
 }
 
 impl GrpcLink {
-    /// Connects to every worker (each within `CONNECT_TIMEOUT`, checked with an info call).
-    /// A worker that does not answer HTTP/2 pings for `heartbeat` counts as gone (its calls
-    /// fail, and the coordinator moves its work).
+    /// Connects to the workers (all at once, each within `CONNECT_TIMEOUT`, checked with an
+    /// info call); a worker that cannot be reached is left out with a warning, and only when
+    /// none can be is it an error. Every call names a fresh session, renewed in the
+    /// background while the link lives (so a worker frees this run's objects once the run
+    /// is gone). A worker that does not answer HTTP/2 pings for `heartbeat` counts as gone
+    /// (its calls fail, and the coordinator moves its work).
     pub fn connect(
         addrs: Vec<String>,
         backend: Backend,
@@ -113,7 +122,7 @@ impl GrpcLink {
         tls: &crate::tls::Files,
         heartbeat: Duration,
     ) -> Result<GrpcLink, String> {
-        let attach = crate::auth::Attach::new(token)?;
+        let attach = crate::auth::Attach::new(token)?.with_session(&crate::worker::fresh_session())?;
         let tls = tls.client()?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -121,14 +130,37 @@ impl GrpcLink {
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the coordinator's runtime: {e}"))?;
-        let clients = rt.block_on(async {
-            let mut clients = Vec::with_capacity(addrs.len());
-            for addr in &addrs {
-                clients.push((connect_one(addr, attach.clone(), tls.clone(), heartbeat).await?, addr.clone()));
+        let tried = rt.block_on(async {
+            let calls: Vec<_> = addrs
+                .iter()
+                .map(|addr| tokio::spawn(connect_one(addr.clone(), attach.clone(), tls.clone(), heartbeat)))
+                .collect();
+            let mut out = Vec::with_capacity(calls.len());
+            for c in calls {
+                out.push(c.await.unwrap_or_else(|e| Err(e.to_string())));
             }
-            Ok::<_, String>(clients)
-        })?;
-        Ok(GrpcLink { rt, workers: std::sync::RwLock::new(clients), backend, attach, tls, heartbeat })
+            out
+        });
+        let mut clients = Vec::with_capacity(addrs.len());
+        let mut errors = Vec::new();
+        for (addr, t) in addrs.iter().zip(tried) {
+            match t {
+                Ok((client, timeout)) => clients.push((client, addr.clone(), timeout)),
+                Err(e) => errors.push(e),
+            }
+        }
+        if clients.is_empty() {
+            return Err(errors.join("; "));
+        }
+        for e in &errors {
+            eprintln!("daphne: WARNING: {e}; the run goes on with the {} other workers", clients.len());
+        }
+        // Renewed at a quarter of the shortest session timeout.
+        let lease = clients.iter().map(|c| c.2).min().unwrap_or(crate::worker::SESSION_TIMEOUT);
+        let workers: Clients =
+            std::sync::Arc::new(std::sync::RwLock::new(clients.into_iter().map(|(c, a, _)| (c, a)).collect()));
+        rt.spawn(renew(workers.clone(), (lease / 4).clamp(Duration::from_millis(100), Duration::from_secs(10))));
+        Ok(GrpcLink { rt, workers, backend, attach, tls, heartbeat })
     }
 
     /// Worker `w`'s client and address.
@@ -175,7 +207,8 @@ impl Link for GrpcLink {
     }
 
     fn add(&self, addr: &str) -> Result<usize, String> {
-        let client = self.rt.block_on(connect_one(addr, self.attach.clone(), self.tls.clone(), self.heartbeat))?;
+        let (client, _) =
+            self.rt.block_on(connect_one(addr.to_owned(), self.attach.clone(), self.tls.clone(), self.heartbeat))?;
         let mut workers = self.workers.write().unwrap_or_else(|e| e.into_inner());
         workers.push((client, addr.to_owned()));
         Ok(workers.len() - 1)
@@ -261,7 +294,7 @@ impl Link for GrpcLink {
         let calls = objects.into_iter().filter(|(_, ids)| !ids.is_empty()).map(|(w, objects)| {
             let (mut c, _) = self.client(w);
             async move {
-                let call = c.free(FreeRequest { objects });
+                let call = c.free(FreeRequest { objects, end_session: false });
                 let _ = tokio::time::timeout(Duration::from_secs(2), call).await;
             }
         });
@@ -282,18 +315,37 @@ impl Link for GrpcLink {
         }
     }
 
-    fn ping(&self, workers: &[usize], timeout: Duration) -> Vec<bool> {
-        let jobs: Vec<Job<bool>> = workers
+    fn ping(&self, workers: &[usize], timeout: Duration) -> Vec<Option<u64>> {
+        let jobs: Vec<Job<Option<u64>>> = workers
             .iter()
             .map(|&w| {
                 let (mut c, _) = self.client(w);
                 Box::pin(async move {
                     let answer = tokio::time::timeout(timeout, c.info(InfoRequest {})).await;
-                    Ok(matches!(answer, Ok(Ok(_))))
-                }) as Job<bool>
+                    Ok(match answer {
+                        Ok(Ok(info)) => Some(info.into_inner().instance),
+                        _ => None,
+                    })
+                }) as Job<Option<u64>>
             })
             .collect();
-        self.each(jobs).into_iter().map(|r| r.unwrap_or(false)).collect()
+        self.each(jobs).into_iter().map(|r| r.unwrap_or(None)).collect()
+    }
+
+    fn end_session(&self) {
+        let all: Vec<usize> = (0..self.workers()).collect();
+        let jobs: Vec<Job<()>> = all
+            .into_iter()
+            .map(|w| {
+                let (mut c, _) = self.client(w);
+                Box::pin(async move {
+                    let call = c.free(FreeRequest { objects: Vec::new(), end_session: true });
+                    let _ = tokio::time::timeout(Duration::from_secs(2), call).await;
+                    Ok(())
+                }) as Job<()>
+            })
+            .collect();
+        let _ = self.each(jobs);
     }
 
     fn stop(&self) {
@@ -328,12 +380,31 @@ impl Link for GrpcLink {
     }
 }
 
+/// Keeps the session alive on every worker: an info call each `every` (the answers do not
+/// matter; a worker that is gone is found by the calls that fail).
+async fn renew(workers: Clients, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let all: Vec<Client> =
+            workers.read().unwrap_or_else(|e| e.into_inner()).iter().map(|(c, _)| c.clone()).collect();
+        for mut c in all {
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(every, c.info(InfoRequest {})).await;
+            });
+        }
+    }
+}
+
+/// A client of the worker at `addr`, and the worker's session timeout.
 async fn connect_one(
-    addr: &str,
+    addr: String,
     attach: crate::auth::Attach,
     tls: Option<tonic::transport::ClientTlsConfig>,
     heartbeat: Duration,
-) -> Result<Client, String> {
+) -> Result<(Client, Duration), String> {
+    let addr = addr.as_str();
     let unreachable = |e: &dyn std::fmt::Display| {
         format!("cannot reach distributed worker {addr} (within {} s): {e}", CONNECT_TIMEOUT.as_secs())
     };
@@ -359,11 +430,22 @@ async fn connect_one(
     let mut client = WorkerClient::with_interceptor(channel, attach)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    tokio::time::timeout(CONNECT_TIMEOUT, client.info(InfoRequest {}))
+    let info = tokio::time::timeout(CONNECT_TIMEOUT, client.info(InfoRequest {}))
         .await
         .map_err(|e| unreachable(&e))?
-        .map_err(|s| unreachable(&s.message()))?;
-    Ok(client)
+        .map_err(|s| unreachable(&s.message()))?
+        .into_inner();
+    let timeout = match info.session_timeout_ms {
+        0 => crate::worker::SESSION_TIMEOUT,
+        ms => Duration::from_millis(ms),
+    };
+    Ok((client, timeout))
+}
+
+/// Whether the worker at `addr` serves calls with `token` (within `CONNECT_TIMEOUT`).
+pub async fn probe(addr: &str, token: Option<&str>, tls: &crate::tls::Files) -> Result<(), String> {
+    let attach = crate::auth::Attach::new(token)?;
+    connect_one(addr.to_owned(), attach, tls.client()?, CONNECT_TIMEOUT).await.map(|_| ())
 }
 
 /// An error with its causes (tonic's transport errors say "transport error" alone).

@@ -79,7 +79,8 @@ fn failure(s: &Status) -> ReplyKind {
 /// Serves rank 0's requests until it says stop. Malformed requests get a failure reply.
 pub fn serve(rank: usize, threads: usize) {
     let world = SimpleCommunicator::world();
-    let state = State::new(format!("rank {rank}"), threads, None);
+    // One job, one session (0), held until rank 0 says stop.
+    let state = State::new(format!("rank {rank}"), threads, None, std::time::Duration::MAX);
     let mut compute = Compute::new(threads);
     let mut storing: Option<Assembler> = None;
     // A store that failed: its remaining chunks are dropped until its last one.
@@ -113,11 +114,7 @@ pub fn serve(rank: usize, threads: usize) {
                     }
                     Ok(()) if a.complete() => match a.finish() {
                         Ok((id, value, total)) => {
-                            // No memory limit on ranks; `store` keeps the one path.
-                            if let Err(s) = state.store(id, value, total) {
-                                reply(&world, failure(&s));
-                                continue;
-                            }
+                            state.store(0, id, value, total);
                             reply(&world, ReplyKind::Stored(Stored { object: id, bytes: total }));
                         }
                         Err(s) => reply(&world, failure(&s)),
@@ -138,26 +135,23 @@ pub fn serve(rank: usize, threads: usize) {
                 }
                 match codec::decode(&received) {
                     Ok(value) => {
-                        if let Err(s) = state.store(b.object, value, b.total_bytes) {
-                            reply(&world, failure(&s));
-                            continue;
-                        }
+                        state.store(0, b.object, value, b.total_bytes);
                         reply(&world, ReplyKind::Stored(Stored { object: b.object, bytes: b.total_bytes }));
                     }
                     Err(e) => reply(&world, failure(&Status::invalid_argument(e))),
                 }
             }
             RequestKind::Compute(task) => {
-                let result = state.resolve(&task).and_then(|inputs| {
+                let result = state.resolve(0, &task).and_then(|inputs| {
                     let outputs = compute.run(&task, inputs, &state)?;
-                    state.result_of(outputs, task.inline_limit, task.keep_rows)
+                    state.result_of(0, outputs, task.inline_limit, task.keep_rows)
                 });
                 match result {
                     Ok(r) => reply(&world, ReplyKind::Result(r)),
                     Err(s) => reply(&world, failure(&s)),
                 }
             }
-            RequestKind::Fetch(f) => match state.fetch(f.object, f.max_chunk_bytes as usize) {
+            RequestKind::Fetch(f) => match state.fetch(0, f.object, f.max_chunk_bytes) {
                 Ok(chunks) => {
                     for c in chunks {
                         reply(&world, ReplyKind::Chunk(c));
@@ -166,7 +160,7 @@ pub fn serve(rank: usize, threads: usize) {
                 Err(s) => reply(&world, failure(&s)),
             },
             RequestKind::Free(f) => {
-                state.free(&f.objects);
+                state.free(0, &f.objects);
             }
             RequestKind::Info(_) => reply(&world, ReplyKind::Info(state.info())),
             RequestKind::Stop(_) => break,

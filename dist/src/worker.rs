@@ -10,11 +10,13 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use daphne_ir::{Combine, Module, OpKind, Split};
 use daphne_runtime::engine::Engine;
 use daphne_runtime::matrix::Matrix;
+use daphne_runtime::memory;
 use daphne_runtime::schedule::{Partitioning, Schedule};
 use daphne_runtime::value::Value;
 use tokio::sync::oneshot;
@@ -30,7 +32,16 @@ use crate::proto::{
 
 /// The largest gRPC message a worker accepts or sends (chunks are bounded by the coordinator;
 /// a task with its inline inputs is small).
-pub const MAX_MESSAGE_BYTES: usize = 1 << 30;
+pub const MAX_MESSAGE_BYTES: usize = 80 << 20;
+
+/// The largest chunk of a stored or fetched object (the coordinator's `--max-distr-chunk-size`
+/// is capped to it), leaving room in a message for the chunk's other fields.
+pub const MAX_CHUNK_BYTES: u64 = 64 << 20;
+
+/// A memory budget's refusal as a status.
+fn exhausted(e: String) -> Status {
+    Status::resource_exhausted(format!("the worker's memory limit: {e}"))
+}
 
 /// The first id a worker gives its own results (coordinators name theirs below it).
 pub const WORKER_IDS: u64 = 1 << 63;
@@ -45,13 +56,46 @@ struct Object {
     bytes: u64,
 }
 
+/// A coordinator's session: every call names it (the `daphne-session` header, a random
+/// 128-bit number), and objects are held per session. A call without one is in session 0.
+pub type Session = u128;
+
+/// The header that names a call's session.
+pub const SESSION_HEADER: &str = "daphne-session";
+
+/// The session a call names: 32 hex digits, or none (session 0).
+pub fn session_of(metadata: &tonic::metadata::MetadataMap) -> Result<Session, Status> {
+    match metadata.get(SESSION_HEADER) {
+        None => Ok(0),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .filter(|t| t.len() == 32)
+            .and_then(|t| u128::from_str_radix(t, 16).ok())
+            .ok_or_else(|| Status::invalid_argument("a session is 32 hex digits")),
+    }
+}
+
+/// A fresh random session, as its header value.
+pub fn fresh_session() -> String {
+    crate::auth::fresh()
+}
+
+/// How long a session lives without a call, unless `--session-timeout` says otherwise: then
+/// its objects are freed (its coordinator died, or dropped this worker).
+pub const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// What a worker holds and counts, whatever transport its requests come by.
 pub(crate) struct State {
     address: String,
     threads: usize,
-    objects: Mutex<HashMap<u64, Object>>,
-    /// Stores that would make the objects' bytes pass this are refused (`--memory-limit`).
-    memory_limit: Option<u64>,
+    /// This process among all workers ever started (random): a coordinator that finds a new
+    /// instance at an address knows the worker there restarted and lost its objects.
+    instance: u64,
+    objects: Mutex<HashMap<(Session, u64), Object>>,
+    /// Every session's last call.
+    sessions: Mutex<HashMap<Session, Instant>>,
+    session_timeout: Duration,
     next_id: AtomicU64,
     tasks: AtomicU64,
     /// Statistics the compute side keeps: modules cached, kernels compiled.
@@ -60,67 +104,97 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn new(address: String, threads: usize, memory_limit: Option<u64>) -> State {
+    /// A worker's state. With `memory_limit`, the process's memory budget becomes the heap it
+    /// holds now plus that many bytes: everything the worker then holds or reserves (objects,
+    /// results, inputs being decoded, stores under way) counts against it.
+    pub(crate) fn new(address: String, threads: usize, memory_limit: Option<u64>, session_timeout: Duration) -> State {
+        if let Some(limit) = memory_limit {
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            memory::set_limit(Some(memory::allocated().saturating_add(limit)));
+        }
+        let random = u64::from_str_radix(&crate::auth::fresh()[..16], 16).unwrap_or(1);
         State {
             address,
             threads: threads.max(1),
+            instance: random | 1,
             objects: Mutex::new(HashMap::new()),
-            memory_limit,
-            next_id: AtomicU64::new(WORKER_IDS),
+            sessions: Mutex::new(HashMap::new()),
+            session_timeout,
+            // Results are named from a random start, so ids say nothing about other sessions.
+            next_id: AtomicU64::new(WORKER_IDS | (random >> 2)),
             tasks: AtomicU64::new(0),
             modules: AtomicU64::new(0),
             kernels: AtomicU64::new(0),
         }
     }
 
-    fn lookup(&self, id: u64) -> Result<Arc<Value>, Status> {
-        let objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
-        objects.get(&id).map(|o| o.value.clone()).ok_or_else(|| Status::not_found(format!("no object {id}")))
+    /// A call of session `s` came: its lease starts again.
+    pub(crate) fn touch(&self, s: Session) {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(s, Instant::now());
     }
 
-    fn keep(&self, value: Value, bytes: u64) -> u64 {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.insert(id, value, bytes);
+    /// Frees the objects of sessions without a call for the session timeout; how many
+    /// objects that freed.
+    pub(crate) fn expire(&self) -> u64 {
+        let now = Instant::now();
+        let gone: Vec<Session> = {
+            let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+            let gone = sessions.iter().filter(|(_, t)| now - **t > self.session_timeout).map(|(s, _)| *s).collect();
+            sessions.retain(|_, t| now - *t <= self.session_timeout);
+            gone
+        };
+        self.drop_sessions(&gone)
+    }
+
+    /// Ends session `s`: frees its objects; how many.
+    pub(crate) fn end(&self, s: Session) -> u64 {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(&s);
+        self.drop_sessions(&[s])
+    }
+
+    fn drop_sessions(&self, gone: &[Session]) -> u64 {
+        if gone.is_empty() {
+            return 0;
+        }
+        let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        let before = objects.len();
+        objects.retain(|(s, _), _| !gone.contains(s));
+        (before - objects.len()) as u64
+    }
+
+    fn lookup(&self, s: Session, id: u64) -> Result<Arc<Value>, Status> {
+        let objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        objects.get(&(s, id)).map(|o| o.value.clone()).ok_or_else(|| Status::not_found(format!("no object {id}")))
+    }
+
+    fn keep(&self, s: Session, value: Value, bytes: u64) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) | WORKER_IDS;
+        self.store(s, id, value, bytes);
         id
     }
 
-    fn insert(&self, id: u64, value: Value, bytes: u64) {
+    /// Stores an assembled object (its bytes were reserved when its first chunk came).
+    pub(crate) fn store(&self, s: Session, id: u64, value: Value, bytes: u64) {
         let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
-        objects.insert(id, Object { value: Arc::new(value), bytes });
-    }
-
-    /// Refuses a store of `bytes` more (object `id`, replacing any old one) that would pass
-    /// the memory limit.
-    fn within_limit(&self, objects: &HashMap<u64, Object>, id: u64, bytes: u64) -> Result<(), Status> {
-        let Some(limit) = self.memory_limit else { return Ok(()) };
-        let held: u64 = objects.iter().filter(|(k, _)| **k != id).map(|(_, o)| o.bytes).sum();
-        if held.saturating_add(bytes) > limit {
-            return Err(Status::resource_exhausted(format!(
-                "storing {bytes} bytes would pass the worker's memory limit of {limit} bytes (it holds {held})"
-            )));
-        }
-        Ok(())
-    }
-
-    /// Refuses a store announced as `bytes` before its bytes arrive.
-    pub(crate) fn admit(&self, id: u64, bytes: u64) -> Result<(), Status> {
-        self.within_limit(&self.objects.lock().unwrap_or_else(|e| e.into_inner()), id, bytes)
-    }
-
-    /// Stores an assembled object, within the memory limit.
-    pub(crate) fn store(&self, id: u64, value: Value, bytes: u64) -> Result<(), Status> {
-        let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
-        self.within_limit(&objects, id, bytes)?;
-        objects.insert(id, Object { value: Arc::new(value), bytes });
-        Ok(())
+        objects.insert((s, id), Object { value: Arc::new(value), bytes });
     }
 
     /// A task's inputs: objects looked up, inline values decoded.
-    pub(crate) fn resolve(&self, task: &Task) -> Result<Vec<Value>, Status> {
+    pub(crate) fn resolve(&self, s: Session, task: &Task) -> Result<Vec<Value>, Status> {
+        // Decoding copies the inline bytes: reserved first.
+        let inline: usize = task
+            .inputs
+            .iter()
+            .map(|i| match &i.source {
+                Some(proto::input::Source::Inline(b)) => b.len(),
+                _ => 0,
+            })
+            .sum();
+        let _decoding = memory::reserve(inline, "decoding a task's inline inputs").map_err(exhausted)?;
         let mut inputs = Vec::with_capacity(task.inputs.len());
         for input in &task.inputs {
             inputs.push(match &input.source {
-                Some(proto::input::Source::Object(id)) => (*self.lookup(*id)?).clone(),
+                Some(proto::input::Source::Object(id)) => (*self.lookup(s, *id)?).clone(),
                 Some(proto::input::Source::Inline(bytes)) => codec::decode(bytes).map_err(Status::invalid_argument)?,
                 None => return Err(Status::invalid_argument("an input without a source")),
             });
@@ -129,7 +203,13 @@ impl State {
     }
 
     /// The answer to a task: each output part inline when small, else kept here.
-    pub(crate) fn result_of(&self, outputs: Outputs, inline_limit: u64, keep_rows: bool) -> Result<TaskResult, Status> {
+    pub(crate) fn result_of(
+        &self,
+        s: Session,
+        outputs: Outputs,
+        inline_limit: u64,
+        keep_rows: bool,
+    ) -> Result<TaskResult, Status> {
         let mut result = TaskResult { outputs: Vec::with_capacity(outputs.len()) };
         for (c, parts) in outputs {
             let mut out = proto::OutputParts { parts: Vec::with_capacity(parts.len()) };
@@ -152,7 +232,7 @@ impl State {
                             (None, Value::Matrix(m)) => codec::dense_size(m) as u64,
                             _ => 0,
                         };
-                        let object = self.keep(v, bytes);
+                        let object = self.keep(s, v, bytes);
                         proto::output::Result::Kept(proto::Kept {
                             object,
                             rows: rows as u64,
@@ -169,17 +249,30 @@ impl State {
         Ok(result)
     }
 
-    /// An object as chunks of at most `max` bytes.
-    pub(crate) fn fetch(&self, id: u64, max: usize) -> Result<Vec<Chunk>, Status> {
-        let value = self.lookup(id)?;
+    /// An object as chunks of at most `max` bytes, made as they are sent.
+    pub(crate) fn fetch(&self, s: Session, id: u64, max: u64) -> Result<crate::Chunks, Status> {
+        if max == 0 || max > MAX_CHUNK_BYTES {
+            return Err(Status::invalid_argument(format!(
+                "chunks of {max} bytes: a chunk has 1 to {MAX_CHUNK_BYTES} bytes"
+            )));
+        }
+        let value = self.lookup(s, id)?;
         let segments = codec::encode_segments(&value).map_err(Status::internal)?;
-        Ok(crate::chunks(id, segments, max))
+        let chunks = crate::chunks(id, segments, max as usize);
+        if chunks.remaining() > crate::MAX_CHUNKS {
+            return Err(Status::invalid_argument(format!(
+                "object {id} in chunks of {max} bytes would be {} messages (at most {}): ask for larger chunks",
+                chunks.remaining(),
+                crate::MAX_CHUNKS
+            )));
+        }
+        Ok(chunks)
     }
 
     /// Forgets objects; how many there were.
-    pub(crate) fn free(&self, ids: &[u64]) -> u64 {
+    pub(crate) fn free(&self, s: Session, ids: &[u64]) -> u64 {
         let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
-        ids.iter().filter(|id| objects.remove(id).is_some()).count() as u64
+        ids.iter().filter(|&&id| objects.remove(&(s, id)).is_some()).count() as u64
     }
 
     pub(crate) fn info(&self) -> WorkerInfo {
@@ -197,6 +290,10 @@ impl State {
             kernels: self.kernels.load(Ordering::Relaxed),
             tasks: self.tasks.load(Ordering::Relaxed),
             memory_bytes: memory_bytes(),
+            instance: self.instance,
+            sessions: self.sessions.lock().unwrap_or_else(|e| e.into_inner()).len() as u64,
+            session_timeout_ms: u64::try_from(self.session_timeout.as_millis()).unwrap_or(u64::MAX),
+            memory_limit: memory::limit() as u64,
         }
     }
 }
@@ -208,6 +305,10 @@ pub(crate) struct Assembler {
     total: u64,
     received: u64,
     segments: Vec<Bytes>,
+    /// Twice the announced bytes, reserved at the first chunk before any other arrives: the
+    /// chunks, then the decoded value; each chunk's share is given back as it arrives (it is
+    /// then allocated, and counted as such).
+    reserved: Option<memory::Reservation>,
 }
 
 impl Assembler {
@@ -218,6 +319,9 @@ impl Assembler {
                 if chunk.object >= WORKER_IDS {
                     return Err(Status::invalid_argument("object ids from 2^63 up are the worker's"));
                 }
+                let twice = usize::try_from(chunk.total_bytes).unwrap_or(usize::MAX).saturating_mul(2);
+                let what = format!("storing object {} of {} bytes", chunk.object, chunk.total_bytes);
+                self.reserved = Some(memory::reserve(twice, &what).map_err(exhausted)?);
                 self.object = Some(chunk.object);
                 self.total = chunk.total_bytes;
             }
@@ -235,14 +339,15 @@ impl Assembler {
                 self.total
             )));
         }
+        if self.segments.len() as u64 >= crate::MAX_CHUNKS {
+            return Err(Status::invalid_argument(format!("an object in more than {} chunks", crate::MAX_CHUNKS)));
+        }
         self.received += chunk.data.len() as u64;
+        if let Some(r) = &mut self.reserved {
+            r.release(chunk.data.len());
+        }
         self.segments.push(chunk.data);
         Ok(())
-    }
-
-    /// Whether no chunk arrived yet.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.object.is_none()
     }
 
     /// Whether every byte announced has arrived.
@@ -307,16 +412,12 @@ pub struct Service {
 }
 
 impl Service {
-    /// A worker that calls itself `address` and runs pipelines on `threads` threads; `stop`
-    /// lets a `Stop` call end it.
-    pub fn new(
-        address: String,
-        threads: usize,
-        memory_limit: Option<u64>,
-        stop: Option<oneshot::Sender<()>>,
-    ) -> Result<Service, String> {
+    /// A worker that calls itself `address` and serves as `options` say; `stop` lets a `Stop`
+    /// call end it.
+    pub fn new(address: String, options: &ServeOptions, stop: Option<oneshot::Sender<()>>) -> Result<Service, String> {
         let (jobs, rx) = std::sync::mpsc::channel::<Job>();
-        let state = Arc::new(State::new(address, threads, memory_limit));
+        let timeout = options.session_timeout.unwrap_or(SESSION_TIMEOUT);
+        let state = Arc::new(State::new(address, options.threads, options.memory_limit, timeout));
         let shared = state.clone();
         std::thread::Builder::new()
             .name("daphne-worker-compute".into())
@@ -330,6 +431,13 @@ impl Service {
             })
             .map_err(|e| format!("cannot start the compute thread: {e}"))?;
         Ok(Service { state, jobs, stop: stop.map(|s| Mutex::new(Some(s))) })
+    }
+
+    /// The session a call names; its lease starts again.
+    fn session<T>(&self, request: &Request<T>) -> Result<Session, Status> {
+        let s = session_of(request.metadata())?;
+        self.state.touch(s);
+        Ok(s)
     }
 
     /// The tonic service, with the message limits raised.
@@ -394,9 +502,12 @@ fn run_job(
     }
     let n = n.unwrap_or(0);
     let (block_rows, group_rows) = (task.block_rows as usize, task.group_rows as usize);
-    if block_rows == 0 || group_rows == 0 || group_rows % block_rows != 0 {
-        return Err(Status::invalid_argument("group rows must be a positive multiple of the block rows"));
-    }
+    // The work a task implies is bounded before any of it starts: at most `MAX_BLOCKS`
+    // blocks, and outputs that fit in the memory budget.
+    let groups = daphne_ir::pipeline::check_part(n, block_rows, group_rows)
+        .map_err(|e| Status::invalid_argument(format!("a task's rows: {e}")))?;
+    let _outputs = memory::reserve(output_bytes(f, op, &inputs, n, groups), "the task's outputs")
+        .map_err(Status::resource_exhausted)?;
     let schedule = Schedule {
         threads: state.threads,
         partitioning: Partitioning::parse(&task.partitioning).unwrap_or_default(),
@@ -406,7 +517,6 @@ fn run_job(
         e.set_schedule(schedule);
     }
     state.tasks.fetch_add(1, Ordering::Relaxed);
-    let groups = n.div_ceil(group_rows).max(1);
     let mut per_group = Vec::with_capacity(groups);
     for g in 0..groups {
         let (lo, hi) = (g * group_rows, ((g + 1) * group_rows).min(n));
@@ -463,49 +573,89 @@ fn run_job(
     Ok(outputs)
 }
 
+/// A bound from above on the bytes of a task's outputs: joined row and column outputs count
+/// twice (the groups' parts and the whole), a fold one value per group. Shapes are the
+/// outputs' static ones where known, else as wide as the widest input (elementwise results
+/// are no wider than their inputs). Cells count 8 bytes, the widest numeric cell.
+fn output_bytes(f: &daphne_ir::Function, op: &daphne_ir::Op, inputs: &[Value], n: usize, groups: usize) -> usize {
+    let OpKind::Pipeline(spec) = &op.kind else { return 0 };
+    let wide = inputs
+        .iter()
+        .map(|v| match v {
+            Value::Matrix(m) => m.cols(),
+            Value::Sparse(m) => m.cols(),
+            _ => 1,
+        })
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let dim = |d: Option<u64>, unknown: usize| d.map_or(unknown, |d| usize::try_from(d).unwrap_or(usize::MAX));
+    let mut cells = 0usize;
+    for (c, r) in spec.combines.iter().zip(&op.results) {
+        let (rows, cols) = match f.values.try_get(*r).map(|v| &v.ty) {
+            Some(daphne_ir::Type::Matrix(t)) => (t.rows, t.cols),
+            _ => (Some(1), Some(1)),
+        };
+        let output = match c {
+            Combine::Rows => n.saturating_mul(dim(cols, wide)).saturating_mul(2),
+            Combine::Cols => dim(rows, wide).saturating_mul(n).saturating_mul(2),
+            _ => groups.saturating_mul(dim(rows, 1)).saturating_mul(dim(cols, wide)),
+        };
+        cells = cells.saturating_add(output);
+    }
+    cells.saturating_mul(8)
+}
+
 #[tonic::async_trait]
 impl Worker for Service {
     async fn store(&self, request: Request<Streaming<Chunk>>) -> Result<Response<Stored>, Status> {
+        let session = self.session(&request)?;
         let mut stream = request.into_inner();
         let mut assembler = Assembler::default();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
-            if assembler.is_empty() {
-                // Refused before the bytes arrive.
-                self.state.admit(chunk.object, chunk.total_bytes)?;
-            }
-            assembler.push(chunk)?;
+            // The first chunk reserves the object's memory before the other bytes arrive.
+            assembler.push(chunk?)?;
         }
         let (id, value, total) = assembler.finish()?;
-        self.state.store(id, value, total)?;
+        self.state.store(session, id, value, total);
         Ok(Response::new(Stored { object: id, bytes: total }))
     }
 
     async fn compute(&self, request: Request<Task>) -> Result<Response<TaskResult>, Status> {
+        let session = self.session(&request)?;
         let task = request.into_inner();
-        let inputs = self.state.resolve(&task)?;
+        let inputs = self.state.resolve(session, &task)?;
         let (inline_limit, keep_rows) = (task.inline_limit, task.keep_rows);
         let (reply, rx) = oneshot::channel();
         self.jobs
             .send(Job { task, inputs, reply })
             .map_err(|_| Status::unavailable("the worker's compute thread has stopped"))?;
         let outputs = rx.await.map_err(|_| Status::internal("the compute thread dropped the task"))??;
-        Ok(Response::new(self.state.result_of(outputs, inline_limit, keep_rows)?))
+        Ok(Response::new(self.state.result_of(session, outputs, inline_limit, keep_rows)?))
     }
 
     type FetchStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<Chunk, Status>> + Send>>;
 
     async fn fetch(&self, request: Request<FetchRequest>) -> Result<Response<Self::FetchStream>, Status> {
+        let session = self.session(&request)?;
         let req = request.into_inner();
-        let chunks = self.state.fetch(req.object, req.max_chunk_bytes as usize)?;
-        Ok(Response::new(Box::pin(tokio_stream::iter(chunks.into_iter().map(Ok)))))
+        let chunks = self.state.fetch(session, req.object, req.max_chunk_bytes)?;
+        Ok(Response::new(Box::pin(tokio_stream::iter(chunks.map(Ok)))))
     }
 
     async fn free(&self, request: Request<FreeRequest>) -> Result<Response<Freed>, Status> {
-        Ok(Response::new(Freed { objects: self.state.free(&request.into_inner().objects) }))
+        let session = self.session(&request)?;
+        let req = request.into_inner();
+        let mut freed = self.state.free(session, &req.objects);
+        if req.end_session {
+            freed += self.state.end(session);
+        }
+        Ok(Response::new(Freed { objects: freed }))
     }
 
-    async fn info(&self, _request: Request<InfoRequest>) -> Result<Response<WorkerInfo>, Status> {
+    async fn info(&self, request: Request<InfoRequest>) -> Result<Response<WorkerInfo>, Status> {
+        // An info call renews its session's lease: it is how a coordinator keeps its objects.
+        self.session(&request)?;
         Ok(Response::new(self.state.info()))
     }
 
@@ -537,15 +687,29 @@ fn memory_bytes() -> u64 {
 
 /// Tells the coordinator at `coordinator` that a worker serves at `address` (retried for
 /// `timeout`, as the coordinator may not listen yet).
-pub fn join(coordinator: &str, address: &str, token: Option<&str>, timeout: std::time::Duration) -> Result<(), String> {
+/// With TLS files, the join goes over TLS (the coordinator's certificate checked against
+/// `--tls-ca`).
+pub fn join(
+    coordinator: &str,
+    address: &str,
+    token: Option<&str>,
+    tls: &crate::tls::Files,
+    timeout: std::time::Duration,
+) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     let attach = crate::auth::Attach::new(token)?;
+    let tls = tls.client()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let deadline = std::time::Instant::now() + timeout;
     rt.block_on(async {
         loop {
             let tried = async {
-                let channel = tonic::transport::Endpoint::from_shared(format!("http://{coordinator}"))
-                    .map_err(|e| e.to_string())?
+                let mut endpoint = tonic::transport::Endpoint::from_shared(format!("{scheme}://{coordinator}"))
+                    .map_err(|e| e.to_string())?;
+                if let Some(tls) = tls.clone() {
+                    endpoint = endpoint.tls_config(tls).map_err(|e| e.to_string())?;
+                }
+                let channel = endpoint
                     .connect_timeout(std::time::Duration::from_secs(2))
                     .connect()
                     .await
@@ -576,6 +740,12 @@ pub struct ServeOptions {
     pub memory_limit: Option<u64>,
     /// TLS (`--tls-cert`, `--tls-key`, `--tls-ca`).
     pub tls: crate::tls::Files,
+    /// How long a session lives without a call (`--session-timeout`; default `SESSION_TIMEOUT`).
+    pub session_timeout: Option<Duration>,
+    /// Connections served at once (`--max-connections`; default `conn::default_max`).
+    pub max_connections: Option<usize>,
+    /// How long a connection may send nothing (`--idle-timeout`; default `conn::IDLE`).
+    pub idle_timeout: Option<Duration>,
 }
 
 /// The process's resident set size (Linux `/proc/self/statm`), 0 where unknown.
@@ -605,18 +775,34 @@ pub async fn serve(
     // Checked before the worker says it serves.
     options.tls.server()?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let service =
-        Service::new(bound.to_string(), options.threads, options.memory_limit, options.stoppable.then_some(stop_tx))?;
+    let service = Service::new(bound.to_string(), &options, options.stoppable.then_some(stop_tx))?;
+    // Sessions whose coordinator stopped calling are freed.
+    let state = service.state.clone();
+    let reaper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            let freed = state.expire();
+            if freed > 0 {
+                eprintln!("daphne-worker: freed {freed} objects of sessions whose coordinator stopped calling");
+            }
+        }
+    });
     let checked = tonic::service::interceptor::InterceptedService::new(
         service.into_server(),
         crate::auth::Check::new(options.token.clone()),
     );
     ready(bound)?;
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|s| {
-        if let Ok(s) = &s {
+    let gate = crate::conn::Gate::new(
+        options.max_connections.unwrap_or_else(crate::conn::default_max),
+        options.idle_timeout.unwrap_or(crate::conn::IDLE),
+    );
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).filter_map(move |s| match s {
+        Ok(s) => {
             let _ = s.set_nodelay(true);
+            gate.admit(s).map(Ok)
         }
-        s
+        Err(e) => Some(Err(e)),
     });
     let shutdown = async move {
         let term = async {
@@ -644,13 +830,14 @@ pub async fn serve(
     if let Some(tls) = options.tls.server()? {
         builder = builder.tls_config(tls).map_err(|e| format!("bad TLS files: {e}"))?;
     }
-    builder
+    let served = builder
         .tcp_nodelay(true)
         .initial_stream_window_size(Some(crate::WINDOW_BYTES))
         .initial_connection_window_size(Some(crate::WINDOW_BYTES))
         .max_frame_size(Some(crate::FRAME_BYTES))
         .add_service(checked)
         .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
-        .map_err(|e| format!("the worker on {bound} failed: {e}"))
+        .await;
+    reaper.abort();
+    served.map_err(|e| format!("the worker on {bound} failed: {e}"))
 }

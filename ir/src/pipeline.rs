@@ -79,6 +79,27 @@ pub fn partition(n: usize, workers: usize) -> (usize, Vec<std::ops::Range<usize>
     (group_rows, ranges)
 }
 
+/// Checks a part of a pipeline's rows as a worker gets it (`n` rows, cut into blocks of
+/// `block_rows` and folded in groups of `group_rows`) against what [`partition`] can give: a
+/// block size of the whole of at least `MIN_BLOCK_ROWS`, groups of `2^l` blocks, and at most
+/// `MAX_BLOCKS` blocks. So a task implies at most `MAX_BLOCKS` blocks of work, whatever it
+/// declares. Returns the number of groups.
+pub fn check_part(n: usize, block_rows: usize, group_rows: usize) -> Result<usize, String> {
+    if block_rows < MIN_BLOCK_ROWS {
+        return Err(format!("a block of {block_rows} rows is below the least of {MIN_BLOCK_ROWS}"));
+    }
+    let per_group = group_rows / block_rows;
+    if !group_rows.is_multiple_of(block_rows) || !per_group.is_power_of_two() || per_group > MAX_BLOCKS {
+        return Err(format!("groups of {group_rows} rows are not 2^l blocks of {block_rows} rows"));
+    }
+    if n.div_ceil(block_rows) > MAX_BLOCKS {
+        return Err(format!(
+            "{n} rows in blocks of {block_rows} make more than {MAX_BLOCKS} blocks (the block size of the whole is at least 1/{MAX_BLOCKS} of its rows)"
+        ));
+    }
+    Ok(n.div_ceil(group_rows).max(1))
+}
+
 /// Folds `parts` pairwise along a balanced binary tree: neighbours are combined level by level
 /// from the left, and an odd one out moves up a level unchanged. `None` for no parts.
 pub fn fold_tree<T>(parts: Vec<T>, mut combine: impl FnMut(T, T) -> T) -> Option<T> {
@@ -282,8 +303,23 @@ mod tests {
                     })
                     .collect();
                 assert_eq!(fold_tree(parts, combine), whole, "{n} rows on {workers} workers");
+                // Every worker's part is one a worker accepts.
+                for r in &ranges {
+                    let rows = (r.end * group_rows).min(n) - (r.start * group_rows).min(n);
+                    assert_eq!(check_part(rows, block_rows(n), group_rows), Ok(rows.div_ceil(group_rows).max(1)));
+                }
             }
         }
+    }
+
+    #[test]
+    fn parts_no_partition_gives_are_refused() {
+        // 2^40 rows (of no columns) in groups of one row, or of 4096: billions of groups.
+        assert!(check_part(1 << 40, 1, 1).is_err());
+        assert!(check_part(1 << 40, 4096, 4096).is_err());
+        assert!(check_part(1000, 256, 768).is_err());
+        assert!(check_part(1000, 256, 0).is_err());
+        assert_eq!(check_part(1 << 40, 1 << 30, 1 << 31), Ok(512));
     }
 
     #[test]

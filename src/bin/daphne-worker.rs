@@ -24,9 +24,26 @@ struct Cli {
     #[arg(long = "auth-token-file", value_name = "PATH")]
     auth_token_file: Option<std::path::PathBuf>,
 
-    /// Refuse stores that would make the objects held pass this many bytes (suffixes K, M, G).
+    /// The memory the worker may take beyond what it holds idle, for everything it holds or
+    /// is about to allocate (objects, results, inputs, stores under way); requests past it are
+    /// refused (suffixes K, M, G). Default: the machine's memory.
     #[arg(long = "memory-limit", value_name = "BYTES", value_parser = parse_bytes)]
     memory_limit: Option<u64>,
+
+    /// Free a coordinator's objects when it has made no call for this many seconds (it died,
+    /// or dropped this worker); coordinators call every few seconds while they run.
+    #[arg(long = "session-timeout", value_name = "SECONDS", value_parser = parse_seconds)]
+    session_timeout: Option<f64>,
+
+    /// Serve at most this many connections at once; more are closed as they come (default:
+    /// half the files the process may open, at most 1024).
+    #[arg(long = "max-connections", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
+
+    /// Close a connection that sends nothing for this many seconds (default 30; coordinators
+    /// ping every few seconds).
+    #[arg(long = "idle-timeout", value_name = "SECONDS", value_parser = parse_seconds)]
+    idle_timeout: Option<f64>,
 
     /// Serve TLS with this certificate (PEM; with --tls-key).
     #[arg(long = "tls-cert", value_name = "PEM")]
@@ -49,6 +66,14 @@ struct Cli {
     /// that their coordinator is gone).
     #[arg(long = "exit-with-stdin")]
     exit_with_stdin: bool,
+}
+
+/// A positive number of seconds.
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x > 0.0 && x.is_finite() && x < 1e9 => Ok(x),
+        _ => Err(format!("`{s}` is not a positive number of seconds")),
+    }
 }
 
 /// A byte count with an optional K, M or G (powers of 1024).
@@ -106,9 +131,17 @@ fn main() -> ExitCode {
         let _ = stop_rx.await;
     };
     let tls = daphne_dist::tls::Files { cert: cli.tls_cert.clone(), key: cli.tls_key.clone(), ca: cli.tls_ca.clone() };
-    let (join, join_token) = (cli.join.clone(), token.clone());
-    let options =
-        daphne_dist::worker::ServeOptions { threads, stoppable: false, token, memory_limit: cli.memory_limit, tls };
+    let (join, join_token, join_tls) = (cli.join.clone(), token.clone(), tls.clone());
+    let options = daphne_dist::worker::ServeOptions {
+        threads,
+        stoppable: false,
+        token,
+        memory_limit: cli.memory_limit,
+        tls,
+        session_timeout: cli.session_timeout.map(std::time::Duration::from_secs_f64),
+        max_connections: cli.max_connections.map(|n| n as usize),
+        idle_timeout: cli.idle_timeout.map(std::time::Duration::from_secs_f64),
+    };
     let served = rt.block_on(daphne_dist::worker::serve(
         addr,
         options,
@@ -118,13 +151,14 @@ fn main() -> ExitCode {
             let _ = writeln!(out, "{}{bound}", daphne_dist::launch::STARTED);
             let _ = out.flush();
             if let Some(coordinator) = join.clone() {
-                let token = join_token.clone();
+                let (token, tls) = (join_token.clone(), join_tls.clone());
                 std::thread::spawn(move || {
                     let me = bound.to_string();
                     if let Err(e) = daphne_dist::worker::join(
                         &coordinator,
                         &me,
                         token.as_deref(),
+                        &tls,
                         std::time::Duration::from_secs(30),
                     ) {
                         eprintln!("error: {e}");

@@ -92,8 +92,9 @@ struct Cli {
     #[arg(long = "dist_backend", visible_alias = "dist-backend", value_name = "BACKEND", value_parser = parse_backend, requires = "distributed")]
     dist_backend: Option<daphne_dist::coordinator::Backend>,
 
-    /// The largest message of one object sent to or fetched from a worker, in bytes.
-    #[arg(long = "max-distr-chunk-size", value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    /// The largest message of one object sent to or fetched from a worker, in bytes (at most
+    /// 64 MiB, the largest chunk a worker takes).
+    #[arg(long = "max-distr-chunk-size", value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..=daphne_dist::worker::MAX_CHUNK_BYTES))]
     max_distr_chunk_size: Option<u64>,
 
     /// How workers are found: `static` (DISTRIBUTED_WORKERS, DAPHNE's model), `local`
@@ -139,6 +140,11 @@ struct Cli {
     /// THIS_ADDRESS`); port 0 picks a free port and prints it on stderr.
     #[arg(long = "accept-joins", value_name = "IP:PORT")]
     accept_joins: Option<std::net::SocketAddr>,
+
+    /// Let --accept-joins take workers without an auth token (anyone who reaches the port
+    /// could then join the run and return wrong numbers).
+    #[arg(long = "insecure")]
+    insecure: bool,
 
     /// How long a worker may take to answer a health check (after a failed call) before its
     /// work moves to the other workers, in seconds.
@@ -211,8 +217,8 @@ fn main_slurm(cli: &Cli, started: std::time::Instant) -> ExitCode {
                 threads,
                 stoppable: true,
                 token,
-                memory_limit: None,
                 tls: tls_files(cli),
+                ..daphne_dist::worker::ServeOptions::default()
             };
             let served = rt.block_on(daphne_dist::worker::serve(
                 listen,
@@ -479,6 +485,11 @@ fn connect(
     let cluster = coordinator::Cluster::connect(addrs, options, local).map_err(runtime_error)?;
     connected.store(true, std::sync::atomic::Ordering::Relaxed);
     if let Some(at) = cli.accept_joins {
+        if token.is_none() && !cli.insecure {
+            return Err(runtime_error(
+                "--accept-joins needs an auth token (--auth-token-file or DAPHNE_AUTH_TOKEN, the same the workers have): anyone who reaches the port could join the run. Give --insecure to accept joins without one".into(),
+            ));
+        }
         let bound = cluster.accept_joins(at, token).map_err(runtime_error)?;
         if at.port() == 0 {
             eprintln!("daphne: workers may join at {bound}");

@@ -65,11 +65,39 @@ pub fn scripts(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// Starts `daphne-worker ADDR` and waits until it serves: the process and its address.
+fn spawn_worker(
+    addr: &str,
+    threads: usize,
+    args: &[&str],
+    env: &[(&str, &str)],
+    err: std::process::Stdio,
+) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_daphne-worker"))
+        .args([addr, &format!("--num-threads={threads}"), "--exit-with-stdin"])
+        .args(args)
+        .env_remove("DAPHNE_AUTH_TOKEN")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(err)
+        .spawn()
+        .expect("the worker starts");
+    let stdout = child.stdout.take().expect("piped");
+    let mut line = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut line).expect("the worker prints its address");
+    let addr = line.trim().strip_prefix("Started Distributed Worker on ").expect("DAPHNE's start line");
+    (child, addr.to_owned())
+}
+
 /// Worker processes (`daphne-worker 127.0.0.1:0`) for a test; killed when dropped.
 #[allow(dead_code)] // not every test file starts workers
 pub struct Workers {
     children: Vec<std::process::Child>,
     pub addrs: Vec<String>,
+    /// What each worker was started with (threads, more arguments), for `restart`.
+    started: (usize, Vec<String>),
 }
 
 #[allow(dead_code)]
@@ -81,31 +109,31 @@ impl Workers {
 
     /// `start` with more worker arguments, environment variables, and a file for stderr.
     pub fn start_with(n: usize, threads: usize, args: &[&str], env: &[(&str, &str)], stderr: Option<&Path>) -> Workers {
-        use std::io::BufRead;
-        let mut w = Workers { children: Vec::new(), addrs: Vec::new() };
+        let mut w = Workers {
+            children: Vec::new(),
+            addrs: Vec::new(),
+            started: (threads, args.iter().map(|a| (*a).to_owned()).collect()),
+        };
         for _ in 0..n {
             let err = match stderr {
                 Some(p) => std::process::Stdio::from(std::fs::File::create(p).expect("a stderr file")),
                 None => std::process::Stdio::inherit(),
             };
-            let mut child = Command::new(env!("CARGO_BIN_EXE_daphne-worker"))
-                .args(["127.0.0.1:0", &format!("--num-threads={threads}"), "--exit-with-stdin"])
-                .args(args)
-                .env_remove("DAPHNE_AUTH_TOKEN")
-                .envs(env.iter().copied())
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(err)
-                .spawn()
-                .expect("the worker starts");
-            let stdout = child.stdout.take().expect("piped");
-            let mut line = String::new();
-            std::io::BufReader::new(stdout).read_line(&mut line).expect("the worker prints its address");
-            let addr = line.trim().strip_prefix("Started Distributed Worker on ").expect("DAPHNE's start line");
-            w.addrs.push(addr.to_owned());
+            let (child, addr) = spawn_worker("127.0.0.1:0", threads, args, env, err);
+            w.addrs.push(addr);
             w.children.push(child);
         }
         w
+    }
+
+    /// Kills worker `i` and starts a new one on the same address at once (a restart: the
+    /// new one holds nothing).
+    pub fn restart(&mut self, i: usize) {
+        self.kill(i);
+        let args: Vec<&str> = self.started.1.iter().map(String::as_str).collect();
+        let (child, addr) = spawn_worker(&self.addrs[i], self.started.0, &args, &[], std::process::Stdio::inherit());
+        assert_eq!(addr, self.addrs[i]);
+        self.children[i] = child;
     }
 
     /// `DISTRIBUTED_WORKERS` for the first `n` workers.

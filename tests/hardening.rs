@@ -1,0 +1,325 @@
+//! What an attacker or an unlucky operator does to a worker, and what must hold afterwards:
+//! every hostile message is an error status at once (never an abort, a hang or an allocation
+//! of what it declares), memory is one budget, objects belong to a session that ends with its
+//! coordinator, connections are bounded and idle ones closed, and a worker that cannot be
+//! reached at the start leaves the run to the others. After each, a normal script runs on the
+//! same worker with the local bytes.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{Workers, check, check_env};
+use daphne_dist::proto::worker_client::WorkerClient;
+use daphne_dist::proto::{self, InfoRequest};
+
+const DAPHNE: &str = env!("CARGO_BIN_EXE_daphne");
+const SCRIPT: &str = "run/distributed/resident.daph";
+
+type Client = WorkerClient<tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Attach>>;
+use daphne_dist::auth::Attach;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime")
+}
+
+/// A client of the worker at `addr` in `session` (32 hex digits), or in none.
+async fn client(addr: &str, session: Option<&str>) -> Client {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let mut attach = Attach::new(None).unwrap();
+    if let Some(s) = session {
+        attach = attach.with_session(s).unwrap();
+    }
+    WorkerClient::with_interceptor(channel, attach)
+        .max_decoding_message_size(daphne_dist::worker::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(daphne_dist::worker::MAX_MESSAGE_BYTES)
+}
+
+fn info(addr: &str) -> proto::WorkerInfo {
+    rt().block_on(async { client(addr, None).await.info(InfoRequest {}).await.unwrap().into_inner() })
+}
+
+/// The worker still serves: a script prints the local bytes on it.
+fn still_serves(addr: &str) {
+    let local = check(DAPHNE, &[SCRIPT]);
+    let out = check_env(DAPHNE, &["--distributed", "--min-distr-cells=0", SCRIPT], &[("DISTRIBUTED_WORKERS", addr)]);
+    assert_eq!((out.status, &out.stdout), (0, &local.stdout), "{}", out.stderr);
+}
+
+/// The bytes of the first pipeline of a script: a row-split input and a row sum.
+fn row_sum_pipeline() -> bytes::Bytes {
+    let src = "X = rand(1000, 4, 0.0, 1.0, 1, 1);\nY = sum(X * 2 + 1, 0);\nprint(Y[0, 0]);\n";
+    let file = daphne_frontend::span::SourceFile::new("hostile.daph", src);
+    let module = daphne::compile(&file, &Default::default(), false, &Default::default()).expect("compiles");
+    let f = &module.functions[0];
+    let id = *daphne_ir::pipeline::pipelines(f).first().expect("a pipeline");
+    bytes::Bytes::from(daphne_ir::pipeline::extract(f, id).expect("extracts").to_bytes())
+}
+
+/// A dense f64 matrix header declaring `rows x cols` (no cells follow).
+fn declared(rows: u64, cols: u64) -> bytes::Bytes {
+    let mut b = vec![1u8, daphne_dist::codec::type_code(daphne_ir::ValueType::F64)];
+    b.extend_from_slice(&rows.to_le_bytes());
+    b.extend_from_slice(&cols.to_le_bytes());
+    b.into()
+}
+
+fn task(pipeline: bytes::Bytes, input: bytes::Bytes, block_rows: u64, group_rows: u64) -> proto::Task {
+    proto::Task {
+        pipeline,
+        inputs: vec![proto::Input { source: Some(proto::input::Source::Inline(input)) }],
+        block_rows,
+        group_rows,
+        inline_limit: 1 << 20,
+        keep_rows: true,
+        vectorize: true,
+        partitioning: "STATIC".into(),
+        grain_rows: 1,
+    }
+}
+
+#[test]
+fn tasks_that_imply_unbounded_work_are_refused_at_once() {
+    let workers = Workers::start(1, 1);
+    let addr = workers.addrs[0].clone();
+    let pipeline = row_sum_pipeline();
+    rt().block_on(async {
+        let mut c = client(&addr, None).await;
+        // 2^40 x 0 cells: 18 bytes. In groups of one row it reserved 26 TB (SIGABRT); in
+        // groups of 4096 rows it looped for minutes.
+        for (block, group, code) in [
+            (1, 1, tonic::Code::InvalidArgument),
+            (4096, 4096, tonic::Code::InvalidArgument),
+            // The block size such rows would have: the row sums would take 8 TB.
+            (1 << 30, 1 << 31, tonic::Code::ResourceExhausted),
+        ] {
+            let started = Instant::now();
+            let e = c.compute(task(pipeline.clone(), declared(1 << 40, 0), block, group)).await.unwrap_err();
+            assert_eq!(e.code(), code, "blocks of {block}: {e:?}");
+            assert!(started.elapsed() < Duration::from_secs(2), "blocks of {block}: {:?}", started.elapsed());
+        }
+    });
+    still_serves(&addr);
+}
+
+#[test]
+fn fetches_are_streamed_and_absurd_chunk_sizes_refused() {
+    let workers = Workers::start(1, 1);
+    let addr = workers.addrs[0].clone();
+    let session = daphne_dist::worker::fresh_session();
+    rt().block_on(async {
+        let mut c = client(&addr, Some(&session)).await;
+        // A 4 MB object.
+        let cells: Vec<u8> = (0..(4u64 << 20) / 8).flat_map(|i| (i as f64).to_le_bytes()).collect();
+        let mut encoded = declared(512 << 10, 1).to_vec();
+        encoded.extend_from_slice(&cells);
+        let total = encoded.len() as u64;
+        let chunks: Vec<proto::Chunk> = encoded
+            .chunks(1 << 20)
+            .enumerate()
+            .map(|(i, d)| proto::Chunk {
+                object: 9,
+                total_bytes: total,
+                offset: (i as u64) << 20,
+                data: bytes::Bytes::copy_from_slice(d),
+            })
+            .collect();
+        c.store(tokio_stream::iter(chunks)).await.expect("stores");
+        for max in [0, 1, 1u64 << 40] {
+            let started = Instant::now();
+            let Err(e) = c.fetch(proto::FetchRequest { object: 9, max_chunk_bytes: max }).await else {
+                panic!("a fetch in chunks of {max} bytes was served");
+            };
+            assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+            assert!(started.elapsed() < Duration::from_secs(1));
+        }
+        let mut stream =
+            c.fetch(proto::FetchRequest { object: 9, max_chunk_bytes: 64 << 10 }).await.expect("fetches").into_inner();
+        let mut back = Vec::new();
+        while let Some(chunk) = stream.message().await.expect("a chunk") {
+            assert!(chunk.data.len() <= 64 << 10);
+            back.extend_from_slice(&chunk.data);
+        }
+        assert!(back == encoded, "the fetched bytes differ");
+    });
+    still_serves(&addr);
+}
+
+#[test]
+fn stores_and_inline_inputs_share_one_memory_budget() {
+    let workers = Workers::start_with(1, 1, &["--memory-limit=40M"], &[], None);
+    let addr = workers.addrs[0].clone();
+    let session = daphne_dist::worker::fresh_session();
+    let outcomes = rt().block_on(async {
+        // Six stores of 12 MB at once: each reserves its bytes at its first chunk, so only as
+        // many as fit are taken.
+        let calls: Vec<_> = (0..6u64)
+            .map(|k| {
+                let (addr, session) = (addr.clone(), session.clone());
+                tokio::spawn(async move {
+                    let mut c = client(&addr, Some(&session)).await;
+                    let mut encoded = declared(1536 << 10, 1).to_vec();
+                    encoded.resize(encoded.len() + (12 << 20), 0);
+                    let total = encoded.len() as u64;
+                    let chunks: Vec<proto::Chunk> = encoded
+                        .chunks(1 << 20)
+                        .enumerate()
+                        .map(|(i, d)| proto::Chunk {
+                            object: 100 + k,
+                            total_bytes: total,
+                            offset: (i as u64) << 20,
+                            data: bytes::Bytes::copy_from_slice(d),
+                        })
+                        .collect();
+                    c.store(tokio_stream::iter(chunks)).await.map(|_| ()).map_err(|s| s.code())
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for c in calls {
+            out.push(c.await.unwrap());
+        }
+        out
+    });
+    let refused = outcomes.iter().filter(|o| **o == Err(tonic::Code::ResourceExhausted)).count();
+    assert!(refused >= 3, "{outcomes:?}");
+    assert!(outcomes.iter().all(|o| o.is_ok() || *o == Err(tonic::Code::ResourceExhausted)), "{outcomes:?}");
+    let held = info(&addr).object_bytes;
+    assert!(held <= 40 << 20, "{held} bytes held");
+    // A task whose inline inputs pass what is left is refused before they are decoded.
+    rt().block_on(async {
+        let mut c = client(&addr, Some(&session)).await;
+        let mut big = declared(4 << 20, 1).to_vec();
+        big.resize(big.len() + (32 << 20), 0);
+        let e = c.compute(task(row_sum_pipeline(), big.into(), 4096, 4096)).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::ResourceExhausted, "{e:?}");
+        // The session ends: its objects go.
+        c.free(proto::FreeRequest { objects: vec![], end_session: true }).await.unwrap();
+    });
+    assert_eq!(info(&addr).objects, 0);
+    still_serves(&addr);
+}
+
+#[test]
+fn objects_belong_to_their_session() {
+    let workers = Workers::start(1, 1);
+    let addr = workers.addrs[0].clone();
+    let (a, b) = (daphne_dist::worker::fresh_session(), daphne_dist::worker::fresh_session());
+    rt().block_on(async {
+        let mut ca = client(&addr, Some(&a)).await;
+        let value = declared(0, 3);
+        let chunk = proto::Chunk { object: 5, total_bytes: value.len() as u64, offset: 0, data: value };
+        ca.store(tokio_stream::iter(vec![chunk])).await.expect("stores");
+        // Another session, or none, can neither see nor free it.
+        for other in [Some(b.as_str()), None] {
+            let mut c = client(&addr, other).await;
+            let freed = c.free(proto::FreeRequest { objects: vec![5], end_session: false }).await.unwrap();
+            assert_eq!(freed.into_inner().objects, 0);
+            let Err(e) = c.fetch(proto::FetchRequest { object: 5, max_chunk_bytes: 1024 }).await else {
+                panic!("another session fetched the object");
+            };
+            assert_eq!(e.code(), tonic::Code::NotFound);
+        }
+        assert!(ca.fetch(proto::FetchRequest { object: 5, max_chunk_bytes: 1024 }).await.is_ok());
+        // A malformed session is refused.
+        let mut bad = client(&addr, Some("not-a-session")).await;
+        let e = bad.info(InfoRequest {}).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    });
+    assert_eq!(info(&addr).objects, 1);
+}
+
+#[test]
+fn a_dead_coordinators_objects_are_freed_when_its_lease_ends() {
+    let workers = Workers::start_with(1, 1, &["--session-timeout=2"], &[], None);
+    let addr = workers.addrs[0].clone();
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut coordinator = std::process::Command::new(DAPHNE)
+        .args(["--distributed", "--min-distr-cells=0", "chaos/loop.daph", "n=100000"])
+        .current_dir(&tests)
+        .env("DISTRIBUTED_WORKERS", &addr)
+        .env_remove("DAPHNE_AUTH_TOKEN")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while info(&addr).objects == 0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "the coordinator stored nothing");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Alive, it renews its lease: the objects stay past the timeout.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(info(&addr).objects > 0, "a live coordinator lost its objects");
+    coordinator.kill().unwrap();
+    coordinator.wait().unwrap();
+    let killed = Instant::now();
+    while info(&addr).objects > 0 {
+        assert!(killed.elapsed() < Duration::from_secs(6), "objects of a dead coordinator stay");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    still_serves(&addr);
+}
+
+#[test]
+fn connections_are_bounded_and_idle_ones_closed_before_authentication() {
+    use std::io::{Read, Write};
+    let workers =
+        Workers::start_with(1, 1, &["--max-connections=8", "--idle-timeout=1"], &[("DAPHNE_AUTH_TOKEN", "tok")], None);
+    let addr = workers.addrs[0].clone();
+    // Twenty idle sockets: eight are served (then closed when idle), the rest closed at once.
+    let mut idle: Vec<std::net::TcpStream> = (0..20).map(|_| std::net::TcpStream::connect(&addr).unwrap()).collect();
+    let started = Instant::now();
+    for s in &mut idle {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 64];
+        // Closed (0 bytes or a reset), not left open.
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(4), "idle sockets held {:?}", started.elapsed());
+    // A client trickling its greeting a byte at a time is cut too.
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    let started = Instant::now();
+    let mut cut = false;
+    for b in b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" {
+        if slow.write_all(&[*b]).is_err() {
+            cut = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let mut buf = [0u8; 16];
+    slow.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    cut |= matches!(slow.read(&mut buf), Ok(0) | Err(_));
+    assert!(cut && started.elapsed() < Duration::from_secs(9), "a trickling client was kept");
+    // Legitimate runs still get in.
+    let local = check(DAPHNE, &[SCRIPT]);
+    let out = check_env(
+        DAPHNE,
+        &["--distributed", "--min-distr-cells=0", SCRIPT],
+        &[("DISTRIBUTED_WORKERS", &addr), ("DAPHNE_AUTH_TOKEN", "tok")],
+    );
+    assert_eq!((out.status, &out.stdout), (0, &local.stdout), "{}", out.stderr);
+}
+
+#[test]
+fn a_worker_unreachable_at_the_start_is_left_out() {
+    let workers = Workers::start(1, 1);
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let list = format!("{closed},{}", workers.addrs[0]);
+    let local = check(DAPHNE, &[SCRIPT]);
+    let out = check_env(DAPHNE, &["--distributed", "--min-distr-cells=0", SCRIPT], &[("DISTRIBUTED_WORKERS", &list)]);
+    assert_eq!((out.status, &out.stdout), (0, &local.stdout), "{}", out.stderr);
+    assert!(out.stderr.contains("WARNING") && out.stderr.contains(&closed), "{}", out.stderr);
+    // With none reachable, the run fails naming it.
+    let out = check_env(DAPHNE, &["--distributed", "--min-distr-cells=0", SCRIPT], &[("DISTRIBUTED_WORKERS", &closed)]);
+    assert_eq!(out.status, 3, "{}", out.stderr);
+    assert!(out.stderr.contains(&closed), "{}", out.stderr);
+}
