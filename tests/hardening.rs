@@ -323,3 +323,128 @@ fn a_worker_unreachable_at_the_start_is_left_out() {
     assert_eq!(out.status, 3, "{}", out.stderr);
     assert!(out.stderr.contains(&closed), "{}", out.stderr);
 }
+
+/// A small deterministic generator (xorshift).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    /// A size: mostly small, sometimes at the edges.
+    fn size(&mut self) -> u64 {
+        match self.below(8) {
+            0 => 0,
+            1 => u64::MAX - self.below(3),
+            2 => 1 << self.below(64),
+            3 => 256 << self.below(8),
+            _ => self.below(5000),
+        }
+    }
+
+    /// `bytes` with a few bytes changed, cut or added.
+    fn mutate(&mut self, bytes: &[u8]) -> bytes::Bytes {
+        let mut b = bytes.to_vec();
+        for _ in 0..=self.below(4) {
+            match self.below(4) {
+                0 if !b.is_empty() => {
+                    let i = self.below(b.len() as u64) as usize;
+                    b[i] ^= 1 << self.below(8);
+                }
+                1 if !b.is_empty() => {
+                    let i = self.below(b.len() as u64) as usize;
+                    b.truncate(i);
+                }
+                2 => {
+                    let i = self.below(b.len() as u64 + 1) as usize;
+                    b.insert(i, self.next() as u8);
+                }
+                _ if b.len() >= 8 => {
+                    // A length field made huge.
+                    let i = self.below(b.len() as u64 - 7) as usize;
+                    b[i..i + 8].copy_from_slice(&self.size().to_le_bytes());
+                }
+                _ => {}
+            }
+        }
+        b.into()
+    }
+}
+
+#[test]
+fn mutated_and_hostile_messages_of_every_kind_leave_the_worker_serving() {
+    let cases: u64 = std::env::var("DAPHNE_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
+    let workers = Workers::start_with(1, 1, &["--memory-limit=256M"], &[], None);
+    let addr = workers.addrs[0].clone();
+    let pipeline = row_sum_pipeline();
+    let mut valid = declared(300, 4).to_vec();
+    valid.extend((0..1200).flat_map(|i| f64::from(i).to_le_bytes()));
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let session = daphne_dist::worker::fresh_session();
+    let started = Instant::now();
+    rt().block_on(async {
+        let mut c = client(&addr, Some(&session)).await;
+        for case in 0..cases {
+            let call = async {
+                match case % 5 {
+                    0 => {
+                        let input = if rng.below(3) == 0 {
+                            proto::Input { source: Some(proto::input::Source::Object(rng.size())) }
+                        } else {
+                            proto::Input { source: Some(proto::input::Source::Inline(rng.mutate(&valid))) }
+                        };
+                        let module = if rng.below(2) == 0 { pipeline.clone() } else { rng.mutate(&pipeline) };
+                        let mut t = task(module, bytes::Bytes::new(), rng.size(), rng.size());
+                        t.inputs = vec![input; 1 + rng.below(2) as usize];
+                        t.inline_limit = rng.size();
+                        t.grain_rows = rng.size();
+                        t.partitioning = ["STATIC", "GSS", "", "??"][rng.below(4) as usize].into();
+                        c.compute(t).await.map(|_| ())
+                    }
+                    1 => {
+                        let data = rng.mutate(&valid);
+                        let total = if rng.below(2) == 0 { data.len() as u64 } else { rng.size() };
+                        let n = rng.below(4);
+                        let chunks: Vec<proto::Chunk> = (0..n)
+                            .map(|i| proto::Chunk {
+                                object: rng.size(),
+                                total_bytes: total,
+                                offset: if rng.below(2) == 0 { i * data.len() as u64 } else { rng.size() },
+                                data: data.clone(),
+                            })
+                            .collect();
+                        c.store(tokio_stream::iter(chunks)).await.map(|_| ())
+                    }
+                    2 => match c.fetch(proto::FetchRequest { object: rng.size(), max_chunk_bytes: rng.size() }).await {
+                        Ok(s) => {
+                            let mut s = s.into_inner();
+                            while let Ok(Some(_)) = s.message().await {}
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    },
+                    3 => {
+                        let objects = (0..rng.below(5)).map(|_| rng.size()).collect();
+                        c.free(proto::FreeRequest { objects, end_session: rng.below(5) == 0 }).await.map(|_| ())
+                    }
+                    _ => c.info(InfoRequest {}).await.map(|_| ()),
+                }
+            };
+            // An answer, whatever it is, and soon: never a hang.
+            let answered = tokio::time::timeout(Duration::from_secs(10), call).await;
+            assert!(answered.is_ok(), "case {case} hung");
+        }
+    });
+    let i = info(&addr);
+    assert!(i.rss_bytes < 1 << 30, "the worker grew to {} bytes", i.rss_bytes);
+    eprintln!("{cases} messages in {:?}", started.elapsed());
+    still_serves(&addr);
+}

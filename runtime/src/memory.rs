@@ -227,8 +227,10 @@ mod tests {
 
     #[test]
     fn impossible_sizes_are_errors() {
-        let e = check_cells::<f64>(1_000_000_000_000_000_000, 1, "fill").unwrap_err();
+        let e = check_cells::<f64>(10_000_000_000_000_000_000, 1, "fill").unwrap_err();
         assert!(e.contains("larger than any memory"), "{e}");
+        let e = check_cells::<f64>(1_000_000_000_000_000_000, 1, "fill").unwrap_err();
+        assert!(e.contains("6.9 EB"), "{e}");
         let e = check_cells::<f64>(1 << 30, 1 << 20, "fill").unwrap_err();
         assert!(e.contains("8.0 PB"), "{e}");
         assert!(check_cells::<f64>(10, 10, "fill").is_ok());
