@@ -151,14 +151,30 @@ fn accepting_joins_needs_a_token_or_insecure() {
 #[test]
 fn a_worker_that_stops_answering_is_noticed_by_heartbeats() {
     let local = local();
-    let mut workers = Workers::start(3, 1);
+    let mut workers = Workers::start_with(3, 1, &["--session-timeout=3"], &[], None);
     let started = std::time::Instant::now();
     let (status, stdout, stderr) = run_with(&mut workers, 3, &[], 6, |w| w.freeze(2));
     assert_eq!((status, &stdout), (0, &local.stdout), "{stderr}");
     assert!(stderr.contains("stopped answering"), "{stderr}");
     // Noticed within a few heartbeats (2 s here), not by a TCP timeout of minutes.
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
-    workers.kill(2);
+    // Resumed, the dropped worker keeps nothing of the run (its session was not renewed).
+    workers.thaw(2);
+    let objects = || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let mut c =
+                daphne_dist::proto::worker_client::WorkerClient::connect(format!("http://{}", workers.addrs[2]))
+                    .await
+                    .unwrap();
+            c.info(daphne_dist::proto::InfoRequest {}).await.unwrap().into_inner().objects
+        })
+    };
+    let resumed = std::time::Instant::now();
+    while objects() > 0 {
+        assert!(resumed.elapsed() < std::time::Duration::from_secs(8), "a resumed worker kept its objects");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 #[test]

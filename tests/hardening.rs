@@ -10,7 +10,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Workers, check, check_env};
+use common::{Rng, Workers, check, check_env};
 use daphne_dist::proto::worker_client::WorkerClient;
 use daphne_dist::proto::{self, InfoRequest};
 
@@ -324,59 +324,43 @@ fn a_worker_unreachable_at_the_start_is_left_out() {
     assert!(out.stderr.contains(&closed), "{}", out.stderr);
 }
 
-/// A small deterministic generator (xorshift).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+/// A size: mostly small, sometimes at the edges.
+fn size(rng: &mut Rng) -> u64 {
+    match rng.below(8) {
+        0 => 0,
+        1 => u64::MAX - rng.below(3),
+        2 => 1 << rng.below(64),
+        3 => 256 << rng.below(8),
+        _ => rng.below(5000),
     }
+}
 
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    /// A size: mostly small, sometimes at the edges.
-    fn size(&mut self) -> u64 {
-        match self.below(8) {
-            0 => 0,
-            1 => u64::MAX - self.below(3),
-            2 => 1 << self.below(64),
-            3 => 256 << self.below(8),
-            _ => self.below(5000),
-        }
-    }
-
-    /// `bytes` with a few bytes changed, cut or added.
-    fn mutate(&mut self, bytes: &[u8]) -> bytes::Bytes {
-        let mut b = bytes.to_vec();
-        for _ in 0..=self.below(4) {
-            match self.below(4) {
-                0 if !b.is_empty() => {
-                    let i = self.below(b.len() as u64) as usize;
-                    b[i] ^= 1 << self.below(8);
-                }
-                1 if !b.is_empty() => {
-                    let i = self.below(b.len() as u64) as usize;
-                    b.truncate(i);
-                }
-                2 => {
-                    let i = self.below(b.len() as u64 + 1) as usize;
-                    b.insert(i, self.next() as u8);
-                }
-                _ if b.len() >= 8 => {
-                    // A length field made huge.
-                    let i = self.below(b.len() as u64 - 7) as usize;
-                    b[i..i + 8].copy_from_slice(&self.size().to_le_bytes());
-                }
-                _ => {}
+/// `bytes` with a few bytes changed, cut or added.
+fn mutate(rng: &mut Rng, bytes: &[u8]) -> bytes::Bytes {
+    let mut b = bytes.to_vec();
+    for _ in 0..=rng.below(4) {
+        match rng.below(4) {
+            0 if !b.is_empty() => {
+                let i = rng.below(b.len() as u64) as usize;
+                b[i] ^= 1 << rng.below(8);
             }
+            1 if !b.is_empty() => {
+                let i = rng.below(b.len() as u64) as usize;
+                b.truncate(i);
+            }
+            2 => {
+                let i = rng.below(b.len() as u64 + 1) as usize;
+                b.insert(i, rng.next() as u8);
+            }
+            _ if b.len() >= 8 => {
+                // A length field made huge.
+                let i = rng.below(b.len() as u64 - 7) as usize;
+                b[i..i + 8].copy_from_slice(&size(rng).to_le_bytes());
+            }
+            _ => {}
         }
-        b.into()
     }
+    b.into()
 }
 
 #[test]
@@ -397,33 +381,36 @@ fn mutated_and_hostile_messages_of_every_kind_leave_the_worker_serving() {
                 match case % 5 {
                     0 => {
                         let input = if rng.below(3) == 0 {
-                            proto::Input { source: Some(proto::input::Source::Object(rng.size())) }
+                            proto::Input { source: Some(proto::input::Source::Object(size(&mut rng))) }
                         } else {
-                            proto::Input { source: Some(proto::input::Source::Inline(rng.mutate(&valid))) }
+                            proto::Input { source: Some(proto::input::Source::Inline(mutate(&mut rng, &valid))) }
                         };
-                        let module = if rng.below(2) == 0 { pipeline.clone() } else { rng.mutate(&pipeline) };
-                        let mut t = task(module, bytes::Bytes::new(), rng.size(), rng.size());
+                        let module = if rng.below(2) == 0 { pipeline.clone() } else { mutate(&mut rng, &pipeline) };
+                        let mut t = task(module, bytes::Bytes::new(), size(&mut rng), size(&mut rng));
                         t.inputs = vec![input; 1 + rng.below(2) as usize];
-                        t.inline_limit = rng.size();
-                        t.grain_rows = rng.size();
+                        t.inline_limit = size(&mut rng);
+                        t.grain_rows = size(&mut rng);
                         t.partitioning = ["STATIC", "GSS", "", "??"][rng.below(4) as usize].into();
                         c.compute(t).await.map(|_| ())
                     }
                     1 => {
-                        let data = rng.mutate(&valid);
-                        let total = if rng.below(2) == 0 { data.len() as u64 } else { rng.size() };
+                        let data = mutate(&mut rng, &valid);
+                        let total = if rng.below(2) == 0 { data.len() as u64 } else { size(&mut rng) };
                         let n = rng.below(4);
                         let chunks: Vec<proto::Chunk> = (0..n)
                             .map(|i| proto::Chunk {
-                                object: rng.size(),
+                                object: size(&mut rng),
                                 total_bytes: total,
-                                offset: if rng.below(2) == 0 { i * data.len() as u64 } else { rng.size() },
+                                offset: if rng.below(2) == 0 { i * data.len() as u64 } else { size(&mut rng) },
                                 data: data.clone(),
                             })
                             .collect();
                         c.store(tokio_stream::iter(chunks)).await.map(|_| ())
                     }
-                    2 => match c.fetch(proto::FetchRequest { object: rng.size(), max_chunk_bytes: rng.size() }).await {
+                    2 => match c
+                        .fetch(proto::FetchRequest { object: size(&mut rng), max_chunk_bytes: size(&mut rng) })
+                        .await
+                    {
                         Ok(s) => {
                             let mut s = s.into_inner();
                             while let Ok(Some(_)) = s.message().await {}
@@ -432,7 +419,7 @@ fn mutated_and_hostile_messages_of_every_kind_leave_the_worker_serving() {
                         Err(e) => Err(e),
                     },
                     3 => {
-                        let objects = (0..rng.below(5)).map(|_| rng.size()).collect();
+                        let objects = (0..rng.below(5)).map(|_| size(&mut rng)).collect();
                         c.free(proto::FreeRequest { objects, end_session: rng.below(5) == 0 }).await.map(|_| ())
                     }
                     _ => c.info(InfoRequest {}).await.map(|_| ()),

@@ -570,6 +570,7 @@ impl Inner {
             let mut alive = self.alive.lock().unwrap_or_else(|e| e.into_inner());
             for &w in &dropped {
                 alive[w] = false;
+                self.link.retire(w);
             }
         }
         // Cached inputs were split for the old set of workers: free them on the survivors.

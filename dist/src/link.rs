@@ -64,6 +64,9 @@ pub trait Link: Send + Sync {
     }
     /// Ends this run's session on every worker (frees everything it stored there).
     fn end_session(&self) {}
+    /// Worker `w` is no longer used (dead, or restarted): its session is not renewed, so a
+    /// worker that was only frozen or cut off frees this run's objects when it comes back.
+    fn retire(&self, _w: usize) {}
 }
 
 /// How calls to several gRPC workers are made.
@@ -98,10 +101,14 @@ type Client = WorkerClient<tonic::service::interceptor::InterceptedService<Chann
 /// Every worker's client and address (workers may join during a run).
 type Clients = std::sync::Arc<std::sync::RwLock<Vec<(Client, String)>>>;
 
+/// Workers no longer used: their session is not renewed.
+type Retired = std::sync::Arc<std::sync::Mutex<std::collections::HashSet<usize>>>;
+
 /// gRPC workers.
 pub struct GrpcLink {
     rt: tokio::runtime::Runtime,
     workers: Clients,
+    retired: Retired,
     backend: Backend,
     attach: crate::auth::Attach,
     tls: Option<tonic::transport::ClientTlsConfig>,
@@ -159,8 +166,10 @@ impl GrpcLink {
         let lease = clients.iter().map(|c| c.2).min().unwrap_or(crate::worker::SESSION_TIMEOUT);
         let workers: Clients =
             std::sync::Arc::new(std::sync::RwLock::new(clients.into_iter().map(|(c, a, _)| (c, a)).collect()));
-        rt.spawn(renew(workers.clone(), (lease / 4).clamp(Duration::from_millis(100), Duration::from_secs(10))));
-        Ok(GrpcLink { rt, workers, backend, attach, tls, heartbeat })
+        let retired = Retired::default();
+        let every = (lease / 4).clamp(Duration::from_millis(100), Duration::from_secs(10));
+        rt.spawn(renew(workers.clone(), retired.clone(), every));
+        Ok(GrpcLink { rt, workers, retired, backend, attach, tls, heartbeat })
     }
 
     /// Worker `w`'s client and address.
@@ -332,6 +341,10 @@ impl Link for GrpcLink {
         self.each(jobs).into_iter().map(|r| r.unwrap_or(None)).collect()
     }
 
+    fn retire(&self, w: usize) {
+        self.retired.lock().unwrap_or_else(|e| e.into_inner()).insert(w);
+    }
+
     fn end_session(&self) {
         let all: Vec<usize> = (0..self.workers()).collect();
         let jobs: Vec<Job<()>> = all
@@ -382,13 +395,16 @@ impl Link for GrpcLink {
 
 /// Keeps the session alive on every worker: an info call each `every` (the answers do not
 /// matter; a worker that is gone is found by the calls that fail).
-async fn renew(workers: Clients, every: Duration) {
+async fn renew(workers: Clients, retired: Retired, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let all: Vec<Client> =
-            workers.read().unwrap_or_else(|e| e.into_inner()).iter().map(|(c, _)| c.clone()).collect();
+        let all: Vec<Client> = {
+            let retired = retired.lock().unwrap_or_else(|e| e.into_inner());
+            let workers = workers.read().unwrap_or_else(|e| e.into_inner());
+            workers.iter().enumerate().filter(|(w, _)| !retired.contains(w)).map(|(_, (c, _))| c.clone()).collect()
+        };
         for mut c in all {
             tokio::spawn(async move {
                 let _ = tokio::time::timeout(every, c.info(InfoRequest {})).await;

@@ -335,7 +335,7 @@ impl Link for MpiLink {
         let world = SimpleCommunicator::world();
         for (w, ids) in objects {
             if !ids.is_empty() {
-                self.request(&world, w, RequestKind::Free(FreeRequest { objects: ids }));
+                self.request(&world, w, RequestKind::Free(FreeRequest { objects: ids, end_session: false }));
             }
         }
     }

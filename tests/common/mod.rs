@@ -155,6 +155,12 @@ impl Workers {
         let _ = Command::new("kill").args(["-STOP", &pid]).status();
     }
 
+    /// Lets a frozen worker `i` go on (SIGCONT).
+    pub fn thaw(&mut self, i: usize) {
+        let pid = self.children[i].id().to_string();
+        let _ = Command::new("kill").args(["-CONT", &pid]).status();
+    }
+
     /// Kills worker `i` (SIGKILL).
     pub fn kill(&mut self, i: usize) {
         let _ = self.children[i].kill();
@@ -197,4 +203,27 @@ pub fn across_the_corpus(each: impl Fn(&str, &[&str]) -> Vec<String> + Sync) -> 
         }
     });
     failures.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A small deterministic generator (xorshift64) for the tests' random cases.
+#[allow(dead_code)] // not every test file draws random cases
+pub struct Rng(pub u64);
+
+#[allow(dead_code)]
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n` (0 for `n` of 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    pub fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len() as u64) as usize]
+    }
 }
