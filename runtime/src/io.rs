@@ -15,6 +15,7 @@ use serde_json::{Map, Value as Json};
 use crate::format::CppDisplay;
 use crate::frame::Frame;
 use crate::kernels::{cell, matrix_from_scalars};
+use crate::matrix::Matrix;
 use crate::value::{Scalar, Value};
 
 /// What a `.meta` file says.
@@ -173,6 +174,8 @@ pub fn read_matrix(path: &str) -> Result<Value, String> {
     }
     let vt = meta.schema[0];
     let rows = read_rows(path, &meta)?;
+    // A file without rows does not bound the number of columns its meta data declares.
+    crate::memory::check_shape::<Scalar>(meta.rows, meta.cols, &format!("reading '{path}'"))?;
     let cells: Vec<Scalar> = rows.iter().flat_map(|r| r[..meta.cols].iter().map(|c| parse_cell(c, vt))).collect();
     matrix_from_scalars(meta.rows, meta.cols, &cells, vt)
 }
@@ -185,6 +188,8 @@ pub fn read_frame(path: &str) -> Result<Value, String> {
     }
     let meta = read_meta(path)?;
     let rows = read_rows(path, &meta)?;
+    // A file without rows does not bound the number of columns its meta data declares.
+    crate::memory::check_cells::<Matrix>(1, meta.cols, &format!("the columns of '{path}'"))?;
     let schema =
         if meta.schema.len() == 1 && meta.cols != 1 { vec![meta.schema[0]; meta.cols] } else { meta.schema.clone() };
     let mut columns = Vec::new();

@@ -32,8 +32,29 @@ impl<T: Clone> DenseMatrix<T> {
         DenseMatrix { rows, cols, cells: Arc::new(cells), offset: 0 }
     }
 
-    pub fn filled(rows: usize, cols: usize, value: T) -> DenseMatrix<T> {
-        DenseMatrix::from_vec(rows, cols, vec![value; rows * cols])
+    /// A `rows x cols` matrix of the row-major cells `make` returns (given their number),
+    /// made only once the memory budget has room for them. Every kernel whose result size
+    /// comes from a script's numbers (`fill(0, 1e18, 1)`) or multiplies sizes (`x @ t(x)`)
+    /// builds its result here, so an impossible size is an error naming the size and `what`
+    /// (the operation), never an abort.
+    pub fn build(
+        rows: usize,
+        cols: usize,
+        what: &str,
+        make: impl FnOnce(usize) -> Result<Vec<T>, String>,
+    ) -> Result<DenseMatrix<T>, String> {
+        crate::memory::check_shape::<T>(rows, cols, what)?;
+        let n = rows * cols;
+        let cells = make(n)?;
+        if cells.len() != n {
+            return Err(format!("internal: {what} made {} cells for {rows}x{cols}", cells.len()));
+        }
+        Ok(DenseMatrix::from_vec(rows, cols, cells))
+    }
+
+    /// A `rows x cols` matrix of `value` ([`DenseMatrix::build`]).
+    pub fn filled(rows: usize, cols: usize, value: T, what: &str) -> Result<DenseMatrix<T>, String> {
+        DenseMatrix::build(rows, cols, what, |n| Ok(vec![value; n]))
     }
 
     pub fn rows(&self) -> usize {
@@ -381,6 +402,11 @@ impl CppDisplay for Arc<str> {
     fn cpp_fmt(&self, out: &mut String) {
         out.push_str(self);
     }
+}
+
+/// The bytes of one cell of value type `vt`.
+pub fn cell_width(vt: ValueType) -> usize {
+    with_elem_type!(vt, T => std::mem::size_of::<T>(), str => std::mem::size_of::<Arc<str>>())
 }
 
 /// DAPHNE's header of a `rows x cols` matrix of `vt`: `DenseMatrix(2x3, double)` or, with the

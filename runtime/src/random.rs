@@ -674,7 +674,8 @@ fn double_to_size(x: f64) -> u64 {
     if x.is_nan() { 1 << 63 } else { x as u64 }
 }
 
-fn validate_rand<T: RandValue>(
+/// DAPHNE's checks of `rand`'s arguments, which come before any allocation.
+pub fn validate_rand<T: RandValue>(
     num_rows: usize,
     num_cols: usize,
     min: T,
@@ -871,6 +872,22 @@ pub fn rand_matrix_csr<T: RandValue>(
     Ok(CsrParts { values, col_idxs, row_offsets })
 }
 
+/// DAPHNE's checks of `sample`'s arguments, which come before any allocation.
+pub fn validate_sample<T: RandValue>(range: T, size: usize, with_replacement: bool) -> Result<(), RandError> {
+    // DAPHNE passes the size_t size on as int64_t.
+    let size = size as i64;
+    if size <= 0 {
+        return Err(RandError::SampleSizeNotPositive);
+    }
+    if range <= T::ZERO {
+        return Err(RandError::SampleRangeNotPositive);
+    }
+    if !with_replacement && !T::IS_FLOAT && range < T::from_i64(size) {
+        return Err(RandError::SampleRangeSmallerThanSize);
+    }
+    Ok(())
+}
+
 /// DAPHNE's `sample(range, size, withReplacement, seed)`: a `size x 1` column of values in
 /// `[0, range)`, bit-identical to `Sample<DenseMatrix<T>, T>`.
 ///
@@ -886,18 +903,8 @@ pub fn sample_values<T: RandValue>(
     with_replacement: bool,
     seed: i64,
 ) -> Result<Vec<T>, RandError> {
-    // DAPHNE passes the size_t size on as int64_t.
-    let size = size as i64;
-    if size <= 0 {
-        return Err(RandError::SampleSizeNotPositive);
-    }
-    if range <= T::ZERO {
-        return Err(RandError::SampleRangeNotPositive);
-    }
-    if !with_replacement && !T::IS_FLOAT && range < T::from_i64(size) {
-        return Err(RandError::SampleRangeSmallerThanSize);
-    }
-    let len = usize::try_from(size).map_err(|_| RandError::TooLarge)?;
+    validate_sample(range, size, with_replacement)?;
+    let len = size;
     let mut values = Vec::new();
     values.try_reserve_exact(len).map_err(|_| RandError::TooLarge)?;
 
