@@ -57,24 +57,55 @@ pub fn seq(from: &Value, to: &Value, inc: &Value, vt: ValueType) -> R<Value> {
         if (start < end && inc < zero) || (start > end && inc > zero) {
             return Ok(wrap(DenseMatrix::<T>::from_vec(0, 1, Vec::new())));
         }
-        let abs = |x: T| if x < zero { x.neg() } else { x };
-        let distance = abs(end.sub(start));
-        let steps = distance.div(abs(inc)).unwrap_or_default().to_f64().ceil();
-        let mut n = steps as usize + 1;
-        let mut cells = Vec::with_capacity(n);
-        let mut acc = start;
-        for _ in 0..n {
-            cells.push(acc);
-            acc = acc.add(inc);
+        // DAPHNE's row count, `ceil(|end - start| / |inc|) + 1` in the value type; for integers
+        // the distance is taken exactly (in the value type it may overflow, which C++ leaves
+        // undefined), and the division truncates as C++'s does.
+        let steps = if T::IS_FLOAT {
+            let abs = |x: T| if x < zero { x.neg() } else { x };
+            abs(end.sub(start)).div(abs(inc)).unwrap_or_default().to_f64().ceil()
+        } else {
+            let distance = (end.to_i128() - start.to_i128()).unsigned_abs();
+            (distance / inc.to_i128().unsigned_abs()) as f64
+        };
+        let fmt = |x: T| {
+            let mut s = String::new();
+            x.cpp_fmt(&mut s);
+            s
+        };
+        if !steps.is_finite() {
+            return Err(format!(
+                "`seq`: the sequence from {} to {} by {} has no finite length",
+                fmt(start),
+                fmt(end),
+                fmt(inc)
+            ));
         }
-        let last = cells[n - 1].to_f64();
+        // `steps` is below 2^64 here, so the conversion is exact for integers.
+        let Some(n) = (steps < usize::MAX as f64).then(|| steps as usize + 1) else {
+            return Err(format!(
+                "`seq`: the sequence from {} to {} by {} has {} rows, more than any memory holds",
+                fmt(start),
+                fmt(end),
+                fmt(inc),
+                crate::format::fmt_f64(steps + 1.0)
+            ));
+        };
+        let all = DenseMatrix::build(n, 1, "`seq`", |n| {
+            let mut cells = Vec::with_capacity(n);
+            let mut acc = start;
+            for _ in 0..n {
+                cells.push(acc);
+                acc = acc.add(inc);
+            }
+            Ok(cells)
+        })?;
+        let last = all.get(n - 1, 0).to_f64();
         let eps = if T::IS_FLOAT { 1.0e-13 } else { 0.0 };
         let (s, e) = (start.to_f64(), end.to_f64());
         if (e < s && e - last > eps) || (e > s && last - e > eps) {
-            n -= 1;
-            cells.truncate(n);
+            return Ok(wrap(all.row_range(0, n - 1)));
         }
-        Ok(wrap(DenseMatrix::from_vec(n, 1, cells)))
+        Ok(wrap(all))
     }
     let get = |v: &Value, what: &str| -> R<Scalar> {
         match v {
