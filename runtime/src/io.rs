@@ -15,7 +15,7 @@ use serde_json::{Map, Value as Json};
 use crate::format::CppDisplay;
 use crate::frame::Frame;
 use crate::kernels::{cell, matrix_from_scalars};
-use crate::matrix::Matrix;
+use crate::matrix::{DenseMatrix, Matrix};
 use crate::value::{Scalar, Value};
 
 /// What a `.meta` file says.
@@ -318,7 +318,19 @@ pub fn read_matrix_market(path: &str, meta: &Meta) -> Result<Value, String> {
         *size.first().ok_or_else(|| bad("malformed size line"))?,
         *size.get(1).ok_or_else(|| bad("malformed size line"))?,
     );
-    let mut cells = vec![0.0f64; rows * cols];
+    // The compiler took the shape from the meta data: a matrix of another shape would
+    // contradict its own type.
+    if (rows, cols) != (meta.rows, meta.cols) {
+        return Err(bad(&format!(
+            "its header says {rows}x{cols}, but its meta data '{path}.meta' says {}x{}",
+            meta.rows, meta.cols
+        )));
+    }
+    if symmetry != "general" && rows != cols {
+        return Err(bad(&format!("a {symmetry} matrix must be square, not {rows}x{cols}")));
+    }
+    let mut dense = DenseMatrix::filled(rows, cols, 0.0f64, &format!("reading '{path}'"))?;
+    let cells = dense.cells_mut();
     let mut set = |r: usize, c: usize, v: f64| -> Result<(), String> {
         if r >= rows || c >= cols {
             return Err(bad(&format!("entry ({}, {}) is outside the {rows}x{cols} matrix", r + 1, c + 1)));
@@ -361,6 +373,5 @@ pub fn read_matrix_market(path: &str, meta: &Meta) -> Result<Value, String> {
         }
     }
     let vt = meta.schema.first().copied().unwrap_or(ValueType::F64);
-    let scalars: Vec<Scalar> = cells.into_iter().map(Scalar::F64).collect();
-    matrix_from_scalars(rows, cols, &scalars, vt)
+    Matrix::F64(dense).cast(vt).map(Value::Matrix).ok_or_else(|| bad(&format!("cannot hold values of {vt}")))
 }
