@@ -114,6 +114,11 @@ impl CsrMatrix {
 
     /// DAPHNE's printed form: the `CSRMatrix` header, then every cell, zeros included.
     pub fn print(&self, out: &mut String) {
+        self.print_rows(out, &mut |_| {});
+    }
+
+    /// `print`, calling `row_done` after every row (see `Matrix::print_rows`).
+    pub fn print_rows(&self, out: &mut String, row_done: &mut dyn FnMut(&mut String)) {
         out.push_str(&crate::matrix::header(true, self.rows, self.cols, self.value_type()));
         out.push('\n');
         let mut zero = String::new();
@@ -133,6 +138,7 @@ impl CsrMatrix {
                 }
             }
             out.push('\n');
+            row_done(out);
         }
     }
 

@@ -381,9 +381,15 @@ impl Matrix {
 
     /// The printed form; a sparse (CSR) matrix prints every cell too, as DAPHNE's does.
     pub fn print_as(&self, out: &mut String, sparse: bool) {
+        self.print_rows(out, sparse, &mut |_| {});
+    }
+
+    /// `print_as`, calling `row_done` with the text so far after every row: a printer takes
+    /// the text from there in pieces, so a large matrix never has all its text in memory.
+    pub fn print_rows(&self, out: &mut String, sparse: bool, row_done: &mut dyn FnMut(&mut String)) {
         out.push_str(&self.header(sparse));
         out.push('\n');
-        fn rows<T: CppDisplay + Clone>(m: &DenseMatrix<T>, out: &mut String) {
+        fn rows<T: CppDisplay + Clone>(m: &DenseMatrix<T>, out: &mut String, row_done: &mut dyn FnMut(&mut String)) {
             for r in 0..m.rows() {
                 for (c, x) in m.row(r).iter().enumerate() {
                     if c > 0 {
@@ -392,9 +398,10 @@ impl Matrix {
                     x.cpp_fmt(out);
                 }
                 out.push('\n');
+                row_done(out);
             }
         }
-        with_matrix!(self, m => rows(m, out), s => rows(s, out));
+        with_matrix!(self, m => rows(m, out, row_done), s => rows(s, out, row_done));
     }
 }
 
