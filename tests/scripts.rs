@@ -109,3 +109,32 @@ fn pipelines_print_the_same_bytes_under_every_partitioning() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// What a script printed is out when it is printed (flushed, as DAPHNE's `std::endl` does), not
+/// when the run ends: a run killed later (by the OOM killer, a timeout, an abort) keeps it.
+#[test]
+fn printed_output_is_out_before_the_run_ends() {
+    let dir = std::env::temp_dir().join(format!("daphne-print-flush-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let script = dir.join("forever.daph");
+    std::fs::write(&script, "print(\"before\");\nprint([1, 2], true, false);\ni = 0;\nwhile (i >= 0) { i = i + 1; }\n")
+        .expect("a script");
+    let stdout = dir.join("stdout");
+    let mut child = std::process::Command::new(DAPHNE)
+        .arg(&script)
+        .stdout(std::fs::File::create(&stdout).expect("a stdout file"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("daphne starts");
+    let expected = "before\nDenseMatrix(2x1, int64_t)\n1\n2\n";
+    let started = std::time::Instant::now();
+    let mut seen = String::new();
+    while started.elapsed() < std::time::Duration::from_secs(20) && seen != expected {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        seen = std::fs::read_to_string(&stdout).unwrap_or_default();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(seen, expected, "the printed lines are not out while the script still runs");
+}

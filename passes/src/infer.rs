@@ -202,7 +202,7 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
         B::Cbind | B::Rbind => {
             let (ra, ca) = dims(t(0));
             let (rb, cb) = dims(t(1));
-            let sum = |a: Option<u64>, b: Option<u64>| Some(a? + b?);
+            let sum = |a: Option<u64>, b: Option<u64>| a?.checked_add(b?);
             let same = |a: Option<u64>, b: Option<u64>, what: &str| match (a, b) {
                 (Some(a), Some(b)) if a != b => {
                     Err(format!("`{op}` needs the same number of {what}, but they are {a} and {b}"))

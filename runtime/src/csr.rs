@@ -96,23 +96,29 @@ impl CsrMatrix {
 
     /// A dense copy.
     pub fn to_dense(&self) -> Result<Matrix, String> {
-        Ok(with_matrix!(&self.values, v => MatrixElem::wrap(self.expand(v, Default::default())),
-            v => Matrix::Str(self.expand(v, Arc::from("")))))
+        Ok(with_matrix!(&self.values, v => MatrixElem::wrap(self.expand(v, Default::default())?),
+            v => Matrix::Str(self.expand(v, Arc::from(""))?)))
     }
 
     /// The cells of a dense matrix with this pattern and values `v`, `zero` elsewhere.
-    fn expand<T: Clone>(&self, v: &DenseMatrix<T>, zero: T) -> DenseMatrix<T> {
-        let mut cells = vec![zero; self.rows * self.cols];
+    fn expand<T: Clone>(&self, v: &DenseMatrix<T>, zero: T) -> Result<DenseMatrix<T>, String> {
+        let mut dense = DenseMatrix::filled(self.rows, self.cols, zero, "a dense copy of a sparse matrix")?;
+        let cells = dense.cells_mut();
         for r in 0..self.rows {
             for k in self.row_offsets[r]..self.row_offsets[r + 1] {
                 cells[r * self.cols + self.col_idxs[k]] = v.get(0, k).clone();
             }
         }
-        DenseMatrix::from_vec(self.rows, self.cols, cells)
+        Ok(dense)
     }
 
     /// DAPHNE's printed form: the `CSRMatrix` header, then every cell, zeros included.
     pub fn print(&self, out: &mut String) {
+        self.print_rows(out, &mut |_| {});
+    }
+
+    /// `print`, calling `row_done` after every row (see `Matrix::print_rows`).
+    pub fn print_rows(&self, out: &mut String, row_done: &mut dyn FnMut(&mut String)) {
         out.push_str(&crate::matrix::header(true, self.rows, self.cols, self.value_type()));
         out.push('\n');
         let mut zero = String::new();
@@ -132,6 +138,7 @@ impl CsrMatrix {
                 }
             }
             out.push('\n');
+            row_done(out);
         }
     }
 
@@ -216,7 +223,8 @@ impl CsrMatrix {
         }
         let vals = self.values.to_typed::<f64>().ok_or("`@` needs numbers")?;
         let m = b.cols();
-        let mut out = vec![0.0f64; self.rows * m];
+        let mut product = DenseMatrix::filled(self.rows, m, 0.0f64, &crate::kernels::label(Builtin::MatMul))?;
+        let out = product.cells_mut();
         for r in 0..self.rows {
             for k in self.row_offsets[r]..self.row_offsets[r + 1] {
                 let (c, v) = (self.col_idxs[k], *vals.get(0, k));
@@ -225,7 +233,23 @@ impl CsrMatrix {
                 }
             }
         }
-        Ok(DenseMatrix::from_vec(self.rows, m, out))
+        Ok(product)
+    }
+}
+
+/// Fails, naming `what` and the size, unless a CSR matrix of `rows` rows and `nnz` values of
+/// `T` (and a count per row while it is made) fits in the memory budget. `nnz` is a float, as
+/// kernels compute it from a sparsity; a NaN is left for the kernel to report.
+pub fn check_size<T>(rows: usize, nnz: f64, what: &str) -> Result<(), String> {
+    let per_value = (std::mem::size_of::<T>() + std::mem::size_of::<usize>()) as f64;
+    let bytes = (2.0 * rows as f64 + 1.0) * std::mem::size_of::<usize>() as f64 + nnz * per_value;
+    let what = format!("{what} ({rows} rows, {} non-zeros)", crate::format::fmt_f64(nnz));
+    if bytes.is_nan() {
+        Ok(())
+    } else if bytes >= isize::MAX as f64 {
+        Err(format!("{what} is larger than any memory"))
+    } else {
+        crate::memory::check(bytes as usize, &what)
     }
 }
 

@@ -131,6 +131,9 @@ pub fn run_with(
     })
 }
 
+/// The size of the pieces in which `print` writes a large value.
+const PRINT_PIECE: usize = 1 << 16;
+
 /// The deepest recursion of user-defined functions before the script is stopped.
 const MAX_CALL_DEPTH: usize = 10_000;
 
@@ -460,23 +463,43 @@ impl Executor<'_, '_> {
     }
 
     /// `print(value, newline, toStderr)`; `sparse` when the value has the CSR representation.
+    ///
+    /// The text goes out in pieces of at most about `PRINT_PIECE` bytes, and is flushed when
+    /// the value is printed (as DAPHNE's `std::endl` does): what a script printed is out even
+    /// if the process dies later, and its stdout and stderr lines come in order.
     fn print(&mut self, args: &[Value], sparse: bool) -> Result<(), String> {
         let flag = |v: &Value| truth(v);
         let newline = flag(&args[1])?;
         let to_stderr = flag(&args[2])?;
+        let sink: &mut dyn Write = if to_stderr { &mut *self.err } else { &mut *self.out };
+        let mut failed = None;
+        let mut piece = |text: &mut String| {
+            if text.len() >= PRINT_PIECE {
+                if failed.is_none()
+                    && let Err(e) = sink.write_all(text.as_bytes())
+                {
+                    failed = Some(e);
+                }
+                text.clear();
+            }
+        };
         let mut text = String::new();
         match &args[0] {
-            Value::Matrix(m) => m.print_as(&mut text, sparse),
+            Value::Matrix(m) => m.print_rows(&mut text, sparse, &mut piece),
             // The static type decides the representation DAPHNE would have chosen.
-            Value::Sparse(m) if sparse => m.print(&mut text),
-            Value::Sparse(m) => m.to_dense()?.print_as(&mut text, false),
+            Value::Sparse(m) if sparse => m.print_rows(&mut text, &mut piece),
+            Value::Sparse(m) => m.to_dense()?.print_rows(&mut text, false, &mut piece),
+            Value::Frame(f) => f.print_rows(&mut text, &mut piece),
             other => other.print(&mut text),
         }
         if newline && matches!(args[0], Value::Scalar(_)) {
             text.push('\n');
         }
-        let sink: &mut dyn Write = if to_stderr { &mut *self.err } else { &mut *self.out };
-        sink.write_all(text.as_bytes()).map_err(|e| format!("cannot write the output: {e}"))
+        let written = match failed {
+            Some(e) => Err(e),
+            None => sink.write_all(text.as_bytes()).and_then(|()| sink.flush()),
+        };
+        written.map_err(|e| format!("cannot write the output: {e}"))
     }
 }
 

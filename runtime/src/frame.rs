@@ -121,6 +121,11 @@ impl Frame {
 
     /// DAPHNE's printed form: `Frame(3x2, [a:int64_t, b:double])`, then one line per row.
     pub fn print(&self, out: &mut String) {
+        self.print_rows(out, &mut |_| {});
+    }
+
+    /// `print`, calling `row_done` after every row (see `Matrix::print_rows`).
+    pub fn print_rows(&self, out: &mut String, row_done: &mut dyn FnMut(&mut String)) {
         let schema: Vec<String> =
             self.labels.iter().zip(&self.columns).map(|(l, c)| format!("{l}:{}", cpp_name(c.value_type()))).collect();
         out.push_str(&format!("Frame({}x{}, [{}])\n", self.rows, self.cols(), schema.join(", ")));
@@ -132,6 +137,7 @@ impl Frame {
                 cell(c, r, 0).print(out);
             }
             out.push('\n');
+            row_done(out);
         }
     }
 }

@@ -15,6 +15,7 @@ use serde_json::{Map, Value as Json};
 use crate::format::CppDisplay;
 use crate::frame::Frame;
 use crate::kernels::{cell, matrix_from_scalars};
+use crate::matrix::{DenseMatrix, Matrix};
 use crate::value::{Scalar, Value};
 
 /// What a `.meta` file says.
@@ -173,6 +174,8 @@ pub fn read_matrix(path: &str) -> Result<Value, String> {
     }
     let vt = meta.schema[0];
     let rows = read_rows(path, &meta)?;
+    // A file without rows does not bound the number of columns its meta data declares.
+    crate::memory::check_shape::<Scalar>(meta.rows, meta.cols, &format!("reading '{path}'"))?;
     let cells: Vec<Scalar> = rows.iter().flat_map(|r| r[..meta.cols].iter().map(|c| parse_cell(c, vt))).collect();
     matrix_from_scalars(meta.rows, meta.cols, &cells, vt)
 }
@@ -185,6 +188,8 @@ pub fn read_frame(path: &str) -> Result<Value, String> {
     }
     let meta = read_meta(path)?;
     let rows = read_rows(path, &meta)?;
+    // A file without rows does not bound the number of columns its meta data declares.
+    crate::memory::check_cells::<Matrix>(1, meta.cols, &format!("the columns of '{path}'"))?;
     let schema =
         if meta.schema.len() == 1 && meta.cols != 1 { vec![meta.schema[0]; meta.cols] } else { meta.schema.clone() };
     let mut columns = Vec::new();
@@ -313,7 +318,19 @@ pub fn read_matrix_market(path: &str, meta: &Meta) -> Result<Value, String> {
         *size.first().ok_or_else(|| bad("malformed size line"))?,
         *size.get(1).ok_or_else(|| bad("malformed size line"))?,
     );
-    let mut cells = vec![0.0f64; rows * cols];
+    // The compiler took the shape from the meta data: a matrix of another shape would
+    // contradict its own type.
+    if (rows, cols) != (meta.rows, meta.cols) {
+        return Err(bad(&format!(
+            "its header says {rows}x{cols}, but its meta data '{path}.meta' says {}x{}",
+            meta.rows, meta.cols
+        )));
+    }
+    if symmetry != "general" && rows != cols {
+        return Err(bad(&format!("a {symmetry} matrix must be square, not {rows}x{cols}")));
+    }
+    let mut dense = DenseMatrix::filled(rows, cols, 0.0f64, &format!("reading '{path}'"))?;
+    let cells = dense.cells_mut();
     let mut set = |r: usize, c: usize, v: f64| -> Result<(), String> {
         if r >= rows || c >= cols {
             return Err(bad(&format!("entry ({}, {}) is outside the {rows}x{cols} matrix", r + 1, c + 1)));
@@ -356,6 +373,5 @@ pub fn read_matrix_market(path: &str, meta: &Meta) -> Result<Value, String> {
         }
     }
     let vt = meta.schema.first().copied().unwrap_or(ValueType::F64);
-    let scalars: Vec<Scalar> = cells.into_iter().map(Scalar::F64).collect();
-    matrix_from_scalars(rows, cols, &scalars, vt)
+    Matrix::F64(dense).cast(vt).map(Value::Matrix).ok_or_else(|| bad(&format!("cannot hold values of {vt}")))
 }

@@ -32,8 +32,29 @@ impl<T: Clone> DenseMatrix<T> {
         DenseMatrix { rows, cols, cells: Arc::new(cells), offset: 0 }
     }
 
-    pub fn filled(rows: usize, cols: usize, value: T) -> DenseMatrix<T> {
-        DenseMatrix::from_vec(rows, cols, vec![value; rows * cols])
+    /// A `rows x cols` matrix of the row-major cells `make` returns (given their number),
+    /// made only once the memory budget has room for them. Every kernel whose result size
+    /// comes from a script's numbers (`fill(0, 1e18, 1)`) or multiplies sizes (`x @ t(x)`)
+    /// builds its result here, so an impossible size is an error naming the size and `what`
+    /// (the operation), never an abort.
+    pub fn build(
+        rows: usize,
+        cols: usize,
+        what: &str,
+        make: impl FnOnce(usize) -> Result<Vec<T>, String>,
+    ) -> Result<DenseMatrix<T>, String> {
+        crate::memory::check_shape::<T>(rows, cols, what)?;
+        let n = rows * cols;
+        let cells = make(n)?;
+        if cells.len() != n {
+            return Err(format!("internal: {what} made {} cells for {rows}x{cols}", cells.len()));
+        }
+        Ok(DenseMatrix::from_vec(rows, cols, cells))
+    }
+
+    /// A `rows x cols` matrix of `value` ([`DenseMatrix::build`]).
+    pub fn filled(rows: usize, cols: usize, value: T, what: &str) -> Result<DenseMatrix<T>, String> {
+        DenseMatrix::build(rows, cols, what, |n| Ok(vec![value; n]))
     }
 
     pub fn rows(&self) -> usize {
@@ -360,9 +381,15 @@ impl Matrix {
 
     /// The printed form; a sparse (CSR) matrix prints every cell too, as DAPHNE's does.
     pub fn print_as(&self, out: &mut String, sparse: bool) {
+        self.print_rows(out, sparse, &mut |_| {});
+    }
+
+    /// `print_as`, calling `row_done` with the text so far after every row: a printer takes
+    /// the text from there in pieces, so a large matrix never has all its text in memory.
+    pub fn print_rows(&self, out: &mut String, sparse: bool, row_done: &mut dyn FnMut(&mut String)) {
         out.push_str(&self.header(sparse));
         out.push('\n');
-        fn rows<T: CppDisplay + Clone>(m: &DenseMatrix<T>, out: &mut String) {
+        fn rows<T: CppDisplay + Clone>(m: &DenseMatrix<T>, out: &mut String, row_done: &mut dyn FnMut(&mut String)) {
             for r in 0..m.rows() {
                 for (c, x) in m.row(r).iter().enumerate() {
                     if c > 0 {
@@ -371,9 +398,10 @@ impl Matrix {
                     x.cpp_fmt(out);
                 }
                 out.push('\n');
+                row_done(out);
             }
         }
-        with_matrix!(self, m => rows(m, out), s => rows(s, out));
+        with_matrix!(self, m => rows(m, out, row_done), s => rows(s, out, row_done));
     }
 }
 
@@ -381,6 +409,11 @@ impl CppDisplay for Arc<str> {
     fn cpp_fmt(&self, out: &mut String) {
         out.push_str(self);
     }
+}
+
+/// The bytes of one cell of value type `vt`.
+pub fn cell_width(vt: ValueType) -> usize {
+    with_elem_type!(vt, T => std::mem::size_of::<T>(), str => std::mem::size_of::<Arc<str>>())
 }
 
 /// DAPHNE's header of a `rows x cols` matrix of `vt`: `DenseMatrix(2x3, double)` or, with the

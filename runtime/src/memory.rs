@@ -99,6 +99,11 @@ pub fn set_limit(bytes: Option<usize>) {
 /// Fails, naming `what` and the sizes, unless `bytes` more fit in the budget now.
 pub fn check(bytes: usize, what: &str) -> Result<(), String> {
     let (held, reserved, limit) = (allocated(), reserved(), limit());
+    if bytes > limit {
+        // Whatever else is held: the same message on every run (scripts' outputs are compared
+        // across runs, fused and not, local and distributed).
+        return Err(format!("{what} needs {} of memory, more than the {} budget", human(bytes), human(limit)));
+    }
     let used = held.saturating_add(reserved);
     if used.saturating_add(bytes) > limit {
         return Err(format!(
@@ -131,6 +136,22 @@ pub fn check_cells<T>(rows: usize, cols: usize, what: &str) -> Result<(), String
         Some(b) => check(b, &format!("{what} ({rows}x{cols} cells)")),
         None => Err(format!("{what} ({rows}x{cols} cells) is larger than any memory")),
     }
+}
+
+/// [`check_cells`], and that the longer side of the matrix fits as a vector of `T` too: a
+/// matrix without cells (`fill(0, 1e18, 0)`) still has results along its sides (`sum(X, 0)`,
+/// `t(X)`) and work per row (the blocks of a pipeline, printing).
+pub fn check_shape<T>(rows: usize, cols: usize, what: &str) -> Result<(), String> {
+    check_cells::<T>(rows, cols, what)?;
+    if rows == 0 || cols == 0 {
+        let side = rows.max(cols);
+        let width = std::mem::size_of::<T>().max(1);
+        match cells_bytes(side, 1, width) {
+            Some(b) => check(b, &format!("{what} ({rows}x{cols}: results along its {side} rows or columns)"))?,
+            None => return Err(format!("{what} ({rows}x{cols}) has more rows or columns than any memory holds")),
+        }
+    }
+    Ok(())
 }
 
 /// Bytes held back for an operation under way until the reservation is dropped: what a

@@ -75,6 +75,7 @@ pub fn run_blocks(
         }
     }
     let n = n.unwrap_or(0);
+    check_pieced_outputs(f, op, &spec.combines, n)?;
     let blocks = match block_rows {
         Some(b) => blocks_of(n, b),
         None => blocks(n),
@@ -158,6 +159,37 @@ pub fn run_blocks(
                 .ok_or_else(|| ("internal: pipeline partials of different shapes".to_owned(), None)),
         })
         .collect()
+}
+
+/// Fails unless every output put together from its blocks' pieces (combined as `rows` or
+/// `cols`) fits in memory whole, where its static type gives its other side. A kernel checks
+/// each piece it makes, but `x @ W` in blocks of `x`'s rows makes pieces that fit and a whole
+/// that may not; the error names the op as its kernel would, fused or not.
+fn check_pieced_outputs(f: &Function, op: &Op, combines: &[Combine], n: usize) -> Result<(), Failure> {
+    let body = op.regions.first().map_or(&[][..], |r| &r.ops[..]);
+    let yielded = body.iter().map(|&id| &f.ops[id]).find(|o| matches!(o.kind, OpKind::Yield));
+    for (k, (&r, &c)) in op.results.iter().zip(combines).enumerate() {
+        let daphne_ir::Type::Matrix(t) = f.ty(r) else { continue };
+        let (rows, cols) = match (c, t.rows, t.cols) {
+            (Combine::Rows, _, Some(cols)) => (n, cols as usize),
+            (Combine::Cols, Some(rows), _) => (rows as usize, n),
+            _ => continue,
+        };
+        // Named after the op that computes the output.
+        let by = yielded.and_then(|y| y.operands.get(k)).and_then(|&v| match f.values[v].def {
+            daphne_ir::ValueDef::Result(def, _) => match f.ops[def].kind {
+                OpKind::Builtin(b) => Some(b),
+                _ => None,
+            },
+            _ => None,
+        });
+        let what = by.map_or_else(|| "a result".to_owned(), kernels::label);
+        let width = t.vt.map_or(8, crate::matrix::cell_width);
+        let bytes = crate::memory::cells_bytes(rows, cols, width)
+            .ok_or_else(|| (format!("{what} ({rows}x{cols} cells) is larger than any memory"), None))?;
+        crate::memory::check(bytes, &format!("{what} ({rows}x{cols} cells)")).map_err(|m| (m, None))?;
+    }
+    Ok(())
 }
 
 fn set(frame: &mut [Option<Value>], v: daphne_ir::Value, x: Value) {

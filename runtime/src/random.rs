@@ -507,6 +507,9 @@ pub trait RandValue: Copy + PartialEq + PartialOrd + fmt::Debug + sealed::Sealed
     /// A key under which equal values (in the sense of `==`) collide; `None` for NaN, which is
     /// never equal to anything.
     fn eq_key(self) -> Option<u64>;
+    /// How many values of the type lie in `[0, self]` for `self >= 0` (`u64::MAX` when more,
+    /// or for NaN).
+    fn values_from_zero(self) -> u64;
 }
 
 macro_rules! rand_value_float {
@@ -550,6 +553,10 @@ macro_rules! rand_value_float {
                     Some(u64::from(self.to_bits()))
                 }
             }
+            fn values_from_zero(self) -> u64 {
+                // Non-negative floats are ordered as their bits.
+                if self.is_nan() { u64::MAX } else { u64::from(self.abs().to_bits()).saturating_add(1) }
+            }
         }
     };
 }
@@ -588,6 +595,9 @@ macro_rules! rand_value_int {
             }
             fn eq_key(self) -> Option<u64> {
                 Some(self.to_wrapping_u64())
+            }
+            fn values_from_zero(self) -> u64 {
+                self.to_wrapping_u64().saturating_add(1)
             }
         }
     };
@@ -632,6 +642,9 @@ pub enum RandError {
     SampleRangeSmallerThanSize,
     /// The result does not fit in memory (DAPHNE fails to allocate it).
     TooLarge,
+    /// `sample` of floating-point values without replacement from a range with fewer than
+    /// `size` values (DAPHNE loops for ever).
+    SampleRangeTooFewValues,
 }
 
 impl fmt::Display for RandError {
@@ -648,6 +661,7 @@ impl fmt::Display for RandError {
             RandError::SampleRangeNotPositive => "range must be > 0",
             RandError::SampleRangeSmallerThanSize => "if no duplicates are allowed, then must be range >= size",
             RandError::TooLarge => "std::bad_alloc",
+            RandError::SampleRangeTooFewValues => "the range holds fewer distinct values than size",
         })
     }
 }
@@ -674,7 +688,8 @@ fn double_to_size(x: f64) -> u64 {
     if x.is_nan() { 1 << 63 } else { x as u64 }
 }
 
-fn validate_rand<T: RandValue>(
+/// DAPHNE's checks of `rand`'s arguments, which come before any allocation.
+pub fn validate_rand<T: RandValue>(
     num_rows: usize,
     num_cols: usize,
     min: T,
@@ -871,21 +886,8 @@ pub fn rand_matrix_csr<T: RandValue>(
     Ok(CsrParts { values, col_idxs, row_offsets })
 }
 
-/// DAPHNE's `sample(range, size, withReplacement, seed)`: a `size x 1` column of values in
-/// `[0, range)`, bit-identical to `Sample<DenseMatrix<T>, T>`.
-///
-/// Values come from an mt19937 seeded with `seed` (`-1`: nondeterministic) and the distribution
-/// over `[0, nextafter(range, 0)]` (computed in double; for integers this is `range - 1` unless
-/// `range` exceeds 2^53). With replacement, `size` draws. Without replacement, floating-point
-/// draws are repeated until unseen; integers are chosen by selection sampling over
-/// `0..range` (candidate `i` is taken if `draw mod (range - i)` is below the number still to
-/// choose, so this runs over up to `range` candidates) and then shuffled with [`shuffle`].
-pub fn sample_values<T: RandValue>(
-    range: T,
-    size: usize,
-    with_replacement: bool,
-    seed: i64,
-) -> Result<Vec<T>, RandError> {
+/// DAPHNE's checks of `sample`'s arguments, which come before any allocation.
+pub fn validate_sample<T: RandValue>(range: T, size: usize, with_replacement: bool) -> Result<(), RandError> {
     // DAPHNE passes the size_t size on as int64_t.
     let size = size as i64;
     if size <= 0 {
@@ -897,23 +899,65 @@ pub fn sample_values<T: RandValue>(
     if !with_replacement && !T::IS_FLOAT && range < T::from_i64(size) {
         return Err(RandError::SampleRangeSmallerThanSize);
     }
-    let len = usize::try_from(size).map_err(|_| RandError::TooLarge)?;
+    Ok(())
+}
+
+/// Ranges up to this size are sampled without replacement exactly as DAPHNE does, by a scan
+/// over every candidate below the last one taken (about 7 ns per candidate in a release build:
+/// at most half a minute); larger ranges by [`sample_floyd`], in time linear in the size.
+pub const SAMPLE_SCAN_LIMIT: u64 = 1 << 32;
+
+/// How many draws in a row may repeat values already taken before `sample` of floating-point
+/// values without replacement gives up (DAPHNE would loop for ever).
+const MAX_REDRAWS: u32 = 1 << 24;
+
+/// DAPHNE's `sample(range, size, withReplacement, seed)`: a `size x 1` column of values in
+/// `[0, range)`, bit-identical to `Sample<DenseMatrix<T>, T>` wherever DAPHNE finishes.
+///
+/// Values come from an mt19937 seeded with `seed` (`-1`: nondeterministic) and the distribution
+/// over `[0, nextafter(range, 0)]` (computed in double; for integers this is `range - 1` unless
+/// `range` exceeds 2^53). With replacement, `size` draws. Without replacement, floating-point
+/// draws are repeated until unseen (where the range holds fewer than `size` values, or draws
+/// keep repeating [`MAX_REDRAWS`] times, DAPHNE loops for ever; this is an error);
+/// integers are chosen by selection sampling over `0..range` (candidate `i` is taken if
+/// `draw mod (range - i)` is below the number still to choose, so this runs over up to `range`
+/// candidates) and then shuffled with [`shuffle`]. The scan is linear in the range, so ranges
+/// above [`SAMPLE_SCAN_LIMIT`] are sampled by Floyd's algorithm from the same generator
+/// instead: other values than DAPHNE's, whose scan takes from about half a minute just above
+/// the limit to centuries (`sample(2^63 - 1, 5, false, 1)`).
+pub fn sample_values<T: RandValue>(
+    range: T,
+    size: usize,
+    with_replacement: bool,
+    seed: i64,
+) -> Result<Vec<T>, RandError> {
+    validate_sample(range, size, with_replacement)?;
+    let len = size;
     let mut values = Vec::new();
     values.try_reserve_exact(len).map_err(|_| RandError::TooLarge)?;
 
     let seed = resolve_seed(seed);
     let mut rng = Mt19937::from_i64_seed(seed);
-    let distr = T::distribution(T::ZERO, range.sample_upper_bound());
+    let upper = range.sample_upper_bound();
+    let distr = T::distribution(T::ZERO, upper);
 
     if with_replacement {
         for _ in 0..len {
             values.push(distr.sample(&mut rng));
         }
     } else if T::IS_FLOAT {
+        if len as u64 > upper.values_from_zero() {
+            return Err(RandError::SampleRangeTooFewValues);
+        }
         let mut seen = HashSet::new();
         for _ in 0..len {
             let mut v = distr.sample(&mut rng);
+            let mut redraws = 0;
             while v.eq_key().is_some_and(|k| seen.contains(&k)) {
+                redraws += 1;
+                if redraws > MAX_REDRAWS {
+                    return Err(RandError::SampleRangeTooFewValues);
+                }
                 v = distr.sample(&mut rng);
             }
             values.push(v);
@@ -921,13 +965,27 @@ pub fn sample_values<T: RandValue>(
                 seen.insert(k);
             }
         }
+    } else if range.to_size() > SAMPLE_SCAN_LIMIT {
+        values.extend(sample_floyd(range.to_size(), len as u64, &mut rng).into_iter().map(T::from_u64));
+        shuffle(&mut values, &mut rng);
     } else {
         let range_size = range.to_size();
         let mut candidate: u64 = 0;
+        // DAPHNE tests `fmod(draw, remaining candidates) < remaining to choose` in doubles; below
+        // the scan's limit every operand is an integer below 2^53, exact as a double, so the
+        // integer remainder is the same test (and much faster).
         while candidate < range_size && values.len() < len {
-            let remaining_candidates = (range_size - candidate) as f64;
-            let remaining_to_choose = (len - values.len()) as f64;
-            if distr.sample(&mut rng).to_f64() % remaining_candidates < remaining_to_choose {
+            let remaining_candidates = range_size - candidate;
+            let draw = distr.sample(&mut rng).to_size();
+            // Mostly below twice the candidates left: a subtraction instead of a division.
+            let rem = if draw < remaining_candidates {
+                draw
+            } else if draw - remaining_candidates < remaining_candidates {
+                draw - remaining_candidates
+            } else {
+                draw % remaining_candidates
+            };
+            if rem < (len - values.len()) as u64 {
                 values.push(T::from_u64(candidate));
             }
             candidate += 1;
@@ -937,6 +995,22 @@ pub fn sample_values<T: RandValue>(
         shuffle(&mut values, &mut rng);
     }
     Ok(values)
+}
+
+/// Floyd's algorithm: `size` distinct values of `0..range` (`size <= range`), one draw from
+/// `g` for each, in the order taken.
+pub fn sample_floyd<G: Urbg>(range: u64, size: u64, g: &mut G) -> Vec<u64> {
+    let mut taken = HashSet::new();
+    let mut values = Vec::new();
+    for j in range - size..range {
+        let t = UniformIntDistribution::new(0, j).sample(g);
+        let v = if taken.insert(t) { t } else { j };
+        if v == j {
+            taken.insert(j);
+        }
+        values.push(v);
+    }
+    values
 }
 
 #[cfg(test)]
@@ -1065,6 +1139,27 @@ mod tests {
             RandError::SampleRangeSmallerThanSize.to_string(),
             "if no duplicates are allowed, then must be range >= size"
         );
+    }
+
+    #[test]
+    fn sample_without_replacement_of_a_huge_range_takes_time_by_its_size() {
+        let v = sample_values(i64::MAX, 1000, false, 3).expect("valid");
+        assert_eq!(v.iter().collect::<HashSet<_>>().len(), 1000);
+        assert!(v.iter().all(|&x| x >= 0));
+        let u = sample_values(u64::MAX, 5, false, 3).expect("valid");
+        assert_eq!(u.iter().collect::<HashSet<_>>().len(), 5);
+        // Every value of a range just above the scan's limit, in some order.
+        let mut all = sample_floyd(4, 4, &mut Mt19937::new(1));
+        all.sort_unstable();
+        assert_eq!(all, [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn sample_of_more_distinct_floats_than_the_range_holds_is_an_error() {
+        // [0, nextafter(5e-324, 0)] holds only 0.
+        assert_eq!(sample_values(5e-324, 2, false, 1), Err(RandError::SampleRangeTooFewValues));
+        assert_eq!(sample_values(5e-324, 1, false, 1), Ok(vec![0.0]));
+        assert_eq!(sample_values(2e-323_f64, 4, false, 1).map(|v| v.len()), Ok(4));
     }
 
     #[test]

@@ -357,9 +357,10 @@ impl<'a> Lowerer<'a> {
             _ => None,
         };
         if let (Some(Literal::Si64(q)), Some(n)) = (self.constant(p), extent) {
-            let lo = if q < 0 { q + n as i64 } else { q };
+            let lo = if q < 0 { q.wrapping_add(n as i64) } else { q };
             let lo_v = self.constant_value(Literal::Si64(lo), span)?;
-            let hi_v = self.constant_value(Literal::Si64(lo + 1), span)?;
+            // Wrapping, as the si64 addition the other path emits (the bounds check rejects it).
+            let hi_v = self.constant_value(Literal::Si64(lo.wrapping_add(1)), span)?;
             return Ok((lo_v, hi_v));
         }
         let zero = self.constant_value(Literal::Si64(0), span)?;
@@ -517,7 +518,7 @@ impl<'a> Lowerer<'a> {
                 let (r, c) = (dim(self, &s.rows)?, dim(self, &s.cols)?);
                 let bad = || compile_error(s.span, format!("a matrix literal of {n} elements cannot have this shape"));
                 match (r, c) {
-                    (Some(r), Some(c)) if r * c == n => (r, c),
+                    (Some(r), Some(c)) if r.checked_mul(c) == Some(n) => (r, c),
                     (Some(r), None) if r > 0 && n.is_multiple_of(r) => (r, n / r),
                     (None, Some(c)) if c > 0 && n.is_multiple_of(c) => (n / c, c),
                     (None, None) => (n, 1),

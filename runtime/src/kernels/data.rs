@@ -21,7 +21,7 @@ pub fn matrix_literal(args: &[Value], vt: ValueType) -> R<Value> {
             _ => Err("the elements of a matrix literal must be scalars".to_owned()),
         })
         .collect::<R<_>>()?;
-    if rows * cols != n {
+    if rows.checked_mul(cols) != Some(n) {
         return Err(format!("a matrix literal of {n} elements cannot be {rows}x{cols}"));
     }
     matrix_from_scalars(rows, cols, &cells, vt)
@@ -32,18 +32,19 @@ pub fn fill(value: &Value, rows: &Value, cols: &Value) -> R<Value> {
     let rows = size_arg(Builtin::Fill, rows, "the number of rows")?;
     let cols = size_arg(Builtin::Fill, cols, "the number of columns")?;
     match value {
-        Value::Scalar(s @ Scalar::Str(_)) => {
-            matrix_from_scalars(rows, cols, &vec![s.clone(); rows * cols], ValueType::Str)
+        Value::Scalar(Scalar::Str(s)) => {
+            Ok(Value::Matrix(Matrix::Str(DenseMatrix::filled(rows, cols, s.clone(), "`fill`")?)))
         }
         Value::Scalar(s) => with_elem_type!(s.value_type(), T => {
             let v: T = s.get().unwrap_or_default();
-            Ok(wrap(DenseMatrix::filled(rows, cols, v)))
+            Ok(wrap(DenseMatrix::filled(rows, cols, v, "`fill`")?))
         }, str => Err("internal: string fill".to_owned())),
         _ => Err("`fill` needs a scalar value".to_owned()),
     }
 }
 
-/// `seq(from, to, inc)`: as DAPHNE's `Seq` kernel, in the result value type.
+/// `seq(from, to, inc)`: as DAPHNE's `Seq` kernel, in the result value type. A sequence with
+/// no finite length (`seq(1, inf, 1)`) is an error, and so is one too long for memory.
 pub fn seq(from: &Value, to: &Value, inc: &Value, vt: ValueType) -> R<Value> {
     fn run<T: MatrixElem>(start: T, end: T, inc: T) -> R<Value> {
         if T::IS_FLOAT && (inc.to_f64().is_nan() || start.to_f64().is_nan() || end.to_f64().is_nan()) {
@@ -56,24 +57,55 @@ pub fn seq(from: &Value, to: &Value, inc: &Value, vt: ValueType) -> R<Value> {
         if (start < end && inc < zero) || (start > end && inc > zero) {
             return Ok(wrap(DenseMatrix::<T>::from_vec(0, 1, Vec::new())));
         }
-        let abs = |x: T| if x < zero { x.neg() } else { x };
-        let distance = abs(end.sub(start));
-        let steps = distance.div(abs(inc)).unwrap_or_default().to_f64().ceil();
-        let mut n = steps as usize + 1;
-        let mut cells = Vec::with_capacity(n);
-        let mut acc = start;
-        for _ in 0..n {
-            cells.push(acc);
-            acc = acc.add(inc);
+        // DAPHNE's row count, `ceil(|end - start| / |inc|) + 1` in the value type; for integers
+        // the distance is taken exactly (in the value type it may overflow, which C++ leaves
+        // undefined), and the division truncates as C++'s does.
+        let steps = if T::IS_FLOAT {
+            let abs = |x: T| if x < zero { x.neg() } else { x };
+            abs(end.sub(start)).div(abs(inc)).unwrap_or_default().to_f64().ceil()
+        } else {
+            let distance = (end.to_i128() - start.to_i128()).unsigned_abs();
+            (distance / inc.to_i128().unsigned_abs()) as f64
+        };
+        let fmt = |x: T| {
+            let mut s = String::new();
+            x.cpp_fmt(&mut s);
+            s
+        };
+        if !steps.is_finite() {
+            return Err(format!(
+                "`seq`: the sequence from {} to {} by {} has no finite length",
+                fmt(start),
+                fmt(end),
+                fmt(inc)
+            ));
         }
-        let last = cells[n - 1].to_f64();
+        // `steps` is below 2^64 here, so the conversion is exact for integers.
+        let Some(n) = (steps < usize::MAX as f64).then(|| steps as usize + 1) else {
+            return Err(format!(
+                "`seq`: the sequence from {} to {} by {} has {} rows, more than any memory holds",
+                fmt(start),
+                fmt(end),
+                fmt(inc),
+                crate::format::fmt_f64(steps + 1.0)
+            ));
+        };
+        let all = DenseMatrix::build(n, 1, "`seq`", |n| {
+            let mut cells = Vec::with_capacity(n);
+            let mut acc = start;
+            for _ in 0..n {
+                cells.push(acc);
+                acc = acc.add(inc);
+            }
+            Ok(cells)
+        })?;
+        let last = all.get(n - 1, 0).to_f64();
         let eps = if T::IS_FLOAT { 1.0e-13 } else { 0.0 };
         let (s, e) = (start.to_f64(), end.to_f64());
         if (e < s && e - last > eps) || (e > s && last - e > eps) {
-            n -= 1;
-            cells.truncate(n);
+            return Ok(wrap(all.row_range(0, n - 1)));
         }
-        Ok(wrap(DenseMatrix::from_vec(n, 1, cells)))
+        Ok(wrap(all))
     }
     let get = |v: &Value, what: &str| -> R<Scalar> {
         match v {
@@ -115,10 +147,14 @@ pub fn rand(args: &[Value], vt: ValueType, csr: bool) -> R<Value> {
     ) -> R<Value> {
         let (lo, hi): (T, T) = (lo.get().unwrap_or_default(), hi.get().unwrap_or_default());
         let fail = |e| format!("`rand`: {e}");
+        crate::random::validate_rand(rows, cols, lo, hi, sparsity).map_err(fail)?;
         if !csr {
-            let cells = crate::random::rand_matrix_values::<T>(rows, cols, lo, hi, sparsity, seed).map_err(fail)?;
-            return Ok(wrap(DenseMatrix::from_vec(rows, cols, cells)));
+            return Ok(wrap(DenseMatrix::build(rows, cols, "`rand`", |_| {
+                crate::random::rand_matrix_values::<T>(rows, cols, lo, hi, sparsity, seed).map_err(fail)
+            })?));
         }
+        let nnz = (rows as f64 * cols as f64 * sparsity).round();
+        crate::csr::check_size::<T>(rows, nnz, "`rand`")?;
         let parts = crate::random::rand_matrix_csr::<T>(rows, cols, lo, hi, sparsity, seed).map_err(fail)?;
         let values = T::wrap(DenseMatrix::from_vec(1, parts.values.len(), parts.values));
         crate::csr::CsrMatrix::new(rows, cols, parts.row_offsets, parts.col_idxs, values).map(Value::Sparse)
@@ -142,15 +178,16 @@ pub fn diag_matrix(m: &Matrix) -> R<Value> {
     if m.cols() != 1 {
         return Err(format!("`diagMatrix` needs a column matrix (n x 1), not {}x{}", m.rows(), m.cols()));
     }
-    fn run<T: MatrixElem>(x: &DenseMatrix<T>) -> Value {
+    fn run<T: MatrixElem>(x: &DenseMatrix<T>) -> R<Value> {
         let n = x.rows();
-        let mut cells = vec![T::default(); n * n];
+        let mut out = DenseMatrix::filled(n, n, T::default(), "`diagMatrix`")?;
+        let cells = out.cells_mut();
         for i in 0..n {
             cells[i * n + i] = *x.get(i, 0);
         }
-        wrap(DenseMatrix::from_vec(n, n, cells))
+        Ok(wrap(out))
     }
-    with_matrix!(m, x => Ok(run(x)), _s => Err("`diagMatrix` is not defined on strings".to_owned()))
+    with_matrix!(m, x => run(x), _s => Err("`diagMatrix` is not defined on strings".to_owned()))
 }
 
 fn transpose_dense<T: Clone>(x: &DenseMatrix<T>) -> DenseMatrix<T> {
@@ -176,9 +213,11 @@ pub fn transpose(m: &Matrix) -> Value {
 pub fn reshape(m: &Matrix, rows: &Value, cols: &Value) -> R<Value> {
     let r = size_arg(Builtin::Reshape, rows, "the number of rows")?;
     let c = size_arg(Builtin::Reshape, cols, "the number of columns")?;
-    if r * c != m.rows() * m.cols() {
+    if r.checked_mul(c) != Some(m.rows() * m.cols()) {
         return Err(format!("`reshape`: a {}x{} matrix cannot be reshaped to {r}x{c}", m.rows(), m.cols()));
     }
+    // Without cells, the new shape may still be beyond what results along its sides can hold.
+    crate::memory::check_shape::<f64>(r, c, "`reshape`")?;
     Ok(Value::Matrix(map_cells!(m, x => x.reshaped(r, c))))
 }
 
@@ -197,12 +236,15 @@ pub fn bind(op: Builtin, a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
                     b.rows()
                 ));
             }
-            let mut cells = Vec::with_capacity(a.rows() * (a.cols() + b.cols()));
-            for i in 0..a.rows() {
-                cells.extend_from_slice(a.row(i));
-                cells.extend_from_slice(b.row(i));
-            }
-            Ok(DenseMatrix::from_vec(a.rows(), a.cols() + b.cols(), cells))
+            let cols = a.cols().checked_add(b.cols()).ok_or("`cbind`: the result has more columns than any size")?;
+            DenseMatrix::build(a.rows(), cols, "`cbind`", |n| {
+                let mut cells = Vec::with_capacity(n);
+                for i in 0..a.rows() {
+                    cells.extend_from_slice(a.row(i));
+                    cells.extend_from_slice(b.row(i));
+                }
+                Ok(cells)
+            })
         } else {
             if a.cols() != b.cols() {
                 return Err(format!(
@@ -211,9 +253,13 @@ pub fn bind(op: Builtin, a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
                     b.cols()
                 ));
             }
-            let mut cells = a.cells().to_vec();
-            cells.extend_from_slice(b.cells());
-            Ok(DenseMatrix::from_vec(a.rows() + b.rows(), a.cols(), cells))
+            let rows = a.rows().checked_add(b.rows()).ok_or("`rbind`: the result has more rows than any size")?;
+            DenseMatrix::build(rows, a.cols(), "`rbind`", |n| {
+                let mut cells = Vec::with_capacity(n);
+                cells.extend_from_slice(a.cells());
+                cells.extend_from_slice(b.cells());
+                Ok(cells)
+            })
         }
     }
     Ok(Value::Matrix(match (&a, &b) {
@@ -318,8 +364,16 @@ pub fn slice(op: Builtin, x: &Value, lo: &Value, hi: &Value) -> R<Value> {
     if lo > hi {
         return Err(format!("the {what} range {lo}:{hi} is empty or reversed"));
     }
-    let idx: Vec<usize> = (lo..hi).collect();
-    select(x, rows, &idx)
+    // A matrix's range is copied without a list of its positions: a matrix without columns
+    // may have more rows than memory holds positions.
+    match x {
+        Value::Matrix(m) if rows => Ok(Value::Matrix(map_cells!(m, x => {
+            let part = x.row_range(lo, hi);
+            DenseMatrix::from_vec(part.rows(), part.cols(), part.cells().to_vec())
+        }))),
+        Value::Matrix(m) => Ok(Value::Matrix(map_cells!(m, x => x.col_range(lo, hi)))),
+        _ => select(x, rows, &(lo..hi).collect::<Vec<usize>>()),
+    }
 }
 
 /// `X[P, ]` with a matrix of positions; `F[, "label"]` picks a frame column by label.
@@ -495,8 +549,11 @@ pub fn sample(args: &[Value], vt: ValueType) -> R<Value> {
     };
     fn draw<T: MatrixElem + crate::random::RandValue>(range: &Scalar, size: usize, repl: bool, seed: i64) -> R<Value> {
         let r: T = range.get().unwrap_or_default();
-        let cells = crate::random::sample_values::<T>(r, size, repl, seed).map_err(|e| format!("`sample`: {e}"))?;
-        Ok(wrap(DenseMatrix::from_vec(cells.len(), 1, cells)))
+        let fail = |e| format!("`sample`: {e}");
+        crate::random::validate_sample(r, size, repl).map_err(fail)?;
+        Ok(wrap(DenseMatrix::build(size, 1, "`sample`", |_| {
+            crate::random::sample_values::<T>(r, size, repl, seed).map_err(fail)
+        })?))
     }
     match vt {
         ValueType::F64 => draw::<f64>(&range, size, with_replacement, seed),
@@ -632,8 +689,9 @@ pub fn one_hot(m: &Matrix, info: &Matrix) -> R<Value> {
     if d.cells().iter().any(|&v| v < -1) {
         return Err("OneHot: parameter 'info' must be an integer greater or equal than -1".to_owned());
     }
-    let mut cells = Vec::new();
-    let width: i64 = d.cells().iter().map(|&v| if v == -1 { 1 } else { v }).sum();
+    let width = d.cells().iter().fold(0usize, |w, &v| w.saturating_add(if v == -1 { 1 } else { v as usize }));
+    crate::memory::check_shape::<Scalar>(m.rows(), width, "`oneHot`")?;
+    let mut cells = Vec::with_capacity(m.rows() * width);
     for i in 0..m.rows() {
         for (j, &dj) in d.cells().iter().enumerate() {
             let c = crate::kernels::cell(m, i, j);
@@ -652,7 +710,7 @@ pub fn one_hot(m: &Matrix, info: &Matrix) -> R<Value> {
             }
         }
     }
-    matrix_from_scalars(m.rows(), width as usize, &cells, m.value_type())
+    matrix_from_scalars(m.rows(), width, &cells, m.value_type())
 }
 
 /// `order(X, colIdxs..., ascs..., returnIndexes)`: rows sorted stably by the given columns.
@@ -723,8 +781,8 @@ pub fn ctable(ys: &Matrix, xs: &Matrix, weight: &Value, rows: &Value, cols: &Val
         Ok(v as usize)
     };
     let coords = y.cells().iter().zip(x.cells()).map(|(&a, &b)| Ok((pos(a)?, pos(b)?))).collect::<R<Vec<_>>>()?;
-    let auto_r = coords.iter().map(|c| c.0 + 1).max().unwrap_or(0);
-    let auto_c = coords.iter().map(|c| c.1 + 1).max().unwrap_or(0);
+    let auto_r = coords.iter().map(|c| c.0.saturating_add(1)).max().unwrap_or(0);
+    let auto_c = coords.iter().map(|c| c.1.saturating_add(1)).max().unwrap_or(0);
     let size = |v: &Value, auto: usize| -> R<usize> {
         let n = int_arg(op, v, "a result size")?;
         Ok(if n < 0 { auto } else { n as usize })
@@ -732,13 +790,14 @@ pub fn ctable(ys: &Matrix, xs: &Matrix, weight: &Value, rows: &Value, cols: &Val
     let (nr, nc) = (size(rows, auto_r)?, size(cols, auto_c)?);
     with_elem_type!(vt, T => {
         let wv: T = w.get().unwrap_or_default();
-        let mut cells = vec![T::default(); nr * nc];
+        let mut out = DenseMatrix::filled(nr, nc, T::default(), "`ctable`")?;
+        let cells = out.cells_mut();
         for (r, c) in coords {
             if r < nr && c < nc {
                 cells[r * nc + c] = cells[r * nc + c].add(wv);
             }
         }
-        Ok(wrap(DenseMatrix::from_vec(nr, nc, cells)))
+        Ok(wrap(out))
     }, str => Err("`ctable`: the weight must be a number".to_owned()))
 }
 

@@ -360,9 +360,10 @@ pub fn cond(c: &Matrix, a: &Value, b: &Value, vt: ValueType) -> R<Value> {
     crate::kernels::matrix_from_scalars(mask.rows(), mask.cols(), &cells, vt)
 }
 
-/// `outerOp(a, b)`: an m x 1 (or scalar) and a 1 x n (or scalar) give m x n with
-/// `op(a[i], b[j])` at `(i, j)`; operands converted to `arg_vt`, result in `vt`.
-pub fn outer(op: Builtin, a: &Value, b: &Value, arg_vt: ValueType, vt: ValueType) -> R<Value> {
+/// `outerOp(a, b)` (`outer`, for example `outerAdd`): an m x 1 (or scalar) and a 1 x n (or
+/// scalar) give m x n with `op(a[i], b[j])` at `(i, j)`, `op` the elementwise operation;
+/// operands converted to `arg_vt`, result in `vt`.
+pub fn outer(outer: Builtin, op: Builtin, a: &Value, b: &Value, arg_vt: ValueType, vt: ValueType) -> R<Value> {
     let column = |v: &Value, want_col: bool| -> R<Vec<Value>> {
         match v {
             Value::Scalar(_) => Ok(vec![v.clone()]),
@@ -393,6 +394,7 @@ pub fn outer(op: Builtin, a: &Value, b: &Value, arg_vt: ValueType, vt: ValueType
         }
     };
     let (xs, ys) = (column(a, true)?, column(b, false)?);
+    crate::memory::check_cells::<Scalar>(xs.len(), ys.len(), &crate::kernels::label(outer))?;
     let mut cells = Vec::with_capacity(xs.len() * ys.len());
     for x in &xs {
         for y in &ys {

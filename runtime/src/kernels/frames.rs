@@ -207,6 +207,8 @@ pub fn semi_join(lhs: &Value, rhs: &Value, lhs_on: &Value, rhs_on: &Value) -> R<
 pub fn cartesian(lhs: &Value, rhs: &Value) -> R<Value> {
     let op = Builtin::Cartesian;
     let (l, r) = (frame_arg(op, lhs)?, frame_arg(op, rhs)?);
+    // Estimated at eight bytes per cell of the result.
+    crate::memory::check_cells::<u64>(l.rows().saturating_mul(r.rows()), l.cols() + r.cols(), "`cartesian`")?;
     let (mut li, mut ri) = (Vec::new(), Vec::new());
     for i in 0..l.rows() {
         for j in 0..r.rows() {

@@ -46,8 +46,8 @@ pub fn matmul(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
 pub fn matmul_on(a: &Matrix, b: &Matrix, vt: ValueType, threads: usize) -> R<Value> {
     check_shapes(a.cols(), b.rows(), a, b)?;
     match vt {
-        ValueType::F64 => Ok(wrap(product::<f64>(&typed(a)?, &typed(b)?, threads))),
-        ValueType::F32 => Ok(wrap(product::<f32>(&typed(a)?, &typed(b)?, threads))),
+        ValueType::F64 => Ok(wrap(product::<f64>(&typed(a)?, &typed(b)?, threads)?)),
+        ValueType::F32 => Ok(wrap(product::<f32>(&typed(a)?, &typed(b)?, threads)?)),
         _ => integer_product(&a.clone(), b, vt),
     }
 }
@@ -63,11 +63,11 @@ pub fn tmatmul(a: &Matrix, b: Option<&Matrix>, vt: ValueType, blocked: bool) -> 
     match vt {
         ValueType::F64 => {
             let b = b.map(typed::<f64>).transpose()?;
-            Ok(wrap(tproduct(&typed::<f64>(a)?, b.as_ref(), blocked, threads)))
+            Ok(wrap(tproduct(&typed::<f64>(a)?, b.as_ref(), blocked, threads)?))
         }
         ValueType::F32 => {
             let b = b.map(typed::<f32>).transpose()?;
-            Ok(wrap(tproduct(&typed::<f32>(a)?, b.as_ref(), blocked, threads)))
+            Ok(wrap(tproduct(&typed::<f32>(a)?, b.as_ref(), blocked, threads)?))
         }
         _ => integer_product(&super::data::transpose_m(a), b.unwrap_or(a), vt),
     }
@@ -93,9 +93,10 @@ fn typed<T: MatrixElem>(m: &Matrix) -> R<DenseMatrix<T>> {
 /// An integer product by the plain loop, wrapping as C++ does (integer additions are
 /// associative, so no order is needed).
 fn integer_product(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
-    fn run<T: MatrixElem>(a: &DenseMatrix<T>, b: &DenseMatrix<T>) -> Value {
+    fn run<T: MatrixElem>(a: &DenseMatrix<T>, b: &DenseMatrix<T>) -> R<Value> {
         let (n, k, m) = (a.rows(), a.cols(), b.cols());
-        let mut out = vec![T::default(); n * m];
+        let mut product = DenseMatrix::filled(n, m, T::default(), &super::label(Builtin::MatMul))?;
+        let out = product.cells_mut();
         for i in 0..n {
             let row = &mut out[i * m..(i + 1) * m];
             for (p, &x) in a.row(i).iter().enumerate().take(k) {
@@ -104,31 +105,38 @@ fn integer_product(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
                 }
             }
         }
-        wrap(DenseMatrix::from_vec(n, m, out))
+        Ok(wrap(product))
     }
     with_elem_type!(vt, T => {
         let strings = || "`@` is not defined on strings".to_owned();
         let (x, y) = (a.to_typed::<T>().ok_or_else(strings)?, b.to_typed::<T>().ok_or_else(strings)?);
-        Ok(run(&x, &y))
+        run(&x, &y)
     }, str => Err("`@` is not defined on strings".to_owned()))
 }
 
 /// `a @ b`: the inner dimension in the canonical blocks (see `gemm`).
-fn product<T: Float>(a: &DenseMatrix<T>, b: &DenseMatrix<T>, threads: usize) -> DenseMatrix<T> {
+fn product<T: Float>(a: &DenseMatrix<T>, b: &DenseMatrix<T>, threads: usize) -> R<DenseMatrix<T>> {
     let (n, k, m) = (a.rows(), a.cols(), b.cols());
     let left = Side { cells: a.cells(), ld: k, inner_major: false, outer: n };
     let right = Side { cells: b.cells(), ld: m, inner_major: true, outer: m };
-    DenseMatrix::from_vec(n, m, gemm::product(left, right, &blocks(k), threads))
+    DenseMatrix::build(n, m, &super::label(Builtin::MatMul), |_| Ok(gemm::product(left, right, &blocks(k), threads)))
 }
 
 /// `t(a) @ b` (`t(a) @ a` for `None`): the rows of `a` in the canonical blocks when `blocked`,
 /// else one block (what a pipeline body computes for its block).
-fn tproduct<T: Float>(a: &DenseMatrix<T>, b: Option<&DenseMatrix<T>>, blocked: bool, threads: usize) -> DenseMatrix<T> {
+fn tproduct<T: Float>(
+    a: &DenseMatrix<T>,
+    b: Option<&DenseMatrix<T>>,
+    blocked: bool,
+    threads: usize,
+) -> R<DenseMatrix<T>> {
     let (n, k) = (a.rows(), a.cols());
     let left = Side { cells: a.cells(), ld: k, inner_major: true, outer: k };
     let right = b.map_or(left, |b| Side { cells: b.cells(), ld: b.cols(), inner_major: true, outer: b.cols() });
     let parts: Vec<std::ops::Range<usize>> = if blocked { blocks(n) } else { std::iter::once(0..n).collect() };
-    DenseMatrix::from_vec(k, right.outer, gemm::product(left, right, &parts, threads))
+    DenseMatrix::build(k, right.outer, &super::label(Builtin::Gemv), |_| {
+        Ok(gemm::product(left, right, &parts, threads))
+    })
 }
 
 /// `solve(A, b)`: x with A x = b in double precision: by faer's Cholesky decomposition when A
@@ -307,11 +315,11 @@ mod tests {
             let y = random(n, m, 100 + i as u64);
             let tx = transpose(&x);
             for threads in [1, 3] {
-                let gemv = tproduct(&x, Some(&y), true, threads);
-                assert_eq!(gemv, product(&tx, &y, threads), "t(X) @ Y for {n}x{k}, {n}x{m}");
-                let syrk = tproduct(&x, None, true, threads);
-                assert_eq!(syrk, product(&tx, &x, threads), "t(X) @ X for {n}x{k}");
-                assert_eq!(syrk, tproduct(&x, Some(&x), true, threads), "syrk against gemv for {n}x{k}");
+                let gemv = tproduct(&x, Some(&y), true, threads).unwrap();
+                assert_eq!(gemv, product(&tx, &y, threads).unwrap(), "t(X) @ Y for {n}x{k}, {n}x{m}");
+                let syrk = tproduct(&x, None, true, threads).unwrap();
+                assert_eq!(syrk, product(&tx, &x, threads).unwrap(), "t(X) @ X for {n}x{k}");
+                assert_eq!(syrk, tproduct(&x, Some(&x), true, threads).unwrap(), "syrk against gemv for {n}x{k}");
             }
         }
     }
@@ -319,8 +327,8 @@ mod tests {
     #[test]
     fn products_are_right_and_split_rows_without_changing_bits() {
         let (a, b) = (random(500, 300, 1), random(300, 40, 2));
-        let one = product(&a, &b, 1);
-        assert_eq!(one, product(&a, &b, 3));
+        let one = product(&a, &b, 1).unwrap();
+        assert_eq!(one, product(&a, &b, 3).unwrap());
         for (i, j) in [(0, 0), (17, 39), (499, 5)] {
             let exact: f64 = (0..300).map(|p| a.get(i, p) * b.get(p, j)).sum();
             assert!((one.get(i, j) - exact).abs() < 1e-12, "{i},{j}");

@@ -221,7 +221,7 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
             }
             _ => vt,
         };
-        return one(ew::outer(ew, a, b, arg_vt, vt)?);
+        return one(ew::outer(op, ew, a, b, arg_vt, vt)?);
     }
     match op {
         B::EwLower | B::EwUpper => one(ew::case(op, arg(0)?)?),
@@ -426,6 +426,14 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
     }
 }
 
+/// How messages name `op`: as scripts write it (`@` for every product).
+pub fn label(op: Builtin) -> String {
+    match op {
+        Builtin::MatMul | Builtin::Gemv | Builtin::Syrk => "`@`".to_owned(),
+        other => format!("`{other}`"),
+    }
+}
+
 /// The operand as a matrix; a scalar is an error.
 pub fn matrix_arg(op: Builtin, v: &Value) -> R<&Matrix> {
     match v {
@@ -434,7 +442,9 @@ pub fn matrix_arg(op: Builtin, v: &Value) -> R<&Matrix> {
     }
 }
 
-/// A scalar operand as a signed integer (for sizes and positions).
+/// A scalar operand as a signed integer (for sizes and positions): a float is truncated toward
+/// zero, as C++'s cast does; NaN and the infinities, which that cast leaves undefined, are
+/// errors.
 pub fn int_arg(op: Builtin, v: &Value, what: &str) -> R<i64> {
     match v {
         Value::Scalar(Scalar::Str(_))
@@ -443,7 +453,12 @@ pub fn int_arg(op: Builtin, v: &Value, what: &str) -> R<i64> {
         | Value::List(..)
         | Value::Sparse(_)
         | Value::Remote(_) => Err(format!("`{op}`: {what} must be a number, not {}", v.describe())),
-        Value::Scalar(s) => s.get::<i64>().ok_or_else(|| format!("`{op}`: {what} must be a number")),
+        Value::Scalar(s) => {
+            if let Some(x) = s.get::<f64>().filter(|x| s.value_type().is_float() && !x.is_finite()) {
+                return Err(format!("`{op}`: {what} must be a finite number, not {}", crate::format::fmt_f64(x)));
+            }
+            s.get::<i64>().ok_or_else(|| format!("`{op}`: {what} must be a number"))
+        }
     }
 }
 
