@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::Rng;
+
 const DAPHNE: &str = env!("CARGO_BIN_EXE_daphne");
 
 /// How long one mutant may run.
@@ -34,22 +36,6 @@ const ADDRESS_SPACE_KIB: u64 = 6 << 20;
 const TOKENS: &str = "(|)|[|]|,|;|+|-|*|/|@|^|X|0|1|-1|2.5|\"a\"|nan|inf|-inf|1e18|1e9|true|sum(|t(|X[|:|[[|if|while|\
     for|{|}|def f(a) { return a; }|print(|x|= |1e308|9223372036854775807|seq(|fill(|rand(|sample(|diagMatrix(|\
     oneHot(|ctable(|rbind(|cbind(|reshape(|outerAdd(|as.si64(|as.f32(|readMatrix(";
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// Numbers that replace a number of the script (the script still parses, and a size, a
 /// position, a bound or a seed becomes extreme), separated by `|`.
@@ -79,28 +65,28 @@ fn numbers(s: &[char]) -> Vec<std::ops::Range<usize>> {
 /// One to three random edits of `src`, most of them numbers replaced.
 fn mutate(src: &str, r: &mut Rng) -> String {
     let mut s: Vec<char> = src.chars().collect();
-    for _ in 0..1 + r.below(3) {
-        let i = r.below(s.len() + 1);
-        match r.below(20) {
+    for _ in 0..1 + r.index(3) {
+        let i = r.index(s.len() + 1);
+        match r.index(20) {
             0..=2 => {
                 let tokens: Vec<&str> = TOKENS.split('|').collect();
-                s.splice(i..i, tokens[r.below(tokens.len())].chars());
+                s.splice(i..i, tokens[r.index(tokens.len())].chars());
             }
             3..=5 => {
-                let end = (i + 1 + r.below(10)).min(s.len());
+                let end = (i + 1 + r.index(10)).min(s.len());
                 s.drain(i..end);
             }
             6..=7 => {
-                let j = r.below(s.len() + 1);
+                let j = r.index(s.len() + 1);
                 let piece: Vec<char> = s[j..(j + 20).min(s.len())].to_vec();
                 s.splice(i..i, piece);
             }
             _ => {
                 let found = numbers(&s);
                 if !found.is_empty() {
-                    let at = found[r.below(found.len())].clone();
+                    let at = found[r.index(found.len())].clone();
                     let numbers: Vec<&str> = NUMBERS.split('|').collect();
-                    s.splice(at, numbers[r.below(numbers.len())].chars());
+                    s.splice(at, numbers[r.index(numbers.len())].chars());
                 }
             }
         }
@@ -187,7 +173,7 @@ fn mutated_scripts_never_crash_daphne() {
     let mut r = Rng(0x2545_F491_4F6C_DD1D ^ cases as u64);
     let mutants: Vec<(String, String)> = (0..cases)
         .map(|_| {
-            let (path, text) = &corpus[r.below(corpus.len())];
+            let (path, text) = &corpus[r.index(corpus.len())];
             (path.strip_prefix(root).unwrap_or(path).display().to_string(), mutate(text, &mut r))
         })
         .collect();

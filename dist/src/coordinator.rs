@@ -443,9 +443,10 @@ impl Inner {
     }
 
     /// Fetches objects (worker, id) and decodes them.
-    fn fetch_all(&self, objects: &[(usize, u64)]) -> Result<Vec<Value>, String> {
+    /// `largest` is the size of the largest (encoded), so chunks are few enough for a worker.
+    fn fetch_all(&self, objects: &[(usize, u64)], largest: u64) -> Result<Vec<Value>, String> {
         let started = std::time::Instant::now();
-        let got = self.link.fetch(objects, self.options.max_chunk_bytes)?;
+        let got = self.link.fetch(objects, crate::chunk_size(largest, self.options.max_chunk_bytes))?;
         let mut values = Vec::with_capacity(got.len());
         let mut received = 0u64;
         for (segments, &(w, _)) in got.iter().zip(objects) {
@@ -872,6 +873,7 @@ impl Inner {
         for (k, (&c, &r)) in spec.combines.iter().zip(&op.results).enumerate() {
             if c == Combine::Rows {
                 let mut parts = Vec::with_capacity(active.len());
+                let mut largest = 0u64;
                 let (mut cols, mut vt) = (None, None);
                 for (&w, res) in active.iter().zip(&results) {
                     let [proto::Output { result: Some(proto::output::Result::Kept(kept)) }] =
@@ -885,10 +887,17 @@ impl Inner {
                     cols = Some(kept.cols);
                     vt = Some(codec::type_of_code(kept.value_type)?);
                     parts.push((w, rows[w].clone(), kept.object));
+                    largest = largest.max(kept.bytes);
                 }
                 let lineage =
                     Arc::new(Lineage::Computed { module: module.clone(), output: k, inputs: inputs.clone(), depth });
-                let data = Parts { inner: me.clone(), parts, fetched: Mutex::new(None), lineage: Mutex::new(lineage) };
+                let data = Parts {
+                    inner: me.clone(),
+                    parts,
+                    largest,
+                    fetched: Mutex::new(None),
+                    lineage: Mutex::new(lineage),
+                };
                 let remote = Remote {
                     rows: n,
                     cols: cols.unwrap_or(0) as usize,
@@ -909,12 +918,14 @@ impl Inner {
             // Every part in worker and group order, brought here.
             let mut here: Vec<Option<Value>> = Vec::new();
             let mut kept: Vec<(usize, usize, u64)> = Vec::new();
+            let mut largest = 0u64;
             for (&w, res) in active.iter().zip(&results) {
                 for p in &res.outputs[k].parts {
                     match &p.result {
                         Some(proto::output::Result::Inline(b)) => here.push(Some(codec::decode(b)?)),
                         Some(proto::output::Result::Kept(o)) => {
                             kept.push((here.len(), w, o.object));
+                            largest = largest.max(o.bytes);
                             here.push(None);
                         }
                         None => return Err(broken(w)),
@@ -923,7 +934,7 @@ impl Inner {
             }
             if !kept.is_empty() {
                 let ids: Vec<(usize, u64)> = kept.iter().map(|&(_, w, id)| (w, id)).collect();
-                let fetched = self.fetch_all(&ids);
+                let fetched = self.fetch_all(&ids, largest);
                 let mut to_free = self.to_free.lock().unwrap_or_else(|e| e.into_inner());
                 for &(_, w, id) in &kept {
                     to_free[w].push(id);
@@ -1058,6 +1069,8 @@ impl Lineage {
 struct Parts {
     inner: Arc<Inner>,
     parts: Vec<(usize, std::ops::Range<usize>, u64)>,
+    /// The encoded size of the largest part.
+    largest: u64,
     fetched: Mutex<Option<Value>>,
     lineage: Mutex<Arc<Lineage>>,
 }
@@ -1083,7 +1096,7 @@ impl Resident for Parts {
             return Ok(v.clone());
         }
         let ids: Vec<(usize, u64)> = self.parts.iter().map(|(w, _, id)| (*w, *id)).collect();
-        let parts = match self.inner.fetch_all(&ids) {
+        let parts = match self.inner.fetch_all(&ids, self.largest) {
             Ok(p) => p,
             Err(e) => {
                 // A worker died with part of this value: compute it again on the others.

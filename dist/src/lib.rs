@@ -44,6 +44,14 @@ pub(crate) const FRAME_BYTES: u32 = 1 << 20;
 /// in 1-byte chunks would be 4 million messages).
 pub const MAX_CHUNKS: u64 = 1 << 20;
 
+/// The chunk size for sending an object of `total` bytes with chunks of at most `max` bytes:
+/// `max`, raised where that would make more than half `MAX_CHUNKS` chunks (a worker refuses
+/// objects in more; a chunk never spans two segments, so half leaves room for their ends).
+pub(crate) fn chunk_size(total: u64, max: usize) -> usize {
+    let least = usize::try_from(total.div_ceil(MAX_CHUNKS / 2)).unwrap_or(usize::MAX);
+    max.max(least).max(1)
+}
+
 /// An encoded object (its segments, in order) cut into chunks of at most `max` bytes (at
 /// least one chunk), made as they are taken: a fetch holds one chunk at a time. Chunks share
 /// the segments' bytes.

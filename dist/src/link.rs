@@ -233,7 +233,7 @@ impl Link for GrpcLink {
                     let segments = codec::encode_segments(&value)?;
                     drop(value);
                     let n = segments.iter().map(|s| s.len() as u64).sum();
-                    c.store(tokio_stream::iter(crate::chunks(id, segments, max)))
+                    c.store(tokio_stream::iter(crate::chunks(id, segments, crate::chunk_size(n, max))))
                         .await
                         .map(|_| n)
                         .map_err(|s| format!("distributed worker {addr}: storing an input failed: {}", s.message()))

@@ -230,7 +230,8 @@ impl Link for MpiLink {
         for (w, id, value) in &objects {
             let segments = codec::encode_segments(value)?;
             sizes.push(segments.iter().map(|s| s.len() as u64).sum());
-            for chunk in crate::chunks(*id, segments, max) {
+            let total = segments.iter().map(|s| s.len() as u64).sum();
+            for chunk in crate::chunks(*id, segments, crate::chunk_size(total, max)) {
                 self.request(&world, *w, RequestKind::Store(chunk));
             }
         }

@@ -230,6 +230,8 @@ impl State {
                         let bytes = match (&encoded, &v) {
                             (Some(b), _) => b.len() as u64,
                             (None, Value::Matrix(m)) => codec::dense_size(m) as u64,
+                            // Offsets, column indices and values: at most 8 bytes each.
+                            (None, Value::Sparse(m)) => (m.rows() as u64 + 1 + 2 * m.nnz() as u64) * 8 + 64,
                             _ => 0,
                         };
                         let object = self.keep(s, v, bytes);
@@ -506,8 +508,14 @@ fn run_job(
     // blocks, and outputs that fit in the memory budget.
     let groups = daphne_ir::pipeline::check_part(n, block_rows, group_rows)
         .map_err(|e| Status::invalid_argument(format!("a task's rows: {e}")))?;
-    let _outputs = memory::reserve(output_bytes(f, op, &inputs, n, groups), "the task's outputs")
-        .map_err(Status::resource_exhausted)?;
+    let bytes = output_bytes(f, op, &inputs, n, groups);
+    if bytes > memory::limit() {
+        // Too large for this worker whatever it holds: the pipeline's own failure, so the
+        // coordinator runs it where it is, which computes it or reports it exactly.
+        let e = memory::check(bytes, "the task's outputs").err().unwrap_or_default();
+        return Err(Status::aborted(e));
+    }
+    let _outputs = memory::reserve(bytes, "the task's outputs").map_err(exhausted)?;
     let schedule = Schedule {
         threads: state.threads,
         partitioning: Partitioning::parse(&task.partitioning).unwrap_or_default(),

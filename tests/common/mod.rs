@@ -223,6 +223,11 @@ impl Rng {
         self.next() % n.max(1)
     }
 
+    /// An index below `n` (0 for `n` of 0).
+    pub fn index(&mut self, n: usize) -> usize {
+        self.below(n as u64) as usize
+    }
+
     pub fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
         &xs[self.below(xs.len() as u64) as usize]
     }
