@@ -270,3 +270,36 @@ fn a_reset_connection_to_a_live_worker_is_retried() {
     // The worker stayed: nothing moved, the call was tried again.
     assert!(!out.stderr.contains("stopped answering"), "{}", out.stderr);
 }
+
+#[test]
+fn joiners_that_do_not_serve_are_refused_without_touching_the_run() {
+    let local = local();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let at = format!("127.0.0.1:{port}");
+    let accept = format!("--accept-joins={at}");
+    let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fake-join-token-{}", std::process::id()));
+    std::fs::write(&file, "join-token\n").unwrap();
+    let token = format!("--auth-token-file={}", file.display());
+    let mut workers = Workers::start_with(2, 1, &[&token], &[], None);
+    let mut answers = Vec::new();
+    let (status, stdout, stderr) = run_with(&mut workers, 2, &[&accept, &token], 3, |_| {
+        // Ten fake joiners: addresses where nothing serves. Each was queued and cost the run a
+        // 3 s connect attempt; now each is probed first and refused.
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let channel =
+                tonic::transport::Endpoint::from_shared(format!("http://{at}")).unwrap().connect().await.unwrap();
+            let attach = daphne_dist::auth::Attach::new(Some("join-token")).unwrap();
+            let mut c = daphne_dist::proto::coordinator_client::CoordinatorClient::with_interceptor(channel, attach);
+            for _ in 0..10 {
+                // An address nothing serves (the listener that had it is gone).
+                let address = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+                let r = c.join(daphne_dist::proto::JoinRequest { address }).await;
+                answers.push(r.map(|_| ()).map_err(|s| s.code()));
+            }
+        });
+    });
+    assert_eq!((status, &stdout), (0, &local.stdout), "{stderr}");
+    assert!(!stderr.contains("joined"), "{stderr}");
+    assert!(answers.iter().all(|a| *a == Err(tonic::Code::FailedPrecondition)), "{answers:?}");
+}
