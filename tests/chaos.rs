@@ -93,16 +93,20 @@ fn a_worker_stopped_with_sigterm_drains_and_changes_nothing() {
     assert!(stderr.contains("stopped answering"), "{stderr}");
 }
 
+/// Where a run accepts joins (a free port), its `--accept-joins` flag, and an
+/// `--auth-token-file` flag for `token` (joins need the run's token, as every call does).
+fn joins(token: &str) -> (String, String, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let at = format!("127.0.0.1:{port}");
+    let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("join-token-{port}"));
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+    (at.clone(), format!("--accept-joins={at}"), format!("--auth-token-file={}", file.display()))
+}
+
 #[test]
 fn a_worker_joining_midway_takes_partitions() {
     let local = local();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let at = format!("127.0.0.1:{port}");
-    let accept = format!("--accept-joins={at}");
-    // Joins need the run's token, as every call does.
-    let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("chaos-token-{}", std::process::id()));
-    std::fs::write(&file, "join-token\n").unwrap();
-    let token = format!("--auth-token-file={}", file.display());
+    let (at, accept, token) = joins("join-token");
     let mut workers = Workers::start_with(2, 1, &[&token], &[], None);
     let mut joined: Option<Workers> = None;
     let (status, stdout, stderr) = run_with(&mut workers, 2, &[&accept, &token], 5, |_| {
@@ -274,12 +278,7 @@ fn a_reset_connection_to_a_live_worker_is_retried() {
 #[test]
 fn joiners_that_do_not_serve_are_refused_without_touching_the_run() {
     let local = local();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let at = format!("127.0.0.1:{port}");
-    let accept = format!("--accept-joins={at}");
-    let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fake-join-token-{}", std::process::id()));
-    std::fs::write(&file, "join-token\n").unwrap();
-    let token = format!("--auth-token-file={}", file.display());
+    let (at, accept, token) = joins("join-token");
     let mut workers = Workers::start_with(2, 1, &[&token], &[], None);
     let mut answers = Vec::new();
     let (status, stdout, stderr) = run_with(&mut workers, 2, &[&accept, &token], 3, |_| {

@@ -48,7 +48,8 @@ impl Cluster {
         }
     }
 
-    /// Hosts `c` (the coordinator), `w0`, `w1`, ... at 10.213.N.x on one bridge.
+    /// Hosts `c` (the coordinator), `w0`, `w1`, ... at 10.213.N.x on one bridge, a worker
+    /// serving on each `w` host.
     fn new(test: u8, workers: usize) -> Cluster {
         let tag = format!("{}{test}", std::process::id() % 10_000);
         let bridge = format!("dpb{tag}");
@@ -70,7 +71,16 @@ impl Cluster {
             ip(&["-n", &ns, "link", "set", &inner, "up"]);
             ip(&["-n", &ns, "link", "set", "lo", "up"]);
         }
-        Cluster { tag, hosts, workers: Vec::new() }
+        let mut cluster = Cluster { tag, hosts, workers: Vec::new() };
+        for w in 0..workers {
+            cluster.start_worker(test, w);
+        }
+        cluster
+    }
+
+    /// `DISTRIBUTED_WORKERS` for the workers of test `test`.
+    fn list(&self, test: u8) -> String {
+        (0..self.workers.len()).map(|w| Cluster::addr(test, w)).collect::<Vec<_>>().join(",")
     }
 
     /// The address of worker `w`.
@@ -160,10 +170,8 @@ macro_rules! needs_namespaces {
 fn a_worker_cut_off_mid_run_and_restored_changes_nothing() {
     needs_namespaces!();
     let local = check(DAPHNE, &[SCRIPT, "n=30"]);
-    let mut cluster = Cluster::new(1, 2);
-    cluster.start_worker(1, 0);
-    cluster.start_worker(1, 1);
-    let list = format!("{},{}", Cluster::addr(1, 0), Cluster::addr(1, 1));
+    let cluster = Cluster::new(1, 2);
+    let list = cluster.list(1);
     let link = cluster.link("w1");
     let (status, stdout, stderr) = cluster.run(&list, &["--heartbeat-timeout=2"], |k| match k {
         6 => cluster.on_bridge(&["link", "set", &link, "down"]),
@@ -178,9 +186,7 @@ fn a_worker_cut_off_mid_run_and_restored_changes_nothing() {
 fn a_throttled_link_changes_nothing() {
     needs_namespaces!();
     let local = check(DAPHNE, &[SCRIPT, "n=30"]);
-    let mut cluster = Cluster::new(2, 2);
-    cluster.start_worker(2, 0);
-    cluster.start_worker(2, 1);
+    let cluster = Cluster::new(2, 2);
     // 200 Mbit/s towards worker 1 (the 16 MB it gets take about 0.7 s).
     let link = cluster.link("w1");
     cluster.on_bridge(&["link", "set", &link, "up"]);
@@ -190,7 +196,7 @@ fn a_throttled_link_changes_nothing() {
         .output()
         .expect("tc runs");
     assert!(tc.status.success(), "tc: {}", String::from_utf8_lossy(&tc.stderr));
-    let list = format!("{},{}", Cluster::addr(2, 0), Cluster::addr(2, 1));
+    let list = cluster.list(2);
     let (status, stdout, stderr) = cluster.run(&list, &[], |_| {});
     assert_eq!((status, &stdout), (0, &local.stdout), "{stderr}");
 }
