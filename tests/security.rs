@@ -242,3 +242,73 @@ fn tls_workers_with_a_ca_require_client_certificates() {
     let out = check_env(DAPHNE, &["--distributed", &flags[2], SCRIPT], &[("DISTRIBUTED_WORKERS", &list)]);
     assert_eq!(out.status, 3, "{}", out.stderr);
 }
+
+#[test]
+fn joins_go_over_tls_when_the_run_uses_it() {
+    use std::io::BufRead;
+    let (cert, key) = certificate("join");
+    let flags = [
+        format!("--tls-cert={}", cert.display()),
+        format!("--tls-key={}", key.display()),
+        format!("--tls-ca={}", cert.display()),
+    ];
+    let token = tmp("join-token");
+    std::fs::write(&token, "join-secret\n").unwrap();
+    let token_flag = format!("--auth-token-file={}", token.display());
+    let mut worker_flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    worker_flags.push(&token_flag);
+    let workers = Workers::start_with(1, 1, &worker_flags, &[], None);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let at = format!("127.0.0.1:{port}");
+    let local = check(DAPHNE, &["chaos/loop.daph", "n=30"]);
+    let mut coordinator = std::process::Command::new(DAPHNE)
+        .args(["--distributed", "--min-distr-cells=0", &format!("--accept-joins={at}"), &token_flag])
+        .args(&flags)
+        .args(["chaos/loop.daph", "n=30"])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests"))
+        .env("DISTRIBUTED_WORKERS", &workers.addrs[0])
+        .env_remove("DAPHNE_AUTH_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = coordinator.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let mut err = String::new();
+    // Once it runs: a plaintext joiner is refused, a TLS joiner (with the token) joins.
+    let mut joiner = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        err.push_str(&line);
+        err.push('\n');
+        if line.trim() == "2" {
+            let plain = rt().block_on(async {
+                let channel = tonic::transport::Endpoint::from_shared(format!("http://{at}")).unwrap().connect().await;
+                match channel {
+                    Err(e) => Err(e.to_string()),
+                    Ok(ch) => {
+                        let attach = daphne_dist::auth::Attach::new(Some("join-secret")).unwrap();
+                        let mut c =
+                            daphne_dist::proto::coordinator_client::CoordinatorClient::with_interceptor(ch, attach);
+                        c.join(daphne_dist::proto::JoinRequest { address: workers.addrs[0].clone() })
+                            .await
+                            .map(|_| ())
+                            .map_err(|s| s.message().to_owned())
+                    }
+                }
+            });
+            // Refused by the connection, not by the join service's own checks.
+            let e = plain.expect_err("a plaintext join was taken");
+            assert!(!e.contains("already") && !e.contains("cannot use"), "a plaintext join was served: {e}");
+            let mut args = worker_flags.clone();
+            args.extend(["--join", &at]);
+            joiner = Some(Workers::start_with(1, 1, &args, &[], None));
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    }
+    let out = coordinator.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), local.stdout, "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("joined"), "the TLS joiner did not join:\n{err}");
+    drop(joiner);
+}

@@ -19,7 +19,36 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// The system allocator, counting live bytes.
 pub struct Counting;
 
+/// Live bytes, as far as threads have reported them (wrapping: a thread may report its frees
+/// before another reports the allocations).
 static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+
+/// A thread reports its allocations once they add up to this much (either way), so small
+/// allocations cost no shared cache line; the count lags by less than this per thread.
+const BATCH: usize = 64 << 10;
+
+thread_local! {
+    /// This thread's allocations not yet reported (a wrapping difference).
+    static PENDING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts `delta` more live bytes (a wrapping difference: frees are negative).
+#[inline]
+fn count(delta: usize) {
+    let reported = PENDING.try_with(|p| {
+        let v = p.get().wrapping_add(delta);
+        if (v as isize).unsigned_abs() >= BATCH {
+            ALLOCATED.fetch_add(v, Ordering::Relaxed);
+            p.set(0);
+        } else {
+            p.set(v);
+        }
+    });
+    if reported.is_err() {
+        // The thread is going away: report directly.
+        ALLOCATED.fetch_add(delta, Ordering::Relaxed);
+    }
+}
 static RESERVED: AtomicUsize = AtomicUsize::new(0);
 /// The budget in bytes; 0 until it is first needed (then the machine's).
 static LIMIT: AtomicUsize = AtomicUsize::new(0);
@@ -31,7 +60,7 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: the caller's contract is the system allocator's.
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
-            ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+            count(layout.size());
         }
         p
     }
@@ -40,7 +69,7 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: as `alloc`.
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
-            ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+            count(layout.size());
         }
         p
     }
@@ -48,15 +77,14 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: `ptr` came from this allocator with `layout`.
         unsafe { System.dealloc(ptr, layout) };
-        ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
+        count(layout.size().wrapping_neg());
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: as `dealloc` and `alloc`.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            ALLOCATED.fetch_add(new_size, Ordering::Relaxed);
-            ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
+            count(new_size.wrapping_sub(layout.size()));
         }
         p
     }
@@ -68,9 +96,11 @@ static GLOBAL: Counting = Counting;
 /// Requests at least this large are also checked against the memory available right now.
 const CHECK_AVAILABLE: usize = 256 << 20;
 
-/// Bytes the process's heap holds now.
+/// Bytes the process's heap holds now (to within `BATCH` per thread).
 pub fn allocated() -> usize {
-    ALLOCATED.load(Ordering::Relaxed)
+    let a = ALLOCATED.load(Ordering::Relaxed);
+    // Frees reported before their allocations can make it dip below zero for a moment.
+    if (a as isize) < 0 { 0 } else { a }
 }
 
 /// Bytes reserved by operations under way (see [`reserve`]).
