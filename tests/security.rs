@@ -220,14 +220,20 @@ fn tls_workers_serve_tls_clients_and_refuse_plaintext() {
     assert_eq!(out.status, 3, "{}", out.stderr);
 }
 
-#[test]
-fn tls_workers_with_a_ca_require_client_certificates() {
-    let (cert, key) = certificate("mutual");
-    let flags = [
+/// `--tls-cert`, `--tls-key` and `--tls-ca` of one self-signed certificate: each end presents
+/// it and trusts it (mutual TLS).
+fn mutual_tls(name: &str) -> [String; 3] {
+    let (cert, key) = certificate(name);
+    [
         format!("--tls-cert={}", cert.display()),
         format!("--tls-key={}", key.display()),
         format!("--tls-ca={}", cert.display()),
-    ];
+    ]
+}
+
+#[test]
+fn tls_workers_with_a_ca_require_client_certificates() {
+    let flags = mutual_tls("mutual");
     let flag_refs: Vec<&str> = flags.iter().map(String::as_str).collect();
     let workers = Workers::start_with(1, 1, &flag_refs, &[], None);
     let list = workers.list(1);
@@ -246,12 +252,7 @@ fn tls_workers_with_a_ca_require_client_certificates() {
 #[test]
 fn joins_go_over_tls_when_the_run_uses_it() {
     use std::io::BufRead;
-    let (cert, key) = certificate("join");
-    let flags = [
-        format!("--tls-cert={}", cert.display()),
-        format!("--tls-key={}", key.display()),
-        format!("--tls-ca={}", cert.display()),
-    ];
+    let flags = mutual_tls("join");
     let token = tmp("join-token");
     std::fs::write(&token, "join-secret\n").unwrap();
     let token_flag = format!("--auth-token-file={}", token.display());

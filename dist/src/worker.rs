@@ -287,11 +287,11 @@ impl State {
             threads: self.threads as u32,
             objects,
             object_bytes,
-            rss_bytes: rss_bytes(),
+            rss_bytes: memory::resident().unwrap_or(0) as u64,
             modules: self.modules.load(Ordering::Relaxed),
             kernels: self.kernels.load(Ordering::Relaxed),
             tasks: self.tasks.load(Ordering::Relaxed),
-            memory_bytes: memory_bytes(),
+            memory_bytes: memory::machine().unwrap_or(0) as u64,
             instance: self.instance,
             sessions: self.sessions.lock().unwrap_or_else(|e| e.into_inner()).len() as u64,
             session_timeout_ms: u64::try_from(self.session_timeout.as_millis()).unwrap_or(u64::MAX),
@@ -682,17 +682,6 @@ impl Worker for Service {
     }
 }
 
-/// The machine's memory (Linux `/proc/meminfo`), 0 where unknown.
-fn memory_bytes() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
-            line.split_whitespace().nth(1)?.parse::<u64>().ok()
-        })
-        .map_or(0, |kb| kb * 1024)
-}
-
 /// Tells the coordinator at `coordinator` that a worker serves at `address` (retried for
 /// `timeout`, as the coordinator may not listen yet).
 /// With TLS files, the join goes over TLS (the coordinator's certificate checked against
@@ -754,14 +743,6 @@ pub struct ServeOptions {
     pub max_connections: Option<usize>,
     /// How long a connection may send nothing (`--idle-timeout`; default `conn::IDLE`).
     pub idle_timeout: Option<Duration>,
-}
-
-/// The process's resident set size (Linux `/proc/self/statm`), 0 where unknown.
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
-        .map_or(0, |pages| pages * 4096)
 }
 
 /// Serves on `addr` until SIGINT or SIGTERM (or `stop` resolves). `ready` is called with the

@@ -234,7 +234,7 @@ pub fn human(bytes: usize) -> String {
 /// The machine's memory, or a smaller cgroup (v2 `memory.max`, v1 `memory.limit_in_bytes`) or
 /// address-space (`ulimit -v`) limit.
 fn machine_limit() -> usize {
-    let mut limit = meminfo("MemTotal:").unwrap_or(usize::MAX);
+    let mut limit = machine().unwrap_or(usize::MAX);
     for path in ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"] {
         if let Some(l) = std::fs::read_to_string(path).ok().and_then(|s| s.trim().parse::<usize>().ok()) {
             limit = limit.min(l);
@@ -248,6 +248,18 @@ fn machine_limit() -> usize {
         limit = limit.min(usize::try_from(rl.rlim_cur).unwrap_or(usize::MAX));
     }
     limit
+}
+
+/// The machine's memory (`MemTotal`), if known.
+pub fn machine() -> Option<usize> {
+    meminfo("MemTotal:")
+}
+
+/// The process's resident set size (`/proc/self/statm`), if known.
+pub fn resident() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages = text.split_whitespace().nth(1)?.parse::<usize>().ok()?;
+    Some(pages.saturating_mul(4096))
 }
 
 /// The memory the machine could give now (`MemAvailable` and free swap), if known.
