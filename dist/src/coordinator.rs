@@ -497,8 +497,8 @@ impl Inner {
         }
         for addr in joining {
             match self.add_worker(&addr) {
-                Ok(_) => eprintln!("daphne: distributed worker {addr} joined"),
-                Err(e) => eprintln!("daphne: a worker asked to join, but {e}"),
+                Ok(_) => daphne_runtime::console::eprint(&format!("daphne: distributed worker {addr} joined\n")),
+                Err(e) => daphne_runtime::console::eprint(&format!("daphne: a worker asked to join, but {e}\n")),
             }
         }
         self.drop_cache();
@@ -547,17 +547,17 @@ impl Inner {
         for (&w, answer) in live.iter().zip(answers) {
             match answer {
                 None => {
-                    eprintln!(
-                        "daphne: distributed worker {} stopped answering; its work moves to the others",
+                    daphne_runtime::console::eprint(&format!(
+                        "daphne: distributed worker {} stopped answering; its work moves to the others\n",
                         self.link.name(w)
-                    );
+                    ));
                     dropped.push(w);
                 }
                 Some(i) if instances.get(w).is_some_and(|&old| old != 0 && old != i) => {
-                    eprintln!(
-                        "daphne: distributed worker {} restarted; what it held is computed again",
+                    daphne_runtime::console::eprint(&format!(
+                        "daphne: distributed worker {} restarted; what it held is computed again\n",
                         self.link.name(w)
-                    );
+                    ));
                     dropped.push(w);
                     restarted.push(self.link.name(w));
                 }
@@ -584,7 +584,7 @@ impl Inner {
         }
         for addr in restarted {
             if let Err(e) = self.add_worker(&addr) {
-                eprintln!("daphne: distributed worker {addr} restarted, but {e}");
+                daphne_runtime::console::eprint(&format!("daphne: distributed worker {addr} restarted, but {e}\n"));
             }
         }
         true

@@ -160,7 +160,10 @@ impl GrpcLink {
             return Err(errors.join("; "));
         }
         for e in &errors {
-            eprintln!("daphne: WARNING: {e}; the run goes on with the {} other workers", clients.len());
+            daphne_runtime::console::eprint(&format!(
+                "daphne: WARNING: {e}; the run goes on with the {} other workers\n",
+                clients.len()
+            ));
         }
         // Renewed at a quarter of the shortest session timeout.
         let lease = clients.iter().map(|c| c.2).min().unwrap_or(crate::worker::SESSION_TIMEOUT);

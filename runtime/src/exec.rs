@@ -101,6 +101,26 @@ pub fn run_with(
     out: &mut (dyn Write + Send),
     err: &mut (dyn Write + Send),
 ) -> R<()> {
+    run_entry(module, options, Vec::new(), out, err).map(|_| ())
+}
+
+/// `run_with` for an entry function with parameters (`daphne`'s interactive mode binds the
+/// variables of earlier entries so): runs it on `args` and returns what it returns.
+pub fn run_entry(
+    module: &Module,
+    options: Options,
+    args: Vec<Value>,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+) -> R<Vec<Value>> {
+    let params = module.functions.get(module.entry.0 as usize).map_or(0, |f| f.params().len());
+    if params != args.len() {
+        return Err(RuntimeError {
+            message: format!("internal: the entry function takes {params} values, but {} were given", args.len()),
+            loc: None,
+            stopped: false,
+        });
+    }
     // Products outside pipelines use the engine's threads (the setting changes no bit).
     crate::kernels::linalg::set_threads(options.schedule.threads);
     std::thread::scope(|scope| {
@@ -108,7 +128,7 @@ pub fn run_with(
             scope,
             || {
                 let mut ex = Executor { module, options, out, err, depth: 0, engine: None, timings: HashMap::new() };
-                let r = ex.call(module.entry, Vec::new(), None);
+                let r = ex.call(module.entry, args, None);
                 let _ = ex.out.flush();
                 if let Some(sink) = &ex.options.timings {
                     let mut all: Vec<((usize, usize), PipelineTiming)> = ex.timings.drain().collect();
@@ -117,7 +137,7 @@ pub fn run_with(
                         sink.extend(all.into_iter().map(|(_, t)| t));
                     }
                 }
-                r.map(|_| ())
+                r
             },
         );
         match handle {
@@ -464,13 +484,17 @@ impl Executor<'_, '_> {
 
     /// `print(value, newline, toStderr)`; `sparse` when the value has the CSR representation.
     ///
-    /// The text goes out in pieces of at most about `PRINT_PIECE` bytes, and is flushed when
-    /// the value is printed (as DAPHNE's `std::endl` does): what a script printed is out even
-    /// if the process dies later, and its stdout and stderr lines come in order.
+    /// The text goes out in pieces of at most about `PRINT_PIECE` bytes. When the bytes leave
+    /// the process is the sink's business (`daphne` writes through `console`: line by line to a
+    /// terminal, in blocks to a pipe, flushed on every way out); printing to stderr flushes
+    /// stdout first, so the two streams keep their order.
     fn print(&mut self, args: &[Value], sparse: bool) -> Result<(), String> {
         let flag = |v: &Value| truth(v);
         let newline = flag(&args[1])?;
         let to_stderr = flag(&args[2])?;
+        if to_stderr {
+            self.out.flush().map_err(|e| format!("cannot write the output: {e}"))?;
+        }
         let sink: &mut dyn Write = if to_stderr { &mut *self.err } else { &mut *self.out };
         let mut failed = None;
         let mut piece = |text: &mut String| {
@@ -497,7 +521,7 @@ impl Executor<'_, '_> {
         }
         let written = match failed {
             Some(e) => Err(e),
-            None => sink.write_all(text.as_bytes()).and_then(|()| sink.flush()),
+            None => sink.write_all(text.as_bytes()),
         };
         written.map_err(|e| format!("cannot write the output: {e}"))
     }

@@ -4,6 +4,7 @@
 //!
 //! Entry point: [`exec::run`]. Architecture Invariant: the runtime never sees the AST.
 
+pub mod console;
 pub mod csr;
 pub mod elem;
 pub mod engine;
