@@ -21,9 +21,8 @@ pub fn module(m: &Module) -> Result<(), String> {
     if m.functions.get(m.entry.0 as usize).is_none() {
         return Err(format!("entry function #{} does not exist", m.entry.0));
     }
-    if !m.function(m.entry).params().is_empty() {
-        return Err("the entry function takes no parameters".to_owned());
-    }
+    // The entry may take parameters: `daphne`'s interactive mode binds the variables of
+    // earlier entries so (`runtime::exec::run_entry` checks that they are given).
     let mut names = HashSet::new();
     for f in &m.functions {
         if !names.insert(f.name.as_str()) {

@@ -140,6 +140,27 @@ fn own_functions(script: &Script, ns: usize, file: usize) -> Namespace<'_> {
 
 /// Lowers a program to an IR module whose entry function is `main`.
 pub fn lower(program: &Program, args: &ScriptArgs) -> Result<Module> {
+    lower_entry(program, args, None).map(|(module, _)| module)
+}
+
+/// How `daphne`'s interactive mode lowers one entry: with the variables of earlier entries.
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    /// Variables that exist before the entry, with the types of their values: `main` takes
+    /// them as parameters, in this order.
+    pub inputs: Vec<(String, Type)>,
+    /// Print the value of every expression statement at the top level of the main script that
+    /// has exactly one value (`x + 1;` at the prompt shows its value).
+    pub echo: bool,
+}
+
+/// Lowers an entry of a session: `main` takes the session's inputs and returns the values of
+/// the variables that exist at its end (named by the second result, in that order).
+pub fn lower_session(program: &Program, args: &ScriptArgs, session: &Session) -> Result<(Module, Vec<String>)> {
+    lower_entry(program, args, Some(session))
+}
+
+fn lower_entry(program: &Program, args: &ScriptArgs, session: Option<&Session>) -> Result<(Module, Vec<String>)> {
     let script = &program.scripts[0];
     let main_stmts: Vec<&Stmt> = script.stmts.iter().filter(|s| !matches!(s.kind, StmtKind::FuncDef(_))).collect();
     let mut l = Lowerer {
@@ -155,15 +176,42 @@ pub fn lower(program: &Program, args: &ScriptArgs) -> Result<Module> {
         loop_depth: 0,
         top_scopes: 1,
         imported: Vec::new(),
+        echo: session.is_some_and(|s| s.echo),
     };
     l.stack.push(FnCtx::new(Function::new("main")));
-    let body = l.block(&main_stmts).and_then(|_| l.emit(OpKind::Return, vec![], vec![], vec![], script.span));
+    for (name, ty) in session.map(|s| s.inputs.as_slice()).unwrap_or_default() {
+        let ctx = l.ctx();
+        let v = ctx.f.new_arg(ty.clone());
+        ctx.f.body.args.push(v);
+        l.define(name, v, false);
+    }
+    let mut outputs = Vec::new();
+    let body = l.block(&main_stmts).and_then(|_| {
+        let mut values = Vec::new();
+        if session.is_some() {
+            // The variables of the top level (names with `#` are the lowering's own flags).
+            let mut vars: Vec<(String, Value)> = l.ctx().scopes[0]
+                .iter()
+                .filter(|(name, _)| !name.contains('#'))
+                .map(|(name, var)| (name.clone(), var.value))
+                .collect();
+            vars.sort_by(|a, b| a.0.cmp(&b.0));
+            for (name, v) in vars {
+                let ty = l.ty(v);
+                l.ctx().f.result_types.push(ty);
+                outputs.push(name);
+                values.push(v);
+            }
+        }
+        l.emit(OpKind::Return, values, vec![], vec![], script.span)
+    });
     body.map_err(|e| e.in_file(0))?;
     let main =
         l.stack.pop().map(FnCtx::finish).ok_or_else(|| parse_error(script.span, "internal: no main function"))?;
     l.functions[0] = Some(main);
     let functions: Vec<Function> = l.functions.into_iter().flatten().collect();
-    Ok(Module { functions, entry: FuncId(0), files: program.files.iter().map(|f| f.name.clone()).collect() })
+    let module = Module { functions, entry: FuncId(0), files: program.files.iter().map(|f| f.name.clone()).collect() };
+    Ok((module, outputs))
 }
 
 /// A variable: its current SSA value, and whether it may be assigned (loop variables may not).
@@ -224,6 +272,8 @@ pub(crate) struct Lowerer<'a> {
     pub top_scopes: usize,
     /// The files the file being lowered has imported so far.
     pub imported: Vec<usize>,
+    /// Print the value of top-level expression statements of the main script (`Session::echo`).
+    pub echo: bool,
 }
 
 impl<'a> Lowerer<'a> {

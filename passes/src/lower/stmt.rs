@@ -179,7 +179,17 @@ impl<'a> Lowerer<'a> {
     pub(crate) fn stmt(&mut self, s: &Stmt) -> Result<Flow> {
         match &s.kind {
             StmtKind::Expr(e) => {
-                self.expr_multi(e)?;
+                let values = self.expr_multi(e)?;
+                if let [v] = values[..]
+                    && self.echo
+                    && self.file == 0
+                    && self.stack.len() == 1
+                    && self.ctx().scopes.len() == 1
+                {
+                    let newline = self.constant_value(Literal::Bool(true), s.span)?;
+                    let to_stderr = self.constant_value(Literal::Bool(false), s.span)?;
+                    self.builtin(daphne_ir::Builtin::Print, vec![v, newline, to_stderr], s.span)?;
+                }
             }
             StmtKind::Assign { targets, value } => self.assign_stmt(targets, value, s.span)?,
             StmtKind::Block(stmts) => {
