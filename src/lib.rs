@@ -2,6 +2,10 @@
 //! frontend, rendering diagnostics, and DAPHNE's exit codes.
 
 pub mod config;
+pub mod progress;
+pub mod session;
+pub mod signals;
+pub mod worker;
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +32,14 @@ impl From<Status> for std::process::ExitCode {
     }
 }
 
+/// Prints clap's message for a command line it did not take (or its `--help` and
+/// `--version`) and returns the exit status: 0 for help and version, else 1, DAPHNE's for a
+/// bad command line (LLVM's option parser exits 1 there).
+pub fn usage_error(e: &clap::Error) -> std::process::ExitCode {
+    let _ = e.print();
+    if e.use_stderr() { Status::ParserError.into() } else { Status::Success.into() }
+}
+
 /// A failure of one stage: the rendered message for stderr and the exit status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
@@ -51,6 +63,28 @@ pub fn read_script(path: &Path) -> Result<SourceFile, Failure> {
         },
         Err(e) => Err(Failure {
             message: format!("error: cannot read script {}: {e}\n", path.display()),
+            status: Status::ParserError,
+        }),
+    }
+}
+
+/// Reads a script from standard input (`daphne -`, or `daphne` with a pipe on stdin); it is
+/// named `<stdin>` in diagnostics, and imports are resolved against the working directory.
+pub fn read_stdin_script() -> Result<SourceFile, Failure> {
+    let mut bytes = Vec::new();
+    if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes) {
+        return Err(Failure {
+            message: format!("error: cannot read the script from standard input: {e}\n"),
+            status: Status::ParserError,
+        });
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(SourceFile::new(session::SESSION_NAME.to_owned(), text)),
+        Err(e) => Err(Failure {
+            message: format!(
+                "error: the script on standard input is not valid UTF-8 (byte {})\n",
+                e.utf8_error().valid_up_to()
+            ),
             status: Status::ParserError,
         }),
     }
@@ -230,7 +264,23 @@ pub fn compile_program_observed(
     passes: &daphne_passes::PassManager,
     after: &mut dyn FnMut(&str, &Module),
 ) -> Result<Module, Failure> {
-    let mut module = daphne_passes::lower(program, args).map_err(|e| {
+    compile_entry(program, args, None, passes, after).map(|(module, _)| module)
+}
+
+/// `compile_program_observed` for an entry of a session (`daphne`'s interactive mode): the
+/// module's `main` takes the session's variables and returns those named by the second result.
+pub fn compile_entry(
+    program: &Program,
+    args: &ScriptArgs,
+    session: Option<&daphne_passes::Session>,
+    passes: &daphne_passes::PassManager,
+    after: &mut dyn FnMut(&str, &Module),
+) -> Result<(Module, Vec<String>), Failure> {
+    let lowered = match session {
+        Some(s) => daphne_passes::lower_session(program, args, s),
+        None => daphne_passes::lower(program, args).map(|m| (m, Vec::new())),
+    };
+    let (mut module, outputs) = lowered.map_err(|e| {
         let file = &program.files[e.file.unwrap_or(0)];
         Failure {
             message: diagnostic::render_all(std::slice::from_ref(&e.diagnostic), file),
@@ -249,7 +299,7 @@ pub fn compile_program_observed(
         message: format!("error: internal compiler error in {}: {e}\n", program.files[0].name),
         status: Status::CompilerError,
     })?;
-    Ok(module)
+    Ok((module, outputs))
 }
 
 /// Loads, parses and lowers a script file with its imports.
@@ -303,7 +353,20 @@ pub fn execute_with(
     out: &mut (dyn std::io::Write + Send),
     err: &mut (dyn std::io::Write + Send),
 ) -> Result<(), Failure> {
-    daphne_runtime::exec::run_with(module, options, out, err).map_err(|e| {
+    execute_entry(module, files, options, Vec::new(), out, err).map(|_| ())
+}
+
+/// `execute_with` for a module whose `main` takes `args` (an entry of `session::Session`);
+/// returns what `main` returns.
+pub fn execute_entry(
+    module: &Module,
+    files: &[SourceFile],
+    options: daphne_runtime::exec::Options,
+    args: Vec<daphne_runtime::value::Value>,
+    out: &mut (dyn std::io::Write + Send),
+    err: &mut (dyn std::io::Write + Send),
+) -> Result<Vec<daphne_runtime::value::Value>, Failure> {
+    daphne_runtime::exec::run_entry(module, options, args, out, err).map_err(|e| {
         let message = if e.stopped { format!("system stopped: {}", e.message) } else { e.message };
         let rendered = match e.loc.and_then(|loc| files.get(loc.file as usize).map(|f| (loc, f))) {
             Some((loc, file)) => {

@@ -39,10 +39,17 @@ fn explain_prints_daphnes_stages_on_stderr_and_still_runs() {
 }
 
 #[test]
-fn explain_rejects_a_stage_it_cannot_show() {
+fn explain_warns_of_daphnes_stages_it_lacks_and_rejects_unknown_ones() {
+    // DAPHNE's `llvm` stage: accepted (DAPHNE's scripts pass it), nothing shown, a warning.
+    let plain = check(DAPHNE, &["run/basics/comments.daph"]);
     let out = check(DAPHNE, &["--explain=llvm", "run/basics/comments.daph"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, plain.stdout);
+    assert!(out.stderr.contains("--explain=llvm: daphne-rs has no such stage"), "{}", out.stderr);
+    // A stage DAPHNE does not have either is a bad command line: exit 1, as DAPHNE's.
+    let out = check(DAPHNE, &["--explain=bogus", "run/basics/comments.daph"]);
     assert_eq!(out.status, 1);
-    assert!(out.stderr.contains("stage `llvm` is not available"), "{}", out.stderr);
+    assert!(out.stderr.contains("invalid value 'bogus' for '--explain"), "{}", out.stderr);
 }
 
 #[test]

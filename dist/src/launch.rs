@@ -32,32 +32,22 @@ impl std::fmt::Debug for LocalWorkers {
     }
 }
 
-/// The `daphne-worker` binary: `DAPHNE_WORKER` if set, else beside the running executable.
-pub fn worker_binary() -> Result<std::path::PathBuf, String> {
-    if let Some(p) = std::env::var_os("DAPHNE_WORKER") {
-        return Ok(p.into());
-    }
+/// The command that starts a local worker: the running executable in worker mode (`daphne
+/// worker`), so a `daphne` serves as its own workers wherever it was installed.
+pub fn worker_command() -> Result<Command, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the running executable: {e}"))?;
-    let dir = exe.parent().ok_or("cannot find the directory of the running executable")?;
-    let path = dir.join("daphne-worker");
-    if path.exists() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "cannot start local workers: {} does not exist (build it with `cargo build --bins`)",
-            path.display()
-        ))
-    }
+    let mut cmd = Command::new(exe);
+    cmd.arg("worker");
+    Ok(cmd)
 }
 
 /// Starts `n` workers on 127.0.0.1 with free ports, each with `threads` threads.
 /// They get `token` (by the environment, not the command line other users can read).
 pub fn start_local(n: usize, threads: usize, token: Option<&str>) -> Result<LocalWorkers, String> {
-    let bin = worker_binary()?;
     let mut workers = LocalWorkers { children: Vec::new(), addrs: Vec::new() };
     let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<String, String>)>();
     for i in 0..n {
-        let mut cmd = Command::new(&bin);
+        let mut cmd = worker_command()?;
         match token {
             Some(t) => cmd.env(crate::auth::TOKEN_VAR, t),
             None => cmd.env_remove(crate::auth::TOKEN_VAR),
@@ -70,7 +60,7 @@ pub fn start_local(n: usize, threads: usize, token: Option<&str>) -> Result<Loca
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+            .map_err(|e| format!("cannot start a local worker ({:?}): {e}", cmd.get_program()))?;
         let stdout = child.stdout.take();
         workers.children.push(child);
         let tx = tx.clone();

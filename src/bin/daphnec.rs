@@ -61,7 +61,10 @@ enum Emit {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => return daphne::usage_error(&e),
+    };
     let file = match read_script(&cli.script) {
         Ok(f) => f,
         Err(f) => {

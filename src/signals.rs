@@ -1,0 +1,46 @@
+//! SIGINT and SIGTERM while `daphne` runs a script: what was printed is flushed, the progress
+//! line erased, and the process exits with the conventional status, 128 + the signal's number
+//! (130 for SIGINT, 143 for SIGTERM).
+
+/// The exit status after SIGINT (Ctrl-C).
+pub const INTERRUPTED: u8 = 130;
+/// The exit status after SIGTERM.
+pub const TERMINATED: u8 = 143;
+
+/// Installs the handlers (on a thread of their own, with a small tokio runtime); they are in
+/// place when this returns. Any error is returned as text (the run goes on without them).
+pub fn install() -> Result<(), String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot install the signal handlers: {e}"))?;
+    let (mut interrupt, mut terminate) = {
+        let _in = rt.enter();
+        let int = signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
+        let term = signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+        (int, term)
+    };
+    std::thread::Builder::new()
+        .name("daphne-signals".into())
+        .spawn(move || {
+            let status = rt.block_on(async {
+                tokio::select! {
+                    _ = interrupt.recv() => INTERRUPTED,
+                    _ = terminate.recv() => TERMINATED,
+                }
+            });
+            // Another thread may be stuck writing to a pipe nobody reads: do not wait for ever.
+            daphne_runtime::console::flush_within(std::time::Duration::from_secs(2));
+            std::process::exit(i32::from(status));
+        })
+        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
+    Ok(())
+}
+
+/// `install`, warning on stderr when it cannot.
+pub fn install_or_warn() {
+    if let Err(e) = install() {
+        daphne_runtime::console::eprint(&format!("daphne: warning: {e}\n"));
+    }
+}
