@@ -110,8 +110,9 @@ fn pipelines_print_the_same_bytes_under_every_partitioning() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// What a script printed is out when it is printed (flushed, as DAPHNE's `std::endl` does), not
-/// when the run ends: a run killed later (by the OOM killer, a timeout, an abort) keeps it.
+/// What a script printed is out soon after it is printed (within `console::DEADLINE` when
+/// stdout is a file), not when the run ends: a run killed later (by the OOM killer, a timeout,
+/// an abort) keeps it.
 #[test]
 fn printed_output_is_out_before_the_run_ends() {
     let dir = std::env::temp_dir().join(format!("daphne-print-flush-{}", std::process::id()));

@@ -2,7 +2,10 @@
 //!
 //! One buffer for stdout, shared by everything that writes it: line by line when stdout is a
 //! terminal (a loop that prints shows each line at once), in blocks of `BLOCK` bytes otherwise
-//! (a pipe or a file gets few large writes). Whatever goes to stderr first flushes stdout, so
+//! (a pipe or a file gets few large writes), and then never held longer than `DEADLINE` (a
+//! thread flushes what waits): `tail -f` of a log file follows a long run, and a run killed
+//! without warning (SIGKILL, the OOM killer) loses at most the last tenth of a second of its
+//! output. Whatever goes to stderr first flushes stdout, so
 //! the two streams keep their order when they reach the same place, and first erases the
 //! progress line, if one is drawn. [`flush`] empties the buffer; the driver calls it on every
 //! way out (success, errors, `stop`, SIGINT and SIGTERM).
@@ -15,6 +18,9 @@ use std::sync::{Mutex, MutexGuard};
 
 /// The size of the stdout buffer when it is not a terminal.
 const BLOCK: usize = 1 << 16;
+
+/// How long buffered output may wait before the flushing thread writes it.
+pub const DEADLINE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Erases the line the cursor is on (carriage return, then ANSI "erase to end of line").
 const ERASE: &[u8] = b"\r\x1b[K";
@@ -59,6 +65,20 @@ pub fn set_buffered(buffered: bool) {
     let mut s = state();
     let _ = s.flush_out();
     s.buffered = buffered;
+    if buffered {
+        static FLUSHER: std::sync::Once = std::sync::Once::new();
+        FLUSHER.call_once(|| {
+            let _ = std::thread::Builder::new().name("daphne-stdout".into()).spawn(|| {
+                loop {
+                    std::thread::sleep(DEADLINE);
+                    let mut s = state();
+                    if !s.pending.is_empty() {
+                        let _ = s.flush_out();
+                    }
+                }
+            });
+        });
+    }
 }
 
 /// Hands everything written to stdout to the system.
