@@ -328,6 +328,44 @@ fn number<T: std::str::FromStr>(cell: &[u8]) -> Option<T> {
     std::str::from_utf8(trim(cell)).ok()?.parse().ok()
 }
 
+/// Powers of ten that are exact doubles.
+const EXACT_POWERS: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
+];
+
+/// The common case of a plain decimal (`-12.375`) whose digits fit a double's mantissa: the
+/// digits as an integer divided by a power of ten, both exact, so the one rounding of the
+/// division gives the correctly rounded value, the same bits `str::parse` gives (Clinger's
+/// fast path). `None` for anything else.
+fn plain_decimal(t: &[u8]) -> Option<f64> {
+    let (negative, digits) = match t.first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    let (mut mantissa, mut fraction, mut seen_point, mut seen_digit) = (0u64, 0usize, false, false);
+    for &c in digits {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                fraction += usize::from(seen_point);
+                seen_digit = true;
+            }
+            b'.' if !seen_point => seen_point = true,
+            _ => return None,
+        }
+    }
+    if !seen_digit || mantissa > 1 << 53 {
+        return None;
+    }
+    let x = mantissa as f64 / EXACT_POWERS[fraction];
+    Some(if negative { -x } else { x })
+}
+
 /// A float cell: empty is NaN (a missing value); `nan`, `inf`, `-inf` and `infinity` in any
 /// case are accepted, as `strtod` accepts them.
 fn float<T: std::str::FromStr + From<f32>>(cell: &[u8]) -> Option<T> {
@@ -338,6 +376,11 @@ fn float<T: std::str::FromStr + From<f32>>(cell: &[u8]) -> Option<T> {
     // `-nan` (glibc's text for a NaN with its sign bit set) is a NaN too.
     let t = if t.eq_ignore_ascii_case(b"-nan") { &t[1..] } else { t };
     number(t)
+}
+
+/// An f64 cell, by the fast path where it applies.
+fn f64_cell(cell: &[u8]) -> Option<f64> {
+    plain_decimal(trim(cell)).or_else(|| float::<f64>(cell))
 }
 
 /// What a cell of value type `vt` must be, for error messages.
@@ -371,7 +414,7 @@ impl Dest<'_> {
             };
         }
         match self {
-            Dest::F64(d) => put!(d, float::<f64>(cell)),
+            Dest::F64(d) => put!(d, f64_cell(cell)),
             Dest::F32(d) => put!(d, float::<f32>(cell)),
             Dest::Si64(d) => put!(d, number::<i64>(cell)),
             Dest::Si32(d) => put!(d, number::<i32>(cell)),
@@ -678,7 +721,7 @@ fn kind(cell: &[u8]) -> Kind {
         Kind::Empty
     } else if number::<i64>(cell).is_some() {
         Kind::Int
-    } else if float::<f64>(cell).is_some() {
+    } else if f64_cell(cell).is_some() {
         Kind::Float
     } else {
         Kind::Text
@@ -977,6 +1020,34 @@ mod tests {
         }
         let p = tmp("rows.csv", b"1,2\n3,4\n5,6\n");
         assert!(read(&p, &meta(2, 2, ValueType::F64), false).unwrap_err().contains("has 3 rows"));
+    }
+
+    #[test]
+    fn the_fast_path_gives_the_bits_parse_gives() {
+        let mut state = 0x9e3779b97f4a7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..200_000 {
+            let digits = 1 + (next() % 19) as usize;
+            let mantissa = next() % 10u64.pow(digits as u32);
+            let text = format!("{mantissa:0digits$}");
+            let point = (next() % (digits as u64 + 1)) as usize;
+            let sign = if next() % 2 == 0 { "-" } else { "" };
+            let cell = format!("{sign}{}.{}", &text[..point], &text[point..]);
+            let want: f64 = cell.parse().unwrap();
+            assert_eq!(f64_cell(cell.as_bytes()).map(f64::to_bits), Some(want.to_bits()), "{cell}");
+        }
+        for cell in ["1e5", "0x10", ".", "-", "1.2.3", "9007199254740993", "12345678901234567890"] {
+            assert_eq!(
+                f64_cell(cell.as_bytes()).map(f64::to_bits),
+                cell.parse::<f64>().ok().map(f64::to_bits),
+                "{cell}"
+            );
+        }
     }
 
     #[test]
