@@ -760,6 +760,14 @@ fn sample(path: &str, delim: u8) -> Result<Vec<Vec<Vec<u8>>>, String> {
     Ok(records)
 }
 
+/// The labels in a file's header line (for meta data that says there is one but leaves
+/// labels empty).
+pub fn header_labels(path: &str, delim: u8) -> Result<Vec<String>, String> {
+    let records = sample(path, delim)?;
+    let first = records.first().ok_or_else(|| format!("file '{path}' is empty, but its meta data says it has a header line"))?;
+    Ok(first.iter().map(|c| String::from_utf8_lossy(c).trim().to_owned()).collect())
+}
+
 /// The schema of a CSV file without meta data, from its first rows (at most 1 MiB of them,
 /// as pyarrow's reader infers from its first block): the delimiter (`,`, else `;` or tab when
 /// every sampled row has the same number of them and no comma), whether the first row is a

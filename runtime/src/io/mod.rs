@@ -230,6 +230,9 @@ pub fn describe(path: &str, opts: &ReadOptions) -> Result<(Meta, Option<String>)
         let mut meta = read_meta(path)?;
         merge_options(path, &mut meta, opts)?;
         check_kind(path, &meta, opts.frame)?;
+        if opts.frame {
+            header_labels(path, &mut meta)?;
+        }
         return Ok((meta, None));
     }
     match format_of(path, false)? {
@@ -264,6 +267,20 @@ fn merge_options(path: &str, meta: &mut Meta, opts: &ReadOptions) -> Result<(), 
         && meta.schema.iter().any(|&s| s != vt)
     {
         return Err(conflict(&format!("valueType=\"{}\"", vt_name(vt))));
+    }
+    Ok(())
+}
+
+/// Labels a frame's meta data leaves empty come from the CSV file's header line, if it has one.
+fn header_labels(path: &str, meta: &mut Meta) -> Result<(), String> {
+    if meta.header && format_of(path, false) == Ok(Format::Csv) {
+        let header = csv::header_labels(path, meta.delimiter)?;
+        let labels = meta.labels.get_or_insert_with(|| vec![String::new(); meta.cols]);
+        for (l, h) in labels.iter_mut().zip(header) {
+            if l.is_empty() {
+                *l = h;
+            }
+        }
     }
     Ok(())
 }
@@ -354,6 +371,9 @@ pub fn read(path: &str, frame: bool, ty: &Type, header: bool, delimiter: u8) -> 
             meta.delimiter = delimiter;
         }
         check_kind(path, &meta, frame)?;
+        if frame {
+            header_labels(path, &mut meta)?;
+        }
         meta
     } else {
         match (format, Meta::from_type(ty, header, delimiter)) {
