@@ -728,8 +728,16 @@ fn kind(cell: &[u8]) -> Kind {
     }
 }
 
-/// The records of the first `SAMPLE_BYTES` of a file (at least its first record), as cells.
-fn sample(path: &str, delim: u8) -> Result<Vec<Vec<Vec<u8>>>, String> {
+/// The first `SAMPLE_BYTES` of a file (at least its first record): the first record's
+/// cells, the kind of every cell, and the first text cell after the first record (row, cell,
+/// text), for messages. Only kinds are kept per cell, so a sample costs little memory.
+struct Sample {
+    first: Vec<Vec<u8>>,
+    kinds: Vec<Vec<Kind>>,
+    first_text: Option<(usize, usize, Vec<u8>)>,
+}
+
+fn sample(path: &str, delim: u8) -> Result<Sample, String> {
     let mut file = File::open(path).map_err(|e| format!("could not read file '{path}': {e}"))?;
     let mut bytes = vec![0u8; SAMPLE_BYTES];
     let n = fill(&mut file, &mut bytes).map_err(|e| format!("could not read file '{path}': {e}"))?;
@@ -740,32 +748,49 @@ fn sample(path: &str, delim: u8) -> Result<Vec<Vec<Vec<u8>>>, String> {
         _ => bytes.len(),
     };
     let bytes = &bytes[..end];
-    let mut records = Vec::new();
+    let mut sample = Sample { first: Vec::new(), kinds: Vec::new(), first_text: None };
     let mut pos = 0;
     while pos < bytes.len() {
+        let row = sample.kinds.len();
         let mut cells = Cells::new(bytes, pos, delim);
-        let mut record = Vec::new();
+        let mut kinds = Vec::new();
+        let mut blank = true;
         while let Some((_, text)) = cells.next_cell().map_err(|(p, m)| {
             let (line, col) = locate(path, p as u64);
             format!("{path}:{line}:{col}: {m}")
         })? {
-            record.push(text.to_vec());
+            let k = kind(text);
+            blank &= kinds.is_empty() && text.iter().all(|&b| b == b'\r');
+            if row == 0 {
+                sample.first.push(text.to_vec());
+            } else if k == Kind::Text && sample.first_text.is_none() {
+                sample.first_text = Some((row, kinds.len(), text.to_vec()));
+            }
+            kinds.push(k);
         }
         pos = cells.end();
-        records.push(record);
+        // A blank line is marked by no kinds: at the end of the file it is no record.
+        sample.kinds.push(if blank { Vec::new() } else { kinds });
     }
-    while records.last().is_some_and(|r| r.len() == 1 && r[0].iter().all(|&b| b == b'\r')) {
-        records.pop();
+    while sample.kinds.last().is_some_and(Vec::is_empty) {
+        sample.kinds.pop();
     }
-    Ok(records)
+    for k in &mut sample.kinds {
+        if k.is_empty() {
+            k.push(Kind::Empty);
+        }
+    }
+    Ok(sample)
 }
 
 /// The labels in a file's header line (for meta data that says there is one but leaves
 /// labels empty).
 pub fn header_labels(path: &str, delim: u8) -> Result<Vec<String>, String> {
-    let records = sample(path, delim)?;
-    let first = records.first().ok_or_else(|| format!("file '{path}' is empty, but its meta data says it has a header line"))?;
-    Ok(first.iter().map(|c| String::from_utf8_lossy(c).trim().to_owned()).collect())
+    let sample = sample(path, delim)?;
+    if sample.kinds.is_empty() {
+        return Err(format!("file '{path}' is empty, but its meta data says it has a header line"));
+    }
+    Ok(sample.first.iter().map(|c| String::from_utf8_lossy(c).trim().to_owned()).collect())
 }
 
 /// The schema of a CSV file without meta data, from its first rows (at most 1 MiB of them,
@@ -786,13 +811,12 @@ pub fn infer(path: &str, opts: &ReadOptions, default_delim: u8) -> Result<(Meta,
         Some(d) => d,
         None => sniff(path, default_delim)?,
     };
-    let records = sample(path, delimiter)?;
-    let Some(first) = records.first() else {
+    let Sample { first, kinds, first_text } = sample(path, delimiter)?;
+    if kinds.is_empty() {
         return Err(format!("file '{path}' is empty, so its schema cannot be inferred; give it a .meta file"));
-    };
-    let kinds: Vec<Vec<Kind>> = records.iter().map(|r| r.iter().map(|c| kind(c)).collect()).collect();
+    }
     let cols = first.len();
-    if let Some((i, r)) = records.iter().enumerate().find(|(_, r)| r.len() != cols) {
+    if let Some((i, r)) = kinds.iter().enumerate().find(|(_, r)| r.len() != cols) {
         return Err(format!(
             "file '{path}': row {} has {} cells but the first row has {cols}, so its schema cannot be inferred",
             i + 1,
@@ -820,17 +844,20 @@ pub fn infer(path: &str, opts: &ReadOptions, default_delim: u8) -> Result<(Meta,
             },
         })
         .collect();
+    // The first text cell of the rows that must be numbers.
+    let text_cell = match (header, first.iter().position(|c| kind(c) == Kind::Text)) {
+        (false, Some(j)) => Some((0, j, first[j].clone())),
+        _ => first_text,
+    };
     if !opts.frame
         && column_types[0] != ValueType::Str
-        && let Some((i, j)) =
-            body.iter().enumerate().find_map(|(i, r)| r.iter().position(|&k| k == Kind::Text).map(|j| (i, j)))
+        && let Some((i, j, cell)) = text_cell
     {
-        let row = i + 1 + usize::from(header);
-        let cell = &records[row - 1][j];
+        let row = i + 1;
         return Err(format!(
             "file '{path}', row {row}, cell {}: {} is not a number, and readMatrix reads numbers; use readFrame for a file with text columns",
             j + 1,
-            shown(cell)
+            shown(&cell)
         ));
     }
     let labels = opts.frame.then(|| {
