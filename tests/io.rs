@@ -45,7 +45,8 @@ fn column(rows: usize) -> impl Strategy<Value = Matrix> {
     prop_oneof![
         proptest::collection::vec(floats, rows).prop_map(move |v| Matrix::F64(DenseMatrix::from_vec(rows, 1, v))),
         proptest::collection::vec(any::<f32>(), rows).prop_map(move |v| Matrix::F32(DenseMatrix::from_vec(rows, 1, v))),
-        proptest::collection::vec(any::<i64>(), rows).prop_map(move |v| Matrix::Si64(DenseMatrix::from_vec(rows, 1, v))),
+        proptest::collection::vec(any::<i64>(), rows)
+            .prop_map(move |v| Matrix::Si64(DenseMatrix::from_vec(rows, 1, v))),
         proptest::collection::vec(any::<u8>(), rows).prop_map(move |v| Matrix::Ui8(DenseMatrix::from_vec(rows, 1, v))),
         proptest::collection::vec(any::<i8>(), rows).prop_map(move |v| Matrix::Si8(DenseMatrix::from_vec(rows, 1, v))),
         proptest::collection::vec(text, rows).prop_map(move |v| Matrix::Str(DenseMatrix::from_vec(rows, 1, v))),
@@ -116,14 +117,18 @@ fn a_script_reads_the_file_it_wrote_before() {
          print(sum(X == Y));\n\
          F = {\"a\": [1, 2], \"b\": [\"x,\\\"y\\\"\", \"z\"]};\n\
          writeFrame(F, \"f.csv\");\n\
-         print(readFrame(\"f.csv\"));\n",
+         print(readFrame(\"f.csv\"));\n\
+         writeFrame(F, \"f.tsv\");\n\
+         print(readFrame(\"f.tsv\"));\n",
     )
     .unwrap();
     let out = daphne(&dir, &["s.daph"]);
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "6\nFrame(2x2, [a:int64_t, b:std::string])\n1 x,\"y\"\n2 z\n",
+        "6\n\
+         Frame(2x2, [a:int64_t, b:std::string])\n1 x,\"y\"\n2 z\n\
+         Frame(2x2, [a:int64_t, b:std::string])\n1 x,\"y\"\n2 z\n",
         "every cell of a tiny-valued matrix reads back equal"
     );
 }
