@@ -16,5 +16,8 @@ pub mod pass;
 pub mod rewrite_transposed_products;
 pub mod uses;
 
-pub use lower::{FileMeta, LowerError, Program, SPARSITY_THRESHOLD, ScriptArgs, Session, Stage, lower, lower_session};
+pub use lower::{
+    DataFiles, FileMeta, LowerError, Program, ReadRequest, SPARSITY_THRESHOLD, ScriptArgs, Session, Stage, lower,
+    lower_session,
+};
 pub use pass::{Options, Pass, PassManager};

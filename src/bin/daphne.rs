@@ -579,7 +579,8 @@ fn repl(cli: &Cli) -> ExitCode {
         None
     };
     signals::install_or_warn();
-    let mut session = daphne::session::Session::new(args, config, cli.select_matrix_repr.unwrap_or(false), passes(cli));
+    let mut session =
+        daphne::session::Session::new(args, config.clone(), cli.select_matrix_repr.unwrap_or(false), passes(cli));
     let mut editor = match rustyline::DefaultEditor::new() {
         Ok(e) => e,
         Err(e) => return report(Err(runtime_error(format!("cannot start the line editor: {e}")))),
@@ -612,7 +613,7 @@ fn repl(cli: &Cli) -> ExitCode {
                 }
                 let _ = editor.add_history_entry(text.trim_end());
                 let (distribute, progress) = track(cli, remote.clone());
-                let options = exec_options(cli, schedule, distribute, None);
+                let options = exec_options(cli, &config, schedule, distribute, None);
                 let result = session.run(&text, options, &mut console::Stdout, &mut console::Stderr);
                 drop(progress);
                 if let Err(f) = result {
@@ -792,7 +793,7 @@ fn run(
     let remote = if cli.distributed == Some(true) { Some(connect(cli, &schedule, link, launch)?) } else { None };
     signals::install_or_warn();
     let (distribute, progress) = track(cli, remote.clone());
-    let options = exec_options(cli, schedule, distribute, timings.clone());
+    let options = exec_options(cli, &config, schedule, distribute, timings.clone());
     let exec_start = std::time::Instant::now();
     let result = daphne::execute_with(&module, &program.files, options, &mut console::Stdout, &mut console::Stderr);
     drop(progress);
@@ -876,14 +877,23 @@ fn schedule(cli: &Cli, config: &UserConfig) -> Schedule {
     }
 }
 
-/// How the executor runs a script: the engine's schedule, where pipelines may go, timings.
+/// How the executor runs a script: the engine's schedule, where pipelines may go, timings,
+/// and the configuration's CSV float format.
 fn exec_options(
     cli: &Cli,
+    config: &UserConfig,
     schedule: Schedule,
     remote: Option<std::sync::Arc<dyn daphne_runtime::exec::Distribute>>,
     timings: Option<std::sync::Arc<std::sync::Mutex<Vec<daphne_runtime::exec::PipelineTiming>>>>,
 ) -> daphne_runtime::exec::Options {
-    daphne_runtime::exec::Options { ship_pipelines: false, vectorize: !cli.no_vec, schedule, timings, remote }
+    daphne_runtime::exec::Options {
+        ship_pipelines: false,
+        vectorize: !cli.no_vec,
+        schedule,
+        timings,
+        remote,
+        csv_floats: config.csv_floats,
+    }
 }
 
 /// Where a run's pipelines may go (the cluster of a distributed run), and its progress line

@@ -3,11 +3,11 @@
 
 use daphne_frontend::Span;
 use daphne_frontend::ast::Arg;
-use daphne_ir::{Builtin, ColumnType, FrameType, Literal, MatrixType, OpKind, Type, Value};
+use daphne_ir::{Builtin, ColumnType, FrameType, Literal, MatrixType, OpKind, Type, Value, ValueType};
 
 use crate::infer::Operand;
 
-use super::{Lowerer, Result, compile_error, parse_error};
+use super::{Lowerer, ReadRequest, Result, compile_error, parse_error};
 
 /// A built-in's parameters: names, and how many are required.
 struct Sig {
@@ -135,7 +135,7 @@ fn signature(name: &str) -> Option<Sig> {
         "stop" => sig(&["message"], 0),
         "now" => sig(&[], 0),
         "setColLabelsPrefix" => sig(&["frame", "prefix"], 2),
-        "readMatrix" | "readFrame" => sig(&["filename"], 1),
+        "readMatrix" | "readFrame" => sig(&["filename", "header", "sep", "valueType"], 1),
         "lowerTri" | "upperTri" => sig(&["arg", "diag", "values"], 3),
         "replace" => sig(&["arg", "pattern", "replacement"], 3),
         "sample" => sig(&["range", "size", "withReplacement", "seed"], 4),
@@ -217,8 +217,10 @@ impl<'a> Lowerer<'a> {
         if slots[..sig.required].iter().any(Option::is_none) {
             return Err(parse_error(span, arity_message(name, &sig, args.len())));
         }
-        // As DAPHNE: an optional parameter cannot be left out when a later one is given.
-        if let Some(gap) = slots.iter().position(Option::is_none)
+        // As DAPHNE: an optional parameter cannot be left out when a later one is given (the
+        // reading options are ours, and independent).
+        if !matches!(name, "readMatrix" | "readFrame")
+            && let Some(gap) = slots.iter().position(Option::is_none)
             && let Some(after) = slots[gap..].iter().flatten().next()
         {
             return Err(parse_error(
@@ -298,20 +300,58 @@ impl<'a> Lowerer<'a> {
             "readMatrix" | "readFrame" => {
                 let path = req(0)?;
                 let op = if name == "readMatrix" { Builtin::ReadMatrix } else { Builtin::ReadFrame };
-                let known = match self.constant(path) {
-                    Some(Literal::Str(p)) => self.program.metas.get(&p).cloned(),
+                let mut request = ReadRequest { frame: op == Builtin::ReadFrame, ..ReadRequest::default() };
+                if let Some((v, at)) = slots[1] {
+                    match self.constant(v) {
+                        Some(Literal::Bool(h)) => request.header = Some(h),
+                        _ => return Err(compile_error(at, "`header` must be the constant true or false")),
+                    }
+                }
+                if let Some((v, at)) = slots[2] {
+                    match self.constant(v) {
+                        Some(Literal::Str(sep)) => request.sep = Some(sep),
+                        _ => {
+                            return Err(compile_error(at, "`sep` must be a constant string, such as \";\" or \"\\t\""));
+                        }
+                    }
+                }
+                if let Some((v, at)) = slots[3] {
+                    let vt = match self.constant(v) {
+                        Some(Literal::Str(vt)) => ValueType::from_name(&vt).filter(|v| *v != ValueType::Index),
+                        _ => None,
+                    };
+                    request.value_type = Some(vt.ok_or_else(|| {
+                        compile_error(at, "`valueType` must be a constant value type name: \"f64\", \"f32\", \"si64\", \"si32\", \"si8\", \"ui64\", \"ui32\", \"ui8\" or \"str\"")
+                    })?);
+                }
+                let path_text = match self.constant(path) {
+                    Some(Literal::Str(p)) => Some(p),
                     _ => None,
                 };
-                let ty = match known {
-                    None => {
+                let written = path_text.as_ref().and_then(|p| self.written.get(p)).filter(|t| {
+                    matches!((op, t), (Builtin::ReadMatrix, Type::Matrix(_)) | (Builtin::ReadFrame, Type::Frame(_)))
+                });
+                let (ty, header, sep) = match (written, &path_text, &self.program.data_files) {
+                    // The script wrote this file before: it holds what was written, as CSV.
+                    (Some(t), _, _) => (t.clone(), request.header.unwrap_or(false), request.sep.clone()),
+                    (None, Some(p), Some(files)) => {
+                        let meta = files.describe(p, &request).map_err(|e| compile_error(span, e))?;
+                        let sep = (meta.delimiter != ',').then(|| meta.delimiter.to_string());
+                        (meta_type(op, &meta), meta.header, sep)
+                    }
+                    _ => {
                         let path_ty = self.ty(path);
                         let operand = [Operand { ty: &path_ty, constant: None }];
-                        crate::infer::infer(op, &operand).map_err(|m| compile_error(span, m))?.remove(0)
+                        let ty = crate::infer::infer(op, &operand).map_err(|m| compile_error(span, m))?.remove(0);
+                        (ty, request.header.unwrap_or(false), request.sep.clone())
                     }
-                    Some(Err(e)) => return Err(compile_error(span, e)),
-                    Some(Ok(meta)) => meta_type(op, &meta),
                 };
-                one(self.emit1(OpKind::Builtin(op), vec![path], ty, span)?)
+                let mut operands = vec![path];
+                if header || sep.is_some() {
+                    operands.push(self.constant_value(Literal::Bool(header), span)?);
+                    operands.push(self.constant_value(Literal::Str(sep.unwrap_or_else(|| ",".to_owned())), span)?);
+                }
+                one(self.emit1(OpKind::Builtin(op), operands, ty, span)?)
             }
             "lowerTri" => one(self.builtin1(Builtin::LowerTri, vec![req(0)?, req(1)?, req(2)?], span)?),
             "upperTri" => one(self.builtin1(Builtin::UpperTri, vec![req(0)?, req(1)?, req(2)?], span)?),
@@ -371,7 +411,12 @@ impl<'a> Lowerer<'a> {
             "append" => one(self.builtin1(Builtin::Append, vec![req(0)?, req(1)?], span)?),
             "remove" => Ok(Some(self.builtin(Builtin::Remove, vec![req(0)?, req(1)?], span)?)),
             "write" | "writeMatrix" | "writeFrame" => {
-                self.builtin(Builtin::Write, vec![req(0)?, req(1)?], span)?;
+                let (x, path) = (req(0)?, req(1)?);
+                if let Some(Literal::Str(p)) = self.constant(path) {
+                    let ty = self.ty(x).clone();
+                    self.written.insert(p, ty);
+                }
+                self.builtin(Builtin::Write, vec![x, path], span)?;
                 Ok(Some(vec![]))
             }
             _ => Err(parse_error(span, format!("internal: built-in `{name}` has a signature but no lowering"))),
@@ -393,7 +438,7 @@ fn meta_type(op: Builtin, meta: &crate::lower::FileMeta) -> Type {
     if op == Builtin::ReadMatrix {
         Type::Matrix(MatrixType {
             vt: meta.schema.first().copied(),
-            rows: Some(meta.rows),
+            rows: meta.rows,
             cols: Some(meta.cols),
             repr: None,
         })
@@ -406,7 +451,7 @@ fn meta_type(op: Builtin, meta: &crate::lower::FileMeta) -> Type {
             None => (0..vts.len()).map(|i| format!("col_{i}")).collect(),
         };
         Type::Frame(FrameType {
-            rows: Some(meta.rows),
+            rows: meta.rows,
             columns: Some(vts.into_iter().zip(labels).map(|(vt, l)| ColumnType { label: Some(l), vt }).collect()),
         })
     }
