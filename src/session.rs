@@ -41,11 +41,6 @@ impl Session {
         Session { text: String::new(), values: Vec::new(), args, config, select_matrix_repr, passes }
     }
 
-    /// The names of the session's variables, in name order.
-    pub fn variables(&self) -> impl Iterator<Item = &str> {
-        self.values.iter().map(|(n, _)| n.as_str())
-    }
-
     /// Compiles and runs one entry, printing to `out` and `err`. A failure leaves the
     /// session's variables as they were.
     pub fn run(

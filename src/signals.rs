@@ -1,6 +1,7 @@
 //! SIGINT and SIGTERM while `daphne` runs a script: what was printed is flushed, the progress
 //! line erased, and the process exits with the conventional status, 128 + the signal's number
-//! (130 for SIGINT, 143 for SIGTERM).
+//! (130 for SIGINT, 143 for SIGTERM). In the interactive mode on a terminal, SIGINT (Ctrl-C)
+//! instead interrupts the entry that runs, and the session goes on.
 
 /// The exit status after SIGINT (Ctrl-C).
 pub const INTERRUPTED: u8 = 130;
@@ -8,14 +9,16 @@ pub const INTERRUPTED: u8 = 130;
 pub const TERMINATED: u8 = 143;
 
 /// Installs the handlers (on a thread of their own, with a small tokio runtime); they are in
-/// place when this returns. Any error is returned as text (the run goes on without them).
-pub fn install() -> Result<(), String> {
+/// place when this returns. With `interrupt`, SIGINT sets it (the executor then stops the
+/// running entry) instead of ending the process. Any error is returned as text (the run goes
+/// on without them).
+pub fn install(interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) -> Result<(), String> {
     use tokio::signal::unix::{SignalKind, signal};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot install the signal handlers: {e}"))?;
-    let (mut interrupt, mut terminate) = {
+    let (mut sigint, mut terminate) = {
         let _in = rt.enter();
         let int = signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
         let term = signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
@@ -25,9 +28,14 @@ pub fn install() -> Result<(), String> {
         .name("daphne-signals".into())
         .spawn(move || {
             let status = rt.block_on(async {
-                tokio::select! {
-                    _ = interrupt.recv() => INTERRUPTED,
-                    _ = terminate.recv() => TERMINATED,
+                loop {
+                    tokio::select! {
+                        _ = sigint.recv() => match &interrupt {
+                            Some(flag) => flag.store(true, std::sync::atomic::Ordering::Relaxed),
+                            None => return INTERRUPTED,
+                        },
+                        _ = terminate.recv() => return TERMINATED,
+                    }
                 }
             });
             // Another thread may be stuck writing to a pipe nobody reads: do not wait for ever.
@@ -39,8 +47,8 @@ pub fn install() -> Result<(), String> {
 }
 
 /// `install`, warning on stderr when it cannot.
-pub fn install_or_warn() {
-    if let Err(e) = install() {
+pub fn install_or_warn(interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) {
+    if let Err(e) = install(interrupt) {
         daphne_runtime::console::eprint(&format!("daphne: warning: {e}\n"));
     }
 }

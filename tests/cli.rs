@@ -97,6 +97,14 @@ fn on_a_terminal(command: &str, keys: &[&str]) -> Option<Vec<(Duration, String)>
         // `script` ends when the command does; keep its stdin open until then.
         std::thread::sleep(Duration::from_secs(30));
     });
+    // A session that never ends (a broken interrupt) is killed, and the test then fails.
+    let pid = child.id().to_string();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if done_rx.recv_timeout(Duration::from_secs(45)).is_err() {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
+    });
     let started = Instant::now();
     let mut stdout = child.stdout.take().expect("piped");
     let mut chunks = Vec::new();
@@ -108,6 +116,8 @@ fn on_a_terminal(command: &str, keys: &[&str]) -> Option<Vec<(Duration, String)>
         }
     }
     let _ = child.wait();
+    let _ = done_tx.send(());
+    let _ = watchdog.join();
     drop(typist);
     Some(chunks)
 }
@@ -419,18 +429,36 @@ print(sum(M))
     // Errors end their entry, not the session.
     assert!(out.stderr.contains("variable `undefined_name` is not defined"), "{}", out.stderr);
     assert!(out.stderr.contains("`@` needs as many columns"), "{}", out.stderr);
+    // What the interactive mode does not do, it says.
+    let out = run_with_stdin(&["-i", "--timing"], "1 + 1\n");
+    assert_eq!((out.status, out.stdout.as_str()), (0, "2\n"));
+    assert!(out.stderr.contains("warning: --timing has no effect in the interactive mode"), "{}", out.stderr);
 }
 
 #[test]
 fn the_interactive_mode_on_a_terminal_has_a_prompt_and_keeps_variables() {
-    let keys = ["x = 20\r", "x + 22\r", "for (i in 1:2) {\r", "print(x + i);\r", "}\r", "nope(\r", ")\r", "x\r"];
+    // The endless loop is interrupted by Ctrl-C (the session and `x` stay).
+    let keys = [
+        "x = 20\r",
+        "x + 22\r",
+        "for (i in 1:2) {\r",
+        "print(x + i);\r",
+        "}\r",
+        "nope(\r",
+        ")\r",
+        "while (x > 0) { x = x + 1; }\r",
+        "\x03",
+        "x\r",
+    ];
     let Some(chunks) = on_a_terminal(DAPHNE, &keys) else { return };
     let text = text_of(&chunks);
     assert!(text.contains("daphne> "), "no prompt: {text:?}");
     assert!(text.contains("...> "), "no continuation prompt: {text:?}");
-    for want in ["\r\n42\r\n", "\r\n21\r\n22\r\n", "function `nope`", "\r\n20\r\n"] {
+    for want in ["\r\n42\r\n", "\r\n21\r\n22\r\n", "function `nope`", "error: interrupted"] {
         assert!(text.contains(want), "{want:?} missing from {text:?}");
     }
+    let after = text.find("error: interrupted").map_or("", |at| &text[at..]);
+    assert!(after.contains("\r\n20\r\n"), "the session did not go on with x = 20: {text:?}");
 }
 
 #[test]

@@ -54,6 +54,9 @@ pub struct Options {
     pub remote: Option<std::sync::Arc<dyn Distribute>>,
     /// How `write` writes floats to CSV files (the user configuration's `csv_float_format`).
     pub csv_floats: crate::io::FloatFormat,
+    /// Set (by Ctrl-C in `daphne`'s interactive mode) to stop the run before its next op with
+    /// an error `interrupted`.
+    pub interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Runs pipelines elsewhere: the distributed runtime's side of the executor.
@@ -77,6 +80,7 @@ impl Default for Options {
             timings: None,
             remote: None,
             csv_floats: crate::io::FloatFormat::default(),
+            interrupt: None,
         }
     }
 }
@@ -228,6 +232,11 @@ impl Executor<'_, '_> {
 
     fn region(&mut self, f: &Function, frame: &mut Frame, region: &Region) -> R<Exit> {
         for &id in &region.ops {
+            if let Some(flag) = &self.options.interrupt
+                && flag.load(std::sync::atomic::Ordering::Relaxed)
+            {
+                return Err(self.error(f, id, "interrupted".into()));
+            }
             if let Some(exit) = self.op(f, frame, id)? {
                 return Ok(exit);
             }

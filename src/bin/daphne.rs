@@ -578,7 +578,15 @@ fn repl(cli: &Cli) -> ExitCode {
     } else {
         None
     };
-    signals::install_or_warn();
+    // On a terminal, Ctrl-C interrupts the entry that runs; through a pipe it ends the session.
+    let interrupt =
+        std::io::stdin().is_terminal().then(|| std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)));
+    signals::install_or_warn(interrupt.clone());
+    for (given, flag) in [(cli.timing == Some(true), "--timing"), (!cli.explain.is_empty(), "--explain")] {
+        if given {
+            console::eprint(&format!("daphne: warning: {flag} has no effect in the interactive mode\n"));
+        }
+    }
     let mut session =
         daphne::session::Session::new(args, config.clone(), cli.select_matrix_repr.unwrap_or(false), passes(cli));
     let mut editor = match rustyline::DefaultEditor::new() {
@@ -613,7 +621,11 @@ fn repl(cli: &Cli) -> ExitCode {
                 }
                 let _ = editor.add_history_entry(text.trim_end());
                 let (distribute, progress) = track(cli, remote.clone());
-                let options = exec_options(cli, &config, schedule, distribute, None);
+                let mut options = exec_options(cli, &config, schedule, distribute, None);
+                if let Some(flag) = &interrupt {
+                    flag.store(false, std::sync::atomic::Ordering::Relaxed);
+                    options.interrupt = Some(flag.clone());
+                }
                 let result = session.run(&text, options, &mut console::Stdout, &mut console::Stderr);
                 drop(progress);
                 if let Err(f) = result {
@@ -791,7 +803,7 @@ fn run(
     let timings = (cli.timing == Some(true)).then(|| std::sync::Arc::new(std::sync::Mutex::new(Vec::new())));
     let schedule = schedule(cli, &config);
     let remote = if cli.distributed == Some(true) { Some(connect(cli, &schedule, link, launch)?) } else { None };
-    signals::install_or_warn();
+    signals::install_or_warn(None);
     let (distribute, progress) = track(cli, remote.clone());
     let options = exec_options(cli, &config, schedule, distribute, timings.clone());
     let exec_start = std::time::Instant::now();
@@ -893,6 +905,7 @@ fn exec_options(
         timings,
         remote,
         csv_floats: config.csv_floats,
+        interrupt: None,
     }
 }
 
