@@ -221,7 +221,15 @@ impl<'a> Lowerer<'a> {
     /// existed only inside an `if`, a loop or a block before.
     pub(crate) fn undefined_variable(&mut self, name: &str, span: Span) -> LowerError {
         let e = parse_error(span, format!("variable `{name}` is not defined"));
-        let Some(&(construct, at)) = self.ctx().vanished.get(name) else { return e };
+        let Some(&(construct, at)) = self.ctx().vanished.get(name) else {
+            // Otherwise the visible variables closest in spelling (not the hidden loop flags).
+            let scopes = &self.ctx().scopes;
+            let visible = scopes.iter().flat_map(|s| s.keys()).map(String::as_str).filter(|n| !n.contains('#'));
+            return match super::suggest::did_you_mean(name, visible) {
+                Some(help) => e.with_help(help),
+                None => e,
+            };
+        };
         let line = self.program.files[self.file].line_col(at.start).line;
         let (what, rule, help) = match construct {
             Construct::If => (

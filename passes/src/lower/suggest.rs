@@ -135,6 +135,12 @@ pub(crate) fn unknown_function<'n>(name: &str, known: impl IntoIterator<Item = &
     if let Some(hint) = foreign_hint(name) {
         return Some(hint.to_owned());
     }
+    did_you_mean(name, known)
+}
+
+/// "did you mean `a`?" or "did you mean `a`, `b` or `c`?" for the names of `known` closest
+/// to `name`; `None` if none is close.
+pub(crate) fn did_you_mean<'n>(name: &str, known: impl IntoIterator<Item = &'n str>) -> Option<String> {
     let close = closest(name, known);
     let quoted: Vec<String> = close.iter().map(|k| format!("`{k}`")).collect();
     match quoted.as_slice() {
