@@ -672,7 +672,13 @@ impl<'a> Lowerer<'a> {
             })
             .copied()
             .ok_or_else(|| {
-                parse_error(f.value.span, format!("no function `{name}` of one parameter accepts {elem}"))
+                let e = parse_error(f.value.span, format!("no function `{name}` of one parameter accepts {elem}"));
+                // A name that no function has is likely misspelled.
+                let own = self.namespaces[self.ns].keys().map(String::as_str);
+                match super::suggest::did_you_mean(&name, own).filter(|_| frefs.is_empty()) {
+                    Some(help) => e.with_help(help),
+                    None => e,
+                }
             })?;
         let param = match &fref.def.params[0].ty {
             Some(d) => declared_type(&d.kind),
