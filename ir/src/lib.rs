@@ -18,6 +18,6 @@ pub mod print;
 pub mod types;
 pub mod verify;
 
-pub use function::{FuncId, Function, Loc, Module, Op, OpId, Region, Value, ValueData, ValueDef};
+pub use function::{FuncId, Function, InlineSite, Loc, Module, Op, OpId, Region, Value, ValueData, ValueDef};
 pub use op::{Builtin, Combine, Literal, OpKind, PipelineSpec, Split};
 pub use types::{ColumnType, FrameType, MatrixType, Repr, Type, ValueType};

@@ -204,7 +204,12 @@ pub fn lower(program: &Program, args: &ScriptArgs) -> Result<Module> {
         l.stack.pop().map(FnCtx::finish).ok_or_else(|| parse_error(script.span, "internal: no main function"))?;
     l.functions[0] = Some(main);
     let functions: Vec<Function> = l.functions.into_iter().flatten().collect();
-    Ok(Module { functions, entry: FuncId(0), files: program.files.iter().map(|f| f.name.clone()).collect() })
+    Ok(Module {
+        functions,
+        entry: FuncId(0),
+        files: program.files.iter().map(|f| f.name.clone()).collect(),
+        inline_sites: Vec::new(),
+    })
 }
 
 /// A variable: its current SSA value, and whether it may be assigned (loop variables may not).
@@ -285,7 +290,7 @@ impl<'a> Lowerer<'a> {
 
     pub(crate) fn loc(&self, span: Span) -> Loc {
         let lc = self.program.files[self.file].line_col(span.start);
-        Loc { file: self.file as u32, line: lc.line as u32, col: lc.col as u32 }
+        Loc { file: self.file as u32, line: lc.line as u32, col: lc.col as u32, inlined: None }
     }
 
     /// Appends an op to the innermost region under construction.
