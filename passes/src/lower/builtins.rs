@@ -3,7 +3,7 @@
 
 use daphne_frontend::Span;
 use daphne_frontend::ast::Arg;
-use daphne_ir::{Builtin, ColumnType, FrameType, Literal, MatrixType, OpKind, Type, Value};
+use daphne_ir::{Builtin, ColumnType, FrameType, Literal, MatrixType, OpKind, Type, Value, count};
 
 use crate::infer::Operand;
 
@@ -527,11 +527,11 @@ fn meta_type(op: Builtin, meta: &crate::lower::FileMeta) -> Type {
 pub(crate) fn arity_message(sig: &BuiltinDef, given: usize) -> String {
     let n = sig.params.len();
     let expected = if sig.variadic() {
-        format!("at least {}", plural(sig.required, "argument"))
+        format!("at least {}", count(sig.required, "argument", "arguments"))
     } else if sig.required == n {
-        plural(n, "argument")
+        count(n, "argument", "arguments")
     } else {
-        format!("{} to {}", sig.required, plural(n, "argument"))
+        format!("{} to {}", sig.required, count(n, "argument", "arguments"))
     };
     format!("`{}` takes {expected} ({}), but {}", sig.name, sig.params.join(", "), were_given(given))
 }
@@ -543,11 +543,6 @@ fn arity_error(sig: &BuiltinDef, args: &[Arg], span: Span) -> LowerError {
         Some(hint) => e.with_help(hint),
         None => e,
     }
-}
-
-/// "1 argument", "2 arguments".
-pub(crate) fn plural(n: usize, noun: &str) -> String {
-    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
 /// "1 was given", "2 were given".

@@ -6,9 +6,8 @@ use daphne_frontend::ast::{
     UnOp,
 };
 use daphne_frontend::token::Tok;
-use daphne_ir::{Builtin, FuncId, Function, Literal, MatrixType, OpKind, Type, Value, ValueType};
+use daphne_ir::{Builtin, FuncId, Function, Literal, MatrixType, OpKind, Type, Value, ValueType, count};
 
-use super::builtins::plural;
 use super::stmt::Flow;
 use super::{FnCtx, Lowerer, Result, SpecKey, compile_error, parse_error};
 
@@ -520,7 +519,10 @@ impl<'a> Lowerer<'a> {
             None => (n, 1),
             Some(s) => {
                 let (r, c) = (dim(self, &s.rows)?, dim(self, &s.cols)?);
-                let bad = || compile_error(s.span, format!("a matrix literal of {n} elements cannot have this shape"));
+                let bad = || {
+                    let elements = count(n as usize, "element", "elements");
+                    compile_error(s.span, format!("a matrix literal of {elements} cannot have this shape"))
+                };
                 match (r, c) {
                     (Some(r), Some(c)) if r.checked_mul(c) == Some(n) => (r, c),
                     (Some(r), None) if r > 0 && n.is_multiple_of(r) => (r, n / r),
@@ -746,7 +748,7 @@ impl<'a> Lowerer<'a> {
             let expected = declared.clone().unwrap_or_else(|| values.iter().map(|&v| self.ty(v)).collect());
             if values.len() != expected.len() || (declared.is_none() && values.len() != 1 && !values.is_empty()) {
                 let name = &def.name.name;
-                let returned = plural(values.len(), "value");
+                let returned = count(values.len(), "value", "values");
                 return Err(parse_error(
                     span,
                     match &declared {

@@ -9,9 +9,8 @@ use std::collections::BTreeSet;
 
 use daphne_frontend::Span;
 use daphne_frontend::ast::{Expr, Stmt, StmtKind};
-use daphne_ir::{Builtin, Literal, OpKind, Region, Type, Value, ValueType};
+use daphne_ir::{Builtin, Literal, OpKind, Region, Type, Value, ValueType, count};
 
-use super::builtins::plural;
 use super::{LowerError, Lowerer, Result, Var, collect_assigned, compile_error, parse_error};
 
 /// Prefixes of the hidden flag variables of `break` and `continue`; the loop depth follows.
@@ -910,9 +909,9 @@ impl<'a> Lowerer<'a> {
                 span,
                 format!(
                     "{} {} assigned to {}",
-                    plural(values.len(), "value"),
+                    count(values.len(), "value", "values"),
                     if values.len() == 1 { "is" } else { "are" },
-                    plural(targets.len(), "variable")
+                    count(targets.len(), "variable", "variables")
                 ),
             ));
         }
