@@ -3,13 +3,15 @@
 //! Read here: `daphnedsl_import_paths` (where `import` looks for scripts and libraries),
 //! `sparsity_threshold` (for `--select-matrix-repr`) and the vectorized engine's
 //! `numberOfThreads`, `taskPartitioningScheme` and `minimumTaskSize` (the command line's
-//! `--num-threads`, `--partitioning` and `--grain-size` win). Every other key DAPHNE knows is accepted
+//! `--num-threads`, `--partitioning` and `--grain-size` win), and one key of ours,
+//! `csv_float_format` (`"fixed"` writes floats with DAPHNE's `%f`). Every other key DAPHNE knows is accepted
 //! and has no effect here (it tunes DAPHNE's own compiler, CUDA, HDFS or logging); a key DAPHNE
 //! does not know is an error, as in DAPHNE.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use daphne_runtime::io::FloatFormat;
 use daphne_runtime::schedule::Partitioning;
 use serde_json::Value as Json;
 
@@ -86,6 +88,9 @@ pub struct UserConfig {
     pub partitioning: Option<Partitioning>,
     /// `minimumTaskSize`, in rows.
     pub grain_rows: Option<usize>,
+    /// `csv_float_format` (ours): `"shortest"` (the default: the shortest text that reads
+    /// back to the same value) or `"fixed"` (DAPHNE's `%f`, for byte-identical files).
+    pub csv_floats: FloatFormat,
 }
 
 impl Default for UserConfig {
@@ -96,6 +101,7 @@ impl Default for UserConfig {
             threads: None,
             partitioning: None,
             grain_rows: None,
+            csv_floats: FloatFormat::default(),
         }
     }
 }
@@ -144,6 +150,12 @@ pub fn parse_config(json: &Json) -> Result<UserConfig, String> {
                 let n = value.as_u64().ok_or("`minimumTaskSize` must be a non-negative integer")?;
                 config.grain_rows = Some(n.max(1) as usize);
             }
+            "csv_float_format" => {
+                config.csv_floats = value
+                    .as_str()
+                    .and_then(FloatFormat::parse)
+                    .ok_or("`csv_float_format` must be \"shortest\" or \"fixed\" (DAPHNE's %f)")?;
+            }
             k if KNOWN_KEYS.contains(&k) => {}
             k => return Err(format!("unexpected key `{k}`")),
         }
@@ -181,6 +193,9 @@ mod tests {
         assert!(parse_config(&serde_json::json!({"daphnedsl_import_paths": ["a"]})).is_err());
         assert!(parse_config(&serde_json::json!({"sparsity_threshold": 2})).is_err());
         assert!(parse_config(&serde_json::json!([])).is_err());
+        let c = parse_config(&serde_json::json!({"csv_float_format": "fixed"})).unwrap();
+        assert_eq!(c.csv_floats, FloatFormat::Fixed);
+        assert!(parse_config(&serde_json::json!({"csv_float_format": "%g"})).is_err());
     }
 
     #[test]

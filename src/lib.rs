@@ -120,7 +120,7 @@ pub fn load_program_with(main: SourceFile, config: &UserConfig) -> Result<Progra
             program.imports.insert((importer, path), Ok(indexes));
         }
     }
-    program.metas = read_metas(&program);
+    program.data_files = Some(std::rc::Rc::new(DataFiles::default()));
     Ok(program)
 }
 
@@ -166,46 +166,53 @@ fn resolve_import(dir: &Path, path: &str, config: &UserConfig) -> Result<Vec<(Pa
     }
 }
 
-/// Reads the `.meta` file of every string literal in the program that names a file with an
-/// extension (as DAPHNE, we need them at compile time); failures are kept for lowering to
-/// report where such a name is read.
-fn read_metas(program: &Program) -> std::collections::HashMap<String, Result<daphne_passes::FileMeta, String>> {
-    fn literals(e: &daphne_frontend::ast::Expr, out: &mut Vec<String>) {
-        if let daphne_frontend::ast::ExprKind::Str(s) = &e.kind {
-            out.push(s.clone());
+/// The driver's view of the data files a program reads: each file's `.meta` file, or what
+/// `daphne_runtime::io::describe` infers from the file (said once per file on stderr).
+#[derive(Debug, Default)]
+pub struct DataFiles {
+    seen: std::cell::RefCell<std::collections::HashMap<(String, String), Result<daphne_passes::FileMeta, String>>>,
+    /// Whether inferred schemas are reported on stderr.
+    pub quiet: bool,
+}
+
+impl daphne_passes::DataFiles for DataFiles {
+    fn describe(&self, path: &str, request: &daphne_passes::ReadRequest) -> Result<daphne_passes::FileMeta, String> {
+        let key = (path.to_owned(), format!("{request:?}"));
+        if let Some(known) = self.seen.borrow().get(&key) {
+            return known.clone();
         }
-        for c in e.children() {
-            literals(c, out);
-        }
+        let described = describe_file(path, request).map(|(meta, note)| {
+            if let (Some(note), false) = (note, self.quiet) {
+                eprintln!("note: {note}");
+            }
+            meta
+        });
+        self.seen.borrow_mut().insert(key, described.clone());
+        described
     }
-    fn walk(s: &daphne_frontend::ast::Stmt, out: &mut Vec<String>) {
-        let (stmts, exprs) = s.children();
-        for e in exprs {
-            literals(e, out);
-        }
-        for c in stmts {
-            walk(c, out);
-        }
-    }
-    let mut names = Vec::new();
-    for script in &program.scripts {
-        for s in &script.stmts {
-            walk(s, &mut names);
-        }
-    }
-    names
-        .into_iter()
-        .filter(|n| Path::new(n).extension().is_some())
-        .map(|n| {
-            let meta = daphne_runtime::io::read_meta(&n).map(|m| daphne_passes::FileMeta {
-                rows: m.rows as u64,
-                cols: m.cols as u64,
-                schema: m.schema,
-                labels: m.labels,
-            });
-            (n, meta)
-        })
-        .collect()
+}
+
+fn describe_file(
+    path: &str,
+    request: &daphne_passes::ReadRequest,
+) -> Result<(daphne_passes::FileMeta, Option<String>), String> {
+    let delimiter = request.sep.as_deref().map(daphne_runtime::io::delimiter).transpose()?;
+    let opts = daphne_runtime::io::ReadOptions {
+        frame: request.frame,
+        header: request.header,
+        delimiter,
+        value_type: request.value_type,
+    };
+    let (m, note) = daphne_runtime::io::describe(path, &opts)?;
+    let meta = daphne_passes::FileMeta {
+        rows: m.rows.map(|r| r as u64),
+        cols: m.cols as u64,
+        schema: m.schema,
+        labels: m.labels,
+        header: m.header,
+        delimiter: m.delimiter as char,
+    };
+    Ok((meta, note))
 }
 
 /// The optimizing passes `daphne` runs: the standard list, folding constants with the

@@ -254,10 +254,12 @@ builtins! {
     SetColLabelsPrefix = "setColLabelsPrefix", 2..2;
     /// `cond ? a : b` with a matrix condition: elementwise choice.
     Cond = "cond", 3..3;
-    /// `readMatrix(path)`: a CSV file described by `path.meta`.
-    ReadMatrix = "readMatrix", 1..1;
+    /// `readMatrix(path, header, sep)`: a CSV file described by `path.meta` or by the type the
+    /// compiler inferred from it; `header` (bool) and `sep` (str) are present when not the
+    /// defaults (false, ",").
+    ReadMatrix = "readMatrix", 1..3;
     /// `readFrame(path)`
-    ReadFrame = "readFrame", 1..1;
+    ReadFrame = "readFrame", 1..3;
     /// `write(arg, path)`: a matrix or frame as CSV, with `path.meta`.
     Write = "write", 2..2;
     /// `recode(X, orderPreserving)`: two results, the si64 codes and the dictionary.

@@ -16,5 +16,5 @@ pub mod pass;
 pub mod rewrite_transposed_products;
 pub mod uses;
 
-pub use lower::{FileMeta, LowerError, Program, SPARSITY_THRESHOLD, ScriptArgs, Stage, lower};
+pub use lower::{DataFiles, FileMeta, LowerError, Program, ReadRequest, SPARSITY_THRESHOLD, ScriptArgs, Stage, lower};
 pub use pass::{Options, Pass, PassManager};

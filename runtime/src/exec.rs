@@ -55,6 +55,8 @@ pub struct Options {
     pub timings: Option<std::sync::Arc<std::sync::Mutex<Vec<PipelineTiming>>>>,
     /// Runs pipelines on workers (`--distributed`); a pipeline it declines runs here.
     pub remote: Option<std::sync::Arc<dyn Distribute>>,
+    /// How `write` writes floats to CSV files (the user configuration's `csv_float_format`).
+    pub csv_floats: crate::io::FloatFormat,
 }
 
 /// Runs pipelines elsewhere: the distributed runtime's side of the executor.
@@ -77,6 +79,7 @@ impl Default for Options {
             schedule: crate::schedule::Schedule::on(default_threads()),
             timings: None,
             remote: None,
+            csv_floats: crate::io::FloatFormat::default(),
         }
     }
 }
@@ -335,7 +338,8 @@ impl Executor<'_, '_> {
                 vec![Value::Scalar(Scalar::Si64(ns))]
             }
             OpKind::Builtin(b @ (Builtin::ReadMatrix | Builtin::ReadFrame | Builtin::Write)) => {
-                file_op(*b, &args).map_err(|m| self.error(f, id, m))?
+                let ty = op.results.first().map_or(&Type::Unknown, |&r| f.ty(r));
+                file_op(*b, &args, ty, self.options.csv_floats).map_err(|m| self.error(f, id, m))?
             }
             OpKind::Builtin(b) => kernels::call(*b, &args).map_err(|m| self.error(f, id, m))?,
             OpKind::Cast => {
@@ -528,17 +532,28 @@ impl Executor<'_, '_> {
     }
 }
 
-/// The file operations: `readMatrix`, `readFrame`, `write`.
-fn file_op(op: Builtin, args: &[Value]) -> Result<Vec<Value>, String> {
-    let path = match args.last() {
+/// The file operations: `readMatrix(path, header, sep)`, `readFrame(...)` (typed `ty` by
+/// the compiler), `write(X, path)`.
+fn file_op(op: Builtin, args: &[Value], ty: &Type, floats: crate::io::FloatFormat) -> Result<Vec<Value>, String> {
+    let path_at = if op == Builtin::Write { 1 } else { 0 };
+    let path = match args.get(path_at) {
         Some(Value::Scalar(Scalar::Str(p))) => p.to_string(),
         _ => return Err(format!("`{op}` needs a file name (a string)")),
     };
-    match op {
-        Builtin::ReadMatrix => Ok(vec![crate::io::read_matrix(&path)?]),
-        Builtin::ReadFrame => Ok(vec![crate::io::read_frame(&path)?]),
-        _ => crate::io::write(&args[0], &path).map(|()| vec![]),
+    if op == Builtin::Write {
+        return crate::io::write(&args[0], &path, floats).map(|()| vec![]);
     }
+    let header = match args.get(1) {
+        None => false,
+        Some(Value::Scalar(s)) => s.get::<f64>().is_some_and(|h| h != 0.0),
+        Some(_) => return Err(format!("`{op}`: header must be a boolean")),
+    };
+    let delimiter = match args.get(2) {
+        None => b',',
+        Some(Value::Scalar(Scalar::Str(d))) => crate::io::delimiter(d)?,
+        Some(_) => return Err(format!("`{op}`: sep must be a string")),
+    };
+    Ok(vec![crate::io::read(&path, op == Builtin::ReadFrame, ty, header, delimiter)?])
 }
 
 /// Whether an op only passes values on (calls, control flow, pipelines, which may run where

@@ -364,6 +364,7 @@ fn run(
         schedule,
         timings: timings.clone(),
         remote: remote.clone().map(|c| c as std::sync::Arc<dyn daphne_runtime::exec::Distribute>),
+        csv_floats: config.csv_floats,
     };
     let exec_start = std::time::Instant::now();
     let result = daphne::execute_with(&module, &program.files, options, &mut out, &mut err);

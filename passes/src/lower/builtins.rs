@@ -3,11 +3,11 @@
 
 use daphne_frontend::Span;
 use daphne_frontend::ast::Arg;
-use daphne_ir::{Builtin, ColumnType, FrameType, Literal, MatrixType, OpKind, Type, Value, count};
+use daphne_ir::{Builtin, ColumnType, FrameType, Literal, MatrixType, OpKind, Type, Value, ValueType, count};
 
 use crate::infer::Operand;
 
-use super::{LowerError, Lowerer, Result, compile_error, parse_error};
+use super::{LowerError, Lowerer, ReadRequest, Result, compile_error, parse_error};
 
 /// How a call of a built-in becomes IR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +86,7 @@ use Lowering::{Aggregation as Agg, Binary as Bin, Own, Unary as Un, Variadic as 
 const ARG: &[&str] = &["arg"];
 const LHS_RHS: &[&str] = &["lhs", "rhs"];
 const AGG: &[&str] = &["arg", "axisOrGroups"];
+const READ: &[&str] = &["filename", "header", "sep", "valueType"];
 
 /// Every built-in function, in groups as DAPHNE's Builtins.md has them.
 #[rustfmt::skip]
@@ -216,8 +217,8 @@ pub static BUILTINS: &[(&str, &[BuiltinDef])] = &[
     ]),
     ("Input and output", &[
         def("print", &["arg", "newline", "err"], 1, Own, "prints a value, by default with a newline and to stdout (err true: to stderr)", "print(\"hello\");\nprint(42, false);\nprint(\"!\");"),
-        def("readMatrix", &["filename"], 1, Own, "a matrix from a CSV or Matrix Market file described by the `.meta` file beside it", "X = readMatrix(\"data.csv\");"),
-        def("readFrame", &["filename"], 1, Own, "a frame from a CSV file described by the `.meta` file beside it", "F = readFrame(\"data.csv\");"),
+        def("readMatrix", READ, 1, Own, "a matrix from a CSV or Matrix Market file, typed by the `.meta` file beside it or inferred from the file; header (bool), sep (str) and valueType (a value type name) are options, best given by name", "X = readMatrix(\"data.csv\", header=true, sep=\";\");"),
+        def("readFrame", READ, 1, Own, "a frame from a CSV file, typed by the `.meta` file beside it or inferred from the file; options as readMatrix", "F = readFrame(\"data.csv\", header=true);"),
         def("write", &["arg", "filename"], 2, Own, "writes a matrix or frame as CSV with a `.meta` file", "write(fill(1.0, 2, 2), \"out.csv\");"),
         def("writeMatrix", &["arg", "filename"], 2, Own, "writes a matrix (as `write`)", "writeMatrix(fill(1.0, 2, 2), \"out.csv\");"),
         def("writeFrame", &["arg", "filename"], 2, Own, "writes a frame (as `write`)", "writeFrame(createFrame([1, 2], \"a\"), \"out.csv\");"),
@@ -322,8 +323,10 @@ impl<'a> Lowerer<'a> {
         if slots[..sig.required].iter().any(Option::is_none) {
             return Err(arity_error(sig, args, span));
         }
-        // As DAPHNE: an optional parameter cannot be left out when a later one is given.
-        if let Some(gap) = slots.iter().position(Option::is_none)
+        // As DAPHNE: an optional parameter cannot be left out when a later one is given (the
+        // reading options are ours, and independent).
+        if !matches!(name, "readMatrix" | "readFrame")
+            && let Some(gap) = slots.iter().position(Option::is_none)
             && let Some(after) = slots[gap..].iter().flatten().next()
         {
             return Err(parse_error(
@@ -408,20 +411,58 @@ impl<'a> Lowerer<'a> {
             "readMatrix" | "readFrame" => {
                 let path = req(0)?;
                 let op = if name == "readMatrix" { Builtin::ReadMatrix } else { Builtin::ReadFrame };
-                let known = match self.constant(path) {
-                    Some(Literal::Str(p)) => self.program.metas.get(&p).cloned(),
+                let mut request = ReadRequest { frame: op == Builtin::ReadFrame, ..ReadRequest::default() };
+                if let Some((v, at)) = slots[1] {
+                    match self.constant(v) {
+                        Some(Literal::Bool(h)) => request.header = Some(h),
+                        _ => return Err(compile_error(at, "`header` must be the constant true or false")),
+                    }
+                }
+                if let Some((v, at)) = slots[2] {
+                    match self.constant(v) {
+                        Some(Literal::Str(sep)) => request.sep = Some(sep),
+                        _ => {
+                            return Err(compile_error(at, "`sep` must be a constant string, such as \";\" or \"\\t\""));
+                        }
+                    }
+                }
+                if let Some((v, at)) = slots[3] {
+                    let vt = match self.constant(v) {
+                        Some(Literal::Str(vt)) => ValueType::from_name(&vt).filter(|v| *v != ValueType::Index),
+                        _ => None,
+                    };
+                    request.value_type = Some(vt.ok_or_else(|| {
+                        compile_error(at, "`valueType` must be a constant value type name: \"f64\", \"f32\", \"si64\", \"si32\", \"si8\", \"ui64\", \"ui32\", \"ui8\" or \"str\"")
+                    })?);
+                }
+                let path_text = match self.constant(path) {
+                    Some(Literal::Str(p)) => Some(p),
                     _ => None,
                 };
-                let ty = match known {
-                    None => {
+                let written = path_text.as_ref().and_then(|p| self.written.get(p)).filter(|t| {
+                    matches!((op, t), (Builtin::ReadMatrix, Type::Matrix(_)) | (Builtin::ReadFrame, Type::Frame(_)))
+                });
+                let (ty, header, sep) = match (written, &path_text, &self.program.data_files) {
+                    // The script wrote this file before: it holds what was written, as CSV.
+                    (Some(t), _, _) => (t.clone(), request.header.unwrap_or(false), request.sep.clone()),
+                    (None, Some(p), Some(files)) => {
+                        let meta = files.describe(p, &request).map_err(|e| compile_error(span, e))?;
+                        let sep = (meta.delimiter != ',').then(|| meta.delimiter.to_string());
+                        (meta_type(op, &meta), meta.header, sep)
+                    }
+                    _ => {
                         let path_ty = self.ty(path);
                         let operand = [Operand { ty: &path_ty, constant: None }];
-                        crate::infer::infer(op, &operand).map_err(|m| compile_error(span, m))?.remove(0)
+                        let ty = crate::infer::infer(op, &operand).map_err(|m| compile_error(span, m))?.remove(0);
+                        (ty, request.header.unwrap_or(false), request.sep.clone())
                     }
-                    Some(Err(e)) => return Err(compile_error(span, e)),
-                    Some(Ok(meta)) => meta_type(op, &meta),
                 };
-                one(self.emit1(OpKind::Builtin(op), vec![path], ty, span)?)
+                let mut operands = vec![path];
+                if header || sep.is_some() {
+                    operands.push(self.constant_value(Literal::Bool(header), span)?);
+                    operands.push(self.constant_value(Literal::Str(sep.unwrap_or_else(|| ",".to_owned())), span)?);
+                }
+                one(self.emit1(OpKind::Builtin(op), operands, ty, span)?)
             }
             "lowerTri" => one(self.builtin1(Builtin::LowerTri, vec![req(0)?, req(1)?, req(2)?], span)?),
             "upperTri" => one(self.builtin1(Builtin::UpperTri, vec![req(0)?, req(1)?, req(2)?], span)?),
@@ -480,7 +521,12 @@ impl<'a> Lowerer<'a> {
             }
             "remove" => Ok(Some(self.builtin(Builtin::Remove, vec![req(0)?, req(1)?], span)?)),
             "write" | "writeMatrix" | "writeFrame" => {
-                self.builtin(Builtin::Write, vec![req(0)?, req(1)?], span)?;
+                let (x, path) = (req(0)?, req(1)?);
+                if let Some(Literal::Str(p)) = self.constant(path) {
+                    let ty = self.ty(x).clone();
+                    self.written.insert(p, ty);
+                }
+                self.builtin(Builtin::Write, vec![x, path], span)?;
                 Ok(Some(vec![]))
             }
             // Every built-in of the table with its own lowering has an arm above (a test
@@ -504,7 +550,7 @@ fn meta_type(op: Builtin, meta: &crate::lower::FileMeta) -> Type {
     if op == Builtin::ReadMatrix {
         Type::Matrix(MatrixType {
             vt: meta.schema.first().copied(),
-            rows: Some(meta.rows),
+            rows: meta.rows,
             cols: Some(meta.cols),
             repr: None,
         })
@@ -517,7 +563,7 @@ fn meta_type(op: Builtin, meta: &crate::lower::FileMeta) -> Type {
             None => (0..vts.len()).map(|i| format!("col_{i}")).collect(),
         };
         Type::Frame(FrameType {
-            rows: Some(meta.rows),
+            rows: meta.rows,
             columns: Some(vts.into_iter().zip(labels).map(|(vt, l)| ColumnType { label: Some(l), vt }).collect()),
         })
     }

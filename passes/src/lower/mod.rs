@@ -98,10 +98,11 @@ pub struct Program {
     /// for a script, each file of the directory for a library of the user configuration), or
     /// why the import cannot be resolved.
     pub imports: HashMap<(usize, String), std::result::Result<Vec<usize>, String>>,
-    /// What the `.meta` file beside each data file the program names says, or why it could not
-    /// be read. DAPHNE reads these while compiling, so the types of `readMatrix` results are
-    /// known and a bad meta file is a compile error.
-    pub metas: HashMap<String, std::result::Result<FileMeta, String>>,
+    /// What the data files the program reads hold (their `.meta` files, or what the driver
+    /// infers from the files), asked while compiling as DAPHNE reads `.meta` files while
+    /// compiling: the types of `readMatrix` results are known and a bad file is a compile
+    /// error. `None`: no file is looked at and reads are typed only by their kind.
+    pub data_files: Option<std::rc::Rc<dyn DataFiles>>,
     /// DAPHNE's `--select-matrix-repr`: matrices whose estimated sparsity is known and below
     /// `sparsity_threshold` get the sparse (CSR) representation.
     pub select_matrix_repr: bool,
@@ -112,15 +113,34 @@ pub struct Program {
 /// DAPHNE's default `sparsity_threshold`.
 pub const SPARSITY_THRESHOLD: f64 = 0.25;
 
-/// The contents of a `.meta` file.
+/// What a data file holds: its `.meta` file's contents, or what was inferred from the file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileMeta {
-    pub rows: u64,
+    /// Unknown when the rows were not counted while compiling.
+    pub rows: Option<u64>,
     pub cols: u64,
     /// One value type per column; a single entry for a matrix.
     pub schema: Vec<daphne_ir::ValueType>,
     /// Column labels, for frames.
     pub labels: Option<Vec<String>>,
+    /// Whether the first line of the file holds the column labels.
+    pub header: bool,
+    /// The cell delimiter (CSV).
+    pub delimiter: char,
+}
+
+/// How a script asks to read a file: `readFrame(path, header=true, sep=";", valueType="f64")`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadRequest {
+    pub frame: bool,
+    pub header: Option<bool>,
+    pub sep: Option<String>,
+    pub value_type: Option<daphne_ir::ValueType>,
+}
+
+/// The driver's answer to what a data file holds (passes do no I/O themselves).
+pub trait DataFiles: std::fmt::Debug {
+    fn describe(&self, path: &str, request: &ReadRequest) -> std::result::Result<FileMeta, String>;
 }
 
 impl Program {
@@ -130,7 +150,7 @@ impl Program {
             files: vec![file],
             scripts: vec![script],
             imports: HashMap::new(),
-            metas: HashMap::new(),
+            data_files: None,
             select_matrix_repr: false,
             sparsity_threshold: SPARSITY_THRESHOLD,
         }
@@ -196,6 +216,7 @@ pub fn lower(program: &Program, args: &ScriptArgs) -> Result<Module> {
         loop_depth: 0,
         top_scopes: 1,
         imported: Vec::new(),
+        written: HashMap::new(),
     };
     l.stack.push(FnCtx::new(Function::new("main")));
     let body = l.block(&main_stmts).and_then(|_| l.emit(OpKind::Return, vec![], vec![], vec![], script.span));
@@ -279,6 +300,9 @@ pub(crate) struct Lowerer<'a> {
     pub top_scopes: usize,
     /// The files the file being lowered has imported so far.
     pub imported: Vec<usize>,
+    /// The types of the values the script writes to files named by constants, so far: a
+    /// later read of such a file has the written type (its `.meta` file may not exist yet).
+    pub written: HashMap<String, Type>,
 }
 
 impl<'a> Lowerer<'a> {

@@ -24,7 +24,7 @@ pub fn set_threads(n: usize) {
     THREADS.store(n.max(1), Ordering::Relaxed);
 }
 
-fn threads() -> usize {
+pub fn threads() -> usize {
     THREADS.load(Ordering::Relaxed)
 }
 
