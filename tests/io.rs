@@ -117,14 +117,18 @@ fn a_script_reads_the_file_it_wrote_before() {
          print(sum(X == Y));\n\
          F = {\"a\": [1, 2], \"b\": [\"x,\\\"y\\\"\", \"z\"]};\n\
          writeFrame(F, \"f.csv\");\n\
-         print(readFrame(\"f.csv\"));\n",
+         print(readFrame(\"f.csv\"));\n\
+         writeFrame(F, \"f.tsv\");\n\
+         print(readFrame(\"f.tsv\"));\n",
     )
     .unwrap();
     let out = daphne(&dir, &["s.daph"]);
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "6\nFrame(2x2, [a:int64_t, b:std::string])\n1 x,\"y\"\n2 z\n",
+        "6\n\
+         Frame(2x2, [a:int64_t, b:std::string])\n1 x,\"y\"\n2 z\n\
+         Frame(2x2, [a:int64_t, b:std::string])\n1 x,\"y\"\n2 z\n",
         "every cell of a tiny-valued matrix reads back equal"
     );
 }

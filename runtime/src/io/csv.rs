@@ -935,18 +935,18 @@ fn write_float<F: CppDisplay + std::fmt::Debug + Copy>(x: F, is_nan: bool, float
 }
 
 /// Appends cell `i` of a matrix.
-fn write_cell(m: &Matrix, i: usize, floats: FloatFormat, out: &mut Vec<u8>) {
+fn write_cell(m: &Matrix, i: usize, floats: FloatFormat, delim: u8, out: &mut Vec<u8>) {
     match m {
         Matrix::F64(x) => write_float(x.cells()[i], x.cells()[i].is_nan(), floats, out),
         Matrix::F32(x) => write_float(x.cells()[i], x.cells()[i].is_nan(), floats, out),
-        Matrix::Str(x) => write_str(&x.cells()[i], b',', out),
+        Matrix::Str(x) => write_str(&x.cells()[i], delim, out),
         Matrix::Bool(x) => out.push(if x.cells()[i] { b'1' } else { b'0' }),
         other => crate::with_matrix!(other, x => { let _ = write!(out, "{}", x.cells()[i]); }, _s => {}),
     }
 }
 
 /// Writes a matrix or frame as CSV; returns its meta data.
-pub fn write(v: &Value, path: &str, floats: FloatFormat) -> Result<Meta, String> {
+pub fn write(v: &Value, path: &str, floats: FloatFormat, delim: u8) -> Result<Meta, String> {
     let file = File::create(path).map_err(|e| format!("could not write file '{path}': {e}"))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut line = Vec::new();
@@ -960,14 +960,14 @@ pub fn write(v: &Value, path: &str, floats: FloatFormat) -> Result<Meta, String>
                 line.clear();
                 for j in 0..cols {
                     if j > 0 {
-                        line.push(b',');
+                        line.push(delim);
                     }
-                    write_cell(&row, j, floats, &mut line);
+                    write_cell(&row, j, floats, delim, &mut line);
                 }
                 line.push(b'\n');
                 w.write_all(&line).map_err(err)?;
             }
-            Meta { rows: Some(rows), cols, schema: vec![m.value_type()], labels: None, header: false, delimiter: b',' }
+            Meta { rows: Some(rows), cols, schema: vec![m.value_type()], labels: None, header: false, delimiter: delim }
         }
         Value::Frame(f) => {
             let columns: Vec<Matrix> = f.columns().iter().map(|c| c.row_range(0, c.rows())).collect();
@@ -975,9 +975,9 @@ pub fn write(v: &Value, path: &str, floats: FloatFormat) -> Result<Meta, String>
                 line.clear();
                 for (j, c) in columns.iter().enumerate() {
                     if j > 0 {
-                        line.push(b',');
+                        line.push(delim);
                     }
-                    write_cell(c, r, floats, &mut line);
+                    write_cell(c, r, floats, delim, &mut line);
                 }
                 line.push(b'\n');
                 w.write_all(&line).map_err(err)?;
@@ -988,7 +988,7 @@ pub fn write(v: &Value, path: &str, floats: FloatFormat) -> Result<Meta, String>
                 schema: f.schema(),
                 labels: Some(f.labels().iter().map(|l| l.to_string()).collect()),
                 header: false,
-                delimiter: b',',
+                delimiter: delim,
             }
         }
         _ => return Err("only matrices and frames can be written to files".to_owned()),
@@ -1090,7 +1090,7 @@ mod tests {
         let xs = [1e-10, 0.1, 1.0 / 3.0, -0.0, f64::MAX, f64::MIN_POSITIVE, 5e-324, f64::INFINITY, f64::NAN];
         let m = Matrix::F64(DenseMatrix::from_vec(1, xs.len(), xs.to_vec()));
         let p = tmp("floats.csv", b"");
-        write(&Value::Matrix(m), &p, FloatFormat::Shortest).unwrap();
+        write(&Value::Matrix(m), &p, FloatFormat::Shortest, b',').unwrap();
         let Value::Matrix(Matrix::F64(back)) = read(&p, &meta(1, xs.len(), ValueType::F64), false).unwrap() else {
             panic!()
         };

@@ -238,11 +238,15 @@ pub fn describe(path: &str, opts: &ReadOptions) -> Result<(Meta, Option<String>)
     match format_of(path, false)? {
         Format::MatrixMarket => Err(format!("could not open file '{}' for reading meta data", meta_path(path))),
         Format::Csv => {
-            let default_delimiter = if path.ends_with(".tsv") { b'\t' } else { b',' };
-            let (meta, note) = csv::infer(path, opts, default_delimiter)?;
+            let (meta, note) = csv::infer(path, opts, default_delimiter(path))?;
             Ok((meta, Some(note)))
         }
     }
+}
+
+/// A tab for `.tsv` files, else a comma.
+fn default_delimiter(path: &str) -> u8 {
+    if path.ends_with(".tsv") { b'\t' } else { b',' }
 }
 
 /// Applies a script's options to what a `.meta` file says: the file's meta data is the
@@ -403,7 +407,7 @@ pub fn read_frame(path: &str) -> Result<Value, String> {
 pub fn write(v: &Value, path: &str, floats: FloatFormat) -> Result<(), String> {
     let format = format_of(path, true)?;
     let meta = match (format, v) {
-        (Format::Csv, Value::Matrix(_) | Value::Frame(_)) => csv::write(v, path, floats)?,
+        (Format::Csv, Value::Matrix(_) | Value::Frame(_)) => csv::write(v, path, floats, default_delimiter(path))?,
         (Format::MatrixMarket, Value::Matrix(m)) => mtx::write_matrix_market(m, path)?,
         (Format::MatrixMarket, _) => return Err("only matrices can be written to Matrix Market files".to_owned()),
         _ => return Err("only matrices and frames can be written to files".to_owned()),
