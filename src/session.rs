@@ -59,8 +59,26 @@ impl Session {
         let file = SourceFile::new(SESSION_NAME.to_owned(), text.clone());
         let mut program: Program = crate::load_program_with(file, &self.config)?;
         program.select_matrix_repr = self.select_matrix_repr;
-        // Earlier entries' statements ran already; their function definitions stay.
-        program.scripts[0].stmts.retain(|s| matches!(s.kind, StmtKind::FuncDef(_)) || s.span.start >= offset);
+        // Earlier entries' statements ran already; their function definitions stay, unless a
+        // later entry defines the function again (same name and parameter types): the later
+        // definition replaces it, as at a Python prompt.
+        let mut defined = Vec::new();
+        let stmts = std::mem::take(&mut program.scripts[0].stmts);
+        let mut kept: Vec<_> = stmts
+            .into_iter()
+            .rev()
+            .filter(|s| match &s.kind {
+                StmtKind::FuncDef(f) => {
+                    let sig = signature(f);
+                    let first = !defined.contains(&sig);
+                    defined.push(sig);
+                    first
+                }
+                _ => s.span.start >= offset,
+            })
+            .collect();
+        kept.reverse();
+        program.scripts[0].stmts = kept;
         let session = daphne_passes::Session {
             inputs: self.values.iter().map(|(n, v)| (n.clone(), daphne_runtime::kernels::type_of(v))).collect(),
             echo: true,
@@ -74,6 +92,11 @@ impl Session {
         self.values = names.into_iter().zip(values).collect();
         Ok(())
     }
+}
+
+/// What makes a function definition another's: its name and its parameters' declared types.
+fn signature(f: &daphne_frontend::ast::FuncDef) -> (String, Vec<Option<daphne_frontend::ast::TypeKind>>) {
+    (f.name.name.clone(), f.params.iter().map(|p| p.ty.as_ref().map(|t| t.kind)).collect())
 }
 
 /// Whether `text` is an unfinished entry: a `{`, `(` or `[` still open, or a string or block

@@ -414,6 +414,8 @@ def twice(a) {
   return a * 2;
 }
 twice(y)
+def twice(a) { return a * 3; }
+twice(y)
 M = [1, 2, 3]
 m = M @ M
 if (x > 2) {
@@ -425,7 +427,8 @@ print(sum(M))
 ";
     let out = run_with_stdin(&["-i"], entries);
     assert_eq!(out.status, 0, "{}", out.stderr);
-    assert_eq!(out.stdout, "4\n30\n60\nbig\n6\n", "{}", out.stderr);
+    // A function defined again replaces the earlier definition.
+    assert_eq!(out.stdout, "4\n30\n60\n90\nbig\n6\n", "{}", out.stderr);
     // Errors end their entry, not the session.
     assert!(out.stderr.contains("variable `undefined_name` is not defined"), "{}", out.stderr);
     assert!(out.stderr.contains("`@` needs as many columns"), "{}", out.stderr);

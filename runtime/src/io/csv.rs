@@ -575,15 +575,14 @@ fn parse_segment(
             j += 1;
         }
         if j < cols {
-            return Err(at(row_start, format!("the row has {j} cell{} but {} {cols}", plural(j), source(meta))));
+            return Err(at(
+                row_start,
+                format!("the row has {} but {} {cols}", daphne_ir::count(j, "cell", "cells"), source(meta)),
+            ));
         }
         pos = cells.end();
     }
     Ok(())
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 /// Where a file's shape comes from, for messages.
@@ -694,7 +693,8 @@ fn read_blocks(path: &str, meta: &Meta, frame: bool, block: usize) -> Result<Val
         && rows != expected
     {
         let header = if meta.header { " after its header line" } else { "" };
-        return Err(format!("file '{path}' has {rows} rows{header}, but its meta data says {expected}"));
+        let rows = daphne_ir::count(rows, "row", "rows");
+        return Err(format!("file '{path}' has {rows}{header}, but its meta data says {expected}"));
     }
     if frame {
         let labels = super::frame_labels(meta);
@@ -818,9 +818,9 @@ pub fn infer(path: &str, opts: &ReadOptions, default_delim: u8) -> Result<(Meta,
     let cols = first.len();
     if let Some((i, r)) = kinds.iter().enumerate().find(|(_, r)| r.len() != cols) {
         return Err(format!(
-            "file '{path}': row {} has {} cells but the first row has {cols}, so its schema cannot be inferred",
+            "file '{path}': row {} has {} but the first row has {cols}, so its schema cannot be inferred",
             i + 1,
-            r.len()
+            daphne_ir::count(r.len(), "cell", "cells")
         ));
     }
     let column_kind = |rows: &[Vec<Kind>], j: usize| rows.iter().map(|r| r[j]).max().unwrap_or(Kind::Empty);
