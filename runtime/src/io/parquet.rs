@@ -185,6 +185,20 @@ impl Cells {
         })
     }
 
+    fn len(&self) -> usize {
+        match self {
+            Cells::F64(v) => v.len(),
+            Cells::F32(v) => v.len(),
+            Cells::Si64(v) => v.len(),
+            Cells::Si32(v) => v.len(),
+            Cells::Si8(v) => v.len(),
+            Cells::Ui64(v) => v.len(),
+            Cells::Ui32(v) => v.len(),
+            Cells::Ui8(v) => v.len(),
+            Cells::Str(v) => v.len(),
+        }
+    }
+
     fn into_matrix(self) -> Matrix {
         fn column<T: Clone>(v: Vec<T>) -> DenseMatrix<T> {
             DenseMatrix::from_vec(v.len(), 1, v)
@@ -361,6 +375,9 @@ fn read_file(path: &str, expected: &Meta, frame: bool) -> Result<Value, String> 
     }
     if first_row != rows {
         return Err(format!("Parquet file '{path}': its row groups hold {first_row} rows, its footer says {rows}"));
+    }
+    if let Some((j, c)) = columns.iter().enumerate().find(|(_, c)| c.len() != rows) {
+        return Err(format!("Parquet file '{path}': column '{}' has {} values for {rows} rows", labels[j], c.len()));
     }
     let columns: Vec<Matrix> = columns.into_iter().map(Cells::into_matrix).collect();
     if frame {
