@@ -493,3 +493,49 @@ pub fn write(v: &Value, path: &str, floats: FloatFormat) -> Result<(), String> {
     std::fs::write(&meta_path, meta_json(&meta))
         .map_err(|e| format!("could not open file '{meta_path}' for writing meta data: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::{DenseMatrix, Matrix};
+
+    fn tmp(name: &str) -> String {
+        let dir = std::env::temp_dir().join(format!("daphne-io-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name).to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn parquet_files_need_the_parquet_feature_or_say_so() {
+        let p = tmp("absent.parquet");
+        let e = describe(&p, &ReadOptions::default()).unwrap_err();
+        if cfg!(feature = "parquet") {
+            assert!(e.contains(&format!("could not read file '{p}'")), "{e}");
+        } else {
+            assert!(e.contains("this build of daphne-rs lacks Parquet support"), "{e}");
+            let m = Value::Matrix(Matrix::F64(DenseMatrix::from_vec(1, 1, vec![1.0])));
+            assert!(write(&m, &p, FloatFormat::Shortest).unwrap_err().contains("lacks Parquet support"));
+        }
+    }
+
+    /// A file that carries its schema is typed by it, whatever a `.meta` file beside it says.
+    #[test]
+    fn a_stale_meta_file_does_not_type_a_self_describing_file() {
+        let mut paths = vec![tmp("stale.dbdf")];
+        if cfg!(feature = "parquet") {
+            paths.push(tmp("stale.parquet"));
+        }
+        for p in paths {
+            let m = Value::Matrix(Matrix::Si32(DenseMatrix::from_vec(2, 2, vec![1, 2, 3, 4])));
+            write(&m, &p, FloatFormat::Shortest).unwrap();
+            std::fs::write(format!("{p}.meta"), r#"{"numCols":5,"numRows":5,"valueType":"f64"}"#).unwrap();
+            let (meta, note) = describe(&p, &ReadOptions::default()).unwrap();
+            assert_eq!((meta.rows, meta.cols, meta.schema, note), (Some(2), 2, vec![ValueType::Si32], None), "{p}");
+            let ty = Type::Matrix(MatrixType { vt: Some(ValueType::Si32), rows: Some(2), cols: Some(2), repr: None });
+            let Value::Matrix(back) = read(&p, false, &ty, false, b',').unwrap() else { panic!() };
+            assert_eq!(back, Matrix::Si32(DenseMatrix::from_vec(2, 2, vec![1, 2, 3, 4])));
+            let opts = ReadOptions { header: Some(true), ..ReadOptions::default() };
+            assert!(describe(&p, &opts).unwrap_err().contains("header and sep are for CSV files"));
+        }
+    }
+}
