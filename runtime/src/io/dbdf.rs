@@ -79,46 +79,37 @@ fn value_type(code: u8) -> Option<ValueType> {
     })
 }
 
-/// Runs `$body` with `$t` the element type of one of the format's value types (`$other` for
-/// booleans and strings, which it has not).
-macro_rules! with_cell_type {
-    ($vt:expr, $t:ident => $body:expr, $other:expr) => {
-        match $vt {
-            ValueType::F64 => {
-                type $t = f64;
-                $body
+/// A cell's little-endian bytes. (`bool` has one byte, but no value type code: it is never
+/// read or written, and only completes the set `with_elem_type!` and `with_matrix!` expand.)
+trait Le: MatrixElem {
+    const WIDTH: usize = std::mem::size_of::<Self>();
+    fn get(bytes: &[u8]) -> Self;
+    fn put(self, out: &mut Vec<u8>);
+}
+
+macro_rules! le_number {
+    ($($t:ty),*) => {$(
+        impl Le for $t {
+            fn get(bytes: &[u8]) -> Self {
+                let mut b = [0u8; std::mem::size_of::<$t>()];
+                b.copy_from_slice(bytes);
+                <$t>::from_le_bytes(b)
             }
-            ValueType::F32 => {
-                type $t = f32;
-                $body
+            fn put(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
             }
-            ValueType::Si64 => {
-                type $t = i64;
-                $body
-            }
-            ValueType::Si32 => {
-                type $t = i32;
-                $body
-            }
-            ValueType::Si8 => {
-                type $t = i8;
-                $body
-            }
-            ValueType::Ui64 | ValueType::Index => {
-                type $t = u64;
-                $body
-            }
-            ValueType::Ui32 => {
-                type $t = u32;
-                $body
-            }
-            ValueType::Ui8 => {
-                type $t = u8;
-                $body
-            }
-            ValueType::Bool | ValueType::Str => $other,
         }
-    };
+    )*};
+}
+le_number!(f64, f32, i64, i32, i8, u64, u32, u8);
+
+impl Le for bool {
+    fn get(bytes: &[u8]) -> Self {
+        bytes[0] != 0
+    }
+    fn put(self, out: &mut Vec<u8>) {
+        out.push(u8::from(self));
+    }
 }
 
 fn width(vt: ValueType) -> u64 {
@@ -141,9 +132,6 @@ impl Input {
     fn open(path: &str) -> Result<Input, String> {
         let file = File::open(path).map_err(|e| format!("could not read file '{path}': {e}"))?;
         let left = file.metadata().map_err(|e| format!("could not read file '{path}': {e}"))?.len();
-        if cfg!(target_endian = "big") {
-            return Err(format!("DAPHNE binary file '{path}': big-endian machines are not supported"));
-        }
         Ok(Input { path: path.to_owned(), reader: BufReader::with_capacity(1 << 20, file), left })
     }
 
@@ -194,10 +182,16 @@ impl Input {
     }
 
     /// `n` cells (already checked against the file and the memory budget).
-    fn cells<T: bytemuck::Pod>(&mut self, n: usize, what: &str) -> Result<Vec<T>, String> {
-        self.need(n as u64, std::mem::size_of::<T>() as u64, what)?;
-        let mut cells = vec![T::zeroed(); n];
-        self.fill(bytemuck::cast_slice_mut(&mut cells), what)?;
+    fn cells<T: Le>(&mut self, n: usize, what: &str) -> Result<Vec<T>, String> {
+        self.need(n as u64, T::WIDTH as u64, what)?;
+        let mut cells = Vec::with_capacity(n);
+        let mut buf = vec![0u8; (1 << 16) * T::WIDTH];
+        while cells.len() < n {
+            let k = (n - cells.len()).min(1 << 16);
+            let bytes = &mut buf[..k * T::WIDTH];
+            self.fill(bytes, what)?;
+            cells.extend(bytes.chunks_exact(T::WIDTH).map(T::get));
+        }
         Ok(cells)
     }
 
@@ -330,11 +324,11 @@ pub fn read(path: &str, frame: bool) -> Result<Value, String> {
         DENSE => {
             let vt = head.schema[0];
             input.need(head.rows.saturating_mul(head.cols), width(vt), "the cells")?;
-            with_cell_type!(vt, T => Value::Matrix(dense::<T>(&mut input, rows, cols, &what)?), no_cells(&input)?)
+            crate::with_elem_type!(vt, T => Value::Matrix(dense::<T>(&mut input, rows, cols, &what)?), str => no_cells(&input)?)
         }
         CSR => {
             let vt = head.schema[0];
-            with_cell_type!(vt, T => Value::Matrix(csr::<T>(&mut input, rows, cols, &what)?), no_cells(&input)?)
+            crate::with_elem_type!(vt, T => Value::Matrix(csr::<T>(&mut input, rows, cols, &what)?), str => no_cells(&input)?)
         }
         _ => {
             if head.cols == 0 && head.rows != 0 {
@@ -355,24 +349,14 @@ fn no_cells<T>(input: &Input) -> Result<T, String> {
     Err(input.bad("internal: a value type without a binary form"))
 }
 
-fn dense<T: bytemuck::Pod + MatrixElem>(
-    input: &mut Input,
-    rows: usize,
-    cols: usize,
-    what: &str,
-) -> Result<Matrix, String> {
+fn dense<T: Le>(input: &mut Input, rows: usize, cols: usize, what: &str) -> Result<Matrix, String> {
     crate::memory::check_shape::<T>(rows, cols, what)?;
     let cells = input.cells::<T>(rows * cols, "the cells")?;
     Ok(T::wrap(DenseMatrix::from_vec(rows, cols, cells)))
 }
 
 /// A CSR matrix, into a dense matrix: its offsets and column indices are checked.
-fn csr<T: bytemuck::Pod + MatrixElem>(
-    input: &mut Input,
-    rows: usize,
-    cols: usize,
-    what: &str,
-) -> Result<Matrix, String> {
+fn csr<T: Le>(input: &mut Input, rows: usize, cols: usize, what: &str) -> Result<Matrix, String> {
     let nnz = input.u64("the number of non-zeros")?;
     let nnz_width = 8 + std::mem::size_of::<T>() as u64;
     input.need(nnz, nnz_width, "the non-zeros")?;
@@ -385,7 +369,7 @@ fn csr<T: bytemuck::Pod + MatrixElem>(
     if offsets[0] != 0 || offsets[rows] != nnz as u64 || offsets.windows(2).any(|w| w[0] > w[1]) {
         return Err(input.bad("its row offsets do not run from 0 to the number of non-zeros"));
     }
-    let mut cells = vec![T::zeroed(); rows * cols];
+    let mut cells = vec![T::default(); rows * cols];
     for r in 0..rows {
         for k in offsets[r] as usize..offsets[r + 1] as usize {
             let c = columns[k];
@@ -423,22 +407,19 @@ fn frame_cells(input: &mut Input, rows: usize, head: &Head) -> Result<Frame, Str
         .schema
         .iter()
         .zip(bytes)
-        .map(|(&vt, b)| with_cell_type!(vt, T => Ok(column::<T>(&b)), no_cells(input)))
+        .map(|(&vt, b)| crate::with_elem_type!(vt, T => Ok(column::<T>(&b)), str => no_cells(input)))
         .collect::<Result<Vec<_>, String>>()?;
     let labels = head.labels.iter().flatten().map(|l| Arc::from(l.as_str())).collect();
     Frame::new(columns, labels).map_err(|e| input.bad(&e))
 }
 
-fn column<T: bytemuck::Pod + MatrixElem>(bytes: &[u8]) -> Matrix {
-    let cells: Vec<T> = bytes.chunks_exact(std::mem::size_of::<T>()).map(bytemuck::pod_read_unaligned).collect();
+fn column<T: Le>(bytes: &[u8]) -> Matrix {
+    let cells: Vec<T> = bytes.chunks_exact(T::WIDTH).map(T::get).collect();
     T::wrap(DenseMatrix::from_vec(cells.len(), 1, cells))
 }
 
 /// Writes a dense matrix or a frame as DAPHNE does; returns its meta data.
 pub fn write(v: &Value, path: &str) -> Result<Meta, String> {
-    if cfg!(target_endian = "big") {
-        return Err(format!("could not write '{path}': DAPHNE binary files on big-endian machines are not supported"));
-    }
     let no_type = |what: String| {
         format!(
             "{what} cannot be written to DAPHNE's binary format, which has no such value type; cast it, or write .csv or .parquet"
@@ -465,18 +446,14 @@ pub fn write(v: &Value, path: &str) -> Result<Meta, String> {
             debug_assert_eq!(head.len() as u64, DENSE_HEADER);
             let mut out = open(path)?;
             out.write_all(&head).map_err(err)?;
-            let cells: &[u8] = match m {
-                Matrix::F64(x) => bytemuck::cast_slice(x.cells()),
-                Matrix::F32(x) => bytemuck::cast_slice(x.cells()),
-                Matrix::Si64(x) => bytemuck::cast_slice(x.cells()),
-                Matrix::Si32(x) => bytemuck::cast_slice(x.cells()),
-                Matrix::Si8(x) => bytemuck::cast_slice(x.cells()),
-                Matrix::Ui64(x) => bytemuck::cast_slice(x.cells()),
-                Matrix::Ui32(x) => bytemuck::cast_slice(x.cells()),
-                Matrix::Ui8(x) => x.cells(),
-                Matrix::Bool(_) | Matrix::Str(_) => &[],
-            };
-            out.write_all(cells).map_err(err)?;
+            let mut bytes = Vec::with_capacity(1 << 20);
+            crate::with_matrix!(m, x => {
+                for chunk in x.cells().chunks(1 << 16) {
+                    bytes.clear();
+                    chunk.iter().for_each(|v| v.put(&mut bytes));
+                    out.write_all(&bytes).map_err(err)?;
+                }
+            }, _s => {});
             (out, Meta { rows: Some(rows), cols, schema: vec![vt], labels: None, header: false, delimiter: b',' })
         }
         Value::Frame(f) => {
@@ -495,27 +472,11 @@ pub fn write(v: &Value, path: &str) -> Result<Meta, String> {
             head.extend_from_slice(&[0u8; 16]);
             let mut out = open(path)?;
             out.write_all(&head).map_err(err)?;
-            let columns: Vec<&[u8]> = f
-                .columns()
-                .iter()
-                .map(|c| match c {
-                    Matrix::F64(x) => bytemuck::cast_slice(x.cells()),
-                    Matrix::F32(x) => bytemuck::cast_slice(x.cells()),
-                    Matrix::Si64(x) => bytemuck::cast_slice(x.cells()),
-                    Matrix::Si32(x) => bytemuck::cast_slice(x.cells()),
-                    Matrix::Si8(x) => bytemuck::cast_slice(x.cells()),
-                    Matrix::Ui64(x) => bytemuck::cast_slice(x.cells()),
-                    Matrix::Ui32(x) => bytemuck::cast_slice(x.cells()),
-                    Matrix::Ui8(x) => x.cells(),
-                    Matrix::Bool(_) | Matrix::Str(_) => &[],
-                })
-                .collect();
-            let widths: Vec<usize> = schema.iter().map(|&vt| width(vt) as usize).collect();
-            let mut row = Vec::with_capacity(widths.iter().sum());
+            let mut row = Vec::new();
             for r in 0..f.rows() {
                 row.clear();
-                for (c, w) in columns.iter().zip(&widths) {
-                    row.extend_from_slice(&c[r * w..(r + 1) * w]);
+                for c in f.columns() {
+                    crate::with_matrix!(c, x => x.cells()[r].put(&mut row), _s => {});
                 }
                 out.write_all(&row).map_err(err)?;
             }
