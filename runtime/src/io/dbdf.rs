@@ -514,27 +514,31 @@ mod tests {
     use super::*;
 
     fn tmp(name: &str) -> String {
-        let dir = std::env::temp_dir().join(format!("daphne-dbdf-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join(name).to_string_lossy().into_owned()
+        crate::io::test_path("dbdf", name)
     }
 
     fn m<T: MatrixElem>(rows: usize, cols: usize, cells: Vec<T>) -> Matrix {
         T::wrap(DenseMatrix::from_vec(rows, cols, cells))
     }
 
+    /// The 45 bytes before a matrix's cells (DAPHNE's `serializeHeader`), written out here.
+    fn matrix_head(kind: u8, rows: u64, cols: u64, code: u8) -> Vec<u8> {
+        let mut b = vec![1u8, kind];
+        b.extend_from_slice(&rows.to_le_bytes());
+        b.extend_from_slice(&cols.to_le_bytes());
+        b.push(code);
+        b.extend_from_slice(&[0; 16]);
+        b.extend_from_slice(&(rows as u32).to_le_bytes());
+        b.extend_from_slice(&(cols as u32).to_le_bytes());
+        b.extend_from_slice(&[kind, code]);
+        b
+    }
+
     #[test]
     fn a_dense_matrix_is_laid_out_as_daphne_writes_it() {
         let p = tmp("layout.dbdf");
         write(&Value::Matrix(m(2, 1, vec![1.0f64, -2.5])), &p).unwrap();
-        let mut want = vec![1u8, 1];
-        want.extend_from_slice(&2u64.to_le_bytes());
-        want.extend_from_slice(&1u64.to_le_bytes());
-        want.push(7);
-        want.extend_from_slice(&[0; 16]);
-        want.extend_from_slice(&2u32.to_le_bytes());
-        want.extend_from_slice(&1u32.to_le_bytes());
-        want.extend_from_slice(&[1, 7]);
+        let mut want = matrix_head(DENSE, 2, 1, 7);
         want.extend_from_slice(&1.0f64.to_le_bytes());
         want.extend_from_slice(&(-2.5f64).to_le_bytes());
         assert_eq!(std::fs::read(&p).unwrap(), want);
@@ -586,14 +590,7 @@ mod tests {
     fn a_daphne_csr_matrix_reads_as_dense() {
         let p = tmp("csr.dbdf");
         // 2x3: [[0, 5, 0], [7, 0, 9]] as DAPHNE's CSR serializer writes it.
-        let mut b = vec![1u8, 2];
-        b.extend_from_slice(&2u64.to_le_bytes());
-        b.extend_from_slice(&3u64.to_le_bytes());
-        b.push(2);
-        b.extend_from_slice(&[0; 16]);
-        b.extend_from_slice(&2u32.to_le_bytes());
-        b.extend_from_slice(&3u32.to_le_bytes());
-        b.extend_from_slice(&[2, 2]);
+        let mut b = matrix_head(CSR, 2, 3, 2);
         b.extend_from_slice(&3u64.to_le_bytes());
         for x in [0u64, 1, 3, 1, 0, 2] {
             b.extend_from_slice(&x.to_le_bytes());

@@ -494,15 +494,21 @@ pub fn write(v: &Value, path: &str, floats: FloatFormat) -> Result<(), String> {
         .map_err(|e| format!("could not open file '{meta_path}' for writing meta data: {e}"))
 }
 
+/// A file `name` in this process's scratch directory for the tests of `module`.
+#[cfg(test)]
+fn test_path(module: &str, name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("daphne-{module}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name).to_string_lossy().into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::matrix::{DenseMatrix, Matrix};
 
     fn tmp(name: &str) -> String {
-        let dir = std::env::temp_dir().join(format!("daphne-io-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join(name).to_string_lossy().into_owned()
+        test_path("io", name)
     }
 
     #[test]

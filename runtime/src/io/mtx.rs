@@ -210,9 +210,7 @@ mod tests {
     use super::*;
 
     fn tmp(name: &str) -> String {
-        let dir = std::env::temp_dir().join(format!("daphne-mtx-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join(name).to_string_lossy().into_owned()
+        crate::io::test_path("mtx", name)
     }
 
     fn round_trip(m: &Matrix, name: &str) -> (String, Matrix) {

@@ -41,6 +41,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::{ColumnDescriptor, Type as SchemaType};
 
 use super::Meta;
+use super::csv::Column;
 use crate::frame::Frame;
 use crate::matrix::{DenseMatrix, Matrix};
 use crate::value::Value;
@@ -151,72 +152,6 @@ fn describe_reader(path: &str, reader: &SerializedFileReader<File>) -> Result<Me
     })
 }
 
-/// The cells of one column as they are read.
-enum Cells {
-    F64(Vec<f64>),
-    F32(Vec<f32>),
-    Si64(Vec<i64>),
-    Si32(Vec<i32>),
-    Si8(Vec<i8>),
-    Ui64(Vec<u64>),
-    Ui32(Vec<u32>),
-    Ui8(Vec<u8>),
-    Str(Vec<Arc<str>>),
-}
-
-impl Cells {
-    fn new(vt: ValueType, rows: usize, what: &str) -> Result<Cells, String> {
-        macro_rules! make {
-            ($variant:ident, $t:ty) => {{
-                crate::memory::check_shape::<$t>(rows, 1, what)?;
-                Cells::$variant(Vec::with_capacity(rows))
-            }};
-        }
-        Ok(match vt {
-            ValueType::F64 => make!(F64, f64),
-            ValueType::F32 => make!(F32, f32),
-            ValueType::Si64 => make!(Si64, i64),
-            ValueType::Si32 => make!(Si32, i32),
-            ValueType::Si8 => make!(Si8, i8),
-            ValueType::Ui64 | ValueType::Index => make!(Ui64, u64),
-            ValueType::Ui32 => make!(Ui32, u32),
-            ValueType::Ui8 | ValueType::Bool => make!(Ui8, u8),
-            ValueType::Str => make!(Str, Arc<str>),
-        })
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Cells::F64(v) => v.len(),
-            Cells::F32(v) => v.len(),
-            Cells::Si64(v) => v.len(),
-            Cells::Si32(v) => v.len(),
-            Cells::Si8(v) => v.len(),
-            Cells::Ui64(v) => v.len(),
-            Cells::Ui32(v) => v.len(),
-            Cells::Ui8(v) => v.len(),
-            Cells::Str(v) => v.len(),
-        }
-    }
-
-    fn into_matrix(self) -> Matrix {
-        fn column<T: Clone>(v: Vec<T>) -> DenseMatrix<T> {
-            DenseMatrix::from_vec(v.len(), 1, v)
-        }
-        match self {
-            Cells::F64(v) => Matrix::F64(column(v)),
-            Cells::F32(v) => Matrix::F32(column(v)),
-            Cells::Si64(v) => Matrix::Si64(column(v)),
-            Cells::Si32(v) => Matrix::Si32(column(v)),
-            Cells::Si8(v) => Matrix::Si8(column(v)),
-            Cells::Ui64(v) => Matrix::Ui64(column(v)),
-            Cells::Ui32(v) => Matrix::Ui32(column(v)),
-            Cells::Ui8(v) => Matrix::Ui8(column(v)),
-            Cells::Str(v) => Matrix::Str(column(v)),
-        }
-    }
-}
-
 /// Where a column's values come from, for messages.
 struct Place<'a> {
     path: &'a str,
@@ -231,50 +166,40 @@ impl Place<'_> {
     }
 }
 
-/// Reads `n` rows of one column chunk into `out`, converting each value with `conv`; a null
-/// becomes `null` if there is one, else an error.
-fn read_chunk<D: DataType, T>(
+/// Reads one column chunk into `out` (as many rows as it holds), converting each value with
+/// `conv`; a null becomes `null` if there is one, else an error.
+fn read_chunk<D: DataType, T: Clone>(
     reader: &mut ColumnReaderImpl<D>,
-    n: usize,
     max_def: i16,
     place: &mut Place<'_>,
     null: Option<T>,
-    out: &mut Vec<T>,
+    out: &mut [T],
     conv: impl Fn(D::T) -> Result<T, String>,
-) -> Result<(), String>
-where
-    T: Clone,
-{
+) -> Result<(), String> {
+    let n = out.len();
     let mut defs: Vec<i16> = Vec::new();
     let mut vals: Vec<D::T> = Vec::new();
     let mut done = 0;
     while done < n {
         defs.clear();
         vals.clear();
-        let want = BATCH.min(n - done);
-        let (records, _, levels) = reader
-            .read_records(want, Some(&mut defs), None, &mut vals)
+        let (records, _, _) = reader
+            .read_records(BATCH.min(n - done), Some(&mut defs), None, &mut vals)
             .map_err(|e| format!("Parquet file '{}', column '{}': {e}", place.path, place.column))?;
         if records == 0 {
             return Err(place.at(0, "the column has fewer values than its row group's rows (a corrupt file?)"));
         }
         let mut values = vals.drain(..);
-        if max_def == 0 {
-            for (i, v) in values.enumerate() {
-                out.push(conv(v).map_err(|e| place.at(i, &e))?);
-            }
-        } else {
-            for (i, &d) in defs[..levels].iter().enumerate() {
-                if d == max_def {
-                    let v = values.next().ok_or_else(|| place.at(i, "a value is missing (a corrupt file?)"))?;
-                    out.push(conv(v).map_err(|e| place.at(i, &e))?);
-                } else {
-                    let missing = null.clone().ok_or_else(|| {
-                        place.at(i, "the value is null, and only float columns have a missing value (NaN)")
-                    })?;
-                    out.push(missing);
-                }
-            }
+        for (i, cell) in out[done..done + records].iter_mut().enumerate() {
+            let defined = max_def == 0 || defs.get(i) == Some(&max_def);
+            *cell = if defined {
+                let v = values.next().ok_or_else(|| place.at(i, "a value is missing (a corrupt file?)"))?;
+                conv(v).map_err(|e| place.at(i, &e))?
+            } else {
+                null.clone().ok_or_else(|| {
+                    place.at(i, "the value is null, and only float columns have a missing value (NaN)")
+                })?
+            };
         }
         done += records;
         place.row += records;
@@ -286,48 +211,50 @@ fn in_range<S: Copy + std::fmt::Display, T: TryFrom<S>>(x: S, vt: &str) -> Resul
     T::try_from(x).map_err(|_| format!("the value {x} is outside the column's type ({vt})"))
 }
 
-/// Reads one column chunk of `n` rows into `cells`.
+/// Reads one column chunk into rows `lo..lo + n` of `cells`.
 fn read_column(
     reader: ColumnReader,
-    n: usize,
+    (lo, n): (usize, usize),
     max_def: i16,
     place: &mut Place<'_>,
-    cells: &mut Cells,
+    cells: &mut Column,
 ) -> Result<(), String> {
     let wrong =
         || format!("Parquet file '{}', column '{}': internal: the column's type changed", place.path, place.column);
+    // `cells` holds the file's rows, `Column::new` checked.
+    let rows = lo..lo + n;
     match (reader, cells) {
-        (ColumnReader::DoubleColumnReader(mut r), Cells::F64(out)) => {
-            read_chunk(&mut r, n, max_def, place, Some(f64::NAN), out, Ok)
+        (ColumnReader::DoubleColumnReader(mut r), Column::F64(out)) => {
+            read_chunk(&mut r, max_def, place, Some(f64::NAN), &mut out[rows.clone()], Ok)
         }
-        (ColumnReader::FloatColumnReader(mut r), Cells::F32(out)) => {
-            read_chunk(&mut r, n, max_def, place, Some(f32::NAN), out, Ok)
+        (ColumnReader::FloatColumnReader(mut r), Column::F32(out)) => {
+            read_chunk(&mut r, max_def, place, Some(f32::NAN), &mut out[rows.clone()], Ok)
         }
-        (ColumnReader::Int64ColumnReader(mut r), Cells::Si64(out)) => {
-            read_chunk(&mut r, n, max_def, place, None, out, Ok)
+        (ColumnReader::Int64ColumnReader(mut r), Column::Si64(out)) => {
+            read_chunk(&mut r, max_def, place, None, &mut out[rows.clone()], Ok)
         }
         // An unsigned 64-bit column stores its values' bits in INT64.
-        (ColumnReader::Int64ColumnReader(mut r), Cells::Ui64(out)) => {
-            read_chunk(&mut r, n, max_def, place, None, out, |x| Ok(x as u64))
+        (ColumnReader::Int64ColumnReader(mut r), Column::Ui64(out)) => {
+            read_chunk(&mut r, max_def, place, None, &mut out[rows.clone()], |x| Ok(x as u64))
         }
-        (ColumnReader::Int32ColumnReader(mut r), Cells::Si32(out)) => {
-            read_chunk(&mut r, n, max_def, place, None, out, Ok)
+        (ColumnReader::Int32ColumnReader(mut r), Column::Si32(out)) => {
+            read_chunk(&mut r, max_def, place, None, &mut out[rows.clone()], Ok)
         }
-        (ColumnReader::Int32ColumnReader(mut r), Cells::Si8(out)) => {
-            read_chunk(&mut r, n, max_def, place, None, out, |x| in_range(x, "si8"))
+        (ColumnReader::Int32ColumnReader(mut r), Column::Si8(out)) => {
+            read_chunk(&mut r, max_def, place, None, &mut out[rows.clone()], |x| in_range(x, "si8"))
         }
         // Unsigned 32-bit (and narrower) columns store their values' bits in INT32.
-        (ColumnReader::Int32ColumnReader(mut r), Cells::Ui32(out)) => {
-            read_chunk(&mut r, n, max_def, place, None, out, |x| Ok(x as u32))
+        (ColumnReader::Int32ColumnReader(mut r), Column::Ui32(out)) => {
+            read_chunk(&mut r, max_def, place, None, &mut out[rows.clone()], |x| Ok(x as u32))
         }
-        (ColumnReader::Int32ColumnReader(mut r), Cells::Ui8(out)) => {
-            read_chunk(&mut r, n, max_def, place, None, out, |x| in_range(x as u32, "ui8"))
+        (ColumnReader::Int32ColumnReader(mut r), Column::Ui8(out)) => {
+            read_chunk(&mut r, max_def, place, None, &mut out[rows.clone()], |x| in_range(x as u32, "ui8"))
         }
-        (ColumnReader::BoolColumnReader(mut r), Cells::Ui8(out)) => {
-            read_chunk(&mut r, n, max_def, place, None, out, |x| Ok(u8::from(x)))
+        (ColumnReader::BoolColumnReader(mut r), Column::Ui8(out)) => {
+            read_chunk(&mut r, max_def, place, None, &mut out[rows.clone()], |x| Ok(u8::from(x)))
         }
-        (ColumnReader::ByteArrayColumnReader(mut r), Cells::Str(out)) => {
-            read_chunk(&mut r, n, max_def, place, None, out, |x: ByteArray| {
+        (ColumnReader::ByteArrayColumnReader(mut r), Column::Str(out)) => {
+            read_chunk(&mut r, max_def, place, None, &mut out[rows.clone()], |x: ByteArray| {
                 std::str::from_utf8(x.data()).map(Arc::from).map_err(|_| "the text is not UTF-8".to_owned())
             })
         }
@@ -356,7 +283,7 @@ fn read_file(path: &str, expected: &Meta, frame: bool) -> Result<Value, String> 
         let vt = meta.schema.first().copied().unwrap_or(ValueType::F64);
         crate::with_elem_type!(vt, T => crate::memory::check_shape::<T>(rows, meta.cols, &what)?, str => crate::memory::check_shape::<Arc<str>>(rows, meta.cols, &what)?);
     }
-    let mut columns = meta.schema.iter().map(|&vt| Cells::new(vt, rows, &what)).collect::<Result<Vec<_>, _>>()?;
+    let mut columns = meta.schema.iter().map(|&vt| Column::new(vt, rows, 1, &what)).collect::<Result<Vec<_>, _>>()?;
     let labels = meta.labels.clone().unwrap_or_default();
     let descr = reader.metadata().file_metadata().schema_descr();
     let mut first_row = 0;
@@ -369,17 +296,14 @@ fn read_file(path: &str, expected: &Meta, frame: bool) -> Result<Value, String> 
         for (j, cells) in columns.iter_mut().enumerate() {
             let column = group.get_column_reader(j).map_err(|e| format!("Parquet file '{path}': {e}"))?;
             let mut place = Place { path, column: &labels[j], row: first_row };
-            read_column(column, n, descr.column(j).max_def_level(), &mut place, cells)?;
+            read_column(column, (first_row, n), descr.column(j).max_def_level(), &mut place, cells)?;
         }
         first_row += n;
     }
     if first_row != rows {
         return Err(format!("Parquet file '{path}': its row groups hold {first_row} rows, its footer says {rows}"));
     }
-    if let Some((j, c)) = columns.iter().enumerate().find(|(_, c)| c.len() != rows) {
-        return Err(format!("Parquet file '{path}': column '{}' has {} values for {rows} rows", labels[j], c.len()));
-    }
-    let columns: Vec<Matrix> = columns.into_iter().map(Cells::into_matrix).collect();
+    let columns: Vec<Matrix> = columns.into_iter().map(|c| c.into_matrix(rows, 1)).collect();
     if frame {
         let labels = super::frame_labels(&meta);
         return Frame::new(columns, labels).map(Value::Frame).map_err(|e| format!("Parquet file '{path}': {e}"));
@@ -534,9 +458,7 @@ mod tests {
     use super::*;
 
     fn tmp(name: &str) -> String {
-        let dir = std::env::temp_dir().join(format!("daphne-parquet-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join(name).to_string_lossy().into_owned()
+        crate::io::test_path("parquet", name)
     }
 
     fn col<T: Clone>(v: Vec<T>) -> DenseMatrix<T> {
@@ -665,16 +587,16 @@ mod tests {
         // The float column's null is NaN.
         let file = File::open(&p).unwrap();
         let reader = SerializedFileReader::new(file).unwrap();
-        let mut cells = Cells::new(ValueType::F64, 4, "test").unwrap();
+        let mut cells = Column::new(ValueType::F64, 4, 1, "test").unwrap();
         let mut row = 0;
         for g in 0..reader.num_row_groups() {
             let group = reader.get_row_group(g).unwrap();
             let n = group.metadata().num_rows() as usize;
             let mut place = Place { path: &p, column: "x", row };
-            read_column(group.get_column_reader(0).unwrap(), n, 1, &mut place, &mut cells).unwrap();
+            read_column(group.get_column_reader(0).unwrap(), (row, n), 1, &mut place, &mut cells).unwrap();
             row += n;
         }
-        let Cells::F64(xs) = cells else { panic!() };
+        let Column::F64(xs) = cells else { panic!() };
         assert_eq!(xs.len(), 4);
         assert!(xs[0] == 1.5 && xs[1].is_nan() && xs[2] == 2.5 && xs[3] == 3.5, "{xs:?}");
     }
