@@ -125,8 +125,14 @@ fn column_type(path: &str, col: &ColumnDescriptor) -> Result<ValueType, String> 
 /// What a Parquet file holds, from its footer: its rows, its columns' names (labels) and
 /// value types.
 pub fn describe(path: &str) -> Result<Meta, String> {
-    let reader = open(path)?;
-    describe_reader(path, &reader)
+    guarded(path, || describe_reader(path, &open(path)?))
+}
+
+/// `f`, whose panic (the crate reports corrupt files as errors, but should one panic instead)
+/// is an error naming the file, not the end of the program.
+fn guarded<T>(path: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(format!("Parquet file '{path}': the Parquet reader failed on it (a corrupt file?)")))
 }
 
 fn describe_reader(path: &str, reader: &SerializedFileReader<File>) -> Result<Meta, String> {
@@ -265,10 +271,7 @@ fn read_column(
 /// Reads a Parquet file whose footer says `meta` into a frame or (if `frame` is false) a
 /// matrix, whose columns must then all have one value type.
 pub fn read(path: &str, meta: &Meta, frame: bool) -> Result<Value, String> {
-    // The crate reports corrupt files as errors; should one panic instead, it is an error here
-    // too, not the end of the program.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_file(path, meta, frame)))
-        .unwrap_or_else(|_| Err(format!("Parquet file '{path}': the Parquet reader failed on it (a corrupt file?)")))
+    guarded(path, || read_file(path, meta, frame))
 }
 
 fn read_file(path: &str, expected: &Meta, frame: bool) -> Result<Value, String> {
