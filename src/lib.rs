@@ -312,12 +312,17 @@ pub fn execute_with(
 ) -> Result<(), Failure> {
     daphne_runtime::exec::run_with(module, options, out, err).map_err(|e| {
         let message = if e.stopped { format!("system stopped: {}", e.message) } else { e.message };
+        let notes = module.call_notes(e.loc, &e.calls);
         let rendered = match e.loc.and_then(|loc| files.get(loc.file as usize).map(|f| (loc, f))) {
             Some((loc, file)) => {
                 let at = file.offset(loc.line as usize, loc.col as usize);
-                daphne_frontend::Diagnostic::error(message, daphne_frontend::Span::new(at, at)).render(file)
+                let d = daphne_frontend::Diagnostic::error(message, daphne_frontend::Span::new(at, at));
+                notes.into_iter().fold(d, daphne_frontend::Diagnostic::with_note).render(file)
             }
-            None => format!("error: {message}\n"),
+            None => {
+                let notes: String = notes.iter().map(|n| format!("  = note: {n}\n")).collect();
+                format!("error: {message}\n{notes}")
+            }
         };
         Failure { message: rendered, status: Status::ExecutionError }
     })

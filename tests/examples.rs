@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::check;
+use common::check_in;
 
 const DAPHNE: &str = env!("CARGO_BIN_EXE_daphne");
 const DAPHNEC: &str = env!("CARGO_BIN_EXE_daphnec");
@@ -39,10 +39,10 @@ fn examples() -> Vec<(String, Vec<String>)> {
 #[test]
 fn example_pipelines() {
     for (name, args) in examples() {
-        let mut all = vec![format!("../examples/{name}.daph"), "--emit".into(), "pipelines".into()];
+        let mut all = vec![format!("examples/{name}.daph"), "--emit".into(), "pipelines".into()];
         all.extend(args);
         let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-        let out = check(DAPHNEC, &refs);
+        let out = check_in(Path::new(env!("CARGO_MANIFEST_DIR")), DAPHNEC, &refs, &[]);
         assert_eq!(out.status, 0, "{name}: {}", out.stderr);
         insta::assert_snapshot!(format!("pipelines_{name}"), out.stdout);
     }
@@ -52,10 +52,10 @@ fn example_pipelines() {
 fn examples_run_and_print_their_expected_output() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for (name, script_args) in examples() {
-        let mut args = vec![format!("../examples/{name}.daph")];
+        let mut args = vec![format!("examples/{name}.daph")];
         args.extend(script_args);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = check(DAPHNE, &refs);
+        let out = check_in(root, DAPHNE, &refs, &[]);
         assert_eq!(out.status, 0, "{name}: {}", out.stderr);
         let expected = std::fs::read_to_string(root.join(format!("examples/expected/{name}.out"))).unwrap_or_default();
         assert_eq!(out.stdout, expected, "{name}");

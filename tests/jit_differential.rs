@@ -73,9 +73,7 @@ fn run(module: &daphne_ir::Module, file: &daphne_frontend::SourceFile, vectorize
         ship_pipelines: false,
         vectorize,
         schedule: daphne_runtime::schedule::Schedule::on(2),
-        timings: None,
-        remote: None,
-        csv_floats: daphne_runtime::io::FloatFormat::default(),
+        ..Options::default()
     };
     let ok = daphne::execute_with(module, std::slice::from_ref(file), options, &mut out, &mut err).is_ok();
     (unsigned_nans(String::from_utf8_lossy(&out).into_owned()), ok)

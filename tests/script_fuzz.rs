@@ -1,5 +1,6 @@
 //! Random mutants of the script corpus never crash `daphne`: every run ends with one of DAPHNE's
-//! exit statuses (0-3) and without a panic message, however broken the script (the contract of
+//! exit statuses (0-3), without a panic message and without an `error: internal` one (those are
+//! bugs that deserve a real message), however broken the script (the contract of
 //! `tools/fuzz-pipeline.py`, bounded so that it runs with the other tests).
 //!
 //! Each mutant is a script of `tests/run/` with one to three edits: a number of the script
@@ -213,6 +214,10 @@ fn mutated_scripts_never_crash_daphne() {
             Ending::Status(code, err) if !(0..=3).contains(&code) => Some(format!("exit status {code}\n{err}")),
             Ending::Status(code, err) if err.contains("panicked at") || err.contains("RUST_BACKTRACE") => {
                 Some(format!("a panic (exit status {code})\n{err}"))
+            }
+            // A message marked internal is a bug the script found: it deserves a real message.
+            Ending::Status(code, err) if err.contains("error: internal") => {
+                Some(format!("an internal error (exit status {code})\n{err}"))
             }
             Ending::Status(code, _) => {
                 counts[code as usize] += 1;

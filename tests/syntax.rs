@@ -71,7 +71,7 @@ fn help_follows_clap_conventions() {
     let out = check(DAPHNEC, &["--help"]);
     assert_eq!(out.status, 0);
     assert!(out.stdout.starts_with("Compile a DaphneDSL script"), "{}", out.stdout);
-    assert!(out.stdout.contains("Usage: daphnec [OPTIONS] <SCRIPT>"), "{}", out.stdout);
+    assert!(out.stdout.contains("Usage: daphnec [OPTIONS] [SCRIPT] [NAME=VALUE]..."), "{}", out.stdout);
     assert!(out.stdout.contains("--emit <EMIT>"), "{}", out.stdout);
 
     let out = check(DAPHNE, &["--help"]);

@@ -28,11 +28,20 @@ pub struct Diagnostic {
     pub notes: Vec<String>,
     /// Further places that explain the problem, each with its label.
     pub secondary: Vec<(Span, String)>,
+    /// What the user might do instead, rendered as `= help: ...` after the notes.
+    pub helps: Vec<String>,
 }
 
 impl Diagnostic {
     pub fn error(message: impl Into<String>, span: Span) -> Diagnostic {
-        Diagnostic { message: message.into(), span, label: String::new(), notes: Vec::new(), secondary: Vec::new() }
+        Diagnostic {
+            message: message.into(),
+            span,
+            label: String::new(),
+            notes: Vec::new(),
+            secondary: Vec::new(),
+            helps: Vec::new(),
+        }
     }
 
     pub fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
@@ -42,6 +51,11 @@ impl Diagnostic {
 
     pub fn with_note(mut self, note: impl Into<String>) -> Diagnostic {
         self.notes.push(note.into());
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.helps.push(help.into());
         self
     }
 
@@ -80,6 +94,9 @@ impl Diagnostic {
         }
         for note in &self.notes {
             let _ = writeln!(out, "{pad} = note: {note}");
+        }
+        for help in &self.helps {
+            let _ = writeln!(out, "{pad} = help: {help}");
         }
         out
     }
@@ -170,6 +187,13 @@ mod tests {
         let d = Diagnostic::error("msg", Span::new(8, 9)).with_label("main").with_secondary(Span::new(4, 5), "other");
         let out = d.render(&SourceFile::new("f.daph", "y = (x ;\n"));
         assert!(out.ends_with("1 | y = (x ;\n  |         ^ main\n  |     - other\n"), "{out}");
+    }
+
+    #[test]
+    fn helps_follow_the_notes() {
+        let d = Diagnostic::error("msg", Span::new(0, 1)).with_help("try this").with_note("because");
+        let out = d.render(&SourceFile::new("f.daph", "x\n"));
+        assert!(out.ends_with("  = note: because\n  = help: try this\n"), "{out}");
     }
 
     #[test]

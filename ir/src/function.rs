@@ -50,12 +50,26 @@ pub struct Region {
     pub ops: Vec<OpId>,
 }
 
-/// A source position: file (an index into `Module::files`), 1-based line and column.
+/// A source position: file (an index into `Module::files`), 1-based line and column, and, for
+/// an op copied into a caller by inlining, the call it was inlined at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Loc {
     pub file: u32,
     pub line: u32,
     pub col: u32,
+    /// An index into `Module::inline_sites`: the call this op's function body was inlined at.
+    pub inlined: Option<u32>,
+}
+
+/// The most calls `Module::call_notes` lists.
+pub const MAX_CALL_NOTES: usize = 10;
+
+/// A call that inlining replaced by the callee's body: the callee's name as the script wrote
+/// it and where the call was (itself perhaps inlined).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct InlineSite {
+    pub callee: String,
+    pub call: Loc,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,6 +93,15 @@ impl Function {
             values: Arena::new(),
             ops: Arena::new(),
             locs: Vec::new(),
+        }
+    }
+
+    /// The name the script calls the function by: specializations of one definition are
+    /// named `f`, `f.1`, `f.2`, ...
+    pub fn source_name(&self) -> &str {
+        match self.name.rsplit_once('.') {
+            Some((base, k)) if !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) => base,
+            _ => &self.name,
         }
     }
 
@@ -168,6 +191,9 @@ pub struct Module {
     pub functions: Vec<Function>,
     pub entry: FuncId,
     pub files: Vec<String>,
+    /// The calls that inlining replaced, which `Loc::inlined` points at.
+    #[serde(default)]
+    pub inline_sites: Vec<InlineSite>,
 }
 
 impl Module {
@@ -185,6 +211,62 @@ impl Module {
         format!("{file}:{}:{}", loc.line, loc.col)
     }
 
+    /// The calls that led to an error at `at`, innermost first, as notes: the calls inlining
+    /// replaced (from `at` and each call's own location), then the calls the interpreter was
+    /// in (`calls`: callee and call site, innermost first). The same text whether or not the
+    /// functions were inlined, and as the compiler's notes.
+    pub fn call_notes(&self, at: Option<Loc>, calls: &[(String, Option<Loc>)]) -> Vec<String> {
+        let mut notes = Vec::new();
+        let inlined = |mut loc: Option<Loc>, notes: &mut Vec<String>| {
+            // Bounded by the table: a malformed chain cannot loop for ever.
+            for _ in 0..=self.inline_sites.len() {
+                let Some(site) = loc.and_then(|l| l.inlined).and_then(|k| self.inline_sites.get(k as usize)) else {
+                    return;
+                };
+                notes.push(format!("in the call of `{}` at {}", site.callee, self.describe(site.call)));
+                loc = Some(site.call);
+            }
+        };
+        inlined(at, &mut notes);
+        for (callee, call) in calls {
+            match call {
+                Some(l) => notes.push(format!("in the call of `{callee}` at {}", self.describe(*l))),
+                None => notes.push(format!("in the call of `{callee}`")),
+            }
+            inlined(*call, &mut notes);
+        }
+        // A recursion shows each call site once, with how often it repeats in a row.
+        let mut runs: Vec<(String, usize)> = Vec::new();
+        for n in notes {
+            match runs.last_mut() {
+                Some((last, count)) if *last == n => *count += 1,
+                _ => runs.push((n, 1)),
+            }
+        }
+        let mut notes: Vec<String> =
+            runs.into_iter().map(|(n, count)| if count == 1 { n } else { format!("{n} ({count} times)") }).collect();
+        // A long chain shows its innermost calls and how many more there were.
+        if notes.len() > MAX_CALL_NOTES {
+            let more = notes.len() - MAX_CALL_NOTES;
+            notes.truncate(MAX_CALL_NOTES);
+            notes.push(format!("and {more} more {}", if more == 1 { "call" } else { "calls" }));
+        }
+        notes
+    }
+
+    /// `loc` as seen from a caller into which its function was inlined at site `outer`: the
+    /// end of its chain of inline sites gets `outer` (new sites are added to the table).
+    pub fn inlined_at(&mut self, loc: Loc, outer: u32) -> Loc {
+        match loc.inlined.and_then(|k| self.inline_sites.get(k as usize).cloned()) {
+            None => Loc { inlined: Some(outer), ..loc },
+            Some(site) => {
+                let call = self.inlined_at(site.call, outer);
+                self.inline_sites.push(InlineSite { callee: site.callee, call });
+                Loc { inlined: Some(self.inline_sites.len() as u32 - 1), ..loc }
+            }
+        }
+    }
+
     /// The module as bytes, for shipping to a worker.
     pub fn to_bytes(&self) -> Vec<u8> {
         postcard::to_allocvec(self).unwrap_or_default()
@@ -194,5 +276,52 @@ impl Module {
     /// before using it.
     pub fn from_bytes(bytes: &[u8]) -> Result<Module, String> {
         postcard::from_bytes(bytes).map_err(|e| format!("malformed IR bytes: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod call_note_tests {
+    use super::*;
+
+    fn at(line: u32) -> Loc {
+        Loc { file: 0, line, col: 1, inlined: None }
+    }
+
+    fn module() -> Module {
+        Module { functions: Vec::new(), entry: FuncId(0), files: vec!["s.daph".into()], inline_sites: Vec::new() }
+    }
+
+    #[test]
+    fn inlined_and_interpreted_calls_read_the_same() {
+        // `inner` inlined at line 5 of `outer`, `outer` inlined at line 9 of main.
+        let mut m = module();
+        m.inline_sites.push(InlineSite { callee: "inner".into(), call: at(5) });
+        let in_outer = Loc { inlined: Some(0), ..at(2) };
+        m.inline_sites.push(InlineSite { callee: "outer".into(), call: at(9) });
+        let in_main = m.inlined_at(in_outer, 1);
+        let inlined = m.call_notes(Some(in_main), &[]);
+        let interpreted = m.call_notes(Some(at(2)), &[("inner".into(), Some(at(5))), ("outer".into(), Some(at(9)))]);
+        assert_eq!(inlined, vec!["in the call of `inner` at s.daph:5:1", "in the call of `outer` at s.daph:9:1"]);
+        assert_eq!(inlined, interpreted);
+    }
+
+    #[test]
+    fn a_recursion_is_one_note_per_site_and_long_chains_are_cut() {
+        let m = module();
+        let mut calls = vec![("f".to_owned(), Some(at(3))); 500];
+        calls.push(("f".into(), Some(at(7))));
+        let notes = m.call_notes(Some(at(3)), &calls);
+        assert_eq!(notes, vec!["in the call of `f` at s.daph:3:1 (500 times)", "in the call of `f` at s.daph:7:1"]);
+        let many: Vec<(String, Option<Loc>)> = (0..20).map(|i| (format!("f{i}"), Some(at(i)))).collect();
+        let notes = m.call_notes(None, &many);
+        assert_eq!(notes.len(), MAX_CALL_NOTES + 1);
+        assert_eq!(notes.last().map(String::as_str), Some("and 10 more calls"));
+    }
+
+    #[test]
+    fn specializations_are_named_as_the_script_calls_them() {
+        for (ir, source) in [("f", "f"), ("f.2", "f"), ("utils.f", "utils.f"), ("utils.f.1", "utils.f")] {
+            assert_eq!(Function::new(ir).source_name(), source);
+        }
     }
 }

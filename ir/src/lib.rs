@@ -18,6 +18,11 @@ pub mod print;
 pub mod types;
 pub mod verify;
 
-pub use function::{FuncId, Function, Loc, Module, Op, OpId, Region, Value, ValueData, ValueDef};
+/// "1 matrix", "2 matrices": a count and the noun in the number it takes, for messages.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
+}
+
+pub use function::{FuncId, Function, InlineSite, Loc, Module, Op, OpId, Region, Value, ValueData, ValueDef};
 pub use op::{Builtin, Combine, Literal, OpKind, PipelineSpec, Split};
 pub use types::{ColumnType, FrameType, MatrixType, Repr, Type, ValueType};

@@ -311,9 +311,76 @@ builtins! {
     Now = "now", 0..0;
 }
 
+impl Builtin {
+    /// How a script writes the op: an operator (`+`, `@`), a built-in function's name (`sum`,
+    /// `t`), or the syntax it comes from (`X[..]`). Messages use this, never the IR name.
+    pub fn spelling(self) -> &'static str {
+        use Builtin as B;
+        match self {
+            B::EwAdd => "+",
+            B::EwSub | B::EwMinus => "-",
+            B::EwMul => "*",
+            B::EwDiv => "/",
+            B::EwPow => "^",
+            B::EwMod => "%",
+            B::EwAnd => "&&",
+            B::EwOr => "||",
+            B::EwNot => "!",
+            B::EwEq => "==",
+            B::EwNe => "!=",
+            B::EwLt => "<",
+            B::EwLe => "<=",
+            B::EwGt => ">",
+            B::EwGe => ">=",
+            B::MatMul => "@",
+            B::EwAbs => "abs",
+            B::EwSign => "sign",
+            B::EwExp => "exp",
+            B::EwLn => "ln",
+            B::EwSqrt => "sqrt",
+            B::EwRound => "round",
+            B::EwFloor => "floor",
+            B::EwCeil => "ceil",
+            B::EwSin => "sin",
+            B::EwCos => "cos",
+            B::EwTan => "tan",
+            B::EwSinh => "sinh",
+            B::EwCosh => "cosh",
+            B::EwTanh => "tanh",
+            B::EwAsin => "asin",
+            B::EwAcos => "acos",
+            B::EwAtan => "atan",
+            B::EwIsNan => "isNan",
+            B::EwLog => "log",
+            B::EwMin => "min",
+            B::EwMax => "max",
+            B::EwConcat => "concat",
+            B::EwLower => "lower",
+            B::EwUpper => "upper",
+            B::OuterNe => "outerNeq",
+            B::SumAll | B::SumRow | B::SumCol => "sum",
+            B::MinAll | B::MinRow | B::MinCol => "aggMin",
+            B::MaxAll | B::MaxRow | B::MaxCol => "aggMax",
+            B::MeanAll | B::MeanRow | B::MeanCol => "mean",
+            B::VarAll | B::VarRow | B::VarCol => "var",
+            B::StddevAll | B::StddevRow | B::StddevCol => "stddev",
+            B::IdxMinRow | B::IdxMinCol => "idxMin",
+            B::IdxMaxRow | B::IdxMaxCol => "idxMax",
+            B::Transpose => "t",
+            B::MatrixLiteral => "[...]",
+            B::SliceRow | B::SliceCol | B::ExtractRow | B::ExtractCol => "X[...]",
+            B::FilterRow | B::FilterCol => "X[[...]]",
+            B::InsertRow | B::InsertCol => "X[...] = ...",
+            B::Cond => "?:",
+            other => other.name(),
+        }
+    }
+}
+
+/// What the user writes ([`Builtin::spelling`]); the IR text form uses [`Builtin::name`].
 impl fmt::Display for Builtin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.write_str(self.spelling())
     }
 }
 

@@ -37,7 +37,7 @@ pub fn module(text: &str) -> Result<Module, String> {
         Some(name) => *ids.get(&name).ok_or_else(|| format!("entry function @{name} is not defined"))?,
         None => FuncId(0),
     };
-    Ok(Module { functions, entry, files: Vec::new() })
+    Ok(Module { functions, entry, files: Vec::new(), inline_sites: Vec::new() })
 }
 
 /// Parses a type's text form (`matrix<?x3xf64>`, `si64`, ...).

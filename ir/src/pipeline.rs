@@ -194,7 +194,7 @@ pub fn extract(f: &Function, op: OpId) -> Option<Module> {
     out.result_types = results.iter().map(|&r| out.ty(r).clone()).collect();
     let ret = out.new_op(OpKind::Return, results, Vec::new(), Vec::new(), None);
     out.body = Region { args: params, ops: vec![id, ret] };
-    Some(Module { functions: vec![out], entry: FuncId(0), files: Vec::new() })
+    Some(Module { functions: vec![out], entry: FuncId(0), files: Vec::new(), inline_sites: Vec::new() })
 }
 
 /// Every pipeline op of `f`, in program order (nested regions included).

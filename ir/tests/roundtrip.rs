@@ -124,7 +124,12 @@ fn every_op() -> Module {
     let ret = cell.new_op(OpKind::Return, vec![p], vec![], vec![], None);
     cell.body = Region { args: vec![p], ops: vec![ret] };
     cell.result_types = vec![Type::Scalar(ValueType::F64)];
-    Module { functions: vec![f, helper, cell], entry: FuncId(0), files: vec!["x.daph".into()] }
+    Module {
+        functions: vec![f, helper, cell],
+        entry: FuncId(0),
+        files: vec!["x.daph".into()],
+        inline_sites: Vec::new(),
+    }
 }
 
 #[test]

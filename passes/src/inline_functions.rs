@@ -3,11 +3,13 @@
 //! the caller's (`sqrt(sum(M * M))` in `def norm(M)` joins the pipeline that made `M`).
 //!
 //! The copied ops keep their source locations (an error inside still points into the
-//! function) and their types; the function itself stays in the module for other callers.
+//! function), extended by the call they were inlined at (`Loc::inlined`, so an error names
+//! the call as it would without inlining), and their types; the function itself stays in the
+//! module for other callers.
 
 use std::collections::{HashMap, HashSet};
 
-use daphne_ir::{FuncId, Function, Module, OpId, OpKind, Region};
+use daphne_ir::{FuncId, Function, InlineSite, Module, OpId, OpKind, Region};
 
 use crate::pass::Pass;
 
@@ -33,8 +35,18 @@ impl Pass for InlineFunctions {
         for i in 0..module.functions.len() {
             let mut f = std::mem::replace(&mut module.functions[i], Function::new(""));
             let mut body = std::mem::take(&mut f.body);
-            changed |= inline_region(module, &mut f, &mut body, &candidates, FuncId(i as u32));
+            let mut inlined = Vec::new();
+            changed |= inline_region(module, &mut f, &mut body, &candidates, FuncId(i as u32), &mut inlined);
             f.body = body;
+            for (site, ops) in inlined {
+                module.inline_sites.push(site);
+                let outer = module.inline_sites.len() as u32 - 1;
+                for op in ops {
+                    if let Some(loc) = f.loc(op) {
+                        f.locs[op.index()] = Some(module.inlined_at(loc, outer));
+                    }
+                }
+            }
             module.functions[i] = f;
         }
         changed
@@ -84,13 +96,14 @@ fn inline_region(
     region: &mut Region,
     candidates: &HashSet<FuncId>,
     this: FuncId,
+    inlined: &mut Vec<(InlineSite, Vec<OpId>)>,
 ) -> bool {
     let mut changed = false;
     let mut out = Vec::with_capacity(region.ops.len());
     for &id in &region.ops {
         let mut regions = std::mem::take(&mut f.ops[id].regions);
         for r in &mut regions {
-            changed |= inline_region(module, f, r, candidates, this);
+            changed |= inline_region(module, f, r, candidates, this, inlined);
         }
         f.ops[id].regions = regions;
         let OpKind::Call(callee) = f.ops[id].kind else {
@@ -116,6 +129,11 @@ fn inline_region(
             out.push(id);
             continue;
         };
+        if let Some(call) = f.loc(id) {
+            let mut ops = Vec::new();
+            all_ops(f, &Region { args: Vec::new(), ops: copied.clone() }, &mut ops);
+            inlined.push((InlineSite { callee: g.source_name().to_owned(), call }, ops));
+        }
         out.extend(copied);
         let subst = f.ops[id].results.iter().copied().zip(returned).collect();
         crate::uses::replace(f, &subst);

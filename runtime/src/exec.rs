@@ -19,6 +19,9 @@ pub struct RuntimeError {
     pub loc: Option<Loc>,
     /// `stop()` was called (DAPHNE reports these without an error prefix).
     pub stopped: bool,
+    /// The calls the interpreter was in, innermost first: the callee's name as the script
+    /// writes it and where the call was (`Module::call_notes` renders them).
+    pub calls: Vec<(String, Option<Loc>)>,
 }
 
 type R<T> = Result<T, RuntimeError>;
@@ -125,11 +128,19 @@ pub fn run_with(
         );
         match handle {
             Ok(h) => h.join().unwrap_or_else(|_| {
-                Err(RuntimeError { message: "internal: the interpreter panicked".into(), loc: None, stopped: false })
+                Err(RuntimeError {
+                    message: "internal: the interpreter panicked".into(),
+                    loc: None,
+                    stopped: false,
+                    calls: Vec::new(),
+                })
             }),
-            Err(e) => {
-                Err(RuntimeError { message: format!("cannot start the interpreter: {e}"), loc: None, stopped: false })
-            }
+            Err(e) => Err(RuntimeError {
+                message: format!("cannot start the interpreter: {e}"),
+                loc: None,
+                stopped: false,
+                calls: Vec::new(),
+            }),
         }
     })
 }
@@ -172,6 +183,7 @@ impl Frame {
             message: format!("internal: value #{} used before it was computed", v.index()),
             loc,
             stopped: false,
+            calls: Vec::new(),
         })
     }
 
@@ -188,6 +200,7 @@ impl Executor<'_, '_> {
             message: format!("internal: call of missing function #{}", id.0),
             loc,
             stopped: false,
+            calls: Vec::new(),
         })?;
         self.depth += 1;
         if self.depth > MAX_CALL_DEPTH {
@@ -195,6 +208,7 @@ impl Executor<'_, '_> {
                 message: format!("recursion deeper than {MAX_CALL_DEPTH} calls (in `{}`)", f.name),
                 loc,
                 stopped: false,
+                calls: Vec::new(),
             });
         }
         let mut frame = Frame { values: vec![None; f.values.len()] };
@@ -203,7 +217,14 @@ impl Executor<'_, '_> {
         }
         let exit = self.region(f, &mut frame, &f.body);
         self.depth -= 1;
-        Ok(exit?.values)
+        // The script's main function is no call of the script's.
+        let exit = exit.map_err(|mut e| {
+            if id != self.module.entry {
+                e.calls.push((f.source_name().to_owned(), loc));
+            }
+            e
+        })?;
+        Ok(exit.values)
     }
 
     fn region(&mut self, f: &Function, frame: &mut Frame, region: &Region) -> R<Exit> {
@@ -216,7 +237,7 @@ impl Executor<'_, '_> {
     }
 
     fn error(&self, f: &Function, id: OpId, message: String) -> RuntimeError {
-        RuntimeError { message, loc: f.loc(id), stopped: false }
+        RuntimeError { message, loc: f.loc(id), stopped: false, calls: Vec::new() }
     }
 
     /// Runs one op; `Some` when it is a terminator.
@@ -307,7 +328,7 @@ impl Executor<'_, '_> {
                 if let Some(v) = args.first() {
                     v.print(&mut msg);
                 }
-                return Err(RuntimeError { message: msg, loc, stopped: true });
+                return Err(RuntimeError { message: msg, loc, stopped: true, calls: Vec::new() });
             }
             OpKind::Builtin(Builtin::Now) => {
                 let ns = std::time::SystemTime::now()
@@ -453,8 +474,12 @@ impl Executor<'_, '_> {
                     t.run_seconds += started.elapsed().as_secs_f64();
                     t.compiled &= was_compiled;
                 }
-                let results =
-                    done.map_err(|(message, at)| RuntimeError { message, loc: at.or(loc), stopped: false })?;
+                let results = done.map_err(|(message, at)| RuntimeError {
+                    message,
+                    loc: at.or(loc),
+                    stopped: false,
+                    calls: Vec::new(),
+                })?;
                 if let (Some(r), false) = (&self.options.remote, distributed) {
                     r.observe(f, id, &results);
                 }

@@ -167,7 +167,7 @@ impl Value {
             Value::Matrix(m) => format!("a {}x{} matrix of {}", m.rows(), m.cols(), m.value_type()),
             Value::Frame(f) => format!("a {}x{} frame", f.rows(), f.cols()),
             Value::Sparse(m) => format!("a {}x{} sparse matrix of {}", m.rows(), m.cols(), m.value_type()),
-            Value::List(_, elems) => format!("a list of {} matrices", elems.len()),
+            Value::List(_, elems) => format!("a list of {}", daphne_ir::count(elems.len(), "matrix", "matrices")),
             Value::Remote(r) => format!("a {}x{} matrix of {}", r.rows, r.cols, r.value_type),
         }
     }

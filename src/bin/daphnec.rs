@@ -15,7 +15,13 @@ use daphne_frontend::{dump, lex};
 #[command(name = "daphnec", version)]
 struct Cli {
     /// The DaphneDSL script to compile.
-    script: PathBuf,
+    #[arg(required_unless_present = "builtins")]
+    script: Option<PathBuf>,
+
+    /// Print the reference of the built-in functions (signature, what each does, an example),
+    /// generated from the compiler's own table, and exit. `docs/builtins.md` is this output.
+    #[arg(long, exclusive = true)]
+    builtins: bool,
 
     /// Which form to print.
     #[arg(long, value_enum, default_value_t = Emit::Ast)]
@@ -62,7 +68,11 @@ enum Emit {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let file = match read_script(&cli.script) {
+    let Some(script) = cli.script.as_deref().filter(|_| !cli.builtins) else {
+        out(&daphne_passes::lower::reference());
+        return Status::Success.into();
+    };
+    let file = match read_script(script) {
         Ok(f) => f,
         Err(f) => {
             eprint!("{}", f.message);

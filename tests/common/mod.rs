@@ -23,9 +23,14 @@ pub fn check(bin: &str, args: &[&str]) -> Outcome {
 /// `check` with environment variables set (`DISTRIBUTED_WORKERS`).
 #[allow(dead_code)] // not every test file runs binaries
 pub fn check_env(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Outcome {
-    let tests_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    check_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests"), bin, args, env)
+}
+
+/// `check_env` in directory `dir` (the repository's root for the examples, as the README runs them).
+#[allow(dead_code)] // not every test file runs binaries
+pub fn check_in(dir: &Path, bin: &str, args: &[&str], env: &[(&str, &str)]) -> Outcome {
     let mut cmd = Command::new(bin);
-    cmd.args(args).current_dir(tests_dir).env_remove("DISTRIBUTED_WORKERS").env_remove("DAPHNE_AUTH_TOKEN");
+    cmd.args(args).current_dir(dir).env_remove("DISTRIBUTED_WORKERS").env_remove("DAPHNE_AUTH_TOKEN");
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -3,189 +3,295 @@
 
 use daphne_frontend::Span;
 use daphne_frontend::ast::Arg;
-use daphne_ir::{Builtin, ColumnType, FrameType, Literal, MatrixType, OpKind, Type, Value, ValueType};
+use daphne_ir::{Builtin, ColumnType, FrameType, Literal, MatrixType, OpKind, Type, Value, ValueType, count};
 
 use crate::infer::Operand;
 
-use super::{Lowerer, ReadRequest, Result, compile_error, parse_error};
+use super::{LowerError, Lowerer, ReadRequest, Result, compile_error, parse_error};
 
-/// A built-in's parameters: names, and how many are required.
-struct Sig {
+/// How a call of a built-in becomes IR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lowering {
+    /// One op of the first argument.
+    Unary(Builtin),
+    /// One op of the two arguments.
+    Binary(Builtin),
+    /// The full, per-row and per-column op, chosen by the optional axis.
+    Aggregation(Builtin, Builtin, Builtin),
+    /// One op of any number (at least `required`) of positional arguments.
+    Variadic(Builtin),
+    /// `map(X, f)`: its second argument names a function.
+    Map,
+    /// Its own arm in [`Lowerer::call_builtin`].
+    Own,
+}
+
+/// A built-in function: its parameters (as DAPHNE's DaphneDSLBuiltins.cpp names them), how
+/// many are required, how it is lowered, and its documentation. This table is the one list of
+/// the built-ins: lowering, the "did you mean" suggestions, `daphnec --builtins` and
+/// `docs/builtins.md` all read it.
+#[derive(Debug)]
+pub struct BuiltinDef {
+    pub name: &'static str,
+    /// Parameter names; for a variadic built-in, names ending in `...` stand for any number.
+    pub params: &'static [&'static str],
+    /// How many leading parameters must be given (for a variadic one: how many arguments).
+    pub required: usize,
+    lowering: Lowering,
+    /// What it does, in one line.
+    pub summary: &'static str,
+    /// A complete script that uses it (compiled by a test).
+    pub example: &'static str,
+}
+
+impl BuiltinDef {
+    /// Whether it takes any number of positional arguments (and no named ones).
+    pub fn variadic(&self) -> bool {
+        matches!(self.lowering, Lowering::Variadic(_))
+    }
+
+    /// The signature as the reference shows it: `seq(from, to[, inc])`, optional parameters in
+    /// brackets, `...` after a parameter that repeats.
+    pub fn signature(&self) -> String {
+        let mut s = format!("{}(", self.name);
+        if self.variadic() {
+            s.push_str(&self.params.join(", "));
+        } else {
+            s.push_str(&self.params[..self.required].join(", "));
+            for (i, p) in self.params[self.required..].iter().enumerate() {
+                s.push_str(if i == 0 && self.required == 0 { "[" } else { "[, " });
+                s.push_str(p);
+            }
+            s.push_str(&"]".repeat(self.params.len() - self.required));
+        }
+        s.push(')');
+        s
+    }
+}
+
+const fn def(
+    name: &'static str,
     params: &'static [&'static str],
     required: usize,
+    lowering: Lowering,
+    summary: &'static str,
+    example: &'static str,
+) -> BuiltinDef {
+    BuiltinDef { name, params, required, lowering, summary, example }
 }
 
-const fn sig(params: &'static [&'static str], required: usize) -> Sig {
-    Sig { params, required }
+use Builtin as B;
+use Lowering::{Aggregation as Agg, Binary as Bin, Own, Unary as Un, Variadic as Var};
+
+const ARG: &[&str] = &["arg"];
+const LHS_RHS: &[&str] = &["lhs", "rhs"];
+const AGG: &[&str] = &["arg", "axisOrGroups"];
+const READ: &[&str] = &["filename", "header", "sep", "valueType"];
+
+/// Every built-in function, in groups as DAPHNE's Builtins.md has them.
+#[rustfmt::skip]
+pub static BUILTINS: &[(&str, &[BuiltinDef])] = &[
+    ("Data generation", &[
+        def("fill", &["value", "numRows", "numCols"], 3, Own, "a numRows x numCols matrix with every cell `value`", "X = fill(0.0, 2, 3);\nprint(X);"),
+        def("rand", &["numRows", "numCols", "min", "max", "sparsity", "seed"], 6, Own, "a random matrix, values uniform in [min, max], a fraction `sparsity` non-zero; seed -1 picks one", "X = rand(2, 3, 0.0, 1.0, 1.0, 42);\nprint(X);"),
+        def("sample", &["range", "size", "withReplacement", "seed"], 4, Own, "a size x 1 matrix of values drawn from [0, range - 1]", "print(sample(10, 3, false, 7));"),
+        def("seq", &["from", "to", "inc"], 2, Own, "the column from, from + inc, ... up to `to` (inclusive); inc defaults to 1", "print(seq(1, 9, 2));"),
+        def("diagMatrix", ARG, 1, Un(B::DiagMatrix), "the square matrix with the n x 1 `arg` on its diagonal", "print(diagMatrix([1.0, 2.0]));"),
+        def("createFrame", &["column...", "label..."], 1, Var(B::CreateFrame), "a frame of n x 1 matrices as columns, optionally followed by as many labels", "F = createFrame([1, 2], [0.5, 1.5], \"a\", \"b\");\nprint(F);"),
+        def("createList", &["elem..."], 1, Var(B::CreateList), "a list of matrices of one value type", "l = createList([1.0, 2.0], [3.0]);\nprint(length(l));"),
+    ]),
+    ("Matrix and frame metadata", &[
+        def("nrow", ARG, 1, Un(B::Nrow), "the number of rows", "print(nrow(fill(1, 3, 2)));"),
+        def("ncol", ARG, 1, Un(B::Ncol), "the number of columns", "print(ncol(fill(1, 3, 2)));"),
+        def("ncell", ARG, 1, Un(B::Ncell), "the number of cells (rows times columns)", "print(ncell(fill(1, 3, 2)));"),
+        def("sparsity", ARG, 1, Own, "the compiler's estimate of the fraction of non-zero cells, -1 if unknown", "print(sparsity(rand(4, 4, 1.0, 1.0, 0.5, 1)));"),
+        def("isSymmetric", ARG, 1, Un(B::IsSymmetric), "whether a square matrix equals its transpose", "print(isSymmetric([1, 2, 2, 1](2, 2)));"),
+        def("typeOf", ARG, 1, Un(B::TypeOf), "DAPHNE's name of the value's runtime type", "print(typeOf([1.5, 2.5]));"),
+    ]),
+    ("Elementwise unary", &[
+        def("abs", ARG, 1, Un(B::EwAbs), "the absolute value, cell by cell", "print(abs([-1.5, 2.0]));"),
+        def("sign", ARG, 1, Un(B::EwSign), "-1, 0 or 1 by the sign, cell by cell", "print(sign([-3, 0, 5]));"),
+        def("exp", ARG, 1, Un(B::EwExp), "e to the power of each cell", "print(exp(1.0));"),
+        def("ln", ARG, 1, Un(B::EwLn), "the natural logarithm, cell by cell", "print(ln(2.718281828));"),
+        def("sqrt", ARG, 1, Un(B::EwSqrt), "the square root, cell by cell", "print(sqrt([4.0, 9.0]));"),
+        def("round", ARG, 1, Un(B::EwRound), "rounds to the nearest integer (halves away from zero), cell by cell", "print(round([1.5, -2.5]));"),
+        def("floor", ARG, 1, Un(B::EwFloor), "rounds down, cell by cell", "print(floor(2.7));"),
+        def("ceil", ARG, 1, Un(B::EwCeil), "rounds up, cell by cell", "print(ceil(2.2));"),
+        def("sin", ARG, 1, Un(B::EwSin), "the sine (radians), cell by cell", "print(sin(0.5));"),
+        def("cos", ARG, 1, Un(B::EwCos), "the cosine (radians), cell by cell", "print(cos(0.5));"),
+        def("tan", ARG, 1, Un(B::EwTan), "the tangent (radians), cell by cell", "print(tan(0.5));"),
+        def("sinh", ARG, 1, Un(B::EwSinh), "the hyperbolic sine, cell by cell", "print(sinh(0.5));"),
+        def("cosh", ARG, 1, Un(B::EwCosh), "the hyperbolic cosine, cell by cell", "print(cosh(0.5));"),
+        def("tanh", ARG, 1, Un(B::EwTanh), "the hyperbolic tangent, cell by cell", "print(tanh(0.5));"),
+        def("asin", ARG, 1, Un(B::EwAsin), "the arc sine, cell by cell", "print(asin(0.5));"),
+        def("acos", ARG, 1, Un(B::EwAcos), "the arc cosine, cell by cell", "print(acos(0.5));"),
+        def("atan", ARG, 1, Un(B::EwAtan), "the arc tangent, cell by cell", "print(atan(0.5));"),
+        def("isNan", ARG, 1, Un(B::EwIsNan), "1 where a cell is NaN, else 0", "print(isNan([1.0, nan]));"),
+        def("minus", ARG, 1, Un(B::EwMinus), "the negation, cell by cell (as unary `-`)", "print(minus([1, -2]));"),
+        def("lower", ARG, 1, Un(B::EwLower), "a string in lower case", "print(lower(\"DaphneDSL\"));"),
+        def("upper", ARG, 1, Un(B::EwUpper), "a string in upper case", "print(upper(\"DaphneDSL\"));"),
+    ]),
+    ("Elementwise binary", &[
+        def("pow", LHS_RHS, 2, Bin(B::EwPow), "lhs to the power of rhs, cell by cell (as `^`)", "print(pow([2, 3], 2));"),
+        def("log", LHS_RHS, 2, Bin(B::EwLog), "the logarithm of lhs to the base rhs, cell by cell", "print(log(8.0, 2.0));"),
+        def("mod", LHS_RHS, 2, Bin(B::EwMod), "the remainder of lhs divided by rhs, cell by cell (as `%`)", "print(mod(7, 3));"),
+        def("min", LHS_RHS, 2, Bin(B::EwMin), "the smaller of lhs and rhs, cell by cell (the smallest cell of one matrix is `aggMin`)", "print(min([1, 5], [4, 2]));"),
+        def("max", LHS_RHS, 2, Bin(B::EwMax), "the larger of lhs and rhs, cell by cell (the largest cell of one matrix is `aggMax`)", "print(max([1, 5], [4, 2]));"),
+        def("concat", LHS_RHS, 2, Bin(B::EwConcat), "the two strings joined (as `+` on strings)", "print(concat(\"Daphne\", \"DSL\"));"),
+    ]),
+    ("Outer binary", &[
+        def("outerAdd", LHS_RHS, 2, Bin(B::OuterAdd), "the m x n matrix of lhs[i] + rhs[j] for an m x 1 lhs and a 1 x n rhs", "print(outerAdd([1, 2], [10, 20, 30](1, 3)));"),
+        def("outerSub", LHS_RHS, 2, Bin(B::OuterSub), "the m x n matrix of lhs[i] - rhs[j]", "print(outerSub([1, 2], [10, 20](1, 2)));"),
+        def("outerMul", LHS_RHS, 2, Bin(B::OuterMul), "the m x n matrix of lhs[i] * rhs[j]", "print(outerMul([1, 2], [10, 20](1, 2)));"),
+        def("outerDiv", LHS_RHS, 2, Bin(B::OuterDiv), "the m x n matrix of lhs[i] / rhs[j]", "print(outerDiv([1.0, 2.0], [4.0, 8.0](1, 2)));"),
+        def("outerPow", LHS_RHS, 2, Bin(B::OuterPow), "the m x n matrix of lhs[i] ^ rhs[j]", "print(outerPow([2, 3], [1, 2](1, 2)));"),
+        def("outerMod", LHS_RHS, 2, Bin(B::OuterMod), "the m x n matrix of lhs[i] % rhs[j]", "print(outerMod([7, 8], [3, 5](1, 2)));"),
+        def("outerLog", LHS_RHS, 2, Bin(B::OuterLog), "the m x n matrix of log(lhs[i], rhs[j])", "print(outerLog([8.0, 16.0], [2.0, 4.0](1, 2)));"),
+        def("outerMin", LHS_RHS, 2, Bin(B::OuterMin), "the m x n matrix of min(lhs[i], rhs[j])", "print(outerMin([1, 5], [2, 4](1, 2)));"),
+        def("outerMax", LHS_RHS, 2, Bin(B::OuterMax), "the m x n matrix of max(lhs[i], rhs[j])", "print(outerMax([1, 5], [2, 4](1, 2)));"),
+        def("outerAnd", LHS_RHS, 2, Bin(B::OuterAnd), "the m x n matrix of lhs[i] && rhs[j]", "print(outerAnd([0, 1], [1, 1](1, 2)));"),
+        def("outerOr", LHS_RHS, 2, Bin(B::OuterOr), "the m x n matrix of lhs[i] || rhs[j]", "print(outerOr([0, 1], [0, 1](1, 2)));"),
+        def("outerEq", LHS_RHS, 2, Bin(B::OuterEq), "the m x n matrix of lhs[i] == rhs[j]", "print(outerEq([1, 2], [1, 2](1, 2)));"),
+        def("outerNeq", LHS_RHS, 2, Bin(B::OuterNe), "the m x n matrix of lhs[i] != rhs[j]", "print(outerNeq([1, 2], [1, 2](1, 2)));"),
+        def("outerLt", LHS_RHS, 2, Bin(B::OuterLt), "the m x n matrix of lhs[i] < rhs[j]", "print(outerLt([1, 2], [1, 2](1, 2)));"),
+        def("outerLe", LHS_RHS, 2, Bin(B::OuterLe), "the m x n matrix of lhs[i] <= rhs[j]", "print(outerLe([1, 2], [1, 2](1, 2)));"),
+        def("outerGt", LHS_RHS, 2, Bin(B::OuterGt), "the m x n matrix of lhs[i] > rhs[j]", "print(outerGt([1, 2], [1, 2](1, 2)));"),
+        def("outerGe", LHS_RHS, 2, Bin(B::OuterGe), "the m x n matrix of lhs[i] >= rhs[j]", "print(outerGe([1, 2], [1, 2](1, 2)));"),
+    ]),
+    ("Aggregation", &[
+        def("sum", AGG, 1, Agg(B::SumAll, B::SumRow, B::SumCol), "the sum of all cells; with axis 0 of each row, with axis 1 of each column", "X = [1, 2, 3, 4](2, 2);\nprint(sum(X));\nprint(sum(X, 0));"),
+        def("aggMin", AGG, 1, Agg(B::MinAll, B::MinRow, B::MinCol), "the smallest cell; with axis 0 of each row, with axis 1 of each column", "print(aggMin([3, 1, 2]));"),
+        def("aggMax", AGG, 1, Agg(B::MaxAll, B::MaxRow, B::MaxCol), "the largest cell; with axis 0 of each row, with axis 1 of each column", "print(aggMax([3, 1, 2]));"),
+        def("mean", AGG, 1, Agg(B::MeanAll, B::MeanRow, B::MeanCol), "the mean of all cells; with axis 0 of each row, with axis 1 of each column", "X = [1.0, 2.0, 3.0, 4.0](2, 2);\nprint(mean(X, 1));"),
+        def("var", AGG, 1, Agg(B::VarAll, B::VarRow, B::VarCol), "the variance of all cells; with axis 0 of each row, with axis 1 of each column", "print(var([1.0, 2.0, 3.0, 4.0]));"),
+        def("stddev", AGG, 1, Agg(B::StddevAll, B::StddevRow, B::StddevCol), "the standard deviation of all cells; with axis 0 of each row, with axis 1 of each column", "print(stddev([1.0, 2.0, 3.0, 4.0]));"),
+        def("idxMin", &["arg", "axis"], 2, Own, "the position of the smallest cell of each row (axis 0) or column (axis 1)", "print(idxMin([3, 1, 2, 0](2, 2), 0));"),
+        def("idxMax", &["arg", "axis"], 2, Own, "the position of the largest cell of each row (axis 0) or column (axis 1)", "print(idxMax([3, 1, 2, 0](2, 2), 1));"),
+        def("cumSum", ARG, 1, Un(B::CumSum), "the running sum down each column", "print(cumSum([1, 2, 3]));"),
+        def("cumProd", ARG, 1, Un(B::CumProd), "the running product down each column", "print(cumProd([1, 2, 3]));"),
+        def("cumMin", ARG, 1, Un(B::CumMin), "the running minimum down each column", "print(cumMin([3, 1, 2]));"),
+        def("cumMax", ARG, 1, Un(B::CumMax), "the running maximum down each column", "print(cumMax([1, 3, 2]));"),
+    ]),
+    ("Reorganization", &[
+        def("t", ARG, 1, Un(B::Transpose), "the transpose", "print(t([1, 2, 3]));"),
+        def("transpose", ARG, 1, Un(B::Transpose), "the transpose (as `t`)", "print(transpose([1, 2, 3]));"),
+        def("reshape", &["arg", "numRows", "numCols"], 3, Own, "the cells in row-major order as a numRows x numCols matrix", "print(reshape([1, 2, 3, 4, 5, 6], 2, 3));"),
+        def("cbind", LHS_RHS, 2, Bin(B::Cbind), "the columns of rhs after those of lhs (same number of rows)", "print(cbind([1, 2], [3, 4]));"),
+        def("rbind", LHS_RHS, 2, Bin(B::Rbind), "the rows of rhs below those of lhs (same number of columns)", "print(rbind([1, 2](1, 2), [3, 4](1, 2)));"),
+        def("reverse", ARG, 1, Un(B::Reverse), "the rows in reverse order", "print(reverse([1, 2, 3]));"),
+        def("order", &["arg", "colIdx...", "asc...", "returnIndexes"], 4, Var(B::Order), "sorts the rows by the given columns, each ascending (true) or descending (false); with returnIndexes true, the row positions instead", "print(order([3, 1, 2], 0, true, false));"),
+        def("replace", &["arg", "pattern", "replacement"], 3, Own, "every cell equal to pattern replaced by replacement", "print(replace([1, 2, 1], 1, 9));"),
+        def("lowerTri", &["arg", "diag", "values"], 3, Own, "the lower triangle of a square matrix (with the diagonal if diag; ones instead of values unless values)", "print(lowerTri([1, 2, 3, 4](2, 2), true, true));"),
+        def("upperTri", &["arg", "diag", "values"], 3, Own, "the upper triangle of a square matrix (with the diagonal if diag; ones instead of values unless values)", "print(upperTri([1, 2, 3, 4](2, 2), true, true));"),
+        def("diagVector", ARG, 1, Un(B::DiagVector), "the diagonal of a square matrix as an n x 1 matrix", "print(diagVector([1, 2, 3, 4](2, 2)));"),
+        def("ctable", &["lhs", "rhs", "weight", "resNumRows", "resNumCols"], 2, Own, "the contingency table of two n x 1 matrices of positions (optionally weighted, optionally of a given size)", "print(ctable([0, 1, 1], [1, 0, 1]));"),
+    ]),
+    ("Linear algebra", &[
+        def("solve", &["A", "b"], 2, Bin(B::Solve), "x such that A @ x == b, for a square A", "print(solve([2.0, 0.0, 0.0, 4.0](2, 2), [2.0, 8.0]));"),
+        def("syrk", ARG, 1, Un(B::Syrk), "t(arg) @ arg", "print(syrk([1.0, 2.0, 3.0, 4.0](2, 2)));"),
+        def("gemv", &["A", "x"], 2, Bin(B::Gemv), "t(A) @ x for an n x 1 x", "print(gemv([1.0, 2.0, 3.0, 4.0](2, 2), [1.0, 1.0]));"),
+        def("eigen", ARG, 1, Own, "two results: the eigenvalues and the eigenvectors (as columns) of a symmetric matrix", "vals, vecs = eigen([2.0, 0.0, 0.0, 3.0](2, 2));\nprint(vals);"),
+    ]),
+    ("Frames and relational algebra", &[
+        def("setColLabels", &["frame", "label..."], 2, Var(B::SetColLabels), "the frame with new column labels, one per column", "F = setColLabels(createFrame([1, 2], [3, 4]), \"x\", \"y\");\nprint(F);"),
+        def("setColLabelsPrefix", &["frame", "prefix"], 2, Own, "the frame with `prefix.` put before every column label", "print(setColLabelsPrefix(createFrame([1, 2], \"a\"), \"t\"));"),
+        def("cartesian", LHS_RHS, 2, Own, "every pair of a row of lhs and a row of rhs", "print(cartesian(createFrame([1, 2], \"a\"), createFrame([3, 4], \"b\")));"),
+        def("innerJoin", &["lhs", "rhs", "lhsOn", "rhsOn", "numRowRes"], 4, Own, "the rows of lhs and rhs joined where lhs[lhsOn] == rhs[rhsOn]", "L = createFrame([1, 2], [10, 20], \"id\", \"x\");\nR = createFrame([2, 1], [5, 6], \"ref\", \"y\");\nprint(innerJoin(L, R, \"id\", \"ref\"));"),
+        def("semiJoin", &["lhs", "rhs", "lhsOn", "rhsOn", "numRowRes"], 4, Own, "two results: the keys of lhs that rhs has, and the positions of their rows in lhs", "L = createFrame([1, 2, 3], \"id\");\nR = createFrame([3, 1], \"ref\");\nkeys, rows = semiJoin(L, R, \"id\", \"ref\");\nprint(rows);"),
+        def("groupJoin", &["lhs", "rhs", "lhsOn", "rhsOn", "rhsAgg"], 5, Own, "two results: the keys joined with the sum of rhsAgg per key, and the positions of the keys' rows in lhs", "L = createFrame([1, 2], \"id\");\nR = createFrame([1, 1, 2], [5, 6, 7], \"ref\", \"amount\");\nG, rows = groupJoin(L, R, \"id\", \"ref\", \"amount\");\nprint(G);"),
+        def("groupSum", &["frame", "groupCol...", "sumCol"], 3, Var(B::GroupSum), "the sum of column sumCol per group of equal values in the group columns", "F = createFrame([1, 2, 1], [1.5, 2.5, 3.5], \"g\", \"v\");\nprint(groupSum(F, \"g\", \"v\"));"),
+        def("intersect", LHS_RHS, 2, Bin(B::Intersect), "the distinct rows that both frames have", "print(intersect(createFrame([1, 2], \"a\"), createFrame([2, 3], \"a\")));"),
+        def("merge", LHS_RHS, 2, Bin(B::Merge), "the distinct rows of both frames (their union)", "print(merge(createFrame([1, 2], \"a\"), createFrame([2, 3], \"a\")));"),
+        def("except", LHS_RHS, 2, Bin(B::Except), "the distinct rows of lhs that rhs does not have", "print(except(createFrame([1, 2], \"a\"), createFrame([2, 3], \"a\")));"),
+    ]),
+    ("Preprocessing", &[
+        def("oneHot", &["arg", "info"], 2, Own, "one-hot encoding: column j becomes info[0, j] 0/1 columns (-1 keeps it, 0 drops it)", "print(oneHot([0, 2, 1], [3](1, 1)));"),
+        def("recode", &["arg", "orderPreserving"], 2, Own, "two results: a code for each cell (distinct values numbered from 0) and the dictionary", "codes, dict = recode([5, 3, 5], true);\nprint(codes);"),
+        def("bin", &["arg", "numBins", "min", "max"], 2, Own, "the equi-width bin (from 0) of each cell, bins spanning [min, max] (by default the data's range)", "print(bin([1.0, 2.0, 3.0, 4.0], 2));"),
+        def("quantize", &["arg", "min", "max"], 3, Own, "min/max quantization of a matrix of f32 to ui8", "print(quantize(as.matrix<f32>([0.0, 0.5, 1.0]), as.f32(0.0), as.f32(1.0)));"),
+    ]),
+    ("Lists", &[
+        def("length", &["list"], 1, Own, "the number of elements of a list", "print(length(createList([1.0], [2.0])));"),
+        def("append", &["list", "elem"], 2, Bin(B::Append), "the list with a matrix appended", "l = append(createList([1.0]), [2.0]);\nprint(length(l));"),
+        def("remove", &["list", "idx"], 2, Own, "two results: the list without its element at idx, and that element", "l, e = remove(createList([1.0], [2.0]), 0);\nprint(e);"),
+    ]),
+    ("Input and output", &[
+        def("print", &["arg", "newline", "err"], 1, Own, "prints a value, by default with a newline and to stdout (err true: to stderr)", "print(\"hello\");\nprint(42, false);\nprint(\"!\");"),
+        def("readMatrix", READ, 1, Own, "a matrix from a CSV or Matrix Market file, typed by the `.meta` file beside it or inferred from the file; header (bool), sep (str) and valueType (a value type name) are options, best given by name", "X = readMatrix(\"data.csv\", header=true, sep=\";\");"),
+        def("readFrame", READ, 1, Own, "a frame from a CSV file, typed by the `.meta` file beside it or inferred from the file; options as readMatrix", "F = readFrame(\"data.csv\", header=true);"),
+        def("write", &["arg", "filename"], 2, Own, "writes a matrix or frame as CSV with a `.meta` file", "write(fill(1.0, 2, 2), \"out.csv\");"),
+        def("writeMatrix", &["arg", "filename"], 2, Own, "writes a matrix (as `write`)", "writeMatrix(fill(1.0, 2, 2), \"out.csv\");"),
+        def("writeFrame", &["arg", "filename"], 2, Own, "writes a frame (as `write`)", "writeFrame(createFrame([1, 2], \"a\"), \"out.csv\");"),
+    ]),
+    ("Other", &[
+        def("now", &[], 0, Own, "the time in nanoseconds since the epoch, as si64", "start = now();\nprint(now() >= start);"),
+        def("stop", &["message"], 0, Own, "ends the script with the message and exit status 3", "if (1 > 2)\n    stop(\"impossible\");"),
+        def("map", &["arg", "func"], 2, Lowering::Map, "applies a function of one scalar parameter to every cell", "def twice(x) { return x * 2; }\nprint(map([1, 2], twice));"),
+    ]),
+];
+
+/// The built-in named `name`, if there is one.
+pub fn builtin(name: &str) -> Option<&'static BuiltinDef> {
+    all_builtins().find(|b| b.name == name)
 }
 
-/// The aggregation built-ins: full, per-row and per-column op.
-fn aggregation(name: &str) -> Option<(Builtin, Builtin, Builtin)> {
-    use Builtin as B;
-    Some(match name {
-        "sum" => (B::SumAll, B::SumRow, B::SumCol),
-        "aggMin" => (B::MinAll, B::MinRow, B::MinCol),
-        "aggMax" => (B::MaxAll, B::MaxRow, B::MaxCol),
-        "mean" => (B::MeanAll, B::MeanRow, B::MeanCol),
-        "var" => (B::VarAll, B::VarRow, B::VarCol),
-        "stddev" => (B::StddevAll, B::StddevRow, B::StddevCol),
-        _ => return None,
-    })
+/// Every built-in, group after group.
+pub fn all_builtins() -> impl Iterator<Item = &'static BuiltinDef> {
+    BUILTINS.iter().flat_map(|(_, defs)| defs.iter())
 }
 
-/// The one-argument built-ins that map to one op.
-fn unary(name: &str) -> Option<Builtin> {
-    use Builtin as B;
-    Some(match name {
-        "abs" => B::EwAbs,
-        "sign" => B::EwSign,
-        "exp" => B::EwExp,
-        "ln" => B::EwLn,
-        "sqrt" => B::EwSqrt,
-        "round" => B::EwRound,
-        "floor" => B::EwFloor,
-        "ceil" => B::EwCeil,
-        "sin" => B::EwSin,
-        "cos" => B::EwCos,
-        "tan" => B::EwTan,
-        "sinh" => B::EwSinh,
-        "cosh" => B::EwCosh,
-        "tanh" => B::EwTanh,
-        "asin" => B::EwAsin,
-        "acos" => B::EwAcos,
-        "atan" => B::EwAtan,
-        "isNan" => B::EwIsNan,
-        "minus" => B::EwMinus,
-        "t" | "transpose" => B::Transpose,
-        "nrow" => B::Nrow,
-        "ncol" => B::Ncol,
-        "ncell" => B::Ncell,
-        "reverse" => B::Reverse,
-        "diagMatrix" => B::DiagMatrix,
-        "syrk" => B::Syrk,
-        "cumSum" => B::CumSum,
-        "cumProd" => B::CumProd,
-        "cumMin" => B::CumMin,
-        "cumMax" => B::CumMax,
-        "lower" => B::EwLower,
-        "upper" => B::EwUpper,
-        "diagVector" => B::DiagVector,
-        "isSymmetric" => B::IsSymmetric,
-        "typeOf" => B::TypeOf,
-        _ => return None,
-    })
-}
-
-/// The two-argument built-ins that map to one op.
-fn binary(name: &str) -> Option<Builtin> {
-    use Builtin as B;
-    Some(match name {
-        "pow" => B::EwPow,
-        "log" => B::EwLog,
-        "mod" => B::EwMod,
-        "min" => B::EwMin,
-        "max" => B::EwMax,
-        "cbind" => B::Cbind,
-        "concat" => B::EwConcat,
-        "intersect" => B::Intersect,
-        "merge" => B::Merge,
-        "except" => B::Except,
-        "rbind" => B::Rbind,
-        "solve" => B::Solve,
-        "gemv" => B::Gemv,
-        "outerAdd" => B::OuterAdd,
-        "outerSub" => B::OuterSub,
-        "outerMul" => B::OuterMul,
-        "outerDiv" => B::OuterDiv,
-        "outerPow" => B::OuterPow,
-        "outerMod" => B::OuterMod,
-        "outerLog" => B::OuterLog,
-        "outerMin" => B::OuterMin,
-        "outerMax" => B::OuterMax,
-        "outerAnd" => B::OuterAnd,
-        "outerOr" => B::OuterOr,
-        "outerEq" => B::OuterEq,
-        "outerNeq" => B::OuterNe,
-        "outerLt" => B::OuterLt,
-        "outerLe" => B::OuterLe,
-        "outerGt" => B::OuterGt,
-        "outerGe" => B::OuterGe,
-        _ => return None,
-    })
-}
-
-fn signature(name: &str) -> Option<Sig> {
-    // Parameter names as DAPHNE's DaphneDSLBuiltins.cpp declares them.
-    if aggregation(name).is_some() {
-        return Some(sig(&["arg", "axisOrGroups"], 1));
+/// The reference of the built-ins in Markdown, as `daphnec --builtins` prints it and
+/// `docs/builtins.md` holds it.
+pub fn reference() -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    out.push_str("# DaphneDSL built-in functions\n\n");
+    out.push_str(
+        "Generated from the compiler's table of built-ins (`passes/src/lower/builtins.rs`) by\n\
+         `daphnec --builtins`; do not edit by hand (`DAPHNE_BLESS=1 cargo test --test builtins_doc`\n\
+         rewrites it).\n\n\
+         Arguments are positional, then named: `seq(from=1, to=9, inc=2)`. Optional parameters are\n\
+         in brackets, `...` marks a parameter that repeats; those built-ins take positional\n\
+         arguments only. Axis 0 aggregates each row, axis 1 each column. Operators (`+ - * / ^ %\n\
+         @ == != < <= > >= && || !`), indexing (`X[1:3, ]`) and casts (`as.scalar(x)`,\n\
+         `as.matrix<f32>(X)`) are syntax and not listed here.\n",
+    );
+    for (group, defs) in BUILTINS {
+        let _ = write!(out, "\n## {group}\n");
+        for d in *defs {
+            let _ =
+                write!(out, "\n### `{}`\n\n{}.\n\n```\n{}\n```\n", d.signature(), capitalized(d.summary), d.example);
+        }
     }
-    if unary(name).is_some() {
-        return Some(sig(&["arg"], 1));
-    }
-    if binary(name).is_some() {
-        return Some(sig(&["lhs", "rhs"], 2));
-    }
-    Some(match name {
-        "idxMin" | "idxMax" => sig(&["arg", "axis"], 2),
-        "print" => sig(&["arg", "newline", "err"], 1),
-        "fill" => sig(&["value", "numRows", "numCols"], 3),
-        "seq" => sig(&["from", "to", "inc"], 2),
-        "rand" => sig(&["numRows", "numCols", "min", "max", "sparsity", "seed"], 6),
-        "reshape" => sig(&["arg", "numRows", "numCols"], 3),
-        "stop" => sig(&["message"], 0),
-        "now" => sig(&[], 0),
-        "setColLabelsPrefix" => sig(&["frame", "prefix"], 2),
-        "readMatrix" | "readFrame" => sig(&["filename", "header", "sep", "valueType"], 1),
-        "lowerTri" | "upperTri" => sig(&["arg", "diag", "values"], 3),
-        "replace" => sig(&["arg", "pattern", "replacement"], 3),
-        "sample" => sig(&["range", "size", "withReplacement", "seed"], 4),
-        "length" => sig(&["list"], 1),
-        "recode" => sig(&["arg", "orderPreserving"], 2),
-        "sparsity" => sig(&["arg"], 1),
-        "eigen" => sig(&["arg"], 1),
-        "quantize" => sig(&["arg", "min", "max"], 3),
-        "ctable" => sig(&["lhs", "rhs", "weight", "resNumRows", "resNumCols"], 2),
-        "innerJoin" | "semiJoin" => sig(&["lhs", "rhs", "lhsOn", "rhsOn", "numRowRes"], 4),
-        "cartesian" => sig(&["lhs", "rhs"], 2),
-        "groupJoin" => sig(&["lhs", "rhs", "lhsOn", "rhsOn", "rhsAgg"], 5),
-        "bin" => sig(&["arg", "numBins", "min", "max"], 2),
-        "oneHot" => sig(&["arg", "info"], 2),
-        "append" => sig(&["list", "elem"], 2),
-        "remove" => sig(&["list", "idx"], 2),
-        "write" | "writeMatrix" | "writeFrame" => sig(&["arg", "filename"], 2),
-        _ => return None,
-    })
+    out
+}
+
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map_or(String::new(), |c| c.to_uppercase().chain(chars).collect())
 }
 
 impl<'a> Lowerer<'a> {
     /// Lowers a call of built-in `name`; `None` if there is no such built-in.
     pub(crate) fn call_builtin(&mut self, name: &str, args: &[Arg], span: Span) -> Result<Option<Vec<Value>>> {
-        // Built-ins with any number of arguments.
-        let variadic = match name {
-            "createFrame" => Some((Builtin::CreateFrame, 1)),
-            "setColLabels" => Some((Builtin::SetColLabels, 2)),
-            "createList" => Some((Builtin::CreateList, 1)),
-            "order" => Some((Builtin::Order, 4)),
-            "groupSum" => Some((Builtin::GroupSum, 3)),
-            _ => None,
-        };
-        if let Some((op, min)) = variadic {
-            if args.len() < min {
-                return Err(parse_error(
-                    span,
-                    format!("`{name}` takes at least {min} arguments, but {} were given", args.len()),
-                ));
-            }
-            let mut operands = Vec::new();
-            for a in args {
-                if let Some(n) = &a.name {
-                    return Err(parse_error(n.span, format!("`{name}` takes no named arguments")));
+        let Some(sig) = builtin(name) else { return Ok(None) };
+        match sig.lowering {
+            Lowering::Map => return Ok(Some(vec![self.map_call(sig, args, span)?])),
+            Lowering::Variadic(op) => {
+                if args.len() < sig.required {
+                    return Err(parse_error(span, arity_message(sig, args.len())));
                 }
-                operands.push(self.expr(&a.value)?);
+                let mut operands = Vec::new();
+                for a in args {
+                    if let Some(n) = &a.name {
+                        return Err(parse_error(n.span, format!("`{name}` takes no named arguments")));
+                    }
+                    operands.push(self.expr(&a.value)?);
+                }
+                return Ok(Some(vec![self.builtin1(op, operands, span)?]));
             }
-            return Ok(Some(vec![self.builtin1(op, operands, span)?]));
+            _ => {}
         }
-        let Some(sig) = signature(name) else { return Ok(None) };
         // Match arguments to parameters: positional first, then named.
         let mut slots: Vec<Option<(Value, Span)>> = vec![None; sig.params.len()];
         let mut seen_named = false;
@@ -197,14 +303,14 @@ impl<'a> Lowerer<'a> {
                 None => i,
                 Some(n) => {
                     seen_named = true;
-                    sig.params
-                        .iter()
-                        .position(|p| *p == n.name)
-                        .ok_or_else(|| parse_error(n.span, format!("`{name}` has no parameter `{}`", n.name)))?
+                    sig.params.iter().position(|p| *p == n.name).ok_or_else(|| {
+                        parse_error(n.span, format!("`{name}` has no parameter `{}`", n.name))
+                            .with_note(format!("its parameters are: {}", sig.signature()))
+                    })?
                 }
             };
             if at >= sig.params.len() {
-                return Err(parse_error(span, arity_message(name, &sig, args.len())));
+                return Err(arity_error(sig, args, span));
             }
             let v = self.expr(&a.value)?;
             if slots[at].replace((v, a.value.span)).is_some() {
@@ -215,7 +321,7 @@ impl<'a> Lowerer<'a> {
             }
         }
         if slots[..sig.required].iter().any(Option::is_none) {
-            return Err(parse_error(span, arity_message(name, &sig, args.len())));
+            return Err(arity_error(sig, args, span));
         }
         // As DAPHNE: an optional parameter cannot be left out when a later one is given (the
         // reading options are ours, and independent).
@@ -229,31 +335,36 @@ impl<'a> Lowerer<'a> {
             ));
         }
         let arg = |i: usize| slots[i].map(|(v, _)| v);
-        let req = |i: usize| slots[i].map(|(v, _)| v).ok_or_else(|| parse_error(span, "internal: missing argument"));
+        // Every parameter below `required` is given (checked above); the lowering of each
+        // built-in asks only for those or checks `arg` itself.
+        let req = |i: usize| {
+            slots[i]
+                .map(|(v, _)| v)
+                .ok_or_else(|| parse_error(span, format!("`{name}` needs its parameter `{}`", sig.params[i])))
+        };
         let one = |v: Value| Ok(Some(vec![v]));
 
-        if let Some((all, row, col)) = aggregation(name) {
-            let x = req(0)?;
-            return match slots[1] {
-                None => one(self.builtin1(all, vec![x], span)?),
-                Some((axis, axis_span)) => {
-                    let op = match self.axis(axis, axis_span)? {
-                        0 => row,
-                        _ => col,
-                    };
-                    one(self.builtin1(op, vec![x], span)?)
-                }
-            };
-        }
-        if let Some(op) = unary(name) {
-            return one(self.builtin1(op, vec![req(0)?], span)?);
-        }
-        if let Some(op) = binary(name) {
-            return one(self.builtin1(op, vec![req(0)?, req(1)?], span)?);
+        match sig.lowering {
+            Lowering::Aggregation(all, row, col) => {
+                let x = req(0)?;
+                return match slots[1] {
+                    None => one(self.builtin1(all, vec![x], span)?),
+                    Some((axis, axis_span)) => {
+                        let op = match self.axis(axis, axis_span)? {
+                            0 => row,
+                            _ => col,
+                        };
+                        one(self.builtin1(op, vec![x], span)?)
+                    }
+                };
+            }
+            Lowering::Unary(op) => return one(self.builtin1(op, vec![req(0)?], span)?),
+            Lowering::Binary(op) => return one(self.builtin1(op, vec![req(0)?, req(1)?], span)?),
+            Lowering::Variadic(_) | Lowering::Map | Lowering::Own => {}
         }
         match name {
             "idxMin" | "idxMax" => {
-                let (axis, axis_span) = slots[1].ok_or_else(|| parse_error(span, "internal: axis"))?;
+                let (axis, axis_span) = slots[1].ok_or_else(|| arity_error(sig, args, span))?;
                 let op = match (name, self.axis(axis, axis_span)?) {
                     ("idxMin", 0) => Builtin::IdxMinRow,
                     ("idxMin", _) => Builtin::IdxMinCol,
@@ -408,7 +519,6 @@ impl<'a> Lowerer<'a> {
                 };
                 one(self.builtin1(Builtin::Bin, vec![x, req(1)?, lo, hi], span)?)
             }
-            "append" => one(self.builtin1(Builtin::Append, vec![req(0)?, req(1)?], span)?),
             "remove" => Ok(Some(self.builtin(Builtin::Remove, vec![req(0)?, req(1)?], span)?)),
             "write" | "writeMatrix" | "writeFrame" => {
                 let (x, path) = (req(0)?, req(1)?);
@@ -419,7 +529,9 @@ impl<'a> Lowerer<'a> {
                 self.builtin(Builtin::Write, vec![x, path], span)?;
                 Ok(Some(vec![]))
             }
-            _ => Err(parse_error(span, format!("internal: built-in `{name}` has a signature but no lowering"))),
+            // Every built-in of the table with its own lowering has an arm above (a test
+            // compiles each one's example).
+            _ => Err(parse_error(span, format!("the built-in `{name}` cannot be called here"))),
         }
     }
 
@@ -457,8 +569,108 @@ fn meta_type(op: Builtin, meta: &crate::lower::FileMeta) -> Type {
     }
 }
 
-fn arity_message(name: &str, sig: &Sig, given: usize) -> String {
+/// "`fill` takes 3 arguments (value, numRows, numCols), but 2 were given".
+pub(crate) fn arity_message(sig: &BuiltinDef, given: usize) -> String {
     let n = sig.params.len();
-    let expected = if sig.required == n { format!("{n}") } else { format!("{} to {n}", sig.required) };
-    format!("`{name}` takes {expected} arguments ({}), but {given} were given", sig.params.join(", "))
+    let expected = if sig.variadic() {
+        format!("at least {}", count(sig.required, "argument", "arguments"))
+    } else if sig.required == n {
+        count(n, "argument", "arguments")
+    } else {
+        format!("{} to {}", sig.required, count(n, "argument", "arguments"))
+    };
+    format!("`{}` takes {expected} ({}), but {}", sig.name, sig.params.join(", "), were_given(given))
+}
+
+/// The arity error of a call, with a hint where the call looks like another language's.
+fn arity_error(sig: &BuiltinDef, args: &[Arg], span: Span) -> LowerError {
+    let e = parse_error(span, arity_message(sig, args.len()));
+    match super::suggest::arity_hint(sig.name, args.len()) {
+        Some(hint) => e.with_help(hint),
+        None => e,
+    }
+}
+
+/// "1 was given", "2 were given".
+pub(crate) fn were_given(n: usize) -> String {
+    if n == 1 { "1 was given".to_owned() } else { format!("{n} were given") }
+}
+
+#[cfg(test)]
+mod tests {
+    use daphne_frontend::SourceFile;
+
+    use super::*;
+    use crate::lower::{Program, ScriptArgs, lower};
+
+    #[test]
+    fn every_example_compiles() {
+        let mut failures = Vec::new();
+        for d in all_builtins() {
+            let file = SourceFile::new(format!("{}.daph", d.name), d.example);
+            let parsed = daphne_frontend::parse(&file.text);
+            if !parsed.is_ok() {
+                failures.push(format!("{}: the example does not parse: {:?}", d.name, parsed.diagnostics));
+                continue;
+            }
+            let program = Program::single(file.clone(), parsed.script);
+            match lower(&program, &ScriptArgs::new()) {
+                Ok(module) => {
+                    if let Err(e) = daphne_ir::verify::module(&module) {
+                        failures.push(format!("{}: the IR does not verify: {e}", d.name));
+                    }
+                }
+                Err(e) => failures.push(format!("{}: {}", d.name, e.diagnostic.render(&file))),
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn every_example_calls_its_builtin() {
+        for d in all_builtins() {
+            assert!(d.example.contains(&format!("{}(", d.name)), "the example of `{}` does not call it", d.name);
+        }
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<&str> = all_builtins().map(|d| d.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(names.len(), before, "a built-in is listed twice");
+    }
+
+    #[test]
+    fn every_op_is_spelled_as_a_script_writes_it() {
+        // An op's spelling in messages is an operator or syntax, or a built-in of the table:
+        // never an IR name such as `ewAdd` or `sumAll`.
+        for &op in Builtin::ALL {
+            let s = op.spelling();
+            let identifier = s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            assert!(!identifier || builtin(s).is_some(), "`{op:?}` is spelled `{s}`, which is no built-in");
+        }
+    }
+
+    #[test]
+    fn signatures_mark_optional_and_repeated_parameters() {
+        let sig = |n: &str| builtin(n).map(BuiltinDef::signature).unwrap_or_default();
+        assert_eq!(sig("seq"), "seq(from, to[, inc])");
+        assert_eq!(sig("print"), "print(arg[, newline[, err]])");
+        assert_eq!(sig("stop"), "stop([message])");
+        assert_eq!(sig("now"), "now()");
+        assert_eq!(sig("createFrame"), "createFrame(column..., label...)");
+    }
+
+    #[test]
+    fn arity_messages_agree_in_number() {
+        let fill = builtin("fill").expect("fill");
+        assert_eq!(arity_message(fill, 1), "`fill` takes 3 arguments (value, numRows, numCols), but 1 was given");
+        assert_eq!(arity_message(fill, 2), "`fill` takes 3 arguments (value, numRows, numCols), but 2 were given");
+        let length = builtin("length").expect("length");
+        assert_eq!(arity_message(length, 0), "`length` takes 1 argument (list), but 0 were given");
+        let list = builtin("createList").expect("createList");
+        assert_eq!(arity_message(list, 0), "`createList` takes at least 1 argument (elem...), but 0 were given");
+    }
 }

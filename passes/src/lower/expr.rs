@@ -6,7 +6,7 @@ use daphne_frontend::ast::{
     UnOp,
 };
 use daphne_frontend::token::Tok;
-use daphne_ir::{Builtin, FuncId, Function, Literal, MatrixType, OpKind, Type, Value, ValueType};
+use daphne_ir::{Builtin, FuncId, Function, Literal, MatrixType, OpKind, Type, Value, ValueType, count};
 
 use super::stmt::Flow;
 use super::{FnCtx, Lowerer, Result, SpecKey, compile_error, parse_error};
@@ -103,7 +103,7 @@ impl<'a> Lowerer<'a> {
                 let name = q.text();
                 match self.lookup(&name) {
                     Some(v) => one(v.value),
-                    None => Err(parse_error(span, format!("variable `{name}` is not defined"))),
+                    None => Err(self.undefined_variable(&name, span)),
                 }
             }
             ExprKind::Unary { op, arg } => {
@@ -165,11 +165,6 @@ impl<'a> Lowerer<'a> {
                 one(x)
             }
             ExprKind::Matrix { elems, shape } => one(self.matrix_literal(elems, shape.as_ref(), span)?),
-            ExprKind::Call { callee, args, .. }
-                if callee.text() == "map" && !self.namespaces[self.ns].contains_key("map") =>
-            {
-                one(self.map_call(args, span)?)
-            }
             ExprKind::Call { callee, args, .. } => {
                 let name = callee.text();
                 if self.namespaces[self.ns].contains_key(&name) {
@@ -177,7 +172,15 @@ impl<'a> Lowerer<'a> {
                 }
                 match self.call_builtin(&name, args, span)? {
                     Some(values) => Ok(values),
-                    None => Err(parse_error(callee.span, format!("unknown function `{name}`"))),
+                    None => {
+                        let err = parse_error(callee.span, format!("unknown function `{name}`"));
+                        let own = self.namespaces[self.ns].keys().map(String::as_str);
+                        let known = super::all_builtins().map(|b| b.name).chain(own);
+                        Err(match super::suggest::unknown_function(&name, known) {
+                            Some(help) => err.with_help(help),
+                            None => err,
+                        })
+                    }
                 }
             }
             ExprKind::FrameCols(pairs) => {
@@ -516,7 +519,10 @@ impl<'a> Lowerer<'a> {
             None => (n, 1),
             Some(s) => {
                 let (r, c) = (dim(self, &s.rows)?, dim(self, &s.cols)?);
-                let bad = || compile_error(s.span, format!("a matrix literal of {n} elements cannot have this shape"));
+                let bad = || {
+                    let elements = count(n as usize, "element", "elements");
+                    compile_error(s.span, format!("a matrix literal of {elements} cannot have this shape"))
+                };
                 match (r, c) {
                     (Some(r), Some(c)) if r.checked_mul(c) == Some(n) => (r, c),
                     (Some(r), None) if r > 0 && n.is_multiple_of(r) => (r, n / r),
@@ -615,7 +621,7 @@ impl<'a> Lowerer<'a> {
                 None => erase_dims(&self.ty(v)),
             })
             .collect();
-        let (id, result_types) = self.specialization(name, fref, arg_types.clone())?;
+        let (id, result_types) = self.specialization(name, fref, arg_types.clone(), span)?;
         let mut operands = Vec::new();
         for (&v, t) in ordered.iter().zip(&arg_types) {
             operands.push(self.cast_to(v, t, span)?);
@@ -624,27 +630,31 @@ impl<'a> Lowerer<'a> {
         Ok(self.ctx().f.ops[op].results.clone())
     }
 
-    /// The specialization of a definition for argument types, lowered on first use.
+    /// The specialization of a definition for argument types, lowered on first use. An error
+    /// in its body gets a note naming the call (at `call` in the current file) that lowered it.
     fn specialization(
         &mut self,
         name: &str,
         fref: super::FuncRef<'a>,
         arg_types: Vec<Type>,
+        call: Span,
     ) -> Result<(FuncId, Vec<Type>)> {
         let key: SpecKey = (fref.def as *const FuncDef as usize, arg_types);
         match self.specs.get(&key).or_else(|| self.in_progress.get(&key)) {
             Some(found) => Ok(found.clone()),
-            None => self.specialize(name, fref, key),
+            None => self.specialize(name, fref, key).map_err(|e| {
+                let file = &self.program.files[self.file];
+                let at = file.line_col(call.start);
+                e.in_file(fref.file)
+                    .with_note(format!("in the call of `{name}` at {}:{}:{}", file.name, at.line, at.col))
+            }),
         }
     }
 
     /// `map(X, f)`: `f` is the name of a function of one parameter, applied to every cell.
-    pub(crate) fn map_call(&mut self, args: &[Arg], span: Span) -> Result<Value> {
+    pub(crate) fn map_call(&mut self, sig: &super::BuiltinDef, args: &[Arg], span: Span) -> Result<Value> {
         let [x, f] = args else {
-            return Err(parse_error(
-                span,
-                format!("`map` takes 2 arguments (arg, func), but {} were given", args.len()),
-            ));
+            return Err(parse_error(span, super::builtins::arity_message(sig, args.len())));
         };
         let x = self.expr(&x.value)?;
         let ExprKind::Name(q) = &f.value.kind else {
@@ -664,13 +674,19 @@ impl<'a> Lowerer<'a> {
             })
             .copied()
             .ok_or_else(|| {
-                parse_error(f.value.span, format!("no function `{name}` of one parameter accepts {elem}"))
+                let e = parse_error(f.value.span, format!("no function `{name}` of one parameter accepts {elem}"));
+                // A name that no function has is likely misspelled.
+                let own = self.namespaces[self.ns].keys().map(String::as_str);
+                match super::suggest::did_you_mean(&name, own).filter(|_| frefs.is_empty()) {
+                    Some(help) => e.with_help(help),
+                    None => e,
+                }
             })?;
         let param = match &fref.def.params[0].ty {
             Some(d) => declared_type(&d.kind),
             None => elem,
         };
-        let (id, results) = self.specialization(&name, fref, vec![param])?;
+        let (id, results) = self.specialization(&name, fref, vec![param], span)?;
         let vt = match results.as_slice() {
             [Type::Scalar(v)] => Some(*v),
             [Type::Unknown] => None,
@@ -731,14 +747,16 @@ impl<'a> Lowerer<'a> {
             };
             let expected = declared.clone().unwrap_or_else(|| values.iter().map(|&v| self.ty(v)).collect());
             if values.len() != expected.len() || (declared.is_none() && values.len() != 1 && !values.is_empty()) {
+                let name = &def.name.name;
+                let returned = count(values.len(), "value", "values");
                 return Err(parse_error(
                     span,
-                    format!(
-                        "`{}` returns {} values but its signature declares {}",
-                        def.name.name,
-                        values.len(),
-                        expected.len()
-                    ),
+                    match &declared {
+                        Some(_) => format!("`{name}` returns {returned}, but its signature declares {}", expected.len()),
+                        None => format!(
+                            "`{name}` returns {returned}, but a function without declared result types returns one"
+                        ),
+                    },
                 ));
             }
             // As DAPHNE: a typed function must return exactly the declared types.

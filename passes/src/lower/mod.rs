@@ -18,6 +18,9 @@
 mod builtins;
 mod expr;
 mod stmt;
+mod suggest;
+
+pub use builtins::{BUILTINS, BuiltinDef, all_builtins, builtin, reference};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -48,6 +51,26 @@ pub struct LowerError {
 }
 
 impl LowerError {
+    pub(crate) fn with_note(mut self, note: impl Into<String>) -> LowerError {
+        self.diagnostic.notes.push(note.into());
+        self
+    }
+
+    pub(crate) fn with_label(mut self, label: impl Into<String>) -> LowerError {
+        self.diagnostic.label = label.into();
+        self
+    }
+
+    pub(crate) fn with_secondary(mut self, span: Span, label: impl Into<String>) -> LowerError {
+        self.diagnostic.secondary.push((span, label.into()));
+        self
+    }
+
+    pub(crate) fn with_help(mut self, help: impl Into<String>) -> LowerError {
+        self.diagnostic.helps.push(help.into());
+        self
+    }
+
     /// Attributes the error to `file` unless an inner file claimed it already.
     pub(crate) fn in_file(mut self, file: usize) -> LowerError {
         self.file.get_or_insert(file);
@@ -148,14 +171,32 @@ pub(crate) struct FuncRef<'a> {
 }
 
 /// The function definitions of a script, by name, in namespace `ns`.
-fn own_functions(script: &Script, ns: usize, file: usize) -> Namespace<'_> {
+/// A second definition with the name and parameter types of an earlier one is an error (it
+/// could never be called); definitions that differ in parameter types overload the name.
+fn own_functions(script: &Script, ns: usize, file: usize) -> Result<Namespace<'_>> {
     let mut funcs: Namespace = HashMap::new();
+    let param_types = |f: &FuncDef| -> Vec<Option<Type>> {
+        f.params.iter().map(|p| p.ty.as_ref().map(|t| expr::declared_type(&t.kind))).collect()
+    };
     for s in &script.stmts {
         if let StmtKind::FuncDef(f) = &s.kind {
+            let same =
+                funcs.get(&f.name.name).and_then(|defs| defs.iter().find(|d| param_types(d.def) == param_types(f)));
+            if let Some(first) = same {
+                return Err(parse_error(
+                    f.name.span,
+                    format!("function `{}` is defined twice with the same parameter types", f.name.name),
+                )
+                .with_label("second definition")
+                .with_secondary(first.def.name.span, "first definition")
+                .with_note("a call takes the first definition whose parameters accept its arguments, so the second could never be called")
+                .with_help("rename one of them, or give their parameters different types to overload the name")
+                .in_file(file));
+            }
             funcs.entry(f.name.name.clone()).or_default().push(FuncRef { def: f, ns, file });
         }
     }
-    funcs
+    Ok(funcs)
 }
 
 /// Lowers a program to an IR module whose entry function is `main`.
@@ -166,7 +207,7 @@ pub fn lower(program: &Program, args: &ScriptArgs) -> Result<Module> {
         program,
         file: 0,
         ns: 0,
-        namespaces: vec![own_functions(script, 0, 0)],
+        namespaces: vec![own_functions(script, 0, 0)?],
         args,
         functions: vec![None],
         specs: HashMap::new(),
@@ -184,7 +225,12 @@ pub fn lower(program: &Program, args: &ScriptArgs) -> Result<Module> {
         l.stack.pop().map(FnCtx::finish).ok_or_else(|| parse_error(script.span, "internal: no main function"))?;
     l.functions[0] = Some(main);
     let functions: Vec<Function> = l.functions.into_iter().flatten().collect();
-    Ok(Module { functions, entry: FuncId(0), files: program.files.iter().map(|f| f.name.clone()).collect() })
+    Ok(Module {
+        functions,
+        entry: FuncId(0),
+        files: program.files.iter().map(|f| f.name.clone()).collect(),
+        inline_sites: Vec::new(),
+    })
 }
 
 /// A variable: its current SSA value, and whether it may be assigned (loop variables may not).
@@ -205,11 +251,20 @@ pub(crate) struct FnCtx {
     /// Estimated sparsity (fraction of non-zeros) of matrix values, where DAPHNE's sparsity
     /// inference knows it.
     pub sparsity: HashMap<Value, f64>,
+    /// Variables that an `if`, a loop or a block created and that vanished after it: what
+    /// created them and where, for the note on a later use.
+    pub vanished: HashMap<String, (stmt::Construct, Span)>,
 }
 
 impl FnCtx {
     fn new(f: Function) -> FnCtx {
-        FnCtx { f, regions: vec![Vec::new()], scopes: vec![HashMap::new()], sparsity: HashMap::new() }
+        FnCtx {
+            f,
+            regions: vec![Vec::new()],
+            scopes: vec![HashMap::new()],
+            sparsity: HashMap::new(),
+            vanished: HashMap::new(),
+        }
     }
 
     /// The finished function, its body holding the ops emitted at the top level.
@@ -259,7 +314,7 @@ impl<'a> Lowerer<'a> {
 
     pub(crate) fn loc(&self, span: Span) -> Loc {
         let lc = self.program.files[self.file].line_col(span.start);
-        Loc { file: self.file as u32, line: lc.line as u32, col: lc.col as u32 }
+        Loc { file: self.file as u32, line: lc.line as u32, col: lc.col as u32, inlined: None }
     }
 
     /// Appends an op to the innermost region under construction.

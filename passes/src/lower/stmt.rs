@@ -9,9 +9,9 @@ use std::collections::BTreeSet;
 
 use daphne_frontend::Span;
 use daphne_frontend::ast::{Expr, Stmt, StmtKind};
-use daphne_ir::{Builtin, Literal, OpKind, Region, Type, Value, ValueType};
+use daphne_ir::{Builtin, Literal, OpKind, Region, Type, Value, ValueType, count};
 
-use super::{Lowerer, Result, Var, collect_assigned, compile_error, parse_error};
+use super::{LowerError, Lowerer, Result, Var, collect_assigned, compile_error, parse_error};
 
 /// Prefixes of the hidden flag variables of `break` and `continue`; the loop depth follows.
 /// They cannot clash with user variables: `break` and `continue` are keywords.
@@ -117,6 +117,16 @@ fn join_loop(a: &Type, b: &Type) -> Option<Type> {
 /// more general, so real scripts settle in two or three.
 const MAX_GENERALIZATION_ROUNDS: usize = 16;
 
+/// A construct whose new variables are not visible after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Construct {
+    If,
+    Loop,
+    Block,
+    /// The variable of a `for` loop.
+    LoopVariable,
+}
+
 /// What a loop body region must do, for `loop_op`.
 pub(crate) enum LoopKind<'s> {
     While { cond: &'s Expr, body: &'s Stmt },
@@ -176,7 +186,86 @@ impl<'a> Lowerer<'a> {
         self.if_merge(cond, &mut |_| Ok(()), &mut |l| l.block(rest).map(|_| ()), names, span)
     }
 
+    /// Lowers one statement. The variables an `if`, a loop or a block creates vanish after it
+    /// (DaphneDSL's scoping); they are remembered, so that a later use can say why.
     pub(crate) fn stmt(&mut self, s: &Stmt) -> Result<Flow> {
+        let construct = match &s.kind {
+            StmtKind::If { .. } => Some(Construct::If),
+            StmtKind::While { .. } | StmtKind::DoWhile { .. } | StmtKind::For { .. } => Some(Construct::Loop),
+            StmtKind::Block(_) => Some(Construct::Block),
+            _ => None,
+        };
+        let flow = self.stmt_kind(s)?;
+        if let Some(construct) = construct {
+            let mut names = BTreeSet::new();
+            collect_assigned(s, &mut names, self.loop_depth);
+            let mut gone: Vec<(String, Construct, Span)> =
+                names.into_iter().filter(|n| !n.contains('#')).map(|n| (n, construct, s.span)).collect();
+            if let StmtKind::For { var, .. } = &s.kind {
+                gone.push((var.name.clone(), Construct::LoopVariable, var.span));
+            }
+            for (name, construct, span) in gone {
+                // The outermost construct explains it (an `if` rather than the block of its
+                // branch); of unrelated ones, the first.
+                let inner = |(_, at): &(Construct, Span)| span.start <= at.start && at.end <= span.end;
+                if self.lookup(&name).is_none() && self.ctx().vanished.get(&name).is_none_or(inner) {
+                    self.ctx().vanished.insert(name, (construct, span));
+                }
+            }
+        }
+        Ok(flow)
+    }
+
+    /// The error for a use of `name`, which is not defined, with a note where the variable
+    /// existed only inside an `if`, a loop or a block before.
+    pub(crate) fn undefined_variable(&mut self, name: &str, span: Span) -> LowerError {
+        let e = parse_error(span, format!("variable `{name}` is not defined"));
+        let Some(&(construct, at)) = self.ctx().vanished.get(name) else {
+            // Otherwise the visible variables closest in spelling (not the hidden loop flags).
+            let scopes = &self.ctx().scopes;
+            let visible = scopes.iter().flat_map(|s| s.keys()).map(String::as_str).filter(|n| !n.contains('#'));
+            return match super::suggest::did_you_mean(name, visible) {
+                Some(help) => e.with_help(help),
+                None => e,
+            };
+        };
+        let line = self.program.files[self.file].line_col(at.start).line;
+        let (what, rule, help) = match construct {
+            Construct::If => (
+                "the `if` that assigns it",
+                format!(
+                    "`{name}` is first assigned inside the `if` at line {line}; in DaphneDSL a variable first assigned in a branch of an `if` (even in both branches) is not visible after the `if`"
+                ),
+                format!("assign `{name}` before the `if` (e.g. `{name} = 0;`) to use it after it"),
+            ),
+            Construct::Loop => (
+                "the loop that assigns it",
+                format!(
+                    "`{name}` is first assigned inside the loop at line {line}; in DaphneDSL a variable first assigned in a loop body is not visible after the loop"
+                ),
+                format!("assign `{name}` before the loop (e.g. `{name} = 0;`) to use it after it"),
+            ),
+            Construct::Block => (
+                "the block that assigns it",
+                format!(
+                    "`{name}` is first assigned inside the block at line {line}; in DaphneDSL a variable first assigned in a block `{{ }}` is not visible after the block"
+                ),
+                format!("assign `{name}` before the block (e.g. `{name} = 0;`) to use it after it"),
+            ),
+            Construct::LoopVariable => (
+                "the loop variable",
+                format!(
+                    "`{name}` is the variable of the `for` loop at line {line}, which is visible only inside the loop"
+                ),
+                format!(
+                    "to keep a value of `{name}`, assign it inside the loop to a variable that exists before the loop"
+                ),
+            ),
+        };
+        e.with_secondary(at, what).with_note(rule).with_help(help)
+    }
+
+    fn stmt_kind(&mut self, s: &Stmt) -> Result<Flow> {
         match &s.kind {
             StmtKind::Expr(e) => {
                 self.expr_multi(e)?;
@@ -313,7 +402,7 @@ impl<'a> Lowerer<'a> {
     fn import_file(&mut self, target: usize, prefix: &str) -> Result<()> {
         let script = &self.program.scripts[target];
         let ns = self.namespaces.len();
-        self.namespaces.push(super::own_functions(script, ns, target));
+        self.namespaces.push(super::own_functions(script, ns, target)?);
         let stmts: Vec<&Stmt> = script.stmts.iter().filter(|s| !matches!(s.kind, StmtKind::FuncDef(_))).collect();
         // The imported script sees none of the importer's variables (DAPHNE extracts the
         // importer's scope while visiting it) and its own imports start afresh.
@@ -818,7 +907,12 @@ impl<'a> Lowerer<'a> {
         if values.len() != targets.len() {
             return Err(parse_error(
                 span,
-                format!("{} values are assigned to {} variables", values.len(), targets.len()),
+                format!(
+                    "{} {} assigned to {}",
+                    count(values.len(), "value", "values"),
+                    if values.len() == 1 { "is" } else { "are" },
+                    count(targets.len(), "variable", "variables")
+                ),
             ));
         }
         for (t, v) in targets.iter().zip(values) {
@@ -826,9 +920,9 @@ impl<'a> Lowerer<'a> {
             match &t.index {
                 None => self.assign(&name, v, t.span)?,
                 Some(ix) => {
-                    let Var { value: x, .. } = self
-                        .lookup(&name)
-                        .ok_or_else(|| parse_error(t.name.span, format!("variable `{name}` is not defined")))?;
+                    let Some(Var { value: x, .. }) = self.lookup(&name) else {
+                        return Err(self.undefined_variable(&name, t.name.span));
+                    };
                     let updated = self.insert(x, v, ix.rows.as_ref(), ix.cols.as_ref(), t.span)?;
                     self.assign(&name, updated, t.span)?;
                 }

@@ -328,6 +328,44 @@ fn number<T: std::str::FromStr>(cell: &[u8]) -> Option<T> {
     std::str::from_utf8(trim(cell)).ok()?.parse().ok()
 }
 
+/// Powers of ten that are exact doubles.
+const EXACT_POWERS: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
+];
+
+/// The common case of a plain decimal (`-12.375`) whose digits fit a double's mantissa: the
+/// digits as an integer divided by a power of ten, both exact, so the one rounding of the
+/// division gives the correctly rounded value, the same bits `str::parse` gives (Clinger's
+/// fast path). `None` for anything else.
+fn plain_decimal(t: &[u8]) -> Option<f64> {
+    let (negative, digits) = match t.first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    let (mut mantissa, mut fraction, mut seen_point, mut seen_digit) = (0u64, 0usize, false, false);
+    for &c in digits {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                fraction += usize::from(seen_point);
+                seen_digit = true;
+            }
+            b'.' if !seen_point => seen_point = true,
+            _ => return None,
+        }
+    }
+    if !seen_digit || mantissa > 1 << 53 {
+        return None;
+    }
+    let x = mantissa as f64 / EXACT_POWERS[fraction];
+    Some(if negative { -x } else { x })
+}
+
 /// A float cell: empty is NaN (a missing value); `nan`, `inf`, `-inf` and `infinity` in any
 /// case are accepted, as `strtod` accepts them.
 fn float<T: std::str::FromStr + From<f32>>(cell: &[u8]) -> Option<T> {
@@ -338,6 +376,11 @@ fn float<T: std::str::FromStr + From<f32>>(cell: &[u8]) -> Option<T> {
     // `-nan` (glibc's text for a NaN with its sign bit set) is a NaN too.
     let t = if t.eq_ignore_ascii_case(b"-nan") { &t[1..] } else { t };
     number(t)
+}
+
+/// An f64 cell, by the fast path where it applies.
+fn f64_cell(cell: &[u8]) -> Option<f64> {
+    plain_decimal(trim(cell)).or_else(|| float::<f64>(cell))
 }
 
 /// What a cell of value type `vt` must be, for error messages.
@@ -371,7 +414,7 @@ impl Dest<'_> {
             };
         }
         match self {
-            Dest::F64(d) => put!(d, float::<f64>(cell)),
+            Dest::F64(d) => put!(d, f64_cell(cell)),
             Dest::F32(d) => put!(d, float::<f32>(cell)),
             Dest::Si64(d) => put!(d, number::<i64>(cell)),
             Dest::Si32(d) => put!(d, number::<i32>(cell)),
@@ -532,15 +575,14 @@ fn parse_segment(
             j += 1;
         }
         if j < cols {
-            return Err(at(row_start, format!("the row has {j} cell{} but {} {cols}", plural(j), source(meta))));
+            return Err(at(
+                row_start,
+                format!("the row has {} but {} {cols}", daphne_ir::count(j, "cell", "cells"), source(meta)),
+            ));
         }
         pos = cells.end();
     }
     Ok(())
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 /// Where a file's shape comes from, for messages.
@@ -651,7 +693,8 @@ fn read_blocks(path: &str, meta: &Meta, frame: bool, block: usize) -> Result<Val
         && rows != expected
     {
         let header = if meta.header { " after its header line" } else { "" };
-        return Err(format!("file '{path}' has {rows} rows{header}, but its meta data says {expected}"));
+        let rows = daphne_ir::count(rows, "row", "rows");
+        return Err(format!("file '{path}' has {rows}{header}, but its meta data says {expected}"));
     }
     if frame {
         let labels = super::frame_labels(meta);
@@ -678,15 +721,23 @@ fn kind(cell: &[u8]) -> Kind {
         Kind::Empty
     } else if number::<i64>(cell).is_some() {
         Kind::Int
-    } else if float::<f64>(cell).is_some() {
+    } else if f64_cell(cell).is_some() {
         Kind::Float
     } else {
         Kind::Text
     }
 }
 
-/// The records of the first `SAMPLE_BYTES` of a file (at least its first record), as cells.
-fn sample(path: &str, delim: u8) -> Result<Vec<Vec<Vec<u8>>>, String> {
+/// The first `SAMPLE_BYTES` of a file (at least its first record): the first record's
+/// cells, the kind of every cell, and the first text cell after the first record (row, cell,
+/// text), for messages. Only kinds are kept per cell, so a sample costs little memory.
+struct Sample {
+    first: Vec<Vec<u8>>,
+    kinds: Vec<Vec<Kind>>,
+    first_text: Option<(usize, usize, Vec<u8>)>,
+}
+
+fn sample(path: &str, delim: u8) -> Result<Sample, String> {
     let mut file = File::open(path).map_err(|e| format!("could not read file '{path}': {e}"))?;
     let mut bytes = vec![0u8; SAMPLE_BYTES];
     let n = fill(&mut file, &mut bytes).map_err(|e| format!("could not read file '{path}': {e}"))?;
@@ -697,24 +748,49 @@ fn sample(path: &str, delim: u8) -> Result<Vec<Vec<Vec<u8>>>, String> {
         _ => bytes.len(),
     };
     let bytes = &bytes[..end];
-    let mut records = Vec::new();
+    let mut sample = Sample { first: Vec::new(), kinds: Vec::new(), first_text: None };
     let mut pos = 0;
     while pos < bytes.len() {
+        let row = sample.kinds.len();
         let mut cells = Cells::new(bytes, pos, delim);
-        let mut record = Vec::new();
+        let mut kinds = Vec::new();
+        let mut blank = true;
         while let Some((_, text)) = cells.next_cell().map_err(|(p, m)| {
             let (line, col) = locate(path, p as u64);
             format!("{path}:{line}:{col}: {m}")
         })? {
-            record.push(text.to_vec());
+            let k = kind(text);
+            blank &= kinds.is_empty() && text.iter().all(|&b| b == b'\r');
+            if row == 0 {
+                sample.first.push(text.to_vec());
+            } else if k == Kind::Text && sample.first_text.is_none() {
+                sample.first_text = Some((row, kinds.len(), text.to_vec()));
+            }
+            kinds.push(k);
         }
         pos = cells.end();
-        records.push(record);
+        // A blank line is marked by no kinds: at the end of the file it is no record.
+        sample.kinds.push(if blank { Vec::new() } else { kinds });
     }
-    while records.last().is_some_and(|r| r.len() == 1 && r[0].iter().all(|&b| b == b'\r')) {
-        records.pop();
+    while sample.kinds.last().is_some_and(Vec::is_empty) {
+        sample.kinds.pop();
     }
-    Ok(records)
+    for k in &mut sample.kinds {
+        if k.is_empty() {
+            k.push(Kind::Empty);
+        }
+    }
+    Ok(sample)
+}
+
+/// The labels in a file's header line (for meta data that says there is one but leaves
+/// labels empty).
+pub fn header_labels(path: &str, delim: u8) -> Result<Vec<String>, String> {
+    let sample = sample(path, delim)?;
+    if sample.kinds.is_empty() {
+        return Err(format!("file '{path}' is empty, but its meta data says it has a header line"));
+    }
+    Ok(sample.first.iter().map(|c| String::from_utf8_lossy(c).trim().to_owned()).collect())
 }
 
 /// The schema of a CSV file without meta data, from its first rows (at most 1 MiB of them,
@@ -735,17 +811,16 @@ pub fn infer(path: &str, opts: &ReadOptions, default_delim: u8) -> Result<(Meta,
         Some(d) => d,
         None => sniff(path, default_delim)?,
     };
-    let records = sample(path, delimiter)?;
-    let Some(first) = records.first() else {
+    let Sample { first, kinds, first_text } = sample(path, delimiter)?;
+    if kinds.is_empty() {
         return Err(format!("file '{path}' is empty, so its schema cannot be inferred; give it a .meta file"));
-    };
-    let kinds: Vec<Vec<Kind>> = records.iter().map(|r| r.iter().map(|c| kind(c)).collect()).collect();
+    }
     let cols = first.len();
-    if let Some((i, r)) = records.iter().enumerate().find(|(_, r)| r.len() != cols) {
+    if let Some((i, r)) = kinds.iter().enumerate().find(|(_, r)| r.len() != cols) {
         return Err(format!(
-            "file '{path}': row {} has {} cells but the first row has {cols}, so its schema cannot be inferred",
+            "file '{path}': row {} has {} but the first row has {cols}, so its schema cannot be inferred",
             i + 1,
-            r.len()
+            daphne_ir::count(r.len(), "cell", "cells")
         ));
     }
     let column_kind = |rows: &[Vec<Kind>], j: usize| rows.iter().map(|r| r[j]).max().unwrap_or(Kind::Empty);
@@ -769,17 +844,20 @@ pub fn infer(path: &str, opts: &ReadOptions, default_delim: u8) -> Result<(Meta,
             },
         })
         .collect();
+    // The first text cell of the rows that must be numbers.
+    let text_cell = match (header, first.iter().position(|c| kind(c) == Kind::Text)) {
+        (false, Some(j)) => Some((0, j, first[j].clone())),
+        _ => first_text,
+    };
     if !opts.frame
         && column_types[0] != ValueType::Str
-        && let Some((i, j)) =
-            body.iter().enumerate().find_map(|(i, r)| r.iter().position(|&k| k == Kind::Text).map(|j| (i, j)))
+        && let Some((i, j, cell)) = text_cell
     {
-        let row = i + 1 + usize::from(header);
-        let cell = &records[row - 1][j];
+        let row = i + 1;
         return Err(format!(
             "file '{path}', row {row}, cell {}: {} is not a number, and readMatrix reads numbers; use readFrame for a file with text columns",
             j + 1,
-            shown(cell)
+            shown(&cell)
         ));
     }
     let labels = opts.frame.then(|| {
@@ -857,18 +935,18 @@ fn write_float<F: CppDisplay + std::fmt::Debug + Copy>(x: F, is_nan: bool, float
 }
 
 /// Appends cell `i` of a matrix.
-fn write_cell(m: &Matrix, i: usize, floats: FloatFormat, out: &mut Vec<u8>) {
+fn write_cell(m: &Matrix, i: usize, floats: FloatFormat, delim: u8, out: &mut Vec<u8>) {
     match m {
         Matrix::F64(x) => write_float(x.cells()[i], x.cells()[i].is_nan(), floats, out),
         Matrix::F32(x) => write_float(x.cells()[i], x.cells()[i].is_nan(), floats, out),
-        Matrix::Str(x) => write_str(&x.cells()[i], b',', out),
+        Matrix::Str(x) => write_str(&x.cells()[i], delim, out),
         Matrix::Bool(x) => out.push(if x.cells()[i] { b'1' } else { b'0' }),
         other => crate::with_matrix!(other, x => { let _ = write!(out, "{}", x.cells()[i]); }, _s => {}),
     }
 }
 
 /// Writes a matrix or frame as CSV; returns its meta data.
-pub fn write(v: &Value, path: &str, floats: FloatFormat) -> Result<Meta, String> {
+pub fn write(v: &Value, path: &str, floats: FloatFormat, delim: u8) -> Result<Meta, String> {
     let file = File::create(path).map_err(|e| format!("could not write file '{path}': {e}"))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut line = Vec::new();
@@ -882,14 +960,14 @@ pub fn write(v: &Value, path: &str, floats: FloatFormat) -> Result<Meta, String>
                 line.clear();
                 for j in 0..cols {
                     if j > 0 {
-                        line.push(b',');
+                        line.push(delim);
                     }
-                    write_cell(&row, j, floats, &mut line);
+                    write_cell(&row, j, floats, delim, &mut line);
                 }
                 line.push(b'\n');
                 w.write_all(&line).map_err(err)?;
             }
-            Meta { rows: Some(rows), cols, schema: vec![m.value_type()], labels: None, header: false, delimiter: b',' }
+            Meta { rows: Some(rows), cols, schema: vec![m.value_type()], labels: None, header: false, delimiter: delim }
         }
         Value::Frame(f) => {
             let columns: Vec<Matrix> = f.columns().iter().map(|c| c.row_range(0, c.rows())).collect();
@@ -897,9 +975,9 @@ pub fn write(v: &Value, path: &str, floats: FloatFormat) -> Result<Meta, String>
                 line.clear();
                 for (j, c) in columns.iter().enumerate() {
                     if j > 0 {
-                        line.push(b',');
+                        line.push(delim);
                     }
-                    write_cell(c, r, floats, &mut line);
+                    write_cell(c, r, floats, delim, &mut line);
                 }
                 line.push(b'\n');
                 w.write_all(&line).map_err(err)?;
@@ -910,7 +988,7 @@ pub fn write(v: &Value, path: &str, floats: FloatFormat) -> Result<Meta, String>
                 schema: f.schema(),
                 labels: Some(f.labels().iter().map(|l| l.to_string()).collect()),
                 header: false,
-                delimiter: b',',
+                delimiter: delim,
             }
         }
         _ => return Err("only matrices and frames can be written to files".to_owned()),
@@ -978,11 +1056,39 @@ mod tests {
     }
 
     #[test]
+    fn the_fast_path_gives_the_bits_parse_gives() {
+        let mut state = 0x9e3779b97f4a7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..200_000 {
+            let digits = 1 + (next() % 19) as usize;
+            let mantissa = next() % 10u64.pow(digits as u32);
+            let text = format!("{mantissa:0digits$}");
+            let point = (next() % (digits as u64 + 1)) as usize;
+            let sign = if next() % 2 == 0 { "-" } else { "" };
+            let cell = format!("{sign}{}.{}", &text[..point], &text[point..]);
+            let want: f64 = cell.parse().unwrap();
+            assert_eq!(f64_cell(cell.as_bytes()).map(f64::to_bits), Some(want.to_bits()), "{cell}");
+        }
+        for cell in ["1e5", "0x10", ".", "-", "1.2.3", "9007199254740993", "12345678901234567890"] {
+            assert_eq!(
+                f64_cell(cell.as_bytes()).map(f64::to_bits),
+                cell.parse::<f64>().ok().map(f64::to_bits),
+                "{cell}"
+            );
+        }
+    }
+
+    #[test]
     fn shortest_floats_read_back_to_the_same_bits() {
         let xs = [1e-10, 0.1, 1.0 / 3.0, -0.0, f64::MAX, f64::MIN_POSITIVE, 5e-324, f64::INFINITY, f64::NAN];
         let m = Matrix::F64(DenseMatrix::from_vec(1, xs.len(), xs.to_vec()));
         let p = tmp("floats.csv", b"");
-        write(&Value::Matrix(m), &p, FloatFormat::Shortest).unwrap();
+        write(&Value::Matrix(m), &p, FloatFormat::Shortest, b',').unwrap();
         let Value::Matrix(Matrix::F64(back)) = read(&p, &meta(1, xs.len(), ValueType::F64), false).unwrap() else {
             panic!()
         };

@@ -312,16 +312,23 @@ pub fn describe(path: &str, opts: &ReadOptions) -> Result<(Meta, Option<String>)
         let mut meta = read_meta(path)?;
         merge_options(path, &mut meta, opts)?;
         check_kind(path, &meta, opts.frame)?;
+        if opts.frame {
+            header_labels(path, &mut meta)?;
+        }
         return Ok((meta, None));
     }
     match format_of(path, false)? {
         Format::Csv => {
-            let default_delimiter = if path.ends_with(".tsv") { b'\t' } else { b',' };
-            let (meta, note) = csv::infer(path, opts, default_delimiter)?;
+            let (meta, note) = csv::infer(path, opts, default_delimiter(path))?;
             Ok((meta, Some(note)))
         }
         _ => Err(format!("could not open file '{}' for reading meta data", meta_path(path))),
     }
+}
+
+/// A tab for `.tsv` files, else a comma.
+fn default_delimiter(path: &str) -> u8 {
+    if path.ends_with(".tsv") { b'\t' } else { b',' }
 }
 
 /// Applies a script's options to what a `.meta` file says: the file's meta data is the
@@ -346,6 +353,20 @@ fn merge_options(path: &str, meta: &mut Meta, opts: &ReadOptions) -> Result<(), 
         && meta.schema.iter().any(|&s| s != vt)
     {
         return Err(conflict(&format!("valueType=\"{}\"", vt_name(vt))));
+    }
+    Ok(())
+}
+
+/// Labels a frame's meta data leaves empty come from the CSV file's header line, if it has one.
+fn header_labels(path: &str, meta: &mut Meta) -> Result<(), String> {
+    if meta.header && format_of(path, false) == Ok(Format::Csv) {
+        let header = csv::header_labels(path, meta.delimiter)?;
+        let labels = meta.labels.get_or_insert_with(|| vec![String::new(); meta.cols]);
+        for (l, h) in labels.iter_mut().zip(header) {
+            if l.is_empty() {
+                *l = h;
+            }
+        }
     }
     Ok(())
 }
@@ -447,6 +468,9 @@ pub fn read(path: &str, frame: bool, ty: &Type, header: bool, delimiter: u8) -> 
             meta.delimiter = delimiter;
         }
         check_kind(path, &meta, frame)?;
+        if frame {
+            header_labels(path, &mut meta)?;
+        }
         meta
     } else {
         match (format, Meta::from_type(ty, header, delimiter)) {
@@ -480,7 +504,7 @@ pub fn write(v: &Value, path: &str, floats: FloatFormat) -> Result<(), String> {
         return Err("only matrices and frames can be written to files".to_owned());
     }
     let meta = match (format, v) {
-        (Format::Csv, _) => csv::write(v, path, floats)?,
+        (Format::Csv, _) => csv::write(v, path, floats, default_delimiter(path))?,
         (Format::MatrixMarket, Value::Matrix(m)) => mtx::write_matrix_market(m, path)?,
         (Format::MatrixMarket, _) => return Err("only matrices can be written to Matrix Market files".to_owned()),
         #[cfg(feature = "parquet")]

@@ -22,7 +22,10 @@ pub fn matrix_literal(args: &[Value], vt: ValueType) -> R<Value> {
         })
         .collect::<R<_>>()?;
     if rows.checked_mul(cols) != Some(n) {
-        return Err(format!("a matrix literal of {n} elements cannot be {rows}x{cols}"));
+        return Err(format!(
+            "a matrix literal of {} cannot be {rows}x{cols}",
+            daphne_ir::count(n, "element", "elements")
+        ));
     }
     matrix_from_scalars(rows, cols, &cells, vt)
 }
@@ -733,7 +736,10 @@ pub fn order(m: &Matrix, rest: &[Value]) -> R<Value> {
         _ => return Err("`order`: returnIndexes must be a scalar".into()),
     };
     if let Some(&c) = cols.iter().find(|&&c| c >= m.cols()) {
-        return Err(format!("`order`: column index {c} is out of bounds for {} columns", m.cols()));
+        return Err(format!(
+            "`order`: column index {c} is out of bounds for {}",
+            daphne_ir::count(m.cols(), "column", "columns")
+        ));
     }
     let mut idx: Vec<usize> = (0..m.rows()).collect();
     let key = |i: usize, c: usize| crate::kernels::cell(m, i, c);

@@ -149,7 +149,10 @@ pub fn solve(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
         return Err(format!("`solve` needs a square matrix, not {n}x{m}"));
     }
     if b.rows() != n {
-        return Err(format!("`solve`: the right side has {} rows but the matrix has {n}", b.rows()));
+        return Err(format!(
+            "`solve`: the right side has {} but the matrix has {n}",
+            daphne_ir::count(b.rows(), "row", "rows")
+        ));
     }
     let (lhs, rhs) = (super::as_f64(Builtin::Solve, a)?, super::as_f64(Builtin::Solve, b)?);
     let k = rhs.cols();

@@ -278,7 +278,10 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
             Value::List(vt, elems) => {
                 let i = int_arg(op, arg(1)?, "the position")?;
                 if i < 0 || i as usize >= elems.len() {
-                    return Err(format!("cannot remove element {i} from a list of {} elements", elems.len()));
+                    return Err(format!(
+                        "cannot remove element {i} from a list of {}",
+                        daphne_ir::count(elems.len(), "element", "elements")
+                    ));
                 }
                 let mut elems = elems.clone();
                 let e = elems.remove(i as usize);
