@@ -214,8 +214,8 @@ enum Dest<'a> {
     Str(&'a mut [Arc<str>]),
 }
 
-/// A column (or a matrix's cells) being read.
-enum Column {
+/// A column (or a matrix's cells) being read (here and by [`super::parquet`]).
+pub(super) enum Column {
     F64(Vec<f64>),
     F32(Vec<f32>),
     Si64(Vec<i64>),
@@ -258,7 +258,7 @@ fn pieces<'a, T>(mut cells: &'a mut [T], lens: &[usize]) -> Vec<&'a mut [T]> {
 
 impl Column {
     /// `n` cells of value type `vt`, checked against the memory budget.
-    fn new(vt: ValueType, rows: usize, cols: usize, what: &str) -> Result<Column, String> {
+    pub(super) fn new(vt: ValueType, rows: usize, cols: usize, what: &str) -> Result<Column, String> {
         macro_rules! make {
             ($variant:ident, $t:ty, $zero:expr) => {{
                 crate::memory::check_shape::<$t>(rows, cols, what)?;
@@ -295,7 +295,7 @@ impl Column {
         }
     }
 
-    fn into_matrix(self, rows: usize, cols: usize) -> Matrix {
+    pub(super) fn into_matrix(self, rows: usize, cols: usize) -> Matrix {
         match self {
             Column::F64(v) => Matrix::F64(DenseMatrix::from_vec(rows, cols, v)),
             Column::F32(v) => Matrix::F32(DenseMatrix::from_vec(rows, cols, v)),
@@ -1002,11 +1002,9 @@ mod tests {
     use super::*;
 
     fn tmp(name: &str, text: &[u8]) -> String {
-        let dir = std::env::temp_dir().join(format!("daphne-csv-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join(name);
+        let p = crate::io::test_path("csv", name);
         std::fs::write(&p, text).unwrap();
-        p.to_string_lossy().into_owned()
+        p
     }
 
     fn meta(rows: usize, cols: usize, vt: ValueType) -> Meta {

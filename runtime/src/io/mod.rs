@@ -1,21 +1,34 @@
-//! Reading and writing matrices and frames: CSV files with DAPHNE's `.meta` JSON files beside
-//! them (`doc/FileMetaDataFormat.md`) or with a schema inferred from the file, and Matrix
-//! Market files.
+//! Reading and writing matrices and frames, one module per file format, chosen by the file
+//! name's extension ([`format_of`]):
 //!
-//! The compiler asks [`describe`] what a file holds (its `.meta` file, else the file's own
-//! header, else an inference from its first rows) and types the read with the answer; at run
-//! time the read gets that type back ([`Meta::from_type`]) and the file must agree with it.
+//! - [`csv`] (`.csv`, `.tsv`): with DAPHNE's `.meta` JSON files beside them
+//!   (`doc/FileMetaDataFormat.md`) or with a schema inferred from the file;
+//! - [`mtx`] (`.mtx`): Matrix Market files, with a `.meta` file;
+//! - [`parquet`] (`.parquet`, the `parquet` feature): the schema is the file's footer;
+//! - [`dbdf`] (`.dbdf`): DAPHNE's binary format, the schema is the file's header.
+//!
+//! The compiler asks [`describe`] what a file holds (the file's own schema for Parquet and
+//! `.dbdf` files, else its `.meta` file, else the CSV file's own header, else an inference
+//! from its first rows) and types the read with the answer; at run time the read gets that
+//! type back ([`Meta::from_type`]) and the file must agree with it. A `.meta` file beside a
+//! Parquet or `.dbdf` file is not read: the file's own schema is the authority (DAPHNE needs
+//! one beside either; `write` writes it for `.dbdf` files, as DAPHNE does, and not for Parquet
+//! files, which DAPHNE does not write).
 //! No cell is ever changed on the way in: a cell that does not hold a value of its column's
 //! type, a row with too many or too few cells and a file with more or fewer rows than its meta
-//! data says are errors naming the file, line and column ([`csv`]).
+//! data says are errors naming the file, line and column ([`csv`]); a null in a Parquet
+//! column other than a float one (where it is NaN) is an error naming the file, column and row.
 //!
-//! Writing follows DAPHNE's `WriteCsv.h` (integers in decimal, strings quoted when they need
-//! it, the meta file as compact JSON with sorted keys, as nlohmann's `dump()` writes it),
+//! Writing CSV follows DAPHNE's `WriteCsv.h` (integers in decimal, strings quoted when they
+//! need it, the meta file as compact JSON with sorted keys, as nlohmann's `dump()` writes it),
 //! except that floats are written as the shortest text that reads back to the same bits;
 //! DAPHNE's `%f` ([`FloatFormat::Fixed`]) is the user configuration's `csv_float_format`.
 
 pub mod csv;
+pub mod dbdf;
 pub mod mtx;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 
 use std::sync::Arc;
 
@@ -206,6 +219,9 @@ pub fn meta_json(meta: &Meta) -> String {
 enum Format {
     Csv,
     MatrixMarket,
+    Parquet,
+    /// DAPHNE's binary data format.
+    Daphne,
 }
 
 /// A file's format, by its extension, as DAPHNE's `Read`/`Write` kernels choose it.
@@ -214,16 +230,82 @@ fn format_of(path: &str, writing: bool) -> Result<Format, String> {
     match ext.as_str() {
         ".csv" | ".tsv" => Ok(Format::Csv),
         ".mtx" => Ok(Format::MatrixMarket),
-        ".parquet" | ".dbdf" => Err(format!("file extension '{ext}' is not supported by daphne-rs yet")),
-        _ if writing => Err(format!("file extension not supported: '{ext}' (use .csv or .mtx)")),
-        _ => Err(format!("file extension not supported: '{ext}' (daphne-rs reads .csv, .tsv and .mtx)")),
+        ".parquet" => Ok(Format::Parquet),
+        ".dbdf" => Ok(Format::Daphne),
+        _ if writing => Err(format!("file extension not supported: '{ext}' (use .csv, .mtx, .parquet or .dbdf)")),
+        _ => {
+            Err(format!("file extension not supported: '{ext}' (daphne-rs reads .csv, .tsv, .mtx, .parquet and .dbdf)"))
+        }
     }
 }
 
-/// What the compiler needs to know about a file a script reads: its `.meta` file if there is
-/// one, else what the file itself says. The second result, when there is one, tells the user
-/// what was inferred (for stderr).
+#[cfg(not(feature = "parquet"))]
+fn no_parquet(path: &str) -> String {
+    format!(
+        "cannot read or write '{path}': this build of daphne-rs lacks Parquet support (it was built without the `parquet` feature)"
+    )
+}
+
+/// What a file that carries its own schema (Parquet, DAPHNE binary) says it holds, shaped
+/// for the read: a matrix needs one value type for all columns.
+fn own_schema(path: &str, format: Format, opts: &ReadOptions) -> Result<Meta, String> {
+    let (mut meta, name) = match format {
+        #[cfg(feature = "parquet")]
+        Format::Parquet => (parquet::describe(path)?, "a Parquet file"),
+        #[cfg(not(feature = "parquet"))]
+        Format::Parquet => return Err(no_parquet(path)),
+        _ => (dbdf::describe(path)?, "a DAPHNE binary file"),
+    };
+    if opts.header.is_some() || opts.delimiter.is_some() {
+        return Err(format!("the options header and sep are for CSV files, and '{path}' is {name}"));
+    }
+    let names = |m: &Meta| -> String {
+        let types = m.column_types();
+        match &m.labels {
+            Some(ls) => {
+                ls.iter().zip(&types).map(|(l, vt)| format!("{l}:{}", vt_name(*vt))).collect::<Vec<_>>().join(", ")
+            }
+            None => format!("{} columns of {}", m.cols, m.schema.first().map_or("?", |vt| vt_name(*vt))),
+        }
+    };
+    if let Some(vt) = opts.value_type
+        && meta.column_types().iter().any(|&t| t != vt)
+    {
+        return Err(format!(
+            "the option valueType=\"{}\" contradicts '{path}', whose columns are [{}] ({name} carries its schema; nothing is converted)",
+            vt_name(vt),
+            names(&meta)
+        ));
+    }
+    match (format, opts.frame, meta.labels.is_some()) {
+        (Format::Daphne, true, false) => return Err(format!("'{path}' holds a matrix; read it with readMatrix")),
+        (Format::Daphne, false, true) => return Err(format!("'{path}' holds a frame; read it with readFrame")),
+        (_, true, _) => {}
+        (_, false, _) => {
+            let types = meta.column_types();
+            let Some(&first) = types.first() else {
+                return Err(format!("'{path}' has no columns, so it holds no matrix"));
+            };
+            if types.iter().any(|&t| t != first) {
+                return Err(format!(
+                    "readMatrix reads files whose columns have one value type, but the columns of '{path}' are [{}]; use readFrame",
+                    names(&meta)
+                ));
+            }
+            meta.schema = vec![first];
+            meta.labels = None;
+        }
+    }
+    Ok(meta)
+}
+
+/// What the compiler needs to know about a file a script reads: a Parquet or `.dbdf` file's
+/// own schema, else its `.meta` file if there is one, else what the file itself says. The
+/// second result, when there is one, tells the user what was inferred (for stderr).
 pub fn describe(path: &str, opts: &ReadOptions) -> Result<(Meta, Option<String>), String> {
+    if let Ok(format @ (Format::Parquet | Format::Daphne)) = format_of(path, false) {
+        return Ok((own_schema(path, format, opts)?, None));
+    }
     // As DAPHNE: a file with meta data is typed by it, whatever its extension (a format that
     // cannot be read is a run-time error).
     if has_meta(path) {
@@ -236,11 +318,11 @@ pub fn describe(path: &str, opts: &ReadOptions) -> Result<(Meta, Option<String>)
         return Ok((meta, None));
     }
     match format_of(path, false)? {
-        Format::MatrixMarket => Err(format!("could not open file '{}' for reading meta data", meta_path(path))),
         Format::Csv => {
             let (meta, note) = csv::infer(path, opts, default_delimiter(path))?;
             Ok((meta, Some(note)))
         }
+        _ => Err(format!("could not open file '{}' for reading meta data", meta_path(path))),
     }
 }
 
@@ -367,6 +449,17 @@ fn frame_labels(meta: &Meta) -> Vec<Arc<str>> {
 /// the result, `header` and `delimiter` what it decided for a file without meta data.
 pub fn read(path: &str, frame: bool, ty: &Type, header: bool, delimiter: u8) -> Result<Value, String> {
     let format = format_of(path, false)?;
+    if matches!(format, Format::Parquet | Format::Daphne) {
+        let meta = own_schema(path, format, &ReadOptions { frame, ..ReadOptions::default() })?;
+        meta.check_against(path, ty)?;
+        return match format {
+            #[cfg(feature = "parquet")]
+            Format::Parquet => parquet::read(path, &meta, frame),
+            #[cfg(not(feature = "parquet"))]
+            Format::Parquet => Err(no_parquet(path)),
+            _ => dbdf::read(path, frame),
+        };
+    }
     let meta = if has_meta(path) {
         let mut meta = read_meta(path)?;
         // An option the compiler merged into the meta data (it cannot contradict it).
@@ -389,7 +482,7 @@ pub fn read(path: &str, frame: bool, ty: &Type, header: bool, delimiter: u8) -> 
     match format {
         Format::MatrixMarket if frame => Err("reading a frame from a Matrix Market file is not supported".to_owned()),
         Format::MatrixMarket => mtx::read_matrix_market(path, &meta),
-        Format::Csv => csv::read(path, &meta, frame),
+        _ => csv::read(path, &meta, frame),
     }
 }
 
@@ -403,16 +496,76 @@ pub fn read_frame(path: &str) -> Result<Value, String> {
     read(path, true, &Type::Unknown, false, b',')
 }
 
-/// `write(X, path)`, `writeMatrix`, `writeFrame`: the file and its `.meta`.
+/// `write(X, path)`, `writeMatrix`, `writeFrame`: the file and its `.meta` (none for Parquet
+/// files, which carry their schema).
 pub fn write(v: &Value, path: &str, floats: FloatFormat) -> Result<(), String> {
     let format = format_of(path, true)?;
+    if !matches!(v, Value::Matrix(_) | Value::Frame(_)) {
+        return Err("only matrices and frames can be written to files".to_owned());
+    }
     let meta = match (format, v) {
-        (Format::Csv, Value::Matrix(_) | Value::Frame(_)) => csv::write(v, path, floats, default_delimiter(path))?,
+        (Format::Csv, _) => csv::write(v, path, floats, default_delimiter(path))?,
         (Format::MatrixMarket, Value::Matrix(m)) => mtx::write_matrix_market(m, path)?,
         (Format::MatrixMarket, _) => return Err("only matrices can be written to Matrix Market files".to_owned()),
-        _ => return Err("only matrices and frames can be written to files".to_owned()),
+        #[cfg(feature = "parquet")]
+        (Format::Parquet, _) => return parquet::write(v, path).map(|_| ()),
+        #[cfg(not(feature = "parquet"))]
+        (Format::Parquet, _) => return Err(no_parquet(path)),
+        (Format::Daphne, _) => dbdf::write(v, path)?,
     };
     let meta_path = meta_path(path);
     std::fs::write(&meta_path, meta_json(&meta))
         .map_err(|e| format!("could not open file '{meta_path}' for writing meta data: {e}"))
+}
+
+/// A file `name` in this process's scratch directory for the tests of `module`.
+#[cfg(test)]
+fn test_path(module: &str, name: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("daphne-{module}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name).to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::{DenseMatrix, Matrix};
+
+    fn tmp(name: &str) -> String {
+        test_path("io", name)
+    }
+
+    #[test]
+    fn parquet_files_need_the_parquet_feature_or_say_so() {
+        let p = tmp("absent.parquet");
+        let e = describe(&p, &ReadOptions::default()).unwrap_err();
+        if cfg!(feature = "parquet") {
+            assert!(e.contains(&format!("could not read file '{p}'")), "{e}");
+        } else {
+            assert!(e.contains("this build of daphne-rs lacks Parquet support"), "{e}");
+            let m = Value::Matrix(Matrix::F64(DenseMatrix::from_vec(1, 1, vec![1.0])));
+            assert!(write(&m, &p, FloatFormat::Shortest).unwrap_err().contains("lacks Parquet support"));
+        }
+    }
+
+    /// A file that carries its schema is typed by it, whatever a `.meta` file beside it says.
+    #[test]
+    fn a_stale_meta_file_does_not_type_a_self_describing_file() {
+        let mut paths = vec![tmp("stale.dbdf")];
+        if cfg!(feature = "parquet") {
+            paths.push(tmp("stale.parquet"));
+        }
+        for p in paths {
+            let m = Value::Matrix(Matrix::Si32(DenseMatrix::from_vec(2, 2, vec![1, 2, 3, 4])));
+            write(&m, &p, FloatFormat::Shortest).unwrap();
+            std::fs::write(format!("{p}.meta"), r#"{"numCols":5,"numRows":5,"valueType":"f64"}"#).unwrap();
+            let (meta, note) = describe(&p, &ReadOptions::default()).unwrap();
+            assert_eq!((meta.rows, meta.cols, meta.schema, note), (Some(2), 2, vec![ValueType::Si32], None), "{p}");
+            let ty = Type::Matrix(MatrixType { vt: Some(ValueType::Si32), rows: Some(2), cols: Some(2), repr: None });
+            let Value::Matrix(back) = read(&p, false, &ty, false, b',').unwrap() else { panic!() };
+            assert_eq!(back, Matrix::Si32(DenseMatrix::from_vec(2, 2, vec![1, 2, 3, 4])));
+            let opts = ReadOptions { header: Some(true), ..ReadOptions::default() };
+            assert!(describe(&p, &opts).unwrap_err().contains("header and sep are for CSV files"));
+        }
+    }
 }
