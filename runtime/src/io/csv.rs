@@ -441,6 +441,9 @@ enum Target<'a> {
     Frame(Vec<Dest<'a>>),
 }
 
+/// A malformed quote: its byte offset in the segment and what is wrong.
+type Misquoted = (usize, String);
+
 /// The cells of a record, one after another: `(start offset, text)`; quoted cells come back
 /// without their quotes and with `""` as `"`.
 struct Cells<'b> {
@@ -458,7 +461,7 @@ impl<'b> Cells<'b> {
     }
 
     /// The next cell of the record, or `None` after its last. Errors are malformed quotes.
-    fn next_cell(&mut self) -> Result<Option<(usize, &[u8])>, (usize, String)> {
+    fn next_cell(&mut self) -> Result<Option<(usize, &[u8])>, Misquoted> {
         if self.done {
             return Ok(None);
         }
