@@ -378,6 +378,22 @@ fn float<T: std::str::FromStr + From<f32>>(cell: &[u8]) -> Option<T> {
     number(t)
 }
 
+/// An si64 cell: a sign and at most 18 digits cannot overflow, so they are summed directly;
+/// anything else goes to `str::parse`, which gives the same answer for those.
+fn si64_cell(cell: &[u8]) -> Option<i64> {
+    let t = trim(cell);
+    let (negative, digits) = match t.first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+        return number(cell);
+    }
+    let v = digits.iter().fold(0i64, |v, &c| v * 10 + i64::from(c - b'0'));
+    Some(if negative { -v } else { v })
+}
+
 /// An f64 cell, by the fast path where it applies.
 fn f64_cell(cell: &[u8]) -> Option<f64> {
     plain_decimal(trim(cell)).or_else(|| float::<f64>(cell))
@@ -416,7 +432,7 @@ impl Dest<'_> {
         match self {
             Dest::F64(d) => put!(d, f64_cell(cell)),
             Dest::F32(d) => put!(d, float::<f32>(cell)),
-            Dest::Si64(d) => put!(d, number::<i64>(cell)),
+            Dest::Si64(d) => put!(d, si64_cell(cell)),
             Dest::Si32(d) => put!(d, number::<i32>(cell)),
             Dest::Si8(d) => put!(d, number::<i8>(cell)),
             Dest::Ui64(d) => put!(d, number::<u64>(cell)),
@@ -722,7 +738,7 @@ enum Kind {
 fn kind(cell: &[u8]) -> Kind {
     if trim(cell).is_empty() {
         Kind::Empty
-    } else if number::<i64>(cell).is_some() {
+    } else if si64_cell(cell).is_some() {
         Kind::Int
     } else if f64_cell(cell).is_some() {
         Kind::Float
@@ -1083,6 +1099,33 @@ mod tests {
                 cell.parse::<f64>().ok().map(f64::to_bits),
                 "{cell}"
             );
+        }
+    }
+
+    #[test]
+    fn integers_read_as_parse_reads_them() {
+        let cells = [
+            "0",
+            "-0",
+            "+7",
+            "-9223372036854775808",
+            "9223372036854775807",
+            "9223372036854775808",
+            "123456789012345678",
+            "-123456789012345678",
+            "1234567890123456789",
+            "",
+            "-",
+            "+",
+            "1.0",
+            "1e3",
+            " 42 ",
+            "0x1",
+            "--1",
+            "007",
+        ];
+        for cell in cells {
+            assert_eq!(si64_cell(cell.as_bytes()), cell.trim().parse::<i64>().ok(), "{cell:?}");
         }
     }
 
