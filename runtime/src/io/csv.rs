@@ -214,37 +214,6 @@ enum Dest<'a> {
     Str(&'a mut [Arc<str>]),
 }
 
-/// A column (or a matrix's cells) being read (here and by [`super::parquet`]).
-pub(super) enum Column {
-    F64(Vec<f64>),
-    F32(Vec<f32>),
-    Si64(Vec<i64>),
-    Si32(Vec<i32>),
-    Si8(Vec<i8>),
-    Ui64(Vec<u64>),
-    Ui32(Vec<u32>),
-    Ui8(Vec<u8>),
-    Bool(Vec<bool>),
-    Str(Vec<Arc<str>>),
-}
-
-macro_rules! per_column {
-    ($value:expr, $v:ident => $body:expr) => {
-        match $value {
-            Column::F64($v) => $body,
-            Column::F32($v) => $body,
-            Column::Si64($v) => $body,
-            Column::Si32($v) => $body,
-            Column::Si8($v) => $body,
-            Column::Ui64($v) => $body,
-            Column::Ui32($v) => $body,
-            Column::Ui8($v) => $body,
-            Column::Bool($v) => $body,
-            Column::Str($v) => $body,
-        }
-    };
-}
-
 /// Cuts `cells` into consecutive mutable pieces of the given lengths.
 fn pieces<'a, T>(mut cells: &'a mut [T], lens: &[usize]) -> Vec<&'a mut [T]> {
     let mut out = Vec::with_capacity(lens.len());
@@ -256,62 +225,36 @@ fn pieces<'a, T>(mut cells: &'a mut [T], lens: &[usize]) -> Vec<&'a mut [T]> {
     out
 }
 
-impl Column {
-    /// `n` cells of value type `vt`, checked against the memory budget.
-    pub(super) fn new(vt: ValueType, rows: usize, cols: usize, what: &str) -> Result<Column, String> {
-        macro_rules! make {
-            ($variant:ident, $t:ty, $zero:expr) => {{
-                crate::memory::check_shape::<$t>(rows, cols, what)?;
-                Column::$variant(vec![$zero; rows * cols])
-            }};
-        }
-        Ok(match vt {
-            ValueType::F64 => make!(F64, f64, 0.0),
-            ValueType::F32 => make!(F32, f32, 0.0),
-            ValueType::Si64 => make!(Si64, i64, 0),
-            ValueType::Si32 => make!(Si32, i32, 0),
-            ValueType::Si8 => make!(Si8, i8, 0),
-            ValueType::Ui64 | ValueType::Index => make!(Ui64, u64, 0),
-            ValueType::Ui32 => make!(Ui32, u32, 0),
-            ValueType::Ui8 => make!(Ui8, u8, 0),
-            ValueType::Bool => make!(Bool, bool, false),
-            ValueType::Str => make!(Str, Arc<str>, Arc::from("")),
-        })
-    }
+/// A `rows x cols` matrix of value type `vt` to read cells into (here and by
+/// [`super::parquet`]), checked against the memory budget.
+pub(super) fn new_cells(vt: ValueType, rows: usize, cols: usize, what: &str) -> Result<Matrix, String> {
+    Ok(match vt {
+        ValueType::F64 => Matrix::F64(DenseMatrix::filled(rows, cols, 0.0, what)?),
+        ValueType::F32 => Matrix::F32(DenseMatrix::filled(rows, cols, 0.0, what)?),
+        ValueType::Si64 => Matrix::Si64(DenseMatrix::filled(rows, cols, 0, what)?),
+        ValueType::Si32 => Matrix::Si32(DenseMatrix::filled(rows, cols, 0, what)?),
+        ValueType::Si8 => Matrix::Si8(DenseMatrix::filled(rows, cols, 0, what)?),
+        ValueType::Ui64 | ValueType::Index => Matrix::Ui64(DenseMatrix::filled(rows, cols, 0, what)?),
+        ValueType::Ui32 => Matrix::Ui32(DenseMatrix::filled(rows, cols, 0, what)?),
+        ValueType::Ui8 => Matrix::Ui8(DenseMatrix::filled(rows, cols, 0, what)?),
+        ValueType::Bool => Matrix::Bool(DenseMatrix::filled(rows, cols, false, what)?),
+        ValueType::Str => Matrix::Str(DenseMatrix::filled(rows, cols, Arc::from(""), what)?),
+    })
+}
 
-    /// One destination per segment, `lens` cells each.
-    fn dests(&mut self, lens: &[usize]) -> Vec<Dest<'_>> {
-        match self {
-            Column::F64(v) => pieces(v, lens).into_iter().map(Dest::F64).collect(),
-            Column::F32(v) => pieces(v, lens).into_iter().map(Dest::F32).collect(),
-            Column::Si64(v) => pieces(v, lens).into_iter().map(Dest::Si64).collect(),
-            Column::Si32(v) => pieces(v, lens).into_iter().map(Dest::Si32).collect(),
-            Column::Si8(v) => pieces(v, lens).into_iter().map(Dest::Si8).collect(),
-            Column::Ui64(v) => pieces(v, lens).into_iter().map(Dest::Ui64).collect(),
-            Column::Ui32(v) => pieces(v, lens).into_iter().map(Dest::Ui32).collect(),
-            Column::Ui8(v) => pieces(v, lens).into_iter().map(Dest::Ui8).collect(),
-            Column::Bool(v) => pieces(v, lens).into_iter().map(Dest::Bool).collect(),
-            Column::Str(v) => pieces(v, lens).into_iter().map(Dest::Str).collect(),
-        }
-    }
-
-    pub(super) fn into_matrix(self, rows: usize, cols: usize) -> Matrix {
-        match self {
-            Column::F64(v) => Matrix::F64(DenseMatrix::from_vec(rows, cols, v)),
-            Column::F32(v) => Matrix::F32(DenseMatrix::from_vec(rows, cols, v)),
-            Column::Si64(v) => Matrix::Si64(DenseMatrix::from_vec(rows, cols, v)),
-            Column::Si32(v) => Matrix::Si32(DenseMatrix::from_vec(rows, cols, v)),
-            Column::Si8(v) => Matrix::Si8(DenseMatrix::from_vec(rows, cols, v)),
-            Column::Ui64(v) => Matrix::Ui64(DenseMatrix::from_vec(rows, cols, v)),
-            Column::Ui32(v) => Matrix::Ui32(DenseMatrix::from_vec(rows, cols, v)),
-            Column::Ui8(v) => Matrix::Ui8(DenseMatrix::from_vec(rows, cols, v)),
-            Column::Bool(v) => Matrix::Bool(DenseMatrix::from_vec(rows, cols, v)),
-            Column::Str(v) => Matrix::Str(DenseMatrix::from_vec(rows, cols, v)),
-        }
-    }
-
-    fn len(&self) -> usize {
-        per_column!(self, v => v.len())
+/// One destination per segment, `lens` cells each, in a matrix's (unshared) cells.
+fn dests<'a>(m: &'a mut Matrix, lens: &[usize]) -> Vec<Dest<'a>> {
+    match m {
+        Matrix::F64(m) => pieces(m.cells_mut(), lens).into_iter().map(Dest::F64).collect(),
+        Matrix::F32(m) => pieces(m.cells_mut(), lens).into_iter().map(Dest::F32).collect(),
+        Matrix::Si64(m) => pieces(m.cells_mut(), lens).into_iter().map(Dest::Si64).collect(),
+        Matrix::Si32(m) => pieces(m.cells_mut(), lens).into_iter().map(Dest::Si32).collect(),
+        Matrix::Si8(m) => pieces(m.cells_mut(), lens).into_iter().map(Dest::Si8).collect(),
+        Matrix::Ui64(m) => pieces(m.cells_mut(), lens).into_iter().map(Dest::Ui64).collect(),
+        Matrix::Ui32(m) => pieces(m.cells_mut(), lens).into_iter().map(Dest::Ui32).collect(),
+        Matrix::Ui8(m) => pieces(m.cells_mut(), lens).into_iter().map(Dest::Ui8).collect(),
+        Matrix::Bool(m) => pieces(m.cells_mut(), lens).into_iter().map(Dest::Bool).collect(),
+        Matrix::Str(m) => pieces(m.cells_mut(), lens).into_iter().map(Dest::Str).collect(),
     }
 }
 
@@ -649,20 +592,20 @@ fn read_blocks(path: &str, meta: &Meta, frame: bool, block: usize) -> Result<Val
     let what = format!("reading '{path}'");
     let mut columns = if frame {
         crate::memory::check_cells::<Matrix>(1, cols, &format!("the columns of '{path}'"))?;
-        types.iter().map(|&vt| Column::new(vt, rows, 1, &what)).collect::<Result<Vec<_>, _>>()?
+        types.iter().map(|&vt| new_cells(vt, rows, 1, &what)).collect::<Result<Vec<_>, _>>()?
     } else {
-        vec![Column::new(types.first().copied().unwrap_or(ValueType::F64), rows, cols, &what)?]
+        vec![new_cells(types.first().copied().unwrap_or(ValueType::F64), rows, cols, &what)?]
     };
     let seg_rows: Vec<usize> = segments.iter().map(|s| s.rows).collect();
     let mut targets: Vec<Target<'_>> = if frame {
         let mut per_column: Vec<std::vec::IntoIter<Dest<'_>>> =
-            columns.iter_mut().map(|c| c.dests(&seg_rows).into_iter()).collect();
+            columns.iter_mut().map(|c| dests(c, &seg_rows).into_iter()).collect();
         (0..segments.len())
             .map(|_| Target::Frame(per_column.iter_mut().map(|it| it.next().expect("one piece per segment")).collect()))
             .collect()
     } else {
         let lens: Vec<usize> = seg_rows.iter().map(|r| r * cols).collect();
-        columns[0].dests(&lens).into_iter().map(Target::Matrix).collect()
+        dests(&mut columns[0], &lens).into_iter().map(Target::Matrix).collect()
     };
     let work: Mutex<Vec<(Segment, &mut Target<'_>)>> =
         Mutex::new(segments.iter().copied().zip(targets.iter_mut()).rev().collect());
@@ -717,12 +660,9 @@ fn read_blocks(path: &str, meta: &Meta, frame: bool, block: usize) -> Result<Val
     }
     if frame {
         let labels = super::frame_labels(meta);
-        let columns = columns.into_iter().map(|c| c.into_matrix(rows, 1)).collect();
         Frame::new(columns, labels).map(Value::Frame)
     } else {
-        let cells = columns.pop().expect("one column");
-        debug_assert_eq!(cells.len(), rows * cols);
-        Ok(Value::Matrix(cells.into_matrix(rows, cols)))
+        Ok(Value::Matrix(columns.pop().expect("one matrix")))
     }
 }
 

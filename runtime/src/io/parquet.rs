@@ -41,7 +41,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::{ColumnDescriptor, Type as SchemaType};
 
 use super::Meta;
-use super::csv::Column;
+use super::csv::new_cells;
 use crate::frame::Frame;
 use crate::matrix::{DenseMatrix, Matrix};
 use crate::value::Value;
@@ -223,44 +223,44 @@ fn read_column(
     (lo, n): (usize, usize),
     max_def: i16,
     place: &mut Place<'_>,
-    cells: &mut Column,
+    cells: &mut Matrix,
 ) -> Result<(), String> {
     let wrong =
         || format!("Parquet file '{}', column '{}': internal: the column's type changed", place.path, place.column);
-    // `cells` holds the file's rows, `Column::new` checked.
+    // `cells` holds the file's rows, `new_cells` checked.
     let rows = lo..lo + n;
     match (reader, cells) {
-        (ColumnReader::DoubleColumnReader(mut r), Column::F64(out)) => {
-            read_chunk(&mut r, max_def, place, Some(f64::NAN), &mut out[rows.clone()], Ok)
+        (ColumnReader::DoubleColumnReader(mut r), Matrix::F64(out)) => {
+            read_chunk(&mut r, max_def, place, Some(f64::NAN), &mut out.cells_mut()[rows.clone()], Ok)
         }
-        (ColumnReader::FloatColumnReader(mut r), Column::F32(out)) => {
-            read_chunk(&mut r, max_def, place, Some(f32::NAN), &mut out[rows.clone()], Ok)
+        (ColumnReader::FloatColumnReader(mut r), Matrix::F32(out)) => {
+            read_chunk(&mut r, max_def, place, Some(f32::NAN), &mut out.cells_mut()[rows.clone()], Ok)
         }
-        (ColumnReader::Int64ColumnReader(mut r), Column::Si64(out)) => {
-            read_chunk(&mut r, max_def, place, None, &mut out[rows.clone()], Ok)
+        (ColumnReader::Int64ColumnReader(mut r), Matrix::Si64(out)) => {
+            read_chunk(&mut r, max_def, place, None, &mut out.cells_mut()[rows.clone()], Ok)
         }
         // An unsigned 64-bit column stores its values' bits in INT64.
-        (ColumnReader::Int64ColumnReader(mut r), Column::Ui64(out)) => {
-            read_chunk(&mut r, max_def, place, None, &mut out[rows.clone()], |x| Ok(x as u64))
+        (ColumnReader::Int64ColumnReader(mut r), Matrix::Ui64(out)) => {
+            read_chunk(&mut r, max_def, place, None, &mut out.cells_mut()[rows.clone()], |x| Ok(x as u64))
         }
-        (ColumnReader::Int32ColumnReader(mut r), Column::Si32(out)) => {
-            read_chunk(&mut r, max_def, place, None, &mut out[rows.clone()], Ok)
+        (ColumnReader::Int32ColumnReader(mut r), Matrix::Si32(out)) => {
+            read_chunk(&mut r, max_def, place, None, &mut out.cells_mut()[rows.clone()], Ok)
         }
-        (ColumnReader::Int32ColumnReader(mut r), Column::Si8(out)) => {
-            read_chunk(&mut r, max_def, place, None, &mut out[rows.clone()], |x| in_range(x, "si8"))
+        (ColumnReader::Int32ColumnReader(mut r), Matrix::Si8(out)) => {
+            read_chunk(&mut r, max_def, place, None, &mut out.cells_mut()[rows.clone()], |x| in_range(x, "si8"))
         }
         // Unsigned 32-bit (and narrower) columns store their values' bits in INT32.
-        (ColumnReader::Int32ColumnReader(mut r), Column::Ui32(out)) => {
-            read_chunk(&mut r, max_def, place, None, &mut out[rows.clone()], |x| Ok(x as u32))
+        (ColumnReader::Int32ColumnReader(mut r), Matrix::Ui32(out)) => {
+            read_chunk(&mut r, max_def, place, None, &mut out.cells_mut()[rows.clone()], |x| Ok(x as u32))
         }
-        (ColumnReader::Int32ColumnReader(mut r), Column::Ui8(out)) => {
-            read_chunk(&mut r, max_def, place, None, &mut out[rows.clone()], |x| in_range(x as u32, "ui8"))
+        (ColumnReader::Int32ColumnReader(mut r), Matrix::Ui8(out)) => {
+            read_chunk(&mut r, max_def, place, None, &mut out.cells_mut()[rows.clone()], |x| in_range(x as u32, "ui8"))
         }
-        (ColumnReader::BoolColumnReader(mut r), Column::Ui8(out)) => {
-            read_chunk(&mut r, max_def, place, None, &mut out[rows.clone()], |x| Ok(u8::from(x)))
+        (ColumnReader::BoolColumnReader(mut r), Matrix::Ui8(out)) => {
+            read_chunk(&mut r, max_def, place, None, &mut out.cells_mut()[rows.clone()], |x| Ok(u8::from(x)))
         }
-        (ColumnReader::ByteArrayColumnReader(mut r), Column::Str(out)) => {
-            read_chunk(&mut r, max_def, place, None, &mut out[rows.clone()], |x: ByteArray| {
+        (ColumnReader::ByteArrayColumnReader(mut r), Matrix::Str(out)) => {
+            read_chunk(&mut r, max_def, place, None, &mut out.cells_mut()[rows.clone()], |x: ByteArray| {
                 std::str::from_utf8(x.data()).map(Arc::from).map_err(|_| "the text is not UTF-8".to_owned())
             })
         }
@@ -286,7 +286,7 @@ fn read_file(path: &str, expected: &Meta, frame: bool) -> Result<Value, String> 
         let vt = meta.schema.first().copied().unwrap_or(ValueType::F64);
         crate::with_elem_type!(vt, T => crate::memory::check_shape::<T>(rows, meta.cols, &what)?, str => crate::memory::check_shape::<Arc<str>>(rows, meta.cols, &what)?);
     }
-    let mut columns = meta.schema.iter().map(|&vt| Column::new(vt, rows, 1, &what)).collect::<Result<Vec<_>, _>>()?;
+    let mut columns = meta.schema.iter().map(|&vt| new_cells(vt, rows, 1, &what)).collect::<Result<Vec<_>, _>>()?;
     let labels = meta.labels.clone().unwrap_or_default();
     let descr = reader.metadata().file_metadata().schema_descr();
     let mut first_row = 0;
@@ -306,7 +306,6 @@ fn read_file(path: &str, expected: &Meta, frame: bool) -> Result<Value, String> 
     if first_row != rows {
         return Err(format!("Parquet file '{path}': its row groups hold {first_row} rows, its footer says {rows}"));
     }
-    let columns: Vec<Matrix> = columns.into_iter().map(|c| c.into_matrix(rows, 1)).collect();
     if frame {
         let labels = super::frame_labels(&meta);
         return Frame::new(columns, labels).map(Value::Frame).map_err(|e| format!("Parquet file '{path}': {e}"));
@@ -590,7 +589,7 @@ mod tests {
         // The float column's null is NaN.
         let file = File::open(&p).unwrap();
         let reader = SerializedFileReader::new(file).unwrap();
-        let mut cells = Column::new(ValueType::F64, 4, 1, "test").unwrap();
+        let mut cells = new_cells(ValueType::F64, 4, 1, "test").unwrap();
         let mut row = 0;
         for g in 0..reader.num_row_groups() {
             let group = reader.get_row_group(g).unwrap();
@@ -599,7 +598,8 @@ mod tests {
             read_column(group.get_column_reader(0).unwrap(), (row, n), 1, &mut place, &mut cells).unwrap();
             row += n;
         }
-        let Column::F64(xs) = cells else { panic!() };
+        let Matrix::F64(xs) = cells else { panic!() };
+        let xs = xs.cells();
         assert_eq!(xs.len(), 4);
         assert!(xs[0] == 1.5 && xs[1].is_nan() && xs[2] == 2.5 && xs[3] == 3.5, "{xs:?}");
     }
