@@ -486,16 +486,6 @@ pub fn read(path: &str, frame: bool, ty: &Type, header: bool, delimiter: u8) -> 
     }
 }
 
-/// `readMatrix(path)` with the path's `.meta` file (no compiler type).
-pub fn read_matrix(path: &str) -> Result<Value, String> {
-    read(path, false, &Type::Unknown, false, b',')
-}
-
-/// `readFrame(path)` with the path's `.meta` file (no compiler type).
-pub fn read_frame(path: &str) -> Result<Value, String> {
-    read(path, true, &Type::Unknown, false, b',')
-}
-
 /// `write(X, path)`, `writeMatrix`, `writeFrame`: the file and its `.meta` (none for Parquet
 /// files, which carry their schema).
 pub fn write(v: &Value, path: &str, floats: FloatFormat) -> Result<(), String> {
