@@ -97,7 +97,7 @@ impl Default for UserConfig {
     fn default() -> Self {
         UserConfig {
             import_paths: BTreeMap::new(),
-            sparsity_threshold: daphne_passes::SPARSITY_THRESHOLD,
+            sparsity_threshold: daphne_lower::SPARSITY_THRESHOLD,
             threads: None,
             partitioning: None,
             grain_rows: None,

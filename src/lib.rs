@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use daphne_frontend::ast::{Script, StmtKind};
 use daphne_frontend::{SourceFile, diagnostic, parse};
 use daphne_ir::Module;
-use daphne_passes::{Program, ScriptArgs, Stage};
+use daphne_lower::{Program, ScriptArgs, Stage};
 
 pub use config::{UserConfig, read_config};
 
@@ -204,13 +204,13 @@ fn resolve_import(dir: &Path, path: &str, config: &UserConfig) -> Result<Vec<(Pa
 /// `daphne_runtime::io::describe` infers from the file (said once per file on stderr).
 #[derive(Debug, Default)]
 pub struct DataFiles {
-    seen: std::cell::RefCell<std::collections::HashMap<(String, String), Result<daphne_passes::FileMeta, String>>>,
+    seen: std::cell::RefCell<std::collections::HashMap<(String, String), Result<daphne_lower::FileMeta, String>>>,
     /// Whether inferred schemas are reported on stderr.
     pub quiet: bool,
 }
 
-impl daphne_passes::DataFiles for DataFiles {
-    fn describe(&self, path: &str, request: &daphne_passes::ReadRequest) -> Result<daphne_passes::FileMeta, String> {
+impl daphne_lower::DataFiles for DataFiles {
+    fn describe(&self, path: &str, request: &daphne_lower::ReadRequest) -> Result<daphne_lower::FileMeta, String> {
         let key = (path.to_owned(), format!("{request:?}"));
         if let Some(known) = self.seen.borrow().get(&key) {
             return known.clone();
@@ -228,8 +228,8 @@ impl daphne_passes::DataFiles for DataFiles {
 
 fn describe_file(
     path: &str,
-    request: &daphne_passes::ReadRequest,
-) -> Result<(daphne_passes::FileMeta, Option<String>), String> {
+    request: &daphne_lower::ReadRequest,
+) -> Result<(daphne_lower::FileMeta, Option<String>), String> {
     let delimiter = request.sep.as_deref().map(daphne_runtime::io::delimiter).transpose()?;
     let opts = daphne_runtime::io::ReadOptions {
         frame: request.frame,
@@ -238,7 +238,7 @@ fn describe_file(
         value_type: request.value_type,
     };
     let (m, note) = daphne_runtime::io::describe(path, &opts)?;
-    let meta = daphne_passes::FileMeta {
+    let meta = daphne_lower::FileMeta {
         rows: m.rows.map(|r| r as u64),
         cols: m.cols as u64,
         schema: m.schema,
@@ -279,13 +279,13 @@ pub fn compile_program_observed(
 pub fn compile_entry(
     program: &Program,
     args: &ScriptArgs,
-    session: Option<&daphne_passes::Session>,
+    session: Option<&daphne_lower::Session>,
     passes: &daphne_passes::PassManager,
     after: &mut dyn FnMut(&str, &Module),
 ) -> Result<(Module, Vec<String>), Failure> {
     let lowered = match session {
-        Some(s) => daphne_passes::lower_session(program, args, s),
-        None => daphne_passes::lower(program, args).map(|m| (m, Vec::new())),
+        Some(s) => daphne_lower::lower_session(program, args, s),
+        None => daphne_lower::lower(program, args).map(|m| (m, Vec::new())),
     };
     let (mut module, outputs) = lowered.map_err(|e| {
         let file = &program.files[e.file.unwrap_or(0)];
@@ -293,7 +293,7 @@ pub fn compile_entry(
             message: diagnostic::render_all(std::slice::from_ref(&e.diagnostic), file),
             status: match e.stage {
                 Stage::Parse => Status::ParserError,
-                Stage::Compile => Status::CompilerError,
+                Stage::Compile | Stage::Internal => Status::CompilerError,
             },
         }
     })?;

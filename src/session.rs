@@ -15,7 +15,8 @@
 
 use daphne_frontend::SourceFile;
 use daphne_frontend::ast::StmtKind;
-use daphne_passes::{PassManager, Program, ScriptArgs};
+use daphne_lower::{Program, ScriptArgs};
+use daphne_passes::PassManager;
 use daphne_runtime::value::Value;
 
 use crate::{Failure, UserConfig};
@@ -79,7 +80,7 @@ impl Session {
             .collect();
         kept.reverse();
         program.scripts[0].stmts = kept;
-        let session = daphne_passes::Session {
+        let session = daphne_lower::Session {
             inputs: self.values.iter().map(|(n, v)| (n.clone(), daphne_runtime::kernels::type_of(v))).collect(),
             echo: true,
         };

@@ -24,14 +24,14 @@ fn the_committed_reference_is_what_the_table_generates() {
     assert!(
         committed == out.stdout,
         "docs/builtins.md differs from what `daphnec --builtins` generates from the table in \
-         passes/src/lower/builtins.rs; regenerate it with `DAPHNE_BLESS=1 cargo test --test builtins_doc`"
+         lower/src/builtins.rs and ir/src/op.rs; regenerate it with `DAPHNE_BLESS=1 cargo test --test builtins_doc`"
     );
 }
 
 #[test]
 fn the_reference_lists_every_builtin_with_signature_and_example() {
     let out = check(DAPHNEC, &["--builtins"]);
-    for d in daphne_passes::lower::all_builtins() {
+    for d in daphne_lower::all_builtins() {
         let entry = format!("### `{}`\n\n", d.signature());
         assert!(out.stdout.contains(&entry), "no entry for `{}`", d.name);
         assert!(out.stdout.contains(&format!("```\n{}\n```", d.example)), "no example for `{}`", d.name);

@@ -120,7 +120,7 @@ fn random_pipelines_agree_with_the_interpreter() {
             )
         };
         let file = daphne_frontend::SourceFile::new(format!("case{case}.daph"), script.clone());
-        let module = daphne::compile(&file, &daphne_passes::ScriptArgs::new(), false, &daphne::UserConfig::default())
+        let module = daphne::compile(&file, &daphne_lower::ScriptArgs::new(), false, &daphne::UserConfig::default())
             .unwrap_or_else(|e| panic!("case {case} does not compile: {}\n{script}", e.message));
         let mut compiler = daphne_codegen::KernelCompiler::new().expect("a JIT for this machine");
         let f = &module.functions[module.entry.0 as usize];
@@ -259,7 +259,7 @@ fn random_pipelines_agree_with_the_interpreter_to_the_bit() {
             format!("X = {x};\nY = X + 1;\ns = {s};\nfor (i in 1:1) {{\n{body}}}\n")
         };
         let file = daphne_frontend::SourceFile::new(format!("bits{case}.daph"), script.clone());
-        let module = daphne::compile(&file, &daphne_passes::ScriptArgs::new(), false, &daphne::UserConfig::default())
+        let module = daphne::compile(&file, &daphne_lower::ScriptArgs::new(), false, &daphne::UserConfig::default())
             .unwrap_or_else(|e| panic!("case {case} does not compile: {}\n{script}", e.message));
         // An engine per module: it knows kernels by the function's address, which a later
         // module may reuse.

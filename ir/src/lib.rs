@@ -10,7 +10,9 @@
 //! to ship one. Architecture Invariant: this crate pulls in no Cranelift, tokio or tonic.
 
 pub mod arena;
+pub mod eval;
 pub mod function;
+pub mod infer;
 pub mod op;
 pub mod parse;
 pub mod pipeline;
@@ -23,6 +25,12 @@ pub fn count(n: usize, one: &str, many: &str) -> String {
     if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
 }
 
+/// An invariant of the compiler does not hold: never a script's fault, always a bug of ours.
+/// Every crate's internal-error variant wraps this, so the wording is the same everywhere.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("internal compiler error: {0} (this is a bug in daphne-rs, please report it)")]
+pub struct Bug(pub String);
+
 pub use function::{FuncId, Function, InlineSite, Loc, Module, Op, OpId, Region, Value, ValueData, ValueDef};
-pub use op::{Builtin, Combine, Literal, OpKind, PipelineSpec, Split};
+pub use op::{Axis, Builtin, Combine, Effect, Fails, Fuse, FunctionDoc, Literal, OpKind, PipelineSpec, Reduce, Rule, Split};
 pub use types::{ColumnType, FrameType, MatrixType, Repr, Type, ValueType};

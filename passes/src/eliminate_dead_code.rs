@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use daphne_ir::{Builtin, Function, Module, OpKind, Region, Value};
+use daphne_ir::{Effect, Fails, Function, Module, OpKind, Region, Value};
 
 use crate::pass::Pass;
 
@@ -31,8 +31,9 @@ impl Pass for EliminateDeadCode {
 /// from a string can fail; one between numbers cannot.)
 fn removable(f: &Function, op: &daphne_ir::Op) -> bool {
     match op.kind {
-        OpKind::Const(_)
-        | OpKind::Builtin(Builtin::Nrow | Builtin::Ncol | Builtin::Ncell | Builtin::Transpose | Builtin::Now) => true,
+        OpKind::Const(_) => true,
+        // Shape queries, transposes, clocks (the op table's `Fails::Never`).
+        OpKind::Builtin(b) => b.fails() == Fails::Never && b.effect() != Effect::Writes,
         OpKind::Cast => {
             // Number to number, matrix to matrix or scalar to scalar (`as.scalar` of a matrix
             // fails unless it is 1x1).

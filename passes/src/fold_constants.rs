@@ -9,25 +9,10 @@
 
 use std::rc::Rc;
 
+use daphne_ir::eval::{Const, Evaluate, MAX_FOLD_CELLS};
 use daphne_ir::{Builtin, Function, Literal, Module, OpId, OpKind, Region, Repr, Type, Value, ValueDef, ValueType};
 
 use crate::pass::Pass;
-
-/// The most cells a matrix may have to be folded (as an operand or a result).
-pub const MAX_FOLD_CELLS: usize = 64;
-
-/// A compile-time value: a scalar, or a small dense matrix (row-major cells of one type).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Const {
-    Scalar(Literal),
-    Matrix { vt: ValueType, rows: u64, cols: u64, cells: Vec<Literal> },
-}
-
-/// Computes one op on constant operands, as the runtime would.
-pub trait Evaluate {
-    /// The op's one result, or `None` when the op fails or gives no scalar or dense matrix.
-    fn eval(&self, kind: &OpKind, args: &[Const], result: &Type) -> Option<Const>;
-}
 
 pub struct FoldConstants {
     pub eval: Rc<dyn Evaluate>,

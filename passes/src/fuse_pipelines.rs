@@ -28,7 +28,7 @@
 use std::collections::{HashMap, HashSet};
 
 use daphne_ir::{
-    Builtin, Combine, Function, MatrixType, Module, OpId, OpKind, PipelineSpec, Region, Repr, Split, Type, Value,
+    Axis, Builtin, Combine, Fails, Function, Fuse, MatrixType, Module, OpId, OpKind, PipelineSpec, Region, Repr, Split, Type, Value,
     ValueDef, ValueType,
 };
 
@@ -268,15 +268,16 @@ pub(crate) fn barrier(f: &Function, id: OpId) -> bool {
 }
 
 /// Whether an op of a pipeline can fail at runtime: the plan rules out shape errors, which
-/// leaves integer division and remainder by zero, and DAPHNE's domain checks of `sqrt`, `ln`,
-/// `asin` and `acos`.
+/// leaves what the op table says beyond them (`Fails`): integer division and remainder by
+/// zero, and DAPHNE's domain checks (`sqrt`, `ln`, `asin`, `acos`).
 pub(crate) fn fallible(f: &Function, id: OpId) -> bool {
     let op = &f.ops[id];
     match op.kind {
-        OpKind::Builtin(Builtin::EwDiv | Builtin::EwMod) => {
-            op.results.iter().any(|&r| f.ty(r).value_type().is_some_and(ValueType::is_integer))
-        }
-        OpKind::Builtin(Builtin::EwSqrt | Builtin::EwLn | Builtin::EwAsin | Builtin::EwAcos) => true,
+        OpKind::Builtin(b) => match b.fails() {
+            Fails::IntegerZero => op.results.iter().any(|&r| f.ty(r).value_type().is_some_and(ValueType::is_integer)),
+            Fails::Domain => true,
+            Fails::Never | Fails::Operands => false,
+        },
         _ => false,
     }
 }
@@ -311,24 +312,19 @@ enum Class {
 }
 
 fn class(kind: &OpKind) -> Option<Class> {
-    use Builtin as B;
     Some(match kind {
         OpKind::Cast => Class::Unary,
-        OpKind::Builtin(b) => match b {
-            b if b.is_ew_unary() => Class::Unary,
-            b if b.is_ew_binary() => Class::Binary,
-            B::Cond => Class::Cond,
-            B::SumRow | B::MinRow | B::MaxRow | B::MeanRow | B::VarRow | B::StddevRow | B::IdxMinRow | B::IdxMaxRow => {
-                Class::RowAgg
-            }
-            B::SumAll | B::SumCol => Class::Sink(Combine::Add),
-            B::MinAll | B::MinCol => Class::Sink(Combine::Min),
-            B::MaxAll | B::MaxCol => Class::Sink(Combine::Max),
-            B::Transpose => Class::Transpose,
-            B::MatMul => Class::MatMul,
-            B::Cbind => Class::Cbind,
-            B::Syrk | B::Gemv => Class::Gram,
-            _ => return None,
+        OpKind::Builtin(b) => match b.fuse() {
+            Fuse::EwUnary => Class::Unary,
+            Fuse::EwBinary => Class::Binary,
+            Fuse::Cond => Class::Cond,
+            Fuse::Agg(Axis::Rows, _) => Class::RowAgg,
+            Fuse::Agg(Axis::Full | Axis::Cols, reduce) => Class::Sink(reduce.combine()?),
+            Fuse::Transpose => Class::Transpose,
+            Fuse::MatMul => Class::MatMul,
+            Fuse::Cbind => Class::Cbind,
+            Fuse::Gram => Class::Gram,
+            Fuse::None | Fuse::Outer(_) => return None,
         },
         _ => return None,
     })

@@ -1,7 +1,6 @@
-//! AST-to-IR lowering and the IR-to-IR passes, one per file.
+//! The IR-to-IR passes, one per file, and the pass manager that runs them.
 //!
-//! Architecture Invariant: passes do no I/O; whatever they need from files (imported scripts,
-//! matrix metadata) the driver reads and hands in.
+//! Architecture Invariant: passes do no I/O and never see the AST (lowering is `daphne-lower`).
 
 pub mod dedup_pipeline_inputs;
 pub mod eliminate_common_subexpressions;
@@ -9,15 +8,9 @@ pub mod eliminate_dead_code;
 pub mod fold_constants;
 pub mod fuse_pipelines;
 pub mod fuse_sibling_pipelines;
-pub mod infer;
 pub mod inline_functions;
-pub mod lower;
 pub mod pass;
 pub mod rewrite_transposed_products;
 pub mod uses;
 
-pub use lower::{
-    DataFiles, FileMeta, LowerError, Program, ReadRequest, SPARSITY_THRESHOLD, ScriptArgs, Session, Stage, lower,
-    lower_session,
-};
 pub use pass::{Options, Pass, PassManager};

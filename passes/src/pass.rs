@@ -1,6 +1,7 @@
 //! The pass pipeline: a `Pass` rewrites a module in place, and the `PassManager` runs the
 //! passes in phases, each phase's passes in the order of one commented list until none changes
-//! anything (with a cap), checking the IR with the verifier after every pass in debug builds.
+//! anything (with a cap), checking the IR with the verifier after every pass that changed it,
+//! in every build (the verifier is linear in the module).
 
 use daphne_ir::Module;
 
@@ -10,6 +11,15 @@ pub trait Pass {
     fn name(&self) -> &'static str;
     /// Rewrites `module`; whether anything changed.
     fn run(&self, module: &mut Module) -> bool;
+}
+
+/// A pass broke the IR: always a bug of the compiler.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("after `{pass}`: {error}")]
+pub struct PassError {
+    /// The pass after which the module no longer verified.
+    pub pass: &'static str,
+    pub error: daphne_ir::verify::VerifyError,
 }
 
 /// The most rounds of a phase's list the fixed-point driver runs.
@@ -22,7 +32,7 @@ pub struct Options {
     pub fuse: bool,
     /// Fold constants, computing them with this (the runtime's kernels; the driver supplies
     /// it, as passes cannot depend on the runtime).
-    pub evaluator: Option<std::rc::Rc<dyn crate::fold_constants::Evaluate>>,
+    pub evaluator: Option<std::rc::Rc<dyn daphne_ir::eval::Evaluate>>,
 }
 
 impl Default for Options {
@@ -121,17 +131,15 @@ impl PassManager {
 
     /// Runs the phases in order, each to a fixed point; `after` sees the module after every
     /// pass that changed it, and after every phase. An `Err` is an internal compiler error: a
-    /// pass broke the IR.
-    pub fn run(&self, module: &mut Module, after: &mut dyn FnMut(&str, &Module)) -> Result<(), String> {
+    /// pass broke the IR (the verifier runs after every pass that changed the module).
+    pub fn run(&self, module: &mut Module, after: &mut dyn FnMut(&str, &Module)) -> Result<(), PassError> {
         for phase in &self.phases {
             for _ in 0..MAX_ROUNDS {
                 let mut changed = false;
                 for pass in &phase.passes {
                     if pass.run(module) {
                         changed = true;
-                        if cfg!(debug_assertions) {
-                            daphne_ir::verify::module(module).map_err(|e| format!("after `{}`: {e}", pass.name()))?;
-                        }
+                        daphne_ir::verify::module(module).map_err(|error| PassError { pass: pass.name(), error })?;
                         after(pass.name(), module);
                     }
                 }

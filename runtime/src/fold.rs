@@ -2,7 +2,7 @@
 //! kernels the interpreter runs.
 
 use daphne_ir::{Literal, OpKind, Type};
-use daphne_passes::fold_constants::{Const, Evaluate, MAX_FOLD_CELLS};
+use daphne_ir::eval::{Const, Evaluate, MAX_FOLD_CELLS};
 
 use crate::kernels;
 use crate::value::{Scalar, Value};

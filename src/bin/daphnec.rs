@@ -72,7 +72,7 @@ fn main() -> ExitCode {
         Err(e) => return daphne::usage_error(&e),
     };
     let Some(script) = cli.script.as_deref().filter(|_| !cli.builtins) else {
-        out(&daphne_passes::lower::reference());
+        out(&daphne_lower::reference());
         return Status::Success.into();
     };
     let file = match read_script(script) {

@@ -1,5 +1,5 @@
 //! Kernels for the built-in operations. Result value types come from the same inference
-//! rules the compiler uses (`daphne_passes::infer`), applied to the runtime operands, so the
+//! rules the compiler uses (`daphne_ir::infer`), applied to the runtime operands, so the
 //! interpreter and the compiler agree by construction.
 
 pub mod agg;
@@ -11,8 +11,8 @@ pub mod linalg;
 
 use std::sync::Arc;
 
-use daphne_ir::{Builtin, MatrixType, Type, ValueType};
-use daphne_passes::infer::{Operand, infer};
+use daphne_ir::{Axis, Builtin, Fuse, MatrixType, Rule, Type, ValueType};
+use daphne_ir::infer::{Operand, infer};
 
 use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
 use crate::value::{Scalar, Value};
@@ -60,7 +60,7 @@ pub fn type_of(v: &Value) -> Type {
 fn result_vt(op: Builtin, args: &[Value]) -> R<ValueType> {
     let types: Vec<Type> = args.iter().map(type_of).collect();
     let operands: Vec<Operand> = types.iter().map(|ty| Operand { ty, constant: None }).collect();
-    let out = infer(op, &operands)?;
+    let out = infer(op, &operands).map_err(|e| e.to_string())?;
     out.first().and_then(Type::value_type).ok_or_else(|| format!("`{op}`: cannot determine the result type"))
 }
 
@@ -211,17 +211,27 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
     use Builtin as B;
     let arg = |i: usize| args.get(i).ok_or_else(|| format!("`{op}` is missing operand {i}"));
     let one = |v: Value| Ok(vec![v]);
-    if let Some(ew) = op.outer_elementwise() {
-        let (a, b) = (arg(0)?, arg(1)?);
-        let vt = result_vt(op, args)?;
-        let arg_vt = match ew {
-            B::EwEq | B::EwNe | B::EwLt | B::EwLe | B::EwGt | B::EwGe => {
-                let va = type_of(a).value_type().unwrap_or(ValueType::F64);
-                va.most_general(type_of(b).value_type().unwrap_or(ValueType::F64))
-            }
-            _ => vt,
-        };
-        return one(ew::outer(op, ew, a, b, arg_vt, vt)?);
+    // Ops the table groups by category run by category: adding an elementwise op of one
+    // operand is its row in the op table and its function in `ew::unary`.
+    match op.fuse() {
+        Fuse::Outer(ew) => {
+            let (a, b) = (arg(0)?, arg(1)?);
+            let vt = result_vt(op, args)?;
+            let arg_vt = match ew.rule() {
+                Rule::Compare => {
+                    let va = type_of(a).value_type().unwrap_or(ValueType::F64);
+                    va.most_general(type_of(b).value_type().unwrap_or(ValueType::F64))
+                }
+                _ => vt,
+            };
+            return one(ew::outer(op, ew, a, b, arg_vt, vt)?);
+        }
+        Fuse::EwUnary => return one(ew::unary(op, arg(0)?, result_vt(op, args)?)?),
+        Fuse::Agg(Axis::Full, _) => return one(agg::full(op, matrix_arg(op, arg(0)?)?, result_vt(op, args)?)?),
+        Fuse::Agg(Axis::Rows | Axis::Cols, _) => {
+            return one(agg::along(op, matrix_arg(op, arg(0)?)?, result_vt(op, args)?)?);
+        }
+        _ => {}
     }
     match op {
         B::EwLower | B::EwUpper => one(ew::case(op, arg(0)?)?),
@@ -289,26 +299,6 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
             }
             other => Err(format!("`remove` needs a list, not {}", other.describe())),
         },
-        B::EwAbs
-        | B::EwSign
-        | B::EwExp
-        | B::EwLn
-        | B::EwSqrt
-        | B::EwRound
-        | B::EwFloor
-        | B::EwCeil
-        | B::EwSin
-        | B::EwCos
-        | B::EwTan
-        | B::EwSinh
-        | B::EwCosh
-        | B::EwTanh
-        | B::EwAsin
-        | B::EwAcos
-        | B::EwAtan
-        | B::EwIsNan
-        | B::EwMinus
-        | B::EwNot => one(ew::unary(op, arg(0)?, result_vt(op, args)?)?),
         B::EwAdd
         | B::EwSub
         | B::EwMul
@@ -341,25 +331,6 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
                 Err("the condition of `?:` must not be a frame".to_owned())
             }
         },
-        B::SumAll | B::MinAll | B::MaxAll | B::MeanAll | B::VarAll | B::StddevAll => {
-            one(agg::full(op, matrix_arg(op, arg(0)?)?, result_vt(op, args)?)?)
-        }
-        B::SumRow
-        | B::MinRow
-        | B::MaxRow
-        | B::MeanRow
-        | B::VarRow
-        | B::StddevRow
-        | B::IdxMinRow
-        | B::IdxMaxRow
-        | B::SumCol
-        | B::MinCol
-        | B::MaxCol
-        | B::MeanCol
-        | B::VarCol
-        | B::StddevCol
-        | B::IdxMinCol
-        | B::IdxMaxCol => one(agg::along(op, matrix_arg(op, arg(0)?)?, result_vt(op, args)?)?),
         B::CumSum | B::CumProd | B::CumMin | B::CumMax => one(agg::cumulative(op, matrix_arg(op, arg(0)?)?)?),
         B::MatrixLiteral => one(data::matrix_literal(args, result_vt(op, args)?)?),
         B::Fill => one(data::fill(arg(0)?, arg(1)?, arg(2)?)?),
@@ -406,26 +377,10 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
         B::InsertRow | B::InsertCol => {
             one(data::insert(op, matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?, arg(2)?, arg(3)?)?)
         }
-        B::OuterAdd
-        | B::OuterSub
-        | B::OuterMul
-        | B::OuterDiv
-        | B::OuterPow
-        | B::OuterMod
-        | B::OuterLog
-        | B::OuterMin
-        | B::OuterMax
-        | B::OuterAnd
-        | B::OuterOr
-        | B::OuterEq
-        | B::OuterNe
-        | B::OuterLt
-        | B::OuterLe
-        | B::OuterGt
-        | B::OuterGe => Err(format!("internal: `{op}` is handled above")),
         B::Print | B::Stop | B::Now | B::ReadMatrix | B::ReadFrame | B::Write => {
             Err(format!("internal: `{op}` is run by the executor"))
         }
+        _ => Err(format!("internal: `{op}` is run by its category above")),
     }
 }
 

@@ -1,11 +1,13 @@
 //! Calls of built-in functions: argument matching (positional, then named) against each
 //! built-in's parameter list, defaults, and the op each call becomes.
 
+use std::sync::LazyLock;
+
 use daphne_frontend::Span;
 use daphne_frontend::ast::Arg;
 use daphne_ir::{Builtin, ColumnType, FrameType, Literal, MatrixType, OpKind, Type, Value, ValueType, count};
 
-use crate::infer::Operand;
+use daphne_ir::infer::Operand;
 
 use super::{LowerError, Lowerer, ReadRequest, Result, compile_error, parse_error};
 
@@ -30,7 +32,7 @@ enum Lowering {
 /// many are required, how it is lowered, and its documentation. This table is the one list of
 /// the built-ins: lowering, the "did you mean" suggestions, `daphnec --builtins` and
 /// `docs/builtins.md` all read it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct BuiltinDef {
     pub name: &'static str,
     /// Parameter names; for a variadic built-in, names ending in `...` stand for any number.
@@ -88,9 +90,34 @@ const LHS_RHS: &[&str] = &["lhs", "rhs"];
 const AGG: &[&str] = &["arg", "axisOrGroups"];
 const READ: &[&str] = &["filename", "header", "sep", "valueType"];
 
-/// Every built-in function, in groups as DAPHNE's Builtins.md has them.
+/// Every built-in function, in groups as DAPHNE's Builtins.md has them: the rows of `OWN`
+/// and, after them in each group, the built-ins the op table describes as one op each.
+pub static BUILTINS: LazyLock<Vec<(&'static str, Vec<BuiltinDef>)>> = LazyLock::new(|| {
+    OWN.iter()
+        .map(|&(group, defs)| {
+            let mut all = defs.to_vec();
+            let in_group = |op: &&Builtin| op.function().is_some_and(|d| d.group == group);
+            all.extend(Builtin::ALL.iter().filter(in_group).filter_map(|&op| from_op_table(op)));
+            (group, all)
+        })
+        .collect()
+});
+
+/// The entry of a built-in that the op table describes (`Builtin::function`): its arguments
+/// are the op's operands.
+fn from_op_table(op: Builtin) -> Option<BuiltinDef> {
+    let doc = op.function()?;
+    let (params, lowering) = match op.arity() {
+        (1, Some(1)) => (ARG, Un(op)),
+        (2, Some(2)) => (LHS_RHS, Bin(op)),
+        _ => return None,
+    };
+    Some(def(doc.name, params, params.len(), lowering, doc.summary, doc.example))
+}
+
+/// The built-ins lowering describes itself, by group.
 #[rustfmt::skip]
-pub static BUILTINS: &[(&str, &[BuiltinDef])] = &[
+static OWN: &[(&str, &[BuiltinDef])] = &[
     ("Data generation", &[
         def("fill", &["value", "numRows", "numCols"], 3, Own, "a numRows x numCols matrix with every cell `value`", "X = fill(0.0, 2, 3);\nprint(X);"),
         def("rand", &["numRows", "numCols", "min", "max", "sparsity", "seed"], 6, Own, "a random matrix, values uniform in [min, max], a fraction `sparsity` non-zero; seed -1 picks one", "X = rand(2, 3, 0.0, 1.0, 1.0, 42);\nprint(X);"),
@@ -108,29 +135,8 @@ pub static BUILTINS: &[(&str, &[BuiltinDef])] = &[
         def("isSymmetric", ARG, 1, Un(B::IsSymmetric), "whether a square matrix equals its transpose", "print(isSymmetric([1, 2, 2, 1](2, 2)));"),
         def("typeOf", ARG, 1, Un(B::TypeOf), "DAPHNE's name of the value's runtime type", "print(typeOf([1.5, 2.5]));"),
     ]),
-    ("Elementwise unary", &[
-        def("abs", ARG, 1, Un(B::EwAbs), "the absolute value, cell by cell", "print(abs([-1.5, 2.0]));"),
-        def("sign", ARG, 1, Un(B::EwSign), "-1, 0 or 1 by the sign, cell by cell", "print(sign([-3, 0, 5]));"),
-        def("exp", ARG, 1, Un(B::EwExp), "e to the power of each cell", "print(exp(1.0));"),
-        def("ln", ARG, 1, Un(B::EwLn), "the natural logarithm, cell by cell", "print(ln(2.718281828));"),
-        def("sqrt", ARG, 1, Un(B::EwSqrt), "the square root, cell by cell", "print(sqrt([4.0, 9.0]));"),
-        def("round", ARG, 1, Un(B::EwRound), "rounds to the nearest integer (halves away from zero), cell by cell", "print(round([1.5, -2.5]));"),
-        def("floor", ARG, 1, Un(B::EwFloor), "rounds down, cell by cell", "print(floor(2.7));"),
-        def("ceil", ARG, 1, Un(B::EwCeil), "rounds up, cell by cell", "print(ceil(2.2));"),
-        def("sin", ARG, 1, Un(B::EwSin), "the sine (radians), cell by cell", "print(sin(0.5));"),
-        def("cos", ARG, 1, Un(B::EwCos), "the cosine (radians), cell by cell", "print(cos(0.5));"),
-        def("tan", ARG, 1, Un(B::EwTan), "the tangent (radians), cell by cell", "print(tan(0.5));"),
-        def("sinh", ARG, 1, Un(B::EwSinh), "the hyperbolic sine, cell by cell", "print(sinh(0.5));"),
-        def("cosh", ARG, 1, Un(B::EwCosh), "the hyperbolic cosine, cell by cell", "print(cosh(0.5));"),
-        def("tanh", ARG, 1, Un(B::EwTanh), "the hyperbolic tangent, cell by cell", "print(tanh(0.5));"),
-        def("asin", ARG, 1, Un(B::EwAsin), "the arc sine, cell by cell", "print(asin(0.5));"),
-        def("acos", ARG, 1, Un(B::EwAcos), "the arc cosine, cell by cell", "print(acos(0.5));"),
-        def("atan", ARG, 1, Un(B::EwAtan), "the arc tangent, cell by cell", "print(atan(0.5));"),
-        def("isNan", ARG, 1, Un(B::EwIsNan), "1 where a cell is NaN, else 0", "print(isNan([1.0, nan]));"),
-        def("minus", ARG, 1, Un(B::EwMinus), "the negation, cell by cell (as unary `-`)", "print(minus([1, -2]));"),
-        def("lower", ARG, 1, Un(B::EwLower), "a string in lower case", "print(lower(\"DaphneDSL\"));"),
-        def("upper", ARG, 1, Un(B::EwUpper), "a string in upper case", "print(upper(\"DaphneDSL\"));"),
-    ]),
+    // Each is one op; its row is in the op table (`ir/src/op.rs`, `Builtin::function`).
+    ("Elementwise unary", &[]),
     ("Elementwise binary", &[
         def("pow", LHS_RHS, 2, Bin(B::EwPow), "lhs to the power of rhs, cell by cell (as `^`)", "print(pow([2, 3], 2));"),
         def("log", LHS_RHS, 2, Bin(B::EwLog), "the logarithm of lhs to the base rhs, cell by cell", "print(log(8.0, 2.0));"),
@@ -247,7 +253,7 @@ pub fn reference() -> String {
     let mut out = String::new();
     out.push_str("# DaphneDSL built-in functions\n\n");
     out.push_str(
-        "Generated from the compiler's table of built-ins (`passes/src/lower/builtins.rs`) by\n\
+        "Generated from the compiler's tables of built-ins (`lower/src/builtins.rs`, `ir/src/op.rs`) by\n\
          `daphnec --builtins`; do not edit by hand (`DAPHNE_BLESS=1 cargo test --test builtins_doc`\n\
          rewrites it).\n\n\
          Arguments are positional, then named: `seq(from=1, to=9, inc=2)`. Optional parameters are\n\
@@ -256,9 +262,9 @@ pub fn reference() -> String {
          @ == != < <= > >= && || !`), indexing (`X[1:3, ]`) and casts (`as.scalar(x)`,\n\
          `as.matrix<f32>(X)`) are syntax and not listed here.\n",
     );
-    for (group, defs) in BUILTINS {
+    for (group, defs) in BUILTINS.iter() {
         let _ = write!(out, "\n## {group}\n");
-        for d in *defs {
+        for d in defs {
             let _ =
                 write!(out, "\n### `{}`\n\n{}.\n\n```\n{}\n```\n", d.signature(), capitalized(d.summary), d.example);
         }
@@ -453,7 +459,7 @@ impl<'a> Lowerer<'a> {
                     _ => {
                         let path_ty = self.ty(path);
                         let operand = [Operand { ty: &path_ty, constant: None }];
-                        let ty = crate::infer::infer(op, &operand).map_err(|m| compile_error(span, m))?.remove(0);
+                        let ty = daphne_ir::infer::infer(op, &operand).map_err(|e| super::infer_error(span, e))?.remove(0);
                         (ty, request.header.unwrap_or(false), request.sep.clone())
                     }
                 };
@@ -546,7 +552,7 @@ impl<'a> Lowerer<'a> {
 }
 
 /// The type a `.meta` file gives the result of `readMatrix` or `readFrame`.
-fn meta_type(op: Builtin, meta: &crate::lower::FileMeta) -> Type {
+fn meta_type(op: Builtin, meta: &crate::FileMeta) -> Type {
     if op == Builtin::ReadMatrix {
         Type::Matrix(MatrixType {
             vt: meta.schema.first().copied(),
@@ -601,7 +607,7 @@ mod tests {
     use daphne_frontend::SourceFile;
 
     use super::*;
-    use crate::lower::{Program, ScriptArgs, lower};
+    use crate::{Program, ScriptArgs, lower};
 
     #[test]
     fn every_example_compiles() {

@@ -9,7 +9,7 @@ use daphne_frontend::token::Tok;
 use daphne_ir::{Builtin, FuncId, Function, Literal, MatrixType, OpKind, Type, Value, ValueType, count};
 
 use super::stmt::Flow;
-use super::{FnCtx, Lowerer, Result, SpecKey, compile_error, parse_error};
+use super::{FnCtx, Lowerer, Result, SpecKey, compile_error, internal_error, parse_error};
 
 /// The IR literal of an integer literal: unsuffixed and `l` are si64 (2^63 without suffix is
 /// i64::MIN, as in DAPHNE), `u` and `ull` are ui64, `z` is an index.
@@ -780,7 +780,7 @@ impl<'a> Lowerer<'a> {
         let ctx = self.stack.pop();
         self.in_progress.remove(&key);
         let result_types = result.map_err(|e| e.in_file(file))?;
-        let mut f = ctx.map(FnCtx::finish).ok_or_else(|| parse_error(def.name.span, "internal: lost function"))?;
+        let mut f = ctx.map(FnCtx::finish).ok_or_else(|| internal_error(def.name.span, "lost function"))?;
         f.result_types = result_types.clone();
         self.functions[id.0 as usize] = Some(f);
         self.specs.insert(key, (id, result_types.clone()));

@@ -5,9 +5,32 @@
 //! (`ValueTypeFromArgsInt`: non-integers become ui64); comparisons give the arguments' type
 //! (strings compare to si64); index-valued results (`idxMin`, `nrow`) are `index`.
 
-use daphne_ir::{Builtin, ColumnType, FrameType, Literal, MatrixType, Type, ValueType};
+use crate::op::{Axis, Reduce, Rule};
+use crate::{Builtin, ColumnType, FrameType, Literal, MatrixType, Type, ValueType};
+
+/// Why inference rejects an op's operands.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InferError {
+    /// The operands do not fit the op: the script's error, said as the script writes things.
+    #[error("{0}")]
+    Operands(String),
+    /// The op table and this file disagree: a bug.
+    #[error(transparent)]
+    Internal(#[from] crate::Bug),
+}
+
+impl InferError {
+    fn new(message: impl Into<String>) -> InferError {
+        InferError::Operands(message.into())
+    }
+
+    fn internal(op: Builtin) -> InferError {
+        InferError::Internal(crate::Bug(format!("the rule of `{}` is not the one of its table row", op.name())))
+    }
+}
 
 /// What inference knows about one operand: its type and, if it is a constant, its value.
+#[derive(Clone, Copy)]
 pub struct Operand<'a> {
     pub ty: &'a Type,
     pub constant: Option<&'a Literal>,
@@ -98,24 +121,57 @@ fn dims(t: &Type) -> (Option<u64>, Option<u64>) {
 }
 
 /// The result types of `op` applied to `args`, or why the arguments do not fit.
-pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
+pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, InferError> {
     use Builtin as B;
     let t = |i: usize| args.get(i).map_or(&Type::Unknown, |a| a.ty);
     let one = |t: Type| Ok(vec![t]);
     let index = Type::Scalar(ValueType::Index);
-    if let Some(ew) = op.outer_elementwise() {
-        let (a, b) = (t(0), t(1));
-        let (rows, cols) = (dims(a).0, dims(b).1);
-        // DAPHNE checks the shapes of outer operations only at run time.
-        let scalars = [Type::Scalar(vt(a).unwrap_or(ValueType::F64)), Type::Scalar(vt(b).unwrap_or(ValueType::F64))];
-        let pair: Vec<Operand> = scalars.iter().map(|ty| Operand { ty, constant: None }).collect();
-        let v = infer(ew, &pair)?.first().and_then(Type::value_type);
-        return one(matrix(v, rows, cols));
+    match op.rule() {
+        Rule::Own => {}
+        Rule::EwKeep => return one(ew_result(vt(t(0)), t(0), None)),
+        Rule::EwFloat => return one(ew_result(to_float(vt(t(0))), t(0), None)),
+        rule @ (Rule::Arith | Rule::ArithStr) => {
+            let v = most_general(&[t(0), t(1)]);
+            if v == Some(ValueType::Str) && rule == Rule::Arith {
+                return Err(InferError::new(format!("`{op}` is not defined on strings")));
+            }
+            return one(ew_result(v, t(0), Some(t(1))));
+        }
+        Rule::EwFloat2 => return one(ew_result(to_float(most_general(&[t(0), t(1)])), t(0), Some(t(1)))),
+        Rule::Logical => return one(ew_result(to_int(most_general(&[t(0), t(1)])), t(0), Some(t(1)))),
+        Rule::Compare => {
+            let v = most_general(&[t(0), t(1)]).map(|v| if v == ValueType::Str { ValueType::Si64 } else { v });
+            return one(ew_result(v, t(0), Some(t(1))));
+        }
+        Rule::Outer => {
+            let Some(ew) = op.outer_elementwise() else { return Err(InferError::internal(op)) };
+            let (a, b) = (t(0), t(1));
+            let (rows, cols) = (dims(a).0, dims(b).1);
+            // DAPHNE checks the shapes of outer operations only at run time.
+            let scalars =
+                [Type::Scalar(vt(a).unwrap_or(ValueType::F64)), Type::Scalar(vt(b).unwrap_or(ValueType::F64))];
+            let pair: Vec<Operand> = scalars.iter().map(|ty| Operand { ty, constant: None }).collect();
+            let v = infer(ew, &pair)?.first().and_then(Type::value_type);
+            return one(matrix(v, rows, cols));
+        }
+        Rule::Agg => {
+            let Some((axis, reduce)) = op.aggregation() else { return Err(InferError::internal(op)) };
+            let v = match reduce {
+                Reduce::Sum | Reduce::Min | Reduce::Max => vt(t(0)),
+                Reduce::Mean | Reduce::Var | Reduce::Stddev => to_float(vt(t(0))),
+                Reduce::IdxMin | Reduce::IdxMax => Some(ValueType::Index),
+            };
+            return one(match axis {
+                Axis::Full => v.map_or(Type::Unknown, Type::Scalar),
+                Axis::Rows => matrix(v, dims(t(0)).0, Some(1)),
+                Axis::Cols => matrix(v, Some(1), dims(t(0)).1),
+            });
+        }
     }
     match op {
         B::EwLower | B::EwUpper => match vt(t(0)) {
             Some(ValueType::Str) | None => one(t(0).clone()),
-            Some(other) => Err(format!("`{op}` needs strings, not {other}")),
+            Some(other) => Err(InferError::new(format!("`{op}` needs strings, not {other}"))),
         },
         B::LowerTri | B::UpperTri => one(t(0).clone()),
         // As DAPHNE (`ValueTypeFromArgs`): the pattern and replacement count too.
@@ -124,50 +180,14 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
         B::IsSymmetric => one(Type::Scalar(ValueType::Bool)),
         B::Sample => one(matrix(vt(t(0)), args[1].const_u64(), Some(1))),
         B::TypeOf => one(Type::Scalar(ValueType::Str)),
-        B::EwAbs | B::EwSign | B::EwMinus | B::EwRound | B::EwFloor | B::EwCeil | B::EwIsNan | B::EwNot => {
-            one(ew_result(vt(t(0)), t(0), None))
-        }
-        B::EwExp
-        | B::EwLn
-        | B::EwSqrt
-        | B::EwSin
-        | B::EwCos
-        | B::EwTan
-        | B::EwSinh
-        | B::EwCosh
-        | B::EwTanh
-        | B::EwAsin
-        | B::EwAcos
-        | B::EwAtan => one(ew_result(to_float(vt(t(0))), t(0), None)),
-        B::EwAdd | B::EwSub | B::EwMul | B::EwDiv | B::EwPow | B::EwMod | B::EwMin | B::EwMax => {
-            let v = most_general(&[t(0), t(1)]);
-            if v == Some(ValueType::Str) && op != B::EwAdd && op != B::EwMin && op != B::EwMax {
-                return Err(format!("`{op}` is not defined on strings"));
-            }
-            one(ew_result(v, t(0), Some(t(1))))
-        }
-        B::EwLog => one(ew_result(to_float(most_general(&[t(0), t(1)])), t(0), Some(t(1)))),
-        B::EwAnd | B::EwOr => one(ew_result(to_int(most_general(&[t(0), t(1)])), t(0), Some(t(1)))),
-        B::EwEq | B::EwNe | B::EwLt | B::EwLe | B::EwGt | B::EwGe => {
-            let v = most_general(&[t(0), t(1)]).map(|v| if v == ValueType::Str { ValueType::Si64 } else { v });
-            one(ew_result(v, t(0), Some(t(1))))
-        }
         B::EwConcat => one(ew_result(Some(ValueType::Str), t(0), Some(t(1)))),
-        B::SumAll | B::MinAll | B::MaxAll => one(vt(t(0)).map_or(Type::Unknown, Type::Scalar)),
-        B::MeanAll | B::VarAll | B::StddevAll => one(to_float(vt(t(0))).map_or(Type::Unknown, Type::Scalar)),
-        B::SumRow | B::MinRow | B::MaxRow => one(matrix(vt(t(0)), dims(t(0)).0, Some(1))),
-        B::MeanRow | B::VarRow | B::StddevRow => one(matrix(to_float(vt(t(0))), dims(t(0)).0, Some(1))),
-        B::IdxMinRow | B::IdxMaxRow => one(matrix(Some(ValueType::Index), dims(t(0)).0, Some(1))),
-        B::SumCol | B::MinCol | B::MaxCol => one(matrix(vt(t(0)), Some(1), dims(t(0)).1)),
-        B::MeanCol | B::VarCol | B::StddevCol => one(matrix(to_float(vt(t(0))), Some(1), dims(t(0)).1)),
-        B::IdxMinCol | B::IdxMaxCol => one(matrix(Some(ValueType::Index), Some(1), dims(t(0)).1)),
         B::CumSum | B::CumProd | B::CumMin | B::CumMax => one(t(0).clone()),
         B::MatrixLiteral => {
             let n = args.len() - 2;
             let elems: Vec<&Type> = (0..n).map(t).collect();
             for e in &elems {
                 if !matches!(e, Type::Scalar(_) | Type::Unknown) {
-                    return Err(format!("matrix literal elements must be scalars, not {e}"));
+                    return Err(InferError::new(format!("matrix literal elements must be scalars, not {e}")));
                 }
             }
             let v = if n == 0 { Some(ValueType::F64) } else { most_general(&elems) };
@@ -197,7 +217,7 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
                 let rows = if op == B::Cbind { a.rows.or(b.rows) } else { None };
                 one(Type::Frame(FrameType { rows, columns }))
             }
-            _ => Err(format!("`{op}` cannot combine a frame with a matrix")),
+            _ => Err(InferError::new(format!("`{op}` cannot combine a frame with a matrix"))),
         },
         B::Cbind | B::Rbind => {
             let (ra, ca) = dims(t(0));
@@ -205,7 +225,7 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
             let sum = |a: Option<u64>, b: Option<u64>| a?.checked_add(b?);
             let same = |a: Option<u64>, b: Option<u64>, what: &str| match (a, b) {
                 (Some(a), Some(b)) if a != b => {
-                    Err(format!("`{op}` needs the same number of {what}, but they are {a} and {b}"))
+                    Err(InferError::new(format!("`{op}` needs the same number of {what}, but they are {a} and {b}")))
                 }
                 _ => Ok(a.or(b)),
             };
@@ -230,7 +250,8 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
             let (_, c) = dims(t(0));
             one(matrix(vt(t(0)), c, c))
         }
-        B::Gemv => one(matrix(most_general(&[t(0), t(1)]), dims(t(0)).1, Some(1))),
+        // `gemv(A, x)` of an n x 1 `x`, or `t(A) @ B` rewritten: as many columns as the right.
+        B::Gemv => one(matrix(most_general(&[t(0), t(1)]), dims(t(0)).1, dims(t(1)).1.or(Some(1)))),
         B::SliceRow | B::SliceCol if args.len() == 3 && t(0).is_matrix() => {
             // As DAPHNE's shape inference: constant bounds outside the known extent are a
             // compile error.
@@ -244,13 +265,13 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
                 let n = n as i64;
                 let what = if op == B::SliceRow { "rows" } else { "columns" };
                 if lo < 0 || lo >= n {
-                    return Err(format!("the lower bound {lo} of the slice must be in [0, {n}) for {n} {what}"));
+                    return Err(InferError::new(format!("the lower bound {lo} of the slice must be in [0, {n}) for {n} {what}")));
                 }
                 if hi < 0 || hi > n {
-                    return Err(format!("the upper bound {hi} of the slice must be in [0, {n}] for {n} {what}"));
+                    return Err(InferError::new(format!("the upper bound {hi} of the slice must be in [0, {n}] for {n} {what}")));
                 }
                 if lo > hi {
-                    return Err(format!("the lower bound {lo} of the slice is greater than the upper bound {hi}"));
+                    return Err(InferError::new(format!("the lower bound {lo} of the slice is greater than the upper bound {hi}")));
                 }
             }
             if op == B::SliceRow {
@@ -273,7 +294,7 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
                     {
                         match cols.iter().find(|c| c.label.as_deref() == Some(label.as_str())) {
                             Some(c) => Some(vec![c.clone()]),
-                            None => return Err(format!("the frame has no column labelled `{label}`")),
+                            None => return Err(InferError::new(format!("the frame has no column labelled `{label}`"))),
                         }
                     }
                     _ => None,
@@ -286,10 +307,10 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
             let n_cols = args.iter().take_while(|a| a.ty.is_matrix()).count();
             let labels = &args[n_cols..];
             if !labels.is_empty() && labels.len() != n_cols {
-                return Err("`createFrame` takes matrices followed by no labels or as many labels as matrices".into());
+                return Err(InferError::new("`createFrame` takes matrices followed by no labels or as many labels as matrices"));
             }
             if labels.iter().any(|a| !matches!(a.ty, Type::Scalar(ValueType::Str) | Type::Unknown)) {
-                return Err("`createFrame` takes matrices followed by string labels".into());
+                return Err(InferError::new("`createFrame` takes matrices followed by string labels"));
             }
             let mut columns = Vec::new();
             for i in 0..n_cols {
@@ -313,7 +334,7 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
                 rows: f.rows,
                 columns: f.columns.as_ref().map(|cs| cs.iter().map(|c| ColumnType { label: None, vt: c.vt }).collect()),
             })),
-            other => Err(format!("`{op}` needs a frame, not {other}")),
+            other => Err(InferError::new(format!("`{op}` needs a frame, not {other}"))),
         },
         B::InsertRow | B::InsertCol => one(t(0).clone()),
         B::Cond => {
@@ -321,7 +342,7 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
             match t(0) {
                 Type::Matrix(m) => one(matrix(v, m.rows, m.cols)),
                 _ if is_data(t(1)) || is_data(t(2)) => {
-                    Err("`?:` with a scalar condition needs no elementwise choice".into())
+                    Err(InferError::new("`?:` with a scalar condition needs no elementwise choice"))
                 }
                 _ => one(v.map_or(Type::Unknown, Type::Scalar)),
             }
@@ -329,7 +350,7 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
         B::Recode => match t(0) {
             Type::Matrix(m) => Ok(vec![matrix(Some(ValueType::Si64), m.rows, Some(1)), matrix(m.vt, None, Some(1))]),
             Type::Unknown => Ok(vec![Type::Unknown, Type::Unknown]),
-            other => Err(format!("`recode` needs a matrix, not {other}")),
+            other => Err(InferError::new(format!("`recode` needs a matrix, not {other}"))),
         },
         B::Bin => one(t(0).clone()),
         // As DAPHNE: strings are first coded per column, so the result is si64.
@@ -353,14 +374,14 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
             {
                 one(Type::Frame(FrameType { rows: None, columns: None }))
             }
-            _ => Err(format!("`{op}` needs frames")),
+            _ => Err(InferError::new(format!("`{op}` needs frames"))),
         },
         B::Intersect | B::Merge | B::Except => match (t(0), t(1)) {
             (Type::Frame(f), Type::Frame(_) | Type::Unknown) => {
                 one(Type::Frame(FrameType { rows: None, columns: f.columns.clone() }))
             }
             (Type::Unknown, _) => one(Type::Unknown),
-            (a, b) => Err(format!("`{op}` needs two frames, not {a} and {b}")),
+            (a, b) => Err(InferError::new(format!("`{op}` needs two frames, not {a} and {b}"))),
         },
         B::GroupJoin => Ok(vec![
             Type::Frame(FrameType { rows: None, columns: None }),
@@ -372,7 +393,7 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
         ]),
         B::Quantize => match vt(t(0)) {
             Some(ValueType::F32) | None => one(matrix(Some(ValueType::Ui8), dims(t(0)).0, dims(t(0)).1)),
-            Some(other) => Err(format!("`quantize` needs a matrix of f32, not of {other}")),
+            Some(other) => Err(InferError::new(format!("`quantize` needs a matrix of f32, not of {other}"))),
         },
         B::Eigen => {
             let (r, _) = dims(t(0));
@@ -386,57 +407,42 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, String> {
                         if let (Some(x), Some(y)) = (vt_all, m.vt)
                             && x != y
                         {
-                            return Err(format!("the elements of a list must have one value type, not {x} and {y}"));
+                            return Err(InferError::new(format!("the elements of a list must have one value type, not {x} and {y}")));
                         }
                         vt_all = vt_all.or(m.vt);
                     }
                     Type::Unknown => {}
-                    other => return Err(format!("the elements of a list must be matrices, not {other}")),
+                    other => return Err(InferError::new(format!("the elements of a list must be matrices, not {other}"))),
                 }
             }
             one(Type::List(MatrixType { vt: vt_all, rows: None, cols: None, repr: None }))
         }
         B::Length => match t(0) {
             Type::List(_) | Type::Unknown => one(Type::Scalar(ValueType::Index)),
-            other => Err(format!("`length` needs a list, not {other}")),
+            other => Err(InferError::new(format!("`length` needs a list, not {other}"))),
         },
         B::Append => match (t(0), t(1)) {
             (Type::List(e), Type::Matrix(m)) => {
                 if let (Some(x), Some(y)) = (e.vt, m.vt)
                     && x != y
                 {
-                    return Err(format!("cannot append a matrix of {y} to a list of {x}"));
+                    return Err(InferError::new(format!("cannot append a matrix of {y} to a list of {x}")));
                 }
                 one(t(0).clone())
             }
             (Type::List(_) | Type::Unknown, Type::Unknown) | (Type::Unknown, _) => one(t(0).clone()),
-            (a, b) => Err(format!("`append` needs a list and a matrix, not {a} and {b}")),
+            (a, b) => Err(InferError::new(format!("`append` needs a list and a matrix, not {a} and {b}"))),
         },
         B::Remove => match t(0) {
             Type::List(e) => Ok(vec![t(0).clone(), Type::Matrix(e.clone())]),
             Type::Unknown => Ok(vec![Type::Unknown, Type::Unknown]),
-            other => Err(format!("`remove` needs a list, not {other}")),
+            other => Err(InferError::new(format!("`remove` needs a list, not {other}"))),
         },
         B::ReadMatrix => one(Type::Matrix(MatrixType::any())),
         B::ReadFrame => one(Type::Frame(FrameType { rows: None, columns: None })),
         B::Print | B::Stop | B::Write => Ok(vec![]),
-        B::OuterAdd
-        | B::OuterSub
-        | B::OuterMul
-        | B::OuterDiv
-        | B::OuterPow
-        | B::OuterMod
-        | B::OuterLog
-        | B::OuterMin
-        | B::OuterMax
-        | B::OuterAnd
-        | B::OuterOr
-        | B::OuterEq
-        | B::OuterNe
-        | B::OuterLt
-        | B::OuterLe
-        | B::OuterGt
-        | B::OuterGe => Err(format!("internal: `{op}` is inferred above")),
         B::Now => one(Type::Scalar(ValueType::Si64)),
+        // The table gives these a rule above.
+        _ => Err(InferError::internal(op)),
     }
 }

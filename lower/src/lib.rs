@@ -1,4 +1,9 @@
-//! `lower`: the AST of a script becomes an IR module.
+//! `daphne-lower`: the AST of a script becomes an IR module. This is the only crate that
+//! reads both the frontend's AST and the IR; the passes, codegen and the runtime never see
+//! the AST, and workers do not link the parser.
+//!
+//! Architecture Invariant: lowering does no I/O; whatever it needs from files (imported
+//! scripts, matrix metadata) the driver reads and hands in (`Program`, `DataFiles`).
 //!
 //! Name resolution, scoping, script arguments, user-defined functions (typed ones checked,
 //! untyped ones specialized per argument types), control flow with loop-carried variables,
@@ -28,7 +33,7 @@ use daphne_frontend::ast::{FuncDef, Script, Stmt, StmtKind};
 use daphne_frontend::{Diagnostic, SourceFile, Span};
 use daphne_ir::{FuncId, Function, Literal, Loc, Module, OpId, OpKind, Region, Type, Value, ValueDef, ValueType};
 
-use crate::infer::{Operand, infer};
+use daphne_ir::infer::{Operand, infer};
 
 /// Script arguments by name, as given on the command line (`n=10`, `s="x"`).
 pub type ScriptArgs = BTreeMap<String, String>;
@@ -40,9 +45,14 @@ pub enum Stage {
     Parse,
     /// Found by type and shape inference: exit 2.
     Compile,
+    /// An invariant of lowering does not hold (a bug, whatever the script): exit 2, DAPHNE's
+    /// status for a failure of the compiler.
+    Internal,
 }
 
-#[derive(Debug, Clone)]
+/// A diagnostic for the script, and the stage that found it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", diagnostic.message)]
 pub struct LowerError {
     pub diagnostic: Diagnostic,
     pub stage: Stage,
@@ -86,6 +96,20 @@ pub(crate) fn parse_error(span: Span, message: impl Into<String>) -> LowerError 
 
 pub(crate) fn compile_error(span: Span, message: impl Into<String>) -> LowerError {
     LowerError { diagnostic: Diagnostic::error(message, span), stage: Stage::Compile, file: None }
+}
+
+/// A broken invariant of lowering, at the construct that met it: "this is a bug" wording.
+pub(crate) fn internal_error(span: Span, what: impl Into<String>) -> LowerError {
+    let bug = daphne_ir::Bug(what.into());
+    LowerError { diagnostic: Diagnostic::error(bug.to_string(), span), stage: Stage::Internal, file: None }
+}
+
+/// Inference's verdict on an op lowered at `span`: the script's compile error, or a bug.
+pub(crate) fn infer_error(span: Span, e: daphne_ir::infer::InferError) -> LowerError {
+    match e {
+        daphne_ir::infer::InferError::Operands(message) => compile_error(span, message),
+        daphne_ir::infer::InferError::Internal(bug) => internal_error(span, bug.0),
+    }
 }
 
 /// A script and the scripts it imports, parsed; the driver reads the files.
@@ -269,7 +293,7 @@ fn lower_entry(program: &Program, args: &ScriptArgs, session: Option<&Session>) 
     });
     body.map_err(|e| e.in_file(0))?;
     let main =
-        l.stack.pop().map(FnCtx::finish).ok_or_else(|| parse_error(script.span, "internal: no main function"))?;
+        l.stack.pop().map(FnCtx::finish).ok_or_else(|| internal_error(script.span, "no main function"))?;
     l.functions[0] = Some(main);
     let functions: Vec<Function> = l.functions.into_iter().flatten().collect();
     let module = Module {
@@ -381,7 +405,7 @@ impl<'a> Lowerer<'a> {
         let id = ctx.f.new_op(kind, operands, result_types, regions, Some(loc));
         match ctx.regions.last_mut() {
             Some(r) => r.push(id),
-            None => return Err(parse_error(span, "internal: no region to emit into")),
+            None => return Err(internal_error(span, "no region to emit into")),
         }
         Ok(id)
     }
@@ -417,7 +441,7 @@ impl<'a> Lowerer<'a> {
         }
         let args: Vec<Operand> =
             types.iter().zip(&consts).map(|(ty, c)| Operand { ty, constant: c.as_ref() }).collect();
-        let mut results = infer(b, &args).map_err(|m| compile_error(span, m))?;
+        let mut results = infer(b, &args).map_err(|e| infer_error(span, e))?;
         let sparsity = self.estimate_sparsity(b, &operands, &consts, &types);
         if let (Some(s), [Type::Matrix(m)]) = (sparsity, results.as_mut_slice())
             && self.program.select_matrix_repr

@@ -11,7 +11,7 @@ use daphne_frontend::Span;
 use daphne_frontend::ast::{Expr, Stmt, StmtKind};
 use daphne_ir::{Builtin, Literal, OpKind, Region, Type, Value, ValueType, count};
 
-use super::{LowerError, Lowerer, Result, Var, collect_assigned, compile_error, parse_error};
+use super::{LowerError, Lowerer, Result, Var, collect_assigned, compile_error, internal_error, parse_error};
 
 /// Prefixes of the hidden flag variables of `break` and `continue`; the loop depth follows.
 /// They cannot clash with user variables: `break` and `continue` are keywords.
@@ -177,10 +177,10 @@ impl<'a> Lowerer<'a> {
             .map(|v| v.value)
             .collect();
         let cond = match flags[..] {
-            [] => return Err(parse_error(span, "internal: no loop flags")),
+            [] => return Err(internal_error(span, "no loop flags")),
             [one] => one,
             [a, b] => self.builtin1(Builtin::EwOr, vec![a, b], span)?,
-            _ => return Err(parse_error(span, "internal: too many loop flags")),
+            _ => return Err(internal_error(span, "too many loop flags")),
         };
         let names = self.assigned_outer(rest);
         self.if_merge(cond, &mut |_| Ok(()), &mut |l| l.block(rest).map(|_| ()), names, span)
@@ -336,7 +336,7 @@ impl<'a> Lowerer<'a> {
                 ));
             }
             StmtKind::Import { path, alias } => self.import(path, alias.as_ref(), s.span)?,
-            StmtKind::Error => return Err(parse_error(s.span, "internal: erroneous statement reached lowering")),
+            StmtKind::Error => return Err(internal_error(s.span, "erroneous statement reached lowering")),
         }
         Ok(Flow::Falls)
     }
@@ -446,7 +446,7 @@ impl<'a> Lowerer<'a> {
         self.pop_scope_merge();
         match flow? {
             Flow::Falls => Ok(()),
-            Flow::Returns(_, span) => Err(parse_error(span, "internal: unexpected return in a branch")),
+            Flow::Returns(_, span) => Err(internal_error(span, "unexpected return in a branch")),
         }
     }
 
@@ -849,7 +849,7 @@ impl<'a> Lowerer<'a> {
                     let i = l
                         .lookup(&cond.counter)
                         .map(|v| v.value)
-                        .ok_or_else(|| parse_error(span, "internal: counter"))?;
+                        .ok_or_else(|| internal_error(span, "counter"))?;
                     // (up && i <= to) || (!up && i >= to)
                     let le = l.builtin1(Builtin::EwLe, vec![i, cond.to], span)?;
                     let ge = l.builtin1(Builtin::EwGe, vec![i, cond.to], span)?;
@@ -858,7 +858,7 @@ impl<'a> Lowerer<'a> {
                     let b = l.builtin1(Builtin::EwAnd, vec![down, ge], span)?;
                     let in_range = l.builtin1(Builtin::EwOr, vec![a, b], span)?;
                     let in_range = l.condition_value(in_range, span)?;
-                    let b = l.lookup(&brk).map(|v| v.value).ok_or_else(|| parse_error(span, "internal: break flag"))?;
+                    let b = l.lookup(&brk).map(|v| v.value).ok_or_else(|| internal_error(span, "break flag"))?;
                     let not_b = l.builtin1(Builtin::EwNot, vec![b], span)?;
                     let c = l.builtin1(Builtin::EwAnd, vec![not_b, in_range], span)?;
                     l.condition_value(c, span)
@@ -877,7 +877,7 @@ impl<'a> Lowerer<'a> {
                     let i = l
                         .lookup(&cond.counter)
                         .map(|v| v.value)
-                        .ok_or_else(|| parse_error(span, "internal: counter"))?;
+                        .ok_or_else(|| internal_error(span, "counter"))?;
                     l.loop_depth += 1;
                     l.push_scope();
                     l.define(var, i, true);
