@@ -29,8 +29,9 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 use daphne_ir::pipeline::LANES;
-use daphne_ir::{Builtin, Combine, Function, Literal, OpId, OpKind, Split, Type, Value, ValueType};
+use daphne_ir::{Axis, Builtin, Combine, Function, Literal, OpId, OpKind, Split, Type, Value, ValueType};
 
+use crate::CodegenError;
 use crate::abi::KernelFn;
 use crate::math;
 
@@ -80,13 +81,13 @@ pub struct KernelCompiler {
 }
 
 impl KernelCompiler {
-    pub fn new() -> Result<KernelCompiler, String> {
+    pub fn new() -> Result<KernelCompiler, CodegenError> {
         let mut flags = settings::builder();
-        flags.set("opt_level", "speed").map_err(|e| e.to_string())?;
+        flags.set("opt_level", "speed").map_err(|e| CodegenError::Cranelift(e.to_string()))?;
         let isa = cranelift_native::builder()
-            .map_err(|e| format!("no Cranelift backend for this machine: {e}"))?
+            .map_err(|e| CodegenError::NoBackend(e.to_string()))?
             .finish(settings::Flags::new(flags))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| CodegenError::Cranelift(e.to_string()))?;
         let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
         for &(_, name, f) in math::UNARY {
             builder.symbol(name, f as *const u8);
@@ -105,11 +106,11 @@ impl KernelCompiler {
         sig2.params.push(AbiParam::new(types::F64));
         let mut unary = HashMap::new();
         for &(op, name, _) in math::UNARY {
-            unary.insert(op, module.declare_function(name, Linkage::Import, &sig1).map_err(|e| e.to_string())?);
+            unary.insert(op, module.declare_function(name, Linkage::Import, &sig1).map_err(|e| CodegenError::Cranelift(e.to_string()))?);
         }
         let mut binary = HashMap::new();
         for &(op, name, _) in math::BINARY {
-            binary.insert(op, module.declare_function(name, Linkage::Import, &sig2).map_err(|e| e.to_string())?);
+            binary.insert(op, module.declare_function(name, Linkage::Import, &sig2).map_err(|e| CodegenError::Cranelift(e.to_string()))?);
         }
         let mut sig2f = module.make_signature();
         sig2f.params.push(AbiParam::new(types::F32));
@@ -117,7 +118,7 @@ impl KernelCompiler {
         sig2f.returns.push(AbiParam::new(types::F32));
         let mut binary_f32 = HashMap::new();
         for &(op, name, _) in math::BINARY_F32 {
-            binary_f32.insert(op, module.declare_function(name, Linkage::Import, &sig2f).map_err(|e| e.to_string())?);
+            binary_f32.insert(op, module.declare_function(name, Linkage::Import, &sig2f).map_err(|e| CodegenError::Cranelift(e.to_string()))?);
         }
         let ctx = module.make_context();
         Ok(KernelCompiler {
@@ -254,6 +255,14 @@ const INT_OPS: &[Builtin] = &[
     Builtin::EwRound,
 ];
 
+/// A sum, minimum or maximum (of all cells, of each row or of each column: the op table's
+/// aggregations whose block partials combine), with its axis and combine mode.
+fn foldable(kind: &OpKind) -> Option<(Axis, Combine)> {
+    let OpKind::Builtin(b) = kind else { return None };
+    let (axis, reduce) = b.aggregation()?;
+    Some((axis, reduce.combine()?))
+}
+
 /// What a pipeline needs from the kernel, checked before any code is emitted.
 struct Plan {
     op: OpId,
@@ -296,12 +305,11 @@ enum Fold {
 impl Fold {
     /// The fold of a full, row or column aggregation.
     fn of(op: &OpKind) -> Option<Fold> {
-        use Builtin as B;
-        match op {
-            OpKind::Builtin(B::SumAll | B::SumRow | B::SumCol) => Some(Fold::Sum),
-            OpKind::Builtin(B::MinAll | B::MinRow | B::MinCol) => Some(Fold::Min),
-            OpKind::Builtin(B::MaxAll | B::MaxRow | B::MaxCol) => Some(Fold::Max),
-            _ => None,
+        match foldable(op)?.1 {
+            Combine::Add => Some(Fold::Sum),
+            Combine::Min => Some(Fold::Min),
+            Combine::Max => Some(Fold::Max),
+            Combine::Rows | Combine::Cols => None,
         }
     }
 
@@ -387,16 +395,11 @@ impl Plan {
                     }
                 }
                 OpKind::Cast if row_value && f.ty(o.operands[0]).value_type() == Some(elem) => {}
-                OpKind::Builtin(b @ (Builtin::SumAll | Builtin::MinAll | Builtin::MaxAll)) => {
+                kind if matches!(foldable(kind), Some((Axis::Full, _))) => {
                     if f.ty(*r) != &Type::Scalar(elem) {
                         return None;
                     }
-                    let c = match b {
-                        Builtin::SumAll => Combine::Add,
-                        Builtin::MinAll => Combine::Min,
-                        _ => Combine::Max,
-                    };
-                    sinks.insert(*r, c);
+                    sinks.insert(*r, foldable(kind)?.1);
                 }
                 OpKind::Builtin(b) if row_value && (b.is_ew_unary() || b.is_ew_binary()) => {
                     // Integer kernels have the operations that cannot fail and need no function.
@@ -439,7 +442,6 @@ impl Plan {
     /// `minRow`, `maxRow`, casts within the cell type, `rows` outputs, column aggregations and
     /// full aggregations of full-width values as outputs, broadcast row vectors.
     fn rows(f: &Function, op: OpId) -> Option<Plan> {
-        use Builtin as B;
         let p = f.ops.try_get(op)?;
         let OpKind::Pipeline(spec) = &p.kind else { return None };
         let body = p.regions.first()?;
@@ -530,7 +532,7 @@ impl Plan {
                     }
                     (k, phase)
                 }
-                OpKind::Builtin(B::SumRow | B::MinRow | B::MaxRow) => {
+                kind if matches!(foldable(kind), Some((Axis::Rows, _))) => {
                     let (k, phase) = of(&o.operands[0])?;
                     if k != Kind::Full || kind_of(*r) != Some(Kind::Col) {
                         return None;
@@ -538,7 +540,7 @@ impl Plan {
                     has_row_agg = true;
                     (Kind::Col, phase + 1)
                 }
-                OpKind::Builtin(B::SumCol | B::MinCol | B::MaxCol) => {
+                kind if matches!(foldable(kind), Some((Axis::Cols, _))) => {
                     let (k, phase) = of(&o.operands[0])?;
                     let one_row = matches!(f.ty(*r), Type::Matrix(m) if m.vt == Some(elem) && m.rows == Some(1));
                     if k != Kind::Full || !one_row {
@@ -547,7 +549,7 @@ impl Plan {
                     has_row_agg = true;
                     (Kind::Across, phase)
                 }
-                OpKind::Builtin(B::SumAll | B::MinAll | B::MaxAll) => {
+                kind if matches!(foldable(kind), Some((Axis::Full, _))) => {
                     let (k, phase) = of(&o.operands[0])?;
                     if k != Kind::Full || f.ty(*r) != &Type::Scalar(elem) {
                         return None;
@@ -600,22 +602,16 @@ impl Plan {
         }
         let mut narrow_out = Vec::new();
         for (&v, &c) in f.ops[yield_op].operands.iter().zip(&spec.combines) {
+            // The aggregation (and how its partials combine) that defines an output.
             let agg = |v: &Value| match f.values[*v].def {
-                daphne_ir::ValueDef::Result(id, _) => match f.ops[id].kind {
-                    OpKind::Builtin(b) => Some(b),
-                    _ => None,
-                },
+                daphne_ir::ValueDef::Result(id, _) => foldable(&f.ops[id].kind),
                 daphne_ir::ValueDef::Arg => None,
             };
             match (c, kinds.get(&v)) {
                 (Combine::Rows, Some((Kind::Full, _))) => narrow_out.push(false),
                 (Combine::Rows, Some((Kind::Col, _))) => narrow_out.push(true),
-                (Combine::Add, Some((Kind::Across, _))) if agg(&v) == Some(B::SumCol) => narrow_out.push(false),
-                (Combine::Min, Some((Kind::Across, _))) if agg(&v) == Some(B::MinCol) => narrow_out.push(false),
-                (Combine::Max, Some((Kind::Across, _))) if agg(&v) == Some(B::MaxCol) => narrow_out.push(false),
-                (Combine::Add, Some((Kind::Total, _))) if agg(&v) == Some(B::SumAll) => narrow_out.push(false),
-                (Combine::Min, Some((Kind::Total, _))) if agg(&v) == Some(B::MinAll) => narrow_out.push(false),
-                (Combine::Max, Some((Kind::Total, _))) if agg(&v) == Some(B::MaxAll) => narrow_out.push(false),
+                (_, Some((Kind::Across, _))) if agg(&v) == Some((Axis::Cols, c)) => narrow_out.push(false),
+                (_, Some((Kind::Total, _))) if agg(&v) == Some((Axis::Full, c)) => narrow_out.push(false),
                 _ => return None,
             }
         }

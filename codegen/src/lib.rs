@@ -10,6 +10,26 @@ mod math;
 
 pub use compile::{Kernel, KernelCompiler};
 
+/// Why the JIT could not start or run a kernel. (A pipeline it does not cover is not an
+/// error: `KernelCompiler::compile` says `None` and the engine interprets it.)
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodegenError {
+    /// Cranelift has no backend for this machine's instruction set.
+    #[error("no Cranelift backend for this machine: {0}")]
+    NoBackend(String),
+    /// Cranelift refused a setting or a declaration.
+    #[error("{0}")]
+    Cranelift(String),
+    /// A kernel was called with inputs or outputs its plan does not describe: a bug of the
+    /// caller.
+    #[error(transparent)]
+    Internal(#[from] daphne_ir::Bug),
+}
+
+fn bug(what: impl Into<String>) -> CodegenError {
+    CodegenError::Internal(daphne_ir::Bug(what.into()))
+}
+
 /// One input of a kernel call on a block.
 pub enum BlockInput<'a> {
     /// The block's cells of a row-split input of doubles (or a broadcast row vector's cells).
@@ -48,20 +68,20 @@ pub fn run_block(
     cols: usize,
     inputs: &[BlockInput<'_>],
     outputs: &mut [BlockOutput<'_>],
-) -> Result<bool, String> {
+) -> Result<bool, CodegenError> {
     if inputs.len() != kernel.inputs.len() || outputs.len() != kernel.outputs.len() {
-        return Err("internal: a kernel called with the wrong number of inputs or outputs".into());
+        return Err(bug("a kernel called with the wrong number of inputs or outputs"));
     }
     use daphne_ir::{Combine, Split, ValueType as V};
     let elem = kernel.elem;
     // A narrow input or output of a row kernel has one cell per row.
     if kernel.cols.is_some_and(|c| c as usize != cols) {
-        return Err("internal: a kernel called on rows of another width".into());
+        return Err(bug("a kernel called on rows of another width"));
     }
     let width = cols.max(1);
     let len = |narrow: bool| if narrow { cells / width } else { cells };
     if !cells.is_multiple_of(width) && kernel.narrow_inputs.iter().chain(&kernel.narrow_outputs).any(|&n| n) {
-        return Err("internal: a row kernel called on part of a row".into());
+        return Err(bug("a row kernel called on part of a row"));
     }
     let mut in_ptrs: Vec<*const u8> = Vec::with_capacity(inputs.len());
     for (i, (((input, (split, _)), &narrow), &row_vector)) in
@@ -75,7 +95,7 @@ pub fn run_block(
             (BlockInput::F32(c), Split::Rows) if elem == V::F32 && c.len() == cells => in_ptrs.push(c.as_ptr().cast()),
             (BlockInput::I64(c), Split::Rows) if elem == V::Si64 && c.len() == cells => in_ptrs.push(c.as_ptr().cast()),
             (BlockInput::Scalar(s), Split::Broadcast) => in_ptrs.push(s.as_ptr()),
-            _ => return Err(format!("internal: kernel input {i} does not fit")),
+            _ => return Err(bug(format!("kernel input {i} does not fit"))),
         }
     }
     let mut out_ptrs: Vec<*mut u8> = Vec::with_capacity(outputs.len());
@@ -92,7 +112,7 @@ pub fn run_block(
             BlockOutput::ValueF64(v) if elem == V::F64 && reduced && !across => out_ptrs.push((*v as *mut f64).cast()),
             BlockOutput::ValueF32(v) if elem == V::F32 && reduced && !across => out_ptrs.push((*v as *mut f32).cast()),
             BlockOutput::ValueI64(v) if elem == V::Si64 && reduced && !across => out_ptrs.push((*v as *mut i64).cast()),
-            _ => return Err(format!("internal: kernel output {i} does not fit")),
+            _ => return Err(bug(format!("kernel output {i} does not fit"))),
         }
     }
     let args =

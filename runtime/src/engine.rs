@@ -26,7 +26,7 @@ pub struct Engine {
 impl Engine {
     /// An engine running kernels by `schedule`.
     pub fn new(schedule: Schedule) -> Result<Engine, String> {
-        Ok(Engine { compiler: KernelCompiler::new()?, schedule, by_op: Default::default() })
+        Ok(Engine { compiler: KernelCompiler::new().map_err(|e| e.to_string())?, schedule, by_op: Default::default() })
     }
 
     /// The kernel of pipeline `id` of `f`, if the JIT covers it.
@@ -203,7 +203,7 @@ impl Engine {
                         Prepared::Row(c) => T::cells_in(c),
                     })
                     .collect();
-                if !daphne_codegen::run_block(kernel, b.len() * cols, cols, &ins, out)? {
+                if !daphne_codegen::run_block(kernel, b.len() * cols, cols, &ins, out).map_err(|e| e.to_string())? {
                     return Ok(false);
                 }
             }
