@@ -460,7 +460,7 @@ fn run_job(
     let module = match modules.get(&task.pipeline) {
         Some(m) => m.clone(),
         None => {
-            let m = Module::from_bytes(&task.pipeline).map_err(Status::invalid_argument)?;
+            let m = Module::from_bytes(&task.pipeline).map_err(|e| Status::invalid_argument(e.to_string()))?;
             daphne_ir::verify::pipeline_module(&m)
                 .map_err(|e| Status::invalid_argument(format!("invalid pipeline: {e}")))?;
             if modules.len() >= MAX_MODULES {

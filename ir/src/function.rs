@@ -274,10 +274,15 @@ impl Module {
 
     /// A module from bytes made by `to_bytes`. The result is not trusted: run the verifier
     /// before using it.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Module, String> {
-        postcard::from_bytes(bytes).map_err(|e| format!("malformed IR bytes: {e}"))
+    pub fn from_bytes(bytes: &[u8]) -> Result<Module, DecodeError> {
+        postcard::from_bytes(bytes).map_err(|e| DecodeError(e.to_string()))
     }
 }
+
+/// Bytes that are not a module made by [`Module::to_bytes`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed IR bytes: {0}")]
+pub struct DecodeError(pub String);
 
 #[cfg(test)]
 mod call_note_tests {

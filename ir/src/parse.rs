@@ -7,8 +7,20 @@ use crate::function::{FuncId, Function, Module, OpId, Region, Value};
 use crate::op::{Builtin, Literal, OpKind};
 use crate::types::{ColumnType, FrameType, MatrixType, Repr, Type, ValueType};
 
+/// Why a text is not a module (or a type).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// Malformed text, at a line and column (from 1).
+    #[error("IR text {line}:{col}: {message}")]
+    At { line: usize, col: usize, message: String },
+    #[error("call of undefined function @{0}")]
+    UndefinedFunction(String),
+    #[error("entry function @{0} is not defined")]
+    UndefinedEntry(String),
+}
+
 /// Parses a module's text form. Errors name the line and column.
-pub fn module(text: &str) -> Result<Module, String> {
+pub fn module(text: &str) -> Result<Module, ParseError> {
     let mut p = Parser { text, pos: 0 };
     let mut functions = Vec::new();
     let mut entry_name = None;
@@ -29,19 +41,19 @@ pub fn module(text: &str) -> Result<Module, String> {
     let ids: HashMap<String, FuncId> =
         functions.iter().enumerate().map(|(i, f): (usize, &Function)| (f.name.clone(), FuncId(i as u32))).collect();
     for (fi, op, name) in calls {
-        let id = *ids.get(&name).ok_or_else(|| format!("call of undefined function @{name}"))?;
+        let id = *ids.get(&name).ok_or_else(|| ParseError::UndefinedFunction(name.clone()))?;
         let kind = &mut functions[fi].ops[op].kind;
         *kind = if matches!(kind, OpKind::Map(_)) { OpKind::Map(id) } else { OpKind::Call(id) };
     }
     let entry = match entry_name {
-        Some(name) => *ids.get(&name).ok_or_else(|| format!("entry function @{name} is not defined"))?,
+        Some(name) => *ids.get(&name).ok_or_else(|| ParseError::UndefinedEntry(name.clone()))?,
         None => FuncId(0),
     };
     Ok(Module { functions, entry, files: Vec::new(), inline_sites: Vec::new() })
 }
 
 /// Parses a type's text form (`matrix<?x3xf64>`, `si64`, ...).
-pub fn ty(text: &str) -> Result<Type, String> {
+pub fn ty(text: &str) -> Result<Type, ParseError> {
     let mut p = Parser { text, pos: 0 };
     let t = p.ty()?;
     p.skip_ws();
@@ -59,11 +71,11 @@ struct Scope {
 }
 
 impl<'a> Parser<'a> {
-    fn error(&self, msg: &str) -> String {
+    fn error(&self, msg: &str) -> ParseError {
         let before = &self.text[..self.pos.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
         let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        format!("IR text {line}:{col}: {msg}")
+        ParseError::At { line, col, message: msg.to_owned() }
     }
 
     fn rest(&self) -> &'a str {
@@ -97,7 +109,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn expect(&mut self, s: &str) -> Result<(), String> {
+    fn expect(&mut self, s: &str) -> Result<(), ParseError> {
         if self.eat(s) { Ok(()) } else { Err(self.error(&format!("expected `{s}`"))) }
     }
 
@@ -113,7 +125,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn ident(&mut self) -> Result<&'a str, String> {
+    fn ident(&mut self) -> Result<&'a str, ParseError> {
         self.skip_ws();
         let rest = self.rest();
         let len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
@@ -125,7 +137,7 @@ impl<'a> Parser<'a> {
         Ok(&self.text[start..start + len])
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    fn string(&mut self) -> Result<String, ParseError> {
         self.expect("\"")?;
         let mut out = String::new();
         let mut chars = self.rest().char_indices();
@@ -158,12 +170,12 @@ impl<'a> Parser<'a> {
         Err(self.error("unterminated string"))
     }
 
-    fn func_ref(&mut self) -> Result<String, String> {
+    fn func_ref(&mut self) -> Result<String, ParseError> {
         self.expect("@")?;
         if self.rest().starts_with('"') { self.string() } else { Ok(self.ident()?.to_owned()) }
     }
 
-    fn number_u64(&mut self) -> Result<u64, String> {
+    fn number_u64(&mut self) -> Result<u64, ParseError> {
         self.skip_ws();
         let rest = self.rest();
         let len = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
@@ -172,7 +184,7 @@ impl<'a> Parser<'a> {
         Ok(n)
     }
 
-    fn value_type(&mut self) -> Result<ValueType, String> {
+    fn value_type(&mut self) -> Result<ValueType, ParseError> {
         let start = self.pos;
         let name = self.ident()?;
         ValueType::from_name(name).ok_or_else(|| {
@@ -181,11 +193,11 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn dim(&mut self) -> Result<Option<u64>, String> {
+    fn dim(&mut self) -> Result<Option<u64>, ParseError> {
         if self.eat("?") { Ok(None) } else { self.number_u64().map(Some) }
     }
 
-    fn ty(&mut self) -> Result<Type, String> {
+    fn ty(&mut self) -> Result<Type, ParseError> {
         self.skip_ws();
         if self.eat_word("unknown") {
             Ok(Type::Unknown)
@@ -239,7 +251,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn types(&mut self) -> Result<Vec<Type>, String> {
+    fn types(&mut self) -> Result<Vec<Type>, ParseError> {
         let mut tys = vec![self.ty()?];
         while self.eat(",") {
             tys.push(self.ty()?);
@@ -247,12 +259,12 @@ impl<'a> Parser<'a> {
         Ok(tys)
     }
 
-    fn value_number(&mut self) -> Result<u64, String> {
+    fn value_number(&mut self) -> Result<u64, ParseError> {
         self.expect("%")?;
         self.number_u64()
     }
 
-    fn literal(&mut self) -> Result<Literal, String> {
+    fn literal(&mut self) -> Result<Literal, ParseError> {
         self.skip_ws();
         let start = self.pos;
         if self.rest().starts_with('"') {
@@ -303,7 +315,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `[rows, broadcast -> add, rows]`
-    fn pipeline_spec(&mut self) -> Result<crate::op::PipelineSpec, String> {
+    fn pipeline_spec(&mut self) -> Result<crate::op::PipelineSpec, ParseError> {
         use crate::op::{Combine, Split};
         self.expect("[")?;
         let mut spec = crate::op::PipelineSpec::default();
@@ -339,20 +351,20 @@ impl<'a> Parser<'a> {
     }
 
     /// Defines a new value for text number `n`.
-    fn define(&self, scope: &mut Scope, n: u64, v: Value) -> Result<(), String> {
+    fn define(&self, scope: &mut Scope, n: u64, v: Value) -> Result<(), ParseError> {
         if scope.values.insert(n, v).is_some() {
             return Err(self.error(&format!("%{n} is defined twice")));
         }
         Ok(())
     }
 
-    fn use_value(&mut self, scope: &Scope) -> Result<Value, String> {
+    fn use_value(&mut self, scope: &Scope) -> Result<Value, ParseError> {
         let n = self.value_number()?;
         scope.values.get(&n).copied().ok_or_else(|| self.error(&format!("%{n} is used before it is defined")))
     }
 
     /// `%n: type, ...)`: typed arguments up to the closing parenthesis, defined in `scope`.
-    fn args(&mut self, f: &mut Function, scope: &mut Scope) -> Result<Vec<Value>, String> {
+    fn args(&mut self, f: &mut Function, scope: &mut Scope) -> Result<Vec<Value>, ParseError> {
         let mut args = Vec::new();
         if self.eat(")") {
             return Ok(args);
@@ -371,7 +383,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn function(&mut self) -> Result<(Function, Vec<(OpId, String)>), String> {
+    fn function(&mut self) -> Result<(Function, Vec<(OpId, String)>), ParseError> {
         if !self.eat_word("func") {
             return Err(self.error("expected `func`"));
         }
@@ -400,7 +412,7 @@ impl<'a> Parser<'a> {
         f: &mut Function,
         scope: &mut Scope,
         calls: &mut Vec<(OpId, String)>,
-    ) -> Result<Vec<OpId>, String> {
+    ) -> Result<Vec<OpId>, ParseError> {
         let mut ops = Vec::new();
         loop {
             if self.eat("}") {
@@ -413,7 +425,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn op(&mut self, f: &mut Function, scope: &mut Scope, calls: &mut Vec<(OpId, String)>) -> Result<OpId, String> {
+    fn op(&mut self, f: &mut Function, scope: &mut Scope, calls: &mut Vec<(OpId, String)>) -> Result<OpId, ParseError> {
         self.skip_ws();
         let mut result_numbers = Vec::new();
         if self.rest().starts_with('%') {

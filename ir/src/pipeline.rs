@@ -79,23 +79,34 @@ pub fn partition(n: usize, workers: usize) -> (usize, Vec<std::ops::Range<usize>
     (group_rows, ranges)
 }
 
+/// Why a part of a pipeline's rows is not one [`partition`] can give.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PartError {
+    #[error("a block of {block_rows} rows is below the least of {MIN_BLOCK_ROWS}")]
+    SmallBlocks { block_rows: usize },
+    #[error("groups of {group_rows} rows are not 2^l blocks of {block_rows} rows")]
+    Groups { group_rows: usize, block_rows: usize },
+    #[error(
+        "{n} rows in blocks of {block_rows} make more than {MAX_BLOCKS} blocks (the block size of the whole is at least 1/{MAX_BLOCKS} of its rows)"
+    )]
+    TooManyBlocks { n: usize, block_rows: usize },
+}
+
 /// Checks a part of a pipeline's rows as a worker gets it (`n` rows, cut into blocks of
 /// `block_rows` and folded in groups of `group_rows`) against what [`partition`] can give: a
 /// block size of the whole of at least `MIN_BLOCK_ROWS`, groups of `2^l` blocks, and at most
 /// `MAX_BLOCKS` blocks. So a task implies at most `MAX_BLOCKS` blocks of work, whatever it
 /// declares. Returns the number of groups.
-pub fn check_part(n: usize, block_rows: usize, group_rows: usize) -> Result<usize, String> {
+pub fn check_part(n: usize, block_rows: usize, group_rows: usize) -> Result<usize, PartError> {
     if block_rows < MIN_BLOCK_ROWS {
-        return Err(format!("a block of {block_rows} rows is below the least of {MIN_BLOCK_ROWS}"));
+        return Err(PartError::SmallBlocks { block_rows });
     }
     let per_group = group_rows / block_rows;
     if !group_rows.is_multiple_of(block_rows) || !per_group.is_power_of_two() || per_group > MAX_BLOCKS {
-        return Err(format!("groups of {group_rows} rows are not 2^l blocks of {block_rows} rows"));
+        return Err(PartError::Groups { group_rows, block_rows });
     }
     if n.div_ceil(block_rows) > MAX_BLOCKS {
-        return Err(format!(
-            "{n} rows in blocks of {block_rows} make more than {MAX_BLOCKS} blocks (the block size of the whole is at least 1/{MAX_BLOCKS} of its rows)"
-        ));
+        return Err(PartError::TooManyBlocks { n, block_rows });
     }
     Ok(n.div_ceil(group_rows).max(1))
 }

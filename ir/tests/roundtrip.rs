@@ -256,8 +256,8 @@ fn a_pipeline_extracts_to_a_module_that_verifies_and_round_trips() {
 
 #[test]
 fn parse_errors_are_located() {
-    let err = parse::module("func @main() {\n  %0 = nosuch() : si64\n}\n").unwrap_err();
+    let err = parse::module("func @main() {\n  %0 = nosuch() : si64\n}\n").unwrap_err().to_string();
     assert!(err.starts_with("IR text 2:8: unknown op `nosuch`"), "{err}");
-    let err = parse::module("func @main() {\n  %1 = ewAbs(%0) : si64\n}\n").unwrap_err();
+    let err = parse::module("func @main() {\n  %1 = ewAbs(%0) : si64\n}\n").unwrap_err().to_string();
     assert!(err.contains("%0 is used before it is defined"), "{err}");
 }

@@ -24,7 +24,7 @@ pub fn run_shipped(f: &Function, id: OpId, inputs: Vec<Value>) -> Result<Vec<Val
 
 /// What a worker does with a pipeline module it received: decode, verify, run on `inputs`.
 pub fn run_module(bytes: &[u8], inputs: Vec<Value>) -> Result<Vec<Value>, Failure> {
-    let module = Module::from_bytes(bytes).map_err(|e| (e, None))?;
+    let module = Module::from_bytes(bytes).map_err(|e| (e.to_string(), None))?;
     daphne_ir::verify::pipeline_module(&module).map_err(|e| (format!("invalid pipeline: {e}"), None))?;
     let f = &module.functions[0];
     run(f, &f.ops[f.body.ops[0]], inputs)
