@@ -132,7 +132,7 @@ pub fn load_program_with(main: SourceFile, config: &UserConfig) -> Result<Progra
                 Ok(files) => files,
                 Err(message) => {
                     // Lowering reports the problem at the import statement.
-                    program.imports.insert((importer, path), Err(message));
+                    program.imports.insert((importer, path), Err(daphne_lower::FileError(message)));
                     continue;
                 }
             };
@@ -204,23 +204,29 @@ fn resolve_import(dir: &Path, path: &str, config: &UserConfig) -> Result<Vec<(Pa
 /// `daphne_runtime::io::describe` infers from the file (said once per file on stderr).
 #[derive(Debug, Default)]
 pub struct DataFiles {
-    seen: std::cell::RefCell<std::collections::HashMap<(String, String), Result<daphne_lower::FileMeta, String>>>,
+    seen: std::cell::RefCell<std::collections::HashMap<(String, String), Result<daphne_lower::FileMeta, daphne_lower::FileError>>>,
     /// Whether inferred schemas are reported on stderr.
     pub quiet: bool,
 }
 
 impl daphne_lower::DataFiles for DataFiles {
-    fn describe(&self, path: &str, request: &daphne_lower::ReadRequest) -> Result<daphne_lower::FileMeta, String> {
+    fn describe(
+        &self,
+        path: &str,
+        request: &daphne_lower::ReadRequest,
+    ) -> Result<daphne_lower::FileMeta, daphne_lower::FileError> {
         let key = (path.to_owned(), format!("{request:?}"));
         if let Some(known) = self.seen.borrow().get(&key) {
             return known.clone();
         }
-        let described = describe_file(path, request).map(|(meta, note)| {
-            if let (Some(note), false) = (note, self.quiet) {
-                daphne_runtime::console::eprint(&format!("note: {note}\n"));
-            }
-            meta
-        });
+        let described = describe_file(path, request)
+            .map(|(meta, note)| {
+                if let (Some(note), false) = (note, self.quiet) {
+                    daphne_runtime::console::eprint(&format!("note: {note}\n"));
+                }
+                meta
+            })
+            .map_err(daphne_lower::FileError);
         self.seen.borrow_mut().insert(key, described.clone());
         described
     }
@@ -287,26 +293,32 @@ pub fn compile_entry(
         Some(s) => daphne_lower::lower_session(program, args, s),
         None => daphne_lower::lower(program, args).map(|m| (m, Vec::new())),
     };
-    let (mut module, outputs) = lowered.map_err(|e| {
-        let file = &program.files[e.file.unwrap_or(0)];
-        Failure {
-            message: diagnostic::render_all(std::slice::from_ref(&e.diagnostic), file),
-            status: match e.stage {
-                Stage::Parse => Status::ParserError,
-                Stage::Compile | Stage::Internal => Status::CompilerError,
-            },
-        }
-    })?;
-    daphne_ir::verify::module(&module).map_err(|e| Failure {
-        message: format!("error: internal compiler error: the IR of {} does not verify: {e}\n", program.files[0].name),
-        status: Status::CompilerError,
-    })?;
+    let (mut module, outputs) = lowered.map_err(|e| lower_failure(program, &e))?;
+    let name = &program.files[0].name;
+    daphne_ir::verify::module(&module)
+        .map_err(|e| compiler_bug(format!("the IR of {name} does not verify: {e}")))?;
     after("lower", &module);
-    passes.run(&mut module, after).map_err(|e| Failure {
-        message: format!("error: internal compiler error in {}: {e}\n", program.files[0].name),
-        status: Status::CompilerError,
-    })?;
+    passes.run(&mut module, after).map_err(|e| compiler_bug(format!("in {name}: {e}")))?;
     Ok((module, outputs))
+}
+
+/// A lowering error as the user sees it: its diagnostic, and the status of the DAPHNE stage
+/// that finds such an error (a broken invariant of lowering is a compiler failure, 2).
+fn lower_failure(program: &Program, e: &daphne_lower::LowerError) -> Failure {
+    let file = &program.files[e.file.unwrap_or(0)];
+    Failure {
+        message: diagnostic::render_all(std::slice::from_ref(&e.diagnostic), file),
+        status: match e.stage {
+            Stage::Parse => Status::ParserError,
+            Stage::Compile | Stage::Internal => Status::CompilerError,
+        },
+    }
+}
+
+/// A broken invariant of the compiler after lowering (the verifier rejected a module): a bug,
+/// said so, with DAPHNE's status for a failed compilation.
+fn compiler_bug(what: String) -> Failure {
+    Failure { message: format!("error: {}\n", daphne_ir::Bug(what)), status: Status::CompilerError }
 }
 
 /// Loads, parses and lowers a script file with its imports.
@@ -389,4 +401,33 @@ pub fn execute_entry(
         };
         Failure { message: rendered, status: Status::ExecutionError }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No script reaches an internal failure of the compiler (that is the point of them), so
+    /// the mapping is checked here: status 2, DAPHNE's for a failed compilation (not 1, as
+    /// when such failures were parse errors), and the words that say it is a bug.
+    #[test]
+    fn an_internal_compiler_failure_exits_2_and_asks_for_a_report() {
+        let file = SourceFile::new("x.daph", "print(1);\n");
+        let script = parse_script(&file).expect("the script parses");
+        let program = Program::single(file, script);
+        let e = daphne_lower::LowerError::internal(daphne_frontend::Span::new(0, 5), "no loop flags");
+        let failure = lower_failure(&program, &e);
+        assert_eq!(failure.status as u8, 2);
+        assert!(failure.message.starts_with("error: internal compiler error: no loop flags"), "{}", failure.message);
+        assert!(failure.message.contains("this is a bug in daphne-rs, please report it"), "{}", failure.message);
+        assert!(failure.message.contains("x.daph:1:1"), "{}", failure.message);
+
+        let failure = compiler_bug("after `fuse-pipelines`: value #3 is defined twice".to_owned());
+        assert_eq!(failure.status as u8, 2);
+        assert_eq!(
+            failure.message,
+            "error: internal compiler error: after `fuse-pipelines`: value #3 is defined twice \
+             (this is a bug in daphne-rs, please report it)\n"
+        );
+    }
 }

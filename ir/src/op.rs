@@ -686,6 +686,12 @@ impl Builtin {
         }
     }
 
+    /// The elementwise op of one operand a prefix operator denotes (`-x`, `!x`): the one the
+    /// table spells so.
+    pub fn prefix(operator: &str) -> Option<Builtin> {
+        Builtin::ALL.iter().copied().find(|b| b.is_ew_unary() && b.spelling() == operator)
+    }
+
     /// For an aggregation, the axis it reduces and what it computes.
     pub fn aggregation(self) -> Option<(Axis, Reduce)> {
         match self.fuse() {

@@ -452,7 +452,7 @@ impl<'a> Lowerer<'a> {
                     // The script wrote this file before: it holds what was written, as CSV.
                     (Some(t), _, _) => (t.clone(), request.header.unwrap_or(false), request.sep.clone()),
                     (None, Some(p), Some(files)) => {
-                        let meta = files.describe(p, &request).map_err(|e| compile_error(span, e))?;
+                        let meta = files.describe(p, &request).map_err(|e| compile_error(span, e.to_string()))?;
                         let sep = (meta.delimiter != ',').then(|| meta.delimiter.to_string());
                         (meta_type(op, &meta), meta.header, sep)
                     }
@@ -630,6 +630,17 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn every_function_of_the_op_table_is_in_its_group() {
+        for &op in Builtin::ALL {
+            let Some(doc) = op.function() else { continue };
+            assert!(from_op_table(op).is_some(), "`{}`: the op table's functions take one or two operands", doc.name);
+            let group = BUILTINS.iter().find(|(g, _)| *g == doc.group);
+            let listed = group.is_some_and(|(_, defs)| defs.iter().any(|d| d.name == doc.name));
+            assert!(listed, "`{}` is not in group {:?} of the reference", doc.name, doc.group);
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use daphne_frontend::token::Tok;
 use daphne_ir::{Builtin, FuncId, Function, Literal, MatrixType, OpKind, Type, Value, ValueType, count};
 
 use super::stmt::Flow;
-use super::{FnCtx, Lowerer, Result, SpecKey, compile_error, internal_error, parse_error};
+use super::{FnCtx, Lowerer, Result, SpecKey, compile_error, internal_error, parse_error, prefix};
 
 /// The IR literal of an integer literal: unsuffixed and `l` are si64 (2^63 without suffix is
 /// i64::MIN, as in DAPHNE), `u` and `ull` are ui64, `z` is an index.
@@ -110,8 +110,8 @@ impl<'a> Lowerer<'a> {
                 let a = self.expr(arg)?;
                 match op {
                     UnOp::Plus => one(a),
-                    UnOp::Neg => one(self.builtin1(Builtin::EwMinus, vec![a], span)?),
-                    UnOp::Not => one(self.builtin1(Builtin::EwNot, vec![a], span)?),
+                    UnOp::Neg => one(self.builtin1(prefix("-", span)?, vec![a], span)?),
+                    UnOp::Not => one(self.builtin1(prefix("!", span)?, vec![a], span)?),
                 }
             }
             ExprKind::Binary { op, lhs, rhs, .. } => {

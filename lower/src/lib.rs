@@ -61,6 +61,12 @@ pub struct LowerError {
 }
 
 impl LowerError {
+    /// A broken invariant of lowering (never the script's fault), at `span`.
+    pub fn internal(span: Span, what: impl Into<String>) -> LowerError {
+        let bug = daphne_ir::Bug(what.into());
+        LowerError { diagnostic: Diagnostic::error(bug.to_string(), span), stage: Stage::Internal, file: None }
+    }
+
     pub(crate) fn with_note(mut self, note: impl Into<String>) -> LowerError {
         self.diagnostic.notes.push(note.into());
         self
@@ -100,8 +106,12 @@ pub(crate) fn compile_error(span: Span, message: impl Into<String>) -> LowerErro
 
 /// A broken invariant of lowering, at the construct that met it: "this is a bug" wording.
 pub(crate) fn internal_error(span: Span, what: impl Into<String>) -> LowerError {
-    let bug = daphne_ir::Bug(what.into());
-    LowerError { diagnostic: Diagnostic::error(bug.to_string(), span), stage: Stage::Internal, file: None }
+    LowerError::internal(span, what)
+}
+
+/// The op of a prefix operator (`-`, `!`), from the op table.
+pub(crate) fn prefix(operator: &str, span: Span) -> Result<daphne_ir::Builtin> {
+    daphne_ir::Builtin::prefix(operator).ok_or_else(|| internal_error(span, format!("no op spells `{operator}`")))
 }
 
 /// Inference's verdict on an op lowered at `span`: the script's compile error, or a bug.
@@ -121,7 +131,7 @@ pub struct Program {
     /// `(importing file, path as written in its import statement)` to the imported files (one
     /// for a script, each file of the directory for a library of the user configuration), or
     /// why the import cannot be resolved.
-    pub imports: HashMap<(usize, String), std::result::Result<Vec<usize>, String>>,
+    pub imports: HashMap<(usize, String), std::result::Result<Vec<usize>, FileError>>,
     /// What the data files the program reads hold (their `.meta` files, or what the driver
     /// infers from the files), asked while compiling as DAPHNE reads `.meta` files while
     /// compiling: the types of `readMatrix` results are known and a bad file is a compile
@@ -164,8 +174,14 @@ pub struct ReadRequest {
 
 /// The driver's answer to what a data file holds (passes do no I/O themselves).
 pub trait DataFiles: std::fmt::Debug {
-    fn describe(&self, path: &str, request: &ReadRequest) -> std::result::Result<FileMeta, String>;
+    fn describe(&self, path: &str, request: &ReadRequest) -> std::result::Result<FileMeta, FileError>;
 }
+
+/// The driver's reason why a file a script names (an import, a data file) cannot be used,
+/// worded for the user; lowering reports it at the statement that names the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct FileError(pub String);
 
 impl Program {
     /// A program of one script that imports nothing.

@@ -355,7 +355,7 @@ impl<'a> Lowerer<'a> {
         }
         let targets = match self.program.imports.get(&(self.file, path.value.clone())) {
             Some(Ok(targets)) => targets.clone(),
-            Some(Err(message)) => return Err(parse_error(path.span, message.clone())),
+            Some(Err(e)) => return Err(parse_error(path.span, e.to_string())),
             None => return Err(parse_error(path.span, format!("the import path doesn't exist: {}", path.value))),
         };
         let written = std::path::Path::new(&path.value);
@@ -853,13 +853,13 @@ impl<'a> Lowerer<'a> {
                     // (up && i <= to) || (!up && i >= to)
                     let le = l.builtin1(Builtin::EwLe, vec![i, cond.to], span)?;
                     let ge = l.builtin1(Builtin::EwGe, vec![i, cond.to], span)?;
-                    let down = l.builtin1(Builtin::EwNot, vec![cond.up], span)?;
+                    let down = l.builtin1(super::prefix("!", span)?, vec![cond.up], span)?;
                     let a = l.builtin1(Builtin::EwAnd, vec![cond.up, le], span)?;
                     let b = l.builtin1(Builtin::EwAnd, vec![down, ge], span)?;
                     let in_range = l.builtin1(Builtin::EwOr, vec![a, b], span)?;
                     let in_range = l.condition_value(in_range, span)?;
                     let b = l.lookup(&brk).map(|v| v.value).ok_or_else(|| internal_error(span, "break flag"))?;
-                    let not_b = l.builtin1(Builtin::EwNot, vec![b], span)?;
+                    let not_b = l.builtin1(super::prefix("!", span)?, vec![b], span)?;
                     let c = l.builtin1(Builtin::EwAnd, vec![not_b, in_range], span)?;
                     l.condition_value(c, span)
                 })();

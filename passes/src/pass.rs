@@ -19,7 +19,7 @@ pub trait Pass {
 pub struct PassError {
     /// The pass after which the module no longer verified.
     pub pass: &'static str,
-    pub error: daphne_ir::verify::VerifyError,
+    pub error: Box<daphne_ir::verify::VerifyError>,
 }
 
 /// The most rounds of a phase's list the fixed-point driver runs.
@@ -139,7 +139,7 @@ impl PassManager {
                 for pass in &phase.passes {
                     if pass.run(module) {
                         changed = true;
-                        daphne_ir::verify::module(module).map_err(|error| PassError { pass: pass.name(), error })?;
+                        daphne_ir::verify::module(module).map_err(|error| PassError { pass: pass.name(), error: Box::new(error) })?;
                         after(pass.name(), module);
                     }
                 }
