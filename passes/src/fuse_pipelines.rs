@@ -107,7 +107,6 @@ struct Plan {
 /// because an op's result has its operand's rows whenever the op succeeds (elementwise ops
 /// on their left operand, `X @ W`, row aggregations, `cbind`, casts).
 fn same_rows(f: &Function, region: &Region, rows: &mut HashMap<Value, Value>) {
-    use Builtin as B;
     for &id in &region.ops {
         let op = &f.ops[id];
         for r in &op.regions {
@@ -122,7 +121,7 @@ fn same_rows(f: &Function, region: &Region, rows: &mut HashMap<Value, Value>) {
             OpKind::Cast => true,
             OpKind::Builtin(b) => {
                 matches!(class(&op.kind), Some(Class::Unary | Class::Binary | Class::Cond | Class::RowAgg))
-                    || matches!(b, B::MatMul | B::Cbind)
+                    || matches!(b.fuse(), Fuse::MatMul | Fuse::Cbind)
             }
             _ => false,
         };

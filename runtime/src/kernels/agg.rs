@@ -9,7 +9,7 @@
 //! variants are what a pipeline body runs on one block.
 
 use daphne_ir::pipeline::{LANES, blocks, fold_tree};
-use daphne_ir::{Builtin, ValueType};
+use daphne_ir::{Builtin, Reduce, ValueType};
 
 use super::{R, wrap};
 use crate::elem::Elem;
@@ -17,31 +17,11 @@ use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
 use crate::value::{Scalar, Value};
 use crate::{with_elem_type, with_matrix};
 
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    Sum,
-    Min,
-    Max,
-    Mean,
-    Var,
-    Stddev,
-    IdxMin,
-    IdxMax,
-}
+/// What an aggregation computes: the op table's `Reduce` of the op.
+type Kind = Reduce;
 
 fn kind(op: Builtin) -> R<Kind> {
-    use Builtin as B;
-    Ok(match op {
-        B::SumAll | B::SumRow | B::SumCol => Kind::Sum,
-        B::MinAll | B::MinRow | B::MinCol => Kind::Min,
-        B::MaxAll | B::MaxRow | B::MaxCol => Kind::Max,
-        B::MeanAll | B::MeanRow | B::MeanCol => Kind::Mean,
-        B::VarAll | B::VarRow | B::VarCol => Kind::Var,
-        B::StddevAll | B::StddevRow | B::StddevCol => Kind::Stddev,
-        B::IdxMinRow | B::IdxMinCol => Kind::IdxMin,
-        B::IdxMaxRow | B::IdxMaxCol => Kind::IdxMax,
-        other => return Err(format!("`{other}` is not an aggregation")),
-    })
+    op.aggregation().map(|(_, reduce)| reduce).ok_or_else(|| format!("`{op}` is not an aggregation"))
 }
 
 /// Aggregates a sequence of values in type `T`.
