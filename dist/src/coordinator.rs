@@ -25,8 +25,8 @@ use daphne_ir::{Combine, Function, Module, OpId, OpKind, Split};
 use daphne_runtime::exec::Distribute;
 use daphne_runtime::matrix::Matrix;
 use daphne_runtime::pipeline::Failure;
-use daphne_runtime::remote::{Remote, Resident};
 use daphne_runtime::value::Value;
+use daphne_runtime::value::{Remote, Resident};
 
 /// How long the coordinator waits before each new try of a pipeline whose call failed while
 /// every worker still answers (a blip): then the run fails.

@@ -9,6 +9,7 @@ use std::io::Write;
 use daphne_ir::{Builtin, FuncId, Function, Loc, Module, OpId, OpKind, Region, Repr, Type, ValueType};
 
 use crate::kernels;
+use crate::matrix::Matrix;
 use crate::value::{Scalar, Value};
 
 /// Why a script stopped early.
@@ -284,7 +285,7 @@ impl Executor<'_, '_> {
         let mut sparse_result = None;
         if args.iter().any(|a| matches!(a, Value::Sparse(_))) {
             if let OpKind::Builtin(b) = &op.kind {
-                sparse_result = crate::csr::apply(*b, &args);
+                sparse_result = crate::kernels::sparse::apply(*b, &args);
             }
             if sparse_result.is_none() && densifies(&op.kind) {
                 args =
@@ -329,7 +330,7 @@ impl Executor<'_, '_> {
         let op = &f.ops[id];
         let loc = f.loc(id);
         Ok(match kind {
-            OpKind::Const(lit) => vec![Value::Scalar(literal(lit))],
+            OpKind::Const(lit) => vec![Value::Scalar(Scalar::from_literal(lit))],
             OpKind::Builtin(Builtin::Print) => {
                 let sparse = is_sparse(f.ty(op.operands[0]));
                 self.print(&args, sparse).map_err(|m| self.error(f, id, m))?;
@@ -385,7 +386,7 @@ impl Executor<'_, '_> {
                 let mut cells = Vec::with_capacity(m.rows() * m.cols());
                 for i in 0..m.rows() {
                     for j in 0..m.cols() {
-                        let out = self.call(*callee, vec![Value::Scalar(kernels::cell(&m, i, j))], loc)?;
+                        let out = self.call(*callee, vec![Value::Scalar(m.cell(i, j))], loc)?;
                         match out.into_iter().next() {
                             Some(Value::Scalar(s)) => cells.push(s),
                             _ => {
@@ -402,7 +403,9 @@ impl Executor<'_, '_> {
                     Some(vt) => vt,
                     None => cells.first().map_or(m.value_type(), |s| s.value_type()),
                 };
-                vec![kernels::matrix_from_scalars(m.rows(), m.cols(), &cells, vt).map_err(|e| self.error(f, id, e))?]
+                vec![Value::Matrix(
+                    Matrix::from_scalars(m.rows(), m.cols(), &cells, vt).map_err(|e| self.error(f, id, e))?,
+                )]
             }
             OpKind::If => {
                 let c = truth(&args[0]).map_err(|m| self.error(f, id, m))?;
@@ -628,27 +631,10 @@ fn truth(v: &Value) -> Result<bool, String> {
     match v {
         Value::Scalar(Scalar::Str(_)) => Err("a condition must be a number, not a string".to_owned()),
         Value::Scalar(s) => Ok(s.get::<bool>().unwrap_or(false)),
-        Value::Matrix(m) if m.rows() == 1 && m.cols() == 1 => truth(&Value::Scalar(kernels::cell(m, 0, 0))),
+        Value::Matrix(m) if m.rows() == 1 && m.cols() == 1 => truth(&Value::Scalar(m.cell(0, 0))),
         Value::Matrix(m) => Err(format!("a condition must be a single value, not a {}x{} matrix", m.rows(), m.cols())),
         Value::Sparse(m) => truth(&Value::Matrix(m.to_dense()?)),
         Value::Remote(r) => truth(&r.fetch()?),
         Value::Frame(_) | Value::List(..) => Err("a condition must be a single value, not a frame".to_owned()),
-    }
-}
-
-pub(crate) fn literal(lit: &daphne_ir::Literal) -> Scalar {
-    use daphne_ir::Literal as L;
-    match lit {
-        L::F64(b) => Scalar::F64(f64::from_bits(*b)),
-        L::F32(b) => Scalar::F32(f32::from_bits(*b)),
-        L::Si64(v) => Scalar::Si64(*v),
-        L::Si32(v) => Scalar::Si32(*v),
-        L::Si8(v) => Scalar::Si8(*v),
-        L::Ui64(v) => Scalar::Ui64(*v),
-        L::Ui32(v) => Scalar::Ui32(*v),
-        L::Ui8(v) => Scalar::Ui8(*v),
-        L::Index(v) => Scalar::Index(*v),
-        L::Bool(v) => Scalar::Bool(*v),
-        L::Str(s) => Scalar::Str(std::sync::Arc::from(s.as_str())),
     }
 }

@@ -8,7 +8,7 @@ use daphne_ir::{Builtin, Combine, Function, Loc, Module, Op, OpId, OpKind, Split
 use crate::kernels;
 use crate::matrix::Matrix;
 use crate::schedule::Schedule;
-use crate::value::Value;
+use crate::value::{Scalar, Value};
 
 /// Why a pipeline failed: the message and the source location of the body op that failed,
 /// if one did.
@@ -211,7 +211,7 @@ fn block(f: &Function, ops: &[OpId], frame: &mut [Option<Value>]) -> Result<Vec<
         let fail = |m: String| (m, f.loc(id));
         let results = match &op.kind {
             OpKind::Yield => return Ok(args),
-            OpKind::Const(lit) => vec![Value::Scalar(crate::exec::literal(lit))],
+            OpKind::Const(lit) => vec![Value::Scalar(Scalar::from_literal(lit))],
             OpKind::Cast => vec![kernels::cast(&args[0], f.ty(op.results[0])).map_err(fail)?],
             OpKind::Builtin(b) if b.is_pure() => kernels::call_block(*b, &args).map_err(fail)?,
             other => return Err((format!("internal: `{}` in a pipeline", other.name()), f.loc(id))),

@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use daphne_ir::pipeline::blocks;
 use daphne_ir::{Builtin, ValueType};
 
+use super::args::{R, as_f64, label, wrap};
+use super::cast::from_f64;
 use super::gemm::{self, Side};
-use super::{R, from_f64, wrap};
 use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
 use crate::value::Value;
 use crate::with_elem_type;
@@ -95,7 +96,7 @@ fn typed<T: MatrixElem>(m: &Matrix) -> R<DenseMatrix<T>> {
 fn integer_product(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
     fn run<T: MatrixElem>(a: &DenseMatrix<T>, b: &DenseMatrix<T>) -> R<Value> {
         let (n, k, m) = (a.rows(), a.cols(), b.cols());
-        let mut product = DenseMatrix::filled(n, m, T::default(), &super::label(Builtin::MatMul))?;
+        let mut product = DenseMatrix::filled(n, m, T::default(), &label(Builtin::MatMul))?;
         let out = product.cells_mut();
         for i in 0..n {
             let row = &mut out[i * m..(i + 1) * m];
@@ -119,7 +120,7 @@ fn product<T: Float>(a: &DenseMatrix<T>, b: &DenseMatrix<T>, threads: usize) -> 
     let (n, k, m) = (a.rows(), a.cols(), b.cols());
     let left = Side { cells: a.cells(), ld: k, inner_major: false, outer: n };
     let right = Side { cells: b.cells(), ld: m, inner_major: true, outer: m };
-    DenseMatrix::build(n, m, &super::label(Builtin::MatMul), |_| Ok(gemm::product(left, right, &blocks(k), threads)))
+    DenseMatrix::build(n, m, &label(Builtin::MatMul), |_| Ok(gemm::product(left, right, &blocks(k), threads)))
 }
 
 /// `t(a) @ b` (`t(a) @ a` for `None`): the rows of `a` in the canonical blocks when `blocked`,
@@ -134,9 +135,7 @@ fn tproduct<T: Float>(
     let left = Side { cells: a.cells(), ld: k, inner_major: true, outer: k };
     let right = b.map_or(left, |b| Side { cells: b.cells(), ld: b.cols(), inner_major: true, outer: b.cols() });
     let parts: Vec<std::ops::Range<usize>> = if blocked { blocks(n) } else { std::iter::once(0..n).collect() };
-    DenseMatrix::build(k, right.outer, &super::label(Builtin::Gemv), |_| {
-        Ok(gemm::product(left, right, &parts, threads))
-    })
+    DenseMatrix::build(k, right.outer, &label(Builtin::Gemv), |_| Ok(gemm::product(left, right, &parts, threads)))
 }
 
 /// `solve(A, b)`: x with A x = b in double precision: by faer's Cholesky decomposition when A
@@ -154,7 +153,7 @@ pub fn solve(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
             daphne_ir::count(b.rows(), "row", "rows")
         ));
     }
-    let (lhs, rhs) = (super::as_f64(Builtin::Solve, a)?, super::as_f64(Builtin::Solve, b)?);
+    let (lhs, rhs) = (as_f64(Builtin::Solve, a)?, as_f64(Builtin::Solve, b)?);
     let k = rhs.cols();
     if lhs.cells().iter().any(|x| !x.is_finite()) {
         return Err("`solve`: the matrix is singular".to_owned());
@@ -208,7 +207,7 @@ pub fn eigen(m: &Matrix) -> R<Vec<Value>> {
     if m.cols() != n {
         return Err(format!("`eigen` needs a square matrix, not {n}x{}", m.cols()));
     }
-    let x = super::as_f64(Builtin::Eigen, m)?;
+    let x = as_f64(Builtin::Eigen, m)?;
     let mut a = x.cells().to_vec();
     for i in 0..n {
         for j in i + 1..n {
