@@ -17,7 +17,7 @@ impl Evaluate for Evaluator {
         let value = match kind {
             OpKind::Cast => kernels::cast(args.first()?, result).ok()?,
             OpKind::Builtin(b) if b.is_pure() => {
-                let mut out = kernels::call(*b, &args).ok()?;
+                let mut out = kernels::call(&kernels::Context::new(1), *b, &args).ok()?;
                 if out.len() != 1 {
                     return None;
                 }

@@ -555,17 +555,13 @@ fn locate(path: &str, offset: u64) -> (u64, u64) {
     (line, col)
 }
 
-/// The number of threads parsing a file.
-fn threads() -> usize {
-    crate::kernels::linalg::threads().max(1)
+/// Reads a CSV file described by `meta` into a matrix or (if `frame`) a frame, parsing on up
+/// to `threads` threads.
+pub fn read(path: &str, meta: &Meta, frame: bool, threads: usize) -> Result<Value, String> {
+    read_blocks(path, meta, frame, BLOCK, threads)
 }
 
-/// Reads a CSV file described by `meta` into a matrix or (if `frame`) a frame.
-pub fn read(path: &str, meta: &Meta, frame: bool) -> Result<Value, String> {
-    read_blocks(path, meta, frame, BLOCK)
-}
-
-fn read_blocks(path: &str, meta: &Meta, frame: bool, block: usize) -> Result<Value, String> {
+fn read_blocks(path: &str, meta: &Meta, frame: bool, block: usize, threads: usize) -> Result<Value, String> {
     let (segments, _) = split(path, meta.delimiter, meta.header, block)?;
     let rows: usize = segments.iter().map(|s| s.rows).sum();
     // The count is checked against the meta data after the cells: a broken quote makes fewer
@@ -594,7 +590,7 @@ fn read_blocks(path: &str, meta: &Meta, frame: bool, block: usize) -> Result<Val
         Mutex::new(segments.iter().copied().zip(targets.iter_mut()).rev().collect());
     let first_error: Mutex<Option<CellError>> = Mutex::new(None);
     std::thread::scope(|scope| {
-        for _ in 0..threads().min(segments.len()) {
+        for _ in 0..threads.clamp(1, segments.len().max(1)) {
             scope.spawn(|| {
                 let mut file = match File::open(path) {
                     Ok(f) => f,
@@ -973,7 +969,7 @@ mod tests {
                 header: false,
                 delimiter: b',',
             };
-            let Value::Frame(f) = read_blocks(&p, &m, true, block).unwrap() else { panic!() };
+            let Value::Frame(f) = read_blocks(&p, &m, true, block, 2).unwrap() else { panic!() };
             assert_eq!(f.columns()[1].cell(199, 0), crate::value::Scalar::Str(Arc::from("a\nb,199")));
         }
     }
@@ -991,11 +987,11 @@ mod tests {
         ];
         for (i, (text, vt, want)) in cases.iter().enumerate() {
             let p = tmp(&format!("bad{i}.csv"), text);
-            let e = read(&p, &meta(2, 2, *vt), false).unwrap_err();
+            let e = read(&p, &meta(2, 2, *vt), false, 2).unwrap_err();
             assert!(e.contains(want), "{e} does not contain {want}");
         }
         let p = tmp("rows.csv", b"1,2\n3,4\n5,6\n");
-        assert!(read(&p, &meta(2, 2, ValueType::F64), false).unwrap_err().contains("has 3 rows"));
+        assert!(read(&p, &meta(2, 2, ValueType::F64), false, 2).unwrap_err().contains("has 3 rows"));
     }
 
     #[test]
@@ -1059,7 +1055,7 @@ mod tests {
         let m = Matrix::F64(DenseMatrix::from_vec(1, xs.len(), xs.to_vec()));
         let p = tmp("floats.csv", b"");
         write(&Value::Matrix(m), &p, FloatFormat::Shortest, b',').unwrap();
-        let Value::Matrix(Matrix::F64(back)) = read(&p, &meta(1, xs.len(), ValueType::F64), false).unwrap() else {
+        let Value::Matrix(Matrix::F64(back)) = read(&p, &meta(1, xs.len(), ValueType::F64), false, 2).unwrap() else {
             panic!()
         };
         for (a, b) in xs.iter().zip(back.cells()) {

@@ -204,7 +204,7 @@ fn check_kind(path: &str, meta: &Meta, frame: bool) -> Result<(), String> {
 
 /// `readMatrix(path)` and `readFrame(path)` at run time: `ty` is the type the compiler gave
 /// the result, `header` and `delimiter` what it decided for a file without meta data.
-pub fn read(path: &str, frame: bool, ty: &Type, header: bool, delimiter: u8) -> Result<Value, String> {
+pub fn read(path: &str, frame: bool, ty: &Type, header: bool, delimiter: u8, threads: usize) -> Result<Value, String> {
     let format = format_of(path, false)?;
     if matches!(format, Format::Parquet | Format::Daphne) {
         let meta = own_schema(path, format, &ReadOptions { frame, ..ReadOptions::default() })?;
@@ -239,7 +239,7 @@ pub fn read(path: &str, frame: bool, ty: &Type, header: bool, delimiter: u8) -> 
     match format {
         Format::MatrixMarket if frame => Err("reading a frame from a Matrix Market file is not supported".to_owned()),
         Format::MatrixMarket => mtx::read_matrix_market(path, &meta),
-        _ => csv::read(path, &meta, frame),
+        _ => csv::read(path, &meta, frame, threads),
     }
 }
 
@@ -310,7 +310,7 @@ mod tests {
             let (meta, note) = describe(&p, &ReadOptions::default()).unwrap();
             assert_eq!((meta.rows, meta.cols, meta.schema, note), (Some(2), 2, vec![ValueType::Si32], None), "{p}");
             let ty = Type::Matrix(MatrixType { vt: Some(ValueType::Si32), rows: Some(2), cols: Some(2), repr: None });
-            let Value::Matrix(back) = read(&p, false, &ty, false, b',').unwrap() else { panic!() };
+            let Value::Matrix(back) = read(&p, false, &ty, false, b',', 2).unwrap() else { panic!() };
             assert_eq!(back, Matrix::Si32(DenseMatrix::from_vec(2, 2, vec![1, 2, 3, 4])));
             let opts = ReadOptions { header: Some(true), ..ReadOptions::default() };
             assert!(describe(&p, &opts).unwrap_err().contains("header and sep are for CSV files"));

@@ -5,6 +5,7 @@
 pub mod agg;
 pub mod args;
 pub mod cast;
+pub mod context;
 pub mod data;
 pub mod ew;
 pub mod frames;
@@ -17,13 +18,14 @@ use daphne_ir::{Builtin, ValueType};
 pub use args::{R, label, type_of};
 use args::{int_arg, matrix_arg, result_vt};
 pub use cast::{cast, cast_value};
+pub use context::Context;
 
 use crate::matrix::Matrix;
 use crate::value::{Scalar, Value};
 
 /// Runs a built-in on one block of a pipeline: as `call`, except that reductions over rows
 /// reduce only the block (the pipeline combines the blocks).
-pub fn call_block(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
+pub fn call_block(cx: &Context, op: Builtin, args: &[Value]) -> R<Vec<Value>> {
     use Builtin as B;
     match op {
         B::SumAll | B::MinAll | B::MaxAll => {
@@ -39,19 +41,19 @@ pub fn call_block(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
             let (a, b) = (args.first(), args.get(1));
             let a = matrix_arg(op, a.ok_or_else(|| format!("`{op}` is missing operand 0"))?)?;
             let b = matrix_arg(op, b.ok_or_else(|| format!("`{op}` is missing operand 1"))?)?;
-            Ok(vec![linalg::matmul_on(a, b, result_vt(op, args)?, 1)?])
+            Ok(vec![linalg::matmul(&cx.on(1), a, b, result_vt(op, args)?)?])
         }
         B::Syrk | B::Gemv => {
             let a = matrix_arg(op, args.first().ok_or_else(|| format!("`{op}` is missing operand 0"))?)?;
             let b = args.get(1).map(|b| matrix_arg(op, b)).transpose()?;
-            Ok(vec![linalg::tmatmul(a, b, result_vt(op, args)?, false)?])
+            Ok(vec![linalg::tmatmul(cx, a, b, result_vt(op, args)?, false)?])
         }
-        _ => call(op, args),
+        _ => call(cx, op, args),
     }
 }
 
 /// Runs a built-in that does no I/O on its operands.
-pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
+pub fn call(cx: &Context, op: Builtin, args: &[Value]) -> R<Vec<Value>> {
     use Builtin as B;
     let arg = |i: usize| args.get(i).ok_or_else(|| format!("`{op}` is missing operand {i}"));
     let one = |v: Value| Ok(vec![v]);
@@ -234,12 +236,12 @@ pub fn call(op: Builtin, args: &[Value]) -> R<Vec<Value>> {
             (a, b) => one(data::bind(op, matrix_arg(op, a)?, matrix_arg(op, b)?, result_vt(op, args)?)?),
         },
         B::Reverse => one(data::reverse(matrix_arg(op, arg(0)?)?)),
-        B::MatMul => one(linalg::matmul(matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?, result_vt(op, args)?)?),
+        B::MatMul => one(linalg::matmul(cx, matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?, result_vt(op, args)?)?),
         B::Solve => one(linalg::solve(matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?, result_vt(op, args)?)?),
-        B::Syrk => one(linalg::tmatmul(matrix_arg(op, arg(0)?)?, None, result_vt(op, args)?, true)?),
+        B::Syrk => one(linalg::tmatmul(cx, matrix_arg(op, arg(0)?)?, None, result_vt(op, args)?, true)?),
         B::Gemv => {
             let b = matrix_arg(op, arg(1)?)?;
-            one(linalg::tmatmul(matrix_arg(op, arg(0)?)?, Some(b), result_vt(op, args)?, true)?)
+            one(linalg::tmatmul(cx, matrix_arg(op, arg(0)?)?, Some(b), result_vt(op, args)?, true)?)
         }
         B::SliceRow | B::SliceCol => one(data::slice(op, arg(0)?, arg(1)?, arg(2)?)?),
         B::ExtractRow | B::ExtractCol => one(data::extract(op, arg(0)?, arg(1)?)?),

@@ -9,7 +9,7 @@ use crate::value::{Scalar, Value};
 
 /// Runs `op` on CSR operands without densifying them, where that gives exactly the dense
 /// result: `None` when the op needs the dense path.
-pub fn apply(op: Builtin, args: &[Value]) -> Option<Result<Value, String>> {
+pub fn apply(cx: &super::Context, op: Builtin, args: &[Value]) -> Option<Result<Value, String>> {
     let scaled = |m: &CsrMatrix, s: &Scalar, sparse_left: bool| -> Option<Result<Value, String>> {
         // Zero cells stay zero only for finite factors and non-zero divisors.
         let x = s.get::<f64>()?;
@@ -22,7 +22,7 @@ pub fn apply(op: Builtin, args: &[Value]) -> Option<Result<Value, String>> {
         } else {
             [Value::Scalar(s.clone()), Value::Matrix(m.values().clone())]
         };
-        Some((|| match super::call(op, &operands)?.into_iter().next() {
+        Some((|| match super::call(cx, op, &operands)?.into_iter().next() {
             Some(Value::Matrix(values)) => m.map_values(values).map(Value::Sparse),
             _ => Err("internal: a scaled CSR matrix is not a matrix".to_owned()),
         })())
@@ -31,7 +31,7 @@ pub fn apply(op: Builtin, args: &[Value]) -> Option<Result<Value, String>> {
         (Builtin::Transpose, [Value::Sparse(m)]) => Some(m.transpose().map(Value::Sparse)),
         // Zeros add nothing, so the sum of the stored values is the sum of all cells.
         (Builtin::SumAll, [Value::Sparse(m)]) => Some(
-            super::call(op, &[Value::Matrix(m.values().clone())])
+            super::call(cx, op, &[Value::Matrix(m.values().clone())])
                 .and_then(|v| v.into_iter().next().ok_or_else(|| "internal: no sum".to_owned())),
         ),
         (Builtin::EwMul | Builtin::EwDiv, [Value::Sparse(m), Value::Scalar(s)]) => scaled(m, s, true),
