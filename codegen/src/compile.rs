@@ -31,7 +31,7 @@ use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 use daphne_ir::pipeline::LANES;
 use daphne_ir::{Axis, Builtin, Combine, Function, Literal, OpId, OpKind, Split, Type, Value, ValueType};
 
-use crate::CodegenError;
+use crate::error::CodegenError;
 use crate::abi::KernelFn;
 use crate::math;
 

@@ -25,8 +25,9 @@ use daphne_ir::{Combine, Function, Module, OpId, OpKind, Split};
 use daphne_runtime::exec::Distribute;
 use daphne_runtime::matrix::Matrix;
 use daphne_runtime::pipeline::Failure;
-use daphne_runtime::remote::{Remote, Resident};
+use daphne_runtime::pipeline::PipelineId;
 use daphne_runtime::value::Value;
+use daphne_runtime::value::{Remote, Resident};
 
 /// How long the coordinator waits before each new try of a pipeline whose call failed while
 /// every worker still answers (a blip): then the run fails.
@@ -297,7 +298,7 @@ impl Drop for Cluster {
 }
 
 impl Distribute for Cluster {
-    fn run(&self, f: &Function, id: OpId, inputs: &[Value]) -> Option<Result<Vec<Value>, Failure>> {
+    fn run(&self, _key: PipelineId, f: &Function, id: OpId, inputs: &[Value]) -> Option<Result<Vec<Value>, Failure>> {
         let inner = &self.inner;
         let op = f.ops.try_get(id)?;
         let OpKind::Pipeline(spec) = &op.kind else { return None };
@@ -349,7 +350,7 @@ impl Distribute for Cluster {
         }
     }
 
-    fn observe(&self, f: &Function, id: OpId, results: &[Value]) {
+    fn observe(&self, _key: PipelineId, f: &Function, id: OpId, results: &[Value]) {
         let Some(OpKind::Pipeline(spec)) = f.ops.try_get(id).map(|op| &op.kind) else { return };
         let mut seen = self.inner.seen.lock().unwrap_or_else(|e| e.into_inner());
         for (v, c) in results.iter().zip(&spec.combines) {

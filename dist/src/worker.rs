@@ -17,6 +17,7 @@ use daphne_ir::{Combine, Module, OpKind, Split};
 use daphne_runtime::engine::Engine;
 use daphne_runtime::matrix::Matrix;
 use daphne_runtime::memory;
+use daphne_runtime::pipeline::PipelineId;
 use daphne_runtime::schedule::{Partitioning, Schedule};
 use daphne_runtime::value::Value;
 use tokio::sync::oneshot;
@@ -375,19 +376,26 @@ pub(crate) type Outputs = Vec<(Combine, Vec<Value>)>;
 
 /// Runs pipelines: the engine and the decoded modules it compiled kernels for.
 pub(crate) struct Compute {
-    modules: HashMap<Bytes, Arc<Module>>,
+    /// Decoded modules by their bytes, with the number that names them in the engine's cache.
+    modules: HashMap<Bytes, (u64, Arc<Module>)>,
     engine: Option<Engine>,
+    /// What interpreted pipelines' kernels run with.
+    cx: daphne_runtime::kernels::Context,
 }
 
 impl Compute {
     pub(crate) fn new(threads: usize) -> Compute {
-        Compute { modules: HashMap::new(), engine: Engine::new(Schedule::on(threads)).ok() }
+        Compute {
+            modules: HashMap::new(),
+            engine: Engine::new(Schedule::on(threads)).ok(),
+            cx: daphne_runtime::kernels::Context::new(threads),
+        }
     }
 
     /// Runs a task on its resolved inputs (a panic is an error, and the worker goes on).
     pub(crate) fn run(&mut self, task: &Task, inputs: Vec<Value>, state: &State) -> Result<Outputs, Status> {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run_job(task, inputs, &mut self.modules, self.engine.as_mut(), state)
+            run_job(task, inputs, &mut self.modules, self.engine.as_mut(), &self.cx, state)
         }))
         .unwrap_or_else(|_| Err(Status::internal("the worker panicked running the pipeline")));
         if let Some(e) = &self.engine {
@@ -453,24 +461,21 @@ impl Service {
 fn run_job(
     task: &Task,
     inputs: Vec<Value>,
-    modules: &mut HashMap<Bytes, Arc<Module>>,
+    modules: &mut HashMap<Bytes, (u64, Arc<Module>)>,
     mut engine: Option<&mut Engine>,
+    cx: &daphne_runtime::kernels::Context,
     state: &State,
 ) -> Result<Outputs, Status> {
-    let module = match modules.get(&task.pipeline) {
+    let (number, module) = match modules.get(&task.pipeline) {
         Some(m) => m.clone(),
         None => {
             let m = Module::from_bytes(&task.pipeline).map_err(|e| Status::invalid_argument(e.to_string()))?;
             daphne_ir::verify::pipeline_module(&m)
                 .map_err(|e| Status::invalid_argument(format!("invalid pipeline: {e}")))?;
             if modules.len() >= MAX_MODULES {
-                // Kernels are keyed by the address of their function: forget them together.
                 modules.clear();
-                if let Some(e) = engine.as_deref_mut() {
-                    e.forget();
-                }
             }
-            let m = Arc::new(m);
+            let m = (PipelineId::fresh(), Arc::new(m));
             modules.insert(task.pipeline.clone(), m.clone());
             m
         }
@@ -541,12 +546,14 @@ fn run_job(
             .collect::<Result<Vec<Value>, String>>()
             .map_err(Status::invalid_argument)?;
         let compiled = match (task.vectorize, engine.as_deref_mut()) {
-            (true, Some(e)) => e.run_blocks(f, id, &mine, Some(block_rows)),
+            (true, Some(e)) => {
+                e.run_blocks(PipelineId { module: number, function: 0, op: id }, f, id, &mine, Some(block_rows))
+            }
             _ => None,
         };
         let out = match compiled {
             Some(r) => r.map_err(Status::aborted)?,
-            None => daphne_runtime::pipeline::run_blocks(f, op, mine, &schedule, Some(block_rows))
+            None => daphne_runtime::pipeline::run_blocks(cx, f, op, mine, &schedule, Some(block_rows))
                 .map_err(|(m, _)| Status::aborted(m))?,
         };
         per_group.push(out);
