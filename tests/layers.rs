@@ -264,8 +264,8 @@ fn skip_literal(text: &str, i: usize) -> usize {
     let rest = &text[i..];
     if rest.starts_with("//") {
         rest.find('\n').map_or(b.len(), |n| i + n)
-    } else if rest.starts_with("/*") {
-        rest[2..].find("*/").map_or(b.len(), |n| i + n + 4)
+    } else if let Some(comment) = rest.strip_prefix("/*") {
+        comment.find("*/").map_or(b.len(), |n| i + n + 4)
     } else if b[i] == b'r'
         && (rest[1..].starts_with('"') || rest[1..].starts_with("#\""))
         && (i == 0 || !is_ident(b[i - 1]))
