@@ -419,7 +419,7 @@ mod tests {
         let failure = lower_failure(&program, &e);
         assert_eq!(failure.status as u8, 2);
         assert!(failure.message.starts_with("error: internal compiler error: no loop flags"), "{}", failure.message);
-        assert!(failure.message.contains("this is a bug in daphne-rs, please report it"), "{}", failure.message);
+        assert!(failure.message.contains("this is a bug of daphne-rs: please report it"), "{}", failure.message);
         assert!(failure.message.contains("x.daph:1:1"), "{}", failure.message);
 
         let failure = compiler_bug("after `fuse-pipelines`: value #3 is defined twice".to_owned());
@@ -427,7 +427,7 @@ mod tests {
         assert_eq!(
             failure.message,
             "error: internal compiler error: after `fuse-pipelines`: value #3 is defined twice \
-             (this is a bug in daphne-rs, please report it)\n"
+             (this is a bug of daphne-rs: please report it)\n"
         );
     }
 }

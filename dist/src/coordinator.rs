@@ -338,7 +338,7 @@ impl Distribute for Cluster {
         inner.flush_frees();
         let inputs = match inputs.iter().map(|v| inner.revive(&self.inner, v)).collect::<Result<Vec<_>, _>>() {
             Ok(v) => v,
-            Err(message) => return Some(Err((message, None))),
+            Err(message) => return Some(Err((message.into(), None))),
         };
         match inner.run_resilient(&self.inner, f, id, inputs, n) {
             Ok(values) => {
@@ -346,7 +346,7 @@ impl Distribute for Cluster {
                 Some(Ok(values))
             }
             Err(Fail::Pipeline) => None,
-            Err(Fail::Cluster(message)) => Some(Err((message, None))),
+            Err(Fail::Cluster(message)) => Some(Err((message.into(), None))),
         }
     }
 
@@ -714,7 +714,7 @@ impl Inner {
                 }
                 continue;
             }
-            let local = v.clone().local().map_err(Fail::Cluster)?;
+            let local = v.clone().local().map_err(|e| Fail::Cluster(e.into()))?;
             let identity = identity(&local);
             let role = if *split == Split::Rows { Role::Rows(n) } else { Role::Broadcast };
             let small = match &local {
@@ -754,9 +754,9 @@ impl Inner {
                     for &w in active.iter().filter(|_| role != Role::Broadcast) {
                         let part = match &local {
                             Value::Matrix(m) => Value::Matrix(m.row_range(rows[w].start, rows[w].end)),
-                            Value::Sparse(m) => {
-                                Value::Sparse(m.row_range(rows[w].start, rows[w].end).map_err(Fail::Cluster)?)
-                            }
+                            Value::Sparse(m) => Value::Sparse(
+                                m.row_range(rows[w].start, rows[w].end).map_err(|e| Fail::Cluster(e.into()))?,
+                            ),
                             other => other.clone(),
                         };
                         let oid = self.fresh_id();
@@ -958,7 +958,7 @@ impl Inner {
                     Value::Matrix(Matrix::concat(&ms, false).ok_or("internal: column parts of different shapes")?)
                 }
                 _ => fold_tree(parts.into_iter().map(Ok).collect(), |a: Result<Value, String>, b| {
-                    daphne_runtime::pipeline::combine_two(f, r, c, a?, b?)
+                    Ok(daphne_runtime::pipeline::combine_two(f, r, c, a?, b?)?)
                 })
                 .ok_or("internal: no parts to fold")??,
             });
@@ -1091,7 +1091,7 @@ impl std::fmt::Debug for Parts {
 }
 
 impl Resident for Parts {
-    fn fetch(&self) -> Result<Value, String> {
+    fn fetch(&self) -> Result<Value, daphne_runtime::error::Error> {
         let mut fetched = self.fetched.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(v) = &*fetched {
             return Ok(v.clone());
@@ -1104,7 +1104,7 @@ impl Resident for Parts {
                 self.inner.check_workers();
                 let alive = self.inner.alive.lock().unwrap_or_else(|e| e.into_inner()).clone();
                 if !self.parts.iter().any(|(w, _, _)| !alive[*w]) {
-                    return Err(e);
+                    return Err(e.into());
                 }
                 let lineage = self.lineage.lock().unwrap_or_else(|e| e.into_inner()).clone();
                 let v = self.inner.rebuild(&self.inner, &lineage)?.local()?;

@@ -40,7 +40,7 @@ pub const MAX_MESSAGE_BYTES: usize = 80 << 20;
 pub const MAX_CHUNK_BYTES: u64 = 64 << 20;
 
 /// A memory budget's refusal as a status.
-fn exhausted(e: String) -> Status {
+fn exhausted(e: daphne_runtime::error::Error) -> Status {
     Status::resource_exhausted(format!("the worker's memory limit: {e}"))
 }
 
@@ -517,7 +517,7 @@ fn run_job(
     if bytes > memory::limit() {
         // Too large for this worker whatever it holds: the pipeline's own failure, so the
         // coordinator runs it where it is, which computes it or reports it exactly.
-        let e = memory::check(bytes, "the task's outputs").err().unwrap_or_default();
+        let e = memory::check(bytes, "the task's outputs").err().map(String::from).unwrap_or_default();
         return Err(Status::aborted(e));
     }
     let _outputs = memory::reserve(bytes, "the task's outputs").map_err(exhausted)?;

@@ -28,9 +28,9 @@ pub fn count(n: usize, one: &str, many: &str) -> String {
 /// An invariant of the compiler does not hold: never a script's fault, always a bug of ours.
 /// Every crate's internal-error variant wraps this, so the wording is the same everywhere.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("internal compiler error: {0} (this is a bug in daphne-rs, please report it)")]
+#[error("internal compiler error: {0} (this is a bug of daphne-rs: please report it)")]
 pub struct Bug(pub String);
 
-pub use function::{FuncId, Function, InlineSite, Loc, Module, Op, OpId, Region, Value, ValueData, ValueDef};
+pub use function::{DecodeError, FuncId, Function, InlineSite, Loc, Module, Op, OpId, Region, Value, ValueData, ValueDef};
 pub use op::{Axis, Builtin, Combine, Effect, Fails, Fuse, FunctionDoc, Literal, OpKind, PipelineSpec, Reduce, Rule, Split};
 pub use types::{ColumnType, FrameType, MatrixType, Repr, Type, ValueType};

@@ -10,6 +10,7 @@ use daphne_codegen::{BlockInput, BlockOutput, Kernel, KernelCompiler};
 use daphne_ir::pipeline::{blocks, blocks_of, fold_tree};
 use daphne_ir::{Combine, Function, OpId, Split, ValueType};
 
+use crate::error::Error;
 use crate::matrix::{DenseMatrix, Matrix};
 use crate::pipeline::PipelineId;
 use crate::schedule::Schedule;
@@ -30,8 +31,8 @@ pub struct Engine {
 
 impl Engine {
     /// An engine running kernels by `schedule`.
-    pub fn new(schedule: Schedule) -> Result<Engine, String> {
-        Ok(Engine { compiler: KernelCompiler::new().map_err(|e| e.to_string())?, schedule, by_op: Default::default() })
+    pub fn new(schedule: Schedule) -> Result<Engine, Error> {
+        Ok(Engine { compiler: KernelCompiler::new()?, schedule, by_op: Default::default() })
     }
 
     /// The kernel of pipeline `id` of `f` (known as `key`), if the JIT covers it.
@@ -57,7 +58,7 @@ impl Engine {
         f: &Function,
         id: OpId,
         inputs: &[Value],
-    ) -> Option<Result<Vec<Value>, String>> {
+    ) -> Option<Result<Vec<Value>, Error>> {
         self.run_blocks(key, f, id, inputs, None)
     }
 
@@ -70,7 +71,7 @@ impl Engine {
         id: OpId,
         inputs: &[Value],
         block_rows: Option<usize>,
-    ) -> Option<Result<Vec<Value>, String>> {
+    ) -> Option<Result<Vec<Value>, Error>> {
         let kernel = self.kernel(key, f, id)?;
         match kernel.elem {
             ValueType::F32 => self.run_typed::<f32>(&kernel, inputs, block_rows),
@@ -95,7 +96,7 @@ impl Engine {
         kernel: &Kernel,
         inputs: &[Value],
         block_rows: Option<usize>,
-    ) -> Option<Result<Vec<Value>, String>> {
+    ) -> Option<Result<Vec<Value>, Error>> {
         let mut n = None;
         let mut cols = kernel.cols.map(|c| c as usize);
         let mut prepared: Vec<Prepared<'_, T>> = Vec::with_capacity(inputs.len());
@@ -154,7 +155,7 @@ impl Engine {
         cols: usize,
         inputs: &[Prepared<'_, T>],
         block_rows: Option<usize>,
-    ) -> Result<Option<Vec<Value>>, String> {
+    ) -> Result<Option<Vec<Value>>, Error> {
         if cols == 0 && kernel.across_outputs.iter().any(|&a| a) {
             // A column aggregation of no columns: the interpreter has the shapes right.
             return Ok(None);
@@ -194,14 +195,14 @@ impl Engine {
                         outs.push(T::cells_out(mine));
                         r += 1;
                     } else {
-                        let slot = partial_iters[p].next().ok_or("internal: too few partials")?;
+                        let slot = partial_iters[p].next().ok_or(Error::Internal("too few partials".into()))?;
                         outs.push(if across { T::cells_out(slot) } else { T::value_out(&mut slot[0]) });
                         p += 1;
                     }
                 }
             }
         }
-        let run = |range: &[std::ops::Range<usize>], outs: &mut [Vec<BlockOutput<'_>>]| -> Result<bool, String> {
+        let run = |range: &[std::ops::Range<usize>], outs: &mut [Vec<BlockOutput<'_>>]| -> Result<bool, Error> {
             for (b, out) in range.iter().zip(outs.iter_mut()) {
                 let ins: Vec<BlockInput<'_>> = inputs
                     .iter()
@@ -211,7 +212,7 @@ impl Engine {
                         Prepared::Row(c) => T::cells_in(c),
                     })
                     .collect();
-                if !daphne_codegen::run_block(kernel, b.len() * cols, cols, &ins, out).map_err(|e| e.to_string())? {
+                if !daphne_codegen::run_block(kernel, b.len() * cols, cols, &ins, out)? {
                     return Ok(false);
                 }
             }
@@ -247,7 +248,7 @@ impl Engine {
             .map(|((c, &w), &across)| {
                 Ok(match c {
                     Combine::Rows => {
-                        let cells = rows_it.next().ok_or("internal: missing output")?;
+                        let cells = rows_it.next().ok_or(Error::Internal("missing output".into()))?;
                         Value::Matrix(T::wrap(DenseMatrix::from_vec(n, w, cells)))
                     }
                     other => {
@@ -268,7 +269,7 @@ impl Engine {
                             }
                             _ => a.plus(b),
                         };
-                        let parts = partial_it.next().ok_or("internal: missing output")?;
+                        let parts = partial_it.next().ok_or(Error::Internal("missing output".into()))?;
                         if across {
                             // One row per block, folded cell by cell along the tree.
                             let rows: Vec<Vec<T>> = parts.chunks(cols).map(<[T]>::to_vec).collect();
@@ -278,14 +279,18 @@ impl Engine {
                                 }
                                 a
                             });
-                            Value::Matrix(T::wrap(DenseMatrix::from_vec(1, cols, folded.ok_or("internal: no blocks")?)))
+                            Value::Matrix(T::wrap(DenseMatrix::from_vec(
+                                1,
+                                cols,
+                                folded.ok_or(Error::Internal("no blocks".into()))?,
+                            )))
                         } else {
-                            Value::Scalar(T::scalar(fold_tree(parts, pick).ok_or("internal: no blocks")?))
+                            Value::Scalar(T::scalar(fold_tree(parts, pick).ok_or(Error::Internal("no blocks".into()))?))
                         }
                     }
                 })
             })
-            .collect::<Result<Vec<Value>, String>>()?;
+            .collect::<Result<Vec<Value>, Error>>()?;
         Ok(Some(values))
     }
 }

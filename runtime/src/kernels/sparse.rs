@@ -4,13 +4,14 @@
 use daphne_ir::{Builtin, ValueType};
 
 use crate::csr::CsrMatrix;
+use crate::error::Error;
 use crate::matrix::Matrix;
 use crate::value::{Scalar, Value};
 
 /// Runs `op` on CSR operands without densifying them, where that gives exactly the dense
 /// result: `None` when the op needs the dense path.
-pub fn apply(cx: &super::Context, op: Builtin, args: &[Value]) -> Option<Result<Value, String>> {
-    let scaled = |m: &CsrMatrix, s: &Scalar, sparse_left: bool| -> Option<Result<Value, String>> {
+pub fn apply(cx: &super::Context, op: Builtin, args: &[Value]) -> Option<Result<Value, Error>> {
+    let scaled = |m: &CsrMatrix, s: &Scalar, sparse_left: bool| -> Option<Result<Value, Error>> {
         // Zero cells stay zero only for finite factors and non-zero divisors.
         let x = s.get::<f64>()?;
         let keeps_zero = x.is_finite() && (op == Builtin::EwMul || (x != 0.0 && sparse_left));
@@ -24,7 +25,7 @@ pub fn apply(cx: &super::Context, op: Builtin, args: &[Value]) -> Option<Result<
         };
         Some((|| match super::call(cx, op, &operands)?.into_iter().next() {
             Some(Value::Matrix(values)) => m.map_values(values).map(Value::Sparse),
-            _ => Err("internal: a scaled CSR matrix is not a matrix".to_owned()),
+            _ => Err(Error::Internal("a scaled CSR matrix is not a matrix".into())),
         })())
     };
     match (op, args) {
@@ -32,7 +33,7 @@ pub fn apply(cx: &super::Context, op: Builtin, args: &[Value]) -> Option<Result<
         // Zeros add nothing, so the sum of the stored values is the sum of all cells.
         (Builtin::SumAll, [Value::Sparse(m)]) => Some(
             super::call(cx, op, &[Value::Matrix(m.values().clone())])
-                .and_then(|v| v.into_iter().next().ok_or_else(|| "internal: no sum".to_owned())),
+                .and_then(|v| v.into_iter().next().ok_or_else(|| Error::Internal("no sum".into()))),
         ),
         (Builtin::EwMul | Builtin::EwDiv, [Value::Sparse(m), Value::Scalar(s)]) => scaled(m, s, true),
         (Builtin::EwMul, [Value::Scalar(s), Value::Sparse(m)]) => scaled(m, s, false),
