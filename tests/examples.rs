@@ -24,7 +24,8 @@ fn examples() -> Vec<(String, Vec<String>)> {
     names
         .into_iter()
         .map(|name| {
-            let script = std::fs::read_to_string(root.join(format!("examples/{name}.daph"))).expect("a readable example");
+            let script =
+                std::fs::read_to_string(root.join(format!("examples/{name}.daph"))).expect("a readable example");
             let args = script
                 .lines()
                 .find_map(|l| l.strip_prefix("# args:"))

@@ -17,7 +17,7 @@ use daphne_ir::{Combine, Module, OpKind, Split};
 use daphne_runtime::engine::Engine;
 use daphne_runtime::matrix::Matrix;
 use daphne_runtime::memory;
-use daphne_runtime::pipeline::PipelineId;
+use daphne_runtime::pipeline::{Attempt, PipelineId};
 use daphne_runtime::schedule::{Partitioning, Schedule};
 use daphne_runtime::value::Value;
 use tokio::sync::oneshot;
@@ -549,11 +549,11 @@ fn run_job(
             (true, Some(e)) => {
                 e.run_blocks(PipelineId { module: number, function: 0, op: id }, f, id, &mine, Some(block_rows))
             }
-            _ => None,
+            _ => Attempt::Declined,
         };
         let out = match compiled {
-            Some(r) => r.map_err(Status::aborted)?,
-            None => daphne_runtime::pipeline::run_blocks(cx, f, op, mine, &schedule, Some(block_rows))
+            Attempt::Ran(r) => r.map_err(Status::aborted)?,
+            Attempt::Declined => daphne_runtime::pipeline::run_blocks(cx, f, op, mine, &schedule, Some(block_rows))
                 .map_err(|(m, _)| Status::aborted(m))?,
         };
         per_group.push(out);

@@ -12,7 +12,7 @@ use daphne_ir::{Combine, Function, OpId, Split, ValueType};
 
 use crate::error::Error;
 use crate::matrix::{DenseMatrix, Matrix};
-use crate::pipeline::PipelineId;
+use crate::pipeline::{Attempt, PipelineId};
 use crate::schedule::Schedule;
 use crate::value::{Scalar, Value};
 
@@ -49,16 +49,10 @@ impl Engine {
         k
     }
 
-    /// Runs pipeline `id` of `f` on `inputs` with its kernel; `None` when there is no kernel,
-    /// the inputs are not what it was compiled for, or a cell failed a domain check (the
+    /// Runs pipeline `id` of `f` on `inputs` with its kernel; declined when there is no
+    /// kernel, the inputs are not what it was compiled for, or a cell failed a domain check (the
     /// caller interprets then, which reports the error exactly).
-    pub fn run(
-        &mut self,
-        key: PipelineId,
-        f: &Function,
-        id: OpId,
-        inputs: &[Value],
-    ) -> Option<Result<Vec<Value>, Error>> {
+    pub fn run(&mut self, key: PipelineId, f: &Function, id: OpId, inputs: &[Value]) -> Attempt<Error> {
         self.run_blocks(key, f, id, inputs, None)
     }
 
@@ -71,12 +65,17 @@ impl Engine {
         id: OpId,
         inputs: &[Value],
         block_rows: Option<usize>,
-    ) -> Option<Result<Vec<Value>, Error>> {
-        let kernel = self.kernel(key, f, id)?;
-        match kernel.elem {
+    ) -> Attempt<Error> {
+        let Some(kernel) = self.kernel(key, f, id) else { return Attempt::Declined };
+        let ran = match kernel.elem {
             ValueType::F32 => self.run_typed::<f32>(&kernel, inputs, block_rows),
             ValueType::Si64 => self.run_typed::<i64>(&kernel, inputs, block_rows),
             _ => self.run_typed::<f64>(&kernel, inputs, block_rows),
+        };
+        match ran {
+            Ok(Some(values)) => Attempt::Ran(Ok(values)),
+            Err(e) => Attempt::Ran(Err(e)),
+            Ok(None) => Attempt::Declined,
         }
     }
 
@@ -96,7 +95,15 @@ impl Engine {
         kernel: &Kernel,
         inputs: &[Value],
         block_rows: Option<usize>,
-    ) -> Option<Result<Vec<Value>, Error>> {
+    ) -> Result<Option<Vec<Value>>, Error> {
+        let Some((n, cols, prepared)) = Self::prepare::<T>(kernel, inputs) else { return Ok(None) };
+        self.execute(kernel, n, cols, &prepared, block_rows)
+    }
+
+    /// The inputs as the kernel takes them, with the row count and width; `None` when they
+    /// are not what it was compiled for.
+    #[allow(clippy::type_complexity)]
+    fn prepare<'v, T: Cell>(kernel: &Kernel, inputs: &'v [Value]) -> Option<(usize, usize, Vec<Prepared<'v, T>>)> {
         let mut n = None;
         let mut cols = kernel.cols.map(|c| c as usize);
         let mut prepared: Vec<Prepared<'_, T>> = Vec::with_capacity(inputs.len());
@@ -144,7 +151,7 @@ impl Engine {
             // A row vector of another width: the interpreter reports the error.
             return None;
         }
-        self.execute(kernel, n, cols, &prepared, block_rows).transpose()
+        Some((n, cols, prepared))
     }
 
     /// `Ok(None)` when a cell failed a domain check.

@@ -151,8 +151,17 @@ pub fn run_entry(
             scope,
             || {
                 let run = crate::pipeline::PipelineId::fresh();
-                let mut ex =
-                    Executor { module, run, options, cx, out, err, depth: 0, engine: None, timings: HashMap::new() };
+                let mut ex = Executor {
+                    module,
+                    run,
+                    options,
+                    cx,
+                    out,
+                    err,
+                    depth: 0,
+                    engine: Jit::NotMade,
+                    timings: HashMap::new(),
+                };
                 let r = ex.call(module.entry, args, None);
                 let _ = ex.out.flush();
                 if let Some(sink) = &ex.options.timings {
@@ -201,14 +210,22 @@ struct Executor<'m, 'w> {
     options: Options,
     /// What kernels run with.
     cx: kernels::Context,
-    /// The vectorized engine, made at the first pipeline (`None` until then, or when it
-    /// cannot be made: then pipelines are interpreted).
-    engine: Option<Result<crate::engine::Engine, Error>>,
+    /// The vectorized engine, made at the first pipeline.
+    engine: Jit,
     /// Pipeline timings by (function, op) when `options.timings` asks for them.
     timings: HashMap<(usize, usize), PipelineTiming>,
     out: &'w mut dyn Write,
     err: &'w mut dyn Write,
     depth: usize,
+}
+
+/// The executor's vectorized engine.
+enum Jit {
+    /// No pipeline ran yet.
+    NotMade,
+    Ready(crate::engine::Engine),
+    /// It could not be made (no JIT for this machine): pipelines are interpreted.
+    Unavailable,
 }
 
 /// What ended a region: its terminator's operands.
@@ -299,18 +316,20 @@ impl Executor<'_, '_> {
         if fetches(&op.kind) && args.iter().any(|a| matches!(a, Value::Remote(_))) {
             args = args.into_iter().map(Value::local).collect::<Result<_, _>>().map_err(|m| self.error(f, id, m))?;
         }
-        let mut sparse_result = None;
+        let mut sparse = None;
         if args.iter().any(|a| matches!(a, Value::Sparse(_))) {
             if let OpKind::Builtin(b) = &op.kind {
-                sparse_result = crate::kernels::sparse::apply(&self.cx, *b, &args);
+                sparse = crate::kernels::sparse::kernel(*b, &args).map(|k| (k, *b));
             }
-            if sparse_result.is_none() && densifies(&op.kind) {
+            if sparse.is_none() && densifies(&op.kind) {
                 args =
                     args.into_iter().map(Value::densify).collect::<Result<_, _>>().map_err(|m| self.error(f, id, m))?;
             }
         }
-        let results: Vec<Value> = match (&op.kind, sparse_result) {
-            (_, Some(out)) => vec![out.map_err(|m| self.error(f, id, m))?],
+        let results: Vec<Value> = match (&op.kind, sparse) {
+            (_, Some((kernel, b))) => {
+                vec![crate::kernels::sparse::apply(&self.cx, kernel, b, &args).map_err(|m| self.error(f, id, m))?]
+            }
             (kind, None) => self.compute(f, frame, id, kind, args)?,
         };
         if results.len() != op.results.len() {
@@ -490,14 +509,26 @@ impl Executor<'_, '_> {
                 let compiled = match (remote, self.options.ship_pipelines, self.options.vectorize) {
                     (Some(done), _, _) => Some(done),
                     (None, false, true) => {
-                        let schedule = self.options.schedule;
-                        let engine = self.engine.get_or_insert_with(|| crate::engine::Engine::new(schedule));
-                        engine.as_mut().ok().and_then(|e| {
-                            if self.options.timings.is_some() {
-                                compile_seconds = e.kernel(key, f, id)?.compile_time.as_secs_f64();
+                        if let Jit::NotMade = self.engine {
+                            self.engine = match crate::engine::Engine::new(self.options.schedule) {
+                                Ok(e) => Jit::Ready(e),
+                                Err(_) => Jit::Unavailable,
+                            };
+                        }
+                        match &mut self.engine {
+                            Jit::Ready(e) => {
+                                if self.options.timings.is_some()
+                                    && let Some(k) = e.kernel(key, f, id)
+                                {
+                                    compile_seconds = k.compile_time.as_secs_f64();
+                                }
+                                match e.run(key, f, id, &args) {
+                                    crate::pipeline::Attempt::Ran(r) => Some(r.map_err(|m| (m, None))),
+                                    crate::pipeline::Attempt::Declined => None,
+                                }
                             }
-                            e.run(key, f, id, &args).map(|r| r.map_err(|m| (m, None)))
-                        })
+                            Jit::NotMade | Jit::Unavailable => None,
+                        }
                     }
                     _ => None,
                 };

@@ -15,6 +15,17 @@ use crate::value::{Scalar, Value};
 /// if one did.
 pub type Failure = (Error, Option<Loc>);
 
+/// What a faster way of running a pipeline (its compiled kernel, the workers) did with it.
+#[derive(Debug)]
+pub enum Attempt<E = Failure> {
+    /// It ran: the results, or why the pipeline failed.
+    Ran(Result<Vec<Value>, E>),
+    /// Not for this way (no kernel, inputs it was not compiled for, a cell a kernel leaves to
+    /// the interpreter, a pipeline the workers do not take): the interpreter runs it, and
+    /// reports any failure exactly.
+    Declined,
+}
+
 /// A pipeline's identity for caches (compiled kernels, encoded modules): the number of the
 /// module it is part of, unique in the process (`PipelineId::fresh`), its function and op.
 /// Never a memory address, which a later module may reuse.

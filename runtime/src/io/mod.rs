@@ -68,10 +68,11 @@ fn format_of(path: &str, writing: bool) -> Result<Format, Error> {
 }
 
 #[cfg(not(feature = "parquet"))]
-fn no_parquet(path: &str) -> String {
+fn no_parquet(path: &str) -> Error {
     format!(
         "cannot read or write '{path}': this build of daphne-rs lacks Parquet support (it was built without the `parquet` feature)"
     )
+    .into()
 }
 
 /// What a file that carries its own schema (Parquet, DAPHNE binary) says it holds, shaped
