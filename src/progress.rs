@@ -20,14 +20,14 @@ pub const PERIOD: Duration = Duration::from_millis(250);
 /// passing them on to the cluster of a distributed run, or declining them all).
 #[derive(Debug)]
 pub struct Tracker {
-    cluster: Option<Arc<daphne_dist::coordinator::Cluster>>,
+    cluster: Option<Arc<daphne_distributed::coordinator::Cluster>>,
     done: AtomicU64,
     /// A pipeline is on the workers now.
     remote: AtomicBool,
 }
 
 impl Tracker {
-    pub fn new(cluster: Option<Arc<daphne_dist::coordinator::Cluster>>) -> Tracker {
+    pub fn new(cluster: Option<Arc<daphne_distributed::coordinator::Cluster>>) -> Tracker {
         Tracker { cluster, done: AtomicU64::new(0), remote: AtomicBool::new(false) }
     }
 

@@ -124,9 +124,9 @@ fn a_worker_joining_midway_takes_partitions() {
             .connect()
             .await
             .unwrap();
-        let attach = daphne_dist::auth::Attach::new(Some("join-token")).unwrap();
-        let mut c = daphne_dist::proto::worker_client::WorkerClient::with_interceptor(channel, attach);
-        c.info(daphne_dist::proto::InfoRequest {}).await.unwrap().into_inner().tasks
+        let attach = daphne_distributed::auth::Attach::new(Some("join-token")).unwrap();
+        let mut c = daphne_distributed::proto::worker_client::WorkerClient::with_interceptor(channel, attach);
+        c.info(daphne_distributed::proto::InfoRequest {}).await.unwrap().into_inner().tasks
     });
     assert!(tasks > 0, "the joined worker ran no task");
 }
@@ -168,10 +168,10 @@ fn a_worker_that_stops_answering_is_noticed_by_heartbeats() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             let mut c =
-                daphne_dist::proto::worker_client::WorkerClient::connect(format!("http://{}", workers.addrs[2]))
+                daphne_distributed::proto::worker_client::WorkerClient::connect(format!("http://{}", workers.addrs[2]))
                     .await
                     .unwrap();
-            c.info(daphne_dist::proto::InfoRequest {}).await.unwrap().into_inner().objects
+            c.info(daphne_distributed::proto::InfoRequest {}).await.unwrap().into_inner().objects
         })
     };
     let resumed = std::time::Instant::now();
@@ -288,12 +288,13 @@ fn joiners_that_do_not_serve_are_refused_without_touching_the_run() {
         rt.block_on(async {
             let channel =
                 tonic::transport::Endpoint::from_shared(format!("http://{at}")).unwrap().connect().await.unwrap();
-            let attach = daphne_dist::auth::Attach::new(Some("join-token")).unwrap();
-            let mut c = daphne_dist::proto::coordinator_client::CoordinatorClient::with_interceptor(channel, attach);
+            let attach = daphne_distributed::auth::Attach::new(Some("join-token")).unwrap();
+            let mut c =
+                daphne_distributed::proto::coordinator_client::CoordinatorClient::with_interceptor(channel, attach);
             for _ in 0..10 {
                 // An address nothing serves (the listener that had it is gone).
                 let address = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
-                let r = c.join(daphne_dist::proto::JoinRequest { address }).await;
+                let r = c.join(daphne_distributed::proto::JoinRequest { address }).await;
                 answers.push(r.map(|_| ()).map_err(|s| s.code()));
             }
         });

@@ -14,8 +14,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Workers, check, check_env};
-use daphne_dist::proto::worker_client::WorkerClient;
-use daphne_dist::proto::{self, InfoRequest};
+use daphne_distributed::proto::worker_client::WorkerClient;
+use daphne_distributed::proto::{self, InfoRequest};
 
 const DAPHNE: &str = env!("CARGO_BIN_EXE_daphne");
 

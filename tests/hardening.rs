@@ -11,14 +11,14 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{Rng, Workers, check, check_env};
-use daphne_dist::proto::worker_client::WorkerClient;
-use daphne_dist::proto::{self, InfoRequest};
+use daphne_distributed::proto::worker_client::WorkerClient;
+use daphne_distributed::proto::{self, InfoRequest};
 
 const DAPHNE: &str = env!("CARGO_BIN_EXE_daphne");
 const SCRIPT: &str = "run/distributed/resident.daph";
 
 type Client = WorkerClient<tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Attach>>;
-use daphne_dist::auth::Attach;
+use daphne_distributed::auth::Attach;
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime")
@@ -32,8 +32,8 @@ async fn client(addr: &str, session: Option<&str>) -> Client {
         attach = attach.with_session(s).unwrap();
     }
     WorkerClient::with_interceptor(channel, attach)
-        .max_decoding_message_size(daphne_dist::worker::MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(daphne_dist::worker::MAX_MESSAGE_BYTES)
+        .max_decoding_message_size(daphne_distributed::worker::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(daphne_distributed::worker::MAX_MESSAGE_BYTES)
 }
 
 fn info(addr: &str) -> proto::WorkerInfo {
@@ -59,7 +59,7 @@ fn row_sum_pipeline() -> bytes::Bytes {
 
 /// A dense f64 matrix header declaring `rows x cols` (no cells follow).
 fn declared(rows: u64, cols: u64) -> bytes::Bytes {
-    let mut b = vec![1u8, daphne_dist::codec::type_code(daphne_ir::ValueType::F64)];
+    let mut b = vec![1u8, daphne_distributed::codec::type_code(daphne_ir::ValueType::F64)];
     b.extend_from_slice(&rows.to_le_bytes());
     b.extend_from_slice(&cols.to_le_bytes());
     b.into()
@@ -109,7 +109,7 @@ fn tasks_that_imply_unbounded_work_are_refused_at_once() {
 fn fetches_are_streamed_and_absurd_chunk_sizes_refused() {
     let workers = Workers::start(1, 1);
     let addr = workers.addrs[0].clone();
-    let session = daphne_dist::worker::fresh_session();
+    let session = daphne_distributed::worker::fresh_session();
     rt().block_on(async {
         let mut c = client(&addr, Some(&session)).await;
         // A 4 MB object.
@@ -152,7 +152,7 @@ fn fetches_are_streamed_and_absurd_chunk_sizes_refused() {
 fn stores_and_inline_inputs_share_one_memory_budget() {
     let workers = Workers::start_with(1, 1, &["--memory-limit=40M"], &[], None);
     let addr = workers.addrs[0].clone();
-    let session = daphne_dist::worker::fresh_session();
+    let session = daphne_distributed::worker::fresh_session();
     let outcomes = rt().block_on(async {
         // Six stores of 12 MB at once: each reserves its bytes at its first chunk, so only as
         // many as fit are taken.
@@ -207,7 +207,7 @@ fn stores_and_inline_inputs_share_one_memory_budget() {
 fn objects_belong_to_their_session() {
     let workers = Workers::start(1, 1);
     let addr = workers.addrs[0].clone();
-    let (a, b) = (daphne_dist::worker::fresh_session(), daphne_dist::worker::fresh_session());
+    let (a, b) = (daphne_distributed::worker::fresh_session(), daphne_distributed::worker::fresh_session());
     rt().block_on(async {
         let mut ca = client(&addr, Some(&a)).await;
         let value = declared(0, 3);
@@ -374,7 +374,7 @@ fn mutated_and_hostile_messages_of_every_kind_leave_the_worker_serving() {
     let mut valid = declared(300, 4).to_vec();
     valid.extend((0..1200).flat_map(|i| f64::from(i).to_le_bytes()));
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let session = daphne_dist::worker::fresh_session();
+    let session = daphne_distributed::worker::fresh_session();
     let started = Instant::now();
     rt().block_on(async {
         let mut c = client(&addr, Some(&session)).await;

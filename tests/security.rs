@@ -8,8 +8,8 @@ mod common;
 use std::path::Path;
 
 use common::{Workers, check, check_env};
-use daphne_dist::proto::InfoRequest;
-use daphne_dist::proto::worker_client::WorkerClient;
+use daphne_distributed::proto::InfoRequest;
+use daphne_distributed::proto::worker_client::WorkerClient;
 
 const DAPHNE: &str = env!("CARGO_BIN_EXE_daphne");
 const SCRIPT: &str = "run/distributed/resident.daph";
@@ -288,10 +288,11 @@ fn joins_go_over_tls_when_the_run_uses_it() {
                 match channel {
                     Err(e) => Err(e.to_string()),
                     Ok(ch) => {
-                        let attach = daphne_dist::auth::Attach::new(Some("join-secret")).unwrap();
-                        let mut c =
-                            daphne_dist::proto::coordinator_client::CoordinatorClient::with_interceptor(ch, attach);
-                        c.join(daphne_dist::proto::JoinRequest { address: workers.addrs[0].clone() })
+                        let attach = daphne_distributed::auth::Attach::new(Some("join-secret")).unwrap();
+                        let mut c = daphne_distributed::proto::coordinator_client::CoordinatorClient::with_interceptor(
+                            ch, attach,
+                        );
+                        c.join(daphne_distributed::proto::JoinRequest { address: workers.addrs[0].clone() })
                             .await
                             .map(|_| ())
                             .map_err(|s| s.message().to_owned())

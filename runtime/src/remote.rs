@@ -2,7 +2,7 @@
 //! The executor passes such a value on (to variables, calls, loops and other pipelines)
 //! without touching it, and fetches it (`Remote::fetch`) when an op needs its cells: a print,
 //! a kernel outside pipelines, a pipeline that runs locally. What "elsewhere" is belongs to the
-//! distributed runtime (`daphne-dist`), behind `Resident`.
+//! distributed runtime (`daphne-distributed`), behind `Resident`.
 
 use std::sync::Arc;
 
