@@ -156,33 +156,34 @@ pub fn serve(cli: &WorkerCli) -> ExitCode {
         max_connections: cli.max_connections.map(|n| n as usize),
         idle_timeout: cli.idle_timeout.map(std::time::Duration::from_secs_f64),
     };
-    let served = rt.block_on(daphne_distributed::worker::serve(
-        addr,
-        options,
-        |bound| {
+    let served = rt.block_on(async {
+        use daphne_distributed::worker;
+        let server = worker::Server::new(worker::bind(addr).await?, options)?;
+        let bound = server.local_addr();
+        {
             use std::io::Write;
             let mut out = std::io::stdout();
             let _ = writeln!(out, "{}{bound}", daphne_distributed::launch::STARTED);
             let _ = out.flush();
-            if let Some(coordinator) = join.clone() {
-                let (token, tls) = (join_token.clone(), join_tls.clone());
-                std::thread::spawn(move || {
-                    let me = bound.to_string();
-                    if let Err(e) = daphne_distributed::worker::join(
-                        &coordinator,
-                        &me,
-                        token.as_deref(),
-                        &tls,
-                        std::time::Duration::from_secs(30),
-                    ) {
-                        eprintln!("error: {e}");
-                    }
-                });
-            }
-            Ok(())
-        },
-        stop,
-    ));
+        }
+        if let Some(coordinator) = join {
+            std::thread::spawn(move || {
+                let me = bound.to_string();
+                let timeout = std::time::Duration::from_secs(30);
+                if let Err(e) = worker::join(&coordinator, &me, join_token.as_deref(), &join_tls, timeout) {
+                    eprintln!("error: {e}");
+                }
+            });
+        }
+        server
+            .serve(async move {
+                tokio::select! {
+                    _ = stop => {}
+                    _ = worker::signalled() => {}
+                }
+            })
+            .await
+    });
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::codec;
+use crate::error::Error;
 use crate::link::{CallError, Link};
 use crate::proto::{self, Task};
 use bytes::Bytes;
@@ -105,7 +106,7 @@ enum Fail {
     /// The pipeline itself failed on a worker: running it locally reports the error exactly.
     Pipeline,
     /// The cluster failed (a worker unreachable, a broken answer).
-    Cluster(String),
+    Cluster(Error),
 }
 
 struct Inner {
@@ -175,9 +176,9 @@ impl Cluster {
         addrs: Vec<String>,
         options: Options,
         local: Option<crate::launch::LocalWorkers>,
-    ) -> Result<Cluster, String> {
+    ) -> Result<Cluster, Error> {
         if addrs.is_empty() {
-            return Err("no distributed workers".into());
+            return Err(Error::NoWorkers);
         }
         let link = crate::link::GrpcLink::connect(
             addrs,
@@ -226,16 +227,16 @@ impl Cluster {
         &self,
         addr: std::net::SocketAddr,
         token: Option<String>,
-    ) -> Result<std::net::SocketAddr, String> {
+    ) -> Result<std::net::SocketAddr, Error> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
-            .map_err(|e| format!("cannot start the join server: {e}"))?;
+            .map_err(|e| Error::Start { what: "the join server", cause: e.to_string() })?;
         let listener = rt
             .block_on(tokio::net::TcpListener::bind(addr))
-            .map_err(|e| format!("cannot accept joins on {addr}: {e}"))?;
-        let bound = listener.local_addr().map_err(|e| format!("cannot accept joins on {addr}: {e}"))?;
+            .map_err(|e| Error::AcceptJoins { addr, cause: e.to_string() })?;
+        let bound = listener.local_addr().map_err(|e| Error::AcceptJoins { addr, cause: e.to_string() })?;
         let service = tonic::service::interceptor::InterceptedService::new(
             proto::coordinator_server::CoordinatorServer::new(JoinService {
                 joining: self.inner.joining.clone(),
@@ -248,7 +249,7 @@ impl Cluster {
         // Joins are served over TLS when the coordinator has a certificate.
         let mut builder = tonic::transport::Server::builder();
         if let Some(tls) = self.inner.options.tls.server()? {
-            builder = builder.tls_config(tls).map_err(|e| format!("bad TLS files: {e}"))?;
+            builder = builder.tls_config(tls).map_err(|e| Error::Config(format!("bad TLS files: {e}")))?;
         }
         rt.spawn(async move {
             let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
@@ -337,7 +338,7 @@ impl Distribute for Cluster {
         inner.flush_frees();
         let inputs = match inputs.iter().map(|v| inner.revive(&self.inner, v)).collect::<Result<Vec<_>, _>>() {
             Ok(v) => v,
-            Err(message) => return Some(Err((message, None))),
+            Err(e) => return Some(Err((e.to_string(), None))),
         };
         match inner.run_resilient(&self.inner, f, id, inputs, n) {
             Ok(values) => {
@@ -345,7 +346,7 @@ impl Distribute for Cluster {
                 Some(Ok(values))
             }
             Err(Fail::Pipeline) => None,
-            Err(Fail::Cluster(message)) => Some(Err((message, None))),
+            Err(Fail::Cluster(e)) => Some(Err((e.to_string(), None))),
         }
     }
 
@@ -419,7 +420,7 @@ impl Inner {
     }
 
     /// Stores objects (worker, id, value) and broadcasts (id, value: on every worker).
-    fn store_all(&self, objects: Vec<(usize, u64, Value)>, broadcasts: Vec<(u64, Value)>) -> Result<(), String> {
+    fn store_all(&self, objects: Vec<(usize, u64, Value)>, broadcasts: Vec<(u64, Value)>) -> Result<(), Error> {
         if objects.is_empty() && broadcasts.is_empty() {
             return Ok(());
         }
@@ -444,7 +445,7 @@ impl Inner {
 
     /// Fetches objects (worker, id) and decodes them.
     /// `largest` is the size of the largest (encoded), so chunks are few enough for a worker.
-    fn fetch_all(&self, objects: &[(usize, u64)], largest: u64) -> Result<Vec<Value>, String> {
+    fn fetch_all(&self, objects: &[(usize, u64)], largest: u64) -> Result<Vec<Value>, Error> {
         let started = std::time::Instant::now();
         let got = self.link.fetch(objects, crate::chunk_size(largest, self.options.max_chunk_bytes))?;
         let mut values = Vec::with_capacity(got.len());
@@ -452,8 +453,11 @@ impl Inner {
         for (segments, &(w, _)) in got.iter().zip(objects) {
             let parts: Vec<&[u8]> = segments.iter().map(|s| s.as_ref()).collect();
             received += parts.iter().map(|p| p.len() as u64).sum::<u64>();
-            let v = codec::decode_segments(&parts)
-                .map_err(|e| format!("distributed worker {}: fetching a result failed: {e}", self.link.name(w)))?;
+            let v = codec::decode_segments(&parts).map_err(|e| Error::Call {
+                worker: self.link.name(w),
+                call: crate::error::Call::Fetch,
+                message: e.to_string(),
+            })?;
             values.push(v);
         }
         let mut t = self.transfer.lock().unwrap_or_else(|e| e.into_inner());
@@ -465,13 +469,13 @@ impl Inner {
     /// The encoded pipeline module of pipeline `id` of `f`.
     /// The pipeline as a module of its own: its bytes (what workers get) and the module (what
     /// the lineage of its outputs keeps, to run it again).
-    fn module(&self, f: &Function, id: OpId) -> Result<Shipped, String> {
+    fn module(&self, f: &Function, id: OpId) -> Result<Shipped, Error> {
         let key = (std::ptr::from_ref(f) as usize, id);
         let mut modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(b) = modules.get(&key) {
             return Ok(b.clone());
         }
-        let m = daphne_ir::pipeline::extract(f, id).ok_or("internal: not a pipeline")?;
+        let m = daphne_ir::pipeline::extract(f, id).ok_or_else(|| Error::internal("not a pipeline"))?;
         let b = (Bytes::from(m.to_bytes()), Arc::new(m));
         modules.insert(key, b.clone());
         Ok(b)
@@ -505,7 +509,7 @@ impl Inner {
     }
 
     /// Connects the worker at `addr` as a new one (it gets partitions from the next pipeline).
-    fn add_worker(&self, addr: &str) -> Result<usize, String> {
+    fn add_worker(&self, addr: &str) -> Result<usize, Error> {
         let w = self.link.add(addr)?;
         let instance = self.link.ping(&[w], self.options.heartbeat).first().copied().flatten().unwrap_or(0);
         self.alive.lock().unwrap_or_else(|e| e.into_inner()).push(true);
@@ -592,7 +596,7 @@ impl Inner {
 
     /// A value whose parts are all on live workers (a remote value with parts on a dead
     /// worker is computed again from its lineage).
-    fn revive(&self, me: &Arc<Inner>, v: &Value) -> Result<Value, String> {
+    fn revive(&self, me: &Arc<Inner>, v: &Value) -> Result<Value, Error> {
         if let Value::Remote(r) = v
             && let Some(p) = self.parts_of(r)
         {
@@ -606,14 +610,14 @@ impl Inner {
     }
 
     /// Computes a value again from its lineage, on the live workers.
-    fn rebuild(&self, me: &Arc<Inner>, lineage: &Lineage) -> Result<Value, String> {
+    fn rebuild(&self, me: &Arc<Inner>, lineage: &Lineage) -> Result<Value, Error> {
         match lineage {
             Lineage::Here(v) => Ok(v.clone()),
             Lineage::Computed { module, output, inputs, .. } => {
                 let values = inputs.iter().map(|l| self.rebuild(me, l)).collect::<Result<Vec<_>, _>>()?;
                 let f = &module.functions[0];
-                let id = *f.body.ops.first().ok_or("internal: an empty lineage module")?;
-                let OpKind::Pipeline(spec) = &f.ops[id].kind else { return Err("internal: not a pipeline".into()) };
+                let id = *f.body.ops.first().ok_or_else(|| Error::internal("an empty lineage module"))?;
+                let OpKind::Pipeline(spec) = &f.ops[id].kind else { return Err(Error::internal("not a pipeline")) };
                 let n = values
                     .iter()
                     .zip(&spec.splits)
@@ -626,10 +630,10 @@ impl Inner {
                     })
                     .unwrap_or(0);
                 let out = self.run_resilient(me, f, id, values, n).map_err(|e| match e {
-                    Fail::Pipeline => "internal: a pipeline failed when it ran again".to_owned(),
+                    Fail::Pipeline => Error::internal("a pipeline failed when it ran again"),
                     Fail::Cluster(m) => m,
                 })?;
-                out.into_iter().nth(*output).ok_or_else(|| "internal: a lineage output is missing".to_owned())
+                out.into_iter().nth(*output).ok_or_else(|| Error::internal("a lineage output is missing"))
             }
         }
     }
@@ -659,7 +663,7 @@ impl Inner {
                         continue;
                     }
                     if self.live().is_empty() {
-                        return Err(Fail::Cluster(format!("no distributed worker is left ({message})")));
+                        return Err(Fail::Cluster(Error::NoneLeftAfter(Box::new(message))));
                     }
                     inputs =
                         inputs.iter().map(|v| self.revive(me, v)).collect::<Result<_, _>>().map_err(Fail::Cluster)?;
@@ -682,7 +686,7 @@ impl Inner {
         let w_all = self.link.workers();
         let live = self.live();
         if live.is_empty() {
-            return Err(Fail::Cluster("no distributed worker is left".into()));
+            return Err(Fail::Cluster(Error::NoneLeft));
         }
         let (group_rows, ranges) = partition(n, live.len());
         // Every worker's rows (the live ones in order get the groups); workers without groups
@@ -713,7 +717,7 @@ impl Inner {
                 }
                 continue;
             }
-            let local = v.clone().local().map_err(Fail::Cluster)?;
+            let local = v.clone().local().map_err(|e| Fail::Cluster(Error::Runtime(e)))?;
             let identity = identity(&local);
             let role = if *split == Split::Rows { Role::Rows(n) } else { Role::Broadcast };
             let small = match &local {
@@ -723,7 +727,7 @@ impl Inner {
                 _ => false,
             };
             if role == Role::Broadcast && small {
-                let bytes = Bytes::from(codec::encode(&local).map_err(Fail::Cluster)?);
+                let bytes = Bytes::from(codec::encode(&local).map_err(|e| Fail::Cluster(e.into()))?);
                 for &w in &active {
                     task_inputs[w].push(proto::Input { source: Some(proto::input::Source::Inline(bytes.clone())) });
                 }
@@ -753,9 +757,10 @@ impl Inner {
                     for &w in active.iter().filter(|_| role != Role::Broadcast) {
                         let part = match &local {
                             Value::Matrix(m) => Value::Matrix(m.row_range(rows[w].start, rows[w].end)),
-                            Value::Sparse(m) => {
-                                Value::Sparse(m.row_range(rows[w].start, rows[w].end).map_err(Fail::Cluster)?)
-                            }
+                            Value::Sparse(m) => Value::Sparse(
+                                m.row_range(rows[w].start, rows[w].end)
+                                    .map_err(|e| Fail::Cluster(Error::Runtime(e)))?,
+                            ),
                             other => other.clone(),
                         };
                         let oid = self.fresh_id();
@@ -777,7 +782,7 @@ impl Inner {
                 }
             };
             for &w in &active {
-                let id = ids[w].ok_or_else(|| Fail::Cluster("internal: an input missing on a worker".into()))?;
+                let id = ids[w].ok_or_else(|| Fail::Cluster(Error::internal("an input missing on a worker")))?;
                 task_inputs[w].push(by_object(id));
             }
         }
@@ -859,11 +864,11 @@ impl Inner {
         rows: &[std::ops::Range<usize>],
         results: Vec<proto::TaskResult>,
         (module, inputs): (Arc<Module>, Vec<Arc<Lineage>>),
-    ) -> Result<Vec<Value>, String> {
+    ) -> Result<Vec<Value>, Error> {
         let depth = 1 + inputs.iter().map(|l| l.depth()).max().unwrap_or(0);
         let op = &f.ops[id];
-        let OpKind::Pipeline(spec) = &op.kind else { return Err("internal: not a pipeline".into()) };
-        let broken = |w: usize| format!("distributed worker {}: a malformed task result", self.link.name(w));
+        let OpKind::Pipeline(spec) = &op.kind else { return Err(Error::internal("not a pipeline")) };
+        let broken = |w: usize| Error::Task { worker: self.link.name(w), message: "a malformed task result".into() };
         for (&w, r) in active.iter().zip(&results) {
             if r.outputs.len() != spec.combines.len() {
                 return Err(broken(w));
@@ -901,13 +906,13 @@ impl Inner {
                 let remote = Remote {
                     rows: n,
                     cols: cols.unwrap_or(0) as usize,
-                    value_type: vt.ok_or("internal: a row output without parts")?,
+                    value_type: vt.ok_or_else(|| Error::internal("a row output without parts"))?,
                     data: Arc::new(data),
                 };
                 if depth >= MAX_LINEAGE {
                     // A checkpoint: the value is brought here once, so lineages stay short (a
                     // loop of a thousand iterations is not replayed from its start).
-                    let here = remote.fetch()?;
+                    let here = remote.fetch().map_err(Error::Runtime)?;
                     if let Some(p) = self.parts_of(&remote) {
                         *p.lineage.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(Lineage::Here(here));
                     }
@@ -944,22 +949,26 @@ impl Inner {
                     here[*slot] = Some(v);
                 }
             }
-            let parts: Vec<Value> = here.into_iter().collect::<Option<_>>().ok_or("internal: a part missing")?;
+            let parts: Vec<Value> =
+                here.into_iter().collect::<Option<_>>().ok_or_else(|| Error::internal("a part missing"))?;
             values.push(match c {
                 Combine::Cols => {
                     let ms: Vec<Matrix> = parts
                         .into_iter()
                         .map(|p| match p {
                             Value::Matrix(m) => Ok(m),
-                            _ => Err("internal: a column output part is not a matrix".to_owned()),
+                            _ => Err(Error::internal("a column output part is not a matrix")),
                         })
                         .collect::<Result<_, _>>()?;
-                    Value::Matrix(Matrix::concat(&ms, false).ok_or("internal: column parts of different shapes")?)
+                    Value::Matrix(
+                        Matrix::concat(&ms, false)
+                            .ok_or_else(|| Error::internal("column parts of different shapes"))?,
+                    )
                 }
-                _ => fold_tree(parts.into_iter().map(Ok).collect(), |a: Result<Value, String>, b| {
-                    daphne_runtime::pipeline::combine_two(f, r, c, a?, b?)
+                _ => fold_tree(parts.into_iter().map(Ok).collect(), |a: Result<Value, Error>, b| {
+                    daphne_runtime::pipeline::combine_two(f, r, c, a?, b?).map_err(Error::Runtime)
                 })
-                .ok_or("internal: no parts to fold")??,
+                .ok_or_else(|| Error::internal("no parts to fold"))??,
             });
         }
         Ok(values)
@@ -1103,10 +1112,10 @@ impl Resident for Parts {
                 self.inner.check_workers();
                 let alive = self.inner.alive.lock().unwrap_or_else(|e| e.into_inner()).clone();
                 if !self.parts.iter().any(|(w, _, _)| !alive[*w]) {
-                    return Err(e);
+                    return Err(e.to_string());
                 }
                 let lineage = self.lineage.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                let v = self.inner.rebuild(&self.inner, &lineage)?.local()?;
+                let v = self.inner.rebuild(&self.inner, &lineage).map_err(|e| e.to_string())?.local()?;
                 *fetched = Some(v.clone());
                 return Ok(v);
             }
@@ -1115,7 +1124,7 @@ impl Resident for Parts {
             .into_iter()
             .map(|p| match p {
                 Value::Matrix(m) => Ok(m),
-                other => Err(format!("internal: a fetched part is {}", other.describe())),
+                other => Err(Error::internal(format!("a fetched part is {}", other.describe())).to_string()),
             })
             .collect::<Result<_, _>>()?;
         let v = Value::Matrix(Matrix::concat(&ms, true).ok_or("internal: fetched parts of different shapes")?);

@@ -20,12 +20,15 @@ pub mod auth;
 pub mod codec;
 pub mod conn;
 pub mod coordinator;
+pub mod error;
 pub mod launch;
 pub mod link;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 pub mod tls;
 pub mod worker;
+
+pub use error::{Error, Refusal};
 
 /// The generated protocol (`proto/worker.proto`).
 #[allow(clippy::all, clippy::pedantic, missing_docs)]

@@ -682,12 +682,12 @@ fn main_slurm(cli: &Cli, started: std::time::Instant) -> ExitCode {
                 tls: tls_files(cli),
                 ..daphne_distributed::worker::ServeOptions::default()
             };
-            let served = rt.block_on(daphne_distributed::worker::serve(
-                listen,
-                options,
-                |bound| slurm.announce(bound),
-                std::future::pending(),
-            ));
+            let served = rt.block_on(async {
+                use daphne_distributed::worker;
+                let server = worker::Server::new(worker::bind(listen).await?, options)?;
+                slurm.announce(server.local_addr())?;
+                server.serve(worker::signalled()).await
+            });
             report(served.map_err(runtime_error))
         }
         Role::Coordinator => {
@@ -746,7 +746,7 @@ fn main_mpi(cli: &Cli, started: std::time::Instant) -> ExitCode {
 #[cfg(not(feature = "mpi"))]
 fn main_mpi(_cli: &Cli, _started: std::time::Instant) -> ExitCode {
     report(Err(runtime_error(
-        "this daphne was built without the MPI backend: build it with `cargo build --release --features mpi` (needs Open MPI: apt-get install libopenmpi-dev openmpi-bin libclang-dev)".into(),
+        "this daphne was built without the MPI backend: build it with `cargo build --release --features mpi` (needs Open MPI: apt-get install libopenmpi-dev openmpi-bin libclang-dev)".to_owned(),
     )))
 }
 
@@ -756,7 +756,7 @@ fn tls_files(cli: &Cli) -> daphne_distributed::tls::Files {
 }
 
 /// A failure of the distributed set-up: a runtime error (exit 3).
-fn runtime_error(message: String) -> Failure {
+fn runtime_error(message: impl std::fmt::Display) -> Failure {
     Failure { message: format!("error: {message}\n"), status: Status::ExecutionError }
 }
 
@@ -956,7 +956,7 @@ fn connect(
             let chosen: Box<dyn launch::Launcher> = match (cli.launcher.as_deref(), launch::from_env()) {
                 (Some("static"), None) => {
                     return Err(runtime_error(
-                        "--launcher=static needs DISTRIBUTED_WORKERS=host:port,host:port".into(),
+                        "--launcher=static needs DISTRIBUTED_WORKERS=host:port,host:port".to_owned(),
                     ));
                 }
                 (Some("static") | None, Some(addrs)) => Box::new(launch::StaticList(addrs)),
@@ -982,7 +982,7 @@ fn connect(
     if let Some(at) = cli.accept_joins {
         if token.is_none() && !cli.insecure {
             return Err(runtime_error(
-                "--accept-joins needs an auth token (--auth-token-file or DAPHNE_AUTH_TOKEN, the same the workers have): anyone who reaches the port could join the run. Give --insecure to accept joins without one".into(),
+                "--accept-joins needs an auth token (--auth-token-file or DAPHNE_AUTH_TOKEN, the same the workers have): anyone who reaches the port could join the run. Give --insecure to accept joins without one".to_owned(),
             ));
         }
         let bound = cluster.accept_joins(at, token).map_err(runtime_error)?;
