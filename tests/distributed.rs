@@ -127,7 +127,7 @@ fn a_worker_answers_garbage_with_errors_and_keeps_serving() {
             inline_limit: 1 << 20,
             keep_rows: true,
             vectorize: true,
-            partitioning: "STATIC".into(),
+            partitioning: proto::Partitioning::Static as i32,
             grain_rows: 1,
         };
         // Invalid IR, an unknown object, a malformed inline value.

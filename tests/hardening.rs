@@ -74,7 +74,7 @@ fn task(pipeline: bytes::Bytes, input: bytes::Bytes, block_rows: u64, group_rows
         inline_limit: 1 << 20,
         keep_rows: true,
         vectorize: true,
-        partitioning: "STATIC".into(),
+        partitioning: proto::Partitioning::Static as i32,
         grain_rows: 1,
     }
 }
@@ -392,7 +392,8 @@ fn mutated_and_hostile_messages_of_every_kind_leave_the_worker_serving() {
                         t.inputs = vec![input; 1 + rng.below(2) as usize];
                         t.inline_limit = size(&mut rng);
                         t.grain_rows = size(&mut rng);
-                        t.partitioning = ["STATIC", "GSS", "", "??"][rng.below(4) as usize].into();
+                        // Known schemes, unspecified, and numbers the protocol does not have.
+                        t.partitioning = [1, 3, 0, 13, -7, i32::MAX][rng.below(6) as usize];
                         c.compute(t).await.map(|_| ())
                     }
                     1 => {
@@ -436,4 +437,43 @@ fn mutated_and_hostile_messages_of_every_kind_leave_the_worker_serving() {
     assert!(i.rss_bytes < 1 << 30, "the worker grew to {} bytes", i.rss_bytes);
     eprintln!("{cases} messages in {:?}", started.elapsed());
     still_serves(&addr);
+}
+
+#[test]
+fn a_worker_served_in_process_refuses_unknown_partitioning_schemes_and_stops_on_its_token() {
+    // The test binds port 0 itself and hands the listener over: no port is picked and let go.
+    let rt = rt();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let options = daphne_distributed::worker::ServeOptions { threads: 1, ..Default::default() };
+    let served = rt.spawn(daphne_distributed::worker::serve(listener, options, async {
+        let _ = stopped.await;
+    }));
+    let mut valid = declared(300, 4).to_vec();
+    valid.extend((0..1200).flat_map(|i| f64::from(i).to_le_bytes()));
+    let b = daphne_ir::pipeline::block_rows(300) as u64;
+    // Every output inline (no worker-chosen object ids), so answers compare.
+    let ok = proto::Task { keep_rows: false, ..task(row_sum_pipeline(), valid.into(), b, b) };
+    rt.block_on(async {
+        let mut c = client(&addr, None).await;
+        for number in [0, 13, -1, i32::MAX] {
+            let mut t = ok.clone();
+            t.partitioning = number;
+            let e = c.compute(t).await.unwrap_err();
+            assert_eq!(e.code(), tonic::Code::InvalidArgument, "scheme {number}: {e:?}");
+            assert!(e.message().contains("partitioning scheme"), "scheme {number}: {e:?}");
+        }
+        // Every scheme the protocol has runs, and gives the same sums.
+        let mut answers = Vec::new();
+        for (_, p) in daphne_runtime::schedule::Partitioning::ALL {
+            let mut t = ok.clone();
+            t.partitioning = daphne_distributed::wire::partitioning(p) as i32;
+            answers.push(c.compute(t).await.unwrap_or_else(|e| panic!("{p:?}: {e:?}")).into_inner());
+        }
+        assert!(answers.windows(2).all(|w| w[0] == w[1]), "schemes disagree");
+    });
+    stop.send(()).unwrap();
+    let ended = rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), served).await });
+    assert!(matches!(ended, Ok(Ok(Ok(())))), "the worker did not stop on its token: {ended:?}");
 }

@@ -53,7 +53,7 @@ pub struct Options {
     pub min_cells: usize,
     /// The engine options the workers use (`--no-vec`, `--partitioning`, `--grain-size`).
     pub vectorize: bool,
-    pub partitioning: String,
+    pub partitioning: daphne_runtime::schedule::Partitioning,
     pub grain_rows: usize,
     /// Stop the workers when the run ends (a launcher started them for it).
     pub stop_workers: bool,
@@ -72,7 +72,7 @@ impl Default for Options {
             max_chunk_bytes: 4 << 20,
             min_cells: 1 << 18,
             vectorize: true,
-            partitioning: "STATIC".into(),
+            partitioning: daphne_runtime::schedule::Partitioning::Static,
             grain_rows: 1,
             stop_workers: false,
             token: None,
@@ -804,7 +804,7 @@ impl Inner {
                     inline_limit,
                     keep_rows: true,
                     vectorize: self.options.vectorize,
-                    partitioning: self.options.partitioning.clone(),
+                    partitioning: crate::wire::partitioning(self.options.partitioning) as i32,
                     grain_rows: self.options.grain_rows as u64,
                 };
                 (w, task)

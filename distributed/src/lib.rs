@@ -10,7 +10,7 @@
 //!   on loopback for the run.
 //! - `link.rs`: the coordinator's transport (`Link`): gRPC, or MPI ranks (`mpi.rs`, feature
 //!   `mpi`).
-//! - `codec.rs`: the wire form of values.
+//! - `codec.rs`: the wire form of values; `wire.rs`: the protocol's typed fields.
 //!
 //! Architecture Invariant: a distributed run prints the same bytes as a local one: workers cut
 //! their rows by the global block size and return one result per aligned group of blocks, and
@@ -26,6 +26,7 @@ pub mod link;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 pub mod tls;
+pub mod wire;
 pub mod worker;
 
 pub use error::{Error, Refusal};

@@ -17,7 +17,7 @@ use daphne_ir::{Combine, Module, OpKind, Split};
 use daphne_runtime::engine::Engine;
 use daphne_runtime::matrix::Matrix;
 use daphne_runtime::memory;
-use daphne_runtime::schedule::{Partitioning, Schedule};
+use daphne_runtime::schedule::Schedule;
 use daphne_runtime::value::Value;
 use tokio::sync::oneshot;
 use tokio_stream::StreamExt;
@@ -457,6 +457,13 @@ fn run_job(
     mut engine: Option<&mut Engine>,
     state: &State,
 ) -> Result<Outputs, Refusal> {
+    // The engine's options first: a task that names no known scheme is refused before its IR
+    // is decoded.
+    let schedule = Schedule {
+        threads: state.threads,
+        partitioning: crate::wire::partitioning_of(task.partitioning)?,
+        grain_rows: (task.grain_rows as usize).max(1),
+    };
     let module = match modules.get(&task.pipeline) {
         Some(m) => m.clone(),
         None => {
@@ -511,11 +518,6 @@ fn run_job(
         return Err(Refusal::aborted(e));
     }
     let _outputs = memory::reserve(bytes, "the task's outputs").map_err(exhausted)?;
-    let schedule = Schedule {
-        threads: state.threads,
-        partitioning: Partitioning::parse(&task.partitioning).unwrap_or_default(),
-        grain_rows: (task.grain_rows as usize).max(1),
-    };
     if let Some(e) = engine.as_deref_mut() {
         e.set_schedule(schedule);
     }

@@ -934,7 +934,7 @@ fn connect(
     let mut options = coordinator::Options {
         backend: cli.dist_backend.unwrap_or_default(),
         vectorize: !cli.no_vec,
-        partitioning: format!("{:?}", schedule.partitioning).to_ascii_uppercase(),
+        partitioning: schedule.partitioning,
         grain_rows: schedule.grain_rows,
         ..coordinator::Options::default()
     };
