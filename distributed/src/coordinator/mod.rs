@@ -1,0 +1,334 @@
+//! The coordinator: the executor's `Distribute` over gRPC workers.
+//!
+//! A pipeline is distributed when it has row-split inputs, no frames or lists, and either
+//! enough cells to pay for the network (`min_cells`) or an input already on the workers.
+//! Its rows are cut by `daphne_ir::pipeline::partition`: every worker gets a contiguous run of
+//! aligned groups of blocks and returns per group the folded reductions, which are folded here
+//! along the canonical tree, so the bits are those of a local run. Row-split inputs are stored
+//! on each worker as its rows, broadcast inputs whole (small ones inline in the task); both are
+//! cached by the identity of their cells and reused while the script holds the value. Row
+//! outputs stay on the workers as remote values (`Resident`): a later pipeline over the same
+//! rows uses them in place, anything else fetches them. Objects are freed on the workers when
+//! the script drops the value (remote values when their last reference goes, cached inputs at
+//! the next pipeline after the script let go of them).
+//!
+//! The jobs, one module each:
+//! - `placement.rs`: which workers get which rows, and the ids of stored objects;
+//! - `cache.rs`: the input cache, the values seen before, and the objects to free;
+//! - `tasks.rs`: a pipeline's module, its inputs stored or inlined, the tasks sent;
+//! - `assemble.rs`: the results from the workers' answers (remote values, folds), fetches;
+//! - `recovery.rs`: lineages, health checks, and values computed again on the survivors;
+//! - `joins.rs`: the join service and the workers it admits.
+//!
+//! Architecture Invariant: all state the coordinator's threads share is one `Shared` behind
+//! one lock (`Inner::state`), held for short sections only: never across a call of the link
+//! (the network), a fetch or a rebuild, and never while a remote value may be dropped (a
+//! remote value's `Drop` takes it to queue its frees). A remote value's own locks
+//! (`Parts::fetched`, `Parts::lineage`) may be held while it is taken, never the other way
+//! round; the link's locks are taken inside link calls only, so never under it either.
+
+mod assemble;
+mod cache;
+mod joins;
+mod placement;
+mod recovery;
+mod tasks;
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::error::Error;
+use crate::link::Link;
+use crate::proto;
+use daphne_ir::{Combine, Function, OpId, OpKind, Split};
+use daphne_runtime::exec::Distribute;
+use daphne_runtime::pipeline::Failure;
+use daphne_runtime::value::Value;
+
+pub use crate::link::{Backend, CONNECT_TIMEOUT};
+
+use cache::{Cached, Identity, Role};
+use tasks::Shipped;
+
+/// How the coordinator works.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub backend: Backend,
+    /// The largest message of a stored or fetched object (`--max-distr-chunk-size`).
+    pub max_chunk_bytes: usize,
+    /// Pipelines whose row-split inputs have fewer cells run locally, unless an input is
+    /// already on the workers.
+    pub min_cells: usize,
+    /// The engine options the workers use (`--no-vec`, `--partitioning`, `--grain-size`).
+    pub vectorize: bool,
+    pub partitioning: daphne_runtime::schedule::Partitioning,
+    pub grain_rows: usize,
+    /// Stop the workers when the run ends (a launcher started them for it).
+    pub stop_workers: bool,
+    /// The token every call carries (`--auth-token-file`, `DAPHNE_AUTH_TOKEN`).
+    pub token: Option<String>,
+    /// How long a worker may take to answer a health check before it counts as dead.
+    pub heartbeat: std::time::Duration,
+    /// TLS files (`--tls-ca`, and `--tls-cert`/`--tls-key` for a client certificate).
+    pub tls: crate::tls::Files,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            backend: Backend::Async,
+            max_chunk_bytes: 4 << 20,
+            min_cells: 1 << 18,
+            vectorize: true,
+            partitioning: daphne_runtime::schedule::Partitioning::Static,
+            grain_rows: 1,
+            stop_workers: false,
+            token: None,
+            heartbeat: std::time::Duration::from_secs(5),
+            tls: crate::tls::Files::default(),
+        }
+    }
+}
+
+/// What a run sent to and fetched from its workers (`--timing` reports it).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Transfer {
+    pub stored_bytes: u64,
+    /// Wall time of the stores (encoding included).
+    pub store_seconds: f64,
+    pub fetched_bytes: u64,
+    /// Wall time of the fetches (decoding included).
+    pub fetch_seconds: f64,
+    /// Of the stores, the broadcasts (bytes summed over the workers that got them).
+    pub broadcast_bytes: u64,
+    pub broadcast_seconds: f64,
+    /// Pipelines run on the workers.
+    pub pipelines: u64,
+    /// Pipelines run again from a lineage, to compute values lost with a worker.
+    pub rebuilt: u64,
+    /// The longest lineage run again (in pipelines): a lineage starts at its value's last
+    /// checkpoint, so this stays below `MAX_LINEAGE`.
+    pub rebuilt_depth: u64,
+}
+
+/// A failure of a distributed pipeline.
+enum Fail {
+    /// The pipeline itself failed on a worker: running it locally reports the error exactly.
+    Pipeline,
+    /// The cluster failed (a worker unreachable, a broken answer).
+    Cluster(Error),
+}
+
+/// Everything the coordinator's threads share (the interpreter's, the join service's, and
+/// whichever thread drops a remote value), under `Inner::state`.
+struct Shared {
+    /// Inputs stored on the workers, by the identity of their cells and how they are split.
+    cache: HashMap<(Identity, Role), Cached>,
+    /// Pipeline modules by (function address, op): extracted and encoded once.
+    modules: HashMap<(usize, OpId), Shipped>,
+    /// Which workers still answer (a worker that fails a call and then a health check is
+    /// dead; its partitions are re-created on the others).
+    alive: Vec<bool>,
+    /// Every worker's instance when the run connected it: another one at the same address
+    /// means the worker restarted, and holds nothing of this run.
+    instances: Vec<u64>,
+    /// Row-split inputs and row outputs of pipelines that ran locally, by identity (a clone
+    /// keeps each alive and unique until the script drops it).
+    seen: HashMap<Identity, Value>,
+    /// What went over the network.
+    transfer: Transfer,
+    /// Workers that asked to join (and answered a probe), not yet connected.
+    joining: Vec<String>,
+    /// Objects to free, per worker: sent at the next pipeline.
+    to_free: Vec<Vec<u64>>,
+}
+
+struct Inner {
+    link: Box<dyn Link>,
+    options: Options,
+    /// Ids this coordinator gives objects: from a random base, so coordinators sharing
+    /// workers do not collide.
+    next_id: AtomicU64,
+    /// The one lock (see the module's invariant); shared with the join service.
+    state: Arc<Mutex<Shared>>,
+}
+
+impl Inner {
+    /// The shared state, for a short section (see the module's invariant).
+    fn state(&self) -> MutexGuard<'_, Shared> {
+        lock(&self.state)
+    }
+}
+
+/// Takes the coordinator's lock (a thread that panicked holding it left consistent state:
+/// every section completes its changes before anything can fail).
+fn lock(state: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A connection to the workers; the executor's `Distribute`.
+pub struct Cluster {
+    inner: Arc<Inner>,
+    /// The server taking joins (`accept_joins`), kept running while the cluster lives.
+    joins: Mutex<Option<tokio::runtime::Runtime>>,
+    /// What the workers reported when the run connected: address, threads, memory.
+    workers: Vec<proto::WorkerInfo>,
+    /// Workers started for this run (stopped when the cluster goes).
+    _local: Option<crate::launch::LocalWorkers>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Cluster({:?})", self.names())
+    }
+}
+
+impl Cluster {
+    /// Connects to gRPC workers at `addrs` (each within `CONNECT_TIMEOUT`, checked with an
+    /// info call); `local` are the processes behind them when this run started them.
+    pub fn connect(
+        addrs: Vec<String>,
+        options: Options,
+        local: Option<crate::launch::LocalWorkers>,
+    ) -> Result<Cluster, Error> {
+        if addrs.is_empty() {
+            return Err(Error::NoWorkers);
+        }
+        let link = crate::link::GrpcLink::connect(
+            addrs,
+            options.backend,
+            options.token.as_deref(),
+            &options.tls,
+            options.heartbeat,
+        )?;
+        Ok(Cluster::over(Box::new(link), options, local))
+    }
+
+    /// A cluster of the workers behind `link`.
+    pub fn over(link: Box<dyn Link>, options: Options, local: Option<crate::launch::LocalWorkers>) -> Cluster {
+        let base = {
+            let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+            let mixed = (t as u64 ^ (u64::from(std::process::id()) << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            (mixed >> 2) | 1
+        };
+        let n = link.workers();
+        let workers = link.info().unwrap_or_default();
+        let workers = if workers.len() == n { workers } else { vec![proto::WorkerInfo::default(); n] };
+        let instances = workers.iter().map(|w| w.instance).collect();
+        Cluster {
+            workers,
+            inner: Arc::new(Inner {
+                link,
+                options,
+                next_id: AtomicU64::new(base),
+                state: Arc::new(Mutex::new(Shared {
+                    cache: HashMap::new(),
+                    modules: HashMap::new(),
+                    alive: vec![true; n],
+                    instances,
+                    seen: HashMap::new(),
+                    transfer: Transfer::default(),
+                    joining: Vec::new(),
+                    to_free: vec![Vec::new(); n],
+                })),
+            }),
+            joins: Mutex::new(None),
+            _local: local,
+        }
+    }
+
+    /// What this run sent and fetched so far.
+    pub fn transfer(&self) -> Transfer {
+        self.inner.state().transfer
+    }
+
+    /// What the workers reported when the run connected (address, threads, memory).
+    pub fn workers(&self) -> &[proto::WorkerInfo] {
+        &self.workers
+    }
+
+    /// How the workers are named (addresses, or ranks).
+    pub fn names(&self) -> Vec<String> {
+        (0..self.inner.link.workers()).map(|w| self.inner.link.name(w)).collect()
+    }
+}
+
+impl Drop for Cluster {
+    /// Frees everything this run stored on the workers (workers outlive runs when they are
+    /// listed in `DISTRIBUTED_WORKERS`), waiting a little for the answers.
+    fn drop(&mut self) {
+        let inner = &self.inner;
+        inner.drop_cache();
+        let pending = inner.take_frees();
+        inner.link.free(pending, true);
+        // Whatever else the session holds (parts of a store that failed midway) goes too.
+        inner.link.end_session();
+        if let Some(rt) = self.joins.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            rt.shutdown_background();
+        }
+        if inner.options.stop_workers {
+            inner.link.stop();
+        }
+    }
+}
+
+impl Distribute for Cluster {
+    fn run(&self, f: &Function, id: OpId, inputs: &[Value]) -> Option<Result<Vec<Value>, Failure>> {
+        let inner = &self.inner;
+        let op = f.ops.try_get(id)?;
+        let OpKind::Pipeline(spec) = &op.kind else { return None };
+        // Which pipelines go to the workers.
+        let (mut n, mut cells, mut resident) = (None, 0usize, false);
+        for (v, s) in inputs.iter().zip(&spec.splits) {
+            let (rows, cols) = match (s, v) {
+                (Split::Rows, Value::Matrix(m)) => (m.rows(), m.cols()),
+                (Split::Rows, Value::Sparse(m)) => (m.rows(), m.cols()),
+                (Split::Rows, Value::Remote(r)) => {
+                    resident |= inner.parts_of(r).is_some();
+                    (r.rows, r.cols)
+                }
+                (Split::Rows, _) | (_, Value::Frame(_) | Value::List(..)) => return None,
+                _ => continue,
+            };
+            if n.is_some_and(|n| n != rows) {
+                // Inputs that disagree: the local run reports it.
+                return None;
+            }
+            n = Some(rows);
+            cells = cells.saturating_add(rows.saturating_mul(cols));
+        }
+        let n = n?;
+        if !resident && inner.options.min_cells > 0 {
+            // Shipping data for one pass never pays on its own (the transfer costs more than
+            // the work); data that pipelines use again does (a loop over the same matrix, or
+            // a chain of pipelines each consuming the last one's output, which then stays on
+            // the workers). So a large input goes to the workers when an earlier pipeline used
+            // or produced it.
+            if cells < inner.options.min_cells || !inner.seen_before(inputs, &spec.splits) {
+                return None;
+            }
+        }
+        inner.admit_joined();
+        inner.sweep();
+        inner.flush_frees();
+        let inputs = match inputs.iter().map(|v| inner.revive(&self.inner, v)).collect::<Result<Vec<_>, _>>() {
+            Ok(v) => v,
+            Err(e) => return Some(Err((e.to_string(), None))),
+        };
+        match inner.run_resilient(&self.inner, f, id, inputs, n) {
+            Ok(values) => {
+                inner.state().transfer.pipelines += 1;
+                Some(Ok(values))
+            }
+            Err(Fail::Pipeline) => None,
+            Err(Fail::Cluster(e)) => Some(Err((e.to_string(), None))),
+        }
+    }
+
+    fn observe(&self, f: &Function, id: OpId, results: &[Value]) {
+        let Some(OpKind::Pipeline(spec)) = f.ops.try_get(id).map(|op| &op.kind) else { return };
+        let rows = results.iter().zip(&spec.combines).filter(|(_, c)| **c == Combine::Rows).map(|(v, _)| v);
+        self.inner.remember(rows);
+    }
+}
