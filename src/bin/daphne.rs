@@ -851,6 +851,8 @@ fn run(
                     "broadcast_seconds": t.broadcast_seconds,
                     "fetched_bytes": t.fetched_bytes,
                     "fetch_seconds": t.fetch_seconds,
+                    "rebuilt_pipelines": t.rebuilt,
+                    "rebuilt_depth": t.rebuilt_depth,
                 })
             )
         });
