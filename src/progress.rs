@@ -64,13 +64,14 @@ fn bytes(n: u64) -> String {
 impl Distribute for Tracker {
     fn run(
         &self,
+        key: daphne_runtime::pipeline::PipelineId,
         f: &Function,
         id: OpId,
         inputs: &[Value],
     ) -> Option<Result<Vec<Value>, daphne_runtime::pipeline::Failure>> {
         let cluster = self.cluster.as_ref()?;
         self.remote.store(true, Ordering::Relaxed);
-        let result = cluster.run(f, id, inputs);
+        let result = cluster.run(key, f, id, inputs);
         self.remote.store(false, Ordering::Relaxed);
         if result.is_some() {
             self.done.fetch_add(1, Ordering::Relaxed);
@@ -78,10 +79,10 @@ impl Distribute for Tracker {
         result
     }
 
-    fn observe(&self, f: &Function, id: OpId, results: &[Value]) {
+    fn observe(&self, key: daphne_runtime::pipeline::PipelineId, f: &Function, id: OpId, results: &[Value]) {
         self.done.fetch_add(1, Ordering::Relaxed);
         if let Some(c) = &self.cluster {
-            c.observe(f, id, results);
+            c.observe(key, f, id, results);
         }
     }
 }

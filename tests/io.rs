@@ -90,7 +90,7 @@ proptest! {
         let dir = temp_dir("prop");
         let path = dir.join("f.csv").to_string_lossy().into_owned();
         io::write(&Value::Frame(f.clone()), &path, FloatFormat::Shortest).expect("write");
-        let back = match io::read(&path, true, &Type::Unknown, false, b',').expect("read") {
+        let back = match io::read(&path, true, &Type::Unknown, false, b',', 2).expect("read") {
             Value::Frame(b) => b,
             other => panic!("not a frame: {other:?}"),
         };

@@ -264,21 +264,28 @@ fn random_pipelines_agree_with_the_interpreter_to_the_bit() {
         // An engine per module: it knows kernels by the function's address, which a later
         // module may reuse.
         let mut engine = daphne_runtime::engine::Engine::new(daphne_runtime::schedule::Schedule::on(2)).expect("a JIT");
-        for f in &module.functions {
+        let number = daphne_runtime::pipeline::PipelineId::fresh();
+        for (fi, f) in module.functions.iter().enumerate() {
             // Top-level pipelines and those in a loop's body.
             let ids = f.body.ops.iter().flat_map(|&id| {
                 std::iter::once(id).chain(f.ops[id].regions.iter().flat_map(|r| r.ops.iter().copied()))
             });
             for id in ids.collect::<Vec<_>>() {
-                if !matches!(f.ops[id].kind, daphne_ir::OpKind::Pipeline(_)) || engine.kernel(f, id).is_none() {
+                let key = daphne_runtime::pipeline::PipelineId { module: number, function: fi as u32, op: id };
+                if !matches!(f.ops[id].kind, daphne_ir::OpKind::Pipeline(_)) || engine.kernel(key, f, id).is_none() {
                     continue;
                 }
                 let inputs = inputs_for(&mut r, f, id, rows, cols);
-                let Some(jit) = engine.run(f, id, &inputs) else { continue };
+                let Some(jit) = engine.run(key, f, id, &inputs) else { continue };
                 let jit = jit.unwrap_or_else(|e| panic!("case {case}: the kernel failed: {e}\n{script}"));
-                let interpreted =
-                    daphne_runtime::pipeline::run_on(f, &f.ops[id], inputs, &daphne_runtime::schedule::Schedule::on(2))
-                        .unwrap_or_else(|e| panic!("case {case}: the interpreter failed: {}\n{script}", e.0));
+                let interpreted = daphne_runtime::pipeline::run_on(
+                    &daphne_runtime::kernels::Context::new(2),
+                    f,
+                    &f.ops[id],
+                    inputs,
+                    &daphne_runtime::schedule::Schedule::on(2),
+                )
+                .unwrap_or_else(|e| panic!("case {case}: the interpreter failed: {}\n{script}", e.0));
                 assert_eq!(jit.len(), interpreted.len());
                 for (i, (a, b)) in jit.iter().zip(&interpreted).enumerate() {
                     assert!(

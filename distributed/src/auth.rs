@@ -8,6 +8,9 @@ use std::sync::Arc;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::{Request, Status};
 
+/// The header that names a call's session (`worker::Session`).
+pub const SESSION_HEADER: &str = "daphne-session";
+
 /// The variable that holds the token when no file is given.
 pub const TOKEN_VAR: &str = "DAPHNE_AUTH_TOKEN";
 
@@ -80,7 +83,7 @@ impl tonic::service::Interceptor for Attach {
             request.metadata_mut().insert("authorization", v.clone());
         }
         if let Some(v) = &self.session {
-            request.metadata_mut().insert(crate::worker::SESSION_HEADER, v.clone());
+            request.metadata_mut().insert(SESSION_HEADER, v.clone());
         }
         Ok(request)
     }

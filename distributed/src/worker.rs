@@ -17,6 +17,7 @@ use daphne_ir::{Combine, Module, OpKind, Split};
 use daphne_runtime::engine::Engine;
 use daphne_runtime::matrix::Matrix;
 use daphne_runtime::memory;
+use daphne_runtime::pipeline::PipelineId;
 use daphne_runtime::schedule::Schedule;
 use daphne_runtime::value::Value;
 use tokio::sync::oneshot;
@@ -62,7 +63,7 @@ struct Object {
 pub type Session = u128;
 
 /// The header that names a call's session.
-pub const SESSION_HEADER: &str = "daphne-session";
+pub use crate::auth::SESSION_HEADER;
 
 /// The session a call names: 32 hex digits, or none (session 0).
 pub fn session_of(metadata: &tonic::metadata::MetadataMap) -> Result<Session, Status> {
@@ -375,19 +376,26 @@ pub(crate) type Outputs = Vec<(Combine, Vec<Value>)>;
 
 /// Runs pipelines: the engine and the decoded modules it compiled kernels for.
 pub(crate) struct Compute {
-    modules: HashMap<Bytes, Arc<Module>>,
+    /// Decoded modules by their bytes, with the number that names them in the engine's cache.
+    modules: HashMap<Bytes, (u64, Arc<Module>)>,
     engine: Option<Engine>,
+    /// What interpreted pipelines' kernels run with.
+    cx: daphne_runtime::kernels::Context,
 }
 
 impl Compute {
     pub(crate) fn new(threads: usize) -> Compute {
-        Compute { modules: HashMap::new(), engine: Engine::new(Schedule::on(threads)).ok() }
+        Compute {
+            modules: HashMap::new(),
+            engine: Engine::new(Schedule::on(threads)).ok(),
+            cx: daphne_runtime::kernels::Context::new(threads),
+        }
     }
 
     /// Runs a task on its resolved inputs (a panic is an error, and the worker goes on).
     pub(crate) fn run(&mut self, task: &Task, inputs: Vec<Value>, state: &State) -> Result<Outputs, Refusal> {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run_job(task, inputs, &mut self.modules, self.engine.as_mut(), state)
+            run_job(task, inputs, &mut self.modules, self.engine.as_mut(), &self.cx, state)
         }))
         .unwrap_or_else(|_| Err(Refusal::internal("the worker panicked running the pipeline")));
         if let Some(e) = &self.engine {
@@ -453,8 +461,9 @@ impl Service {
 fn run_job(
     task: &Task,
     inputs: Vec<Value>,
-    modules: &mut HashMap<Bytes, Arc<Module>>,
+    modules: &mut HashMap<Bytes, (u64, Arc<Module>)>,
     mut engine: Option<&mut Engine>,
+    cx: &daphne_runtime::kernels::Context,
     state: &State,
 ) -> Result<Outputs, Refusal> {
     // The engine's options first: a task that names no known scheme is refused before its IR
@@ -464,19 +473,15 @@ fn run_job(
         partitioning: crate::wire::partitioning_of(task.partitioning)?,
         grain_rows: (task.grain_rows as usize).max(1),
     };
-    let module = match modules.get(&task.pipeline) {
+    let (number, module) = match modules.get(&task.pipeline) {
         Some(m) => m.clone(),
         None => {
             let m = Module::from_bytes(&task.pipeline).map_err(Refusal::invalid)?;
             daphne_ir::verify::pipeline_module(&m).map_err(|e| Refusal::invalid(format!("invalid pipeline: {e}")))?;
             if modules.len() >= MAX_MODULES {
-                // Kernels are keyed by the address of their function: forget them together.
                 modules.clear();
-                if let Some(e) = engine.as_deref_mut() {
-                    e.forget();
-                }
             }
-            let m = Arc::new(m);
+            let m = (PipelineId::fresh(), Arc::new(m));
             modules.insert(task.pipeline.clone(), m.clone());
             m
         }
@@ -538,12 +543,14 @@ fn run_job(
             .collect::<Result<Vec<Value>, String>>()
             .map_err(Refusal::invalid)?;
         let compiled = match (task.vectorize, engine.as_deref_mut()) {
-            (true, Some(e)) => e.run_blocks(f, id, &mine, Some(block_rows)),
+            (true, Some(e)) => {
+                e.run_blocks(PipelineId { module: number, function: 0, op: id }, f, id, &mine, Some(block_rows))
+            }
             _ => None,
         };
         let out = match compiled {
             Some(r) => r.map_err(Refusal::aborted)?,
-            None => daphne_runtime::pipeline::run_blocks(f, op, mine, &schedule, Some(block_rows))
+            None => daphne_runtime::pipeline::run_blocks(cx, f, op, mine, &schedule, Some(block_rows))
                 .map_err(|(m, _)| Refusal::aborted(m))?,
         };
         per_group.push(out);

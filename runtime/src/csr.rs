@@ -8,11 +8,10 @@
 
 use std::sync::Arc;
 
-use daphne_ir::{Builtin, ValueType};
+use daphne_ir::ValueType;
 
-use crate::kernels::cell;
 use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
-use crate::value::{Scalar, Value};
+use crate::scalar::Scalar;
 use crate::with_matrix;
 
 /// A CSR matrix.
@@ -89,7 +88,7 @@ impl CsrMatrix {
     pub fn get(&self, r: usize, c: usize) -> Scalar {
         let (lo, hi) = (self.row_offsets[r], self.row_offsets[r + 1]);
         match self.col_idxs[lo..hi].binary_search(&c) {
-            Ok(k) => cell(&self.values, 0, lo + k),
+            Ok(k) => self.values.cell(0, lo + k),
             Err(_) => self.zero(),
         }
     }
@@ -131,7 +130,7 @@ impl CsrMatrix {
                     out.push(' ');
                 }
                 if k < hi && self.col_idxs[k] == c {
-                    cell(&self.values, 0, k).print(out);
+                    self.values.cell(0, k).print(out);
                     k += 1;
                 } else {
                     out.push_str(&zero);
@@ -163,7 +162,7 @@ impl CsrMatrix {
                 next[c] += 1;
             }
         }
-        let values = crate::kernels::data::pick_cols(&self.values, &order);
+        let values = self.values.pick(false, &order);
         CsrMatrix::new(self.cols, self.rows, offsets, rows_of, values)
     }
 
@@ -223,7 +222,7 @@ impl CsrMatrix {
         }
         let vals = self.values.to_typed::<f64>().ok_or("`@` needs numbers")?;
         let m = b.cols();
-        let mut product = DenseMatrix::filled(self.rows, m, 0.0f64, &crate::kernels::label(Builtin::MatMul))?;
+        let mut product = DenseMatrix::filled(self.rows, m, 0.0f64, "`@`")?;
         let out = product.cells_mut();
         for r in 0..self.rows {
             for k in self.row_offsets[r]..self.row_offsets[r + 1] {
@@ -250,43 +249,6 @@ pub fn check_size<T>(rows: usize, nnz: f64, what: &str) -> Result<(), String> {
         Err(format!("{what} is larger than any memory"))
     } else {
         crate::memory::check(bytes as usize, &what)
-    }
-}
-
-/// Runs `op` on CSR operands without densifying them, where that gives exactly the dense
-/// result: `None` when the op needs the dense path.
-pub fn apply(op: Builtin, args: &[Value]) -> Option<Result<Value, String>> {
-    let scaled = |m: &CsrMatrix, s: &Scalar, sparse_left: bool| -> Option<Result<Value, String>> {
-        // Zero cells stay zero only for finite factors and non-zero divisors.
-        let x = s.get::<f64>()?;
-        let keeps_zero = x.is_finite() && (op == Builtin::EwMul || (x != 0.0 && sparse_left));
-        if !keeps_zero || matches!(s, Scalar::Str(_)) {
-            return None;
-        }
-        let operands = if sparse_left {
-            [Value::Matrix(m.values.clone()), Value::Scalar(s.clone())]
-        } else {
-            [Value::Scalar(s.clone()), Value::Matrix(m.values.clone())]
-        };
-        Some((|| match crate::kernels::call(op, &operands)?.into_iter().next() {
-            Some(Value::Matrix(values)) => m.map_values(values).map(Value::Sparse),
-            _ => Err("internal: a scaled CSR matrix is not a matrix".to_owned()),
-        })())
-    };
-    match (op, args) {
-        (Builtin::Transpose, [Value::Sparse(m)]) => Some(m.transpose().map(Value::Sparse)),
-        // Zeros add nothing, so the sum of the stored values is the sum of all cells.
-        (Builtin::SumAll, [Value::Sparse(m)]) => Some(
-            crate::kernels::call(op, &[Value::Matrix(m.values.clone())])
-                .and_then(|v| v.into_iter().next().ok_or_else(|| "internal: no sum".to_owned())),
-        ),
-        (Builtin::EwMul | Builtin::EwDiv, [Value::Sparse(m), Value::Scalar(s)]) => scaled(m, s, true),
-        (Builtin::EwMul, [Value::Scalar(s), Value::Sparse(m)]) => scaled(m, s, false),
-        (Builtin::MatMul, [Value::Sparse(a), Value::Matrix(b)]) if a.value_type() == ValueType::F64 => {
-            let b = b.to_typed::<f64>()?;
-            Some(a.matmul_dense(&b).map(|m| Value::Matrix(Matrix::F64(m))))
-        }
-        _ => None,
     }
 }
 

@@ -11,16 +11,21 @@ use daphne_ir::pipeline::{blocks, blocks_of, fold_tree};
 use daphne_ir::{Combine, Function, OpId, Split, ValueType};
 
 use crate::matrix::{DenseMatrix, Matrix};
+use crate::pipeline::PipelineId;
 use crate::schedule::Schedule;
 use crate::value::{Scalar, Value};
+
+/// The most kernels an engine keeps by pipeline (a worker serving many scripts sees ever new
+/// pipelines).
+const MAX_KERNELS: usize = 4096;
 
 /// Compiles and runs pipelines.
 pub struct Engine {
     compiler: KernelCompiler,
     schedule: Schedule,
-    /// Kernels by pipeline op (function address and op), so a pipeline in a loop is looked up
-    /// without extracting and printing it again (the compiler's own cache is by text).
-    by_op: std::collections::HashMap<(usize, OpId), Option<Arc<Kernel>>>,
+    /// Kernels by pipeline, so a pipeline in a loop is looked up without extracting and
+    /// printing it again (the compiler's own cache is by text). At most `MAX_KERNELS`.
+    by_op: std::collections::HashMap<PipelineId, Option<Arc<Kernel>>>,
 }
 
 impl Engine {
@@ -29,12 +34,14 @@ impl Engine {
         Ok(Engine { compiler: KernelCompiler::new()?, schedule, by_op: Default::default() })
     }
 
-    /// The kernel of pipeline `id` of `f`, if the JIT covers it.
-    /// `f` must outlive the engine's use of it (the executor's module does).
-    pub fn kernel(&mut self, f: &Function, id: OpId) -> Option<Arc<Kernel>> {
-        let key = (std::ptr::from_ref(f) as usize, id);
+    /// The kernel of pipeline `id` of `f` (known as `key`), if the JIT covers it.
+    pub fn kernel(&mut self, key: PipelineId, f: &Function, id: OpId) -> Option<Arc<Kernel>> {
         if let Some(k) = self.by_op.get(&key) {
             return k.clone();
+        }
+        if self.by_op.len() >= MAX_KERNELS {
+            // Ids are never reused, so the old entries are only memory.
+            self.by_op.clear();
         }
         let k = self.compiler.compile(f, id);
         self.by_op.insert(key, k.clone());
@@ -44,20 +51,27 @@ impl Engine {
     /// Runs pipeline `id` of `f` on `inputs` with its kernel; `None` when there is no kernel,
     /// the inputs are not what it was compiled for, or a cell failed a domain check (the
     /// caller interprets then, which reports the error exactly).
-    pub fn run(&mut self, f: &Function, id: OpId, inputs: &[Value]) -> Option<Result<Vec<Value>, String>> {
-        self.run_blocks(f, id, inputs, None)
+    pub fn run(
+        &mut self,
+        key: PipelineId,
+        f: &Function,
+        id: OpId,
+        inputs: &[Value],
+    ) -> Option<Result<Vec<Value>, String>> {
+        self.run_blocks(key, f, id, inputs, None)
     }
 
     /// `run` with blocks of `block_rows` rows instead of those of the inputs' row count (a
     /// worker's group of a larger pipeline).
     pub fn run_blocks(
         &mut self,
+        key: PipelineId,
         f: &Function,
         id: OpId,
         inputs: &[Value],
         block_rows: Option<usize>,
     ) -> Option<Result<Vec<Value>, String>> {
-        let kernel = self.kernel(f, id)?;
+        let kernel = self.kernel(key, f, id)?;
         match kernel.elem {
             ValueType::F32 => self.run_typed::<f32>(&kernel, inputs, block_rows),
             ValueType::Si64 => self.run_typed::<i64>(&kernel, inputs, block_rows),
@@ -68,12 +82,6 @@ impl Engine {
     /// Runs kernels by `schedule` from now on.
     pub fn set_schedule(&mut self, schedule: Schedule) {
         self.schedule = schedule;
-    }
-
-    /// Forgets every kernel (a worker does this when its cache of modules is full: kernels
-    /// are keyed by the address of the function they were compiled from).
-    pub fn forget(&mut self) {
-        self.by_op.clear();
     }
 
     /// How many kernels were compiled (a worker reports it, so tests see compiler options

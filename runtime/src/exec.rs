@@ -9,6 +9,7 @@ use std::io::Write;
 use daphne_ir::{Builtin, FuncId, Function, Loc, Module, OpId, OpKind, Region, Repr, Type, ValueType};
 
 use crate::kernels;
+use crate::matrix::Matrix;
 use crate::value::{Scalar, Value};
 
 /// Why a script stopped early.
@@ -67,11 +68,17 @@ pub trait Distribute: Send + Sync + std::fmt::Debug {
     /// Runs pipeline `id` of `f` on `inputs` (remote values among them), or declines
     /// (`None`: the executor fetches the inputs and runs it here, which also reports a failure
     /// exactly as a local run does). Results may be remote values.
-    fn run(&self, f: &Function, id: OpId, inputs: &[Value]) -> Option<Result<Vec<Value>, crate::pipeline::Failure>>;
+    fn run(
+        &self,
+        key: crate::pipeline::PipelineId,
+        f: &Function,
+        id: OpId,
+        inputs: &[Value],
+    ) -> Option<Result<Vec<Value>, crate::pipeline::Failure>>;
 
     /// The results of a pipeline it declined, once computed here (it may decide that values
     /// pipelines produce are worth sending next time).
-    fn observe(&self, _f: &Function, _id: OpId, _results: &[Value]) {}
+    fn observe(&self, _key: crate::pipeline::PipelineId, _f: &Function, _id: OpId, _results: &[Value]) {}
 }
 
 impl Default for Options {
@@ -133,12 +140,14 @@ pub fn run_entry(
         });
     }
     // Products outside pipelines use the engine's threads (the setting changes no bit).
-    crate::kernels::linalg::set_threads(options.schedule.threads);
+    let cx = kernels::Context::new(options.schedule.threads);
     std::thread::scope(|scope| {
         let handle = std::thread::Builder::new().name("daphne-exec".into()).stack_size(EXEC_STACK_BYTES).spawn_scoped(
             scope,
             || {
-                let mut ex = Executor { module, options, out, err, depth: 0, engine: None, timings: HashMap::new() };
+                let run = crate::pipeline::PipelineId::fresh();
+                let mut ex =
+                    Executor { module, run, options, cx, out, err, depth: 0, engine: None, timings: HashMap::new() };
                 let r = ex.call(module.entry, args, None);
                 let _ = ex.out.flush();
                 if let Some(sink) = &ex.options.timings {
@@ -182,7 +191,11 @@ const EXEC_STACK_BYTES: usize = 1 << 30;
 
 struct Executor<'m, 'w> {
     module: &'m Module,
+    /// This run's number, which names its pipelines in caches (`PipelineId`).
+    run: u64,
     options: Options,
+    /// What kernels run with.
+    cx: kernels::Context,
     /// The vectorized engine, made at the first pipeline (`None` until then, or when it
     /// cannot be made: then pipelines are interpreted).
     engine: Option<Result<crate::engine::Engine, String>>,
@@ -284,7 +297,7 @@ impl Executor<'_, '_> {
         let mut sparse_result = None;
         if args.iter().any(|a| matches!(a, Value::Sparse(_))) {
             if let OpKind::Builtin(b) = &op.kind {
-                sparse_result = crate::csr::apply(*b, &args);
+                sparse_result = crate::kernels::sparse::apply(&self.cx, *b, &args);
             }
             if sparse_result.is_none() && densifies(&op.kind) {
                 args =
@@ -329,7 +342,7 @@ impl Executor<'_, '_> {
         let op = &f.ops[id];
         let loc = f.loc(id);
         Ok(match kind {
-            OpKind::Const(lit) => vec![Value::Scalar(literal(lit))],
+            OpKind::Const(lit) => vec![Value::Scalar(Scalar::from_literal(lit))],
             OpKind::Builtin(Builtin::Print) => {
                 let sparse = is_sparse(f.ty(op.operands[0]));
                 self.print(&args, sparse).map_err(|m| self.error(f, id, m))?;
@@ -369,9 +382,9 @@ impl Executor<'_, '_> {
             }
             OpKind::Builtin(b @ (Builtin::ReadMatrix | Builtin::ReadFrame | Builtin::Write)) => {
                 let ty = op.results.first().map_or(&Type::Unknown, |&r| f.ty(r));
-                file_op(*b, &args, ty, self.options.csv_floats).map_err(|m| self.error(f, id, m))?
+                file_op(*b, &args, ty, self.options.csv_floats, self.cx.threads).map_err(|m| self.error(f, id, m))?
             }
-            OpKind::Builtin(b) => kernels::call(*b, &args).map_err(|m| self.error(f, id, m))?,
+            OpKind::Builtin(b) => kernels::call(&self.cx, *b, &args).map_err(|m| self.error(f, id, m))?,
             OpKind::Cast => {
                 let to = f.ty(op.results[0]);
                 vec![kernels::cast(&args[0], to).map_err(|m| self.error(f, id, m))?]
@@ -385,7 +398,7 @@ impl Executor<'_, '_> {
                 let mut cells = Vec::with_capacity(m.rows() * m.cols());
                 for i in 0..m.rows() {
                     for j in 0..m.cols() {
-                        let out = self.call(*callee, vec![Value::Scalar(kernels::cell(&m, i, j))], loc)?;
+                        let out = self.call(*callee, vec![Value::Scalar(m.cell(i, j))], loc)?;
                         match out.into_iter().next() {
                             Some(Value::Scalar(s)) => cells.push(s),
                             _ => {
@@ -402,7 +415,9 @@ impl Executor<'_, '_> {
                     Some(vt) => vt,
                     None => cells.first().map_or(m.value_type(), |s| s.value_type()),
                 };
-                vec![kernels::matrix_from_scalars(m.rows(), m.cols(), &cells, vt).map_err(|e| self.error(f, id, e))?]
+                vec![Value::Matrix(
+                    Matrix::from_scalars(m.rows(), m.cols(), &cells, vt).map_err(|e| self.error(f, id, e))?,
+                )]
             }
             OpKind::If => {
                 let c = truth(&args[0]).map_err(|m| self.error(f, id, m))?;
@@ -460,7 +475,9 @@ impl Executor<'_, '_> {
             }
             OpKind::Pipeline(_) => {
                 let started = std::time::Instant::now();
-                let remote = self.options.remote.as_ref().and_then(|r| r.run(f, id, &args));
+                let fi = self.module.functions.iter().position(|g| std::ptr::eq(g, f)).unwrap_or(0);
+                let key = crate::pipeline::PipelineId { module: self.run, function: fi as u32, op: id };
+                let remote = self.options.remote.as_ref().and_then(|r| r.run(key, f, id, &args));
                 let distributed = remote.is_some();
                 let args = if !distributed && args.iter().any(|a| matches!(a, Value::Remote(_))) {
                     args.into_iter().map(Value::local).collect::<Result<_, _>>().map_err(|m| self.error(f, id, m))?
@@ -475,9 +492,9 @@ impl Executor<'_, '_> {
                         let engine = self.engine.get_or_insert_with(|| crate::engine::Engine::new(schedule));
                         engine.as_mut().ok().and_then(|e| {
                             if self.options.timings.is_some() {
-                                compile_seconds = e.kernel(f, id)?.compile_time.as_secs_f64();
+                                compile_seconds = e.kernel(key, f, id)?.compile_time.as_secs_f64();
                             }
-                            e.run(f, id, &args).map(|r| r.map_err(|m| (m, None)))
+                            e.run(key, f, id, &args).map(|r| r.map_err(|m| (m, None)))
                         })
                     }
                     _ => None,
@@ -485,11 +502,10 @@ impl Executor<'_, '_> {
                 let was_compiled = compiled.is_some() && !distributed;
                 let done = match compiled {
                     Some(result) => result,
-                    None if self.options.ship_pipelines => crate::pipeline::run_shipped(f, id, args),
-                    None => crate::pipeline::run_on(f, op, args, &self.options.schedule),
+                    None if self.options.ship_pipelines => crate::pipeline::run_shipped(&self.cx, f, id, args),
+                    None => crate::pipeline::run_on(&self.cx, f, op, args, &self.options.schedule),
                 };
                 if self.options.timings.is_some() {
-                    let fi = self.module.functions.iter().position(|g| std::ptr::eq(g, f)).unwrap_or(0);
                     let t = self.timings.entry((fi, id.index())).or_insert_with(|| PipelineTiming {
                         function: f.name.clone(),
                         loc,
@@ -511,7 +527,7 @@ impl Executor<'_, '_> {
                     calls: Vec::new(),
                 })?;
                 if let (Some(r), false) = (&self.options.remote, distributed) {
-                    r.observe(f, id, &results);
+                    r.observe(key, f, id, &results);
                 }
                 results
             }
@@ -568,7 +584,13 @@ impl Executor<'_, '_> {
 
 /// The file operations: `readMatrix(path, header, sep)`, `readFrame(...)` (typed `ty` by
 /// the compiler), `write(X, path)`.
-fn file_op(op: Builtin, args: &[Value], ty: &Type, floats: crate::io::FloatFormat) -> Result<Vec<Value>, String> {
+fn file_op(
+    op: Builtin,
+    args: &[Value],
+    ty: &Type,
+    floats: crate::io::FloatFormat,
+    threads: usize,
+) -> Result<Vec<Value>, String> {
     let path_at = if op == Builtin::Write { 1 } else { 0 };
     let path = match args.get(path_at) {
         Some(Value::Scalar(Scalar::Str(p))) => p.to_string(),
@@ -587,7 +609,7 @@ fn file_op(op: Builtin, args: &[Value], ty: &Type, floats: crate::io::FloatForma
         Some(Value::Scalar(Scalar::Str(d))) => crate::io::delimiter(d)?,
         Some(_) => return Err(format!("`{op}`: sep must be a string")),
     };
-    Ok(vec![crate::io::read(&path, op == Builtin::ReadFrame, ty, header, delimiter)?])
+    Ok(vec![crate::io::read(&path, op == Builtin::ReadFrame, ty, header, delimiter, threads)?])
 }
 
 /// Whether an op only passes values on (calls, control flow, pipelines, which may run where
@@ -628,27 +650,10 @@ fn truth(v: &Value) -> Result<bool, String> {
     match v {
         Value::Scalar(Scalar::Str(_)) => Err("a condition must be a number, not a string".to_owned()),
         Value::Scalar(s) => Ok(s.get::<bool>().unwrap_or(false)),
-        Value::Matrix(m) if m.rows() == 1 && m.cols() == 1 => truth(&Value::Scalar(kernels::cell(m, 0, 0))),
+        Value::Matrix(m) if m.rows() == 1 && m.cols() == 1 => truth(&Value::Scalar(m.cell(0, 0))),
         Value::Matrix(m) => Err(format!("a condition must be a single value, not a {}x{} matrix", m.rows(), m.cols())),
         Value::Sparse(m) => truth(&Value::Matrix(m.to_dense()?)),
         Value::Remote(r) => truth(&r.fetch()?),
         Value::Frame(_) | Value::List(..) => Err("a condition must be a single value, not a frame".to_owned()),
-    }
-}
-
-pub(crate) fn literal(lit: &daphne_ir::Literal) -> Scalar {
-    use daphne_ir::Literal as L;
-    match lit {
-        L::F64(b) => Scalar::F64(f64::from_bits(*b)),
-        L::F32(b) => Scalar::F32(f32::from_bits(*b)),
-        L::Si64(v) => Scalar::Si64(*v),
-        L::Si32(v) => Scalar::Si32(*v),
-        L::Si8(v) => Scalar::Si8(*v),
-        L::Ui64(v) => Scalar::Ui64(*v),
-        L::Ui32(v) => Scalar::Ui32(*v),
-        L::Ui8(v) => Scalar::Ui8(*v),
-        L::Index(v) => Scalar::Index(*v),
-        L::Bool(v) => Scalar::Bool(*v),
-        L::Str(s) => Scalar::Str(std::sync::Arc::from(s.as_str())),
     }
 }

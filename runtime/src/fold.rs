@@ -5,6 +5,7 @@ use daphne_ir::{Literal, OpKind, Type};
 use daphne_passes::fold_constants::{Const, Evaluate, MAX_FOLD_CELLS};
 
 use crate::kernels;
+use crate::matrix::Matrix;
 use crate::value::{Scalar, Value};
 
 /// Computes scalar ops with the runtime's kernels.
@@ -16,7 +17,7 @@ impl Evaluate for Evaluator {
         let value = match kind {
             OpKind::Cast => kernels::cast(args.first()?, result).ok()?,
             OpKind::Builtin(b) if b.is_pure() => {
-                let mut out = kernels::call(*b, &args).ok()?;
+                let mut out = kernels::call(&kernels::Context::new(1), *b, &args).ok()?;
                 if out.len() != 1 {
                     return None;
                 }
@@ -29,7 +30,7 @@ impl Evaluate for Evaluator {
             Value::Matrix(m) if m.rows() * m.cols() <= MAX_FOLD_CELLS => {
                 let cells = (0..m.rows())
                     .flat_map(|i| (0..m.cols()).map(move |j| (i, j)))
-                    .map(|(i, j)| literal(kernels::cell(&m, i, j)))
+                    .map(|(i, j)| literal(m.cell(i, j)))
                     .collect();
                 Some(Const::Matrix { vt: m.value_type(), rows: m.rows() as u64, cols: m.cols() as u64, cells })
             }
@@ -41,10 +42,10 @@ impl Evaluate for Evaluator {
 /// A runtime value for a compile-time constant.
 fn value(c: &Const) -> Option<Value> {
     match c {
-        Const::Scalar(l) => Some(Value::Scalar(crate::exec::literal(l))),
+        Const::Scalar(l) => Some(Value::Scalar(Scalar::from_literal(l))),
         Const::Matrix { vt, rows, cols, cells } => {
-            let cells: Vec<Scalar> = cells.iter().map(crate::exec::literal).collect();
-            kernels::matrix_from_scalars(*rows as usize, *cols as usize, &cells, *vt).ok()
+            let cells: Vec<Scalar> = cells.iter().map(Scalar::from_literal).collect();
+            Matrix::from_scalars(*rows as usize, *cols as usize, &cells, *vt).ok().map(Value::Matrix)
         }
     }
 }

@@ -4,9 +4,8 @@ use std::sync::Arc;
 
 use daphne_ir::ValueType;
 
-use crate::kernels::{cell, matrix_from_scalars};
 use crate::matrix::Matrix;
-use crate::value::{Scalar, Value};
+use crate::scalar::Scalar;
 
 /// A frame. Each column is stored as an n x 1 matrix; columns share their cells on copy.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,7 +80,7 @@ impl Frame {
 
     /// The frame with the given rows, in the given order.
     pub fn select_rows(&self, idx: &[usize]) -> Frame {
-        let columns = self.columns.iter().map(|c| crate::kernels::data::pick_rows(c, idx)).collect();
+        let columns = self.columns.iter().map(|c| c.pick(true, idx)).collect();
         Frame { rows: idx.len(), labels: self.labels.clone(), columns }
     }
 
@@ -103,18 +102,15 @@ impl Frame {
         let mut cells = Vec::with_capacity(self.rows * self.cols());
         for r in 0..self.rows {
             for c in &self.columns {
-                cells.push(cell(c, r, 0));
+                cells.push(c.cell(r, 0));
             }
         }
-        match matrix_from_scalars(self.rows, self.cols(), &cells, vt)? {
-            Value::Matrix(m) => Ok(m),
-            _ => Err("internal: not a matrix".to_owned()),
-        }
+        Matrix::from_scalars(self.rows, self.cols(), &cells, vt)
     }
 
     /// A matrix as a frame: one column per matrix column, labelled `col_0`, `col_1`, ...
     pub fn from_matrix(m: &Matrix) -> Frame {
-        let columns: Vec<Matrix> = (0..m.cols()).map(|j| crate::kernels::data::pick_cols(m, &[j])).collect();
+        let columns: Vec<Matrix> = (0..m.cols()).map(|j| m.pick(false, &[j])).collect();
         let labels = (0..m.cols()).map(default_label).collect();
         Frame { rows: m.rows(), labels, columns }
     }
@@ -134,7 +130,7 @@ impl Frame {
                 if i > 0 {
                     out.push(' ');
                 }
-                cell(c, r, 0).print(out);
+                c.cell(r, 0).print(out);
             }
             out.push('\n');
             row_done(out);

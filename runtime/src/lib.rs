@@ -19,6 +19,6 @@ pub mod memory;
 pub mod pages;
 pub mod pipeline;
 pub mod random;
-pub mod remote;
+pub mod scalar;
 pub mod schedule;
 pub mod value;

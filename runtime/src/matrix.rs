@@ -6,6 +6,7 @@ use daphne_ir::ValueType;
 
 use crate::elem::Elem;
 use crate::format::CppDisplay;
+use crate::scalar::Scalar;
 
 /// A dense row-major matrix. Cloning shares the cells; writing through `cells_mut` copies
 /// them first if they are shared, so `B = A; B[0, 0] = 1;` leaves `A` alone. A range of rows
@@ -26,6 +27,25 @@ impl<T: Clone + PartialEq> PartialEq for DenseMatrix<T> {
 }
 
 impl<T: Clone> DenseMatrix<T> {
+    /// The rows (`rows`) or columns `idx`, in that order.
+    pub fn pick(&self, rows: bool, idx: &[usize]) -> DenseMatrix<T> {
+        if rows {
+            let mut cells = Vec::with_capacity(idx.len() * self.cols());
+            for &i in idx {
+                cells.extend_from_slice(self.row(i));
+            }
+            DenseMatrix::from_vec(idx.len(), self.cols(), cells)
+        } else {
+            let mut cells = Vec::with_capacity(idx.len() * self.rows());
+            for i in 0..self.rows() {
+                for &j in idx {
+                    cells.push(self.get(i, j).clone());
+                }
+            }
+            DenseMatrix::from_vec(self.rows(), idx.len(), cells)
+        }
+    }
+
     /// A matrix from row-major cells; `cells.len()` must be `rows * cols`.
     pub fn from_vec(rows: usize, cols: usize, cells: Vec<T>) -> DenseMatrix<T> {
         debug_assert_eq!(cells.len(), rows * cols);
@@ -323,17 +343,65 @@ impl Matrix {
         }
         if let (Matrix::Str(s), true) = (self, vt != ValueType::Str) {
             // Strings convert as DAPHNE's casts read them (std::stod / std::stoll).
-            let cells: Option<Vec<crate::value::Scalar>> =
-                s.cells().iter().map(|t| crate::value::Scalar::Str(t.clone()).cast(vt)).collect();
-            return crate::kernels::matrix_from_scalars(s.rows(), s.cols(), &cells?, vt).ok().and_then(|v| match v {
-                crate::value::Value::Matrix(m) => Some(m),
-                _ => None,
-            });
+            let cells: Option<Vec<Scalar>> = s.cells().iter().map(|t| Scalar::Str(t.clone()).cast(vt)).collect();
+            return Matrix::from_scalars(s.rows(), s.cols(), &cells?, vt).ok();
         }
         with_elem_type!(vt, T => self.to_typed::<T>().map(T::wrap), str => match self {
             Matrix::Str(s) => Some(Matrix::Str(s.clone())),
             _ => Some(Matrix::Str(with_matrix!(self, m => m.map(|x| Arc::from(x.cpp_to_string())), s => s.clone()))),
         })
+    }
+
+    /// A `rows x cols` matrix of value type `vt` with every cell zero (or the empty string):
+    /// what the readers read cells into. Checked against the memory budget, as `build`.
+    pub fn zeroed(vt: ValueType, rows: usize, cols: usize, what: &str) -> Result<Matrix, String> {
+        Ok(match vt {
+            ValueType::F64 => Matrix::F64(DenseMatrix::filled(rows, cols, 0.0, what)?),
+            ValueType::F32 => Matrix::F32(DenseMatrix::filled(rows, cols, 0.0, what)?),
+            ValueType::Si64 => Matrix::Si64(DenseMatrix::filled(rows, cols, 0, what)?),
+            ValueType::Si32 => Matrix::Si32(DenseMatrix::filled(rows, cols, 0, what)?),
+            ValueType::Si8 => Matrix::Si8(DenseMatrix::filled(rows, cols, 0, what)?),
+            ValueType::Ui64 | ValueType::Index => Matrix::Ui64(DenseMatrix::filled(rows, cols, 0, what)?),
+            ValueType::Ui32 => Matrix::Ui32(DenseMatrix::filled(rows, cols, 0, what)?),
+            ValueType::Ui8 => Matrix::Ui8(DenseMatrix::filled(rows, cols, 0, what)?),
+            ValueType::Bool => Matrix::Bool(DenseMatrix::filled(rows, cols, false, what)?),
+            ValueType::Str => Matrix::Str(DenseMatrix::filled(rows, cols, Arc::from(""), what)?),
+        })
+    }
+
+    /// The rows (`rows`) or columns `idx` of the matrix, in that order.
+    pub fn pick(&self, rows: bool, idx: &[usize]) -> Matrix {
+        map_cells!(self, x => x.pick(rows, idx))
+    }
+
+    /// The cell `(i, j)` as a scalar.
+    pub fn cell(&self, i: usize, j: usize) -> Scalar {
+        match self {
+            Matrix::Str(s) => Scalar::Str(s.get(i, j).clone()),
+            Matrix::Ui64(x) => Scalar::Ui64(*x.get(i, j)),
+            other => {
+                with_matrix!(other, x => Scalar::from_elem(*x.get(i, j), other.value_type()), _s => Scalar::Bool(false))
+            }
+        }
+    }
+
+    /// A matrix of value type `vt` from row-major scalars (`rows * cols` of them), each
+    /// converted as C++ converts; fails if one cannot be.
+    pub fn from_scalars(rows: usize, cols: usize, cells: &[Scalar], vt: ValueType) -> Result<Matrix, String> {
+        let bad = || "a matrix cell cannot be converted to the matrix's value type".to_owned();
+        Ok(with_elem_type!(vt, T => {
+            let v = cells.iter().map(|s| s.get::<T>()).collect::<Option<Vec<T>>>().ok_or_else(bad)?;
+            T::wrap(DenseMatrix::from_vec(rows, cols, v))
+        }, str => {
+            let v = cells
+                .iter()
+                .map(|s| match s.cast(ValueType::Str) {
+                    Some(Scalar::Str(t)) => Ok(t),
+                    _ => Err(bad()),
+                })
+                .collect::<Result<Vec<Arc<str>>, String>>()?;
+            Matrix::Str(DenseMatrix::from_vec(rows, cols, v))
+        }))
     }
 
     /// Rows `lo..hi` as a new matrix.

@@ -5,45 +5,71 @@
 use daphne_ir::pipeline::{TreeFold, blocks, blocks_of};
 use daphne_ir::{Builtin, Combine, Function, Loc, Module, Op, OpId, OpKind, Split};
 
-use crate::kernels;
+use crate::kernels::{self, Context};
 use crate::matrix::Matrix;
 use crate::schedule::Schedule;
-use crate::value::Value;
+use crate::value::{Scalar, Value};
 
 /// Why a pipeline failed: the message and the source location of the body op that failed,
 /// if one did.
 pub type Failure = (String, Option<Loc>);
 
+/// A pipeline's identity for caches (compiled kernels, encoded modules): the number of the
+/// module it is part of, unique in the process (`PipelineId::fresh`), its function and op.
+/// Never a memory address, which a later module may reuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PipelineId {
+    pub module: u64,
+    pub function: u32,
+    pub op: OpId,
+}
+
+impl PipelineId {
+    /// A number no module of this process had before (an executor takes one per run, a worker
+    /// one per module it decodes).
+    pub fn fresh() -> u64 {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// Runs pipeline `id` of `f` the way a worker would: extracted alone, encoded to bytes,
 /// decoded, verified, then run. (The reference executor does this when asked to, so tests
 /// show that every pipeline is self-contained.)
-pub fn run_shipped(f: &Function, id: OpId, inputs: Vec<Value>) -> Result<Vec<Value>, Failure> {
+pub fn run_shipped(cx: &Context, f: &Function, id: OpId, inputs: Vec<Value>) -> Result<Vec<Value>, Failure> {
     let module = daphne_ir::pipeline::extract(f, id).ok_or_else(|| ("internal: not a pipeline".to_owned(), None))?;
-    run_module(&module.to_bytes(), inputs)
+    run_module(cx, &module.to_bytes(), inputs)
 }
 
 /// What a worker does with a pipeline module it received: decode, verify, run on `inputs`.
-pub fn run_module(bytes: &[u8], inputs: Vec<Value>) -> Result<Vec<Value>, Failure> {
+pub fn run_module(cx: &Context, bytes: &[u8], inputs: Vec<Value>) -> Result<Vec<Value>, Failure> {
     let module = Module::from_bytes(bytes).map_err(|e| (e, None))?;
     daphne_ir::verify::pipeline_module(&module).map_err(|e| (format!("invalid pipeline: {e}"), None))?;
     let f = &module.functions[0];
-    run(f, &f.ops[f.body.ops[0]], inputs)
+    run(cx, f, &f.ops[f.body.ops[0]], inputs)
 }
 
 /// The results of pipeline `op` of `f` on `inputs` (one per operand).
-pub fn run(f: &Function, op: &Op, inputs: Vec<Value>) -> Result<Vec<Value>, Failure> {
-    run_on(f, op, inputs, &Schedule::on(1))
+pub fn run(cx: &Context, f: &Function, op: &Op, inputs: Vec<Value>) -> Result<Vec<Value>, Failure> {
+    run_on(cx, f, op, inputs, &Schedule::on(1))
 }
 
 /// `run` with the blocks spread over threads by `schedule`; the first failing block in block
 /// order decides the error, as in a run on one thread.
-pub fn run_on(f: &Function, op: &Op, inputs: Vec<Value>, schedule: &Schedule) -> Result<Vec<Value>, Failure> {
-    run_blocks(f, op, inputs, schedule, None)
+pub fn run_on(
+    cx: &Context,
+    f: &Function,
+    op: &Op,
+    inputs: Vec<Value>,
+    schedule: &Schedule,
+) -> Result<Vec<Value>, Failure> {
+    run_blocks(cx, f, op, inputs, schedule, None)
 }
 
 /// `run_on` with blocks of `block_rows` rows instead of those of the inputs' row count: a
 /// worker runs its group of a pipeline's rows with the block size of the whole.
 pub fn run_blocks(
+    cx: &Context,
     f: &Function,
     op: &Op,
     inputs: Vec<Value>,
@@ -106,7 +132,7 @@ pub fn run_blocks(
                 };
                 set(&mut frame, arg, seen);
             }
-            let out = block(f, &body.ops, &mut frame).map(|values| {
+            let out = block(cx, f, &body.ops, &mut frame).map(|values| {
                 values
                     .into_iter()
                     .enumerate()
@@ -199,7 +225,7 @@ fn set(frame: &mut [Option<Value>], v: daphne_ir::Value, x: Value) {
 }
 
 /// Runs the body's ops on one block; the yielded values.
-fn block(f: &Function, ops: &[OpId], frame: &mut [Option<Value>]) -> Result<Vec<Value>, Failure> {
+fn block(cx: &Context, f: &Function, ops: &[OpId], frame: &mut [Option<Value>]) -> Result<Vec<Value>, Failure> {
     for &id in ops {
         let op = &f.ops[id];
         let args = op
@@ -211,9 +237,9 @@ fn block(f: &Function, ops: &[OpId], frame: &mut [Option<Value>]) -> Result<Vec<
         let fail = |m: String| (m, f.loc(id));
         let results = match &op.kind {
             OpKind::Yield => return Ok(args),
-            OpKind::Const(lit) => vec![Value::Scalar(crate::exec::literal(lit))],
+            OpKind::Const(lit) => vec![Value::Scalar(Scalar::from_literal(lit))],
             OpKind::Cast => vec![kernels::cast(&args[0], f.ty(op.results[0])).map_err(fail)?],
-            OpKind::Builtin(b) if b.is_pure() => kernels::call_block(*b, &args).map_err(fail)?,
+            OpKind::Builtin(b) if b.is_pure() => kernels::call_block(cx, *b, &args).map_err(fail)?,
             other => return Err((format!("internal: `{}` in a pipeline", other.name()), f.loc(id))),
         };
         for (&r, v) in op.results.iter().zip(results) {

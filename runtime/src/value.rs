@@ -1,110 +1,12 @@
-//! Runtime values: scalars and matrices.
+//! Runtime values: scalars, matrices (dense and CSR), frames, lists, and matrices kept
+//! elsewhere (`Remote`).
 
 use std::sync::Arc;
 
 use daphne_ir::ValueType;
 
-use crate::elem::Elem;
-use crate::format::CppDisplay;
 use crate::matrix::Matrix;
-
-/// A scalar of any value type. An `index` is a `u64` that remembers it is one.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Scalar {
-    F64(f64),
-    F32(f32),
-    Si64(i64),
-    Si32(i32),
-    Si8(i8),
-    Ui64(u64),
-    Ui32(u32),
-    Ui8(u8),
-    Index(u64),
-    Bool(bool),
-    Str(Arc<str>),
-}
-
-/// Runs `$body` with `$x` bound to the numeric payload of a `Scalar`, `$str` for strings.
-#[macro_export]
-macro_rules! with_scalar {
-    ($scalar:expr, $x:ident => $body:expr, $s:ident => $str:expr) => {
-        match $scalar {
-            $crate::value::Scalar::F64($x) => $body,
-            $crate::value::Scalar::F32($x) => $body,
-            $crate::value::Scalar::Si64($x) => $body,
-            $crate::value::Scalar::Si32($x) => $body,
-            $crate::value::Scalar::Si8($x) => $body,
-            $crate::value::Scalar::Ui64($x) | $crate::value::Scalar::Index($x) => $body,
-            $crate::value::Scalar::Ui32($x) => $body,
-            $crate::value::Scalar::Ui8($x) => $body,
-            $crate::value::Scalar::Bool($x) => $body,
-            $crate::value::Scalar::Str($s) => $str,
-        }
-    };
-}
-
-impl Scalar {
-    pub fn value_type(&self) -> ValueType {
-        match self {
-            Scalar::F64(_) => ValueType::F64,
-            Scalar::F32(_) => ValueType::F32,
-            Scalar::Si64(_) => ValueType::Si64,
-            Scalar::Si32(_) => ValueType::Si32,
-            Scalar::Si8(_) => ValueType::Si8,
-            Scalar::Ui64(_) => ValueType::Ui64,
-            Scalar::Ui32(_) => ValueType::Ui32,
-            Scalar::Ui8(_) => ValueType::Ui8,
-            Scalar::Index(_) => ValueType::Index,
-            Scalar::Bool(_) => ValueType::Bool,
-            Scalar::Str(_) => ValueType::Str,
-        }
-    }
-
-    /// The value converted to `T` with C++ casts; `None` for a string.
-    pub fn get<T: Elem>(&self) -> Option<T> {
-        with_scalar!(self, x => Some(x.cast::<T>()), _s => None)
-    }
-
-    /// The scalar of value type `vt` holding `x`.
-    pub fn from_elem<T: Elem>(x: T, vt: ValueType) -> Scalar {
-        match vt {
-            ValueType::F64 => Scalar::F64(x.cast()),
-            ValueType::F32 => Scalar::F32(x.cast()),
-            ValueType::Si64 => Scalar::Si64(x.cast()),
-            ValueType::Si32 => Scalar::Si32(x.cast()),
-            ValueType::Si8 => Scalar::Si8(x.cast()),
-            ValueType::Ui64 => Scalar::Ui64(x.cast()),
-            ValueType::Ui32 => Scalar::Ui32(x.cast()),
-            ValueType::Ui8 => Scalar::Ui8(x.cast()),
-            ValueType::Index => Scalar::Index(x.cast()),
-            ValueType::Bool => Scalar::Bool(x.cast()),
-            // DAPHNE converts numbers to strings with `std::to_string`.
-            ValueType::Str => Scalar::Str(Arc::from(x.cpp_to_string())),
-        }
-    }
-
-    /// The scalar converted to `vt`. Strings convert to numbers as `std::stod`/`std::stoll`
-    /// would; `None` if a string is not a number.
-    pub fn cast(&self, vt: ValueType) -> Option<Scalar> {
-        match self {
-            Scalar::Str(s) if vt == ValueType::Str => Some(Scalar::Str(s.clone())),
-            Scalar::Str(s) => {
-                let t = s.trim();
-                if vt.is_float() {
-                    t.parse::<f64>().ok().map(|v| Scalar::from_elem(v, vt))
-                } else {
-                    t.parse::<i64>().ok().map(|v| Scalar::from_elem(v, vt))
-                }
-            }
-            other => Some(with_scalar!(other, x => Scalar::from_elem(*x, vt), _s => return None)),
-        }
-    }
-
-    /// As DAPHNE prints a scalar (C++ stream formatting).
-    pub fn print(&self, out: &mut String) {
-        with_scalar!(self, x => x.cpp_fmt(out), s => out.push_str(s));
-    }
-}
+pub use crate::scalar::Scalar;
 
 /// A value of the runtime.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,9 +18,9 @@ pub enum Value {
     Sparse(crate::csr::CsrMatrix),
     /// A list of matrices of one value type.
     List(ValueType, Vec<Matrix>),
-    /// A matrix kept on workers (`remote.rs`); ops other than those that pass values on see
+    /// A matrix kept on workers (`Remote`); ops other than those that pass values on see
     /// it fetched.
-    Remote(crate::remote::Remote),
+    Remote(Remote),
 }
 
 impl Value {
@@ -170,5 +72,43 @@ impl Value {
             Value::List(_, elems) => format!("a list of {}", daphne_ir::count(elems.len(), "matrix", "matrices")),
             Value::Remote(r) => format!("a {}x{} matrix of {}", r.rows, r.cols, r.value_type),
         }
+    }
+}
+
+// Values that live elsewhere: a pipeline's row output kept on the workers that computed it.
+// The executor passes such a value on (to variables, calls, loops and other pipelines)
+// without touching it, and fetches it (`Remote::fetch`) when an op needs its cells: a print,
+// a kernel outside pipelines, a pipeline that runs locally. What "elsewhere" is belongs to the
+// distributed runtime (`daphne-dist`), behind `Resident`.
+
+/// The data of a remote value. Dropping the last reference lets the owner free it where it
+/// lives.
+pub trait Resident: Send + Sync + std::fmt::Debug {
+    /// The value, brought here (a dense matrix or a CSR matrix). Fetching twice may reuse
+    /// the first copy.
+    fn fetch(&self) -> Result<Value, String>;
+    /// For the owner to recognize its own values.
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+/// A matrix whose cells are elsewhere.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    pub rows: usize,
+    pub cols: usize,
+    pub value_type: ValueType,
+    pub data: Arc<dyn Resident>,
+}
+
+impl PartialEq for Remote {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.data, &other.data)
+    }
+}
+
+impl Remote {
+    /// The value here.
+    pub fn fetch(&self) -> Result<Value, String> {
+        self.data.fetch()
     }
 }

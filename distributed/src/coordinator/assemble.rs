@@ -7,11 +7,10 @@ use std::sync::{Arc, Mutex};
 use daphne_ir::pipeline::fold_tree;
 use daphne_ir::{Combine, Function, Module, OpId, OpKind};
 use daphne_runtime::matrix::Matrix;
-use daphne_runtime::remote::{Remote, Resident};
-use daphne_runtime::value::Value;
+use daphne_runtime::value::{Remote, Resident, Value};
 
-use super::Inner;
 use super::recovery::{Lineage, MAX_LINEAGE};
+use super::state::Inner;
 use crate::codec;
 use crate::error::Error;
 use crate::proto;

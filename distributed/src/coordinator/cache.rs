@@ -4,26 +4,8 @@
 use daphne_ir::Split;
 use daphne_runtime::value::Value;
 
-use super::Inner;
-
-/// The identity of a value's cells: where they are, and the shape (and whether CSR).
-pub(super) type Identity = (usize, usize, usize, usize, bool);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(super) enum Role {
-    Broadcast,
-    /// Row-split over `n` rows.
-    Rows(usize),
-}
-
-/// An input stored on the workers.
-pub(super) struct Cached {
-    /// A clone of the value: it keeps the identity unique while cached; when only this clone
-    /// is left, the script has dropped the value and the objects are freed.
-    pub(super) value: Value,
-    /// The object on each worker (for row splits only the workers that got rows).
-    pub(super) ids: Vec<Option<u64>>,
-}
+use super::state::Inner;
+pub(super) use super::state::{Cached, Identity, Role};
 
 /// The identity of a value's cells, for caching (matrices and CSR matrices).
 pub(super) fn identity(v: &Value) -> Option<Identity> {

@@ -3,7 +3,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::{Cluster, Inner, Shared, lock};
+use super::Cluster;
+use super::state::{Inner, Shared, lock};
 use crate::error::Error;
 use crate::proto;
 

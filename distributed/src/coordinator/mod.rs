@@ -12,7 +12,8 @@
 //! the script drops the value (remote values when their last reference goes, cached inputs at
 //! the next pipeline after the script let go of them).
 //!
-//! The jobs, one module each:
+//! The jobs, one module each, over the state they share (`state.rs`: the options, `Transfer`,
+//! `Shared` and `Inner`, which imports none of them):
 //! - `placement.rs`: which workers get which rows, and the ids of stored objects;
 //! - `cache.rs`: the input cache, the values seen before, and the objects to free;
 //! - `tasks.rs`: a pipeline's module, its inputs stored or inlined, the tasks sent;
@@ -32,140 +33,25 @@ mod cache;
 mod joins;
 mod placement;
 mod recovery;
+mod state;
 mod tasks;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use crate::error::Error;
 use crate::link::Link;
 use crate::proto;
 use daphne_ir::{Combine, Function, OpId, OpKind, Split};
 use daphne_runtime::exec::Distribute;
-use daphne_runtime::pipeline::Failure;
+use daphne_runtime::pipeline::{Failure, PipelineId};
 use daphne_runtime::value::Value;
 
 pub use crate::link::{Backend, CONNECT_TIMEOUT};
 
-use cache::{Cached, Identity, Role};
-use tasks::Shipped;
-
-/// How the coordinator works.
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub backend: Backend,
-    /// The largest message of a stored or fetched object (`--max-distr-chunk-size`).
-    pub max_chunk_bytes: usize,
-    /// Pipelines whose row-split inputs have fewer cells run locally, unless an input is
-    /// already on the workers.
-    pub min_cells: usize,
-    /// The engine options the workers use (`--no-vec`, `--partitioning`, `--grain-size`).
-    pub vectorize: bool,
-    pub partitioning: daphne_runtime::schedule::Partitioning,
-    pub grain_rows: usize,
-    /// Stop the workers when the run ends (a launcher started them for it).
-    pub stop_workers: bool,
-    /// The token every call carries (`--auth-token-file`, `DAPHNE_AUTH_TOKEN`).
-    pub token: Option<String>,
-    /// How long a worker may take to answer a health check before it counts as dead.
-    pub heartbeat: std::time::Duration,
-    /// TLS files (`--tls-ca`, and `--tls-cert`/`--tls-key` for a client certificate).
-    pub tls: crate::tls::Files,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            backend: Backend::Async,
-            max_chunk_bytes: 4 << 20,
-            min_cells: 1 << 18,
-            vectorize: true,
-            partitioning: daphne_runtime::schedule::Partitioning::Static,
-            grain_rows: 1,
-            stop_workers: false,
-            token: None,
-            heartbeat: std::time::Duration::from_secs(5),
-            tls: crate::tls::Files::default(),
-        }
-    }
-}
-
-/// What a run sent to and fetched from its workers (`--timing` reports it).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Transfer {
-    pub stored_bytes: u64,
-    /// Wall time of the stores (encoding included).
-    pub store_seconds: f64,
-    pub fetched_bytes: u64,
-    /// Wall time of the fetches (decoding included).
-    pub fetch_seconds: f64,
-    /// Of the stores, the broadcasts (bytes summed over the workers that got them).
-    pub broadcast_bytes: u64,
-    pub broadcast_seconds: f64,
-    /// Pipelines run on the workers.
-    pub pipelines: u64,
-    /// Pipelines run again from a lineage, to compute values lost with a worker.
-    pub rebuilt: u64,
-    /// The longest lineage run again (in pipelines): a lineage starts at its value's last
-    /// checkpoint, so this stays below `MAX_LINEAGE`.
-    pub rebuilt_depth: u64,
-}
-
-/// A failure of a distributed pipeline.
-enum Fail {
-    /// The pipeline itself failed on a worker: running it locally reports the error exactly.
-    Pipeline,
-    /// The cluster failed (a worker unreachable, a broken answer).
-    Cluster(Error),
-}
-
-/// Everything the coordinator's threads share (the interpreter's, the join service's, and
-/// whichever thread drops a remote value), under `Inner::state`.
-struct Shared {
-    /// Inputs stored on the workers, by the identity of their cells and how they are split.
-    cache: HashMap<(Identity, Role), Cached>,
-    /// Pipeline modules by (function address, op): extracted and encoded once.
-    modules: HashMap<(usize, OpId), Shipped>,
-    /// Which workers still answer (a worker that fails a call and then a health check is
-    /// dead; its partitions are re-created on the others).
-    alive: Vec<bool>,
-    /// Every worker's instance when the run connected it: another one at the same address
-    /// means the worker restarted, and holds nothing of this run.
-    instances: Vec<u64>,
-    /// Row-split inputs and row outputs of pipelines that ran locally, by identity (a clone
-    /// keeps each alive and unique until the script drops it).
-    seen: HashMap<Identity, Value>,
-    /// What went over the network.
-    transfer: Transfer,
-    /// Workers that asked to join (and answered a probe), not yet connected.
-    joining: Vec<String>,
-    /// Objects to free, per worker: sent at the next pipeline.
-    to_free: Vec<Vec<u64>>,
-}
-
-struct Inner {
-    link: Box<dyn Link>,
-    options: Options,
-    /// Ids this coordinator gives objects: from a random base, so coordinators sharing
-    /// workers do not collide.
-    next_id: AtomicU64,
-    /// The one lock (see the module's invariant); shared with the join service.
-    state: Arc<Mutex<Shared>>,
-}
-
-impl Inner {
-    /// The shared state, for a short section (see the module's invariant).
-    fn state(&self) -> MutexGuard<'_, Shared> {
-        lock(&self.state)
-    }
-}
-
-/// Takes the coordinator's lock (a thread that panicked holding it left consistent state:
-/// every section completes its changes before anything can fail).
-fn lock(state: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
-    state.lock().unwrap_or_else(|e| e.into_inner())
-}
+use state::{Fail, Inner, Shared};
+pub use state::{Options, Transfer};
 
 /// A connection to the workers; the executor's `Distribute`.
 pub struct Cluster {
@@ -274,7 +160,7 @@ impl Drop for Cluster {
 }
 
 impl Distribute for Cluster {
-    fn run(&self, f: &Function, id: OpId, inputs: &[Value]) -> Option<Result<Vec<Value>, Failure>> {
+    fn run(&self, _key: PipelineId, f: &Function, id: OpId, inputs: &[Value]) -> Option<Result<Vec<Value>, Failure>> {
         let inner = &self.inner;
         let op = f.ops.try_get(id)?;
         let OpKind::Pipeline(spec) = &op.kind else { return None };
@@ -326,7 +212,7 @@ impl Distribute for Cluster {
         }
     }
 
-    fn observe(&self, f: &Function, id: OpId, results: &[Value]) {
+    fn observe(&self, _key: PipelineId, f: &Function, id: OpId, results: &[Value]) {
         let Some(OpKind::Pipeline(spec)) = f.ops.try_get(id).map(|op| &op.kind) else { return };
         let rows = results.iter().zip(&spec.combines).filter(|(_, c)| **c == Combine::Rows).map(|(v, _)| v);
         self.inner.remember(rows);

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use daphne_ir::pipeline::partition;
 
-use super::Inner;
+use super::state::Inner;
 
 /// A pipeline's rows over the workers.
 pub(super) struct Placement {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use daphne_ir::{Function, Module, OpId, OpKind, Split};
 use daphne_runtime::value::Value;
 
-use super::{Fail, Inner};
+use super::state::{Fail, Inner};
 use crate::error::Error;
 
 /// How long the coordinator waits before each new try of a pipeline whose call failed while

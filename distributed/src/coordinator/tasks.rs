@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use daphne_ir::pipeline::block_rows;
-use daphne_ir::{Function, Module, OpId, OpKind, Split};
+use daphne_ir::{Function, OpId, OpKind, Split};
 use daphne_runtime::value::Value;
 
-use super::cache::{Cached, Identity, Role, identity};
+use super::cache::identity;
 use super::recovery::Lineage;
-use super::{Fail, Inner};
+use super::state::{Cached, Fail, Identity, Inner, Role, Shipped};
 use crate::codec;
 use crate::error::Error;
 use crate::link::CallError;
@@ -18,9 +18,6 @@ use crate::proto::{self, Task};
 
 /// Values at most this large (encoded) travel inside the task instead of being stored.
 const INLINE_BYTES: usize = 64 << 10;
-
-/// A pipeline as workers get it (bytes) and as its lineage keeps it (the module).
-pub(super) type Shipped = (Bytes, Arc<Module>);
 
 impl Inner {
     /// The pipeline `id` of `f` as a module of its own: its bytes (what workers get) and the

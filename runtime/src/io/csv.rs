@@ -24,10 +24,10 @@ use std::sync::{Arc, Mutex};
 
 use daphne_ir::ValueType;
 
-use super::{FloatFormat, Meta, ReadOptions, vt_name};
+use super::meta::{FloatFormat, Meta, ReadOptions, frame_labels, meta_json, vt_name};
 use crate::format::CppDisplay;
 use crate::frame::Frame;
-use crate::matrix::{DenseMatrix, Matrix};
+use crate::matrix::Matrix;
 use crate::value::Value;
 
 /// The size of the blocks the file is split and read in.
@@ -223,23 +223,6 @@ fn pieces<'a, T>(mut cells: &'a mut [T], lens: &[usize]) -> Vec<&'a mut [T]> {
         cells = rest;
     }
     out
-}
-
-/// A `rows x cols` matrix of value type `vt` to read cells into (here and by
-/// [`super::parquet`]), checked against the memory budget.
-pub(super) fn new_cells(vt: ValueType, rows: usize, cols: usize, what: &str) -> Result<Matrix, String> {
-    Ok(match vt {
-        ValueType::F64 => Matrix::F64(DenseMatrix::filled(rows, cols, 0.0, what)?),
-        ValueType::F32 => Matrix::F32(DenseMatrix::filled(rows, cols, 0.0, what)?),
-        ValueType::Si64 => Matrix::Si64(DenseMatrix::filled(rows, cols, 0, what)?),
-        ValueType::Si32 => Matrix::Si32(DenseMatrix::filled(rows, cols, 0, what)?),
-        ValueType::Si8 => Matrix::Si8(DenseMatrix::filled(rows, cols, 0, what)?),
-        ValueType::Ui64 | ValueType::Index => Matrix::Ui64(DenseMatrix::filled(rows, cols, 0, what)?),
-        ValueType::Ui32 => Matrix::Ui32(DenseMatrix::filled(rows, cols, 0, what)?),
-        ValueType::Ui8 => Matrix::Ui8(DenseMatrix::filled(rows, cols, 0, what)?),
-        ValueType::Bool => Matrix::Bool(DenseMatrix::filled(rows, cols, false, what)?),
-        ValueType::Str => Matrix::Str(DenseMatrix::filled(rows, cols, Arc::from(""), what)?),
-    })
 }
 
 /// One destination per segment, `lens` cells each, in a matrix's (unshared) cells.
@@ -572,17 +555,13 @@ fn locate(path: &str, offset: u64) -> (u64, u64) {
     (line, col)
 }
 
-/// The number of threads parsing a file.
-fn threads() -> usize {
-    crate::kernels::linalg::threads().max(1)
+/// Reads a CSV file described by `meta` into a matrix or (if `frame`) a frame, parsing on up
+/// to `threads` threads.
+pub fn read(path: &str, meta: &Meta, frame: bool, threads: usize) -> Result<Value, String> {
+    read_blocks(path, meta, frame, BLOCK, threads)
 }
 
-/// Reads a CSV file described by `meta` into a matrix or (if `frame`) a frame.
-pub fn read(path: &str, meta: &Meta, frame: bool) -> Result<Value, String> {
-    read_blocks(path, meta, frame, BLOCK)
-}
-
-fn read_blocks(path: &str, meta: &Meta, frame: bool, block: usize) -> Result<Value, String> {
+fn read_blocks(path: &str, meta: &Meta, frame: bool, block: usize, threads: usize) -> Result<Value, String> {
     let (segments, _) = split(path, meta.delimiter, meta.header, block)?;
     let rows: usize = segments.iter().map(|s| s.rows).sum();
     // The count is checked against the meta data after the cells: a broken quote makes fewer
@@ -592,9 +571,9 @@ fn read_blocks(path: &str, meta: &Meta, frame: bool, block: usize) -> Result<Val
     let what = format!("reading '{path}'");
     let mut columns = if frame {
         crate::memory::check_cells::<Matrix>(1, cols, &format!("the columns of '{path}'"))?;
-        types.iter().map(|&vt| new_cells(vt, rows, 1, &what)).collect::<Result<Vec<_>, _>>()?
+        types.iter().map(|&vt| Matrix::zeroed(vt, rows, 1, &what)).collect::<Result<Vec<_>, _>>()?
     } else {
-        vec![new_cells(types.first().copied().unwrap_or(ValueType::F64), rows, cols, &what)?]
+        vec![Matrix::zeroed(types.first().copied().unwrap_or(ValueType::F64), rows, cols, &what)?]
     };
     let seg_rows: Vec<usize> = segments.iter().map(|s| s.rows).collect();
     let mut targets: Vec<Target<'_>> = if frame {
@@ -611,7 +590,7 @@ fn read_blocks(path: &str, meta: &Meta, frame: bool, block: usize) -> Result<Val
         Mutex::new(segments.iter().copied().zip(targets.iter_mut()).rev().collect());
     let first_error: Mutex<Option<CellError>> = Mutex::new(None);
     std::thread::scope(|scope| {
-        for _ in 0..threads().min(segments.len()) {
+        for _ in 0..threads.clamp(1, segments.len().max(1)) {
             scope.spawn(|| {
                 let mut file = match File::open(path) {
                     Ok(f) => f,
@@ -659,7 +638,7 @@ fn read_blocks(path: &str, meta: &Meta, frame: bool, block: usize) -> Result<Val
         return Err(format!("file '{path}' has {rows}{header}, but its meta data says {expected}"));
     }
     if frame {
-        let labels = super::frame_labels(meta);
+        let labels = frame_labels(meta);
         Frame::new(columns, labels).map(Value::Frame)
     } else {
         Ok(Value::Matrix(columns.pop().expect("one matrix")))
@@ -839,7 +818,7 @@ pub fn infer(path: &str, opts: &ReadOptions, default_delim: u8) -> Result<(Meta,
         "'{path}' has no meta data file; inferred from its first rows: {}, separator '{sep}', [{columns}]. \
          To fix the schema, write {path}.meta, e.g. {}",
         if header { "a header line" } else { "no header line" },
-        super::meta_json(&Meta { rows: Some(0), ..meta.clone() }).replace("\"numRows\":0", "\"numRows\":<rows>"),
+        meta_json(&Meta { rows: Some(0), ..meta.clone() }).replace("\"numRows\":0", "\"numRows\":<rows>"),
     );
     Ok((meta, note))
 }
@@ -959,6 +938,7 @@ pub fn write(v: &Value, path: &str, floats: FloatFormat, delim: u8) -> Result<Me
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::matrix::DenseMatrix;
 
     fn tmp(name: &str, text: &[u8]) -> String {
         let p = crate::io::test_path("csv", name);
@@ -989,8 +969,8 @@ mod tests {
                 header: false,
                 delimiter: b',',
             };
-            let Value::Frame(f) = read_blocks(&p, &m, true, block).unwrap() else { panic!() };
-            assert_eq!(crate::kernels::cell(&f.columns()[1], 199, 0), crate::value::Scalar::Str(Arc::from("a\nb,199")));
+            let Value::Frame(f) = read_blocks(&p, &m, true, block, 2).unwrap() else { panic!() };
+            assert_eq!(f.columns()[1].cell(199, 0), crate::value::Scalar::Str(Arc::from("a\nb,199")));
         }
     }
 
@@ -1007,11 +987,11 @@ mod tests {
         ];
         for (i, (text, vt, want)) in cases.iter().enumerate() {
             let p = tmp(&format!("bad{i}.csv"), text);
-            let e = read(&p, &meta(2, 2, *vt), false).unwrap_err();
+            let e = read(&p, &meta(2, 2, *vt), false, 2).unwrap_err();
             assert!(e.contains(want), "{e} does not contain {want}");
         }
         let p = tmp("rows.csv", b"1,2\n3,4\n5,6\n");
-        assert!(read(&p, &meta(2, 2, ValueType::F64), false).unwrap_err().contains("has 3 rows"));
+        assert!(read(&p, &meta(2, 2, ValueType::F64), false, 2).unwrap_err().contains("has 3 rows"));
     }
 
     #[test]
@@ -1075,7 +1055,7 @@ mod tests {
         let m = Matrix::F64(DenseMatrix::from_vec(1, xs.len(), xs.to_vec()));
         let p = tmp("floats.csv", b"");
         write(&Value::Matrix(m), &p, FloatFormat::Shortest, b',').unwrap();
-        let Value::Matrix(Matrix::F64(back)) = read(&p, &meta(1, xs.len(), ValueType::F64), false).unwrap() else {
+        let Value::Matrix(Matrix::F64(back)) = read(&p, &meta(1, xs.len(), ValueType::F64), false, 2).unwrap() else {
             panic!()
         };
         for (a, b) in xs.iter().zip(back.cells()) {

@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use daphne_ir::ValueType;
 
-use super::Meta;
+use super::meta::{Meta, vt_name};
 use crate::frame::Frame;
 use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
 use crate::value::Value;
@@ -429,7 +429,7 @@ pub fn write(v: &Value, path: &str) -> Result<Meta, String> {
     let (mut out, meta) = match v {
         Value::Matrix(m) => {
             let vt = m.value_type();
-            let code = code(vt).ok_or_else(|| no_type(format!("a matrix of {}", super::vt_name(vt))))?;
+            let code = code(vt).ok_or_else(|| no_type(format!("a matrix of {}", vt_name(vt))))?;
             let (rows, cols) = (m.rows(), m.cols());
             if rows > u32::MAX as usize || cols > u32::MAX as usize {
                 return Err(format!(
@@ -460,7 +460,7 @@ pub fn write(v: &Value, path: &str) -> Result<Meta, String> {
             let schema = f.schema();
             let mut head = header(FRAME, f.rows(), f.cols());
             for (vt, label) in schema.iter().zip(f.labels()) {
-                head.push(code(*vt).ok_or_else(|| no_type(format!("column '{label}' ({})", super::vt_name(*vt))))?);
+                head.push(code(*vt).ok_or_else(|| no_type(format!("column '{label}' ({})", vt_name(*vt))))?);
             }
             for label in f.labels() {
                 let len = u16::try_from(label.len()).map_err(|_| {

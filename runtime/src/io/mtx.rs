@@ -3,7 +3,7 @@
 
 use daphne_ir::ValueType;
 
-use super::Meta;
+use super::meta::Meta;
 use crate::matrix::{DenseMatrix, Matrix};
 use crate::value::Value;
 

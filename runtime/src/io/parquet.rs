@@ -40,8 +40,7 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::{ColumnDescriptor, Type as SchemaType};
 
-use super::Meta;
-use super::csv::new_cells;
+use super::meta::{Meta, frame_labels};
 use crate::frame::Frame;
 use crate::matrix::{DenseMatrix, Matrix};
 use crate::value::Value;
@@ -286,7 +285,8 @@ fn read_file(path: &str, expected: &Meta, frame: bool) -> Result<Value, String> 
         let vt = meta.schema.first().copied().unwrap_or(ValueType::F64);
         crate::with_elem_type!(vt, T => crate::memory::check_shape::<T>(rows, meta.cols, &what)?, str => crate::memory::check_shape::<Arc<str>>(rows, meta.cols, &what)?);
     }
-    let mut columns = meta.schema.iter().map(|&vt| new_cells(vt, rows, 1, &what)).collect::<Result<Vec<_>, _>>()?;
+    let mut columns =
+        meta.schema.iter().map(|&vt| Matrix::zeroed(vt, rows, 1, &what)).collect::<Result<Vec<_>, _>>()?;
     let labels = meta.labels.clone().unwrap_or_default();
     let descr = reader.metadata().file_metadata().schema_descr();
     let mut first_row = 0;
@@ -307,7 +307,7 @@ fn read_file(path: &str, expected: &Meta, frame: bool) -> Result<Value, String> 
         return Err(format!("Parquet file '{path}': its row groups hold {first_row} rows, its footer says {rows}"));
     }
     if frame {
-        let labels = super::frame_labels(&meta);
+        let labels = frame_labels(&meta);
         return Frame::new(columns, labels).map(Value::Frame).map_err(|e| format!("Parquet file '{path}': {e}"));
     }
     if columns.is_empty() {
@@ -589,7 +589,7 @@ mod tests {
         // The float column's null is NaN.
         let file = File::open(&p).unwrap();
         let reader = SerializedFileReader::new(file).unwrap();
-        let mut cells = new_cells(ValueType::F64, 4, 1, "test").unwrap();
+        let mut cells = Matrix::zeroed(ValueType::F64, 4, 1, "test").unwrap();
         let mut row = 0;
         for g in 0..reader.num_row_groups() {
             let group = reader.get_row_group(g).unwrap();

@@ -11,7 +11,7 @@
 use daphne_ir::pipeline::{LANES, blocks, fold_tree};
 use daphne_ir::{Builtin, ValueType};
 
-use super::{R, wrap};
+use super::args::{R, wrap};
 use crate::elem::Elem;
 use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
 use crate::value::{Scalar, Value};

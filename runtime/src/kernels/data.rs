@@ -2,7 +2,8 @@
 
 use daphne_ir::{Builtin, ValueType};
 
-use super::{R, int_arg, matrix_from_scalars, size_arg, wrap};
+use super::args::{R, as_f64, int_arg, size_arg, wrap};
+use super::cast::from_f64;
 use crate::elem::Elem;
 use crate::map_cells;
 use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
@@ -27,7 +28,7 @@ pub fn matrix_literal(args: &[Value], vt: ValueType) -> R<Value> {
             daphne_ir::count(n, "element", "elements")
         ));
     }
-    matrix_from_scalars(rows, cols, &cells, vt)
+    Matrix::from_scalars(rows, cols, &cells, vt).map(Value::Matrix)
 }
 
 /// `fill(value, rows, cols)`
@@ -293,38 +294,6 @@ pub fn reverse(m: &Matrix) -> Value {
 }
 
 /// Picks rows (or columns) by index from a matrix of any element type.
-fn pick<T: Clone>(x: &DenseMatrix<T>, rows: bool, idx: &[usize]) -> DenseMatrix<T> {
-    if rows {
-        let mut cells = Vec::with_capacity(idx.len() * x.cols());
-        for &i in idx {
-            cells.extend_from_slice(x.row(i));
-        }
-        DenseMatrix::from_vec(idx.len(), x.cols(), cells)
-    } else {
-        let mut cells = Vec::with_capacity(idx.len() * x.rows());
-        for i in 0..x.rows() {
-            for &j in idx {
-                cells.push(x.get(i, j).clone());
-            }
-        }
-        DenseMatrix::from_vec(x.rows(), idx.len(), cells)
-    }
-}
-
-fn pick_matrix(m: &Matrix, rows: bool, idx: &[usize]) -> Matrix {
-    map_cells!(m, x => pick(x, rows, idx))
-}
-
-/// The given rows of a matrix, in the given order.
-pub fn pick_rows(m: &Matrix, idx: &[usize]) -> Matrix {
-    pick_matrix(m, true, idx)
-}
-
-/// The given columns of a matrix, in the given order.
-pub fn pick_cols(m: &Matrix, idx: &[usize]) -> Matrix {
-    pick_matrix(m, false, idx)
-}
-
 /// A position along an axis of length `n`: negative ones count from the end.
 fn position(p: i64, n: usize, inclusive_end: bool, what: &str) -> R<usize> {
     let limit = if inclusive_end { n as i64 } else { n as i64 - 1 };
@@ -338,7 +307,7 @@ fn position(p: i64, n: usize, inclusive_end: bool, what: &str) -> R<usize> {
 /// The rows (or columns) `idx` of a matrix or frame.
 fn select(v: &Value, rows: bool, idx: &[usize]) -> R<Value> {
     match v {
-        Value::Matrix(m) => Ok(Value::Matrix(pick_matrix(m, rows, idx))),
+        Value::Matrix(m) => Ok(Value::Matrix(m.pick(rows, idx))),
         Value::Frame(f) if rows => Ok(Value::Frame(f.select_rows(idx))),
         Value::Frame(f) => Ok(Value::Frame(f.select_cols(idx))),
         Value::Scalar(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
@@ -496,8 +465,8 @@ pub fn diag_vector(m: &Matrix) -> R<Value> {
         return Err(format!("`diagVector` needs a square matrix, not {}x{}", m.rows(), m.cols()));
     }
     let idx: Vec<(usize, usize)> = (0..m.rows()).map(|i| (i, i)).collect();
-    let cells: Vec<Scalar> = idx.iter().map(|&(i, j)| crate::kernels::cell(m, i, j)).collect();
-    matrix_from_scalars(m.rows(), 1, &cells, m.value_type())
+    let cells: Vec<Scalar> = idx.iter().map(|&(i, j)| m.cell(i, j)).collect();
+    Matrix::from_scalars(m.rows(), 1, &cells, m.value_type()).map(Value::Matrix)
 }
 
 /// `replace(X, pattern, replacement)`: every cell equal to `pattern` (NaN matches NaN)
@@ -515,11 +484,11 @@ pub fn replace(m: &Matrix, pattern: &Value, replacement: &Value) -> R<Value> {
     let cells: Vec<Scalar> = (0..m.rows())
         .flat_map(|i| (0..m.cols()).map(move |j| (i, j)))
         .map(|(i, j)| {
-            let c = crate::kernels::cell(m, i, j);
+            let c = m.cell(i, j);
             if c == p || (is_nan(&p) && is_nan(&c)) { r.clone() } else { c }
         })
         .collect();
-    matrix_from_scalars(m.rows(), m.cols(), &cells, vt)
+    Matrix::from_scalars(m.rows(), m.cols(), &cells, vt).map(Value::Matrix)
 }
 
 /// `isSymmetric(X)` for a square matrix.
@@ -529,7 +498,7 @@ pub fn is_symmetric(m: &Matrix) -> R<Value> {
     }
     for i in 0..m.rows() {
         for j in i + 1..m.cols() {
-            if crate::kernels::cell(m, i, j) != crate::kernels::cell(m, j, i) {
+            if m.cell(i, j) != m.cell(j, i) {
                 return Ok(Value::Scalar(Scalar::Bool(false)));
             }
         }
@@ -599,7 +568,7 @@ pub fn recode(m: &Matrix, order_preserving: &Value) -> R<Vec<Value>> {
         Value::Scalar(s) => s.get::<bool>().ok_or("`recode`: orderPreserving must be a boolean")?,
         _ => return Err("`recode`: orderPreserving must be a scalar".into()),
     };
-    let cells: Vec<Scalar> = (0..m.rows()).map(|i| crate::kernels::cell(m, i, 0)).collect();
+    let cells: Vec<Scalar> = (0..m.rows()).map(|i| m.cell(i, 0)).collect();
     let mut dict: Vec<Scalar> = Vec::new();
     for c in &cells {
         if !dict.contains(c) {
@@ -615,8 +584,8 @@ pub fn recode(m: &Matrix, order_preserving: &Value) -> R<Vec<Value>> {
     let codes: Vec<Scalar> =
         cells.iter().map(|c| Scalar::Si64(dict.iter().position(|d| d == c).unwrap_or(0) as i64)).collect();
     Ok(vec![
-        matrix_from_scalars(codes.len(), 1, &codes, ValueType::Si64)?,
-        matrix_from_scalars(dict.len(), 1, &dict, m.value_type())?,
+        Value::Matrix(Matrix::from_scalars(codes.len(), 1, &codes, ValueType::Si64)?),
+        Value::Matrix(Matrix::from_scalars(dict.len(), 1, &dict, m.value_type())?),
     ])
 }
 
@@ -637,7 +606,7 @@ pub fn bin(m: &Matrix, num_bins: &Value, min: &Value, max: &Value) -> R<Value> {
     }
     let width = (hi - lo) / n as f64;
     let vt = m.value_type();
-    let x = super::as_f64(Builtin::Bin, m)?;
+    let x = as_f64(Builtin::Bin, m)?;
     let cells: Vec<f64> = x
         .cells()
         .iter()
@@ -656,7 +625,7 @@ pub fn bin(m: &Matrix, num_bins: &Value, min: &Value, max: &Value) -> R<Value> {
             }
         })
         .collect();
-    super::from_f64(DenseMatrix::from_vec(m.rows(), m.cols(), cells), vt)
+    from_f64(DenseMatrix::from_vec(m.rows(), m.cols(), cells), vt)
 }
 
 /// `oneHot(X, info)`: per column j of X, info[0, j] = -1 keeps it, 0 drops it, d > 0 expands it
@@ -697,7 +666,7 @@ pub fn one_hot(m: &Matrix, info: &Matrix) -> R<Value> {
     let mut cells = Vec::with_capacity(m.rows() * width);
     for i in 0..m.rows() {
         for (j, &dj) in d.cells().iter().enumerate() {
-            let c = crate::kernels::cell(m, i, j);
+            let c = m.cell(i, j);
             match dj {
                 -1 => cells.push(c),
                 0 => {}
@@ -713,7 +682,7 @@ pub fn one_hot(m: &Matrix, info: &Matrix) -> R<Value> {
             }
         }
     }
-    matrix_from_scalars(m.rows(), width, &cells, m.value_type())
+    Matrix::from_scalars(m.rows(), width, &cells, m.value_type()).map(Value::Matrix)
 }
 
 /// `order(X, colIdxs..., ascs..., returnIndexes)`: rows sorted stably by the given columns.
@@ -742,7 +711,7 @@ pub fn order(m: &Matrix, rest: &[Value]) -> R<Value> {
         ));
     }
     let mut idx: Vec<usize> = (0..m.rows()).collect();
-    let key = |i: usize, c: usize| crate::kernels::cell(m, i, c);
+    let key = |i: usize, c: usize| m.cell(i, c);
     idx.sort_by(|&a, &b| {
         for (&c, &asc) in cols.iter().zip(&ascs) {
             let (x, y) = (key(a, c), key(b, c));
@@ -761,14 +730,14 @@ pub fn order(m: &Matrix, rest: &[Value]) -> R<Value> {
         let cells: Vec<u64> = idx.iter().map(|&i| i as u64).collect();
         return Ok(wrap(DenseMatrix::from_vec(cells.len(), 1, cells)));
     }
-    Ok(Value::Matrix(pick_rows(m, &idx)))
+    Ok(Value::Matrix(m.pick(true, &idx)))
 }
 
 /// `ctable(ys, xs, weight, numRows, numCols)`: `res[ys[k], xs[k]] += weight`; the shape is
 /// the largest coordinates plus one, or the given sizes (cropping or padding) where not -1.
 pub fn ctable(ys: &Matrix, xs: &Matrix, weight: &Value, rows: &Value, cols: &Value) -> R<Value> {
     let op = Builtin::Ctable;
-    let (y, x) = (super::as_f64(op, ys)?, super::as_f64(op, xs)?);
+    let (y, x) = (as_f64(op, ys)?, as_f64(op, xs)?);
     if y.cells().len() != x.cells().len() {
         return Err(format!("`ctable` needs inputs of the same size, not {} and {}", y.cells().len(), x.cells().len()));
     }

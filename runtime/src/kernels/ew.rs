@@ -222,6 +222,17 @@ fn string_operand(v: &Value) -> R<Either<DenseMatrix<Arc<str>>, Arc<str>>> {
 
 /// An elementwise binary op. Both operands are converted to `arg_vt` (the result type, or
 /// for comparisons the most general operand type); the result has value type `vt`.
+/// `a + b` of two scalars, with the result type `+` gives them (the sums of `groupSum` and
+/// `groupJoin`).
+pub fn add_scalars(a: Scalar, b: Scalar) -> R<Scalar> {
+    let args = [Value::Scalar(a), Value::Scalar(b)];
+    let vt = super::args::result_vt(Builtin::EwAdd, &args)?;
+    match binary(Builtin::EwAdd, &args[0], &args[1], vt, vt)? {
+        Value::Scalar(s) => Ok(s),
+        _ => Err("internal: the sum of two scalars is not a scalar".into()),
+    }
+}
+
 pub fn binary(op: Builtin, a: &Value, b: &Value, arg_vt: ValueType, vt: ValueType) -> R<Value> {
     if (arg_vt, vt) == (ValueType::F64, ValueType::F64)
         && let Some(v) = binary_f64(op, a, b)
@@ -239,7 +250,7 @@ pub fn binary(op: Builtin, a: &Value, b: &Value, arg_vt: ValueType, vt: ValueTyp
             Either::Right(s) => Value::Scalar(Scalar::from_elem(s, vt)),
             Either::Left(m) => {
                 let m = Value::Matrix(T::wrap(m));
-                if vt == arg_vt { m } else { crate::kernels::cast_value(&m, vt)? }
+                if vt == arg_vt { m } else { super::cast::cast_value(&m, vt)? }
             }
         })
     }, str => unreachable_str())
@@ -307,7 +318,7 @@ fn string_binary(op: Builtin, a: &Value, b: &Value, vt: ValueType) -> R<Value> {
     let numeric = |r: Either<DenseMatrix<i64>, i64>| -> R<Value> {
         Ok(match r {
             Either::Right(s) => Value::Scalar(Scalar::from_elem(s, vt)),
-            Either::Left(m) => crate::kernels::cast_value(&Value::Matrix(Matrix::Si64(m)), vt)?,
+            Either::Left(m) => super::cast::cast_value(&Value::Matrix(Matrix::Si64(m)), vt)?,
         })
     };
     let strings = |f: fn(&Arc<str>, &Arc<str>) -> Arc<str>| -> R<Value> {
@@ -337,7 +348,7 @@ pub fn cond(c: &Matrix, a: &Value, b: &Value, vt: ValueType) -> R<Value> {
     let pick = |v: &Value, i: usize, j: usize| -> R<Scalar> {
         match v {
             Value::Scalar(s) => Ok(s.clone()),
-            Value::Matrix(m) if m.rows() == mask.rows() && m.cols() == mask.cols() => Ok(crate::kernels::cell(m, i, j)),
+            Value::Matrix(m) if m.rows() == mask.rows() && m.cols() == mask.cols() => Ok(m.cell(i, j)),
             Value::Matrix(m) => Err(format!(
                 "`?:`: the branches must be scalars or have the condition's shape ({}x{}), not {}x{}",
                 mask.rows(),
@@ -357,7 +368,7 @@ pub fn cond(c: &Matrix, a: &Value, b: &Value, vt: ValueType) -> R<Value> {
             cells.push(s.cast(vt).ok_or("`?:`: cannot convert the chosen value")?);
         }
     }
-    crate::kernels::matrix_from_scalars(mask.rows(), mask.cols(), &cells, vt)
+    Matrix::from_scalars(mask.rows(), mask.cols(), &cells, vt).map(Value::Matrix)
 }
 
 /// `outerOp(a, b)` (`outer`, for example `outerAdd`): an m x 1 (or scalar) and a 1 x n (or
@@ -378,15 +389,7 @@ pub fn outer(outer: Builtin, op: Builtin, a: &Value, b: &Value, arg_vt: ValueTyp
                     return Err(format!("outer operations need {need}, not {}x{}", m.rows(), m.cols()));
                 }
                 let n = if want_col { m.rows() } else { m.cols() };
-                Ok((0..n)
-                    .map(|k| {
-                        Value::Scalar(if want_col {
-                            crate::kernels::cell(m, k, 0)
-                        } else {
-                            crate::kernels::cell(m, 0, k)
-                        })
-                    })
-                    .collect())
+                Ok((0..n).map(|k| Value::Scalar(if want_col { m.cell(k, 0) } else { m.cell(0, k) })).collect())
             }
             Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
                 Err("outer operations are not defined on frames".to_owned())
@@ -394,7 +397,7 @@ pub fn outer(outer: Builtin, op: Builtin, a: &Value, b: &Value, arg_vt: ValueTyp
         }
     };
     let (xs, ys) = (column(a, true)?, column(b, false)?);
-    crate::memory::check_cells::<Scalar>(xs.len(), ys.len(), &crate::kernels::label(outer))?;
+    crate::memory::check_cells::<Scalar>(xs.len(), ys.len(), &super::args::label(outer))?;
     let mut cells = Vec::with_capacity(xs.len() * ys.len());
     for x in &xs {
         for y in &ys {
@@ -404,7 +407,7 @@ pub fn outer(outer: Builtin, op: Builtin, a: &Value, b: &Value, arg_vt: ValueTyp
             }
         }
     }
-    crate::kernels::matrix_from_scalars(xs.len(), ys.len(), &cells, vt)
+    Matrix::from_scalars(xs.len(), ys.len(), &cells, vt).map(Value::Matrix)
 }
 
 /// `lower(s)` and `upper(s)` on a string or a matrix of strings.

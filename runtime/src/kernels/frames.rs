@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use daphne_ir::Builtin;
 
-use super::R;
+use super::args::R;
 use crate::frame::Frame;
+use crate::matrix::Matrix;
 use crate::value::{Scalar, Value};
 
 fn label(v: &Value) -> R<Arc<str>> {
@@ -98,7 +99,7 @@ fn label_arg(op: Builtin, v: &Value) -> R<Arc<str>> {
 
 /// The cells of a frame row as scalars, for comparing keys.
 fn row_key(f: &Frame, cols: &[usize], r: usize) -> Vec<Scalar> {
-    cols.iter().map(|&c| crate::kernels::cell(&f.columns()[c], r, 0)).collect()
+    cols.iter().map(|&c| f.columns()[c].cell(r, 0)).collect()
 }
 
 /// Orders keys: numbers numerically, strings lexically.
@@ -131,14 +132,11 @@ pub fn group_sum(f: &Value, rest: &[Value]) -> R<Value> {
     let sum_vt = f.columns()[sum_col].value_type();
     for r in rows {
         let key = row_key(f, &groups, r);
-        let v = crate::kernels::cell(&f.columns()[sum_col], r, 0);
+        let v = f.columns()[sum_col].cell(r, 0);
         if keys.last() == Some(&key) {
             let last = sums.pop().unwrap_or(Scalar::F64(0.0));
-            let added = crate::kernels::call(Builtin::EwAdd, &[Value::Scalar(last), Value::Scalar(v)])?;
-            match added.into_iter().next() {
-                Some(Value::Scalar(s)) => sums.push(s.cast(sum_vt).unwrap_or(s)),
-                _ => return Err("internal: sum is not a scalar".into()),
-            }
+            let s = super::ew::add_scalars(last, v)?;
+            sums.push(s.cast(sum_vt).unwrap_or(s));
         } else {
             keys.push(key);
             sums.push(v);
@@ -156,10 +154,7 @@ pub fn group_sum(f: &Value, rest: &[Value]) -> R<Value> {
 }
 
 fn column(cells: &[Scalar], vt: daphne_ir::ValueType) -> R<crate::matrix::Matrix> {
-    match crate::kernels::matrix_from_scalars(cells.len(), 1, cells, vt)? {
-        Value::Matrix(m) => Ok(m),
-        _ => Err("internal: not a matrix".into()),
-    }
+    Matrix::from_scalars(cells.len(), 1, cells, vt)
 }
 
 /// The rows of `lhs` and `rhs` whose keys match, pairwise, in the order of `lhs` then `rhs`.
@@ -239,14 +234,13 @@ pub fn group_join(args: &[Value]) -> R<Vec<Value>> {
     for j in 0..r.rows() {
         let k = row_key(r, &[b], j);
         if let Some(e) = keys.iter_mut().find(|e| cmp_keys(&e.0, &k) == std::cmp::Ordering::Equal) {
-            let v = crate::kernels::cell(&r.columns()[s], j, 0);
+            let v = r.columns()[s].cell(j, 0);
             e.2 = Some(match e.2.take() {
                 None => v,
-                Some(acc) => match crate::kernels::call(Builtin::EwAdd, &[Value::Scalar(acc), Value::Scalar(v)])?.pop()
-                {
-                    Some(Value::Scalar(x)) => x.cast(agg_vt).unwrap_or(x),
-                    _ => return Err("internal: sum is not a scalar".into()),
-                },
+                Some(acc) => {
+                    let x = super::ew::add_scalars(acc, v)?;
+                    x.cast(agg_vt).unwrap_or(x)
+                }
             });
         }
     }

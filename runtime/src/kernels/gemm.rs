@@ -55,8 +55,8 @@ pub trait Float: Copy + Default + PartialEq + Send + Sync + std::fmt::Debug + 's
     fn simd_kernel() -> Option<TileKernel<Self>>;
     /// The SIMD rows kernel, when this CPU has one.
     fn simd_rows() -> Option<RowsKernel<Self>>;
-    /// Spare buffers of this type (see `Spare`).
-    fn spare() -> &'static Spare<Self>;
+    /// The spare buffers of this type among `buffers`.
+    fn spare(buffers: &Buffers) -> &Spare<Self>;
 }
 
 /// Buffers kept from one product for the next: a product in a loop would otherwise have fresh
@@ -67,11 +67,27 @@ pub struct Spare<T> {
     buffers: std::sync::Mutex<Vec<Vec<T>>>,
 }
 
-impl<T: Float> Spare<T> {
-    const fn new() -> Spare<T> {
+/// The spare buffers of both cell types: one set per executor (`kernels::Context`), shared by
+/// its threads.
+#[derive(Default)]
+pub struct Buffers {
+    f64: Spare<f64>,
+    f32: Spare<f32>,
+}
+
+impl std::fmt::Debug for Buffers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Buffers")
+    }
+}
+
+impl<T> Default for Spare<T> {
+    fn default() -> Spare<T> {
         Spare { buffers: std::sync::Mutex::new(Vec::new()) }
     }
+}
 
+impl<T: Float> Spare<T> {
     /// The most cells kept.
     const KEEP: usize = (256 << 20) / std::mem::size_of::<T>();
 
@@ -119,23 +135,23 @@ impl<T: Float> Lined<T> {
     }
 
     /// `n` cells of unspecified values.
-    fn take(n: usize) -> Lined<T> {
-        let buf = T::spare().take(n + Self::LINE / std::mem::size_of::<T>());
+    fn take(spare: &Spare<T>, n: usize) -> Lined<T> {
+        let buf = spare.take(n + Self::LINE / std::mem::size_of::<T>());
         let off = buf.as_ptr().align_offset(Self::LINE).min(buf.len() - n);
         Lined { buf, off, len: n }
     }
 
     /// At least `n` cells (unspecified values): this buffer when it is large enough.
-    fn reserve(&mut self, n: usize) {
+    fn reserve(&mut self, spare: &Spare<T>, n: usize) {
         if self.len < n {
-            let old = std::mem::replace(self, Lined::take(n));
-            old.give();
+            let old = std::mem::replace(self, Lined::take(spare, n));
+            old.give(spare);
         }
     }
 
-    fn give(self) {
+    fn give(self, spare: &Spare<T>) {
         if !self.buf.is_empty() {
-            T::spare().give([self.buf]);
+            spare.give([self.buf]);
         }
     }
 }
@@ -152,9 +168,6 @@ impl<T> std::ops::DerefMut for Lined<T> {
         &mut self.buf[self.off..self.off + self.len]
     }
 }
-
-static SPARE_F64: Spare<f64> = Spare::new();
-static SPARE_F32: Spare<f32> = Spare::new();
 
 /// One tile kernel: computes the tile of `t` in registers, adds `adds` (each the tile of a
 /// pending node, rows `ld` apart) in order, and stores into `dst` (rows `ld` apart).
@@ -224,15 +237,15 @@ macro_rules! float {
                 }
                 None
             }
-            fn spare() -> &'static Spare<$t> {
-                &$spare
+            fn spare(buffers: &Buffers) -> &Spare<$t> {
+                &buffers.$spare
             }
         }
     };
 }
 
-float!(f64, 8, tile_f64, rows_f64, SPARE_F64);
-float!(f32, 16, tile_f32, rows_f32, SPARE_F32);
+float!(f64, 8, tile_f64, rows_f64, f64);
+float!(f32, 16, tile_f32, rows_f32, f32);
 
 /// The kernels a product runs.
 #[derive(Clone, Copy)]
@@ -658,8 +671,14 @@ struct Band<T> {
 
 /// `C = A'ᵀ B'` (`a.outer` x `b.outer`, row-major), the inner dimension cut into `parts`, on up
 /// to `threads` threads. See the module doc for the definition of every cell.
-pub fn product<T: Float>(a: Side<'_, T>, b: Side<'_, T>, parts: &[Range<usize>], threads: usize) -> Vec<T> {
-    product_with(a, b, parts, threads, Kernels::best())
+pub fn product<T: Float>(
+    a: Side<'_, T>,
+    b: Side<'_, T>,
+    parts: &[Range<usize>],
+    threads: usize,
+    buffers: &Buffers,
+) -> Vec<T> {
+    product_with(a, b, parts, threads, buffers, Kernels::best())
 }
 
 /// `product` with a chosen tile kernel.
@@ -668,9 +687,11 @@ pub fn product_with<T: Float>(
     b: Side<'_, T>,
     parts: &[Range<usize>],
     threads: usize,
+    buffers: &Buffers,
     kernels: Kernels<T>,
 ) -> Vec<T> {
     let kernel = kernels.tile;
+    let spare = T::spare(buffers);
     let (k, m) = (a.outer, b.outer);
     // One side a column and the other read by rows: a row at a time (`fma` is commutative, so
     // either side may be the coefficients).
@@ -690,7 +711,7 @@ pub fn product_with<T: Float>(
     // A narrow right side wastes most of a tile's columns; the other way round wastes fewer
     // (fma is commutative, so the cells are the same).
     if !symmetric && m < nr && k > m && a.inner_major {
-        let ct = product_with(b, a, parts, threads, kernels);
+        let ct = product_with(b, a, parts, threads, buffers, kernels);
         let mut c = vec![T::ZERO; k * m];
         for j in 0..m {
             for i in 0..k {
@@ -736,7 +757,7 @@ pub fn product_with<T: Float>(
         );
     }
     for band in &mut bands {
-        band.out = Lined::take(band.tiles.len() * MR * band.ld);
+        band.out = Lined::take(spare, band.tiles.len() * MR * band.ld);
     }
     let top = parts.len().max(1).next_power_of_two().trailing_zeros() as usize;
     let paths: Vec<(Vec<usize>, Option<usize>)> = (0..parts.len()).map(|i| path(i, parts.len())).collect();
@@ -767,7 +788,7 @@ pub fn product_with<T: Float>(
         let (w, panels) = if share { (MR, kp) } else { (T::LANES, jn * NV) };
         if pack_b {
             // Every cell is written by `pack` (zeros past the columns), none needs clearing.
-            packed.reserve(panels * n * w);
+            packed.reserve(spare, panels * n * w);
             let per = panels.div_ceil(threads);
             let jobs: Vec<(Range<usize>, &mut [T])> = packed[..panels * n * w]
                 .chunks_mut(per * n * w)
@@ -787,7 +808,7 @@ pub fn product_with<T: Float>(
                 // (one register's cells of a row, or eight rows side by side).
                 let pack_a = !share && band.cols.len() > 2;
                 if pack_a {
-                    band.own.reserve(band.tiles.len() * n * MR);
+                    band.own.reserve(spare, band.tiles.len() * n * MR);
                     a.pack(rows.clone(), band.tiles.clone(), MR, &mut band.own[..band.tiles.len() * n * MR]);
                 }
                 let mut a_edge = Vec::new();
@@ -796,7 +817,7 @@ pub fn product_with<T: Float>(
                     a.pack(rows.clone(), kp - 1..kp, MR, &mut a_edge);
                 }
                 while band.levels.len() < top {
-                    band.levels.push(Lined::take(band.tiles.len() * MR * band.ld));
+                    band.levels.push(Lined::take(spare, band.tiles.len() * MR * band.ld));
                 }
                 // The last tile column, packed alone when its panels are not all in `shared`
                 // (the right side read in place, or past the packed panels of `t(X) @ X`).
@@ -906,9 +927,9 @@ pub fn product_with<T: Float>(
     }
     assemble(&mut c, &bands, k, m, nr, symmetric, &schedule);
     for band in bands {
-        band.levels.into_iter().chain([band.out, band.own]).for_each(Lined::give);
+        band.levels.into_iter().chain([band.out, band.own]).for_each(|l| l.give(spare));
     }
-    packed.give();
+    packed.give(spare);
     c
 }
 
@@ -1059,15 +1080,23 @@ mod tests {
             kernels.extend(Kernels::simd());
             for kernel in kernels {
                 for threads in [1, 2, 3] {
-                    assert_eq!(product_with(xs, ys, &parts, threads, kernel), want, "t(X) @ Y {n}x{k} {n}x{m}");
+                    assert_eq!(
+                        product_with(xs, ys, &parts, threads, &Buffers::default(), kernel),
+                        want,
+                        "t(X) @ Y {n}x{k} {n}x{m}"
+                    );
                     // A @ B with A = t(X) materialized.
                     let tx: Vec<f64> =
                         (0..k).flat_map(|i| (0..n).map(move |r| (i, r))).map(|(i, r)| x[r * k + i]).collect();
                     let ts = Side { cells: &tx, ld: n, inner_major: false, outer: k };
-                    assert_eq!(product_with(ts, ys, &parts, threads, kernel), want, "t(X) materialized");
+                    assert_eq!(
+                        product_with(ts, ys, &parts, threads, &Buffers::default(), kernel),
+                        want,
+                        "t(X) materialized"
+                    );
                 }
                 let gram = reference(&x, &x, k, k, &parts);
-                assert_eq!(product_with(xs, xs, &parts, 2, kernel), gram, "t(X) @ X {n}x{k}");
+                assert_eq!(product_with(xs, xs, &parts, 2, &Buffers::default(), kernel), gram, "t(X) @ X {n}x{k}");
             }
         }
     }
@@ -1086,12 +1115,12 @@ mod tests {
             for kernel in kernels {
                 for threads in [1, 2] {
                     assert_eq!(
-                        product_with(xs, ys, &parts, threads, kernel),
+                        product_with(xs, ys, &parts, threads, &Buffers::default(), kernel),
                         reference(&x, &y, k, m, &parts),
                         "t(X) @ Y {n}x{k} {n}x{m}"
                     );
                     assert_eq!(
-                        product_with(xs, xs, &parts, threads, kernel),
+                        product_with(xs, xs, &parts, threads, &Buffers::default(), kernel),
                         reference(&x, &x, k, k, &parts),
                         "t(X) @ X {n}x{k}"
                     );

@@ -5,28 +5,16 @@
 //! or a materialized transpose, fused or not, on any number of threads (the tests check it).
 //! `solve` uses faer's Cholesky (symmetric positive definite) or LU decomposition.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use daphne_ir::pipeline::blocks;
 use daphne_ir::{Builtin, ValueType};
 
+use super::args::{R, as_f64, label, wrap};
+use super::cast::from_f64;
+use super::context::Context;
 use super::gemm::{self, Side};
-use super::{R, from_f64, wrap};
 use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
 use crate::value::Value;
 use crate::with_elem_type;
-
-/// Threads for products outside pipelines; the executor sets it from its options.
-static THREADS: AtomicUsize = AtomicUsize::new(1);
-
-/// Sets the number of threads products use (at least one).
-pub fn set_threads(n: usize) {
-    THREADS.store(n.max(1), Ordering::Relaxed);
-}
-
-pub fn threads() -> usize {
-    THREADS.load(Ordering::Relaxed)
-}
 
 /// The cell types of floating-point products.
 trait Float: MatrixElem + gemm::Float {}
@@ -38,16 +26,12 @@ impl Float for f32 {}
 /// order of `daphne_ir::pipeline` along the inner dimension: the products of the blocks are
 /// added along the tree, so `t(X) @ Y` gives the same bits as a pipeline that adds up
 /// `t(X_b) @ Y_b` block by block.
-pub fn matmul(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
-    matmul_on(a, b, vt, threads())
-}
-
-/// `matmul` on `threads` threads (one inside a pipeline block, which has its thread).
-pub fn matmul_on(a: &Matrix, b: &Matrix, vt: ValueType, threads: usize) -> R<Value> {
+/// Runs on `cx.threads` threads.
+pub fn matmul(cx: &Context, a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
     check_shapes(a.cols(), b.rows(), a, b)?;
     match vt {
-        ValueType::F64 => Ok(wrap(product::<f64>(&typed(a)?, &typed(b)?, threads)?)),
-        ValueType::F32 => Ok(wrap(product::<f32>(&typed(a)?, &typed(b)?, threads)?)),
+        ValueType::F64 => Ok(wrap(product::<f64>(&typed(a)?, &typed(b)?, cx)?)),
+        ValueType::F32 => Ok(wrap(product::<f32>(&typed(a)?, &typed(b)?, cx)?)),
         _ => integer_product(&a.clone(), b, vt),
     }
 }
@@ -55,19 +39,19 @@ pub fn matmul_on(a: &Matrix, b: &Matrix, vt: ValueType, threads: usize) -> R<Val
 /// `t(A) @ B` (`gemv`), or `t(A) @ A` (`syrk`) when `b` is `None`, in the result value type,
 /// blocked along the rows of `A` as `matmul(t(A), B)` is along its inner dimension. With
 /// `blocked` false, one block: what a pipeline body computes for its block.
-pub fn tmatmul(a: &Matrix, b: Option<&Matrix>, vt: ValueType, blocked: bool) -> R<Value> {
+pub fn tmatmul(cx: &Context, a: &Matrix, b: Option<&Matrix>, vt: ValueType, blocked: bool) -> R<Value> {
     if let Some(b) = b.filter(|b| b.rows() != a.rows()) {
         check_shapes(a.rows(), b.rows(), &super::data::transpose_m(a), b)?;
     }
-    let threads = if blocked { threads() } else { 1 };
+    let cx = cx.on(if blocked { cx.threads } else { 1 });
     match vt {
         ValueType::F64 => {
             let b = b.map(typed::<f64>).transpose()?;
-            Ok(wrap(tproduct(&typed::<f64>(a)?, b.as_ref(), blocked, threads)?))
+            Ok(wrap(tproduct(&typed::<f64>(a)?, b.as_ref(), blocked, &cx)?))
         }
         ValueType::F32 => {
             let b = b.map(typed::<f32>).transpose()?;
-            Ok(wrap(tproduct(&typed::<f32>(a)?, b.as_ref(), blocked, threads)?))
+            Ok(wrap(tproduct(&typed::<f32>(a)?, b.as_ref(), blocked, &cx)?))
         }
         _ => integer_product(&super::data::transpose_m(a), b.unwrap_or(a), vt),
     }
@@ -95,7 +79,7 @@ fn typed<T: MatrixElem>(m: &Matrix) -> R<DenseMatrix<T>> {
 fn integer_product(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
     fn run<T: MatrixElem>(a: &DenseMatrix<T>, b: &DenseMatrix<T>) -> R<Value> {
         let (n, k, m) = (a.rows(), a.cols(), b.cols());
-        let mut product = DenseMatrix::filled(n, m, T::default(), &super::label(Builtin::MatMul))?;
+        let mut product = DenseMatrix::filled(n, m, T::default(), &label(Builtin::MatMul))?;
         let out = product.cells_mut();
         for i in 0..n {
             let row = &mut out[i * m..(i + 1) * m];
@@ -115,11 +99,13 @@ fn integer_product(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
 }
 
 /// `a @ b`: the inner dimension in the canonical blocks (see `gemm`).
-fn product<T: Float>(a: &DenseMatrix<T>, b: &DenseMatrix<T>, threads: usize) -> R<DenseMatrix<T>> {
+fn product<T: Float>(a: &DenseMatrix<T>, b: &DenseMatrix<T>, cx: &Context) -> R<DenseMatrix<T>> {
     let (n, k, m) = (a.rows(), a.cols(), b.cols());
     let left = Side { cells: a.cells(), ld: k, inner_major: false, outer: n };
     let right = Side { cells: b.cells(), ld: m, inner_major: true, outer: m };
-    DenseMatrix::build(n, m, &super::label(Builtin::MatMul), |_| Ok(gemm::product(left, right, &blocks(k), threads)))
+    DenseMatrix::build(n, m, &label(Builtin::MatMul), |_| {
+        Ok(gemm::product(left, right, &blocks(k), cx.threads, &cx.buffers))
+    })
 }
 
 /// `t(a) @ b` (`t(a) @ a` for `None`): the rows of `a` in the canonical blocks when `blocked`,
@@ -128,14 +114,14 @@ fn tproduct<T: Float>(
     a: &DenseMatrix<T>,
     b: Option<&DenseMatrix<T>>,
     blocked: bool,
-    threads: usize,
+    cx: &Context,
 ) -> R<DenseMatrix<T>> {
     let (n, k) = (a.rows(), a.cols());
     let left = Side { cells: a.cells(), ld: k, inner_major: true, outer: k };
     let right = b.map_or(left, |b| Side { cells: b.cells(), ld: b.cols(), inner_major: true, outer: b.cols() });
     let parts: Vec<std::ops::Range<usize>> = if blocked { blocks(n) } else { std::iter::once(0..n).collect() };
-    DenseMatrix::build(k, right.outer, &super::label(Builtin::Gemv), |_| {
-        Ok(gemm::product(left, right, &parts, threads))
+    DenseMatrix::build(k, right.outer, &label(Builtin::Gemv), |_| {
+        Ok(gemm::product(left, right, &parts, cx.threads, &cx.buffers))
     })
 }
 
@@ -154,7 +140,7 @@ pub fn solve(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
             daphne_ir::count(b.rows(), "row", "rows")
         ));
     }
-    let (lhs, rhs) = (super::as_f64(Builtin::Solve, a)?, super::as_f64(Builtin::Solve, b)?);
+    let (lhs, rhs) = (as_f64(Builtin::Solve, a)?, as_f64(Builtin::Solve, b)?);
     let k = rhs.cols();
     if lhs.cells().iter().any(|x| !x.is_finite()) {
         return Err("`solve`: the matrix is singular".to_owned());
@@ -208,7 +194,7 @@ pub fn eigen(m: &Matrix) -> R<Vec<Value>> {
     if m.cols() != n {
         return Err(format!("`eigen` needs a square matrix, not {n}x{}", m.cols()));
     }
-    let x = super::as_f64(Builtin::Eigen, m)?;
+    let x = as_f64(Builtin::Eigen, m)?;
     let mut a = x.cells().to_vec();
     for i in 0..n {
         for j in i + 1..n {
@@ -318,11 +304,15 @@ mod tests {
             let y = random(n, m, 100 + i as u64);
             let tx = transpose(&x);
             for threads in [1, 3] {
-                let gemv = tproduct(&x, Some(&y), true, threads).unwrap();
-                assert_eq!(gemv, product(&tx, &y, threads).unwrap(), "t(X) @ Y for {n}x{k}, {n}x{m}");
-                let syrk = tproduct(&x, None, true, threads).unwrap();
-                assert_eq!(syrk, product(&tx, &x, threads).unwrap(), "t(X) @ X for {n}x{k}");
-                assert_eq!(syrk, tproduct(&x, Some(&x), true, threads).unwrap(), "syrk against gemv for {n}x{k}");
+                let gemv = tproduct(&x, Some(&y), true, &Context::new(threads)).unwrap();
+                assert_eq!(gemv, product(&tx, &y, &Context::new(threads)).unwrap(), "t(X) @ Y for {n}x{k}, {n}x{m}");
+                let syrk = tproduct(&x, None, true, &Context::new(threads)).unwrap();
+                assert_eq!(syrk, product(&tx, &x, &Context::new(threads)).unwrap(), "t(X) @ X for {n}x{k}");
+                assert_eq!(
+                    syrk,
+                    tproduct(&x, Some(&x), true, &Context::new(threads)).unwrap(),
+                    "syrk against gemv for {n}x{k}"
+                );
             }
         }
     }
@@ -330,8 +320,8 @@ mod tests {
     #[test]
     fn products_are_right_and_split_rows_without_changing_bits() {
         let (a, b) = (random(500, 300, 1), random(300, 40, 2));
-        let one = product(&a, &b, 1).unwrap();
-        assert_eq!(one, product(&a, &b, 3).unwrap());
+        let one = product(&a, &b, &Context::new(1)).unwrap();
+        assert_eq!(one, product(&a, &b, &Context::new(3)).unwrap());
         for (i, j) in [(0, 0), (17, 39), (499, 5)] {
             let exact: f64 = (0..300).map(|p| a.get(i, p) * b.get(p, j)).sum();
             assert!((one.get(i, j) - exact).abs() < 1e-12, "{i},{j}");
