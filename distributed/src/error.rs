@@ -153,6 +153,9 @@ pub enum Error {
     /// An error the runtime reported as text (a remote value's fetch, a matrix's rows).
     #[error("{0}")]
     Runtime(String),
+    /// A thread or task of the coordinator panicked, or was cancelled (what it said).
+    #[error("{0}")]
+    Panicked(String),
     /// A bug: the coordinator's own state or a worker's answer contradicts itself.
     #[error("internal: {0}")]
     Internal(String),

@@ -147,7 +147,7 @@ impl GrpcLink {
                 .collect();
             let mut out = Vec::with_capacity(calls.len());
             for c in calls {
-                out.push(c.await.unwrap_or_else(|e| Err(Error::Start { what: "a connection", cause: e.to_string() })));
+                out.push(c.await.unwrap_or_else(|e| Err(Error::Panicked(e.to_string()))));
             }
             out
         });
@@ -196,7 +196,7 @@ impl GrpcLink {
                     let threads: Vec<_> = jobs.into_iter().map(|j| s.spawn(move || handle.block_on(j))).collect();
                     threads
                         .into_iter()
-                        .map(|t| t.join().unwrap_or_else(|_| Err(Error::internal("a worker call panicked"))))
+                        .map(|t| t.join().unwrap_or_else(|_| Err(Error::Panicked("a worker call panicked".into()))))
                         .collect()
                 })
             }
@@ -204,7 +204,7 @@ impl GrpcLink {
                 let handles: Vec<_> = jobs.into_iter().map(tokio::spawn).collect();
                 let mut out = Vec::with_capacity(handles.len());
                 for h in handles {
-                    out.push(h.await.unwrap_or_else(|e| Err(Error::internal(format!("a worker call failed: {e}")))));
+                    out.push(h.await.unwrap_or_else(|e| Err(Error::Panicked(format!("a worker call failed: {e}")))));
                 }
                 out
             }),

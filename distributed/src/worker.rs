@@ -536,12 +536,11 @@ fn run_job(
             .map(|(v, s)| {
                 Ok(match (s, v) {
                     (Split::Rows, Value::Matrix(m)) => Value::Matrix(m.row_range(lo, hi)),
-                    (Split::Rows, Value::Sparse(m)) => Value::Sparse(m.row_range(lo, hi)?),
+                    (Split::Rows, Value::Sparse(m)) => Value::Sparse(m.row_range(lo, hi).map_err(Refusal::invalid)?),
                     _ => v.clone(),
                 })
             })
-            .collect::<Result<Vec<Value>, String>>()
-            .map_err(Refusal::invalid)?;
+            .collect::<Result<Vec<Value>, Refusal>>()?;
         let compiled = match (task.vectorize, engine.as_deref_mut()) {
             (true, Some(e)) => {
                 e.run_blocks(PipelineId { module: number, function: 0, op: id }, f, id, &mine, Some(block_rows))
