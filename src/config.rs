@@ -115,13 +115,24 @@ pub fn read_config(path: &Path) -> Result<UserConfig, Failure> {
     };
     let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
     let json: Json = serde_json::from_str(&text).map_err(|e| fail(format!("not valid JSON: {e}")))?;
-    parse_config(&json).map_err(fail)
+    parse_config(&json).map_err(|e| fail(e.to_string()))
+}
+
+/// What is wrong with a configuration's content (a setting it names and why).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+impl From<&str> for ConfigError {
+    fn from(what: &str) -> ConfigError {
+        ConfigError(what.to_owned())
+    }
 }
 
 /// The settings of a configuration's JSON object.
-pub fn parse_config(json: &Json) -> Result<UserConfig, String> {
+pub fn parse_config(json: &Json) -> Result<UserConfig, ConfigError> {
     let Json::Object(map) = json else {
-        return Err("the configuration must be a JSON object".to_owned());
+        return Err("the configuration must be a JSON object".into());
     };
     let mut config = UserConfig::default();
     for (key, value) in map {
@@ -138,7 +149,9 @@ pub fn parse_config(json: &Json) -> Result<UserConfig, String> {
                 config.threads = usize::try_from(n).ok().filter(|&n| n > 0);
             }
             "taskPartitioningScheme" => {
-                let bad = || format!("`taskPartitioningScheme` must be one of {} or its number", Partitioning::names());
+                let bad = || {
+                    ConfigError(format!("`taskPartitioningScheme` must be one of {} or its number", Partitioning::names()))
+                };
                 let p = match value {
                     Json::String(name) => Partitioning::parse(name),
                     Json::Number(n) => n.as_u64().and_then(|i| Partitioning::ALL.get(i as usize)).map(|&(_, p)| p),
@@ -157,14 +170,14 @@ pub fn parse_config(json: &Json) -> Result<UserConfig, String> {
                     .ok_or("`csv_float_format` must be \"shortest\" or \"fixed\" (DAPHNE's %f)")?;
             }
             k if KNOWN_KEYS.contains(&k) => {}
-            k => return Err(format!("unexpected key `{k}`")),
+            k => return Err(ConfigError(format!("unexpected key `{k}`"))),
         }
     }
     Ok(config)
 }
 
-fn import_paths(value: &Json) -> Result<BTreeMap<String, Vec<PathBuf>>, String> {
-    let bad = || "`daphnedsl_import_paths` must map names to lists of directories".to_owned();
+fn import_paths(value: &Json) -> Result<BTreeMap<String, Vec<PathBuf>>, ConfigError> {
+    let bad = || ConfigError::from("`daphnedsl_import_paths` must map names to lists of directories");
     let Json::Object(map) = value else { return Err(bad()) };
     map.iter()
         .map(|(name, dirs)| {
@@ -189,7 +202,7 @@ mod tests {
         let c = parse_config(&json).unwrap();
         assert_eq!(c.sparsity_threshold, 0.5);
         assert_eq!(c.import_paths["default_dirs"], vec![PathBuf::from("a"), PathBuf::from("b")]);
-        assert_eq!(parse_config(&serde_json::json!({"use_gpu": true})).unwrap_err(), "unexpected key `use_gpu`");
+        assert_eq!(parse_config(&serde_json::json!({"use_gpu": true})).unwrap_err().to_string(), "unexpected key `use_gpu`");
         assert!(parse_config(&serde_json::json!({"daphnedsl_import_paths": ["a"]})).is_err());
         assert!(parse_config(&serde_json::json!({"sparsity_threshold": 2})).is_err());
         assert!(parse_config(&serde_json::json!([])).is_err());
@@ -208,7 +221,7 @@ mod tests {
         let c = parse_config(&serde_json::json!({"numberOfThreads": 3, "taskPartitioningScheme": 4})).unwrap();
         assert_eq!((c.threads, c.partitioning), (Some(3), Some(Partitioning::Fac2)));
         let e = parse_config(&serde_json::json!({"taskPartitioningScheme": "AUTO"})).unwrap_err();
-        assert!(e.contains("STATIC, SS, GSS"), "{e}");
+        assert!(e.to_string().contains("STATIC, SS, GSS"), "{e}");
         assert!(parse_config(&serde_json::json!({"taskPartitioningScheme": 12})).is_err());
     }
 }

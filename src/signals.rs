@@ -8,20 +8,25 @@ pub const INTERRUPTED: u8 = 130;
 /// The exit status after SIGTERM.
 pub const TERMINATED: u8 = 143;
 
+/// What could not be set up, and the system's reason.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}: {1}")]
+pub struct SignalError(&'static str, std::io::Error);
+
 /// Installs the handlers (on a thread of their own, with a small tokio runtime); they are in
 /// place when this returns. With `interrupt`, SIGINT sets it (the executor then stops the
-/// running entry) instead of ending the process. Any error is returned as text (the run goes
-/// on without them).
-pub fn install(interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) -> Result<(), String> {
+/// running entry) instead of ending the process. An error says what could not be set up (the
+/// run goes on without the handlers).
+pub fn install(interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) -> Result<(), SignalError> {
     use tokio::signal::unix::{SignalKind, signal};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot install the signal handlers: {e}"))?;
+        .map_err(|e| SignalError("cannot install the signal handlers", e))?;
     let (mut sigint, mut terminate) = {
         let _in = rt.enter();
-        let int = signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
-        let term = signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+        let int = signal(SignalKind::interrupt()).map_err(|e| SignalError("cannot handle SIGINT", e))?;
+        let term = signal(SignalKind::terminate()).map_err(|e| SignalError("cannot handle SIGTERM", e))?;
         (int, term)
     };
     std::thread::Builder::new()
@@ -42,7 +47,7 @@ pub fn install(interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>)
             daphne_runtime::console::flush_within(std::time::Duration::from_secs(2));
             std::process::exit(i32::from(status));
         })
-        .map_err(|e| format!("cannot start the signal thread: {e}"))?;
+        .map_err(|e| SignalError("cannot start the signal thread", e))?;
     Ok(())
 }
 

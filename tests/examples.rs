@@ -24,7 +24,8 @@ fn examples() -> Vec<(String, Vec<String>)> {
     names
         .into_iter()
         .map(|name| {
-            let script = std::fs::read_to_string(root.join(format!("examples/{name}.daph"))).unwrap_or_default();
+            let script =
+                std::fs::read_to_string(root.join(format!("examples/{name}.daph"))).expect("a readable example");
             let args = script
                 .lines()
                 .find_map(|l| l.strip_prefix("# args:"))
@@ -57,7 +58,10 @@ fn examples_run_and_print_their_expected_output() {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = check_in(root, DAPHNE, &refs, &[]);
         assert_eq!(out.status, 0, "{name}: {}", out.stderr);
-        let expected = std::fs::read_to_string(root.join(format!("examples/expected/{name}.out"))).unwrap_or_default();
+        let path = root.join(format!("examples/expected/{name}.out"));
+        let expected = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{name}: every example has its expected output in {}: {e}", path.display()));
+        assert!(!expected.is_empty(), "{name}: an example prints something to compare");
         assert_eq!(out.stdout, expected, "{name}");
     }
 }

@@ -276,7 +276,7 @@ fn random_pipelines_agree_with_the_interpreter_to_the_bit() {
                     continue;
                 }
                 let inputs = inputs_for(&mut r, f, id, rows, cols);
-                let Some(jit) = engine.run(key, f, id, &inputs) else { continue };
+                let daphne_runtime::pipeline::Attempt::Ran(jit) = engine.run(key, f, id, &inputs) else { continue };
                 let jit = jit.unwrap_or_else(|e| panic!("case {case}: the kernel failed: {e}\n{script}"));
                 let interpreted = daphne_runtime::pipeline::run_on(
                     &daphne_runtime::kernels::Context::new(2),

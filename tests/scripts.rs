@@ -27,13 +27,11 @@ fn scripts_print_what_daphne_prints() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run");
     let all = common::scripts(&root);
     assert!(all.len() >= 10, "the script corpus is missing");
-    let mut failures = Vec::new();
-    for script in &all {
+    let results = common::par_map(&all, |script| {
         let rel = script.strip_prefix(&root).unwrap_or(script).to_string_lossy().replace('\\', "/");
         let read = |ext: &str| std::fs::read_to_string(script.with_extension(ext)).ok();
         let Some(expected_out) = read("out") else {
-            failures.push(format!("{rel}: no .out file"));
-            continue;
+            return Some(format!("{rel}: no .out file"));
         };
         let status: i32 = read("status").map_or(0, |s| s.trim().parse().unwrap_or(-1));
         let mut args = vec![format!("run/{rel}")];
@@ -71,10 +69,9 @@ fn scripts_print_what_daphne_prints() {
                 ));
             }
         }
-        if !problems.is_empty() {
-            failures.push(format!("{rel}: {}", problems.join("\n")));
-        }
-    }
+        (!problems.is_empty()).then(|| format!("{rel}: {}", problems.join("\n")))
+    });
+    let failures: Vec<String> = results.into_iter().flatten().collect();
     assert!(failures.is_empty(), "{} of {} scripts failed:\n\n{}", failures.len(), all.len(), failures.join("\n\n"));
 }
 
@@ -93,11 +90,11 @@ fn pipelines_print_the_same_bytes_under_every_partitioning() {
     variants.push(vec!["--partitioning=SS".into(), "--num-threads=2".into(), "--no-vec".into()]);
     variants.push(vec!["--partitioning=FAC2".into(), "--num-threads=3".into(), "--no-vec".into()]);
     variants.push(vec!["--partitioning=GSS".into(), "--grain-size=1000".into(), "--num-threads=2".into()]);
-    let mut failures = Vec::new();
-    for script in &scripts {
+    let failures: Vec<String> = common::par_map(&scripts, |script| {
         let rel = script.strip_prefix(&root).unwrap_or(script).to_string_lossy().replace('\\', "/");
         let path = format!("run/{rel}");
         let base = check(DAPHNE, &[path.as_str()]);
+        let mut failures = Vec::new();
         for variant in &variants {
             let mut args: Vec<&str> = variant.iter().map(String::as_str).collect();
             args.push(&path);
@@ -106,7 +103,11 @@ fn pipelines_print_the_same_bytes_under_every_partitioning() {
                 failures.push(format!("{rel} with {}:\n{}{}", variant.join(" "), other.stdout, other.stderr));
             }
         }
-    }
+        failures
+    })
+    .into_iter()
+    .flatten()
+    .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 

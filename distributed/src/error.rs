@@ -150,9 +150,9 @@ pub enum Error {
     /// The user's configuration (token and TLS files, a launcher's environment, a command).
     #[error("{0}")]
     Config(String),
-    /// An error the runtime reported as text (a remote value's fetch, a matrix's rows).
-    #[error("{0}")]
-    Runtime(String),
+    /// An error of the runtime (a remote value's fetch, a matrix's rows, a fold).
+    #[error(transparent)]
+    Runtime(#[from] daphne_runtime::error::Error),
     /// A thread or task of the coordinator panicked, or was cancelled (what it said).
     #[error("{0}")]
     Panicked(String),
@@ -165,5 +165,16 @@ impl Error {
     /// A bug of the distributed runtime.
     pub fn internal(what: impl Into<String>) -> Error {
         Error::Internal(what.into())
+    }
+}
+
+/// What the executor reports for a distributed pipeline that failed: the runtime's own error
+/// as it was, anything else as the text users read.
+impl From<Error> for daphne_runtime::error::Error {
+    fn from(e: Error) -> daphne_runtime::error::Error {
+        match e {
+            Error::Runtime(e) => e,
+            other => daphne_runtime::error::Error::Failed(other.to_string()),
+        }
     }
 }

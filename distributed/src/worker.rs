@@ -17,7 +17,7 @@ use daphne_ir::{Combine, Module, OpKind, Split};
 use daphne_runtime::engine::Engine;
 use daphne_runtime::matrix::Matrix;
 use daphne_runtime::memory;
-use daphne_runtime::pipeline::PipelineId;
+use daphne_runtime::pipeline::{Attempt, PipelineId};
 use daphne_runtime::schedule::Schedule;
 use daphne_runtime::value::Value;
 use tokio::sync::oneshot;
@@ -41,7 +41,7 @@ pub const MAX_MESSAGE_BYTES: usize = 80 << 20;
 pub const MAX_CHUNK_BYTES: u64 = 64 << 20;
 
 /// A memory budget's refusal as a status.
-fn exhausted(e: String) -> Refusal {
+fn exhausted(e: daphne_runtime::error::Error) -> Refusal {
     Refusal::exhausted(format!("the worker's memory limit: {e}"))
 }
 
@@ -519,7 +519,7 @@ fn run_job(
     if bytes > memory::limit() {
         // Too large for this worker whatever it holds: the pipeline's own failure, so the
         // coordinator runs it where it is, which computes it or reports it exactly.
-        let e = memory::check(bytes, "the task's outputs").err().unwrap_or_default();
+        let e = memory::check(bytes, "the task's outputs").err().map(String::from).unwrap_or_default();
         return Err(Refusal::aborted(e));
     }
     let _outputs = memory::reserve(bytes, "the task's outputs").map_err(exhausted)?;
@@ -545,12 +545,12 @@ fn run_job(
             (true, Some(e)) => {
                 e.run_blocks(PipelineId { module: number, function: 0, op: id }, f, id, &mine, Some(block_rows))
             }
-            _ => None,
+            _ => Attempt::Declined,
         };
         let out = match compiled {
-            Some(r) => r.map_err(Refusal::aborted)?,
-            None => daphne_runtime::pipeline::run_blocks(cx, f, op, mine, &schedule, Some(block_rows))
-                .map_err(|(m, _)| Refusal::aborted(m))?,
+            Attempt::Ran(r) => r.map_err(|e| Refusal::aborted(e.to_string()))?,
+            Attempt::Declined => daphne_runtime::pipeline::run_blocks(cx, f, op, mine, &schedule, Some(block_rows))
+                .map_err(|(m, _)| Refusal::aborted(m.to_string()))?,
         };
         per_group.push(out);
     }

@@ -105,6 +105,11 @@ impl PassManager {
         PassManager { phases }
     }
 
+    /// The pass named `name` (as `--dump-after` and the IR file tests name it).
+    pub fn pass(&self, name: &str) -> Option<&dyn Pass> {
+        self.phases.iter().flat_map(|phase| &phase.passes).find(|p| p.name() == name).map(|p| p.as_ref())
+    }
+
     /// The names of the passes and phases, in order (a pass in several phases once).
     pub fn names(&self) -> Vec<&'static str> {
         let mut names = Vec::new();

@@ -6,39 +6,6 @@ use common::before_after;
 use daphne_passes::eliminate_dead_code::EliminateDeadCode;
 
 #[test]
-fn removes_unused_infallible_ops_in_every_region_and_keeps_effects_and_failures() {
-    let (text, changed) = before_after(
-        &EliminateDeadCode,
-        "entry @main
-
-func @main() {
-  %0 = const 2:si64
-  %1 = const 0.0:f64
-  %2 = const 1.0:f64
-  %3 = const 1:si64
-  %4 = rand(%0, %0, %1, %2, %2, %3) : matrix<2x2xf64>
-  %5 = transpose(%4) : matrix<2x2xf64>
-  %6 = nrow(%5) : index
-  %7 = const 7:si64
-  %8 = const true:bool
-  %9 = const false:bool
-  print(%0, %8, %9)
-  if(%8) {
-    %10 = ncell(%4) : index
-    %11 = const 3:si64
-    yield()
-  } {
-    yield()
-  }
-  return()
-}
-",
-    );
-    assert!(changed);
-    insta::assert_snapshot!(text);
-}
-
-#[test]
 fn a_module_without_dead_code_is_left_alone() {
     let (text, changed) = before_after(
         &EliminateDeadCode,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use daphne_ir::ValueType;
 
+use crate::error::Error;
 use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
 use crate::scalar::Scalar;
 use crate::with_matrix;
@@ -35,7 +36,7 @@ impl CsrMatrix {
         row_offsets: Vec<usize>,
         col_idxs: Vec<usize>,
         values: Matrix,
-    ) -> Result<CsrMatrix, String> {
+    ) -> Result<CsrMatrix, Error> {
         let nnz = values.cols();
         let ok = row_offsets.len() == rows + 1
             && row_offsets.first() == Some(&0)
@@ -46,13 +47,13 @@ impl CsrMatrix {
             && values.rows() == 1
             && row_offsets.windows(2).all(|w| col_idxs[w[0]..w[1]].windows(2).all(|c| c[0] < c[1]));
         if !ok {
-            return Err("internal: malformed CSR matrix".to_owned());
+            return Err(Error::Internal("malformed CSR matrix".into()));
         }
         Ok(CsrMatrix { rows, cols, row_offsets: Arc::new(row_offsets), col_idxs: Arc::new(col_idxs), values })
     }
 
     /// The non-zero cells of a dense matrix.
-    pub fn from_dense(m: &Matrix) -> Result<CsrMatrix, String> {
+    pub fn from_dense(m: &Matrix) -> Result<CsrMatrix, Error> {
         let (offsets, cols, values) = with_matrix!(m, x => {
             let (offsets, cols, vals) = compress(x, &Default::default());
             (offsets, cols, MatrixElem::wrap(DenseMatrix::from_vec(1, vals.len(), vals)))
@@ -94,13 +95,13 @@ impl CsrMatrix {
     }
 
     /// A dense copy.
-    pub fn to_dense(&self) -> Result<Matrix, String> {
+    pub fn to_dense(&self) -> Result<Matrix, Error> {
         Ok(with_matrix!(&self.values, v => MatrixElem::wrap(self.expand(v, Default::default())?),
             v => Matrix::Str(self.expand(v, Arc::from(""))?)))
     }
 
     /// The cells of a dense matrix with this pattern and values `v`, `zero` elsewhere.
-    fn expand<T: Clone>(&self, v: &DenseMatrix<T>, zero: T) -> Result<DenseMatrix<T>, String> {
+    fn expand<T: Clone>(&self, v: &DenseMatrix<T>, zero: T) -> Result<DenseMatrix<T>, Error> {
         let mut dense = DenseMatrix::filled(self.rows, self.cols, zero, "a dense copy of a sparse matrix")?;
         let cells = dense.cells_mut();
         for r in 0..self.rows {
@@ -142,7 +143,7 @@ impl CsrMatrix {
     }
 
     /// The transpose, still in CSR form.
-    pub fn transpose(&self) -> Result<CsrMatrix, String> {
+    pub fn transpose(&self) -> Result<CsrMatrix, Error> {
         let mut counts = vec![0usize; self.cols + 1];
         for &c in self.col_idxs.iter() {
             counts[c + 1] += 1;
@@ -168,7 +169,7 @@ impl CsrMatrix {
 
     /// The same pattern with new values (computed from the old ones by an operation that keeps
     /// zero at zero, so the result means the same as the dense computation).
-    pub fn map_values(&self, values: Matrix) -> Result<CsrMatrix, String> {
+    pub fn map_values(&self, values: Matrix) -> Result<CsrMatrix, Error> {
         CsrMatrix::new(self.rows, self.cols, self.row_offsets.to_vec(), self.col_idxs.to_vec(), values)
     }
 
@@ -187,9 +188,9 @@ impl CsrMatrix {
     }
 
     /// Rows `lo..hi` as a CSR matrix of their own.
-    pub fn row_range(&self, lo: usize, hi: usize) -> Result<CsrMatrix, String> {
+    pub fn row_range(&self, lo: usize, hi: usize) -> Result<CsrMatrix, Error> {
         if lo > hi || hi > self.rows {
-            return Err(format!("internal: rows {lo}..{hi} of a CSR matrix of {} rows", self.rows));
+            return Err(Error::Internal(format!("rows {lo}..{hi} of a CSR matrix of {} rows", self.rows)));
         }
         let (a, b) = (self.row_offsets[lo], self.row_offsets[hi]);
         let offsets = self.row_offsets[lo..=hi].iter().map(|o| o - a).collect();
@@ -210,7 +211,7 @@ impl CsrMatrix {
     }
 
     /// `self @ dense` as a dense f64 matrix.
-    pub fn matmul_dense(&self, b: &DenseMatrix<f64>) -> Result<DenseMatrix<f64>, String> {
+    pub fn matmul_dense(&self, b: &DenseMatrix<f64>) -> Result<DenseMatrix<f64>, Error> {
         if self.cols != b.rows() {
             return Err(format!(
                 "`@` needs as many columns on the left as rows on the right, but the shapes are {}x{} and {}x{}",
@@ -218,7 +219,8 @@ impl CsrMatrix {
                 self.cols,
                 b.rows(),
                 b.cols()
-            ));
+            )
+            .into());
         }
         let vals = self.values.to_typed::<f64>().ok_or("`@` needs numbers")?;
         let m = b.cols();
@@ -239,14 +241,14 @@ impl CsrMatrix {
 /// Fails, naming `what` and the size, unless a CSR matrix of `rows` rows and `nnz` values of
 /// `T` (and a count per row while it is made) fits in the memory budget. `nnz` is a float, as
 /// kernels compute it from a sparsity; a NaN is left for the kernel to report.
-pub fn check_size<T>(rows: usize, nnz: f64, what: &str) -> Result<(), String> {
+pub fn check_size<T>(rows: usize, nnz: f64, what: &str) -> Result<(), Error> {
     let per_value = (std::mem::size_of::<T>() + std::mem::size_of::<usize>()) as f64;
     let bytes = (2.0 * rows as f64 + 1.0) * std::mem::size_of::<usize>() as f64 + nnz * per_value;
     let what = format!("{what} ({rows} rows, {} non-zeros)", crate::format::fmt_f64(nnz));
     if bytes.is_nan() {
         Ok(())
     } else if bytes >= isize::MAX as f64 {
-        Err(format!("{what} is larger than any memory"))
+        Err(format!("{what} is larger than any memory").into())
     } else {
         crate::memory::check(bytes as usize, &what)
     }

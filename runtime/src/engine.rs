@@ -10,8 +10,9 @@ use daphne_codegen::{BlockInput, BlockOutput, Kernel, KernelCompiler};
 use daphne_ir::pipeline::{blocks, blocks_of, fold_tree};
 use daphne_ir::{Combine, Function, OpId, Split, ValueType};
 
+use crate::error::Error;
 use crate::matrix::{DenseMatrix, Matrix};
-use crate::pipeline::PipelineId;
+use crate::pipeline::{Attempt, PipelineId};
 use crate::schedule::Schedule;
 use crate::value::{Scalar, Value};
 
@@ -30,7 +31,7 @@ pub struct Engine {
 
 impl Engine {
     /// An engine running kernels by `schedule`.
-    pub fn new(schedule: Schedule) -> Result<Engine, String> {
+    pub fn new(schedule: Schedule) -> Result<Engine, Error> {
         Ok(Engine { compiler: KernelCompiler::new()?, schedule, by_op: Default::default() })
     }
 
@@ -48,16 +49,10 @@ impl Engine {
         k
     }
 
-    /// Runs pipeline `id` of `f` on `inputs` with its kernel; `None` when there is no kernel,
-    /// the inputs are not what it was compiled for, or a cell failed a domain check (the
+    /// Runs pipeline `id` of `f` on `inputs` with its kernel; declined when there is no
+    /// kernel, the inputs are not what it was compiled for, or a cell failed a domain check (the
     /// caller interprets then, which reports the error exactly).
-    pub fn run(
-        &mut self,
-        key: PipelineId,
-        f: &Function,
-        id: OpId,
-        inputs: &[Value],
-    ) -> Option<Result<Vec<Value>, String>> {
+    pub fn run(&mut self, key: PipelineId, f: &Function, id: OpId, inputs: &[Value]) -> Attempt<Error> {
         self.run_blocks(key, f, id, inputs, None)
     }
 
@@ -70,12 +65,17 @@ impl Engine {
         id: OpId,
         inputs: &[Value],
         block_rows: Option<usize>,
-    ) -> Option<Result<Vec<Value>, String>> {
-        let kernel = self.kernel(key, f, id)?;
-        match kernel.elem {
+    ) -> Attempt<Error> {
+        let Some(kernel) = self.kernel(key, f, id) else { return Attempt::Declined };
+        let ran = match kernel.elem {
             ValueType::F32 => self.run_typed::<f32>(&kernel, inputs, block_rows),
             ValueType::Si64 => self.run_typed::<i64>(&kernel, inputs, block_rows),
             _ => self.run_typed::<f64>(&kernel, inputs, block_rows),
+        };
+        match ran {
+            Ok(Some(values)) => Attempt::Ran(Ok(values)),
+            Err(e) => Attempt::Ran(Err(e)),
+            Ok(None) => Attempt::Declined,
         }
     }
 
@@ -95,7 +95,15 @@ impl Engine {
         kernel: &Kernel,
         inputs: &[Value],
         block_rows: Option<usize>,
-    ) -> Option<Result<Vec<Value>, String>> {
+    ) -> Result<Option<Vec<Value>>, Error> {
+        let Some((n, cols, prepared)) = Self::prepare::<T>(kernel, inputs) else { return Ok(None) };
+        self.execute(kernel, n, cols, &prepared, block_rows)
+    }
+
+    /// The inputs as the kernel takes them, with the row count and width; `None` when they
+    /// are not what it was compiled for.
+    #[allow(clippy::type_complexity)]
+    fn prepare<'v, T: Cell>(kernel: &Kernel, inputs: &'v [Value]) -> Option<(usize, usize, Vec<Prepared<'v, T>>)> {
         let mut n = None;
         let mut cols = kernel.cols.map(|c| c as usize);
         let mut prepared: Vec<Prepared<'_, T>> = Vec::with_capacity(inputs.len());
@@ -143,7 +151,7 @@ impl Engine {
             // A row vector of another width: the interpreter reports the error.
             return None;
         }
-        self.execute(kernel, n, cols, &prepared, block_rows).transpose()
+        Some((n, cols, prepared))
     }
 
     /// `Ok(None)` when a cell failed a domain check.
@@ -154,7 +162,7 @@ impl Engine {
         cols: usize,
         inputs: &[Prepared<'_, T>],
         block_rows: Option<usize>,
-    ) -> Result<Option<Vec<Value>>, String> {
+    ) -> Result<Option<Vec<Value>>, Error> {
         if cols == 0 && kernel.across_outputs.iter().any(|&a| a) {
             // A column aggregation of no columns: the interpreter has the shapes right.
             return Ok(None);
@@ -194,14 +202,14 @@ impl Engine {
                         outs.push(T::cells_out(mine));
                         r += 1;
                     } else {
-                        let slot = partial_iters[p].next().ok_or("internal: too few partials")?;
+                        let slot = partial_iters[p].next().ok_or(Error::Internal("too few partials".into()))?;
                         outs.push(if across { T::cells_out(slot) } else { T::value_out(&mut slot[0]) });
                         p += 1;
                     }
                 }
             }
         }
-        let run = |range: &[std::ops::Range<usize>], outs: &mut [Vec<BlockOutput<'_>>]| -> Result<bool, String> {
+        let run = |range: &[std::ops::Range<usize>], outs: &mut [Vec<BlockOutput<'_>>]| -> Result<bool, Error> {
             for (b, out) in range.iter().zip(outs.iter_mut()) {
                 let ins: Vec<BlockInput<'_>> = inputs
                     .iter()
@@ -247,7 +255,7 @@ impl Engine {
             .map(|((c, &w), &across)| {
                 Ok(match c {
                     Combine::Rows => {
-                        let cells = rows_it.next().ok_or("internal: missing output")?;
+                        let cells = rows_it.next().ok_or(Error::Internal("missing output".into()))?;
                         Value::Matrix(T::wrap(DenseMatrix::from_vec(n, w, cells)))
                     }
                     other => {
@@ -268,7 +276,7 @@ impl Engine {
                             }
                             _ => a.plus(b),
                         };
-                        let parts = partial_it.next().ok_or("internal: missing output")?;
+                        let parts = partial_it.next().ok_or(Error::Internal("missing output".into()))?;
                         if across {
                             // One row per block, folded cell by cell along the tree.
                             let rows: Vec<Vec<T>> = parts.chunks(cols).map(<[T]>::to_vec).collect();
@@ -278,14 +286,18 @@ impl Engine {
                                 }
                                 a
                             });
-                            Value::Matrix(T::wrap(DenseMatrix::from_vec(1, cols, folded.ok_or("internal: no blocks")?)))
+                            Value::Matrix(T::wrap(DenseMatrix::from_vec(
+                                1,
+                                cols,
+                                folded.ok_or(Error::Internal("no blocks".into()))?,
+                            )))
                         } else {
-                            Value::Scalar(T::scalar(fold_tree(parts, pick).ok_or("internal: no blocks")?))
+                            Value::Scalar(T::scalar(fold_tree(parts, pick).ok_or(Error::Internal("no blocks".into()))?))
                         }
                     }
                 })
             })
-            .collect::<Result<Vec<Value>, String>>()?;
+            .collect::<Result<Vec<Value>, Error>>()?;
         Ok(Some(values))
     }
 }

@@ -8,6 +8,7 @@ use std::io::Write;
 
 use daphne_ir::{Builtin, FuncId, Function, Loc, Module, OpId, OpKind, Region, Repr, Type, ValueType};
 
+use crate::error::Error;
 use crate::kernels;
 use crate::matrix::Matrix;
 use crate::value::{Scalar, Value};
@@ -133,7 +134,11 @@ pub fn run_entry(
     let params = module.functions.get(module.entry.0 as usize).map_or(0, |f| f.params().len());
     if params != args.len() {
         return Err(RuntimeError {
-            message: format!("internal: the entry function takes {params} values, but {} were given", args.len()),
+            message: Error::Internal(format!(
+                "the entry function takes {params} values, but {} were given",
+                args.len()
+            ))
+            .to_string(),
             loc: None,
             stopped: false,
             calls: Vec::new(),
@@ -146,8 +151,17 @@ pub fn run_entry(
             scope,
             || {
                 let run = crate::pipeline::PipelineId::fresh();
-                let mut ex =
-                    Executor { module, run, options, cx, out, err, depth: 0, engine: None, timings: HashMap::new() };
+                let mut ex = Executor {
+                    module,
+                    run,
+                    options,
+                    cx,
+                    out,
+                    err,
+                    depth: 0,
+                    engine: Jit::NotMade,
+                    timings: HashMap::new(),
+                };
                 let r = ex.call(module.entry, args, None);
                 let _ = ex.out.flush();
                 if let Some(sink) = &ex.options.timings {
@@ -163,7 +177,7 @@ pub fn run_entry(
         match handle {
             Ok(h) => h.join().unwrap_or_else(|_| {
                 Err(RuntimeError {
-                    message: "internal: the interpreter panicked".into(),
+                    message: Error::Internal("the interpreter panicked".into()).to_string(),
                     loc: None,
                     stopped: false,
                     calls: Vec::new(),
@@ -196,14 +210,22 @@ struct Executor<'m, 'w> {
     options: Options,
     /// What kernels run with.
     cx: kernels::Context,
-    /// The vectorized engine, made at the first pipeline (`None` until then, or when it
-    /// cannot be made: then pipelines are interpreted).
-    engine: Option<Result<crate::engine::Engine, String>>,
+    /// The vectorized engine, made at the first pipeline.
+    engine: Jit,
     /// Pipeline timings by (function, op) when `options.timings` asks for them.
     timings: HashMap<(usize, usize), PipelineTiming>,
     out: &'w mut dyn Write,
     err: &'w mut dyn Write,
     depth: usize,
+}
+
+/// The executor's vectorized engine.
+enum Jit {
+    /// No pipeline ran yet.
+    NotMade,
+    Ready(crate::engine::Engine),
+    /// It could not be made (no JIT for this machine): pipelines are interpreted.
+    Unavailable,
 }
 
 /// What ended a region: its terminator's operands.
@@ -218,7 +240,7 @@ struct Frame {
 impl Frame {
     fn get(&self, v: daphne_ir::Value, loc: Option<Loc>) -> R<&Value> {
         self.values.get(v.index()).and_then(Option::as_ref).ok_or_else(|| RuntimeError {
-            message: format!("internal: value #{} used before it was computed", v.index()),
+            message: Error::Internal(format!("value #{} used before it was computed", v.index())).to_string(),
             loc,
             stopped: false,
             calls: Vec::new(),
@@ -235,7 +257,7 @@ impl Frame {
 impl Executor<'_, '_> {
     fn call(&mut self, id: FuncId, args: Vec<Value>, loc: Option<Loc>) -> R<Vec<Value>> {
         let f = self.module.functions.get(id.0 as usize).ok_or_else(|| RuntimeError {
-            message: format!("internal: call of missing function #{}", id.0),
+            message: Error::Internal(format!("call of missing function #{}", id.0)).to_string(),
             loc,
             stopped: false,
             calls: Vec::new(),
@@ -270,7 +292,7 @@ impl Executor<'_, '_> {
             if let Some(flag) = &self.options.interrupt
                 && flag.load(std::sync::atomic::Ordering::Relaxed)
             {
-                return Err(self.error(f, id, "interrupted".into()));
+                return Err(self.error(f, id, "interrupted"));
             }
             if let Some(exit) = self.op(f, frame, id)? {
                 return Ok(exit);
@@ -279,8 +301,8 @@ impl Executor<'_, '_> {
         Ok(Exit { values: Vec::new() })
     }
 
-    fn error(&self, f: &Function, id: OpId, message: String) -> RuntimeError {
-        RuntimeError { message, loc: f.loc(id), stopped: false, calls: Vec::new() }
+    fn error(&self, f: &Function, id: OpId, message: impl Into<String>) -> RuntimeError {
+        RuntimeError { message: message.into(), loc: f.loc(id), stopped: false, calls: Vec::new() }
     }
 
     /// Runs one op; `Some` when it is a terminator.
@@ -294,30 +316,32 @@ impl Executor<'_, '_> {
         if fetches(&op.kind) && args.iter().any(|a| matches!(a, Value::Remote(_))) {
             args = args.into_iter().map(Value::local).collect::<Result<_, _>>().map_err(|m| self.error(f, id, m))?;
         }
-        let mut sparse_result = None;
+        let mut sparse = None;
         if args.iter().any(|a| matches!(a, Value::Sparse(_))) {
             if let OpKind::Builtin(b) = &op.kind {
-                sparse_result = crate::kernels::sparse::apply(&self.cx, *b, &args);
+                sparse = crate::kernels::sparse::kernel(*b, &args).map(|k| (k, *b));
             }
-            if sparse_result.is_none() && densifies(&op.kind) {
+            if sparse.is_none() && densifies(&op.kind) {
                 args =
                     args.into_iter().map(Value::densify).collect::<Result<_, _>>().map_err(|m| self.error(f, id, m))?;
             }
         }
-        let results: Vec<Value> = match (&op.kind, sparse_result) {
-            (_, Some(out)) => vec![out.map_err(|m| self.error(f, id, m))?],
+        let results: Vec<Value> = match (&op.kind, sparse) {
+            (_, Some((kernel, b))) => {
+                vec![crate::kernels::sparse::apply(&self.cx, kernel, b, &args).map_err(|m| self.error(f, id, m))?]
+            }
             (kind, None) => self.compute(f, frame, id, kind, args)?,
         };
         if results.len() != op.results.len() {
             return Err(self.error(
                 f,
                 id,
-                format!(
-                    "internal: `{}` produced {} values for {} results",
+                Error::Internal(format!(
+                    "`{}` produced {} values for {} results",
                     op.kind.name(),
                     results.len(),
                     op.results.len()
-                ),
+                )),
             ));
         }
         let converts = matches!(op.kind, OpKind::Builtin(_) | OpKind::Cast | OpKind::Map(_));
@@ -402,11 +426,7 @@ impl Executor<'_, '_> {
                         match out.into_iter().next() {
                             Some(Value::Scalar(s)) => cells.push(s),
                             _ => {
-                                return Err(self.error(
-                                    f,
-                                    id,
-                                    "the function given to `map` must return a scalar".into(),
-                                ));
+                                return Err(self.error(f, id, "the function given to `map` must return a scalar"));
                             }
                         }
                     }
@@ -433,7 +453,8 @@ impl Executor<'_, '_> {
                     }
                     let exit = self.region(f, frame, before)?;
                     let mut values = exit.values.into_iter();
-                    let cond = values.next().ok_or_else(|| self.error(f, id, "internal: empty condition".into()))?;
+                    let cond =
+                        values.next().ok_or_else(|| self.error(f, id, Error::Internal("empty condition".into())))?;
                     let passed: Vec<Value> = values.collect();
                     if !truth(&cond).map_err(|m| self.error(f, id, m))? {
                         break passed;
@@ -445,17 +466,17 @@ impl Executor<'_, '_> {
                 }
             }
             OpKind::For => {
-                let bound = |v: &Value| -> Result<i64, String> {
+                let bound = |v: &Value| -> Result<i64, Error> {
                     match v {
-                        Value::Scalar(s) => s.get::<i64>().ok_or_else(|| "a loop bound must be a number".to_owned()),
-                        _ => Err("a loop bound must be a scalar".to_owned()),
+                        Value::Scalar(s) => s.get::<i64>().ok_or_else(|| Error::from("a loop bound must be a number")),
+                        _ => Err("a loop bound must be a scalar".into()),
                     }
                 };
                 let from = bound(&args[0]).map_err(|m| self.error(f, id, m))?;
                 let to = bound(&args[1]).map_err(|m| self.error(f, id, m))?;
                 let step = bound(&args[2]).map_err(|m| self.error(f, id, m))?;
                 if step == 0 {
-                    return Err(self.error(f, id, "the step of a for loop must not be zero".into()));
+                    return Err(self.error(f, id, "the step of a for loop must not be zero"));
                 }
                 let body = &op.regions[0];
                 let mut carried: Vec<Value> = args[3..].to_vec();
@@ -488,14 +509,26 @@ impl Executor<'_, '_> {
                 let compiled = match (remote, self.options.ship_pipelines, self.options.vectorize) {
                     (Some(done), _, _) => Some(done),
                     (None, false, true) => {
-                        let schedule = self.options.schedule;
-                        let engine = self.engine.get_or_insert_with(|| crate::engine::Engine::new(schedule));
-                        engine.as_mut().ok().and_then(|e| {
-                            if self.options.timings.is_some() {
-                                compile_seconds = e.kernel(key, f, id)?.compile_time.as_secs_f64();
+                        if let Jit::NotMade = self.engine {
+                            self.engine = match crate::engine::Engine::new(self.options.schedule) {
+                                Ok(e) => Jit::Ready(e),
+                                Err(_) => Jit::Unavailable,
+                            };
+                        }
+                        match &mut self.engine {
+                            Jit::Ready(e) => {
+                                if self.options.timings.is_some()
+                                    && let Some(k) = e.kernel(key, f, id)
+                                {
+                                    compile_seconds = k.compile_time.as_secs_f64();
+                                }
+                                match e.run(key, f, id, &args) {
+                                    crate::pipeline::Attempt::Ran(r) => Some(r.map_err(|m| (m, None))),
+                                    crate::pipeline::Attempt::Declined => None,
+                                }
                             }
-                            e.run(key, f, id, &args).map(|r| r.map_err(|m| (m, None)))
-                        })
+                            Jit::NotMade | Jit::Unavailable => None,
+                        }
                     }
                     _ => None,
                 };
@@ -521,7 +554,7 @@ impl Executor<'_, '_> {
                     t.compiled &= was_compiled;
                 }
                 let results = done.map_err(|(message, at)| RuntimeError {
-                    message,
+                    message: message.to_string(),
                     loc: at.or(loc),
                     stopped: false,
                     calls: Vec::new(),
@@ -532,7 +565,7 @@ impl Executor<'_, '_> {
                 results
             }
             OpKind::Yield | OpKind::Condition | OpKind::Return => {
-                return Err(self.error(f, id, "internal: a terminator computed as an op".into()));
+                return Err(self.error(f, id, Error::Internal("a terminator computed as an op".into())));
             }
         })
     }
@@ -543,12 +576,12 @@ impl Executor<'_, '_> {
     /// the process is the sink's business (`daphne` writes through `console`: line by line to a
     /// terminal, in blocks to a pipe, flushed on every way out); printing to stderr flushes
     /// stdout first, so the two streams keep their order.
-    fn print(&mut self, args: &[Value], sparse: bool) -> Result<(), String> {
+    fn print(&mut self, args: &[Value], sparse: bool) -> Result<(), Error> {
         let flag = |v: &Value| truth(v);
         let newline = flag(&args[1])?;
         let to_stderr = flag(&args[2])?;
         if to_stderr {
-            self.out.flush().map_err(|e| format!("cannot write the output: {e}"))?;
+            self.out.flush().map_err(|e| Error::from(format!("cannot write the output: {e}")))?;
         }
         let sink: &mut dyn Write = if to_stderr { &mut *self.err } else { &mut *self.out };
         let mut failed = None;
@@ -578,7 +611,7 @@ impl Executor<'_, '_> {
             Some(e) => Err(e),
             None => sink.write_all(text.as_bytes()),
         };
-        written.map_err(|e| format!("cannot write the output: {e}"))
+        written.map_err(|e| Error::from(format!("cannot write the output: {e}")))
     }
 }
 
@@ -590,11 +623,11 @@ fn file_op(
     ty: &Type,
     floats: crate::io::FloatFormat,
     threads: usize,
-) -> Result<Vec<Value>, String> {
+) -> Result<Vec<Value>, Error> {
     let path_at = if op == Builtin::Write { 1 } else { 0 };
     let path = match args.get(path_at) {
         Some(Value::Scalar(Scalar::Str(p))) => p.to_string(),
-        _ => return Err(format!("`{op}` needs a file name (a string)")),
+        _ => return Err(format!("`{op}` needs a file name (a string)").into()),
     };
     if op == Builtin::Write {
         return crate::io::write(&args[0], &path, floats).map(|()| vec![]);
@@ -602,12 +635,12 @@ fn file_op(
     let header = match args.get(1) {
         None => false,
         Some(Value::Scalar(s)) => s.get::<f64>().is_some_and(|h| h != 0.0),
-        Some(_) => return Err(format!("`{op}`: header must be a boolean")),
+        Some(_) => return Err(format!("`{op}`: header must be a boolean").into()),
     };
     let delimiter = match args.get(2) {
         None => b',',
         Some(Value::Scalar(Scalar::Str(d))) => crate::io::delimiter(d)?,
-        Some(_) => return Err(format!("`{op}`: sep must be a string")),
+        Some(_) => return Err(format!("`{op}`: sep must be a string").into()),
     };
     Ok(vec![crate::io::read(&path, op == Builtin::ReadFrame, ty, header, delimiter, threads)?])
 }
@@ -646,14 +679,16 @@ fn is_sparse(t: &daphne_ir::Type) -> bool {
 }
 
 /// A condition's truth: a non-zero number (a 1x1 matrix counts as its cell).
-fn truth(v: &Value) -> Result<bool, String> {
+fn truth(v: &Value) -> Result<bool, Error> {
     match v {
-        Value::Scalar(Scalar::Str(_)) => Err("a condition must be a number, not a string".to_owned()),
+        Value::Scalar(Scalar::Str(_)) => Err("a condition must be a number, not a string".into()),
         Value::Scalar(s) => Ok(s.get::<bool>().unwrap_or(false)),
         Value::Matrix(m) if m.rows() == 1 && m.cols() == 1 => truth(&Value::Scalar(m.cell(0, 0))),
-        Value::Matrix(m) => Err(format!("a condition must be a single value, not a {}x{} matrix", m.rows(), m.cols())),
+        Value::Matrix(m) => {
+            Err(format!("a condition must be a single value, not a {}x{} matrix", m.rows(), m.cols()).into())
+        }
         Value::Sparse(m) => truth(&Value::Matrix(m.to_dense()?)),
         Value::Remote(r) => truth(&r.fetch()?),
-        Value::Frame(_) | Value::List(..) => Err("a condition must be a single value, not a frame".to_owned()),
+        Value::Frame(_) | Value::List(..) => Err("a condition must be a single value, not a frame".into()),
     }
 }

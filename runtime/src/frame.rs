@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use daphne_ir::ValueType;
 
+use crate::error::Error;
 use crate::matrix::Matrix;
 use crate::scalar::Scalar;
 
@@ -22,9 +23,11 @@ pub fn default_label(i: usize) -> Arc<str> {
 
 impl Frame {
     /// A frame from n x 1 column matrices and as many distinct labels.
-    pub fn new(columns: Vec<Matrix>, labels: Vec<Arc<str>>) -> Result<Frame, String> {
+    pub fn new(columns: Vec<Matrix>, labels: Vec<Arc<str>>) -> Result<Frame, Error> {
         if columns.len() != labels.len() {
-            return Err(format!("a frame needs as many labels as columns, not {} for {}", labels.len(), columns.len()));
+            return Err(
+                format!("a frame needs as many labels as columns, not {} for {}", labels.len(), columns.len()).into()
+            );
         }
         let rows = columns.first().map_or(0, Matrix::rows);
         for (c, l) in columns.iter().zip(&labels) {
@@ -33,18 +36,20 @@ impl Frame {
                     "frame column `{l}` must be a column matrix (n x 1), not {}x{}",
                     c.rows(),
                     c.cols()
-                ));
+                )
+                .into());
             }
             if c.rows() != rows {
                 return Err(format!(
                     "all frame columns must have the same number of rows, but `{l}` has {} instead of {rows}",
                     c.rows()
-                ));
+                )
+                .into());
             }
         }
         for (i, l) in labels.iter().enumerate() {
             if labels[..i].contains(l) {
-                return Err(format!("the frame column label `{l}` is used twice"));
+                return Err(format!("the frame column label `{l}` is used twice").into());
             }
         }
         Ok(Frame { rows, labels, columns })
@@ -71,11 +76,11 @@ impl Frame {
     }
 
     /// The index of the column labelled `label`.
-    pub fn column_index(&self, label: &str) -> Result<usize, String> {
+    pub fn column_index(&self, label: &str) -> Result<usize, Error> {
         self.labels
             .iter()
             .position(|l| &**l == label)
-            .ok_or_else(|| format!("the frame has no column labelled `{label}`"))
+            .ok_or_else(|| Error::from(format!("the frame has no column labelled `{label}`")))
     }
 
     /// The frame with the given rows, in the given order.
@@ -93,12 +98,12 @@ impl Frame {
         }
     }
 
-    pub fn with_labels(&self, labels: Vec<Arc<str>>) -> Result<Frame, String> {
+    pub fn with_labels(&self, labels: Vec<Arc<str>>) -> Result<Frame, Error> {
         Frame::new(self.columns.clone(), labels)
     }
 
     /// The frame as a matrix of value type `vt` (every column converted).
-    pub fn to_matrix(&self, vt: ValueType) -> Result<Matrix, String> {
+    pub fn to_matrix(&self, vt: ValueType) -> Result<Matrix, Error> {
         let mut cells = Vec::with_capacity(self.rows * self.cols());
         for r in 0..self.rows {
             for c in &self.columns {

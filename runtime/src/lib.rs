@@ -8,6 +8,7 @@ pub mod console;
 pub mod csr;
 pub mod elem;
 pub mod engine;
+pub mod error;
 pub mod exec;
 pub mod fold;
 pub mod format;

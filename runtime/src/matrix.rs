@@ -5,6 +5,7 @@ use std::sync::Arc;
 use daphne_ir::ValueType;
 
 use crate::elem::Elem;
+use crate::error::Error;
 use crate::format::CppDisplay;
 use crate::scalar::Scalar;
 
@@ -61,19 +62,19 @@ impl<T: Clone> DenseMatrix<T> {
         rows: usize,
         cols: usize,
         what: &str,
-        make: impl FnOnce(usize) -> Result<Vec<T>, String>,
-    ) -> Result<DenseMatrix<T>, String> {
+        make: impl FnOnce(usize) -> Result<Vec<T>, Error>,
+    ) -> Result<DenseMatrix<T>, Error> {
         crate::memory::check_shape::<T>(rows, cols, what)?;
         let n = rows * cols;
         let cells = make(n)?;
         if cells.len() != n {
-            return Err(format!("internal: {what} made {} cells for {rows}x{cols}", cells.len()));
+            return Err(Error::Internal(format!("{what} made {} cells for {rows}x{cols}", cells.len())));
         }
         Ok(DenseMatrix::from_vec(rows, cols, cells))
     }
 
     /// A `rows x cols` matrix of `value` ([`DenseMatrix::build`]).
-    pub fn filled(rows: usize, cols: usize, value: T, what: &str) -> Result<DenseMatrix<T>, String> {
+    pub fn filled(rows: usize, cols: usize, value: T, what: &str) -> Result<DenseMatrix<T>, Error> {
         DenseMatrix::build(rows, cols, what, |n| Ok(vec![value; n]))
     }
 
@@ -354,7 +355,7 @@ impl Matrix {
 
     /// A `rows x cols` matrix of value type `vt` with every cell zero (or the empty string):
     /// what the readers read cells into. Checked against the memory budget, as `build`.
-    pub fn zeroed(vt: ValueType, rows: usize, cols: usize, what: &str) -> Result<Matrix, String> {
+    pub fn zeroed(vt: ValueType, rows: usize, cols: usize, what: &str) -> Result<Matrix, Error> {
         Ok(match vt {
             ValueType::F64 => Matrix::F64(DenseMatrix::filled(rows, cols, 0.0, what)?),
             ValueType::F32 => Matrix::F32(DenseMatrix::filled(rows, cols, 0.0, what)?),
@@ -387,8 +388,8 @@ impl Matrix {
 
     /// A matrix of value type `vt` from row-major scalars (`rows * cols` of them), each
     /// converted as C++ converts; fails if one cannot be.
-    pub fn from_scalars(rows: usize, cols: usize, cells: &[Scalar], vt: ValueType) -> Result<Matrix, String> {
-        let bad = || "a matrix cell cannot be converted to the matrix's value type".to_owned();
+    pub fn from_scalars(rows: usize, cols: usize, cells: &[Scalar], vt: ValueType) -> Result<Matrix, Error> {
+        let bad = || Error::from("a matrix cell cannot be converted to the matrix's value type");
         Ok(with_elem_type!(vt, T => {
             let v = cells.iter().map(|s| s.get::<T>()).collect::<Option<Vec<T>>>().ok_or_else(bad)?;
             T::wrap(DenseMatrix::from_vec(rows, cols, v))
@@ -399,7 +400,7 @@ impl Matrix {
                     Some(Scalar::Str(t)) => Ok(t),
                     _ => Err(bad()),
                 })
-                .collect::<Result<Vec<Arc<str>>, String>>()?;
+                .collect::<Result<Vec<Arc<str>>, Error>>()?;
             Matrix::Str(DenseMatrix::from_vec(rows, cols, v))
         }))
     }

@@ -13,6 +13,7 @@
 //! Architecture Invariant: the count and the limit are per process (there is one heap); this
 //! module is the only place that knows them.
 
+use crate::error::Error;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -127,29 +128,37 @@ pub fn set_limit(bytes: Option<usize>) {
 }
 
 /// Fails, naming `what` and the sizes, unless `bytes` more fit in the budget now.
-pub fn check(bytes: usize, what: &str) -> Result<(), String> {
+pub fn check(bytes: usize, what: &str) -> Result<(), Error> {
     let (held, reserved, limit) = (allocated(), reserved(), limit());
     if bytes > limit {
         // Whatever else is held: the same message on every run (scripts' outputs are compared
         // across runs, fused and not, local and distributed).
-        return Err(format!("{what} needs {} of memory, more than the {} budget", human(bytes), human(limit)));
+        return Err(Error::OutOfMemory(format!(
+            "{what} needs {} of memory, more than the {} budget",
+            human(bytes),
+            human(limit)
+        )));
     }
     let used = held.saturating_add(reserved);
     if used.saturating_add(bytes) > limit {
-        return Err(format!(
+        return Err(Error::OutOfMemory(format!(
             "{what} needs {} of memory, but only {} of the {} budget is free ({} in use{})",
             human(bytes),
             human(limit.saturating_sub(used)),
             human(limit),
             human(held),
             if reserved > 0 { format!(", {} reserved", human(reserved)) } else { String::new() }
-        ));
+        )));
     }
     if bytes >= CHECK_AVAILABLE
         && let Some(free) = available()
         && bytes > free
     {
-        return Err(format!("{what} needs {} of memory, but the machine has {} available", human(bytes), human(free)));
+        return Err(Error::OutOfMemory(format!(
+            "{what} needs {} of memory, but the machine has {} available",
+            human(bytes),
+            human(free)
+        )));
     }
     Ok(())
 }
@@ -160,25 +169,29 @@ pub fn cells_bytes(rows: usize, cols: usize, width: usize) -> Option<usize> {
 }
 
 /// [`check`] for a matrix of `rows x cols` cells of type `T`: `what` names the operation.
-pub fn check_cells<T>(rows: usize, cols: usize, what: &str) -> Result<(), String> {
+pub fn check_cells<T>(rows: usize, cols: usize, what: &str) -> Result<(), Error> {
     let width = std::mem::size_of::<T>().max(1);
     match cells_bytes(rows, cols, width) {
         Some(b) => check(b, &format!("{what} ({rows}x{cols} cells)")),
-        None => Err(format!("{what} ({rows}x{cols} cells) is larger than any memory")),
+        None => Err(Error::OutOfMemory(format!("{what} ({rows}x{cols} cells) is larger than any memory"))),
     }
 }
 
 /// [`check_cells`], and that the longer side of the matrix fits as a vector of `T` too: a
 /// matrix without cells (`fill(0, 1e18, 0)`) still has results along its sides (`sum(X, 0)`,
 /// `t(X)`) and work per row (the blocks of a pipeline, printing).
-pub fn check_shape<T>(rows: usize, cols: usize, what: &str) -> Result<(), String> {
+pub fn check_shape<T>(rows: usize, cols: usize, what: &str) -> Result<(), Error> {
     check_cells::<T>(rows, cols, what)?;
     if rows == 0 || cols == 0 {
         let side = rows.max(cols);
         let width = std::mem::size_of::<T>().max(1);
         match cells_bytes(side, 1, width) {
             Some(b) => check(b, &format!("{what} ({rows}x{cols}: results along its {side} rows or columns)"))?,
-            None => return Err(format!("{what} ({rows}x{cols}) has more rows or columns than any memory holds")),
+            None => {
+                return Err(Error::OutOfMemory(format!(
+                    "{what} ({rows}x{cols}) has more rows or columns than any memory holds"
+                )));
+            }
         }
     }
     Ok(())
@@ -210,7 +223,7 @@ impl Drop for Reservation {
 }
 
 /// Reserves `bytes` if they fit ([`check`]).
-pub fn reserve(bytes: usize, what: &str) -> Result<Reservation, String> {
+pub fn reserve(bytes: usize, what: &str) -> Result<Reservation, Error> {
     check(bytes, what)?;
     RESERVED.fetch_add(bytes, Ordering::Relaxed);
     Ok(Reservation(bytes))
@@ -290,11 +303,11 @@ mod tests {
 
     #[test]
     fn impossible_sizes_are_errors() {
-        let e = check_cells::<f64>(10_000_000_000_000_000_000, 1, "fill").unwrap_err();
+        let e = check_cells::<f64>(10_000_000_000_000_000_000, 1, "fill").unwrap_err().to_string();
         assert!(e.contains("larger than any memory"), "{e}");
-        let e = check_cells::<f64>(1_000_000_000_000_000_000, 1, "fill").unwrap_err();
+        let e = check_cells::<f64>(1_000_000_000_000_000_000, 1, "fill").unwrap_err().to_string();
         assert!(e.contains("6.9 EB"), "{e}");
-        let e = check_cells::<f64>(1 << 30, 1 << 20, "fill").unwrap_err();
+        let e = check_cells::<f64>(1 << 30, 1 << 20, "fill").unwrap_err().to_string();
         assert!(e.contains("8.0 PB"), "{e}");
         assert!(check_cells::<f64>(10, 10, "fill").is_ok());
         assert_eq!(human(1536), "1.5 KB");

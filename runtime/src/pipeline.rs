@@ -5,6 +5,7 @@
 use daphne_ir::pipeline::{TreeFold, blocks, blocks_of};
 use daphne_ir::{Builtin, Combine, Function, Loc, Module, Op, OpId, OpKind, Split};
 
+use crate::error::Error;
 use crate::kernels::{self, Context};
 use crate::matrix::Matrix;
 use crate::schedule::Schedule;
@@ -12,7 +13,18 @@ use crate::value::{Scalar, Value};
 
 /// Why a pipeline failed: the message and the source location of the body op that failed,
 /// if one did.
-pub type Failure = (String, Option<Loc>);
+pub type Failure = (Error, Option<Loc>);
+
+/// What a faster way of running a pipeline (its compiled kernel, the workers) did with it.
+#[derive(Debug)]
+pub enum Attempt<E = Failure> {
+    /// It ran: the results, or why the pipeline failed.
+    Ran(Result<Vec<Value>, E>),
+    /// Not for this way (no kernel, inputs it was not compiled for, a cell a kernel leaves to
+    /// the interpreter, a pipeline the workers do not take): the interpreter runs it, and
+    /// reports any failure exactly.
+    Declined,
+}
 
 /// A pipeline's identity for caches (compiled kernels, encoded modules): the number of the
 /// module it is part of, unique in the process (`PipelineId::fresh`), its function and op.
@@ -37,14 +49,14 @@ impl PipelineId {
 /// decoded, verified, then run. (The reference executor does this when asked to, so tests
 /// show that every pipeline is self-contained.)
 pub fn run_shipped(cx: &Context, f: &Function, id: OpId, inputs: Vec<Value>) -> Result<Vec<Value>, Failure> {
-    let module = daphne_ir::pipeline::extract(f, id).ok_or_else(|| ("internal: not a pipeline".to_owned(), None))?;
+    let module = daphne_ir::pipeline::extract(f, id).ok_or_else(|| (Error::Internal("not a pipeline".into()), None))?;
     run_module(cx, &module.to_bytes(), inputs)
 }
 
 /// What a worker does with a pipeline module it received: decode, verify, run on `inputs`.
 pub fn run_module(cx: &Context, bytes: &[u8], inputs: Vec<Value>) -> Result<Vec<Value>, Failure> {
-    let module = Module::from_bytes(bytes).map_err(|e| (e, None))?;
-    daphne_ir::verify::pipeline_module(&module).map_err(|e| (format!("invalid pipeline: {e}"), None))?;
+    let module = Module::from_bytes(bytes).map_err(|e| (Error::from(e), None))?;
+    daphne_ir::verify::pipeline_module(&module).map_err(|e| (Error::from(format!("invalid pipeline: {e}")), None))?;
     let f = &module.functions[0];
     run(cx, f, &f.ops[f.body.ops[0]], inputs)
 }
@@ -77,11 +89,14 @@ pub fn run_blocks(
     block_rows: Option<usize>,
 ) -> Result<Vec<Value>, Failure> {
     let OpKind::Pipeline(spec) = &op.kind else {
-        return Err(("internal: not a pipeline".into(), None));
+        return Err((Error::Internal("not a pipeline".into()), None));
     };
-    let body = op.regions.first().ok_or_else(|| ("internal: a pipeline without a body".to_owned(), None))?;
+    let body = op.regions.first().ok_or_else(|| (Error::Internal("a pipeline without a body".into()), None))?;
     if inputs.len() != spec.splits.len() {
-        return Err((format!("internal: a pipeline of {} inputs got {}", spec.splits.len(), inputs.len()), None));
+        return Err((
+            Error::Internal(format!("a pipeline of {} inputs got {}", spec.splits.len(), inputs.len())),
+            None,
+        ));
     }
     let inputs = inputs.into_iter().map(Value::densify).collect::<Result<Vec<_>, _>>().map_err(|m| (m, None))?;
     let mut n = None;
@@ -89,11 +104,13 @@ pub fn run_blocks(
         if *split == Split::Rows {
             let rows = match v {
                 Value::Matrix(m) => m.rows(),
-                other => return Err((format!("internal: a row-split pipeline input is {}", other.describe()), None)),
+                other => {
+                    return Err((Error::Internal(format!("a row-split pipeline input is {}", other.describe())), None));
+                }
             };
             if n.is_some_and(|n| n != rows) {
                 return Err((
-                    format!("internal: row-split pipeline inputs of {} and {rows} rows", n.unwrap_or(0)),
+                    Error::Internal(format!("row-split pipeline inputs of {} and {rows} rows", n.unwrap_or(0))),
                     None,
                 ));
             }
@@ -109,14 +126,14 @@ pub fn run_blocks(
     // Outputs combined by add/min/max are folded while the blocks finish (so only a few block
     // results are alive at once, which matters for `syrk`'s m x m partials); the others are
     // kept per block and concatenated.
-    let folds: Vec<Option<TreeFold<Result<Value, String>>>> = spec
+    let folds: Vec<Option<TreeFold<Result<Value, Error>>>> = spec
         .combines
         .iter()
         .map(|c| matches!(c, Combine::Add | Combine::Min | Combine::Max).then(|| TreeFold::new(blocks.len())))
         .collect();
     let fold_with = |k: usize| {
         let (c, r) = (spec.combines[k], op.results[k]);
-        move |a: Result<Value, String>, b: Result<Value, String>| combine_two(f, r, c, a?, b?)
+        move |a: Result<Value, Error>, b: Result<Value, Error>| combine_two(f, r, c, a?, b?)
     };
     // The blocks of a task, in order, stopping at the first failure; per block the outputs
     // that are not folded.
@@ -174,7 +191,7 @@ pub fn run_blocks(
             p.extend(v);
         }
     }
-    let no_blocks = || ("internal: a pipeline without blocks".to_owned(), None);
+    let no_blocks = || (Error::Internal("a pipeline without blocks".into()), None);
     kept.into_iter()
         .zip(folds)
         .zip(&spec.combines)
@@ -182,7 +199,7 @@ pub fn run_blocks(
             Some(fold) => fold.finish().ok_or_else(no_blocks)?.map_err(|m| (m, None)),
             None => Matrix::concat(&matrices(parts)?, c == Combine::Rows)
                 .map(Value::Matrix)
-                .ok_or_else(|| ("internal: pipeline partials of different shapes".to_owned(), None)),
+                .ok_or_else(|| (Error::Internal("pipeline partials of different shapes".into()), None)),
         })
         .collect()
 }
@@ -211,8 +228,9 @@ fn check_pieced_outputs(f: &Function, op: &Op, combines: &[Combine], n: usize) -
         });
         let what = by.map_or_else(|| "a result".to_owned(), kernels::label);
         let width = t.vt.map_or(8, crate::matrix::cell_width);
-        let bytes = crate::memory::cells_bytes(rows, cols, width)
-            .ok_or_else(|| (format!("{what} ({rows}x{cols} cells) is larger than any memory"), None))?;
+        let bytes = crate::memory::cells_bytes(rows, cols, width).ok_or_else(|| {
+            (Error::OutOfMemory(format!("{what} ({rows}x{cols} cells) is larger than any memory")), None)
+        })?;
         crate::memory::check(bytes, &format!("{what} ({rows}x{cols} cells)")).map_err(|m| (m, None))?;
     }
     Ok(())
@@ -233,20 +251,20 @@ fn block(cx: &Context, f: &Function, ops: &[OpId], frame: &mut [Option<Value>]) 
             .iter()
             .map(|v| frame.get(v.index()).cloned().flatten())
             .collect::<Option<Vec<Value>>>()
-            .ok_or_else(|| ("internal: a pipeline value used before it was computed".to_owned(), f.loc(id)))?;
-        let fail = |m: String| (m, f.loc(id));
+            .ok_or_else(|| (Error::Internal("a pipeline value used before it was computed".into()), f.loc(id)))?;
+        let fail = |m: Error| (m, f.loc(id));
         let results = match &op.kind {
             OpKind::Yield => return Ok(args),
             OpKind::Const(lit) => vec![Value::Scalar(Scalar::from_literal(lit))],
             OpKind::Cast => vec![kernels::cast(&args[0], f.ty(op.results[0])).map_err(fail)?],
             OpKind::Builtin(b) if b.is_pure() => kernels::call_block(cx, *b, &args).map_err(fail)?,
-            other => return Err((format!("internal: `{}` in a pipeline", other.name()), f.loc(id))),
+            other => return Err((Error::Internal(format!("`{}` in a pipeline", other.name())), f.loc(id))),
         };
         for (&r, v) in op.results.iter().zip(results) {
             set(frame, r, v);
         }
     }
-    Err(("internal: a pipeline body without `yield`".into(), None))
+    Err((Error::Internal("a pipeline body without `yield`".into()), None))
 }
 
 fn matrices(parts: Vec<Value>) -> Result<Vec<Matrix>, Failure> {
@@ -254,14 +272,14 @@ fn matrices(parts: Vec<Value>) -> Result<Vec<Matrix>, Failure> {
         .into_iter()
         .map(|p| match p {
             Value::Matrix(m) => Ok(m),
-            other => Err((format!("internal: a pipeline partial is {}", other.describe()), None)),
+            other => Err((Error::Internal(format!("a pipeline partial is {}", other.describe())), None)),
         })
         .collect()
 }
 
 /// Combines two partials `a` (earlier blocks) and `b` of result `r` by `c` (add, min or max).
 /// The coordinator folds the results of workers' groups with it too.
-pub fn combine_two(f: &Function, r: daphne_ir::Value, c: Combine, a: Value, b: Value) -> Result<Value, String> {
+pub fn combine_two(f: &Function, r: daphne_ir::Value, c: Combine, a: Value, b: Value) -> Result<Value, Error> {
     let ew = match c {
         Combine::Min => Builtin::EwMin,
         Combine::Max => Builtin::EwMax,
@@ -281,6 +299,6 @@ pub fn combine_two(f: &Function, r: daphne_ir::Value, c: Combine, a: Value, b: V
         (_, a, b) => (a, b),
     };
     let vt = f.ty(r).value_type().or_else(|| kernels::type_of(&a).value_type());
-    let vt = vt.ok_or("internal: a combined pipeline output without a value type")?;
+    let vt = vt.ok_or(Error::Internal("a combined pipeline output without a value type".into()))?;
     kernels::ew::binary(ew, &a, &b, vt, vt)
 }

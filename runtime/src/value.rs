@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use daphne_ir::ValueType;
 
+use crate::error::Error;
 use crate::matrix::Matrix;
 pub use crate::scalar::Scalar;
 
@@ -41,13 +42,13 @@ impl Value {
             }
             Value::Remote(r) => match r.fetch() {
                 Ok(v) => v.print(out),
-                Err(e) => out.push_str(&e),
+                Err(e) => out.push_str(&e.to_string()),
             },
         }
     }
 
     /// The value here: a remote value fetched, any other as it is.
-    pub fn local(self) -> Result<Value, String> {
+    pub fn local(self) -> Result<Value, Error> {
         match self {
             Value::Remote(r) => r.fetch(),
             other => Ok(other),
@@ -55,7 +56,7 @@ impl Value {
     }
 
     /// The value with a sparse matrix turned dense (kernels that do not know CSR get this).
-    pub fn densify(self) -> Result<Value, String> {
+    pub fn densify(self) -> Result<Value, Error> {
         match self {
             Value::Sparse(m) => m.to_dense().map(Value::Matrix),
             Value::Remote(r) => r.fetch()?.densify(),
@@ -86,7 +87,7 @@ impl Value {
 pub trait Resident: Send + Sync + std::fmt::Debug {
     /// The value, brought here (a dense matrix or a CSR matrix). Fetching twice may reuse
     /// the first copy.
-    fn fetch(&self) -> Result<Value, String>;
+    fn fetch(&self) -> Result<Value, Error>;
     /// For the owner to recognize its own values.
     fn as_any(&self) -> &dyn std::any::Any;
 }
@@ -108,7 +109,7 @@ impl PartialEq for Remote {
 
 impl Remote {
     /// The value here.
-    pub fn fetch(&self) -> Result<Value, String> {
+    pub fn fetch(&self) -> Result<Value, Error> {
         self.data.fetch()
     }
 }

@@ -50,6 +50,29 @@ pub fn relative(path: &Path) -> String {
     rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
+/// `f` of every item, on as many threads as the machine has cores, in the items' order: the
+/// corpus tests launch thousands of processes, each waiting for one CPU.
+#[allow(dead_code)] // not every test file uses it
+pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(items.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut out: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    let slots = std::sync::Mutex::new(&mut out);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = f(item);
+                    slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+                }
+            });
+        }
+    });
+    out.into_iter().map(|r| r.expect("every item was mapped")).collect()
+}
+
 /// Every `.daph` script under `dir`, recursively, in name order.
 #[allow(dead_code)] // not every test file uses it
 pub fn scripts(dir: &Path) -> Vec<std::path::PathBuf> {

@@ -117,7 +117,7 @@ impl Inner {
                 if depth >= MAX_LINEAGE {
                     // A checkpoint: the value is brought here once, so lineages stay short (a
                     // loop of a thousand iterations is not replayed from its start).
-                    let here = remote.fetch().map_err(Error::Runtime)?;
+                    let here = remote.fetch()?;
                     if let Some(p) = self.parts_of(&remote) {
                         *p.lineage.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(Lineage::Here(here));
                     }
@@ -201,7 +201,7 @@ impl std::fmt::Debug for Parts {
 }
 
 impl Resident for Parts {
-    fn fetch(&self) -> Result<Value, String> {
+    fn fetch(&self) -> Result<Value, daphne_runtime::error::Error> {
         let mut fetched = self.fetched.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(v) = &*fetched {
             return Ok(v.clone());
@@ -213,10 +213,10 @@ impl Resident for Parts {
                 // A worker died with part of this value: compute it again on the others.
                 self.inner.check_workers();
                 if !self.inner.any_dead(self.parts.iter().map(|(w, _, _)| *w)) {
-                    return Err(e.to_string());
+                    return Err(e.into());
                 }
                 let lineage = self.lineage.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                let v = self.inner.rebuild(&self.inner, &lineage).map_err(|e| e.to_string())?.local()?;
+                let v = self.inner.rebuild(&self.inner, &lineage)?.local()?;
                 *fetched = Some(v.clone());
                 return Ok(v);
             }
@@ -225,10 +225,12 @@ impl Resident for Parts {
             .into_iter()
             .map(|p| match p {
                 Value::Matrix(m) => Ok(m),
-                other => Err(Error::internal(format!("a fetched part is {}", other.describe())).to_string()),
+                other => Err(Error::internal(format!("a fetched part is {}", other.describe()))),
             })
             .collect::<Result<_, _>>()?;
-        let v = Value::Matrix(Matrix::concat(&ms, true).ok_or("internal: fetched parts of different shapes")?);
+        let v = Value::Matrix(
+            Matrix::concat(&ms, true).ok_or_else(|| Error::internal("fetched parts of different shapes"))?,
+        );
         *fetched = Some(v.clone());
         Ok(v)
     }

@@ -200,7 +200,7 @@ impl Distribute for Cluster {
         inner.flush_frees();
         let inputs = match inputs.iter().map(|v| inner.revive(&self.inner, v)).collect::<Result<Vec<_>, _>>() {
             Ok(v) => v,
-            Err(e) => return Some(Err((e.to_string(), None))),
+            Err(e) => return Some(Err((e.into(), None))),
         };
         match inner.run_resilient(&self.inner, f, id, inputs, n) {
             Ok(values) => {
@@ -208,7 +208,7 @@ impl Distribute for Cluster {
                 Some(Ok(values))
             }
             Err(Fail::Pipeline) => None,
-            Err(Fail::Cluster(e)) => Some(Err((e.to_string(), None))),
+            Err(Fail::Cluster(e)) => Some(Err((e.into(), None))),
         }
     }
 

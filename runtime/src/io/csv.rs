@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use daphne_ir::ValueType;
 
 use super::meta::{FloatFormat, Meta, ReadOptions, frame_labels, meta_json, vt_name};
+use crate::error::Error;
 use crate::format::CppDisplay;
 use crate::frame::Frame;
 use crate::matrix::Matrix;
@@ -116,8 +117,8 @@ fn fill(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
 
 /// Pass 1: the file's records cut into segments, after the header record if `header`
 /// (whose bytes are returned). Blank lines at the end of the file are left out.
-fn split(path: &str, delim: u8, header: bool, block: usize) -> Result<(Vec<Segment>, Option<Vec<u8>>), String> {
-    let mut file = File::open(path).map_err(|e| format!("could not read file '{path}': {e}"))?;
+fn split(path: &str, delim: u8, header: bool, block: usize) -> Result<(Vec<Segment>, Option<Vec<u8>>), Error> {
+    let mut file = File::open(path).map_err(|e| Error::from(format!("could not read file '{path}': {e}")))?;
     let err = |e: std::io::Error| format!("could not read file '{path}': {e}");
     let mut segments = Vec::new();
     let mut head = None;
@@ -169,11 +170,12 @@ fn split(path: &str, delim: u8, header: bool, block: usize) -> Result<(Vec<Segme
 }
 
 /// Blank lines at the end of a file are no rows: they are dropped from the last segments.
-fn drop_trailing_blank_lines(path: &str, segments: &mut Vec<Segment>) -> Result<(), String> {
-    let mut file = File::open(path).map_err(|e| format!("could not read file '{path}': {e}"))?;
+fn drop_trailing_blank_lines(path: &str, segments: &mut Vec<Segment>) -> Result<(), Error> {
+    let mut file = File::open(path).map_err(|e| Error::from(format!("could not read file '{path}': {e}")))?;
     while let Some(last) = segments.last_mut() {
         let mut bytes = vec![0u8; last.len];
-        read_at(&mut file, last.offset, &mut bytes).map_err(|e| format!("could not read file '{path}': {e}"))?;
+        read_at(&mut file, last.offset, &mut bytes)
+            .map_err(|e| Error::from(format!("could not read file '{path}': {e}")))?;
         let blank_tail = bytes.iter().rev().take_while(|&&b| b == b'\n' || b == b'\r').count();
         let breaks = bytes[bytes.len() - blank_tail..].iter().filter(|&&b| b == b'\n').count();
         if blank_tail == bytes.len() {
@@ -557,11 +559,11 @@ fn locate(path: &str, offset: u64) -> (u64, u64) {
 
 /// Reads a CSV file described by `meta` into a matrix or (if `frame`) a frame, parsing on up
 /// to `threads` threads.
-pub fn read(path: &str, meta: &Meta, frame: bool, threads: usize) -> Result<Value, String> {
+pub fn read(path: &str, meta: &Meta, frame: bool, threads: usize) -> Result<Value, Error> {
     read_blocks(path, meta, frame, BLOCK, threads)
 }
 
-fn read_blocks(path: &str, meta: &Meta, frame: bool, block: usize, threads: usize) -> Result<Value, String> {
+fn read_blocks(path: &str, meta: &Meta, frame: bool, block: usize, threads: usize) -> Result<Value, Error> {
     let (segments, _) = split(path, meta.delimiter, meta.header, block)?;
     let rows: usize = segments.iter().map(|s| s.rows).sum();
     // The count is checked against the meta data after the cells: a broken quote makes fewer
@@ -628,14 +630,14 @@ fn read_blocks(path: &str, meta: &Meta, frame: bool, block: usize, threads: usiz
         } else {
             ""
         };
-        return Err(format!("{path}:{line}:{col}: {}{hint}", e.message));
+        return Err(format!("{path}:{line}:{col}: {}{hint}", e.message).into());
     }
     if let Some(expected) = meta.rows
         && rows != expected
     {
         let header = if meta.header { " after its header line" } else { "" };
         let rows = daphne_ir::count(rows, "row", "rows");
-        return Err(format!("file '{path}' has {rows}{header}, but its meta data says {expected}"));
+        return Err(format!("file '{path}' has {rows}{header}, but its meta data says {expected}").into());
     }
     if frame {
         let labels = frame_labels(meta);
@@ -675,10 +677,10 @@ struct Sample {
     first_text: Option<(usize, usize, Vec<u8>)>,
 }
 
-fn sample(path: &str, delim: u8) -> Result<Sample, String> {
-    let mut file = File::open(path).map_err(|e| format!("could not read file '{path}': {e}"))?;
+fn sample(path: &str, delim: u8) -> Result<Sample, Error> {
+    let mut file = File::open(path).map_err(|e| Error::from(format!("could not read file '{path}': {e}")))?;
     let mut bytes = vec![0u8; SAMPLE_BYTES];
-    let n = fill(&mut file, &mut bytes).map_err(|e| format!("could not read file '{path}': {e}"))?;
+    let n = fill(&mut file, &mut bytes).map_err(|e| Error::from(format!("could not read file '{path}': {e}")))?;
     bytes.truncate(n);
     let whole = n < SAMPLE_BYTES;
     let end = match count_records(&bytes, delim) {
@@ -723,10 +725,10 @@ fn sample(path: &str, delim: u8) -> Result<Sample, String> {
 
 /// The labels in a file's header line (for meta data that says there is one but leaves
 /// labels empty).
-pub fn header_labels(path: &str, delim: u8) -> Result<Vec<String>, String> {
+pub fn header_labels(path: &str, delim: u8) -> Result<Vec<String>, Error> {
     let sample = sample(path, delim)?;
     if sample.kinds.is_empty() {
-        return Err(format!("file '{path}' is empty, but its meta data says it has a header line"));
+        return Err(format!("file '{path}' is empty, but its meta data says it has a header line").into());
     }
     Ok(sample.first.iter().map(|c| String::from_utf8_lossy(c).trim().to_owned()).collect())
 }
@@ -739,11 +741,12 @@ pub fn header_labels(path: &str, delim: u8) -> Result<Vec<String>, String> {
 /// `readMatrix` takes `f64` for numbers, as NumPy's `loadtxt` does, unless `valueType`
 /// says otherwise. The second result says what was inferred, with the `.meta` file that
 /// would fix it.
-pub fn infer(path: &str, opts: &ReadOptions, default_delim: u8) -> Result<(Meta, String), String> {
+pub fn infer(path: &str, opts: &ReadOptions, default_delim: u8) -> Result<(Meta, String), Error> {
     if !std::path::Path::new(path).exists() {
         return Err(format!(
             "could not open file '{path}.meta' for reading meta data, nor '{path}' to infer its schema (file not found)"
-        ));
+        )
+        .into());
     }
     let delimiter = match opts.delimiter {
         Some(d) => d,
@@ -751,7 +754,7 @@ pub fn infer(path: &str, opts: &ReadOptions, default_delim: u8) -> Result<(Meta,
     };
     let Sample { first, kinds, first_text } = sample(path, delimiter)?;
     if kinds.is_empty() {
-        return Err(format!("file '{path}' is empty, so its schema cannot be inferred; give it a .meta file"));
+        return Err(format!("file '{path}' is empty, so its schema cannot be inferred; give it a .meta file").into());
     }
     let cols = first.len();
     if let Some((i, r)) = kinds.iter().enumerate().find(|(_, r)| r.len() != cols) {
@@ -759,7 +762,8 @@ pub fn infer(path: &str, opts: &ReadOptions, default_delim: u8) -> Result<(Meta,
             "file '{path}': row {} has {} but the first row has {cols}, so its schema cannot be inferred",
             i + 1,
             daphne_ir::count(r.len(), "cell", "cells")
-        ));
+        )
+        .into());
     }
     let column_kind = |rows: &[Vec<Kind>], j: usize| rows.iter().map(|r| r[j]).max().unwrap_or(Kind::Empty);
     let header = match opts.header {
@@ -796,7 +800,7 @@ pub fn infer(path: &str, opts: &ReadOptions, default_delim: u8) -> Result<(Meta,
             "file '{path}', row {row}, cell {}: {} is not a number, and readMatrix reads numbers; use readFrame for a file with text columns",
             j + 1,
             shown(&cell)
-        ));
+        ).into());
     }
     let labels = opts.frame.then(|| {
         if header {
@@ -825,10 +829,10 @@ pub fn infer(path: &str, opts: &ReadOptions, default_delim: u8) -> Result<(Meta,
 
 /// The delimiter of a file whose script names none: `default` unless the first rows have
 /// none of it but the same number of semicolons (or tabs) on every line.
-fn sniff(path: &str, default: u8) -> Result<u8, String> {
-    let mut file = File::open(path).map_err(|e| format!("could not read file '{path}': {e}"))?;
+fn sniff(path: &str, default: u8) -> Result<u8, Error> {
+    let mut file = File::open(path).map_err(|e| Error::from(format!("could not read file '{path}': {e}")))?;
     let mut bytes = vec![0u8; 64 << 10];
-    let n = fill(&mut file, &mut bytes).map_err(|e| format!("could not read file '{path}': {e}"))?;
+    let n = fill(&mut file, &mut bytes).map_err(|e| Error::from(format!("could not read file '{path}': {e}")))?;
     let text = &bytes[..n];
     let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).take(20).collect();
     if lines.is_empty() || text.contains(&default) {
@@ -884,8 +888,8 @@ fn write_cell(m: &Matrix, i: usize, floats: FloatFormat, delim: u8, out: &mut Ve
 }
 
 /// Writes a matrix or frame as CSV; returns its meta data.
-pub fn write(v: &Value, path: &str, floats: FloatFormat, delim: u8) -> Result<Meta, String> {
-    let file = File::create(path).map_err(|e| format!("could not write file '{path}': {e}"))?;
+pub fn write(v: &Value, path: &str, floats: FloatFormat, delim: u8) -> Result<Meta, Error> {
+    let file = File::create(path).map_err(|e| Error::from(format!("could not write file '{path}': {e}")))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut line = Vec::new();
     let err = |e: std::io::Error| format!("could not write file '{path}': {e}");
@@ -929,7 +933,7 @@ pub fn write(v: &Value, path: &str, floats: FloatFormat, delim: u8) -> Result<Me
                 delimiter: delim,
             }
         }
-        _ => return Err("only matrices and frames can be written to files".to_owned()),
+        _ => return Err("only matrices and frames can be written to files".into()),
     };
     w.flush().map_err(err)?;
     Ok(meta)
@@ -987,11 +991,11 @@ mod tests {
         ];
         for (i, (text, vt, want)) in cases.iter().enumerate() {
             let p = tmp(&format!("bad{i}.csv"), text);
-            let e = read(&p, &meta(2, 2, *vt), false, 2).unwrap_err();
+            let e = read(&p, &meta(2, 2, *vt), false, 2).unwrap_err().to_string();
             assert!(e.contains(want), "{e} does not contain {want}");
         }
         let p = tmp("rows.csv", b"1,2\n3,4\n5,6\n");
-        assert!(read(&p, &meta(2, 2, ValueType::F64), false, 2).unwrap_err().contains("has 3 rows"));
+        assert!(read(&p, &meta(2, 2, ValueType::F64), false, 2).unwrap_err().to_string().contains("has 3 rows"));
     }
 
     #[test]

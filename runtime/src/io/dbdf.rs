@@ -33,6 +33,7 @@ use std::sync::Arc;
 use daphne_ir::ValueType;
 
 use super::meta::{Meta, vt_name};
+use crate::error::Error;
 use crate::frame::Frame;
 use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
 use crate::value::Value;
@@ -129,18 +130,18 @@ struct Input {
 }
 
 impl Input {
-    fn open(path: &str) -> Result<Input, String> {
-        let file = File::open(path).map_err(|e| format!("could not read file '{path}': {e}"))?;
-        let left = file.metadata().map_err(|e| format!("could not read file '{path}': {e}"))?.len();
+    fn open(path: &str) -> Result<Input, Error> {
+        let file = File::open(path).map_err(|e| Error::from(format!("could not read file '{path}': {e}")))?;
+        let left = file.metadata().map_err(|e| Error::from(format!("could not read file '{path}': {e}")))?.len();
         Ok(Input { path: path.to_owned(), reader: BufReader::with_capacity(1 << 20, file), left })
     }
 
-    fn bad(&self, what: &str) -> String {
-        format!("DAPHNE binary file '{}': {what}", self.path)
+    fn bad(&self, what: &str) -> Error {
+        format!("DAPHNE binary file '{}': {what}", self.path).into()
     }
 
     /// That `n` items of `width` bytes follow.
-    fn need(&self, n: u64, width: u64, what: &str) -> Result<(), String> {
+    fn need(&self, n: u64, width: u64, what: &str) -> Result<(), Error> {
         match n.checked_mul(width) {
             Some(bytes) if bytes <= self.left => Ok(()),
             _ => {
@@ -150,39 +151,39 @@ impl Input {
         }
     }
 
-    fn fill(&mut self, buf: &mut [u8], what: &str) -> Result<(), String> {
+    fn fill(&mut self, buf: &mut [u8], what: &str) -> Result<(), Error> {
         self.need(buf.len() as u64, 1, what)?;
-        self.reader.read_exact(buf).map_err(|e| format!("could not read file '{}': {e}", self.path))?;
+        self.reader.read_exact(buf).map_err(|e| Error::from(format!("could not read file '{}': {e}", self.path)))?;
         self.left -= buf.len() as u64;
         Ok(())
     }
 
-    fn u8(&mut self, what: &str) -> Result<u8, String> {
+    fn u8(&mut self, what: &str) -> Result<u8, Error> {
         let mut b = [0u8; 1];
         self.fill(&mut b, what)?;
         Ok(b[0])
     }
 
-    fn u16(&mut self, what: &str) -> Result<u16, String> {
+    fn u16(&mut self, what: &str) -> Result<u16, Error> {
         let mut b = [0u8; 2];
         self.fill(&mut b, what)?;
         Ok(u16::from_le_bytes(b))
     }
 
-    fn u32(&mut self, what: &str) -> Result<u32, String> {
+    fn u32(&mut self, what: &str) -> Result<u32, Error> {
         let mut b = [0u8; 4];
         self.fill(&mut b, what)?;
         Ok(u32::from_le_bytes(b))
     }
 
-    fn u64(&mut self, what: &str) -> Result<u64, String> {
+    fn u64(&mut self, what: &str) -> Result<u64, Error> {
         let mut b = [0u8; 8];
         self.fill(&mut b, what)?;
         Ok(u64::from_le_bytes(b))
     }
 
     /// `n` cells (already checked against the file and the memory budget).
-    fn cells<T: Le>(&mut self, n: usize, what: &str) -> Result<Vec<T>, String> {
+    fn cells<T: Le>(&mut self, n: usize, what: &str) -> Result<Vec<T>, Error> {
         self.need(n as u64, T::WIDTH as u64, what)?;
         let mut cells = Vec::with_capacity(n);
         let mut buf = vec![0u8; (1 << 16) * T::WIDTH];
@@ -196,7 +197,7 @@ impl Input {
     }
 
     /// The end of the data: DAPHNE's files hold nothing after it.
-    fn end(&self) -> Result<(), String> {
+    fn end(&self) -> Result<(), Error> {
         match self.left {
             0 => Ok(()),
             n => Err(self.bad(&format!("{n} bytes after the end of the data"))),
@@ -214,14 +215,14 @@ struct Head {
     labels: Option<Vec<String>>,
 }
 
-fn vt_of(input: &Input, code: u8) -> Result<ValueType, String> {
+fn vt_of(input: &Input, code: u8) -> Result<ValueType, Error> {
     value_type(code).ok_or_else(|| {
         input.bad(&format!("value type code {code} is none of DAPHNE's binary value types (0 to 7: si8 ... f64)"))
     })
 }
 
 /// Reads the header (and a frame's schema and labels, a matrix's value type and block).
-fn head(input: &mut Input) -> Result<Head, String> {
+fn head(input: &mut Input) -> Result<Head, Error> {
     let version = input.u8("the header")?;
     if version != VERSION {
         return Err(input.bad(&format!(
@@ -301,7 +302,7 @@ fn meta_of(head: &Head) -> Meta {
 }
 
 /// What a `.dbdf` file holds, from its header.
-pub fn describe(path: &str) -> Result<Meta, String> {
+pub fn describe(path: &str) -> Result<Meta, Error> {
     let mut input = Input::open(path)?;
     let head = head(&mut input)?;
     if head.rows > usize::MAX as u64 || head.cols > usize::MAX as u64 {
@@ -311,16 +312,16 @@ pub fn describe(path: &str) -> Result<Meta, String> {
 }
 
 /// Reads a `.dbdf` file: a dense or CSR matrix (into a dense matrix) or a frame.
-pub fn read(path: &str, frame: bool) -> Result<Value, String> {
+pub fn read(path: &str, frame: bool) -> Result<Value, Error> {
     let mut input = Input::open(path)?;
     let head = head(&mut input)?;
     let (rows, cols) = (head.rows as usize, head.cols as usize);
     let what = format!("reading '{path}'");
     let value = match head.kind {
         DENSE | CSR if frame => {
-            return Err(format!("'{path}' holds a matrix; read it with readMatrix"));
+            return Err(format!("'{path}' holds a matrix; read it with readMatrix").into());
         }
-        FRAME if !frame => return Err(format!("'{path}' holds a frame; read it with readFrame")),
+        FRAME if !frame => return Err(format!("'{path}' holds a frame; read it with readFrame").into()),
         DENSE => {
             let vt = head.schema[0];
             input.need(head.rows.saturating_mul(head.cols), width(vt), "the cells")?;
@@ -345,18 +346,18 @@ pub fn read(path: &str, frame: bool) -> Result<Value, String> {
 }
 
 /// Strings and booleans never come out of a header (`value_type` has no code for them).
-fn no_cells<T>(input: &Input) -> Result<T, String> {
-    Err(input.bad("internal: a value type without a binary form"))
+fn no_cells<T>(input: &Input) -> Result<T, Error> {
+    Err(Error::Internal(format!("{}: a value type without a binary form", input.path)))
 }
 
-fn dense<T: Le>(input: &mut Input, rows: usize, cols: usize, what: &str) -> Result<Matrix, String> {
+fn dense<T: Le>(input: &mut Input, rows: usize, cols: usize, what: &str) -> Result<Matrix, Error> {
     crate::memory::check_shape::<T>(rows, cols, what)?;
     let cells = input.cells::<T>(rows * cols, "the cells")?;
     Ok(T::wrap(DenseMatrix::from_vec(rows, cols, cells)))
 }
 
 /// A CSR matrix, into a dense matrix: its offsets and column indices are checked.
-fn csr<T: Le>(input: &mut Input, rows: usize, cols: usize, what: &str) -> Result<Matrix, String> {
+fn csr<T: Le>(input: &mut Input, rows: usize, cols: usize, what: &str) -> Result<Matrix, Error> {
     let nnz = input.u64("the number of non-zeros")?;
     let nnz_width = 8 + std::mem::size_of::<T>() as u64;
     input.need(nnz, nnz_width, "the non-zeros")?;
@@ -383,7 +384,7 @@ fn csr<T: Le>(input: &mut Input, rows: usize, cols: usize, what: &str) -> Result
 }
 
 /// A frame's cells, stored row by row, into its columns.
-fn frame_cells(input: &mut Input, rows: usize, head: &Head) -> Result<Frame, String> {
+fn frame_cells(input: &mut Input, rows: usize, head: &Head) -> Result<Frame, Error> {
     let widths: Vec<usize> = head.schema.iter().map(|&vt| width(vt) as usize).collect();
     let row_width: usize = widths.iter().sum();
     let mut bytes: Vec<Vec<u8>> = widths.iter().map(|w| Vec::with_capacity(w * rows)).collect();
@@ -408,9 +409,9 @@ fn frame_cells(input: &mut Input, rows: usize, head: &Head) -> Result<Frame, Str
         .iter()
         .zip(bytes)
         .map(|(&vt, b)| crate::with_elem_type!(vt, T => Ok(column::<T>(&b)), str => no_cells(input)))
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, Error>>()?;
     let labels = head.labels.iter().flatten().map(|l| Arc::from(l.as_str())).collect();
-    Frame::new(columns, labels).map_err(|e| input.bad(&e))
+    Frame::new(columns, labels).map_err(|e| input.bad(&e.to_string()))
 }
 
 fn column<T: Le>(bytes: &[u8]) -> Matrix {
@@ -419,7 +420,7 @@ fn column<T: Le>(bytes: &[u8]) -> Matrix {
 }
 
 /// Writes a dense matrix or a frame as DAPHNE does; returns its meta data.
-pub fn write(v: &Value, path: &str) -> Result<Meta, String> {
+pub fn write(v: &Value, path: &str) -> Result<Meta, Error> {
     let no_type = |what: String| {
         format!(
             "{what} cannot be written to DAPHNE's binary format, which has no such value type; cast it, or write .csv or .parquet"
@@ -434,7 +435,7 @@ pub fn write(v: &Value, path: &str) -> Result<Meta, String> {
             if rows > u32::MAX as usize || cols > u32::MAX as usize {
                 return Err(format!(
                     "could not write '{path}': DAPHNE's binary format holds at most 2^32-1 rows and columns, not {rows}x{cols}"
-                ));
+                ).into());
             }
             let mut head = header(DENSE, rows, cols);
             head.push(code);
@@ -490,7 +491,7 @@ pub fn write(v: &Value, path: &str) -> Result<Meta, String> {
             };
             (out, meta)
         }
-        _ => return Err("only matrices and frames can be written to files".to_owned()),
+        _ => return Err("only matrices and frames can be written to files".into()),
     };
     out.flush().map_err(err)?;
     Ok(meta)
@@ -504,8 +505,8 @@ fn header(kind: u8, rows: usize, cols: usize) -> Vec<u8> {
     h
 }
 
-fn open(path: &str) -> Result<BufWriter<File>, String> {
-    let file = File::create(path).map_err(|e| format!("could not write file '{path}': {e}"))?;
+fn open(path: &str) -> Result<BufWriter<File>, Error> {
+    let file = File::create(path).map_err(|e| Error::from(format!("could not write file '{path}': {e}")))?;
     Ok(BufWriter::with_capacity(1 << 20, file))
 }
 
@@ -565,7 +566,9 @@ mod tests {
             let Value::Matrix(back) = read(&p, false).unwrap() else { panic!() };
             assert_eq!(format!("{back:?}"), format!("{x:?}"));
         }
-        let e = write(&Value::Matrix(Matrix::Str(DenseMatrix::from_vec(1, 1, vec![Arc::from("a")]))), &p).unwrap_err();
+        let e = write(&Value::Matrix(Matrix::Str(DenseMatrix::from_vec(1, 1, vec![Arc::from("a")]))), &p)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("a matrix of str cannot be written"), "{e}");
     }
 
@@ -583,7 +586,7 @@ mod tests {
         let Value::Frame(g) = read(&p, true).unwrap() else { panic!() };
         assert_eq!(format!("{:?}", g.columns()), format!("{:?}", f.columns()));
         assert_eq!(g.labels(), f.labels());
-        assert!(read(&p, false).unwrap_err().contains("holds a frame"));
+        assert!(read(&p, false).unwrap_err().to_string().contains("holds a frame"));
     }
 
     #[test]
@@ -605,7 +608,7 @@ mod tests {
         let at = b.len() - 3 * 8 - 8;
         b[at..at + 8].copy_from_slice(&3u64.to_le_bytes());
         std::fs::write(&p, &b).unwrap();
-        assert!(read(&p, false).unwrap_err().contains("outside its 3 columns"));
+        assert!(read(&p, false).unwrap_err().to_string().contains("outside its 3 columns"));
     }
 
     #[test]
@@ -635,7 +638,7 @@ mod tests {
         for (name, bytes, want) in cases {
             let q = tmp(&format!("bad_{name}.dbdf"));
             std::fs::write(&q, &bytes).unwrap();
-            let e = describe(&q).and_then(|_| read(&q, false).map(|_| ())).unwrap_err();
+            let e = describe(&q).and_then(|_| read(&q, false).map(|_| ())).unwrap_err().to_string();
             assert!(e.contains(&format!("'{q}'")) && e.contains(want), "{name}: {e}");
         }
     }

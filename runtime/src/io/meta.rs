@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::error::Error;
 use daphne_ir::{FrameType, MatrixType, Type, ValueType};
 use serde_json::{Map, Value as Json};
 
@@ -79,10 +80,11 @@ pub(crate) fn vt_name(vt: ValueType) -> &'static str {
 
 /// A delimiter as a script or a meta file writes it: one ASCII character other than a quote
 /// or a line break (`"\t"` for a tab).
-pub fn delimiter(text: &str) -> Result<u8, String> {
+pub fn delimiter(text: &str) -> Result<u8, Error> {
     match text.as_bytes() {
         [b] if b.is_ascii() && !matches!(b, b'"' | b'\n' | b'\r') => Ok(*b),
-        _ => Err(format!("the separator must be one ASCII character other than a quote or a line break, not {text:?}")),
+        _ => Err(format!("the separator must be one ASCII character other than a quote or a line break, not {text:?}")
+            .into()),
     }
 }
 
@@ -96,14 +98,14 @@ pub fn has_meta(path: &str) -> bool {
 }
 
 /// Reads and checks `path.meta`.
-pub fn read_meta(path: &str) -> Result<Meta, String> {
+pub fn read_meta(path: &str) -> Result<Meta, Error> {
     let meta_path = meta_path(path);
     let text = std::fs::read_to_string(&meta_path)
-        .map_err(|e| format!("could not open file '{meta_path}' for reading meta data: {e}"))?;
-    let bad = |what: &str| format!("meta data file '{meta_path}': {what}");
+        .map_err(|e| Error::from(format!("could not open file '{meta_path}' for reading meta data: {e}")))?;
+    let bad = |what: &str| Error::from(format!("meta data file '{meta_path}': {what}"));
     let json: Json = serde_json::from_str(&text).map_err(|e| bad(&format!("not valid JSON: {e}")))?;
     let obj = json.as_object().ok_or_else(|| bad("expected a JSON object"))?;
-    let size = |key: &str| -> Result<usize, String> {
+    let size = |key: &str| -> Result<usize, Error> {
         obj.get(key)
             .and_then(Json::as_u64)
             .map(|n| n as usize)
@@ -116,7 +118,8 @@ pub fn read_meta(path: &str) -> Result<Meta, String> {
     };
     let delimiter = match obj.get("delimiter") {
         None => b',',
-        Some(d) => delimiter(d.as_str().ok_or_else(|| bad("\"delimiter\" must be a string"))?).map_err(|e| bad(&e))?,
+        Some(d) => delimiter(d.as_str().ok_or_else(|| bad("\"delimiter\" must be a string"))?)
+            .map_err(|e| bad(&e.to_string()))?,
     };
     let default_vt = match obj.get("valueType") {
         None => None,
@@ -216,7 +219,7 @@ impl Meta {
     }
 
     /// Whether a file with this meta data can be the value the compiler typed `ty`.
-    pub(super) fn check_against(&self, path: &str, ty: &Type) -> Result<(), String> {
+    pub(super) fn check_against(&self, path: &str, ty: &Type) -> Result<(), Error> {
         let Some(expected) = Meta::from_type(ty, self.header, self.delimiter) else { return Ok(()) };
         let changed = |what: String| {
             format!(
@@ -226,14 +229,18 @@ impl Meta {
         if let (Some(a), Some(b)) = (expected.rows, self.rows)
             && a != b
         {
-            return Err(changed(format!("it has {b} rows, not {a}")));
+            return Err(Error::from(changed(format!("it has {b} rows, not {a}"))));
         }
         if expected.cols != self.cols {
-            return Err(changed(format!("it has {} columns, not {}", self.cols, expected.cols)));
+            return Err(Error::from(changed(format!("it has {} columns, not {}", self.cols, expected.cols))));
         }
         if expected.column_types() != self.column_types() {
             let names = |m: &Meta| m.column_types().iter().map(|v| vt_name(*v)).collect::<Vec<_>>().join(", ");
-            return Err(changed(format!("its value types are [{}], not [{}]", names(self), names(&expected))));
+            return Err(Error::from(changed(format!(
+                "its value types are [{}], not [{}]",
+                names(self),
+                names(&expected)
+            ))));
         }
         Ok(())
     }

@@ -35,6 +35,7 @@ use daphne_ir::Type;
 
 use crate::value::Value;
 
+use crate::error::Error;
 pub use meta::{FloatFormat, Meta, ReadOptions, delimiter, has_meta, meta_json, read_meta};
 use meta::{meta_path, vt_name};
 
@@ -49,30 +50,34 @@ enum Format {
 }
 
 /// A file's format, by its extension, as DAPHNE's `Read`/`Write` kernels choose it.
-fn format_of(path: &str, writing: bool) -> Result<Format, String> {
+fn format_of(path: &str, writing: bool) -> Result<Format, Error> {
     let ext = std::path::Path::new(path).extension().map_or(String::new(), |e| format!(".{}", e.to_string_lossy()));
     match ext.as_str() {
         ".csv" | ".tsv" => Ok(Format::Csv),
         ".mtx" => Ok(Format::MatrixMarket),
         ".parquet" => Ok(Format::Parquet),
         ".dbdf" => Ok(Format::Daphne),
-        _ if writing => Err(format!("file extension not supported: '{ext}' (use .csv, .mtx, .parquet or .dbdf)")),
+        _ if writing => {
+            Err(format!("file extension not supported: '{ext}' (use .csv, .mtx, .parquet or .dbdf)").into())
+        }
         _ => {
-            Err(format!("file extension not supported: '{ext}' (daphne-rs reads .csv, .tsv, .mtx, .parquet and .dbdf)"))
+            Err(format!("file extension not supported: '{ext}' (daphne-rs reads .csv, .tsv, .mtx, .parquet and .dbdf)")
+                .into())
         }
     }
 }
 
 #[cfg(not(feature = "parquet"))]
-fn no_parquet(path: &str) -> String {
+fn no_parquet(path: &str) -> Error {
     format!(
         "cannot read or write '{path}': this build of daphne-rs lacks Parquet support (it was built without the `parquet` feature)"
     )
+    .into()
 }
 
 /// What a file that carries its own schema (Parquet, DAPHNE binary) says it holds, shaped
 /// for the read: a matrix needs one value type for all columns.
-fn own_schema(path: &str, format: Format, opts: &ReadOptions) -> Result<Meta, String> {
+fn own_schema(path: &str, format: Format, opts: &ReadOptions) -> Result<Meta, Error> {
     let (mut meta, name) = match format {
         #[cfg(feature = "parquet")]
         Format::Parquet => (parquet::describe(path)?, "a Parquet file"),
@@ -81,7 +86,7 @@ fn own_schema(path: &str, format: Format, opts: &ReadOptions) -> Result<Meta, St
         _ => (dbdf::describe(path)?, "a DAPHNE binary file"),
     };
     if opts.header.is_some() || opts.delimiter.is_some() {
-        return Err(format!("the options header and sep are for CSV files, and '{path}' is {name}"));
+        return Err(format!("the options header and sep are for CSV files, and '{path}' is {name}").into());
     }
     let names = |m: &Meta| -> String {
         let types = m.column_types();
@@ -99,22 +104,22 @@ fn own_schema(path: &str, format: Format, opts: &ReadOptions) -> Result<Meta, St
             "the option valueType=\"{}\" contradicts '{path}', whose columns are [{}] ({name} carries its schema; nothing is converted)",
             vt_name(vt),
             names(&meta)
-        ));
+        ).into());
     }
     match (format, opts.frame, meta.labels.is_some()) {
-        (Format::Daphne, true, false) => return Err(format!("'{path}' holds a matrix; read it with readMatrix")),
-        (Format::Daphne, false, true) => return Err(format!("'{path}' holds a frame; read it with readFrame")),
+        (Format::Daphne, true, false) => return Err(format!("'{path}' holds a matrix; read it with readMatrix").into()),
+        (Format::Daphne, false, true) => return Err(format!("'{path}' holds a frame; read it with readFrame").into()),
         (_, true, _) => {}
         (_, false, _) => {
             let types = meta.column_types();
             let Some(&first) = types.first() else {
-                return Err(format!("'{path}' has no columns, so it holds no matrix"));
+                return Err(format!("'{path}' has no columns, so it holds no matrix").into());
             };
             if types.iter().any(|&t| t != first) {
                 return Err(format!(
                     "readMatrix reads files whose columns have one value type, but the columns of '{path}' are [{}]; use readFrame",
                     names(&meta)
-                ));
+                ).into());
             }
             meta.schema = vec![first];
             meta.labels = None;
@@ -126,7 +131,7 @@ fn own_schema(path: &str, format: Format, opts: &ReadOptions) -> Result<Meta, St
 /// What the compiler needs to know about a file a script reads: a Parquet or `.dbdf` file's
 /// own schema, else its `.meta` file if there is one, else what the file itself says. The
 /// second result, when there is one, tells the user what was inferred (for stderr).
-pub fn describe(path: &str, opts: &ReadOptions) -> Result<(Meta, Option<String>), String> {
+pub fn describe(path: &str, opts: &ReadOptions) -> Result<(Meta, Option<String>), Error> {
     if let Ok(format @ (Format::Parquet | Format::Daphne)) = format_of(path, false) {
         return Ok((own_schema(path, format, opts)?, None));
     }
@@ -146,7 +151,7 @@ pub fn describe(path: &str, opts: &ReadOptions) -> Result<(Meta, Option<String>)
             let (meta, note) = csv::infer(path, opts, default_delimiter(path))?;
             Ok((meta, Some(note)))
         }
-        _ => Err(format!("could not open file '{}' for reading meta data", meta_path(path))),
+        _ => Err(format!("could not open file '{}' for reading meta data", meta_path(path)).into()),
     }
 }
 
@@ -157,32 +162,32 @@ fn default_delimiter(path: &str) -> u8 {
 
 /// Applies a script's options to what a `.meta` file says: the file's meta data is the
 /// authority, so an option may add what it leaves open but not contradict it.
-fn merge_options(path: &str, meta: &mut Meta, opts: &ReadOptions) -> Result<(), String> {
+fn merge_options(path: &str, meta: &mut Meta, opts: &ReadOptions) -> Result<(), Error> {
     let conflict = |what: &str| {
         format!("the option {what} contradicts the meta data file '{}' (which is the authority)", meta_path(path))
     };
     if let Some(h) = opts.header {
         if meta.header && !h {
-            return Err(conflict("header=false"));
+            return Err(Error::from(conflict("header=false")));
         }
         meta.header = h;
     }
     if let Some(d) = opts.delimiter {
         if meta.delimiter != b',' && meta.delimiter != d {
-            return Err(conflict(&format!("sep={:?}", d as char)));
+            return Err(Error::from(conflict(&format!("sep={:?}", d as char))));
         }
         meta.delimiter = d;
     }
     if let Some(vt) = opts.value_type
         && meta.schema.iter().any(|&s| s != vt)
     {
-        return Err(conflict(&format!("valueType=\"{}\"", vt_name(vt))));
+        return Err(Error::from(conflict(&format!("valueType=\"{}\"", vt_name(vt)))));
     }
     Ok(())
 }
 
 /// Labels a frame's meta data leaves empty come from the CSV file's header line, if it has one.
-fn header_labels(path: &str, meta: &mut Meta) -> Result<(), String> {
+fn header_labels(path: &str, meta: &mut Meta) -> Result<(), Error> {
     if meta.header && format_of(path, false) == Ok(Format::Csv) {
         let header = csv::header_labels(path, meta.delimiter)?;
         let labels = meta.labels.get_or_insert_with(|| vec![String::new(); meta.cols]);
@@ -195,16 +200,16 @@ fn header_labels(path: &str, meta: &mut Meta) -> Result<(), String> {
     Ok(())
 }
 
-fn check_kind(path: &str, meta: &Meta, frame: bool) -> Result<(), String> {
+fn check_kind(path: &str, meta: &Meta, frame: bool) -> Result<(), Error> {
     if !frame && meta.labels.is_some() {
-        return Err(format!("the meta data of '{path}' describes a frame; use readFrame"));
+        return Err(format!("the meta data of '{path}' describes a frame; use readFrame").into());
     }
     Ok(())
 }
 
 /// `readMatrix(path)` and `readFrame(path)` at run time: `ty` is the type the compiler gave
 /// the result, `header` and `delimiter` what it decided for a file without meta data.
-pub fn read(path: &str, frame: bool, ty: &Type, header: bool, delimiter: u8, threads: usize) -> Result<Value, String> {
+pub fn read(path: &str, frame: bool, ty: &Type, header: bool, delimiter: u8, threads: usize) -> Result<Value, Error> {
     let format = format_of(path, false)?;
     if matches!(format, Format::Parquet | Format::Daphne) {
         let meta = own_schema(path, format, &ReadOptions { frame, ..ReadOptions::default() })?;
@@ -232,12 +237,12 @@ pub fn read(path: &str, frame: bool, ty: &Type, header: bool, delimiter: u8, thr
     } else {
         match (format, Meta::from_type(ty, header, delimiter)) {
             (Format::Csv, Some(meta)) => meta,
-            _ => return Err(format!("could not open file '{}' for reading meta data", meta_path(path))),
+            _ => return Err(format!("could not open file '{}' for reading meta data", meta_path(path)).into()),
         }
     };
     meta.check_against(path, ty)?;
     match format {
-        Format::MatrixMarket if frame => Err("reading a frame from a Matrix Market file is not supported".to_owned()),
+        Format::MatrixMarket if frame => Err("reading a frame from a Matrix Market file is not supported".into()),
         Format::MatrixMarket => mtx::read_matrix_market(path, &meta),
         _ => csv::read(path, &meta, frame, threads),
     }
@@ -245,15 +250,15 @@ pub fn read(path: &str, frame: bool, ty: &Type, header: bool, delimiter: u8, thr
 
 /// `write(X, path)`, `writeMatrix`, `writeFrame`: the file and its `.meta` (none for Parquet
 /// files, which carry their schema).
-pub fn write(v: &Value, path: &str, floats: FloatFormat) -> Result<(), String> {
+pub fn write(v: &Value, path: &str, floats: FloatFormat) -> Result<(), Error> {
     let format = format_of(path, true)?;
     if !matches!(v, Value::Matrix(_) | Value::Frame(_)) {
-        return Err("only matrices and frames can be written to files".to_owned());
+        return Err("only matrices and frames can be written to files".into());
     }
     let meta = match (format, v) {
         (Format::Csv, _) => csv::write(v, path, floats, default_delimiter(path))?,
         (Format::MatrixMarket, Value::Matrix(m)) => mtx::write_matrix_market(m, path)?,
-        (Format::MatrixMarket, _) => return Err("only matrices can be written to Matrix Market files".to_owned()),
+        (Format::MatrixMarket, _) => return Err("only matrices can be written to Matrix Market files".into()),
         #[cfg(feature = "parquet")]
         (Format::Parquet, _) => return parquet::write(v, path).map(|_| ()),
         #[cfg(not(feature = "parquet"))]
@@ -262,7 +267,7 @@ pub fn write(v: &Value, path: &str, floats: FloatFormat) -> Result<(), String> {
     };
     let meta_path = meta_path(path);
     std::fs::write(&meta_path, meta_json(&meta))
-        .map_err(|e| format!("could not open file '{meta_path}' for writing meta data: {e}"))
+        .map_err(|e| Error::from(format!("could not open file '{meta_path}' for writing meta data: {e}")))
 }
 
 /// A file `name` in this process's scratch directory for the tests of `module`.
@@ -286,13 +291,13 @@ mod tests {
     #[test]
     fn parquet_files_need_the_parquet_feature_or_say_so() {
         let p = tmp("absent.parquet");
-        let e = describe(&p, &ReadOptions::default()).unwrap_err();
+        let e = describe(&p, &ReadOptions::default()).unwrap_err().to_string();
         if cfg!(feature = "parquet") {
             assert!(e.contains(&format!("could not read file '{p}'")), "{e}");
         } else {
             assert!(e.contains("this build of daphne-rs lacks Parquet support"), "{e}");
             let m = Value::Matrix(Matrix::F64(DenseMatrix::from_vec(1, 1, vec![1.0])));
-            assert!(write(&m, &p, FloatFormat::Shortest).unwrap_err().contains("lacks Parquet support"));
+            assert!(write(&m, &p, FloatFormat::Shortest).unwrap_err().to_string().contains("lacks Parquet support"));
         }
     }
 
@@ -313,7 +318,7 @@ mod tests {
             let Value::Matrix(back) = read(&p, false, &ty, false, b',', 2).unwrap() else { panic!() };
             assert_eq!(back, Matrix::Si32(DenseMatrix::from_vec(2, 2, vec![1, 2, 3, 4])));
             let opts = ReadOptions { header: Some(true), ..ReadOptions::default() };
-            assert!(describe(&p, &opts).unwrap_err().contains("header and sep are for CSV files"));
+            assert!(describe(&p, &opts).unwrap_err().to_string().contains("header and sep are for CSV files"));
         }
     }
 }

@@ -4,15 +4,16 @@
 use daphne_ir::ValueType;
 
 use super::meta::Meta;
+use crate::error::Error;
 use crate::matrix::{DenseMatrix, Matrix};
 use crate::value::Value;
 
 /// A Matrix Market file (`%%MatrixMarket matrix coordinate|array real|integer|pattern
 /// general|symmetric|skew-symmetric`), read into a dense matrix of the meta data's value type.
 /// Coordinates are 1-based; `array` lists the cells column by column.
-pub fn read_matrix_market(path: &str, meta: &Meta) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("could not read file '{path}': {e}"))?;
-    let bad = |what: &str| format!("Matrix Market file '{path}': {what}");
+pub fn read_matrix_market(path: &str, meta: &Meta) -> Result<Value, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::from(format!("could not read file '{path}': {e}")))?;
+    let bad = |what: &str| Error::from(format!("Matrix Market file '{path}': {what}"));
     let mut lines = text.lines();
     let header = lines.next().ok_or_else(|| bad("empty file"))?.to_lowercase();
     let words: Vec<&str> = header.split_whitespace().collect();
@@ -122,11 +123,11 @@ struct Entries<'t> {
 }
 
 impl Entries<'_> {
-    fn read<T: Cell>(&self, bad: &dyn Fn(&str) -> String, what: &str) -> Result<DenseMatrix<T>, String> {
+    fn read<T: Cell>(&self, bad: &dyn Fn(&str) -> Error, what: &str) -> Result<DenseMatrix<T>, Error> {
         let (rows, cols, symmetry) = (self.rows, self.cols, self.symmetry);
         let mut dense = DenseMatrix::filled(rows, cols, T::default(), what)?;
         let cells = dense.cells_mut();
-        let mut set = |r: usize, c: usize, v: T| -> Result<(), String> {
+        let mut set = |r: usize, c: usize, v: T| -> Result<(), Error> {
             if r >= rows || c >= cols {
                 return Err(bad(&format!("entry ({}, {}) is outside the {rows}x{cols} matrix", r + 1, c + 1)));
             }
@@ -142,14 +143,14 @@ impl Entries<'_> {
             }
             Ok(())
         };
-        let value = |text: Option<&str>, line: &str| -> Result<T, String> {
+        let value = |text: Option<&str>, line: &str| -> Result<T, Error> {
             let text = text.ok_or_else(|| bad(&format!("malformed entry `{line}`")))?;
             T::parse(text).ok_or_else(|| bad(&format!("`{text}` in entry `{line}` is not a value of type {}", T::VT)))
         };
         if self.coordinate {
             for &line in &self.data {
                 let t: Vec<&str> = line.split_whitespace().collect();
-                let pos = |i: usize| -> Result<usize, String> {
+                let pos = |i: usize| -> Result<usize, Error> {
                     t.get(i)
                         .and_then(|s| s.parse::<usize>().ok())
                         .filter(|&p| p >= 1)
@@ -176,11 +177,11 @@ impl Entries<'_> {
 /// Writes a matrix as a Matrix Market file: `coordinate` with the non-zero cells (1-based,
 /// row by row), `integer` for integer value types and `real` for floats, with the shortest
 /// text that reads back to the same value. Returns its meta data.
-pub fn write_matrix_market(m: &Matrix, path: &str) -> Result<Meta, String> {
+pub fn write_matrix_market(m: &Matrix, path: &str) -> Result<Meta, Error> {
     use std::io::Write as _;
     let vt = m.value_type();
     if vt == ValueType::Str {
-        return Err("a matrix of strings cannot be written to a Matrix Market file".to_owned());
+        return Err("a matrix of strings cannot be written to a Matrix Market file".into());
     }
     let err = |e: std::io::Error| format!("could not write file '{path}': {e}");
     let file = std::fs::File::create(path).map_err(err)?;
@@ -256,9 +257,9 @@ mod tests {
         std::fs::write(&p, "%%MatrixMarket matrix coordinate real general\n1 2 2\n1 1 300\n1 2 1.5\n").unwrap();
         let meta =
             Meta { rows: Some(1), cols: 2, schema: vec![ValueType::Ui8], labels: None, header: false, delimiter: b',' };
-        let e = read_matrix_market(&p, &meta).unwrap_err();
+        let e = read_matrix_market(&p, &meta).unwrap_err().to_string();
         assert!(e.contains("`300` in entry `1 1 300` is not a value of type ui8"), "{e}");
         let meta = Meta { schema: vec![ValueType::Si64], ..meta };
-        assert!(read_matrix_market(&p, &meta).unwrap_err().contains("`1.5` in entry"));
+        assert!(read_matrix_market(&p, &meta).unwrap_err().to_string().contains("`1.5` in entry"));
     }
 }

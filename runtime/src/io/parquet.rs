@@ -41,6 +41,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::{ColumnDescriptor, Type as SchemaType};
 
 use super::meta::{Meta, frame_labels};
+use crate::error::Error;
 use crate::frame::Frame;
 use crate::matrix::{DenseMatrix, Matrix};
 use crate::value::Value;
@@ -51,18 +52,19 @@ pub const ROW_GROUP: usize = 1 << 20;
 /// The most values read from a column chunk at a time.
 const BATCH: usize = 1 << 16;
 
-fn open(path: &str) -> Result<SerializedFileReader<File>, String> {
-    let file = File::open(path).map_err(|e| format!("could not read file '{path}': {e}"))?;
-    SerializedFileReader::new(file).map_err(|e| format!("Parquet file '{path}': {e}"))
+fn open(path: &str) -> Result<SerializedFileReader<File>, Error> {
+    let file = File::open(path).map_err(|e| Error::from(format!("could not read file '{path}': {e}")))?;
+    SerializedFileReader::new(file).map_err(|e| Error::from(format!("Parquet file '{path}': {e}")))
 }
 
 /// The value type a column reads as, or why it cannot be read.
-fn column_type(path: &str, col: &ColumnDescriptor) -> Result<ValueType, String> {
+fn column_type(path: &str, col: &ColumnDescriptor) -> Result<ValueType, Error> {
     let name = col.path().string();
     if col.max_rep_level() > 0 || col.path().parts().len() != 1 {
         return Err(format!(
             "Parquet file '{path}': column '{name}' is nested (a list, map or struct); daphne-rs reads flat columns"
-        ));
+        )
+        .into());
     }
     let logical = col.logical_type_ref();
     let converted = col.converted_type();
@@ -91,7 +93,7 @@ fn column_type(path: &str, col: &ColumnDescriptor) -> Result<ValueType, String> 
                     ValueType::Ui64
                 }
             }
-            _ => return Err(unsupported()),
+            _ => return Err(Error::from(unsupported())),
         },
         Physical::INT32 => {
             let int = match (logical, converted) {
@@ -102,48 +104,50 @@ fn column_type(path: &str, col: &ColumnDescriptor) -> Result<ValueType, String> 
                 (None, ConvertedType::UINT_16) => (16, false),
                 (None, ConvertedType::UINT_8) => (8, false),
                 (Some(LogicalType::Integer(IntType { bit_width, is_signed })), _) => (*bit_width, *is_signed),
-                _ => return Err(unsupported()),
+                _ => return Err(Error::from(unsupported())),
             };
             match int {
                 (8, true) => ValueType::Si8,
                 (16 | 32, true) => ValueType::Si32,
                 (8, false) => ValueType::Ui8,
                 (16 | 32, false) => ValueType::Ui32,
-                _ => return Err(unsupported()),
+                _ => return Err(Error::from(unsupported())),
             }
         }
         Physical::BYTE_ARRAY => match (logical, converted) {
             (Some(LogicalType::String | LogicalType::Enum | LogicalType::Json), _)
             | (None, ConvertedType::UTF8 | ConvertedType::ENUM | ConvertedType::JSON) => ValueType::Str,
-            _ => return Err(unsupported()),
+            _ => return Err(Error::from(unsupported())),
         },
-        _ => return Err(unsupported()),
+        _ => return Err(Error::from(unsupported())),
     })
 }
 
 /// What a Parquet file holds, from its footer: its rows, its columns' names (labels) and
 /// value types.
-pub fn describe(path: &str) -> Result<Meta, String> {
+pub fn describe(path: &str) -> Result<Meta, Error> {
     guarded(path, || describe_reader(path, &open(path)?))
 }
 
 /// `f`, whose panic (the crate reports corrupt files as errors, but should one panic instead)
 /// is an error naming the file, not the end of the program.
-fn guarded<T>(path: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-        .unwrap_or_else(|_| Err(format!("Parquet file '{path}': the Parquet reader failed on it (a corrupt file?)")))
+fn guarded<T>(path: &str, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(format!("Parquet file '{path}': the Parquet reader failed on it (a corrupt file?)").into())
+    })
 }
 
-fn describe_reader(path: &str, reader: &SerializedFileReader<File>) -> Result<Meta, String> {
+fn describe_reader(path: &str, reader: &SerializedFileReader<File>) -> Result<Meta, Error> {
     let meta = reader.metadata().file_metadata();
     let rows = usize::try_from(meta.num_rows())
-        .map_err(|_| format!("Parquet file '{path}': its footer says it has {} rows", meta.num_rows()))?;
+        .map_err(|_| Error::from(format!("Parquet file '{path}': its footer says it has {} rows", meta.num_rows())))?;
     let schema = meta.schema_descr();
     if let Some(nested) = schema.root_schema().get_fields().iter().find(|f| !f.is_primitive()) {
         return Err(format!(
             "Parquet file '{path}': column '{}' is nested (a list, map or struct); daphne-rs reads flat columns",
             nested.name()
-        ));
+        )
+        .into());
     }
     let types = schema.columns().iter().map(|c| column_type(path, c)).collect::<Result<Vec<_>, _>>()?;
     let labels = schema.columns().iter().map(|c| c.name().to_owned()).collect();
@@ -166,8 +170,8 @@ struct Place<'a> {
 }
 
 impl Place<'_> {
-    fn at(&self, i: usize, what: &str) -> String {
-        format!("Parquet file '{}', column '{}', row {}: {what}", self.path, self.column, self.row + i + 1)
+    fn at(&self, i: usize, what: &str) -> Error {
+        format!("Parquet file '{}', column '{}', row {}: {what}", self.path, self.column, self.row + i + 1).into()
     }
 }
 
@@ -179,8 +183,8 @@ fn read_chunk<D: DataType, T: Clone>(
     place: &mut Place<'_>,
     null: Option<T>,
     out: &mut [T],
-    conv: impl Fn(D::T) -> Result<T, String>,
-) -> Result<(), String> {
+    conv: impl Fn(D::T) -> Result<T, Error>,
+) -> Result<(), Error> {
     let n = out.len();
     let mut defs: Vec<i16> = Vec::new();
     let mut vals: Vec<D::T> = Vec::new();
@@ -190,7 +194,7 @@ fn read_chunk<D: DataType, T: Clone>(
         vals.clear();
         let (records, _, _) = reader
             .read_records(BATCH.min(n - done), Some(&mut defs), None, &mut vals)
-            .map_err(|e| format!("Parquet file '{}', column '{}': {e}", place.path, place.column))?;
+            .map_err(|e| Error::from(format!("Parquet file '{}', column '{}': {e}", place.path, place.column)))?;
         if records == 0 {
             return Err(place.at(0, "the column has fewer values than its row group's rows (a corrupt file?)"));
         }
@@ -199,7 +203,7 @@ fn read_chunk<D: DataType, T: Clone>(
             let defined = max_def == 0 || defs.get(i) == Some(&max_def);
             *cell = if defined {
                 let v = values.next().ok_or_else(|| place.at(i, "a value is missing (a corrupt file?)"))?;
-                conv(v).map_err(|e| place.at(i, &e))?
+                conv(v).map_err(|e| place.at(i, &e.to_string()))?
             } else {
                 null.clone().ok_or_else(|| {
                     place.at(i, "the value is null, and only float columns have a missing value (NaN)")
@@ -212,8 +216,8 @@ fn read_chunk<D: DataType, T: Clone>(
     Ok(())
 }
 
-fn in_range<S: Copy + std::fmt::Display, T: TryFrom<S>>(x: S, vt: &str) -> Result<T, String> {
-    T::try_from(x).map_err(|_| format!("the value {x} is outside the column's type ({vt})"))
+fn in_range<S: Copy + std::fmt::Display, T: TryFrom<S>>(x: S, vt: &str) -> Result<T, Error> {
+    T::try_from(x).map_err(|_| Error::from(format!("the value {x} is outside the column's type ({vt})")))
 }
 
 /// Reads one column chunk into rows `lo..lo + n` of `cells`.
@@ -223,7 +227,7 @@ fn read_column(
     max_def: i16,
     place: &mut Place<'_>,
     cells: &mut Matrix,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let wrong =
         || format!("Parquet file '{}', column '{}': internal: the column's type changed", place.path, place.column);
     // `cells` holds the file's rows, `new_cells` checked.
@@ -260,24 +264,24 @@ fn read_column(
         }
         (ColumnReader::ByteArrayColumnReader(mut r), Matrix::Str(out)) => {
             read_chunk(&mut r, max_def, place, None, &mut out.cells_mut()[rows.clone()], |x: ByteArray| {
-                std::str::from_utf8(x.data()).map(Arc::from).map_err(|_| "the text is not UTF-8".to_owned())
+                Ok(std::str::from_utf8(x.data()).map(Arc::from).map_err(|_| "the text is not UTF-8".to_owned())?)
             })
         }
-        _ => Err(wrong()),
+        _ => Err(Error::from(wrong())),
     }
 }
 
 /// Reads a Parquet file whose footer says `meta` into a frame or (if `frame` is false) a
 /// matrix, whose columns must then all have one value type.
-pub fn read(path: &str, meta: &Meta, frame: bool) -> Result<Value, String> {
+pub fn read(path: &str, meta: &Meta, frame: bool) -> Result<Value, Error> {
     guarded(path, || read_file(path, meta, frame))
 }
 
-fn read_file(path: &str, expected: &Meta, frame: bool) -> Result<Value, String> {
+fn read_file(path: &str, expected: &Meta, frame: bool) -> Result<Value, Error> {
     let reader = open(path)?;
     let meta = describe_reader(path, &reader)?;
     if (meta.rows, meta.cols, meta.column_types()) != (expected.rows, expected.cols, expected.column_types()) {
-        return Err(format!("'{path}' changed since it was described; run the script again"));
+        return Err(format!("'{path}' changed since it was described; run the script again").into());
     }
     let rows = meta.rows.unwrap_or(0);
     let what = format!("reading '{path}'");
@@ -291,35 +295,39 @@ fn read_file(path: &str, expected: &Meta, frame: bool) -> Result<Value, String> 
     let descr = reader.metadata().file_metadata().schema_descr();
     let mut first_row = 0;
     for g in 0..reader.num_row_groups() {
-        let group = reader.get_row_group(g).map_err(|e| format!("Parquet file '{path}': {e}"))?;
+        let group = reader.get_row_group(g).map_err(|e| Error::from(format!("Parquet file '{path}': {e}")))?;
         let n = usize::try_from(group.metadata().num_rows()).unwrap_or(usize::MAX);
         if n > rows - first_row {
-            return Err(format!("Parquet file '{path}': its row groups hold more rows than its footer's {rows}"));
+            return Err(format!("Parquet file '{path}': its row groups hold more rows than its footer's {rows}").into());
         }
         for (j, cells) in columns.iter_mut().enumerate() {
-            let column = group.get_column_reader(j).map_err(|e| format!("Parquet file '{path}': {e}"))?;
+            let column = group.get_column_reader(j).map_err(|e| Error::from(format!("Parquet file '{path}': {e}")))?;
             let mut place = Place { path, column: &labels[j], row: first_row };
             read_column(column, (first_row, n), descr.column(j).max_def_level(), &mut place, cells)?;
         }
         first_row += n;
     }
     if first_row != rows {
-        return Err(format!("Parquet file '{path}': its row groups hold {first_row} rows, its footer says {rows}"));
+        return Err(
+            format!("Parquet file '{path}': its row groups hold {first_row} rows, its footer says {rows}").into()
+        );
     }
     if frame {
         let labels = frame_labels(&meta);
-        return Frame::new(columns, labels).map(Value::Frame).map_err(|e| format!("Parquet file '{path}': {e}"));
+        return Frame::new(columns, labels)
+            .map(Value::Frame)
+            .map_err(|e| Error::from(format!("Parquet file '{path}': {e}")));
     }
     if columns.is_empty() {
         return Ok(Value::Matrix(Matrix::F64(DenseMatrix::from_vec(rows, 0, Vec::new()))));
     }
     Matrix::concat(&columns, false)
         .map(Value::Matrix)
-        .ok_or_else(|| format!("Parquet file '{path}': its columns do not have one value type"))
+        .ok_or_else(|| Error::from(format!("Parquet file '{path}': its columns do not have one value type")))
 }
 
 /// The Parquet column a value type is written as.
-fn schema_column(label: &str, vt: ValueType) -> Result<Arc<SchemaType>, String> {
+fn schema_column(label: &str, vt: ValueType) -> Result<Arc<SchemaType>, Error> {
     let (physical, logical) = match vt {
         ValueType::F64 => (Physical::DOUBLE, None),
         ValueType::F32 => (Physical::FLOAT, None),
@@ -337,7 +345,7 @@ fn schema_column(label: &str, vt: ValueType) -> Result<Arc<SchemaType>, String> 
         .with_logical_type(logical)
         .build()
         .map(Arc::new)
-        .map_err(|e| format!("the Parquet column '{label}': {e}"))
+        .map_err(|e| Error::from(format!("the Parquet column '{label}': {e}")))
 }
 
 /// Writes rows `lo..hi` of a column (an n x 1 matrix, or column `j` of a matrix with `cols`
@@ -384,17 +392,19 @@ fn write_cells(
         (ColumnWriter::ByteArrayColumnWriter(w), Matrix::Str(x)) => {
             w.write_batch(&pick(x.cells(), cols, j, lo, hi, |v| ByteArray::from(v.as_bytes().to_vec())), None, None)
         }
-        _ => Err(parquet::errors::ParquetError::General("internal: a column's writer does not match its type".into())),
+        _ => Err(parquet::errors::ParquetError::General(
+            Error::Internal("a column's writer does not match its type".into()).to_string(),
+        )),
     }
     .map(|_| ())
 }
 
 /// Writes a frame or matrix as a Parquet file; returns what it holds.
-pub fn write(v: &Value, path: &str) -> Result<Meta, String> {
+pub fn write(v: &Value, path: &str) -> Result<Meta, Error> {
     write_groups(v, path, ROW_GROUP)
 }
 
-fn write_groups(v: &Value, path: &str, row_group: usize) -> Result<Meta, String> {
+fn write_groups(v: &Value, path: &str, row_group: usize) -> Result<Meta, Error> {
     // (column label, the matrix holding it, its column in that matrix)
     let (columns, rows, meta): (Vec<(String, &Matrix, usize)>, usize, Meta) = match v {
         Value::Matrix(m) => {
@@ -421,16 +431,16 @@ fn write_groups(v: &Value, path: &str, row_group: usize) -> Result<Meta, String>
             };
             (labels.into_iter().zip(f.columns()).map(|(l, c)| (l, c, 0)).collect(), f.rows(), meta)
         }
-        _ => return Err("only matrices and frames can be written to files".to_owned()),
+        _ => return Err("only matrices and frames can be written to files".into()),
     };
     let fields = columns.iter().map(|(l, m, _)| schema_column(l, m.value_type())).collect::<Result<Vec<_>, _>>()?;
     let schema = SchemaType::group_type_builder("schema")
         .with_fields(fields)
         .build()
-        .map_err(|e| format!("could not write '{path}': {e}"))?;
+        .map_err(|e| Error::from(format!("could not write '{path}': {e}")))?;
     let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
     let err = |e: parquet::errors::ParquetError| format!("could not write file '{path}': {e}");
-    let file = File::create(path).map_err(|e| format!("could not write file '{path}': {e}"))?;
+    let file = File::create(path).map_err(|e| Error::from(format!("could not write file '{path}': {e}")))?;
     let mut writer = SerializedFileWriter::new(file, Arc::new(schema), Arc::new(props)).map_err(err)?;
     let mut lo = 0;
     // A file without rows still has one (empty) row group, so readers see its columns.
@@ -441,7 +451,7 @@ fn write_groups(v: &Value, path: &str, row_group: usize) -> Result<Meta, String>
             let mut column = group
                 .next_column()
                 .map_err(err)?
-                .ok_or_else(|| format!("could not write '{path}': internal: too few columns"))?;
+                .ok_or_else(|| Error::from(format!("could not write '{path}': internal: too few columns")))?;
             write_cells(column.untyped(), m, *j, lo, hi).map_err(err)?;
             column.close().map_err(err)?;
         }
@@ -584,7 +594,7 @@ mod tests {
         nullable(&p);
         let meta = describe(&p).unwrap();
         assert_eq!(meta.schema, [ValueType::F64, ValueType::Si64, ValueType::Str]);
-        let e = read(&p, &meta, true).unwrap_err();
+        let e = read(&p, &meta, true).unwrap_err().to_string();
         assert!(e.contains(&format!("Parquet file '{p}', column 'n', row 3: the value is null")), "{e}");
         // The float column's null is NaN.
         let file = File::open(&p).unwrap();
@@ -615,13 +625,13 @@ mod tests {
         )
         .unwrap();
         w.close().unwrap();
-        let e = describe(&p).unwrap_err();
+        let e = describe(&p).unwrap_err().to_string();
         assert!(e.contains("column 'day' holds INT32 Date values"), "{e}");
 
         let p = tmp("mixed.parquet");
         write(&Value::Frame(frame()), &p).unwrap();
         let opts = super::super::ReadOptions::default();
-        let e = super::super::describe(&p, &opts).unwrap_err();
+        let e = super::super::describe(&p, &opts).unwrap_err().to_string();
         assert!(
             e.contains("readMatrix reads files whose columns have one value type") && e.contains("str:str, f32:f32"),
             "{e}"
@@ -629,6 +639,6 @@ mod tests {
 
         let p = tmp("garbage.parquet");
         std::fs::write(&p, b"PAR1 this is not a parquet file PAR1").unwrap();
-        assert!(describe(&p).unwrap_err().contains(&format!("Parquet file '{p}'")));
+        assert!(describe(&p).unwrap_err().to_string().contains(&format!("Parquet file '{p}'")));
     }
 }

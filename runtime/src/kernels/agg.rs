@@ -13,6 +13,7 @@ use daphne_ir::{Builtin, ValueType};
 
 use super::args::{R, wrap};
 use crate::elem::Elem;
+use crate::error::Error;
 use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
 use crate::value::{Scalar, Value};
 use crate::{with_elem_type, with_matrix};
@@ -40,7 +41,7 @@ fn kind(op: Builtin) -> R<Kind> {
         B::StddevAll | B::StddevRow | B::StddevCol => Kind::Stddev,
         B::IdxMinRow | B::IdxMinCol => Kind::IdxMin,
         B::IdxMaxRow | B::IdxMaxCol => Kind::IdxMax,
-        other => return Err(format!("`{other}` is not an aggregation")),
+        other => return Err(format!("`{other}` is not an aggregation").into()),
     })
 }
 
@@ -102,9 +103,9 @@ pub fn full(op: Builtin, m: &Matrix, vt: ValueType) -> R<Value> {
                     .map(|b| block_sum(x.cells()[b.start * cols..b.end * cols].iter().map(|&v| v.cast::<T>())))
                     .collect();
                 fold_tree(sums, |a: T, b| a.add(b)).unwrap_or_default()
-            }, _s => return Err(format!("`{op}` is not defined on strings")));
+            }, _s => return Err(format!("`{op}` is not defined on strings").into()));
             Ok(Value::Scalar(Scalar::from_elem(r, vt)))
-        }, str => Err(format!("`{op}` is not defined on strings")));
+        }, str => Err(format!("`{op}` is not defined on strings").into()));
     }
     full_block(op, m, vt)
 }
@@ -116,9 +117,10 @@ pub fn full_block(op: Builtin, m: &Matrix, vt: ValueType) -> R<Value> {
         return match k {
             Kind::Min | Kind::Max => {
                 let pick = s.cells().iter().reduce(|a, b| if (k == Kind::Min) == (b < a) { b } else { a });
-                pick.map(|v| Value::Scalar(Scalar::Str(v.clone()))).ok_or_else(|| format!("`{op}` of an empty matrix"))
+                pick.map(|v| Value::Scalar(Scalar::Str(v.clone())))
+                    .ok_or_else(|| Error::from(format!("`{op}` of an empty matrix")))
             }
-            _ => Err(format!("`{op}` is not defined on strings")),
+            _ => Err(format!("`{op}` is not defined on strings").into()),
         };
     }
     with_elem_type!(vt, T => {
@@ -128,7 +130,7 @@ pub fn full_block(op: Builtin, m: &Matrix, vt: ValueType) -> R<Value> {
             if k == Kind::Sum { block_sum(cells) } else { reduce::<T>(k, cells, n) }
         }, _s => T::default());
         Ok(Value::Scalar(Scalar::from_elem(r, vt)))
-    }, str => Err(format!("`{op}` is not defined on strings")))
+    }, str => Err(format!("`{op}` is not defined on strings").into()))
 }
 
 /// Per-row (`n x 1`) or per-column (`1 x m`) aggregation into a matrix of value type `vt`.
@@ -143,7 +145,7 @@ pub fn along(op: Builtin, m: &Matrix, vt: ValueType) -> R<Value> {
             let (a, b) = (a?, b?);
             crate::kernels::ew::binary(Builtin::EwAdd, &a, &b, vt, vt)
         });
-        return folded.unwrap_or_else(|| Err("internal: no blocks".into()));
+        return folded.unwrap_or_else(|| Err(Error::Internal("no blocks".into())));
     }
     along_block(op, m, vt)
 }
@@ -161,7 +163,7 @@ pub fn along_block(op: Builtin, m: &Matrix, vt: ValueType) -> R<Value> {
     let work_vt = if index_result { m.value_type() } else { vt };
     let (rows, cols) = (m.rows(), m.cols());
     with_elem_type!(work_vt, T => {
-        let x = m.to_typed::<T>().ok_or_else(|| format!("`{op}` is not defined on strings"))?;
+        let x = m.to_typed::<T>().ok_or_else(|| Error::from(format!("`{op}` is not defined on strings")))?;
         let out: Vec<T> = if per_row {
             (0..rows).map(|i| reduce::<T>(k, x.row(i).iter().copied(), cols)).collect()
         } else {
@@ -173,7 +175,7 @@ pub fn along_block(op: Builtin, m: &Matrix, vt: ValueType) -> R<Value> {
             return Ok(wrap(DenseMatrix::from_vec(r, c, idx)));
         }
         Ok(wrap(DenseMatrix::from_vec(r, c, out)))
-    }, str => Err(format!("`{op}` is not defined on strings")))
+    }, str => Err(format!("`{op}` is not defined on strings").into()))
 }
 
 /// `reduce` of every column, computed row by row (a walk down each column of a row-major
@@ -262,5 +264,5 @@ pub fn cumulative(op: Builtin, m: &Matrix) -> R<Value> {
         }
         wrap(DenseMatrix::from_vec(rows, cols, out))
     }
-    with_matrix!(m, x => Ok(run(op, x)), _s => Err(format!("`{op}` is not defined on strings")))
+    with_matrix!(m, x => Ok(run(op, x)), _s => Err(format!("`{op}` is not defined on strings").into()))
 }

@@ -5,10 +5,11 @@
 use daphne_ir::{Builtin, MatrixType, Type, ValueType};
 use daphne_passes::infer::{Operand, infer};
 
+use crate::error::Error;
 use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
 use crate::value::{Scalar, Value};
 
-pub type R<T> = Result<T, String>;
+pub type R<T> = Result<T, Error>;
 
 /// The IR type of a runtime value.
 pub fn type_of(v: &Value) -> Type {
@@ -51,7 +52,9 @@ pub(crate) fn result_vt(op: Builtin, args: &[Value]) -> R<ValueType> {
     let types: Vec<Type> = args.iter().map(type_of).collect();
     let operands: Vec<Operand> = types.iter().map(|ty| Operand { ty, constant: None }).collect();
     let out = infer(op, &operands)?;
-    out.first().and_then(Type::value_type).ok_or_else(|| format!("`{op}`: cannot determine the result type"))
+    out.first()
+        .and_then(Type::value_type)
+        .ok_or_else(|| Error::from(format!("`{op}`: cannot determine the result type")))
 }
 
 /// How messages name `op`: as scripts write it (`@` for every product).
@@ -66,7 +69,7 @@ pub fn label(op: Builtin) -> String {
 pub fn matrix_arg(op: Builtin, v: &Value) -> R<&Matrix> {
     match v {
         Value::Matrix(m) => Ok(m),
-        _ => Err(format!("`{op}` needs a matrix, not {}", v.describe())),
+        _ => Err(format!("`{op}` needs a matrix, not {}", v.describe()).into()),
     }
 }
 
@@ -80,12 +83,12 @@ pub fn int_arg(op: Builtin, v: &Value, what: &str) -> R<i64> {
         | Value::Frame(_)
         | Value::List(..)
         | Value::Sparse(_)
-        | Value::Remote(_) => Err(format!("`{op}`: {what} must be a number, not {}", v.describe())),
+        | Value::Remote(_) => Err(format!("`{op}`: {what} must be a number, not {}", v.describe()).into()),
         Value::Scalar(s) => {
             if let Some(x) = s.get::<f64>().filter(|x| s.value_type().is_float() && !x.is_finite()) {
-                return Err(format!("`{op}`: {what} must be a finite number, not {}", crate::format::fmt_f64(x)));
+                return Err(format!("`{op}`: {what} must be a finite number, not {}", crate::format::fmt_f64(x)).into());
             }
-            s.get::<i64>().ok_or_else(|| format!("`{op}`: {what} must be a number"))
+            s.get::<i64>().ok_or_else(|| Error::from(format!("`{op}`: {what} must be a number")))
         }
     }
 }
@@ -93,12 +96,12 @@ pub fn int_arg(op: Builtin, v: &Value, what: &str) -> R<i64> {
 /// A scalar operand as a size (a non-negative integer).
 pub fn size_arg(op: Builtin, v: &Value, what: &str) -> R<usize> {
     let n = int_arg(op, v, what)?;
-    usize::try_from(n).map_err(|_| format!("`{op}`: {what} must not be negative, but is {n}"))
+    usize::try_from(n).map_err(|_| Error::from(format!("`{op}`: {what} must not be negative, but is {n}")))
 }
 
 /// Numeric cells of a matrix as f64, for kernels that compute in double precision.
 pub fn as_f64(op: Builtin, m: &Matrix) -> R<DenseMatrix<f64>> {
-    m.to_typed::<f64>().ok_or_else(|| format!("`{op}` is not defined on strings"))
+    m.to_typed::<f64>().ok_or_else(|| Error::from(format!("`{op}` is not defined on strings")))
 }
 
 /// Helper for kernels generic over the element type.

@@ -3,6 +3,7 @@
 use daphne_ir::{Type, ValueType};
 
 use super::args::R;
+use crate::error::Error;
 use crate::matrix::{DenseMatrix, Matrix};
 use crate::value::{Scalar, Value};
 
@@ -11,16 +12,19 @@ use crate::value::{Scalar, Value};
 pub fn cast(v: &Value, to: &Type) -> R<Value> {
     match (v, to) {
         (_, Type::Unknown) => Ok(v.clone()),
-        (Value::Scalar(s), Type::Scalar(vt)) => {
-            s.cast(*vt).map(Value::Scalar).ok_or_else(|| format!("cannot convert {} to {vt}", describe_scalar(s)))
-        }
+        (Value::Scalar(s), Type::Scalar(vt)) => s
+            .cast(*vt)
+            .map(Value::Scalar)
+            .ok_or_else(|| Error::from(format!("cannot convert {} to {vt}", describe_scalar(s)))),
         (Value::Scalar(s), Type::Matrix(m)) => {
             let vt = m.vt.unwrap_or(s.value_type());
             Matrix::from_scalars(1, 1, std::slice::from_ref(s), vt).map(Value::Matrix)
         }
         (Value::Matrix(m), Type::Scalar(vt)) => {
             if m.rows() != 1 || m.cols() != 1 {
-                return Err(format!("cannot cast a {}x{} matrix to a scalar: it must be 1x1", m.rows(), m.cols()));
+                return Err(
+                    format!("cannot cast a {}x{} matrix to a scalar: it must be 1x1", m.rows(), m.cols()).into()
+                );
             }
             Value::Scalar(m.cell(0, 0)).cast_scalar(*vt)
         }
@@ -29,7 +33,7 @@ pub fn cast(v: &Value, to: &Type) -> R<Value> {
             Some(vt) => m
                 .cast(vt)
                 .map(Value::Matrix)
-                .ok_or_else(|| format!("cannot convert a matrix of {} to {vt}", m.value_type())),
+                .ok_or_else(|| Error::from(format!("cannot convert a matrix of {} to {vt}", m.value_type()))),
         },
         (Value::Frame(f), Type::Matrix(t)) => {
             // As DAPHNE: without a value type, the first column's.
@@ -43,7 +47,7 @@ pub fn cast(v: &Value, to: &Type) -> R<Value> {
         (Value::Frame(_), Type::Frame(_)) => Ok(v.clone()),
         (Value::Frame(f), Type::Scalar(vt)) => {
             if f.rows() != 1 || f.cols() != 1 {
-                return Err(format!("cannot cast a {}x{} frame to a scalar: it must be 1x1", f.rows(), f.cols()));
+                return Err(format!("cannot cast a {}x{} frame to a scalar: it must be 1x1", f.rows(), f.cols()).into());
             }
             Value::Scalar(f.columns()[0].cell(0, 0)).cast_scalar(*vt)
         }
@@ -51,7 +55,7 @@ pub fn cast(v: &Value, to: &Type) -> R<Value> {
             let column = Matrix::from_scalars(1, 1, std::slice::from_ref(s), s.value_type())?;
             crate::frame::Frame::new(vec![column], vec![crate::frame::default_label(0)]).map(Value::Frame)
         }
-        (_, other) => Err(format!("cannot convert {} to {other}", v.describe())),
+        (_, other) => Err(format!("cannot convert {} to {other}", v.describe()).into()),
     }
 }
 
@@ -65,10 +69,11 @@ fn describe_scalar(s: &Scalar) -> String {
 impl Value {
     fn cast_scalar(&self, vt: ValueType) -> R<Value> {
         match self {
-            Value::Scalar(s) => {
-                s.cast(vt).map(Value::Scalar).ok_or_else(|| format!("cannot convert {} to {vt}", describe_scalar(s)))
-            }
-            _ => Err("internal: not a scalar".into()),
+            Value::Scalar(s) => s
+                .cast(vt)
+                .map(Value::Scalar)
+                .ok_or_else(|| Error::from(format!("cannot convert {} to {vt}", describe_scalar(s)))),
+            _ => Err(Error::Internal("not a scalar".into())),
         }
     }
 }
@@ -76,13 +81,15 @@ impl Value {
 /// Converts a value's value type, keeping its data type.
 pub fn cast_value(v: &Value, vt: ValueType) -> R<Value> {
     match v {
-        Value::Scalar(s) => v.cast_scalar(vt).map_err(|_| format!("cannot convert {} to {vt}", describe_scalar(s))),
+        Value::Scalar(s) => {
+            v.cast_scalar(vt).map_err(|_| Error::from(format!("cannot convert {} to {vt}", describe_scalar(s))))
+        }
         Value::Matrix(m) => m
             .cast(vt)
             .map(Value::Matrix)
-            .ok_or_else(|| format!("cannot convert a matrix of {} to {vt}", m.value_type())),
+            .ok_or_else(|| Error::from(format!("cannot convert a matrix of {} to {vt}", m.value_type()))),
         Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
-            Err(format!("cannot convert a frame to {vt}"))
+            Err(format!("cannot convert a frame to {vt}").into())
         }
     }
 }

@@ -5,6 +5,7 @@ use daphne_ir::{Builtin, ValueType};
 use super::args::{R, as_f64, int_arg, size_arg, wrap};
 use super::cast::from_f64;
 use crate::elem::Elem;
+use crate::error::Error;
 use crate::map_cells;
 use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
 use crate::value::{Scalar, Value};
@@ -19,14 +20,15 @@ pub fn matrix_literal(args: &[Value], vt: ValueType) -> R<Value> {
         .iter()
         .map(|v| match v {
             Value::Scalar(s) => Ok(s.clone()),
-            _ => Err("the elements of a matrix literal must be scalars".to_owned()),
+            _ => Err("the elements of a matrix literal must be scalars".into()),
         })
         .collect::<R<_>>()?;
     if rows.checked_mul(cols) != Some(n) {
         return Err(format!(
             "a matrix literal of {} cannot be {rows}x{cols}",
             daphne_ir::count(n, "element", "elements")
-        ));
+        )
+        .into());
     }
     Matrix::from_scalars(rows, cols, &cells, vt).map(Value::Matrix)
 }
@@ -42,8 +44,8 @@ pub fn fill(value: &Value, rows: &Value, cols: &Value) -> R<Value> {
         Value::Scalar(s) => with_elem_type!(s.value_type(), T => {
             let v: T = s.get().unwrap_or_default();
             Ok(wrap(DenseMatrix::filled(rows, cols, v, "`fill`")?))
-        }, str => Err("internal: string fill".to_owned())),
-        _ => Err("`fill` needs a scalar value".to_owned()),
+        }, str => Err(Error::Internal("string fill".into()))),
+        _ => Err("`fill` needs a scalar value".into()),
     }
 }
 
@@ -52,10 +54,10 @@ pub fn fill(value: &Value, rows: &Value, cols: &Value) -> R<Value> {
 pub fn seq(from: &Value, to: &Value, inc: &Value, vt: ValueType) -> R<Value> {
     fn run<T: MatrixElem>(start: T, end: T, inc: T) -> R<Value> {
         if T::IS_FLOAT && (inc.to_f64().is_nan() || start.to_f64().is_nan() || end.to_f64().is_nan()) {
-            return Err("`seq`: from, to and inc must not be NaN".to_owned());
+            return Err("`seq`: from, to and inc must not be NaN".into());
         }
         if inc.is_zero() {
-            return Err("`seq`: inc must not be zero".to_owned());
+            return Err("`seq`: inc must not be zero".into());
         }
         let zero = T::default();
         if (start < end && inc < zero) || (start > end && inc > zero) {
@@ -82,7 +84,8 @@ pub fn seq(from: &Value, to: &Value, inc: &Value, vt: ValueType) -> R<Value> {
                 fmt(start),
                 fmt(end),
                 fmt(inc)
-            ));
+            )
+            .into());
         }
         // `steps` is below 2^64 here, so the conversion is exact for integers.
         let Some(n) = (steps < usize::MAX as f64).then(|| steps as usize + 1) else {
@@ -92,7 +95,8 @@ pub fn seq(from: &Value, to: &Value, inc: &Value, vt: ValueType) -> R<Value> {
                 fmt(end),
                 fmt(inc),
                 crate::format::fmt_f64(steps + 1.0)
-            ));
+            )
+            .into());
         };
         let all = DenseMatrix::build(n, 1, "`seq`", |n| {
             let mut cells = Vec::with_capacity(n);
@@ -113,15 +117,15 @@ pub fn seq(from: &Value, to: &Value, inc: &Value, vt: ValueType) -> R<Value> {
     }
     let get = |v: &Value, what: &str| -> R<Scalar> {
         match v {
-            Value::Scalar(s) => s.cast(vt).ok_or_else(|| format!("`seq`: {what} must be a number")),
-            _ => Err(format!("`seq`: {what} must be a scalar")),
+            Value::Scalar(s) => s.cast(vt).ok_or_else(|| Error::from(format!("`seq`: {what} must be a number"))),
+            _ => Err(format!("`seq`: {what} must be a scalar").into()),
         }
     };
     let (a, b, c) = (get(from, "from")?, get(to, "to")?, get(inc, "inc")?);
     with_elem_type!(vt, T => {
         let (a, b, c): (T, T, T) = (a.get().unwrap_or_default(), b.get().unwrap_or_default(), c.get().unwrap_or_default());
         run(a, b, c)
-    }, str => Err("`seq` needs numbers".to_owned()))
+    }, str => Err("`seq` needs numbers".into()))
 }
 
 /// `rand(rows, cols, min, max, sparsity, seed)`, drawing exactly DAPHNE's values. A result
@@ -138,8 +142,8 @@ pub fn rand(args: &[Value], vt: ValueType, csr: bool) -> R<Value> {
     let seed = int_arg(op, &args[5], "the seed")?;
     let bound = |v: &Value| -> R<Scalar> {
         match v {
-            Value::Scalar(s) => s.cast(vt).ok_or_else(|| "`rand`: min and max must be numbers".to_owned()),
-            _ => Err("`rand`: min and max must be scalars".to_owned()),
+            Value::Scalar(s) => s.cast(vt).ok_or_else(|| Error::from("`rand`: min and max must be numbers")),
+            _ => Err("`rand`: min and max must be scalars".into()),
         }
     };
     let (lo, hi) = (bound(&args[2])?, bound(&args[3])?);
@@ -154,7 +158,7 @@ pub fn rand(args: &[Value], vt: ValueType, csr: bool) -> R<Value> {
         crate::random::validate_rand(rows, cols, lo, hi, sparsity).map_err(fail)?;
         if !csr {
             return Ok(wrap(DenseMatrix::build(rows, cols, "`rand`", |_| {
-                crate::random::rand_matrix_values::<T>(rows, cols, lo, hi, sparsity, seed).map_err(fail)
+                Ok(crate::random::rand_matrix_values::<T>(rows, cols, lo, hi, sparsity, seed).map_err(fail)?)
             })?));
         }
         let nnz = (rows as f64 * cols as f64 * sparsity).round();
@@ -173,14 +177,14 @@ pub fn rand(args: &[Value], vt: ValueType, csr: bool) -> R<Value> {
         ValueType::Ui64 | ValueType::Index => draw::<u64>(a.0, a.1, a.2, a.3),
         ValueType::Ui32 => draw::<u32>(a.0, a.1, a.2, a.3),
         ValueType::Ui8 => draw::<u8>(a.0, a.1, a.2, a.3),
-        ValueType::Bool | ValueType::Str => Err(format!("`rand` cannot generate values of type {vt}")),
+        ValueType::Bool | ValueType::Str => Err(format!("`rand` cannot generate values of type {vt}").into()),
     }
 }
 
 /// `diagMatrix(v)`: an n x n matrix with the n x 1 column `v` on its diagonal.
 pub fn diag_matrix(m: &Matrix) -> R<Value> {
     if m.cols() != 1 {
-        return Err(format!("`diagMatrix` needs a column matrix (n x 1), not {}x{}", m.rows(), m.cols()));
+        return Err(format!("`diagMatrix` needs a column matrix (n x 1), not {}x{}", m.rows(), m.cols()).into());
     }
     fn run<T: MatrixElem>(x: &DenseMatrix<T>) -> R<Value> {
         let n = x.rows();
@@ -191,7 +195,7 @@ pub fn diag_matrix(m: &Matrix) -> R<Value> {
         }
         Ok(wrap(out))
     }
-    with_matrix!(m, x => run(x), _s => Err("`diagMatrix` is not defined on strings".to_owned()))
+    with_matrix!(m, x => run(x), _s => Err("`diagMatrix` is not defined on strings".into()))
 }
 
 fn transpose_dense<T: Clone>(x: &DenseMatrix<T>) -> DenseMatrix<T> {
@@ -218,7 +222,7 @@ pub fn reshape(m: &Matrix, rows: &Value, cols: &Value) -> R<Value> {
     let r = size_arg(Builtin::Reshape, rows, "the number of rows")?;
     let c = size_arg(Builtin::Reshape, cols, "the number of columns")?;
     if r.checked_mul(c) != Some(m.rows() * m.cols()) {
-        return Err(format!("`reshape`: a {}x{} matrix cannot be reshaped to {r}x{c}", m.rows(), m.cols()));
+        return Err(format!("`reshape`: a {}x{} matrix cannot be reshaped to {r}x{c}", m.rows(), m.cols()).into());
     }
     // Without cells, the new shape may still be beyond what results along its sides can hold.
     crate::memory::check_shape::<f64>(r, c, "`reshape`")?;
@@ -228,8 +232,8 @@ pub fn reshape(m: &Matrix, rows: &Value, cols: &Value) -> R<Value> {
 /// `cbind` and `rbind`, converting both to the result value type.
 pub fn bind(op: Builtin, a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
     let (a, b) = (
-        a.cast(vt).ok_or_else(|| format!("`{op}`: cannot combine strings and numbers"))?,
-        b.cast(vt).ok_or_else(|| format!("`{op}`: cannot combine strings and numbers"))?,
+        a.cast(vt).ok_or_else(|| Error::from(format!("`{op}`: cannot combine strings and numbers")))?,
+        b.cast(vt).ok_or_else(|| Error::from(format!("`{op}`: cannot combine strings and numbers")))?,
     );
     fn run<T: Clone>(op: Builtin, a: &DenseMatrix<T>, b: &DenseMatrix<T>) -> R<DenseMatrix<T>> {
         if op == Builtin::Cbind {
@@ -238,7 +242,8 @@ pub fn bind(op: Builtin, a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
                     "`cbind` needs the same number of rows, but they are {} and {}",
                     a.rows(),
                     b.rows()
-                ));
+                )
+                .into());
             }
             let cols = a.cols().checked_add(b.cols()).ok_or("`cbind`: the result has more columns than any size")?;
             DenseMatrix::build(a.rows(), cols, "`cbind`", |n| {
@@ -255,7 +260,8 @@ pub fn bind(op: Builtin, a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
                     "`rbind` needs the same number of columns, but they are {} and {}",
                     a.cols(),
                     b.cols()
-                ));
+                )
+                .into());
             }
             let rows = a.rows().checked_add(b.rows()).ok_or("`rbind`: the result has more rows than any size")?;
             DenseMatrix::build(rows, a.cols(), "`rbind`", |n| {
@@ -277,7 +283,7 @@ pub fn bind(op: Builtin, a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
         (Matrix::Ui8(x), Matrix::Ui8(y)) => Matrix::Ui8(run(op, x, y)?),
         (Matrix::Bool(x), Matrix::Bool(y)) => Matrix::Bool(run(op, x, y)?),
         (Matrix::Str(x), Matrix::Str(y)) => Matrix::Str(run(op, x, y)?),
-        _ => return Err(format!("internal: `{op}` operands of different types")),
+        _ => return Err(Error::Internal(format!("`{op}` operands of different types"))),
     }))
 }
 
@@ -299,7 +305,7 @@ fn position(p: i64, n: usize, inclusive_end: bool, what: &str) -> R<usize> {
     let limit = if inclusive_end { n as i64 } else { n as i64 - 1 };
     let q = if p < 0 { p + n as i64 } else { p };
     if q < 0 || q > limit {
-        return Err(format!("{what} {p} is out of bounds for an axis of length {n}"));
+        return Err(format!("{what} {p} is out of bounds for an axis of length {n}").into());
     }
     Ok(q as usize)
 }
@@ -311,7 +317,7 @@ fn select(v: &Value, rows: bool, idx: &[usize]) -> R<Value> {
         Value::Frame(f) if rows => Ok(Value::Frame(f.select_rows(idx))),
         Value::Frame(f) => Ok(Value::Frame(f.select_cols(idx))),
         Value::Scalar(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
-            Err("only matrices and frames can be indexed".to_owned())
+            Err("only matrices and frames can be indexed".into())
         }
     }
 }
@@ -321,7 +327,7 @@ fn extent(v: &Value, rows: bool) -> R<usize> {
         Value::Matrix(m) => Ok(if rows { m.rows() } else { m.cols() }),
         Value::Frame(f) => Ok(if rows { f.rows() } else { f.cols() }),
         Value::Scalar(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
-            Err("only matrices and frames can be indexed".to_owned())
+            Err("only matrices and frames can be indexed".into())
         }
     }
 }
@@ -334,7 +340,7 @@ pub fn slice(op: Builtin, x: &Value, lo: &Value, hi: &Value) -> R<Value> {
     let lo = position(int_arg(op, lo, "the lower bound")?, n, true, &format!("{what} position"))?;
     let hi = position(int_arg(op, hi, "the upper bound")?, n, true, &format!("{what} position"))?;
     if lo > hi {
-        return Err(format!("the {what} range {lo}:{hi} is empty or reversed"));
+        return Err(format!("the {what} range {lo}:{hi} is empty or reversed").into());
     }
     // A matrix's range is copied without a list of its positions: a matrix without columns
     // may have more rows than memory holds positions.
@@ -358,7 +364,7 @@ pub fn extract(op: Builtin, x: &Value, positions: &Value) -> R<Value> {
     let what = if rows { "row position" } else { "column position" };
     let p = match positions {
         Value::Matrix(m) => m.to_typed::<i64>().ok_or("positions must be numbers")?,
-        _ => return Err("positions must be given as a matrix".to_owned()),
+        _ => return Err("positions must be given as a matrix".into()),
     };
     let idx = p.cells().iter().map(|&q| position(q, n, false, what)).collect::<R<Vec<usize>>>()?;
     select(x, rows, &idx)
@@ -374,7 +380,8 @@ pub fn filter(op: Builtin, x: &Value, mask: &Matrix) -> R<Value> {
             "the filter has {} entries but the data has {n} {}",
             flags.cells().len(),
             if rows { "rows" } else { "columns" }
-        ));
+        )
+        .into());
     }
     let idx: Vec<usize> = flags.cells().iter().enumerate().filter(|(_, f)| **f).map(|(i, _)| i).collect();
     select(x, rows, &idx)
@@ -394,7 +401,8 @@ pub fn insert(op: Builtin, x: &Matrix, y: &Matrix, lo: &Value, hi: &Value) -> R<
             "the assigned matrix is {}x{} but the indexed part is {want_r}x{want_c}",
             y.rows(),
             y.cols()
-        ));
+        )
+        .into());
     }
     let y = y.cast(x.value_type()).ok_or("cannot assign strings into numbers or numbers into strings")?;
     fn run<T: Clone>(x: &DenseMatrix<T>, y: &DenseMatrix<T>, rows: bool, lo: usize) -> DenseMatrix<T> {
@@ -420,7 +428,7 @@ pub fn insert(op: Builtin, x: &Matrix, y: &Matrix, lo: &Value, hi: &Value) -> R<
         (Matrix::Ui8(a), Matrix::Ui8(b)) => Matrix::Ui8(run(a, b, rows, lo)),
         (Matrix::Bool(a), Matrix::Bool(b)) => Matrix::Bool(run(a, b, rows, lo)),
         (Matrix::Str(a), Matrix::Str(b)) => Matrix::Str(run(a, b, rows, lo)),
-        _ => return Err("internal: insert operands of different types".into()),
+        _ => return Err(Error::Internal("insert operands of different types".into())),
     }))
 }
 
@@ -428,11 +436,11 @@ pub fn insert(op: Builtin, x: &Matrix, y: &Matrix, lo: &Value, hi: &Value) -> R<
 /// the rest zero; `diag` keeps the diagonal, `values` false puts 1 for non-zero cells.
 pub fn triangle(op: Builtin, m: &Matrix, diag: &Value, values: &Value) -> R<Value> {
     if m.rows() != m.cols() {
-        return Err(format!("`{op}` needs a square matrix, not {}x{}", m.rows(), m.cols()));
+        return Err(format!("`{op}` needs a square matrix, not {}x{}", m.rows(), m.cols()).into());
     }
     let flag = |v: &Value| match v {
-        Value::Scalar(s) => s.get::<bool>().ok_or_else(|| format!("`{op}`: flags must be booleans")),
-        _ => Err(format!("`{op}`: flags must be scalars")),
+        Value::Scalar(s) => s.get::<bool>().ok_or_else(|| Error::from(format!("`{op}`: flags must be booleans"))),
+        _ => Err(format!("`{op}`: flags must be scalars").into()),
     };
     let (keep_diag, keep_values) = (flag(diag)?, flag(values)?);
     let lower = op == Builtin::LowerTri;
@@ -456,13 +464,13 @@ pub fn triangle(op: Builtin, m: &Matrix, diag: &Value, values: &Value) -> R<Valu
         }
         wrap(DenseMatrix::from_vec(n, n, cells))
     }
-    with_matrix!(m, x => Ok(run(x, lower, keep_diag, keep_values)), _s => Err(format!("`{op}` is not defined on strings")))
+    with_matrix!(m, x => Ok(run(x, lower, keep_diag, keep_values)), _s => Err(format!("`{op}` is not defined on strings").into()))
 }
 
 /// `diagVector(X)`: the diagonal of a square matrix as a column.
 pub fn diag_vector(m: &Matrix) -> R<Value> {
     if m.rows() != m.cols() {
-        return Err(format!("`diagVector` needs a square matrix, not {}x{}", m.rows(), m.cols()));
+        return Err(format!("`diagVector` needs a square matrix, not {}x{}", m.rows(), m.cols()).into());
     }
     let idx: Vec<(usize, usize)> = (0..m.rows()).map(|i| (i, i)).collect();
     let cells: Vec<Scalar> = idx.iter().map(|&(i, j)| m.cell(i, j)).collect();
@@ -475,9 +483,9 @@ pub fn replace(m: &Matrix, pattern: &Value, replacement: &Value) -> R<Value> {
     let vt = m.value_type();
     let scalar = |v: &Value| match v {
         Value::Scalar(s) => {
-            s.cast(vt).ok_or_else(|| "`replace`: pattern and replacement must fit the matrix".to_owned())
+            s.cast(vt).ok_or_else(|| Error::from("`replace`: pattern and replacement must fit the matrix"))
         }
-        _ => Err("`replace`: pattern and replacement must be scalars".to_owned()),
+        _ => Err("`replace`: pattern and replacement must be scalars".into()),
     };
     let (p, r) = (scalar(pattern)?, scalar(replacement)?);
     let is_nan = |s: &Scalar| matches!(s, Scalar::F64(x) if x.is_nan()) || matches!(s, Scalar::F32(x) if x.is_nan());
@@ -494,7 +502,7 @@ pub fn replace(m: &Matrix, pattern: &Value, replacement: &Value) -> R<Value> {
 /// `isSymmetric(X)` for a square matrix.
 pub fn is_symmetric(m: &Matrix) -> R<Value> {
     if m.rows() != m.cols() {
-        return Err("the provided matrix is not square".to_owned());
+        return Err("the provided matrix is not square".into());
     }
     for i in 0..m.rows() {
         for j in i + 1..m.cols() {
@@ -524,7 +532,7 @@ pub fn sample(args: &[Value], vt: ValueType) -> R<Value> {
         let fail = |e| format!("`sample`: {e}");
         crate::random::validate_sample(r, size, repl).map_err(fail)?;
         Ok(wrap(DenseMatrix::build(size, 1, "`sample`", |_| {
-            crate::random::sample_values::<T>(r, size, repl, seed).map_err(fail)
+            Ok(crate::random::sample_values::<T>(r, size, repl, seed).map_err(fail)?)
         })?))
     }
     match vt {
@@ -536,7 +544,7 @@ pub fn sample(args: &[Value], vt: ValueType) -> R<Value> {
         ValueType::Ui64 | ValueType::Index => draw::<u64>(&range, size, with_replacement, seed),
         ValueType::Ui32 => draw::<u32>(&range, size, with_replacement, seed),
         ValueType::Ui8 => draw::<u8>(&range, size, with_replacement, seed),
-        ValueType::Bool | ValueType::Str => Err(format!("`sample` cannot draw values of type {vt}")),
+        ValueType::Bool | ValueType::Str => Err(format!("`sample` cannot draw values of type {vt}").into()),
     }
 }
 
@@ -562,7 +570,7 @@ pub fn type_of(v: &Value) -> Value {
 /// (in first-seen order, or sorted when order-preserving).
 pub fn recode(m: &Matrix, order_preserving: &Value) -> R<Vec<Value>> {
     if m.cols() != 1 && m.rows() > 0 {
-        return Err(format!("`recode` needs a column matrix (n x 1), not {}x{}", m.rows(), m.cols()));
+        return Err(format!("`recode` needs a column matrix (n x 1), not {}x{}", m.rows(), m.cols()).into());
     }
     let sorted = match order_preserving {
         Value::Scalar(s) => s.get::<bool>().ok_or("`recode`: orderPreserving must be a boolean")?,
@@ -594,15 +602,15 @@ pub fn recode(m: &Matrix, order_preserving: &Value) -> R<Vec<Value>> {
 pub fn bin(m: &Matrix, num_bins: &Value, min: &Value, max: &Value) -> R<Value> {
     let n = int_arg(Builtin::Bin, num_bins, "the number of bins")?;
     if n <= 0 {
-        return Err(format!("`bin`: the number of bins must be positive, not {n}"));
+        return Err(format!("`bin`: the number of bins must be positive, not {n}").into());
     }
     let get = |v: &Value| match v {
-        Value::Scalar(s) => s.get::<f64>().ok_or_else(|| "`bin`: min and max must be numbers".to_owned()),
-        _ => Err("`bin`: min and max must be scalars".to_owned()),
+        Value::Scalar(s) => s.get::<f64>().ok_or_else(|| Error::from("`bin`: min and max must be numbers")),
+        _ => Err("`bin`: min and max must be scalars".into()),
     };
     let (lo, hi) = (get(min)?, get(max)?);
     if lo > hi {
-        return Err("`bin`: min must not be greater than max".to_owned());
+        return Err("`bin`: min must not be greater than max".into());
     }
     let width = (hi - lo) / n as f64;
     let vt = m.value_type();
@@ -652,14 +660,14 @@ pub fn one_hot(m: &Matrix, info: &Matrix) -> R<Value> {
         return one_hot(&Matrix::Si64(DenseMatrix::from_vec(s.rows(), s.cols(), codes)), info);
     }
     if info.rows() != 1 {
-        return Err("OneHot - parameter 'info' must be a row matrix".to_owned());
+        return Err("OneHot - parameter 'info' must be a row matrix".into());
     }
     if info.cols() != m.cols() {
-        return Err("OneHot - parameter 'info' must provide information for each column".to_owned());
+        return Err("OneHot - parameter 'info' must provide information for each column".into());
     }
     let d = info.to_typed::<i64>().ok_or("`oneHot`: info must be numeric")?;
     if d.cells().iter().any(|&v| v < -1) {
-        return Err("OneHot: parameter 'info' must be an integer greater or equal than -1".to_owned());
+        return Err("OneHot: parameter 'info' must be an integer greater or equal than -1".into());
     }
     let width = d.cells().iter().fold(0usize, |w, &v| w.saturating_add(if v == -1 { 1 } else { v as usize }));
     crate::memory::check_shape::<Scalar>(m.rows(), width, "`oneHot`")?;
@@ -673,7 +681,7 @@ pub fn one_hot(m: &Matrix, info: &Matrix) -> R<Value> {
                 _ => {
                     let k = c.get::<i64>().unwrap_or(-1);
                     if k < 0 || k >= dj {
-                        return Err(format!("oneHot: value {k} in column {j} is outside [0, {}]", dj - 1));
+                        return Err(format!("oneHot: value {k} in column {j} is outside [0, {}]", dj - 1).into());
                     }
                     for b in 0..dj {
                         cells.push(Scalar::from_elem(i64::from(b == k), m.value_type()));
@@ -689,15 +697,15 @@ pub fn one_hot(m: &Matrix, info: &Matrix) -> R<Value> {
 pub fn order(m: &Matrix, rest: &[Value]) -> R<Value> {
     let op = Builtin::Order;
     if rest.len() < 3 || rest.len().is_multiple_of(2) {
-        return Err("`order` takes the matrix, as many column indexes as sort orders, and returnIndexes".to_owned());
+        return Err("`order` takes the matrix, as many column indexes as sort orders, and returnIndexes".into());
     }
     let k = (rest.len() - 1) / 2;
     let cols = rest[..k].iter().map(|v| size_arg(op, v, "a column index")).collect::<R<Vec<usize>>>()?;
     let ascs = rest[k..2 * k]
         .iter()
         .map(|v| match v {
-            Value::Scalar(s) => s.get::<bool>().ok_or_else(|| "`order`: sort orders must be booleans".to_owned()),
-            _ => Err("`order`: sort orders must be scalars".to_owned()),
+            Value::Scalar(s) => s.get::<bool>().ok_or_else(|| Error::from("`order`: sort orders must be booleans")),
+            _ => Err("`order`: sort orders must be scalars".into()),
         })
         .collect::<R<Vec<bool>>>()?;
     let return_idx = match &rest[2 * k] {
@@ -708,7 +716,8 @@ pub fn order(m: &Matrix, rest: &[Value]) -> R<Value> {
         return Err(format!(
             "`order`: column index {c} is out of bounds for {}",
             daphne_ir::count(m.cols(), "column", "columns")
-        ));
+        )
+        .into());
     }
     let mut idx: Vec<usize> = (0..m.rows()).collect();
     let key = |i: usize, c: usize| m.cell(i, c);
@@ -739,7 +748,9 @@ pub fn ctable(ys: &Matrix, xs: &Matrix, weight: &Value, rows: &Value, cols: &Val
     let op = Builtin::Ctable;
     let (y, x) = (as_f64(op, ys)?, as_f64(op, xs)?);
     if y.cells().len() != x.cells().len() {
-        return Err(format!("`ctable` needs inputs of the same size, not {} and {}", y.cells().len(), x.cells().len()));
+        return Err(
+            format!("`ctable` needs inputs of the same size, not {} and {}", y.cells().len(), x.cells().len()).into()
+        );
     }
     let w = match weight {
         Value::Scalar(s) => s.clone(),
@@ -751,7 +762,8 @@ pub fn ctable(ys: &Matrix, xs: &Matrix, weight: &Value, rows: &Value, cols: &Val
             return Err(format!(
                 "`ctable`: coordinates must not be negative, but one is {}",
                 crate::format::fmt_f64(v)
-            ));
+            )
+            .into());
         }
         Ok(v as usize)
     };
@@ -773,18 +785,18 @@ pub fn ctable(ys: &Matrix, xs: &Matrix, weight: &Value, rows: &Value, cols: &Val
             }
         }
         Ok(wrap(out))
-    }, str => Err("`ctable`: the weight must be a number".to_owned()))
+    }, str => Err("`ctable`: the weight must be a number".into()))
 }
 
 /// `quantize(X, min, max)`: DAPHNE's min/max quantization of f32 values to ui8, in f32
 /// arithmetic as `Quantize.h` computes it.
 pub fn quantize(m: &Matrix, min: &Value, max: &Value) -> R<Value> {
     let Matrix::F32(x) = m else {
-        return Err(format!("`quantize` needs a matrix of f32, not of {}", m.value_type()));
+        return Err(format!("`quantize` needs a matrix of f32, not of {}", m.value_type()).into());
     };
     let get = |v: &Value| match v {
-        Value::Scalar(s) => s.get::<f32>().ok_or_else(|| "`quantize`: min and max must be numbers".to_owned()),
-        _ => Err("`quantize`: min and max must be scalars".to_owned()),
+        Value::Scalar(s) => s.get::<f32>().ok_or_else(|| Error::from("`quantize`: min and max must be numbers")),
+        _ => Err("`quantize`: min and max must be scalars".into()),
     };
     // Zero must lie in the quantized range.
     let lo = get(min)?.min(0.0);

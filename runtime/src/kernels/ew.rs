@@ -6,11 +6,12 @@ use std::sync::Arc;
 use daphne_ir::{Builtin, ValueType};
 
 use crate::elem::Elem;
+use crate::error::Error;
 use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
 use crate::value::{Scalar, Value};
 use crate::with_elem_type;
 
-type R<T> = Result<T, String>;
+type R<T> = Result<T, Error>;
 
 /// A unary function on one element type.
 fn unary_fn<T: Elem>(op: Builtin) -> R<fn(T) -> T> {
@@ -55,7 +56,7 @@ fn unary_fn<T: Elem>(op: Builtin) -> R<fn(T) -> T> {
         B::EwAsin => |x: T| T::from_f64(x.to_f64().asin()),
         B::EwAcos => |x: T| T::from_f64(x.to_f64().acos()),
         B::EwAtan => |x: T| T::from_f64(x.to_f64().atan()),
-        other => return Err(format!("`{other}` is not an elementwise unary operation")),
+        other => return Err(format!("`{other}` is not an elementwise unary operation").into()),
     })
 }
 
@@ -71,7 +72,7 @@ fn check_domain(op: Builtin, x: f64) -> R<()> {
     }
     .map(|m| m.to_owned());
     match bad {
-        Some(m) => Err(format!("{m}: the argument {} is outside the domain", crate::format::fmt_f64(x))),
+        Some(m) => Err(format!("{m}: the argument {} is outside the domain", crate::format::fmt_f64(x)).into()),
         None => Ok(()),
     }
 }
@@ -93,16 +94,16 @@ pub fn unary(op: Builtin, x: &Value, vt: ValueType) -> R<Value> {
         let f = unary_fn::<T>(op)?;
         match x {
             Value::Scalar(s) => {
-                let v: T = s.get().ok_or_else(|| format!("`{op}` is not defined on strings"))?;
+                let v: T = s.get().ok_or_else(|| Error::from(format!("`{op}` is not defined on strings")))?;
                 Ok(Value::Scalar(Scalar::from_elem(f(v), vt)))
             }
             Value::Matrix(m) => {
-                let m = m.to_typed::<T>().ok_or_else(|| format!("`{op}` is not defined on strings"))?;
+                let m = m.to_typed::<T>().ok_or_else(|| Error::from(format!("`{op}` is not defined on strings")))?;
                 Ok(Value::Matrix(T::wrap(m.map(|&v| f(v)))))
             }
-            Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => Err(format!("`{op}` is not defined on frames")),
+            Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => Err(format!("`{op}` is not defined on frames").into()),
         }
-    }, str => Err(format!("`{op}` is not defined on strings")))
+    }, str => Err(format!("`{op}` is not defined on strings").into()))
 }
 
 /// A binary operation on one element type; `Err` for an integer division by zero.
@@ -115,8 +116,8 @@ fn binary_fn<T: Elem>(op: Builtin) -> R<fn(T, T) -> R<T>> {
         B::EwAdd => |a: T, b: T| Ok(a.add(b)),
         B::EwSub => |a: T, b: T| Ok(a.sub(b)),
         B::EwMul => |a: T, b: T| Ok(a.mul(b)),
-        B::EwDiv => |a: T, b: T| a.div(b).ok_or_else(zero_div),
-        B::EwMod => |a: T, b: T| a.rem(b).ok_or_else(zero_div),
+        B::EwDiv => |a: T, b: T| Ok(a.div(b).ok_or_else(zero_div)?),
+        B::EwMod => |a: T, b: T| Ok(a.rem(b).ok_or_else(zero_div)?),
         B::EwPow => |a: T, b: T| Ok(a.pow(b)),
         B::EwLog => |a: T, b: T| Ok(T::from_f64(a.to_f64().ln() / b.to_f64().ln())),
         B::EwMin => |a: T, b: T| Ok(if b < a { b } else { a }),
@@ -129,7 +130,7 @@ fn binary_fn<T: Elem>(op: Builtin) -> R<fn(T, T) -> R<T>> {
         B::EwLe => |a: T, b: T| Ok(T::from_bool(a <= b)),
         B::EwGt => |a: T, b: T| Ok(T::from_bool(a > b)),
         B::EwGe => |a: T, b: T| Ok(T::from_bool(a >= b)),
-        other => return Err(format!("`{other}` is not an elementwise binary operation")),
+        other => return Err(format!("`{other}` is not an elementwise binary operation").into()),
     })
 }
 
@@ -160,7 +161,7 @@ fn broadcast<A: Clone, B: Clone, C: Clone>(
                     "`{op}`: the right operand must have the shape of the left one ({rows}x{cols}) or be a row or column vector, but is {}x{}",
                     r.rows(),
                     r.cols()
-                ));
+                ).into());
             }
             let mut cells = Vec::with_capacity(rows * cols);
             for i in 0..rows {
@@ -185,10 +186,10 @@ pub enum Either<M, S> {
 fn typed<T: MatrixElem>(v: &Value, op: Builtin) -> R<Either<DenseMatrix<T>, T>> {
     let strings = || format!("`{op}` is not defined on strings");
     match v {
-        Value::Scalar(s) => s.get::<T>().map(Either::Right).ok_or_else(strings),
-        Value::Matrix(m) => m.to_typed::<T>().map(Either::Left).ok_or_else(strings),
+        Value::Scalar(s) => Ok(s.get::<T>().map(Either::Right).ok_or_else(strings)?),
+        Value::Matrix(m) => Ok(m.to_typed::<T>().map(Either::Left).ok_or_else(strings)?),
         Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
-            Err(format!("`{op}` is not defined on frames"))
+            Err(format!("`{op}` is not defined on frames").into())
         }
     }
 }
@@ -215,7 +216,7 @@ fn string_operand(v: &Value) -> R<Either<DenseMatrix<Arc<str>>, Arc<str>>> {
             _ => Either::Left(DenseMatrix::from_vec(0, 0, Vec::new())),
         },
         Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
-            return Err("string operations are not defined on frames".to_owned());
+            return Err("string operations are not defined on frames".into());
         }
     })
 }
@@ -229,7 +230,7 @@ pub fn add_scalars(a: Scalar, b: Scalar) -> R<Scalar> {
     let vt = super::args::result_vt(Builtin::EwAdd, &args)?;
     match binary(Builtin::EwAdd, &args[0], &args[1], vt, vt)? {
         Value::Scalar(s) => Ok(s),
-        _ => Err("internal: the sum of two scalars is not a scalar".into()),
+        _ => Err(Error::Internal("the sum of two scalars is not a scalar".into())),
     }
 }
 
@@ -306,7 +307,7 @@ fn apply_f64(a: &Value, b: &Value, f: impl Fn(f64, f64) -> f64) -> Option<Value>
 }
 
 fn unreachable_str() -> R<Value> {
-    Err("internal: string operands reached the numeric kernel".to_owned())
+    Err(Error::Internal("string operands reached the numeric kernel".into()))
 }
 
 fn string_binary(op: Builtin, a: &Value, b: &Value, vt: ValueType) -> R<Value> {
@@ -337,7 +338,7 @@ fn string_binary(op: Builtin, a: &Value, b: &Value, vt: ValueType) -> R<Value> {
         B::EwLe => numeric(cmp(|p, q| p <= q)?),
         B::EwGt => numeric(cmp(|p, q| p > q)?),
         B::EwGe => numeric(cmp(|p, q| p >= q)?),
-        other => Err(format!("`{other}` is not defined on strings")),
+        other => Err(format!("`{other}` is not defined on strings").into()),
     }
 }
 
@@ -355,9 +356,10 @@ pub fn cond(c: &Matrix, a: &Value, b: &Value, vt: ValueType) -> R<Value> {
                 mask.cols(),
                 m.rows(),
                 m.cols()
-            )),
+            )
+            .into()),
             Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
-                Err("`?:`: the branches must not be frames".to_owned())
+                Err("`?:`: the branches must not be frames".into())
             }
         }
     };
@@ -386,13 +388,13 @@ pub fn outer(outer: Builtin, op: Builtin, a: &Value, b: &Value, arg_vt: ValueTyp
                     } else {
                         "a row matrix (1 x n) on the right"
                     };
-                    return Err(format!("outer operations need {need}, not {}x{}", m.rows(), m.cols()));
+                    return Err(format!("outer operations need {need}, not {}x{}", m.rows(), m.cols()).into());
                 }
                 let n = if want_col { m.rows() } else { m.cols() };
                 Ok((0..n).map(|k| Value::Scalar(if want_col { m.cell(k, 0) } else { m.cell(0, k) })).collect())
             }
             Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
-                Err("outer operations are not defined on frames".to_owned())
+                Err("outer operations are not defined on frames".into())
             }
         }
     };
@@ -403,7 +405,7 @@ pub fn outer(outer: Builtin, op: Builtin, a: &Value, b: &Value, arg_vt: ValueTyp
         for y in &ys {
             match binary(op, x, y, arg_vt, vt)? {
                 Value::Scalar(s) => cells.push(s),
-                _ => return Err("internal: outer cell is not a scalar".to_owned()),
+                _ => return Err(Error::Internal("outer cell is not a scalar".into())),
             }
         }
     }
@@ -417,7 +419,7 @@ pub fn case(op: Builtin, v: &Value) -> R<Value> {
     match v {
         Value::Scalar(Scalar::Str(s)) => Ok(Value::Scalar(Scalar::Str(f(s)))),
         Value::Matrix(Matrix::Str(m)) => Ok(Value::Matrix(Matrix::Str(m.map(|s| f(s))))),
-        other => Err(format!("`{op}` needs strings, not {}", other.describe())),
+        other => Err(format!("`{op}` needs strings, not {}", other.describe()).into()),
     }
 }
 

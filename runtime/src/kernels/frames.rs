@@ -5,6 +5,7 @@ use std::sync::Arc;
 use daphne_ir::Builtin;
 
 use super::args::R;
+use crate::error::Error;
 use crate::frame::Frame;
 use crate::matrix::Matrix;
 use crate::value::{Scalar, Value};
@@ -12,7 +13,7 @@ use crate::value::{Scalar, Value};
 fn label(v: &Value) -> R<Arc<str>> {
     match v {
         Value::Scalar(Scalar::Str(s)) => Ok(s.clone()),
-        other => Err(format!("a frame column label must be a string, not {}", other.describe())),
+        other => Err(format!("a frame column label must be a string, not {}", other.describe()).into()),
     }
 }
 
@@ -24,7 +25,7 @@ pub fn create(args: &[Value]) -> R<Value> {
         .iter()
         .map(|v| match v {
             Value::Matrix(m) => Ok(m.clone()),
-            _ => Err("internal: not a matrix".to_owned()),
+            _ => Err(Error::Internal("not a matrix".into())),
         })
         .collect::<R<Vec<_>>>()?;
     let labels = args[n_cols..].iter().map(label).collect::<R<Vec<_>>>()?;
@@ -35,7 +36,7 @@ pub fn create(args: &[Value]) -> R<Value> {
 fn frame_arg(op: Builtin, v: &Value) -> R<&Frame> {
     match v {
         Value::Frame(f) => Ok(f),
-        other => Err(format!("`{op}` needs a frame, not {}", other.describe())),
+        other => Err(format!("`{op}` needs a frame, not {}", other.describe()).into()),
     }
 }
 
@@ -66,17 +67,19 @@ pub fn set_label_prefix(f: &Value, prefix: &Value) -> R<Value> {
 pub fn bind(op: Builtin, a: &Frame, b: &Frame) -> R<Value> {
     if op == Builtin::Cbind {
         if a.rows() != b.rows() {
-            return Err(format!("`cbind` needs the same number of rows, but they are {} and {}", a.rows(), b.rows()));
+            return Err(
+                format!("`cbind` needs the same number of rows, but they are {} and {}", a.rows(), b.rows()).into()
+            );
         }
         let columns = a.columns().iter().chain(b.columns()).cloned().collect();
         let labels = a.labels().iter().chain(b.labels()).cloned().collect();
         return Frame::new(columns, labels).map(Value::Frame);
     }
     if a.schema() != b.schema() {
-        return Err("`rbind` needs frames with the same column value types".to_owned());
+        return Err("`rbind` needs frames with the same column value types".into());
     }
     if a.labels() != b.labels() {
-        return Err("`rbind` needs frames with the same column labels".to_owned());
+        return Err("`rbind` needs frames with the same column labels".into());
     }
     let columns = a
         .columns()
@@ -84,7 +87,7 @@ pub fn bind(op: Builtin, a: &Frame, b: &Frame) -> R<Value> {
         .zip(b.columns())
         .map(|(x, y)| match super::data::bind(op, x, y, x.value_type())? {
             Value::Matrix(m) => Ok(m),
-            _ => Err("internal: not a matrix".to_owned()),
+            _ => Err(Error::Internal("not a matrix".into())),
         })
         .collect::<R<Vec<_>>>()?;
     Frame::new(columns, a.labels().to_vec()).map(Value::Frame)
@@ -93,7 +96,7 @@ pub fn bind(op: Builtin, a: &Frame, b: &Frame) -> R<Value> {
 fn label_arg(op: Builtin, v: &Value) -> R<Arc<str>> {
     match v {
         Value::Scalar(Scalar::Str(s)) => Ok(s.clone()),
-        other => Err(format!("`{op}`: a column label must be a string, not {}", other.describe())),
+        other => Err(format!("`{op}`: a column label must be a string, not {}", other.describe()).into()),
     }
 }
 
@@ -262,7 +265,7 @@ pub fn group_join(args: &[Value]) -> R<Vec<Value>> {
 pub fn set_op(op: Builtin, lhs: &Value, rhs: &Value) -> R<Value> {
     let (l, r) = (frame_arg(op, lhs)?, frame_arg(op, rhs)?);
     if l.schema() != r.schema() || l.labels() != r.labels() {
-        return Err(format!("`{op}` needs two frames with the same column labels and value types"));
+        return Err(format!("`{op}` needs two frames with the same column labels and value types").into());
     }
     let all: Vec<usize> = (0..l.cols()).collect();
     let rows_of = |f: &Frame| -> Vec<Vec<Scalar>> { (0..f.rows()).map(|i| row_key(f, &all, i)).collect() };

@@ -12,6 +12,7 @@ use super::args::{R, as_f64, label, wrap};
 use super::cast::from_f64;
 use super::context::Context;
 use super::gemm::{self, Side};
+use crate::error::Error;
 use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
 use crate::value::Value;
 use crate::with_elem_type;
@@ -65,13 +66,14 @@ fn check_shapes(inner_a: usize, inner_b: usize, a: &Matrix, b: &Matrix) -> R<()>
             a.cols(),
             b.rows(),
             b.cols()
-        ));
+        )
+        .into());
     }
     Ok(())
 }
 
 fn typed<T: MatrixElem>(m: &Matrix) -> R<DenseMatrix<T>> {
-    m.to_typed::<T>().ok_or_else(|| "`@` needs numbers".to_owned())
+    m.to_typed::<T>().ok_or_else(|| Error::from("`@` needs numbers"))
 }
 
 /// An integer product by the plain loop, wrapping as C++ does (integer additions are
@@ -95,7 +97,7 @@ fn integer_product(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
         let strings = || "`@` is not defined on strings".to_owned();
         let (x, y) = (a.to_typed::<T>().ok_or_else(strings)?, b.to_typed::<T>().ok_or_else(strings)?);
         run(&x, &y)
-    }, str => Err("`@` is not defined on strings".to_owned()))
+    }, str => Err("`@` is not defined on strings".into()))
 }
 
 /// `a @ b`: the inner dimension in the canonical blocks (see `gemm`).
@@ -132,18 +134,19 @@ pub fn solve(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
     use faer::linalg::solvers::Solve;
     let (n, m) = (a.rows(), a.cols());
     if n != m {
-        return Err(format!("`solve` needs a square matrix, not {n}x{m}"));
+        return Err(format!("`solve` needs a square matrix, not {n}x{m}").into());
     }
     if b.rows() != n {
         return Err(format!(
             "`solve`: the right side has {} but the matrix has {n}",
             daphne_ir::count(b.rows(), "row", "rows")
-        ));
+        )
+        .into());
     }
     let (lhs, rhs) = (as_f64(Builtin::Solve, a)?, as_f64(Builtin::Solve, b)?);
     let k = rhs.cols();
     if lhs.cells().iter().any(|x| !x.is_finite()) {
-        return Err("`solve`: the matrix is singular".to_owned());
+        return Err("`solve`: the matrix is singular".into());
     }
     let mut x = vec![0.0; n * k];
     let a = faer::MatRef::from_row_major_slice(lhs.cells(), n, n);
@@ -172,7 +175,7 @@ pub fn solve(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
         let lu = a.partial_piv_lu();
         let u = lu.U();
         if (0..n).any(|i| u[(i, i)] == 0.0 || !u[(i, i)].is_finite()) {
-            return Err("`solve`: the matrix is singular".to_owned());
+            return Err("`solve`: the matrix is singular".into());
         }
         let solved = lu.solve(b);
         for i in 0..n {
@@ -192,14 +195,14 @@ pub fn solve(a: &Matrix, b: &Matrix, vt: ValueType) -> R<Value> {
 pub fn eigen(m: &Matrix) -> R<Vec<Value>> {
     let n = m.rows();
     if m.cols() != n {
-        return Err(format!("`eigen` needs a square matrix, not {n}x{}", m.cols()));
+        return Err(format!("`eigen` needs a square matrix, not {n}x{}", m.cols()).into());
     }
     let x = as_f64(Builtin::Eigen, m)?;
     let mut a = x.cells().to_vec();
     for i in 0..n {
         for j in i + 1..n {
             if a[i * n + j] != a[j * n + i] {
-                return Err("EigenCal - Input matrix must be symmetric".to_owned());
+                return Err("EigenCal - Input matrix must be symmetric".into());
             }
         }
     }
@@ -335,7 +338,7 @@ mod tests {
         let Value::Matrix(Matrix::F64(x)) = solve(&a, &b, ValueType::F64).unwrap() else { panic!() };
         assert!((x.cells()[0] - 0.8).abs() < 1e-15 && (x.cells()[1] - 1.4).abs() < 1e-15, "{x:?}");
         let s = Matrix::F64(DenseMatrix::from_vec(2, 2, vec![1.0, 2.0, 2.0, 4.0]));
-        assert_eq!(solve(&s, &b, ValueType::F64).unwrap_err(), "`solve`: the matrix is singular");
+        assert_eq!(solve(&s, &b, ValueType::F64).unwrap_err().to_string(), "`solve`: the matrix is singular");
         // Symmetric but indefinite (Cholesky fails, LU solves) and not symmetric (LU only).
         let three = Matrix::F64(DenseMatrix::from_vec(2, 1, vec![3.0, 3.0]));
         for cells in [vec![1.0, 2.0, 2.0, 1.0], vec![1.0, 2.0, 1.0, 2.5]] {

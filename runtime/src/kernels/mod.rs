@@ -20,6 +20,7 @@ use args::{int_arg, matrix_arg, result_vt};
 pub use cast::{cast, cast_value};
 pub use context::Context;
 
+use crate::error::Error;
 use crate::matrix::Matrix;
 use crate::value::{Scalar, Value};
 
@@ -29,22 +30,22 @@ pub fn call_block(cx: &Context, op: Builtin, args: &[Value]) -> R<Vec<Value>> {
     use Builtin as B;
     match op {
         B::SumAll | B::MinAll | B::MaxAll => {
-            let m = matrix_arg(op, args.first().ok_or_else(|| format!("`{op}` is missing operand 0"))?)?;
+            let m = matrix_arg(op, args.first().ok_or_else(|| Error::from(format!("`{op}` is missing operand 0")))?)?;
             Ok(vec![agg::full_block(op, m, result_vt(op, args)?)?])
         }
         B::SumCol | B::MinCol | B::MaxCol => {
-            let m = matrix_arg(op, args.first().ok_or_else(|| format!("`{op}` is missing operand 0"))?)?;
+            let m = matrix_arg(op, args.first().ok_or_else(|| Error::from(format!("`{op}` is missing operand 0")))?)?;
             Ok(vec![agg::along_block(op, m, result_vt(op, args)?)?])
         }
         // A block runs on one of the engine's threads already.
         B::MatMul => {
             let (a, b) = (args.first(), args.get(1));
-            let a = matrix_arg(op, a.ok_or_else(|| format!("`{op}` is missing operand 0"))?)?;
-            let b = matrix_arg(op, b.ok_or_else(|| format!("`{op}` is missing operand 1"))?)?;
+            let a = matrix_arg(op, a.ok_or_else(|| Error::from(format!("`{op}` is missing operand 0")))?)?;
+            let b = matrix_arg(op, b.ok_or_else(|| Error::from(format!("`{op}` is missing operand 1")))?)?;
             Ok(vec![linalg::matmul(&cx.on(1), a, b, result_vt(op, args)?)?])
         }
         B::Syrk | B::Gemv => {
-            let a = matrix_arg(op, args.first().ok_or_else(|| format!("`{op}` is missing operand 0"))?)?;
+            let a = matrix_arg(op, args.first().ok_or_else(|| Error::from(format!("`{op}` is missing operand 0")))?)?;
             let b = args.get(1).map(|b| matrix_arg(op, b)).transpose()?;
             Ok(vec![linalg::tmatmul(cx, a, b, result_vt(op, args)?, false)?])
         }
@@ -55,7 +56,7 @@ pub fn call_block(cx: &Context, op: Builtin, args: &[Value]) -> R<Vec<Value>> {
 /// Runs a built-in that does no I/O on its operands.
 pub fn call(cx: &Context, op: Builtin, args: &[Value]) -> R<Vec<Value>> {
     use Builtin as B;
-    let arg = |i: usize| args.get(i).ok_or_else(|| format!("`{op}` is missing operand {i}"));
+    let arg = |i: usize| args.get(i).ok_or_else(|| Error::from(format!("`{op}` is missing operand {i}")));
     let one = |v: Value| Ok(vec![v]);
     if let Some(ew) = op.outer_elementwise() {
         let (a, b) = (arg(0)?, arg(1)?);
@@ -101,13 +102,14 @@ pub fn call(cx: &Context, op: Builtin, args: &[Value]) -> R<Vec<Value>> {
                 return Err(format!(
                     "the elements of a list must have one value type, not {vt} and {}",
                     m.value_type()
-                ));
+                )
+                .into());
             }
             one(Value::List(vt, elems))
         }
         B::Length => match arg(0)? {
             Value::List(_, elems) => one(Value::Scalar(Scalar::Index(elems.len() as u64))),
-            other => Err(format!("`length` needs a list, not {}", other.describe())),
+            other => Err(format!("`length` needs a list, not {}", other.describe()).into()),
         },
         B::Append => match (arg(0)?, arg(1)?) {
             (Value::List(vt, elems), Value::Matrix(m)) if m.value_type() == *vt => {
@@ -116,9 +118,11 @@ pub fn call(cx: &Context, op: Builtin, args: &[Value]) -> R<Vec<Value>> {
                 one(Value::List(*vt, elems))
             }
             (Value::List(vt, _), Value::Matrix(m)) => {
-                Err(format!("cannot append a matrix of {} to a list of {vt}", m.value_type()))
+                Err(format!("cannot append a matrix of {} to a list of {vt}", m.value_type()).into())
             }
-            (a, b) => Err(format!("`append` needs a list and a matrix, not {} and {}", a.describe(), b.describe())),
+            (a, b) => {
+                Err(format!("`append` needs a list and a matrix, not {} and {}", a.describe(), b.describe()).into())
+            }
         },
         B::Remove => match arg(0)? {
             Value::List(vt, elems) => {
@@ -127,13 +131,14 @@ pub fn call(cx: &Context, op: Builtin, args: &[Value]) -> R<Vec<Value>> {
                     return Err(format!(
                         "cannot remove element {i} from a list of {}",
                         daphne_ir::count(elems.len(), "element", "elements")
-                    ));
+                    )
+                    .into());
                 }
                 let mut elems = elems.clone();
                 let e = elems.remove(i as usize);
                 Ok(vec![Value::List(*vt, elems), Value::Matrix(e)])
             }
-            other => Err(format!("`remove` needs a list, not {}", other.describe())),
+            other => Err(format!("`remove` needs a list, not {}", other.describe()).into()),
         },
         B::EwAbs
         | B::EwSign
@@ -184,7 +189,7 @@ pub fn call(cx: &Context, op: Builtin, args: &[Value]) -> R<Vec<Value>> {
                 one(cast_value(chosen, result_vt(op, args)?)?)
             }
             Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
-                Err("the condition of `?:` must not be a frame".to_owned())
+                Err("the condition of `?:` must not be a frame".into())
             }
         },
         B::SumAll | B::MinAll | B::MaxAll | B::MeanAll | B::VarAll | B::StddevAll => {
@@ -219,7 +224,7 @@ pub fn call(cx: &Context, op: Builtin, args: &[Value]) -> R<Vec<Value>> {
                 Value::Remote(m) => (m.rows, m.cols),
                 Value::Frame(f) => (f.rows(), f.cols()),
                 v @ (Value::Scalar(_) | Value::List(..)) => {
-                    return Err(format!("`{op}` needs a matrix or frame, not {}", v.describe()));
+                    return Err(format!("`{op}` needs a matrix or frame, not {}", v.describe()).into());
                 }
             };
             let n = match op {
@@ -268,9 +273,9 @@ pub fn call(cx: &Context, op: Builtin, args: &[Value]) -> R<Vec<Value>> {
         | B::OuterLt
         | B::OuterLe
         | B::OuterGt
-        | B::OuterGe => Err(format!("internal: `{op}` is handled above")),
+        | B::OuterGe => Err(Error::Internal(format!("`{op}` is handled above"))),
         B::Print | B::Stop | B::Now | B::ReadMatrix | B::ReadFrame | B::Write => {
-            Err(format!("internal: `{op}` is run by the executor"))
+            Err(Error::Internal(format!("`{op}` is run by the executor")))
         }
     }
 }
