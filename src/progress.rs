@@ -68,12 +68,13 @@ impl Distribute for Tracker {
         f: &Function,
         id: OpId,
         inputs: &[Value],
-    ) -> Option<Result<Vec<Value>, daphne_runtime::pipeline::Failure>> {
-        let cluster = self.cluster.as_ref()?;
+    ) -> daphne_runtime::pipeline::Attempt {
+        use daphne_runtime::pipeline::Attempt;
+        let Some(cluster) = self.cluster.as_ref() else { return Attempt::Declined };
         self.remote.store(true, Ordering::Relaxed);
         let result = cluster.run(key, f, id, inputs);
         self.remote.store(false, Ordering::Relaxed);
-        if result.is_some() {
+        if matches!(result, Attempt::Ran(_)) {
             self.done.fetch_add(1, Ordering::Relaxed);
         }
         result

@@ -45,7 +45,7 @@ use crate::link::Link;
 use crate::proto;
 use daphne_ir::{Combine, Function, OpId, OpKind, Split};
 use daphne_runtime::exec::Distribute;
-use daphne_runtime::pipeline::{Failure, PipelineId};
+use daphne_runtime::pipeline::{Attempt, PipelineId};
 use daphne_runtime::value::Value;
 
 pub use crate::link::{Backend, CONNECT_TIMEOUT};
@@ -160,10 +160,10 @@ impl Drop for Cluster {
 }
 
 impl Distribute for Cluster {
-    fn run(&self, _key: PipelineId, f: &Function, id: OpId, inputs: &[Value]) -> Option<Result<Vec<Value>, Failure>> {
+    fn run(&self, key: PipelineId, f: &Function, id: OpId, inputs: &[Value]) -> Attempt {
         let inner = &self.inner;
-        let op = f.ops.try_get(id)?;
-        let OpKind::Pipeline(spec) = &op.kind else { return None };
+        let Some(op) = f.ops.try_get(id) else { return Attempt::Declined };
+        let OpKind::Pipeline(spec) = &op.kind else { return Attempt::Declined };
         // Which pipelines go to the workers.
         let (mut n, mut cells, mut resident) = (None, 0usize, false);
         for (v, s) in inputs.iter().zip(&spec.splits) {
@@ -174,17 +174,17 @@ impl Distribute for Cluster {
                     resident |= inner.parts_of(r).is_some();
                     (r.rows, r.cols)
                 }
-                (Split::Rows, _) | (_, Value::Frame(_) | Value::List(..)) => return None,
+                (Split::Rows, _) | (_, Value::Frame(_) | Value::List(..)) => return Attempt::Declined,
                 _ => continue,
             };
             if n.is_some_and(|n| n != rows) {
                 // Inputs that disagree: the local run reports it.
-                return None;
+                return Attempt::Declined;
             }
             n = Some(rows);
             cells = cells.saturating_add(rows.saturating_mul(cols));
         }
-        let n = n?;
+        let Some(n) = n else { return Attempt::Declined };
         if !resident && inner.options.min_cells > 0 {
             // Shipping data for one pass never pays on its own (the transfer costs more than
             // the work); data that pipelines use again does (a loop over the same matrix, or
@@ -192,7 +192,7 @@ impl Distribute for Cluster {
             // the workers). So a large input goes to the workers when an earlier pipeline used
             // or produced it.
             if cells < inner.options.min_cells || !inner.seen_before(inputs, &spec.splits) {
-                return None;
+                return Attempt::Declined;
             }
         }
         inner.admit_joined();
@@ -200,15 +200,15 @@ impl Distribute for Cluster {
         inner.flush_frees();
         let inputs = match inputs.iter().map(|v| inner.revive(&self.inner, v)).collect::<Result<Vec<_>, _>>() {
             Ok(v) => v,
-            Err(e) => return Some(Err((e.into(), None))),
+            Err(e) => return Attempt::Ran(Err((e.into(), None))),
         };
-        match inner.run_resilient(&self.inner, f, id, inputs, n) {
+        match inner.run_resilient(&self.inner, Some(key), f, id, inputs, n) {
             Ok(values) => {
                 inner.state().transfer.pipelines += 1;
-                Some(Ok(values))
+                Attempt::Ran(Ok(values))
             }
-            Err(Fail::Pipeline) => None,
-            Err(Fail::Cluster(e)) => Some(Err((e.into(), None))),
+            Err(Fail::Pipeline) => Attempt::Declined,
+            Err(Fail::Cluster(e)) => Attempt::Ran(Err((e.into(), None))),
         }
     }
 

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use daphne_ir::{Function, Module, OpId, OpKind, Split};
+use daphne_runtime::pipeline::PipelineId;
 use daphne_runtime::value::Value;
 
 use super::state::{Fail, Inner};
@@ -142,7 +143,7 @@ impl Inner {
                         _ => 0,
                     })
                     .unwrap_or(0);
-                let out = self.run_resilient(me, f, id, values, n).map_err(|e| match e {
+                let out = self.run_resilient(me, None, f, id, values, n).map_err(|e| match e {
                     Fail::Pipeline => Error::internal("a pipeline failed when it ran again"),
                     Fail::Cluster(m) => m,
                 })?;
@@ -161,6 +162,7 @@ impl Inner {
     pub(super) fn run_resilient(
         &self,
         me: &Arc<Inner>,
+        key: Option<PipelineId>,
         f: &Function,
         id: OpId,
         mut inputs: Vec<Value>,
@@ -168,7 +170,7 @@ impl Inner {
     ) -> Result<Vec<Value>, Fail> {
         let mut retries = 0;
         loop {
-            match self.distribute(me, f, id, &inputs, n) {
+            match self.distribute(me, key, f, id, &inputs, n) {
                 Err(Fail::Cluster(message)) => {
                     if !self.check_workers() {
                         // Every worker answers as before: a blip (a reset connection, a

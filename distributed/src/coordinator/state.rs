@@ -7,7 +7,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use daphne_ir::{Module, OpId};
+use daphne_ir::Module;
+use daphne_runtime::pipeline::PipelineId;
 use daphne_runtime::value::Value;
 
 use crate::error::Error;
@@ -109,8 +110,8 @@ pub(super) enum Fail {
 pub(super) struct Shared {
     /// Inputs stored on the workers, by the identity of their cells and how they are split.
     pub(super) cache: HashMap<(Identity, Role), Cached>,
-    /// Pipeline modules by (function address, op): extracted and encoded once.
-    pub(super) modules: HashMap<(usize, OpId), Shipped>,
+    /// Pipeline modules by pipeline: extracted and encoded once.
+    pub(super) modules: HashMap<PipelineId, Shipped>,
     /// Which workers still answer (a worker that fails a call and then a health check is
     /// dead; its partitions are re-created on the others).
     pub(super) alive: Vec<bool>,

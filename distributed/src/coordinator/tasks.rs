@@ -6,6 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use daphne_ir::pipeline::block_rows;
 use daphne_ir::{Function, OpId, OpKind, Split};
+use daphne_runtime::pipeline::PipelineId;
 use daphne_runtime::value::Value;
 
 use super::cache::identity;
@@ -21,15 +22,17 @@ const INLINE_BYTES: usize = 64 << 10;
 
 impl Inner {
     /// The pipeline `id` of `f` as a module of its own: its bytes (what workers get) and the
-    /// module (what the lineage of its outputs keeps, to run it again).
-    fn module(&self, f: &Function, id: OpId) -> Result<Shipped, Error> {
-        let key = (std::ptr::from_ref(f) as usize, id);
-        if let Some(b) = self.state().modules.get(&key) {
-            return Ok(b.clone());
+    /// module (what the lineage of its outputs keeps, to run it again). Kept by `key` (a
+    /// rebuild from a lineage has none: it is rare, and its module is extracted again).
+    fn module(&self, key: Option<PipelineId>, f: &Function, id: OpId) -> Result<Shipped, Error> {
+        if let Some(b) = key.and_then(|k| self.state().modules.get(&k).cloned()) {
+            return Ok(b);
         }
         let m = daphne_ir::pipeline::extract(f, id).ok_or_else(|| Error::internal("not a pipeline"))?;
         let b = (Bytes::from(m.to_bytes()), Arc::new(m));
-        self.state().modules.insert(key, b.clone());
+        if let Some(k) = key {
+            self.state().modules.insert(k, b.clone());
+        }
         Ok(b)
     }
 
@@ -62,6 +65,7 @@ impl Inner {
     pub(super) fn distribute(
         &self,
         me: &Arc<Inner>,
+        key: Option<PipelineId>,
         f: &Function,
         id: OpId,
         inputs: &[Value],
@@ -72,7 +76,7 @@ impl Inner {
         let w_all = self.link.workers();
         let placement = self.place(n).ok_or(Fail::Cluster(Error::NoneLeft))?;
         let (live, active, rows) = (&placement.live, &placement.active, &placement.rows);
-        let (module, decoded) = self.module(f, id).map_err(Fail::Cluster)?;
+        let (module, decoded) = self.module(key, f, id).map_err(Fail::Cluster)?;
         // Every input as each active worker sees it.
         let mut task_inputs: Vec<Vec<proto::Input>> = vec![Vec::with_capacity(inputs.len()); w_all];
         let mut stores: Vec<(usize, u64, Value)> = Vec::new();
