@@ -150,7 +150,10 @@ pub fn parse_config(json: &Json) -> Result<UserConfig, ConfigError> {
             }
             "taskPartitioningScheme" => {
                 let bad = || {
-                    ConfigError(format!("`taskPartitioningScheme` must be one of {} or its number", Partitioning::names()))
+                    ConfigError(format!(
+                        "`taskPartitioningScheme` must be one of {} or its number",
+                        Partitioning::names()
+                    ))
                 };
                 let p = match value {
                     Json::String(name) => Partitioning::parse(name),
@@ -202,7 +205,10 @@ mod tests {
         let c = parse_config(&json).unwrap();
         assert_eq!(c.sparsity_threshold, 0.5);
         assert_eq!(c.import_paths["default_dirs"], vec![PathBuf::from("a"), PathBuf::from("b")]);
-        assert_eq!(parse_config(&serde_json::json!({"use_gpu": true})).unwrap_err().to_string(), "unexpected key `use_gpu`");
+        assert_eq!(
+            parse_config(&serde_json::json!({"use_gpu": true})).unwrap_err().to_string(),
+            "unexpected key `use_gpu`"
+        );
         assert!(parse_config(&serde_json::json!({"daphnedsl_import_paths": ["a"]})).is_err());
         assert!(parse_config(&serde_json::json!({"sparsity_threshold": 2})).is_err());
         assert!(parse_config(&serde_json::json!([])).is_err());

@@ -20,14 +20,14 @@ pub const PERIOD: Duration = Duration::from_millis(250);
 /// passing them on to the cluster of a distributed run, or declining them all).
 #[derive(Debug)]
 pub struct Tracker {
-    cluster: Option<Arc<daphne_dist::coordinator::Cluster>>,
+    cluster: Option<Arc<daphne_distributed::coordinator::Cluster>>,
     done: AtomicU64,
     /// A pipeline is on the workers now.
     remote: AtomicBool,
 }
 
 impl Tracker {
-    pub fn new(cluster: Option<Arc<daphne_dist::coordinator::Cluster>>) -> Tracker {
+    pub fn new(cluster: Option<Arc<daphne_distributed::coordinator::Cluster>>) -> Tracker {
         Tracker { cluster, done: AtomicU64::new(0), remote: AtomicBool::new(false) }
     }
 
@@ -68,12 +68,13 @@ impl Distribute for Tracker {
         f: &Function,
         id: OpId,
         inputs: &[Value],
-    ) -> Option<Result<Vec<Value>, daphne_runtime::pipeline::Failure>> {
-        let cluster = self.cluster.as_ref()?;
+    ) -> daphne_runtime::pipeline::Attempt {
+        use daphne_runtime::pipeline::Attempt;
+        let Some(cluster) = self.cluster.as_ref() else { return Attempt::Declined };
         self.remote.store(true, Ordering::Relaxed);
         let result = cluster.run(key, f, id, inputs);
         self.remote.store(false, Ordering::Relaxed);
-        if result.is_some() {
+        if matches!(result, Attempt::Ran(_)) {
             self.done.fetch_add(1, Ordering::Relaxed);
         }
         result

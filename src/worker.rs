@@ -109,7 +109,7 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
 
 /// Serves as `cli` says until stopped; the exit status.
 pub fn serve(cli: &WorkerCli) -> ExitCode {
-    let token = match daphne_dist::auth::token(cli.auth_token_file.as_deref()) {
+    let token = match daphne_distributed::auth::token(cli.auth_token_file.as_deref()) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");
@@ -134,7 +134,7 @@ pub fn serve(cli: &WorkerCli) -> ExitCode {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     if cli.exit_with_stdin {
         std::thread::spawn(move || {
-            daphne_dist::launch::wait_for_stdin_end();
+            daphne_distributed::launch::wait_for_stdin_end();
             let _ = stop_tx.send(());
         });
     } else {
@@ -143,9 +143,10 @@ pub fn serve(cli: &WorkerCli) -> ExitCode {
     let stop = async move {
         let _ = stop_rx.await;
     };
-    let tls = daphne_dist::tls::Files { cert: cli.tls_cert.clone(), key: cli.tls_key.clone(), ca: cli.tls_ca.clone() };
+    let tls =
+        daphne_distributed::tls::Files { cert: cli.tls_cert.clone(), key: cli.tls_key.clone(), ca: cli.tls_ca.clone() };
     let (join, join_token, join_tls) = (cli.join.clone(), token.clone(), tls.clone());
-    let options = daphne_dist::worker::ServeOptions {
+    let options = daphne_distributed::worker::ServeOptions {
         threads,
         stoppable: false,
         token,
@@ -155,33 +156,34 @@ pub fn serve(cli: &WorkerCli) -> ExitCode {
         max_connections: cli.max_connections.map(|n| n as usize),
         idle_timeout: cli.idle_timeout.map(std::time::Duration::from_secs_f64),
     };
-    let served = rt.block_on(daphne_dist::worker::serve(
-        addr,
-        options,
-        |bound| {
+    let served = rt.block_on(async {
+        use daphne_distributed::worker;
+        let server = worker::Server::new(worker::bind(addr).await?, options)?;
+        let bound = server.local_addr();
+        {
             use std::io::Write;
             let mut out = std::io::stdout();
-            let _ = writeln!(out, "{}{bound}", daphne_dist::launch::STARTED);
+            let _ = writeln!(out, "{}{bound}", daphne_distributed::launch::STARTED);
             let _ = out.flush();
-            if let Some(coordinator) = join.clone() {
-                let (token, tls) = (join_token.clone(), join_tls.clone());
-                std::thread::spawn(move || {
-                    let me = bound.to_string();
-                    if let Err(e) = daphne_dist::worker::join(
-                        &coordinator,
-                        &me,
-                        token.as_deref(),
-                        &tls,
-                        std::time::Duration::from_secs(30),
-                    ) {
-                        eprintln!("error: {e}");
-                    }
-                });
-            }
-            Ok(())
-        },
-        stop,
-    ));
+        }
+        if let Some(coordinator) = join {
+            std::thread::spawn(move || {
+                let me = bound.to_string();
+                let timeout = std::time::Duration::from_secs(30);
+                if let Err(e) = worker::join(&coordinator, &me, join_token.as_deref(), &join_tls, timeout) {
+                    eprintln!("error: {e}");
+                }
+            });
+        }
+        server
+            .serve(async move {
+                tokio::select! {
+                    _ = stop => {}
+                    _ = worker::signalled() => {}
+                }
+            })
+            .await
+    });
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

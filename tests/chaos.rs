@@ -17,7 +17,21 @@ const SCRIPT: &str = "chaos/loop.daph";
 
 /// Runs the chaos script on `workers`, killing worker `victim` once iteration `k` printed.
 fn run_and_kill(workers: &mut Workers, n: usize, victim: usize, k: usize) -> (i32, String, String) {
-    run_with(workers, n, &[], k, |w| w.kill(victim))
+    run_with(workers, n, &[], k, |w, _| w.kill(victim))
+}
+
+/// The seed of the tests' random choices: `DAPHNE_CHAOS_SEED` when set (to replay a failure),
+/// else drawn from the clock. Every failure message says how to replay it.
+fn seed() -> u64 {
+    match std::env::var("DAPHNE_CHAOS_SEED") {
+        Ok(v) => v.trim().parse().unwrap_or_else(|_| panic!("DAPHNE_CHAOS_SEED={v} is not a number")),
+        Err(_) => u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()),
+    }
+}
+
+/// How to run a test again with the same random choices.
+fn replay(seed: u64, test: &str) -> String {
+    format!("replay with: DAPHNE_CHAOS_SEED={seed} cargo test --test chaos {test}")
 }
 
 /// The 30-iteration loop run locally.
@@ -26,13 +40,14 @@ fn local() -> common::Outcome {
 }
 
 /// Runs the chaos script on the first `n` of `workers` with `flags` (an `n=ITERATIONS` among
-/// them goes to the script; 30 without), calling `at_k` once iteration `k` printed.
+/// them goes to the script; 30 without), calling `at_k` once iteration `k` printed, with the
+/// address where the run accepts joins (empty unless it printed one: `--accept-joins` of port 0).
 fn run_with(
     workers: &mut Workers,
     n: usize,
     flags: &[&str],
     k: usize,
-    mut at_k: impl FnMut(&mut Workers),
+    mut at_k: impl FnMut(&mut Workers, &str),
 ) -> (i32, String, String) {
     let mut child = Command::new(DAPHNE)
         .args(["--distributed", "--min-distr-cells=0", "--heartbeat-timeout=2"])
@@ -48,10 +63,14 @@ fn run_with(
         .expect("daphne starts");
     let stderr = child.stderr.take().expect("piped");
     let mut err = String::new();
+    let mut joins_at = String::new();
     for line in std::io::BufReader::new(stderr).lines() {
         let line = line.expect("stderr");
+        if let Some(at) = line.strip_prefix("daphne: workers may join at ") {
+            joins_at = at.trim().to_owned();
+        }
         if line.trim() == k.to_string() {
-            at_k(workers);
+            at_k(workers, &joins_at);
         }
         err.push_str(&line);
         err.push('\n');
@@ -64,15 +83,21 @@ fn run_with(
 fn a_worker_killed_mid_loop_changes_nothing() {
     let local = local();
     assert_eq!(local.status, 0, "{}", local.stderr);
-    // A random iteration (from the clock), and the worker it hits.
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as usize;
-    for round in 0..2 {
-        let k = 2 + (seed / (round + 1)) % 18;
-        let victim = (seed + round) % 3;
+    // A random iteration, and the worker it hits.
+    let seed = seed();
+    let replay = replay(seed, "a_worker_killed_mid_loop_changes_nothing");
+    eprintln!("seed {seed} ({replay})");
+    for round in 0..2u64 {
+        let k = (2 + (seed / (round + 1)) % 18) as usize;
+        let victim = ((seed + round) % 3) as usize;
         let mut workers = Workers::start(3, 1);
         let (status, stdout, stderr) = run_and_kill(&mut workers, 3, victim, k);
-        assert_eq!((status, &stdout), (0, &local.stdout), "worker {victim} killed at iteration {k}:\n{stderr}");
-        assert!(stderr.contains("stopped answering"), "the kill at iteration {k} came too late:\n{stderr}");
+        assert_eq!(
+            (status, &stdout),
+            (0, &local.stdout),
+            "worker {victim} killed at iteration {k}; {replay}:\n{stderr}"
+        );
+        assert!(stderr.contains("stopped answering"), "the kill at iteration {k} came too late; {replay}:\n{stderr}");
     }
 }
 
@@ -88,29 +113,31 @@ fn with_no_worker_left_the_script_fails_clearly() {
 fn a_worker_stopped_with_sigterm_drains_and_changes_nothing() {
     let local = local();
     let mut workers = Workers::start(3, 1);
-    let (status, stdout, stderr) = run_with(&mut workers, 3, &[], 7, |w| w.terminate(1));
+    let (status, stdout, stderr) = run_with(&mut workers, 3, &[], 7, |w, _| w.terminate(1));
     assert_eq!((status, &stdout), (0, &local.stdout), "{stderr}");
     assert!(stderr.contains("stopped answering"), "{stderr}");
 }
 
-/// Where a run accepts joins (a free port), its `--accept-joins` flag, and an
-/// `--auth-token-file` flag for `token` (joins need the run's token, as every call does).
-fn joins(token: &str) -> (String, String, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let at = format!("127.0.0.1:{port}");
-    let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("join-token-{port}"));
+/// A run's `--accept-joins` flag (port 0: the run binds a free port and says which on
+/// stderr, which `run_with` hands to its callback), and an `--auth-token-file` flag for
+/// `token` (joins need the run's token, as every call does).
+fn joins(token: &str) -> (&'static str, String) {
+    static FILES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("join-token-{}-{n}", std::process::id()));
     std::fs::write(&file, format!("{token}\n")).unwrap();
-    (at.clone(), format!("--accept-joins={at}"), format!("--auth-token-file={}", file.display()))
+    ("--accept-joins=127.0.0.1:0", format!("--auth-token-file={}", file.display()))
 }
 
 #[test]
 fn a_worker_joining_midway_takes_partitions() {
     let local = local();
-    let (at, accept, token) = joins("join-token");
+    let (accept, token) = joins("join-token");
     let mut workers = Workers::start_with(2, 1, &[&token], &[], None);
     let mut joined: Option<Workers> = None;
-    let (status, stdout, stderr) = run_with(&mut workers, 2, &[&accept, &token], 5, |_| {
-        joined = Some(Workers::start_with(1, 1, &["--join", &at, &token], &[], None));
+    let (status, stdout, stderr) = run_with(&mut workers, 2, &[accept, &token], 5, |_, at| {
+        assert!(!at.is_empty(), "the run did not say where it accepts joins");
+        joined = Some(Workers::start_with(1, 1, &["--join", at, &token], &[], None));
         // Give the join call time to arrive before the next iterations.
         std::thread::sleep(std::time::Duration::from_millis(300));
     });
@@ -124,9 +151,9 @@ fn a_worker_joining_midway_takes_partitions() {
             .connect()
             .await
             .unwrap();
-        let attach = daphne_dist::auth::Attach::new(Some("join-token")).unwrap();
-        let mut c = daphne_dist::proto::worker_client::WorkerClient::with_interceptor(channel, attach);
-        c.info(daphne_dist::proto::InfoRequest {}).await.unwrap().into_inner().tasks
+        let attach = daphne_distributed::auth::Attach::new(Some("join-token")).unwrap();
+        let mut c = daphne_distributed::proto::worker_client::WorkerClient::with_interceptor(channel, attach);
+        c.info(daphne_distributed::proto::InfoRequest {}).await.unwrap().into_inner().tasks
     });
     assert!(tasks > 0, "the joined worker ran no task");
 }
@@ -157,7 +184,7 @@ fn a_worker_that_stops_answering_is_noticed_by_heartbeats() {
     let local = local();
     let mut workers = Workers::start_with(3, 1, &["--session-timeout=3"], &[], None);
     let started = std::time::Instant::now();
-    let (status, stdout, stderr) = run_with(&mut workers, 3, &[], 6, |w| w.freeze(2));
+    let (status, stdout, stderr) = run_with(&mut workers, 3, &[], 6, |w, _| w.freeze(2));
     assert_eq!((status, &stdout), (0, &local.stdout), "{stderr}");
     assert!(stderr.contains("stopped answering"), "{stderr}");
     // Noticed within a few heartbeats (2 s here), not by a TCP timeout of minutes.
@@ -168,10 +195,10 @@ fn a_worker_that_stops_answering_is_noticed_by_heartbeats() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             let mut c =
-                daphne_dist::proto::worker_client::WorkerClient::connect(format!("http://{}", workers.addrs[2]))
+                daphne_distributed::proto::worker_client::WorkerClient::connect(format!("http://{}", workers.addrs[2]))
                     .await
                     .unwrap();
-            c.info(daphne_dist::proto::InfoRequest {}).await.unwrap().into_inner().objects
+            c.info(daphne_distributed::proto::InfoRequest {}).await.unwrap().into_inner().objects
         })
     };
     let resumed = std::time::Instant::now();
@@ -184,12 +211,26 @@ fn a_worker_that_stops_answering_is_noticed_by_heartbeats() {
 #[test]
 fn a_worker_killed_after_a_checkpoint_is_rebuilt_from_it() {
     // Lineages are checkpointed every 32 steps: iteration 40's partitions are rebuilt from
-    // the checkpoint at 32, not from the start.
+    // the checkpoint at 32 (a lineage of some 8 pipelines), not from the start (some 40).
     let local = check(DAPHNE, &[SCRIPT, "n=45"]);
     let mut workers = Workers::start(3, 1);
-    let (status, stdout, stderr) = run_with(&mut workers, 3, &["n=45"], 40, |w| w.kill(0));
+    let (status, stdout, stderr) = run_with(&mut workers, 3, &["n=45", "--timing"], 40, |w, _| w.kill(0));
     assert_eq!((status, &stdout), (0, &local.stdout), "{stderr}");
     assert!(stderr.contains("stopped answering"), "{stderr}");
+    let timing = |key: &str| -> u64 {
+        stderr
+            .split(&format!("\"{key}\":"))
+            .nth(1)
+            .and_then(|r| r.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok())
+            .unwrap_or_else(|| panic!("--timing reports {key}:\n{stderr}"))
+    };
+    // The longest lineage run again starts after the checkpoint at 32 (the run ends at 45).
+    let depth = timing("rebuilt_depth");
+    assert!(
+        (1..=13).contains(&depth),
+        "recovery replayed a lineage of {depth} pipelines, not from the checkpoint:\n{stderr}"
+    );
+    assert!(timing("rebuilt_pipelines") >= depth, "{stderr}");
 }
 
 #[test]
@@ -198,7 +239,7 @@ fn a_worker_restarted_on_its_port_is_rebuilt_from_lineage() {
     let mut workers = Workers::start(3, 1);
     // Killed and started again on the same port at once: it answers health checks, but as
     // another instance, holding nothing.
-    let (status, stdout, stderr) = run_with(&mut workers, 3, &[], 6, |w| w.restart(1));
+    let (status, stdout, stderr) = run_with(&mut workers, 3, &[], 6, |w, _| w.restart(1));
     assert_eq!((status, &stdout), (0, &local.stdout), "{stderr}");
     assert!(stderr.contains("restarted"), "{stderr}");
 }
@@ -278,22 +319,23 @@ fn a_reset_connection_to_a_live_worker_is_retried() {
 #[test]
 fn joiners_that_do_not_serve_are_refused_without_touching_the_run() {
     let local = local();
-    let (at, accept, token) = joins("join-token");
+    let (accept, token) = joins("join-token");
     let mut workers = Workers::start_with(2, 1, &[&token], &[], None);
     let mut answers = Vec::new();
-    let (status, stdout, stderr) = run_with(&mut workers, 2, &[&accept, &token], 3, |_| {
+    let (status, stdout, stderr) = run_with(&mut workers, 2, &[accept, &token], 3, |_, at| {
         // Ten fake joiners: addresses where nothing serves. Each was queued and cost the run a
         // 3 s connect attempt; now each is probed first and refused.
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             let channel =
                 tonic::transport::Endpoint::from_shared(format!("http://{at}")).unwrap().connect().await.unwrap();
-            let attach = daphne_dist::auth::Attach::new(Some("join-token")).unwrap();
-            let mut c = daphne_dist::proto::coordinator_client::CoordinatorClient::with_interceptor(channel, attach);
+            let attach = daphne_distributed::auth::Attach::new(Some("join-token")).unwrap();
+            let mut c =
+                daphne_distributed::proto::coordinator_client::CoordinatorClient::with_interceptor(channel, attach);
             for _ in 0..10 {
                 // An address nothing serves (the listener that had it is gone).
                 let address = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
-                let r = c.join(daphne_dist::proto::JoinRequest { address }).await;
+                let r = c.join(daphne_distributed::proto::JoinRequest { address }).await;
                 answers.push(r.map(|_| ()).map_err(|s| s.code()));
             }
         });

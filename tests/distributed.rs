@@ -2,7 +2,7 @@
 //!
 //! - Every script of `tests/run/` prints the same bytes (both streams) and exits the same way
 //!   with `--distributed` on 1, 2 and 3 workers, with tiny chunks, and with both backends
-//!   (`--min-distr-cells=0`: every pipeline goes to the workers).
+//!   (`--min-distr-cells=0`: every pipeline goes to the workers, which `--timing` confirms).
 //! - Without `DISTRIBUTED_WORKERS`, `--distributed` starts its own workers.
 //! - An unreachable worker is named in an error within a few seconds (exit 3).
 //! - A worker answers garbage with errors and keeps serving.
@@ -14,8 +14,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Workers, check, check_env};
-use daphne_dist::proto::worker_client::WorkerClient;
-use daphne_dist::proto::{self, InfoRequest};
+use daphne_distributed::proto::worker_client::WorkerClient;
+use daphne_distributed::proto::{self, InfoRequest};
 
 const DAPHNE: &str = env!("CARGO_BIN_EXE_daphne");
 
@@ -34,12 +34,15 @@ fn info(addr: &str) -> proto::WorkerInfo {
 #[test]
 fn the_corpus_prints_the_same_bytes_distributed() {
     let workers = Workers::start(3, 1);
+    // The first variant also reports where its pipelines ran (`--timing`, its JSON line taken
+    // off stderr before the comparison).
     let variants: Vec<(usize, Vec<&str>)> = vec![
-        (1, vec![]),
+        (1, vec!["--timing"]),
         (2, vec![]),
         (3, vec!["--dist_backend=sync-gRPC", "--max-distr-chunk-size=64"]),
         (2, vec!["--dist_backend=async-gRPC", "--max-distr-chunk-size=7"]),
     ];
+    let on_workers = std::sync::atomic::AtomicUsize::new(0);
     let failures = common::across_the_corpus(|rel, args| {
         let local = check(DAPHNE, args);
         let mut found = Vec::new();
@@ -48,7 +51,22 @@ fn the_corpus_prints_the_same_bytes_distributed() {
             all.extend(flags);
             all.extend(args);
             let list = workers.list(*n);
-            let other = check_env(DAPHNE, &all, &[("DISTRIBUTED_WORKERS", &list)]);
+            let mut other = check_env(DAPHNE, &all, &[("DISTRIBUTED_WORKERS", &list)]);
+            if flags.contains(&"--timing") {
+                let (runs, distributed) = take_timing(&mut other);
+                // With `--min-distr-cells=0` every pipeline of the corpus goes to the workers
+                // (none has a frame or list operand), except that a pipeline that fails there
+                // runs again here to report its error exactly (the run then fails). Another
+                // one that ran here means distribution stopped happening, which the byte
+                // comparison alone cannot see.
+                let failed_here = u64::from(other.status != 0);
+                if runs.saturating_sub(distributed) > failed_here {
+                    found.push(format!("{rel}: {distributed} of {runs} pipeline runs were on a worker"));
+                }
+                if distributed > 0 {
+                    on_workers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
             if (other.status, &other.stdout, &other.stderr) != (local.status, &local.stdout, &local.stderr) {
                 found.push(format!(
                     "{rel} on {n} workers {}: status {} (local {}), stdout:\n{}--- local:\n{}stderr:\n{}--- local:\n{}",
@@ -65,6 +83,9 @@ fn the_corpus_prints_the_same_bytes_distributed() {
         found
     });
     assert!(failures.is_empty(), "{} failures:\n\n{}", failures.len(), failures.join("\n\n"));
+    // 49 scripts run pipelines today; the check above is not vacuous.
+    let on_workers = on_workers.into_inner();
+    assert!(on_workers >= 40, "only {on_workers} scripts ran a pipeline on a worker");
     // Every run freed what it stored.
     for addr in &workers.addrs {
         let i = info(addr);
@@ -127,7 +148,7 @@ fn a_worker_answers_garbage_with_errors_and_keeps_serving() {
             inline_limit: 1 << 20,
             keep_rows: true,
             vectorize: true,
-            partitioning: "STATIC".into(),
+            partitioning: proto::Partitioning::Static as i32,
             grain_rows: 1,
         };
         // Invalid IR, an unknown object, a malformed inline value.
@@ -235,6 +256,23 @@ fn compiler_options_reach_the_workers() {
         assert!(i.tasks > 0);
         assert_eq!(i.kernels > 0, compiled, "{flag}: the worker compiled {} kernels", i.kernels);
     }
+}
+
+/// Takes `--timing`'s JSON line out of a run's stderr (the last line, or the one before the
+/// error of a run that failed): (pipeline runs, runs on workers); (0, 0) when the run printed
+/// none (it failed before running).
+fn take_timing(out: &mut common::Outcome) -> (u64, u64) {
+    let Some(start) = out.stderr.rfind("{\"startup_seconds\"") else {
+        return (0, 0);
+    };
+    if start > 0 && !out.stderr[..start].ends_with('\n') {
+        return (0, 0);
+    }
+    let end = out.stderr[start..].find('\n').map_or(out.stderr.len(), |i| start + i + 1);
+    let line: String = out.stderr.drain(start..end).collect();
+    let timing = common::Outcome { status: out.status, stdout: String::new(), stderr: line };
+    let (distributed, runs) = where_run(&timing);
+    (runs, distributed)
 }
 
 /// Where pipelines ran, from `--timing`: (runs on workers, runs).

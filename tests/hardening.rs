@@ -11,14 +11,14 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{Rng, Workers, check, check_env};
-use daphne_dist::proto::worker_client::WorkerClient;
-use daphne_dist::proto::{self, InfoRequest};
+use daphne_distributed::proto::worker_client::WorkerClient;
+use daphne_distributed::proto::{self, InfoRequest};
 
 const DAPHNE: &str = env!("CARGO_BIN_EXE_daphne");
 const SCRIPT: &str = "run/distributed/resident.daph";
 
 type Client = WorkerClient<tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Attach>>;
-use daphne_dist::auth::Attach;
+use daphne_distributed::auth::Attach;
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime")
@@ -32,8 +32,8 @@ async fn client(addr: &str, session: Option<&str>) -> Client {
         attach = attach.with_session(s).unwrap();
     }
     WorkerClient::with_interceptor(channel, attach)
-        .max_decoding_message_size(daphne_dist::worker::MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(daphne_dist::worker::MAX_MESSAGE_BYTES)
+        .max_decoding_message_size(daphne_distributed::worker::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(daphne_distributed::worker::MAX_MESSAGE_BYTES)
 }
 
 fn info(addr: &str) -> proto::WorkerInfo {
@@ -59,7 +59,7 @@ fn row_sum_pipeline() -> bytes::Bytes {
 
 /// A dense f64 matrix header declaring `rows x cols` (no cells follow).
 fn declared(rows: u64, cols: u64) -> bytes::Bytes {
-    let mut b = vec![1u8, daphne_dist::codec::type_code(daphne_ir::ValueType::F64)];
+    let mut b = vec![1u8, daphne_distributed::codec::type_code(daphne_ir::ValueType::F64)];
     b.extend_from_slice(&rows.to_le_bytes());
     b.extend_from_slice(&cols.to_le_bytes());
     b.into()
@@ -74,7 +74,7 @@ fn task(pipeline: bytes::Bytes, input: bytes::Bytes, block_rows: u64, group_rows
         inline_limit: 1 << 20,
         keep_rows: true,
         vectorize: true,
-        partitioning: "STATIC".into(),
+        partitioning: proto::Partitioning::Static as i32,
         grain_rows: 1,
     }
 }
@@ -109,7 +109,7 @@ fn tasks_that_imply_unbounded_work_are_refused_at_once() {
 fn fetches_are_streamed_and_absurd_chunk_sizes_refused() {
     let workers = Workers::start(1, 1);
     let addr = workers.addrs[0].clone();
-    let session = daphne_dist::worker::fresh_session();
+    let session = daphne_distributed::worker::fresh_session();
     rt().block_on(async {
         let mut c = client(&addr, Some(&session)).await;
         // A 4 MB object.
@@ -152,7 +152,7 @@ fn fetches_are_streamed_and_absurd_chunk_sizes_refused() {
 fn stores_and_inline_inputs_share_one_memory_budget() {
     let workers = Workers::start_with(1, 1, &["--memory-limit=40M"], &[], None);
     let addr = workers.addrs[0].clone();
-    let session = daphne_dist::worker::fresh_session();
+    let session = daphne_distributed::worker::fresh_session();
     let outcomes = rt().block_on(async {
         // Six stores of 12 MB at once: each reserves its bytes at its first chunk, so only as
         // many as fit are taken.
@@ -207,7 +207,7 @@ fn stores_and_inline_inputs_share_one_memory_budget() {
 fn objects_belong_to_their_session() {
     let workers = Workers::start(1, 1);
     let addr = workers.addrs[0].clone();
-    let (a, b) = (daphne_dist::worker::fresh_session(), daphne_dist::worker::fresh_session());
+    let (a, b) = (daphne_distributed::worker::fresh_session(), daphne_distributed::worker::fresh_session());
     rt().block_on(async {
         let mut ca = client(&addr, Some(&a)).await;
         let value = declared(0, 3);
@@ -374,7 +374,7 @@ fn mutated_and_hostile_messages_of_every_kind_leave_the_worker_serving() {
     let mut valid = declared(300, 4).to_vec();
     valid.extend((0..1200).flat_map(|i| f64::from(i).to_le_bytes()));
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let session = daphne_dist::worker::fresh_session();
+    let session = daphne_distributed::worker::fresh_session();
     let started = Instant::now();
     rt().block_on(async {
         let mut c = client(&addr, Some(&session)).await;
@@ -392,7 +392,8 @@ fn mutated_and_hostile_messages_of_every_kind_leave_the_worker_serving() {
                         t.inputs = vec![input; 1 + rng.below(2) as usize];
                         t.inline_limit = size(&mut rng);
                         t.grain_rows = size(&mut rng);
-                        t.partitioning = ["STATIC", "GSS", "", "??"][rng.below(4) as usize].into();
+                        // Known schemes, unspecified, and numbers the protocol does not have.
+                        t.partitioning = [1, 3, 0, 13, -7, i32::MAX][rng.below(6) as usize];
                         c.compute(t).await.map(|_| ())
                     }
                     1 => {
@@ -436,4 +437,43 @@ fn mutated_and_hostile_messages_of_every_kind_leave_the_worker_serving() {
     assert!(i.rss_bytes < 1 << 30, "the worker grew to {} bytes", i.rss_bytes);
     eprintln!("{cases} messages in {:?}", started.elapsed());
     still_serves(&addr);
+}
+
+#[test]
+fn a_worker_served_in_process_refuses_unknown_partitioning_schemes_and_stops_on_its_token() {
+    // The test binds port 0 itself and hands the listener over: no port is picked and let go.
+    let rt = rt();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let options = daphne_distributed::worker::ServeOptions { threads: 1, ..Default::default() };
+    let served = rt.spawn(daphne_distributed::worker::serve(listener, options, async {
+        let _ = stopped.await;
+    }));
+    let mut valid = declared(300, 4).to_vec();
+    valid.extend((0..1200).flat_map(|i| f64::from(i).to_le_bytes()));
+    let b = daphne_ir::pipeline::block_rows(300) as u64;
+    // Every output inline (no worker-chosen object ids), so answers compare.
+    let ok = proto::Task { keep_rows: false, ..task(row_sum_pipeline(), valid.into(), b, b) };
+    rt.block_on(async {
+        let mut c = client(&addr, None).await;
+        for number in [0, 13, -1, i32::MAX] {
+            let mut t = ok.clone();
+            t.partitioning = number;
+            let e = c.compute(t).await.unwrap_err();
+            assert_eq!(e.code(), tonic::Code::InvalidArgument, "scheme {number}: {e:?}");
+            assert!(e.message().contains("partitioning scheme"), "scheme {number}: {e:?}");
+        }
+        // Every scheme the protocol has runs, and gives the same sums.
+        let mut answers = Vec::new();
+        for (_, p) in daphne_runtime::schedule::Partitioning::ALL {
+            let mut t = ok.clone();
+            t.partitioning = daphne_distributed::wire::partitioning(p) as i32;
+            answers.push(c.compute(t).await.unwrap_or_else(|e| panic!("{p:?}: {e:?}")).into_inner());
+        }
+        assert!(answers.windows(2).all(|w| w[0] == w[1]), "schemes disagree");
+    });
+    stop.send(()).unwrap();
+    let ended = rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), served).await });
+    assert!(matches!(ended, Ok(Ok(Ok(())))), "the worker did not stop on its token: {ended:?}");
 }

@@ -20,8 +20,6 @@ const ALLOWED: &[(&str, &str)] = &[
     ("lower", "crate"),
     // Until `FuncId` moves below `op`.
     ("ir", "op"),
-    // Until the worker's session header moves out of `worker`.
-    ("dist", "auth"),
 ];
 
 #[test]

@@ -66,16 +66,16 @@ pub struct Options {
 
 /// Runs pipelines elsewhere: the distributed runtime's side of the executor.
 pub trait Distribute: Send + Sync + std::fmt::Debug {
-    /// Runs pipeline `id` of `f` on `inputs` (remote values among them), or declines
-    /// (`None`: the executor fetches the inputs and runs it here, which also reports a failure
-    /// exactly as a local run does). Results may be remote values.
+    /// Runs pipeline `id` of `f` on `inputs` (remote values among them), or declines (the
+    /// executor fetches the inputs and runs it here, which also reports a failure exactly as a
+    /// local run does). Results may be remote values.
     fn run(
         &self,
         key: crate::pipeline::PipelineId,
         f: &Function,
         id: OpId,
         inputs: &[Value],
-    ) -> Option<Result<Vec<Value>, crate::pipeline::Failure>>;
+    ) -> crate::pipeline::Attempt;
 
     /// The results of a pipeline it declined, once computed here (it may decide that values
     /// pipelines produce are worth sending next time).
@@ -498,8 +498,12 @@ impl Executor<'_, '_> {
                 let started = std::time::Instant::now();
                 let fi = self.module.functions.iter().position(|g| std::ptr::eq(g, f)).unwrap_or(0);
                 let key = crate::pipeline::PipelineId { module: self.run, function: fi as u32, op: id };
-                let remote = self.options.remote.as_ref().and_then(|r| r.run(key, f, id, &args));
-                let distributed = remote.is_some();
+                use crate::pipeline::Attempt;
+                let remote = match &self.options.remote {
+                    Some(r) => r.run(key, f, id, &args),
+                    None => Attempt::Declined,
+                };
+                let distributed = matches!(remote, Attempt::Ran(_));
                 let args = if !distributed && args.iter().any(|a| matches!(a, Value::Remote(_))) {
                     args.into_iter().map(Value::local).collect::<Result<_, _>>().map_err(|m| self.error(f, id, m))?
                 } else {
@@ -507,8 +511,8 @@ impl Executor<'_, '_> {
                 };
                 let mut compile_seconds = 0.0;
                 let compiled = match (remote, self.options.ship_pipelines, self.options.vectorize) {
-                    (Some(done), _, _) => Some(done),
-                    (None, false, true) => {
+                    (Attempt::Ran(done), _, _) => Attempt::Ran(done),
+                    (Attempt::Declined, false, true) => {
                         if let Jit::NotMade = self.engine {
                             self.engine = match crate::engine::Engine::new(self.options.schedule) {
                                 Ok(e) => Jit::Ready(e),
@@ -523,20 +527,22 @@ impl Executor<'_, '_> {
                                     compile_seconds = k.compile_time.as_secs_f64();
                                 }
                                 match e.run(key, f, id, &args) {
-                                    crate::pipeline::Attempt::Ran(r) => Some(r.map_err(|m| (m, None))),
-                                    crate::pipeline::Attempt::Declined => None,
+                                    Attempt::Ran(r) => Attempt::Ran(r.map_err(|m| (m, None))),
+                                    Attempt::Declined => Attempt::Declined,
                                 }
                             }
-                            Jit::NotMade | Jit::Unavailable => None,
+                            Jit::NotMade | Jit::Unavailable => Attempt::Declined,
                         }
                     }
-                    _ => None,
+                    _ => Attempt::Declined,
                 };
-                let was_compiled = compiled.is_some() && !distributed;
+                let was_compiled = matches!(compiled, Attempt::Ran(_)) && !distributed;
                 let done = match compiled {
-                    Some(result) => result,
-                    None if self.options.ship_pipelines => crate::pipeline::run_shipped(&self.cx, f, id, args),
-                    None => crate::pipeline::run_on(&self.cx, f, op, args, &self.options.schedule),
+                    Attempt::Ran(result) => result,
+                    Attempt::Declined if self.options.ship_pipelines => {
+                        crate::pipeline::run_shipped(&self.cx, f, id, args)
+                    }
+                    Attempt::Declined => crate::pipeline::run_on(&self.cx, f, op, args, &self.options.schedule),
                 };
                 if self.options.timings.is_some() {
                     let t = self.timings.entry((fi, id.index())).or_insert_with(|| PipelineTiming {

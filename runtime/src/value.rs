@@ -80,7 +80,7 @@ impl Value {
 // The executor passes such a value on (to variables, calls, loops and other pipelines)
 // without touching it, and fetches it (`Remote::fetch`) when an op needs its cells: a print,
 // a kernel outside pipelines, a pipeline that runs locally. What "elsewhere" is belongs to the
-// distributed runtime (`daphne-dist`), behind `Resident`.
+// distributed runtime (`daphne-distributed`), behind `Resident`.
 
 /// The data of a remote value. Dropping the last reference lets the owner free it where it
 /// lives.

@@ -121,11 +121,11 @@ struct Cli {
     /// under `mpirun -np N`: rank 0 runs the script, the other ranks serve; a build with
     /// `--features mpi`). Without --distributed it has no effect (a warning says so).
     #[arg(long = "dist_backend", visible_alias = "dist-backend", value_name = "BACKEND", value_parser = parse_backend, help_heading = DISTRIBUTED)]
-    dist_backend: Option<daphne_dist::coordinator::Backend>,
+    dist_backend: Option<daphne_distributed::coordinator::Backend>,
 
     /// The largest message of one object sent to or fetched from a worker, in bytes (at most
     /// 64 MiB, the largest chunk a worker takes).
-    #[arg(long = "max-distr-chunk-size", value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..=daphne_dist::worker::MAX_CHUNK_BYTES), help_heading = DISTRIBUTED)]
+    #[arg(long = "max-distr-chunk-size", value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..=daphne_distributed::worker::MAX_CHUNK_BYTES), help_heading = DISTRIBUTED)]
     max_distr_chunk_size: Option<u64>,
 
     /// How workers are found: `static` (DISTRIBUTED_WORKERS, DAPHNE's model), `local`
@@ -487,8 +487,8 @@ fn parse_cli(args: Vec<std::ffi::OsString>) -> Result<(Cli, Vec<String>), clap::
     Ok((cli, warnings))
 }
 
-fn parse_backend(name: &str) -> Result<daphne_dist::coordinator::Backend, String> {
-    daphne_dist::coordinator::Backend::parse(name)
+fn parse_backend(name: &str) -> Result<daphne_distributed::coordinator::Backend, String> {
+    daphne_distributed::coordinator::Backend::parse(name)
         .ok_or_else(|| format!("unknown backend `{name}` (expected async-gRPC, sync-gRPC or MPI)"))
 }
 
@@ -540,7 +540,7 @@ fn main() -> ExitCode {
         console::eprint(w);
     }
     let distributed = cli.distributed == Some(true);
-    let status = if distributed && cli.dist_backend == Some(daphne_dist::coordinator::Backend::Mpi) {
+    let status = if distributed && cli.dist_backend == Some(daphne_distributed::coordinator::Backend::Mpi) {
         main_mpi(&cli, started)
     } else if distributed && cli.launcher.as_deref() == Some("slurm") {
         main_slurm(&cli, started)
@@ -656,7 +656,7 @@ fn history_file() -> Option<PathBuf> {
 
 /// `--launcher=slurm`: task 0 runs the script over the others, which serve until it stops them.
 fn main_slurm(cli: &Cli, started: std::time::Instant) -> ExitCode {
-    use daphne_dist::launch::{Launcher, Role, Slurm};
+    use daphne_distributed::launch::{Launcher, Role, Slurm};
     let timeout = std::time::Duration::from_secs(cli.scheduler_timeout);
     let slurm = match Slurm::from_env(cli.scheduler_file.clone(), cli.worker_port, timeout) {
         Ok(s) => s,
@@ -671,23 +671,23 @@ fn main_slurm(cli: &Cli, started: std::time::Instant) -> ExitCode {
                 Ok(rt) => rt,
                 Err(e) => return report(Err(runtime_error(format!("cannot start the worker's runtime: {e}")))),
             };
-            let token = match daphne_dist::auth::token(cli.auth_token_file.as_deref()) {
+            let token = match daphne_distributed::auth::token(cli.auth_token_file.as_deref()) {
                 Ok(t) => t,
                 Err(e) => return report(Err(runtime_error(e))),
             };
-            let options = daphne_dist::worker::ServeOptions {
+            let options = daphne_distributed::worker::ServeOptions {
                 threads,
                 stoppable: true,
                 token,
                 tls: tls_files(cli),
-                ..daphne_dist::worker::ServeOptions::default()
+                ..daphne_distributed::worker::ServeOptions::default()
             };
-            let served = rt.block_on(daphne_dist::worker::serve(
-                listen,
-                options,
-                |bound| slurm.announce(bound),
-                std::future::pending(),
-            ));
+            let served = rt.block_on(async {
+                use daphne_distributed::worker;
+                let server = worker::Server::new(worker::bind(listen).await?, options)?;
+                slurm.announce(server.local_addr())?;
+                server.serve(worker::signalled()).await
+            });
             report(served.map_err(runtime_error))
         }
         Role::Coordinator => {
@@ -697,8 +697,8 @@ fn main_slurm(cli: &Cli, started: std::time::Instant) -> ExitCode {
                 // The run ended before it reached the workers: they still wait for it.
                 let mut s = slurm.clone();
                 if let Ok((addrs, _)) = s.workers() {
-                    let token = daphne_dist::auth::token(cli.auth_token_file.as_deref()).ok().flatten();
-                    daphne_dist::link::stop_workers(addrs, token.as_deref(), &tls_files(cli));
+                    let token = daphne_distributed::auth::token(cli.auth_token_file.as_deref()).ok().flatten();
+                    daphne_distributed::link::stop_workers(addrs, token.as_deref(), &tls_files(cli));
                 }
             }
             slurm.clean_up();
@@ -722,7 +722,7 @@ fn report(result: Result<(), Failure>) -> ExitCode {
 /// `--dist_backend=MPI`: every rank runs this; rank 0 runs the script over the others.
 #[cfg(feature = "mpi")]
 fn main_mpi(cli: &Cli, started: std::time::Instant) -> ExitCode {
-    use daphne_dist::mpi;
+    use daphne_distributed::mpi;
     let universe = match mpi::initialize() {
         Ok(u) => u,
         Err(e) => return report(Err(runtime_error(e))),
@@ -746,30 +746,30 @@ fn main_mpi(cli: &Cli, started: std::time::Instant) -> ExitCode {
 #[cfg(not(feature = "mpi"))]
 fn main_mpi(_cli: &Cli, _started: std::time::Instant) -> ExitCode {
     report(Err(runtime_error(
-        "this daphne was built without the MPI backend: build it with `cargo build --release --features mpi` (needs Open MPI: apt-get install libopenmpi-dev openmpi-bin libclang-dev)".into(),
+        "this daphne was built without the MPI backend: build it with `cargo build --release --features mpi` (needs Open MPI: apt-get install libopenmpi-dev openmpi-bin libclang-dev)".to_owned(),
     )))
 }
 
 /// The TLS files of the command line.
-fn tls_files(cli: &Cli) -> daphne_dist::tls::Files {
-    daphne_dist::tls::Files { cert: cli.tls_cert.clone(), key: cli.tls_key.clone(), ca: cli.tls_ca.clone() }
+fn tls_files(cli: &Cli) -> daphne_distributed::tls::Files {
+    daphne_distributed::tls::Files { cert: cli.tls_cert.clone(), key: cli.tls_key.clone(), ca: cli.tls_ca.clone() }
 }
 
 /// A failure of the distributed set-up: a runtime error (exit 3).
-fn runtime_error(message: String) -> Failure {
+fn runtime_error(message: impl std::fmt::Display) -> Failure {
     Failure { message: format!("error: {message}\n"), status: Status::ExecutionError }
 }
 
 /// How a launcher hands the run its workers: the launcher, and a flag set once the run has
 /// connected to them.
-type Launch = (Box<dyn daphne_dist::launch::Launcher>, std::sync::Arc<std::sync::atomic::AtomicBool>);
+type Launch = (Box<dyn daphne_distributed::launch::Launcher>, std::sync::Arc<std::sync::atomic::AtomicBool>);
 
 /// Runs the script; `link` is the transport to the workers when the launcher already made it
 /// (MPI), `launch` the launcher that finds them (else DISTRIBUTED_WORKERS or local workers).
 fn run(
     cli: &Cli,
     started: std::time::Instant,
-    link: Option<Box<dyn daphne_dist::link::Link>>,
+    link: Option<Box<dyn daphne_distributed::link::Link>>,
     launch: Option<Launch>,
 ) -> Result<(), Failure> {
     let parse_start = std::time::Instant::now();
@@ -851,6 +851,8 @@ fn run(
                     "broadcast_seconds": t.broadcast_seconds,
                     "fetched_bytes": t.fetched_bytes,
                     "fetch_seconds": t.fetch_seconds,
+                    "rebuilt_pipelines": t.rebuilt,
+                    "rebuilt_depth": t.rebuilt_depth,
                 })
             )
         });
@@ -914,7 +916,7 @@ fn exec_options(
 /// them on to the cluster). Dropping the progress line erases it.
 fn track(
     cli: &Cli,
-    cluster: Option<std::sync::Arc<daphne_dist::coordinator::Cluster>>,
+    cluster: Option<std::sync::Arc<daphne_distributed::coordinator::Cluster>>,
 ) -> (Option<std::sync::Arc<dyn daphne_runtime::exec::Distribute>>, Option<daphne::progress::Progress>) {
     if cli.quiet || !std::io::stderr().is_terminal() {
         return (cluster.map(|c| c as std::sync::Arc<dyn daphne_runtime::exec::Distribute>), None);
@@ -927,14 +929,14 @@ fn track(
 fn connect(
     cli: &Cli,
     schedule: &Schedule,
-    link: Option<Box<dyn daphne_dist::link::Link>>,
+    link: Option<Box<dyn daphne_distributed::link::Link>>,
     launch: Option<Launch>,
-) -> Result<std::sync::Arc<daphne_dist::coordinator::Cluster>, Failure> {
-    use daphne_dist::{coordinator, launch};
+) -> Result<std::sync::Arc<daphne_distributed::coordinator::Cluster>, Failure> {
+    use daphne_distributed::{coordinator, launch};
     let mut options = coordinator::Options {
         backend: cli.dist_backend.unwrap_or_default(),
         vectorize: !cli.no_vec,
-        partitioning: format!("{:?}", schedule.partitioning).to_ascii_uppercase(),
+        partitioning: schedule.partitioning,
         grain_rows: schedule.grain_rows,
         ..coordinator::Options::default()
     };
@@ -947,7 +949,7 @@ fn connect(
     if let Some(link) = link {
         return Ok(std::sync::Arc::new(coordinator::Cluster::over(link, options, None)));
     }
-    options.token = daphne_dist::auth::token(cli.auth_token_file.as_deref()).map_err(runtime_error)?;
+    options.token = daphne_distributed::auth::token(cli.auth_token_file.as_deref()).map_err(runtime_error)?;
     options.heartbeat = std::time::Duration::from_secs_f64(cli.heartbeat_timeout.clamp(0.01, 3600.0));
     options.tls = tls_files(cli);
     let (mut launcher, connected): Launch = match launch {
@@ -956,14 +958,14 @@ fn connect(
             let chosen: Box<dyn launch::Launcher> = match (cli.launcher.as_deref(), launch::from_env()) {
                 (Some("static"), None) => {
                     return Err(runtime_error(
-                        "--launcher=static needs DISTRIBUTED_WORKERS=host:port,host:port".into(),
+                        "--launcher=static needs DISTRIBUTED_WORKERS=host:port,host:port".to_owned(),
                     ));
                 }
                 (Some("static") | None, Some(addrs)) => Box::new(launch::StaticList(addrs)),
                 _ => {
                     let n = cli.local_workers.unwrap_or(2) as usize;
                     // Workers of this run only: a fresh token unless the user gave one.
-                    let token = options.token.get_or_insert_with(daphne_dist::auth::fresh).clone();
+                    let token = options.token.get_or_insert_with(daphne_distributed::auth::fresh).clone();
                     Box::new(launch::Local {
                         workers: n,
                         threads: (daphne_runtime::exec::default_threads() / n).max(1),
@@ -982,7 +984,7 @@ fn connect(
     if let Some(at) = cli.accept_joins {
         if token.is_none() && !cli.insecure {
             return Err(runtime_error(
-                "--accept-joins needs an auth token (--auth-token-file or DAPHNE_AUTH_TOKEN, the same the workers have): anyone who reaches the port could join the run. Give --insecure to accept joins without one".into(),
+                "--accept-joins needs an auth token (--auth-token-file or DAPHNE_AUTH_TOKEN, the same the workers have): anyone who reaches the port could join the run. Give --insecure to accept joins without one".to_owned(),
             ));
         }
         let bound = cluster.accept_joins(at, token).map_err(runtime_error)?;

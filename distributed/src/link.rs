@@ -11,6 +11,7 @@ use daphne_runtime::value::Value;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::codec;
+use crate::error::{Call, Error};
 use crate::proto::worker_client::WorkerClient;
 use crate::proto::{FetchRequest, FreeRequest, InfoRequest, StopRequest, Task, TaskResult, WorkerInfo};
 use crate::worker::MAX_MESSAGE_BYTES;
@@ -19,12 +20,14 @@ use crate::worker::MAX_MESSAGE_BYTES;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Why a call failed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CallError {
     /// The pipeline itself failed on the worker (running it locally reports the error).
+    #[error("{0}")]
     Pipeline(String),
     /// The worker or the network failed, or the worker refused the request.
-    Worker(String),
+    #[error(transparent)]
+    Worker(Error),
 }
 
 /// The worker protocol over one transport. Calls to several workers run concurrently where
@@ -36,25 +39,25 @@ pub trait Link: Send + Sync {
     fn name(&self, w: usize) -> String;
     /// Stores each value under its id on its worker, in chunks of at most `max_chunk` bytes;
     /// the bytes sent per object.
-    fn store(&self, objects: Vec<(usize, u64, Value)>, max_chunk: usize) -> Result<Vec<u64>, String>;
+    fn store(&self, objects: Vec<(usize, u64, Value)>, max_chunk: usize) -> Result<Vec<u64>, Error>;
     /// Stores one value under one id on every worker (MPI: a collective broadcast).
-    fn broadcast(&self, id: u64, value: Value, max_chunk: usize) -> Result<u64, String> {
+    fn broadcast(&self, id: u64, value: Value, max_chunk: usize) -> Result<u64, Error> {
         let objects = (0..self.workers()).map(|w| (w, id, value.clone())).collect();
         Ok(self.store(objects, max_chunk)?.into_iter().sum())
     }
     /// Runs tasks, one per (distinct) worker.
     fn compute(&self, tasks: Vec<(usize, Task)>) -> Vec<Result<TaskResult, CallError>>;
     /// Fetches objects; their encoded segments.
-    fn fetch(&self, objects: &[(usize, u64)], max_chunk: usize) -> Result<Vec<Vec<Bytes>>, String>;
+    fn fetch(&self, objects: &[(usize, u64)], max_chunk: usize) -> Result<Vec<Vec<Bytes>>, Error>;
     /// Frees objects; `wait` for the answers (else sent in the background).
     fn free(&self, objects: Vec<(usize, Vec<u64>)>, wait: bool);
     /// Every worker's info.
-    fn info(&self) -> Result<Vec<WorkerInfo>, String>;
+    fn info(&self) -> Result<Vec<WorkerInfo>, Error>;
     /// Stops the workers (those started for this run).
     fn stop(&self) {}
     /// Adds a worker that joined (its index).
-    fn add(&self, addr: &str) -> Result<usize, String> {
-        Err(format!("this transport takes no new workers ({addr} asked to join)"))
+    fn add(&self, addr: &str) -> Result<usize, Error> {
+        Err(Error::NoJoins(addr.to_owned()))
     }
     /// Which of `workers` answer a health check within `timeout`: each one's instance (a new
     /// instance at the same address is a restarted worker, holding nothing), `None` when it
@@ -93,7 +96,7 @@ impl Backend {
     }
 }
 
-type Job<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send>>;
+type Job<T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>;
 
 /// A worker client whose calls carry the auth token.
 type Client = WorkerClient<tonic::service::interceptor::InterceptedService<Channel, crate::auth::Attach>>;
@@ -128,7 +131,7 @@ impl GrpcLink {
         token: Option<&str>,
         tls: &crate::tls::Files,
         heartbeat: Duration,
-    ) -> Result<GrpcLink, String> {
+    ) -> Result<GrpcLink, Error> {
         let attach = crate::auth::Attach::new(token)?.with_session(&crate::worker::fresh_session())?;
         let tls = tls.client()?;
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -136,7 +139,7 @@ impl GrpcLink {
             .thread_name("daphne-coordinator")
             .enable_all()
             .build()
-            .map_err(|e| format!("cannot start the coordinator's runtime: {e}"))?;
+            .map_err(|e| Error::Start { what: "the coordinator's runtime", cause: e.to_string() })?;
         let tried = rt.block_on(async {
             let calls: Vec<_> = addrs
                 .iter()
@@ -144,7 +147,7 @@ impl GrpcLink {
                 .collect();
             let mut out = Vec::with_capacity(calls.len());
             for c in calls {
-                out.push(c.await.unwrap_or_else(|e| Err(e.to_string())));
+                out.push(c.await.unwrap_or_else(|e| Err(Error::Panicked(e.to_string()))));
             }
             out
         });
@@ -157,7 +160,7 @@ impl GrpcLink {
             }
         }
         if clients.is_empty() {
-            return Err(errors.join("; "));
+            return Err(Error::Unreached(errors));
         }
         for e in &errors {
             daphne_runtime::console::eprint(&format!(
@@ -182,7 +185,7 @@ impl GrpcLink {
     }
 
     /// Runs jobs (one per worker call) by the backend; results in job order.
-    fn each<T: Send + 'static>(&self, jobs: Vec<Job<T>>) -> Vec<Result<T, String>> {
+    fn each<T: Send + 'static>(&self, jobs: Vec<Job<T>>) -> Vec<Result<T, Error>> {
         if jobs.len() == 1 {
             return jobs.into_iter().map(|j| self.rt.block_on(j)).collect();
         }
@@ -193,7 +196,7 @@ impl GrpcLink {
                     let threads: Vec<_> = jobs.into_iter().map(|j| s.spawn(move || handle.block_on(j))).collect();
                     threads
                         .into_iter()
-                        .map(|t| t.join().unwrap_or_else(|_| Err("a worker call panicked".to_owned())))
+                        .map(|t| t.join().unwrap_or_else(|_| Err(Error::Panicked("a worker call panicked".into()))))
                         .collect()
                 })
             }
@@ -201,7 +204,7 @@ impl GrpcLink {
                 let handles: Vec<_> = jobs.into_iter().map(tokio::spawn).collect();
                 let mut out = Vec::with_capacity(handles.len());
                 for h in handles {
-                    out.push(h.await.unwrap_or_else(|e| Err(format!("a worker call failed: {e}"))));
+                    out.push(h.await.unwrap_or_else(|e| Err(Error::Panicked(format!("a worker call failed: {e}")))));
                 }
                 out
             }),
@@ -218,7 +221,7 @@ impl Link for GrpcLink {
         self.workers.read().unwrap_or_else(|e| e.into_inner()).get(w).map(|(_, a)| a.clone()).unwrap_or_default()
     }
 
-    fn add(&self, addr: &str) -> Result<usize, String> {
+    fn add(&self, addr: &str) -> Result<usize, Error> {
         let (client, _) =
             self.rt.block_on(connect_one(addr.to_owned(), self.attach.clone(), self.tls.clone(), self.heartbeat))?;
         let mut workers = self.workers.write().unwrap_or_else(|e| e.into_inner());
@@ -226,7 +229,7 @@ impl Link for GrpcLink {
         Ok(workers.len() - 1)
     }
 
-    fn store(&self, objects: Vec<(usize, u64, Value)>, max: usize) -> Result<Vec<u64>, String> {
+    fn store(&self, objects: Vec<(usize, u64, Value)>, max: usize) -> Result<Vec<u64>, Error> {
         let jobs: Vec<Job<u64>> = objects
             .into_iter()
             .map(|(w, id, value)| {
@@ -239,7 +242,7 @@ impl Link for GrpcLink {
                     c.store(tokio_stream::iter(crate::chunks(id, segments, crate::chunk_size(n, max))))
                         .await
                         .map(|_| n)
-                        .map_err(|s| format!("distributed worker {addr}: storing an input failed: {}", s.message()))
+                        .map_err(|s| Error::Call { worker: addr, call: Call::Store, message: s.message().to_owned() })
                 }) as Job<u64>
             })
             .collect();
@@ -247,40 +250,32 @@ impl Link for GrpcLink {
     }
 
     fn compute(&self, tasks: Vec<(usize, Task)>) -> Vec<Result<TaskResult, CallError>> {
-        // A pipeline failure is marked with a leading NUL, as jobs return strings.
-        let jobs: Vec<Job<TaskResult>> = tasks
+        let jobs: Vec<Job<Result<TaskResult, CallError>>> = tasks
             .into_iter()
             .map(|(w, task)| {
                 let (mut c, addr) = self.client(w);
                 Box::pin(async move {
-                    c.compute(task).await.map(tonic::Response::into_inner).map_err(|s| {
+                    Ok(c.compute(task).await.map(tonic::Response::into_inner).map_err(|s| {
                         if s.code() == tonic::Code::Aborted {
-                            format!("\u{0}{}", s.message())
+                            CallError::Pipeline(s.message().to_owned())
                         } else {
-                            format!("distributed worker {addr}: {}", s.message())
+                            CallError::Worker(Error::Task { worker: addr, message: s.message().to_owned() })
                         }
-                    })
+                    }))
                 }) as Job<_>
             })
             .collect();
-        self.each(jobs)
-            .into_iter()
-            .map(|r| {
-                r.map_err(|e| match e.strip_prefix('\u{0}') {
-                    Some(m) => CallError::Pipeline(m.to_owned()),
-                    None => CallError::Worker(e),
-                })
-            })
-            .collect()
+        self.each(jobs).into_iter().map(|r| r.map_err(CallError::Worker).and_then(|r| r)).collect()
     }
 
-    fn fetch(&self, objects: &[(usize, u64)], max: usize) -> Result<Vec<Vec<Bytes>>, String> {
+    fn fetch(&self, objects: &[(usize, u64)], max: usize) -> Result<Vec<Vec<Bytes>>, Error> {
         let jobs: Vec<Job<Vec<Bytes>>> = objects
             .iter()
             .map(|&(w, id)| {
                 let (mut c, addr) = self.client(w);
                 Box::pin(async move {
-                    let failed = |m: &str| format!("distributed worker {addr}: fetching a result failed: {m}");
+                    let failed =
+                        |m: &str| Error::Call { worker: addr.clone(), call: Call::Fetch, message: m.to_owned() };
                     let mut stream = c
                         .fetch(FetchRequest { object: id, max_chunk_bytes: max as u64 })
                         .await
@@ -380,7 +375,7 @@ impl Link for GrpcLink {
         let _ = self.each(jobs);
     }
 
-    fn info(&self) -> Result<Vec<WorkerInfo>, String> {
+    fn info(&self) -> Result<Vec<WorkerInfo>, Error> {
         let jobs: Vec<Job<WorkerInfo>> = (0..self.workers())
             .map(|w| {
                 let (mut c, addr) = self.client(w);
@@ -388,7 +383,7 @@ impl Link for GrpcLink {
                     c.info(InfoRequest {})
                         .await
                         .map(tonic::Response::into_inner)
-                        .map_err(|s| format!("worker {addr}: {}", s.message()))
+                        .map_err(|s| Error::Info { worker: addr, message: s.message().to_owned() })
                 }) as Job<_>
             })
             .collect();
@@ -422,14 +417,16 @@ async fn connect_one(
     attach: crate::auth::Attach,
     tls: Option<tonic::transport::ClientTlsConfig>,
     heartbeat: Duration,
-) -> Result<(Client, Duration), String> {
+) -> Result<(Client, Duration), Error> {
     let addr = addr.as_str();
-    let unreachable = |e: &dyn std::fmt::Display| {
-        format!("cannot reach distributed worker {addr} (within {} s): {e}", CONNECT_TIMEOUT.as_secs())
+    let unreachable = |e: &dyn std::fmt::Display| Error::Unreachable {
+        addr: addr.to_owned(),
+        seconds: CONNECT_TIMEOUT.as_secs(),
+        cause: e.to_string(),
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
-        .map_err(|e| format!("`{addr}` is not a worker address (host:port): {e}"))?;
+        .map_err(|e| Error::NotAnAddress { addr: addr.to_owned(), cause: e.to_string() })?;
     if let Some(tls) = tls {
         endpoint = endpoint.tls_config(tls).map_err(|e| unreachable(&source_chain(&e)))?;
     }
@@ -462,7 +459,7 @@ async fn connect_one(
 }
 
 /// Whether the worker at `addr` serves calls with `token` (within `CONNECT_TIMEOUT`).
-pub async fn probe(addr: &str, token: Option<&str>, tls: &crate::tls::Files) -> Result<(), String> {
+pub async fn probe(addr: &str, token: Option<&str>, tls: &crate::tls::Files) -> Result<(), Error> {
     let attach = crate::auth::Attach::new(token)?;
     connect_one(addr.to_owned(), attach, tls.client()?, CONNECT_TIMEOUT).await.map(|_| ())
 }

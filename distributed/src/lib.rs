@@ -2,7 +2,7 @@
 //!
 //! - `worker.rs`: the gRPC service a `daphne-worker` process offers (store, compute, fetch,
 //!   free, info).
-//! - `coordinator.rs`: the executor's side (`exec::Distribute`): splits a pipeline's rows over
+//! - `coordinator/`: the executor's side (`exec::Distribute`): splits a pipeline's rows over
 //!   the workers so that every worker's part is a run of whole subtrees of the canonical fold
 //!   (`daphne_ir::pipeline::partition`), ships inputs once (cached by identity), keeps row
 //!   outputs on the workers as remote values, folds the workers' results in the canonical order.
@@ -10,7 +10,8 @@
 //!   on loopback for the run.
 //! - `link.rs`: the coordinator's transport (`Link`): gRPC, or MPI ranks (`mpi.rs`, feature
 //!   `mpi`).
-//! - `codec.rs`: the wire form of values.
+//! - `codec.rs`: the wire form of values; `wire.rs`: the protocol's typed fields.
+//! - `error.rs`: the crate's errors (`Error`; a worker's `Refusal`).
 //!
 //! Architecture Invariant: a distributed run prints the same bytes as a local one: workers cut
 //! their rows by the global block size and return one result per aligned group of blocks, and
@@ -20,12 +21,16 @@ pub mod auth;
 pub mod codec;
 pub mod conn;
 pub mod coordinator;
+pub mod error;
 pub mod launch;
 pub mod link;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 pub mod tls;
+pub mod wire;
 pub mod worker;
+
+pub use error::{Error, Refusal};
 
 /// The generated protocol (`proto/worker.proto`).
 #[allow(clippy::all, clippy::pedantic, missing_docs)]

@@ -3,6 +3,7 @@
 //! that CA signed); the coordinator verifies workers with `--tls-ca` (and presents
 //! `--tls-cert`/`--tls-key` when given).
 
+use crate::error::Error;
 use std::path::{Path, PathBuf};
 
 use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
@@ -15,8 +16,8 @@ pub struct Files {
     pub ca: Option<PathBuf>,
 }
 
-fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read the TLS {what} {}: {e}", path.display()))
+fn read(path: &Path, what: &str) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| Error::Config(format!("cannot read the TLS {what} {}: {e}", path.display())))
 }
 
 impl Files {
@@ -25,20 +26,22 @@ impl Files {
         self.cert.is_some() || self.key.is_some() || self.ca.is_some()
     }
 
-    fn identity(&self) -> Result<Option<Identity>, String> {
+    fn identity(&self) -> Result<Option<Identity>, Error> {
         match (&self.cert, &self.key) {
             (Some(c), Some(k)) => Ok(Some(Identity::from_pem(read(c, "certificate")?, read(k, "key")?))),
             (None, None) => Ok(None),
-            _ => Err("--tls-cert and --tls-key go together".into()),
+            _ => Err(Error::Config("--tls-cert and --tls-key go together".into())),
         }
     }
 
     /// A worker's server configuration, if TLS was asked for.
-    pub fn server(&self) -> Result<Option<ServerTlsConfig>, String> {
+    pub fn server(&self) -> Result<Option<ServerTlsConfig>, Error> {
         if !self.any() {
             return Ok(None);
         }
-        let identity = self.identity()?.ok_or("a worker serving TLS needs --tls-cert and --tls-key")?;
+        let identity = self
+            .identity()?
+            .ok_or_else(|| Error::Config("a worker serving TLS needs --tls-cert and --tls-key".into()))?;
         let mut config = ServerTlsConfig::new().identity(identity);
         if let Some(ca) = &self.ca {
             config = config.client_ca_root(Certificate::from_pem(read(ca, "CA certificate")?));
@@ -47,11 +50,14 @@ impl Files {
     }
 
     /// The coordinator's client configuration, if TLS was asked for.
-    pub fn client(&self) -> Result<Option<ClientTlsConfig>, String> {
+    pub fn client(&self) -> Result<Option<ClientTlsConfig>, Error> {
         if !self.any() {
             return Ok(None);
         }
-        let ca = self.ca.as_ref().ok_or("a coordinator using TLS needs --tls-ca to verify its workers")?;
+        let ca = self
+            .ca
+            .as_ref()
+            .ok_or_else(|| Error::Config("a coordinator using TLS needs --tls-ca to verify its workers".into()))?;
         let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(ca, "CA certificate")?));
         if let Some(identity) = self.identity()? {
             config = config.identity(identity);

@@ -2,22 +2,26 @@
 //! their own coordinators can run code on them. The token comes from `--auth-token-file` or
 //! `DAPHNE_AUTH_TOKEN`; local workers started for a run get a fresh random one.
 
+use crate::error::Error;
 use std::sync::Arc;
 
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::{Request, Status};
 
+/// The header that names a call's session (`worker::Session`).
+pub const SESSION_HEADER: &str = "daphne-session";
+
 /// The variable that holds the token when no file is given.
 pub const TOKEN_VAR: &str = "DAPHNE_AUTH_TOKEN";
 
 /// The token of this process: the file's first line, else `DAPHNE_AUTH_TOKEN`, else none.
-pub fn token(file: Option<&std::path::Path>) -> Result<Option<String>, String> {
+pub fn token(file: Option<&std::path::Path>) -> Result<Option<String>, Error> {
     if let Some(path) = file {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("cannot read the token file {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("cannot read the token file {}: {e}", path.display())))?;
         let t = text.lines().next().unwrap_or("").trim().to_owned();
         if t.is_empty() {
-            return Err(format!("the token file {} is empty", path.display()));
+            return Err(Error::Config(format!("the token file {} is empty", path.display())));
         }
         return check(t);
     }
@@ -27,11 +31,11 @@ pub fn token(file: Option<&std::path::Path>) -> Result<Option<String>, String> {
     }
 }
 
-fn check(t: String) -> Result<Option<String>, String> {
+fn check(t: String) -> Result<Option<String>, Error> {
     if t.bytes().all(|b| b.is_ascii_graphic()) {
         Ok(Some(t))
     } else {
-        Err("an auth token must be printable ASCII without spaces".into())
+        Err(Error::Config("an auth token must be printable ASCII without spaces".into()))
     }
 }
 
@@ -58,17 +62,17 @@ pub struct Attach {
 }
 
 impl Attach {
-    pub fn new(token: Option<&str>) -> Result<Attach, String> {
+    pub fn new(token: Option<&str>) -> Result<Attach, Error> {
         let token = token
             .map(|t| format!("Bearer {t}").parse::<MetadataValue<Ascii>>())
             .transpose()
-            .map_err(|_| "an auth token must be printable ASCII".to_owned())?;
+            .map_err(|_| Error::Config("an auth token must be printable ASCII".into()))?;
         Ok(Attach { token, session: None })
     }
 
     /// The same, naming `session` (`worker::fresh_session`) on every call.
-    pub fn with_session(mut self, session: &str) -> Result<Attach, String> {
-        self.session = Some(session.parse().map_err(|_| "a session must be printable ASCII".to_owned())?);
+    pub fn with_session(mut self, session: &str) -> Result<Attach, Error> {
+        self.session = Some(session.parse().map_err(|_| Error::Config("a session must be printable ASCII".into()))?);
         Ok(self)
     }
 }
@@ -79,7 +83,7 @@ impl tonic::service::Interceptor for Attach {
             request.metadata_mut().insert("authorization", v.clone());
         }
         if let Some(v) = &self.session {
-            request.metadata_mut().insert(crate::worker::SESSION_HEADER, v.clone());
+            request.metadata_mut().insert(SESSION_HEADER, v.clone());
         }
         Ok(request)
     }

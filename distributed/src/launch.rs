@@ -1,6 +1,7 @@
 //! Where workers come from: a list of addresses (`DISTRIBUTED_WORKERS`, DAPHNE's variable), or
 //! worker processes started on loopback for this run and stopped at its end.
 
+use crate::error::Error;
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -34,8 +35,8 @@ impl std::fmt::Debug for LocalWorkers {
 
 /// The command that starts a local worker: the running executable in worker mode (`daphne
 /// worker`), so a `daphne` serves as its own workers wherever it was installed.
-pub fn worker_command() -> Result<Command, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find the running executable: {e}"))?;
+pub fn worker_command() -> Result<Command, Error> {
+    let exe = std::env::current_exe().map_err(|e| Error::Config(format!("cannot find the running executable: {e}")))?;
     let mut cmd = Command::new(exe);
     cmd.arg("worker");
     Ok(cmd)
@@ -43,9 +44,9 @@ pub fn worker_command() -> Result<Command, String> {
 
 /// Starts `n` workers on 127.0.0.1 with free ports, each with `threads` threads.
 /// They get `token` (by the environment, not the command line other users can read).
-pub fn start_local(n: usize, threads: usize, token: Option<&str>) -> Result<LocalWorkers, String> {
+pub fn start_local(n: usize, threads: usize, token: Option<&str>) -> Result<LocalWorkers, Error> {
     let mut workers = LocalWorkers { children: Vec::new(), addrs: Vec::new() };
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<String, String>)>();
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<String, Error>)>();
     for i in 0..n {
         let mut cmd = worker_command()?;
         match token {
@@ -60,7 +61,7 @@ pub fn start_local(n: usize, threads: usize, token: Option<&str>) -> Result<Loca
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| format!("cannot start a local worker ({:?}): {e}", cmd.get_program()))?;
+            .map_err(|e| Error::Config(format!("cannot start a local worker ({:?}): {e}", cmd.get_program())))?;
         let stdout = child.stdout.take();
         workers.children.push(child);
         let tx = tx.clone();
@@ -70,9 +71,9 @@ pub fn start_local(n: usize, threads: usize, token: Option<&str>) -> Result<Loca
             let first = match lines.next() {
                 Some(Ok(line)) => match line.strip_prefix(STARTED) {
                     Some(addr) => Ok(addr.trim().to_owned()),
-                    None => Err(format!("a local worker printed `{line}` instead of its address")),
+                    None => Err(Error::Config(format!("a local worker printed `{line}` instead of its address"))),
                 },
-                _ => Err("a local worker exited before it served".to_owned()),
+                _ => Err(Error::Config("a local worker exited before it served".into())),
             };
             let _ = tx.send((i, first));
             // Keep draining what the worker prints, so it never blocks on a full pipe.
@@ -86,7 +87,9 @@ pub fn start_local(n: usize, threads: usize, token: Option<&str>) -> Result<Loca
         match rx.recv_timeout(left) {
             Ok((i, Ok(addr))) => addrs[i] = addr,
             Ok((_, Err(e))) => return Err(e),
-            Err(_) => return Err(format!("local workers did not start within {} s", START_TIMEOUT.as_secs())),
+            Err(_) => {
+                return Err(Error::Config(format!("local workers did not start within {} s", START_TIMEOUT.as_secs())));
+            }
         }
     }
     workers.addrs = addrs;
@@ -128,9 +131,9 @@ pub trait Launcher {
     fn role(&self) -> Role;
     /// Coordinator: the workers' addresses once they serve, and the processes started for
     /// them (stopped when dropped).
-    fn workers(&mut self) -> Result<(Vec<String>, Option<LocalWorkers>), String>;
+    fn workers(&mut self) -> Result<(Vec<String>, Option<LocalWorkers>), Error>;
     /// Worker: announces the address it serves on.
-    fn announce(&self, _bound: std::net::SocketAddr) -> Result<(), String> {
+    fn announce(&self, _bound: std::net::SocketAddr) -> Result<(), Error> {
         Ok(())
     }
     /// Whether the coordinator stops the workers when the run ends (they were started for it).
@@ -149,7 +152,7 @@ impl Launcher for StaticList {
     fn role(&self) -> Role {
         Role::Coordinator
     }
-    fn workers(&mut self) -> Result<(Vec<String>, Option<LocalWorkers>), String> {
+    fn workers(&mut self) -> Result<(Vec<String>, Option<LocalWorkers>), Error> {
         Ok((self.0.clone(), None))
     }
 }
@@ -168,7 +171,7 @@ impl Launcher for Local {
     fn role(&self) -> Role {
         Role::Coordinator
     }
-    fn workers(&mut self) -> Result<(Vec<String>, Option<LocalWorkers>), String> {
+    fn workers(&mut self) -> Result<(Vec<String>, Option<LocalWorkers>), Error> {
         let local = start_local(self.workers, self.threads, self.token.as_deref())?;
         Ok((local.addrs.clone(), Some(local)))
     }
@@ -192,22 +195,22 @@ pub struct Slurm {
 
 impl Slurm {
     /// The launcher of this task, from the variables Slurm sets.
-    pub fn from_env(scheduler_file: Option<std::path::PathBuf>, port: u16, timeout: Duration) -> Result<Slurm, String> {
+    pub fn from_env(scheduler_file: Option<std::path::PathBuf>, port: u16, timeout: Duration) -> Result<Slurm, Error> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        let number = |k: &str| -> Result<usize, String> {
+        let number = |k: &str| -> Result<usize, Error> {
             let v = var(k).ok_or_else(|| {
-                format!("--launcher=slurm needs {k} (and SLURM_PROCID, SLURM_NTASKS): run it with srun inside a Slurm allocation")
+                Error::Config(format!("--launcher=slurm needs {k} (and SLURM_PROCID, SLURM_NTASKS): run it with srun inside a Slurm allocation"))
             })?;
-            v.trim().parse().map_err(|_| format!("{k}={v} is not a number"))
+            v.trim().parse().map_err(|_| Error::Config(format!("{k}={v} is not a number")))
         };
         let (procid, ntasks) = (number("SLURM_PROCID")?, number("SLURM_NTASKS")?);
         if ntasks < 2 {
-            return Err(format!(
+            return Err(Error::Config(format!(
                 "--launcher=slurm needs at least 2 tasks (task 0 runs the script, the others serve), but SLURM_NTASKS={ntasks}"
-            ));
+            )));
         }
         if procid >= ntasks {
-            return Err(format!("SLURM_PROCID={procid} is not below SLURM_NTASKS={ntasks}"));
+            return Err(Error::Config(format!("SLURM_PROCID={procid} is not below SLURM_NTASKS={ntasks}")));
         }
         let nodes = match var("SLURM_STEP_NODELIST").or_else(|| var("SLURM_JOB_NODELIST")) {
             Some(list) => {
@@ -221,9 +224,9 @@ impl Slurm {
             }
             None if scheduler_file.is_some() => vec!["localhost".to_owned(); ntasks],
             None => {
-                return Err(
-                    "--launcher=slurm without --scheduler-file needs SLURM_STEP_NODELIST to find the workers".into()
-                );
+                return Err(Error::Config(
+                    "--launcher=slurm without --scheduler-file needs SLURM_STEP_NODELIST to find the workers".into(),
+                ));
             }
         };
         Ok(Slurm { procid, ntasks, nodes, scheduler_file, port, timeout })
@@ -250,7 +253,7 @@ impl Launcher for Slurm {
         Role::Worker { listen: std::net::SocketAddr::from(([0, 0, 0, 0], port)) }
     }
 
-    fn workers(&mut self) -> Result<(Vec<String>, Option<LocalWorkers>), String> {
+    fn workers(&mut self) -> Result<(Vec<String>, Option<LocalWorkers>), Error> {
         let deadline = std::time::Instant::now() + self.timeout;
         let tasks: Vec<usize> = (1..self.ntasks).collect();
         let addrs: Vec<String> = match &self.scheduler_file {
@@ -272,12 +275,12 @@ impl Launcher for Slurm {
                     if std::time::Instant::now() >= deadline {
                         let missing: Vec<String> =
                             found.iter().zip(&tasks).filter(|(s, _)| s.is_none()).map(|(_, t)| t.to_string()).collect();
-                        return Err(format!(
+                        return Err(Error::Config(format!(
                             "the workers of tasks {} did not announce themselves beside the scheduler file {} within {} s (--scheduler-timeout)",
                             missing.join(", "),
                             file.display(),
                             self.timeout.as_secs()
-                        ));
+                        )));
                     }
                     std::thread::sleep(Duration::from_millis(50));
                 }
@@ -298,10 +301,10 @@ impl Launcher for Slurm {
                     break;
                 }
                 if std::time::Instant::now() >= deadline {
-                    return Err(format!(
+                    return Err(Error::Config(format!(
                         "the worker {addr} did not start serving within {} s (--scheduler-timeout)",
                         self.timeout.as_secs()
-                    ));
+                    )));
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -309,7 +312,7 @@ impl Launcher for Slurm {
         Ok((addrs, None))
     }
 
-    fn announce(&self, bound: std::net::SocketAddr) -> Result<(), String> {
+    fn announce(&self, bound: std::net::SocketAddr) -> Result<(), Error> {
         let Some(path) = self.announcement(self.procid) else { return Ok(()) };
         // The node's name as Slurm knows it (the node list is what the coordinator can resolve).
         let host = std::env::var("SLURMD_NODENAME").unwrap_or_else(|_| self.nodes[self.procid].clone());
@@ -317,7 +320,7 @@ impl Launcher for Slurm {
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         std::fs::write(&tmp, format!("{addr}\n"))
             .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| format!("cannot announce this worker in {}: {e}", path.display()))
+            .map_err(|e| Error::Config(format!("cannot announce this worker in {}: {e}", path.display())))
     }
 
     fn stops_workers(&self) -> bool {
@@ -342,8 +345,8 @@ impl Slurm {
 }
 
 /// Slurm's host list syntax: `node[01-03,7],gpu1` is node01, node02, node03, node7, gpu1.
-pub fn expand_hostlist(list: &str) -> Result<Vec<String>, String> {
-    let bad = || format!("`{list}` is not a Slurm host list");
+pub fn expand_hostlist(list: &str) -> Result<Vec<String>, Error> {
+    let bad = || Error::Config(format!("`{list}` is not a Slurm host list"));
     let mut out = Vec::new();
     let mut rest = list.trim();
     while !rest.is_empty() {
@@ -386,8 +389,8 @@ pub fn expand_hostlist(list: &str) -> Result<Vec<String>, String> {
 }
 
 /// Slurm's tasks per node: `2(x3),1` is 2, 2, 2, 1.
-pub fn tasks_per_node(spec: &str) -> Result<Vec<usize>, String> {
-    let bad = || format!("`{spec}` is not a Slurm tasks-per-node list");
+pub fn tasks_per_node(spec: &str) -> Result<Vec<usize>, Error> {
+    let bad = || Error::Config(format!("`{spec}` is not a Slurm tasks-per-node list"));
     let mut out = Vec::new();
     for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (n, times) = match item.split_once("(x") {
@@ -404,13 +407,13 @@ pub fn tasks_per_node(spec: &str) -> Result<Vec<usize>, String> {
 }
 
 /// The node of every task under block distribution.
-fn task_nodes(hosts: &[String], per: &[usize], ntasks: usize) -> Result<Vec<String>, String> {
+fn task_nodes(hosts: &[String], per: &[usize], ntasks: usize) -> Result<Vec<String>, Error> {
     let mut out = Vec::with_capacity(ntasks);
     for (h, &n) in hosts.iter().zip(per) {
         out.extend(std::iter::repeat_n(h.clone(), n));
     }
     if out.len() < ntasks {
-        return Err(format!("the node list places {} tasks, but SLURM_NTASKS is {ntasks}", out.len()));
+        return Err(Error::Config(format!("the node list places {} tasks, but SLURM_NTASKS is {ntasks}", out.len())));
     }
     out.truncate(ntasks);
     Ok(out)

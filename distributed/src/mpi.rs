@@ -12,9 +12,9 @@ use daphne_runtime::value::Value;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use prost::Message;
-use tonic::Status;
 
 use crate::codec;
+use crate::error::{Call, Error, Refusal, Refused};
 use crate::link::{CallError, Link};
 use crate::proto::mpi_reply::Kind as ReplyKind;
 use crate::proto::mpi_request::Kind as RequestKind;
@@ -31,10 +31,10 @@ pub use mpi::environment::Universe;
 
 /// Initializes MPI (every thread may call it; rank 0's calls come from the interpreter's
 /// thread). Dropping the universe finalizes MPI.
-pub fn initialize() -> Result<Universe, String> {
+pub fn initialize() -> Result<Universe, Error> {
     mpi::initialize_with_threading(mpi::Threading::Multiple)
         .map(|(u, _)| u)
-        .ok_or_else(|| "cannot initialize MPI (was it initialized already?)".to_owned())
+        .ok_or_else(|| Error::Config("cannot initialize MPI (was it initialized already?)".into()))
 }
 
 /// The engine threads for a rank: the machine's, shared by the ranks on this node (Open MPI
@@ -72,8 +72,9 @@ fn reply(world: &SimpleCommunicator, kind: ReplyKind) {
     send(world, 0, REPLY, &MpiReply { kind: Some(kind) });
 }
 
-fn failure(s: &Status) -> ReplyKind {
-    ReplyKind::Failure(Failure { code: s.code() as i32, message: s.message().to_owned() })
+/// A refusal as the MPI failure reply it travels as (the code is gRPC's, as over gRPC).
+fn failure(r: &Refusal) -> ReplyKind {
+    ReplyKind::Failure(Failure { code: r.kind.code(), message: r.message.clone() })
 }
 
 /// Serves rank 0's requests until it says stop. Malformed requests get a failure reply.
@@ -88,7 +89,7 @@ pub fn serve(rank: usize, threads: usize) {
     loop {
         let (bytes, _) = world.process_at_rank(0).receive_vec_with_tag::<u8>(REQUEST);
         let Ok(MpiRequest { kind: Some(kind) }) = MpiRequest::decode(&bytes[..]) else {
-            reply(&world, failure(&Status::invalid_argument("a malformed request")));
+            reply(&world, failure(&Refusal::invalid("a malformed request")));
             continue;
         };
         match kind {
@@ -138,7 +139,7 @@ pub fn serve(rank: usize, threads: usize) {
                         state.store(0, b.object, value, b.total_bytes);
                         reply(&world, ReplyKind::Stored(Stored { object: b.object, bytes: b.total_bytes }));
                     }
-                    Err(e) => reply(&world, failure(&Status::invalid_argument(e))),
+                    Err(e) => reply(&world, failure(&Refusal::from(e))),
                 }
             }
             RequestKind::Compute(task) => {
@@ -177,24 +178,29 @@ pub struct MpiLink {
 
 impl MpiLink {
     /// The link of rank 0 of `size` ranks (at least 2).
-    pub fn new(size: usize) -> Result<MpiLink, String> {
+    pub fn new(size: usize) -> Result<MpiLink, Error> {
         if size < 2 {
-            return Err(format!(
+            return Err(Error::Config(format!(
                 "the MPI backend needs at least 2 ranks (rank 0 runs the script, the others serve), but runs on {size}; start it with `mpirun -np N` for N >= 2"
-            ));
+            )));
         }
         Ok(MpiLink { size, lock: Mutex::new(()) })
+    }
+
+    /// Worker `w` answered outside the protocol.
+    fn protocol(&self, w: usize, what: &'static str) -> Error {
+        Error::Protocol { worker: self.name(w), what }
     }
 
     fn request(&self, world: &SimpleCommunicator, w: usize, kind: RequestKind) {
         send(world, w + 1, REQUEST, &MpiRequest { kind: Some(kind) });
     }
 
-    fn receive(&self, world: &SimpleCommunicator, w: usize) -> Result<ReplyKind, String> {
+    fn receive(&self, world: &SimpleCommunicator, w: usize) -> Result<ReplyKind, Error> {
         let (bytes, _) = world.process_at_rank((w + 1) as i32).receive_vec_with_tag::<u8>(REPLY);
         match MpiReply::decode(&bytes[..]) {
             Ok(MpiReply { kind: Some(k) }) => Ok(k),
-            _ => Err(format!("{}: a malformed reply", self.name(w))),
+            _ => Err(self.protocol(w, "a malformed reply")),
         }
     }
 }
@@ -210,8 +216,8 @@ impl Drop for MpiLink {
     }
 }
 
-fn failed(name: &str, what: &str, f: &Failure) -> String {
-    format!("distributed worker {name}: {what} failed: {}", f.message)
+fn failed(worker: String, call: Call, f: Failure) -> Error {
+    Error::Call { worker, call, message: f.message }
 }
 
 impl Link for MpiLink {
@@ -223,7 +229,7 @@ impl Link for MpiLink {
         format!("rank {}", w + 1)
     }
 
-    fn store(&self, objects: Vec<(usize, u64, Value)>, max: usize) -> Result<Vec<u64>, String> {
+    fn store(&self, objects: Vec<(usize, u64, Value)>, max: usize) -> Result<Vec<u64>, Error> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let world = SimpleCommunicator::world();
         let mut sizes = Vec::with_capacity(objects.len());
@@ -238,14 +244,14 @@ impl Link for MpiLink {
         for (w, _, _) in &objects {
             match self.receive(&world, *w)? {
                 ReplyKind::Stored(_) => {}
-                ReplyKind::Failure(f) => return Err(failed(&self.name(*w), "storing an input", &f)),
-                _ => return Err(format!("{}: an unexpected reply to a store", self.name(*w))),
+                ReplyKind::Failure(f) => return Err(failed(self.name(*w), Call::Store, f)),
+                _ => return Err(self.protocol(*w, "an unexpected reply to a store")),
             }
         }
         Ok(sizes)
     }
 
-    fn broadcast(&self, id: u64, value: Value, max: usize) -> Result<u64, String> {
+    fn broadcast(&self, id: u64, value: Value, max: usize) -> Result<u64, Error> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let world = SimpleCommunicator::world();
         let bytes = codec::encode(&value)?;
@@ -270,8 +276,8 @@ impl Link for MpiLink {
         for w in 0..self.workers() {
             match self.receive(&world, w)? {
                 ReplyKind::Stored(_) => {}
-                ReplyKind::Failure(f) => return Err(failed(&self.name(w), "a broadcast", &f)),
-                _ => return Err(format!("{}: an unexpected reply to a broadcast", self.name(w))),
+                ReplyKind::Failure(f) => return Err(failed(self.name(w), Call::Broadcast, f)),
+                _ => return Err(self.protocol(w, "an unexpected reply to a broadcast")),
             }
         }
         Ok(total * self.workers() as u64)
@@ -288,19 +294,17 @@ impl Link for MpiLink {
             .into_iter()
             .map(|w| match self.receive(&world, w) {
                 Ok(ReplyKind::Result(r)) => Ok(r),
-                Ok(ReplyKind::Failure(f)) if f.code == tonic::Code::Aborted as i32 => {
-                    Err(CallError::Pipeline(f.message))
-                }
+                Ok(ReplyKind::Failure(f)) if f.code == Refused::Aborted.code() => Err(CallError::Pipeline(f.message)),
                 Ok(ReplyKind::Failure(f)) => {
-                    Err(CallError::Worker(format!("distributed worker {}: {}", self.name(w), f.message)))
+                    Err(CallError::Worker(Error::Task { worker: self.name(w), message: f.message }))
                 }
-                Ok(_) => Err(CallError::Worker(format!("{}: an unexpected reply to a task", self.name(w)))),
+                Ok(_) => Err(CallError::Worker(self.protocol(w, "an unexpected reply to a task"))),
                 Err(e) => Err(CallError::Worker(e)),
             })
             .collect()
     }
 
-    fn fetch(&self, objects: &[(usize, u64)], max: usize) -> Result<Vec<Vec<Bytes>>, String> {
+    fn fetch(&self, objects: &[(usize, u64)], max: usize) -> Result<Vec<Vec<Bytes>>, Error> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let world = SimpleCommunicator::world();
         for &(w, id) in objects {
@@ -314,7 +318,7 @@ impl Link for MpiLink {
                 match self.receive(&world, w)? {
                     ReplyKind::Chunk(Chunk { object, total_bytes, offset, data }) => {
                         if object != id || offset != received {
-                            return Err(format!("{}: fetched chunks out of order", self.name(w)));
+                            return Err(self.protocol(w, "fetched chunks out of order"));
                         }
                         received += data.len() as u64;
                         segments.push(data);
@@ -322,8 +326,8 @@ impl Link for MpiLink {
                             break;
                         }
                     }
-                    ReplyKind::Failure(f) => return Err(failed(&self.name(w), "fetching a result", &f)),
-                    _ => return Err(format!("{}: an unexpected reply to a fetch", self.name(w))),
+                    ReplyKind::Failure(f) => return Err(failed(self.name(w), Call::Fetch, f)),
+                    _ => return Err(self.protocol(w, "an unexpected reply to a fetch")),
                 }
             }
             out.push(segments);
@@ -341,7 +345,7 @@ impl Link for MpiLink {
         }
     }
 
-    fn info(&self) -> Result<Vec<WorkerInfo>, String> {
+    fn info(&self) -> Result<Vec<WorkerInfo>, Error> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let world = SimpleCommunicator::world();
         for w in 0..self.workers() {
@@ -350,7 +354,7 @@ impl Link for MpiLink {
         (0..self.workers())
             .map(|w| match self.receive(&world, w)? {
                 ReplyKind::Info(i) => Ok(i),
-                _ => Err(format!("{}: an unexpected reply to info", self.name(w))),
+                _ => Err(self.protocol(w, "an unexpected reply to info")),
             })
             .collect()
     }

@@ -18,6 +18,45 @@ use daphne_runtime::csr::CsrMatrix;
 use daphne_runtime::matrix::{DenseMatrix, Matrix};
 use daphne_runtime::value::{Scalar, Value};
 
+/// Why a value cannot travel or some bytes are not a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    /// Frames, lists and remote values stay where they are (what the value is).
+    #[error("{0} cannot be sent to a worker")]
+    Unsendable(String),
+    #[error("malformed value: {0}")]
+    Malformed(#[from] Malformed),
+}
+
+/// What is wrong with bytes that should be a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    #[error("value type {0}")]
+    ValueType(u32),
+    #[error("tag {0}")]
+    Tag(u8),
+    #[error("truncated")]
+    Truncated,
+    #[error("more cells declared than sent")]
+    CellsMissing,
+    #[error("{0} bytes after the value")]
+    Trailing(usize),
+    #[error("a length too large")]
+    LengthTooLarge,
+    #[error("too many rows")]
+    TooManyRows,
+    #[error("too many cells")]
+    TooManyCells,
+    #[error("a string is not UTF-8")]
+    NotUtf8,
+    #[error("CSR values are not a matrix")]
+    CsrValuesNotDense,
+    #[error("CSR values of the wrong shape")]
+    CsrValuesShape,
+    #[error("CSR")]
+    Csr,
+}
+
 const SCALAR: u8 = 0;
 const DENSE: u8 = 1;
 const CSR: u8 = 2;
@@ -28,8 +67,8 @@ pub fn type_code(vt: ValueType) -> u8 {
 }
 
 /// The value type of a code.
-pub fn type_of_code(code: u32) -> Result<ValueType, String> {
-    ValueType::ALL.get(code as usize).copied().ok_or_else(|| format!("malformed value: value type {code}"))
+pub fn type_of_code(code: u32) -> Result<ValueType, CodecError> {
+    ValueType::ALL.get(code as usize).copied().ok_or(CodecError::Malformed(Malformed::ValueType(code)))
 }
 
 /// A cell type with its wire form.
@@ -37,7 +76,7 @@ trait Wire: Sized + Clone {
     /// Bytes per cell (strings: the least, their length prefix).
     const WIDTH: usize;
     fn put(cells: &[Self], out: &mut Vec<u8>);
-    fn take(r: &mut Reader<'_>, n: usize) -> Result<Vec<Self>, String>;
+    fn take(r: &mut Reader<'_>, n: usize) -> Result<Vec<Self>, CodecError>;
 }
 
 macro_rules! wire_number {
@@ -53,7 +92,7 @@ macro_rules! wire_number {
                     }
                 }
             }
-            fn take(r: &mut Reader<'_>, n: usize) -> Result<Vec<$t>, String> {
+            fn take(r: &mut Reader<'_>, n: usize) -> Result<Vec<$t>, CodecError> {
                 r.check(n, Self::WIDTH)?;
                 let mut cells: Vec<$t> = vec![0 as $t; n];
                 r.fill(bytemuck::cast_slice_mut(&mut cells))?;
@@ -74,7 +113,7 @@ impl Wire for bool {
     fn put(cells: &[bool], out: &mut Vec<u8>) {
         out.extend(cells.iter().map(|&b| u8::from(b)));
     }
-    fn take(r: &mut Reader<'_>, n: usize) -> Result<Vec<bool>, String> {
+    fn take(r: &mut Reader<'_>, n: usize) -> Result<Vec<bool>, CodecError> {
         Ok(u8::take(r, n)?.into_iter().map(|b| b != 0).collect())
     }
 }
@@ -87,13 +126,13 @@ impl Wire for Arc<str> {
             out.extend_from_slice(s.as_bytes());
         }
     }
-    fn take(r: &mut Reader<'_>, n: usize) -> Result<Vec<Arc<str>>, String> {
+    fn take(r: &mut Reader<'_>, n: usize) -> Result<Vec<Arc<str>>, CodecError> {
         r.check(n, Self::WIDTH)?;
         (0..n)
             .map(|_| {
                 let len = r.len()?;
                 let bytes = u8::take(r, len)?;
-                String::from_utf8(bytes).map(Arc::from).map_err(|_| "malformed value: a string is not UTF-8".to_owned())
+                String::from_utf8(bytes).map(Arc::from).map_err(|_| CodecError::Malformed(Malformed::NotUtf8))
             })
             .collect()
     }
@@ -111,7 +150,7 @@ impl<T: bytemuck::Pod> AsRef<[u8]> for CellBytes<T> {
 
 /// A value's encoding as segments to send one after the other: a numeric dense matrix is its
 /// header and its cells in place (little-endian machines), anything else one encoded segment.
-pub fn encode_segments(v: &Value) -> Result<Vec<bytes::Bytes>, String> {
+pub fn encode_segments(v: &Value) -> Result<Vec<bytes::Bytes>, CodecError> {
     use bytes::Bytes;
     fn split<T: bytemuck::Pod + Clone + Send + Sync>(m: &Matrix, x: &DenseMatrix<T>) -> Vec<Bytes> {
         let mut header = Vec::with_capacity(18);
@@ -158,7 +197,7 @@ macro_rules! each_matrix {
 }
 
 /// The bytes of a value; frames, lists and remote values cannot travel.
-pub fn encode(v: &Value) -> Result<Vec<u8>, String> {
+pub fn encode(v: &Value) -> Result<Vec<u8>, CodecError> {
     let mut out = match v {
         Value::Matrix(m) => Vec::with_capacity(dense_size(m)),
         _ => Vec::new(),
@@ -191,7 +230,7 @@ pub fn encode(v: &Value) -> Result<Vec<u8>, String> {
             }
             dense(m.values(), &mut out);
         }
-        other => return Err(format!("{} cannot be sent to a worker", other.describe())),
+        other => return Err(CodecError::Unsendable(other.describe())),
     }
     Ok(out)
 }
@@ -220,12 +259,12 @@ fn dense_header(m: &Matrix, out: &mut Vec<u8>) {
 }
 
 /// The value of some bytes; every byte must be used.
-pub fn decode(bytes: &[u8]) -> Result<Value, String> {
+pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
     decode_segments(&[bytes])
 }
 
 /// The value of bytes that arrived in segments (chunks), without joining them first.
-pub fn decode_segments(segments: &[&[u8]]) -> Result<Value, String> {
+pub fn decode_segments(segments: &[&[u8]]) -> Result<Value, CodecError> {
     let total = segments.iter().map(|s| s.len()).sum();
     let mut r = Reader { segments, seg: 0, at: 0, left: total };
     let v = match r.byte()? {
@@ -248,21 +287,21 @@ pub fn decode_segments(segments: &[&[u8]]) -> Result<Value, String> {
         DENSE => Value::Matrix(read_dense(&mut r)?),
         CSR => {
             let (rows, cols, nnz) = (r.len()?, r.len()?, r.len()?);
-            let offsets = r.lens(rows.checked_add(1).ok_or("malformed value: too many rows")?)?;
+            let offsets = r.lens(rows.checked_add(1).ok_or(Malformed::TooManyRows)?)?;
             let col_idxs = r.lens(nnz)?;
             if r.byte()? != DENSE {
-                return Err("malformed value: CSR values are not a matrix".into());
+                return Err(Malformed::CsrValuesNotDense.into());
             }
             let values = read_dense(&mut r)?;
             if values.rows() != 1 || values.cols() != nnz {
-                return Err("malformed value: CSR values of the wrong shape".into());
+                return Err(Malformed::CsrValuesShape.into());
             }
-            Value::Sparse(CsrMatrix::new(rows, cols, offsets, col_idxs, values).map_err(|_| "malformed value: CSR")?)
+            Value::Sparse(CsrMatrix::new(rows, cols, offsets, col_idxs, values).map_err(|_| Malformed::Csr)?)
         }
-        tag => return Err(format!("malformed value: tag {tag}")),
+        tag => return Err(Malformed::Tag(tag).into()),
     };
     if r.left != 0 {
-        return Err(format!("malformed value: {} bytes after the value", r.left));
+        return Err(Malformed::Trailing(r.left).into());
     }
     Ok(v)
 }
@@ -273,11 +312,11 @@ fn one<T>(v: Vec<T>) -> T {
     v.swap_remove(0)
 }
 
-fn read_dense(r: &mut Reader<'_>) -> Result<Matrix, String> {
+fn read_dense(r: &mut Reader<'_>) -> Result<Matrix, CodecError> {
     let vt = type_of_code(u32::from(r.byte()?))?;
     let (rows, cols) = (r.len()?, r.len()?);
-    let n = rows.checked_mul(cols).ok_or("malformed value: too many cells")?;
-    fn cells<T: Wire>(r: &mut Reader<'_>, rows: usize, cols: usize, n: usize) -> Result<DenseMatrix<T>, String> {
+    let n = rows.checked_mul(cols).ok_or(Malformed::TooManyCells)?;
+    fn cells<T: Wire>(r: &mut Reader<'_>, rows: usize, cols: usize, n: usize) -> Result<DenseMatrix<T>, CodecError> {
         r.check(n, T::WIDTH)?;
         Ok(DenseMatrix::from_vec(rows, cols, T::take(r, n)?))
     }
@@ -305,13 +344,13 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     /// Fills `out` with the next bytes.
-    fn fill(&mut self, out: &mut [u8]) -> Result<(), String> {
+    fn fill(&mut self, out: &mut [u8]) -> Result<(), CodecError> {
         if out.len() > self.left {
-            return Err("malformed value: truncated".into());
+            return Err(Malformed::Truncated.into());
         }
         let mut done = 0;
         while done < out.len() {
-            let seg = self.segments.get(self.seg).ok_or("malformed value: truncated")?;
+            let seg = self.segments.get(self.seg).ok_or(Malformed::Truncated)?;
             let n = (seg.len() - self.at).min(out.len() - done);
             out[done..done + n].copy_from_slice(&seg[self.at..self.at + n]);
             done += n;
@@ -325,29 +364,29 @@ impl Reader<'_> {
         Ok(())
     }
 
-    fn byte(&mut self) -> Result<u8, String> {
+    fn byte(&mut self) -> Result<u8, CodecError> {
         let mut b = [0u8; 1];
         self.fill(&mut b)?;
         Ok(b[0])
     }
 
     /// A u64 length that fits this machine.
-    fn len(&mut self) -> Result<usize, String> {
+    fn len(&mut self) -> Result<usize, CodecError> {
         let mut a = [0u8; 8];
         self.fill(&mut a)?;
-        usize::try_from(u64::from_le_bytes(a)).map_err(|_| "malformed value: a length too large".to_owned())
+        usize::try_from(u64::from_le_bytes(a)).map_err(|_| CodecError::Malformed(Malformed::LengthTooLarge))
     }
 
-    fn lens(&mut self, n: usize) -> Result<Vec<usize>, String> {
+    fn lens(&mut self, n: usize) -> Result<Vec<usize>, CodecError> {
         self.check(n, 8)?;
         (0..n).map(|_| self.len()).collect()
     }
 
     /// Fails unless `n` items of at least `width` bytes can still follow.
-    fn check(&self, n: usize, width: usize) -> Result<(), String> {
+    fn check(&self, n: usize, width: usize) -> Result<(), CodecError> {
         match n.checked_mul(width) {
             Some(b) if b <= self.left => Ok(()),
-            _ => Err("malformed value: more cells declared than sent".into()),
+            _ => Err(Malformed::CellsMissing.into()),
         }
     }
 }

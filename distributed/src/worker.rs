@@ -18,13 +18,14 @@ use daphne_runtime::engine::Engine;
 use daphne_runtime::matrix::Matrix;
 use daphne_runtime::memory;
 use daphne_runtime::pipeline::{Attempt, PipelineId};
-use daphne_runtime::schedule::{Partitioning, Schedule};
+use daphne_runtime::schedule::Schedule;
 use daphne_runtime::value::Value;
 use tokio::sync::oneshot;
 use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::codec;
+use crate::error::{Error, Refusal, Refused};
 use crate::proto::worker_server::{Worker, WorkerServer};
 use crate::proto::{
     self, Chunk, FetchRequest, FreeRequest, Freed, InfoRequest, StopRequest, Stopped, Stored, Task, TaskResult,
@@ -40,8 +41,8 @@ pub const MAX_MESSAGE_BYTES: usize = 80 << 20;
 pub const MAX_CHUNK_BYTES: u64 = 64 << 20;
 
 /// A memory budget's refusal as a status.
-fn exhausted(e: daphne_runtime::error::Error) -> Status {
-    Status::resource_exhausted(format!("the worker's memory limit: {e}"))
+fn exhausted(e: daphne_runtime::error::Error) -> Refusal {
+    Refusal::exhausted(format!("the worker's memory limit: {e}"))
 }
 
 /// The first id a worker gives its own results (coordinators name theirs below it).
@@ -62,7 +63,7 @@ struct Object {
 pub type Session = u128;
 
 /// The header that names a call's session.
-pub const SESSION_HEADER: &str = "daphne-session";
+pub use crate::auth::SESSION_HEADER;
 
 /// The session a call names: 32 hex digits, or none (session 0).
 pub fn session_of(metadata: &tonic::metadata::MetadataMap) -> Result<Session, Status> {
@@ -163,9 +164,9 @@ impl State {
         (before - objects.len()) as u64
     }
 
-    fn lookup(&self, s: Session, id: u64) -> Result<Arc<Value>, Status> {
+    fn lookup(&self, s: Session, id: u64) -> Result<Arc<Value>, Refusal> {
         let objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
-        objects.get(&(s, id)).map(|o| o.value.clone()).ok_or_else(|| Status::not_found(format!("no object {id}")))
+        objects.get(&(s, id)).map(|o| o.value.clone()).ok_or_else(|| Refusal::not_found(format!("no object {id}")))
     }
 
     fn keep(&self, s: Session, value: Value, bytes: u64) -> u64 {
@@ -181,7 +182,7 @@ impl State {
     }
 
     /// A task's inputs: objects looked up, inline values decoded.
-    pub(crate) fn resolve(&self, s: Session, task: &Task) -> Result<Vec<Value>, Status> {
+    pub(crate) fn resolve(&self, s: Session, task: &Task) -> Result<Vec<Value>, Refusal> {
         // Decoding copies the inline bytes: reserved first.
         let inline: usize = task
             .inputs
@@ -196,8 +197,8 @@ impl State {
         for input in &task.inputs {
             inputs.push(match &input.source {
                 Some(proto::input::Source::Object(id)) => (*self.lookup(s, *id)?).clone(),
-                Some(proto::input::Source::Inline(bytes)) => codec::decode(bytes).map_err(Status::invalid_argument)?,
-                None => return Err(Status::invalid_argument("an input without a source")),
+                Some(proto::input::Source::Inline(bytes)) => codec::decode(bytes)?,
+                None => return Err(Refusal::invalid("an input without a source")),
             });
         }
         Ok(inputs)
@@ -210,13 +211,14 @@ impl State {
         outputs: Outputs,
         inline_limit: u64,
         keep_rows: bool,
-    ) -> Result<TaskResult, Status> {
+    ) -> Result<TaskResult, Refusal> {
         let mut result = TaskResult { outputs: Vec::with_capacity(outputs.len()) };
         for (c, parts) in outputs {
             let mut out = proto::OutputParts { parts: Vec::with_capacity(parts.len()) };
             for v in parts {
                 let keep = keep_rows && c == Combine::Rows;
-                let encoded = if keep { None } else { Some(codec::encode(&v).map_err(Status::internal)?) };
+                let encoded =
+                    if keep { None } else { Some(codec::encode(&v).map_err(|e| Refusal::internal(e.to_string()))?) };
                 let part = match encoded {
                     Some(bytes) if bytes.len() as u64 <= inline_limit => proto::output::Result::Inline(bytes.into()),
                     encoded => {
@@ -225,7 +227,7 @@ impl State {
                             Value::Sparse(m) => (m.rows(), m.cols(), m.value_type()),
                             Value::Scalar(s) => (1, 1, s.value_type()),
                             other => {
-                                return Err(Status::internal(format!("a pipeline output is {}", other.describe())));
+                                return Err(Refusal::internal(format!("a pipeline output is {}", other.describe())));
                             }
                         };
                         let bytes = match (&encoded, &v) {
@@ -253,17 +255,15 @@ impl State {
     }
 
     /// An object as chunks of at most `max` bytes, made as they are sent.
-    pub(crate) fn fetch(&self, s: Session, id: u64, max: u64) -> Result<crate::Chunks, Status> {
+    pub(crate) fn fetch(&self, s: Session, id: u64, max: u64) -> Result<crate::Chunks, Refusal> {
         if max == 0 || max > MAX_CHUNK_BYTES {
-            return Err(Status::invalid_argument(format!(
-                "chunks of {max} bytes: a chunk has 1 to {MAX_CHUNK_BYTES} bytes"
-            )));
+            return Err(Refusal::invalid(format!("chunks of {max} bytes: a chunk has 1 to {MAX_CHUNK_BYTES} bytes")));
         }
         let value = self.lookup(s, id)?;
-        let segments = codec::encode_segments(&value).map_err(Status::internal)?;
+        let segments = codec::encode_segments(&value).map_err(|e| Refusal::internal(e.to_string()))?;
         let chunks = crate::chunks(id, segments, max as usize);
         if chunks.remaining() > crate::MAX_CHUNKS {
-            return Err(Status::invalid_argument(format!(
+            return Err(Refusal::invalid(format!(
                 "object {id} in chunks of {max} bytes would be {} messages (at most {}): ask for larger chunks",
                 chunks.remaining(),
                 crate::MAX_CHUNKS
@@ -316,11 +316,11 @@ pub(crate) struct Assembler {
 
 impl Assembler {
     /// Adds the next chunk.
-    pub(crate) fn push(&mut self, chunk: Chunk) -> Result<(), Status> {
+    pub(crate) fn push(&mut self, chunk: Chunk) -> Result<(), Refusal> {
         match self.object {
             None => {
                 if chunk.object >= WORKER_IDS {
-                    return Err(Status::invalid_argument("object ids from 2^63 up are the worker's"));
+                    return Err(Refusal::invalid("object ids from 2^63 up are the worker's"));
                 }
                 let twice = usize::try_from(chunk.total_bytes).unwrap_or(usize::MAX).saturating_mul(2);
                 let what = format!("storing object {} of {} bytes", chunk.object, chunk.total_bytes);
@@ -329,12 +329,12 @@ impl Assembler {
                 self.total = chunk.total_bytes;
             }
             Some(id) if id != chunk.object || self.total != chunk.total_bytes => {
-                return Err(Status::invalid_argument("chunks of different objects in one store"));
+                return Err(Refusal::invalid("chunks of different objects in one store"));
             }
             Some(_) => {}
         }
         if chunk.offset != self.received || self.received + chunk.data.len() as u64 > self.total {
-            return Err(Status::invalid_argument(format!(
+            return Err(Refusal::invalid(format!(
                 "chunk at {} of {} bytes does not continue the {} bytes received of {}",
                 chunk.offset,
                 chunk.data.len(),
@@ -343,7 +343,7 @@ impl Assembler {
             )));
         }
         if self.segments.len() as u64 >= crate::MAX_CHUNKS {
-            return Err(Status::invalid_argument(format!("an object in more than {} chunks", crate::MAX_CHUNKS)));
+            return Err(Refusal::invalid(format!("an object in more than {} chunks", crate::MAX_CHUNKS)));
         }
         self.received += chunk.data.len() as u64;
         if let Some(r) = &mut self.reserved {
@@ -360,13 +360,13 @@ impl Assembler {
     }
 
     /// The object: its id, value and encoded size.
-    pub(crate) fn finish(self) -> Result<(u64, Value, u64), Status> {
-        let id = self.object.ok_or_else(|| Status::invalid_argument("a store without chunks"))?;
+    pub(crate) fn finish(self) -> Result<(u64, Value, u64), Refusal> {
+        let id = self.object.ok_or_else(|| Refusal::invalid("a store without chunks"))?;
         if self.received != self.total {
-            return Err(Status::invalid_argument(format!("{} of {} bytes arrived", self.received, self.total)));
+            return Err(Refusal::invalid(format!("{} of {} bytes arrived", self.received, self.total)));
         }
         let parts: Vec<&[u8]> = self.segments.iter().map(|s| s.as_ref()).collect();
-        let value = codec::decode_segments(&parts).map_err(Status::invalid_argument)?;
+        let value = codec::decode_segments(&parts)?;
         Ok((id, value, self.total))
     }
 }
@@ -393,11 +393,11 @@ impl Compute {
     }
 
     /// Runs a task on its resolved inputs (a panic is an error, and the worker goes on).
-    pub(crate) fn run(&mut self, task: &Task, inputs: Vec<Value>, state: &State) -> Result<Outputs, Status> {
+    pub(crate) fn run(&mut self, task: &Task, inputs: Vec<Value>, state: &State) -> Result<Outputs, Refusal> {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             run_job(task, inputs, &mut self.modules, self.engine.as_mut(), &self.cx, state)
         }))
-        .unwrap_or_else(|_| Err(Status::internal("the worker panicked running the pipeline")));
+        .unwrap_or_else(|_| Err(Refusal::internal("the worker panicked running the pipeline")));
         if let Some(e) = &self.engine {
             state.kernels.store(e.compiled() as u64, Ordering::Relaxed);
         }
@@ -410,7 +410,7 @@ impl Compute {
 struct Job {
     task: Task,
     inputs: Vec<Value>,
-    reply: oneshot::Sender<Result<Outputs, Status>>,
+    reply: oneshot::Sender<Result<Outputs, Refusal>>,
 }
 
 /// The gRPC worker service.
@@ -424,7 +424,7 @@ pub struct Service {
 impl Service {
     /// A worker that calls itself `address` and serves as `options` say; `stop` lets a `Stop`
     /// call end it.
-    pub fn new(address: String, options: &ServeOptions, stop: Option<oneshot::Sender<()>>) -> Result<Service, String> {
+    pub fn new(address: String, options: &ServeOptions, stop: Option<oneshot::Sender<()>>) -> Result<Service, Error> {
         let (jobs, rx) = std::sync::mpsc::channel::<Job>();
         let timeout = options.session_timeout.unwrap_or(SESSION_TIMEOUT);
         let state = Arc::new(State::new(address, options.threads, options.memory_limit, timeout));
@@ -439,7 +439,7 @@ impl Service {
                     let _ = job.reply.send(compute.run(&job.task, job.inputs, &shared));
                 }
             })
-            .map_err(|e| format!("cannot start the compute thread: {e}"))?;
+            .map_err(|e| Error::Start { what: "the compute thread", cause: e.to_string() })?;
         Ok(Service { state, jobs, stop: stop.map(|s| Mutex::new(Some(s))) })
     }
 
@@ -465,13 +465,19 @@ fn run_job(
     mut engine: Option<&mut Engine>,
     cx: &daphne_runtime::kernels::Context,
     state: &State,
-) -> Result<Outputs, Status> {
+) -> Result<Outputs, Refusal> {
+    // The engine's options first: a task that names no known scheme is refused before its IR
+    // is decoded.
+    let schedule = Schedule {
+        threads: state.threads,
+        partitioning: crate::wire::partitioning_of(task.partitioning)?,
+        grain_rows: (task.grain_rows as usize).max(1),
+    };
     let (number, module) = match modules.get(&task.pipeline) {
         Some(m) => m.clone(),
         None => {
-            let m = Module::from_bytes(&task.pipeline).map_err(|e| Status::invalid_argument(e.to_string()))?;
-            daphne_ir::verify::pipeline_module(&m)
-                .map_err(|e| Status::invalid_argument(format!("invalid pipeline: {e}")))?;
+            let m = Module::from_bytes(&task.pipeline).map_err(|e| Refusal::invalid(e.to_string()))?;
+            daphne_ir::verify::pipeline_module(&m).map_err(|e| Refusal::invalid(format!("invalid pipeline: {e}")))?;
             if modules.len() >= MAX_MODULES {
                 modules.clear();
             }
@@ -484,14 +490,10 @@ fn run_job(
     let id = f.body.ops[0];
     let op = &f.ops[id];
     let OpKind::Pipeline(spec) = &op.kind else {
-        return Err(Status::invalid_argument("invalid pipeline: not a pipeline op"));
+        return Err(Refusal::invalid("invalid pipeline: not a pipeline op"));
     };
     if inputs.len() != spec.splits.len() {
-        return Err(Status::invalid_argument(format!(
-            "a pipeline of {} inputs got {}",
-            spec.splits.len(),
-            inputs.len()
-        )));
+        return Err(Refusal::invalid(format!("a pipeline of {} inputs got {}", spec.splits.len(), inputs.len())));
     }
     let mut n = None;
     for (v, s) in inputs.iter().zip(&spec.splits) {
@@ -499,10 +501,10 @@ fn run_job(
             let rows = match v {
                 Value::Matrix(m) => m.rows(),
                 Value::Sparse(m) => m.rows(),
-                other => return Err(Status::invalid_argument(format!("a row-split input is {}", other.describe()))),
+                other => return Err(Refusal::invalid(format!("a row-split input is {}", other.describe()))),
             };
             if n.is_some_and(|n| n != rows) {
-                return Err(Status::invalid_argument("row-split inputs of different row counts"));
+                return Err(Refusal::invalid("row-split inputs of different row counts"));
             }
             n = Some(rows);
         }
@@ -512,20 +514,15 @@ fn run_job(
     // The work a task implies is bounded before any of it starts: at most `MAX_BLOCKS`
     // blocks, and outputs that fit in the memory budget.
     let groups = daphne_ir::pipeline::check_part(n, block_rows, group_rows)
-        .map_err(|e| Status::invalid_argument(format!("a task's rows: {e}")))?;
+        .map_err(|e| Refusal::invalid(format!("a task's rows: {e}")))?;
     let bytes = output_bytes(f, op, &inputs, n, groups);
     if bytes > memory::limit() {
         // Too large for this worker whatever it holds: the pipeline's own failure, so the
         // coordinator runs it where it is, which computes it or reports it exactly.
         let e = memory::check(bytes, "the task's outputs").err().map(String::from).unwrap_or_default();
-        return Err(Status::aborted(e));
+        return Err(Refusal::aborted(e));
     }
     let _outputs = memory::reserve(bytes, "the task's outputs").map_err(exhausted)?;
-    let schedule = Schedule {
-        threads: state.threads,
-        partitioning: Partitioning::parse(&task.partitioning).unwrap_or_default(),
-        grain_rows: (task.grain_rows as usize).max(1),
-    };
     if let Some(e) = engine.as_deref_mut() {
         e.set_schedule(schedule);
     }
@@ -539,12 +536,11 @@ fn run_job(
             .map(|(v, s)| {
                 Ok(match (s, v) {
                     (Split::Rows, Value::Matrix(m)) => Value::Matrix(m.row_range(lo, hi)),
-                    (Split::Rows, Value::Sparse(m)) => Value::Sparse(m.row_range(lo, hi)?),
+                    (Split::Rows, Value::Sparse(m)) => Value::Sparse(m.row_range(lo, hi).map_err(Refusal::invalid)?),
                     _ => v.clone(),
                 })
             })
-            .collect::<Result<Vec<Value>, String>>()
-            .map_err(Status::invalid_argument)?;
+            .collect::<Result<Vec<Value>, Refusal>>()?;
         let compiled = match (task.vectorize, engine.as_deref_mut()) {
             (true, Some(e)) => {
                 e.run_blocks(PipelineId { module: number, function: 0, op: id }, f, id, &mine, Some(block_rows))
@@ -552,9 +548,9 @@ fn run_job(
             _ => Attempt::Declined,
         };
         let out = match compiled {
-            Attempt::Ran(r) => r.map_err(Status::aborted)?,
+            Attempt::Ran(r) => r.map_err(|e| Refusal::aborted(e.to_string()))?,
             Attempt::Declined => daphne_runtime::pipeline::run_blocks(cx, f, op, mine, &schedule, Some(block_rows))
-                .map_err(|(m, _)| Status::aborted(m))?,
+                .map_err(|(m, _)| Refusal::aborted(m.to_string()))?,
         };
         per_group.push(out);
     }
@@ -565,7 +561,7 @@ fn run_job(
             .iter()
             .map(|g| g.get(k).cloned())
             .collect::<Option<_>>()
-            .ok_or_else(|| Status::internal("a pipeline returned too few outputs"))?;
+            .ok_or_else(|| Refusal::internal("a pipeline returned too few outputs"))?;
         outputs.push((
             *c,
             match c {
@@ -574,11 +570,11 @@ fn run_job(
                         .into_iter()
                         .map(|p| match p {
                             Value::Matrix(m) => Ok(m),
-                            _ => Err(Status::internal("a joined pipeline output is not a matrix")),
+                            _ => Err(Refusal::internal("a joined pipeline output is not a matrix")),
                         })
                         .collect::<Result<_, _>>()?;
                     let joined = Matrix::concat(&ms, *c == Combine::Rows)
-                        .ok_or_else(|| Status::internal("pipeline outputs of different shapes"))?;
+                        .ok_or_else(|| Refusal::internal("pipeline outputs of different shapes"))?;
                     vec![Value::Matrix(joined)]
                 }
                 _ => parts,
@@ -621,6 +617,21 @@ fn output_bytes(f: &daphne_ir::Function, op: &daphne_ir::Op, inputs: &[Value], n
     cells.saturating_mul(8)
 }
 
+/// A refusal as the gRPC status it travels as: the service's edge.
+impl From<Refusal> for Status {
+    fn from(r: Refusal) -> Status {
+        let code = match r.kind {
+            Refused::InvalidArgument => tonic::Code::InvalidArgument,
+            Refused::NotFound => tonic::Code::NotFound,
+            Refused::ResourceExhausted => tonic::Code::ResourceExhausted,
+            Refused::Aborted => tonic::Code::Aborted,
+            Refused::Internal => tonic::Code::Internal,
+            Refused::Unavailable => tonic::Code::Unavailable,
+        };
+        Status::new(code, r.message)
+    }
+}
+
 #[tonic::async_trait]
 impl Worker for Service {
     async fn store(&self, request: Request<Streaming<Chunk>>) -> Result<Response<Stored>, Status> {
@@ -644,8 +655,8 @@ impl Worker for Service {
         let (reply, rx) = oneshot::channel();
         self.jobs
             .send(Job { task, inputs, reply })
-            .map_err(|_| Status::unavailable("the worker's compute thread has stopped"))?;
-        let outputs = rx.await.map_err(|_| Status::internal("the compute thread dropped the task"))??;
+            .map_err(|_| Refusal::unavailable("the worker's compute thread has stopped"))?;
+        let outputs = rx.await.map_err(|_| Refusal::internal("the compute thread dropped the task"))??;
         Ok(Response::new(self.state.result_of(session, outputs, inline_limit, keep_rows)?))
     }
 
@@ -699,8 +710,11 @@ pub fn join(
     token: Option<&str>,
     tls: &crate::tls::Files,
     timeout: std::time::Duration,
-) -> Result<(), String> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+) -> Result<(), Error> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Join { coordinator: coordinator.to_owned(), cause: e.to_string() })?;
     let attach = crate::auth::Attach::new(token)?;
     let tls = tls.client()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -724,7 +738,7 @@ pub fn join(
             match tried.await {
                 Ok(_) => return Ok(()),
                 Err(e) if std::time::Instant::now() >= deadline => {
-                    return Err(format!("cannot join the coordinator at {coordinator}: {e}"));
+                    return Err(Error::Join { coordinator: coordinator.to_owned(), cause: e });
                 }
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
             }
@@ -752,88 +766,126 @@ pub struct ServeOptions {
     pub idle_timeout: Option<Duration>,
 }
 
-/// Serves on `addr` until SIGINT or SIGTERM (or `stop` resolves). `ready` is called with the
-/// address actually bound (a port of 0 picks a free one) before the first request is served.
-/// With `stoppable`, a `Stop` call ends it too (workers a launcher started for one run).
-pub async fn serve(
-    addr: SocketAddr,
-    options: ServeOptions,
-    ready: impl FnOnce(SocketAddr) -> Result<(), String>,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), String> {
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let bound = listener.local_addr().map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    if options.token.is_none() && !bound.ip().is_loopback() {
-        eprintln!(
-            "daphne-worker: WARNING: serving on {bound} without an auth token: anyone who can reach this port can run code here. Give --auth-token-file or DAPHNE_AUTH_TOKEN (the coordinator needs the same)."
-        );
-    }
-    // Checked before the worker says it serves.
-    options.tls.server()?;
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let service = Service::new(bound.to_string(), &options, options.stoppable.then_some(stop_tx))?;
-    // Sessions whose coordinator stopped calling are freed.
-    let state = service.state.clone();
-    let reaper = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        loop {
-            tick.tick().await;
-            let freed = state.expire();
-            if freed > 0 {
-                eprintln!("daphne-worker: freed {freed} objects of sessions whose coordinator stopped calling");
+/// Binds `addr` for `serve` (a port of 0 picks a free one: `local_addr` says which).
+pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, Error> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::Listen { addr, cause: e.to_string() })
+}
+
+/// Resolves at SIGINT or SIGTERM: what a worker process passes `serve` (with its other
+/// reasons to stop), so a worker in a test process leaves the process's signals alone.
+pub async fn signalled() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
             }
-        }
-    });
-    let checked = tonic::service::interceptor::InterceptedService::new(
-        service.into_server(),
-        crate::auth::Check::new(options.token.clone()),
-    );
-    ready(bound)?;
-    let gate = crate::conn::Gate::new(
-        options.max_connections.unwrap_or_else(crate::conn::default_max),
-        options.idle_timeout.unwrap_or(crate::conn::IDLE),
-    );
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).filter_map(move |s| match s {
-        Ok(s) => {
-            let _ = s.set_nodelay(true);
-            gate.admit(s).map(Ok)
-        }
-        Err(e) => Some(Err(e)),
-    });
-    let shutdown = async move {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        let stopped = async {
-            // Only a `Stop` call sends; without one the sender is gone and this never ends.
-            if stop_rx.await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term => {}
-            _ = stop => {}
-            _ = stopped => {}
+            Err(_) => std::future::pending::<()>().await,
         }
     };
-    let mut builder = tonic::transport::Server::builder();
-    if let Some(tls) = options.tls.server()? {
-        builder = builder.tls_config(tls).map_err(|e| format!("bad TLS files: {e}"))?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
     }
-    let served = builder
-        .tcp_nodelay(true)
-        .initial_stream_window_size(Some(crate::WINDOW_BYTES))
-        .initial_connection_window_size(Some(crate::WINDOW_BYTES))
-        .max_frame_size(Some(crate::FRAME_BYTES))
-        .add_service(checked)
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await;
-    reaper.abort();
-    served.map_err(|e| format!("the worker on {bound} failed: {e}"))
+}
+
+/// A worker ready to serve on a listener the caller bound (as mini-redis does: tests bind
+/// port 0 and never race for a port): its TLS files read, its compute thread started.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    bound: SocketAddr,
+    service: Service,
+    options: ServeOptions,
+    stopped: oneshot::Receiver<()>,
+}
+
+impl Server {
+    /// Checks `options` (the TLS files) and starts the compute thread; nothing is served yet.
+    pub fn new(listener: tokio::net::TcpListener, options: ServeOptions) -> Result<Server, Error> {
+        let bound = listener.local_addr().map_err(|e| Error::Start { what: "serving", cause: e.to_string() })?;
+        if options.token.is_none() && !bound.ip().is_loopback() {
+            eprintln!(
+                "daphne-worker: WARNING: serving on {bound} without an auth token: anyone who can reach this port can run code here. Give --auth-token-file or DAPHNE_AUTH_TOKEN (the coordinator needs the same)."
+            );
+        }
+        // Checked before the worker says it serves.
+        options.tls.server()?;
+        let (stop_tx, stopped) = oneshot::channel::<()>();
+        let service = Service::new(bound.to_string(), &options, options.stoppable.then_some(stop_tx))?;
+        Ok(Server { listener, bound, service, options, stopped })
+    }
+
+    /// The address served.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.bound
+    }
+
+    /// Serves until `shutdown` resolves (or, with `stoppable`, a `Stop` call comes); calls in
+    /// flight are finished first.
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), Error> {
+        let Server { listener, bound, service, options, stopped } = self;
+        // Sessions whose coordinator stopped calling are freed.
+        let state = service.state.clone();
+        let reaper = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                let freed = state.expire();
+                if freed > 0 {
+                    eprintln!("daphne-worker: freed {freed} objects of sessions whose coordinator stopped calling");
+                }
+            }
+        });
+        let checked = tonic::service::interceptor::InterceptedService::new(
+            service.into_server(),
+            crate::auth::Check::new(options.token.clone()),
+        );
+        let gate = crate::conn::Gate::new(
+            options.max_connections.unwrap_or_else(crate::conn::default_max),
+            options.idle_timeout.unwrap_or(crate::conn::IDLE),
+        );
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).filter_map(move |s| match s {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                gate.admit(s).map(Ok)
+            }
+            Err(e) => Some(Err(e)),
+        });
+        let shutdown = async move {
+            let stop_call = async {
+                // Only a `Stop` call sends; without one the sender is gone and this never ends.
+                if stopped.await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                _ = shutdown => {}
+                _ = stop_call => {}
+            }
+        };
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = options.tls.server()? {
+            builder = builder.tls_config(tls).map_err(|e| Error::Config(format!("bad TLS files: {e}")))?;
+        }
+        let served = builder
+            .tcp_nodelay(true)
+            .initial_stream_window_size(Some(crate::WINDOW_BYTES))
+            .initial_connection_window_size(Some(crate::WINDOW_BYTES))
+            .max_frame_size(Some(crate::FRAME_BYTES))
+            .add_service(checked)
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await;
+        reaper.abort();
+        served.map_err(|e| Error::Served { bound, cause: e.to_string() })
+    }
+}
+
+/// Serves on `listener` until `shutdown` resolves (with `stoppable`, a `Stop` call ends it
+/// too: workers a launcher started for one run). The process's signals are the caller's
+/// (`signalled`).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    options: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    Server::new(listener, options)?.serve(shutdown).await
 }

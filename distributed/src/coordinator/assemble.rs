@@ -1,0 +1,248 @@
+//! The results of a pipeline from the workers' answers: row outputs as remote values kept on
+//! the workers (`Parts`, checkpointed when their lineage grows long), column outputs joined,
+//! folds folded along the canonical tree; and fetches.
+
+use std::sync::{Arc, Mutex};
+
+use daphne_ir::pipeline::fold_tree;
+use daphne_ir::{Combine, Function, Module, OpId, OpKind};
+use daphne_runtime::matrix::Matrix;
+use daphne_runtime::value::{Remote, Resident, Value};
+
+use super::recovery::{Lineage, MAX_LINEAGE};
+use super::state::Inner;
+use crate::codec;
+use crate::error::Error;
+use crate::proto;
+
+impl Inner {
+    /// The parts of a remote value of this cluster.
+    pub(super) fn parts_of<'r>(&self, r: &'r Remote) -> Option<&'r Parts> {
+        let parts = r.data.as_any().downcast_ref::<Parts>()?;
+        std::ptr::eq(Arc::as_ptr(&parts.inner), self).then_some(parts)
+    }
+
+    /// Fetches objects (worker, id) and decodes them.
+    /// `largest` is the size of the largest (encoded), so chunks are few enough for a worker.
+    pub(super) fn fetch_all(&self, objects: &[(usize, u64)], largest: u64) -> Result<Vec<Value>, Error> {
+        let started = std::time::Instant::now();
+        let got = self.link.fetch(objects, crate::chunk_size(largest, self.options.max_chunk_bytes))?;
+        let mut values = Vec::with_capacity(got.len());
+        let mut received = 0u64;
+        for (segments, &(w, _)) in got.iter().zip(objects) {
+            let parts: Vec<&[u8]> = segments.iter().map(|s| s.as_ref()).collect();
+            received += parts.iter().map(|p| p.len() as u64).sum::<u64>();
+            let v = codec::decode_segments(&parts).map_err(|e| Error::Call {
+                worker: self.link.name(w),
+                call: crate::error::Call::Fetch,
+                message: e.to_string(),
+            })?;
+            values.push(v);
+        }
+        let mut state = self.state();
+        let t = &mut state.transfer;
+        t.fetched_bytes += received;
+        t.fetch_seconds += started.elapsed().as_secs_f64();
+        Ok(values)
+    }
+
+    /// Frees the objects workers kept for results that will not be used.
+    pub(super) fn forget_results(&self, active: &[usize], results: &[proto::TaskResult]) {
+        let kept = active.iter().zip(results).flat_map(|(&w, r)| {
+            r.outputs.iter().flat_map(|o| &o.parts).filter_map(move |p| match &p.result {
+                Some(proto::output::Result::Kept(k)) => Some((w, k.object)),
+                _ => None,
+            })
+        });
+        self.free_each(kept);
+    }
+
+    /// The pipeline's results from the workers' answers.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn assemble(
+        &self,
+        me: &Arc<Inner>,
+        f: &Function,
+        id: OpId,
+        n: usize,
+        active: &[usize],
+        rows: &[std::ops::Range<usize>],
+        results: Vec<proto::TaskResult>,
+        (module, inputs): (Arc<Module>, Vec<Arc<Lineage>>),
+    ) -> Result<Vec<Value>, Error> {
+        let depth = 1 + inputs.iter().map(|l| l.depth()).max().unwrap_or(0);
+        let op = &f.ops[id];
+        let OpKind::Pipeline(spec) = &op.kind else { return Err(Error::internal("not a pipeline")) };
+        let broken = |w: usize| Error::Task { worker: self.link.name(w), message: "a malformed task result".into() };
+        for (&w, r) in active.iter().zip(&results) {
+            if r.outputs.len() != spec.combines.len() {
+                return Err(broken(w));
+            }
+        }
+        let mut values = Vec::with_capacity(spec.combines.len());
+        for (k, (&c, &r)) in spec.combines.iter().zip(&op.results).enumerate() {
+            if c == Combine::Rows {
+                let mut parts = Vec::with_capacity(active.len());
+                let mut largest = 0u64;
+                let (mut cols, mut vt) = (None, None);
+                for (&w, res) in active.iter().zip(&results) {
+                    let [proto::Output { result: Some(proto::output::Result::Kept(kept)) }] =
+                        res.outputs[k].parts.as_slice()
+                    else {
+                        return Err(broken(w));
+                    };
+                    if kept.rows as usize != rows[w].len() || cols.is_some_and(|c| c != kept.cols) {
+                        return Err(broken(w));
+                    }
+                    cols = Some(kept.cols);
+                    vt = Some(codec::type_of_code(kept.value_type)?);
+                    parts.push((w, rows[w].clone(), kept.object));
+                    largest = largest.max(kept.bytes);
+                }
+                let lineage =
+                    Arc::new(Lineage::Computed { module: module.clone(), output: k, inputs: inputs.clone(), depth });
+                let data = Parts {
+                    inner: me.clone(),
+                    parts,
+                    largest,
+                    fetched: Mutex::new(None),
+                    lineage: Mutex::new(lineage),
+                };
+                let remote = Remote {
+                    rows: n,
+                    cols: cols.unwrap_or(0) as usize,
+                    value_type: vt.ok_or_else(|| Error::internal("a row output without parts"))?,
+                    data: Arc::new(data),
+                };
+                if depth >= MAX_LINEAGE {
+                    // A checkpoint: the value is brought here once, so lineages stay short (a
+                    // loop of a thousand iterations is not replayed from its start).
+                    let here = remote.fetch()?;
+                    if let Some(p) = self.parts_of(&remote) {
+                        *p.lineage.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(Lineage::Here(here));
+                    }
+                }
+                values.push(Value::Remote(remote));
+                continue;
+            }
+            // Every part in worker and group order, brought here.
+            let mut here: Vec<Option<Value>> = Vec::new();
+            let mut kept: Vec<(usize, usize, u64)> = Vec::new();
+            let mut largest = 0u64;
+            for (&w, res) in active.iter().zip(&results) {
+                for p in &res.outputs[k].parts {
+                    match &p.result {
+                        Some(proto::output::Result::Inline(b)) => here.push(Some(codec::decode(b)?)),
+                        Some(proto::output::Result::Kept(o)) => {
+                            kept.push((here.len(), w, o.object));
+                            largest = largest.max(o.bytes);
+                            here.push(None);
+                        }
+                        None => return Err(broken(w)),
+                    }
+                }
+            }
+            if !kept.is_empty() {
+                let ids: Vec<(usize, u64)> = kept.iter().map(|&(_, w, id)| (w, id)).collect();
+                let fetched = self.fetch_all(&ids, largest);
+                self.free_each(kept.iter().map(|&(_, w, id)| (w, id)));
+                for ((slot, _, _), v) in kept.iter().zip(fetched?) {
+                    here[*slot] = Some(v);
+                }
+            }
+            let parts: Vec<Value> =
+                here.into_iter().collect::<Option<_>>().ok_or_else(|| Error::internal("a part missing"))?;
+            values.push(match c {
+                Combine::Cols => {
+                    let ms: Vec<Matrix> = parts
+                        .into_iter()
+                        .map(|p| match p {
+                            Value::Matrix(m) => Ok(m),
+                            _ => Err(Error::internal("a column output part is not a matrix")),
+                        })
+                        .collect::<Result<_, _>>()?;
+                    Value::Matrix(
+                        Matrix::concat(&ms, false)
+                            .ok_or_else(|| Error::internal("column parts of different shapes"))?,
+                    )
+                }
+                _ => fold_tree(parts.into_iter().map(Ok).collect(), |a: Result<Value, Error>, b| {
+                    daphne_runtime::pipeline::combine_two(f, r, c, a?, b?).map_err(Error::Runtime)
+                })
+                .ok_or_else(|| Error::internal("no parts to fold"))??,
+            });
+        }
+        Ok(values)
+    }
+}
+
+/// A row output kept on the workers: per worker its rows and its object.
+pub(super) struct Parts {
+    inner: Arc<Inner>,
+    pub(super) parts: Vec<(usize, std::ops::Range<usize>, u64)>,
+    /// The encoded size of the largest part.
+    largest: u64,
+    fetched: Mutex<Option<Value>>,
+    pub(super) lineage: Mutex<Arc<Lineage>>,
+}
+
+impl Parts {
+    /// Whether the value is split over exactly these workers' rows.
+    pub(super) fn matches(&self, active: &[usize], rows: &[std::ops::Range<usize>]) -> bool {
+        self.parts.len() == active.len()
+            && self.parts.iter().zip(active).all(|((w, r, _), &a)| *w == a && rows.get(a) == Some(r))
+    }
+}
+
+impl std::fmt::Debug for Parts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Parts({:?})", self.parts)
+    }
+}
+
+impl Resident for Parts {
+    fn fetch(&self) -> Result<Value, daphne_runtime::error::Error> {
+        let mut fetched = self.fetched.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = &*fetched {
+            return Ok(v.clone());
+        }
+        let ids: Vec<(usize, u64)> = self.parts.iter().map(|(w, _, id)| (*w, *id)).collect();
+        let parts = match self.inner.fetch_all(&ids, self.largest) {
+            Ok(p) => p,
+            Err(e) => {
+                // A worker died with part of this value: compute it again on the others.
+                self.inner.check_workers();
+                if !self.inner.any_dead(self.parts.iter().map(|(w, _, _)| *w)) {
+                    return Err(e.into());
+                }
+                let lineage = self.lineage.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let v = self.inner.rebuild(&self.inner, &lineage)?.local()?;
+                *fetched = Some(v.clone());
+                return Ok(v);
+            }
+        };
+        let ms: Vec<Matrix> = parts
+            .into_iter()
+            .map(|p| match p {
+                Value::Matrix(m) => Ok(m),
+                other => Err(Error::internal(format!("a fetched part is {}", other.describe()))),
+            })
+            .collect::<Result<_, _>>()?;
+        let v = Value::Matrix(
+            Matrix::concat(&ms, true).ok_or_else(|| Error::internal("fetched parts of different shapes"))?,
+        );
+        *fetched = Some(v.clone());
+        Ok(v)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+impl Drop for Parts {
+    /// Queues the parts to be freed (this takes the coordinator's lock: see its invariant).
+    fn drop(&mut self) {
+        self.inner.free_each(self.parts.iter().map(|(w, _, id)| (*w, *id)));
+    }
+}
