@@ -204,7 +204,9 @@ fn resolve_import(dir: &Path, path: &str, config: &UserConfig) -> Result<Vec<(Pa
 /// `daphne_runtime::io::describe` infers from the file (said once per file on stderr).
 #[derive(Debug, Default)]
 pub struct DataFiles {
-    seen: std::cell::RefCell<std::collections::HashMap<(String, String), Result<daphne_lower::FileMeta, daphne_lower::FileError>>>,
+    seen: std::cell::RefCell<
+        std::collections::HashMap<(String, String), Result<daphne_lower::FileMeta, daphne_lower::FileError>>,
+    >,
     /// Whether inferred schemas are reported on stderr.
     pub quiet: bool,
 }
@@ -295,8 +297,7 @@ pub fn compile_entry(
     };
     let (mut module, outputs) = lowered.map_err(|e| lower_failure(program, &e))?;
     let name = &program.files[0].name;
-    daphne_ir::verify::module(&module)
-        .map_err(|e| compiler_bug(format!("the IR of {name} does not verify: {e}")))?;
+    daphne_ir::verify::module(&module).map_err(|e| compiler_bug(format!("the IR of {name} does not verify: {e}")))?;
     after("lower", &module);
     passes.run(&mut module, after).map_err(|e| compiler_bug(format!("in {name}: {e}")))?;
     Ok((module, outputs))

@@ -31,8 +31,8 @@ use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 use daphne_ir::pipeline::LANES;
 use daphne_ir::{Axis, Builtin, Combine, Function, Literal, OpId, OpKind, Split, Type, Value, ValueType};
 
-use crate::error::CodegenError;
 use crate::abi::KernelFn;
+use crate::error::CodegenError;
 use crate::math;
 
 /// A compiled pipeline.
@@ -106,11 +106,21 @@ impl KernelCompiler {
         sig2.params.push(AbiParam::new(types::F64));
         let mut unary = HashMap::new();
         for &(op, name, _) in math::UNARY {
-            unary.insert(op, module.declare_function(name, Linkage::Import, &sig1).map_err(|e| CodegenError::Cranelift(e.to_string()))?);
+            unary.insert(
+                op,
+                module
+                    .declare_function(name, Linkage::Import, &sig1)
+                    .map_err(|e| CodegenError::Cranelift(e.to_string()))?,
+            );
         }
         let mut binary = HashMap::new();
         for &(op, name, _) in math::BINARY {
-            binary.insert(op, module.declare_function(name, Linkage::Import, &sig2).map_err(|e| CodegenError::Cranelift(e.to_string()))?);
+            binary.insert(
+                op,
+                module
+                    .declare_function(name, Linkage::Import, &sig2)
+                    .map_err(|e| CodegenError::Cranelift(e.to_string()))?,
+            );
         }
         let mut sig2f = module.make_signature();
         sig2f.params.push(AbiParam::new(types::F32));
@@ -118,7 +128,12 @@ impl KernelCompiler {
         sig2f.returns.push(AbiParam::new(types::F32));
         let mut binary_f32 = HashMap::new();
         for &(op, name, _) in math::BINARY_F32 {
-            binary_f32.insert(op, module.declare_function(name, Linkage::Import, &sig2f).map_err(|e| CodegenError::Cranelift(e.to_string()))?);
+            binary_f32.insert(
+                op,
+                module
+                    .declare_function(name, Linkage::Import, &sig2f)
+                    .map_err(|e| CodegenError::Cranelift(e.to_string()))?,
+            );
         }
         let ctx = module.make_context();
         Ok(KernelCompiler {

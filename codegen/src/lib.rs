@@ -13,7 +13,6 @@ pub use compile::{Kernel, KernelCompiler};
 pub use error::CodegenError;
 use error::bug;
 
-
 /// One input of a kernel call on a block.
 pub enum BlockInput<'a> {
     /// The block's cells of a row-split input of doubles (or a broadcast row vector's cells).

@@ -14,9 +14,7 @@ use crate::types::Type;
 pub type Value = Handle<ValueData>;
 pub type OpId = Handle<Op>;
 
-/// The index of a function in its module.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct FuncId(pub u32);
+pub use crate::op::FuncId;
 
 /// Where a value comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -265,13 +265,19 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, InferError> {
                 let n = n as i64;
                 let what = if op == B::SliceRow { "rows" } else { "columns" };
                 if lo < 0 || lo >= n {
-                    return Err(InferError::new(format!("the lower bound {lo} of the slice must be in [0, {n}) for {n} {what}")));
+                    return Err(InferError::new(format!(
+                        "the lower bound {lo} of the slice must be in [0, {n}) for {n} {what}"
+                    )));
                 }
                 if hi < 0 || hi > n {
-                    return Err(InferError::new(format!("the upper bound {hi} of the slice must be in [0, {n}] for {n} {what}")));
+                    return Err(InferError::new(format!(
+                        "the upper bound {hi} of the slice must be in [0, {n}] for {n} {what}"
+                    )));
                 }
                 if lo > hi {
-                    return Err(InferError::new(format!("the lower bound {lo} of the slice is greater than the upper bound {hi}")));
+                    return Err(InferError::new(format!(
+                        "the lower bound {lo} of the slice is greater than the upper bound {hi}"
+                    )));
                 }
             }
             if op == B::SliceRow {
@@ -307,7 +313,9 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, InferError> {
             let n_cols = args.iter().take_while(|a| a.ty.is_matrix()).count();
             let labels = &args[n_cols..];
             if !labels.is_empty() && labels.len() != n_cols {
-                return Err(InferError::new("`createFrame` takes matrices followed by no labels or as many labels as matrices"));
+                return Err(InferError::new(
+                    "`createFrame` takes matrices followed by no labels or as many labels as matrices",
+                ));
             }
             if labels.iter().any(|a| !matches!(a.ty, Type::Scalar(ValueType::Str) | Type::Unknown)) {
                 return Err(InferError::new("`createFrame` takes matrices followed by string labels"));
@@ -407,12 +415,16 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, InferError> {
                         if let (Some(x), Some(y)) = (vt_all, m.vt)
                             && x != y
                         {
-                            return Err(InferError::new(format!("the elements of a list must have one value type, not {x} and {y}")));
+                            return Err(InferError::new(format!(
+                                "the elements of a list must have one value type, not {x} and {y}"
+                            )));
                         }
                         vt_all = vt_all.or(m.vt);
                     }
                     Type::Unknown => {}
-                    other => return Err(InferError::new(format!("the elements of a list must be matrices, not {other}"))),
+                    other => {
+                        return Err(InferError::new(format!("the elements of a list must be matrices, not {other}")));
+                    }
                 }
             }
             one(Type::List(MatrixType { vt: vt_all, rows: None, cols: None, repr: None }))

@@ -31,6 +31,10 @@ pub fn count(n: usize, one: &str, many: &str) -> String {
 #[error("internal compiler error: {0} (this is a bug of daphne-rs: please report it)")]
 pub struct Bug(pub String);
 
-pub use function::{DecodeError, FuncId, Function, InlineSite, Loc, Module, Op, OpId, Region, Value, ValueData, ValueDef};
-pub use op::{Axis, Builtin, Combine, Effect, Fails, Fuse, FunctionDoc, Literal, OpKind, PipelineSpec, Reduce, Rule, Split};
+pub use function::{
+    DecodeError, FuncId, Function, InlineSite, Loc, Module, Op, OpId, Region, Value, ValueData, ValueDef,
+};
+pub use op::{
+    Axis, Builtin, Combine, Effect, Fails, FunctionDoc, Fuse, Literal, OpKind, PipelineSpec, Reduce, Rule, Split,
+};
 pub use types::{ColumnType, FrameType, MatrixType, Repr, Type, ValueType};

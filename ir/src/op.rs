@@ -5,8 +5,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::function::FuncId;
 use crate::types::ValueType;
+
+/// The index of a function in its module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FuncId(pub u32);
 
 /// A constant's value. Floats are kept as bits so that constants compare and hash exactly
 /// (a NaN constant equals itself, which is what CSE needs).

@@ -68,9 +68,9 @@ fn frames_agree(a: &FrameType, b: &FrameType) -> bool {
     let columns = match (&a.columns, &b.columns) {
         (Some(x), Some(y)) => {
             x.len() == y.len()
-                && x.iter().zip(y).all(|(c, d)| {
-                    c.vt == d.vt && (c.label.is_none() || d.label.is_none() || c.label == d.label)
-                })
+                && x.iter()
+                    .zip(y)
+                    .all(|(c, d)| c.vt == d.vt && (c.label.is_none() || d.label.is_none() || c.label == d.label))
         }
         _ => true,
     };
@@ -100,14 +100,8 @@ pub fn module(m: &Module) -> Result<()> {
 
 /// Verifies one function of `m`.
 pub fn function(f: &Function, m: &Module) -> Result<()> {
-    let mut v = Verifier {
-        f,
-        m,
-        placed: HashSet::new(),
-        depth: vec![UNDEFINED; f.values.len()],
-        scopes: Vec::new(),
-        floor: 1,
-    };
+    let mut v =
+        Verifier { f, m, placed: HashSet::new(), depth: vec![UNDEFINED; f.values.len()], scopes: Vec::new(), floor: 1 };
     v.region(&f.body, &format!("body of @{}", f.name))?;
     let ret = v.terminator(&f.body, "function body")?;
     if ret.kind != OpKind::Return {
@@ -229,8 +223,7 @@ impl<'a> Verifier<'a> {
         if n_regions != expect_regions {
             return Err(bad(format!("`{name}` has {n_regions} regions instead of {expect_regions}")));
         }
-        let result_types: Vec<Type> =
-            op.results.iter().map(|&r| self.value_ty(r).cloned()).collect::<Result<_>>()?;
+        let result_types: Vec<Type> = op.results.iter().map(|&r| self.value_ty(r).cloned()).collect::<Result<_>>()?;
         match &op.kind {
             OpKind::Const(lit) => {
                 if n_operands != 0 || result_types != [Type::Scalar(lit.value_type())] {
@@ -365,7 +358,11 @@ impl<'a> Verifier<'a> {
             Err(error) => return Err(VerifyError::Operands { op: b.name(), error }),
         };
         if inferred.len() != result_types.len() {
-            return Err(VerifyError::ResultCount { op: b.name(), recorded: result_types.len(), inferred: inferred.len() });
+            return Err(VerifyError::ResultCount {
+                op: b.name(),
+                recorded: result_types.len(),
+                inferred: inferred.len(),
+            });
         }
         for (index, (recorded, inferred)) in result_types.iter().zip(inferred).enumerate() {
             if !agrees(recorded, &inferred) {
@@ -408,7 +405,10 @@ impl<'a> Verifier<'a> {
                 (Split::Broadcast, o, i) => o.compatible(i),
             };
             if !ok {
-                return Err(bad(format!("pipeline input {i} ({}) of type {outer} cannot be seen as {inner}", split.name())));
+                return Err(bad(format!(
+                    "pipeline input {i} ({}) of type {outer} cannot be seen as {inner}",
+                    split.name()
+                )));
             }
         }
         // The body is self-contained: verify it with no enclosing scope.

@@ -459,7 +459,8 @@ impl<'a> Lowerer<'a> {
                     _ => {
                         let path_ty = self.ty(path);
                         let operand = [Operand { ty: &path_ty, constant: None }];
-                        let ty = daphne_ir::infer::infer(op, &operand).map_err(|e| super::infer_error(span, e))?.remove(0);
+                        let ty =
+                            daphne_ir::infer::infer(op, &operand).map_err(|e| super::infer_error(span, e))?.remove(0);
                         (ty, request.header.unwrap_or(false), request.sep.clone())
                     }
                 };

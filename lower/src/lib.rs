@@ -308,8 +308,7 @@ fn lower_entry(program: &Program, args: &ScriptArgs, session: Option<&Session>) 
         l.emit(OpKind::Return, values, vec![], vec![], script.span)
     });
     body.map_err(|e| e.in_file(0))?;
-    let main =
-        l.stack.pop().map(FnCtx::finish).ok_or_else(|| internal_error(script.span, "no main function"))?;
+    let main = l.stack.pop().map(FnCtx::finish).ok_or_else(|| internal_error(script.span, "no main function"))?;
     l.functions[0] = Some(main);
     let functions: Vec<Function> = l.functions.into_iter().flatten().collect();
     let module = Module {

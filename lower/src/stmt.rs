@@ -846,10 +846,7 @@ impl<'a> Lowerer<'a> {
                     l.define(n, a, false);
                 }
                 let r = (|| {
-                    let i = l
-                        .lookup(&cond.counter)
-                        .map(|v| v.value)
-                        .ok_or_else(|| internal_error(span, "counter"))?;
+                    let i = l.lookup(&cond.counter).map(|v| v.value).ok_or_else(|| internal_error(span, "counter"))?;
                     // (up && i <= to) || (!up && i >= to)
                     let le = l.builtin1(Builtin::EwLe, vec![i, cond.to], span)?;
                     let ge = l.builtin1(Builtin::EwGe, vec![i, cond.to], span)?;
@@ -874,10 +871,7 @@ impl<'a> Lowerer<'a> {
                     l.define(n, a, false);
                 }
                 let r = (|| {
-                    let i = l
-                        .lookup(&cond.counter)
-                        .map(|v| v.value)
-                        .ok_or_else(|| internal_error(span, "counter"))?;
+                    let i = l.lookup(&cond.counter).map(|v| v.value).ok_or_else(|| internal_error(span, "counter"))?;
                     l.loop_depth += 1;
                     l.push_scope();
                     l.define(var, i, true);

@@ -28,8 +28,8 @@
 use std::collections::{HashMap, HashSet};
 
 use daphne_ir::{
-    Axis, Builtin, Combine, Fails, Function, Fuse, MatrixType, Module, OpId, OpKind, PipelineSpec, Region, Repr, Split, Type, Value,
-    ValueDef, ValueType,
+    Axis, Builtin, Combine, Fails, Function, Fuse, MatrixType, Module, OpId, OpKind, PipelineSpec, Region, Repr, Split,
+    Type, Value, ValueDef, ValueType,
 };
 
 use crate::pass::Pass;

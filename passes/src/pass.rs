@@ -144,7 +144,8 @@ impl PassManager {
                 for pass in &phase.passes {
                     if pass.run(module) {
                         changed = true;
-                        daphne_ir::verify::module(module).map_err(|error| PassError { pass: pass.name(), error: Box::new(error) })?;
+                        daphne_ir::verify::module(module)
+                            .map_err(|error| PassError { pass: pass.name(), error: Box::new(error) })?;
                         after(pass.name(), module);
                     }
                 }

@@ -223,7 +223,7 @@ struct Executor<'m, 'w> {
 enum Jit {
     /// No pipeline ran yet.
     NotMade,
-    Ready(crate::engine::Engine),
+    Ready(Box<crate::engine::Engine>),
     /// It could not be made (no JIT for this machine): pipelines are interpreted.
     Unavailable,
 }
@@ -515,7 +515,7 @@ impl Executor<'_, '_> {
                     (Attempt::Declined, false, true) => {
                         if let Jit::NotMade = self.engine {
                             self.engine = match crate::engine::Engine::new(self.options.schedule) {
-                                Ok(e) => Jit::Ready(e),
+                                Ok(e) => Jit::Ready(Box::new(e)),
                                 Err(_) => Jit::Unavailable,
                             };
                         }

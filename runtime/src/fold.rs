@@ -1,8 +1,8 @@
 //! The runtime's side of constant folding: the compiler computes constants with the same
 //! kernels the interpreter runs.
 
-use daphne_ir::{Literal, OpKind, Type};
 use daphne_ir::eval::{Const, Evaluate, MAX_FOLD_CELLS};
+use daphne_ir::{Literal, OpKind, Type};
 
 use crate::kernels;
 use crate::matrix::Matrix;

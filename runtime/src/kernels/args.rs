@@ -2,8 +2,8 @@
 //! applied to the runtime values), operands as the types a kernel needs, and how messages
 //! name ops.
 
-use daphne_ir::{Builtin, MatrixType, Type, ValueType};
 use daphne_ir::infer::{Operand, infer};
+use daphne_ir::{Builtin, MatrixType, Type, ValueType};
 
 use crate::error::Error;
 use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
