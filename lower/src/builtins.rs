@@ -9,7 +9,7 @@ use daphne_ir::{Builtin, ColumnType, FrameType, Literal, MatrixType, OpKind, Typ
 
 use daphne_ir::infer::Operand;
 
-use super::{LowerError, Lowerer, ReadRequest, Result, compile_error, parse_error};
+use crate::context::{LowerError, Lowerer, ReadRequest, Result, compile_error, parse_error};
 
 /// How a call of a built-in becomes IR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -459,8 +459,9 @@ impl<'a> Lowerer<'a> {
                     _ => {
                         let path_ty = self.ty(path);
                         let operand = [Operand { ty: &path_ty, constant: None }];
-                        let ty =
-                            daphne_ir::infer::infer(op, &operand).map_err(|e| super::infer_error(span, e))?.remove(0);
+                        let ty = daphne_ir::infer::infer(op, &operand)
+                            .map_err(|e| crate::context::infer_error(span, e))?
+                            .remove(0);
                         (ty, request.header.unwrap_or(false), request.sep.clone())
                     }
                 };
@@ -553,7 +554,7 @@ impl<'a> Lowerer<'a> {
 }
 
 /// The type a `.meta` file gives the result of `readMatrix` or `readFrame`.
-fn meta_type(op: Builtin, meta: &crate::FileMeta) -> Type {
+fn meta_type(op: Builtin, meta: &crate::context::FileMeta) -> Type {
     if op == Builtin::ReadMatrix {
         Type::Matrix(MatrixType {
             vt: meta.schema.first().copied(),
@@ -592,7 +593,7 @@ pub(crate) fn arity_message(sig: &BuiltinDef, given: usize) -> String {
 /// The arity error of a call, with a hint where the call looks like another language's.
 fn arity_error(sig: &BuiltinDef, args: &[Arg], span: Span) -> LowerError {
     let e = parse_error(span, arity_message(sig, args.len()));
-    match super::suggest::arity_hint(sig.name, args.len()) {
+    match crate::suggest::arity_hint(sig.name, args.len()) {
         Some(hint) => e.with_help(hint),
         None => e,
     }

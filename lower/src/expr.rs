@@ -8,8 +8,10 @@ use daphne_frontend::ast::{
 use daphne_frontend::token::Tok;
 use daphne_ir::{Builtin, FuncId, Function, Literal, MatrixType, OpKind, Type, Value, ValueType, count};
 
-use super::stmt::Flow;
-use super::{FnCtx, Lowerer, Result, SpecKey, compile_error, internal_error, parse_error, prefix};
+use crate::context::{
+    FnCtx, Lowerer, Result, SpecKey, compile_error, declared_type, internal_error, ir_value_type, parse_error, prefix,
+};
+use crate::stmt::Flow;
 
 /// The IR literal of an integer literal: unsuffixed and `l` are si64 (2^63 without suffix is
 /// i64::MIN, as in DAPHNE), `u` and `ull` are ui64, `z` is an index.
@@ -23,35 +25,6 @@ pub(crate) fn int_literal(i: &IntLit) -> Literal {
 
 pub(crate) fn float_literal(f: &FloatLit) -> Literal {
     if f.single { Literal::f32(f.value as f32) } else { Literal::f64(f.value) }
-}
-
-fn ir_value_type(v: daphne_frontend::ast::ValueType) -> ValueType {
-    use daphne_frontend::ast::ValueType as A;
-    match v {
-        A::F64 => ValueType::F64,
-        A::F32 => ValueType::F32,
-        A::Si64 => ValueType::Si64,
-        A::Si32 => ValueType::Si32,
-        A::Si8 => ValueType::Si8,
-        A::Ui64 => ValueType::Ui64,
-        A::Ui32 => ValueType::Ui32,
-        A::Ui8 => ValueType::Ui8,
-        A::Str => ValueType::Str,
-        A::Bool => ValueType::Bool,
-    }
-}
-
-/// The IR type a parameter or return type annotation denotes.
-pub(crate) fn declared_type(t: &TypeKind) -> Type {
-    match *t {
-        TypeKind::Scalar(v) => Type::Scalar(ir_value_type(v)),
-        TypeKind::Data(DataType::Matrix, vt) => {
-            Type::Matrix(MatrixType { vt: vt.map(ir_value_type), rows: None, cols: None, repr: None })
-        }
-        TypeKind::Data(DataType::Scalar, Some(v)) => Type::Scalar(ir_value_type(v)),
-        TypeKind::Data(DataType::Scalar, None) => Type::Unknown,
-        TypeKind::Data(DataType::Frame, _) => Type::Frame(daphne_ir::FrameType { rows: None, columns: None }),
-    }
 }
 
 /// Whether an argument of type `arg` may be passed to a parameter declared `param`, by
@@ -175,8 +148,8 @@ impl<'a> Lowerer<'a> {
                     None => {
                         let err = parse_error(callee.span, format!("unknown function `{name}`"));
                         let own = self.namespaces[self.ns].keys().map(String::as_str);
-                        let known = super::all_builtins().map(|b| b.name).chain(own);
-                        Err(match super::suggest::unknown_function(&name, known) {
+                        let known = crate::builtins::all_builtins().map(|b| b.name).chain(own);
+                        Err(match crate::suggest::unknown_function(&name, known) {
                             Some(help) => err.with_help(help),
                             None => err,
                         })
@@ -635,7 +608,7 @@ impl<'a> Lowerer<'a> {
     fn specialization(
         &mut self,
         name: &str,
-        fref: super::FuncRef<'a>,
+        fref: crate::context::FuncRef<'a>,
         arg_types: Vec<Type>,
         call: Span,
     ) -> Result<(FuncId, Vec<Type>)> {
@@ -652,9 +625,9 @@ impl<'a> Lowerer<'a> {
     }
 
     /// `map(X, f)`: `f` is the name of a function of one parameter, applied to every cell.
-    pub(crate) fn map_call(&mut self, sig: &super::BuiltinDef, args: &[Arg], span: Span) -> Result<Value> {
+    pub(crate) fn map_call(&mut self, sig: &crate::builtins::BuiltinDef, args: &[Arg], span: Span) -> Result<Value> {
         let [x, f] = args else {
-            return Err(parse_error(span, super::builtins::arity_message(sig, args.len())));
+            return Err(parse_error(span, crate::builtins::arity_message(sig, args.len())));
         };
         let x = self.expr(&x.value)?;
         let ExprKind::Name(q) = &f.value.kind else {
@@ -677,7 +650,7 @@ impl<'a> Lowerer<'a> {
                 let e = parse_error(f.value.span, format!("no function `{name}` of one parameter accepts {elem}"));
                 // A name that no function has is likely misspelled.
                 let own = self.namespaces[self.ns].keys().map(String::as_str);
-                match super::suggest::did_you_mean(&name, own).filter(|_| frefs.is_empty()) {
+                match crate::suggest::did_you_mean(&name, own).filter(|_| frefs.is_empty()) {
                     Some(help) => e.with_help(help),
                     None => e,
                 }
@@ -706,7 +679,12 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Lowers one specialization of a UDF, in the namespace and file it was defined in.
-    fn specialize(&mut self, name: &str, fref: super::FuncRef<'a>, key: SpecKey) -> Result<(FuncId, Vec<Type>)> {
+    fn specialize(
+        &mut self,
+        name: &str,
+        fref: crate::context::FuncRef<'a>,
+        key: SpecKey,
+    ) -> Result<(FuncId, Vec<Type>)> {
         let def = fref.def;
         for (i, p) in def.params.iter().enumerate() {
             if def.params[..i].iter().any(|q| q.name.name == p.name.name) {

@@ -11,13 +11,13 @@ use daphne_frontend::Span;
 use daphne_frontend::ast::{Expr, Stmt, StmtKind};
 use daphne_ir::{Builtin, Literal, OpKind, Region, Type, Value, ValueType, count};
 
-use super::{LowerError, Lowerer, Result, Var, collect_assigned, compile_error, internal_error, parse_error};
+use crate::context::{
+    BREAK, CONTINUE, Construct, LowerError, Lowerer, Result, Var, collect_assigned, compile_error, internal_error,
+    parse_error,
+};
 
 /// Prefixes of the hidden flag variables of `break` and `continue`; the loop depth follows.
 /// They cannot clash with user variables: `break` and `continue` are keywords.
-pub(crate) const BREAK: &str = "break";
-pub(crate) const CONTINUE: &str = "continue";
-
 fn flag(prefix: &str, depth: usize) -> String {
     format!("{prefix}#{depth}")
 }
@@ -117,16 +117,6 @@ fn join_loop(a: &Type, b: &Type) -> Option<Type> {
 /// more general, so real scripts settle in two or three.
 const MAX_GENERALIZATION_ROUNDS: usize = 16;
 
-/// A construct whose new variables are not visible after it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Construct {
-    If,
-    Loop,
-    Block,
-    /// The variable of a `for` loop.
-    LoopVariable,
-}
-
 /// What a loop body region must do, for `loop_op`.
 pub(crate) enum LoopKind<'s> {
     While { cond: &'s Expr, body: &'s Stmt },
@@ -224,7 +214,7 @@ impl<'a> Lowerer<'a> {
             // Otherwise the visible variables closest in spelling (not the hidden loop flags).
             let scopes = &self.ctx().scopes;
             let visible = scopes.iter().flat_map(|s| s.keys()).map(String::as_str).filter(|n| !n.contains('#'));
-            return match super::suggest::did_you_mean(name, visible) {
+            return match crate::suggest::did_you_mean(name, visible) {
                 Some(help) => e.with_help(help),
                 None => e,
             };
@@ -412,7 +402,7 @@ impl<'a> Lowerer<'a> {
     fn import_file(&mut self, target: usize, prefix: &str) -> Result<()> {
         let script = &self.program.scripts[target];
         let ns = self.namespaces.len();
-        self.namespaces.push(super::own_functions(script, ns, target)?);
+        self.namespaces.push(crate::context::own_functions(script, ns, target)?);
         let stmts: Vec<&Stmt> = script.stmts.iter().filter(|s| !matches!(s.kind, StmtKind::FuncDef(_))).collect();
         // The imported script sees none of the importer's variables (DAPHNE extracts the
         // importer's scope while visiting it) and its own imports start afresh.
@@ -426,12 +416,12 @@ impl<'a> Lowerer<'a> {
             Flow::Falls => {}
             Flow::Returns(_, s) => return Err(parse_error(s, "`return` outside of a function").in_file(target)),
         }
-        let mut vars: Vec<(String, super::Var)> = vars.into_iter().filter(|(n, _)| !n.contains('.')).collect();
+        let mut vars: Vec<(String, crate::context::Var)> = vars.into_iter().filter(|(n, _)| !n.contains('.')).collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, var) in vars {
             self.define(&format!("{prefix}.{name}"), var.value, false);
         }
-        let own: Vec<(String, Vec<super::FuncRef>)> =
+        let own: Vec<(String, Vec<crate::context::FuncRef>)> =
             self.namespaces[ns].iter().filter(|(n, _)| !n.contains('.')).map(|(n, f)| (n.clone(), f.clone())).collect();
         for (name, frefs) in own {
             self.namespaces[self.ns].entry(format!("{prefix}.{name}")).or_default().extend(frefs);
@@ -850,13 +840,13 @@ impl<'a> Lowerer<'a> {
                     // (up && i <= to) || (!up && i >= to)
                     let le = l.builtin1(Builtin::EwLe, vec![i, cond.to], span)?;
                     let ge = l.builtin1(Builtin::EwGe, vec![i, cond.to], span)?;
-                    let down = l.builtin1(super::prefix("!", span)?, vec![cond.up], span)?;
+                    let down = l.builtin1(crate::context::prefix("!", span)?, vec![cond.up], span)?;
                     let a = l.builtin1(Builtin::EwAnd, vec![cond.up, le], span)?;
                     let b = l.builtin1(Builtin::EwAnd, vec![down, ge], span)?;
                     let in_range = l.builtin1(Builtin::EwOr, vec![a, b], span)?;
                     let in_range = l.condition_value(in_range, span)?;
                     let b = l.lookup(&brk).map(|v| v.value).ok_or_else(|| internal_error(span, "break flag"))?;
-                    let not_b = l.builtin1(super::prefix("!", span)?, vec![b], span)?;
+                    let not_b = l.builtin1(crate::context::prefix("!", span)?, vec![b], span)?;
                     let c = l.builtin1(Builtin::EwAnd, vec![not_b, in_range], span)?;
                     l.condition_value(c, span)
                 })();

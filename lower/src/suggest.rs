@@ -218,7 +218,7 @@ mod tests {
             for part in hint.split('`').skip(1).step_by(2) {
                 if let Some(open) = part.find('(') {
                     let called = &part[..open];
-                    assert!(super::super::builtins::builtin(called).is_some(), "hint `{hint}` names `{called}`");
+                    assert!(crate::builtins::builtin(called).is_some(), "hint `{hint}` names `{called}`");
                 }
             }
         }
@@ -228,7 +228,7 @@ mod tests {
     fn no_foreign_name_is_a_builtin() {
         for (names, _) in FOREIGN {
             for n in *names {
-                assert!(super::super::builtins::builtin(n).is_none(), "`{n}` is a built-in");
+                assert!(crate::builtins::builtin(n).is_none(), "`{n}` is a built-in");
             }
         }
     }
