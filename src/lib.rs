@@ -132,7 +132,7 @@ pub fn load_program_with(main: SourceFile, config: &UserConfig) -> Result<Progra
                 Ok(files) => files,
                 Err(message) => {
                     // Lowering reports the problem at the import statement.
-                    program.imports.insert((importer, path), Err(daphne_lower::FileError(message)));
+                    program.imports.insert((importer, path), Err(message));
                     continue;
                 }
             };
@@ -159,8 +159,12 @@ pub fn load_program_with(main: SourceFile, config: &UserConfig) -> Result<Progra
 }
 
 /// The files (as named and canonical) an import statement in a script in `dir` refers to.
-fn resolve_import(dir: &Path, path: &str, config: &UserConfig) -> Result<Vec<(PathBuf, PathBuf)>, String> {
-    let missing = || format!("the import path doesn't exist: {path}");
+fn resolve_import(
+    dir: &Path,
+    path: &str,
+    config: &UserConfig,
+) -> Result<Vec<(PathBuf, PathBuf)>, daphne_lower::FileError> {
+    let missing = || daphne_lower::FileError(format!("the import path doesn't exist: {path}"));
     let written = Path::new(path);
     if written.is_absolute() {
         let canonical = std::fs::canonicalize(written).map_err(|_| missing())?;
@@ -173,23 +177,25 @@ fn resolve_import(dir: &Path, path: &str, config: &UserConfig) -> Result<Vec<(Pa
             let lib_file = default_dir.join(written);
             let Ok(lib_canonical) = std::fs::canonicalize(&lib_file) else { continue };
             if canonical.as_ref().is_some_and(|c| *c != lib_canonical) {
-                return Err(format!(
+                return Err(daphne_lower::FileError(format!(
                     "ambiguous import: {path}, found another file with the same name in default paths of the user configuration: {}",
                     lib_file.display()
-                ));
+                )));
             }
             (full, canonical) = (lib_file, Some(lib_canonical));
         }
     } else if let Some(lib_dir) = config.import_paths.get(path).and_then(|dirs| dirs.first()) {
-        let entries = std::fs::read_dir(lib_dir)
-            .map_err(|e| format!("cannot read the directory {} of library {path}: {e}", lib_dir.display()))?;
+        let entries = std::fs::read_dir(lib_dir).map_err(|e| {
+            daphne_lower::FileError(format!("cannot read the directory {} of library {path}: {e}", lib_dir.display()))
+        })?;
         let mut files: Vec<PathBuf> =
             entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
         files.sort();
         return files
             .into_iter()
             .map(|f| {
-                let canonical = std::fs::canonicalize(&f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+                let canonical = std::fs::canonicalize(&f)
+                    .map_err(|e| daphne_lower::FileError(format!("cannot read {}: {e}", f.display())))?;
                 Ok((f, canonical))
             })
             .collect();
@@ -228,7 +234,7 @@ impl daphne_lower::DataFiles for DataFiles {
                 }
                 meta
             })
-            .map_err(daphne_lower::FileError);
+            .map_err(|e| daphne_lower::FileError(e.to_string()));
         self.seen.borrow_mut().insert(key, described.clone());
         described
     }
@@ -237,7 +243,7 @@ impl daphne_lower::DataFiles for DataFiles {
 fn describe_file(
     path: &str,
     request: &daphne_lower::ReadRequest,
-) -> Result<(daphne_lower::FileMeta, Option<String>), String> {
+) -> Result<(daphne_lower::FileMeta, Option<String>), daphne_runtime::error::Error> {
     let delimiter = request.sep.as_deref().map(daphne_runtime::io::delimiter).transpose()?;
     let opts = daphne_runtime::io::ReadOptions {
         frame: request.frame,

@@ -70,30 +70,35 @@ pub struct WorkerCli {
     exit_with_stdin: bool,
 }
 
+/// Why a value on the command line is not one.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadValue(String);
+
 /// A positive number of seconds.
-fn parse_seconds(s: &str) -> Result<f64, String> {
+fn parse_seconds(s: &str) -> Result<f64, BadValue> {
     match s.trim().parse::<f64>() {
         Ok(x) if x > 0.0 && x.is_finite() && x < 1e9 => Ok(x),
-        _ => Err(format!("`{s}` is not a positive number of seconds")),
+        _ => Err(BadValue(format!("`{s}` is not a positive number of seconds"))),
     }
 }
 
 /// A byte count with an optional K, M or G (powers of 1024).
-fn parse_bytes(s: &str) -> Result<u64, String> {
+fn parse_bytes(s: &str) -> Result<u64, BadValue> {
     let t = s.trim();
     let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => (&t[..i], t[i..].to_ascii_uppercase()),
         None => (t, String::new()),
     };
-    let n: u64 = digits.parse().map_err(|_| format!("`{s}` is not a byte count"))?;
+    let n: u64 = digits.parse().map_err(|_| BadValue(format!("`{s}` is not a byte count")))?;
     let scale: u64 = match unit.trim_end_matches('B').trim_end_matches('I') {
         "" => 1,
         "K" => 1 << 10,
         "M" => 1 << 20,
         "G" => 1 << 30,
-        _ => return Err(format!("`{s}` is not a byte count (use K, M or G)")),
+        _ => return Err(BadValue(format!("`{s}` is not a byte count (use K, M or G)"))),
     };
-    n.checked_mul(scale).ok_or_else(|| format!("`{s}` is too large"))
+    n.checked_mul(scale).ok_or_else(|| BadValue(format!("`{s}` is too large")))
 }
 
 /// Runs a worker as the command line says (the `daphne-worker` binary and `daphne worker`):

@@ -13,9 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The strongly connected components that may be cycles: the pass registry.
-const ALLOWED: &[(&str, &str)] = &[
-    ("passes", "pass"),
-];
+const ALLOWED: &[(&str, &str)] = &[("passes", "pass")];
 
 #[test]
 fn no_library_crate_has_an_import_cycle() {
