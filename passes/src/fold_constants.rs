@@ -122,8 +122,11 @@ impl FoldConstants {
             }
             let args = op.operands.iter().map(|&v| Self::constant(f, v)).collect::<Option<Vec<_>>>()?;
             return match self.eval.eval(&op.kind, &args, result)? {
+                // An empty matrix stays as computed: a literal of no elements cannot carry its
+                // value type (`[]` is f64 by its type rule), and folding it gains nothing.
                 c @ Const::Matrix { vt, rows, cols, .. }
-                    if matches!(result, Type::Matrix(m)
+                    if rows * cols > 0
+                        && matches!(result, Type::Matrix(m)
                         if m.vt == Some(vt) && m.rows == Some(rows) && m.cols == Some(cols)) =>
                 {
                     Some(c)
