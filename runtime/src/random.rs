@@ -91,11 +91,25 @@ impl Mt19937 {
         y ^ (y >> 18)
     }
 
-    /// `gen.discard(n)`: skips `n` outputs.
-    pub fn discard(&mut self, n: u64) {
-        for _ in 0..n {
-            self.next_u32();
+    /// `gen.discard(n)`: skips `n` outputs. Whole blocks of `MT_N` outputs cost one twist
+    /// each and no tempering (about half a nanosecond an output), so a worker skips to its
+    /// rows of a `rand` matrix quickly.
+    pub fn discard(&mut self, mut n: u64) {
+        let left = (MT_N - self.index.min(MT_N)) as u64;
+        if n <= left {
+            // `n <= MT_N` here.
+            self.index += n as usize;
+            return;
         }
+        n -= left;
+        // The current block is used up; every further whole block is one twist.
+        while n > MT_N as u64 {
+            self.twist();
+            n -= MT_N as u64;
+        }
+        self.twist();
+        // `1 <= n <= MT_N`: the outputs taken from the last block.
+        self.index = n as usize;
     }
 
     fn twist(&mut self) {
@@ -480,6 +494,8 @@ pub trait RandValue: Copy + PartialEq + PartialOrd + fmt::Debug + sealed::Sealed
     type Distr: Distribution<Self>;
     /// Whether the type is a floating-point type.
     const IS_FLOAT: bool;
+    /// The digits `generate_canonical` makes for a floating-point type (0 for integers).
+    const DIGITS: u32;
     /// Whether DAPHNE instantiates the dense `rand` kernel for this value type.
     const DAPHNE_DENSE_RAND: bool;
     /// Whether DAPHNE instantiates the CSR `rand` kernel for this value type.
@@ -518,6 +534,7 @@ macro_rules! rand_value_float {
         impl RandValue for $t {
             type Distr = UniformRealDistribution<$t>;
             const IS_FLOAT: bool = true;
+            const DIGITS: u32 = <$t>::MANTISSA_DIGITS;
             const DAPHNE_DENSE_RAND: bool = $dense;
             const DAPHNE_CSR_RAND: bool = $csr;
             const DAPHNE_SAMPLE: bool = $sample;
@@ -567,6 +584,7 @@ macro_rules! rand_value_int {
         impl RandValue for $t {
             type Distr = UniformIntDistribution<$t>;
             const IS_FLOAT: bool = false;
+            const DIGITS: u32 = 0;
             const DAPHNE_DENSE_RAND: bool = $dense;
             const DAPHNE_CSR_RAND: bool = $csr;
             const DAPHNE_SAMPLE: bool = $sample;
@@ -717,7 +735,7 @@ pub fn validate_rand<T: RandValue>(
 }
 
 /// Draws a non-zero value (zeros are re-drawn).
-fn draw_non_zero<T: RandValue>(distr: &T::Distr, g: &mut Mt19937) -> T {
+fn draw_non_zero<T: RandValue, G: Urbg>(distr: &T::Distr, g: &mut G) -> T {
     loop {
         let v = distr.sample(g);
         if !v.is_zero() {
@@ -752,43 +770,139 @@ pub fn rand_matrix_values<T: RandValue>(
     validate_rand(num_rows, num_cols, min, max, sparsity)?;
     let cells = num_rows.checked_mul(num_cols).ok_or(RandError::TooLarge)?;
     let seed = resolve_seed(seed);
-    let mut gen_val = Mt19937::from_i64_seed(seed);
-    let mut gen_index = Mt19937::from_i64_seed(seed.wrapping_mul(3));
-    let distr_val = T::distribution(min, max);
-    // `numCols * numRows - 1` converted to int (wraps for more than 2^31 cells, as in C++).
-    let distr_index = UniformIntDistribution::new(0_i32, (cells - 1) as i32);
+    let all = RandStream { num_rows, num_cols, min, max, sparsity, seed };
+    Ok(all.cells(0..cells, RandPos::default())?.0)
+}
 
-    let fill_first = sparsity >= 0.5;
-    let limit = if fill_first {
-        double_to_size(((1.0 - sparsity) * num_cols as f64 * num_rows as f64).round())
-    } else {
-        double_to_size((sparsity * num_cols as f64 * num_rows as f64).round())
-    };
+/// Where the stream of a dense `rand` stands before a cell: the outputs drawn so far from its
+/// value engine and from its index engine, and the cells chosen so far. A worker that makes
+/// rows of a `rand` matrix starts from the position before its first cell.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RandPos {
+    pub value_words: u64,
+    pub index_words: u64,
+    pub chosen: u64,
+}
 
-    let mut values = Vec::new();
-    values.try_reserve_exact(cells).map_err(|_| RandError::TooLarge)?;
-    if fill_first {
-        for _ in 0..cells {
-            values.push(draw_non_zero::<T>(&distr_val, &mut gen_val));
-        }
-    } else {
-        values.resize(cells, T::ZERO);
+/// An engine that counts the outputs taken from it.
+struct Counted<'g> {
+    engine: &'g mut Mt19937,
+    words: u64,
+}
+
+impl Urbg for Counted<'_> {
+    const MIN: u64 = Mt19937::MIN;
+    const MAX: u64 = Mt19937::MAX;
+    fn generate(&mut self) -> u64 {
+        self.words += 1;
+        self.engine.generate()
+    }
+}
+
+/// A dense `rand` matrix by cells (its seed resolved: never `-1`), made a range of cells at a
+/// time: the cells of [`rand_matrix_values`] from any stream position.
+///
+/// The two engines are consumed in cell order (the value engine by every cell when the matrix
+/// is filled first, else by the chosen cells; the index engine by every cell until enough are
+/// chosen), so a range of cells needs only the position before it: each engine skips
+/// (`Mt19937::discard`) the outputs the cells before took. That position depends on those
+/// cells when a draw is re-drawn (a zero value, an integer draw the distribution rejects) or
+/// when cells are chosen at random; [`RandStream::guess`] is the position if nothing before was
+/// re-drawn, which the caller confirms by the positions the ranges before end at.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RandStream<T> {
+    pub num_rows: usize,
+    pub num_cols: usize,
+    pub min: T,
+    pub max: T,
+    pub sparsity: f64,
+    pub seed: i64,
+}
+
+impl<T: RandValue> RandStream<T> {
+    /// The number of cells chosen (to be zeroed when the matrix is filled first, else to get a
+    /// value), and whether the matrix is filled first.
+    fn plan(&self) -> (u64, bool) {
+        let fill_first = self.sparsity >= 0.5;
+        let (n, m) = (self.num_rows as f64, self.num_cols as f64);
+        let limit = if fill_first {
+            double_to_size(((1.0 - self.sparsity) * m * n).round())
+        } else {
+            double_to_size((self.sparsity * m * n).round())
+        };
+        (limit, fill_first)
     }
 
-    let mut chosen: u64 = 0;
-    for (i, cell) in values.iter_mut().enumerate() {
-        if chosen >= limit {
-            break;
+    /// The position before cell `cell` when no draw before it was re-drawn; `None` when the
+    /// position depends on the cells before (cells chosen at random).
+    pub fn guess(&self, cell: usize) -> Option<RandPos> {
+        self.num_rows.checked_mul(self.num_cols)?;
+        let (limit, fill_first) = self.plan();
+        if limit > 0 {
+            return None;
         }
-        let remaining_cells = (cells - i) as f64;
-        let remaining_to_choose = (limit - chosen) as f64;
-        let draw = f64::from(distr_index.sample(&mut gen_index));
-        if draw % remaining_cells < remaining_to_choose {
-            *cell = if fill_first { T::ZERO } else { draw_non_zero::<T>(&distr_val, &mut gen_val) };
-            chosen += 1;
-        }
+        let per_cell = if !fill_first {
+            0
+        } else if T::IS_FLOAT {
+            u64::from(canonical_calls::<Mt19937>(T::DIGITS).0)
+        } else {
+            // One output per draw when the range fits the engine's, else two (libstdc++'s
+            // upscaling); rejections aside.
+            let range = (self.max.to_f64() - self.min.to_f64()).abs();
+            if range < 4_294_967_296.0 { 1 } else { 2 }
+        };
+        Some(RandPos { value_words: per_cell.checked_mul(cell as u64)?, index_words: 0, chosen: 0 })
     }
-    Ok(values)
+
+    /// The values of cells `range` (row-major), from the stream position `at` before the first
+    /// of them; and the position after the last.
+    pub fn cells(&self, range: std::ops::Range<usize>, at: RandPos) -> Result<(Vec<T>, RandPos), RandError> {
+        validate_rand(self.num_rows, self.num_cols, self.min, self.max, self.sparsity)?;
+        let cells = self.num_rows.checked_mul(self.num_cols).ok_or(RandError::TooLarge)?;
+        if range.start > range.end || range.end > cells {
+            return Err(RandError::TooLarge);
+        }
+        let mut value_engine = Mt19937::from_i64_seed(self.seed);
+        value_engine.discard(at.value_words);
+        let mut index_engine = Mt19937::from_i64_seed(self.seed.wrapping_mul(3));
+        index_engine.discard(at.index_words);
+        let mut gen_val = Counted { engine: &mut value_engine, words: 0 };
+        let mut gen_index = Counted { engine: &mut index_engine, words: 0 };
+        let distr_val = T::distribution(self.min, self.max);
+        // `numCols * numRows - 1` converted to int (wraps for more than 2^31 cells, as in C++).
+        let distr_index = UniformIntDistribution::new(0_i32, (cells - 1) as i32);
+        let (limit, fill_first) = self.plan();
+
+        let mut values = Vec::new();
+        values.try_reserve_exact(range.len()).map_err(|_| RandError::TooLarge)?;
+        if fill_first {
+            for _ in range.clone() {
+                values.push(draw_non_zero::<T, _>(&distr_val, &mut gen_val));
+            }
+        } else {
+            values.resize(range.len(), T::ZERO);
+        }
+
+        let mut chosen = at.chosen;
+        for (i, cell) in range.clone().zip(values.iter_mut()) {
+            if chosen >= limit {
+                break;
+            }
+            let remaining_cells = (cells - i) as f64;
+            let remaining_to_choose = (limit - chosen) as f64;
+            let draw = f64::from(distr_index.sample(&mut gen_index));
+            if draw % remaining_cells < remaining_to_choose {
+                *cell = if fill_first { T::ZERO } else { draw_non_zero::<T, _>(&distr_val, &mut gen_val) };
+                chosen += 1;
+            }
+        }
+        let end = RandPos {
+            value_words: at.value_words + gen_val.words,
+            index_words: at.index_words + gen_index.words,
+            chosen,
+        };
+        Ok((values, end))
+    }
 }
 
 /// The arrays of a CSR matrix.
@@ -1016,6 +1130,56 @@ pub fn sample_floyd<G: Urbg>(range: u64, size: u64, g: &mut G) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn discard_skips_outputs_as_drawing_them_does() {
+        for start in [0_u64, 1, 623, 624, 625, 1000] {
+            for n in [0_u64, 1, 2, 623, 624, 625, 1247, 1248, 1249, 5000] {
+                let (mut a, mut b) = (Mt19937::new(7), Mt19937::new(7));
+                a.discard(start);
+                (0..start).for_each(|_| drop(b.next_u32()));
+                a.discard(n);
+                (0..n).for_each(|_| drop(b.next_u32()));
+                assert_eq!((a.next_u32(), a.next_u32()), (b.next_u32(), b.next_u32()), "start {start}, n {n}");
+            }
+        }
+    }
+
+    /// Cuts a `rand` matrix into ranges of cells made each from the position the range before
+    /// ended at, and from the guess where there is one.
+    fn by_ranges<T: RandValue + std::fmt::Debug>(s: RandStream<T>, cuts: &[usize]) -> (Vec<T>, bool) {
+        let mut out = Vec::new();
+        let mut at = RandPos::default();
+        let mut guesses_right = true;
+        for w in cuts.windows(2) {
+            if let Some(g) = s.guess(w[0]) {
+                guesses_right &= g == at;
+            } else {
+                guesses_right = false;
+            }
+            let (cells, end) = s.cells(w[0]..w[1], at).unwrap();
+            out.extend(cells);
+            at = end;
+        }
+        (out, guesses_right)
+    }
+
+    #[test]
+    fn rand_by_ranges_is_the_whole_matrix() {
+        let cuts = [0, 1, 7, 300, 301, 1000, 1200];
+        let dense = RandStream { num_rows: 40, num_cols: 30, min: 0.0, max: 1.0, sparsity: 1.0, seed: 42 };
+        let whole = rand_matrix_values(40, 30, 0.0, 1.0, 1.0, 42).unwrap();
+        assert_eq!(by_ranges(dense, &cuts), (whole, true));
+        let floats = RandStream { num_rows: 40, num_cols: 30, min: -1.0_f32, max: 3.0, sparsity: 1.0, seed: 5 };
+        assert_eq!(by_ranges(floats, &cuts), (rand_matrix_values(40, 30, -1.0_f32, 3.0, 1.0, 5).unwrap(), true));
+        // Zeros drawn and re-drawn: the positions differ from the guesses, the values do not.
+        let ints = RandStream { num_rows: 40, num_cols: 30, min: 0_i64, max: 3, sparsity: 1.0, seed: 9 };
+        assert_eq!(by_ranges(ints, &cuts), (rand_matrix_values(40, 30, 0_i64, 3, 1.0, 9).unwrap(), false));
+        for sparsity in [0.0, 0.3, 0.7] {
+            let s = RandStream { num_rows: 40, num_cols: 30, min: 1.0, max: 2.0, sparsity, seed: 11 };
+            assert_eq!(by_ranges(s, &cuts).0, rand_matrix_values(40, 30, 1.0, 2.0, sparsity, 11).unwrap());
+        }
+    }
 
     #[test]
     fn mt19937_10000th_output() {

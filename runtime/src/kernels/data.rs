@@ -8,6 +8,7 @@ use crate::elem::Elem;
 use crate::error::Error;
 use crate::map_cells;
 use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
+use crate::source::Source;
 use crate::value::{Scalar, Value};
 use crate::{with_elem_type, with_matrix};
 
@@ -33,105 +34,33 @@ pub fn matrix_literal(args: &[Value], vt: ValueType) -> R<Value> {
     Matrix::from_scalars(rows, cols, &cells, vt).map(Value::Matrix)
 }
 
-/// `fill(value, rows, cols)`
+/// `fill(value, rows, cols)`: numbers by [`Source`].
 pub fn fill(value: &Value, rows: &Value, cols: &Value) -> R<Value> {
-    let rows = size_arg(Builtin::Fill, rows, "the number of rows")?;
-    let cols = size_arg(Builtin::Fill, cols, "the number of columns")?;
-    match value {
-        Value::Scalar(Scalar::Str(s)) => {
-            Ok(Value::Matrix(Matrix::Str(DenseMatrix::filled(rows, cols, s.clone(), "`fill`")?)))
-        }
-        Value::Scalar(s) => with_elem_type!(s.value_type(), T => {
-            let v: T = s.get().unwrap_or_default();
-            Ok(wrap(DenseMatrix::filled(rows, cols, v, "`fill`")?))
-        }, str => Err(Error::Internal("string fill".into()))),
-        _ => Err("`fill` needs a scalar value".into()),
+    if let Value::Scalar(Scalar::Str(s)) = value {
+        let rows = size_arg(Builtin::Fill, rows, "the number of rows")?;
+        let cols = size_arg(Builtin::Fill, cols, "the number of columns")?;
+        return Ok(Value::Matrix(Matrix::Str(DenseMatrix::filled(rows, cols, s.clone(), "`fill`")?)));
     }
+    let args = [value.clone(), rows.clone(), cols.clone()];
+    Source::of(Builtin::Fill, &args, ValueType::F64)?.ok_or_else(|| Error::Internal("fill".into()))?.make_all()
 }
 
-/// `seq(from, to, inc)`: as DAPHNE's `Seq` kernel, in the result value type. A sequence with
-/// no finite length (`seq(1, inf, 1)`) is an error, and so is one too long for memory.
+/// `seq(from, to, inc)`: as DAPHNE's `Seq` kernel ([`Source`]), in the result value type.
 pub fn seq(from: &Value, to: &Value, inc: &Value, vt: ValueType) -> R<Value> {
-    fn run<T: MatrixElem>(start: T, end: T, inc: T) -> R<Value> {
-        if T::IS_FLOAT && (inc.to_f64().is_nan() || start.to_f64().is_nan() || end.to_f64().is_nan()) {
-            return Err("`seq`: from, to and inc must not be NaN".into());
-        }
-        if inc.is_zero() {
-            return Err("`seq`: inc must not be zero".into());
-        }
-        let zero = T::default();
-        if (start < end && inc < zero) || (start > end && inc > zero) {
-            return Ok(wrap(DenseMatrix::<T>::from_vec(0, 1, Vec::new())));
-        }
-        // DAPHNE's row count, `ceil(|end - start| / |inc|) + 1` in the value type; for integers
-        // the distance is taken exactly (in the value type it may overflow, which C++ leaves
-        // undefined), and the division truncates as C++'s does.
-        let steps = if T::IS_FLOAT {
-            let abs = |x: T| if x < zero { x.neg() } else { x };
-            abs(end.sub(start)).div(abs(inc)).unwrap_or_default().to_f64().ceil()
-        } else {
-            let distance = (end.to_i128() - start.to_i128()).unsigned_abs();
-            (distance / inc.to_i128().unsigned_abs()) as f64
-        };
-        let fmt = |x: T| {
-            let mut s = String::new();
-            x.cpp_fmt(&mut s);
-            s
-        };
-        if !steps.is_finite() {
-            return Err(format!(
-                "`seq`: the sequence from {} to {} by {} has no finite length",
-                fmt(start),
-                fmt(end),
-                fmt(inc)
-            )
-            .into());
-        }
-        // `steps` is below 2^64 here, so the conversion is exact for integers.
-        let Some(n) = (steps < usize::MAX as f64).then(|| steps as usize + 1) else {
-            return Err(format!(
-                "`seq`: the sequence from {} to {} by {} has {} rows, more than any memory holds",
-                fmt(start),
-                fmt(end),
-                fmt(inc),
-                crate::format::fmt_f64(steps + 1.0)
-            )
-            .into());
-        };
-        let all = DenseMatrix::build(n, 1, "`seq`", |n| {
-            let mut cells = Vec::with_capacity(n);
-            let mut acc = start;
-            for _ in 0..n {
-                cells.push(acc);
-                acc = acc.add(inc);
-            }
-            Ok(cells)
-        })?;
-        let last = all.get(n - 1, 0).to_f64();
-        let eps = if T::IS_FLOAT { 1.0e-13 } else { 0.0 };
-        let (s, e) = (start.to_f64(), end.to_f64());
-        if (e < s && e - last > eps) || (e > s && last - e > eps) {
-            return Ok(wrap(all.row_range(0, n - 1)));
-        }
-        Ok(wrap(all))
+    match Source::of(Builtin::Seq, &[from.clone(), to.clone(), inc.clone()], vt)? {
+        Some(source) => source.make_all(),
+        None => Err("`seq` needs numbers".into()),
     }
-    let get = |v: &Value, what: &str| -> R<Scalar> {
-        match v {
-            Value::Scalar(s) => s.cast(vt).ok_or_else(|| Error::from(format!("`seq`: {what} must be a number"))),
-            _ => Err(format!("`seq`: {what} must be a scalar").into()),
-        }
-    };
-    let (a, b, c) = (get(from, "from")?, get(to, "to")?, get(inc, "inc")?);
-    with_elem_type!(vt, T => {
-        let (a, b, c): (T, T, T) = (a.get().unwrap_or_default(), b.get().unwrap_or_default(), c.get().unwrap_or_default());
-        run(a, b, c)
-    }, str => Err("`seq` needs numbers".into()))
 }
 
 /// `rand(rows, cols, min, max, sparsity, seed)`, drawing exactly DAPHNE's values. A result
 /// with the sparse representation (`csr`) comes from DAPHNE's CSR kernel, which draws
 /// differently from the dense one (`minstd_rand0`, no redrawing of zeros).
 pub fn rand(args: &[Value], vt: ValueType, csr: bool) -> R<Value> {
+    if !csr {
+        let source = Source::of(Builtin::Rand, args, vt)?;
+        return source.ok_or_else(|| Error::Internal("rand".into()))?.make_all();
+    }
     let op = Builtin::Rand;
     let rows = size_arg(op, &args[0], "the number of rows")?;
     let cols = size_arg(op, &args[1], "the number of columns")?;
@@ -156,11 +85,7 @@ pub fn rand(args: &[Value], vt: ValueType, csr: bool) -> R<Value> {
         let (lo, hi): (T, T) = (lo.get().unwrap_or_default(), hi.get().unwrap_or_default());
         let fail = |e| format!("`rand`: {e}");
         crate::random::validate_rand(rows, cols, lo, hi, sparsity).map_err(fail)?;
-        if !csr {
-            return Ok(wrap(DenseMatrix::build(rows, cols, "`rand`", |_| {
-                Ok(crate::random::rand_matrix_values::<T>(rows, cols, lo, hi, sparsity, seed).map_err(fail)?)
-            })?));
-        }
+        debug_assert!(csr, "dense rand is a Source");
         let nnz = (rows as f64 * cols as f64 * sparsity).round();
         crate::csr::check_size::<T>(rows, nnz, "`rand`")?;
         let parts = crate::random::rand_matrix_csr::<T>(rows, cols, lo, hi, sparsity, seed).map_err(fail)?;
