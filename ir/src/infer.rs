@@ -280,10 +280,17 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, InferError> {
                     )));
                 }
             }
+            // Constant bounds (checked above against a known extent) give the extent.
+            let len = match (bound(&args[1]), bound(&args[2])) {
+                (Some(lo), Some(hi)) if 0 <= lo && lo <= hi && n.is_none_or(|n| hi as u64 <= n as u64) => {
+                    u64::try_from(hi - lo).ok()
+                }
+                _ => None,
+            };
             if op == B::SliceRow {
-                one(matrix(vt(t(0)), None, dims(t(0)).1))
+                one(matrix(vt(t(0)), len, dims(t(0)).1))
             } else {
-                one(matrix(vt(t(0)), dims(t(0)).0, None))
+                one(matrix(vt(t(0)), dims(t(0)).0, len))
             }
         }
         B::SliceRow | B::ExtractRow | B::FilterRow => match t(0) {

@@ -34,7 +34,13 @@ use daphne_ir::{
 
 use crate::pass::Pass;
 
-pub struct FusePipelines;
+#[derive(Default)]
+pub struct FusePipelines {
+    /// Compiling for a distributed run: a product of inputs alone (`t(X) @ X`) becomes a
+    /// pipeline too, so it runs where the rows of X are (locally the plain kernel is faster,
+    /// with the same bits).
+    pub distributed: bool,
+}
 
 impl Pass for FusePipelines {
     fn name(&self) -> &'static str {
@@ -50,13 +56,16 @@ impl Pass for FusePipelines {
             same_rows(f, &f.body, &mut rows);
             let mut subst = HashMap::new();
             let mut body = std::mem::take(&mut f.body);
-            changed |= fuse_region(f, &mut body, &users, &rows, &mut subst);
+            changed |= fuse_region(f, &mut body, &users, &rows, &mut subst, self.distributed);
             f.body = body;
             crate::uses::replace(f, &subst);
         }
         changed
     }
 }
+
+/// The widest outer product fusion takes in (the classes of a one-hot encoding).
+const MAX_OUTER_COLS: u64 = 1024;
 
 /// How a value of a group is laid out across the blocks.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -138,6 +147,7 @@ fn fuse_region(
     users: &HashMap<Value, Vec<OpId>>,
     rows: &HashMap<Value, Value>,
     subst: &mut HashMap<Value, Value>,
+    distributed: bool,
 ) -> bool {
     let mut changed = false;
     for &id in &region.ops {
@@ -146,7 +156,7 @@ fn fuse_region(
         }
         let mut regions = std::mem::take(&mut f.ops[id].regions);
         for r in &mut regions {
-            changed |= fuse_region(f, r, users, rows, subst);
+            changed |= fuse_region(f, r, users, rows, subst, distributed);
         }
         f.ops[id].regions = regions;
     }
@@ -163,7 +173,16 @@ fn fuse_region(
         g
     }
     for &id in &region.ops {
-        let mut plan = plan(f, id, &owner, &alias, &groups, rows);
+        // The right side of `X @ W` and of an outer op is used whole: the group computing
+        // it ends here.
+        if matches!(class(&f.ops[id].kind), Some(Class::MatMul | Class::Outer))
+            && let Some(w) = f.ops[id].operands.get(1)
+            && let Some(&(g, _)) = owner.get(w)
+        {
+            let g = find(&alias, g);
+            groups[g].open = false;
+        }
+        let mut plan = plan(f, id, &owner, &alias, &groups, rows, distributed);
         if let Some(p) = &plan {
             let members: HashSet<usize> = p
                 .roles
@@ -308,6 +327,9 @@ enum Class {
     Cbind,
     /// `syrk(X)`, `gemv(X, Y)`: `t(X) @ X` and `t(X) @ Y`, added up over the blocks.
     Gram,
+    /// `outerEq(a, b)` and friends: a column `a` by rows against a whole row `b` (a one-hot
+    /// encoding: `outerEq(labels, t(seq(0, k - 1)))`).
+    Outer,
 }
 
 fn class(kind: &OpKind) -> Option<Class> {
@@ -323,7 +345,8 @@ fn class(kind: &OpKind) -> Option<Class> {
             Fuse::MatMul => Class::MatMul,
             Fuse::Cbind => Class::Cbind,
             Fuse::Gram => Class::Gram,
-            Fuse::None | Fuse::Outer(_) => return None,
+            Fuse::Outer(_) => Class::Outer,
+            Fuse::None => return None,
         },
         _ => return None,
     })
@@ -337,6 +360,7 @@ fn plan(
     alias: &[usize],
     groups: &[Group],
     rows: &HashMap<Value, Value>,
+    distributed: bool,
 ) -> Option<Plan> {
     let op = &f.ops[id];
     let class = class(&op.kind)?;
@@ -361,14 +385,14 @@ fn plan(
     }
     let mut roles = Vec::with_capacity(op.operands.len());
     for &v in &op.operands {
-        let role = match owner.get(&v) {
-            Some(&(g, Layout::Rows)) => {
-                let g = find(g);
+        let role = match owner.get(&v).map(|&(g, layout)| (find(g), layout)) {
+            Some((g, Layout::Rows)) => {
                 // A value of a finished group is an input like any other.
                 if groups[g].open { Role::Member(g) } else { Role::Split(groups[g].dom) }
             }
-            Some(_) => return None,
-            None => match f.ty(v) {
+            Some((g, _)) if groups[g].open => return None,
+            // A finished group's columns or combined result: whole, as any outside value.
+            Some(_) | None => match f.ty(v) {
                 Type::Scalar(_) => Role::Broadcast,
                 Type::Matrix(m) if m.rows == Some(1) => Role::Broadcast,
                 Type::Matrix(m) => Role::Split(m.rows.map_or(Dom::Of(rows.get(&v).copied().unwrap_or(v)), Dom::Known)),
@@ -376,6 +400,10 @@ fn plan(
             },
         };
         roles.push(role);
+    }
+    if class == Class::MatMul && roles.len() == 2 {
+        // `X @ W` takes W whole (checked below): its rows are no domain.
+        roles[1] = Role::Broadcast;
     }
     let dom_of = |r: &Role| match r {
         Role::Member(g) => Some(groups[*g].dom),
@@ -442,7 +470,13 @@ fn plan(
             // `X @ W`: the rows of X, all of W.
             let w = op.operands[1];
             let known = matches!(f.ty(w), Type::Matrix(MatrixType { rows: Some(_), cols: Some(_), .. }));
-            if !split(&roles[0]) || owner.contains_key(&w) || !known || cols(op.operands[0]) != rows_of(f.ty(w)) {
+            // A W that a group computes comes whole from that group, once it is closed.
+            let open = owner.get(&w).is_some_and(|&(g, _)| groups[find(g)].open);
+            // A product no wider than X: the kernel would find room for it wherever X fits, so
+            // fusing (which never holds it whole) hides no out-of-memory error (`x @ t(x)` of
+            // a column stays the kernel's, and fails for its 10^12 cells).
+            let narrow = matches!((cols(op.operands[0]), cols(w)), (Some(a), Some(b)) if b <= a);
+            if !split(&roles[0]) || open || !known || !narrow || cols(op.operands[0]) != rows_of(f.ty(w)) {
                 return None;
             }
             roles[1] = Role::Broadcast;
@@ -452,14 +486,26 @@ fn plan(
             // Only a product of a value the group computes: of inputs alone, run block by
             // block, each block would make a partial result as large as the output (m x m
             // per 256 rows for `t(X) @ X`), more memory traffic than the arithmetic; the plain
-            // kernel computes the same bits on tiles of the output.
-            if !roles.iter().all(split) || !roles.iter().any(|r| matches!(r, Role::Member(_))) {
+            // kernel computes the same bits on tiles of the output. Except in a distributed
+            // run, where running where the rows are saves moving them.
+            if !roles.iter().all(split) || (!distributed && !roles.iter().any(|r| matches!(r, Role::Member(_)))) {
                 return None;
             }
             Layout::Reduced(Combine::Add)
         }
         Class::Cbind => {
             if !roles.iter().all(split) {
+                return None;
+            }
+            Layout::Rows
+        }
+        Class::Outer => {
+            // An n x 1 column by rows, a 1 x k row whole, for a one-hot width of classes (a
+            // wider outer product, `outerAdd(x, t(x))` of a long column, stays the kernel's,
+            // which checks that its n x k cells fit before making them).
+            let (a, b) = (op.operands[0], op.operands[1]);
+            let few = matches!(cols(b), Some(k) if k <= MAX_OUTER_COLS);
+            if !split(&roles[0]) || roles[1] != Role::Broadcast || cols(a) != Some(1) || !few || !f.ty(b).is_matrix() {
                 return None;
             }
             Layout::Rows

@@ -5,6 +5,7 @@
 pub mod dedup_pipeline_inputs;
 pub mod eliminate_common_subexpressions;
 pub mod eliminate_dead_code;
+pub mod expand_column_moments;
 pub mod fold_constants;
 pub mod fuse_pipelines;
 pub mod fuse_sibling_pipelines;

@@ -33,11 +33,13 @@ pub struct Options {
     /// Fold constants, computing them with this (the runtime's kernels; the driver supplies
     /// it, as passes cannot depend on the runtime).
     pub evaluator: Option<std::rc::Rc<dyn daphne_ir::eval::Evaluate>>,
+    /// Compile for a distributed run (`FusePipelines::distributed`).
+    pub distributed: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { fuse: true, evaluator: None }
+        Options { fuse: true, evaluator: None, distributed: false }
     }
 }
 
@@ -94,6 +96,11 @@ impl PassManager {
                 // `t(A) @ B` is `gemv(A, B)`: no transpose materialized, one triangle for
                 // `t(X) @ X`; fusion then sees the product's real operands.
                 Box::new(crate::rewrite_transposed_products::RewriteTransposedProducts),
+                // Column means and deviations become the column sums they are made of, which
+                // fuse (and run where the rows are).
+                Box::new(crate::expand_column_moments::ExpandColumnMoments),
+                // Their shared sums (`mean(X, 1)` and `stddev(X, 1)` both sum X) become one.
+                Box::new(crate::eliminate_common_subexpressions::EliminateCommonSubexpressions),
                 // The transposes that fed them only, before fusion takes them in.
                 Box::new(crate::eliminate_dead_code::EliminateDeadCode),
                 // Small functions that do fusable work are inlined first, so their ops can
@@ -101,7 +108,7 @@ impl PassManager {
                 Box::new(crate::inline_functions::InlineFunctions),
                 // Vectorizable ops on the same rows become pipelines: one pass over the data,
                 // no intermediates. After CSE, so a repeated subexpression is one value.
-                Box::new(crate::fuse_pipelines::FusePipelines),
+                Box::new(crate::fuse_pipelines::FusePipelines { distributed: options.distributed }),
                 // Independent pipelines over the same rows (`sum(X)`, `aggMax(X)`) become one,
                 // so X is read once for both.
                 Box::new(crate::fuse_sibling_pipelines::FuseSiblingPipelines),

@@ -10,7 +10,7 @@ fn products_fuse_only_with_an_operand_the_group_computes() {
     // `gemv(X, X)` of the input alone stays a plain op (the product kernel computes it on tiles
     // of the output); `gemv(X, X + 1)` fuses with the `ewAdd` that feeds it.
     let (text, changed) = before_after(
-        &FusePipelines,
+        &FusePipelines::default(),
         "entry @main
 
 func @main() {

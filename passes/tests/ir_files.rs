@@ -16,8 +16,10 @@ const AFTER: &str = "// after:\n";
 #[test]
 fn every_pass_gives_the_ir_its_files_expect() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ir");
-    let passes =
-        PassManager::with_options(Options { fuse: true, evaluator: Some(Rc::new(daphne_runtime::fold::Evaluator)) });
+    let passes = PassManager::with_options(Options {
+        evaluator: Some(Rc::new(daphne_runtime::fold::Evaluator)),
+        ..Options::default()
+    });
     let bless = std::env::var_os("DAPHNE_BLESS").is_some();
     let mut failures = Vec::new();
     let mut cases = 0;

@@ -127,7 +127,35 @@ pub fn along(op: Builtin, m: &Matrix, vt: ValueType) -> R<Value> {
         });
         return folded.unwrap_or_else(|| Err(Error::Internal("no blocks".into())));
     }
+    if matches!(op, Builtin::MeanCol | Builtin::VarCol | Builtin::StddevCol)
+        && matches!(vt, ValueType::F64 | ValueType::F32)
+        && m.value_type() == vt
+        && m.rows() > 0
+    {
+        return column_moments(op, m, vt);
+    }
     along_block(op, m, vt)
+}
+
+/// The column means, variances and standard deviations of a float matrix, from the column
+/// sums of the canonical blocks (`sumCol(X) / n`, then `sumCol((X - mean)^2) / n`): what
+/// `expand-column-moments` makes them, so fused and not they have the same bits.
+fn column_moments(op: Builtin, m: &Matrix, vt: ValueType) -> R<Value> {
+    use super::ew::{binary, unary};
+    let x = Value::Matrix(m.clone());
+    // The row count in the value type, as a cast of `nrow(X)` makes it.
+    let n =
+        Value::Scalar(if vt == ValueType::F32 { Scalar::F32(m.rows() as f32) } else { Scalar::F64(m.rows() as f64) });
+    let sums = along(Builtin::SumCol, m, vt)?;
+    let mean = binary(Builtin::EwDiv, &sums, &n, vt, vt)?;
+    if op == Builtin::MeanCol {
+        return Ok(mean);
+    }
+    let centered = binary(Builtin::EwSub, &x, &mean, vt, vt)?;
+    let squares = binary(Builtin::EwMul, &centered, &centered, vt, vt)?;
+    let Value::Matrix(squares) = squares else { return Err(Error::Internal("squares of a matrix".into())) };
+    let var = binary(Builtin::EwDiv, &along(Builtin::SumCol, &squares, vt)?, &n, vt, vt)?;
+    if op == Builtin::VarCol { Ok(var) } else { unary(Builtin::EwSqrt, &var, vt) }
 }
 
 /// `along` on one block of a pipeline.
