@@ -266,9 +266,15 @@ fn describe_file(
 /// The optimizing passes `daphne` runs: the standard list, folding constants with the
 /// runtime's kernels, fusing unless `fuse` is false.
 pub fn pass_manager(fuse: bool) -> daphne_passes::PassManager {
+    pass_manager_for(fuse, false)
+}
+
+/// [`pass_manager`] for a local or a distributed run.
+pub fn pass_manager_for(fuse: bool, distributed: bool) -> daphne_passes::PassManager {
     daphne_passes::PassManager::with_options(daphne_passes::Options {
         fuse,
         evaluator: Some(std::rc::Rc::new(daphne_runtime::fold::Evaluator)),
+        distributed,
     })
 }
 

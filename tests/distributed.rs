@@ -5,7 +5,9 @@
 //!   (`--min-distr-cells=0`: every pipeline goes to the workers, which `--timing` confirms).
 //! - Without `DISTRIBUTED_WORKERS`, `--distributed` starts its own workers.
 //! - An unreachable worker is named in an error within a few seconds (exit 3).
-//! - A worker answers garbage with errors and keeps serving.
+//! - A worker answers garbage with errors and keeps serving (tasks, stores, fetches, rows to
+//!   make, scans).
+//! - Large generated matrices are born on the workers, and pipelines over them run there.
 //! - Objects are freed on the workers: a 1000-iteration loop keeps them flat.
 //! - `--no-vec` reaches the workers.
 
@@ -16,6 +18,7 @@ use std::time::{Duration, Instant};
 use common::{Workers, check, check_env};
 use daphne_distributed::proto::worker_client::WorkerClient;
 use daphne_distributed::proto::{self, InfoRequest};
+use daphne_runtime::value::{Scalar, Value};
 
 const DAPHNE: &str = env!("CARGO_BIN_EXE_daphne");
 
@@ -184,8 +187,59 @@ fn a_worker_answers_garbage_with_errors_and_keeps_serving() {
             panic!("fetching an unknown object succeeded");
         };
         assert_eq!(e.code(), tonic::Code::NotFound, "{e:?}");
+        // Rows made from nothing, from garbage, beyond the matrix, or too many for memory.
+        let generate = |kind: proto::GenerateKind, scalars: Vec<Vec<u8>>, seed| proto::Generate {
+            kind: kind as i32,
+            rows: 10,
+            cols: 2,
+            scalars: scalars.into_iter().map(Into::into).collect(),
+            sparsity: 1.0,
+            seed,
+        };
+        let number = |x: f64| daphne_distributed::codec::encode(&Value::Scalar(Scalar::F64(x))).unwrap();
+        let create = |g: Option<proto::Generate>, first_row, rows| proto::CreateTask {
+            object: 5,
+            first_row,
+            rows,
+            source: g.map(proto::create_task::Source::Generate),
+            start: None,
+        };
+        use proto::GenerateKind::{Fill, Rand, Unspecified as GenerateKindUnspecified};
+        for (task, code) in [
+            (create(None, 0, 1), InvalidArgument),
+            (create(Some(generate(GenerateKindUnspecified, vec![number(1.0)], 0)), 0, 1), InvalidArgument),
+            (create(Some(generate(Rand, vec![number(0.0), number(1.0)], -1)), 0, 1), InvalidArgument),
+            (create(Some(generate(Rand, vec![number(0.0)], 3)), 0, 1), InvalidArgument),
+            (create(Some(generate(Rand, vec![number(0.0), vec![1, 9]], 3)), 0, 1), InvalidArgument),
+            (create(Some(generate(Fill, vec![number(1.0)], 0)), 8, 5), InvalidArgument),
+            (create(Some(generate(Fill, vec![number(1.0)], 0)), u64::MAX, 5), InvalidArgument),
+            (
+                create(
+                    Some(proto::Generate { rows: u64::MAX >> 2, ..generate(Fill, vec![number(1.0)], 0) }),
+                    0,
+                    u64::MAX >> 3,
+                ),
+                tonic::Code::Aborted,
+            ),
+        ] {
+            let e = c.create(task.clone()).await.unwrap_err();
+            assert_eq!(e.code(), code, "{task:?}: {e:?}");
+        }
+        let scan = |piece, pieces| proto::ScanRequest {
+            path: "/nonexistent".into(),
+            header: false,
+            delimiter: 44,
+            piece,
+            pieces,
+        };
+        assert_eq!(c.scan(scan(3, 2)).await.unwrap_err().code(), InvalidArgument);
+        assert_eq!(c.scan(scan(0, 2)).await.unwrap_err().code(), tonic::Code::Aborted);
+        // A good one is kept.
+        let made = c.create(create(Some(generate(Fill, vec![number(1.5)], 0)), 2, 3)).await.unwrap().into_inner();
+        assert_eq!(made.kept.map(|k| (k.object, k.rows, k.cols)), Some((5, 3, 2)));
         let i = c.info(InfoRequest {}).await.expect("still serving").into_inner();
-        assert_eq!(i.objects, 0);
+        assert_eq!(i.objects, 1);
+        c.free(proto::FreeRequest { objects: vec![5], end_session: false }).await.unwrap();
     });
     // And it still runs scripts.
     let local = check(DAPHNE, &["run/distributed/resident.daph"]);
@@ -292,22 +346,27 @@ fn large_inputs_go_to_the_workers_when_pipelines_use_them_again() {
     let workers = Workers::start(2, 1);
     let env = [("DISTRIBUTED_WORKERS", workers.list(2))];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    // A chain: the first iteration runs here, its output goes to the workers and stays there
-    // (and the final sum runs where the last X is).
-    let out = check_env(
-        DAPHNE,
-        &["--distributed", "--min-distr-cells=10000", "--timing", "run/distributed/loop.daph", "n=20"],
-        &env,
-    );
-    assert_eq!(out.status, 0, "{}", out.stderr);
-    assert_eq!(where_run(&out), (20, 21), "{}", out.stderr);
-    // One pass over a matrix stays here; below the size threshold too.
-    for (script, min) in [("run/distributed/once.daph", "10000"), ("run/distributed/loop.daph", "1000000")] {
+    let run = |script: &str, min: &str| {
         let min = format!("--min-distr-cells={min}");
-        let out = check_env(DAPHNE, &["--distributed", &min, "--timing", script, "n=5"], &env);
+        let out = check_env(DAPHNE, &["--distributed", &min, "--timing", script, "n=20"], &env);
         assert_eq!(out.status, 0, "{}", out.stderr);
+        out
+    };
+    // A matrix held here in a chain: the first pipeline runs here, its output goes to the
+    // workers at its second use and stays there (and the final sum runs where the last X is).
+    let out = run("run/distributed/held.daph", "10000");
+    assert_eq!(where_run(&out), (21, 22), "{}", out.stderr);
+    // A large matrix born on the workers (`rand`): every pipeline over it runs there.
+    let out = run("run/distributed/loop.daph", "10000");
+    assert_eq!(where_run(&out), (21, 21), "{}", out.stderr);
+    assert!(out.stderr.contains("\"created_matrices\":1,"), "{}", out.stderr);
+    // One pass over a matrix held here stays here; below the size threshold too (and then
+    // nothing is made on the workers).
+    for (script, min) in [("run/distributed/once.daph", "10000"), ("run/distributed/loop.daph", "1000000")] {
+        let out = run(script, min);
         assert_eq!(where_run(&out).0, 0, "{script}: {}", out.stderr);
     }
+    assert!(run("run/distributed/loop.daph", "1000000").stderr.contains("\"created_matrices\":0,"));
 }
 
 #[test]

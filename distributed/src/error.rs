@@ -87,6 +87,8 @@ pub enum Call {
     Store,
     Broadcast,
     Fetch,
+    Create,
+    Scan,
 }
 
 impl std::fmt::Display for Call {
@@ -95,6 +97,8 @@ impl std::fmt::Display for Call {
             Call::Store => "storing an input",
             Call::Broadcast => "a broadcast",
             Call::Fetch => "fetching a result",
+            Call::Create => "making its rows of a matrix",
+            Call::Scan => "scanning its piece of a file",
         })
     }
 }

@@ -1,5 +1,5 @@
-//! How the coordinator reaches its workers: the five operations of the worker protocol
-//! (store, compute, fetch, free, info) over one transport. `GrpcLink` calls `daphne-worker`
+//! How the coordinator reaches its workers: the operations of the worker protocol (store,
+//! compute, create, scan, fetch, free, info) over one transport. `GrpcLink` calls `daphne-worker`
 //! processes over gRPC; `mpi::MpiLink` (feature `mpi`) sends the same messages to MPI ranks.
 
 use std::future::Future;
@@ -13,7 +13,10 @@ use tonic::transport::{Channel, Endpoint};
 use crate::codec;
 use crate::error::{Call, Error};
 use crate::proto::worker_client::WorkerClient;
-use crate::proto::{FetchRequest, FreeRequest, InfoRequest, StopRequest, Task, TaskResult, WorkerInfo};
+use crate::proto::{
+    CreateTask, Created, FetchRequest, FreeRequest, InfoRequest, ScanRequest, Scanned, StopRequest, Task, TaskResult,
+    WorkerInfo,
+};
 use crate::worker::MAX_MESSAGE_BYTES;
 
 /// How long connecting to a worker may take before the run fails naming it.
@@ -47,6 +50,11 @@ pub trait Link: Send + Sync {
     }
     /// Runs tasks, one per (distinct) worker.
     fn compute(&self, tasks: Vec<(usize, Task)>) -> Vec<Result<TaskResult, CallError>>;
+    /// Makes rows of matrices where the workers are, one task per (distinct) worker (a
+    /// `CallError::Pipeline` is the making's own failure: a file's bad cell, a budget).
+    fn create(&self, tasks: Vec<(usize, CreateTask)>) -> Vec<Result<Created, CallError>>;
+    /// Scans pieces of a file, one per (distinct) worker.
+    fn scan(&self, requests: Vec<(usize, ScanRequest)>) -> Vec<Result<Scanned, CallError>>;
     /// Fetches objects; their encoded segments.
     fn fetch(&self, objects: &[(usize, u64)], max_chunk: usize) -> Result<Vec<Vec<Bytes>>, Error>;
     /// Frees objects; `wait` for the answers (else sent in the background).
@@ -70,6 +78,15 @@ pub trait Link: Send + Sync {
     /// Worker `w` is no longer used (dead, or restarted): its session is not renewed, so a
     /// worker that was only frozen or cut off frees this run's objects when it comes back.
     fn retire(&self, _w: usize) {}
+}
+
+/// A failed call's status: the work's own failure (`ABORTED`) or the worker's.
+fn failure(s: tonic::Status, worker: String, call: Call) -> CallError {
+    if s.code() == tonic::Code::Aborted {
+        CallError::Pipeline(s.message().to_owned())
+    } else {
+        CallError::Worker(Error::Call { worker, call, message: s.message().to_owned() })
+    }
 }
 
 /// How calls to several gRPC workers are made.
@@ -262,6 +279,35 @@ impl Link for GrpcLink {
                             CallError::Worker(Error::Task { worker: addr, message: s.message().to_owned() })
                         }
                     }))
+                }) as Job<_>
+            })
+            .collect();
+        self.each(jobs).into_iter().map(|r| r.map_err(CallError::Worker).and_then(|r| r)).collect()
+    }
+
+    fn create(&self, tasks: Vec<(usize, CreateTask)>) -> Vec<Result<Created, CallError>> {
+        let jobs: Vec<Job<Result<Created, CallError>>> = tasks
+            .into_iter()
+            .map(|(w, task)| {
+                let (mut c, addr) = self.client(w);
+                Box::pin(async move {
+                    Ok(c.create(task)
+                        .await
+                        .map(tonic::Response::into_inner)
+                        .map_err(|s| failure(s, addr, Call::Create)))
+                }) as Job<_>
+            })
+            .collect();
+        self.each(jobs).into_iter().map(|r| r.map_err(CallError::Worker).and_then(|r| r)).collect()
+    }
+
+    fn scan(&self, requests: Vec<(usize, ScanRequest)>) -> Vec<Result<Scanned, CallError>> {
+        let jobs: Vec<Job<Result<Scanned, CallError>>> = requests
+            .into_iter()
+            .map(|(w, request)| {
+                let (mut c, addr) = self.client(w);
+                Box::pin(async move {
+                    Ok(c.scan(request).await.map(tonic::Response::into_inner).map_err(|s| failure(s, addr, Call::Scan)))
                 }) as Job<_>
             })
             .collect();

@@ -19,8 +19,8 @@ use crate::link::{CallError, Link};
 use crate::proto::mpi_reply::Kind as ReplyKind;
 use crate::proto::mpi_request::Kind as RequestKind;
 use crate::proto::{
-    BroadcastRequest, Chunk, Failure, FetchRequest, FreeRequest, InfoRequest, MpiReply, MpiRequest, StopRequest,
-    Stored, Task, TaskResult, WorkerInfo,
+    BroadcastRequest, Chunk, CreateTask, Created, Failure, FetchRequest, FreeRequest, InfoRequest, MpiReply,
+    MpiRequest, ScanRequest, Scanned, StopRequest, Stored, Task, TaskResult, WorkerInfo,
 };
 use crate::worker::{Assembler, Compute, State};
 
@@ -164,6 +164,14 @@ pub fn serve(rank: usize, threads: usize) {
                 state.free(0, &f.objects);
             }
             RequestKind::Info(_) => reply(&world, ReplyKind::Info(state.info())),
+            RequestKind::Create(task) => match state.create(0, &task) {
+                Ok(c) => reply(&world, ReplyKind::Created(c)),
+                Err(r) => reply(&world, failure(&r)),
+            },
+            RequestKind::Scan(request) => match state.scan(&request) {
+                Ok(c) => reply(&world, ReplyKind::Scanned(c)),
+                Err(r) => reply(&world, failure(&r)),
+            },
             RequestKind::Stop(_) => break,
         }
     }
@@ -212,6 +220,17 @@ impl Drop for MpiLink {
         let world = SimpleCommunicator::world();
         for w in 0..self.workers() {
             self.request(&world, w, RequestKind::Stop(StopRequest {}));
+        }
+    }
+}
+
+impl MpiLink {
+    /// A failure reply to a call: the work's own (`ABORTED`) or the worker's.
+    fn refused(&self, w: usize, call: Call, f: Failure) -> CallError {
+        if f.code == Refused::Aborted.code() {
+            CallError::Pipeline(f.message)
+        } else {
+            CallError::Worker(failed(self.name(w), call, f))
         }
     }
 }
@@ -299,6 +318,42 @@ impl Link for MpiLink {
                     Err(CallError::Worker(Error::Task { worker: self.name(w), message: f.message }))
                 }
                 Ok(_) => Err(CallError::Worker(self.protocol(w, "an unexpected reply to a task"))),
+                Err(e) => Err(CallError::Worker(e)),
+            })
+            .collect()
+    }
+
+    fn create(&self, tasks: Vec<(usize, CreateTask)>) -> Vec<Result<Created, CallError>> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let world = SimpleCommunicator::world();
+        let workers: Vec<usize> = tasks.iter().map(|(w, _)| *w).collect();
+        for (w, task) in tasks {
+            self.request(&world, w, RequestKind::Create(task));
+        }
+        workers
+            .into_iter()
+            .map(|w| match self.receive(&world, w) {
+                Ok(ReplyKind::Created(c)) => Ok(c),
+                Ok(ReplyKind::Failure(f)) => Err(self.refused(w, Call::Create, f)),
+                Ok(_) => Err(CallError::Worker(self.protocol(w, "an unexpected reply to making rows"))),
+                Err(e) => Err(CallError::Worker(e)),
+            })
+            .collect()
+    }
+
+    fn scan(&self, requests: Vec<(usize, ScanRequest)>) -> Vec<Result<Scanned, CallError>> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let world = SimpleCommunicator::world();
+        let workers: Vec<usize> = requests.iter().map(|(w, _)| *w).collect();
+        for (w, request) in requests {
+            self.request(&world, w, RequestKind::Scan(request));
+        }
+        workers
+            .into_iter()
+            .map(|w| match self.receive(&world, w) {
+                Ok(ReplyKind::Scanned(c)) => Ok(c),
+                Ok(ReplyKind::Failure(f)) => Err(self.refused(w, Call::Scan, f)),
+                Ok(_) => Err(CallError::Worker(self.protocol(w, "an unexpected reply to a scan"))),
                 Err(e) => Err(CallError::Worker(e)),
             })
             .collect()

@@ -1,10 +1,95 @@
 //! The protocol's typed fields: what travels as a protobuf enum, and the checks that turn
 //! an enum's number back into the runtime's type (an unknown number is a malformed request).
 
+use daphne_ir::Builtin;
 use daphne_runtime::schedule::Partitioning;
+use daphne_runtime::source::{RandPos, Source};
+use daphne_runtime::value::{Scalar, Value};
 
-use crate::error::Refusal;
+use crate::codec;
+use crate::error::{CodecError, Refusal};
 use crate::proto;
+
+/// A generated matrix as the protocol's message.
+pub fn generate(s: &Source) -> Result<proto::Generate, CodecError> {
+    let scalar = |x: &Scalar| codec::encode(&Value::Scalar(x.clone())).map(bytes::Bytes::from);
+    let (rows, cols) = s.shape();
+    let mut g = proto::Generate { rows: rows as u64, cols: cols as u64, ..Default::default() };
+    match s {
+        Source::Rand { min, max, sparsity, seed, .. } => {
+            g.kind = proto::GenerateKind::Rand as i32;
+            g.scalars = vec![scalar(min)?, scalar(max)?];
+            g.sparsity = *sparsity;
+            g.seed = *seed;
+        }
+        Source::Fill { value, .. } => {
+            g.kind = proto::GenerateKind::Fill as i32;
+            g.scalars = vec![scalar(value)?];
+        }
+        Source::Seq { from, inc, .. } => {
+            g.kind = proto::GenerateKind::Seq as i32;
+            g.scalars = vec![scalar(from)?, scalar(inc)?];
+        }
+    }
+    Ok(g)
+}
+
+/// The generated matrix a message describes, checked as the kernel checks its arguments (a
+/// `rand` seed is resolved by the coordinator: `-1` is refused).
+pub fn source_of(g: &proto::Generate) -> Result<Source, Refusal> {
+    let bad = |what: &str| Refusal::invalid(format!("a generated matrix: {what}"));
+    let scalars = g
+        .scalars
+        .iter()
+        .map(|b| match codec::decode(b)? {
+            Value::Scalar(s) if s.value_type() != daphne_ir::ValueType::Str => Ok(s),
+            _ => Err(bad("an argument that is not a number")),
+        })
+        .collect::<Result<Vec<Scalar>, Refusal>>()?;
+    let size = |n: u64| i64::try_from(n).map(|n| Value::Scalar(Scalar::Si64(n))).map_err(|_| bad("too many rows"));
+    let kind = proto::GenerateKind::try_from(g.kind).map_err(|_| bad("an unknown kind"))?;
+    let source = match (kind, scalars.as_slice()) {
+        (proto::GenerateKind::Rand, [min, max]) if min.value_type() == max.value_type() => {
+            if g.seed == -1 {
+                return Err(bad("an unresolved seed"));
+            }
+            let args = [
+                size(g.rows)?,
+                size(g.cols)?,
+                Value::Scalar(min.clone()),
+                Value::Scalar(max.clone()),
+                Value::Scalar(Scalar::F64(g.sparsity)),
+                Value::Scalar(Scalar::Si64(g.seed)),
+            ];
+            Source::of(Builtin::Rand, &args, min.value_type())
+        }
+        (proto::GenerateKind::Fill, [value]) => {
+            Source::of(Builtin::Fill, &[Value::Scalar(value.clone()), size(g.rows)?, size(g.cols)?], value.value_type())
+        }
+        (proto::GenerateKind::Seq, [from, inc]) if from.value_type() == inc.value_type() && g.cols == 1 => {
+            let rows = usize::try_from(g.rows).map_err(|_| bad("too many rows"))?;
+            Ok(Some(Source::Seq { from: from.clone(), inc: inc.clone(), rows }))
+        }
+        _ => return Err(bad("arguments that do not fit its kind")),
+    };
+    match source {
+        Ok(Some(s)) => Ok(s),
+        Ok(None) => Err(bad("no matrix")),
+        Err(e) => Err(bad(&e.to_string())),
+    }
+}
+
+pub fn stream_pos(p: RandPos) -> proto::StreamPos {
+    proto::StreamPos { value_words: p.value_words, index_words: p.index_words, chosen: p.chosen }
+}
+
+pub fn rand_pos(p: Option<&proto::StreamPos>) -> RandPos {
+    p.map_or_else(RandPos::default, |p| RandPos {
+        value_words: p.value_words,
+        index_words: p.index_words,
+        chosen: p.chosen,
+    })
+}
 
 /// A partitioning scheme as the protocol's enum.
 pub fn partitioning(p: Partitioning) -> proto::Partitioning {

@@ -272,6 +272,54 @@ impl State {
         Ok(chunks)
     }
 
+    /// Makes this worker's rows of a matrix (generated, or read from a file it sees) and keeps
+    /// them under the task's id; the rows' description and where the random stream ended.
+    /// A failure of the making itself (a file's bad cell, the memory budget) is `ABORTED`.
+    pub(crate) fn create(&self, s: Session, task: &proto::CreateTask) -> Result<proto::Created, Refusal> {
+        let rows = usize::try_from(task.first_row).ok().zip(usize::try_from(task.rows).ok());
+        let Some((first, count)) = rows else { return Err(Refusal::invalid("rows beyond this machine's")) };
+        let range = first..first.checked_add(count).ok_or_else(|| Refusal::invalid("rows beyond any matrix"))?;
+        let made = match &task.source {
+            Some(proto::create_task::Source::Generate(g)) => {
+                let source = crate::wire::source_of(g)?;
+                if range.end > source.shape().0 {
+                    return Err(Refusal::invalid(format!(
+                        "rows {}..{} of a matrix of {} rows",
+                        range.start,
+                        range.end,
+                        source.shape().0
+                    )));
+                }
+                let start = crate::wire::rand_pos(task.start.as_ref());
+                let made = std::panic::catch_unwind(|| source.make(range, start))
+                    .map_err(|_| Refusal::internal("the worker panicked making rows"))?;
+                made.map(|(m, end)| (m, Some(end)))
+            }
+            Some(proto::create_task::Source::Read(_)) => return Err(Refusal::invalid("TODO-READ")),
+            None => return Err(Refusal::invalid("rows made from nothing")),
+        };
+        let (m, end) = made.map_err(|e| Refusal::aborted(e.to_string()))?;
+        let kept = proto::Kept {
+            object: task.object,
+            rows: m.rows() as u64,
+            cols: m.cols() as u64,
+            value_type: u32::from(codec::type_code(m.value_type())),
+            bytes: codec::dense_size(&m) as u64,
+        };
+        self.store(s, task.object, Value::Matrix(m), kept.bytes);
+        Ok(proto::Created { kept: Some(kept), end: end.map(crate::wire::stream_pos) })
+    }
+
+    /// Where the records of a piece of a CSV file begin, and how many start in it.
+    pub(crate) fn scan(&self, request: &proto::ScanRequest) -> Result<proto::Scanned, Refusal> {
+        let delimiter = u8::try_from(request.delimiter).map_err(|_| Refusal::invalid("a delimiter beyond a byte"))?;
+        if request.piece >= request.pieces {
+            return Err(Refusal::invalid(format!("piece {} of {}", request.piece, request.pieces)));
+        }
+        let (at, records): (proto::Scanned, u64) = return Err(Refusal::invalid("TODO-SCAN"));
+        Ok(proto::Scanned { part: at.part, offset: at.offset, records })
+    }
+
     /// Forgets objects; how many there were.
     pub(crate) fn free(&self, s: Session, ids: &[u64]) -> u64 {
         let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
@@ -683,6 +731,26 @@ impl Worker for Service {
         // An info call renews its session's lease: it is how a coordinator keeps its objects.
         self.session(&request)?;
         Ok(Response::new(self.state.info()))
+    }
+
+    async fn create(&self, request: Request<proto::CreateTask>) -> Result<Response<proto::Created>, Status> {
+        let session = self.session(&request)?;
+        let task = request.into_inner();
+        let state = self.state.clone();
+        let created = tokio::task::spawn_blocking(move || state.create(session, &task))
+            .await
+            .map_err(|_| Refusal::internal("making rows stopped"))??;
+        Ok(Response::new(created))
+    }
+
+    async fn scan(&self, request: Request<proto::ScanRequest>) -> Result<Response<proto::Scanned>, Status> {
+        self.session(&request)?;
+        let req = request.into_inner();
+        let state = self.state.clone();
+        let scanned = tokio::task::spawn_blocking(move || state.scan(&req))
+            .await
+            .map_err(|_| Refusal::internal("a scan stopped"))??;
+        Ok(Response::new(scanned))
     }
 
     async fn stop(&self, _request: Request<StopRequest>) -> Result<Response<Stopped>, Status> {

@@ -18,7 +18,7 @@ fn main() {
     let path = args.next().expect("usage: compile_time script.daph [reps]");
     let reps: usize = args.next().map_or(20, |r| r.parse().expect("reps is a number"));
     let text = std::fs::read_to_string(&path).expect("the script is readable");
-    let passes = PassManager::with_options(Options { fuse: true, evaluator: None });
+    let passes = PassManager::with_options(Options::default());
     let (mut best, mut verify, mut runs, mut ops) = (Duration::MAX, Duration::MAX, 0, 0);
     for _ in 0..reps {
         let start = Instant::now();

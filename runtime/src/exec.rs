@@ -31,9 +31,11 @@ type R<T> = Result<T, RuntimeError>;
 /// What `--timing` reports of one pipeline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PipelineTiming {
-    /// The function holding the pipeline, and where in the source it is.
+    /// The function holding the op, and where in the source it is.
     pub function: String,
     pub loc: Option<Loc>,
+    /// The op: `pipeline`, or another op that touched matrix cells (its IR name).
+    pub op: String,
     /// Whether it ran as a compiled kernel (else interpreted).
     pub compiled: bool,
     pub compile_seconds: f64,
@@ -41,6 +43,28 @@ pub struct PipelineTiming {
     /// Runs on distributed workers (`--distributed`), among `runs`.
     pub distributed_runs: u64,
     pub run_seconds: f64,
+    /// Matrix cells its runs touched (operands and results), and of those the cells touched
+    /// on workers (a distributed pipeline's, a matrix made on the workers).
+    pub cells: u64,
+    pub worker_cells: u64,
+}
+
+/// The matrix cells of values (a remote value's too).
+fn cells_of(values: &[Value]) -> u64 {
+    values
+        .iter()
+        .map(|v| {
+            let (r, c) = match v {
+                Value::Matrix(m) => (m.rows(), m.cols()),
+                Value::Sparse(m) => (m.rows(), m.cols()),
+                Value::Remote(r) => (r.rows, r.cols),
+                Value::Frame(f) => (f.rows(), f.cols()),
+                Value::List(_, ms) => (ms.iter().map(|m| m.rows() * m.cols()).sum(), 1),
+                Value::Scalar(_) => (0, 0),
+            };
+            r.saturating_mul(c) as u64
+        })
+        .fold(0u64, u64::saturating_add)
 }
 
 /// How the executor runs what it runs.
@@ -76,6 +100,12 @@ pub trait Distribute: Send + Sync + std::fmt::Debug {
         id: OpId,
         inputs: &[Value],
     ) -> crate::pipeline::Attempt;
+
+    /// Makes a matrix where pipelines will use it (each worker its rows of a large `rand`,
+    /// `fill` or `seq`), or declines (`None`: it is made here). The result is a remote value.
+    fn create(&self, _source: &crate::source::Source) -> Option<Result<Value, Error>> {
+        None
+    }
 
     /// The results of a pipeline it declined, once computed here (it may decide that values
     /// pipelines produce are worth sending next time).
@@ -313,6 +343,19 @@ impl Executor<'_, '_> {
         if matches!(op.kind, OpKind::Yield | OpKind::Condition | OpKind::Return) {
             return Ok(Some(Exit { values: args }));
         }
+        if op.kind == OpKind::Builtin(Builtin::SliceRow)
+            && let [Value::Remote(r), Value::Scalar(lo), Value::Scalar(hi)] = args.as_slice()
+            && let (Some(lo), Some(hi)) = (lo.get::<i64>(), hi.get::<i64>())
+            && 0 <= lo
+            && lo <= hi
+            && hi as u64 <= r.rows as u64
+            && let Some(block) = r.data.rows(lo as usize..hi as usize)
+        {
+            // `X[a:b, ]` of a matrix on the workers brings only the parts holding those rows.
+            let (first, block) = block.map_err(|m| self.error(f, id, m))?;
+            let shift = |x: i64| Value::Scalar(Scalar::Si64(x - first as i64));
+            args = vec![block, shift(lo), shift(hi)];
+        }
         if fetches(&op.kind) && args.iter().any(|a| matches!(a, Value::Remote(_))) {
             args = args.into_iter().map(Value::local).collect::<Result<_, _>>().map_err(|m| self.error(f, id, m))?;
         }
@@ -326,6 +369,9 @@ impl Executor<'_, '_> {
                     args.into_iter().map(Value::densify).collect::<Result<_, _>>().map_err(|m| self.error(f, id, m))?;
             }
         }
+        let timed =
+            self.options.timings.is_some() && matches!(op.kind, OpKind::Builtin(_) | OpKind::Cast | OpKind::Map(_));
+        let (started, arg_cells) = if timed { (Some(std::time::Instant::now()), cells_of(&args)) } else { (None, 0) };
         let results: Vec<Value> = match (&op.kind, sparse) {
             (_, Some((kernel, b))) => {
                 vec![crate::kernels::sparse::apply(&self.cx, kernel, b, &args).map_err(|m| self.error(f, id, m))?]
@@ -343,6 +389,31 @@ impl Executor<'_, '_> {
                     op.results.len()
                 )),
             ));
+        }
+        if let Some(started) = started {
+            let touched = arg_cells + cells_of(&results);
+            if touched > 0 {
+                let fi = self.module.functions.iter().position(|g| std::ptr::eq(g, f)).unwrap_or(0);
+                // Made on the workers: a creation op whose result stayed there.
+                let remote = results.iter().any(|v| matches!(v, Value::Remote(_)));
+                let t = self.timings.entry((fi, id.index())).or_insert_with(|| PipelineTiming {
+                    function: f.name.clone(),
+                    loc,
+                    op: op.kind.name().to_string(),
+                    compiled: false,
+                    compile_seconds: 0.0,
+                    runs: 0,
+                    distributed_runs: 0,
+                    run_seconds: 0.0,
+                    cells: 0,
+                    worker_cells: 0,
+                });
+                t.runs += 1;
+                t.distributed_runs += u64::from(remote);
+                t.run_seconds += started.elapsed().as_secs_f64();
+                t.cells += touched;
+                t.worker_cells += if remote { touched } else { 0 };
+            }
         }
         let converts = matches!(op.kind, OpKind::Builtin(_) | OpKind::Cast | OpKind::Map(_));
         for (&r, v) in op.results.iter().zip(results) {
@@ -407,6 +478,17 @@ impl Executor<'_, '_> {
             OpKind::Builtin(b @ (Builtin::ReadMatrix | Builtin::ReadFrame | Builtin::Write)) => {
                 let ty = op.results.first().map_or(&Type::Unknown, |&r| f.ty(r));
                 file_op(*b, &args, ty, self.options.csv_floats, self.cx.threads).map_err(|m| self.error(f, id, m))?
+            }
+            OpKind::Builtin(b @ (Builtin::Rand | Builtin::Fill | Builtin::Seq)) if self.options.remote.is_some() => {
+                // A large matrix is made on the workers, where pipelines use it.
+                let made = match (&self.options.remote, kernels::source(*b, &args)) {
+                    (Some(remote), Ok(Some(source))) => remote.create(&source),
+                    _ => None,
+                };
+                match made {
+                    Some(v) => vec![v.map_err(|m| self.error(f, id, m))?],
+                    None => kernels::call(&self.cx, *b, &args).map_err(|m| self.error(f, id, m))?,
+                }
             }
             OpKind::Builtin(b) => kernels::call(&self.cx, *b, &args).map_err(|m| self.error(f, id, m))?,
             OpKind::Cast => {
@@ -496,6 +578,7 @@ impl Executor<'_, '_> {
             }
             OpKind::Pipeline(_) => {
                 let started = std::time::Instant::now();
+                let input_cells = if self.options.timings.is_some() { cells_of(&args) } else { 0 };
                 let fi = self.module.functions.iter().position(|g| std::ptr::eq(g, f)).unwrap_or(0);
                 let key = crate::pipeline::PipelineId { module: self.run, function: fi as u32, op: id };
                 use crate::pipeline::Attempt;
@@ -548,6 +631,9 @@ impl Executor<'_, '_> {
                     let t = self.timings.entry((fi, id.index())).or_insert_with(|| PipelineTiming {
                         function: f.name.clone(),
                         loc,
+                        op: "pipeline".into(),
+                        cells: 0,
+                        worker_cells: 0,
                         compiled: was_compiled,
                         compile_seconds,
                         runs: 0,
@@ -558,6 +644,9 @@ impl Executor<'_, '_> {
                     t.distributed_runs += u64::from(distributed);
                     t.run_seconds += started.elapsed().as_secs_f64();
                     t.compiled &= was_compiled;
+                    let touched = input_cells + done.as_ref().map_or(0, |r| cells_of(r));
+                    t.cells += touched;
+                    t.worker_cells += if distributed { touched } else { 0 };
                 }
                 let results = done.map_err(|(message, at)| RuntimeError {
                     message: message.to_string(),

@@ -13,8 +13,8 @@ use std::ops::Range;
 
 use daphne_ir::{Builtin, ValueType};
 
-use crate::error::Error;
 use crate::elem::Elem;
+use crate::error::Error;
 use crate::kernels::args::{R, int_arg, size_arg};
 use crate::matrix::{DenseMatrix, Matrix, MatrixElem};
 pub use crate::random::RandPos;

@@ -88,6 +88,11 @@ pub trait Resident: Send + Sync + std::fmt::Debug {
     /// The value, brought here (a dense matrix or a CSR matrix). Fetching twice may reuse
     /// the first copy.
     fn fetch(&self) -> Result<Value, Error>;
+    /// Rows `rows` brought here without the others, where the owner can: a block of whole
+    /// parts holding them, and the row its first part starts at. `None`: fetch the value.
+    fn rows(&self, _rows: std::ops::Range<usize>) -> Option<Result<(usize, Value), Error>> {
+        None
+    }
     /// For the owner to recognize its own values.
     fn as_any(&self) -> &dyn std::any::Any;
 }

@@ -815,10 +815,11 @@ fn run(
     if let Some(timings) = timings {
         let end = std::time::Instant::now();
         let secs = |a: std::time::Instant, b: std::time::Instant| b.duration_since(a).as_secs_f64();
-        let pipelines: Vec<String> = timings
-            .lock()
-            .map(|t| t.clone())
-            .unwrap_or_default()
+        let all = timings.lock().map(|t| t.clone()).unwrap_or_default();
+        let (cells, worker_cells) =
+            all.iter().fold((0u64, 0u64), |(c, w), t| (c.saturating_add(t.cells), w.saturating_add(t.worker_cells)));
+        let (pipelines, ops): (Vec<_>, Vec<_>) = all.into_iter().partition(|t| t.op == "pipeline");
+        let pipelines: Vec<String> = pipelines
             .into_iter()
             .map(|t| {
                 serde_json::json!({
@@ -829,6 +830,25 @@ fn run(
                     "runs": t.runs,
                     "distributed_runs": t.distributed_runs,
                     "run_seconds": t.run_seconds,
+                    "cells": t.cells,
+                    "worker_cells": t.worker_cells,
+                })
+                .to_string()
+            })
+            .collect();
+        // The other ops that touched matrix cells, and where.
+        let ops: Vec<String> = ops
+            .into_iter()
+            .map(|t| {
+                serde_json::json!({
+                    "function": t.function,
+                    "op": t.op,
+                    "at": t.loc.map(|l| module.describe(l)),
+                    "runs": t.runs,
+                    "on_workers": t.distributed_runs,
+                    "run_seconds": t.run_seconds,
+                    "cells": t.cells,
+                    "worker_cells": t.worker_cells,
                 })
                 .to_string()
             })
@@ -845,6 +865,8 @@ fn run(
                 serde_json::json!({
                     "workers": workers,
                     "pipelines": t.pipelines,
+                    "created_matrices": t.created,
+                    "created_cells": t.created_cells,
                     "stored_bytes": t.stored_bytes,
                     "store_seconds": t.store_seconds,
                     "broadcast_bytes": t.broadcast_bytes,
@@ -853,18 +875,20 @@ fn run(
                     "fetch_seconds": t.fetch_seconds,
                     "rebuilt_pipelines": t.rebuilt,
                     "rebuilt_depth": t.rebuilt_depth,
+                    "worker_cell_share": if cells == 0 { 0.0 } else { worker_cells as f64 / cells as f64 },
                 })
             )
         });
         // DAPHNE's keys in DAPHNE's order, then ours.
         let report = format!(
-            "{{\"startup_seconds\": {}, \"parsing_seconds\": {}, \"compilation_seconds\": {}, \"execution_seconds\": {}, \"total_seconds\": {}, \"pipelines\": [{}]{distributed}}}",
+            "{{\"startup_seconds\": {}, \"parsing_seconds\": {}, \"compilation_seconds\": {}, \"execution_seconds\": {}, \"total_seconds\": {}, \"pipelines\": [{}], \"ops\": [{}]{distributed}}}",
             secs(started, parse_start),
             secs(parse_start, compile_start),
             secs(compile_start, exec_start),
             secs(exec_start, end),
             secs(started, end),
-            pipelines.join(", ")
+            pipelines.join(", "),
+            ops.join(", ")
         );
         console::eprint(&format!("{report}\n"));
     }
@@ -873,7 +897,11 @@ fn run(
 
 /// The optimizing passes the command line asks for.
 fn passes(cli: &Cli) -> PassManager {
-    if cli.no_optimize { PassManager::none() } else { daphne::pass_manager(!cli.no_fuse) }
+    if cli.no_optimize {
+        PassManager::none()
+    } else {
+        daphne::pass_manager_for(!cli.no_fuse, cli.distributed == Some(true))
+    }
 }
 
 /// The vectorized engine's threads and partitioning: the command line's, else the user

@@ -101,13 +101,7 @@ impl Inner {
                 }
                 let lineage =
                     Arc::new(Lineage::Computed { module: module.clone(), output: k, inputs: inputs.clone(), depth });
-                let data = Parts {
-                    inner: me.clone(),
-                    parts,
-                    largest,
-                    fetched: Mutex::new(None),
-                    lineage: Mutex::new(lineage),
-                };
+                let data = Parts::new(me.clone(), parts, largest, lineage);
                 let remote = Remote {
                     rows: n,
                     cols: cols.unwrap_or(0) as usize,
@@ -187,6 +181,16 @@ pub(super) struct Parts {
 }
 
 impl Parts {
+    /// A value kept on the workers: per worker its rows and its object.
+    pub(super) fn new(
+        inner: Arc<Inner>,
+        parts: Vec<(usize, std::ops::Range<usize>, u64)>,
+        largest: u64,
+        lineage: Arc<Lineage>,
+    ) -> Parts {
+        Parts { inner, parts, largest, fetched: Mutex::new(None), lineage: Mutex::new(lineage) }
+    }
+
     /// Whether the value is split over exactly these workers' rows.
     pub(super) fn matches(&self, active: &[usize], rows: &[std::ops::Range<usize>]) -> bool {
         self.parts.len() == active.len()
@@ -233,6 +237,32 @@ impl Resident for Parts {
         );
         *fetched = Some(v.clone());
         Ok(v)
+    }
+
+    fn rows(&self, rows: std::ops::Range<usize>) -> Option<Result<(usize, Value), daphne_runtime::error::Error>> {
+        if self.fetched.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+            return None;
+        }
+        let holding: Vec<&(usize, std::ops::Range<usize>, u64)> = self
+            .parts
+            .iter()
+            .filter(|(_, r, _)| r.start < rows.end.max(rows.start + 1) && rows.start < r.end)
+            .collect();
+        let first = holding.first()?.1.start;
+        let ids: Vec<(usize, u64)> = holding.iter().map(|(w, _, id)| (*w, *id)).collect();
+        // A failure (a worker gone) fetches the whole value, which rebuilds it.
+        let parts = self.inner.fetch_all(&ids, self.largest).ok()?;
+        let ms: Result<Vec<Matrix>, Error> = parts
+            .into_iter()
+            .map(|p| match p {
+                Value::Matrix(m) => Ok(m),
+                other => Err(Error::internal(format!("a fetched part is {}", other.describe()))),
+            })
+            .collect();
+        let block = ms.and_then(|ms| {
+            Matrix::concat(&ms, true).ok_or_else(|| Error::internal("fetched parts of different shapes"))
+        });
+        Some(block.map(|m| (first, Value::Matrix(m))).map_err(Into::into))
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

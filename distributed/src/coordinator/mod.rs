@@ -30,6 +30,7 @@
 
 mod assemble;
 mod cache;
+mod create;
 mod joins;
 mod placement;
 mod recovery;
@@ -46,6 +47,7 @@ use crate::proto;
 use daphne_ir::{Combine, Function, OpId, OpKind, Split};
 use daphne_runtime::exec::Distribute;
 use daphne_runtime::pipeline::{Attempt, PipelineId};
+use daphne_runtime::source::Source;
 use daphne_runtime::value::Value;
 
 pub use crate::link::{Backend, CONNECT_TIMEOUT};
@@ -209,6 +211,24 @@ impl Distribute for Cluster {
             }
             Err(Fail::Pipeline) => Attempt::Declined,
             Err(Fail::Cluster(e)) => Attempt::Ran(Err((e.into(), None))),
+        }
+    }
+
+    fn create(&self, source: &Source) -> Option<Result<Value, daphne_runtime::error::Error>> {
+        let inner = &self.inner;
+        let (rows, cols) = source.shape();
+        if rows == 0 || rows.saturating_mul(cols) < inner.options.min_cells.max(1) {
+            return None;
+        }
+        inner.admit_joined();
+        inner.sweep();
+        inner.flush_frees();
+        match inner.create_resilient(&self.inner, source) {
+            Ok(v) => Some(Ok(v)),
+            // The making failed on a worker (its memory budget): made here, which fits or
+            // reports the error exactly as a local run does.
+            Err(create::NotMade::Failed(_)) => None,
+            Err(create::NotMade::Cluster(e)) => Some(Err(e.into())),
         }
     }
 

@@ -27,6 +27,8 @@ pub(super) const MAX_LINEAGE: usize = 32;
 /// the coordinator holds, through the pipelines that made it.
 pub(super) enum Lineage {
     Here(Value),
+    /// Made on the workers (`create`): made again on the live ones.
+    Made(daphne_runtime::source::Source),
     /// Output `output` of the pipeline `module` on the inputs' lineages.
     Computed {
         module: Arc<Module>,
@@ -39,7 +41,7 @@ pub(super) enum Lineage {
 impl Lineage {
     pub(super) fn depth(&self) -> usize {
         match self {
-            Lineage::Here(_) => 0,
+            Lineage::Here(_) | Lineage::Made(_) => 0,
             Lineage::Computed { depth, .. } => *depth,
         }
     }
@@ -127,6 +129,14 @@ impl Inner {
     pub(super) fn rebuild(&self, me: &Arc<Inner>, lineage: &Lineage) -> Result<Value, Error> {
         match lineage {
             Lineage::Here(v) => Ok(v.clone()),
+            Lineage::Made(source) => {
+                let v = self.create_resilient(me, source).map_err(|e| match e {
+                    super::create::NotMade::Cluster(e) => e,
+                    super::create::NotMade::Failed(m) => Error::Task { worker: "a worker".into(), message: m },
+                })?;
+                self.state().transfer.rebuilt += 1;
+                Ok(v)
+            }
             Lineage::Computed { module, output, inputs, depth } => {
                 let values = inputs.iter().map(|l| self.rebuild(me, l)).collect::<Result<Vec<_>, _>>()?;
                 let f = &module.functions[0];

@@ -90,6 +90,9 @@ pub struct Transfer {
     pub broadcast_seconds: f64,
     /// Pipelines run on the workers.
     pub pipelines: u64,
+    /// Matrices made on the workers (each worker its rows), and their cells.
+    pub created: u64,
+    pub created_cells: u64,
     /// Pipelines run again from a lineage, to compute values lost with a worker.
     pub rebuilt: u64,
     /// The longest lineage run again (in pipelines): a lineage starts at its value's last

@@ -53,6 +53,15 @@ pub fn call_block(cx: &Context, op: Builtin, args: &[Value]) -> R<Vec<Value>> {
     }
 }
 
+/// What a creation op (`rand`, `fill`, `seq`) makes, by rows ([`crate::source::Source`]);
+/// `None` for other ops and for what only the whole kernel makes (strings).
+pub fn source(op: Builtin, args: &[Value]) -> R<Option<crate::source::Source>> {
+    match op {
+        Builtin::Rand | Builtin::Fill | Builtin::Seq => crate::source::Source::of(op, args, result_vt(op, args)?),
+        _ => Ok(None),
+    }
+}
+
 /// Runs a built-in that does no I/O on its operands.
 pub fn call(cx: &Context, op: Builtin, args: &[Value]) -> R<Vec<Value>> {
     use Builtin as B;
