@@ -300,14 +300,17 @@ impl Proxy {
 
 #[test]
 fn a_reset_connection_to_a_live_worker_is_retried() {
-    let local = local();
+    // A matrix made here, so its rows are stored (the large ones of `loop.daph` are born on
+    // the workers).
+    const HELD: &str = "chaos/held.daph";
+    let local = check(DAPHNE, &[HELD, "n=30"]);
     let workers = Workers::start(2, 1);
     // Cut in the middle of storing the first input (16 MB go to this worker).
     let proxy = Proxy::to(&workers.addrs[0], 4 << 20);
     let list = format!("{},{}", proxy.addr, workers.addrs[1]);
     let out = common::check_env(
         DAPHNE,
-        &["--distributed", "--min-distr-cells=0", "--heartbeat-timeout=2", SCRIPT, "n=30"],
+        &["--distributed", "--min-distr-cells=0", "--heartbeat-timeout=2", HELD, "n=30"],
         &[("DISTRIBUTED_WORKERS", &list)],
     );
     assert_eq!(proxy.cuts.load(std::sync::atomic::Ordering::Relaxed), 1, "the connection was not cut");
