@@ -1289,6 +1289,19 @@ mod tests {
     }
 
     #[test]
+    fn blank_lines_at_the_end_are_no_rows() {
+        for (i, (text, rows)) in
+            [(&b"1\n\r"[..], 1), (b"1\r\n\r\n\n", 1), (b"\n\n", 0), (b"1\n\n2", 3), (b"1\r", 1), (b"", 0)]
+                .iter()
+                .enumerate()
+        {
+            let p = tmp(&format!("blank{i}.csv"), text);
+            let Value::Matrix(m) = read(&p, &meta(*rows, 1, ValueType::F64), false, 2).unwrap() else { panic!() };
+            assert_eq!(m.rows(), *rows, "{text:?}");
+        }
+    }
+
+    #[test]
     fn bad_cells_are_errors_with_their_place() {
         let cases: &[(&[u8], ValueType, &str)] = &[
             (b"1,2\n3,x\n", ValueType::F64, ":2:3: expected f64"),

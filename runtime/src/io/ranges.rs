@@ -258,3 +258,331 @@ pub fn read_rows(path: &str, meta: &Meta, rows: Range<usize>, threads: usize) ->
         .map(Value::Matrix)
         .ok_or_else(|| format!("the parts of '{path}' do not have one value type and number of columns").into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::DenseMatrix;
+    use daphne_ir::ValueType;
+    use std::path::Path;
+
+    /// A fresh scratch path `name` (a file or directory, removed if it exists).
+    fn fresh(name: &str) -> String {
+        let p = crate::io::test_path("ranges", name);
+        let _ = std::fs::remove_dir_all(&p);
+        let _ = std::fs::remove_file(&p);
+        p
+    }
+
+    /// xorshift: the tests' reproducible randomness.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n.max(1)
+        }
+    }
+
+    fn meta(cols: usize, vt: ValueType, header: bool) -> Meta {
+        Meta { rows: None, cols, schema: vec![vt], labels: None, header, delimiter: b',' }
+    }
+
+    /// Cells equal bit for bit (NaNs included), shapes equal.
+    fn same(a: &Value, b: &Value) -> bool {
+        let (Value::Matrix(a), Value::Matrix(b)) = (a, b) else { return false };
+        if (a.rows(), a.cols(), a.value_type()) != (b.rows(), b.cols(), b.value_type()) {
+            return false;
+        }
+        match (a, b) {
+            (Matrix::F64(x), Matrix::F64(y)) => {
+                let (x, y) = (x.row_range(0, x.rows()), y.row_range(0, y.rows()));
+                x.cells().iter().zip(y.cells()).all(|(p, q)| p.to_bits() == q.to_bits())
+            }
+            _ => a == b,
+        }
+    }
+
+    /// The text of `rows` records of `cols` cells (numbers, some empty: NaN), ending lines with
+    /// `eol`; `quoted` quotes some cells.
+    fn records(rng: &mut Rng, rows: usize, cols: usize, eol: &str, quoted: bool) -> String {
+        let mut s = String::new();
+        for _ in 0..rows {
+            let cells: Vec<String> = (0..cols)
+                .map(|_| match rng.below(12) {
+                    0 => String::new(),
+                    1 if quoted => format!("\"{}\"", rng.below(1000)),
+                    k => format!("{}.{}", rng.below(100_000) as i64 - 50_000, k),
+                })
+                .collect();
+            s.push_str(&cells.join(","));
+            s.push_str(eol);
+        }
+        s
+    }
+
+    /// Scans all pieces, builds anchors by prefix sums, and reads rows `range` from the nearest
+    /// anchor at or before it.
+    fn ranged(path: &str, m: &Meta, pieces: usize, range: Range<usize>) -> Result<Value, Error> {
+        let mut anchors = Vec::new();
+        let mut row = 0u64;
+        for piece in 0..pieces {
+            let (pos, n) = scan_piece(path, m.header, m.delimiter, piece, pieces)?;
+            anchors.push((row, pos));
+            row += n;
+        }
+        let &(anchor_row, anchor) =
+            anchors.iter().rev().find(|(r, _)| *r as usize <= range.start).expect("the first anchor is row 0");
+        read_csv_rows(path, m, anchor, anchor_row, range, 2)
+    }
+
+    /// Every piece count sums to the whole read's rows, and every worker's range (and random
+    /// ranges) read from anchors is the whole read's rows, bit for bit.
+    fn check_csv(path: &str, m: &Meta, expected_rows: usize, rng: &mut Rng) {
+        let Value::Matrix(whole) = csv::read(path, m, false, 2).unwrap() else { panic!() };
+        let rows = whole.rows();
+        assert_eq!(rows, expected_rows, "{path}");
+        for pieces in 1..=5 {
+            let total: u64 = (0..pieces).map(|p| scan_piece(path, m.header, m.delimiter, p, pieces).unwrap().1).sum();
+            assert_eq!(total as usize, rows, "{path}: {pieces} pieces count {total} rows, the read {rows}");
+            let mut ranges: Vec<Range<usize>> =
+                (0..pieces).map(|w| rows * w / pieces..rows * (w + 1) / pieces).collect();
+            for _ in 0..4 {
+                let lo = rng.below(rows as u64 + 1) as usize;
+                ranges.push(lo..lo + rng.below((rows - lo) as u64 + 1) as usize);
+            }
+            for range in ranges {
+                let got = ranged(path, m, pieces, range.clone()).unwrap();
+                let want = Value::Matrix(whole.row_range(range.start, range.end));
+                assert!(same(&got, &want), "{path}: {pieces} pieces, rows {range:?}: {got:?} is not {want:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn ranged_csv_reads_give_the_whole_reads_rows() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut case = 0;
+        for header in [false, true] {
+            for eol in ["\n", "\r\n"] {
+                for ending in ["", "no-break", "blank", "cr"] {
+                    for quoted in [false, true] {
+                        case += 1;
+                        let m = meta(3, ValueType::F64, header);
+                        let head = if header { format!("a,b,c{eol}") } else { String::new() };
+                        let fix = |mut s: String| {
+                            match ending {
+                                "no-break" => s.truncate(s.len() - eol.len()),
+                                "blank" => s.push_str(&format!("{eol}{eol}")),
+                                // A lone carriage return after the last line is a blank line.
+                                "cr" => s.push('\r'),
+                                _ => {}
+                            }
+                            s
+                        };
+                        // One file.
+                        let rows = 1 + rng.below(60) as usize;
+                        let p = fresh(&format!("one{case}.csv"));
+                        std::fs::write(&p, fix(head.clone() + &records(&mut rng, rows, 3, eol, quoted))).unwrap();
+                        check_csv(&p, &m, rows, &mut rng);
+                        // A directory of parts of uneven sizes, one empty (without even a header).
+                        let d = fresh(&format!("dir{case}.csv"));
+                        std::fs::create_dir_all(&d).unwrap();
+                        for (k, rows) in [7, 0, 1, 30, 2].into_iter().enumerate() {
+                            let text = if k == 1 {
+                                String::new()
+                            } else {
+                                fix(head.clone() + &records(&mut rng, rows, 3, eol, quoted))
+                            };
+                            std::fs::write(Path::new(&d).join(format!("part-{k}.csv")), text).unwrap();
+                        }
+                        check_csv(&d, &m, 40, &mut rng);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn quoted_line_breaks_are_read_by_ranges_or_refused() {
+        let mut rng = Rng(7);
+        // Short quoted cells with line breaks in a str matrix: found from the part's start.
+        let p = fresh("quoted.csv");
+        let mut text = String::new();
+        for i in 0..40 {
+            text.push_str(&format!("\"a\nb{i}\",x{i}\n"));
+        }
+        std::fs::write(&p, &text).unwrap();
+        check_csv(&p, &meta(2, ValueType::Str, false), 40, &mut rng);
+        // One cell whose line breaks span a whole piece without a quote: refused, not misread.
+        let p = fresh("spanning.csv");
+        std::fs::write(&p, format!("x\n\"{}\"\ny\n", "aaaa\n".repeat(100))).unwrap();
+        let e = (0..5).map(|k| scan_piece(&p, false, b',', k, 5)).find_map(Result::err).unwrap().to_string();
+        assert!(e.contains("cannot be read by byte ranges; read it whole"), "{e}");
+        let Value::Matrix(m) = csv::read(&p, &meta(1, ValueType::Str, false), false, 2).unwrap() else { panic!() };
+        assert_eq!(m.rows(), 3);
+    }
+
+    #[test]
+    fn a_bad_cell_is_reported_by_a_ranged_read_as_by_the_whole_read() {
+        let mut rng = Rng(11);
+        let mut text = records(&mut rng, 50, 3, "\n", false);
+        let line = 31;
+        let at = text.match_indices('\n').nth(line - 2).unwrap().0 + 1;
+        let comma = at + text[at..].find(',').unwrap();
+        text.insert_str(comma + 1, "x");
+        let d = fresh("bad.csv");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(Path::new(&d).join("part-0.csv"), "1,2,3\n").unwrap();
+        std::fs::write(Path::new(&d).join("part-1.csv"), &text).unwrap();
+        let m = meta(3, ValueType::F64, false);
+        let whole = csv::read(&d, &m, false, 2).unwrap_err().to_string();
+        assert!(whole.contains(&format!("part-1.csv:{line}:")), "{whole}");
+        for pieces in 1..=5 {
+            // The rows of the worker whose range holds the bad row (row 31 of the read).
+            let w = (0..pieces).find(|w| 51 * (w + 1) / pieces > line).unwrap();
+            let e = ranged(&d, &m, pieces, 51 * w / pieces..51 * (w + 1) / pieces).unwrap_err().to_string();
+            assert_eq!(e, whole);
+        }
+    }
+
+    fn f64_matrix(rng: &mut Rng, rows: usize, cols: usize) -> Matrix {
+        let cells = (0..rows * cols).map(|_| rng.below(1 << 20) as f64 / 7.0 - 1000.0).collect();
+        Matrix::F64(DenseMatrix::from_vec(rows, cols, cells))
+    }
+
+    /// Rows of `whole` in random ranges and across parts equal the ranged reads of `path`.
+    fn check_binary(path: &str, whole: &Matrix, rng: &mut Rng) {
+        let m = Meta {
+            rows: None,
+            cols: whole.cols(),
+            schema: vec![whole.value_type()],
+            labels: None,
+            header: false,
+            delimiter: b',',
+        };
+        let rows = whole.rows();
+        assert_eq!(count_rows(path).unwrap(), rows, "{path}");
+        let mut ranges = vec![0..rows, 0..0, rows..rows];
+        for _ in 0..30 {
+            let lo = rng.below(rows as u64 + 1) as usize;
+            ranges.push(lo..lo + rng.below((rows - lo) as u64 + 1) as usize);
+        }
+        for range in ranges {
+            let got = read_rows(path, &m, range.clone(), 2).unwrap();
+            let want = Value::Matrix(whole.row_range(range.start, range.end));
+            assert!(same(&got, &want), "{path}, rows {range:?}");
+        }
+        let e = read_rows(path, &m, rows..rows + 1, 2).unwrap_err().to_string();
+        assert!(e.contains(&format!("rows {rows}..{}", rows + 1)), "{e}");
+    }
+
+    #[cfg(feature = "parquet")]
+    #[test]
+    fn ranged_parquet_reads_give_the_sliced_whole_read() {
+        let mut rng = Rng(3);
+        let whole = f64_matrix(&mut rng, 45, 3);
+        let p = fresh("groups.parquet");
+        super::super::parquet::write_groups(&Value::Matrix(whole.clone()), &p, 7).unwrap();
+        check_binary(&p, &whole, &mut rng);
+        let d = fresh("parts.parquet");
+        std::fs::create_dir_all(&d).unwrap();
+        for (k, (lo, hi)) in [(0, 11), (11, 11), (11, 12), (12, 45)].into_iter().enumerate() {
+            let part = Path::new(&d).join(format!("part.{k}.parquet"));
+            super::super::parquet::write_groups(&Value::Matrix(whole.row_range(lo, hi)), &part.to_string_lossy(), 5)
+                .unwrap();
+        }
+        check_binary(&d, &whole, &mut rng);
+    }
+
+    #[test]
+    fn ranged_dbdf_reads_give_the_sliced_whole_read() {
+        let mut rng = Rng(5);
+        let whole = f64_matrix(&mut rng, 33, 4);
+        let p = fresh("dense.dbdf");
+        super::super::dbdf::write(&Value::Matrix(whole.clone()), &p).unwrap();
+        check_binary(&p, &whole, &mut rng);
+        let d = fresh("parts.dbdf");
+        std::fs::create_dir_all(&d).unwrap();
+        for (k, (lo, hi)) in [(0, 3), (3, 3), (3, 20), (20, 33)].into_iter().enumerate() {
+            let part = Path::new(&d).join(format!("part-{k}.dbdf"));
+            super::super::dbdf::write(&Value::Matrix(whole.row_range(lo, hi)), &part.to_string_lossy()).unwrap();
+        }
+        check_binary(&d, &whole, &mut rng);
+        // A CSR matrix, as DAPHNE writes one: 4x3 [[0,5,0],[7,0,9],[0,0,0],[1,2,3]] of si64.
+        let p = fresh("csr.dbdf");
+        let mut b = vec![1u8, 2];
+        b.extend_from_slice(&4u64.to_le_bytes());
+        b.extend_from_slice(&3u64.to_le_bytes());
+        b.push(2);
+        b.extend_from_slice(&[0; 16]);
+        b.extend_from_slice(&4u32.to_le_bytes());
+        b.extend_from_slice(&3u32.to_le_bytes());
+        b.extend_from_slice(&[2, 2]);
+        b.extend_from_slice(&6u64.to_le_bytes());
+        for x in [0u64, 1, 3, 3, 6, 1, 0, 2, 0, 1, 2] {
+            b.extend_from_slice(&x.to_le_bytes());
+        }
+        for x in [5i64, 7, 9, 1, 2, 3] {
+            b.extend_from_slice(&x.to_le_bytes());
+        }
+        std::fs::write(&p, &b).unwrap();
+        let whole = Matrix::Si64(DenseMatrix::from_vec(4, 3, vec![0, 5, 0, 7, 0, 9, 0, 0, 0, 1, 2, 3]));
+        check_binary(&p, &whole, &mut rng);
+    }
+
+    /// A directory of parts reads (through `io::read`, with its one `.meta` beside it) as the
+    /// file of the parts concatenated.
+    #[test]
+    fn a_directory_of_parts_reads_as_the_concatenated_file() {
+        use daphne_ir::{MatrixType, Type};
+        let mut rng = Rng(13);
+        let ty = |rows| Type::Matrix(MatrixType { vt: Some(ValueType::F64), rows, cols: Some(3), repr: None });
+        // CSV, each part with its header line; the single file has one.
+        let d = fresh("X.csv");
+        std::fs::create_dir_all(&d).unwrap();
+        let mut all = String::from("a,b,c\n");
+        for (k, rows) in [4, 0, 9, 1].into_iter().enumerate() {
+            let body = records(&mut rng, rows, 3, "\n", false);
+            all.push_str(&body);
+            std::fs::write(Path::new(&d).join(format!("part-{k:05}.csv")), format!("a,b,c\n{body}")).unwrap();
+        }
+        let f = fresh("X1.csv");
+        std::fs::write(&f, &all).unwrap();
+        let meta_text = r#"{"header":true,"numCols":3,"numRows":14,"valueType":"f64"}"#;
+        std::fs::write(format!("{d}.meta"), meta_text).unwrap();
+        std::fs::write(format!("{f}.meta"), meta_text).unwrap();
+        let (m, _) = super::super::describe(&d, &super::super::ReadOptions::default()).unwrap();
+        assert_eq!(m.rows, Some(14));
+        let a = super::super::read(&d, false, &ty(Some(14)), false, b',', 2).unwrap();
+        let b = super::super::read(&f, false, &ty(Some(14)), false, b',', 2).unwrap();
+        assert!(same(&a, &b));
+        std::fs::write(format!("{d}.meta"), meta_text.replace("14", "15")).unwrap();
+        let e = super::super::read(&d, false, &ty(None), false, b',', 2).unwrap_err().to_string();
+        assert!(e.contains("(its 4 parts) holds 14 rows after their header lines, but its meta data says 15"), "{e}");
+        // Parquet and .dbdf: their own schemas, rows summed.
+        let whole = f64_matrix(&mut rng, 20, 3);
+        let mut formats = vec!["dbdf"];
+        if cfg!(feature = "parquet") {
+            formats.push("parquet");
+        }
+        for ext in formats {
+            let d = fresh(&format!("Y.{ext}"));
+            std::fs::create_dir_all(&d).unwrap();
+            for (k, (lo, hi)) in [(0, 8), (8, 9), (9, 20)].into_iter().enumerate() {
+                let part = Path::new(&d).join(format!("part.{k}.{ext}"));
+                super::super::write(
+                    &Value::Matrix(whole.row_range(lo, hi)),
+                    &part.to_string_lossy(),
+                    Default::default(),
+                )
+                .unwrap();
+            }
+            let (m, _) = super::super::describe(&d, &super::super::ReadOptions::default()).unwrap();
+            assert_eq!((m.rows, m.cols), (Some(20), 3), "{ext}");
+            let a = super::super::read(&d, false, &ty(Some(20)), false, b',', 2).unwrap();
+            assert!(same(&a, &Value::Matrix(whole.clone())), "{ext}");
+        }
+    }
+}
