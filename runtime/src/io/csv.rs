@@ -911,19 +911,19 @@ fn check_quoted_boundary(part: &mut Part, b: u64, next_end: u64) -> Result<(), E
 
 /// Phase 2 of a read by row ranges ([`super::ranges::read_csv_rows`]): from `anchor`, the
 /// start of a record in part `anchor.0` (at byte `anchor.1`), skips `skip` records and reads
-/// the `take` after them (crossing into the following parts as needed) into a matrix, parsed
-/// on up to `threads` threads as the whole read parses. `first_row` is the index of the first
-/// of them, for messages.
+/// the next `rows.len()` (crossing into the following parts as needed) into a matrix, parsed
+/// on up to `threads` threads as the whole read parses. `rows` are their indexes in the whole
+/// read, for messages.
 pub(super) fn read_records(
     path: &str,
     parts: &[PathBuf],
     meta: &Meta,
     anchor: (u32, u64),
     skip: usize,
-    take: usize,
-    first_row: usize,
+    rows: std::ops::Range<usize>,
     threads: usize,
 ) -> Result<Matrix, Error> {
+    let (take, first_row) = (rows.len(), rows.start);
     let mut segments = Vec::new();
     let (mut skip, mut left) = (skip, take);
     let mut index = anchor.0 as usize;

@@ -148,8 +148,7 @@ pub fn read_csv_rows(
         return Ok(Value::Matrix(Matrix::zeroed(vt, 0, meta.cols, "an empty read")?));
     }
     let skip = rows.start - anchor_row;
-    csv::read_records(path, &files, meta, (anchor.part, anchor.offset), skip, rows.len(), rows.start, threads)
-        .map(Value::Matrix)
+    csv::read_records(path, &files, meta, (anchor.part, anchor.offset), skip, rows, threads).map(Value::Matrix)
 }
 
 /// Which self-describing format `path` is, or an error for the others.
@@ -431,7 +430,7 @@ mod tests {
         let line = 31;
         let at = text.match_indices('\n').nth(line - 2).unwrap().0 + 1;
         let comma = at + text[at..].find(',').unwrap();
-        text.insert_str(comma + 1, "x");
+        text.insert(comma + 1, 'x');
         let d = fresh("bad.csv");
         std::fs::create_dir_all(&d).unwrap();
         std::fs::write(Path::new(&d).join("part-0.csv"), "1,2,3\n").unwrap();
@@ -561,6 +560,13 @@ mod tests {
         std::fs::write(format!("{d}.meta"), meta_text.replace("14", "15")).unwrap();
         let e = super::super::read(&d, false, &ty(None), false, b',', 2).unwrap_err().to_string();
         assert!(e.contains("(its 4 parts) holds 14 rows after their header lines, but its meta data says 15"), "{e}");
+        // Without its meta data the directory's schema is inferred from its first part.
+        std::fs::remove_file(format!("{d}.meta")).unwrap();
+        let (m, note) = super::super::describe(&d, &super::super::ReadOptions::default()).unwrap();
+        assert_eq!((m.cols, m.header, m.rows), (3, true, None));
+        assert!(note.unwrap().contains(&format!("write {d}.meta")));
+        let a = super::super::read(&d, false, &ty(None), true, b',', 2).unwrap();
+        assert!(same(&a, &b));
         // Parquet and .dbdf: their own schemas, rows summed.
         let whole = f64_matrix(&mut rng, 20, 3);
         let mut formats = vec!["dbdf"];
@@ -583,6 +589,58 @@ mod tests {
             assert_eq!((m.rows, m.cols), (Some(20), 3), "{ext}");
             let a = super::super::read(&d, false, &ty(Some(20)), false, b',', 2).unwrap();
             assert!(same(&a, &Value::Matrix(whole.clone())), "{ext}");
+        }
+    }
+
+    /// Frames too: a directory of CSV, Parquet or .dbdf parts reads as the frame of their rows.
+    #[test]
+    fn a_directory_of_frame_parts_reads_as_the_concatenated_frame() {
+        use crate::frame::Frame;
+        use daphne_ir::Type;
+        use std::sync::Arc;
+        let frame = |lo: i64, hi: i64| {
+            let ids: Vec<i64> = (lo..hi).collect();
+            let xs: Vec<f64> = (lo..hi).map(|i| i as f64 / 4.0).collect();
+            let n = ids.len();
+            Frame::new(
+                vec![Matrix::Si64(DenseMatrix::from_vec(n, 1, ids)), Matrix::F64(DenseMatrix::from_vec(n, 1, xs))],
+                vec![Arc::from("id"), Arc::from("x")],
+            )
+            .unwrap()
+        };
+        let whole = frame(0, 12);
+        let mut formats = vec!["csv", "dbdf"];
+        if cfg!(feature = "parquet") {
+            formats.push("parquet");
+        }
+        for ext in formats {
+            let d = fresh(&format!("F.{ext}"));
+            std::fs::create_dir_all(&d).unwrap();
+            for (k, (lo, hi)) in [(0, 5), (5, 5), (5, 12)].into_iter().enumerate() {
+                let part = Path::new(&d).join(format!("part-{k}.{ext}"));
+                let part = part.to_string_lossy();
+                super::super::write(&Value::Frame(frame(lo, hi)), &part, Default::default()).unwrap();
+                let _ = std::fs::remove_file(format!("{part}.meta"));
+            }
+            if ext == "csv" {
+                std::fs::write(
+                    format!("{d}.meta"),
+                    r#"{"numCols":2,"numRows":12,"schema":[{"label":"id","valueType":"si64"},{"label":"x","valueType":"f64"}]}"#,
+                )
+                .unwrap();
+            }
+            let opts = super::super::ReadOptions { frame: true, ..Default::default() };
+            let (m, _) = super::super::describe(&d, &opts).unwrap();
+            assert_eq!(m.rows, Some(12), "{ext}");
+            let Value::Frame(f) = super::super::read(&d, true, &Type::Unknown, false, b',', 2).unwrap() else {
+                panic!()
+            };
+            assert_eq!(f.labels(), whole.labels(), "{ext}");
+            assert_eq!(format!("{:?}", f.columns()), format!("{:?}", whole.columns()), "{ext}");
+            let e = read_rows(&d, &m, 0..1, 1).err().map(|e| e.to_string());
+            if ext != "csv" {
+                assert!(e.unwrap().contains("frames are not read by row ranges"), "{ext}");
+            }
         }
     }
 }
