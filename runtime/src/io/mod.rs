@@ -19,6 +19,18 @@
 //! data says are errors naming the file, line and column ([`csv`]); a null in a Parquet
 //! column other than a float one (where it is NaN) is an error naming the file, column and row.
 //!
+//! A read's path may be a directory of part files, as Spark and Dask write data sets
+//! (`X.csv/part-00000-….csv`, `X.parquet/part.0.parquet`, `X.dbdf/…`; which files, in what
+//! order: [`parts`]): its rows are the parts' rows in order. A CSV directory has one `.meta`
+//! file beside it (`X.csv.meta`, the path plus `.meta` as for a file), and when it says
+//! `"header": true` every part's first line is a header line (Spark and Dask write one per
+//! part); the rows are checked against the meta data as a file's are, and without meta data
+//! the schema is inferred from the first part. The parts of a Parquet or `.dbdf` directory
+//! must have one schema (each file's own), and their rows are summed.
+//!
+//! [`ranges`] reads a matrix file or directory by row ranges (each worker of a distributed
+//! run its own rows), bit for bit the rows the whole read gives.
+//!
 //! Writing CSV follows DAPHNE's `WriteCsv.h` (integers in decimal, strings quoted when they
 //! need it, the meta file as compact JSON with sorted keys, as nlohmann's `dump()` writes it),
 //! except that floats are written as the shortest text that reads back to the same bits;
