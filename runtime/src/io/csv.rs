@@ -3,14 +3,21 @@
 //!
 //! Records are separated by line breaks (`\n` or `\r\n`) outside quotes; a cell that starts
 //! with a double quote runs to the closing quote, may hold delimiters and line breaks, and
-//! writes a quote as `""` (RFC 4180). Blank lines at the end of a file are not rows.
+//! writes a quote as `""` (RFC 4180). Blank lines at the end of a file are not rows. A read
+//! covers one file or the part files of a directory ([`super::parts`]), one after another; a
+//! record never spans two parts, and each part has its own header line and blank lines at its
+//! end ([`Part`] says where a part's records are: the one definition the whole read and the
+//! read by row ranges, [`super::ranges`], share).
 //!
-//! Reading is two passes over the file, neither of which holds it whole:
-//! 1. [`split`] reads it in blocks and cuts it into segments of whole records, counting each
-//!    segment's records (a block without quotes is counted at memory speed), so every segment
-//!    knows the row where it starts;
-//! 2. threads parse the segments, each into its own rows of the result, which is allocated once
-//!    at its final size. Peak memory is the result plus one block per thread.
+//! Reading is two passes over the files, neither of which holds them whole:
+//! 1. [`split`] reads them in blocks and cuts them into segments of whole records, counting
+//!    each segment's records (a block without quotes is counted at memory speed), so every
+//!    segment knows the row where it starts;
+//! 2. threads parse the segments ([`parse`]), each into its own rows of the result, which is
+//!    allocated once at its final size. Peak memory is the result plus one block per thread.
+//!
+//! A read by row ranges is the same two passes over the records from an anchor (a record
+//! start found by [`records_in`]): [`read_records`].
 //!
 //! A cell is converted exactly or not at all: an integer must be a decimal integer within its
 //! type's range, a float a decimal or scientific number, `nan` or `inf` (an empty float cell
