@@ -884,29 +884,33 @@ pub(super) fn records_in(
         at += n as u64;
     }
     if state_at_b.is_some_and(State::in_quotes) {
-        check_quoted_boundary(part, b, next_end.min(ce))?;
+        check_quoted_boundary(part, b, next_end.min(ce), ce)?;
     }
     Ok((first, count))
 }
 
 /// A piece ends at `b` inside a quoted cell: an error if the quote-free bytes from `b - 1` on
-/// hold a line break and reach `next_end`, the end of the next piece (which then cannot know
-/// that its line breaks are inside a cell).
-fn check_quoted_boundary(part: &mut Part, b: u64, next_end: u64) -> Result<(), Error> {
-    let err = unreadable(&part.path);
+/// (to the next `"`, or the content end `ce`) hold a line break and reach `next_end`, the end
+/// of the next piece, which then holds no quote and cannot know that its line breaks (or the
+/// one after it, where it would place its first record) are inside a cell. When they reach no
+/// further, the next piece holds the `"` and splits from its part's start.
+fn check_quoted_boundary(part: &mut Part, b: u64, next_end: u64, ce: u64) -> Result<(), Error> {
+    let path = part.path.clone();
+    let err = unreadable(&path);
     let mut buf = vec![0u8; BLOCK];
     let (mut at, mut line_break) = (b.saturating_sub(1), false);
-    while at < next_end {
-        let n = ((next_end - at) as usize).min(BLOCK);
+    while at < ce {
+        let n = ((ce - at) as usize).min(BLOCK);
         read_at(&mut part.file, at, &mut buf[..n]).map_err(&err)?;
         let quote = buf[..n].iter().position(|&c| c == b'"');
         line_break |= buf[..quote.unwrap_or(n)].contains(&b'\n');
-        if quote.is_some() {
-            return Ok(());
+        if let Some(q) = quote {
+            at += q as u64;
+            break;
         }
         at += n as u64;
     }
-    if line_break {
+    if line_break && at >= next_end {
         return Err(format!(
             "'{}': a quoted cell holds a line break and spans the byte {b} where a piece of the read ends, so the file cannot be read by byte ranges; read it whole",
             part.path.display()
