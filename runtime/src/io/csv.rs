@@ -3,14 +3,21 @@
 //!
 //! Records are separated by line breaks (`\n` or `\r\n`) outside quotes; a cell that starts
 //! with a double quote runs to the closing quote, may hold delimiters and line breaks, and
-//! writes a quote as `""` (RFC 4180). Blank lines at the end of a file are not rows.
+//! writes a quote as `""` (RFC 4180). Blank lines at the end of a file are not rows. A read
+//! covers one file or the part files of a directory ([`super::parts`]), one after another; a
+//! record never spans two parts, and each part has its own header line and blank lines at its
+//! end ([`Part`] says where a part's records are: the one definition the whole read and the
+//! read by row ranges, [`super::ranges`], share).
 //!
-//! Reading is two passes over the file, neither of which holds it whole:
-//! 1. [`split`] reads it in blocks and cuts it into segments of whole records, counting each
-//!    segment's records (a block without quotes is counted at memory speed), so every segment
-//!    knows the row where it starts;
-//! 2. threads parse the segments, each into its own rows of the result, which is allocated once
-//!    at its final size. Peak memory is the result plus one block per thread.
+//! Reading is two passes over the files, neither of which holds them whole:
+//! 1. [`split`] reads them in blocks and cuts them into segments of whole records, counting
+//!    each segment's records (a block without quotes is counted at memory speed), so every
+//!    segment knows the row where it starts;
+//! 2. threads parse the segments ([`parse`]), each into its own rows of the result, which is
+//!    allocated once at its final size. Peak memory is the result plus one block per thread.
+//!
+//! A read by row ranges is the same two passes over the records from an anchor (a record
+//! start found by [`records_in`]): [`read_records`].
 //!
 //! A cell is converted exactly or not at all: an integer must be a decimal integer within its
 //! type's range, a float a decimal or scientific number, `nan` or `inf` (an empty float cell
@@ -20,6 +27,7 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use daphne_ir::ValueType;
@@ -37,9 +45,11 @@ const BLOCK: usize = 1 << 20;
 /// How much of a file schema inference looks at.
 const SAMPLE_BYTES: usize = 1 << 20;
 
-/// A run of whole records.
+/// A run of whole records of one part file (the file itself, or a part of a directory).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Segment {
+    /// The index of the part file (in `parts::list`'s order).
+    part: u32,
     offset: u64,
     len: usize,
     rows: usize,
@@ -55,38 +65,28 @@ enum State {
     QuoteInQuoted,
 }
 
-/// Counts the records that end in `bytes` (which starts at a record boundary) and returns
-/// the count and the end of the last of them (just after its line break).
-fn count_records(bytes: &[u8], delim: u8) -> (usize, Option<usize>) {
-    scan_records(bytes, delim, false)
+impl State {
+    /// Whether a line break here would be inside a quoted cell (a `"` just seen inside one may
+    /// be its closing quote or the first of `""`: counted as inside).
+    fn in_quotes(self) -> bool {
+        matches!(self, State::Quoted | State::QuoteInQuoted)
+    }
 }
 
-/// The end of the first record in `bytes` (just after its line break), if it ends there.
-fn first_record_end(bytes: &[u8], delim: u8) -> Option<usize> {
-    scan_records(bytes, delim, true).1
-}
-
-fn scan_records(bytes: &[u8], delim: u8, first_only: bool) -> (usize, Option<usize>) {
-    if first_only && !bytes.contains(&b'"') {
-        return (1, bytes.iter().position(|&b| b == b'\n').map(|i| i + 1));
-    }
-    if !bytes.contains(&b'"') {
-        let n = bytes.iter().filter(|&&b| b == b'\n').count();
-        return (n, bytes.iter().rposition(|&b| b == b'\n').map(|i| i + 1));
-    }
-    let (mut n, mut last) = (0, None);
-    let mut state = State::FieldStart;
+/// The quote-aware splitter: feeds `bytes` on from `state`, calling `on_end(i)` for each line
+/// break `i` that ends a record, until it returns `false`. Returns where it stopped (just
+/// after that line break) or `bytes.len()`.
+fn run_splitter(state: &mut State, bytes: &[u8], delim: u8, mut on_end: impl FnMut(usize) -> bool) -> usize {
     for (i, &b) in bytes.iter().enumerate() {
-        state = match (state, b) {
+        *state = match (*state, b) {
             (State::FieldStart, b'"') => State::Quoted,
             (State::Quoted, b'"') => State::QuoteInQuoted,
             (State::Quoted, _) => State::Quoted,
             (State::QuoteInQuoted, b'"') => State::Quoted,
             (_, b'\n') => {
-                n += 1;
-                last = Some(i + 1);
-                if first_only {
-                    break;
+                *state = State::FieldStart;
+                if !on_end(i) {
+                    return i + 1;
                 }
                 State::FieldStart
             }
@@ -94,7 +94,64 @@ fn scan_records(bytes: &[u8], delim: u8, first_only: bool) -> (usize, Option<usi
             _ => State::Unquoted,
         };
     }
+    bytes.len()
+}
+
+/// The number of line breaks in `bytes` (vectorized by the compiler).
+fn count_breaks(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
+
+/// The position of the `n`-th line break (1-based) in `bytes`, which holds at least `n`:
+/// whole chunks are counted at memory speed, the one holding it searched.
+fn nth_break(bytes: &[u8], mut n: usize) -> usize {
+    const CHUNK: usize = 4096;
+    let mut base = 0;
+    for chunk in bytes.chunks(CHUNK) {
+        let k = count_breaks(chunk);
+        if k < n {
+            n -= k;
+            base += chunk.len();
+            continue;
+        }
+        for (i, &b) in chunk.iter().enumerate() {
+            if b == b'\n' {
+                n -= 1;
+                if n == 0 {
+                    return base + i;
+                }
+            }
+        }
+    }
+    unreachable!("nth_break: fewer line breaks than asked for")
+}
+
+/// Counts the records that end in `bytes` (which starts at a record boundary), at most
+/// `limit`, and returns the count and the end of the last of them (just after its line
+/// break). Without quotes this runs at memory speed.
+fn scan_records(bytes: &[u8], delim: u8, limit: usize) -> (usize, Option<usize>) {
+    if !bytes.contains(&b'"') {
+        let n = count_breaks(bytes);
+        if n <= limit {
+            return (n, bytes.iter().rposition(|&b| b == b'\n').map(|i| i + 1));
+        }
+        return (limit, Some(nth_break(bytes, limit) + 1));
+    }
+    let (mut n, mut last) = (0, None);
+    let mut state = State::FieldStart;
+    if limit > 0 {
+        run_splitter(&mut state, bytes, delim, |i| {
+            n += 1;
+            last = Some(i + 1);
+            n < limit
+        });
+    }
     (n, last)
+}
+
+/// The end of the first record in `bytes` (just after its line break), if it ends there.
+fn first_record_end(bytes: &[u8], delim: u8) -> Option<usize> {
+    scan_records(bytes, delim, 1).1
 }
 
 /// A reader of a file's bytes from an offset.
@@ -115,84 +172,151 @@ fn fill(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// Pass 1: the file's records cut into segments, after the header record if `header`
-/// (whose bytes are returned). Blank lines at the end of the file are left out.
-fn split(path: &str, delim: u8, header: bool, block: usize) -> Result<(Vec<Segment>, Option<Vec<u8>>), Error> {
-    let mut file = File::open(path).map_err(|e| Error::from(format!("could not read file '{path}': {e}")))?;
-    let err = |e: std::io::Error| format!("could not read file '{path}': {e}");
-    let mut segments = Vec::new();
-    let mut head = None;
-    // `buf[..have]` holds the file's bytes from `start`, beginning at a record boundary.
-    let mut buf = vec![0u8; block];
-    let (mut start, mut have) = (0u64, 0usize);
-    let mut eof = false;
-    while !eof || have > 0 {
-        if !eof {
-            if have == buf.len() {
-                buf.resize(buf.len() * 2, 0);
-            }
-            let n = fill(&mut file, &mut buf[have..]).map_err(err)?;
-            eof = n < buf.len() - have;
-            have += n;
-        }
-        let (mut rows, last) = count_records(&buf[..have], delim);
-        let end = match last {
-            Some(end) if !eof => end,
-            // The last record may lack its line break.
-            _ if eof => {
-                if last != Some(have) && have > 0 {
-                    rows += 1;
-                }
-                have
-            }
-            _ => continue, // a record longer than the buffer: read more
-        };
-        let mut seg_start = 0;
-        if header && head.is_none() {
-            let first = first_record_end(&buf[..end], delim).unwrap_or(end);
-            let mut h = buf[..first].to_vec();
-            while matches!(h.last(), Some(b'\n' | b'\r')) {
-                h.pop();
-            }
-            head = Some(h);
-            rows = rows.saturating_sub(1);
-            seg_start = first;
-        }
-        if end > seg_start {
-            segments.push(Segment { offset: start + seg_start as u64, len: end - seg_start, rows });
-        }
-        buf.copy_within(end..have, 0);
-        start += end as u64;
-        have -= end;
-    }
-    drop_trailing_blank_lines(path, &mut segments)?;
-    Ok((segments, head))
+/// The error of a failed read of `path`.
+fn unreadable(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::from(format!("could not read file '{}': {e}", path.display()))
 }
 
-/// Blank lines at the end of a file are no rows: they are dropped from the last segments.
-fn drop_trailing_blank_lines(path: &str, segments: &mut Vec<Segment>) -> Result<(), Error> {
-    let mut file = File::open(path).map_err(|e| Error::from(format!("could not read file '{path}': {e}")))?;
-    while let Some(last) = segments.last_mut() {
-        let mut bytes = vec![0u8; last.len];
-        read_at(&mut file, last.offset, &mut bytes)
-            .map_err(|e| Error::from(format!("could not read file '{path}': {e}")))?;
-        let blank_tail = bytes.iter().rev().take_while(|&&b| b == b'\n' || b == b'\r').count();
-        let breaks = bytes[bytes.len() - blank_tail..].iter().filter(|&&b| b == b'\n').count();
-        if blank_tail == bytes.len() {
-            // Only blank lines (or a lone `\r`): no rows at all.
-            segments.pop();
-            continue;
-        }
-        // The first break ends the last record with content; the others end blank lines.
-        let tail_start = bytes.len() - blank_tail;
-        last.rows -= breaks.saturating_sub(1);
-        last.len = match bytes[tail_start..].iter().position(|&b| b == b'\n') {
-            Some(k) => tail_start + k + 1,
-            None => tail_start,
-        };
-        break;
+/// One part file of a read (the file itself, or one of a directory's parts), open, with where
+/// its records are: from `data_start` (after the header line, when there is one) to
+/// `content_end` (blank lines at the end of a file are no rows: its records end with the line
+/// break after its last line with content, or at its end if that line has none). Records
+/// begin at `data_start` and after every line break outside quotes before `content_end`.
+pub(super) struct Part {
+    pub path: PathBuf,
+    file: File,
+    pub data_start: u64,
+    pub content_end: u64,
+}
+
+impl Part {
+    pub fn open(path: &Path, delim: u8, header: bool) -> Result<Part, Error> {
+        let err = unreadable(path);
+        let mut file = File::open(path).map_err(&err)?;
+        let size = file.metadata().map_err(&err)?.len();
+        let content_end = content_end(&mut file, size).map_err(&err)?;
+        let data_start = if header { header_end(&mut file, size, delim).map_err(&err)? } else { 0 };
+        Ok(Part { path: path.to_path_buf(), file, data_start, content_end })
     }
-    Ok(())
+
+    /// Whether the part has records at all.
+    fn has_records(&self) -> bool {
+        self.data_start < self.content_end
+    }
+}
+
+/// Where a file's records end (see [`Part`]); 0 for a file of blank lines.
+fn content_end(file: &mut File, size: u64) -> std::io::Result<u64> {
+    const TAIL: u64 = 1 << 16;
+    let mut buf = vec![0u8; TAIL as usize];
+    let mut end = size;
+    let last = loop {
+        if end == 0 {
+            return Ok(0);
+        }
+        let start = end.saturating_sub(TAIL);
+        let chunk = &mut buf[..(end - start) as usize];
+        read_at(file, start, chunk)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b != b'\n' && b != b'\r') {
+            break start + i as u64 + 1;
+        }
+        end = start;
+    };
+    // Everything from `last` on is line breaks and carriage returns: the first line break ends
+    // the last line with content.
+    let mut at = last;
+    while at < size {
+        let chunk = &mut buf[..(size - at).min(TAIL) as usize];
+        read_at(file, at, chunk)?;
+        if let Some(i) = chunk.iter().position(|&b| b == b'\n') {
+            return Ok(at + i as u64 + 1);
+        }
+        at += chunk.len() as u64;
+    }
+    Ok(size)
+}
+
+/// The end of a file's first record (its header line), or its size if that has no line break.
+fn header_end(file: &mut File, size: u64, delim: u8) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 1 << 12];
+    loop {
+        let n = (buf.len() as u64).min(size) as usize;
+        read_at(file, 0, &mut buf[..n])?;
+        if let Some(end) = first_record_end(&buf[..n], delim) {
+            return Ok(end as u64);
+        }
+        if n as u64 == size {
+            return Ok(size);
+        }
+        buf.resize(buf.len() * 2, 0);
+    }
+}
+
+/// Pass 1 on one part: its records from `from` (a record start, at or after its data start)
+/// to its content end, cut into segments of about `block` bytes; the first `skip` records are
+/// passed over and at most `take` taken. Returns the segments and how many records were
+/// skipped and taken.
+fn split_part(
+    part: &mut Part,
+    index: u32,
+    from: u64,
+    delim: u8,
+    block: usize,
+    mut skip: usize,
+    take: usize,
+) -> Result<(Vec<Segment>, usize, usize), Error> {
+    let end = part.content_end;
+    let err = unreadable(&part.path);
+    let mut segments = Vec::new();
+    let (mut skipped, mut taken) = (0, 0);
+    // `buf[..have]` holds the part's bytes from `start`, beginning at a record boundary.
+    let mut buf = vec![0u8; block.min(end.saturating_sub(from) as usize).max(1)];
+    let (mut start, mut have) = (from, 0usize);
+    while start + (have as u64) < end || have > 0 {
+        let limit = if skip > 0 { skip } else { take - taken };
+        if limit == 0 {
+            break;
+        }
+        if have == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let want = ((buf.len() - have) as u64).min(end - start - have as u64) as usize;
+        read_at(&mut part.file, start + have as u64, &mut buf[have..have + want]).map_err(&err)?;
+        have += want;
+        let eof = start + have as u64 == end;
+        let (mut rows, last) = scan_records(&buf[..have], delim, limit);
+        let stop = match last {
+            // The last record may lack its line break.
+            _ if eof && rows < limit && last != Some(have) => {
+                rows += 1;
+                have
+            }
+            Some(stop) => stop,
+            None => continue, // a record longer than the buffer: read more
+        };
+        if skip > 0 {
+            skip -= rows;
+            skipped += rows;
+        } else {
+            segments.push(Segment { part: index, offset: start, len: stop, rows });
+            taken += rows;
+        }
+        buf.copy_within(stop..have, 0);
+        start += stop as u64;
+        have -= stop;
+    }
+    Ok((segments, skipped, taken))
+}
+
+/// Pass 1 on all the parts of a read: every record, in segments.
+fn split(parts: &[PathBuf], delim: u8, header: bool, block: usize) -> Result<Vec<Segment>, Error> {
+    let mut segments = Vec::new();
+    for (i, path) in parts.iter().enumerate() {
+        let mut part = Part::open(path, delim, header)?;
+        let from = part.data_start;
+        segments.extend(split_part(&mut part, i as u32, from, delim, block, 0, usize::MAX)?.0);
+    }
+    Ok(segments)
 }
 
 /// A problem at a byte offset of the file.
@@ -545,7 +669,7 @@ fn shown(text: &[u8]) -> String {
 }
 
 /// The 1-based line and column (in characters) of a byte offset.
-fn locate(path: &str, offset: u64) -> (u64, u64) {
+fn locate(path: &Path, offset: u64) -> (u64, u64) {
     let Ok(mut file) = File::open(path) else { return (0, 0) };
     let mut prefix = vec![0u8; offset as usize];
     if fill(&mut file, &mut prefix).is_err() {
@@ -557,17 +681,60 @@ fn locate(path: &str, offset: u64) -> (u64, u64) {
     (line, col)
 }
 
-/// Reads a CSV file described by `meta` into a matrix or (if `frame`) a frame, parsing on up
-/// to `threads` threads.
+/// Reads a CSV file (or a directory of CSV part files, see [`super::parts`]) described by
+/// `meta` into a matrix or (if `frame`) a frame, parsing on up to `threads` threads.
 pub fn read(path: &str, meta: &Meta, frame: bool, threads: usize) -> Result<Value, Error> {
     read_blocks(path, meta, frame, BLOCK, threads)
 }
 
 fn read_blocks(path: &str, meta: &Meta, frame: bool, block: usize, threads: usize) -> Result<Value, Error> {
-    let (segments, _) = split(path, meta.delimiter, meta.header, block)?;
+    let parts = super::parts::list(path)?;
+    let segments = split(&parts, meta.delimiter, meta.header, block)?;
     let rows: usize = segments.iter().map(|s| s.rows).sum();
+    let columns = parse(path, &parts, &segments, rows, meta, frame, threads)?;
     // The count is checked against the meta data after the cells: a broken quote makes fewer
     // rows, and is the better message.
+    if let Some(expected) = meta.rows
+        && rows != expected
+    {
+        let header = match (meta.header, parts.len()) {
+            (false, _) => "",
+            (true, 1) => " after its header line",
+            (true, _) => " after their header lines",
+        };
+        let what = if super::parts::is_dir(path) {
+            format!("directory '{path}' (its {}) holds", daphne_ir::count(parts.len(), "part", "parts"))
+        } else {
+            format!("file '{path}' has")
+        };
+        let rows = daphne_ir::count(rows, "row", "rows");
+        return Err(format!("{what} {rows}{header}, but its meta data says {expected}").into());
+    }
+    if frame {
+        let labels = frame_labels(meta);
+        Frame::new(columns, labels).map(Value::Frame)
+    } else {
+        Ok(Value::Matrix(one(columns)))
+    }
+}
+
+/// The matrix of a matrix read's columns.
+fn one(mut columns: Vec<Matrix>) -> Matrix {
+    columns.pop().expect("one matrix")
+}
+
+/// Pass 2: parses `segments` (of `rows` records in all) of the part files `parts` on up to
+/// `threads` threads into the result (a matrix, or a frame's columns), allocated once. An
+/// error names the part file, line and column of the first bad cell.
+fn parse(
+    path: &str,
+    parts: &[PathBuf],
+    segments: &[Segment],
+    rows: usize,
+    meta: &Meta,
+    frame: bool,
+    threads: usize,
+) -> Result<Vec<Matrix>, Error> {
     let cols = meta.cols;
     let types = meta.column_types();
     let what = format!("reading '{path}'");
@@ -590,30 +757,31 @@ fn read_blocks(path: &str, meta: &Meta, frame: bool, block: usize, threads: usiz
     };
     let work: Mutex<Vec<(Segment, &mut Target<'_>)>> =
         Mutex::new(segments.iter().copied().zip(targets.iter_mut()).rev().collect());
-    let first_error: Mutex<Option<CellError>> = Mutex::new(None);
+    // The first error by place: (part, error).
+    let first_error: Mutex<Option<(u32, CellError)>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..threads.clamp(1, segments.len().max(1)) {
             scope.spawn(|| {
-                let mut file = match File::open(path) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        *first_error.lock().unwrap_or_else(|p| p.into_inner()) =
-                            Some(CellError { offset: 0, message: format!("could not read the file: {e}") });
-                        return;
-                    }
-                };
+                let mut open: Option<(u32, File)> = None;
                 let mut buf = Vec::new();
                 loop {
                     let next = work.lock().unwrap_or_else(|p| p.into_inner()).pop();
                     let Some((seg, target)) = next else { break };
+                    let failed = |message: String| CellError { offset: seg.offset, message };
+                    if open.as_ref().is_none_or(|(p, _)| *p != seg.part) {
+                        open = File::open(&parts[seg.part as usize]).ok().map(|f| (seg.part, f));
+                    }
                     buf.resize(seg.len, 0);
-                    let result = read_at(&mut file, seg.offset, &mut buf)
-                        .map_err(|e| CellError { offset: seg.offset, message: format!("could not read the file: {e}") })
-                        .and_then(|()| parse_segment(&buf, seg.offset, seg.rows, meta, &types, target));
+                    let result = match open.as_mut() {
+                        None => Err(failed("could not read the file".to_owned())),
+                        Some((_, file)) => read_at(file, seg.offset, &mut buf)
+                            .map_err(|e| failed(format!("could not read the file: {e}")))
+                            .and_then(|()| parse_segment(&buf, seg.offset, seg.rows, meta, &types, target)),
+                    };
                     if let Err(e) = result {
                         let mut first = first_error.lock().unwrap_or_else(|p| p.into_inner());
-                        if first.as_ref().is_none_or(|f| e.offset < f.offset) {
-                            *first = Some(e);
+                        if first.as_ref().is_none_or(|(p, f)| (seg.part, e.offset) < (*p, f.offset)) {
+                            *first = Some((seg.part, e));
                         }
                         // Later segments cannot hold an earlier error.
                         work.lock().unwrap_or_else(|p| p.into_inner()).clear();
@@ -623,28 +791,173 @@ fn read_blocks(path: &str, meta: &Meta, frame: bool, block: usize, threads: usiz
         }
     });
     drop(targets);
-    if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        let (line, col) = locate(path, e.offset);
+    if let Some((part, e)) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        let file = &parts[part as usize];
+        let (line, col) = locate(file, e.offset);
         let hint = if line == 1 && !meta.header && e.message.starts_with("expected") {
             "; if the first line holds column labels, read it with header=true or add \"header\": true to the meta data"
         } else {
             ""
         };
-        return Err(format!("{path}:{line}:{col}: {}{hint}", e.message).into());
+        return Err(format!("{}:{line}:{col}: {}{hint}", file.display(), e.message).into());
     }
-    if let Some(expected) = meta.rows
-        && rows != expected
-    {
-        let header = if meta.header { " after its header line" } else { "" };
-        let rows = daphne_ir::count(rows, "row", "rows");
-        return Err(format!("file '{path}' has {rows}{header}, but its meta data says {expected}").into());
+    Ok(columns)
+}
+
+/// The first record that begins at or after byte `a` of a part, and how many begin in bytes
+/// `a..b` (part offsets): phase 1 of a read by byte ranges ([`super::ranges::scan_piece`]).
+/// Without a quote in the bytes it reads, it counts line breaks at memory speed; with one,
+/// the quote state at `a` is unknown, so it splits the part from its data start. `next_end`
+/// is where the next piece's range ends in this part: if this piece ends inside a quoted cell
+/// that holds a line break and runs quote-free past it, that piece would count wrongly
+/// without knowing it, so this is an error (read such a file whole).
+pub(super) fn records_in(
+    part: &mut Part,
+    delim: u8,
+    a: u64,
+    b: u64,
+    next_end: u64,
+) -> Result<(Option<u64>, u64), Error> {
+    if !part.has_records() {
+        return Ok((None, 0));
     }
-    if frame {
-        let labels = frame_labels(meta);
-        Frame::new(columns, labels).map(Value::Frame)
-    } else {
-        Ok(Value::Matrix(columns.pop().expect("one matrix")))
+    let (ds, ce) = (part.data_start, part.content_end);
+    let (a, b) = (a.max(ds), b.min(ce));
+    let path = part.path.clone();
+    let err = unreadable(&path);
+    // Record starts in [a, b): `ds` itself, and after each line break at [max(a - 1, ds), b - 1).
+    let from = if a == ds { ds } else { a - 1 };
+    let mut first = (a == ds).then_some(ds);
+    let mut count = u64::from(a == ds && a < b);
+    let mut buf = vec![0u8; BLOCK];
+    let mut at = from;
+    let mut quoted = false;
+    while at < ce && (at + 1 < b || first.is_none()) {
+        let n = ((ce - at) as usize).min(BLOCK);
+        read_at(&mut part.file, at, &mut buf[..n]).map_err(&err)?;
+        let bytes = &buf[..n];
+        if bytes.contains(&b'"') {
+            quoted = true;
+            break;
+        }
+        // Line breaks at [at, b - 1) start records in the range.
+        let counted = ((b.saturating_sub(1)).saturating_sub(at) as usize).min(n);
+        count += count_breaks(&bytes[..counted]) as u64;
+        if first.is_none()
+            && let Some(i) = bytes.iter().position(|&c| c == b'\n')
+            && at + (i as u64) + 1 < ce
+        {
+            first = Some(at + i as u64 + 1);
+        }
+        at += n as u64;
     }
+    if !quoted {
+        return Ok((first, count));
+    }
+    // The quote state at `a` is only known from the data start: split from there.
+    let mut state = State::FieldStart;
+    let mut first = (a == ds).then_some(ds);
+    let mut count = u64::from(a == ds && a < b);
+    let mut at = ds;
+    // An empty range has no boundary to check.
+    let mut state_at_b = (a >= b).then_some(State::FieldStart);
+    while at < ce && (first.is_none() || state_at_b.is_none()) {
+        let n = ((ce - at) as usize).min(BLOCK);
+        read_at(&mut part.file, at, &mut buf[..n]).map_err(&err)?;
+        // Feed up to `b` first, so the state at `b` is seen.
+        let cut = if at < b { ((b - at) as usize).min(n) } else { n };
+        for (lo, hi) in [(0, cut), (cut, n)] {
+            run_splitter(&mut state, &buf[lo..hi], delim, |i| {
+                let s = at + (lo + i) as u64 + 1;
+                if s >= a && s < b {
+                    count += 1;
+                }
+                if s >= a && s < ce && first.is_none() {
+                    first = Some(s);
+                }
+                true
+            });
+            if lo == 0 && at + cut as u64 == b {
+                state_at_b = Some(state);
+            }
+        }
+        at += n as u64;
+    }
+    if state_at_b.is_some_and(State::in_quotes) {
+        check_quoted_boundary(part, b, next_end.min(ce), ce)?;
+    }
+    Ok((first, count))
+}
+
+/// A piece ends at `b` inside a quoted cell: an error if the quote-free bytes from `b - 1` on
+/// (to the next `"`, or the content end `ce`) hold a line break and reach `next_end`, the end
+/// of the next piece, which then holds no quote and cannot know that its line breaks (or the
+/// one after it, where it would place its first record) are inside a cell. When they reach no
+/// further, the next piece holds the `"` and splits from its part's start.
+fn check_quoted_boundary(part: &mut Part, b: u64, next_end: u64, ce: u64) -> Result<(), Error> {
+    let path = part.path.clone();
+    let err = unreadable(&path);
+    let mut buf = vec![0u8; BLOCK];
+    let (mut at, mut line_break) = (b.saturating_sub(1), false);
+    while at < ce {
+        let n = ((ce - at) as usize).min(BLOCK);
+        read_at(&mut part.file, at, &mut buf[..n]).map_err(&err)?;
+        let quote = buf[..n].iter().position(|&c| c == b'"');
+        line_break |= buf[..quote.unwrap_or(n)].contains(&b'\n');
+        if let Some(q) = quote {
+            at += q as u64;
+            break;
+        }
+        at += n as u64;
+    }
+    if line_break && at >= next_end {
+        return Err(format!(
+            "'{}': a quoted cell holds a line break and spans the byte {b} where a piece of the read ends, so the file cannot be read by byte ranges; read it whole",
+            part.path.display()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Phase 2 of a read by row ranges ([`super::ranges::read_csv_rows`]): from `anchor`, the
+/// start of a record in part `anchor.0` (at byte `anchor.1`), skips `skip` records and reads
+/// the next `rows.len()` (crossing into the following parts as needed) into a matrix, parsed
+/// on up to `threads` threads as the whole read parses. `rows` are their indexes in the whole
+/// read, for messages.
+pub(super) fn read_records(
+    path: &str,
+    parts: &[PathBuf],
+    meta: &Meta,
+    anchor: (u32, u64),
+    skip: usize,
+    rows: std::ops::Range<usize>,
+    threads: usize,
+) -> Result<Matrix, Error> {
+    let (take, first_row) = (rows.len(), rows.start);
+    let mut segments = Vec::new();
+    let (mut skip, mut left) = (skip, take);
+    let mut index = anchor.0 as usize;
+    while left > 0 && index < parts.len() {
+        let mut part = Part::open(&parts[index], meta.delimiter, meta.header)?;
+        let from = if index == anchor.0 as usize { anchor.1.max(part.data_start) } else { part.data_start };
+        let (segs, skipped, taken) = split_part(&mut part, index as u32, from, meta.delimiter, BLOCK, skip, left)?;
+        segments.extend(segs);
+        skip -= skipped;
+        left -= taken;
+        index += 1;
+    }
+    if left > 0 {
+        let found = take - left;
+        return Err(format!(
+            "'{path}' has no rows {}..{} (it ends {} rows after row {first_row}); it changed since its rows were counted, or the anchor is wrong",
+            first_row + found,
+            first_row + take,
+            found
+        )
+        .into());
+    }
+    parse(path, parts, &segments, take, meta, false, threads).map(one)
 }
 
 /// The kind of text a cell holds, for schema inference (ordered: each admits the ones before).
@@ -683,7 +996,7 @@ fn sample(path: &str, delim: u8) -> Result<Sample, Error> {
     let n = fill(&mut file, &mut bytes).map_err(|e| Error::from(format!("could not read file '{path}': {e}")))?;
     bytes.truncate(n);
     let whole = n < SAMPLE_BYTES;
-    let end = match count_records(&bytes, delim) {
+    let end = match scan_records(&bytes, delim, usize::MAX) {
         (_, Some(end)) if !whole => end,
         _ => bytes.len(),
     };
@@ -696,7 +1009,7 @@ fn sample(path: &str, delim: u8) -> Result<Sample, Error> {
         let mut kinds = Vec::new();
         let mut blank = true;
         while let Some((_, text)) = cells.next_cell().map_err(|(p, m)| {
-            let (line, col) = locate(path, p as u64);
+            let (line, col) = locate(Path::new(path), p as u64);
             format!("{path}:{line}:{col}: {m}")
         })? {
             let k = kind(text);
@@ -726,7 +1039,7 @@ fn sample(path: &str, delim: u8) -> Result<Sample, Error> {
 /// The labels in a file's header line (for meta data that says there is one but leaves
 /// labels empty).
 pub fn header_labels(path: &str, delim: u8) -> Result<Vec<String>, Error> {
-    let sample = sample(path, delim)?;
+    let sample = sample(&first_part(path)?, delim)?;
     if sample.kinds.is_empty() {
         return Err(format!("file '{path}' is empty, but its meta data says it has a header line").into());
     }
@@ -748,11 +1061,13 @@ pub fn infer(path: &str, opts: &ReadOptions, default_delim: u8) -> Result<(Meta,
         )
         .into());
     }
+    // A directory's schema is its first part's.
+    let file = first_part(path)?;
     let delimiter = match opts.delimiter {
         Some(d) => d,
-        None => sniff(path, default_delim)?,
+        None => sniff(&file, default_delim)?,
     };
-    let Sample { first, kinds, first_text } = sample(path, delimiter)?;
+    let Sample { first, kinds, first_text } = sample(&file, delimiter)?;
     if kinds.is_empty() {
         return Err(format!("file '{path}' is empty, so its schema cannot be inferred; give it a .meta file").into());
     }
@@ -825,6 +1140,12 @@ pub fn infer(path: &str, opts: &ReadOptions, default_delim: u8) -> Result<(Meta,
         meta_json(&Meta { rows: Some(0), ..meta.clone() }).replace("\"numRows\":0", "\"numRows\":<rows>"),
     );
     Ok((meta, note))
+}
+
+/// The file a read's schema is inferred from: the file, or a directory's first part.
+fn first_part(path: &str) -> Result<String, Error> {
+    let parts = super::parts::list(path)?;
+    Ok(parts[0].to_string_lossy().into_owned())
 }
 
 /// The delimiter of a file whose script names none: `default` unless the first rows have
@@ -963,7 +1284,7 @@ mod tests {
         text.push_str("\n\n");
         let p = tmp("seg.csv", text.as_bytes());
         for block in [1, 3, 7, 64, 1 << 20] {
-            let (segs, _) = split(&p, b',', false, block).unwrap();
+            let segs = split(&[PathBuf::from(&p)], b',', false, block).unwrap();
             assert_eq!(segs.iter().map(|s| s.rows).sum::<usize>(), 200, "block {block}");
             let m = Meta {
                 rows: Some(200),
@@ -975,6 +1296,19 @@ mod tests {
             };
             let Value::Frame(f) = read_blocks(&p, &m, true, block, 2).unwrap() else { panic!() };
             assert_eq!(f.columns()[1].cell(199, 0), crate::value::Scalar::Str(Arc::from("a\nb,199")));
+        }
+    }
+
+    #[test]
+    fn blank_lines_at_the_end_are_no_rows() {
+        for (i, (text, rows)) in
+            [(&b"1\n\r"[..], 1), (b"1\r\n\r\n\n", 1), (b"\n\n", 0), (b"1\n\n2", 3), (b"1\r", 1), (b"", 0)]
+                .iter()
+                .enumerate()
+        {
+            let p = tmp(&format!("blank{i}.csv"), text);
+            let Value::Matrix(m) = read(&p, &meta(*rows, 1, ValueType::F64), false, 2).unwrap() else { panic!() };
+            assert_eq!(m.rows(), *rows, "{text:?}");
         }
     }
 

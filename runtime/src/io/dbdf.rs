@@ -182,6 +182,17 @@ impl Input {
         Ok(u64::from_le_bytes(b))
     }
 
+    /// Passes over `n` bytes (already checked against the file).
+    fn skip(&mut self, n: u64, what: &str) -> Result<(), Error> {
+        self.need(n, 1, what)?;
+        let step = i64::try_from(n).map_err(|_| self.bad("an offset beyond 2^63 bytes"))?;
+        self.reader
+            .seek_relative(step)
+            .map_err(|e| Error::from(format!("could not read file '{}': {e}", self.path)))?;
+        self.left -= n;
+        Ok(())
+    }
+
     /// `n` cells (already checked against the file and the memory budget).
     fn cells<T: Le>(&mut self, n: usize, what: &str) -> Result<Vec<T>, Error> {
         self.need(n as u64, T::WIDTH as u64, what)?;
@@ -343,6 +354,76 @@ pub fn read(path: &str, frame: bool) -> Result<Value, Error> {
     };
     input.end()?;
     Ok(value)
+}
+
+/// The number of rows of a `.dbdf` file, from its header.
+pub fn count_rows(path: &str) -> Result<usize, Error> {
+    Ok(describe(path)?.rows.unwrap_or(0))
+}
+
+/// Rows `lo..hi` of a `.dbdf` matrix file (dense or CSR, into a dense matrix of the value type
+/// `expected` says), read by seeking to them.
+pub fn read_matrix_rows(path: &str, expected: &Meta, lo: usize, hi: usize) -> Result<Matrix, Error> {
+    let mut input = Input::open(path)?;
+    let head = head(&mut input)?;
+    let (rows, cols) = (head.rows as usize, head.cols as usize);
+    if head.kind == FRAME {
+        return Err(format!("'{path}' holds a frame; read it with readFrame").into());
+    }
+    let vt = head.schema[0];
+    if cols != expected.cols || expected.column_types().iter().any(|&t| t != vt) {
+        return Err(format!("'{path}' changed since it was described; run the script again").into());
+    }
+    if lo > hi || hi > rows {
+        return Err(format!("DAPHNE binary file '{path}' has {rows} rows, so no rows {lo}..{hi}").into());
+    }
+    let what = format!("reading '{path}'");
+    let w = width(vt);
+    let m = if head.kind == DENSE {
+        input.need(head.rows.saturating_mul(head.cols), w, "the cells")?;
+        input.skip(lo as u64 * cols as u64 * w, "the cells")?;
+        crate::with_elem_type!(vt, T => dense::<T>(&mut input, hi - lo, cols, &what)?, str => no_cells(&input)?)
+    } else {
+        crate::with_elem_type!(vt, T => csr_rows::<T>(&mut input, (rows, cols), lo, hi, &what)?, str => no_cells(&input)?)
+    };
+    Ok(m)
+}
+
+/// Rows `lo..hi` of a CSR matrix of `rows` x `cols`, into a dense matrix: only their row
+/// offsets, column indices and values are read.
+fn csr_rows<T: Le>(
+    input: &mut Input,
+    (rows, cols): (usize, usize),
+    lo: usize,
+    hi: usize,
+    what: &str,
+) -> Result<Matrix, Error> {
+    let nnz = input.u64("the number of non-zeros")?;
+    let nnz_width = 8 + std::mem::size_of::<T>() as u64;
+    input.need((rows as u64).saturating_add(1), 8, "the row offsets")?;
+    input.need(nnz, nnz_width, "the non-zeros")?;
+    crate::memory::check_shape::<T>(hi - lo, cols, what)?;
+    input.skip(lo as u64 * 8, "the row offsets")?;
+    let offsets = input.cells::<u64>(hi - lo + 1, "the row offsets")?;
+    let (first, last) = (offsets[0], offsets[hi - lo]);
+    if last > nnz || offsets.windows(2).any(|w| w[0] > w[1]) {
+        return Err(input.bad("its row offsets do not run from 0 to the number of non-zeros"));
+    }
+    input.skip((rows - hi) as u64 * 8 + first * 8, "the column indices")?;
+    let columns = input.cells::<u64>((last - first) as usize, "the column indices")?;
+    input.skip((nnz - last) * 8 + first * std::mem::size_of::<T>() as u64, "the values")?;
+    let values = input.cells::<T>((last - first) as usize, "the values")?;
+    let mut cells = vec![T::default(); (hi - lo) * cols];
+    for r in 0..hi - lo {
+        for k in (offsets[r] - first) as usize..(offsets[r + 1] - first) as usize {
+            let c = columns[k];
+            if c >= cols as u64 {
+                return Err(input.bad(&format!("row {} has a value in column {c}, outside its {cols} columns", lo + r)));
+            }
+            cells[r * cols + c as usize] = values[k];
+        }
+    }
+    Ok(T::wrap(DenseMatrix::from_vec(hi - lo, cols, cells)))
 }
 
 /// Strings and booleans never come out of a header (`value_type` has no code for them).

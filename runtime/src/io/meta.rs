@@ -257,3 +257,39 @@ pub(super) fn frame_labels(meta: &Meta) -> Vec<Arc<str>> {
         None => (0..meta.cols).map(crate::frame::default_label).collect(),
     }
 }
+
+/// The formats, by file name extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Format {
+    Csv,
+    MatrixMarket,
+    Parquet,
+    /// DAPHNE's binary data format.
+    Daphne,
+}
+
+/// A file's format, by its extension, as DAPHNE's `Read`/`Write` kernels choose it.
+pub(super) fn format_of(path: &str, writing: bool) -> Result<Format, Error> {
+    let ext = std::path::Path::new(path).extension().map_or(String::new(), |e| format!(".{}", e.to_string_lossy()));
+    match ext.as_str() {
+        ".csv" | ".tsv" => Ok(Format::Csv),
+        ".mtx" => Ok(Format::MatrixMarket),
+        ".parquet" => Ok(Format::Parquet),
+        ".dbdf" => Ok(Format::Daphne),
+        _ if writing => {
+            Err(format!("file extension not supported: '{ext}' (use .csv, .mtx, .parquet or .dbdf)").into())
+        }
+        _ => {
+            Err(format!("file extension not supported: '{ext}' (daphne-rs reads .csv, .tsv, .mtx, .parquet and .dbdf)")
+                .into())
+        }
+    }
+}
+
+#[cfg(not(feature = "parquet"))]
+pub(super) fn no_parquet(path: &str) -> Error {
+    format!(
+        "cannot read or write '{path}': this build of daphne-rs lacks Parquet support (it was built without the `parquet` feature)"
+    )
+    .into()
+}

@@ -19,6 +19,18 @@
 //! data says are errors naming the file, line and column ([`csv`]); a null in a Parquet
 //! column other than a float one (where it is NaN) is an error naming the file, column and row.
 //!
+//! A read's path may be a directory of part files, as Spark and Dask write data sets
+//! (`X.csv/part-00000-….csv`, `X.parquet/part.0.parquet`, `X.dbdf/…`; which files, in what
+//! order: [`parts`]): its rows are the parts' rows in order. A CSV directory has one `.meta`
+//! file beside it (`X.csv.meta`, the path plus `.meta` as for a file), and when it says
+//! `"header": true` every part's first line is a header line (Spark and Dask write one per
+//! part); the rows are checked against the meta data as a file's are, and without meta data
+//! the schema is inferred from the first part. The parts of a Parquet or `.dbdf` directory
+//! must have one schema (each file's own), and their rows are summed.
+//!
+//! [`ranges`] reads a matrix file or directory by row ranges (each worker of a distributed
+//! run its own rows), bit for bit the rows the whole read gives.
+//!
 //! Writing CSV follows DAPHNE's `WriteCsv.h` (integers in decimal, strings quoted when they
 //! need it, the meta file as compact JSON with sorted keys, as nlohmann's `dump()` writes it),
 //! except that floats are written as the shortest text that reads back to the same bits;
@@ -30,61 +42,72 @@ pub mod meta;
 pub mod mtx;
 #[cfg(feature = "parquet")]
 pub mod parquet;
+mod parts;
+pub mod ranges;
 
 use daphne_ir::Type;
 
+use crate::frame::Frame;
+use crate::matrix::Matrix;
 use crate::value::Value;
 
 use crate::error::Error;
+#[cfg(not(feature = "parquet"))]
+use meta::no_parquet;
 pub use meta::{FloatFormat, Meta, ReadOptions, delimiter, has_meta, meta_json, read_meta};
-use meta::{meta_path, vt_name};
+use meta::{Format, format_of, meta_path, vt_name};
+pub use ranges::{Pos, count_rows, parts, read_csv_rows, read_rows, scan_piece};
 
-/// The formats, by file name extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Csv,
-    MatrixMarket,
-    Parquet,
-    /// DAPHNE's binary data format.
-    Daphne,
-}
-
-/// A file's format, by its extension, as DAPHNE's `Read`/`Write` kernels choose it.
-fn format_of(path: &str, writing: bool) -> Result<Format, Error> {
-    let ext = std::path::Path::new(path).extension().map_or(String::new(), |e| format!(".{}", e.to_string_lossy()));
-    match ext.as_str() {
-        ".csv" | ".tsv" => Ok(Format::Csv),
-        ".mtx" => Ok(Format::MatrixMarket),
-        ".parquet" => Ok(Format::Parquet),
-        ".dbdf" => Ok(Format::Daphne),
-        _ if writing => {
-            Err(format!("file extension not supported: '{ext}' (use .csv, .mtx, .parquet or .dbdf)").into())
-        }
-        _ => {
-            Err(format!("file extension not supported: '{ext}' (daphne-rs reads .csv, .tsv, .mtx, .parquet and .dbdf)")
-                .into())
-        }
+/// One Parquet or `.dbdf` file's own schema.
+fn describe_file(file: &str, format: Format) -> Result<Meta, Error> {
+    match format {
+        #[cfg(feature = "parquet")]
+        Format::Parquet => parquet::describe(file),
+        #[cfg(not(feature = "parquet"))]
+        Format::Parquet => Err(no_parquet(file)),
+        _ => dbdf::describe(file),
     }
 }
 
-#[cfg(not(feature = "parquet"))]
-fn no_parquet(path: &str) -> Error {
-    format!(
-        "cannot read or write '{path}': this build of daphne-rs lacks Parquet support (it was built without the `parquet` feature)"
-    )
-    .into()
+/// The own schema of a Parquet or `.dbdf` file, or of a directory of their parts: the parts'
+/// schemas must be one (columns, value types, labels), and their rows are summed.
+fn own_meta(path: &str, format: Format) -> Result<Meta, Error> {
+    let files = parts::list(path)?;
+    let first_name = files[0].to_string_lossy().into_owned();
+    let mut meta = describe_file(&first_name, format)?;
+    for file in &files[1..] {
+        let name = file.to_string_lossy();
+        let m = describe_file(&name, format)?;
+        if (m.cols, m.column_types(), &m.labels) != (meta.cols, meta.column_types(), &meta.labels) {
+            let show = |m: &Meta| {
+                let types = m.column_types();
+                match &m.labels {
+                    Some(ls) => ls
+                        .iter()
+                        .zip(&types)
+                        .map(|(l, vt)| format!("{l}:{}", vt_name(*vt)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    None => types.iter().map(|vt| vt_name(*vt)).collect::<Vec<_>>().join(", "),
+                }
+            };
+            return Err(format!(
+                "the parts of '{path}' differ: '{name}' holds [{}], but '{first_name}' holds [{}]",
+                show(&m),
+                show(&meta)
+            )
+            .into());
+        }
+        meta.rows = Some(meta.rows.unwrap_or(0).saturating_add(m.rows.unwrap_or(0)));
+    }
+    Ok(meta)
 }
 
 /// What a file that carries its own schema (Parquet, DAPHNE binary) says it holds, shaped
 /// for the read: a matrix needs one value type for all columns.
 fn own_schema(path: &str, format: Format, opts: &ReadOptions) -> Result<Meta, Error> {
-    let (mut meta, name) = match format {
-        #[cfg(feature = "parquet")]
-        Format::Parquet => (parquet::describe(path)?, "a Parquet file"),
-        #[cfg(not(feature = "parquet"))]
-        Format::Parquet => return Err(no_parquet(path)),
-        _ => (dbdf::describe(path)?, "a DAPHNE binary file"),
-    };
+    let name = if format == Format::Parquet { "a Parquet file" } else { "a DAPHNE binary file" };
+    let mut meta = own_meta(path, format)?;
     if opts.header.is_some() || opts.delimiter.is_some() {
         return Err(format!("the options header and sep are for CSV files, and '{path}' is {name}").into());
     }
@@ -214,6 +237,9 @@ pub fn read(path: &str, frame: bool, ty: &Type, header: bool, delimiter: u8, thr
     if matches!(format, Format::Parquet | Format::Daphne) {
         let meta = own_schema(path, format, &ReadOptions { frame, ..ReadOptions::default() })?;
         meta.check_against(path, ty)?;
+        if parts::is_dir(path) {
+            return read_parts(path, format, &meta, frame, threads);
+        }
         return match format {
             #[cfg(feature = "parquet")]
             Format::Parquet => parquet::read(path, &meta, frame),
@@ -246,6 +272,35 @@ pub fn read(path: &str, frame: bool, ty: &Type, header: bool, delimiter: u8, thr
         Format::MatrixMarket => mtx::read_matrix_market(path, &meta),
         _ => csv::read(path, &meta, frame, threads),
     }
+}
+
+/// A directory of Parquet or `.dbdf` parts: a matrix by [`read_rows`], a frame part by part,
+/// its columns stacked.
+fn read_parts(path: &str, format: Format, meta: &Meta, frame: bool, threads: usize) -> Result<Value, Error> {
+    if !frame {
+        return read_rows(path, meta, 0..meta.rows.unwrap_or(0), threads);
+    }
+    let mut columns: Vec<Vec<Matrix>> = vec![Vec::new(); meta.cols];
+    for file in parts::list(path)? {
+        let file = file.to_string_lossy();
+        let value = match format {
+            #[cfg(feature = "parquet")]
+            Format::Parquet => parquet::read(&file, &describe_file(&file, format)?, true)?,
+            #[cfg(not(feature = "parquet"))]
+            Format::Parquet => return Err(no_parquet(&file)),
+            _ => dbdf::read(&file, true)?,
+        };
+        let Value::Frame(f) = value else { return Err(Error::Internal(format!("'{file}' was not read as a frame"))) };
+        for (all, c) in columns.iter_mut().zip(f.columns()) {
+            all.push(c.clone());
+        }
+    }
+    let columns = columns
+        .iter()
+        .map(|c| Matrix::concat(c, true))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| Error::from(format!("the parts of '{path}' do not have one schema")))?;
+    Frame::new(columns, meta::frame_labels(meta)).map(Value::Frame)
 }
 
 /// `write(X, path)`, `writeMatrix`, `writeFrame`: the file and its `.meta` (none for Parquet

@@ -175,10 +175,12 @@ impl Place<'_> {
     }
 }
 
-/// Reads one column chunk into `out` (as many rows as it holds), converting each value with
-/// `conv`; a null becomes `null` if there is one, else an error.
+/// Reads one column chunk into `out` (as many rows as it holds, after skipping its first
+/// `skip`), converting each value with `conv`; a null becomes `null` if there is one, else an
+/// error.
 fn read_chunk<D: DataType, T: Clone>(
     reader: &mut ColumnReaderImpl<D>,
+    skip: usize,
     max_def: i16,
     place: &mut Place<'_>,
     null: Option<T>,
@@ -186,6 +188,14 @@ fn read_chunk<D: DataType, T: Clone>(
     conv: impl Fn(D::T) -> Result<T, Error>,
 ) -> Result<(), Error> {
     let n = out.len();
+    if skip > 0 {
+        let skipped = reader
+            .skip_records(skip)
+            .map_err(|e| Error::from(format!("Parquet file '{}', column '{}': {e}", place.path, place.column)))?;
+        if skipped != skip {
+            return Err(place.at(0, "the column has fewer values than its row group's rows (a corrupt file?)"));
+        }
+    }
     let mut defs: Vec<i16> = Vec::new();
     let mut vals: Vec<D::T> = Vec::new();
     let mut done = 0;
@@ -220,9 +230,11 @@ fn in_range<S: Copy + std::fmt::Display, T: TryFrom<S>>(x: S, vt: &str) -> Resul
     T::try_from(x).map_err(|_| Error::from(format!("the value {x} is outside the column's type ({vt})")))
 }
 
-/// Reads one column chunk into rows `lo..lo + n` of `cells`.
+/// Reads one column chunk, after skipping its first `skip` rows, into rows `lo..lo + n` of
+/// `cells`.
 fn read_column(
     reader: ColumnReader,
+    skip: usize,
     (lo, n): (usize, usize),
     max_def: i16,
     place: &mut Place<'_>,
@@ -234,36 +246,38 @@ fn read_column(
     let rows = lo..lo + n;
     match (reader, cells) {
         (ColumnReader::DoubleColumnReader(mut r), Matrix::F64(out)) => {
-            read_chunk(&mut r, max_def, place, Some(f64::NAN), &mut out.cells_mut()[rows.clone()], Ok)
+            read_chunk(&mut r, skip, max_def, place, Some(f64::NAN), &mut out.cells_mut()[rows.clone()], Ok)
         }
         (ColumnReader::FloatColumnReader(mut r), Matrix::F32(out)) => {
-            read_chunk(&mut r, max_def, place, Some(f32::NAN), &mut out.cells_mut()[rows.clone()], Ok)
+            read_chunk(&mut r, skip, max_def, place, Some(f32::NAN), &mut out.cells_mut()[rows.clone()], Ok)
         }
         (ColumnReader::Int64ColumnReader(mut r), Matrix::Si64(out)) => {
-            read_chunk(&mut r, max_def, place, None, &mut out.cells_mut()[rows.clone()], Ok)
+            read_chunk(&mut r, skip, max_def, place, None, &mut out.cells_mut()[rows.clone()], Ok)
         }
         // An unsigned 64-bit column stores its values' bits in INT64.
         (ColumnReader::Int64ColumnReader(mut r), Matrix::Ui64(out)) => {
-            read_chunk(&mut r, max_def, place, None, &mut out.cells_mut()[rows.clone()], |x| Ok(x as u64))
+            read_chunk(&mut r, skip, max_def, place, None, &mut out.cells_mut()[rows.clone()], |x| Ok(x as u64))
         }
         (ColumnReader::Int32ColumnReader(mut r), Matrix::Si32(out)) => {
-            read_chunk(&mut r, max_def, place, None, &mut out.cells_mut()[rows.clone()], Ok)
+            read_chunk(&mut r, skip, max_def, place, None, &mut out.cells_mut()[rows.clone()], Ok)
         }
         (ColumnReader::Int32ColumnReader(mut r), Matrix::Si8(out)) => {
-            read_chunk(&mut r, max_def, place, None, &mut out.cells_mut()[rows.clone()], |x| in_range(x, "si8"))
+            read_chunk(&mut r, skip, max_def, place, None, &mut out.cells_mut()[rows.clone()], |x| in_range(x, "si8"))
         }
         // Unsigned 32-bit (and narrower) columns store their values' bits in INT32.
         (ColumnReader::Int32ColumnReader(mut r), Matrix::Ui32(out)) => {
-            read_chunk(&mut r, max_def, place, None, &mut out.cells_mut()[rows.clone()], |x| Ok(x as u32))
+            read_chunk(&mut r, skip, max_def, place, None, &mut out.cells_mut()[rows.clone()], |x| Ok(x as u32))
         }
         (ColumnReader::Int32ColumnReader(mut r), Matrix::Ui8(out)) => {
-            read_chunk(&mut r, max_def, place, None, &mut out.cells_mut()[rows.clone()], |x| in_range(x as u32, "ui8"))
+            read_chunk(&mut r, skip, max_def, place, None, &mut out.cells_mut()[rows.clone()], |x| {
+                in_range(x as u32, "ui8")
+            })
         }
         (ColumnReader::BoolColumnReader(mut r), Matrix::Ui8(out)) => {
-            read_chunk(&mut r, max_def, place, None, &mut out.cells_mut()[rows.clone()], |x| Ok(u8::from(x)))
+            read_chunk(&mut r, skip, max_def, place, None, &mut out.cells_mut()[rows.clone()], |x| Ok(u8::from(x)))
         }
         (ColumnReader::ByteArrayColumnReader(mut r), Matrix::Str(out)) => {
-            read_chunk(&mut r, max_def, place, None, &mut out.cells_mut()[rows.clone()], |x: ByteArray| {
+            read_chunk(&mut r, skip, max_def, place, None, &mut out.cells_mut()[rows.clone()], |x: ByteArray| {
                 Ok(std::str::from_utf8(x.data()).map(Arc::from).map_err(|_| "the text is not UTF-8".to_owned())?)
             })
         }
@@ -303,7 +317,7 @@ fn read_file(path: &str, expected: &Meta, frame: bool) -> Result<Value, Error> {
         for (j, cells) in columns.iter_mut().enumerate() {
             let column = group.get_column_reader(j).map_err(|e| Error::from(format!("Parquet file '{path}': {e}")))?;
             let mut place = Place { path, column: &labels[j], row: first_row };
-            read_column(column, (first_row, n), descr.column(j).max_def_level(), &mut place, cells)?;
+            read_column(column, 0, (first_row, n), descr.column(j).max_def_level(), &mut place, cells)?;
         }
         first_row += n;
     }
@@ -324,6 +338,64 @@ fn read_file(path: &str, expected: &Meta, frame: bool) -> Result<Value, Error> {
     Matrix::concat(&columns, false)
         .map(Value::Matrix)
         .ok_or_else(|| Error::from(format!("Parquet file '{path}': its columns do not have one value type")))
+}
+
+/// The number of rows of a Parquet file, from its footer.
+pub fn count_rows(path: &str) -> Result<usize, Error> {
+    guarded(path, || Ok(describe_reader(path, &open(path)?)?.rows.unwrap_or(0)))
+}
+
+/// Rows `lo..hi` of a Parquet file read as a matrix of the value type `expected` says: only the
+/// row groups that hold some of them are read, and in those the rows before `lo` skipped.
+pub fn read_matrix_rows(path: &str, expected: &Meta, lo: usize, hi: usize) -> Result<Matrix, Error> {
+    guarded(path, || {
+        let reader = open(path)?;
+        let meta = describe_reader(path, &reader)?;
+        if meta.cols != expected.cols || meta.column_types() != expected.column_types() {
+            return Err(format!("'{path}' changed since it was described; run the script again").into());
+        }
+        let rows = meta.rows.unwrap_or(0);
+        if lo > hi || hi > rows {
+            return Err(format!("Parquet file '{path}' has {rows} rows, so no rows {lo}..{hi}").into());
+        }
+        let what = format!("reading '{path}'");
+        let vt = meta.schema.first().copied().unwrap_or(ValueType::F64);
+        crate::with_elem_type!(vt, T => crate::memory::check_shape::<T>(hi - lo, meta.cols, &what)?, str => crate::memory::check_shape::<Arc<str>>(hi - lo, meta.cols, &what)?);
+        let mut columns =
+            meta.schema.iter().map(|&vt| Matrix::zeroed(vt, hi - lo, 1, &what)).collect::<Result<Vec<_>, _>>()?;
+        let labels = meta.labels.clone().unwrap_or_default();
+        let descr = reader.metadata().file_metadata().schema_descr();
+        let mut group_start = 0;
+        for g in 0..reader.num_row_groups() {
+            let n = usize::try_from(reader.metadata().row_group(g).num_rows()).unwrap_or(usize::MAX);
+            let (from, to) = (lo.max(group_start), hi.min(group_start.saturating_add(n)));
+            if from < to {
+                let group = reader.get_row_group(g).map_err(|e| Error::from(format!("Parquet file '{path}': {e}")))?;
+                for (j, cells) in columns.iter_mut().enumerate() {
+                    let column =
+                        group.get_column_reader(j).map_err(|e| Error::from(format!("Parquet file '{path}': {e}")))?;
+                    let mut place = Place { path, column: &labels[j], row: from };
+                    let max_def = descr.column(j).max_def_level();
+                    read_column(column, from - group_start, (from - lo, to - from), max_def, &mut place, cells)?;
+                }
+            }
+            group_start = group_start.saturating_add(n);
+            if group_start >= hi {
+                break;
+            }
+        }
+        if group_start < hi {
+            return Err(format!(
+                "Parquet file '{path}': its row groups hold {group_start} rows, its footer says {rows}"
+            )
+            .into());
+        }
+        if columns.is_empty() {
+            return Ok(Matrix::F64(DenseMatrix::from_vec(hi - lo, 0, Vec::new())));
+        }
+        Matrix::concat(&columns, false)
+            .ok_or_else(|| Error::from(format!("Parquet file '{path}': its columns do not have one value type")))
+    })
 }
 
 /// The Parquet column a value type is written as.
@@ -404,7 +476,7 @@ pub fn write(v: &Value, path: &str) -> Result<Meta, Error> {
     write_groups(v, path, ROW_GROUP)
 }
 
-fn write_groups(v: &Value, path: &str, row_group: usize) -> Result<Meta, Error> {
+pub(super) fn write_groups(v: &Value, path: &str, row_group: usize) -> Result<Meta, Error> {
     // (column label, the matrix holding it, its column in that matrix)
     let (columns, rows, meta): (Vec<(String, &Matrix, usize)>, usize, Meta) = match v {
         Value::Matrix(m) => {
@@ -605,7 +677,7 @@ mod tests {
             let group = reader.get_row_group(g).unwrap();
             let n = group.metadata().num_rows() as usize;
             let mut place = Place { path: &p, column: "x", row };
-            read_column(group.get_column_reader(0).unwrap(), (row, n), 1, &mut place, &mut cells).unwrap();
+            read_column(group.get_column_reader(0).unwrap(), 0, (row, n), 1, &mut place, &mut cells).unwrap();
             row += n;
         }
         let Matrix::F64(xs) = cells else { panic!() };
