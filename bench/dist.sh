@@ -11,17 +11,27 @@
 #   pays; "on workers" counts the pipeline runs that went) and forced (`--min-distr-cells=0`:
 #   every pipeline on the workers);
 # - worker memory over long loops (RSS of both workers after runs of 10, 1000, 5000 and 5000
-#   iterations of `X = X * 0.5 + 1` on resident data, each iteration's X freed on the workers).
+#   iterations of `X = X * 0.5 + 1` on resident data, each iteration's X freed on the workers);
+# - data born on the workers (`born`): (b)-(e) with X and y read by the 2 workers from the same
+#   Parquet files Dask reads (`dask.dataframe.read_parquet` on its 2 workers), beside the local
+#   run: the op and pipeline runs on workers, the coordinator's peak RSS against the input's
+#   size, and whether the output is the local run's;
+# - the worker path against the local one: per-iteration time of `X = X * 0.999 + 0.001`
+#   (64000 x 100) resident on 1 worker with 1 and 2 threads, and locally with as many;
+# - reading a 1 GB CSV file and a Parquet file of the same matrix on 2 workers (each its rows)
+#   and locally: GB/s of the file's bytes, from `--timing`'s time of the read op.
 #
-# Usage: bench/dist.sh [quick]   (quick: 10000x1000 only, one run; default adds 20000x2000)
+# Usage: bench/dist.sh [quick|born]   (quick: 10000x1000 only, one run; default adds
+# 20000x2000; born: only the last three sections, at 10000x1000 and 40000x1000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=3 sizes="10000x1000 20000x2000"
-if [ "${1:-}" == "quick" ]; then runs=1 sizes="10000x1000"; fi
+runs=3 sizes="10000x1000 20000x2000" born_sizes="10000x1000 40000x1000" only_born=0
+if [ "${1:-}" == "quick" ]; then runs=1 sizes="10000x1000" born_sizes="10000x1000"; fi
+if [ "${1:-}" == "born" ]; then only_born=1; fi
 
 source bench/setup.sh
-if ! "$py" -c "import dask.distributed" 2>/dev/null; then
-    "$venv/bin/pip" install -q "dask[distributed]"
+if ! "$py" -c "import dask.distributed, dask.dataframe, pyarrow" 2>/dev/null; then
+    "$venv/bin/pip" install -q "dask[distributed,dataframe]" pyarrow
 fi
 dist=("$daphne" --distributed --local-workers=2)
 
@@ -33,6 +43,7 @@ most() {
     for _ in $(seq "$runs"); do "$@" 2>/dev/null | tail -n 1; done | sort -g | tail -n 1
 }
 
+if [ "$only_born" == 0 ]; then
 ours=$(best "${dist[@]}" --min-distr-cells=0 bench/dist/roundtrip.daph k=2000)
 theirs=$(best "$py" bench/dist/dask_bench.py roundtrip 300)
 awk -v a="$ours" -v b="$theirs" 'BEGIN { printf "%-22s %10.3f ms   dask %9.3f ms %8.1fx\n", "round trip (resident)", a, b, b / a }'
@@ -106,4 +117,78 @@ for size in $sizes; do
         awk -v w="$w" -v s="$size" -v d="$d" -v r="${onw:-0}" -v f="$f" -v l="$l" -v k="$k" \
             'BEGIN { printf "%-14s %-11s %9.1f ms %9s %9.1f ms %9.1f ms %9.1f ms %8.2fx\n", w, s, d, r, f, l, k, k / d }'
     done
+done
+fi
+
+# Data born on the workers. The files are written once, by a local run (the same bits as the
+# generated X and y of bench/compute); the workloads are bench/compute's with their `rand`
+# lines replaced by reads.
+data=target/bench-dist
+mkdir -p "$data"
+peak_mb() { grep -o '"peak_rss_bytes": *[0-9]*' | awk -F: '{ printf "%.0f", $2 / 1e6 }'; }
+on_workers() {
+    grep -o '"distributed_runs":[0-9]*\|"on_workers":[0-9]*' | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }'
+}
+printf "%-11s %-11s %11s %9s %9s %11s %11s %11s %9s %5s\n" \
+    workload shape distributed "on wkrs" "coord MB" "input MB" local dask "vs dask" same
+for size in $born_sizes; do
+    n=${size%x*} m=${size#*x}
+    X="$data/X_${n}x$m.parquet" y="$data/y_$n.parquet"
+    if [ ! -e "$X" ] || [ ! -e "$y" ]; then
+        printf 'write(rand(%s, %s, 0.0, 1.0, 1.0, 42), "%s");\nwrite(rand(%s, 1, 0.0, 1.0, 1.0, 43), "%s");\n' \
+            "$n" "$m" "$X" "$n" "$y" >"$data/write.daph"
+        "$daphne" "$data/write.daph"
+    fi
+    for w in b_colstats c_gram d_linreg e_kmeans; do
+        script="$data/$w.daph"
+        sed -e 's|^X = rand(.*|X = readMatrix($X);|' -e 's|^y = rand(.*|y = readMatrix($y);|' \
+            "bench/compute/$w.daph" >"$script"
+        args=("$script" "X=\"$X\"" "y=\"$y\"")
+        d=$(best "${dist[@]}" "${args[@]}")
+        timing=$("${dist[@]}" --timing "${args[@]}" 2>&1 >"$data/out.dist" | tail -n 1)
+        onw=$(echo "$timing" | on_workers)
+        coord=$(echo "$timing" | peak_mb)
+        l=$(best "$daphne" "${args[@]}")
+        "$daphne" "${args[@]}" >"$data/out.local"
+        same=$(cmp -s <(head -n -1 "$data/out.dist") <(head -n -1 "$data/out.local") && echo yes || echo NO)
+        k=$(best "$py" bench/dist/dask_bench.py files "${w:0:1}" "$X" "$y")
+        awk -v w="$w" -v s="$size" -v d="$d" -v r="$onw" -v c="$coord" -v i="$((n * m * 8 / 1000000))" \
+            -v l="$l" -v k="$k" -v same="$same" \
+            'BEGIN { printf "%-11s %-11s %8.1f ms %9s %9s %11s %8.1f ms %8.1f ms %8.2fx %5s\n", w, s, d, r, c, i, l, k, k / d, same }'
+    done
+done
+
+# The worker path against the local one, same threads: one worker started here.
+for threads in 1 2; do
+    tmp=$(mktemp)
+    "$PWD/target/release/daphne-worker" 127.0.0.1:0 --num-threads="$threads" >"$tmp" &
+    pid=$!
+    until [ -s "$tmp" ]; do sleep 0.05; done
+    addr=$(head -n 1 "$tmp")
+    addr=${addr##* }
+    rm "$tmp"
+    w=$(DISTRIBUTED_WORKERS=$addr best "$daphne" --distributed --min-distr-cells=0 bench/dist/iterate.daph k=50)
+    kill "$pid"
+    l=$(best "$daphne" --num-threads="$threads" bench/dist/iterate.daph k=50)
+    awk -v t="$threads" -v w="$w" -v l="$l" 'BEGIN {
+        printf "iteration on 1 worker, %d thread(s): %7.2f ms; local %7.2f ms; ratio %5.2f\n", t, w, l, w / l }'
+done
+
+# Reading a 1 GB CSV file and a Parquet file of the same matrix: GB/s of the file's bytes.
+big=$data/big
+if [ ! -e "$big.csv" ]; then
+    printf 'X = rand(560000, 100, 0.0, 1.0, 1.0, 7);\nwrite(X, "%s.csv");\nwrite(X, "%s.parquet");\n' \
+        "$big" "$big" >"$data/big.daph"
+    "$daphne" "$data/big.daph"
+fi
+read_seconds() {
+    "$@" --timing bench/dist/read.daph 2>&1 >/dev/null | tail -n 1 | grep -o '"op":"readMatrix","run_seconds":[0-9.e-]*' |
+        cut -d: -f3
+}
+for f in "$big.csv" "$big.parquet"; do
+    bytes=$(du -b "$f" | cut -f1)
+    d=$(for _ in $(seq "$runs"); do read_seconds "${dist[@]}" --min-distr-cells=0 "f=\"$f\""; done | sort -g | head -n 1)
+    l=$(for _ in $(seq "$runs"); do read_seconds "$daphne" "f=\"$f\""; done | sort -g | head -n 1)
+    awk -v f="${f##*/}" -v b="$bytes" -v d="$d" -v l="$l" 'BEGIN {
+        printf "read %-12s %6.2f GB: 2 workers %6.2f GB/s, local %6.2f GB/s\n", f, b / 1e9, b / d / 1e9, b / l / 1e9 }'
 done

@@ -130,14 +130,14 @@ fn fetches_are_streamed_and_absurd_chunk_sizes_refused() {
         c.store(tokio_stream::iter(chunks)).await.expect("stores");
         for max in [0, 1, 1u64 << 40] {
             let started = Instant::now();
-            let Err(e) = c.fetch(proto::FetchRequest { object: 9, max_chunk_bytes: max }).await else {
+            let Err(e) = c.fetch(proto::FetchRequest { object: 9, max_chunk_bytes: max, rows: None }).await else {
                 panic!("a fetch in chunks of {max} bytes was served");
             };
             assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
             assert!(started.elapsed() < Duration::from_secs(1));
         }
         let mut stream =
-            c.fetch(proto::FetchRequest { object: 9, max_chunk_bytes: 64 << 10 }).await.expect("fetches").into_inner();
+            c.fetch(proto::FetchRequest { object: 9, max_chunk_bytes: 64 << 10, rows: None }).await.expect("fetches").into_inner();
         let mut back = Vec::new();
         while let Some(chunk) = stream.message().await.expect("a chunk") {
             assert!(chunk.data.len() <= 64 << 10);
@@ -218,12 +218,12 @@ fn objects_belong_to_their_session() {
             let mut c = client(&addr, other).await;
             let freed = c.free(proto::FreeRequest { objects: vec![5], end_session: false }).await.unwrap();
             assert_eq!(freed.into_inner().objects, 0);
-            let Err(e) = c.fetch(proto::FetchRequest { object: 5, max_chunk_bytes: 1024 }).await else {
+            let Err(e) = c.fetch(proto::FetchRequest { object: 5, max_chunk_bytes: 1024, rows: None }).await else {
                 panic!("another session fetched the object");
             };
             assert_eq!(e.code(), tonic::Code::NotFound);
         }
-        assert!(ca.fetch(proto::FetchRequest { object: 5, max_chunk_bytes: 1024 }).await.is_ok());
+        assert!(ca.fetch(proto::FetchRequest { object: 5, max_chunk_bytes: 1024, rows: None }).await.is_ok());
         // A malformed session is refused.
         let mut bad = client(&addr, Some("not-a-session")).await;
         let e = bad.info(InfoRequest {}).await.unwrap_err();
@@ -411,7 +411,7 @@ fn mutated_and_hostile_messages_of_every_kind_leave_the_worker_serving() {
                         c.store(tokio_stream::iter(chunks)).await.map(|_| ())
                     }
                     2 => match c
-                        .fetch(proto::FetchRequest { object: size(&mut rng), max_chunk_bytes: size(&mut rng) })
+                        .fetch(proto::FetchRequest { object: size(&mut rng), max_chunk_bytes: size(&mut rng), rows: None })
                         .await
                     {
                         Ok(s) => {

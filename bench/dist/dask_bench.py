@@ -1,8 +1,9 @@
 """Dask baselines for bench/dist.sh: a LocalCluster of 2 worker processes, one thread each
 (as `daphne --distributed --local-workers=2` on this 2-core machine).
 
-usage: dask_bench.py roundtrip K | transfer N M | a|b|c|d|e N M
-Prints the result, then the figure (ms, or GB/s for transfer) on the last line."""
+usage: dask_bench.py roundtrip K | transfer N M | a|b|c|d|e N M | files b|c|d|e X.parquet y.parquet
+Prints the result, then the figure (ms, or GB/s for transfer) on the last line. `files`: X and
+y read by the workers from Parquet files (as `daphne --distributed` reads them)."""
 import sys, time, warnings, logging
 import numpy as np
 
@@ -22,6 +23,14 @@ def main():
             roundtrip(client, int(sys.argv[2]))
         elif what == "transfer":
             transfer(client, int(sys.argv[2]), int(sys.argv[3]))
+        elif what == "files":
+            import dask.dataframe as dd
+
+            def read(path):
+                return dd.read_parquet(path).to_dask_array(lengths=True).astype(float)
+
+            X, y = read(sys.argv[3]), read(sys.argv[4])
+            run(client, sys.argv[2], X, y, None)
         else:
             workload(client, what, int(sys.argv[2]), int(sys.argv[3]))
     finally:
@@ -64,9 +73,19 @@ def workload(client, what, n, m):
     Xn = rng.random((n, m))
     yn = rng.random((n, 1))
     chunks = (max(1, n // 4), m)
-    X = client.persist(da.from_array(Xn, chunks=chunks))
-    y = client.persist(da.from_array(yn, chunks=(chunks[0], 1)))
+    X = da.from_array(Xn, chunks=chunks)
+    y = da.from_array(yn, chunks=(chunks[0], 1))
+    run(client, what, X, y, Xn[0:10, :])
+
+
+def run(client, what, X, y, C):
+    """Times workload `what` on X and y (persisted on the workers first); C: k-means' first
+    centers (X's first 10 rows when None)."""
+    X, y = client.persist(X), client.persist(y)
     wait([X, y])
+    if C is None:
+        C = X[0:10, :].compute()
+    m = X.shape[1]
     best = 1e9
     for _ in range(3):
         t0 = time.perf_counter()
@@ -83,7 +102,6 @@ def workload(client, what, n, m):
             beta = np.linalg.solve(G + np.diag(np.full(m, 0.001)), b)
             r = beta.sum()
         elif what == "e":
-            C = Xn[0:10, :]
             D = -2.0 * (X @ C.T) + (X ** 2).sum(axis=1, keepdims=True) + (C ** 2).sum(axis=1)[None, :]
             A = D.argmin(axis=1)
             P = (A[:, None] == np.arange(10)[None, :]).astype(float)

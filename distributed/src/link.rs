@@ -22,6 +22,9 @@ use crate::worker::MAX_MESSAGE_BYTES;
 /// How long connecting to a worker may take before the run fails naming it.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// An object to fetch: its worker, its id, and only these rows of it when given.
+pub type Wanted = (usize, u64, Option<crate::proto::Rows>);
+
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CallError {
@@ -55,8 +58,9 @@ pub trait Link: Send + Sync {
     fn create(&self, tasks: Vec<(usize, CreateTask)>) -> Vec<Result<Created, CallError>>;
     /// Scans pieces of a file, one per (distinct) worker.
     fn scan(&self, requests: Vec<(usize, ScanRequest)>) -> Vec<Result<Scanned, CallError>>;
-    /// Fetches objects; their encoded segments.
-    fn fetch(&self, objects: &[(usize, u64)], max_chunk: usize) -> Result<Vec<Vec<Bytes>>, Error>;
+    /// Fetches objects (worker, id, and only some rows of it when given); their encoded
+    /// segments.
+    fn fetch(&self, objects: &[Wanted], max_chunk: usize) -> Result<Vec<Vec<Bytes>>, Error>;
     /// Frees objects; `wait` for the answers (else sent in the background).
     fn free(&self, objects: Vec<(usize, Vec<u64>)>, wait: bool);
     /// Every worker's info.
@@ -314,16 +318,17 @@ impl Link for GrpcLink {
         self.each(jobs).into_iter().map(|r| r.map_err(CallError::Worker).and_then(|r| r)).collect()
     }
 
-    fn fetch(&self, objects: &[(usize, u64)], max: usize) -> Result<Vec<Vec<Bytes>>, Error> {
+    fn fetch(&self, objects: &[Wanted], max: usize) -> Result<Vec<Vec<Bytes>>, Error> {
         let jobs: Vec<Job<Vec<Bytes>>> = objects
             .iter()
-            .map(|&(w, id)| {
+            .map(|(w, id, rows)| {
+                let (w, id, rows) = (*w, *id, rows.clone());
                 let (mut c, addr) = self.client(w);
                 Box::pin(async move {
                     let failed =
                         |m: &str| Error::Call { worker: addr.clone(), call: Call::Fetch, message: m.to_owned() };
                     let mut stream = c
-                        .fetch(FetchRequest { object: id, max_chunk_bytes: max as u64 })
+                        .fetch(FetchRequest { object: id, max_chunk_bytes: max as u64, rows })
                         .await
                         .map_err(|s| failed(s.message()))?
                         .into_inner();

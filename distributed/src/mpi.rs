@@ -152,7 +152,7 @@ pub fn serve(rank: usize, threads: usize) {
                     Err(s) => reply(&world, failure(&s)),
                 }
             }
-            RequestKind::Fetch(f) => match state.fetch(0, f.object, f.max_chunk_bytes) {
+            RequestKind::Fetch(f) => match state.fetch(0, f.object, f.max_chunk_bytes, f.rows.as_ref()) {
                 Ok(chunks) => {
                     for c in chunks {
                         reply(&world, ReplyKind::Chunk(c));
@@ -359,14 +359,15 @@ impl Link for MpiLink {
             .collect()
     }
 
-    fn fetch(&self, objects: &[(usize, u64)], max: usize) -> Result<Vec<Vec<Bytes>>, Error> {
+    fn fetch(&self, objects: &[crate::link::Wanted], max: usize) -> Result<Vec<Vec<Bytes>>, Error> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let world = SimpleCommunicator::world();
-        for &(w, id) in objects {
-            self.request(&world, w, RequestKind::Fetch(FetchRequest { object: id, max_chunk_bytes: max as u64 }));
+        for (w, id, rows) in objects {
+            let request = FetchRequest { object: *id, max_chunk_bytes: max as u64, rows: rows.clone() };
+            self.request(&world, *w, RequestKind::Fetch(request));
         }
         let mut out = Vec::with_capacity(objects.len());
-        for &(w, id) in objects {
+        for &(w, id, _) in objects {
             let mut segments: Vec<Bytes> = Vec::new();
             let mut received = 0u64;
             loop {

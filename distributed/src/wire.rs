@@ -79,6 +79,32 @@ pub fn source_of(g: &proto::Generate) -> Result<Source, Refusal> {
     }
 }
 
+/// The rows `rows` of the matrix file a message describes, read here (the file must be
+/// visible to this worker: a shared file system).
+pub fn read_rows(
+    r: &proto::ReadRows,
+    rows: std::ops::Range<usize>,
+    threads: usize,
+) -> Result<daphne_runtime::matrix::Matrix, daphne_runtime::error::Error> {
+    use daphne_runtime::io::{Meta, ranges};
+    let bad = |what: &str| daphne_runtime::error::Error::Failed(format!("a read of '{}': {what}", r.path));
+    let vt = codec::type_of_code(r.value_type).map_err(|e| bad(&e.to_string()))?;
+    let delimiter = u8::try_from(r.delimiter).map_err(|_| bad("a delimiter beyond a byte"))?;
+    let cols = usize::try_from(r.cols).map_err(|_| bad("too many columns"))?;
+    let rows_said = r.meta_rows.map(usize::try_from).transpose().map_err(|_| bad("too many rows"))?;
+    let meta = Meta { rows: rows_said, cols, schema: vec![vt], labels: None, header: r.header, delimiter };
+    let value = if r.anchored {
+        let anchor = ranges::Pos { part: r.anchor_part, offset: r.anchor_offset };
+        ranges::read_csv_rows(&r.path, &meta, anchor, r.anchor_row, rows, threads)?
+    } else {
+        ranges::read_rows(&r.path, &meta, rows, threads)?
+    };
+    match value {
+        Value::Matrix(m) => Ok(m),
+        other => Err(bad(&format!("it read {}", other.describe()))),
+    }
+}
+
 pub fn stream_pos(p: RandPos) -> proto::StreamPos {
     proto::StreamPos { value_words: p.value_words, index_words: p.index_words, chosen: p.chosen }
 }

@@ -255,11 +255,26 @@ impl State {
     }
 
     /// An object as chunks of at most `max` bytes, made as they are sent.
-    pub(crate) fn fetch(&self, s: Session, id: u64, max: u64) -> Result<crate::Chunks, Refusal> {
+    pub(crate) fn fetch(
+        &self,
+        s: Session,
+        id: u64,
+        max: u64,
+        rows: Option<&proto::Rows>,
+    ) -> Result<crate::Chunks, Refusal> {
         if max == 0 || max > MAX_CHUNK_BYTES {
             return Err(Refusal::invalid(format!("chunks of {max} bytes: a chunk has 1 to {MAX_CHUNK_BYTES} bytes")));
         }
-        let value = self.lookup(s, id)?;
+        let mut value = self.lookup(s, id)?;
+        if let Some(r) = rows {
+            // Only some rows of a matrix: `X[a:b, ]` of a value that lives here.
+            let Value::Matrix(m) = &*value else { return Err(Refusal::invalid(format!("rows of object {id}, not a matrix"))) };
+            let range = usize::try_from(r.first).ok().zip(usize::try_from(r.count).ok());
+            let Some((first, end)) = range.and_then(|(f, c)| Some((f, f.checked_add(c)?))).filter(|&(_, e)| e <= m.rows()) else {
+                return Err(Refusal::invalid(format!("rows {}+{} of a matrix of {} rows", r.first, r.count, m.rows())));
+            };
+            value = Arc::new(Value::Matrix(m.row_range(first, end)));
+        }
         let segments = codec::encode_segments(&value).map_err(|e| Refusal::internal(e.to_string()))?;
         let chunks = crate::chunks(id, segments, max as usize);
         if chunks.remaining() > crate::MAX_CHUNKS {
@@ -295,7 +310,11 @@ impl State {
                     .map_err(|_| Refusal::internal("the worker panicked making rows"))?;
                 made.map(|(m, end)| (m, Some(end)))
             }
-            Some(proto::create_task::Source::Read(_)) => return Err(Refusal::invalid("TODO-READ")),
+            Some(proto::create_task::Source::Read(r)) => {
+                let made = std::panic::catch_unwind(|| crate::wire::read_rows(r, range, self.threads))
+                    .map_err(|_| Refusal::internal("the worker panicked reading rows"))?;
+                made.map(|m| (m, None))
+            }
             None => return Err(Refusal::invalid("rows made from nothing")),
         };
         let (m, end) = made.map_err(|e| Refusal::aborted(e.to_string()))?;
@@ -316,7 +335,17 @@ impl State {
         if request.piece >= request.pieces {
             return Err(Refusal::invalid(format!("piece {} of {}", request.piece, request.pieces)));
         }
-        let (at, records): (proto::Scanned, u64) = return Err(Refusal::invalid("TODO-SCAN"));
+        let scanned = std::panic::catch_unwind(|| {
+            daphne_runtime::io::ranges::scan_piece(
+                &request.path,
+                request.header,
+                delimiter,
+                request.piece as usize,
+                request.pieces as usize,
+            )
+        })
+        .map_err(|_| Refusal::internal("the worker panicked scanning a file"))?;
+        let (at, records) = scanned.map_err(|e| Refusal::aborted(e.to_string()))?;
         Ok(proto::Scanned { part: at.part, offset: at.offset, records })
     }
 
@@ -713,7 +742,7 @@ impl Worker for Service {
     async fn fetch(&self, request: Request<FetchRequest>) -> Result<Response<Self::FetchStream>, Status> {
         let session = self.session(&request)?;
         let req = request.into_inner();
-        let chunks = self.state.fetch(session, req.object, req.max_chunk_bytes)?;
+        let chunks = self.state.fetch(session, req.object, req.max_chunk_bytes, req.rows.as_ref())?;
         Ok(Response::new(Box::pin(tokio_stream::iter(chunks.map(Ok)))))
     }
 

@@ -107,6 +107,13 @@ pub trait Distribute: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// Reads a matrix file where pipelines will use it: every worker reads its rows of a file
+    /// every worker sees (`by` says how the file splits; `meta` is what the whole read would
+    /// read it with), or declines (`None`: it is read here).
+    fn read(&self, _path: &str, _meta: &crate::io::Meta, _by: &crate::io::ByRows) -> Option<Result<Value, Error>> {
+        None
+    }
+
     /// The results of a pipeline it declined, once computed here (it may decide that values
     /// pipelines produce are worth sending next time).
     fn observe(&self, _key: crate::pipeline::PipelineId, _f: &Function, _id: OpId, _results: &[Value]) {}
@@ -477,7 +484,22 @@ impl Executor<'_, '_> {
             }
             OpKind::Builtin(b @ (Builtin::ReadMatrix | Builtin::ReadFrame | Builtin::Write)) => {
                 let ty = op.results.first().map_or(&Type::Unknown, |&r| f.ty(r));
-                file_op(*b, &args, ty, self.options.csv_floats, self.cx.threads).map_err(|m| self.error(f, id, m))?
+                // A large matrix file is read on the workers, each its rows; any trouble
+                // (a format not read by rows, a contradiction) is the whole read's to report.
+                let remote = match (&self.options.remote, b) {
+                    (Some(remote), Builtin::ReadMatrix) => {
+                        read_args(*b, &args).ok().and_then(|(path, header, delimiter)| {
+                            let (meta, by) = crate::io::by_rows(&path, ty, header, delimiter).ok()??;
+                            remote.read(&path, &meta, &by)
+                        })
+                    }
+                    _ => None,
+                };
+                match remote {
+                    Some(v) => vec![v.map_err(|m| self.error(f, id, m))?],
+                    None => file_op(*b, &args, ty, self.options.csv_floats, self.cx.threads)
+                        .map_err(|m| self.error(f, id, m))?,
+                }
             }
             OpKind::Builtin(b @ (Builtin::Rand | Builtin::Fill | Builtin::Seq)) if self.options.remote.is_some() => {
                 // A large matrix is made on the workers, where pipelines use it.
@@ -719,14 +741,23 @@ fn file_op(
     floats: crate::io::FloatFormat,
     threads: usize,
 ) -> Result<Vec<Value>, Error> {
-    let path_at = if op == Builtin::Write { 1 } else { 0 };
-    let path = match args.get(path_at) {
+    if op == Builtin::Write {
+        let path = match args.get(1) {
+            Some(Value::Scalar(Scalar::Str(p))) => p.to_string(),
+            _ => return Err(format!("`{op}` needs a file name (a string)").into()),
+        };
+        return crate::io::write(&args[0], &path, floats).map(|()| vec![]);
+    }
+    let (path, header, delimiter) = read_args(op, args)?;
+    Ok(vec![crate::io::read(&path, op == Builtin::ReadFrame, ty, header, delimiter, threads)?])
+}
+
+/// A read's arguments `(path, header, sep)`.
+fn read_args(op: Builtin, args: &[Value]) -> Result<(String, bool, u8), Error> {
+    let path = match args.first() {
         Some(Value::Scalar(Scalar::Str(p))) => p.to_string(),
         _ => return Err(format!("`{op}` needs a file name (a string)").into()),
     };
-    if op == Builtin::Write {
-        return crate::io::write(&args[0], &path, floats).map(|()| vec![]);
-    }
     let header = match args.get(1) {
         None => false,
         Some(Value::Scalar(s)) => s.get::<f64>().is_some_and(|h| h != 0.0),
@@ -737,7 +768,7 @@ fn file_op(
         Some(Value::Scalar(Scalar::Str(d))) => crate::io::delimiter(d)?,
         Some(_) => return Err(format!("`{op}`: sep must be a string").into()),
     };
-    Ok(vec![crate::io::read(&path, op == Builtin::ReadFrame, ty, header, delimiter, threads)?])
+    Ok((path, header, delimiter))
 }
 
 /// Whether an op only passes values on (calls, control flow, pipelines, which may run where

@@ -160,7 +160,34 @@ pub fn check(bytes: usize, what: &str) -> Result<(), Error> {
             human(free)
         )));
     }
+    if bytes >= CHECK_AVAILABLE
+        && let Some(left) = address_space_left()
+        && bytes > left
+    {
+        // Under `ulimit -v` the stacks and code count too: the allocation would fail.
+        return Err(Error::OutOfMemory(format!(
+            "{what} needs {} of memory, but the address space limit (ulimit -v) leaves {}",
+            human(bytes),
+            human(left)
+        )));
+    }
     Ok(())
+}
+
+/// The address space left under a `ulimit -v` (its limit less the process's virtual size),
+/// when there is such a limit.
+fn address_space_left() -> Option<usize> {
+    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    #[allow(unsafe_code)]
+    // SAFETY: `getrlimit` writes one `rlimit` that we own.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_AS, &raw mut rl) } == 0;
+    if !ok || rl.rlim_cur == libc::RLIM_INFINITY {
+        return None;
+    }
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmSize:"))?;
+    let size = line.split_whitespace().nth(1)?.parse::<usize>().ok()?.saturating_mul(1024);
+    Some(usize::try_from(rl.rlim_cur).unwrap_or(usize::MAX).saturating_sub(size))
 }
 
 /// The bytes of `rows x cols` cells of `width` bytes each, if that is a size at all.
@@ -273,6 +300,13 @@ pub fn resident() -> Option<usize> {
     let text = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages = text.split_whitespace().nth(1)?.parse::<usize>().ok()?;
     Some(pages.saturating_mul(4096))
+}
+
+/// The most memory the process has held resident so far (Linux `VmHWM`), if known.
+pub fn peak_resident() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse::<usize>().ok().map(|kb| kb.saturating_mul(1024))
 }
 
 /// The memory the machine could give now (`MemAvailable` and free swap), if known.

@@ -881,14 +881,15 @@ fn run(
         });
         // DAPHNE's keys in DAPHNE's order, then ours.
         let report = format!(
-            "{{\"startup_seconds\": {}, \"parsing_seconds\": {}, \"compilation_seconds\": {}, \"execution_seconds\": {}, \"total_seconds\": {}, \"pipelines\": [{}], \"ops\": [{}]{distributed}}}",
+            "{{\"startup_seconds\": {}, \"parsing_seconds\": {}, \"compilation_seconds\": {}, \"execution_seconds\": {}, \"total_seconds\": {}, \"pipelines\": [{}], \"ops\": [{}], \"peak_rss_bytes\": {}{distributed}}}",
             secs(started, parse_start),
             secs(parse_start, compile_start),
             secs(compile_start, exec_start),
             secs(exec_start, end),
             secs(started, end),
             pipelines.join(", "),
-            ops.join(", ")
+            ops.join(", "),
+            daphne_runtime::memory::peak_resident().unwrap_or(0)
         );
         console::eprint(&format!("{report}\n"));
     }

@@ -25,11 +25,17 @@ impl Inner {
     /// Fetches objects (worker, id) and decodes them.
     /// `largest` is the size of the largest (encoded), so chunks are few enough for a worker.
     pub(super) fn fetch_all(&self, objects: &[(usize, u64)], largest: u64) -> Result<Vec<Value>, Error> {
+        let wanted: Vec<crate::link::Wanted> = objects.iter().map(|&(w, id)| (w, id, None)).collect();
+        self.fetch_wanted(&wanted, largest)
+    }
+
+    /// [`Inner::fetch_all`] of objects or some of their rows.
+    pub(super) fn fetch_wanted(&self, objects: &[crate::link::Wanted], largest: u64) -> Result<Vec<Value>, Error> {
         let started = std::time::Instant::now();
         let got = self.link.fetch(objects, crate::chunk_size(largest, self.options.max_chunk_bytes))?;
         let mut values = Vec::with_capacity(got.len());
         let mut received = 0u64;
-        for (segments, &(w, _)) in got.iter().zip(objects) {
+        for (segments, &(w, _, _)) in got.iter().zip(objects) {
             let parts: Vec<&[u8]> = segments.iter().map(|s| s.as_ref()).collect();
             received += parts.iter().map(|p| p.len() as u64).sum::<u64>();
             let v = codec::decode_segments(&parts).map_err(|e| Error::Call {
@@ -248,10 +254,18 @@ impl Resident for Parts {
             .iter()
             .filter(|(_, r, _)| r.start < rows.end.max(rows.start + 1) && rows.start < r.end)
             .collect();
-        let first = holding.first()?.1.start;
-        let ids: Vec<(usize, u64)> = holding.iter().map(|(w, _, id)| (*w, *id)).collect();
+        // Each part's share of the rows, cut on its worker.
+        let first = rows.start.max(holding.first()?.1.start);
+        let wanted: Vec<crate::link::Wanted> = holding
+            .iter()
+            .map(|(w, r, id)| {
+                let a = rows.start.max(r.start);
+                let b = rows.end.min(r.end).max(a);
+                (*w, *id, Some(proto::Rows { first: (a - r.start) as u64, count: (b - a) as u64 }))
+            })
+            .collect();
         // A failure (a worker gone) fetches the whole value, which rebuilds it.
-        let parts = self.inner.fetch_all(&ids, self.largest).ok()?;
+        let parts = self.inner.fetch_wanted(&wanted, self.largest).ok()?;
         let ms: Result<Vec<Matrix>, Error> = parts
             .into_iter()
             .map(|p| match p {

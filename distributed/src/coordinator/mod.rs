@@ -46,13 +46,14 @@ use crate::link::Link;
 use crate::proto;
 use daphne_ir::{Combine, Function, OpId, OpKind, Split};
 use daphne_runtime::exec::Distribute;
+use daphne_runtime::io::{ByRows, Meta};
 use daphne_runtime::pipeline::{Attempt, PipelineId};
 use daphne_runtime::source::Source;
 use daphne_runtime::value::Value;
 
 pub use crate::link::{Backend, CONNECT_TIMEOUT};
 
-use state::{Fail, Inner, Shared};
+use state::{Fail, Inner, NotMade, Origin, Shared};
 pub use state::{Options, Transfer};
 
 /// A connection to the workers; the executor's `Distribute`.
@@ -161,6 +162,31 @@ impl Drop for Cluster {
     }
 }
 
+impl Cluster {
+    /// A matrix of `cells` made on the workers from `origin`, when it is large enough to be
+    /// worth it (`min_cells`); `None`: made here.
+    fn born(&self, cells: usize, origin: Origin) -> Option<Result<Value, daphne_runtime::error::Error>> {
+        let inner = &self.inner;
+        if cells == 0 || cells < inner.options.min_cells {
+            return None;
+        }
+        inner.admit_joined();
+        inner.sweep();
+        inner.flush_frees();
+        match inner.create_resilient(&self.inner, &origin) {
+            Ok(v) => Some(Ok(v)),
+            // A read's own failure (a bad cell) is the op's error, as the whole read says it.
+            Err(NotMade::Failed(m)) if let Origin::Read { path, shown, .. } = &origin => {
+                Some(Err(daphne_runtime::error::Error::Failed(m.replace(path.as_str(), shown))))
+            }
+            // A generated matrix beyond a worker's memory is made here, which fits or reports
+            // the error exactly as a local run does; so is a file not cut by byte ranges.
+            Err(NotMade::Failed(_) | NotMade::Declined) => None,
+            Err(NotMade::Cluster(e)) => Some(Err(e.into())),
+        }
+    }
+}
+
 impl Distribute for Cluster {
     fn run(&self, key: PipelineId, f: &Function, id: OpId, inputs: &[Value]) -> Attempt {
         let inner = &self.inner;
@@ -215,21 +241,27 @@ impl Distribute for Cluster {
     }
 
     fn create(&self, source: &Source) -> Option<Result<Value, daphne_runtime::error::Error>> {
-        let inner = &self.inner;
         let (rows, cols) = source.shape();
-        if rows == 0 || rows.saturating_mul(cols) < inner.options.min_cells.max(1) {
-            return None;
-        }
-        inner.admit_joined();
-        inner.sweep();
-        inner.flush_frees();
-        match inner.create_resilient(&self.inner, source) {
-            Ok(v) => Some(Ok(v)),
-            // The making failed on a worker (its memory budget): made here, which fits or
-            // reports the error exactly as a local run does.
-            Err(create::NotMade::Failed(_)) => None,
-            Err(create::NotMade::Cluster(e)) => Some(Err(e.into())),
-        }
+        self.born(rows.saturating_mul(cols), Origin::Generated(source.clone()))
+    }
+
+    fn read(&self, path: &str, meta: &Meta, by: &ByRows) -> Option<Result<Value, daphne_runtime::error::Error>> {
+        let cells = match (by, meta.rows) {
+            (&ByRows::Counted(n), _) | (ByRows::Scanned, Some(n)) => n.saturating_mul(meta.cols),
+            // A CSV file of unknown rows: a cell is some bytes of text.
+            (ByRows::Scanned, None) => {
+                let bytes: u64 = daphne_runtime::io::ranges::parts(path)
+                    .ok()?
+                    .iter()
+                    .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+                    .sum();
+                usize::try_from(bytes / 8).unwrap_or(usize::MAX)
+            }
+        };
+        // Relative to this process's directory: the workers' may be another.
+        let absolute = std::path::absolute(path).ok()?.to_string_lossy().into_owned();
+        let origin = Origin::Read { path: absolute, shown: path.to_owned(), meta: meta.clone(), by: by.clone() };
+        self.born(cells, origin)
     }
 
     fn observe(&self, _key: PipelineId, f: &Function, id: OpId, results: &[Value]) {

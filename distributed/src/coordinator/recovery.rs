@@ -9,7 +9,7 @@ use daphne_ir::{Function, Module, OpId, OpKind, Split};
 use daphne_runtime::pipeline::PipelineId;
 use daphne_runtime::value::Value;
 
-use super::state::{Fail, Inner};
+use super::state::{Fail, Inner, NotMade, Origin};
 use crate::error::Error;
 
 /// How long the coordinator waits before each new try of a pipeline whose call failed while
@@ -28,7 +28,7 @@ pub(super) const MAX_LINEAGE: usize = 32;
 pub(super) enum Lineage {
     Here(Value),
     /// Made on the workers (`create`): made again on the live ones.
-    Made(daphne_runtime::source::Source),
+    Made(Origin),
     /// Output `output` of the pipeline `module` on the inputs' lineages.
     Computed {
         module: Arc<Module>,
@@ -129,10 +129,11 @@ impl Inner {
     pub(super) fn rebuild(&self, me: &Arc<Inner>, lineage: &Lineage) -> Result<Value, Error> {
         match lineage {
             Lineage::Here(v) => Ok(v.clone()),
-            Lineage::Made(source) => {
-                let v = self.create_resilient(me, source).map_err(|e| match e {
-                    super::create::NotMade::Cluster(e) => e,
-                    super::create::NotMade::Failed(m) => Error::Task { worker: "a worker".into(), message: m },
+            Lineage::Made(origin) => {
+                let v = self.create_resilient(me, origin).map_err(|e| match e {
+                    NotMade::Cluster(e) => e,
+                    NotMade::Failed(m) => Error::Task { worker: "a worker".into(), message: m },
+                    NotMade::Declined => Error::internal("a matrix made before is declined now"),
                 })?;
                 self.state().transfer.rebuilt += 1;
                 Ok(v)

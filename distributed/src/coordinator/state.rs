@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use daphne_ir::Module;
+use daphne_runtime::io::{ByRows, Meta};
 use daphne_runtime::pipeline::PipelineId;
+use daphne_runtime::source::Source;
 use daphne_runtime::value::Value;
 
 use crate::error::Error;
@@ -98,6 +100,27 @@ pub struct Transfer {
     /// The longest lineage run again (in pipelines): a lineage starts at its value's last
     /// checkpoint, so this stays below `MAX_LINEAGE`.
     pub rebuilt_depth: u64,
+}
+
+/// What a matrix born on the workers is made from; made again from it when a worker dies.
+#[derive(Debug, Clone)]
+pub(super) enum Origin {
+    Generated(Source),
+    /// `readMatrix` of a file every worker sees, with the meta data it is read with: `path`
+    /// absolute (workers run elsewhere), `shown` as the script wrote it (for messages).
+    Read { path: String, shown: String, meta: Meta, by: ByRows },
+}
+
+/// Why a matrix was not made on the workers.
+pub(super) enum NotMade {
+    /// A worker failed or left: the caller checks the workers and tries again.
+    Cluster(Error),
+    /// The making itself failed on a worker (its message; for a read, the first in the
+    /// file's order).
+    Failed(String),
+    /// Better made here (a file that cannot be cut by byte ranges, rows that disagree with
+    /// the meta data): the local run does it, or reports its error exactly.
+    Declined,
 }
 
 /// A failure of a distributed pipeline.

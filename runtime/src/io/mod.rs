@@ -233,20 +233,29 @@ fn check_kind(path: &str, meta: &Meta, frame: bool) -> Result<(), Error> {
 /// `readMatrix(path)` and `readFrame(path)` at run time: `ty` is the type the compiler gave
 /// the result, `header` and `delimiter` what it decided for a file without meta data.
 pub fn read(path: &str, frame: bool, ty: &Type, header: bool, delimiter: u8, threads: usize) -> Result<Value, Error> {
+    let (format, meta) = plan(path, frame, ty, header, delimiter)?;
+    match format {
+        Format::Parquet | Format::Daphne if parts::is_dir(path) => read_parts(path, format, &meta, frame, threads),
+        #[cfg(feature = "parquet")]
+        Format::Parquet => parquet::read(path, &meta, frame),
+        #[cfg(not(feature = "parquet"))]
+        Format::Parquet => Err(no_parquet(path)),
+        Format::Daphne => dbdf::read(path, frame),
+        Format::MatrixMarket if frame => Err("reading a frame from a Matrix Market file is not supported".into()),
+        Format::MatrixMarket => mtx::read_matrix_market(path, &meta),
+        Format::Csv => csv::read(path, &meta, frame, threads),
+    }
+}
+
+/// What a read of `path` reads: its format and the meta data it is read with (a Parquet or
+/// `.dbdf` file's own schema, else the `.meta` file with the read's options merged in, else
+/// what the compiler typed it as), checked against the compiler's type `ty`.
+fn plan(path: &str, frame: bool, ty: &Type, header: bool, delimiter: u8) -> Result<(Format, Meta), Error> {
     let format = format_of(path, false)?;
     if matches!(format, Format::Parquet | Format::Daphne) {
         let meta = own_schema(path, format, &ReadOptions { frame, ..ReadOptions::default() })?;
         meta.check_against(path, ty)?;
-        if parts::is_dir(path) {
-            return read_parts(path, format, &meta, frame, threads);
-        }
-        return match format {
-            #[cfg(feature = "parquet")]
-            Format::Parquet => parquet::read(path, &meta, frame),
-            #[cfg(not(feature = "parquet"))]
-            Format::Parquet => Err(no_parquet(path)),
-            _ => dbdf::read(path, frame),
-        };
+        return Ok((format, meta));
     }
     let meta = if has_meta(path) {
         let mut meta = read_meta(path)?;
@@ -267,11 +276,33 @@ pub fn read(path: &str, frame: bool, ty: &Type, header: bool, delimiter: u8, thr
         }
     };
     meta.check_against(path, ty)?;
-    match format {
-        Format::MatrixMarket if frame => Err("reading a frame from a Matrix Market file is not supported".into()),
-        Format::MatrixMarket => mtx::read_matrix_market(path, &meta),
-        _ => csv::read(path, &meta, frame, threads),
-    }
+    Ok((format, meta))
+}
+
+/// How a matrix read goes by row ranges ([`ranges`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ByRows {
+    /// A CSV file (or directory): its pieces are scanned first, then each range read from an
+    /// anchor (`ranges::scan_piece`, `ranges::read_csv_rows`).
+    Scanned,
+    /// A Parquet or `.dbdf` file (or directory) of this many rows, from its metadata
+    /// (`ranges::read_rows`).
+    Counted(usize),
+}
+
+/// `readMatrix(path, header, sep)` typed `ty`, as a read by row ranges: its meta data (as the
+/// whole read has it) and how it splits; `None` when only the whole read reads it (a Matrix
+/// Market file).
+pub fn by_rows(path: &str, ty: &Type, header: bool, delimiter: u8) -> Result<Option<(Meta, ByRows)>, Error> {
+    let (format, meta) = plan(path, false, ty, header, delimiter)?;
+    Ok(match format {
+        Format::Csv => Some((meta, ByRows::Scanned)),
+        Format::Parquet | Format::Daphne => {
+            let n = ranges::count_rows(path)?;
+            Some((meta, ByRows::Counted(n)))
+        }
+        Format::MatrixMarket => None,
+    })
 }
 
 /// A directory of Parquet or `.dbdf` parts: a matrix by [`read_rows`], a frame part by part,

@@ -141,7 +141,7 @@ pub fn along(op: Builtin, m: &Matrix, vt: ValueType) -> R<Value> {
 /// sums of the canonical blocks (`sumCol(X) / n`, then `sumCol((X - mean)^2) / n`): what
 /// `expand-column-moments` makes them, so fused and not they have the same bits.
 fn column_moments(op: Builtin, m: &Matrix, vt: ValueType) -> R<Value> {
-    use super::ew::{binary, unary};
+    use super::ew::binary;
     let x = Value::Matrix(m.clone());
     // The row count in the value type, as a cast of `nrow(X)` makes it.
     let n =
@@ -155,7 +155,17 @@ fn column_moments(op: Builtin, m: &Matrix, vt: ValueType) -> R<Value> {
     let squares = binary(Builtin::EwMul, &centered, &centered, vt, vt)?;
     let Value::Matrix(squares) = squares else { return Err(Error::Internal("squares of a matrix".into())) };
     let var = binary(Builtin::EwDiv, &along(Builtin::SumCol, &squares, vt)?, &n, vt, vt)?;
-    if op == Builtin::VarCol { Ok(var) } else { unary(Builtin::EwSqrt, &var, vt) }
+    if op == Builtin::VarCol {
+        return Ok(var);
+    }
+    // The square root, correctly rounded as `sqrt` is (in f64 and rounded to f32 is the f32
+    // root: 53 bits hold twice 24 and two more).
+    let Value::Matrix(var) = var else { return Err(Error::Internal("a variance of a matrix".into())) };
+    let sd = with_elem_type!(vt, T => {
+        let v = var.to_typed::<T>().ok_or_else(|| Error::Internal("a float variance".into()))?;
+        wrap(DenseMatrix::from_vec(1, v.cols(), v.cells().iter().map(|x| T::from_f64(x.to_f64().sqrt())).collect()))
+    }, str => return Err(Error::Internal("a string variance".into())));
+    Ok(sd)
 }
 
 /// `along` on one block of a pipeline.
