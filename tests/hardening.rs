@@ -136,8 +136,11 @@ fn fetches_are_streamed_and_absurd_chunk_sizes_refused() {
             assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
             assert!(started.elapsed() < Duration::from_secs(1));
         }
-        let mut stream =
-            c.fetch(proto::FetchRequest { object: 9, max_chunk_bytes: 64 << 10, rows: None }).await.expect("fetches").into_inner();
+        let mut stream = c
+            .fetch(proto::FetchRequest { object: 9, max_chunk_bytes: 64 << 10, rows: None })
+            .await
+            .expect("fetches")
+            .into_inner();
         let mut back = Vec::new();
         while let Some(chunk) = stream.message().await.expect("a chunk") {
             assert!(chunk.data.len() <= 64 << 10);
@@ -411,7 +414,11 @@ fn mutated_and_hostile_messages_of_every_kind_leave_the_worker_serving() {
                         c.store(tokio_stream::iter(chunks)).await.map(|_| ())
                     }
                     2 => match c
-                        .fetch(proto::FetchRequest { object: size(&mut rng), max_chunk_bytes: size(&mut rng), rows: None })
+                        .fetch(proto::FetchRequest {
+                            object: size(&mut rng),
+                            max_chunk_bytes: size(&mut rng),
+                            rows: None,
+                        })
                         .await
                     {
                         Ok(s) => {

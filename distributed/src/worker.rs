@@ -268,9 +268,13 @@ impl State {
         let mut value = self.lookup(s, id)?;
         if let Some(r) = rows {
             // Only some rows of a matrix: `X[a:b, ]` of a value that lives here.
-            let Value::Matrix(m) = &*value else { return Err(Refusal::invalid(format!("rows of object {id}, not a matrix"))) };
+            let Value::Matrix(m) = &*value else {
+                return Err(Refusal::invalid(format!("rows of object {id}, not a matrix")));
+            };
             let range = usize::try_from(r.first).ok().zip(usize::try_from(r.count).ok());
-            let Some((first, end)) = range.and_then(|(f, c)| Some((f, f.checked_add(c)?))).filter(|&(_, e)| e <= m.rows()) else {
+            let Some((first, end)) =
+                range.and_then(|(f, c)| Some((f, f.checked_add(c)?))).filter(|&(_, e)| e <= m.rows())
+            else {
                 return Err(Refusal::invalid(format!("rows {}+{} of a matrix of {} rows", r.first, r.count, m.rows())));
             };
             value = Arc::new(Value::Matrix(m.row_range(first, end)));

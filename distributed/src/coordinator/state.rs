@@ -108,7 +108,12 @@ pub(super) enum Origin {
     Generated(Source),
     /// `readMatrix` of a file every worker sees, with the meta data it is read with: `path`
     /// absolute (workers run elsewhere), `shown` as the script wrote it (for messages).
-    Read { path: String, shown: String, meta: Meta, by: ByRows },
+    Read {
+        path: String,
+        shown: String,
+        meta: Meta,
+        by: ByRows,
+    },
 }
 
 /// Why a matrix was not made on the workers.
