@@ -22,4 +22,5 @@ pub mod pipeline;
 pub mod random;
 pub mod scalar;
 pub mod schedule;
+pub mod spare;
 pub mod value;
