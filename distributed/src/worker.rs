@@ -599,7 +599,7 @@ fn run_job(
     }
     state.tasks.fetch_add(1, Ordering::Relaxed);
     let key = PipelineId { module: number, function: 0, op: id };
-    if let (true, Some(e)) = (task.vectorize, engine.as_deref_mut()) {
+    if let (true, Some(e)) = (task.vectorize, engine) {
         // All groups in one run of the kernel: `rows` outputs written whole (into the cells
         // of objects the session freed, when of the size), folds one value per group.
         let mut spare = state.take_spare(session);
