@@ -17,7 +17,7 @@ const SCRIPT: &str = "chaos/loop.daph";
 
 /// Runs the chaos script on `workers`, killing worker `victim` once iteration `k` printed.
 fn run_and_kill(workers: &mut Workers, n: usize, victim: usize, k: usize) -> (i32, String, String) {
-    run_with(workers, n, &[], k, |w, _| w.kill(victim))
+    run_with(workers, n, &[], k, |w, _, _| w.kill(victim))
 }
 
 /// The seed of the tests' random choices: `DAPHNE_CHAOS_SEED` when set (to replay a failure),
@@ -47,7 +47,7 @@ fn run_with(
     n: usize,
     flags: &[&str],
     k: usize,
-    mut at_k: impl FnMut(&mut Workers, &str),
+    mut at_k: impl FnMut(&mut Workers, &str, u32),
 ) -> (i32, String, String) {
     let mut child = Command::new(DAPHNE)
         .args(["--distributed", "--min-distr-cells=0", "--heartbeat-timeout=2"])
@@ -70,7 +70,7 @@ fn run_with(
             joins_at = at.trim().to_owned();
         }
         if line.trim() == k.to_string() {
-            at_k(workers, &joins_at);
+            at_k(workers, &joins_at, child.id());
         }
         err.push_str(&line);
         err.push('\n');
@@ -113,7 +113,7 @@ fn with_no_worker_left_the_script_fails_clearly() {
 fn a_worker_stopped_with_sigterm_drains_and_changes_nothing() {
     let local = local();
     let mut workers = Workers::start(3, 1);
-    let (status, stdout, stderr) = run_with(&mut workers, 3, &[], 7, |w, _| w.terminate(1));
+    let (status, stdout, stderr) = run_with(&mut workers, 3, &[], 7, |w, _, _| w.terminate(1));
     assert_eq!((status, &stdout), (0, &local.stdout), "{stderr}");
     assert!(stderr.contains("stopped answering"), "{stderr}");
 }
@@ -135,7 +135,7 @@ fn a_worker_joining_midway_takes_partitions() {
     let (accept, token) = joins("join-token");
     let mut workers = Workers::start_with(2, 1, &[&token], &[], None);
     let mut joined: Option<Workers> = None;
-    let (status, stdout, stderr) = run_with(&mut workers, 2, &[accept, &token], 5, |_, at| {
+    let (status, stdout, stderr) = run_with(&mut workers, 2, &[accept, &token], 5, |_, at, _| {
         assert!(!at.is_empty(), "the run did not say where it accepts joins");
         joined = Some(Workers::start_with(1, 1, &["--join", at, &token], &[], None));
         // Give the join call time to arrive before the next iterations.
@@ -184,7 +184,7 @@ fn a_worker_that_stops_answering_is_noticed_by_heartbeats() {
     let local = local();
     let mut workers = Workers::start_with(3, 1, &["--session-timeout=3"], &[], None);
     let started = std::time::Instant::now();
-    let (status, stdout, stderr) = run_with(&mut workers, 3, &[], 6, |w, _| w.freeze(2));
+    let (status, stdout, stderr) = run_with(&mut workers, 3, &[], 6, |w, _, _| w.freeze(2));
     assert_eq!((status, &stdout), (0, &local.stdout), "{stderr}");
     assert!(stderr.contains("stopped answering"), "{stderr}");
     // Noticed within a few heartbeats (2 s here), not by a TCP timeout of minutes.
@@ -214,7 +214,7 @@ fn a_worker_killed_after_a_checkpoint_is_rebuilt_from_it() {
     // the checkpoint at 32 (a lineage of some 8 pipelines), not from the start (some 40).
     let local = check(DAPHNE, &[SCRIPT, "n=45"]);
     let mut workers = Workers::start(3, 1);
-    let (status, stdout, stderr) = run_with(&mut workers, 3, &["n=45", "--timing"], 40, |w, _| w.kill(0));
+    let (status, stdout, stderr) = run_with(&mut workers, 3, &["n=45", "--timing"], 40, |w, _, _| w.kill(0));
     assert_eq!((status, &stdout), (0, &local.stdout), "{stderr}");
     assert!(stderr.contains("stopped answering"), "{stderr}");
     let timing = |key: &str| -> u64 {
@@ -239,7 +239,17 @@ fn a_worker_restarted_on_its_port_is_rebuilt_from_lineage() {
     let mut workers = Workers::start(3, 1);
     // Killed and started again on the same port at once: it answers health checks, but as
     // another instance, holding nothing.
-    let (status, stdout, stderr) = run_with(&mut workers, 3, &[], 6, |w, _| w.restart(1));
+    // The coordinator is stopped meanwhile (SIGSTOP), so the new instance listens before the
+    // coordinator's next call: the worker's own pipelines are fast enough that the coordinator
+    // would otherwise find the port closed and, rightly, drop the worker as dead.
+    let signal = |sig: &str, pid: u32| {
+        let _ = Command::new("kill").args([sig, &pid.to_string()]).status();
+    };
+    let (status, stdout, stderr) = run_with(&mut workers, 3, &[], 6, |w, _, coordinator| {
+        signal("-STOP", coordinator);
+        w.restart(1);
+        signal("-CONT", coordinator);
+    });
     assert_eq!((status, &stdout), (0, &local.stdout), "{stderr}");
     assert!(stderr.contains("restarted"), "{stderr}");
 }
@@ -325,7 +335,7 @@ fn joiners_that_do_not_serve_are_refused_without_touching_the_run() {
     let (accept, token) = joins("join-token");
     let mut workers = Workers::start_with(2, 1, &[&token], &[], None);
     let mut answers = Vec::new();
-    let (status, stdout, stderr) = run_with(&mut workers, 2, &[accept, &token], 3, |_, at| {
+    let (status, stdout, stderr) = run_with(&mut workers, 2, &[accept, &token], 3, |_, at, _| {
         // Ten fake joiners: addresses where nothing serves. Each was queued and cost the run a
         // 3 s connect attempt; now each is probed first and refused.
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -484,3 +484,107 @@ fn a_worker_served_in_process_refuses_unknown_partitioning_schemes_and_stops_on_
     let ended = rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), served).await });
     assert!(matches!(ended, Ok(Ok(Ok(())))), "the worker did not stop on its token: {ended:?}");
 }
+
+/// Stores object `id` of session `c`: `rows x 1` f64 cells `cell(i)`, in 1 MB chunks, the
+/// second one sent a moment after the first (so the worker reserves the object's memory before
+/// the transport has buffered the rest of it, and the budget's use is known then).
+async fn store_column(c: &mut Client, id: u64, rows: u64, cell: impl Fn(u64) -> f64) -> Result<(), tonic::Code> {
+    let mut encoded = declared(rows, 1).to_vec();
+    encoded.extend((0..rows).flat_map(|i| cell(i).to_le_bytes()));
+    let total = encoded.len() as u64;
+    let chunks: Vec<proto::Chunk> = encoded
+        .chunks(1 << 20)
+        .enumerate()
+        .map(|(i, d)| proto::Chunk {
+            object: id,
+            total_bytes: total,
+            offset: (i as u64) << 20,
+            data: bytes::Bytes::copy_from_slice(d),
+        })
+        .collect();
+    let paced = tokio_stream::StreamExt::then(tokio_stream::iter(chunks), |chunk| async move {
+        if chunk.offset == 1 << 20 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        chunk
+    });
+    c.store(paced).await.map(|_| ()).map_err(|s| s.code())
+}
+
+/// The bytes of the first pipeline of a script: `X * 2 + 1`, a `rows` output as large as X.
+fn scale_pipeline() -> bytes::Bytes {
+    let src = "X = rand(1000, 1, 0.0, 1.0, 1, 1);\nY = X * 2 + 1;\nprint(Y[0, 0]);\n";
+    let file = daphne_frontend::span::SourceFile::new("spare.daph", src);
+    let module = daphne::compile(&file, &Default::default(), false, &Default::default()).expect("compiles");
+    let f = &module.functions[0];
+    let id = *daphne_ir::pipeline::pipelines(f).first().expect("a pipeline");
+    bytes::Bytes::from(daphne_ir::pipeline::extract(f, id).expect("extracts").to_bytes())
+}
+
+/// Runs `scale_pipeline` on object `input` of `rows` rows; the object of its result.
+async fn scale(c: &mut Client, input: u64, rows: u64) -> u64 {
+    let b = daphne_ir::pipeline::block_rows(rows as usize);
+    let (group, _) = daphne_ir::pipeline::partition(rows as usize, 1);
+    let mut t = task(scale_pipeline(), bytes::Bytes::new(), b as u64, group as u64);
+    t.inputs = vec![proto::Input { source: Some(proto::input::Source::Object(input)) }];
+    t.inline_limit = 0;
+    let r = c.compute(t).await.expect("computes").into_inner();
+    match &r.outputs[0].parts[..] {
+        [proto::Output { result: Some(proto::output::Result::Kept(k)) }] => k.object,
+        other => panic!("not one kept part: {other:?}"),
+    }
+}
+
+/// The cells of freed objects are kept for the session's next results of their size
+/// (`runtime::spare`), and a result written into them is the result, whatever they held; but
+/// they never stand in the way of a store: a reservation that does not fit beside them gives
+/// them back first, so the worker takes what it took without them.
+#[test]
+fn freed_cells_are_reused_for_results_and_given_back_to_stores() {
+    let workers = Workers::start_with(1, 1, &["--memory-limit=20M"], &[], None);
+    let addr = workers.addrs[0].clone();
+    let session = daphne_distributed::worker::fresh_session();
+    rt().block_on(async {
+        let mut c = client(&addr, Some(&session)).await;
+        let mut i = c.clone();
+        let mut spare = async move || i.info(InfoRequest {}).await.unwrap().into_inner().spare_bytes;
+        // 8 MB stored (16 MB reserved while it arrives), then freed: its cells are kept.
+        store_column(&mut c, 1, 1 << 20, |i| i as f64).await.expect("stores");
+        c.free(proto::FreeRequest { objects: vec![1], end_session: false }).await.unwrap();
+        assert_eq!(spare().await, 8 << 20);
+        // Another 8 MB: 16 MB reserved do not fit beside the kept 8 MB in the 20 MB budget,
+        // so they are given back.
+        store_column(&mut c, 2, 1 << 20, |i| i as f64).await.expect("a store refused for the kept cells");
+        assert_eq!(spare().await, 0);
+        c.free(proto::FreeRequest { objects: vec![2], end_session: false }).await.unwrap();
+        // A result, freed: its cells are the next result's.
+        let rows = 128u64 << 10;
+        store_column(&mut c, 3, rows, |i| i as f64).await.expect("stores");
+        store_column(&mut c, 4, rows, |i| -(i as f64)).await.expect("stores");
+        let first = scale(&mut c, 3, rows).await;
+        c.free(proto::FreeRequest { objects: vec![first], end_session: false }).await.unwrap();
+        assert_eq!(spare().await, (8 << 20) + rows * 8, "the result's cells are kept");
+        let second = scale(&mut c, 4, rows).await;
+        assert_eq!(spare().await, 8 << 20, "the next result of their size took them");
+        let mut stream = c
+            .fetch(proto::FetchRequest { object: second, max_chunk_bytes: 1 << 20, rows: None })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut back = Vec::new();
+        while let Some(chunk) = stream.message().await.expect("a chunk") {
+            back.extend_from_slice(&chunk.data);
+        }
+        let daphne_runtime::value::Value::Matrix(daphne_runtime::matrix::Matrix::F64(m)) =
+            daphne_distributed::codec::decode(&back).expect("decodes")
+        else {
+            panic!("not an f64 matrix");
+        };
+        assert_eq!((m.rows(), m.cols()), (rows as usize, 1));
+        assert!(m.cells().iter().enumerate().all(|(i, &y)| y == -(i as f64) * 2.0 + 1.0), "stale cells in the result");
+        // The session ends: the kept cells go with it.
+        c.free(proto::FreeRequest { objects: vec![], end_session: true }).await.unwrap();
+    });
+    assert_eq!(info(&addr).spare_bytes, 0);
+    still_serves(&addr);
+}

@@ -236,7 +236,7 @@ fn inputs_for(
 fn random_pipelines_agree_with_the_interpreter_to_the_bit() {
     let cases: u64 = std::env::var("DAPHNE_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(150);
     let mut r = Rng(0x5851_F42D_4C95_7F2D ^ cases);
-    let mut checked = 0;
+    let (mut checked, mut reused) = (0, 0);
     for case in 0..cases {
         let rows = *r.pick(&[0usize, 1, 9, 300, 5000, 20000]);
         let cols = *r.pick(&[1usize, 3, 8, 13]);
@@ -282,7 +282,7 @@ fn random_pipelines_agree_with_the_interpreter_to_the_bit() {
                     &daphne_runtime::kernels::Context::new(2),
                     f,
                     &f.ops[id],
-                    inputs,
+                    inputs.clone(),
                     &daphne_runtime::schedule::Schedule::on(2),
                 )
                 .unwrap_or_else(|e| panic!("case {case}: the interpreter failed: {}\n{script}", e.0));
@@ -293,9 +293,116 @@ fn random_pipelines_agree_with_the_interpreter_to_the_bit() {
                         "case {case}, {rows}x{cols}: output {i} differs: {a:?} vs {b:?}\n{script}"
                     );
                 }
+                reused += worker_run_agrees(&mut engine, key, f, id, &inputs, case);
                 checked += 1;
             }
         }
     }
     assert!(checked >= cases / 2, "only {checked} pipelines of {cases} cases ran as kernels");
+    eprintln!("{reused} outputs written into kept buffers");
+    assert!(reused as u64 >= cases / 20, "only {reused} outputs written into kept buffers in {cases} cases");
+}
+
+/// A worker's run of pipeline `id` (`Engine::run_groups`: the blocks of the whole, folds per
+/// group of 1, 2 or 3 workers' partition, `rows` outputs written into kept buffers full of
+/// other numbers) against the interpreter on each group's rows, bit by bit; how many outputs
+/// were written into kept buffers.
+fn worker_run_agrees(
+    engine: &mut daphne_runtime::engine::Engine,
+    key: daphne_runtime::pipeline::PipelineId,
+    f: &daphne_ir::Function,
+    id: daphne_ir::OpId,
+    inputs: &[daphne_runtime::value::Value],
+    case: u64,
+) -> usize {
+    use daphne_ir::{Combine, OpKind, Split};
+    use daphne_runtime::matrix::{DenseMatrix, Matrix};
+    use daphne_runtime::value::Value;
+    let op = &f.ops[id];
+    let OpKind::Pipeline(spec) = &op.kind else { unreachable!() };
+    let n = inputs
+        .iter()
+        .zip(&spec.splits)
+        .find_map(|(v, s)| match (s, v) {
+            (Split::Rows, Value::Matrix(m)) => Some(m.rows()),
+            _ => None,
+        })
+        .unwrap_or(0);
+    let b = daphne_ir::pipeline::block_rows(n);
+    let (group_rows, _) = daphne_ir::pipeline::partition(n, 1 + (case % 3) as usize);
+    let (cx, schedule) = (daphne_runtime::kernels::Context::new(2), daphne_runtime::schedule::Schedule::on(2));
+    // Per group, the interpreter on its rows.
+    let groups: Vec<Vec<Value>> = (0..n.div_ceil(group_rows).max(1))
+        .map(|g| {
+            let (lo, hi) = ((g * group_rows).min(n), ((g + 1) * group_rows).min(n));
+            let mine = inputs
+                .iter()
+                .zip(&spec.splits)
+                .map(|(v, s)| match (s, v) {
+                    (Split::Rows, Value::Matrix(m)) => Value::Matrix(m.row_range(lo, hi)),
+                    _ => v.clone(),
+                })
+                .collect();
+            daphne_runtime::pipeline::run_blocks(&cx, f, op, mine, &schedule, Some(b))
+                .unwrap_or_else(|e| panic!("case {case}: the interpreter failed on a group: {}", e.0))
+        })
+        .collect();
+    // Kept buffers of every `rows` output's size, holding other numbers.
+    let mut spare = daphne_runtime::spare::Spare::default();
+    for (k, c) in spec.combines.iter().enumerate() {
+        if *c != Combine::Rows {
+            continue;
+        }
+        let whole = Matrix::concat(
+            &groups
+                .iter()
+                .map(|g| match &g[k] {
+                    Value::Matrix(m) => m.clone(),
+                    other => panic!("a rows output {other:?}"),
+                })
+                .collect::<Vec<_>>(),
+            true,
+        )
+        .expect("joins");
+        let (rows, cols) = (whole.rows(), whole.cols());
+        let garbage = match whole {
+            Matrix::F64(_) => Matrix::F64(DenseMatrix::from_vec(rows, cols, vec![12345.678; rows * cols])),
+            Matrix::F32(_) => Matrix::F32(DenseMatrix::from_vec(rows, cols, vec![12345.5; rows * cols])),
+            Matrix::Si64(_) => Matrix::Si64(DenseMatrix::from_vec(rows, cols, vec![0x5A5A_5A5A; rows * cols])),
+            other => panic!("a rows output of {:?}", other.value_type()),
+        };
+        spare.give(Value::Matrix(garbage));
+    }
+    let kept = spare.len();
+    let daphne_runtime::pipeline::Attempt::Ran(ran) =
+        engine.run_groups(key, f, id, inputs, b, group_rows / b, &mut spare)
+    else {
+        // A cell the kernel leaves to the interpreter.
+        return 0;
+    };
+    let ran = ran.unwrap_or_else(|e| panic!("case {case}: the kernel failed on groups: {e}"));
+    assert_eq!(ran.len(), spec.combines.len());
+    for (k, (c, values)) in spec.combines.iter().zip(&ran).enumerate() {
+        if *c == Combine::Rows {
+            let parts: Vec<Matrix> = groups
+                .iter()
+                .map(|g| match &g[k] {
+                    Value::Matrix(m) => m.clone(),
+                    _ => unreachable!(),
+                })
+                .collect();
+            let whole = Value::Matrix(Matrix::concat(&parts, true).expect("joins"));
+            assert_eq!(values.len(), 1, "case {case}: output {k} in pieces");
+            assert!(
+                bits(&values[0]) == bits(&whole),
+                "case {case}, {n} rows in groups of {group_rows}: output {k} differs"
+            );
+        } else {
+            assert_eq!(values.len(), groups.len(), "case {case}: output {k} per group");
+            for (g, (a, e)) in values.iter().zip(&groups).enumerate() {
+                assert!(bits(a) == bits(&e[k]), "case {case}: output {k} of group {g} differs: {a:?} vs {:?}", e[k]);
+            }
+        }
+    }
+    kept - spare.len()
 }

@@ -106,7 +106,7 @@ pub fn serve(rank: usize, threads: usize) {
                 }
                 let (id, total) = (chunk.object, chunk.total_bytes);
                 let mut a = storing.take().unwrap_or_default();
-                match a.push(chunk) {
+                match a.push(chunk, &state) {
                     Err(s) => {
                         if !last {
                             dropping = Some((id, total));
@@ -144,7 +144,7 @@ pub fn serve(rank: usize, threads: usize) {
             }
             RequestKind::Compute(task) => {
                 let result = state.resolve(0, &task).and_then(|inputs| {
-                    let outputs = compute.run(&task, inputs, &state)?;
+                    let outputs = compute.run(0, &task, inputs, &state)?;
                     state.result_of(0, outputs, task.inline_limit, task.keep_rows)
                 });
                 match result {

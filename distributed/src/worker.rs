@@ -19,6 +19,7 @@ use daphne_runtime::matrix::Matrix;
 use daphne_runtime::memory;
 use daphne_runtime::pipeline::{Attempt, PipelineId};
 use daphne_runtime::schedule::Schedule;
+use daphne_runtime::spare::Spare;
 use daphne_runtime::value::Value;
 use tokio::sync::oneshot;
 use tokio_stream::StreamExt;
@@ -103,6 +104,12 @@ pub(crate) struct State {
     /// Statistics the compute side keeps: modules cached, kernels compiled.
     modules: AtomicU64,
     kernels: AtomicU64,
+    /// The cells of freed objects of one session, for that session's next results of the same
+    /// size (`runtime::spare`): a loop `X = f(X)` then writes each `X` into the last one's
+    /// pages. They count as allocated in the memory budget; a reservation that does not fit
+    /// gives them back first (`State::reserve`), so they never make the worker refuse what it
+    /// would accept without them.
+    spare: Mutex<(Session, Spare)>,
 }
 
 impl State {
@@ -127,6 +134,57 @@ impl State {
             tasks: AtomicU64::new(0),
             modules: AtomicU64::new(0),
             kernels: AtomicU64::new(0),
+            spare: Mutex::new((0, Spare::default())),
+        }
+    }
+
+    /// Reserves `bytes` in the memory budget, giving the spare buffers back to the system
+    /// first if they stand in the way.
+    pub(crate) fn reserve(&self, bytes: usize, what: &str) -> Result<memory::Reservation, Refusal> {
+        memory::reserve(bytes, what).or_else(|_| {
+            self.drop_spare();
+            memory::reserve(bytes, what).map_err(exhausted)
+        })
+    }
+
+    /// Gives the spare buffers back to the system.
+    pub(crate) fn drop_spare(&self) {
+        let buffers = std::mem::take(&mut self.spare.lock().unwrap_or_else(|e| e.into_inner()).1);
+        drop(buffers);
+    }
+
+    /// The spare buffers of session `s` for a task (the others are given back to the system).
+    fn take_spare(&self, s: Session) -> Spare {
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = std::mem::take(&mut spare.1);
+        if spare.0 == s { mine } else { Spare::default() }
+    }
+
+    /// Keeps the cells of objects session `s` freed (those of another session are dropped);
+    /// they are dropped outside the lock.
+    fn give_spare(&self, s: Session, freed: Vec<Arc<Value>>) {
+        let mut dropped = Vec::new();
+        {
+            let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+            if spare.0 != s {
+                dropped.push(std::mem::take(&mut spare.1));
+                spare.0 = s;
+            }
+            for v in freed {
+                // Only the last reference: a task that still uses the object keeps it.
+                if let Ok(v) = Arc::try_unwrap(v) {
+                    spare.1.give(v);
+                }
+            }
+        }
+        drop(dropped);
+    }
+
+    /// Puts back what a task of session `s` left of its spare buffers.
+    fn return_spare(&self, s: Session, left: Spare) {
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        if spare.0 == s {
+            spare.1.absorb(left);
         }
     }
 
@@ -157,6 +215,9 @@ impl State {
     fn drop_sessions(&self, gone: &[Session]) -> u64 {
         if gone.is_empty() {
             return 0;
+        }
+        if gone.contains(&self.spare.lock().unwrap_or_else(|e| e.into_inner()).0) {
+            self.drop_spare();
         }
         let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
         let before = objects.len();
@@ -192,7 +253,7 @@ impl State {
                 _ => 0,
             })
             .sum();
-        let _decoding = memory::reserve(inline, "decoding a task's inline inputs").map_err(exhausted)?;
+        let _decoding = self.reserve(inline, "decoding a task's inline inputs")?;
         let mut inputs = Vec::with_capacity(task.inputs.len());
         for input in &task.inputs {
             inputs.push(match &input.source {
@@ -353,10 +414,16 @@ impl State {
         Ok(proto::Scanned { part: at.part, offset: at.offset, records })
     }
 
-    /// Forgets objects; how many there were.
+    /// Forgets objects; how many there were. Their cells are kept for the session's next
+    /// results (`spare`).
     pub(crate) fn free(&self, s: Session, ids: &[u64]) -> u64 {
-        let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
-        ids.iter().filter(|&&id| objects.remove(&(s, id)).is_some()).count() as u64
+        let freed: Vec<Arc<Value>> = {
+            let mut objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+            ids.iter().filter_map(|&id| objects.remove(&(s, id))).map(|o| o.value).collect()
+        };
+        let n = freed.len() as u64;
+        self.give_spare(s, freed);
+        n
     }
 
     pub(crate) fn info(&self) -> WorkerInfo {
@@ -378,6 +445,7 @@ impl State {
             sessions: self.sessions.lock().unwrap_or_else(|e| e.into_inner()).len() as u64,
             session_timeout_ms: u64::try_from(self.session_timeout.as_millis()).unwrap_or(u64::MAX),
             memory_limit: memory::limit() as u64,
+            spare_bytes: self.spare.lock().unwrap_or_else(|e| e.into_inner()).1.bytes() as u64,
         }
     }
 }
@@ -396,8 +464,8 @@ pub(crate) struct Assembler {
 }
 
 impl Assembler {
-    /// Adds the next chunk.
-    pub(crate) fn push(&mut self, chunk: Chunk) -> Result<(), Refusal> {
+    /// Adds the next chunk (the first reserves the object's memory in `state`'s budget).
+    pub(crate) fn push(&mut self, chunk: Chunk, state: &State) -> Result<(), Refusal> {
         match self.object {
             None => {
                 if chunk.object >= WORKER_IDS {
@@ -405,7 +473,7 @@ impl Assembler {
                 }
                 let twice = usize::try_from(chunk.total_bytes).unwrap_or(usize::MAX).saturating_mul(2);
                 let what = format!("storing object {} of {} bytes", chunk.object, chunk.total_bytes);
-                self.reserved = Some(memory::reserve(twice, &what).map_err(exhausted)?);
+                self.reserved = Some(state.reserve(twice, &what)?);
                 self.object = Some(chunk.object);
                 self.total = chunk.total_bytes;
             }
@@ -473,10 +541,17 @@ impl Compute {
         }
     }
 
-    /// Runs a task on its resolved inputs (a panic is an error, and the worker goes on).
-    pub(crate) fn run(&mut self, task: &Task, inputs: Vec<Value>, state: &State) -> Result<Outputs, Refusal> {
+    /// Runs a task of session `s` on its resolved inputs (a panic is an error, and the worker
+    /// goes on).
+    pub(crate) fn run(
+        &mut self,
+        s: Session,
+        task: &Task,
+        inputs: Vec<Value>,
+        state: &State,
+    ) -> Result<Outputs, Refusal> {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run_job(task, inputs, &mut self.modules, self.engine.as_mut(), &self.cx, state)
+            run_job(s, task, inputs, &mut self.modules, self.engine.as_mut(), &self.cx, state)
         }))
         .unwrap_or_else(|_| Err(Refusal::internal("the worker panicked running the pipeline")));
         if let Some(e) = &self.engine {
@@ -489,6 +564,7 @@ impl Compute {
 
 /// A pipeline to run on the compute thread, with its inputs resolved.
 struct Job {
+    session: Session,
     task: Task,
     inputs: Vec<Value>,
     reply: oneshot::Sender<Result<Outputs, Refusal>>,
@@ -517,7 +593,7 @@ impl Service {
                 // Jobs one after another; each uses the engine's threads.
                 let mut compute = Compute::new(shared.threads);
                 while let Ok(job) = rx.recv() {
-                    let _ = job.reply.send(compute.run(&job.task, job.inputs, &shared));
+                    let _ = job.reply.send(compute.run(job.session, &job.task, job.inputs, &shared));
                 }
             })
             .map_err(|e| Error::Start { what: "the compute thread", cause: e.to_string() })?;
@@ -540,6 +616,7 @@ impl Service {
 }
 
 fn run_job(
+    session: Session,
     task: &Task,
     inputs: Vec<Value>,
     modules: &mut HashMap<Bytes, (u64, Arc<Module>)>,
@@ -603,11 +680,29 @@ fn run_job(
         let e = memory::check(bytes, "the task's outputs").err().map(String::from).unwrap_or_default();
         return Err(Refusal::aborted(e));
     }
-    let _outputs = memory::reserve(bytes, "the task's outputs").map_err(exhausted)?;
+    let _outputs = state.reserve(bytes, "the task's outputs")?;
     if let Some(e) = engine.as_deref_mut() {
         e.set_schedule(schedule);
     }
     state.tasks.fetch_add(1, Ordering::Relaxed);
+    let key = PipelineId { module: number, function: 0, op: id };
+    if let (true, Some(e)) = (task.vectorize, engine) {
+        // All groups in one run of the kernel: `rows` outputs written whole (into the cells
+        // of objects the session freed, when of the size), folds one value per group.
+        let mut spare = state.take_spare(session);
+        let ran = e.run_groups(key, f, id, &inputs, block_rows, group_rows / block_rows, &mut spare);
+        state.return_spare(session, spare);
+        match ran {
+            Attempt::Ran(r) => {
+                let values = r.map_err(|e| Refusal::aborted(e.to_string()))?;
+                if values.len() != spec.combines.len() {
+                    return Err(Refusal::internal("a pipeline returned too few outputs"));
+                }
+                return Ok(spec.combines.iter().copied().zip(values).collect());
+            }
+            Attempt::Declined => {}
+        }
+    }
     let mut per_group = Vec::with_capacity(groups);
     for g in 0..groups {
         let (lo, hi) = (g * group_rows, ((g + 1) * group_rows).min(n));
@@ -622,17 +717,9 @@ fn run_job(
                 })
             })
             .collect::<Result<Vec<Value>, Refusal>>()?;
-        let compiled = match (task.vectorize, engine.as_deref_mut()) {
-            (true, Some(e)) => {
-                e.run_blocks(PipelineId { module: number, function: 0, op: id }, f, id, &mine, Some(block_rows))
-            }
-            _ => Attempt::Declined,
-        };
-        let out = match compiled {
-            Attempt::Ran(r) => r.map_err(|e| Refusal::aborted(e.to_string()))?,
-            Attempt::Declined => daphne_runtime::pipeline::run_blocks(cx, f, op, mine, &schedule, Some(block_rows))
-                .map_err(|(m, _)| Refusal::aborted(m.to_string()))?,
-        };
+        // Not covered by the JIT: interpreted group by group.
+        let out = daphne_runtime::pipeline::run_blocks(cx, f, op, mine, &schedule, Some(block_rows))
+            .map_err(|(m, _)| Refusal::aborted(m.to_string()))?;
         per_group.push(out);
     }
     // Per output: `rows`/`cols` outputs joined over the groups, folds one value per group.
@@ -721,7 +808,7 @@ impl Worker for Service {
         let mut assembler = Assembler::default();
         while let Some(chunk) = stream.next().await {
             // The first chunk reserves the object's memory before the other bytes arrive.
-            assembler.push(chunk?)?;
+            assembler.push(chunk?, &self.state)?;
         }
         let (id, value, total) = assembler.finish()?;
         self.state.store(session, id, value, total);
@@ -735,7 +822,7 @@ impl Worker for Service {
         let (inline_limit, keep_rows) = (task.inline_limit, task.keep_rows);
         let (reply, rx) = oneshot::channel();
         self.jobs
-            .send(Job { task, inputs, reply })
+            .send(Job { session, task, inputs, reply })
             .map_err(|_| Refusal::unavailable("the worker's compute thread has stopped"))?;
         let outputs = rx.await.map_err(|_| Refusal::internal("the compute thread dropped the task"))??;
         Ok(Response::new(self.state.result_of(session, outputs, inline_limit, keep_rows)?))

@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::matrix::{DenseMatrix, Matrix};
 use crate::pipeline::{Attempt, PipelineId};
 use crate::schedule::Schedule;
+use crate::spare::{Reusable, Spare};
 use crate::value::{Scalar, Value};
 
 /// The most kernels an engine keeps by pipeline (a worker serving many scripts sees ever new
@@ -66,11 +67,57 @@ impl Engine {
         inputs: &[Value],
         block_rows: Option<usize>,
     ) -> Attempt<Error> {
+        match self.run_parts(key, f, id, inputs, block_rows, None, None) {
+            // One group: every output one value.
+            Attempt::Ran(Ok(outputs)) => Attempt::Ran(
+                outputs
+                    .into_iter()
+                    .map(|mut o| o.pop().ok_or(Error::Internal("an output without a value".into())))
+                    .collect(),
+            ),
+            Attempt::Ran(Err(e)) => Attempt::Ran(Err(e)),
+            Attempt::Declined => Attempt::Declined,
+        }
+    }
+
+    /// A worker's part of a pipeline in one run: blocks of `block_rows` rows (those of the
+    /// whole pipeline), reductions folded per group of `group_blocks` blocks (aligned subtrees
+    /// of the canonical fold tree, `ir::pipeline::partition`): per output, the `rows` output
+    /// whole, or one value per group. `rows` outputs are written into buffers of `spare` where
+    /// it has one of their size (the kernel writes every cell, so nothing is zeroed first).
+    /// The same bits as `run_blocks` on each group's rows with the groups' `rows` outputs
+    /// joined.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_groups(
+        &mut self,
+        key: PipelineId,
+        f: &Function,
+        id: OpId,
+        inputs: &[Value],
+        block_rows: usize,
+        group_blocks: usize,
+        spare: &mut Spare,
+    ) -> Attempt<Error, Vec<Vec<Value>>> {
+        self.run_parts(key, f, id, inputs, Some(block_rows), Some(group_blocks.max(1)), Some(spare))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_parts(
+        &mut self,
+        key: PipelineId,
+        f: &Function,
+        id: OpId,
+        inputs: &[Value],
+        block_rows: Option<usize>,
+        group_blocks: Option<usize>,
+        spare: Option<&mut Spare>,
+    ) -> Attempt<Error, Vec<Vec<Value>>> {
         let Some(kernel) = self.kernel(key, f, id) else { return Attempt::Declined };
+        let parts = Parts { block_rows, group_blocks, spare };
         let ran = match kernel.elem {
-            ValueType::F32 => self.run_typed::<f32>(&kernel, inputs, block_rows),
-            ValueType::Si64 => self.run_typed::<i64>(&kernel, inputs, block_rows),
-            _ => self.run_typed::<f64>(&kernel, inputs, block_rows),
+            ValueType::F32 => self.run_typed::<f32>(&kernel, inputs, parts),
+            ValueType::Si64 => self.run_typed::<i64>(&kernel, inputs, parts),
+            _ => self.run_typed::<f64>(&kernel, inputs, parts),
         };
         match ran {
             Ok(Some(values)) => Attempt::Ran(Ok(values)),
@@ -94,10 +141,10 @@ impl Engine {
         &self,
         kernel: &Kernel,
         inputs: &[Value],
-        block_rows: Option<usize>,
-    ) -> Result<Option<Vec<Value>>, Error> {
+        parts: Parts<'_>,
+    ) -> Result<Option<Vec<Vec<Value>>>, Error> {
         let Some((n, cols, prepared)) = Self::prepare::<T>(kernel, inputs) else { return Ok(None) };
-        self.execute(kernel, n, cols, &prepared, block_rows)
+        self.execute(kernel, n, cols, &prepared, parts)
     }
 
     /// The inputs as the kernel takes them, with the row count and width; `None` when they
@@ -154,15 +201,17 @@ impl Engine {
         Some((n, cols, prepared))
     }
 
-    /// `Ok(None)` when a cell failed a domain check.
+    /// Per output its values (one, or one per group of a fold); `Ok(None)` when a cell failed
+    /// a domain check.
     fn execute<T: Cell>(
         &self,
         kernel: &Kernel,
         n: usize,
         cols: usize,
         inputs: &[Prepared<'_, T>],
-        block_rows: Option<usize>,
-    ) -> Result<Option<Vec<Value>>, Error> {
+        parts: Parts<'_>,
+    ) -> Result<Option<Vec<Vec<Value>>>, Error> {
+        let Parts { block_rows, group_blocks, mut spare } = parts;
         if cols == 0 && kernel.across_outputs.iter().any(|&a| a) {
             // A column aggregation of no columns: the interpreter has the shapes right.
             return Ok(None);
@@ -180,7 +229,11 @@ impl Engine {
         let per: Vec<usize> = kernel.across_outputs.iter().map(|&a| if a { cols } else { 1 }).collect();
         for ((c, w), &k) in kernel.outputs.iter().zip(&out_cols).zip(&per) {
             match c {
-                Combine::Rows => rows_out.push(T::zeroed(n * w)),
+                // A kept buffer of the size as it is: every cell is written below.
+                Combine::Rows => rows_out.push(match spare.as_deref_mut().and_then(|s| s.take::<T>(n * w)) {
+                    Some(cells) => cells,
+                    None => T::zeroed(n * w),
+                }),
                 _ => partials.push(vec![T::default(); blocks.len() * k]),
             }
         }
@@ -246,6 +299,8 @@ impl Engine {
             return Ok(None);
         }
         drop(per_block);
+        // Blocks per group of a fold: all of them unless a worker's groups were asked for.
+        let group_blocks = group_blocks.unwrap_or(blocks.len()).max(1);
         let (mut rows_it, mut partial_it) = (rows_out.into_iter(), partials.into_iter());
         let values = kernel
             .outputs
@@ -256,7 +311,7 @@ impl Engine {
                 Ok(match c {
                     Combine::Rows => {
                         let cells = rows_it.next().ok_or(Error::Internal("missing output".into()))?;
-                        Value::Matrix(T::wrap(DenseMatrix::from_vec(n, w, cells)))
+                        vec![Value::Matrix(T::wrap(DenseMatrix::from_vec(n, w, cells)))]
                     }
                     other => {
                         let pick = |a: T, b: T| match other {
@@ -277,33 +332,52 @@ impl Engine {
                             _ => a.plus(b),
                         };
                         let parts = partial_it.next().ok_or(Error::Internal("missing output".into()))?;
-                        if across {
-                            // One row per block, folded cell by cell along the tree.
-                            let rows: Vec<Vec<T>> = parts.chunks(cols).map(<[T]>::to_vec).collect();
-                            let folded = fold_tree(rows, |mut a, b| {
-                                for (x, &y) in a.iter_mut().zip(&b) {
-                                    *x = pick(*x, y);
-                                }
-                                a
-                            });
-                            Value::Matrix(T::wrap(DenseMatrix::from_vec(
-                                1,
-                                cols,
-                                folded.ok_or(Error::Internal("no blocks".into()))?,
-                            )))
-                        } else {
-                            Value::Scalar(T::scalar(fold_tree(parts, pick).ok_or(Error::Internal("no blocks".into()))?))
-                        }
+                        // Each group's blocks folded along the tree (a group is a subtree).
+                        let per_block = if across { cols } else { 1 };
+                        parts
+                            .chunks(group_blocks * per_block)
+                            .map(|group| {
+                                Ok(if across {
+                                    // One row per block, folded cell by cell along the tree.
+                                    let rows: Vec<Vec<T>> = group.chunks(cols).map(<[T]>::to_vec).collect();
+                                    let folded = fold_tree(rows, |mut a, b| {
+                                        for (x, &y) in a.iter_mut().zip(&b) {
+                                            *x = pick(*x, y);
+                                        }
+                                        a
+                                    });
+                                    Value::Matrix(T::wrap(DenseMatrix::from_vec(
+                                        1,
+                                        cols,
+                                        folded.ok_or(Error::Internal("no blocks".into()))?,
+                                    )))
+                                } else {
+                                    Value::Scalar(T::scalar(
+                                        fold_tree(group.to_vec(), pick).ok_or(Error::Internal("no blocks".into()))?,
+                                    ))
+                                })
+                            })
+                            .collect::<Result<Vec<Value>, Error>>()?
                     }
                 })
             })
-            .collect::<Result<Vec<Value>, Error>>()?;
+            .collect::<Result<Vec<Vec<Value>>, Error>>()?;
         Ok(Some(values))
     }
 }
 
+/// How a run cuts its rows and where its `rows` outputs come from.
+struct Parts<'s> {
+    /// Rows per block, when not those of the inputs' row count.
+    block_rows: Option<usize>,
+    /// Blocks per group of a fold, when not all of them.
+    group_blocks: Option<usize>,
+    /// Buffers for `rows` outputs.
+    spare: Option<&'s mut Spare>,
+}
+
 /// The cell types kernels work on.
-trait Cell: Copy + Default + PartialOrd + Send + Sync + 'static {
+trait Cell: Copy + Default + PartialOrd + Send + Sync + Reusable + 'static {
     /// Addition as the runtime adds (wrapping for integers).
     fn plus(self, other: Self) -> Self;
     fn of(m: &Matrix) -> Option<&DenseMatrix<Self>>;

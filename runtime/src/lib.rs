@@ -23,4 +23,5 @@ pub mod random;
 pub mod scalar;
 pub mod schedule;
 pub mod source;
+pub mod spare;
 pub mod value;

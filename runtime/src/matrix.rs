@@ -109,6 +109,17 @@ impl<T: Clone> DenseMatrix<T> {
         (Arc::as_ptr(&self.cells) as usize, self.offset, self.rows, self.cols)
     }
 
+    /// The cells as a vector of their own, when no other matrix shares them and this matrix
+    /// spans all of them (not a range of a larger one); else the matrix back. (A worker
+    /// keeps the cells of a freed object for its next result of the same size.)
+    pub fn into_cells(self) -> Result<Vec<T>, DenseMatrix<T>> {
+        if self.offset != 0 || self.cells.len() != self.rows * self.cols {
+            return Err(self);
+        }
+        let DenseMatrix { rows, cols, cells, offset } = self;
+        Arc::try_unwrap(cells).map_err(|cells| DenseMatrix { rows, cols, cells, offset })
+    }
+
     /// The cells for writing, copied first if another matrix shares them.
     pub fn cells_mut(&mut self) -> &mut [T] {
         if self.offset != 0 || self.cells.len() != self.rows * self.cols {
@@ -152,7 +163,12 @@ impl<T: Clone> DenseMatrix<T> {
             if parts.iter().any(|p| p.cols != cols) {
                 return None;
             }
-            let cells: Vec<T> = parts.iter().flat_map(|p| p.cells().iter().cloned()).collect();
+            // One allocation of the whole (a flattening iterator gives no exact size, so
+            // collecting it grew and copied the vector as it went).
+            let mut cells = Vec::with_capacity(parts.iter().map(|p| p.cells().len()).sum());
+            for p in parts {
+                cells.extend_from_slice(p.cells());
+            }
             Some(DenseMatrix::from_vec(parts.iter().map(|p| p.rows).sum(), cols, cells))
         } else {
             let n = first.rows;

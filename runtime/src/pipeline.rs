@@ -17,9 +17,9 @@ pub type Failure = (Error, Option<Loc>);
 
 /// What a faster way of running a pipeline (its compiled kernel, the workers) did with it.
 #[derive(Debug)]
-pub enum Attempt<E = Failure> {
+pub enum Attempt<E = Failure, T = Vec<Value>> {
     /// It ran: the results, or why the pipeline failed.
-    Ran(Result<Vec<Value>, E>),
+    Ran(Result<T, E>),
     /// Not for this way (no kernel, inputs it was not compiled for, a cell a kernel leaves to
     /// the interpreter, a pipeline the workers do not take): the interpreter runs it, and
     /// reports any failure exactly.
