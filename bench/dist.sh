@@ -143,7 +143,7 @@ for size in $born_sizes; do
         script="$data/$w.daph"
         sed -e 's|^X = rand(.*|X = readMatrix($X);|' -e 's|^y = rand(.*|y = readMatrix($y);|' \
             "bench/compute/$w.daph" >"$script"
-        args=("$script" "X=\"$X\"" "y=\"$y\"")
+        args=("$script" "X=\"$X\"" "y=\"$y\"" "n=$n" "m=$m")
         d=$(best "${dist[@]}" "${args[@]}")
         timing=$("${dist[@]}" --timing "${args[@]}" 2>&1 >"$data/out.dist" | tail -n 1)
         onw=$(echo "$timing" | on_workers)
@@ -181,14 +181,17 @@ if [ ! -e "$big.csv" ]; then
         "$big" "$big" >"$data/big.daph"
     "$daphne" "$data/big.daph"
 fi
+# read_seconds FILE CMD...: the seconds of the read op of `CMD --timing read.daph f=FILE`.
 read_seconds() {
-    "$@" --timing bench/dist/read.daph 2>&1 >/dev/null | tail -n 1 | grep -o '"op":"readMatrix","run_seconds":[0-9.e-]*' |
-        cut -d: -f3
+    local f=$1
+    shift
+    "$@" --timing bench/dist/read.daph "f=\"$f\"" 2>&1 >/dev/null | tail -n 1 |
+        grep -o '"op":"readMatrix","run_seconds":[0-9.e-]*' | cut -d: -f3
 }
 for f in "$big.csv" "$big.parquet"; do
     bytes=$(du -b "$f" | cut -f1)
-    d=$(for _ in $(seq "$runs"); do read_seconds "${dist[@]}" --min-distr-cells=0 "f=\"$f\""; done | sort -g | head -n 1)
-    l=$(for _ in $(seq "$runs"); do read_seconds "$daphne" "f=\"$f\""; done | sort -g | head -n 1)
+    d=$(for _ in $(seq "$runs"); do read_seconds "$f" "${dist[@]}" --min-distr-cells=0; done | sort -g | head -n 1)
+    l=$(for _ in $(seq "$runs"); do read_seconds "$f" "$daphne"; done | sort -g | head -n 1)
     awk -v f="${f##*/}" -v b="$bytes" -v d="$d" -v l="$l" 'BEGIN {
         printf "read %-12s %6.2f GB: 2 workers %6.2f GB/s, local %6.2f GB/s\n", f, b / 1e9, b / d / 1e9, b / l / 1e9 }'
 done

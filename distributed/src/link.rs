@@ -322,7 +322,7 @@ impl Link for GrpcLink {
         let jobs: Vec<Job<Vec<Bytes>>> = objects
             .iter()
             .map(|(w, id, rows)| {
-                let (w, id, rows) = (*w, *id, rows.clone());
+                let (w, id, rows) = (*w, *id, *rows);
                 let (mut c, addr) = self.client(w);
                 Box::pin(async move {
                     let failed =

@@ -363,7 +363,7 @@ impl Link for MpiLink {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let world = SimpleCommunicator::world();
         for (w, id, rows) in objects {
-            let request = FetchRequest { object: *id, max_chunk_bytes: max as u64, rows: rows.clone() };
+            let request = FetchRequest { object: *id, max_chunk_bytes: max as u64, rows: *rows };
             self.request(&world, *w, RequestKind::Fetch(request));
         }
         let mut out = Vec::with_capacity(objects.len());

@@ -282,7 +282,7 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, InferError> {
             }
             // Constant bounds (checked above against a known extent) give the extent.
             let len = match (bound(&args[1]), bound(&args[2])) {
-                (Some(lo), Some(hi)) if 0 <= lo && lo <= hi && n.is_none_or(|n| hi as u64 <= n as u64) => {
+                (Some(lo), Some(hi)) if 0 <= lo && lo <= hi && n.is_none_or(|n| hi as u64 <= n) => {
                     u64::try_from(hi - lo).ok()
                 }
                 _ => None,

@@ -49,6 +49,24 @@ pub struct PipelineTiming {
     pub worker_cells: u64,
 }
 
+impl PipelineTiming {
+    /// An op's timing before its first run.
+    fn new(function: &str, loc: Option<Loc>, op: &str) -> PipelineTiming {
+        PipelineTiming {
+            function: function.to_owned(),
+            loc,
+            op: op.to_owned(),
+            compiled: false,
+            compile_seconds: 0.0,
+            runs: 0,
+            distributed_runs: 0,
+            run_seconds: 0.0,
+            cells: 0,
+            worker_cells: 0,
+        }
+    }
+}
+
 /// The matrix cells of values (a remote value's too).
 fn cells_of(values: &[Value]) -> u64 {
     values
@@ -403,18 +421,10 @@ impl Executor<'_, '_> {
                 let fi = self.module.functions.iter().position(|g| std::ptr::eq(g, f)).unwrap_or(0);
                 // Made on the workers: a creation op whose result stayed there.
                 let remote = results.iter().any(|v| matches!(v, Value::Remote(_)));
-                let t = self.timings.entry((fi, id.index())).or_insert_with(|| PipelineTiming {
-                    function: f.name.clone(),
-                    loc,
-                    op: op.kind.name().to_string(),
-                    compiled: false,
-                    compile_seconds: 0.0,
-                    runs: 0,
-                    distributed_runs: 0,
-                    run_seconds: 0.0,
-                    cells: 0,
-                    worker_cells: 0,
-                });
+                let t = self
+                    .timings
+                    .entry((fi, id.index()))
+                    .or_insert_with(|| PipelineTiming::new(&f.name, loc, op.kind.name()));
                 t.runs += 1;
                 t.distributed_runs += u64::from(remote);
                 t.run_seconds += started.elapsed().as_secs_f64();
@@ -651,16 +661,9 @@ impl Executor<'_, '_> {
                 };
                 if self.options.timings.is_some() {
                     let t = self.timings.entry((fi, id.index())).or_insert_with(|| PipelineTiming {
-                        function: f.name.clone(),
-                        loc,
-                        op: "pipeline".into(),
-                        cells: 0,
-                        worker_cells: 0,
                         compiled: was_compiled,
                         compile_seconds,
-                        runs: 0,
-                        distributed_runs: 0,
-                        run_seconds: 0.0,
+                        ..PipelineTiming::new(&f.name, loc, "pipeline")
                     });
                     t.runs += 1;
                     t.distributed_runs += u64::from(distributed);

@@ -1137,9 +1137,13 @@ mod tests {
             for n in [0_u64, 1, 2, 623, 624, 625, 1247, 1248, 1249, 5000] {
                 let (mut a, mut b) = (Mt19937::new(7), Mt19937::new(7));
                 a.discard(start);
-                (0..start).for_each(|_| drop(b.next_u32()));
+                (0..start).for_each(|_| {
+                    b.next_u32();
+                });
                 a.discard(n);
-                (0..n).for_each(|_| drop(b.next_u32()));
+                (0..n).for_each(|_| {
+                    b.next_u32();
+                });
                 assert_eq!((a.next_u32(), a.next_u32()), (b.next_u32(), b.next_u32()), "start {start}, n {n}");
             }
         }

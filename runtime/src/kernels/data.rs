@@ -57,51 +57,37 @@ pub fn seq(from: &Value, to: &Value, inc: &Value, vt: ValueType) -> R<Value> {
 /// with the sparse representation (`csr`) comes from DAPHNE's CSR kernel, which draws
 /// differently from the dense one (`minstd_rand0`, no redrawing of zeros).
 pub fn rand(args: &[Value], vt: ValueType, csr: bool) -> R<Value> {
+    // The arguments, checked as DAPHNE checks them, are a `Source`'s either way.
+    let source = Source::of(Builtin::Rand, args, vt)?.ok_or_else(|| Error::Internal("rand of no source".into()))?;
     if !csr {
-        let source = Source::of(Builtin::Rand, args, vt)?;
-        return source.ok_or_else(|| Error::Internal("rand".into()))?.make_all();
+        return source.make_all();
     }
-    let op = Builtin::Rand;
-    let rows = size_arg(op, &args[0], "the number of rows")?;
-    let cols = size_arg(op, &args[1], "the number of columns")?;
-    let sparsity = match &args[4] {
-        Value::Scalar(s) => s.get::<f64>().ok_or("`rand`: the sparsity must be a number")?,
-        _ => return Err("`rand`: the sparsity must be a scalar".into()),
+    let Source::Rand { rows, cols, min, max, sparsity, seed } = source else {
+        return Err(Error::Internal("rand of another source".into()));
     };
-    let seed = int_arg(op, &args[5], "the seed")?;
-    let bound = |v: &Value| -> R<Scalar> {
-        match v {
-            Value::Scalar(s) => s.cast(vt).ok_or_else(|| Error::from("`rand`: min and max must be numbers")),
-            _ => Err("`rand`: min and max must be scalars".into()),
-        }
-    };
-    let (lo, hi) = (bound(&args[2])?, bound(&args[3])?);
     fn draw<T: MatrixElem + crate::random::RandValue>(
         (rows, cols): (usize, usize),
         (lo, hi): (&Scalar, &Scalar),
         (sparsity, seed): (f64, i64),
-        csr: bool,
     ) -> R<Value> {
         let (lo, hi): (T, T) = (lo.get().unwrap_or_default(), hi.get().unwrap_or_default());
-        let fail = |e| format!("`rand`: {e}");
-        crate::random::validate_rand(rows, cols, lo, hi, sparsity).map_err(fail)?;
-        debug_assert!(csr, "dense rand is a Source");
         let nnz = (rows as f64 * cols as f64 * sparsity).round();
         crate::csr::check_size::<T>(rows, nnz, "`rand`")?;
-        let parts = crate::random::rand_matrix_csr::<T>(rows, cols, lo, hi, sparsity, seed).map_err(fail)?;
+        let parts = crate::random::rand_matrix_csr::<T>(rows, cols, lo, hi, sparsity, seed)
+            .map_err(|e| format!("`rand`: {e}"))?;
         let values = T::wrap(DenseMatrix::from_vec(1, parts.values.len(), parts.values));
         crate::csr::CsrMatrix::new(rows, cols, parts.row_offsets, parts.col_idxs, values).map(Value::Sparse)
     }
-    let a = ((rows, cols), (&lo, &hi), (sparsity, seed), csr);
+    let a = ((rows, cols), (&min, &max), (sparsity, seed));
     match vt {
-        ValueType::F64 => draw::<f64>(a.0, a.1, a.2, a.3),
-        ValueType::F32 => draw::<f32>(a.0, a.1, a.2, a.3),
-        ValueType::Si64 => draw::<i64>(a.0, a.1, a.2, a.3),
-        ValueType::Si32 => draw::<i32>(a.0, a.1, a.2, a.3),
-        ValueType::Si8 => draw::<i8>(a.0, a.1, a.2, a.3),
-        ValueType::Ui64 | ValueType::Index => draw::<u64>(a.0, a.1, a.2, a.3),
-        ValueType::Ui32 => draw::<u32>(a.0, a.1, a.2, a.3),
-        ValueType::Ui8 => draw::<u8>(a.0, a.1, a.2, a.3),
+        ValueType::F64 => draw::<f64>(a.0, a.1, a.2),
+        ValueType::F32 => draw::<f32>(a.0, a.1, a.2),
+        ValueType::Si64 => draw::<i64>(a.0, a.1, a.2),
+        ValueType::Si32 => draw::<i32>(a.0, a.1, a.2),
+        ValueType::Si8 => draw::<i8>(a.0, a.1, a.2),
+        ValueType::Ui64 | ValueType::Index => draw::<u64>(a.0, a.1, a.2),
+        ValueType::Ui32 => draw::<u32>(a.0, a.1, a.2),
+        ValueType::Ui8 => draw::<u8>(a.0, a.1, a.2),
         ValueType::Bool | ValueType::Str => Err(format!("`rand` cannot generate values of type {vt}").into()),
     }
 }
