@@ -225,6 +225,24 @@ fn a_worker_answers_garbage_with_errors_and_keeps_serving() {
             let e = c.create(task.clone()).await.unwrap_err();
             assert_eq!(e.code(), code, "{task:?}: {e:?}");
         }
+        // Rows of a file that is not there, or of a value type the codec does not have.
+        let read = |path: &str, value_type| proto::CreateTask {
+            object: 6,
+            first_row: 0,
+            rows: 1,
+            source: Some(proto::create_task::Source::Read(proto::ReadRows {
+                path: path.into(),
+                value_type,
+                cols: 2,
+                anchored: true,
+                ..Default::default()
+            })),
+            start: None,
+        };
+        for task in [read("/nonexistent.csv", 1), read("/nonexistent.parquet", 1), read("/nonexistent.csv", 99)] {
+            let e = c.create(task.clone()).await.unwrap_err();
+            assert_eq!(e.code(), tonic::Code::Aborted, "{task:?}: {e:?}");
+        }
         let scan = |piece, pieces| proto::ScanRequest {
             path: "/nonexistent".into(),
             header: false,
