@@ -177,17 +177,8 @@ pub fn check(bytes: usize, what: &str) -> Result<(), Error> {
 /// The address space left under a `ulimit -v` (its limit less the process's virtual size),
 /// when there is such a limit.
 fn address_space_left() -> Option<usize> {
-    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    #[allow(unsafe_code)]
-    // SAFETY: `getrlimit` writes one `rlimit` that we own.
-    let ok = unsafe { libc::getrlimit(libc::RLIMIT_AS, &raw mut rl) } == 0;
-    if !ok || rl.rlim_cur == libc::RLIM_INFINITY {
-        return None;
-    }
-    let text = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = text.lines().find(|l| l.starts_with("VmSize:"))?;
-    let size = line.split_whitespace().nth(1)?.parse::<usize>().ok()?.saturating_mul(1024);
-    Some(usize::try_from(rl.rlim_cur).unwrap_or(usize::MAX).saturating_sub(size))
+    let limit = address_space_limit()?;
+    Some(limit.saturating_sub(proc_bytes("/proc/self/status", "VmSize:")?))
 }
 
 /// The bytes of `rows x cols` cells of `width` bytes each, if that is a size at all.
@@ -280,14 +271,19 @@ fn machine_limit() -> usize {
             limit = limit.min(l);
         }
     }
+    if let Some(l) = address_space_limit() {
+        limit = limit.min(l);
+    }
+    limit
+}
+
+/// The `ulimit -v` of the process (`RLIMIT_AS`), when it has one.
+fn address_space_limit() -> Option<usize> {
     let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     #[allow(unsafe_code)]
     // SAFETY: `getrlimit` writes one `rlimit` that we own.
     let ok = unsafe { libc::getrlimit(libc::RLIMIT_AS, &raw mut rl) } == 0;
-    if ok && rl.rlim_cur != libc::RLIM_INFINITY {
-        limit = limit.min(usize::try_from(rl.rlim_cur).unwrap_or(usize::MAX));
-    }
-    limit
+    (ok && rl.rlim_cur != libc::RLIM_INFINITY).then(|| usize::try_from(rl.rlim_cur).unwrap_or(usize::MAX))
 }
 
 /// The machine's memory (`MemTotal`), if known.
@@ -304,9 +300,7 @@ pub fn resident() -> Option<usize> {
 
 /// The most memory the process has held resident so far (Linux `VmHWM`), if known.
 pub fn peak_resident() -> Option<usize> {
-    let text = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse::<usize>().ok().map(|kb| kb.saturating_mul(1024))
+    proc_bytes("/proc/self/status", "VmHWM:")
 }
 
 /// The memory the machine could give now (`MemAvailable` and free swap), if known.
@@ -316,7 +310,12 @@ fn available() -> Option<usize> {
 
 /// A `/proc/meminfo` field in bytes.
 fn meminfo(name: &str) -> Option<usize> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    proc_bytes("/proc/meminfo", name)
+}
+
+/// A field of a `/proc` file that is a number of kB (`MemTotal:`, `VmHWM:`), in bytes.
+fn proc_bytes(path: &str, name: &str) -> Option<usize> {
+    let text = std::fs::read_to_string(path).ok()?;
     let line = text.lines().find(|l| l.starts_with(name))?;
     line.split_whitespace().nth(1)?.parse::<usize>().ok().map(|kb| kb.saturating_mul(1024))
 }
