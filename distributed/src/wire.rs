@@ -30,12 +30,17 @@ pub fn generate(s: &Source) -> Result<proto::Generate, CodecError> {
             g.kind = proto::GenerateKind::Seq as i32;
             g.scalars = vec![scalar(from)?, scalar(inc)?];
         }
+        Source::Sample { range, seed, .. } => {
+            g.kind = proto::GenerateKind::Sample as i32;
+            g.scalars = vec![scalar(range)?];
+            g.seed = *seed;
+        }
     }
     Ok(g)
 }
 
 /// The generated matrix a message describes, checked as the kernel checks its arguments (a
-/// `rand` seed is resolved by the coordinator: `-1` is refused).
+/// `rand` or `sample` seed is resolved by the coordinator: `-1` is refused).
 pub fn source_of(g: &proto::Generate) -> Result<Source, Refusal> {
     let bad = |what: &str| Refusal::invalid(format!("a generated matrix: {what}"));
     let scalars = g
@@ -69,6 +74,18 @@ pub fn source_of(g: &proto::Generate) -> Result<Source, Refusal> {
         (proto::GenerateKind::Seq, [from, inc]) if from.value_type() == inc.value_type() && g.cols == 1 => {
             let rows = usize::try_from(g.rows).map_err(|_| bad("too many rows"))?;
             Ok(Some(Source::Seq { from: from.clone(), inc: inc.clone(), rows }))
+        }
+        (proto::GenerateKind::Sample, [range]) if g.cols == 1 => {
+            if g.seed == -1 {
+                return Err(bad("an unresolved seed"));
+            }
+            let args = [
+                Value::Scalar(range.clone()),
+                size(g.rows)?,
+                Value::Scalar(Scalar::Bool(true)),
+                Value::Scalar(Scalar::Si64(g.seed)),
+            ];
+            Source::of(Builtin::Sample, &args, range.value_type())
         }
         _ => return Err(bad("arguments that do not fit its kind")),
     };

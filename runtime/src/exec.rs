@@ -511,7 +511,9 @@ impl Executor<'_, '_> {
                         .map_err(|m| self.error(f, id, m))?,
                 }
             }
-            OpKind::Builtin(b @ (Builtin::Rand | Builtin::Fill | Builtin::Seq)) if self.options.remote.is_some() => {
+            OpKind::Builtin(b @ (Builtin::Rand | Builtin::Fill | Builtin::Seq | Builtin::Sample))
+                if self.options.remote.is_some() =>
+            {
                 // A large matrix is made on the workers, where pipelines use it.
                 let made = match (&self.options.remote, kernels::source(*b, &args)) {
                     (Some(remote), Ok(Some(source))) => remote.create(&source),

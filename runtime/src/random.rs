@@ -770,7 +770,7 @@ pub fn rand_matrix_values<T: RandValue>(
     validate_rand(num_rows, num_cols, min, max, sparsity)?;
     let cells = num_rows.checked_mul(num_cols).ok_or(RandError::TooLarge)?;
     let seed = resolve_seed(seed);
-    let all = RandStream { num_rows, num_cols, min, max, sparsity, seed };
+    let all = RandStream { num_rows, num_cols, min, max, sparsity, seed, keep_zeros: false };
     Ok(all.cells(0..cells, RandPos::default())?.0)
 }
 
@@ -817,6 +817,8 @@ pub struct RandStream<T> {
     pub max: T,
     pub sparsity: f64,
     pub seed: i64,
+    /// Whether a zero drawn stays (`sample`'s draws) or is drawn again (`rand`'s values).
+    pub keep_zeros: bool,
 }
 
 impl<T: RandValue> RandStream<T> {
@@ -877,7 +879,11 @@ impl<T: RandValue> RandStream<T> {
         values.try_reserve_exact(range.len()).map_err(|_| RandError::TooLarge)?;
         if fill_first {
             for _ in range.clone() {
-                values.push(draw_non_zero::<T, _>(&distr_val, &mut gen_val));
+                values.push(if self.keep_zeros {
+                    distr_val.sample(&mut gen_val)
+                } else {
+                    draw_non_zero::<T, _>(&distr_val, &mut gen_val)
+                });
             }
         } else {
             values.resize(range.len(), T::ZERO);
@@ -1056,9 +1062,10 @@ pub fn sample_values<T: RandValue>(
     let distr = T::distribution(T::ZERO, upper);
 
     if with_replacement {
-        for _ in 0..len {
-            values.push(distr.sample(&mut rng));
-        }
+        // One draw per value: `RandStream` with zeros kept, which makes any range of them.
+        let stream =
+            RandStream { num_rows: len, num_cols: 1, min: T::ZERO, max: upper, sparsity: 1.0, seed, keep_zeros: true };
+        return Ok(stream.cells(0..len, RandPos::default())?.0);
     } else if T::IS_FLOAT {
         if len as u64 > upper.values_from_zero() {
             return Err(RandError::SampleRangeTooFewValues);
@@ -1171,16 +1178,27 @@ mod tests {
     #[test]
     fn rand_by_ranges_is_the_whole_matrix() {
         let cuts = [0, 1, 7, 300, 301, 1000, 1200];
-        let dense = RandStream { num_rows: 40, num_cols: 30, min: 0.0, max: 1.0, sparsity: 1.0, seed: 42 };
+        let dense =
+            RandStream { num_rows: 40, num_cols: 30, min: 0.0, max: 1.0, sparsity: 1.0, seed: 42, keep_zeros: false };
         let whole = rand_matrix_values(40, 30, 0.0, 1.0, 1.0, 42).unwrap();
         assert_eq!(by_ranges(dense, &cuts), (whole, true));
-        let floats = RandStream { num_rows: 40, num_cols: 30, min: -1.0_f32, max: 3.0, sparsity: 1.0, seed: 5 };
+        let floats = RandStream {
+            num_rows: 40,
+            num_cols: 30,
+            min: -1.0_f32,
+            max: 3.0,
+            sparsity: 1.0,
+            seed: 5,
+            keep_zeros: false,
+        };
         assert_eq!(by_ranges(floats, &cuts), (rand_matrix_values(40, 30, -1.0_f32, 3.0, 1.0, 5).unwrap(), true));
         // Zeros drawn and re-drawn: the positions differ from the guesses, the values do not.
-        let ints = RandStream { num_rows: 40, num_cols: 30, min: 0_i64, max: 3, sparsity: 1.0, seed: 9 };
+        let ints =
+            RandStream { num_rows: 40, num_cols: 30, min: 0_i64, max: 3, sparsity: 1.0, seed: 9, keep_zeros: false };
         assert_eq!(by_ranges(ints, &cuts), (rand_matrix_values(40, 30, 0_i64, 3, 1.0, 9).unwrap(), false));
         for sparsity in [0.0, 0.3, 0.7] {
-            let s = RandStream { num_rows: 40, num_cols: 30, min: 1.0, max: 2.0, sparsity, seed: 11 };
+            let s =
+                RandStream { num_rows: 40, num_cols: 30, min: 1.0, max: 2.0, sparsity, seed: 11, keep_zeros: false };
             assert_eq!(by_ranges(s, &cuts).0, rand_matrix_values(40, 30, 1.0, 2.0, sparsity, 11).unwrap());
         }
     }

@@ -33,6 +33,11 @@ pub enum Source {
     /// `seq(from, to, inc)`: `rows` values from `from`, each the one before plus `inc` (both of
     /// the result's value type).
     Seq { from: Scalar, inc: Scalar, rows: usize },
+    /// `sample(range, rows, true, seed)`: `rows` draws from `[0, range)` with replacement, one
+    /// `rand` stream (`random::RandStream`) whose zeros stay; `seed` is resolved, `range` has
+    /// the value type. (Without replacement each value depends on all before it: only the
+    /// kernel makes it, whole.)
+    Sample { range: Scalar, rows: usize, seed: i64 },
 }
 
 impl Source {
@@ -51,6 +56,10 @@ impl Source {
                 }
             }
             Builtin::Seq => seq_of(&args[0], &args[1], &args[2], vt)?,
+            Builtin::Sample => match sample_of(args, vt)? {
+                Some(s) => s,
+                None => return Ok(None),
+            },
             _ => return Ok(None),
         }))
     }
@@ -59,13 +68,16 @@ impl Source {
     pub fn shape(&self) -> (usize, usize) {
         match self {
             Source::Rand { rows, cols, .. } | Source::Fill { rows, cols, .. } => (*rows, *cols),
-            Source::Seq { rows, .. } => (*rows, 1),
+            Source::Seq { rows, .. } | Source::Sample { rows, .. } => (*rows, 1),
         }
     }
 
     pub fn value_type(&self) -> ValueType {
         match self {
-            Source::Rand { min: v, .. } | Source::Fill { value: v, .. } | Source::Seq { from: v, .. } => v.value_type(),
+            Source::Rand { min: v, .. }
+            | Source::Fill { value: v, .. }
+            | Source::Seq { from: v, .. }
+            | Source::Sample { range: v, .. } => v.value_type(),
         }
     }
 
@@ -74,14 +86,15 @@ impl Source {
     /// has a stream: the others stand at the start everywhere.
     pub fn guess(&self, row: usize) -> Option<RandPos> {
         match self {
-            Source::Rand { cols, .. } => {
+            Source::Rand { .. } | Source::Sample { .. } => {
+                let cols = self.shape().1;
                 struct Guess(usize);
                 impl RandFn<Option<RandPos>> for Guess {
                     fn call<T: RandValue + MatrixElem>(self, s: RandStream<T>) -> Option<RandPos> {
                         s.guess(self.0)
                     }
                 }
-                with_rand_type(self, Guess(row.checked_mul(*cols)?), || None)
+                with_rand_type(self, Guess(row.checked_mul(cols)?), || None)
             }
             Source::Fill { .. } | Source::Seq { .. } => Some(RandPos::default()),
         }
@@ -96,25 +109,26 @@ impl Source {
         }
         let count = rows.len();
         match self {
-            Source::Rand { .. } => {
-                struct Make(Range<usize>, RandPos);
+            Source::Rand { .. } | Source::Sample { .. } => {
+                struct Make(Range<usize>, RandPos, &'static str);
                 impl RandFn<R<(Matrix, RandPos)>> for Make {
                     fn call<T: RandValue + MatrixElem>(self, s: RandStream<T>) -> R<(Matrix, RandPos)> {
-                        let Make(rows, at) = self;
+                        let Make(rows, at, op) = self;
                         let cols = s.num_cols;
                         let mut end = at;
-                        let m = DenseMatrix::build(rows.len(), cols, "`rand`", |_| {
+                        let m = DenseMatrix::build(rows.len(), cols, op, |_| {
                             let (cells, e) = s
                                 .cells(rows.start * cols..rows.end * cols, at)
-                                .map_err(|e| Error::from(format!("`rand`: {e}")))?;
+                                .map_err(|e| Error::from(format!("{op}: {e}")))?;
                             end = e;
                             Ok(cells)
                         })?;
                         Ok((T::wrap(m), end))
                     }
                 }
-                with_rand_type(self, Make(rows, at), || {
-                    Err(format!("`rand` cannot generate values of type {}", self.value_type()).into())
+                let op = if matches!(self, Source::Sample { .. }) { "`sample`" } else { "`rand`" };
+                with_rand_type(self, Make(rows, at, op), || {
+                    Err(format!("{op} cannot generate values of type {}", self.value_type()).into())
                 })
             }
             Source::Fill { value, .. } => {
@@ -151,24 +165,30 @@ impl Source {
     }
 }
 
-/// `f` on the typed `rand` stream of a `Source::Rand` (`other` for value types `rand` does
-/// not make, and other sources).
+/// `f` on the typed `rand` stream of a `Source::Rand` or `Source::Sample` (`other` for value
+/// types `rand` does not make, and other sources).
 fn with_rand_type<X>(s: &Source, f: impl RandFn<X>, other: impl FnOnce() -> X) -> X {
-    let Source::Rand { rows, cols, min, max, sparsity, seed } = s else { return other() };
-    fn stream<T: RandValue + MatrixElem>(
-        (rows, cols, min, max, sparsity, seed): (usize, usize, &Scalar, &Scalar, f64, i64),
-    ) -> RandStream<T> {
+    /// The stream's arguments, of any value type: a `sample` is a column of draws between 0
+    /// and its upper bound (`nextafter(range, 0)`) that keeps its zeros.
+    type Args<'a> = (usize, usize, Option<&'a Scalar>, &'a Scalar, f64, i64);
+    let a: Args = match s {
+        Source::Rand { rows, cols, min, max, sparsity, seed } => (*rows, *cols, Some(min), max, *sparsity, *seed),
+        Source::Sample { range, rows, seed } => (*rows, 1, None, range, 1.0, *seed),
+        _ => return other(),
+    };
+    fn stream<T: RandValue + MatrixElem>((rows, cols, min, max, sparsity, seed): Args) -> RandStream<T> {
+        let max: T = max.get().unwrap_or_default();
         RandStream {
             num_rows: rows,
             num_cols: cols,
-            min: min.get().unwrap_or_default(),
-            max: max.get().unwrap_or_default(),
+            min: min.map_or(T::ZERO, |m| m.get().unwrap_or_default()),
+            max: if min.is_some() { max } else { max.sample_upper_bound() },
             sparsity,
             seed,
+            keep_zeros: min.is_none(),
         }
     }
-    let a = (*rows, *cols, min, max, *sparsity, *seed);
-    match min.value_type() {
+    match a.3.value_type() {
         ValueType::F64 => f.call(stream::<f64>(a)),
         ValueType::F32 => f.call(stream::<f32>(a)),
         ValueType::Si64 => f.call(stream::<i64>(a)),
@@ -212,6 +232,35 @@ fn rand_of(args: &[Value], vt: ValueType) -> R<Source> {
     }
     with_rand_type(&source, Check, || Err(format!("`rand` cannot generate values of type {vt}").into()))?;
     Ok(source)
+}
+
+/// `sample(range, size, withReplacement, seed)` with replacement (`None` without), checked as
+/// the kernel checks it.
+fn sample_of(args: &[Value], vt: ValueType) -> R<Option<Source>> {
+    let op = Builtin::Sample;
+    let rows = size_arg(op, &args[1], "the size")?;
+    let with_replacement = match &args[2] {
+        Value::Scalar(s) => s.get::<bool>().ok_or("`sample`: withReplacement must be a boolean")?,
+        _ => return Err("`sample`: withReplacement must be a scalar".into()),
+    };
+    let seed = crate::random::resolve_seed(int_arg(op, &args[3], "the seed")?);
+    let range = match &args[0] {
+        Value::Scalar(s) => s.cast(vt).ok_or("`sample`: the range must be a number")?,
+        _ => return Err("`sample`: the range must be a scalar".into()),
+    };
+    if !with_replacement {
+        return Ok(None);
+    }
+    struct Check<'a>(&'a Scalar, usize);
+    impl RandFn<R<()>> for Check<'_> {
+        fn call<T: RandValue + MatrixElem>(self, _: RandStream<T>) -> R<()> {
+            let range: T = self.0.get().unwrap_or_default();
+            crate::random::validate_sample(range, self.1, true).map_err(|e| format!("`sample`: {e}").into())
+        }
+    }
+    let source = Source::Sample { range: range.clone(), rows, seed };
+    with_rand_type(&source, Check(&range, rows), || Err(format!("`sample` cannot draw values of type {vt}").into()))?;
+    Ok(Some(source))
 }
 
 /// `seq(from, to, inc)` in the value type `vt`: as DAPHNE's `Seq` kernel. A sequence with no

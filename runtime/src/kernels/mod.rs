@@ -53,11 +53,13 @@ pub fn call_block(cx: &Context, op: Builtin, args: &[Value]) -> R<Vec<Value>> {
     }
 }
 
-/// What a creation op (`rand`, `fill`, `seq`) makes, by rows ([`crate::source::Source`]);
+/// What a creation op (`rand`, `fill`, `seq`, `sample` with replacement) makes, by rows ([`crate::source::Source`]);
 /// `None` for other ops and for what only the whole kernel makes (strings).
 pub fn source(op: Builtin, args: &[Value]) -> R<Option<crate::source::Source>> {
     match op {
-        Builtin::Rand | Builtin::Fill | Builtin::Seq => crate::source::Source::of(op, args, result_vt(op, args)?),
+        Builtin::Rand | Builtin::Fill | Builtin::Seq | Builtin::Sample => {
+            crate::source::Source::of(op, args, result_vt(op, args)?)
+        }
         _ => Ok(None),
     }
 }
