@@ -203,6 +203,7 @@ fn a_worker_answers_garbage_with_errors_and_keeps_serving() {
             rows,
             source: g.map(proto::create_task::Source::Generate),
             start: None,
+            columns: Vec::new(),
         };
         use proto::GenerateKind::{Fill, Rand, Unspecified as GenerateKindUnspecified};
         for (task, code) in [
@@ -238,10 +239,30 @@ fn a_worker_answers_garbage_with_errors_and_keeps_serving() {
                 ..Default::default()
             })),
             start: None,
+            columns: Vec::new(),
         };
-        for task in [read("/nonexistent.csv", 1), read("/nonexistent.parquet", 1), read("/nonexistent.csv", 99)] {
+        // A frame whose labels are not one per column.
+        let mut frame = read("/nonexistent.csv", 1);
+        if let Some(proto::create_task::Source::Read(r)) = &mut frame.source {
+            r.labels = vec!["a".into()];
+            r.schema = vec![1, 1];
+        }
+        for task in [read("/nonexistent.csv", 1), read("/nonexistent.parquet", 1), read("/nonexistent.csv", 99), frame] {
             let e = c.create(task.clone()).await.unwrap_err();
             assert_eq!(e.code(), tonic::Code::Aborted, "{task:?}: {e:?}");
+        }
+        // Frame columns converted that the worker does not hold, or to no value type.
+        let convert = |columns: Vec<u64>, value_type| proto::CreateTask {
+            object: 7,
+            first_row: 0,
+            rows: 1,
+            source: Some(proto::create_task::Source::Convert(proto::Convert { columns, value_type })),
+            start: None,
+            columns: Vec::new(),
+        };
+        for (task, code) in [(convert(vec![12345], 1), tonic::Code::NotFound), (convert(vec![], 99), InvalidArgument)] {
+            let e = c.create(task.clone()).await.unwrap_err();
+            assert_eq!(e.code(), code, "{task:?}: {e:?}");
         }
         let scan = |piece, pieces| proto::ScanRequest {
             path: "/nonexistent".into(),

@@ -11,7 +11,7 @@ use daphne_ir::{Builtin, FuncId, Function, Loc, Module, OpId, OpKind, Region, Re
 use crate::error::Error;
 use crate::kernels;
 use crate::matrix::Matrix;
-use crate::value::{Scalar, Value};
+use crate::value::{RemoteFrame, Scalar, Value};
 
 /// Why a script stopped early.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +77,7 @@ fn cells_of(values: &[Value]) -> u64 {
                 Value::Sparse(m) => (m.rows(), m.cols()),
                 Value::Remote(r) => (r.rows, r.cols),
                 Value::Frame(f) => (f.rows(), f.cols()),
+                Value::RemoteFrame(f) => (f.rows, f.columns.len()),
                 Value::List(_, ms) => (ms.iter().map(|m| m.rows() * m.cols()).sum(), 1),
                 Value::Scalar(_) => (0, 0),
             };
@@ -125,10 +126,16 @@ pub trait Distribute: Send + Sync + std::fmt::Debug {
         None
     }
 
-    /// Reads a matrix file where pipelines will use it: every worker reads its rows of a file
-    /// every worker sees (`by` says how the file splits; `meta` is what the whole read would
-    /// read it with), or declines (`None`: it is read here).
+    /// Reads a matrix or frame file where pipelines will use it: every worker reads its rows of
+    /// a file every worker sees (`by` says how the file splits; `meta` is what the whole read
+    /// would read it with, with labels for a frame), or declines (`None`: it is read here).
     fn read(&self, _path: &str, _meta: &crate::io::Meta, _by: &crate::io::ByRows) -> Option<Result<Value, Error>> {
+        None
+    }
+
+    /// Makes a matrix of value type `vt` of a remote frame's columns where they are (`as.matrix`
+    /// of a frame read on the workers), or declines (`None`: the frame is fetched and cast here).
+    fn convert(&self, _frame: &RemoteFrame, _vt: ValueType) -> Option<Result<Value, Error>> {
         None
     }
 
@@ -381,7 +388,16 @@ impl Executor<'_, '_> {
             let shift = |x: i64| Value::Scalar(Scalar::Si64(x - first as i64));
             args = vec![block, shift(lo), shift(hi)];
         }
-        if fetches(&op.kind) && args.iter().any(|a| matches!(a, Value::Remote(_))) {
+        // Ops that keep a remote frame's rows where they are.
+        let kept_started = std::time::Instant::now();
+        let kept = match args.first() {
+            Some(Value::RemoteFrame(rf)) => {
+                let to = op.results.first().map_or(&Type::Unknown, |&r| f.ty(r));
+                self.remote_frame_op(&op.kind, to, rf, &args[1..]).map_err(|m| self.error(f, id, m))?
+            }
+            _ => None,
+        };
+        if kept.is_none() && fetches(&op.kind) && args.iter().any(Value::is_remote) {
             args = args.into_iter().map(Value::local).collect::<Result<_, _>>().map_err(|m| self.error(f, id, m))?;
         }
         let mut sparse = None;
@@ -396,12 +412,17 @@ impl Executor<'_, '_> {
         }
         let timed =
             self.options.timings.is_some() && matches!(op.kind, OpKind::Builtin(_) | OpKind::Cast | OpKind::Map(_));
-        let (started, arg_cells) = if timed { (Some(std::time::Instant::now()), cells_of(&args)) } else { (None, 0) };
-        let results: Vec<Value> = match (&op.kind, sparse) {
-            (_, Some((kernel, b))) => {
+        let (started, arg_cells) = match (timed, &kept) {
+            (false, _) => (None, 0),
+            (true, Some(_)) => (Some(kept_started), cells_of(&args)),
+            (true, None) => (Some(std::time::Instant::now()), cells_of(&args)),
+        };
+        let results: Vec<Value> = match (&op.kind, sparse, kept) {
+            (_, _, Some(v)) => vec![v],
+            (_, Some((kernel, b)), None) => {
                 vec![crate::kernels::sparse::apply(&self.cx, kernel, b, &args).map_err(|m| self.error(f, id, m))?]
             }
-            (kind, None) => self.compute(f, frame, id, kind, args)?,
+            (kind, None, None) => self.compute(f, frame, id, kind, args)?,
         };
         if results.len() != op.results.len() {
             return Err(self.error(
@@ -420,7 +441,7 @@ impl Executor<'_, '_> {
             if touched > 0 {
                 let fi = self.module.functions.iter().position(|g| std::ptr::eq(g, f)).unwrap_or(0);
                 // Made on the workers: a creation op whose result stayed there.
-                let remote = results.iter().any(|v| matches!(v, Value::Remote(_)));
+                let remote = results.iter().any(Value::is_remote);
                 let t = self
                     .timings
                     .entry((fi, id.index()))
@@ -494,12 +515,13 @@ impl Executor<'_, '_> {
             }
             OpKind::Builtin(b @ (Builtin::ReadMatrix | Builtin::ReadFrame | Builtin::Write)) => {
                 let ty = op.results.first().map_or(&Type::Unknown, |&r| f.ty(r));
-                // A large matrix file is read on the workers, each its rows; any trouble
+                // A large matrix or frame file is read on the workers, each its rows; any trouble
                 // (a format not read by rows, a contradiction) is the whole read's to report.
                 let remote = match (&self.options.remote, b) {
-                    (Some(remote), Builtin::ReadMatrix) => {
+                    (Some(remote), Builtin::ReadMatrix | Builtin::ReadFrame) => {
                         read_args(*b, &args).ok().and_then(|(path, header, delimiter)| {
-                            let (meta, by) = crate::io::by_rows(&path, ty, header, delimiter).ok()??;
+                            let frame = *b == Builtin::ReadFrame;
+                            let (meta, by) = crate::io::by_rows(&path, frame, ty, header, delimiter).ok()??;
                             remote.read(&path, &meta, &by)
                         })
                     }
@@ -619,7 +641,7 @@ impl Executor<'_, '_> {
                     None => Attempt::Declined,
                 };
                 let distributed = matches!(remote, Attempt::Ran(_));
-                let args = if !distributed && args.iter().any(|a| matches!(a, Value::Remote(_))) {
+                let args = if !distributed && args.iter().any(Value::is_remote) {
                     args.into_iter().map(Value::local).collect::<Result<_, _>>().map_err(|m| self.error(f, id, m))?
                 } else {
                     args
@@ -688,6 +710,34 @@ impl Executor<'_, '_> {
                 return Err(self.error(f, id, Error::Internal("a terminator computed as an op".into())));
             }
         })
+    }
+
+    /// An op on a remote frame `rf` (its first operand; `rest` the others) that keeps the
+    /// frame's rows where they are: picking columns (`F[, "a"]`, `F[, i]`, `F[, [..]]`) and
+    /// casts (`as.matrix(F)`, made on the workers if the distributed runtime makes it there;
+    /// `to` is the result's type). `None`: the op needs the frame here.
+    fn remote_frame_op(&self, kind: &OpKind, to: &Type, rf: &RemoteFrame, rest: &[Value]) -> Result<Option<Value>, Error> {
+        if rest.iter().any(Value::is_remote) {
+            return Ok(None);
+        }
+        match (kind, to) {
+            (OpKind::Builtin(b @ (Builtin::ExtractCol | Builtin::SliceCol)), _) => {
+                // The kernel picks from an empty frame of the same schema: the same columns, or
+                // the same error.
+                let mut probe = vec![Value::Frame(rf.shape()?)];
+                probe.extend_from_slice(rest);
+                let Some(Value::Frame(picked)) = kernels::call(&self.cx, *b, &probe)?.pop() else { return Ok(None) };
+                let idx = picked.labels().iter().map(|l| rf.labels.iter().position(|m| m == l)).collect::<Option<Vec<_>>>();
+                Ok(idx.map(|idx| Value::RemoteFrame(rf.select_cols(&idx))))
+            }
+            (OpKind::Cast, Type::Frame(_)) => Ok(Some(Value::RemoteFrame(rf.clone()))),
+            (OpKind::Cast, Type::Matrix(t)) => {
+                let Some(remote) = &self.options.remote else { return Ok(None) };
+                let vt = kernels::cast::frame_matrix_type(&rf.schema(), t);
+                remote.convert(rf, vt).transpose()
+            }
+            _ => Ok(None),
+        }
     }
 
     /// `print(value, newline, toStderr)`; `sparse` when the value has the CSR representation.
@@ -818,6 +868,6 @@ fn truth(v: &Value) -> Result<bool, Error> {
         }
         Value::Sparse(m) => truth(&Value::Matrix(m.to_dense()?)),
         Value::Remote(r) => truth(&r.fetch()?),
-        Value::Frame(_) | Value::List(..) => Err("a condition must be a single value, not a frame".into()),
+        Value::Frame(_) | Value::RemoteFrame(_) | Value::List(..) => Err("a condition must be a single value, not a frame".into()),
     }
 }
