@@ -376,28 +376,19 @@ impl Executor<'_, '_> {
             return Ok(Some(Exit { values: args }));
         }
         if op.kind == OpKind::Builtin(Builtin::SliceRow)
-            && let [Value::Remote(r), Value::Scalar(lo), Value::Scalar(hi)] = args.as_slice()
+            && let [remote, Value::Scalar(lo), Value::Scalar(hi)] = args.as_slice()
             && let (Some(lo), Some(hi)) = (lo.get::<i64>(), hi.get::<i64>())
             && 0 <= lo
             && lo <= hi
-            && hi as u64 <= r.rows as u64
-            && let Some(block) = r.data.rows(lo as usize..hi as usize)
+            && let Some(block) = remote.remote_rows(lo as usize..hi as usize)
         {
-            // `X[a:b, ]` of a matrix on the workers brings only the parts holding those rows.
+            // `X[a:b, ]` of a matrix or frame on the workers brings only the parts holding
+            // those rows.
             let (first, block) = block.map_err(|m| self.error(f, id, m))?;
             let shift = |x: i64| Value::Scalar(Scalar::Si64(x - first as i64));
             args = vec![block, shift(lo), shift(hi)];
         }
-        // Ops that keep a remote frame's rows where they are.
-        let kept_started = std::time::Instant::now();
-        let kept = match args.first() {
-            Some(Value::RemoteFrame(rf)) => {
-                let to = op.results.first().map_or(&Type::Unknown, |&r| f.ty(r));
-                self.remote_frame_op(&op.kind, to, rf, &args[1..]).map_err(|m| self.error(f, id, m))?
-            }
-            _ => None,
-        };
-        if kept.is_none() && fetches(&op.kind) && args.iter().any(Value::is_remote) {
+        if fetches(&op.kind) && args.iter().any(Value::is_remote) && !on_remote_frame(&op.kind, &args) {
             args = args.into_iter().map(Value::local).collect::<Result<_, _>>().map_err(|m| self.error(f, id, m))?;
         }
         let mut sparse = None;
@@ -412,17 +403,12 @@ impl Executor<'_, '_> {
         }
         let timed =
             self.options.timings.is_some() && matches!(op.kind, OpKind::Builtin(_) | OpKind::Cast | OpKind::Map(_));
-        let (started, arg_cells) = match (timed, &kept) {
-            (false, _) => (None, 0),
-            (true, Some(_)) => (Some(kept_started), cells_of(&args)),
-            (true, None) => (Some(std::time::Instant::now()), cells_of(&args)),
-        };
-        let results: Vec<Value> = match (&op.kind, sparse, kept) {
-            (_, _, Some(v)) => vec![v],
-            (_, Some((kernel, b)), None) => {
+        let (started, arg_cells) = if timed { (Some(std::time::Instant::now()), cells_of(&args)) } else { (None, 0) };
+        let results: Vec<Value> = match (&op.kind, sparse) {
+            (_, Some((kernel, b))) => {
                 vec![crate::kernels::sparse::apply(&self.cx, kernel, b, &args).map_err(|m| self.error(f, id, m))?]
             }
-            (kind, None, None) => self.compute(f, frame, id, kind, args)?,
+            (kind, None) => self.compute(f, frame, id, kind, args)?,
         };
         if results.len() != op.results.len() {
             return Err(self.error(
@@ -543,6 +529,10 @@ impl Executor<'_, '_> {
                     Some(v) => vec![v.map_err(|m| self.error(f, id, m))?],
                     None => kernels::call(&self.cx, *b, &args).map_err(|m| self.error(f, id, m))?,
                 }
+            }
+            _ if on_remote_frame(kind, &args) => {
+                let to = op.results.first().map_or(&Type::Unknown, |&r| f.ty(r));
+                vec![self.remote_frame_op(kind, to, args).map_err(|m| self.error(f, id, m))?]
             }
             OpKind::Builtin(b) => kernels::call(&self.cx, *b, &args).map_err(|m| self.error(f, id, m))?,
             OpKind::Cast => {
@@ -712,14 +702,28 @@ impl Executor<'_, '_> {
         })
     }
 
-    /// An op on a remote frame `rf` (its first operand; `rest` the others) that keeps the
-    /// frame's rows where they are: picking columns (`F[, "a"]`, `F[, i]`, `F[, [..]]`) and
-    /// casts (`as.matrix(F)`, made on the workers if the distributed runtime makes it there;
-    /// `to` is the result's type). `None`: the op needs the frame here.
-    fn remote_frame_op(&self, kind: &OpKind, to: &Type, rf: &RemoteFrame, rest: &[Value]) -> Result<Option<Value>, Error> {
-        if rest.iter().any(Value::is_remote) {
-            return Ok(None);
+    /// An op on a remote frame (`on_remote_frame`) that keeps the frame's rows where they are
+    /// when it can: picking columns (`F[, "a"]`, `F[, i]`, `F[, [..]]`, `F[, a:b]`) and casts
+    /// (`as.matrix(F)`, made on the workers if the distributed runtime makes it there; `to` is
+    /// the result's type); else the frame is fetched and the op run here.
+    #[inline(never)]
+    fn remote_frame_op(&self, kind: &OpKind, to: &Type, args: Vec<Value>) -> Result<Value, Error> {
+        if let Some(Value::RemoteFrame(rf)) = args.first()
+            && let Some(v) = self.keep_remote_frame(kind, to, rf, &args[1..])?
+        {
+            return Ok(v);
         }
+        let args = args.into_iter().map(Value::local).collect::<Result<Vec<_>, _>>()?;
+        match kind {
+            OpKind::Builtin(b) => kernels::call(&self.cx, *b, &args)?
+                .pop()
+                .ok_or_else(|| Error::Internal(format!("`{b}` made no value"))),
+            _ => kernels::cast(&args[0], to),
+        }
+    }
+
+    /// [`Executor::remote_frame_op`] where the rows stay; `None`: the op needs the frame here.
+    fn keep_remote_frame(&self, kind: &OpKind, to: &Type, rf: &RemoteFrame, rest: &[Value]) -> Result<Option<Value>, Error> {
         match (kind, to) {
             (OpKind::Builtin(b @ (Builtin::ExtractCol | Builtin::SliceCol)), _) => {
                 // The kernel picks from an empty frame of the same schema: the same columns, or
@@ -845,6 +849,14 @@ fn passes_on(kind: &OpKind) -> bool {
 /// on and those that print or describe them.
 fn densifies(kind: &OpKind) -> bool {
     !passes_on(kind) && !matches!(kind, OpKind::Builtin(Builtin::Print | Builtin::TypeOf))
+}
+
+/// Whether an op is one that may keep a remote frame's rows where they are (its first operand,
+/// the others here): `Executor::remote_frame_op` runs it.
+fn on_remote_frame(kind: &OpKind, args: &[Value]) -> bool {
+    matches!(kind, OpKind::Builtin(Builtin::ExtractCol | Builtin::SliceCol) | OpKind::Cast)
+        && matches!(args.first(), Some(Value::RemoteFrame(_)))
+        && !args[1..].iter().any(Value::is_remote)
 }
 
 /// Whether an op needs the cells of remote operands (fetched here first).

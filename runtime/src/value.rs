@@ -50,6 +50,34 @@ impl Value {
         }
     }
 
+    /// Rows `rows` of a remote matrix or frame brought here without the others, where its
+    /// owner can (`Resident::rows`): a block of whole parts holding them, and the row it
+    /// starts at. `None`: a value here, rows beyond it, or the owner cannot.
+    pub fn remote_rows(&self, rows: std::ops::Range<usize>) -> Option<Result<(usize, Value), Error>> {
+        match self {
+            Value::Remote(r) if rows.end <= r.rows => r.data.rows(rows),
+            Value::RemoteFrame(f) if rows.end <= f.rows => {
+                let mut first = None;
+                let mut columns = Vec::with_capacity(f.columns.len());
+                for c in &f.columns {
+                    let (at, block) = match c.data.rows(rows.clone())? {
+                        Ok((at, Value::Matrix(m))) => (at, m),
+                        Ok((_, other)) => return Some(Err(Error::Internal(format!("a frame column's rows are {}", other.describe())))),
+                        Err(e) => return Some(Err(e)),
+                    };
+                    if first.is_some_and(|f| f != at) {
+                        return None;
+                    }
+                    first = Some(at);
+                    columns.push(block);
+                }
+                let frame = crate::frame::Frame::new(columns, f.labels.clone()).map(Value::Frame);
+                Some(frame.map(|v| (first.unwrap_or(rows.start), v)))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the value is kept elsewhere (a remote matrix or frame).
     pub fn is_remote(&self) -> bool {
         matches!(self, Value::Remote(_) | Value::RemoteFrame(_))
