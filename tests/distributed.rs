@@ -15,7 +15,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Workers, check, check_env, scratch, write_frame_parts, write_frame_rows, FRAME_META};
+use common::{FRAME_META, Workers, check, check_env, scratch, write_frame_parts, write_frame_rows};
 use daphne_distributed::proto::worker_client::WorkerClient;
 use daphne_distributed::proto::{self, InfoRequest};
 use daphne_runtime::value::{Scalar, Value};
@@ -247,7 +247,8 @@ fn a_worker_answers_garbage_with_errors_and_keeps_serving() {
             r.labels = vec!["a".into()];
             r.schema = vec![1, 1];
         }
-        for task in [read("/nonexistent.csv", 1), read("/nonexistent.parquet", 1), read("/nonexistent.csv", 99), frame] {
+        for task in [read("/nonexistent.csv", 1), read("/nonexistent.parquet", 1), read("/nonexistent.csv", 99), frame]
+        {
             let e = c.create(task.clone()).await.unwrap_err();
             assert_eq!(e.code(), tonic::Code::Aborted, "{task:?}: {e:?}");
         }

@@ -91,7 +91,11 @@ pub fn read_rows(
     let bad = |what: &str| daphne_runtime::error::Error::Failed(format!("a read of '{}': {what}", r.path));
     let code = |c: u32| codec::type_of_code(c).map_err(|e| bad(&e.to_string()));
     let frame = !r.labels.is_empty();
-    let schema = if frame { r.schema.iter().map(|&c| code(c)).collect::<Result<Vec<_>, _>>()? } else { vec![code(r.value_type)?] };
+    let schema = if frame {
+        r.schema.iter().map(|&c| code(c)).collect::<Result<Vec<_>, _>>()?
+    } else {
+        vec![code(r.value_type)?]
+    };
     let delimiter = u8::try_from(r.delimiter).map_err(|_| bad("a delimiter beyond a byte"))?;
     let cols = usize::try_from(r.cols).map_err(|_| bad("too many columns"))?;
     if frame && (r.labels.len() != cols || schema.len() != cols) {

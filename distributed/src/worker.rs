@@ -388,7 +388,10 @@ impl State {
                     .iter()
                     .map(|&id| match &*self.lookup(s, id)? {
                         Value::Matrix(m) if m.cols() == 1 && m.rows() == count => Ok(m.clone()),
-                        other => Err(Refusal::invalid(format!("object {id} is {}, not a column of {count} rows", other.describe()))),
+                        other => Err(Refusal::invalid(format!(
+                            "object {id} is {}, not a column of {count} rows",
+                            other.describe()
+                        ))),
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 let labels = (0..columns.len()).map(daphne_runtime::frame::default_label).collect();

@@ -715,15 +715,21 @@ impl Executor<'_, '_> {
         }
         let args = args.into_iter().map(Value::local).collect::<Result<Vec<_>, _>>()?;
         match kind {
-            OpKind::Builtin(b) => kernels::call(&self.cx, *b, &args)?
-                .pop()
-                .ok_or_else(|| Error::Internal(format!("`{b}` made no value"))),
+            OpKind::Builtin(b) => {
+                kernels::call(&self.cx, *b, &args)?.pop().ok_or_else(|| Error::Internal(format!("`{b}` made no value")))
+            }
             _ => kernels::cast(&args[0], to),
         }
     }
 
     /// [`Executor::remote_frame_op`] where the rows stay; `None`: the op needs the frame here.
-    fn keep_remote_frame(&self, kind: &OpKind, to: &Type, rf: &RemoteFrame, rest: &[Value]) -> Result<Option<Value>, Error> {
+    fn keep_remote_frame(
+        &self,
+        kind: &OpKind,
+        to: &Type,
+        rf: &RemoteFrame,
+        rest: &[Value],
+    ) -> Result<Option<Value>, Error> {
         match (kind, to) {
             (OpKind::Builtin(b @ (Builtin::ExtractCol | Builtin::SliceCol)), _) => {
                 // The kernel picks from an empty frame of the same schema: the same columns, or
@@ -731,7 +737,8 @@ impl Executor<'_, '_> {
                 let mut probe = vec![Value::Frame(rf.shape()?)];
                 probe.extend_from_slice(rest);
                 let Some(Value::Frame(picked)) = kernels::call(&self.cx, *b, &probe)?.pop() else { return Ok(None) };
-                let idx = picked.labels().iter().map(|l| rf.labels.iter().position(|m| m == l)).collect::<Option<Vec<_>>>();
+                let idx =
+                    picked.labels().iter().map(|l| rf.labels.iter().position(|m| m == l)).collect::<Option<Vec<_>>>();
                 Ok(idx.map(|idx| Value::RemoteFrame(rf.select_cols(&idx))))
             }
             (OpKind::Cast, Type::Frame(_)) => Ok(Some(Value::RemoteFrame(rf.clone()))),
@@ -880,6 +887,8 @@ fn truth(v: &Value) -> Result<bool, Error> {
         }
         Value::Sparse(m) => truth(&Value::Matrix(m.to_dense()?)),
         Value::Remote(r) => truth(&r.fetch()?),
-        Value::Frame(_) | Value::RemoteFrame(_) | Value::List(..) => Err("a condition must be a single value, not a frame".into()),
+        Value::Frame(_) | Value::RemoteFrame(_) | Value::List(..) => {
+            Err("a condition must be a single value, not a frame".into())
+        }
     }
 }

@@ -62,7 +62,12 @@ impl Value {
                 for c in &f.columns {
                     let (at, block) = match c.data.rows(rows.clone())? {
                         Ok((at, Value::Matrix(m))) => (at, m),
-                        Ok((_, other)) => return Some(Err(Error::Internal(format!("a frame column's rows are {}", other.describe())))),
+                        Ok((_, other)) => {
+                            return Some(Err(Error::Internal(format!(
+                                "a frame column's rows are {}",
+                                other.describe()
+                            ))));
+                        }
                         Err(e) => return Some(Err(e)),
                     };
                     if first.is_some_and(|f| f != at) {
@@ -189,7 +194,11 @@ impl RemoteFrame {
     /// An empty frame of its labels and schema: what a kernel that only looks at the columns
     /// (which to pick, which type a cast makes) can run on.
     pub fn shape(&self) -> Result<crate::frame::Frame, Error> {
-        let columns = self.schema().into_iter().map(|vt| Matrix::zeroed(vt, 0, 1, "a frame's schema")).collect::<Result<_, _>>()?;
+        let columns = self
+            .schema()
+            .into_iter()
+            .map(|vt| Matrix::zeroed(vt, 0, 1, "a frame's schema"))
+            .collect::<Result<_, _>>()?;
         crate::frame::Frame::new(columns, self.labels.clone())
     }
 

@@ -275,8 +275,8 @@ pub fn scratch(name: &str) -> std::path::PathBuf {
 #[allow(dead_code)] // for the tests of frames on the workers
 pub fn frame_row(i: usize) -> String {
     let name = match i {
-        _ if i % 5 == 0 => format!("\"n,{i}\""),
-        _ if i % 7 == 0 => format!("\"say \"\"hi\"\" {i}\""),
+        _ if i.is_multiple_of(5) => format!("\"n,{i}\""),
+        _ if i.is_multiple_of(7) => format!("\"say \"\"hi\"\" {i}\""),
         _ => format!("n{i}"),
     };
     format!("{},{},{name},{}\n", (i * 37) % 1001, i as f64 * 0.25 - 100.125, ((i * i) % 97) as f64 / 8.0)

@@ -1,8 +1,10 @@
-//! Data born on the workers: a large generated matrix (`rand`, `fill`, `seq`) or a matrix file
-//! every worker sees (`readMatrix` of CSV, Parquet or `.dbdf`, a file or a directory of part
-//! files) is made by every worker for its own rows, cut as a pipeline over that many rows cuts
-//! them, so the pipelines that use it find it in place and no cell passes through the
-//! coordinator.
+//! Data born on the workers: a large generated matrix (`rand`, `fill`, `seq`) or a matrix or
+//! frame file every worker sees (`readMatrix` of CSV, Parquet or `.dbdf`, `readFrame` of CSV or
+//! Parquet, a file or a directory of part files) is made by every worker for its own rows, cut
+//! as a pipeline over that many rows cuts them, so the pipelines that use it find it in place
+//! and no cell passes through the coordinator. A frame's columns are kept one object each (a
+//! remote frame is a remote matrix per column), and `as.matrix` of them is made where they are
+//! (`convert`).
 //!
 //! A CSV file's rows are found first: every live worker scans one even byte range of it and
 //! says where its first record begins and how many records start in it; the counts summed in
@@ -20,12 +22,12 @@
 
 use std::sync::Arc;
 
+use daphne_ir::ValueType;
 use daphne_runtime::io::{ByRows, Meta};
 use daphne_runtime::source::RandPos;
-use daphne_ir::ValueType;
 use daphne_runtime::value::{Remote, RemoteFrame, Value};
 
-use super::assemble::Parts;
+use super::assemble::{Parts, Placed};
 use super::recovery::Lineage;
 use super::state::{Inner, NotMade, Origin, View};
 use crate::codec;
@@ -58,11 +60,13 @@ impl Inner {
             Origin::Read { meta, view: View::Matrix, .. } => {
                 (meta.cols, meta.schema.first().copied().ok_or(NotMade::Declined)?, None)
             }
-            Origin::Read { meta, view: View::Frame, .. } => {
-                (meta.cols, ValueType::F64, Some(meta.column_types()))
-            }
+            Origin::Read { meta, view: View::Frame, .. } => (meta.cols, ValueType::F64, Some(meta.column_types())),
             Origin::Read { view: View::Converted { pick, vt }, .. } => (pick.len(), *vt, None),
         };
+        if n == 0 || cols == 0 {
+            // Nothing to keep anywhere (a CSV file of a header line alone): made here.
+            return Err(NotMade::Declined);
+        }
         let placement = self.place(n).ok_or(NotMade::Cluster(Error::NoneLeft))?;
         let (active, rows) = (&placement.active, &placement.rows);
         let generate = match origin {
@@ -95,7 +99,11 @@ impl Inner {
                         anchor_offset: anchor.offset,
                         anchor_row,
                         labels: meta.labels.clone().unwrap_or_default(),
-                        schema: if meta.labels.is_some() { meta.column_types().into_iter().map(code).collect() } else { Vec::new() },
+                        schema: if meta.labels.is_some() {
+                            meta.column_types().into_iter().map(code).collect()
+                        } else {
+                            Vec::new()
+                        },
                         pick,
                         as_matrix,
                     })
@@ -177,8 +185,8 @@ impl Inner {
             }
         }
         // Per kept column (one for a matrix): its parts and the largest part's size.
-        let mut columns: Vec<(Vec<(usize, std::ops::Range<usize>, u64)>, u64)> =
-            vec![(Vec::with_capacity(active.len()), 0); ids[0].len()];
+        let mut columns: Vec<(Placed, u64)> =
+            vec![(Vec::with_capacity(active.len()), 0); types.as_ref().map_or(1, Vec::len)];
         for ((&w, answer), ids) in active.iter().zip(&answers).zip(&ids) {
             let broken = || {
                 forget(&answers);
@@ -194,7 +202,10 @@ impl Inner {
             };
             let width = if types.is_some() { 1 } else { cols as u64 };
             if kept.len() != ids.len()
-                || kept.iter().zip(ids).any(|(k, &id)| k.object != id || k.rows != rows[w].len() as u64 || k.cols != width)
+                || kept
+                    .iter()
+                    .zip(ids)
+                    .any(|(k, &id)| k.object != id || k.rows != rows[w].len() as u64 || k.cols != width)
             {
                 return Err(broken());
             }
@@ -224,7 +235,8 @@ impl Inner {
             .enumerate()
             .map(|(j, (column, &vt))| {
                 let view = View::Converted { pick: vec![j], vt };
-                let origin = Origin::Read { path: path.clone(), shown: shown.clone(), meta: meta.clone(), by: by.clone(), view };
+                let origin =
+                    Origin::Read { path: path.clone(), shown: shown.clone(), meta: meta.clone(), by: by.clone(), view };
                 remote(column, origin, vt)
             })
             .collect();

@@ -202,7 +202,9 @@ impl Distribute for Cluster {
                     resident |= inner.parts_of(r).is_some();
                     (r.rows, r.cols)
                 }
-                (Split::Rows, _) | (_, Value::Frame(_) | Value::RemoteFrame(_) | Value::List(..)) => return Attempt::Declined,
+                (Split::Rows, _) | (_, Value::Frame(_) | Value::RemoteFrame(_) | Value::List(..)) => {
+                    return Attempt::Declined;
+                }
                 _ => continue,
             };
             if n.is_some_and(|n| n != rows) {

@@ -293,7 +293,13 @@ pub enum ByRows {
 /// `readMatrix(path, header, sep)` (or with `frame`, `readFrame`) typed `ty`, as a read by row
 /// ranges: its meta data (as the whole read has it; labels for a frame) and how it splits;
 /// `None` when only the whole read reads it (a Matrix Market file, a `.dbdf` frame).
-pub fn by_rows(path: &str, frame: bool, ty: &Type, header: bool, delimiter: u8) -> Result<Option<(Meta, ByRows)>, Error> {
+pub fn by_rows(
+    path: &str,
+    frame: bool,
+    ty: &Type,
+    header: bool,
+    delimiter: u8,
+) -> Result<Option<(Meta, ByRows)>, Error> {
     let (format, mut meta) = plan(path, frame, ty, header, delimiter)?;
     if frame {
         // The labels the whole read gives the frame (a column without one gets its default).
@@ -348,7 +354,9 @@ pub(super) fn stack(path: &str, mut pieces: Vec<Value>, meta: &Meta) -> Result<V
     }
     let mut columns: Vec<Vec<Matrix>> = vec![Vec::new(); meta.cols];
     for piece in pieces {
-        let Value::Frame(f) = piece else { return Err(Error::Internal(format!("a part of '{path}' was not read as a frame"))) };
+        let Value::Frame(f) = piece else {
+            return Err(Error::Internal(format!("a part of '{path}' was not read as a frame")));
+        };
         if f.cols() != meta.cols {
             return Err(differ());
         }
