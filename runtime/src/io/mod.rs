@@ -47,8 +47,6 @@ pub mod ranges;
 
 use daphne_ir::Type;
 
-use crate::frame::Frame;
-use crate::matrix::Matrix;
 use crate::value::Value;
 
 use crate::error::Error;
@@ -332,40 +330,7 @@ fn read_parts(path: &str, format: Format, meta: &Meta, frame: bool, threads: usi
             _ => dbdf::read(&file, true)?,
         });
     }
-    stack(path, pieces, meta)
-}
-
-/// The pieces of a read (its parts, or row ranges of them) one under the other: a matrix, or a
-/// frame of `meta`'s labels whose columns are the pieces' stacked.
-pub(super) fn stack(path: &str, mut pieces: Vec<Value>, meta: &Meta) -> Result<Value, Error> {
-    let differ = || Error::from(format!("the parts of '{path}' do not have one schema"));
-    if meta.labels.is_none() {
-        if pieces.len() == 1 {
-            return Ok(pieces.pop().expect("one piece"));
-        }
-        let ms = pieces
-            .into_iter()
-            .map(|p| match p {
-                Value::Matrix(m) => Ok(m),
-                other => Err(Error::Internal(format!("a piece of '{path}' was read as {}", other.describe()))),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        return Matrix::concat(&ms, true).map(Value::Matrix).ok_or_else(differ);
-    }
-    let mut columns: Vec<Vec<Matrix>> = vec![Vec::new(); meta.cols];
-    for piece in pieces {
-        let Value::Frame(f) = piece else {
-            return Err(Error::Internal(format!("a part of '{path}' was not read as a frame")));
-        };
-        if f.cols() != meta.cols {
-            return Err(differ());
-        }
-        for (all, c) in columns.iter_mut().zip(f.columns()) {
-            all.push(c.clone());
-        }
-    }
-    let columns = columns.iter().map(|c| Matrix::concat(c, true)).collect::<Option<Vec<_>>>().ok_or_else(differ)?;
-    Frame::new(columns, meta::frame_labels(meta)).map(Value::Frame)
+    parts::stack(path, pieces, meta)
 }
 
 /// `write(X, path)`, `writeMatrix`, `writeFrame`: the file and its `.meta` (none for Parquet

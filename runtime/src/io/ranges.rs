@@ -260,7 +260,7 @@ pub fn read_rows(path: &str, meta: &Meta, rows: Range<usize>, threads: usize) ->
         let r = r.into_inner().unwrap_or_else(|p| p.into_inner());
         pieces.push(r.unwrap_or_else(|| Err(Error::Internal("read_rows: a part was not read".into())))?);
     }
-    super::stack(path, pieces, meta)
+    super::parts::stack(path, pieces, meta)
 }
 
 #[cfg(test)]
