@@ -39,9 +39,10 @@ fn local() -> common::Outcome {
     check(DAPHNE, &[SCRIPT, "n=30"])
 }
 
-/// Runs the chaos script on the first `n` of `workers` with `flags` (an `n=ITERATIONS` among
-/// them goes to the script; 30 without), calling `at_k` once iteration `k` printed, with the
-/// address where the run accepts joins (empty unless it printed one: `--accept-joins` of port 0).
+/// Runs the chaos script (or the `.daph` file among `flags`) on the first `n` of `workers` with
+/// `flags` (those of the form `name=value` go to the script, `n=ITERATIONS` 30 without),
+/// calling `at_k` once iteration `k` printed, with the address where the run accepts joins
+/// (empty unless it printed one: `--accept-joins` of port 0).
 fn run_with(
     workers: &mut Workers,
     n: usize,
@@ -51,9 +52,10 @@ fn run_with(
 ) -> (i32, String, String) {
     let mut child = Command::new(DAPHNE)
         .args(["--distributed", "--min-distr-cells=0", "--heartbeat-timeout=2"])
-        .args(flags.iter().filter(|f| !f.starts_with("n=")))
-        .arg(SCRIPT)
-        .arg(flags.iter().find(|f| f.starts_with("n=")).copied().unwrap_or("n=30"))
+        .args(flags.iter().filter(|f| f.starts_with("--")))
+        .arg(flags.iter().find(|f| f.ends_with(".daph")).copied().unwrap_or(SCRIPT))
+        .args(flags.iter().filter(|f| !f.starts_with("--") && !f.ends_with(".daph")))
+        .args(flags.iter().all(|f| !f.starts_with("n=")).then_some("n=30"))
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests"))
         .env("DISTRIBUTED_WORKERS", workers.list(n))
         .env_remove("DAPHNE_AUTH_TOKEN")
@@ -99,6 +101,30 @@ fn a_worker_killed_mid_loop_changes_nothing() {
         );
         assert!(stderr.contains("stopped answering"), "the kill at iteration {k} came too late; {replay}:\n{stderr}");
     }
+}
+
+#[test]
+fn a_frame_read_on_a_worker_killed_is_read_again_by_the_others() {
+    // A frame of 3000 rows read on 3 workers, its columns made a matrix at every iteration; a
+    // worker killed midway: its rows of every column are read again from the file.
+    let dir = common::scratch("chaos-frame");
+    let file = dir.join("f.csv");
+    common::write_frame_rows(&file, 0..3000, &[]);
+    std::fs::write(dir.join("f.csv.meta"), common::FRAME_META).expect("a meta file");
+    let f = format!("f=\"{}\"", file.display());
+    let local = check(DAPHNE, &["chaos/frame.daph", "n=30", &f]);
+    assert_eq!(local.status, 0, "{}", local.stderr);
+    let seed = seed();
+    let replay = replay(seed, "a_frame_read_on_a_worker_killed_is_read_again_by_the_others");
+    let (k, victim) = ((2 + seed % 18) as usize, (seed % 3) as usize);
+    let mut workers = Workers::start(3, 1);
+    let flags = ["chaos/frame.daph", f.as_str(), "--timing"];
+    let (status, stdout, stderr) = run_with(&mut workers, 3, &flags, k, |w, _, _| w.kill(victim));
+    assert_eq!((status, &stdout), (0, &local.stdout), "worker {victim} killed at iteration {k}; {replay}:\n{stderr}");
+    assert!(stderr.contains("stopped answering"), "the kill at iteration {k} came too late; {replay}:\n{stderr}");
+    assert!(stderr.contains("\"created_frames\":1,"), "{replay}:\n{stderr}");
+    // The lost rows were read again (a column each).
+    assert!(!stderr.contains("\"rebuilt_pipelines\":0,"), "{replay}:\n{stderr}");
 }
 
 #[test]

@@ -15,7 +15,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Workers, check, check_env};
+use common::{FRAME_META, Workers, check, check_env, scratch, write_frame_parts, write_frame_rows};
 use daphne_distributed::proto::worker_client::WorkerClient;
 use daphne_distributed::proto::{self, InfoRequest};
 use daphne_runtime::value::{Scalar, Value};
@@ -205,6 +205,7 @@ fn a_worker_answers_garbage_with_errors_and_keeps_serving() {
             rows,
             source: g.map(proto::create_task::Source::Generate),
             start: None,
+            columns: Vec::new(),
         };
         use proto::GenerateKind::{Fill, Rand, Unspecified as GenerateKindUnspecified};
         for (task, code) in [
@@ -240,10 +241,31 @@ fn a_worker_answers_garbage_with_errors_and_keeps_serving() {
                 ..Default::default()
             })),
             start: None,
+            columns: Vec::new(),
         };
-        for task in [read("/nonexistent.csv", 1), read("/nonexistent.parquet", 1), read("/nonexistent.csv", 99)] {
+        // A frame whose labels are not one per column.
+        let mut frame = read("/nonexistent.csv", 1);
+        if let Some(proto::create_task::Source::Read(r)) = &mut frame.source {
+            r.labels = vec!["a".into()];
+            r.schema = vec![1, 1];
+        }
+        for task in [read("/nonexistent.csv", 1), read("/nonexistent.parquet", 1), read("/nonexistent.csv", 99), frame]
+        {
             let e = c.create(task.clone()).await.unwrap_err();
             assert_eq!(e.code(), tonic::Code::Aborted, "{task:?}: {e:?}");
+        }
+        // Frame columns converted that the worker does not hold, or to no value type.
+        let convert = |columns: Vec<u64>, value_type| proto::CreateTask {
+            object: 7,
+            first_row: 0,
+            rows: 1,
+            source: Some(proto::create_task::Source::Convert(proto::Convert { columns, value_type })),
+            start: None,
+            columns: Vec::new(),
+        };
+        for (task, code) in [(convert(vec![12345], 1), tonic::Code::NotFound), (convert(vec![], 99), InvalidArgument)] {
+            let e = c.create(task.clone()).await.unwrap_err();
+            assert_eq!(e.code(), code, "{task:?}: {e:?}");
         }
         let scan = |piece, pieces| proto::ScanRequest {
             path: "/nonexistent".into(),
@@ -481,3 +503,80 @@ fn a_matrix_larger_than_the_coordinators_memory_stays_on_the_workers() {
 /// the stacks (1 GB of them the interpreter's) and allocator arenas of its threads, the async
 /// runtime (measured: a distributed run of a tiny script needs 1.45 GB of `ulimit -v`).
 const COORDINATOR_BASE_KB: u64 = 1_500_000;
+
+#[test]
+fn frames_are_read_picked_and_converted_on_the_workers() {
+    let dir = scratch("frames");
+    let csv = dir.join("f.csv");
+    write_frame_rows(&csv, 0..3000, &[]);
+    let csv = csv.to_string_lossy().into_owned();
+    let parts = write_frame_parts(&dir, "p.csv", &[]);
+    // The Parquet parts, written by a local run.
+    let parquet = dir.join("q.parquet");
+    std::fs::create_dir_all(&parquet).expect("a part directory");
+    let parquet = parquet.to_string_lossy().into_owned();
+    let write = dir.join("write.daph");
+    std::fs::write(&write, "F = readFrame($csv);\nwrite(F[0:1200, ], $p0);\nwrite(F[1200:nrow(F), ], $p1);\n")
+        .expect("a script");
+    let arg = |name: &str, value: &str| format!("{name}=\"{value}\"");
+    let written = check(
+        DAPHNE,
+        &[
+            &write.to_string_lossy(),
+            &arg("csv", &csv),
+            &arg("p0", &format!("{parquet}/part-0.parquet")),
+            &arg("p1", &format!("{parquet}/part-1.parquet")),
+        ],
+    );
+    assert_eq!(written.status, 0, "{}", written.stderr);
+    let args = [arg("csv", &csv), arg("parts", &parts), arg("parquet", &parquet)];
+    let script = |flags: &[&str]| {
+        let mut all: Vec<&str> = flags.to_vec();
+        all.push("dist/frames.daph");
+        all.extend(args.iter().map(String::as_str));
+        check(DAPHNE, &all)
+    };
+    let local = script(&[]);
+    assert_eq!(local.status, 0, "{}", local.stderr);
+    let mut out = script(&["--distributed", "--local-workers=2", "--min-distr-cells=0", "--timing"]);
+    let timing = out.stderr.clone();
+    let (runs, on_workers) = take_timing(&mut out);
+    assert_eq!((out.status, &out.stdout, &out.stderr), (0, &local.stdout, &local.stderr));
+    // The three frames were read on the workers, and every conversion of their columns made
+    // a matrix there, which every pipeline after it used in place.
+    let count = |what: &str| timing.matches(what).count();
+    assert_eq!(count("\"on_workers\":1,\"op\":\"readFrame\""), 3, "{timing}");
+    assert!(timing.contains("\"created_frames\":3,"), "{timing}");
+    assert_eq!(count("\"on_workers\":1,\"op\":\"cast\""), 6, "{timing}");
+    assert!(timing.contains("\"converted_frames\":6,"), "{timing}");
+    assert!(runs >= 5 && on_workers == runs, "{on_workers} of {runs} pipeline runs on workers");
+}
+
+#[test]
+fn a_bad_cell_of_a_frame_read_on_the_workers_is_the_local_error() {
+    let dir = scratch("bad-frames");
+    // Bad cells in the second worker's rows only, and in both workers' rows (the first in
+    // row order is reported), of a file and of a part directory.
+    // Each read, and where its first bad cell is (a line of a file).
+    let mut cases = Vec::new();
+    for (k, bad) in [&[2900, 2950][..], &[1200, 2900]].into_iter().enumerate() {
+        let file = dir.join(format!("bad{k}.csv"));
+        write_frame_rows(&file, 0..3000, bad);
+        std::fs::write(dir.join(format!("bad{k}.csv.meta")), FRAME_META).expect("a meta file");
+        let file = file.to_string_lossy().into_owned();
+        cases.push((file.clone(), format!("{file}:{}:1: ", bad[0] + 2)));
+        let parts = write_frame_parts(&dir, &format!("bad{k}-parts.csv"), bad);
+        cases.push((parts.clone(), format!("{parts}/part-2.csv:{}:1: ", bad[0] - 1001 + 2)));
+    }
+    let script = dir.join("read.daph");
+    std::fs::write(&script, "F = readFrame($f);\nprint(sum(as.matrix<f64>(F[, \"x\"])));\n").expect("a script");
+    let script = script.to_string_lossy().into_owned();
+    for (path, place) in &cases {
+        let f = format!("f=\"{path}\"");
+        let local = check(DAPHNE, &[&script, &f]);
+        assert_eq!(local.status, 3, "{path}: {}", local.stderr);
+        assert!(local.stderr.contains(place), "{path}: {}", local.stderr);
+        let dist = check(DAPHNE, &["--distributed", "--local-workers=2", "--min-distr-cells=0", &script, &f]);
+        assert_eq!((dist.status, &dist.stdout, &dist.stderr), (3, &local.stdout, &local.stderr), "{path}");
+    }
+}

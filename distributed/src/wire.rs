@@ -96,29 +96,48 @@ pub fn source_of(g: &proto::Generate) -> Result<Source, Refusal> {
     }
 }
 
-/// The rows `rows` of the matrix file a message describes, read here (the file must be
-/// visible to this worker: a shared file system).
+/// The rows `rows` of the matrix or frame file a message describes, read here (the file must
+/// be visible to this worker: a shared file system): a matrix, or a frame's columns `pick`
+/// (converted to one matrix with `as_matrix`).
 pub fn read_rows(
     r: &proto::ReadRows,
     rows: std::ops::Range<usize>,
     threads: usize,
-) -> Result<daphne_runtime::matrix::Matrix, daphne_runtime::error::Error> {
+) -> Result<Value, daphne_runtime::error::Error> {
     use daphne_runtime::io::{Meta, ranges};
     let bad = |what: &str| daphne_runtime::error::Error::Failed(format!("a read of '{}': {what}", r.path));
-    let vt = codec::type_of_code(r.value_type).map_err(|e| bad(&e.to_string()))?;
+    let code = |c: u32| codec::type_of_code(c).map_err(|e| bad(&e.to_string()));
+    let frame = !r.labels.is_empty();
+    let schema = if frame {
+        r.schema.iter().map(|&c| code(c)).collect::<Result<Vec<_>, _>>()?
+    } else {
+        vec![code(r.value_type)?]
+    };
     let delimiter = u8::try_from(r.delimiter).map_err(|_| bad("a delimiter beyond a byte"))?;
     let cols = usize::try_from(r.cols).map_err(|_| bad("too many columns"))?;
+    if frame && (r.labels.len() != cols || schema.len() != cols) {
+        return Err(bad("a frame whose labels or value types are not one per column"));
+    }
     let rows_said = r.meta_rows.map(usize::try_from).transpose().map_err(|_| bad("too many rows"))?;
-    let meta = Meta { rows: rows_said, cols, schema: vec![vt], labels: None, header: r.header, delimiter };
+    let labels = frame.then(|| r.labels.clone());
+    let meta = Meta { rows: rows_said, cols, schema, labels, header: r.header, delimiter };
     let value = if r.anchored {
         let anchor = ranges::Pos { part: r.anchor_part, offset: r.anchor_offset };
         ranges::read_csv_rows(&r.path, &meta, anchor, r.anchor_row, rows, threads)?
     } else {
         ranges::read_rows(&r.path, &meta, rows, threads)?
     };
-    match value {
-        Value::Matrix(m) => Ok(m),
-        other => Err(bad(&format!("it read {}", other.describe()))),
+    let f = match value {
+        Value::Frame(f) if frame => f,
+        m @ Value::Matrix(_) if !frame => return Ok(m),
+        other => return Err(bad(&format!("it read {}", other.describe()))),
+    };
+    let pick = r.pick.iter().map(|&j| usize::try_from(j).ok().filter(|&j| j < cols)).collect::<Option<Vec<_>>>();
+    let pick = pick.ok_or_else(|| bad("a column beyond the frame's"))?;
+    let f = if pick.is_empty() { f } else { f.select_cols(&pick) };
+    match r.as_matrix {
+        Some(c) => Ok(Value::Matrix(f.to_matrix(code(c)?)?)),
+        None => Ok(Value::Frame(f)),
     }
 }
 

@@ -352,8 +352,9 @@ impl State {
         Ok(chunks)
     }
 
-    /// Makes this worker's rows of a matrix (generated, or read from a file it sees) and keeps
-    /// them under the task's id; the rows' description and where the random stream ended.
+    /// Makes this worker's rows of a matrix (generated, read from a file it sees, or converted
+    /// from frame columns it holds) or of a frame (read: a matrix per column) and keeps them
+    /// under the task's ids; the rows' description and where the random stream ended.
     /// A failure of the making itself (a file's bad cell, the memory budget) is `ABORTED`.
     pub(crate) fn create(&self, s: Session, task: &proto::CreateTask) -> Result<proto::Created, Refusal> {
         let rows = usize::try_from(task.first_row).ok().zip(usize::try_from(task.rows).ok());
@@ -373,25 +374,66 @@ impl State {
                 let start = crate::wire::rand_pos(task.start.as_ref());
                 let made = std::panic::catch_unwind(|| source.make(range, start))
                     .map_err(|_| Refusal::internal("the worker panicked making rows"))?;
-                made.map(|(m, end)| (m, Some(end)))
+                made.map(|(m, end)| (Value::Matrix(m), Some(end)))
             }
             Some(proto::create_task::Source::Read(r)) => {
                 let made = std::panic::catch_unwind(|| crate::wire::read_rows(r, range, self.threads))
                     .map_err(|_| Refusal::internal("the worker panicked reading rows"))?;
-                made.map(|m| (m, None))
+                made.map(|v| (v, None))
+            }
+            Some(proto::create_task::Source::Convert(c)) => {
+                let vt = codec::type_of_code(c.value_type)?;
+                let columns = c
+                    .columns
+                    .iter()
+                    .map(|&id| match &*self.lookup(s, id)? {
+                        Value::Matrix(m) if m.cols() == 1 && m.rows() == count => Ok(m.clone()),
+                        other => Err(Refusal::invalid(format!(
+                            "object {id} is {}, not a column of {count} rows",
+                            other.describe()
+                        ))),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let labels = (0..columns.len()).map(daphne_runtime::frame::default_label).collect();
+                let made = std::panic::catch_unwind(|| {
+                    daphne_runtime::frame::Frame::new(columns, labels).and_then(|f| f.to_matrix(vt))
+                })
+                .map_err(|_| Refusal::internal("the worker panicked converting columns"))?;
+                made.map(|m| (Value::Matrix(m), None))
             }
             None => return Err(Refusal::invalid("rows made from nothing")),
         };
-        let (m, end) = made.map_err(|e| Refusal::aborted(e.to_string()))?;
-        let kept = proto::Kept {
-            object: task.object,
+        let (v, end) = made.map_err(|e| Refusal::aborted(e.to_string()))?;
+        let kept = |object: u64, m: &daphne_runtime::matrix::Matrix| proto::Kept {
+            object,
             rows: m.rows() as u64,
             cols: m.cols() as u64,
             value_type: u32::from(codec::type_code(m.value_type())),
-            bytes: codec::dense_size(&m) as u64,
+            bytes: codec::dense_size(m) as u64,
         };
-        self.store(s, task.object, Value::Matrix(m), kept.bytes);
-        Ok(proto::Created { kept: Some(kept), end: end.map(crate::wire::stream_pos) })
+        let mut created = proto::Created { kept: None, end: end.map(crate::wire::stream_pos), columns: Vec::new() };
+        match v {
+            Value::Matrix(m) => {
+                let k = kept(task.object, &m);
+                self.store(s, task.object, Value::Matrix(m), k.bytes);
+                created.kept = Some(k);
+            }
+            Value::Frame(f) if f.cols() == task.columns.len() => {
+                for (&id, c) in task.columns.iter().zip(f.columns()) {
+                    let k = kept(id, c);
+                    self.store(s, id, Value::Matrix(c.clone()), k.bytes);
+                    created.columns.push(k);
+                }
+            }
+            other => {
+                return Err(Refusal::invalid(format!(
+                    "{} made, for {} ids of columns",
+                    other.describe(),
+                    task.columns.len()
+                )));
+            }
+        }
+        Ok(created)
     }
 
     /// Where the records of a piece of a CSV file begin, and how many start in it.

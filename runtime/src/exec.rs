@@ -11,7 +11,7 @@ use daphne_ir::{Builtin, FuncId, Function, Loc, Module, OpId, OpKind, Region, Re
 use crate::error::Error;
 use crate::kernels;
 use crate::matrix::Matrix;
-use crate::value::{Scalar, Value};
+use crate::value::{RemoteFrame, Scalar, Value};
 
 /// Why a script stopped early.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +77,7 @@ fn cells_of(values: &[Value]) -> u64 {
                 Value::Sparse(m) => (m.rows(), m.cols()),
                 Value::Remote(r) => (r.rows, r.cols),
                 Value::Frame(f) => (f.rows(), f.cols()),
+                Value::RemoteFrame(f) => (f.rows, f.columns.len()),
                 Value::List(_, ms) => (ms.iter().map(|m| m.rows() * m.cols()).sum(), 1),
                 Value::Scalar(_) => (0, 0),
             };
@@ -125,10 +126,16 @@ pub trait Distribute: Send + Sync + std::fmt::Debug {
         None
     }
 
-    /// Reads a matrix file where pipelines will use it: every worker reads its rows of a file
-    /// every worker sees (`by` says how the file splits; `meta` is what the whole read would
-    /// read it with), or declines (`None`: it is read here).
+    /// Reads a matrix or frame file where pipelines will use it: every worker reads its rows of
+    /// a file every worker sees (`by` says how the file splits; `meta` is what the whole read
+    /// would read it with, with labels for a frame), or declines (`None`: it is read here).
     fn read(&self, _path: &str, _meta: &crate::io::Meta, _by: &crate::io::ByRows) -> Option<Result<Value, Error>> {
+        None
+    }
+
+    /// Makes a matrix of value type `vt` of a remote frame's columns where they are (`as.matrix`
+    /// of a frame read on the workers), or declines (`None`: the frame is fetched and cast here).
+    fn convert(&self, _frame: &RemoteFrame, _vt: ValueType) -> Option<Result<Value, Error>> {
         None
     }
 
@@ -369,19 +376,19 @@ impl Executor<'_, '_> {
             return Ok(Some(Exit { values: args }));
         }
         if op.kind == OpKind::Builtin(Builtin::SliceRow)
-            && let [Value::Remote(r), Value::Scalar(lo), Value::Scalar(hi)] = args.as_slice()
+            && let [remote, Value::Scalar(lo), Value::Scalar(hi)] = args.as_slice()
             && let (Some(lo), Some(hi)) = (lo.get::<i64>(), hi.get::<i64>())
             && 0 <= lo
             && lo <= hi
-            && hi as u64 <= r.rows as u64
-            && let Some(block) = r.data.rows(lo as usize..hi as usize)
+            && let Some(block) = remote.remote_rows(lo as usize..hi as usize)
         {
-            // `X[a:b, ]` of a matrix on the workers brings only the parts holding those rows.
+            // `X[a:b, ]` of a matrix or frame on the workers brings only the parts holding
+            // those rows.
             let (first, block) = block.map_err(|m| self.error(f, id, m))?;
             let shift = |x: i64| Value::Scalar(Scalar::Si64(x - first as i64));
             args = vec![block, shift(lo), shift(hi)];
         }
-        if fetches(&op.kind) && args.iter().any(|a| matches!(a, Value::Remote(_))) {
+        if fetches(&op.kind) && args.iter().any(Value::is_remote) && !on_remote_frame(&op.kind, &args) {
             args = args.into_iter().map(Value::local).collect::<Result<_, _>>().map_err(|m| self.error(f, id, m))?;
         }
         let mut sparse = None;
@@ -420,7 +427,7 @@ impl Executor<'_, '_> {
             if touched > 0 {
                 let fi = self.module.functions.iter().position(|g| std::ptr::eq(g, f)).unwrap_or(0);
                 // Made on the workers: a creation op whose result stayed there.
-                let remote = results.iter().any(|v| matches!(v, Value::Remote(_)));
+                let remote = results.iter().any(Value::is_remote);
                 let t = self
                     .timings
                     .entry((fi, id.index()))
@@ -494,12 +501,13 @@ impl Executor<'_, '_> {
             }
             OpKind::Builtin(b @ (Builtin::ReadMatrix | Builtin::ReadFrame | Builtin::Write)) => {
                 let ty = op.results.first().map_or(&Type::Unknown, |&r| f.ty(r));
-                // A large matrix file is read on the workers, each its rows; any trouble
+                // A large matrix or frame file is read on the workers, each its rows; any trouble
                 // (a format not read by rows, a contradiction) is the whole read's to report.
                 let remote = match (&self.options.remote, b) {
-                    (Some(remote), Builtin::ReadMatrix) => {
+                    (Some(remote), Builtin::ReadMatrix | Builtin::ReadFrame) => {
                         read_args(*b, &args).ok().and_then(|(path, header, delimiter)| {
-                            let (meta, by) = crate::io::by_rows(&path, ty, header, delimiter).ok()??;
+                            let frame = *b == Builtin::ReadFrame;
+                            let (meta, by) = crate::io::by_rows(&path, frame, ty, header, delimiter).ok()??;
                             remote.read(&path, &meta, &by)
                         })
                     }
@@ -523,6 +531,10 @@ impl Executor<'_, '_> {
                     Some(v) => vec![v.map_err(|m| self.error(f, id, m))?],
                     None => kernels::call(&self.cx, *b, &args).map_err(|m| self.error(f, id, m))?,
                 }
+            }
+            _ if on_remote_frame(kind, &args) => {
+                let to = op.results.first().map_or(&Type::Unknown, |&r| f.ty(r));
+                vec![self.remote_frame_op(kind, to, args).map_err(|m| self.error(f, id, m))?]
             }
             OpKind::Builtin(b) => kernels::call(&self.cx, *b, &args).map_err(|m| self.error(f, id, m))?,
             OpKind::Cast => {
@@ -621,7 +633,7 @@ impl Executor<'_, '_> {
                     None => Attempt::Declined,
                 };
                 let distributed = matches!(remote, Attempt::Ran(_));
-                let args = if !distributed && args.iter().any(|a| matches!(a, Value::Remote(_))) {
+                let args = if !distributed && args.iter().any(Value::is_remote) {
                     args.into_iter().map(Value::local).collect::<Result<_, _>>().map_err(|m| self.error(f, id, m))?
                 } else {
                     args
@@ -690,6 +702,55 @@ impl Executor<'_, '_> {
                 return Err(self.error(f, id, Error::Internal("a terminator computed as an op".into())));
             }
         })
+    }
+
+    /// An op on a remote frame (`on_remote_frame`) that keeps the frame's rows where they are
+    /// when it can: picking columns (`F[, "a"]`, `F[, i]`, `F[, [..]]`, `F[, a:b]`) and casts
+    /// (`as.matrix(F)`, made on the workers if the distributed runtime makes it there; `to` is
+    /// the result's type); else the frame is fetched and the op run here.
+    #[inline(never)]
+    fn remote_frame_op(&self, kind: &OpKind, to: &Type, args: Vec<Value>) -> Result<Value, Error> {
+        if let Some(Value::RemoteFrame(rf)) = args.first()
+            && let Some(v) = self.keep_remote_frame(kind, to, rf, &args[1..])?
+        {
+            return Ok(v);
+        }
+        let args = args.into_iter().map(Value::local).collect::<Result<Vec<_>, _>>()?;
+        match kind {
+            OpKind::Builtin(b) => {
+                kernels::call(&self.cx, *b, &args)?.pop().ok_or_else(|| Error::Internal(format!("`{b}` made no value")))
+            }
+            _ => kernels::cast(&args[0], to),
+        }
+    }
+
+    /// [`Executor::remote_frame_op`] where the rows stay; `None`: the op needs the frame here.
+    fn keep_remote_frame(
+        &self,
+        kind: &OpKind,
+        to: &Type,
+        rf: &RemoteFrame,
+        rest: &[Value],
+    ) -> Result<Option<Value>, Error> {
+        match (kind, to) {
+            (OpKind::Builtin(b @ (Builtin::ExtractCol | Builtin::SliceCol)), _) => {
+                // The kernel picks from an empty frame of the same schema: the same columns, or
+                // the same error.
+                let mut probe = vec![Value::Frame(rf.shape()?)];
+                probe.extend_from_slice(rest);
+                let Some(Value::Frame(picked)) = kernels::call(&self.cx, *b, &probe)?.pop() else { return Ok(None) };
+                let idx =
+                    picked.labels().iter().map(|l| rf.labels.iter().position(|m| m == l)).collect::<Option<Vec<_>>>();
+                Ok(idx.map(|idx| Value::RemoteFrame(rf.select_cols(&idx))))
+            }
+            (OpKind::Cast, Type::Frame(_)) => Ok(Some(Value::RemoteFrame(rf.clone()))),
+            (OpKind::Cast, Type::Matrix(t)) => {
+                let Some(remote) = &self.options.remote else { return Ok(None) };
+                let vt = kernels::cast::frame_matrix_type(&rf.schema(), t);
+                remote.convert(rf, vt).transpose()
+            }
+            _ => Ok(None),
+        }
     }
 
     /// `print(value, newline, toStderr)`; `sparse` when the value has the CSR representation.
@@ -799,6 +860,14 @@ fn densifies(kind: &OpKind) -> bool {
     !passes_on(kind) && !matches!(kind, OpKind::Builtin(Builtin::Print | Builtin::TypeOf))
 }
 
+/// Whether an op is one that may keep a remote frame's rows where they are (its first operand,
+/// the others here): `Executor::remote_frame_op` runs it.
+fn on_remote_frame(kind: &OpKind, args: &[Value]) -> bool {
+    matches!(kind, OpKind::Builtin(Builtin::ExtractCol | Builtin::SliceCol) | OpKind::Cast)
+        && matches!(args.first(), Some(Value::RemoteFrame(_)))
+        && !args[1..].iter().any(Value::is_remote)
+}
+
 /// Whether an op needs the cells of remote operands (fetched here first).
 fn fetches(kind: &OpKind) -> bool {
     !passes_on(kind)
@@ -820,6 +889,8 @@ fn truth(v: &Value) -> Result<bool, Error> {
         }
         Value::Sparse(m) => truth(&Value::Matrix(m.to_dense()?)),
         Value::Remote(r) => truth(&r.fetch()?),
-        Value::Frame(_) | Value::List(..) => Err("a condition must be a single value, not a frame".into()),
+        Value::Frame(_) | Value::RemoteFrame(_) | Value::List(..) => {
+            Err("a condition must be a single value, not a frame".into())
+        }
     }
 }

@@ -867,6 +867,8 @@ fn run(
                     "pipelines": t.pipelines,
                     "created_matrices": t.created,
                     "created_cells": t.created_cells,
+                    "created_frames": t.created_frames,
+                    "converted_frames": t.converted,
                     "stored_bytes": t.stored_bytes,
                     "store_seconds": t.store_seconds,
                     "broadcast_bytes": t.broadcast_bytes,

@@ -260,3 +260,53 @@ impl Rng {
         &xs[self.below(xs.len() as u64) as usize]
     }
 }
+
+/// A fresh scratch directory of this test process.
+#[allow(dead_code)] // for the tests of frames on the workers
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("daphne-distributed-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
+}
+
+/// Row `i` of the frames `frames.daph` reads: an integer, a float, a string (some quoted, with
+/// the delimiter or quotes inside) and a float.
+#[allow(dead_code)] // for the tests of frames on the workers
+pub fn frame_row(i: usize) -> String {
+    let name = match i {
+        _ if i.is_multiple_of(5) => format!("\"n,{i}\""),
+        _ if i.is_multiple_of(7) => format!("\"say \"\"hi\"\" {i}\""),
+        _ => format!("n{i}"),
+    };
+    format!("{},{},{name},{}\n", (i * 37) % 1001, i as f64 * 0.25 - 100.125, ((i * i) % 97) as f64 / 8.0)
+}
+
+#[allow(dead_code)] // for the tests of frames on the workers
+pub const FRAME_HEADER: &str = "id,x,name,y\n";
+#[allow(dead_code)] // for the tests of frames on the workers
+pub const FRAME_META: &str = r#"{"numRows":3000,"numCols":4,"header":true,"schema":[{"label":"id","valueType":"si64"},{"label":"x","valueType":"f64"},{"label":"name","valueType":"str"},{"label":"y","valueType":"f64"}]}"#;
+
+/// Writes `rows` of the frame (a CSV file with a header line) to `path`, with `bad` rows'
+/// integer cell replaced by text.
+#[allow(dead_code)] // for the tests of frames on the workers
+pub fn write_frame_rows(path: &std::path::Path, rows: std::ops::Range<usize>, bad: &[usize]) {
+    let mut text = String::from(FRAME_HEADER);
+    for i in rows {
+        let row = frame_row(i);
+        text.push_str(&if bad.contains(&i) { format!("1x{}", &row[row.find(',').unwrap_or(0)..]) } else { row });
+    }
+    std::fs::write(path, text).expect("a CSV file");
+}
+
+/// Writes a CSV part directory `name` of the frame's 3000 rows (with its `.meta` beside it).
+#[allow(dead_code)] // for the tests of frames on the workers
+pub fn write_frame_parts(dir: &std::path::Path, name: &str, bad: &[usize]) -> String {
+    let parts = dir.join(name);
+    std::fs::create_dir_all(&parts).expect("a part directory");
+    for (k, rows) in [0..1000, 1000..1001, 1001..3000].into_iter().enumerate() {
+        write_frame_rows(&parts.join(format!("part-{k}.csv")), rows, bad);
+    }
+    std::fs::write(dir.join(format!("{name}.meta")), FRAME_META).expect("a meta file");
+    parts.to_string_lossy().into_owned()
+}

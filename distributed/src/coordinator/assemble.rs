@@ -209,9 +209,12 @@ impl Inner {
 }
 
 /// A row output kept on the workers: per worker its rows and its object.
+/// Where a remote value's parts are: per worker its rows and its object.
+pub(super) type Placed = Vec<(usize, std::ops::Range<usize>, u64)>;
+
 pub(super) struct Parts {
     inner: Arc<Inner>,
-    pub(super) parts: Vec<(usize, std::ops::Range<usize>, u64)>,
+    pub(super) parts: Placed,
     /// The encoded size of the largest part.
     largest: u64,
     fetched: Mutex<Option<Value>>,
@@ -220,12 +223,7 @@ pub(super) struct Parts {
 
 impl Parts {
     /// A value kept on the workers: per worker its rows and its object.
-    pub(super) fn new(
-        inner: Arc<Inner>,
-        parts: Vec<(usize, std::ops::Range<usize>, u64)>,
-        largest: u64,
-        lineage: Arc<Lineage>,
-    ) -> Parts {
+    pub(super) fn new(inner: Arc<Inner>, parts: Placed, largest: u64, lineage: Arc<Lineage>) -> Parts {
         Parts { inner, parts, largest, fetched: Mutex::new(None), lineage: Mutex::new(lineage) }
     }
 

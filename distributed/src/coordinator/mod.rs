@@ -44,16 +44,16 @@ use std::sync::{Arc, Mutex};
 use crate::error::Error;
 use crate::link::Link;
 use crate::proto;
-use daphne_ir::{Combine, Function, OpId, OpKind, Split};
+use daphne_ir::{Combine, Function, OpId, OpKind, Split, ValueType};
 use daphne_runtime::exec::Distribute;
 use daphne_runtime::io::{ByRows, Meta};
 use daphne_runtime::pipeline::{Attempt, PipelineId};
 use daphne_runtime::source::Source;
-use daphne_runtime::value::Value;
+use daphne_runtime::value::{RemoteFrame, Value};
 
 pub use crate::link::{Backend, CONNECT_TIMEOUT};
 
-use state::{Fail, Inner, NotMade, Origin, Shared};
+use state::{Fail, Inner, NotMade, Origin, Shared, View};
 pub use state::{Options, Transfer};
 
 /// A connection to the workers; the executor's `Distribute`.
@@ -202,7 +202,9 @@ impl Distribute for Cluster {
                     resident |= inner.parts_of(r).is_some();
                     (r.rows, r.cols)
                 }
-                (Split::Rows, _) | (_, Value::Frame(_) | Value::List(..)) => return Attempt::Declined,
+                (Split::Rows, _) | (_, Value::Frame(_) | Value::RemoteFrame(_) | Value::List(..)) => {
+                    return Attempt::Declined;
+                }
                 _ => continue,
             };
             if n.is_some_and(|n| n != rows) {
@@ -260,8 +262,22 @@ impl Distribute for Cluster {
         };
         // Relative to this process's directory: the workers' may be another.
         let absolute = std::path::absolute(path).ok()?.to_string_lossy().into_owned();
-        let origin = Origin::Read { path: absolute, shown: path.to_owned(), meta: meta.clone(), by: by.clone() };
+        let view = if meta.labels.is_some() { View::Frame } else { View::Matrix };
+        let origin = Origin::Read { path: absolute, shown: path.to_owned(), meta: meta.clone(), by: by.clone(), view };
         self.born(cells, origin)
+    }
+
+    fn convert(&self, frame: &RemoteFrame, vt: ValueType) -> Option<Result<Value, daphne_runtime::error::Error>> {
+        let inner = &self.inner;
+        inner.admit_joined();
+        inner.sweep();
+        inner.flush_frees();
+        match inner.convert(&self.inner, &frame.columns, vt)? {
+            Ok(v) => Some(Ok(v)),
+            // A cell that does not convert, or a worker lost: the frame is fetched (made again
+            // where a worker is lost) and converted here, which reports what a local run does.
+            Err(_) => None,
+        }
     }
 
     fn observe(&self, _key: PipelineId, f: &Function, id: OpId, results: &[Value]) {

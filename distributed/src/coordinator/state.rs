@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use daphne_ir::Module;
+use daphne_ir::{Module, ValueType};
 use daphne_runtime::io::{ByRows, Meta};
 use daphne_runtime::pipeline::PipelineId;
 use daphne_runtime::source::Source;
@@ -92,9 +92,13 @@ pub struct Transfer {
     pub broadcast_seconds: f64,
     /// Pipelines run on the workers.
     pub pipelines: u64,
-    /// Matrices made on the workers (each worker its rows), and their cells.
+    /// Matrices and frames made on the workers (each worker its rows), and their cells.
     pub created: u64,
     pub created_cells: u64,
+    /// Of those, the frames (`readFrame`).
+    pub created_frames: u64,
+    /// Matrices made on the workers of a remote frame's columns (`as.matrix`).
+    pub converted: u64,
     /// Pipelines run again from a lineage, to compute values lost with a worker.
     pub rebuilt: u64,
     /// The longest lineage run again (in pipelines): a lineage starts at its value's last
@@ -106,14 +110,40 @@ pub struct Transfer {
 #[derive(Debug, Clone)]
 pub(super) enum Origin {
     Generated(Source),
-    /// `readMatrix` of a file every worker sees, with the meta data it is read with: `path`
-    /// absolute (workers run elsewhere), `shown` as the script wrote it (for messages).
+    /// `readMatrix` or `readFrame` of a file every worker sees, with the meta data it is read
+    /// with (labels for a frame): `path` absolute (workers run elsewhere), `shown` as the script
+    /// wrote it (for messages); `view` what is kept of it.
     Read {
         path: String,
         shown: String,
         meta: Meta,
         by: ByRows,
+        view: View,
     },
+}
+
+impl Origin {
+    /// Whether two origins read the same file the same way (whatever each keeps of it).
+    pub(super) fn same_read(&self, other: &Origin) -> bool {
+        match (self, other) {
+            (Origin::Read { path, meta, by, .. }, Origin::Read { path: p, meta: m, by: b, .. }) => {
+                (path, meta, by) == (p, m, b)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What is kept of a read.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum View {
+    /// `readMatrix`: the matrix.
+    Matrix,
+    /// `readFrame`: every column, a matrix of its own on each worker (a remote frame).
+    Frame,
+    /// A frame's columns `pick` converted to one matrix of `vt` (`as.matrix`; a column of a
+    /// remote frame alone is its own value type's).
+    Converted { pick: Vec<usize>, vt: ValueType },
 }
 
 /// Why a matrix was not made on the workers.

@@ -710,17 +710,16 @@ fn read_blocks(path: &str, meta: &Meta, frame: bool, block: usize, threads: usiz
         let rows = daphne_ir::count(rows, "row", "rows");
         return Err(format!("{what} {rows}{header}, but its meta data says {expected}").into());
     }
-    if frame {
-        let labels = frame_labels(meta);
-        Frame::new(columns, labels).map(Value::Frame)
-    } else {
-        Ok(Value::Matrix(one(columns)))
-    }
+    made(columns, meta, frame)
 }
 
-/// The matrix of a matrix read's columns.
-fn one(mut columns: Vec<Matrix>) -> Matrix {
-    columns.pop().expect("one matrix")
+/// What a read parsed: a frame of its columns, or the matrix of a matrix read.
+fn made(mut columns: Vec<Matrix>, meta: &Meta, frame: bool) -> Result<Value, Error> {
+    if frame {
+        Frame::new(columns, frame_labels(meta)).map(Value::Frame)
+    } else {
+        Ok(Value::Matrix(columns.pop().expect("one matrix")))
+    }
 }
 
 /// Pass 2: parses `segments` (of `rows` records in all) of the part files `parts` on up to
@@ -922,7 +921,8 @@ fn check_quoted_boundary(part: &mut Part, b: u64, next_end: u64, ce: u64) -> Res
 
 /// Phase 2 of a read by row ranges ([`super::ranges::read_csv_rows`]): from `anchor`, the
 /// start of a record in part `anchor.0` (at byte `anchor.1`), skips `skip` records and reads
-/// the next `rows.len()` (crossing into the following parts as needed) into a matrix, parsed
+/// the next `rows.len()` (crossing into the following parts as needed) into a matrix (a frame
+/// when `meta` has labels), parsed
 /// on up to `threads` threads as the whole read parses. `rows` are their indexes in the whole
 /// read, for messages.
 pub(super) fn read_records(
@@ -933,7 +933,7 @@ pub(super) fn read_records(
     skip: usize,
     rows: std::ops::Range<usize>,
     threads: usize,
-) -> Result<Matrix, Error> {
+) -> Result<Value, Error> {
     let (take, first_row) = (rows.len(), rows.start);
     let mut segments = Vec::new();
     let (mut skip, mut left) = (skip, take);
@@ -957,7 +957,8 @@ pub(super) fn read_records(
         )
         .into());
     }
-    parse(path, parts, &segments, take, meta, false, threads).map(one)
+    let frame = meta.labels.is_some();
+    made(parse(path, parts, &segments, take, meta, frame, threads)?, meta, frame)
 }
 
 /// The kind of text a cell holds, for schema inference (ordered: each admits the ones before).

@@ -47,8 +47,6 @@ pub mod ranges;
 
 use daphne_ir::Type;
 
-use crate::frame::Frame;
-use crate::matrix::Matrix;
 use crate::value::Value;
 
 use crate::error::Error;
@@ -290,18 +288,28 @@ pub enum ByRows {
     Counted(usize),
 }
 
-/// `readMatrix(path, header, sep)` typed `ty`, as a read by row ranges: its meta data (as the
-/// whole read has it) and how it splits; `None` when only the whole read reads it (a Matrix
-/// Market file).
-pub fn by_rows(path: &str, ty: &Type, header: bool, delimiter: u8) -> Result<Option<(Meta, ByRows)>, Error> {
-    let (format, meta) = plan(path, false, ty, header, delimiter)?;
+/// `readMatrix(path, header, sep)` (or with `frame`, `readFrame`) typed `ty`, as a read by row
+/// ranges: its meta data (as the whole read has it; labels for a frame) and how it splits;
+/// `None` when only the whole read reads it (a Matrix Market file, a `.dbdf` frame).
+pub fn by_rows(
+    path: &str,
+    frame: bool,
+    ty: &Type,
+    header: bool,
+    delimiter: u8,
+) -> Result<Option<(Meta, ByRows)>, Error> {
+    let (format, mut meta) = plan(path, frame, ty, header, delimiter)?;
+    if frame {
+        // The labels the whole read gives the frame (a column without one gets its default).
+        meta.labels = Some(meta::frame_labels(&meta).iter().map(|l| l.to_string()).collect());
+    }
     Ok(match format {
         Format::Csv => Some((meta, ByRows::Scanned)),
-        Format::Parquet | Format::Daphne => {
+        Format::Parquet | Format::Daphne if !(frame && format == Format::Daphne) => {
             let n = ranges::count_rows(path)?;
             Some((meta, ByRows::Counted(n)))
         }
-        Format::MatrixMarket => None,
+        Format::Parquet | Format::Daphne | Format::MatrixMarket => None,
     })
 }
 
@@ -311,27 +319,18 @@ fn read_parts(path: &str, format: Format, meta: &Meta, frame: bool, threads: usi
     if !frame {
         return read_rows(path, meta, 0..meta.rows.unwrap_or(0), threads);
     }
-    let mut columns: Vec<Vec<Matrix>> = vec![Vec::new(); meta.cols];
+    let mut pieces = Vec::new();
     for file in parts::list(path)? {
         let file = file.to_string_lossy();
-        let value = match format {
+        pieces.push(match format {
             #[cfg(feature = "parquet")]
             Format::Parquet => parquet::read(&file, &describe_file(&file, format)?, true)?,
             #[cfg(not(feature = "parquet"))]
             Format::Parquet => return Err(no_parquet(&file)),
             _ => dbdf::read(&file, true)?,
-        };
-        let Value::Frame(f) = value else { return Err(Error::Internal(format!("'{file}' was not read as a frame"))) };
-        for (all, c) in columns.iter_mut().zip(f.columns()) {
-            all.push(c.clone());
-        }
+        });
     }
-    let columns = columns
-        .iter()
-        .map(|c| Matrix::concat(c, true))
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| Error::from(format!("the parts of '{path}' do not have one schema")))?;
-    Frame::new(columns, meta::frame_labels(meta)).map(Value::Frame)
+    parts::stack(path, pieces, meta)
 }
 
 /// `write(X, path)`, `writeMatrix`, `writeFrame`: the file and its `.meta` (none for Parquet

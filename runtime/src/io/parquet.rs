@@ -345,9 +345,10 @@ pub fn count_rows(path: &str) -> Result<usize, Error> {
     guarded(path, || Ok(describe_reader(path, &open(path)?)?.rows.unwrap_or(0)))
 }
 
-/// Rows `lo..hi` of a Parquet file read as a matrix of the value type `expected` says: only the
-/// row groups that hold some of them are read, and in those the rows before `lo` skipped.
-pub fn read_matrix_rows(path: &str, expected: &Meta, lo: usize, hi: usize) -> Result<Matrix, Error> {
+/// Rows `lo..hi` of a Parquet file read as a matrix of the value type `expected` says, or as a
+/// frame of `expected`'s labels when it has them: only the row groups that hold some of them
+/// are read, and in those the rows before `lo` skipped.
+pub fn read_rows(path: &str, expected: &Meta, lo: usize, hi: usize) -> Result<Value, Error> {
     guarded(path, || {
         let reader = open(path)?;
         let meta = describe_reader(path, &reader)?;
@@ -359,8 +360,11 @@ pub fn read_matrix_rows(path: &str, expected: &Meta, lo: usize, hi: usize) -> Re
             return Err(format!("Parquet file '{path}' has {rows} rows, so no rows {lo}..{hi}").into());
         }
         let what = format!("reading '{path}'");
-        let vt = meta.schema.first().copied().unwrap_or(ValueType::F64);
-        crate::with_elem_type!(vt, T => crate::memory::check_shape::<T>(hi - lo, meta.cols, &what)?, str => crate::memory::check_shape::<Arc<str>>(hi - lo, meta.cols, &what)?);
+        let frame = expected.labels.is_some();
+        if !frame {
+            let vt = meta.schema.first().copied().unwrap_or(ValueType::F64);
+            crate::with_elem_type!(vt, T => crate::memory::check_shape::<T>(hi - lo, meta.cols, &what)?, str => crate::memory::check_shape::<Arc<str>>(hi - lo, meta.cols, &what)?);
+        }
         let mut columns =
             meta.schema.iter().map(|&vt| Matrix::zeroed(vt, hi - lo, 1, &what)).collect::<Result<Vec<_>, _>>()?;
         let labels = meta.labels.clone().unwrap_or_default();
@@ -390,10 +394,16 @@ pub fn read_matrix_rows(path: &str, expected: &Meta, lo: usize, hi: usize) -> Re
             )
             .into());
         }
+        if frame {
+            return Frame::new(columns, frame_labels(expected))
+                .map(Value::Frame)
+                .map_err(|e| Error::from(format!("Parquet file '{path}': {e}")));
+        }
         if columns.is_empty() {
-            return Ok(Matrix::F64(DenseMatrix::from_vec(hi - lo, 0, Vec::new())));
+            return Ok(Value::Matrix(Matrix::F64(DenseMatrix::from_vec(hi - lo, 0, Vec::new()))));
         }
         Matrix::concat(&columns, false)
+            .map(Value::Matrix)
             .ok_or_else(|| Error::from(format!("Parquet file '{path}': its columns do not have one value type")))
     })
 }

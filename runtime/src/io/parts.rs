@@ -20,7 +20,10 @@
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
+use super::meta::Meta;
 use crate::error::Error;
+use crate::matrix::Matrix;
+use crate::value::Value;
 
 /// Compressed files, which are not read (named in the error).
 const COMPRESSED: [&str; 7] = ["gz", "bz2", "zst", "xz", "lz4", "snappy", "deflate"];
@@ -112,6 +115,39 @@ pub(super) fn natural(a: &str, b: &str) -> Ordering {
         }
     }
     (x.len() - i).cmp(&(y.len() - j)).then_with(|| x.cmp(y))
+}
+
+/// The pieces of a read (its parts, or row ranges of them) one under the other: a matrix, or a
+/// frame of `meta`'s labels whose columns are the pieces' stacked.
+pub(super) fn stack(path: &str, mut pieces: Vec<Value>, meta: &Meta) -> Result<Value, Error> {
+    let differ = || Error::from(format!("the parts of '{path}' do not have one schema"));
+    if meta.labels.is_none() {
+        if pieces.len() == 1 {
+            return Ok(pieces.pop().expect("one piece"));
+        }
+        let ms = pieces
+            .into_iter()
+            .map(|p| match p {
+                Value::Matrix(m) => Ok(m),
+                other => Err(Error::Internal(format!("a piece of '{path}' was read as {}", other.describe()))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        return Matrix::concat(&ms, true).map(Value::Matrix).ok_or_else(differ);
+    }
+    let mut columns: Vec<Vec<Matrix>> = vec![Vec::new(); meta.cols];
+    for piece in pieces {
+        let Value::Frame(f) = piece else {
+            return Err(Error::Internal(format!("a part of '{path}' was not read as a frame")));
+        };
+        if f.cols() != meta.cols {
+            return Err(differ());
+        }
+        for (all, c) in columns.iter_mut().zip(f.columns()) {
+            all.push(c.clone());
+        }
+    }
+    let columns = columns.iter().map(|c| Matrix::concat(c, true)).collect::<Option<Vec<_>>>().ok_or_else(differ)?;
+    crate::frame::Frame::new(columns, super::meta::frame_labels(meta)).map(Value::Frame)
 }
 
 #[cfg(test)]

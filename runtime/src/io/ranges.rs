@@ -1,4 +1,4 @@
-//! Reading a matrix file by row ranges, so that each worker of a distributed run reads only its
+//! Reading a matrix or frame file by row ranges, so that each worker of a distributed run reads only its
 //! own rows of a file every worker sees (a shared file system), bit for bit the rows the whole
 //! read ([`super::read`]) gives. Pure functions of the files: no networking, no state.
 //!
@@ -36,8 +36,8 @@
 //! from a `.dbdf` file only the range's bytes (dense) or its row offsets, column indices and
 //! values (CSR).
 //!
-//! Only matrices are read by row ranges (`readMatrix`): the meta data of a frame is an error
-//! "frames are not read by row ranges" (read them whole).
+//! Matrices (`readMatrix`) and frames (`readFrame`: meta data with labels) are read by row
+//! ranges alike, but for frames in DAPHNE's binary format (read them whole).
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -110,9 +110,24 @@ pub fn scan_piece(path: &str, header: bool, delim: u8, piece: usize, pieces: usi
     Ok((first.unwrap_or(end), count))
 }
 
-/// The error of a ranged read of a frame.
+/// The error of a ranged read of a `.dbdf` frame.
 fn no_frames(path: &str) -> Error {
-    format!("'{path}' is read as a frame, and frames are not read by row ranges; read it whole").into()
+    format!("'{path}' is read as a frame from DAPHNE's binary format, which is not read by row ranges; read it whole")
+        .into()
+}
+
+/// An empty read: a matrix, or (with labels) a frame, of no rows of `meta`'s schema.
+fn empty(meta: &Meta) -> Result<Value, Error> {
+    if meta.labels.is_none() {
+        let vt = meta.schema.first().copied().unwrap_or(daphne_ir::ValueType::F64);
+        return Ok(Value::Matrix(Matrix::zeroed(vt, 0, meta.cols, "an empty read")?));
+    }
+    let columns = meta
+        .column_types()
+        .into_iter()
+        .map(|vt| Matrix::zeroed(vt, 0, 1, "an empty read"))
+        .collect::<Result<_, _>>()?;
+    crate::frame::Frame::new(columns, super::meta::frame_labels(meta)).map(Value::Frame)
 }
 
 /// CSV phase 2: rows `rows` (record indexes of the whole read) of the matrix `meta` describes
@@ -129,9 +144,6 @@ pub fn read_csv_rows(
     rows: Range<usize>,
     threads: usize,
 ) -> Result<Value, Error> {
-    if meta.labels.is_some() {
-        return Err(no_frames(path));
-    }
     let anchor_row = usize::try_from(anchor_row).unwrap_or(usize::MAX);
     if rows.start < anchor_row {
         return Err(Error::Internal(format!(
@@ -144,11 +156,10 @@ pub fn read_csv_rows(
         return Err(format!("'{path}' has {} part files, so no part {}; it changed", files.len(), anchor.part).into());
     }
     if rows.is_empty() {
-        let vt = meta.schema.first().copied().unwrap_or(daphne_ir::ValueType::F64);
-        return Ok(Value::Matrix(Matrix::zeroed(vt, 0, meta.cols, "an empty read")?));
+        return empty(meta);
     }
     let skip = rows.start - anchor_row;
-    csv::read_records(path, &files, meta, (anchor.part, anchor.offset), skip, rows, threads).map(Value::Matrix)
+    csv::read_records(path, &files, meta, (anchor.part, anchor.offset), skip, rows, threads)
 }
 
 /// Which self-describing format `path` is, or an error for the others.
@@ -172,14 +183,14 @@ fn rows_of(file: &str, format: Format) -> Result<usize, Error> {
     }
 }
 
-/// Rows `lo..hi` of one Parquet or `.dbdf` file.
-fn rows_in(file: &str, format: Format, meta: &Meta, lo: usize, hi: usize) -> Result<Matrix, Error> {
+/// Rows `lo..hi` of one Parquet or `.dbdf` file (a matrix, or a Parquet file's frame).
+fn rows_in(file: &str, format: Format, meta: &Meta, lo: usize, hi: usize) -> Result<Value, Error> {
     match format {
         #[cfg(feature = "parquet")]
-        Format::Parquet => super::parquet::read_matrix_rows(file, meta, lo, hi),
+        Format::Parquet => super::parquet::read_rows(file, meta, lo, hi),
         #[cfg(not(feature = "parquet"))]
         Format::Parquet => Err(super::meta::no_parquet(file)),
-        _ => super::dbdf::read_matrix_rows(file, meta, lo, hi),
+        _ => super::dbdf::read_matrix_rows(file, meta, lo, hi).map(Value::Matrix),
     }
 }
 
@@ -200,7 +211,7 @@ pub fn count_rows(path: &str) -> Result<usize, Error> {
 /// `threads` threads.
 pub fn read_rows(path: &str, meta: &Meta, rows: Range<usize>, threads: usize) -> Result<Value, Error> {
     let format = binary_format(path, "read_rows")?;
-    if meta.labels.is_some() {
+    if meta.labels.is_some() && format == Format::Daphne {
         return Err(no_frames(path));
     }
     let files = parts(path)?;
@@ -224,10 +235,9 @@ pub fn read_rows(path: &str, meta: &Meta, rows: Range<usize>, threads: usize) ->
         return Err(format!("'{path}' has {start} rows, so no rows {}..{}", rows.start, rows.end).into());
     }
     if shares.is_empty() {
-        let vt = meta.schema.first().copied().unwrap_or(daphne_ir::ValueType::F64);
-        return Ok(Value::Matrix(Matrix::zeroed(vt, 0, meta.cols, "an empty read")?));
+        return empty(meta);
     }
-    let results: Vec<Mutex<Option<Result<Matrix, Error>>>> = shares.iter().map(|_| Mutex::new(None)).collect();
+    let results: Vec<Mutex<Option<Result<Value, Error>>>> = shares.iter().map(|_| Mutex::new(None)).collect();
     let next = Mutex::new(0usize);
     std::thread::scope(|scope| {
         for _ in 0..threads.clamp(1, shares.len()) {
@@ -250,12 +260,7 @@ pub fn read_rows(path: &str, meta: &Meta, rows: Range<usize>, threads: usize) ->
         let r = r.into_inner().unwrap_or_else(|p| p.into_inner());
         pieces.push(r.unwrap_or_else(|| Err(Error::Internal("read_rows: a part was not read".into())))?);
     }
-    if pieces.len() == 1 {
-        return Ok(Value::Matrix(pieces.pop().expect("one piece")));
-    }
-    Matrix::concat(&pieces, true)
-        .map(Value::Matrix)
-        .ok_or_else(|| format!("the parts of '{path}' do not have one value type and number of columns").into())
+    super::parts::stack(path, pieces, meta)
 }
 
 #[cfg(test)]
@@ -592,7 +597,8 @@ mod tests {
         }
     }
 
-    /// Frames too: a directory of CSV, Parquet or .dbdf parts reads as the frame of their rows.
+    /// Frames too: a directory of CSV, Parquet or .dbdf parts reads as the frame of their rows,
+    /// and a range of them (but .dbdf frames) as those rows.
     #[test]
     fn a_directory_of_frame_parts_reads_as_the_concatenated_frame() {
         use crate::frame::Frame;
@@ -637,10 +643,19 @@ mod tests {
             };
             assert_eq!(f.labels(), whole.labels(), "{ext}");
             assert_eq!(format!("{:?}", f.columns()), format!("{:?}", whole.columns()), "{ext}");
-            let e = read_rows(&d, &m, 0..1, 1).err().map(|e| e.to_string());
-            if ext != "csv" {
-                assert!(e.unwrap().contains("frames are not read by row ranges"), "{ext}");
+            // By row ranges: the whole frame's rows, but from DAPHNE's binary format.
+            let got = match ext {
+                "csv" => ranged(&d, &m, 2, 3..9),
+                _ => read_rows(&d, &m, 3..9, 2),
+            };
+            if ext == "dbdf" {
+                assert!(got.unwrap_err().to_string().contains("not read by row ranges"), "{ext}");
+                continue;
             }
+            let Value::Frame(part) = got.unwrap() else { panic!("{ext}: not a frame") };
+            let rows = whole.select_rows(&(3..9).collect::<Vec<_>>());
+            assert_eq!(part.labels(), rows.labels(), "{ext}");
+            assert_eq!(format!("{:?}", part.columns()), format!("{:?}", rows.columns()), "{ext}");
         }
     }
 }

@@ -34,17 +34,19 @@ pub fn type_of(v: &Value) -> Type {
             cols: Some(r.cols as u64),
             repr: None,
         }),
-        Value::Frame(f) => Type::Frame(daphne_ir::FrameType {
-            rows: Some(f.rows() as u64),
-            columns: Some(
-                f.labels()
-                    .iter()
-                    .zip(f.schema())
-                    .map(|(l, vt)| daphne_ir::ColumnType { label: Some(l.to_string()), vt })
-                    .collect(),
-            ),
-        }),
+        Value::Frame(f) => frame_type(f.rows(), f.labels(), f.schema()),
+        Value::RemoteFrame(f) => frame_type(f.rows, &f.labels, f.schema()),
     }
+}
+
+/// The IR type of a frame of `rows` rows, these labels and value types.
+fn frame_type(rows: usize, labels: &[std::sync::Arc<str>], schema: Vec<ValueType>) -> Type {
+    Type::Frame(daphne_ir::FrameType {
+        rows: Some(rows as u64),
+        columns: Some(
+            labels.iter().zip(schema).map(|(l, vt)| daphne_ir::ColumnType { label: Some(l.to_string()), vt }).collect(),
+        ),
+    })
 }
 
 /// The value type of the single result of `op` on `args`.
@@ -83,7 +85,8 @@ pub fn int_arg(op: Builtin, v: &Value, what: &str) -> R<i64> {
         | Value::Frame(_)
         | Value::List(..)
         | Value::Sparse(_)
-        | Value::Remote(_) => Err(format!("`{op}`: {what} must be a number, not {}", v.describe()).into()),
+        | Value::Remote(_)
+        | Value::RemoteFrame(_) => Err(format!("`{op}`: {what} must be a number, not {}", v.describe()).into()),
         Value::Scalar(s) => {
             if let Some(x) = s.get::<f64>().filter(|x| s.value_type().is_float() && !x.is_finite()) {
                 return Err(format!("`{op}`: {what} must be a finite number, not {}", crate::format::fmt_f64(x)).into());

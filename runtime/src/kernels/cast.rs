@@ -7,6 +7,12 @@ use crate::error::Error;
 use crate::matrix::{DenseMatrix, Matrix};
 use crate::value::{Scalar, Value};
 
+/// The value type of the matrix a cast of a frame of column types `schema` to `to` makes: as
+/// DAPHNE, without one the first column's.
+pub fn frame_matrix_type(schema: &[ValueType], to: &daphne_ir::MatrixType) -> ValueType {
+    to.vt.unwrap_or_else(|| schema.first().copied().unwrap_or(ValueType::F64))
+}
+
 /// Converts a value to type `to` (the `cast` op): value type changes, scalar to 1x1 matrix,
 /// 1x1 matrix to scalar.
 pub fn cast(v: &Value, to: &Type) -> R<Value> {
@@ -35,14 +41,7 @@ pub fn cast(v: &Value, to: &Type) -> R<Value> {
                 .map(Value::Matrix)
                 .ok_or_else(|| Error::from(format!("cannot convert a matrix of {} to {vt}", m.value_type()))),
         },
-        (Value::Frame(f), Type::Matrix(t)) => {
-            // As DAPHNE: without a value type, the first column's.
-            let vt = match t.vt {
-                Some(vt) => vt,
-                None => f.schema().first().copied().unwrap_or(ValueType::F64),
-            };
-            Ok(Value::Matrix(f.to_matrix(vt)?))
-        }
+        (Value::Frame(f), Type::Matrix(t)) => Ok(Value::Matrix(f.to_matrix(frame_matrix_type(&f.schema(), t))?)),
         (Value::Matrix(m), Type::Frame(_)) => Ok(Value::Frame(crate::frame::Frame::from_matrix(m))),
         (Value::Frame(_), Type::Frame(_)) => Ok(v.clone()),
         (Value::Frame(f), Type::Scalar(vt)) => {
@@ -88,7 +87,7 @@ pub fn cast_value(v: &Value, vt: ValueType) -> R<Value> {
             .cast(vt)
             .map(Value::Matrix)
             .ok_or_else(|| Error::from(format!("cannot convert a matrix of {} to {vt}", m.value_type()))),
-        Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
+        Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) | Value::RemoteFrame(_) => {
             Err(format!("cannot convert a frame to {vt}").into())
         }
     }

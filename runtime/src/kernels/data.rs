@@ -227,7 +227,7 @@ fn select(v: &Value, rows: bool, idx: &[usize]) -> R<Value> {
         Value::Matrix(m) => Ok(Value::Matrix(m.pick(rows, idx))),
         Value::Frame(f) if rows => Ok(Value::Frame(f.select_rows(idx))),
         Value::Frame(f) => Ok(Value::Frame(f.select_cols(idx))),
-        Value::Scalar(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
+        Value::Scalar(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) | Value::RemoteFrame(_) => {
             Err("only matrices and frames can be indexed".into())
         }
     }
@@ -237,7 +237,7 @@ fn extent(v: &Value, rows: bool) -> R<usize> {
     match v {
         Value::Matrix(m) => Ok(if rows { m.rows() } else { m.cols() }),
         Value::Frame(f) => Ok(if rows { f.rows() } else { f.cols() }),
-        Value::Scalar(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
+        Value::Scalar(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) | Value::RemoteFrame(_) => {
             Err("only matrices and frames can be indexed".into())
         }
     }
@@ -468,7 +468,7 @@ pub fn type_of(v: &Value) -> Value {
             other => other.value_type().cpp_name().to_owned(),
         },
         Value::Matrix(m) => m.header(false),
-        Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
+        Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) | Value::RemoteFrame(_) => {
             let mut out = String::new();
             v.print(&mut out);
             out.lines().next().unwrap_or_default().to_owned()

@@ -87,7 +87,7 @@ pub fn unary(op: Builtin, x: &Value, vt: ValueType) -> R<Value> {
                     f.cells().iter().try_for_each(|&v| check_domain(op, v))?;
                 }
             }
-            Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {}
+            Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) | Value::RemoteFrame(_) => {}
         }
     }
     with_elem_type!(vt, T => {
@@ -101,7 +101,7 @@ pub fn unary(op: Builtin, x: &Value, vt: ValueType) -> R<Value> {
                 let m = m.to_typed::<T>().ok_or_else(|| Error::from(format!("`{op}` is not defined on strings")))?;
                 Ok(Value::Matrix(T::wrap(m.map(|&v| f(v)))))
             }
-            Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => Err(format!("`{op}` is not defined on frames").into()),
+            Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) | Value::RemoteFrame(_) => Err(format!("`{op}` is not defined on frames").into()),
         }
     }, str => Err(format!("`{op}` is not defined on strings").into()))
 }
@@ -188,7 +188,7 @@ fn typed<T: MatrixElem>(v: &Value, op: Builtin) -> R<Either<DenseMatrix<T>, T>> 
     match v {
         Value::Scalar(s) => Ok(s.get::<T>().map(Either::Right).ok_or_else(strings)?),
         Value::Matrix(m) => Ok(m.to_typed::<T>().map(Either::Left).ok_or_else(strings)?),
-        Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
+        Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) | Value::RemoteFrame(_) => {
             Err(format!("`{op}` is not defined on frames").into())
         }
     }
@@ -215,7 +215,7 @@ fn string_operand(v: &Value) -> R<Either<DenseMatrix<Arc<str>>, Arc<str>>> {
             Some(Matrix::Str(s)) => Either::Left(s),
             _ => Either::Left(DenseMatrix::from_vec(0, 0, Vec::new())),
         },
-        Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
+        Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) | Value::RemoteFrame(_) => {
             return Err("string operations are not defined on frames".into());
         }
     })
@@ -358,7 +358,7 @@ pub fn cond(c: &Matrix, a: &Value, b: &Value, vt: ValueType) -> R<Value> {
                 m.cols()
             )
             .into()),
-            Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
+            Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) | Value::RemoteFrame(_) => {
                 Err("`?:`: the branches must not be frames".into())
             }
         }
@@ -393,7 +393,7 @@ pub fn outer(outer: Builtin, op: Builtin, a: &Value, b: &Value, arg_vt: ValueTyp
                 let n = if want_col { m.rows() } else { m.cols() };
                 Ok((0..n).map(|k| Value::Scalar(if want_col { m.cell(k, 0) } else { m.cell(0, k) })).collect())
             }
-            Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
+            Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) | Value::RemoteFrame(_) => {
                 Err("outer operations are not defined on frames".into())
             }
         }

@@ -189,7 +189,7 @@ pub fn call(cx: &Context, op: Builtin, args: &[Value]) -> R<Vec<Value>> {
                 let chosen = if s.get::<bool>().unwrap_or(false) { arg(1)? } else { arg(2)? };
                 one(cast_value(chosen, result_vt(op, args)?)?)
             }
-            Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) => {
+            Value::Frame(_) | Value::List(..) | Value::Sparse(_) | Value::Remote(_) | Value::RemoteFrame(_) => {
                 Err("the condition of `?:` must not be a frame".into())
             }
         },
@@ -205,6 +205,7 @@ pub fn call(cx: &Context, op: Builtin, args: &[Value]) -> R<Vec<Value>> {
                 Value::Sparse(m) => (m.rows(), m.cols()),
                 Value::Remote(m) => (m.rows, m.cols),
                 Value::Frame(f) => (f.rows(), f.cols()),
+                Value::RemoteFrame(f) => (f.rows, f.columns.len()),
                 v @ (Value::Scalar(_) | Value::List(..)) => {
                     return Err(format!("`{op}` needs a matrix or frame, not {}", v.describe()).into());
                 }
