@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 
 use daphne_ir::infer::{Operand, infer};
-use daphne_ir::{Function, Literal, Module, OpId, OpKind, Region, Type, Value, ValueDef};
+use daphne_ir::{Function, Literal, Module, OpId, OpKind, Region, Split, Type, Value, ValueDef};
 
 use crate::pass::Pass;
 
@@ -193,8 +193,21 @@ fn refine_op(f: &mut Function, id: OpId, lowered: &HashMap<Value, Type>) {
                 set(f, r, lowered, t);
             }
         }
-        // Calls keep their callee's types; constants know theirs; pipelines (made later) and
-        // terminators have nothing to refine.
+        OpKind::Pipeline(spec) => {
+            // A pipeline of an earlier round (fusion, then inlining its function): a block
+            // sees its inputs' columns, or a broadcast input whole; its results stay.
+            let Some(body) = op.regions.first() else { return };
+            for ((&v, &a), split) in op.operands.iter().zip(&body.args).zip(&spec.splits) {
+                let seen = match (split, f.ty(v).clone()) {
+                    (Split::Rows, Type::Matrix(m)) => Type::Matrix(daphne_ir::MatrixType { rows: None, ..m }),
+                    (_, t) => t,
+                };
+                set(f, a, lowered, &seen);
+            }
+            refine_region(f, body, lowered);
+        }
+        // Calls keep their callee's types; constants know theirs; terminators have nothing
+        // to refine.
         _ => {
             for r in &op.regions {
                 refine_region(f, r, lowered);
