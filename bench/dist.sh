@@ -25,10 +25,10 @@
 #   and locally: GB/s of the file's bytes, from `--timing`'s time of the read op.
 #
 # Usage: bench/dist.sh [quick|born]   (quick: 10000x1000 only, one run; default adds
-# 20000x2000; born: only the last four sections, at 10000x1000 and 40000x1000)
+# 20000x2000; born: only the last four sections, at 10000x1000, 40000x1000 and 400000x100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=3 sizes="10000x1000 20000x2000" born_sizes="10000x1000 40000x1000" only_born=0
+runs=3 sizes="10000x1000 20000x2000" born_sizes="10000x1000 40000x1000 400000x100" only_born=0
 if [ "${1:-}" == "quick" ]; then runs=1 sizes="10000x1000" born_sizes="10000x1000"; fi
 if [ "${1:-}" == "born" ]; then only_born=1; fi
 

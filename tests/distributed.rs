@@ -154,6 +154,8 @@ fn a_worker_answers_garbage_with_errors_and_keeps_serving() {
             vectorize: true,
             partitioning: proto::Partitioning::Static as i32,
             grain_rows: 1,
+            first_group: 0,
+            total_groups: 0,
         };
         // Invalid IR, an unknown object, a malformed inline value.
         let e = c.compute(task(vec![1, 2, 3, 4], vec![])).await.unwrap_err();
@@ -412,6 +414,34 @@ fn long_lineages_are_checkpointed() {
     for a in &workers.addrs {
         assert_eq!(info(a).objects, 0);
     }
+}
+
+#[test]
+fn folds_over_the_workers_have_the_local_bits() {
+    // Each worker folds its groups into the nodes of the canonical tree that cover them, and
+    // the coordinator folds the nodes: every digit written is the local run's, for 1, 2 and 3
+    // workers (one node, several per worker, nodes cut at the end) and for 20 and 157 blocks.
+    let workers = Workers::start(3, 1);
+    let dir = std::env::temp_dir().join(format!("daphne-folds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = ["gram", "xty", "colsums", "colmeans", "sum"];
+    for n in ["n=5000", "n=40000"] {
+        let local = format!("out=\"{}/local_\"", dir.display());
+        let out = check(DAPHNE, &["bits/folds.daph", n, &local]);
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        for w in 1..=3 {
+            let list = workers.list(w);
+            let there = format!("out=\"{}/w{w}_\"", dir.display());
+            let args = ["--distributed", "--min-distr-cells=0", "bits/folds.daph", n, &there];
+            let out = check_env(DAPHNE, &args, &[("DISTRIBUTED_WORKERS", &list)]);
+            assert_eq!(out.status, 0, "{}", out.stderr);
+            for f in files {
+                let read = |p: String| std::fs::read(dir.join(p)).unwrap();
+                assert!(read(format!("local_{f}.csv")) == read(format!("w{w}_{f}.csv")), "{f}, {n}, {w} workers");
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

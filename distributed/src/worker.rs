@@ -673,6 +673,7 @@ fn run_job(
     // blocks, and outputs that fit in the memory budget.
     let groups = daphne_ir::pipeline::check_part(n, block_rows, group_rows)
         .map_err(|e| Refusal::invalid(format!("a task's rows: {e}")))?;
+    let nodes = fold_nodes_of(task, groups)?;
     let bytes = output_bytes(f, op, &inputs, n, groups);
     if bytes > memory::limit() {
         // Too large for this worker whatever it holds: the pipeline's own failure, so the
@@ -698,7 +699,7 @@ fn run_job(
                 if values.len() != spec.combines.len() {
                     return Err(Refusal::internal("a pipeline returned too few outputs"));
                 }
-                return Ok(spec.combines.iter().copied().zip(values).collect());
+                return fold_groups(f, op, spec.combines.iter().copied().zip(values).collect(), nodes.as_deref());
             }
             Attempt::Declined => {}
         }
@@ -749,7 +750,61 @@ fn run_job(
             },
         ));
     }
-    Ok(outputs)
+    fold_groups(f, op, outputs, nodes.as_deref())
+}
+
+/// The nodes of the fold tree a task's groups fold into, when the task asks for that (its
+/// `total_groups`): its groups must lie among the pipeline's, at most `MAX_BLOCKS` of them.
+fn fold_nodes_of(task: &Task, groups: usize) -> Result<Option<Vec<(u32, usize)>>, Refusal> {
+    if task.total_groups == 0 {
+        return Ok(None);
+    }
+    let total = usize::try_from(task.total_groups).unwrap_or(usize::MAX);
+    let first = usize::try_from(task.first_group).unwrap_or(usize::MAX);
+    if total > daphne_ir::pipeline::MAX_BLOCKS || first.saturating_add(groups) > total {
+        return Err(Refusal::invalid(format!(
+            "a task's groups: {groups} from group {first} of {total} (at most {} groups)",
+            daphne_ir::pipeline::MAX_BLOCKS
+        )));
+    }
+    Ok(Some(daphne_ir::pipeline::fold_nodes(first..first + groups, total)))
+}
+
+/// Folds each fold output's groups (one value per group, in order) into the values of `nodes`,
+/// each node its groups along `fold_tree`: the coordinator gets a few values however many
+/// groups the worker ran. Without nodes, the outputs as they are.
+fn fold_groups(
+    f: &daphne_ir::Function,
+    op: &daphne_ir::Op,
+    outputs: Outputs,
+    nodes: Option<&[(u32, usize)]>,
+) -> Result<Outputs, Refusal> {
+    let Some(nodes) = nodes else { return Ok(outputs) };
+    let first = nodes.first().map_or(0, |&(l, j)| j << l);
+    outputs
+        .into_iter()
+        .zip(&op.results)
+        .map(|((c, parts), &r)| {
+            if matches!(c, Combine::Rows | Combine::Cols) {
+                return Ok((c, parts));
+            }
+            let mut parts = parts.into_iter();
+            let mut folded = Vec::with_capacity(nodes.len());
+            let mut at = first;
+            for &(level, j) in nodes {
+                let end = (j + 1) << level;
+                let mine: Vec<Value> = parts.by_ref().take(end - at).collect();
+                at = end;
+                let value = daphne_ir::pipeline::fold_tree(mine.into_iter().map(Ok).collect(), |a, b| {
+                    daphne_runtime::pipeline::combine_two(f, r, c, a?, b?)
+                })
+                .ok_or_else(|| Refusal::internal("a fold node without groups"))?
+                .map_err(|e| Refusal::aborted(e.to_string()))?;
+                folded.push(value);
+            }
+            Ok((c, folded))
+        })
+        .collect()
 }
 
 /// A bound from above on the bytes of a task's outputs: joined row and column outputs count
@@ -1076,4 +1131,20 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     Server::new(listener, options)?.serve(shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_names_groups_among_the_pipelines_or_is_refused() {
+        let task = |first_group, total_groups| Task { first_group, total_groups, ..Task::default() };
+        assert_eq!(fold_nodes_of(&task(0, 0), 3).unwrap(), None, "no total: every group unfolded");
+        assert_eq!(fold_nodes_of(&task(2, 8), 6).unwrap(), Some(vec![(1, 1), (2, 1)]));
+        for (first, total, groups) in [(5, 4, 1), (0, 4, 5), (u64::MAX, 8, 2), (0, 1 << 40, 1)] {
+            let e = fold_nodes_of(&task(first, total), groups).unwrap_err();
+            assert_eq!(e.kind, Refused::InvalidArgument, "{first} of {total}, {groups} groups: {}", e.message);
+        }
+    }
 }

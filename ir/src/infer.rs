@@ -120,6 +120,38 @@ fn dims(t: &Type) -> (Option<u64>, Option<u64>) {
     }
 }
 
+/// The rows of `seq(from, to, inc)` of value type `v` when the three are constants with whole
+/// values that `f64` and `si64` arithmetic hold exactly (below 2^50 in magnitude): then the
+/// run-time count (`ceil(|to - from| / |inc|) + 1`, less one when the additions pass `to`) is
+/// `floor(|to - from| / |inc|) + 1`, or 0 when `inc` points away from `to`. Unknown otherwise
+/// (`f32`, fractions, a zero `inc`: the kernel decides, and reports).
+fn seq_rows(v: Option<ValueType>, args: [&Operand; 3]) -> Option<u64> {
+    if !matches!(v, Some(ValueType::F64 | ValueType::Si64 | ValueType::Ui64 | ValueType::Index)) {
+        return None;
+    }
+    const LIMIT: i64 = 1 << 50;
+    let whole = |a: &Operand| -> Option<i64> {
+        let x = match a.constant? {
+            Literal::F64(bits) => {
+                let x = f64::from_bits(*bits);
+                (x.fract() == 0.0 && x.abs() < LIMIT as f64).then_some(x as i64)?
+            }
+            Literal::Si64(x) => *x,
+            Literal::Ui64(x) | Literal::Index(x) => i64::try_from(*x).ok()?,
+            _ => return None,
+        };
+        (x.abs() < LIMIT).then_some(x)
+    };
+    let (from, to, inc) = (whole(args[0])?, whole(args[1])?, whole(args[2])?);
+    if inc == 0 {
+        return None;
+    }
+    if (from < to && inc < 0) || (from > to && inc > 0) {
+        return Some(0);
+    }
+    Some(((to - from).unsigned_abs() / inc.unsigned_abs()) + 1)
+}
+
 /// The result types of `op` applied to `args`, or why the arguments do not fit.
 pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, InferError> {
     use Builtin as B;
@@ -194,7 +226,10 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, InferError> {
             one(matrix(v, args[n].const_u64(), args[n + 1].const_u64()))
         }
         B::Fill => one(matrix(vt(t(0)), args[1].const_u64(), args[2].const_u64())),
-        B::Seq => one(matrix(most_general(&[t(0), t(1), t(2)]), None, Some(1))),
+        B::Seq => {
+            let v = most_general(&[t(0), t(1), t(2)]);
+            one(matrix(v, seq_rows(v, [&args[0], &args[1], &args[2]]), Some(1)))
+        }
         // As DAPHNE: the value type of `rand` is that of `min`.
         B::Rand => one(matrix(vt(t(2)), args[0].const_u64(), args[1].const_u64())),
         B::DiagMatrix => {

@@ -152,7 +152,14 @@ impl<T> TreeFold<T> {
 
     /// Adds part `index` (each index once, `index < n`).
     pub fn add(&self, index: usize, value: T, combine: impl Fn(T, T) -> T) {
-        let (mut level, mut j, mut v) = (0u32, index, value);
+        self.add_node(0, index, value, combine);
+    }
+
+    /// Adds the value of node `(level, j)`: its parts folded alone (`fold_tree` of them in
+    /// order). The nodes added must cover every part exactly once, as [`fold_nodes`] cuts a
+    /// range; a part is node `(0, index)`.
+    pub fn add_node(&self, level: u32, j: usize, value: T, combine: impl Fn(T, T) -> T) {
+        let (mut level, mut j, mut v) = (level, j, value);
         loop {
             if level >= self.top {
                 break;
@@ -184,6 +191,30 @@ impl<T> TreeFold<T> {
         let mut nodes = self.nodes.into_inner().unwrap_or_else(|e| e.into_inner());
         nodes.remove(&(self.top, 0)).filter(|_| self.n > 0 && nodes.is_empty())
     }
+}
+
+/// The nodes of the fold tree over `n` parts (see [`TreeFold`]) that cover exactly the parts
+/// `range`, from the left: at each step the highest node that starts at the next part and ends
+/// inside the range. Folding a node's parts alone gives the node, so whoever holds a run of
+/// parts (a worker its groups) can fold it into these few values, and [`TreeFold::add_node`]
+/// of every holder's nodes gives `fold_tree` of all the parts, bit for bit. At most about
+/// `2 log2(n)` nodes; none for an empty range. `range` must lie in `0..n`.
+pub fn fold_nodes(range: std::ops::Range<usize>, n: usize) -> Vec<(u32, usize)> {
+    let top = n.max(1).next_power_of_two().trailing_zeros();
+    let mut nodes = Vec::new();
+    let mut at = range.start;
+    while at < range.end.min(n) {
+        let mut level = 0u32;
+        while level < top
+            && at.is_multiple_of(1 << (level + 1))
+            && (at + (1usize << (level + 1))).min(n) <= range.end
+        {
+            level += 1;
+        }
+        nodes.push((level, at >> level));
+        at = (at + (1usize << level)).min(n);
+    }
+    nodes
 }
 
 /// A module holding one pipeline of `f` alone: its entry function takes the pipeline's inputs
@@ -373,5 +404,41 @@ mod tests {
         let fold = TreeFold::new(3);
         fold.add(0, "a".to_owned(), combine);
         assert_eq!(fold.finish(), None, "a part is missing");
+    }
+
+    #[test]
+    fn the_nodes_of_runs_fold_to_fold_tree() {
+        let combine = |a: String, b: String| format!("({a}+{b})");
+        for n in 1..70usize {
+            let parts: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+            let expected = fold_tree(parts.clone(), combine);
+            // Every cut of 0..n into three runs: each run's nodes, folded alone.
+            for a in 0..=n {
+                for b in a..=n {
+                    let fold = TreeFold::new(n);
+                    let mut count = 0;
+                    for run in [0..a, a..b, b..n] {
+                        let nodes = fold_nodes(run.clone(), n);
+                        count += nodes.len();
+                        let mut at = run.start;
+                        for (level, j) in nodes {
+                            assert_eq!(at, j << level, "{n} parts, run {run:?}: nodes cover it in order");
+                            let end = ((j + 1) << level).min(n);
+                            assert!(end <= run.end, "{n} parts, run {run:?}: node ({level}, {j}) leaves it");
+                            let value = fold_tree(parts[at..end].to_vec(), combine).unwrap();
+                            fold.add_node(level, j, value, combine);
+                            at = end;
+                        }
+                        assert_eq!(at, run.end.max(run.start), "{n} parts, run {run:?}: covered");
+                    }
+                    assert!(count <= 3 * 2 * (usize::BITS - n.leading_zeros()) as usize + 3);
+                    assert_eq!(fold.finish(), expected, "{n} parts cut at {a} and {b}");
+                }
+            }
+        }
+        assert_eq!(fold_nodes(0..8, 8), vec![(3, 0)]);
+        assert_eq!(fold_nodes(0..5, 5), vec![(3, 0)]);
+        assert_eq!(fold_nodes(1..7, 8), vec![(0, 1), (1, 1), (1, 2), (0, 6)]);
+        assert_eq!(fold_nodes(3..3, 8), vec![]);
     }
 }

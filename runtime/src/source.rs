@@ -323,6 +323,45 @@ mod tests {
     }
 
     #[test]
+    fn seqs_rows_as_the_compiler_infers_them_are_the_kernels() {
+        use daphne_ir::infer::{Operand, infer};
+        use daphne_ir::{Literal, Type};
+        let ends = [-7i64, -3, -1, 0, 1, 2, 5, 9, 10, 1 << 49];
+        let mut known = 0;
+        for (from, to, inc) in ends.iter().flat_map(|&a| ends.iter().flat_map(move |&b| ends.map(|c| (a, b, c)))) {
+            if (to - from).unsigned_abs() / inc.unsigned_abs().max(1) > 1 << 20 {
+                continue;
+            }
+            for vt in [ValueType::F64, ValueType::Si64] {
+                let (lits, values): (Vec<Literal>, Vec<Value>) = [from, to, inc]
+                    .into_iter()
+                    .map(|x| match vt {
+                        ValueType::F64 => (Literal::F64((x as f64).to_bits()), f(x as f64)),
+                        _ => (Literal::Si64(x), i(x)),
+                    })
+                    .unzip();
+                let ty = Type::Scalar(vt);
+                let args: Vec<Operand> = lits.iter().map(|l| Operand { ty: &ty, constant: Some(l) }).collect();
+                let inferred = match &infer(Builtin::Seq, &args).unwrap()[0] {
+                    Type::Matrix(m) => m.rows,
+                    other => panic!("seq inferred as {other:?}"),
+                };
+                let made = Source::of(Builtin::Seq, &values, vt).ok().flatten().map(|s| s.shape().0 as u64);
+                if let Some(rows) = inferred {
+                    known += 1;
+                    assert_eq!(Some(rows), made, "seq({from}, {to}, {inc}) of {vt}");
+                }
+            }
+        }
+        assert!(known > 1000, "{known} shapes inferred");
+        // A fraction is the kernel's to count.
+        let frac = Literal::F64(0.5f64.to_bits());
+        let ty = Type::Scalar(ValueType::F64);
+        let args = [Operand { ty: &ty, constant: Some(&frac) }; 3];
+        assert!(matches!(&infer(Builtin::Seq, &args).unwrap()[0], Type::Matrix(m) if m.rows.is_none()));
+    }
+
+    #[test]
     fn every_source_by_rows_is_the_whole() {
         let rand = Source::of(Builtin::Rand, &[i(50), i(7), f(0.0), f(1.0), f(1.0), i(42)], ValueType::F64).unwrap();
         let (m, right) = by_rows(&rand.unwrap(), &[0, 3, 4, 20, 50]);

@@ -4,12 +4,13 @@
 
 use std::sync::{Arc, Mutex};
 
-use daphne_ir::pipeline::fold_tree;
+use daphne_ir::pipeline::{TreeFold, fold_nodes};
 use daphne_ir::{Combine, Function, Module, OpId, OpKind};
 use daphne_runtime::matrix::Matrix;
 use daphne_runtime::value::{Remote, Resident, Value};
 
 use super::recovery::{Lineage, MAX_LINEAGE};
+use super::placement::Placement;
 use super::state::Inner;
 use crate::codec;
 use crate::error::Error;
@@ -71,11 +72,11 @@ impl Inner {
         f: &Function,
         id: OpId,
         n: usize,
-        active: &[usize],
-        rows: &[std::ops::Range<usize>],
+        placement: &Placement,
         results: Vec<proto::TaskResult>,
         (module, inputs): (Arc<Module>, Vec<Arc<Lineage>>),
     ) -> Result<Vec<Value>, Error> {
+        let (active, rows) = (&placement.active, &placement.rows);
         let depth = 1 + inputs.iter().map(|l| l.depth()).max().unwrap_or(0);
         let op = &f.ops[id];
         let OpKind::Pipeline(spec) = &op.kind else { return Err(Error::internal("not a pipeline")) };
@@ -125,54 +126,85 @@ impl Inner {
                 values.push(Value::Remote(remote));
                 continue;
             }
-            // Every part in worker and group order, brought here.
-            let mut here: Vec<Option<Value>> = Vec::new();
-            let mut kept: Vec<(usize, usize, u64)> = Vec::new();
-            let mut largest = 0u64;
-            for (&w, res) in active.iter().zip(&results) {
-                for p in &res.outputs[k].parts {
-                    match &p.result {
-                        Some(proto::output::Result::Inline(b)) => here.push(Some(codec::decode(b)?)),
-                        Some(proto::output::Result::Kept(o)) => {
-                            kept.push((here.len(), w, o.object));
-                            largest = largest.max(o.bytes);
-                            here.push(None);
-                        }
-                        None => return Err(broken(w)),
-                    }
-                }
-            }
-            if !kept.is_empty() {
-                let ids: Vec<(usize, u64)> = kept.iter().map(|&(_, w, id)| (w, id)).collect();
-                let fetched = self.fetch_all(&ids, largest);
-                self.free_each(kept.iter().map(|&(_, w, id)| (w, id)));
-                for ((slot, _, _), v) in kept.iter().zip(fetched?) {
-                    here[*slot] = Some(v);
-                }
-            }
-            let parts: Vec<Value> =
-                here.into_iter().collect::<Option<_>>().ok_or_else(|| Error::internal("a part missing"))?;
-            values.push(match c {
-                Combine::Cols => {
-                    let ms: Vec<Matrix> = parts
-                        .into_iter()
-                        .map(|p| match p {
-                            Value::Matrix(m) => Ok(m),
-                            _ => Err(Error::internal("a column output part is not a matrix")),
-                        })
-                        .collect::<Result<_, _>>()?;
-                    Value::Matrix(
-                        Matrix::concat(&ms, false)
-                            .ok_or_else(|| Error::internal("column parts of different shapes"))?,
-                    )
-                }
-                _ => fold_tree(parts.into_iter().map(Ok).collect(), |a: Result<Value, Error>, b| {
-                    daphne_runtime::pipeline::combine_two(f, r, c, a?, b?).map_err(Error::Runtime)
+            // The workers' objects among the parts, freed once read (or on an error).
+            let kept: Vec<(usize, u64)> = active
+                .iter()
+                .zip(&results)
+                .flat_map(|(&w, res)| {
+                    res.outputs[k].parts.iter().filter_map(move |p| match &p.result {
+                        Some(proto::output::Result::Kept(o)) => Some((w, o.object)),
+                        _ => None,
+                    })
                 })
-                .ok_or_else(|| Error::internal("no parts to fold"))??,
-            });
+                .collect();
+            let value = if c == Combine::Cols {
+                self.joined_columns(active, &results, k, &broken)
+            } else {
+                self.folded_nodes(placement, &results, k, &broken, |a, b| {
+                    daphne_runtime::pipeline::combine_two(f, r, c, a, b).map_err(Error::Runtime)
+                })
+            };
+            self.free_each(kept.into_iter());
+            values.push(value?);
         }
         Ok(values)
+    }
+
+    /// Part `p` of a task's answer from worker `w`: decoded, or fetched when kept there.
+    fn bring(&self, w: usize, p: &proto::Output, broken: &impl Fn(usize) -> Error) -> Result<Value, Error> {
+        match &p.result {
+            Some(proto::output::Result::Inline(b)) => Ok(codec::decode(b)?),
+            Some(proto::output::Result::Kept(o)) => {
+                self.fetch_all(&[(w, o.object)], o.bytes)?.pop().ok_or_else(|| Error::internal("a fetch without a value"))
+            }
+            None => Err(broken(w)),
+        }
+    }
+
+    /// A `cols` output: every group's columns side by side, in worker and group order.
+    fn joined_columns(
+        &self,
+        active: &[usize],
+        results: &[proto::TaskResult],
+        k: usize,
+        broken: &impl Fn(usize) -> Error,
+    ) -> Result<Value, Error> {
+        let mut ms = Vec::new();
+        for (&w, res) in active.iter().zip(results) {
+            for p in &res.outputs[k].parts {
+                match self.bring(w, p, broken)? {
+                    Value::Matrix(m) => ms.push(m),
+                    _ => return Err(Error::internal("a column output part is not a matrix")),
+                }
+            }
+        }
+        Ok(Value::Matrix(Matrix::concat(&ms, false).ok_or_else(|| Error::internal("column parts of different shapes"))?))
+    }
+
+    /// A fold output: each worker's groups came folded into the nodes of the tree over all
+    /// groups that cover them (`fold_nodes`); the nodes are folded up to the root as they come,
+    /// fetched one at a time, so only a few partial results are alive here at once.
+    fn folded_nodes(
+        &self,
+        placement: &Placement,
+        results: &[proto::TaskResult],
+        k: usize,
+        broken: &impl Fn(usize) -> Error,
+        combine: impl Fn(Value, Value) -> Result<Value, Error>,
+    ) -> Result<Value, Error> {
+        let total = placement.total_groups();
+        let fold = TreeFold::new(total);
+        for (&w, res) in placement.active.iter().zip(results) {
+            let nodes = fold_nodes(placement.groups[w].clone(), total);
+            if nodes.len() != res.outputs[k].parts.len() {
+                return Err(broken(w));
+            }
+            for ((level, j), p) in nodes.into_iter().zip(&res.outputs[k].parts) {
+                let v = self.bring(w, p, broken)?;
+                fold.add_node(level, j, Ok(v), |a: Result<Value, Error>, b| combine(a?, b?));
+            }
+        }
+        fold.finish().ok_or_else(|| Error::internal("a fold's parts do not cover its groups"))?
     }
 }
 

@@ -18,6 +18,15 @@ pub(super) struct Placement {
     pub(super) rows: Vec<Range<usize>>,
     /// Rows per group: each worker folds each group alone.
     pub(super) group_rows: usize,
+    /// Every worker's groups (empty for the others), among `0..groups`.
+    pub(super) groups: Vec<Range<usize>>,
+}
+
+impl Placement {
+    /// The pipeline's number of groups.
+    pub(super) fn total_groups(&self) -> usize {
+        self.groups.iter().map(|g| g.end).max().unwrap_or(0)
+    }
 }
 
 impl Inner {
@@ -49,13 +58,15 @@ impl Inner {
         // Every worker's rows (the live ones in order get the groups); workers without groups
         // get no task.
         let mut rows: Vec<Range<usize>> = vec![0..0; all];
+        let mut groups: Vec<Range<usize>> = vec![0..0; all];
         let mut active = Vec::with_capacity(live.len());
         for (&w, g) in live.iter().zip(&ranges) {
             rows[w] = (g.start * group_rows).min(n)..(g.end * group_rows).min(n);
+            groups[w] = g.clone();
             if !g.is_empty() {
                 active.push(w);
             }
         }
-        Some(Placement { live, active, rows, group_rows })
+        Some(Placement { live, active, rows, group_rows, groups })
     }
 }

@@ -171,6 +171,8 @@ impl Inner {
                     vectorize: self.options.vectorize,
                     partitioning: crate::wire::partitioning(self.options.partitioning) as i32,
                     grain_rows: self.options.grain_rows as u64,
+                    first_group: placement.groups[w].start as u64,
+                    total_groups: placement.total_groups() as u64,
                 };
                 (w, task)
             })
@@ -200,6 +202,6 @@ impl Inner {
             return Err(Fail::Pipeline);
         }
         let lineage: Vec<Arc<Lineage>> = inputs.iter().map(|v| self.lineage_of(v)).collect();
-        self.assemble(me, f, id, n, active, rows, results, (decoded, lineage)).map_err(Fail::Cluster)
+        self.assemble(me, f, id, n, &placement, results, (decoded, lineage)).map_err(Fail::Cluster)
     }
 }
