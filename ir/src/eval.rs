@@ -18,12 +18,4 @@ pub enum Const {
 pub trait Evaluate {
     /// The op's one result, or `None` when the op fails or gives no scalar or dense matrix.
     fn eval(&self, kind: &OpKind, args: &[Const], result: &Type) -> Option<Const>;
-
-    /// The rows and columns of a matrix the op makes from constant operands (`seq(1, n, 1)`,
-    /// `fill(v, n, m)`), as the runtime would make it, without making it; `None` when the op
-    /// makes no such matrix or would fail.
-    fn shape(&self, kind: &OpKind, args: &[Const], result: &Type) -> Option<(u64, u64)> {
-        let _ = (kind, args, result);
-        None
-    }
 }

@@ -65,7 +65,7 @@ impl FoldConstants {
                     op.operands = operands;
                     changed = true;
                 }
-                None => changed |= self.shape(f, id),
+                None => {}
             }
             out.push(id);
         }
@@ -97,31 +97,6 @@ impl FoldConstants {
             }
             _ => None,
         }
-    }
-
-    /// The dimensions of a matrix op `id` makes from constants (`seq(1, 2000, 1)`, too large
-    /// to fold), when its type does not know them.
-    fn shape(&self, f: &mut Function, id: OpId) -> bool {
-        let op = &f.ops[id];
-        let ([result], OpKind::Builtin(_)) = (op.results.as_slice(), &op.kind) else { return false };
-        let Type::Matrix(m) = f.ty(*result) else { return false };
-        if m.rows.is_some() && m.cols.is_some() {
-            return false;
-        }
-        let Some(args) = op.operands.iter().map(|&v| Self::constant(f, v)).collect::<Option<Vec<_>>>() else {
-            return false;
-        };
-        if let Some((rows, cols)) = self.eval.shape(&op.kind, &args, f.ty(*result))
-            && m.rows.is_none_or(|r| r == rows)
-            && m.cols.is_none_or(|c| c == cols)
-        {
-            let r = *result;
-            if let Type::Matrix(m) = &mut f.values[r].ty {
-                (m.rows, m.cols) = (Some(rows), Some(cols));
-                return true;
-            }
-        }
-        false
     }
 
     /// What op `id` computes, if it computes a constant from constants.

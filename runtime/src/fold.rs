@@ -37,13 +37,6 @@ impl Evaluate for Evaluator {
             _ => None,
         }
     }
-
-    fn shape(&self, kind: &OpKind, args: &[Const], result: &Type) -> Option<(u64, u64)> {
-        let (OpKind::Builtin(b), Type::Matrix(m)) = (kind, result) else { return None };
-        let args = args.iter().map(value).collect::<Option<Vec<Value>>>()?;
-        let (rows, cols) = crate::source::Source::of(*b, &args, m.vt?).ok()??.shape();
-        Some((rows as u64, cols as u64))
-    }
 }
 
 /// A runtime value for a compile-time constant.
