@@ -76,6 +76,8 @@ fn task(pipeline: bytes::Bytes, input: bytes::Bytes, block_rows: u64, group_rows
         vectorize: true,
         partitioning: proto::Partitioning::Static as i32,
         grain_rows: 1,
+        first_group: 0,
+        total_groups: 0,
     }
 }
 
