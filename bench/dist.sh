@@ -15,14 +15,17 @@
 # - data born on the workers (`born`): (b)-(e) with X and y read by the 2 workers from the same
 #   Parquet files Dask reads (`dask.dataframe.read_parquet` on its 2 workers), beside the local
 #   run: the op and pipeline runs on workers, the coordinator's peak RSS against the input's
-#   size, and whether the output is the local run's;
+#   size, and whether the output is the local run's; and the examples' algorithms at scale
+#   (bench/dist/pagerank.daph, connected_components.daph, kmeans.daph: data generated on the
+#   workers) beside the local run: the share of the cell work on the workers, the
+#   coordinator's peak RSS, the same output;
 # - the worker path against the local one: per-iteration time of `X = X * 0.999 + 0.001`
 #   (64000 x 100) resident on 1 worker with 1 and 2 threads, and locally with as many;
 # - reading a 1 GB CSV file and a Parquet file of the same matrix on 2 workers (each its rows)
 #   and locally: GB/s of the file's bytes, from `--timing`'s time of the read op.
 #
 # Usage: bench/dist.sh [quick|born]   (quick: 10000x1000 only, one run; default adds
-# 20000x2000; born: only the last three sections, at 10000x1000, 40000x1000 and 400000x100)
+# 20000x2000; born: only the last four sections, at 10000x1000, 40000x1000 and 400000x100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=3 sizes="10000x1000 20000x2000" born_sizes="10000x1000 40000x1000 400000x100" only_born=0
@@ -156,6 +159,30 @@ for size in $born_sizes; do
             -v l="$l" -v k="$k" -v same="$same" \
             'BEGIN { printf "%-11s %-11s %8.1f ms %9s %9s %11s %8.1f ms %8.1f ms %8.2fx %5s\n", w, s, d, r, c, i, l, k, k / d, same }'
     done
+done
+
+# The examples' algorithms at scale (bench/dist/: PageRank, connected components, k-means over
+# generated data), with the default policy: execution time from `--timing` (best of $runs),
+# the share of the cell work done on the workers, the coordinator's peak RSS, and whether the
+# output is the local run's.
+exec_ms() {
+    for _ in $(seq "$runs"); do
+        "$@" --timing 2>&1 >/dev/null | tail -n 1 | grep -o '"execution_seconds": *[0-9.e-]*' | awk -F: '{ print $2 * 1000 }'
+    done | sort -g | head -n 1
+}
+printf "%-34s %11s %11s %12s %9s %5s\n" workload distributed local "wkr share" "coord MB" same
+for args in "pagerank n=5000 p=0.01" "connected_components n=5000 p=0.0005" "kmeans n=500000 m=10 k=5 iter=10"; do
+    read -r w sizes <<<"$args"
+    run=("bench/dist/$w.daph" $sizes)
+    d=$(exec_ms "${dist[@]}" "${run[@]}")
+    l=$(exec_ms "$daphne" "${run[@]}")
+    timing=$("${dist[@]}" --timing "${run[@]}" 2>&1 >"$data/out.dist" | tail -n 1)
+    share=$(echo "$timing" | grep -o '"worker_cell_share":[0-9.e-]*' | cut -d: -f2)
+    coord=$(echo "$timing" | peak_mb)
+    "$daphne" "${run[@]}" >"$data/out.local"
+    same=$(cmp -s "$data/out.dist" "$data/out.local" && echo yes || echo NO)
+    awk -v w="$w ${sizes%% *}" -v d="$d" -v l="$l" -v s="$share" -v c="$coord" -v same="$same" \
+        'BEGIN { printf "%-34s %8.1f ms %8.1f ms %12.4f %9s %5s\n", w, d, l, s, c, same }'
 done
 
 # The worker path against the local one, same threads: one worker started here.

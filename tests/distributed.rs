@@ -7,7 +7,8 @@
 //! - An unreachable worker is named in an error within a few seconds (exit 3).
 //! - A worker answers garbage with errors and keeps serving (tasks, stores, fetches, rows to
 //!   make, scans).
-//! - Large generated matrices are born on the workers, and pipelines over them run there.
+//! - Large generated matrices are born on the workers, and pipelines over them run there; so
+//!   do the examples' algorithms at scale (`bench/dist/`), with more than 99% of the cell work.
 //! - Objects are freed on the workers: a 1000-iteration loop keeps them flat.
 //! - `--no-vec` reaches the workers.
 
@@ -489,14 +490,45 @@ fn a_matrix_larger_than_the_coordinators_memory_stays_on_the_workers() {
     let out = limited(&["--distributed", "--timing", "big/algorithms.daph", n], &[("DISTRIBUTED_WORKERS", &list)]);
     assert_eq!((out.status, &out.stdout), (0, &local.stdout), "{}", out.stderr);
     // And it was the workers that did the work.
-    let share: f64 = out
-        .stderr
+    let share = worker_cell_share(&out);
+    assert!(share > 0.9, "{share} of the cells were touched on workers: {}", out.stderr);
+}
+
+/// `--timing`'s share of the cells touched on workers.
+fn worker_cell_share(out: &common::Outcome) -> f64 {
+    out.stderr
         .split("\"worker_cell_share\":")
         .nth(1)
         .and_then(|r| r.split([',', '}']).next())
         .and_then(|v| v.parse().ok())
-        .expect("--timing reports the share of cells on workers");
-    assert!(share > 0.9, "{share} of the cells were touched on workers: {}", out.stderr);
+        .expect("--timing reports the share of cells on workers")
+}
+
+#[test]
+fn the_examples_algorithms_at_scale_run_on_the_workers() {
+    // bench/dist's PageRank, connected components and k-means: the examples' algorithms over
+    // generated data above the default size threshold. With the default policy, the graph and
+    // the points are born on the workers and stay there: `t(G / outDegree) @ p`, the label
+    // propagation `max(aggMax(E * t(c), 0), c)` and k-means' distances, assignments and
+    // `t(P) @ X` (inside a function, whose shapes only inlining reveals) run where the rows
+    // are, with the local run's bits.
+    let workers = Workers::start(2, 1);
+    let list = workers.list(2);
+    for args in [
+        ["../bench/dist/pagerank.daph", "n=600", "p=0.05", ""],
+        ["../bench/dist/connected_components.daph", "n=600", "p=0.003", ""],
+        ["../bench/dist/kmeans.daph", "n=40000", "m=8", "k=4 iter=5"],
+    ] {
+        let args: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
+        let local = check(DAPHNE, &args);
+        assert_eq!(local.status, 0, "{}", local.stderr);
+        let mut all = vec!["--distributed", "--timing"];
+        all.extend(&args);
+        let out = check_env(DAPHNE, &all, &[("DISTRIBUTED_WORKERS", &list)]);
+        assert_eq!((out.status, &out.stdout), (0, &local.stdout), "{args:?}: {}", out.stderr);
+        let share = worker_cell_share(&out);
+        assert!(share > 0.99, "{args:?}: {share} of the cells were touched on workers: {}", out.stderr);
+    }
 }
 
 /// What a coordinator process reserves in virtual memory before it holds any data: its code,

@@ -254,6 +254,9 @@ pub enum Fuse {
     Cbind,
     /// `t(X) @ X` and `t(X) @ Y`: added up over the blocks.
     Gram,
+    /// `ctable(ys, xs, ...)` of two columns by rows: each block's table of its rows, added up
+    /// over the blocks (when the sizes are given and the sums are exact in any order).
+    Table,
 }
 
 /// The type-and-shape rule of an op, applied by `crate::infer::infer`. Elementwise results
@@ -478,7 +481,7 @@ builtins! {
     Order = "order" "order", 4.._, Pure, Operands, F::None, Own;
     /// `ctable(ys, xs, weight, numRows, numCols)`: a contingency table; -1 sizes mean "from the
     /// data".
-    Ctable = "ctable" "ctable", 5..5, Pure, Operands, F::None, Own;
+    Ctable = "ctable" "ctable", 5..5, Pure, Operands, F::Table, Own;
     /// `groupSum(frame, groupCol..., sumCol)`
     GroupSum = "groupSum" "groupSum", 3.._, Pure, Operands, F::None, Own;
     /// `innerJoin(lhs, rhs, lhsOn, rhsOn[, numRowRes])`

@@ -74,7 +74,7 @@ impl FoldConstants {
     }
 
     /// The constant (scalar or small dense matrix) operand `v` holds, if it holds one.
-    fn constant(f: &Function, v: Value) -> Option<Const> {
+    pub(crate) fn constant(f: &Function, v: Value) -> Option<Const> {
         let ValueDef::Result(def, _) = f.values[v].def else { return None };
         let op = &f.ops[def];
         match &op.kind {

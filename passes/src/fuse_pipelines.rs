@@ -28,8 +28,8 @@
 use std::collections::{HashMap, HashSet};
 
 use daphne_ir::{
-    Axis, Builtin, Combine, Fails, Function, Fuse, MatrixType, Module, OpId, OpKind, PipelineSpec, Region, Repr, Split,
-    Type, Value, ValueDef, ValueType,
+    Axis, Builtin, Combine, Fails, Function, Fuse, Literal, MatrixType, Module, OpId, OpKind, PipelineSpec, Region,
+    Repr, Split, Type, Value, ValueDef, ValueType,
 };
 
 use crate::pass::Pass;
@@ -290,6 +290,10 @@ pub(crate) fn barrier(f: &Function, id: OpId) -> bool {
 /// zero, and DAPHNE's domain checks (`sqrt`, `ln`, `asin`, `acos`).
 pub(crate) fn fallible(f: &Function, id: OpId) -> bool {
     let op = &f.ops[id];
+    if class(&op.kind) == Some(Class::Table) {
+        // A negative coordinate (data, not shapes) fails the table.
+        return true;
+    }
     match op.kind {
         OpKind::Builtin(b) => match b.fails() {
             Fails::IntegerZero => op.results.iter().any(|&r| f.ty(r).value_type().is_some_and(ValueType::is_integer)),
@@ -330,6 +334,8 @@ enum Class {
     /// `outerEq(a, b)` and friends: a column `a` by rows against a whole row `b` (a one-hot
     /// encoding: `outerEq(labels, t(seq(0, k - 1)))`).
     Outer,
+    /// `ctable(ys, xs, w, rows, cols)`: two columns by rows, each block's table added up.
+    Table,
 }
 
 fn class(kind: &OpKind) -> Option<Class> {
@@ -346,6 +352,7 @@ fn class(kind: &OpKind) -> Option<Class> {
             Fuse::Cbind => Class::Cbind,
             Fuse::Gram => Class::Gram,
             Fuse::Outer(_) => Class::Outer,
+            Fuse::Table => Class::Table,
             Fuse::None => return None,
         },
         _ => return None,
@@ -510,8 +517,45 @@ fn plan(
             }
             Layout::Rows
         }
+        Class::Table => {
+            table_sums_exactly(f, op, dom)?;
+            Layout::Reduced(Combine::Add)
+        }
     };
     Some(Plan { roles, layout, dom })
+}
+
+/// Whether `ctable(ys, xs, w, rows, cols)` over `dom` rows may be the sum of its blocks'
+/// tables with the kernel's bits: two columns; the sizes given (a table of the data's largest
+/// coordinates would differ from block to block), at most `MAX_OUTER_COLS` cells (every block
+/// makes a whole table); and every cell's sum exact in any order, so adding the blocks' tables
+/// along the fold tree gives what the kernel's additions one by one give: integer cells, or
+/// whole weights whose sum over all rows stays within the float's exact integers.
+fn table_sums_exactly(f: &Function, op: &daphne_ir::Op, dom: Dom) -> Option<()> {
+    let [ys, xs, w, rows, cols] = op.operands.as_slice() else { return None };
+    for v in [ys, xs] {
+        matches!(f.ty(*v), Type::Matrix(m) if m.cols == Some(1)).then_some(())?;
+    }
+    let int = |v: &Value| match crate::fold_constants::FoldConstants::constant(f, *v)? {
+        daphne_ir::eval::Const::Scalar(Literal::Si64(x)) => u64::try_from(x).ok(),
+        _ => None,
+    };
+    let cells = int(rows)?.checked_mul(int(cols)?)?;
+    (cells <= MAX_OUTER_COLS).then_some(())?;
+    let exact_bits = match f.ty(*w) {
+        Type::Scalar(vt) if vt.is_integer() => return Some(()),
+        Type::Scalar(ValueType::F64) => 53,
+        Type::Scalar(ValueType::F32) => 24,
+        _ => return None,
+    };
+    let weight = match crate::fold_constants::FoldConstants::constant(f, *w)? {
+        daphne_ir::eval::Const::Scalar(Literal::F64(b)) => f64::from_bits(b),
+        daphne_ir::eval::Const::Scalar(Literal::F32(b)) => f64::from(f32::from_bits(b)),
+        _ => return None,
+    };
+    let Dom::Known(n) = dom else { return None };
+    let total = weight.abs() * n as f64;
+    (weight.fract() == 0.0 && total <= 2f64.powi(exact_bits)).then_some(())
 }
 
 /// `t(A) @ B` where the group transposed A and B has the group's rows: each block adds

@@ -11,6 +11,7 @@ pub mod fuse_pipelines;
 pub mod fuse_sibling_pipelines;
 pub mod inline_functions;
 pub mod pass;
+pub mod refine_shapes;
 pub mod rewrite_transposed_products;
 pub mod uses;
 

@@ -106,6 +106,16 @@ impl PassManager {
                 // Small functions that do fusable work are inlined first, so their ops can
                 // fuse with the caller's.
                 Box::new(crate::inline_functions::InlineFunctions),
+            ];
+            // The shapes the inlined bodies and computed sizes now tell (`nrow(C)` of an
+            // inlined argument folds, then `seq(0, k - 1)` has k rows), so fusion can prove
+            // its broadcasts and products.
+            passes.push(Box::new(crate::refine_shapes::RefineShapes));
+            if let Some(eval) = &evaluator {
+                passes.push(Box::new(crate::fold_constants::FoldConstants { eval: eval.clone() }));
+                passes.push(Box::new(crate::refine_shapes::RefineShapes));
+            }
+            passes.extend::<[Box<dyn Pass>; 3]>([
                 // Vectorizable ops on the same rows become pipelines: one pass over the data,
                 // no intermediates. After CSE, so a repeated subexpression is one value.
                 Box::new(crate::fuse_pipelines::FusePipelines { distributed: options.distributed }),
@@ -114,7 +124,7 @@ impl PassManager {
                 Box::new(crate::fuse_sibling_pipelines::FuseSiblingPipelines),
                 // A value a pipeline takes several times (`X + X * X`) is read once.
                 Box::new(crate::dedup_pipeline_inputs::DedupPipelineInputs),
-            ];
+            ]);
             // Fusion leaves constants behind (copied into bodies) and may repeat them.
             passes.extend(simplify());
             phases.push(Phase { name: VECTORIZE, passes });
