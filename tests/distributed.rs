@@ -439,6 +439,34 @@ fn long_lineages_are_checkpointed() {
 }
 
 #[test]
+fn sixty_four_workers_run_the_corpus_with_the_local_bytes() {
+    // 64 real worker processes of one thread each (on this machine's cores): every script of
+    // the corpus prints the local run's bytes with every pipeline and large matrix on them.
+    // `distributed/sample.daph` has rows for all 64 (196 blocks), so each worker ran tasks.
+    let workers = Workers::start(64, 1);
+    let list = workers.list(64);
+    let failures = common::across_the_corpus(|rel, args| {
+        let local = check(DAPHNE, args);
+        let mut all = vec!["--distributed", "--min-distr-cells=0"];
+        all.extend(args);
+        let other = check_env(DAPHNE, &all, &[("DISTRIBUTED_WORKERS", &list)]);
+        if (other.status, &other.stdout, &other.stderr) == (local.status, &local.stdout, &local.stderr) {
+            return vec![];
+        }
+        vec![format!(
+            "{rel} on 64 workers: status {} (local {}), stdout:\n{}--- local:\n{}stderr:\n{}--- local:\n{}",
+            other.status, local.status, other.stdout, local.stdout, other.stderr, local.stderr
+        )]
+    });
+    assert!(failures.is_empty(), "{} failures:\n\n{}", failures.len(), failures.join("\n\n"));
+    for addr in &workers.addrs {
+        let i = info(addr);
+        assert!(i.tasks > 0, "worker {addr} of 64 ran no task");
+        assert_eq!(i.objects, 0, "worker {addr} still holds objects after every run ended");
+    }
+}
+
+#[test]
 fn folds_over_the_workers_have_the_local_bits() {
     // Each worker folds its groups into the nodes of the canonical tree that cover them, and
     // the coordinator folds the nodes: every digit written is the local run's, for 1, 2 and 3
