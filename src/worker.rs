@@ -68,6 +68,13 @@ pub struct WorkerCli {
     /// that their coordinator is gone).
     #[arg(long = "exit-with-stdin")]
     exit_with_stdin: bool,
+
+    /// Host N workers in this process, each a worker of its own (its endpoint, object store,
+    /// sessions and compute thread) on consecutive ports from the given one (free ports for
+    /// port 0), each printing its `Started` line: a cluster of N workers on one machine for
+    /// measuring the coordinator (they share this process's cores).
+    #[arg(long = "simulate", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    simulate: Option<u32>,
 }
 
 /// Why a value on the command line is not one.
@@ -161,33 +168,66 @@ pub fn serve(cli: &WorkerCli) -> ExitCode {
         max_connections: cli.max_connections.map(|n| n as usize),
         idle_timeout: cli.idle_timeout.map(std::time::Duration::from_secs_f64),
     };
+    let count = cli.simulate.unwrap_or(1) as usize;
     let served = rt.block_on(async {
         use daphne_distributed::worker;
-        let server = worker::Server::new(worker::bind(addr).await?, options)?;
-        let bound = server.local_addr();
-        {
-            use std::io::Write;
-            let mut out = std::io::stdout();
-            let _ = writeln!(out, "{}{bound}", daphne_distributed::launch::STARTED);
-            let _ = out.flush();
+        // Every server bound (and its line printed) before any serves.
+        let mut servers = Vec::with_capacity(count);
+        for i in 0..count {
+            let port = if addr.port() == 0 { Some(0) } else { addr.port().checked_add(i as u16) };
+            let Some(port) = port.filter(|_| i < usize::from(u16::MAX)) else {
+                return Err(daphne_distributed::error::Error::Start {
+                    what: "serving",
+                    cause: format!("{count} ports from {} pass the last port", addr.port()),
+                });
+            };
+            let server = worker::Server::new(worker::bind(SocketAddr::new(addr.ip(), port)).await?, options.clone())?;
+            let bound = server.local_addr();
+            {
+                use std::io::Write;
+                let mut out = std::io::stdout();
+                let _ = writeln!(out, "{}{bound}", daphne_distributed::launch::STARTED);
+                let _ = out.flush();
+            }
+            if let Some(coordinator) = join.clone() {
+                let (token, tls) = (join_token.clone(), join_tls.clone());
+                std::thread::spawn(move || {
+                    let me = bound.to_string();
+                    let timeout = std::time::Duration::from_secs(30);
+                    if let Err(e) = worker::join(&coordinator, &me, token.as_deref(), &tls, timeout) {
+                        eprintln!("error: {e}");
+                    }
+                });
+            }
+            servers.push(server);
         }
-        if let Some(coordinator) = join {
-            std::thread::spawn(move || {
-                let me = bound.to_string();
-                let timeout = std::time::Duration::from_secs(30);
-                if let Err(e) = worker::join(&coordinator, &me, join_token.as_deref(), &join_tls, timeout) {
-                    eprintln!("error: {e}");
-                }
-            });
+        // One stop for all: stdin's end or a signal.
+        let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = stop => {}
+                _ = worker::signalled() => {}
+            }
+            let _ = stopped_tx.send(true);
+        });
+        let mut running = tokio::task::JoinSet::new();
+        for server in servers {
+            let mut stopped = stopped_rx.clone();
+            running.spawn(server.serve(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }));
         }
-        server
-            .serve(async move {
-                tokio::select! {
-                    _ = stop => {}
-                    _ = worker::signalled() => {}
+        let mut result = Ok(());
+        while let Some(r) = running.join_next().await {
+            match r {
+                Ok(Err(e)) if result.is_ok() => result = Err(e),
+                Err(e) if result.is_ok() => {
+                    result = Err(daphne_distributed::error::Error::Start { what: "serving", cause: e.to_string() })
                 }
-            })
-            .await
+                _ => {}
+            }
+        }
+        result
     });
     match served {
         Ok(()) => ExitCode::SUCCESS,

@@ -467,6 +467,31 @@ fn sixty_four_workers_run_the_corpus_with_the_local_bytes() {
 }
 
 #[test]
+fn a_thousand_simulated_workers_run_a_loop_with_the_local_bytes() {
+    // 1024 workers in one process (`daphne-worker --simulate=1024`), each its own endpoint,
+    // store and compute thread: a matrix of 1024 blocks is born one block on each, and a loop
+    // of pipelines over it prints the local bytes.
+    let workers = Workers::simulated(1024);
+    let args = ["bench/dist/dispatch.daph", "rows=262144", "k=3"];
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let local = common::check_in(dir, DAPHNE, &args, &[]);
+    assert_eq!(local.status, 0, "{}", local.stderr);
+    let list = workers.list(1024);
+    let mut all = vec!["--distributed", "--min-distr-cells=0", "--timing"];
+    all.extend(args);
+    let mut out = common::check_in(dir, DAPHNE, &all, &[("DISTRIBUTED_WORKERS", &list)]);
+    assert!(out.stderr.contains("\"created_matrices\":1,"), "{}", out.stderr);
+    let (runs, distributed) = take_timing(&mut out);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    // The sum; the time per iteration differs.
+    assert_eq!(out.stdout.lines().next(), local.stdout.lines().next());
+    assert_eq!((runs, distributed), (5, 5), "every pipeline on the workers");
+    for addr in [&workers.addrs[0], &workers.addrs[1023]] {
+        assert!(info(addr).tasks > 0, "worker {addr} ran no task");
+    }
+}
+
+#[test]
 fn folds_over_the_workers_have_the_local_bits() {
     // Each worker folds its groups into the nodes of the canonical tree that cover them, and
     // the coordinator folds the nodes: every digit written is the local run's, for 1, 2 and 3

@@ -154,6 +154,30 @@ impl Workers {
         w
     }
 
+    /// `n` workers hosted by one process (`daphne-worker --simulate=N`, one thread each),
+    /// each with an endpoint of its own; `kill` and the like act on the process.
+    pub fn simulated(n: usize) -> Workers {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_daphne-worker"))
+            .args(["127.0.0.1:0", "--num-threads=1", "--exit-with-stdin", &format!("--simulate={n}")])
+            .env_remove("DAPHNE_AUTH_TOKEN")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the workers start");
+        let stdout = std::io::BufReader::new(child.stdout.take().expect("piped"));
+        let addrs: Vec<String> = stdout
+            .lines()
+            .take(n)
+            .map(|l| {
+                let l = l.expect("the workers print their addresses");
+                l.strip_prefix("Started Distributed Worker on ").expect("DAPHNE's start line").to_owned()
+            })
+            .collect();
+        assert_eq!(addrs.len(), n, "every simulated worker serves");
+        Workers { children: vec![child], addrs, started: (1, vec![]) }
+    }
+
     /// Kills worker `i` and starts a new one on the same address at once (a restart: the
     /// new one holds nothing).
     pub fn restart(&mut self, i: usize) {
