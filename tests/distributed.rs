@@ -71,18 +71,7 @@ fn the_corpus_prints_the_same_bytes_distributed() {
                     on_workers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
             }
-            if (other.status, &other.stdout, &other.stderr) != (local.status, &local.stdout, &local.stderr) {
-                found.push(format!(
-                    "{rel} on {n} workers {}: status {} (local {}), stdout:\n{}--- local:\n{}stderr:\n{}--- local:\n{}",
-                    flags.join(" "),
-                    other.status,
-                    local.status,
-                    other.stdout,
-                    local.stdout,
-                    other.stderr,
-                    local.stderr
-                ));
-            }
+            found.extend(differs(&format!("{rel} on {n} workers {}", flags.join(" ")), &other, &local));
         }
         found
     });
@@ -90,12 +79,28 @@ fn the_corpus_prints_the_same_bytes_distributed() {
     // 49 scripts run pipelines today; the check above is not vacuous.
     let on_workers = on_workers.into_inner();
     assert!(on_workers >= 40, "only {on_workers} scripts ran a pipeline on a worker");
-    // Every run freed what it stored.
+    every_worker_ran_and_freed(&workers);
+}
+
+/// Every worker ran a task, and holds nothing now that every run ended (each freed what it
+/// stored).
+fn every_worker_ran_and_freed(workers: &Workers) {
     for addr in &workers.addrs {
         let i = info(addr);
-        assert!(i.tasks > 0, "worker {addr} ran no task");
+        assert!(i.tasks > 0, "worker {addr} of {} ran no task", workers.addrs.len());
         assert_eq!(i.objects, 0, "worker {addr} still holds objects after every run ended");
     }
+}
+
+/// What differs between a run and the local one, for a failure report.
+fn differs(what: &str, other: &common::Outcome, local: &common::Outcome) -> Option<String> {
+    if (other.status, &other.stdout, &other.stderr) == (local.status, &local.stdout, &local.stderr) {
+        return None;
+    }
+    Some(format!(
+        "{what}: status {} (local {}), stdout:\n{}--- local:\n{}stderr:\n{}--- local:\n{}",
+        other.status, local.status, other.stdout, local.stdout, other.stderr, local.stderr
+    ))
 }
 
 #[test]
@@ -450,20 +455,10 @@ fn sixty_four_workers_run_the_corpus_with_the_local_bytes() {
         let mut all = vec!["--distributed", "--min-distr-cells=0"];
         all.extend(args);
         let other = check_env(DAPHNE, &all, &[("DISTRIBUTED_WORKERS", &list)]);
-        if (other.status, &other.stdout, &other.stderr) == (local.status, &local.stdout, &local.stderr) {
-            return vec![];
-        }
-        vec![format!(
-            "{rel} on 64 workers: status {} (local {}), stdout:\n{}--- local:\n{}stderr:\n{}--- local:\n{}",
-            other.status, local.status, other.stdout, local.stdout, other.stderr, local.stderr
-        )]
+        differs(&format!("{rel} on 64 workers"), &other, &local).into_iter().collect()
     });
     assert!(failures.is_empty(), "{} failures:\n\n{}", failures.len(), failures.join("\n\n"));
-    for addr in &workers.addrs {
-        let i = info(addr);
-        assert!(i.tasks > 0, "worker {addr} of 64 ran no task");
-        assert_eq!(i.objects, 0, "worker {addr} still holds objects after every run ended");
-    }
+    every_worker_ran_and_freed(&workers);
 }
 
 #[test]
