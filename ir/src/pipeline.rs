@@ -205,10 +205,7 @@ pub fn fold_nodes(range: std::ops::Range<usize>, n: usize) -> Vec<(u32, usize)> 
     let mut at = range.start;
     while at < range.end.min(n) {
         let mut level = 0u32;
-        while level < top
-            && at.is_multiple_of(1 << (level + 1))
-            && (at + (1usize << (level + 1))).min(n) <= range.end
-        {
+        while level < top && at.is_multiple_of(1 << (level + 1)) && (at + (1usize << (level + 1))).min(n) <= range.end {
             level += 1;
         }
         nodes.push((level, at >> level));

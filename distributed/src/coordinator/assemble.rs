@@ -9,8 +9,8 @@ use daphne_ir::{Combine, Function, Module, OpId, OpKind};
 use daphne_runtime::matrix::Matrix;
 use daphne_runtime::value::{Remote, Resident, Value};
 
-use super::recovery::{Lineage, MAX_LINEAGE};
 use super::placement::Placement;
+use super::recovery::{Lineage, MAX_LINEAGE};
 use super::state::Inner;
 use crate::codec;
 use crate::error::Error;
@@ -154,9 +154,10 @@ impl Inner {
     fn bring(&self, w: usize, p: &proto::Output, broken: &impl Fn(usize) -> Error) -> Result<Value, Error> {
         match &p.result {
             Some(proto::output::Result::Inline(b)) => Ok(codec::decode(b)?),
-            Some(proto::output::Result::Kept(o)) => {
-                self.fetch_all(&[(w, o.object)], o.bytes)?.pop().ok_or_else(|| Error::internal("a fetch without a value"))
-            }
+            Some(proto::output::Result::Kept(o)) => self
+                .fetch_all(&[(w, o.object)], o.bytes)?
+                .pop()
+                .ok_or_else(|| Error::internal("a fetch without a value")),
             None => Err(broken(w)),
         }
     }
@@ -178,7 +179,9 @@ impl Inner {
                 }
             }
         }
-        Ok(Value::Matrix(Matrix::concat(&ms, false).ok_or_else(|| Error::internal("column parts of different shapes"))?))
+        Ok(Value::Matrix(
+            Matrix::concat(&ms, false).ok_or_else(|| Error::internal("column parts of different shapes"))?,
+        ))
     }
 
     /// A fold output: each worker's groups came folded into the nodes of the tree over all
