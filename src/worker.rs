@@ -172,15 +172,16 @@ pub fn serve(cli: &WorkerCli) -> ExitCode {
     let served = rt.block_on(async {
         use daphne_distributed::worker;
         // Every server bound (and its line printed) before any serves.
+        if addr.port() != 0 && usize::from(addr.port()) + count - 1 > usize::from(u16::MAX) {
+            return Err(daphne_distributed::error::Error::Start {
+                what: "serving",
+                cause: format!("{count} ports from {} pass the last port", addr.port()),
+            });
+        }
         let mut servers = Vec::with_capacity(count);
         for i in 0..count {
-            let port = if addr.port() == 0 { Some(0) } else { addr.port().checked_add(i as u16) };
-            let Some(port) = port.filter(|_| i < usize::from(u16::MAX)) else {
-                return Err(daphne_distributed::error::Error::Start {
-                    what: "serving",
-                    cause: format!("{count} ports from {} pass the last port", addr.port()),
-                });
-            };
+            // Below 65536 (checked above); port 0 picks a free port each time.
+            let port = if addr.port() == 0 { 0 } else { addr.port() + i as u16 };
             let server = worker::Server::new(worker::bind(SocketAddr::new(addr.ip(), port)).await?, options.clone())?;
             let bound = server.local_addr();
             {

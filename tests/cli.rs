@@ -386,6 +386,12 @@ fn daphne_worker_serves_and_distributed_runs_need_no_other_binary() {
     let out = common::check(DAPHNE, &["worker", "--no-such-flag"]);
     assert_eq!(out.status, 1);
     assert!(out.stderr.contains("Usage: daphne worker"), "{}", out.stderr);
+    let out = common::check(DAPHNE, &["worker", "127.0.0.1:0", "--simulate=0"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    // Simulated workers on ports past the last: refused before any serves.
+    let out = common::check(DAPHNE, &["worker", "127.0.0.1:65534", "--simulate=3"]);
+    assert_eq!((out.status, out.stdout.as_str()), (3, ""), "{}", out.stderr);
+    assert!(out.stderr.contains("3 ports from 65534 pass the last port"), "{}", out.stderr);
 }
 
 #[test]

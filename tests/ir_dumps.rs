@@ -119,6 +119,9 @@ fn timing_prints_daphnes_json_with_every_pipeline() {
     for key in ["startup_seconds", "parsing_seconds", "compilation_seconds", "execution_seconds", "total_seconds"] {
         assert!(json[key].as_f64().is_some_and(|s| s >= 0.0), "{key}: {json}");
     }
+    // Ours: the process's peak RSS and its own CPU time (in ticks of 10 ms: may be 0).
+    assert!(json["peak_rss_bytes"].as_u64().is_some_and(|b| b > 1 << 20), "{json}");
+    assert!(json["cpu_seconds"].as_f64().is_some_and(|s| (0.0..1000.0).contains(&s)), "{json}");
     let pipelines = json["pipelines"].as_array().expect("pipelines");
     assert_eq!(pipelines.len(), 2, "{json}");
     assert!(pipelines.iter().all(|p| p["compiled"] == true && p["runs"] == 1), "{json}");

@@ -234,23 +234,40 @@ fn rand_of(args: &[Value], vt: ValueType) -> R<Source> {
     Ok(source)
 }
 
-/// `sample(range, size, withReplacement, seed)` with replacement (`None` without), checked as
-/// the kernel checks it.
-fn sample_of(args: &[Value], vt: ValueType) -> R<Option<Source>> {
+/// `sample`'s arguments as the kernel reads them (the seed as given, `-1` unresolved).
+pub struct SampleArgs {
+    pub range: Scalar,
+    pub size: usize,
+    pub with_replacement: bool,
+    pub seed: i64,
+}
+
+/// Reads `sample(range, size, withReplacement, seed)`'s arguments (the kernel's and
+/// [`Source::of`]'s one reading of them).
+pub fn sample_args(args: &[Value]) -> R<SampleArgs> {
     let op = Builtin::Sample;
-    let rows = size_arg(op, &args[1], "the size")?;
+    let size = size_arg(op, &args[1], "the size")?;
     let with_replacement = match &args[2] {
         Value::Scalar(s) => s.get::<bool>().ok_or("`sample`: withReplacement must be a boolean")?,
         _ => return Err("`sample`: withReplacement must be a scalar".into()),
     };
-    let seed = crate::random::resolve_seed(int_arg(op, &args[3], "the seed")?);
+    let seed = int_arg(op, &args[3], "the seed")?;
     let range = match &args[0] {
-        Value::Scalar(s) => s.cast(vt).ok_or("`sample`: the range must be a number")?,
+        Value::Scalar(s) => s.clone(),
         _ => return Err("`sample`: the range must be a scalar".into()),
     };
+    Ok(SampleArgs { range, size, with_replacement, seed })
+}
+
+/// `sample(range, size, withReplacement, seed)` with replacement (`None` without), checked as
+/// the kernel checks it.
+fn sample_of(args: &[Value], vt: ValueType) -> R<Option<Source>> {
+    let SampleArgs { range, size: rows, with_replacement, seed } = sample_args(args)?;
     if !with_replacement {
         return Ok(None);
     }
+    let seed = crate::random::resolve_seed(seed);
+    let range = range.cast(vt).ok_or("`sample`: the range must be a number")?;
     struct Check<'a>(&'a Scalar, usize);
     impl RandFn<R<()>> for Check<'_> {
         fn call<T: RandValue + MatrixElem>(self, _: RandStream<T>) -> R<()> {

@@ -427,17 +427,7 @@ pub fn is_symmetric(m: &Matrix) -> R<Value> {
 
 /// `sample(range, size, withReplacement, seed)`, drawing exactly DAPHNE's values.
 pub fn sample(args: &[Value], vt: ValueType) -> R<Value> {
-    let op = Builtin::Sample;
-    let size = size_arg(op, &args[1], "the size")?;
-    let with_replacement = match &args[2] {
-        Value::Scalar(s) => s.get::<bool>().ok_or("`sample`: withReplacement must be a boolean")?,
-        _ => return Err("`sample`: withReplacement must be a scalar".into()),
-    };
-    let seed = int_arg(op, &args[3], "the seed")?;
-    let range = match &args[0] {
-        Value::Scalar(s) => s.clone(),
-        _ => return Err("`sample`: the range must be a scalar".into()),
-    };
+    let crate::source::SampleArgs { range, size, with_replacement, seed } = crate::source::sample_args(args)?;
     fn draw<T: MatrixElem + crate::random::RandValue>(range: &Scalar, size: usize, repl: bool, seed: i64) -> R<Value> {
         let r: T = range.get().unwrap_or_default();
         let fail = |e| format!("`sample`: {e}");
