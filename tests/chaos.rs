@@ -104,6 +104,25 @@ fn a_worker_killed_mid_loop_changes_nothing() {
 }
 
 #[test]
+fn a_relay_killed_mid_loop_changes_nothing() {
+    // Tasks through trees of fanout 2 over 5 workers: worker 0 relays to workers 1 and 2, and
+    // worker 3 to worker 4. Killing a relay fails its subtree's tasks; the survivors are
+    // pinged, the dead one dropped, and the loop goes on through the trees of the 4 left.
+    let local = local();
+    assert_eq!(local.status, 0, "{}", local.stderr);
+    let seed = seed();
+    let replay = replay(seed, "a_relay_killed_mid_loop_changes_nothing");
+    eprintln!("seed {seed} ({replay})");
+    let k = (2 + seed % 18) as usize;
+    let victim = [0, 3][(seed % 2) as usize];
+    let mut workers = Workers::start(5, 1);
+    let flags = ["--tree-above=1", "--tree-fanout=2"];
+    let (status, stdout, stderr) = run_with(&mut workers, 5, &flags, k, |w, _, _| w.kill(victim));
+    assert_eq!((status, &stdout), (0, &local.stdout), "relay {victim} killed at iteration {k}; {replay}:\n{stderr}");
+    assert!(stderr.contains("stopped answering"), "the kill at iteration {k} came too late; {replay}:\n{stderr}");
+}
+
+#[test]
 fn a_frame_read_on_a_worker_killed_is_read_again_by_the_others() {
     // A frame of 3000 rows read on 3 workers, its columns made a matrix at every iteration; a
     // worker killed midway: its rows of every column are read again from the file.

@@ -161,6 +161,7 @@ fn a_worker_answers_garbage_with_errors_and_keeps_serving() {
             grain_rows: 1,
             first_group: 0,
             total_groups: 0,
+            relay: Vec::new(),
         };
         // Invalid IR, an unknown object, a malformed inline value.
         let e = c.compute(task(vec![1, 2, 3, 4], vec![])).await.unwrap_err();
@@ -178,6 +179,7 @@ fn a_worker_answers_garbage_with_errors_and_keeps_serving() {
             total_bytes,
             offset,
             data: data.into(),
+            forward: Vec::new(),
         };
         use tonic::Code::{InvalidArgument, ResourceExhausted};
         for (chunks, code) in [
@@ -499,17 +501,36 @@ fn folds_over_the_workers_have_the_local_bits() {
         let local = format!("out=\"{}/local_\"", dir.display());
         let out = check(DAPHNE, &["bits/folds.daph", n, &local]);
         assert_eq!(out.status, 0, "{}", out.stderr);
-        for w in 1..=3 {
+        // Through trees of workers too: a chain (fanout 1: each relay folds in everything
+        // after it) and a root with one child beside a leaf (fanout 2).
+        let mut nodes = Vec::new();
+        for (w, tree) in [
+            (1, "--tree-fanout=4"),
+            (2, "--tree-fanout=4"),
+            (3, "--tree-fanout=4"),
+            (3, "--tree-fanout=1"),
+            (3, "--tree-fanout=2"),
+        ] {
             let list = workers.list(w);
             let there = format!("out=\"{}/w{w}_\"", dir.display());
-            let args = ["--distributed", "--min-distr-cells=0", "bits/folds.daph", n, &there];
+            // Star for the first three (three workers are below the default threshold).
+            let above = if nodes.len() < 3 { "--tree-above=16" } else { "--tree-above=1" };
+            let args = ["--distributed", "--min-distr-cells=0", "--timing", tree, above, "bits/folds.daph", n, &there];
             let out = check_env(DAPHNE, &args, &[("DISTRIBUTED_WORKERS", &list)]);
             assert_eq!(out.status, 0, "{}", out.stderr);
             for f in files {
                 let read = |p: String| std::fs::read(dir.join(p)).unwrap();
-                assert!(read(format!("local_{f}.csv")) == read(format!("w{w}_{f}.csv")), "{f}, {n}, {w} workers");
+                assert!(
+                    read(format!("local_{f}.csv")) == read(format!("w{w}_{f}.csv")),
+                    "{f}, {n}, {w} workers {tree}"
+                );
             }
+            nodes.push(timing_number(&out.stderr, "fold_nodes") as u64);
         }
+        // The relays folded their subtrees: the coordinator added fewer nodes than from the
+        // three workers directly, and from the chain only the root's.
+        assert!(nodes[3] < nodes[2] && nodes[4] < nodes[2] && nodes[3] <= nodes[4], "{n}: fold nodes {nodes:?}");
+        assert!(nodes[3] <= nodes[0], "{n}: the chain's root answers the nodes of all groups: {nodes:?}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -544,12 +565,17 @@ fn a_matrix_larger_than_the_coordinators_memory_stays_on_the_workers() {
 
 /// `--timing`'s share of the cells touched on workers.
 fn worker_cell_share(out: &common::Outcome) -> f64 {
-    out.stderr
-        .split("\"worker_cell_share\":")
+    timing_number(&out.stderr, "worker_cell_share")
+}
+
+/// A number of the `distributed` part of `--timing`'s JSON on `stderr`.
+fn timing_number(stderr: &str, key: &str) -> f64 {
+    stderr
+        .split(&format!("\"{key}\":"))
         .nth(1)
         .and_then(|r| r.split([',', '}']).next())
         .and_then(|v| v.parse().ok())
-        .expect("--timing reports the share of cells on workers")
+        .unwrap_or_else(|| panic!("--timing reports {key}: {stderr}"))
 }
 
 #[test]

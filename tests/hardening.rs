@@ -78,6 +78,7 @@ fn task(pipeline: bytes::Bytes, input: bytes::Bytes, block_rows: u64, group_rows
         grain_rows: 1,
         first_group: 0,
         total_groups: 0,
+        relay: Vec::new(),
     }
 }
 
@@ -127,6 +128,7 @@ fn fetches_are_streamed_and_absurd_chunk_sizes_refused() {
                 total_bytes: total,
                 offset: (i as u64) << 20,
                 data: bytes::Bytes::copy_from_slice(d),
+                forward: Vec::new(),
             })
             .collect();
         c.store(tokio_stream::iter(chunks)).await.expect("stores");
@@ -177,6 +179,7 @@ fn stores_and_inline_inputs_share_one_memory_budget() {
                             total_bytes: total,
                             offset: (i as u64) << 20,
                             data: bytes::Bytes::copy_from_slice(d),
+                            forward: Vec::new(),
                         })
                         .collect();
                     c.store(tokio_stream::iter(chunks)).await.map(|_| ()).map_err(|s| s.code())
@@ -216,7 +219,8 @@ fn objects_belong_to_their_session() {
     rt().block_on(async {
         let mut ca = client(&addr, Some(&a)).await;
         let value = declared(0, 3);
-        let chunk = proto::Chunk { object: 5, total_bytes: value.len() as u64, offset: 0, data: value };
+        let chunk =
+            proto::Chunk { object: 5, total_bytes: value.len() as u64, offset: 0, data: value, forward: Vec::new() };
         ca.store(tokio_stream::iter(vec![chunk])).await.expect("stores");
         // Another session, or none, can neither see nor free it.
         for other in [Some(b.as_str()), None] {
@@ -411,6 +415,7 @@ fn mutated_and_hostile_messages_of_every_kind_leave_the_worker_serving() {
                                 total_bytes: total,
                                 offset: if rng.below(2) == 0 { i * data.len() as u64 } else { size(&mut rng) },
                                 data: data.clone(),
+                                forward: Vec::new(),
                             })
                             .collect();
                         c.store(tokio_stream::iter(chunks)).await.map(|_| ())
@@ -502,6 +507,7 @@ async fn store_column(c: &mut Client, id: u64, rows: u64, cell: impl Fn(u64) -> 
             total_bytes: total,
             offset: (i as u64) << 20,
             data: bytes::Bytes::copy_from_slice(d),
+            forward: Vec::new(),
         })
         .collect();
     let paced = tokio_stream::StreamExt::then(tokio_stream::iter(chunks), |chunk| async move {
@@ -588,5 +594,50 @@ fn freed_cells_are_reused_for_results_and_given_back_to_stores() {
         c.free(proto::FreeRequest { objects: vec![], end_session: true }).await.unwrap();
     });
     assert_eq!(info(&addr).spare_bytes, 0);
+    still_serves(&addr);
+}
+
+/// A task relayed to a worker that cannot be reached, or relayed without a task, fails alone:
+/// the relay answers its own result and one failure per such relayed task (the coordinator
+/// then checks its workers), and a relayed task on a worker that serves runs there. A store
+/// forwarded to nowhere is refused. The worker goes on serving.
+#[test]
+fn relays_to_nowhere_fail_alone_and_the_worker_goes_on() {
+    let workers = Workers::start(1, 1);
+    let addr = workers.addrs[0].clone();
+    let session = daphne_distributed::worker::fresh_session();
+    rt().block_on(async {
+        let mut c = client(&addr, Some(&session)).await;
+        store_column(&mut c, 1, 1000, |i| i as f64).await.expect("stores");
+        let b = daphne_ir::pipeline::block_rows(1000);
+        let (group, _) = daphne_ir::pipeline::partition(1000, 1);
+        let mut t = task(scale_pipeline(), bytes::Bytes::new(), b as u64, group as u64);
+        t.inputs = vec![proto::Input { source: Some(proto::input::Source::Object(1)) }];
+        let relayed = |address: &str, task: Option<proto::Task>| proto::Relay { address: address.into(), task };
+        let mut leaf = t.clone();
+        leaf.pipeline = bytes::Bytes::new();
+        t.relay = vec![
+            relayed("not an address", Some(leaf.clone())),
+            relayed("127.0.0.1:1", Some(leaf.clone())),
+            relayed(&addr, None),
+            relayed(&addr, Some(leaf)),
+        ];
+        let started = Instant::now();
+        let r = c.compute(t).await.expect("the relay answers").into_inner();
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+        assert_eq!(r.outputs.len(), 1, "its own result");
+        let outcomes: Vec<bool> =
+            r.relayed.iter().map(|o| matches!(o.outcome, Some(proto::relayed::Outcome::Result(_)))).collect();
+        assert_eq!(outcomes, [false, false, false, true], "{:?}", r.relayed);
+        let chunk = proto::Chunk {
+            object: 2,
+            total_bytes: 18,
+            offset: 0,
+            data: declared(0, 1),
+            forward: vec![proto::Subtree { address: "127.0.0.1:1".into(), children: Vec::new() }],
+        };
+        let e = c.store(tokio_stream::iter([chunk])).await.unwrap_err();
+        assert!(e.message().contains("127.0.0.1:1"), "{e:?}");
+    });
     still_serves(&addr);
 }

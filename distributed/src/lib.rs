@@ -27,6 +27,7 @@ pub mod link;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 pub mod tls;
+pub mod tree;
 pub mod wire;
 pub mod worker;
 
@@ -98,7 +99,13 @@ impl Iterator for Chunks {
                     let offset = self.offset;
                     self.offset += data.len() as u64;
                     self.sent = true;
-                    return Some(proto::Chunk { object: self.object, total_bytes: self.total, offset, data });
+                    return Some(proto::Chunk {
+                        object: self.object,
+                        total_bytes: self.total,
+                        offset,
+                        data,
+                        forward: Vec::new(),
+                    });
                 }
                 _ => match self.segments.next() {
                     Some(seg) => self.current = Some(seg),
@@ -109,6 +116,7 @@ impl Iterator for Chunks {
                             total_bytes: 0,
                             offset: 0,
                             data: bytes::Bytes::new(),
+                            forward: Vec::new(),
                         });
                     }
                     None => return None,

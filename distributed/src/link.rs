@@ -14,8 +14,8 @@ use crate::codec;
 use crate::error::{Call, Error};
 use crate::proto::worker_client::WorkerClient;
 use crate::proto::{
-    CreateTask, Created, FetchRequest, FreeRequest, InfoRequest, ScanRequest, Scanned, StopRequest, Task, TaskResult,
-    WorkerInfo,
+    self, CreateTask, Created, FetchRequest, FreeRequest, InfoRequest, ScanRequest, Scanned, StopRequest, Task,
+    TaskResult, WorkerInfo,
 };
 use crate::worker::MAX_MESSAGE_BYTES;
 
@@ -46,9 +46,10 @@ pub trait Link: Send + Sync {
     /// Stores each value under its id on its worker, in chunks of at most `max_chunk` bytes;
     /// the bytes sent per object.
     fn store(&self, objects: Vec<(usize, u64, Value)>, max_chunk: usize) -> Result<Vec<u64>, Error>;
-    /// Stores one value under one id on every worker (MPI: a collective broadcast).
-    fn broadcast(&self, id: u64, value: Value, max_chunk: usize) -> Result<u64, Error> {
-        let objects = (0..self.workers()).map(|w| (w, id, value.clone())).collect();
+    /// Stores one value under one id on every worker of `workers` (MPI: a collective
+    /// broadcast to every rank); the bytes stored, summed over the workers.
+    fn broadcast(&self, workers: &[usize], id: u64, value: Value, max_chunk: usize) -> Result<u64, Error> {
+        let objects = workers.iter().map(|&w| (w, id, value.clone())).collect();
         Ok(self.store(objects, max_chunk)?.into_iter().sum())
     }
     /// Runs tasks, one per (distinct) worker.
@@ -137,6 +138,7 @@ pub struct GrpcLink {
     attach: crate::auth::Attach,
     tls: Option<tonic::transport::ClientTlsConfig>,
     heartbeat: Duration,
+    tree: crate::tree::Tree,
 }
 
 impl GrpcLink {
@@ -196,9 +198,85 @@ impl GrpcLink {
         let retired = Retired::default();
         let every = (lease / 4).clamp(Duration::from_millis(100), Duration::from_secs(10));
         rt.spawn(renew(workers.clone(), retired.clone(), every));
-        Ok(GrpcLink { rt, workers, retired, backend, attach, tls, heartbeat })
+        Ok(GrpcLink { rt, workers, retired, backend, attach, tls, heartbeat, tree: crate::tree::Tree::default() })
     }
 
+    /// The same link, reaching its workers through a tree as `tree` says.
+    pub fn with_tree(mut self, tree: crate::tree::Tree) -> GrpcLink {
+        self.tree = tree;
+        self
+    }
+
+    /// [`Link::compute`] through trees of workers: the coordinator calls the roots, each
+    /// relaying its subtree's tasks (`tree::relay_task`); the outcomes come back depth first,
+    /// which is the tasks' order.
+    fn compute_tree(&self, tasks: Vec<(usize, Task)>) -> Vec<Result<TaskResult, CallError>> {
+        let n = tasks.len();
+        let ws: Vec<usize> = tasks.iter().map(|(w, _)| *w).collect();
+        let names: Vec<String> = ws.iter().map(|&w| self.name(w)).collect();
+        let mut slots: Vec<Option<Task>> = tasks.into_iter().map(|(_, t)| Some(t)).collect();
+        let roots = crate::tree::shape(0..n, self.tree.fanout);
+        let address = |i: usize| names[i].clone();
+        let jobs: Vec<Job<Result<TaskResult, tonic::Status>>> = roots
+            .iter()
+            .map(|b| {
+                let task = crate::tree::relay_task(b, &mut slots, &address);
+                let (mut c, _) = self.client(ws[b.index]);
+                Box::pin(async move { Ok(c.compute(task).await.map(tonic::Response::into_inner)) }) as Job<_>
+            })
+            .collect();
+        let mut out = Vec::with_capacity(n);
+        for (b, answer) in roots.iter().zip(self.each(jobs)) {
+            let (start, len) = (b.index, b.size());
+            let failed = |i: usize, code: tonic::Code, message: &str| {
+                let message = if i == start {
+                    message.to_owned()
+                } else {
+                    format!("relayed through {}: {message}", names[start])
+                };
+                task_failure(&tonic::Status::new(code, message), names[i].clone())
+            };
+            match answer {
+                Ok(Ok(mut root)) => {
+                    let below = std::mem::take(&mut root.relayed);
+                    if below.len() + 1 != len {
+                        let malformed = "a relay answered for other workers";
+                        out.extend((start..start + len).map(|i| Err(failed(i, tonic::Code::Internal, malformed))));
+                        continue;
+                    }
+                    out.push(Ok(root));
+                    for (i, r) in (start + 1..).zip(below) {
+                        out.push(match r.outcome {
+                            Some(proto::relayed::Outcome::Result(t)) => Ok(t),
+                            Some(proto::relayed::Outcome::Failure(f)) => {
+                                Err(failed(i, tonic::Code::from(f.code), &f.message))
+                            }
+                            None => Err(failed(i, tonic::Code::Internal, "a relayed task without an outcome")),
+                        });
+                    }
+                }
+                Ok(Err(s)) => out.extend((start..start + len).map(|i| Err(failed(i, s.code(), s.message())))),
+                Err(e) => {
+                    let message = e.to_string();
+                    out.extend((start..start + len).map(|i| Err(failed(i, tonic::Code::Unavailable, &message))));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The error of a task that failed on worker `worker`: its own (`ABORTED`: run it here) or
+/// the worker's.
+fn task_failure(s: &tonic::Status, worker: String) -> CallError {
+    if s.code() == tonic::Code::Aborted {
+        CallError::Pipeline(s.message().to_owned())
+    } else {
+        CallError::Worker(Error::Task { worker, message: s.message().to_owned() })
+    }
+}
+
+impl GrpcLink {
     /// Worker `w`'s client and address.
     fn client(&self, w: usize) -> (Client, String) {
         let workers = self.workers.read().unwrap_or_else(|e| e.into_inner());
@@ -270,19 +348,49 @@ impl Link for GrpcLink {
         self.each(jobs).into_iter().collect()
     }
 
+    fn broadcast(&self, workers: &[usize], id: u64, value: Value, max: usize) -> Result<u64, Error> {
+        if !self.tree.applies(workers.len()) {
+            let objects = workers.iter().map(|&w| (w, id, value.clone())).collect();
+            return Ok(self.store(objects, max)?.into_iter().sum());
+        }
+        // Encoded once; each root forwards the chunks to its subtree as they arrive.
+        let segments = codec::encode_segments(&value)?;
+        drop(value);
+        let total: u64 = segments.iter().map(|s| s.len() as u64).sum();
+        let names: Vec<String> = workers.iter().map(|&w| self.name(w)).collect();
+        let roots = crate::tree::shape(0..workers.len(), self.tree.fanout);
+        let jobs: Vec<Job<()>> = roots
+            .iter()
+            .map(|b| {
+                let forward: Vec<proto::Subtree> =
+                    b.children.iter().map(|c| crate::tree::subtree(c, &|i| names[i].clone())).collect();
+                let mut chunks = crate::chunks(id, segments.clone(), crate::chunk_size(total, max));
+                let (mut c, addr) = self.client(workers[b.index]);
+                Box::pin(async move {
+                    let first = chunks.next().map(|mut c| {
+                        c.forward = forward;
+                        c
+                    });
+                    c.store(tokio_stream::iter(first.into_iter().chain(chunks))).await.map(|_| ()).map_err(|s| {
+                        Error::Call { worker: addr, call: Call::Broadcast, message: s.message().to_owned() }
+                    })
+                }) as Job<()>
+            })
+            .collect();
+        self.each(jobs).into_iter().collect::<Result<Vec<()>, Error>>()?;
+        Ok(total * workers.len() as u64)
+    }
+
     fn compute(&self, tasks: Vec<(usize, Task)>) -> Vec<Result<TaskResult, CallError>> {
+        if self.tree.applies(tasks.len()) {
+            return self.compute_tree(tasks);
+        }
         let jobs: Vec<Job<Result<TaskResult, CallError>>> = tasks
             .into_iter()
             .map(|(w, task)| {
                 let (mut c, addr) = self.client(w);
                 Box::pin(async move {
-                    Ok(c.compute(task).await.map(tonic::Response::into_inner).map_err(|s| {
-                        if s.code() == tonic::Code::Aborted {
-                            CallError::Pipeline(s.message().to_owned())
-                        } else {
-                            CallError::Worker(Error::Task { worker: addr, message: s.message().to_owned() })
-                        }
-                    }))
+                    Ok(c.compute(task).await.map(tonic::Response::into_inner).map_err(|s| task_failure(&s, addr)))
                 }) as Job<_>
             })
             .collect();

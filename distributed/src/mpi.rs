@@ -106,7 +106,12 @@ pub fn serve(rank: usize, threads: usize) {
                 }
                 let (id, total) = (chunk.object, chunk.total_bytes);
                 let mut a = storing.take().unwrap_or_default();
-                match a.push(chunk, &state) {
+                let pushed = if chunk.forward.is_empty() {
+                    a.push(chunk, &state)
+                } else {
+                    Err(Refusal::invalid("an MPI rank forwards no stores (trees of workers are gRPC's)"))
+                };
+                match pushed {
                     Err(s) => {
                         if !last {
                             dropping = Some((id, total));
@@ -141,6 +146,9 @@ pub fn serve(rank: usize, threads: usize) {
                     }
                     Err(e) => reply(&world, failure(&Refusal::from(e))),
                 }
+            }
+            RequestKind::Compute(task) if !task.relay.is_empty() => {
+                reply(&world, failure(&Refusal::invalid("an MPI rank relays no tasks (trees of workers are gRPC's)")));
             }
             RequestKind::Compute(task) => {
                 let result = state.resolve(0, &task).and_then(|inputs| {
@@ -270,7 +278,7 @@ impl Link for MpiLink {
         Ok(sizes)
     }
 
-    fn broadcast(&self, id: u64, value: Value, max: usize) -> Result<u64, Error> {
+    fn broadcast(&self, _workers: &[usize], id: u64, value: Value, max: usize) -> Result<u64, Error> {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let world = SimpleCommunicator::world();
         let bytes = codec::encode(&value)?;

@@ -273,9 +273,10 @@ impl State {
         inline_limit: u64,
         keep_rows: bool,
     ) -> Result<TaskResult, Refusal> {
-        let mut result = TaskResult { outputs: Vec::with_capacity(outputs.len()) };
-        for (c, parts) in outputs {
-            let mut out = proto::OutputParts { parts: Vec::with_capacity(parts.len()) };
+        let mut result = TaskResult { outputs: Vec::with_capacity(outputs.len()), relayed: Vec::new() };
+        for Produced { combine: c, parts, nodes } in outputs {
+            let nodes = nodes.into_iter().map(|(level, j)| proto::Node { level, index: j as u64 }).collect();
+            let mut out = proto::OutputParts { parts: Vec::with_capacity(parts.len()), nodes };
             for v in parts {
                 let keep = keep_rows && c == Combine::Rows;
                 let encoded =
@@ -562,8 +563,16 @@ impl Assembler {
     }
 }
 
-/// Per pipeline output: its combine mode and its parts (one joined value, or one per group).
-pub(crate) type Outputs = Vec<(Combine, Vec<Value>)>;
+/// One pipeline output of a task: its combine mode, its parts (one joined value, one per
+/// group, or one per node of the fold tree) and, for a fold folded into nodes, their nodes.
+pub(crate) struct Produced {
+    pub(crate) combine: Combine,
+    pub(crate) parts: Vec<Value>,
+    pub(crate) nodes: Vec<(u32, usize)>,
+}
+
+/// A task's outputs.
+pub(crate) type Outputs = Vec<Produced>;
 
 /// Runs pipelines: the engine and the decoded modules it compiled kernels for.
 pub(crate) struct Compute {
@@ -602,20 +611,106 @@ impl Compute {
         state.modules.store(self.modules.len() as u64, Ordering::Relaxed);
         result
     }
+
+    /// A relay's fold outputs with those of the tasks it relayed folded in: each fold output
+    /// whose nodes, this worker's and the relayed ones' (all inline), cover a run of groups is
+    /// answered as the nodes of that run (`TreeFold::into_nodes`), and taken out of the relayed
+    /// results; the coordinator then adds a few nodes per subtree, with the same bits.
+    pub(crate) fn fold_subtree(
+        &mut self,
+        pipeline: &Bytes,
+        total: usize,
+        mut own: Outputs,
+        relayed: &mut [proto::Relayed],
+    ) -> Result<Outputs, Refusal> {
+        let (_, module) = module_of(&mut self.modules, pipeline)?;
+        let f = &module.functions[0];
+        let op = &f.ops[f.body.ops[0]];
+        let results: Vec<&mut TaskResult> = relayed
+            .iter_mut()
+            .filter_map(|r| match &mut r.outcome {
+                Some(proto::relayed::Outcome::Result(t)) => Some(t),
+                _ => None,
+            })
+            .collect();
+        let mut results = results;
+        for (k, (out, &r)) in own.iter_mut().zip(&op.results).enumerate() {
+            if matches!(out.combine, Combine::Rows | Combine::Cols) || out.nodes.len() != out.parts.len() {
+                continue;
+            }
+            // Every node of the subtree with its value, when all are inline and well formed.
+            let mut nodes: Vec<((u32, usize), Value)> =
+                out.nodes.iter().copied().zip(std::mem::take(&mut out.parts)).collect();
+            let mut whole = true;
+            for t in results.iter() {
+                let Some(o) = t.outputs.get(k) else {
+                    whole = false;
+                    break;
+                };
+                if o.nodes.len() != o.parts.len() {
+                    whole = false;
+                    break;
+                }
+                for (n, p) in o.nodes.iter().zip(&o.parts) {
+                    match &p.result {
+                        Some(proto::output::Result::Inline(b)) => {
+                            let j =
+                                usize::try_from(n.index).map_err(|_| Refusal::invalid("a fold node out of range"))?;
+                            nodes.push(((n.level, j), codec::decode(b)?));
+                        }
+                        _ => whole = false,
+                    }
+                }
+            }
+            let span = |&((level, j), _): &((u32, usize), Value)| {
+                let start = j.checked_shl(level).filter(|s| *s < total);
+                start.map(|s| s..(j + 1).checked_shl(level).unwrap_or(usize::MAX).min(total))
+            };
+            let spans: Option<Vec<std::ops::Range<usize>>> = nodes.iter().map(span).collect();
+            let mut spans = spans.ok_or_else(|| Refusal::invalid("a fold node outside the pipeline's groups"))?;
+            spans.sort_by_key(|s| s.start);
+            let run = spans.windows(2).all(|w| w[0].end == w[1].start);
+            if !whole || !run || spans.is_empty() {
+                // Not one run (or kept parts): the coordinator adds them as they are.
+                let (own_nodes, own_parts): (Vec<_>, Vec<_>) = nodes.into_iter().take(out.nodes.len()).unzip();
+                out.nodes = own_nodes;
+                out.parts = own_parts;
+                continue;
+            }
+            let range = spans[0].start..spans[spans.len() - 1].end;
+            let fold = daphne_ir::pipeline::TreeFold::new(total);
+            let c = out.combine;
+            for ((level, j), v) in nodes {
+                fold.add_node(level, j, Ok(v), |a: Result<Value, Refusal>, b| {
+                    daphne_runtime::pipeline::combine_two(f, r, c, a?, b?).map_err(|e| Refusal::aborted(e.to_string()))
+                });
+            }
+            let folded = fold.into_nodes(range).ok_or_else(|| Refusal::internal("a subtree's fold nodes"))?;
+            out.nodes.clear();
+            for (node, v) in folded {
+                out.nodes.push(node);
+                out.parts.push(v?);
+            }
+            for t in results.iter_mut() {
+                if let Some(o) = t.outputs.get_mut(k) {
+                    o.parts.clear();
+                    o.nodes.clear();
+                }
+            }
+        }
+        Ok(own)
+    }
 }
 
-/// A pipeline to run on the compute thread, with its inputs resolved.
-struct Job {
-    session: Session,
-    task: Task,
-    inputs: Vec<Value>,
-    reply: oneshot::Sender<Result<Outputs, Refusal>>,
-}
+/// Work for the compute thread (which owns the engine and the decoded modules).
+type Job = Box<dyn FnOnce(&mut Compute, &State) + Send>;
 
 /// The gRPC worker service.
 pub struct Service {
     state: Arc<State>,
     jobs: std::sync::mpsc::Sender<Job>,
+    /// Clients to the other workers, for tasks and stores relayed through this one.
+    peers: Arc<crate::tree::Peers>,
     /// Set when the worker may be stopped by its coordinator (`Stop`).
     stop: Option<Mutex<Option<oneshot::Sender<()>>>>,
 }
@@ -635,11 +730,83 @@ impl Service {
                 // Jobs one after another; each uses the engine's threads.
                 let mut compute = Compute::new(shared.threads);
                 while let Ok(job) = rx.recv() {
-                    let _ = job.reply.send(compute.run(job.session, &job.task, job.inputs, &shared));
+                    job(&mut compute, &shared);
                 }
             })
             .map_err(|e| Error::Start { what: "the compute thread", cause: e.to_string() })?;
-        Ok(Service { state, jobs, stop: stop.map(|s| Mutex::new(Some(s))) })
+        let peers = Arc::new(crate::tree::Peers::new(options.token.clone(), &options.tls));
+        Ok(Service { state, jobs, peers, stop: stop.map(|s| Mutex::new(Some(s))) })
+    }
+
+    /// Runs `work` on the compute thread and awaits its answer.
+    async fn on_compute<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Compute, &State) -> Result<T, Refusal> + Send + 'static,
+    ) -> Result<T, Refusal> {
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move |c: &mut Compute, s: &State| {
+                let _ = reply.send(work(c, s));
+            }))
+            .map_err(|_| Refusal::unavailable("the worker's compute thread has stopped"))?;
+        rx.await.map_err(|_| Refusal::internal("the compute thread dropped the task"))?
+    }
+
+    /// Runs `task` here, its relayed tasks on their workers at the same time; folds the fold
+    /// outputs of the subtree into this worker's when it can (`Compute::fold_subtree`).
+    async fn run_relaying(&self, session: Session, mut task: Task) -> Result<TaskResult, Refusal> {
+        let relays = std::mem::take(&mut task.relay);
+        // The relayed tasks go out first: the tree's levels run at once.
+        let forwarded: Vec<_> = relays
+            .into_iter()
+            .map(|r| {
+                let (peers, pipeline) = (self.peers.clone(), task.pipeline.clone());
+                tokio::spawn(async move { peers.relay(r, session, pipeline).await })
+            })
+            .collect();
+        let own = async {
+            let inputs = self.state.resolve(session, &task)?;
+            let task = task.clone();
+            self.on_compute(move |c, state| c.run(session, &task, inputs, state)).await
+        }
+        .await;
+        let mut relayed = Vec::new();
+        for f in forwarded {
+            relayed.extend(f.await.unwrap_or_default());
+        }
+        let all_ran = relayed.iter().all(|r| matches!(r.outcome, Some(proto::relayed::Outcome::Result(_))));
+        let outputs = match own {
+            Ok(outputs) if all_ran && task.total_groups > 0 && !relayed.is_empty() => {
+                let (pipeline, total) = (task.pipeline.clone(), task.total_groups as usize);
+                let mut r = std::mem::take(&mut relayed);
+                let folded = self
+                    .on_compute(move |c, _| {
+                        let outputs = c.fold_subtree(&pipeline, total, outputs, &mut r);
+                        Ok((outputs, r))
+                    })
+                    .await;
+                match folded {
+                    Ok((outputs, r)) => {
+                        relayed = r;
+                        outputs
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            other => other,
+        };
+        let result = outputs.and_then(|o| self.state.result_of(session, o, task.inline_limit, task.keep_rows));
+        match result {
+            Ok(mut result) => {
+                result.relayed = relayed;
+                Ok(result)
+            }
+            Err(e) => {
+                // Nobody will use what the subtree kept.
+                self.peers.forget(session, crate::tree::results(relayed)).await;
+                Err(e)
+            }
+        }
     }
 
     /// The session a call names; its lease starts again.
@@ -655,6 +822,22 @@ impl Service {
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES)
     }
+}
+
+/// The module of a task's pipeline bytes: decoded and verified once, then kept (with the
+/// number that names it in the engine's cache).
+fn module_of(modules: &mut HashMap<Bytes, (u64, Arc<Module>)>, bytes: &Bytes) -> Result<(u64, Arc<Module>), Refusal> {
+    if let Some(m) = modules.get(bytes) {
+        return Ok(m.clone());
+    }
+    let m = Module::from_bytes(bytes).map_err(|e| Refusal::invalid(e.to_string()))?;
+    daphne_ir::verify::pipeline_module(&m).map_err(|e| Refusal::invalid(format!("invalid pipeline: {e}")))?;
+    if modules.len() >= MAX_MODULES {
+        modules.clear();
+    }
+    let m = (PipelineId::fresh(), Arc::new(m));
+    modules.insert(bytes.clone(), m.clone());
+    Ok(m)
 }
 
 fn run_job(
@@ -673,19 +856,7 @@ fn run_job(
         partitioning: crate::wire::partitioning_of(task.partitioning)?,
         grain_rows: (task.grain_rows as usize).max(1),
     };
-    let (number, module) = match modules.get(&task.pipeline) {
-        Some(m) => m.clone(),
-        None => {
-            let m = Module::from_bytes(&task.pipeline).map_err(|e| Refusal::invalid(e.to_string()))?;
-            daphne_ir::verify::pipeline_module(&m).map_err(|e| Refusal::invalid(format!("invalid pipeline: {e}")))?;
-            if modules.len() >= MAX_MODULES {
-                modules.clear();
-            }
-            let m = (PipelineId::fresh(), Arc::new(m));
-            modules.insert(task.pipeline.clone(), m.clone());
-            m
-        }
-    };
+    let (number, module) = module_of(modules, &task.pipeline)?;
     let f = &module.functions[0];
     let id = f.body.ops[0];
     let op = &f.ops[id];
@@ -741,7 +912,13 @@ fn run_job(
                 if values.len() != spec.combines.len() {
                     return Err(Refusal::internal("a pipeline returned too few outputs"));
                 }
-                return fold_groups(f, op, spec.combines.iter().copied().zip(values).collect(), nodes.as_deref());
+                let outputs = spec
+                    .combines
+                    .iter()
+                    .zip(values)
+                    .map(|(&combine, parts)| Produced { combine, parts, nodes: Vec::new() })
+                    .collect();
+                return fold_groups(f, op, outputs, nodes.as_deref());
             }
             Attempt::Declined => {}
         }
@@ -773,9 +950,10 @@ fn run_job(
             .map(|g| g.get(k).cloned())
             .collect::<Option<_>>()
             .ok_or_else(|| Refusal::internal("a pipeline returned too few outputs"))?;
-        outputs.push((
-            *c,
-            match c {
+        outputs.push(Produced {
+            combine: *c,
+            nodes: Vec::new(),
+            parts: match c {
                 Combine::Rows | Combine::Cols if parts.len() > 1 => {
                     let ms: Vec<Matrix> = parts
                         .into_iter()
@@ -790,7 +968,7 @@ fn run_job(
                 }
                 _ => parts,
             },
-        ));
+        });
     }
     fold_groups(f, op, outputs, nodes.as_deref())
 }
@@ -826,9 +1004,9 @@ fn fold_groups(
     outputs
         .into_iter()
         .zip(&op.results)
-        .map(|((c, parts), &r)| {
+        .map(|(Produced { combine: c, parts, .. }, &r)| {
             if matches!(c, Combine::Rows | Combine::Cols) {
-                return Ok((c, parts));
+                return Ok(Produced { combine: c, parts, nodes: Vec::new() });
             }
             let mut parts = parts.into_iter();
             let mut folded = Vec::with_capacity(nodes.len());
@@ -844,7 +1022,7 @@ fn fold_groups(
                 .map_err(|e| Refusal::aborted(e.to_string()))?;
                 folded.push(value);
             }
-            Ok((c, folded))
+            Ok(Produced { combine: c, parts: folded, nodes: nodes.to_vec() })
         })
         .collect()
 }
@@ -903,25 +1081,42 @@ impl Worker for Service {
         let session = self.session(&request)?;
         let mut stream = request.into_inner();
         let mut assembler = Assembler::default();
+        // A broadcast through a tree: each chunk goes on to the subtrees the first one names
+        // as it arrives.
+        let mut forwards: Vec<crate::tree::Forward> = Vec::new();
+        let mut first = true;
         while let Some(chunk) = stream.next().await {
+            let mut chunk = chunk?;
+            if std::mem::take(&mut first) {
+                for t in std::mem::take(&mut chunk.forward) {
+                    forwards.push(crate::tree::Forward::start(&self.peers, session, t)?);
+                }
+            } else if !chunk.forward.is_empty() {
+                return Err(Refusal::invalid("only a store's first chunk names where it goes on").into());
+            }
+            for f in &mut forwards {
+                f.send(&chunk).await;
+            }
             // The first chunk reserves the object's memory before the other bytes arrive.
-            assembler.push(chunk?, &self.state)?;
+            assembler.push(chunk, &self.state)?;
         }
         let (id, value, total) = assembler.finish()?;
         self.state.store(session, id, value, total);
+        for f in forwards {
+            f.finish().await?;
+        }
         Ok(Response::new(Stored { object: id, bytes: total }))
     }
 
     async fn compute(&self, request: Request<Task>) -> Result<Response<TaskResult>, Status> {
         let session = self.session(&request)?;
         let task = request.into_inner();
+        if !task.relay.is_empty() {
+            return Ok(Response::new(self.run_relaying(session, task).await?));
+        }
         let inputs = self.state.resolve(session, &task)?;
         let (inline_limit, keep_rows) = (task.inline_limit, task.keep_rows);
-        let (reply, rx) = oneshot::channel();
-        self.jobs
-            .send(Job { session, task, inputs, reply })
-            .map_err(|_| Refusal::unavailable("the worker's compute thread has stopped"))?;
-        let outputs = rx.await.map_err(|_| Refusal::internal("the compute thread dropped the task"))??;
+        let outputs = self.on_compute(move |c, state| c.run(session, &task, inputs, state)).await?;
         Ok(Response::new(self.state.result_of(session, outputs, inline_limit, keep_rows)?))
     }
 

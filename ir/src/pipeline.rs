@@ -191,6 +191,16 @@ impl<T> TreeFold<T> {
         let mut nodes = self.nodes.into_inner().unwrap_or_else(|e| e.into_inner());
         nodes.remove(&(self.top, 0)).filter(|_| self.n > 0 && nodes.is_empty())
     }
+
+    /// The nodes folded so far, from the left, when the parts added cover exactly `range`:
+    /// then they are `fold_nodes(range, n)` (a relay's groups and those it relayed, folded
+    /// into the nodes it answers with); `None` when the parts added cover anything else.
+    pub fn into_nodes(self, range: std::ops::Range<usize>) -> Option<Vec<((u32, usize), T)>> {
+        let mut nodes: Vec<_> = self.nodes.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().collect();
+        nodes.sort_by_key(|&((level, j), _)| j << level);
+        let wanted = fold_nodes(range, self.n);
+        (nodes.len() == wanted.len() && nodes.iter().zip(&wanted).all(|((node, _), w)| node == w)).then_some(nodes)
+    }
 }
 
 /// The nodes of the fold tree over `n` parts (see [`TreeFold`]) that cover exactly the parts
@@ -437,5 +447,41 @@ mod tests {
         assert_eq!(fold_nodes(0..5, 5), vec![(3, 0)]);
         assert_eq!(fold_nodes(1..7, 8), vec![(0, 1), (1, 1), (1, 2), (0, 6)]);
         assert_eq!(fold_nodes(3..3, 8), vec![]);
+    }
+
+    #[test]
+    fn a_relay_folds_the_nodes_of_consecutive_runs_into_the_nodes_of_their_union() {
+        let combine = |a: String, b: String| format!("({a}+{b})");
+        for n in 1..40usize {
+            let parts: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+            let node_value = |level: u32, j: usize| {
+                let (at, end) = (j << level, ((j + 1) << level).min(n));
+                fold_tree(parts[at..end].to_vec(), combine).unwrap()
+            };
+            // A relay's run a..b and what it relayed, b..c, each as its holder's nodes.
+            for a in 0..n {
+                for b in a..=n {
+                    for c in b..=n {
+                        let fold = TreeFold::new(n);
+                        for run in [a..b, b..c] {
+                            for (level, j) in fold_nodes(run, n) {
+                                fold.add_node(level, j, node_value(level, j), combine);
+                            }
+                        }
+                        let nodes = fold.into_nodes(a..c).unwrap_or_else(|| panic!("{n} parts, {a}..{b}..{c}"));
+                        let expected: Vec<_> =
+                            fold_nodes(a..c, n).into_iter().map(|(l, j)| ((l, j), node_value(l, j))).collect();
+                        assert_eq!(nodes, expected, "{n} parts, {a}..{b}..{c}");
+                    }
+                }
+            }
+        }
+        // Parts that do not cover the range exactly are not its nodes.
+        let fold = TreeFold::new(8);
+        fold.add_node(1, 1, "x".to_owned(), combine);
+        assert!(fold.into_nodes(2..6).is_none(), "4..6 missing");
+        let fold = TreeFold::new(8);
+        fold.add_node(2, 0, "x".to_owned(), combine);
+        assert!(fold.into_nodes(2..4).is_none(), "0..2 added too");
     }
 }

@@ -182,6 +182,16 @@ struct Cli {
     #[arg(long = "heartbeat-timeout", value_name = "SECONDS", default_value_t = 5.0, help_heading = DISTRIBUTED)]
     heartbeat_timeout: f64,
 
+    /// With more workers than this taking part in a pipeline, the coordinator sends tasks and
+    /// broadcasts to a few workers that forward them to the others (a tree), and relays fold
+    /// their subtree's partial results (default 16).
+    #[arg(long = "tree-above", value_name = "N", default_value_t = daphne_distributed::tree::Tree::default().above, help_heading = DISTRIBUTED)]
+    tree_above: usize,
+
+    /// How many workers the coordinator and each relay of a tree call (default 4).
+    #[arg(long = "tree-fanout", value_name = "K", default_value_t = daphne_distributed::tree::Tree::default().fanout, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024), help_heading = DISTRIBUTED)]
+    tree_fanout: usize,
+
     /// Without DISTRIBUTED_WORKERS: how many local worker processes to start (default 2).
     #[arg(long = "local-workers", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256), help_heading = DISTRIBUTED)]
     local_workers: Option<u32>,
@@ -877,6 +887,7 @@ fn run(
                     "fetch_seconds": t.fetch_seconds,
                     "rebuilt_pipelines": t.rebuilt,
                     "rebuilt_depth": t.rebuilt_depth,
+                    "fold_nodes": t.fold_nodes,
                     "worker_cell_share": if cells == 0 { 0.0 } else { worker_cells as f64 / cells as f64 },
                 })
             )
@@ -970,6 +981,7 @@ fn connect(
         vectorize: !cli.no_vec,
         partitioning: schedule.partitioning,
         grain_rows: schedule.grain_rows,
+        tree: daphne_distributed::tree::Tree { above: cli.tree_above, fanout: cli.tree_fanout },
         ..coordinator::Options::default()
     };
     if let Some(b) = cli.max_distr_chunk_size {

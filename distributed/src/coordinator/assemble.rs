@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use daphne_ir::pipeline::{TreeFold, fold_nodes};
+use daphne_ir::pipeline::TreeFold;
 use daphne_ir::{Combine, Function, Module, OpId, OpKind};
 use daphne_runtime::matrix::Matrix;
 use daphne_runtime::value::{Remote, Resident, Value};
@@ -185,8 +185,10 @@ impl Inner {
     }
 
     /// A fold output: each worker's groups came folded into the nodes of the tree over all
-    /// groups that cover them (`fold_nodes`); the nodes are folded up to the root as they come,
-    /// fetched one at a time, so only a few partial results are alive here at once.
+    /// groups that cover them (`fold_nodes`; a relay's cover its subtree's groups, the workers
+    /// it relayed to answering none); the nodes, which must cover every group once, are folded
+    /// up to the root as they come, fetched one at a time, so only a few partial results are
+    /// alive here at once.
     fn folded_nodes(
         &self,
         placement: &Placement,
@@ -196,16 +198,36 @@ impl Inner {
         combine: impl Fn(Value, Value) -> Result<Value, Error>,
     ) -> Result<Value, Error> {
         let total = placement.total_groups();
-        let fold = TreeFold::new(total);
+        // Every worker's nodes, which must cover the groups exactly once.
+        let mut nodes = Vec::new();
         for (&w, res) in placement.active.iter().zip(results) {
-            let nodes = fold_nodes(placement.groups[w].clone(), total);
-            if nodes.len() != res.outputs[k].parts.len() {
+            let out = &res.outputs[k];
+            if out.nodes.len() != out.parts.len() {
                 return Err(broken(w));
             }
-            for ((level, j), p) in nodes.into_iter().zip(&res.outputs[k].parts) {
-                let v = self.bring(w, p, broken)?;
-                fold.add_node(level, j, Ok(v), |a: Result<Value, Error>, b| combine(a?, b?));
+            for (node, p) in out.nodes.iter().zip(&out.parts) {
+                let j = usize::try_from(node.index).map_err(|_| broken(w))?;
+                let start = j.checked_shl(node.level).filter(|&s| s < total).ok_or_else(|| broken(w))?;
+                let end = (j + 1).checked_shl(node.level).unwrap_or(usize::MAX).min(total);
+                nodes.push((start..end, (node.level, j), w, p));
             }
+        }
+        nodes.sort_by_key(|(span, ..)| span.start);
+        let mut at = 0;
+        for (span, _, w, _) in &nodes {
+            if span.start != at {
+                return Err(broken(*w));
+            }
+            at = span.end;
+        }
+        if at != total {
+            return Err(Error::internal("a fold's parts do not cover its groups"));
+        }
+        self.state().transfer.fold_nodes += nodes.len() as u64;
+        let fold = TreeFold::new(total);
+        for (_, (level, j), w, p) in nodes {
+            let v = self.bring(w, p, broken)?;
+            fold.add_node(level, j, Ok(v), |a: Result<Value, Error>, b| combine(a?, b?));
         }
         fold.finish().ok_or_else(|| Error::internal("a fold's parts do not cover its groups"))?
     }

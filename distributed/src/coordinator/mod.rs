@@ -90,7 +90,8 @@ impl Cluster {
             options.token.as_deref(),
             &options.tls,
             options.heartbeat,
-        )?;
+        )?
+        .with_tree(options.tree);
         Ok(Cluster::over(Box::new(link), options, local))
     }
 

@@ -59,6 +59,8 @@ pub struct Options {
     pub heartbeat: std::time::Duration,
     /// TLS files (`--tls-ca`, and `--tls-cert`/`--tls-key` for a client certificate).
     pub tls: crate::tls::Files,
+    /// When tasks and broadcasts go through a tree of workers (`--tree-above`, `--tree-fanout`).
+    pub tree: crate::tree::Tree,
 }
 
 impl Default for Options {
@@ -74,6 +76,7 @@ impl Default for Options {
             token: None,
             heartbeat: std::time::Duration::from_secs(5),
             tls: crate::tls::Files::default(),
+            tree: crate::tree::Tree::default(),
         }
     }
 }
@@ -104,6 +107,10 @@ pub struct Transfer {
     /// The longest lineage run again (in pipelines): a lineage starts at its value's last
     /// checkpoint, so this stays below `MAX_LINEAGE`.
     pub rebuilt_depth: u64,
+    /// Nodes of fold trees the workers answered (each fetched or decoded, then added here):
+    /// a few per worker, or, through a tree of workers, a few per subtree the coordinator
+    /// called.
+    pub fold_nodes: u64,
 }
 
 /// What a matrix born on the workers is made from; made again from it when a worker dies.

@@ -46,8 +46,9 @@ impl Inner {
         let mut bytes: u64 = if objects.is_empty() { 0 } else { self.link.store(objects, max)?.iter().sum() };
         let broadcast_started = std::time::Instant::now();
         let mut broadcast = 0;
+        let live = self.live();
         for (id, value) in broadcasts {
-            broadcast += self.link.broadcast(id, value, max)?;
+            broadcast += self.link.broadcast(&live, id, value, max)?;
         }
         bytes += broadcast;
         let mut state = self.state();
@@ -173,6 +174,7 @@ impl Inner {
                     grain_rows: self.options.grain_rows as u64,
                     first_group: placement.groups[w].start as u64,
                     total_groups: placement.total_groups() as u64,
+                    relay: Vec::new(),
                 };
                 (w, task)
             })
