@@ -86,6 +86,7 @@ done
 tmp=$(mktemp -d)
 for n in 64 256 1024; do
     [ "$n" -le "$max_sim" ] || break
+    : >"$tmp/out"
     "$PWD/target/release/daphne-worker" 127.0.0.1:0 --simulate="$n" --num-threads=1 >"$tmp/out" &
     pid=$!
     until [ "$(grep -c Started "$tmp/out")" -ge "$n" ]; do sleep 0.1; done

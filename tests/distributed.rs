@@ -162,6 +162,7 @@ fn a_worker_answers_garbage_with_errors_and_keeps_serving() {
             first_group: 0,
             total_groups: 0,
             relay: Vec::new(),
+            free: Vec::new(),
         };
         // Invalid IR, an unknown object, a malformed inline value.
         let e = c.compute(task(vec![1, 2, 3, 4], vec![])).await.unwrap_err();

@@ -79,6 +79,7 @@ fn task(pipeline: bytes::Bytes, input: bytes::Bytes, block_rows: u64, group_rows
         first_group: 0,
         total_groups: 0,
         relay: Vec::new(),
+        free: Vec::new(),
     }
 }
 

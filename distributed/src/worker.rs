@@ -242,8 +242,10 @@ impl State {
         objects.insert((s, id), Object { value: Arc::new(value), bytes });
     }
 
-    /// A task's inputs: objects looked up, inline values decoded.
+    /// A task's inputs: objects looked up, inline values decoded; the objects it frees are
+    /// freed first (their cells may hold its results).
     pub(crate) fn resolve(&self, s: Session, task: &Task) -> Result<Vec<Value>, Refusal> {
+        self.free(s, &task.free);
         // Decoding copies the inline bytes: reserved first.
         let inline: usize = task
             .inputs

@@ -228,7 +228,7 @@ impl Distribute for Cluster {
         }
         inner.admit_joined();
         inner.sweep();
-        inner.flush_frees();
+        // The pending frees ride on the tasks (`distribute`).
         let inputs = match inputs.iter().map(|v| inner.revive(&self.inner, v)).collect::<Result<Vec<_>, _>>() {
             Ok(v) => v,
             Err(e) => return Attempt::Ran(Err((e.into(), None))),

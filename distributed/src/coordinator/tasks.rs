@@ -175,22 +175,40 @@ impl Inner {
                     first_group: placement.groups[w].start as u64,
                     total_groups: placement.total_groups() as u64,
                     relay: Vec::new(),
+                    free: Vec::new(),
                 };
                 (w, task)
             })
             .collect();
+        // What the workers are to free goes with their tasks; the others' in calls of their own.
+        let mut frees = self.take_frees();
+        let mut tasks = tasks;
+        for (w, task) in &mut tasks {
+            task.free = std::mem::take(&mut frees[*w].1);
+        }
+        let rest: Vec<(usize, Vec<u64>)> = frees.into_iter().filter(|(_, ids)| !ids.is_empty()).collect();
+        if !rest.is_empty() {
+            self.link.free(rest, false);
+        }
+        let sent: Vec<Vec<u64>> = tasks.iter().map(|(_, t)| t.free.clone()).collect();
         let mut results = Vec::with_capacity(active.len());
         let mut done = Vec::with_capacity(active.len());
         let mut pipeline_failed = false;
         let mut cluster_error = None;
-        for (&w, r) in active.iter().zip(self.link.compute(tasks)) {
+        for ((&w, r), freed) in active.iter().zip(self.link.compute(tasks)).zip(sent) {
             match r {
                 Ok(t) => {
                     done.push(w);
                     results.push(t);
                 }
-                Err(CallError::Pipeline(_)) => pipeline_failed = true,
-                Err(CallError::Worker(e)) => cluster_error = Some(e),
+                Err(e) => {
+                    // The task may not have reached the worker: its frees wait for the next.
+                    self.free_each(freed.into_iter().map(|id| (w, id)));
+                    match e {
+                        CallError::Pipeline(_) => pipeline_failed = true,
+                        CallError::Worker(e) => cluster_error = Some(e),
+                    }
+                }
             }
         }
         if cluster_error.is_some() || pipeline_failed {
