@@ -1,9 +1,11 @@
 """Dask baselines for bench/dist.sh: a LocalCluster of 2 worker processes, one thread each
 (as `daphne --distributed --local-workers=2` on this 2-core machine).
 
-usage: dask_bench.py roundtrip K | transfer N M | a|b|c|d|e N M | files b|c|d|e X.parquet y.parquet
+usage: dask_bench.py roundtrip K | transfer N M | a|b|c|d|e N M | files a|b|c|d|e X.parquet y.parquet
 Prints the result, then the figure (ms, or GB/s for transfer) on the last line. `files`: X and
-y read by the workers from Parquet files (as `daphne --distributed` reads them)."""
+y read by the workers from Parquet files (as `daphne --distributed` reads them). With
+DASK_SCHEDULER=tcp://IP:PORT it uses that cluster's workers (bench/cluster.sh: one per network
+namespace) instead of starting a LocalCluster."""
 import sys, time, warnings, logging
 import numpy as np
 
@@ -16,8 +18,13 @@ from dask.distributed import Client, LocalCluster, wait
 
 def main():
     what = sys.argv[1]
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-    client = Client(cluster)
+    import os
+
+    if os.environ.get("DASK_SCHEDULER"):
+        cluster, client = None, Client(os.environ["DASK_SCHEDULER"])
+    else:
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
     try:
         if what == "roundtrip":
             roundtrip(client, int(sys.argv[2]))
@@ -27,7 +34,8 @@ def main():
             import dask.dataframe as dd
 
             def read(path):
-                return dd.read_parquet(path).to_dask_array(lengths=True).astype(float)
+                # a partition per row group (bench/cluster.sh writes one per worker)
+                return dd.read_parquet(path, split_row_groups=True).to_dask_array(lengths=True).astype(float)
 
             X, y = read(sys.argv[3]), read(sys.argv[4])
             run(client, sys.argv[2], X, y, None)
@@ -35,7 +43,8 @@ def main():
             workload(client, what, int(sys.argv[2]), int(sys.argv[3]))
     finally:
         client.close()
-        cluster.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def step(a):
