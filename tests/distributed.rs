@@ -505,18 +505,22 @@ fn folds_over_the_workers_have_the_local_bits() {
         // Through trees of workers too: a chain (fanout 1: each relay folds in everything
         // after it) and a root with one child beside a leaf (fanout 2).
         let mut nodes = Vec::new();
-        for (w, tree) in [
-            (1, "--tree-fanout=4"),
-            (2, "--tree-fanout=4"),
-            (3, "--tree-fanout=4"),
-            (3, "--tree-fanout=1"),
-            (3, "--tree-fanout=2"),
+        // The last with parts too large to answer inline (kept on the workers: a relay
+        // fetches them from the workers it relayed to).
+        for (w, tree, chunk) in [
+            (1, "--tree-fanout=4", "--max-distr-chunk-size=4194304"),
+            (2, "--tree-fanout=4", "--max-distr-chunk-size=4194304"),
+            (3, "--tree-fanout=4", "--max-distr-chunk-size=4194304"),
+            (3, "--tree-fanout=1", "--max-distr-chunk-size=4194304"),
+            (3, "--tree-fanout=2", "--max-distr-chunk-size=4194304"),
+            (3, "--tree-fanout=1", "--max-distr-chunk-size=1024"),
         ] {
             let list = workers.list(w);
             let there = format!("out=\"{}/w{w}_\"", dir.display());
             // Star for the first three (three workers are below the default threshold).
             let above = if nodes.len() < 3 { "--tree-above=16" } else { "--tree-above=1" };
-            let args = ["--distributed", "--min-distr-cells=0", "--timing", tree, above, "bits/folds.daph", n, &there];
+            let args =
+                ["--distributed", "--min-distr-cells=0", "--timing", tree, above, chunk, "bits/folds.daph", n, &there];
             let out = check_env(DAPHNE, &args, &[("DISTRIBUTED_WORKERS", &list)]);
             assert_eq!(out.status, 0, "{}", out.stderr);
             for f in files {
@@ -532,6 +536,7 @@ fn folds_over_the_workers_have_the_local_bits() {
         // three workers directly, and from the chain only the root's.
         assert!(nodes[3] < nodes[2] && nodes[4] < nodes[2] && nodes[3] <= nodes[4], "{n}: fold nodes {nodes:?}");
         assert!(nodes[3] <= nodes[0], "{n}: the chain's root answers the nodes of all groups: {nodes:?}");
+        assert_eq!(nodes[5], nodes[3], "{n}: kept parts are folded by the relays too: {nodes:?}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

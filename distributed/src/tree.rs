@@ -223,6 +223,53 @@ impl Peers {
         }
     }
 
+    /// Brings the fold parts the relayed tasks kept on their workers (too large to answer
+    /// inline) here, as inline parts, and frees them there: the relay folds them into its own
+    /// (the coordinator would otherwise fetch every worker's, over its one link).
+    pub(crate) async fn bring_kept(&self, s: Session, relayed: &mut [Relayed]) -> Result<(), Refusal> {
+        for r in relayed.iter_mut() {
+            let Some(proto::relayed::Outcome::Result(t)) = &mut r.outcome else { continue };
+            let mut brought = Vec::new();
+            for o in t.outputs.iter_mut().filter(|o| !o.nodes.is_empty()) {
+                for p in &mut o.parts {
+                    if let Some(proto::output::Result::Kept(k)) = &p.result {
+                        let object = k.object;
+                        let bytes = self.fetch(&r.address, s, object).await?;
+                        brought.push(object);
+                        p.result = Some(proto::output::Result::Inline(bytes));
+                    }
+                }
+            }
+            if !brought.is_empty() {
+                let mut c = self.client(&r.address, s)?;
+                tokio::spawn(async move {
+                    let call = c.free(FreeRequest { objects: brought, end_session: false });
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), call).await;
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Object `id` of the worker at `address`, encoded.
+    async fn fetch(&self, address: &str, s: Session, id: u64) -> Result<bytes::Bytes, Refusal> {
+        let failed = |m: &str| Refusal::unavailable(format!("fetching a fold part from {address} (relayed): {m}"));
+        let mut c = self.client(address, s)?;
+        let request = proto::FetchRequest { object: id, max_chunk_bytes: 4 << 20, rows: None };
+        let mut stream = c.fetch(request).await.map_err(|e| failed(e.message()))?.into_inner();
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.message().await.map_err(|e| failed(e.message()))? {
+            if chunk.object != id
+                || chunk.offset != out.len() as u64
+                || chunk.total_bytes > crate::worker::MAX_MESSAGE_BYTES as u64
+            {
+                return Err(failed("chunks out of order"));
+            }
+            out.extend_from_slice(&chunk.data);
+        }
+        Ok(out.into())
+    }
+
     /// Frees the objects the given results kept on their workers (a relay whose own task or
     /// whose subtree failed, so that nobody will use them).
     pub(crate) async fn forget(&self, s: Session, results: impl Iterator<Item = (String, TaskResult)>) {

@@ -779,6 +779,10 @@ impl Service {
         let all_ran = relayed.iter().all(|r| matches!(r.outcome, Some(proto::relayed::Outcome::Result(_))));
         let outputs = match own {
             Ok(outputs) if all_ran && task.total_groups > 0 && !relayed.is_empty() => {
+                if let Err(e) = self.peers.bring_kept(session, &mut relayed).await {
+                    self.peers.forget(session, crate::tree::results(relayed)).await;
+                    return Err(e);
+                }
                 let (pipeline, total) = (task.pipeline.clone(), task.total_groups as usize);
                 let mut r = std::mem::take(&mut relayed);
                 let folded = self
