@@ -48,7 +48,8 @@
 # Environment: RATES="10gbit 1gbit", SIZES="10000x1000 40000x1000", ROWS="codegen examples
 # broadcast" (a subset to run), DASK=1 (0: no Dask), TIMEOUT=600 (seconds per run), FORCE=1
 # (run the broadcast even when /proc/meminfo says the workers' ~350 MB each will not fit),
-# STAR_FLAGS / TREE_FLAGS (default --tree-above=100000 / --tree-above=1 where supported).
+# STAR_FLAGS / TREE_FLAGS (default --tree-above=100000 / --tree-above=1 where supported),
+# COORD_FLAGS (added to every coordinator run, e.g. --tree-above=1 for the codegen rows).
 # Example: ROWS=broadcast RATES=1gbit bench/cluster.sh 64
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -192,7 +193,8 @@ DISTRIBUTED_WORKERS=$(IFS=,; echo "${addrs[*]}")
 coord() {
     local out=$1 err=$2
     shift 2
-    bg "$out" "$err" timeout "$TIMEOUT" ip netns exec dcl-c "$daphne" --distributed --auth-token-file="$token" "$@"
+    # shellcheck disable=SC2086 # COORD_FLAGS: flags, split on spaces
+    bg "$out" "$err" timeout "$TIMEOUT" ip netns exec dcl-c "$daphne" --distributed --auth-token-file="$token" ${COORD_FLAGS:-} "$@"
 }
 local_run() {
     local out=$1 err=$2
