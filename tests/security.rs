@@ -237,7 +237,7 @@ fn mutual_tls(name: &str) -> [String; 3] {
 fn tls_workers_with_a_ca_require_client_certificates() {
     let flags = mutual_tls("mutual");
     let flag_refs: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let workers = Workers::start_with(1, 1, &flag_refs, &[], None);
+    let workers = Workers::start_with(3, 1, &flag_refs, &[], None);
     let list = workers.list(1);
     let local = check(DAPHNE, &[SCRIPT]);
     // With the client certificate: served.
@@ -246,6 +246,12 @@ fn tls_workers_with_a_ca_require_client_certificates() {
     args.push(SCRIPT);
     let out = check_env(DAPHNE, &args, &[("DISTRIBUTED_WORKERS", &list)]);
     assert_eq!((out.status, &out.stdout), (0, &local.stdout), "{}", out.stderr);
+    // Through a chain of relays: each worker presents its certificate to the next.
+    let mut chain = vec!["--tree-above=1", "--tree-fanout=1", "--timing"];
+    chain.extend(&args);
+    let out = check_env(DAPHNE, &chain, &[("DISTRIBUTED_WORKERS", &workers.list(3))]);
+    assert_eq!((out.status, &out.stdout), (0, &local.stdout), "{}", out.stderr);
+    assert!(out.stderr.contains("\"pipelines\":") && !out.stderr.contains("\"pipelines\":0"), "{}", out.stderr);
     // Without it: refused.
     let out = check_env(DAPHNE, &["--distributed", &flags[2], SCRIPT], &[("DISTRIBUTED_WORKERS", &list)]);
     assert_eq!(out.status, 3, "{}", out.stderr);

@@ -184,9 +184,10 @@ struct Cli {
 
     /// With more workers than this taking part in a pipeline, the coordinator sends tasks and
     /// broadcasts to a few workers that forward them to the others (a tree), and relays fold
-    /// their subtree's partial results (default 16).
-    #[arg(long = "tree-above", value_name = "N", default_value_t = daphne_distributed::tree::Tree::default().above, help_heading = DISTRIBUTED)]
-    tree_above: usize,
+    /// their subtree's partial results (default 16; with TLS, no tree unless given: the workers
+    /// then need --tls-ca to verify each other).
+    #[arg(long = "tree-above", value_name = "N", help_heading = DISTRIBUTED)]
+    tree_above: Option<usize>,
 
     /// How many workers the coordinator and each relay of a tree call (default 4).
     #[arg(long = "tree-fanout", value_name = "K", default_value_t = daphne_distributed::tree::Tree::default().fanout, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024), help_heading = DISTRIBUTED)]
@@ -981,7 +982,14 @@ fn connect(
         vectorize: !cli.no_vec,
         partitioning: schedule.partitioning,
         grain_rows: schedule.grain_rows,
-        tree: daphne_distributed::tree::Tree { above: cli.tree_above, fanout: cli.tree_fanout },
+        tree: daphne_distributed::tree::Tree {
+            above: cli.tree_above.unwrap_or(if tls_files(cli).any() {
+                usize::MAX
+            } else {
+                daphne_distributed::tree::Tree::default().above
+            }),
+            fanout: cli.tree_fanout,
+        },
         ..coordinator::Options::default()
     };
     if let Some(b) = cli.max_distr_chunk_size {
