@@ -334,6 +334,150 @@ fn read_dense(r: &mut Reader<'_>) -> Result<Matrix, CodecError> {
     })
 }
 
+/// Decodes one object from its bytes as they arrive (a store's chunks). A dense matrix of
+/// numbers whose header announces exactly the bytes to come is written into its cells chunk
+/// by chunk, so the chunks can go as they come and the object takes about its own size, not
+/// twice; anything else (and every object on a big-endian machine) is kept in segments and
+/// decoded at the end by [`decode_segments`], with the same checks.
+pub struct Incremental {
+    total: usize,
+    state: Stream,
+}
+
+enum Stream {
+    /// The first bytes, until a dense matrix's 18-byte header is complete.
+    Head(Vec<u8>),
+    /// Cells written as they arrive: `filled` bytes of them so far.
+    Dense { cells: Box<dyn DenseCells>, filled: usize },
+    /// Everything else, in order.
+    Segments(Vec<bytes::Bytes>),
+    /// More bytes than the header announced.
+    Trailing(usize),
+}
+
+/// A dense matrix's cells being filled byte by byte.
+trait DenseCells: Send {
+    fn bytes_mut(&mut self) -> &mut [u8];
+    fn finish(self: Box<Self>) -> Matrix;
+}
+
+struct Cells<T> {
+    rows: usize,
+    cols: usize,
+    cells: Vec<T>,
+    make: fn(DenseMatrix<T>) -> Matrix,
+}
+
+impl<T: bytemuck::Pod + Send> DenseCells for Cells<T> {
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        bytemuck::cast_slice_mut(&mut self.cells)
+    }
+    fn finish(self: Box<Self>) -> Matrix {
+        (self.make)(DenseMatrix::from_vec(self.rows, self.cols, self.cells))
+    }
+}
+
+/// The cells of a dense matrix of `vt` and this shape, zeroed, when it is of numbers (whose
+/// wire form is their little-endian bytes) and its cells are exactly `bytes` bytes.
+fn dense_cells(vt: ValueType, rows: usize, cols: usize, bytes: usize) -> Option<Box<dyn DenseCells>> {
+    fn cells<T: bytemuck::Pod + Default + Send + 'static>(
+        rows: usize,
+        cols: usize,
+        bytes: usize,
+        make: fn(DenseMatrix<T>) -> Matrix,
+    ) -> Option<Box<dyn DenseCells>> {
+        let n = rows.checked_mul(cols)?;
+        if n.checked_mul(std::mem::size_of::<T>())? != bytes {
+            return None;
+        }
+        Some(Box::new(Cells { rows, cols, cells: vec![T::default(); n], make }))
+    }
+    if !cfg!(target_endian = "little") {
+        return None;
+    }
+    match vt {
+        ValueType::F64 => cells(rows, cols, bytes, Matrix::F64),
+        ValueType::F32 => cells(rows, cols, bytes, Matrix::F32),
+        ValueType::Si64 => cells(rows, cols, bytes, Matrix::Si64),
+        ValueType::Si32 => cells(rows, cols, bytes, Matrix::Si32),
+        ValueType::Si8 => cells(rows, cols, bytes, Matrix::Si8),
+        ValueType::Ui64 | ValueType::Index => cells(rows, cols, bytes, Matrix::Ui64),
+        ValueType::Ui32 => cells(rows, cols, bytes, Matrix::Ui32),
+        ValueType::Ui8 => cells(rows, cols, bytes, Matrix::Ui8),
+        ValueType::Bool | ValueType::Str => None,
+    }
+}
+
+impl Incremental {
+    /// A decoder of an object of `total` encoded bytes.
+    pub fn new(total: usize) -> Incremental {
+        Incremental { total, state: Stream::Head(Vec::with_capacity(18.min(total))) }
+    }
+
+    /// The next bytes of the object, in order.
+    pub fn push(&mut self, mut data: bytes::Bytes) {
+        if let Stream::Head(head) = &mut self.state {
+            let take = (18 - head.len()).min(data.len());
+            head.extend_from_slice(&data.split_to(take));
+            if head.len() < 18 {
+                return;
+            }
+            let word = |at: usize| {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(&head[at..at + 8]);
+                usize::try_from(u64::from_le_bytes(a)).ok()
+            };
+            let cells = match (head[0], type_of_code(u32::from(head[1])).ok(), word(2), word(10)) {
+                (DENSE, Some(vt), Some(rows), Some(cols)) => {
+                    self.total.checked_sub(18).and_then(|bytes| dense_cells(vt, rows, cols, bytes))
+                }
+                _ => None,
+            };
+            self.state = match cells {
+                Some(cells) => Stream::Dense { cells, filled: 0 },
+                None => Stream::Segments(vec![bytes::Bytes::from(std::mem::take(head))]),
+            };
+        }
+        match &mut self.state {
+            Stream::Head(_) => {}
+            Stream::Dense { cells, filled } => {
+                let out = cells.bytes_mut();
+                let n = data.len().min(out.len() - *filled);
+                out[*filled..*filled + n].copy_from_slice(&data[..n]);
+                *filled += n;
+                if n < data.len() {
+                    self.state = Stream::Trailing(data.len() - n);
+                }
+            }
+            Stream::Segments(segments) => {
+                if !data.is_empty() {
+                    segments.push(data);
+                }
+            }
+            Stream::Trailing(extra) => *extra += data.len(),
+        }
+    }
+
+    /// The object, once every byte arrived (the errors of [`decode_segments`] otherwise).
+    pub fn finish(self) -> Result<Value, CodecError> {
+        match self.state {
+            Stream::Dense { mut cells, filled } => {
+                if filled == cells.bytes_mut().len() {
+                    Ok(Value::Matrix(cells.finish()))
+                } else {
+                    Err(Malformed::Truncated.into())
+                }
+            }
+            Stream::Trailing(extra) => Err(Malformed::Trailing(extra).into()),
+            Stream::Head(head) => decode(&head),
+            Stream::Segments(segments) => {
+                let parts: Vec<&[u8]> = segments.iter().map(|s| s.as_ref()).collect();
+                decode_segments(&parts)
+            }
+        }
+    }
+}
+
 /// Reads across segments: `seg` and `at` are where the next byte is, `left` how many remain.
 struct Reader<'a> {
     segments: &'a [&'a [u8]],
@@ -412,6 +556,25 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(decode(&bytes[..cut]).is_err(), "{cut} of {} bytes", bytes.len());
         }
+        // As chunks arrive: the same value in any cut; a missing or an extra byte is an error.
+        let incremental = |pieces: &[&[u8]], total: usize| {
+            let mut d = Incremental::new(total);
+            for p in pieces {
+                d.push(bytes::Bytes::copy_from_slice(p));
+            }
+            d.finish()
+        };
+        for cut in [1, 3, 8, 17, 18, 19, bytes.len()] {
+            let pieces: Vec<&[u8]> = bytes.chunks(cut).collect();
+            let v = incremental(&pieces, bytes.len()).expect("decodes as it arrives");
+            assert_eq!(encode(&v).expect("encodes"), bytes, "in chunks of {cut}");
+        }
+        for cut in 0..bytes.len() {
+            assert!(incremental(&[&bytes[..cut]], bytes.len()).is_err(), "{cut} of {} bytes", bytes.len());
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(incremental(&[&longer], bytes.len()).is_err(), "a byte past the end");
     }
 
     fn kind(v: &Value) -> String {

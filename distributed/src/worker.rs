@@ -501,7 +501,9 @@ pub(crate) struct Assembler {
     object: Option<u64>,
     total: u64,
     received: u64,
-    segments: Vec<Bytes>,
+    chunks: u64,
+    /// The object decoded as its chunks arrive (a dense matrix's cells written in place).
+    decoder: Option<codec::Incremental>,
     /// Twice the announced bytes, reserved at the first chunk before any other arrives: the
     /// chunks, then the decoded value; each chunk's share is given back as it arrives (it is
     /// then allocated, and counted as such).
@@ -536,14 +538,16 @@ impl Assembler {
                 self.total
             )));
         }
-        if self.segments.len() as u64 >= crate::MAX_CHUNKS {
+        if self.chunks >= crate::MAX_CHUNKS {
             return Err(Refusal::invalid(format!("an object in more than {} chunks", crate::MAX_CHUNKS)));
         }
+        self.chunks += 1;
         self.received += chunk.data.len() as u64;
         if let Some(r) = &mut self.reserved {
             r.release(chunk.data.len());
         }
-        self.segments.push(chunk.data);
+        let total = usize::try_from(self.total).unwrap_or(usize::MAX);
+        self.decoder.get_or_insert_with(|| codec::Incremental::new(total)).push(chunk.data);
         Ok(())
     }
 
@@ -559,8 +563,7 @@ impl Assembler {
         if self.received != self.total {
             return Err(Refusal::invalid(format!("{} of {} bytes arrived", self.received, self.total)));
         }
-        let parts: Vec<&[u8]> = self.segments.iter().map(|s| s.as_ref()).collect();
-        let value = codec::decode_segments(&parts)?;
+        let value = self.decoder.map_or_else(|| codec::decode(&[]), codec::Incremental::finish)?;
         Ok((id, value, self.total))
     }
 }
