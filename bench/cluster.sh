@@ -47,7 +47,7 @@
 # Usage: bench/cluster.sh [WORKERS]      (1-64, default 8)
 # Environment: RATES="10gbit 1gbit", SIZES="10000x1000 40000x1000", ROWS="codegen examples
 # broadcast" (a subset to run), DASK=1 (0: no Dask), TIMEOUT=600 (seconds per run), FORCE=1
-# (run the broadcast even when /proc/meminfo says the workers' ~350 MB each will not fit),
+# (run the broadcast even when /proc/meminfo says the workers' ~160 MB each will not fit),
 # STAR_FLAGS / TREE_FLAGS (default --tree-above=100000 / --tree-above=1 where supported),
 # COORD_FLAGS (added to every coordinator run, e.g. --tree-above=1 for the codegen rows).
 # Example: ROWS=broadcast RATES=1gbit bench/cluster.sh 64
@@ -360,10 +360,11 @@ broadcast() {
     if [ ! -e "$data/local.broadcast" ]; then
         local_run "$data/local.broadcast" "$tmp/err" bench/dist/broadcast.daph || fail "the local broadcast run failed"
     fi
-    # A worker peaks at about 3x the 100 MB while it takes the broadcast in (320 MB each
-    # measured at 64 workers, where the OOM killer ended the coordinator on a busy machine).
+    # A worker takes the 100 MB in at about 1.3x (it decodes the cells as the chunks arrive:
+    # 131-136 MB measured; 320 MB before that, when the OOM killer ended a 64-worker run on a
+    # busy machine), and the two that hold X's rows 300 MB more.
     avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
-    need=$((workers * 350 + 1500))
+    need=$((workers * 160 + 600 + 1500))
     if [ "$avail" -lt "$need" ] && [ "${FORCE:-0}" != 1 ]; then
         echo "$rate  broadcast: skipped, $workers workers need about $need MB and $avail MB are available (FORCE=1 runs it)"
         return 0
