@@ -26,6 +26,7 @@ pub mod launch;
 pub mod link;
 #[cfg(feature = "mpi")]
 pub mod mpi;
+pub mod relay;
 pub mod tls;
 pub mod tree;
 pub mod wire;
@@ -35,6 +36,17 @@ pub use error::{Error, Refusal};
 
 /// The generated protocol (`proto/worker.proto`).
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
+/// A coordinator's session: every call names it (the `daphne-session` header, a random
+/// 128-bit number), and objects are held per session. A call without one is in session 0.
+pub type Session = u128;
+
+/// The largest gRPC message a worker accepts or sends (chunks are bounded by the coordinator;
+/// a task with its inline inputs is small).
+pub const MAX_MESSAGE_BYTES: usize = 80 << 20;
+
+/// How long connecting to a worker may take before the run fails naming it.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 pub mod proto {
     tonic::include_proto!("daphne.worker");
 }

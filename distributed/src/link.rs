@@ -10,6 +10,7 @@ use bytes::Bytes;
 use daphne_runtime::value::Value;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::MAX_MESSAGE_BYTES;
 use crate::codec;
 use crate::error::{Call, Error};
 use crate::proto::worker_client::WorkerClient;
@@ -17,10 +18,8 @@ use crate::proto::{
     self, CreateTask, Created, FetchRequest, FreeRequest, InfoRequest, ScanRequest, Scanned, StopRequest, Task,
     TaskResult, WorkerInfo,
 };
-use crate::worker::MAX_MESSAGE_BYTES;
 
-/// How long connecting to a worker may take before the run fails naming it.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+pub use crate::CONNECT_TIMEOUT;
 
 /// An object to fetch: its worker, its id, and only these rows of it when given.
 pub type Wanted = (usize, u64, Option<crate::proto::Rows>);

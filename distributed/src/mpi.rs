@@ -380,7 +380,7 @@ impl Link for MpiLink {
             let mut received = 0u64;
             loop {
                 match self.receive(&world, w)? {
-                    ReplyKind::Chunk(Chunk { object, total_bytes, offset, data }) => {
+                    ReplyKind::Chunk(Chunk { object, total_bytes, offset, data, .. }) => {
                         if object != id || offset != received {
                             return Err(self.protocol(w, "fetched chunks out of order"));
                         }

@@ -33,9 +33,7 @@ use crate::proto::{
     WorkerInfo,
 };
 
-/// The largest gRPC message a worker accepts or sends (chunks are bounded by the coordinator;
-/// a task with its inline inputs is small).
-pub const MAX_MESSAGE_BYTES: usize = 80 << 20;
+pub use crate::MAX_MESSAGE_BYTES;
 
 /// The largest chunk of a stored or fetched object (the coordinator's `--max-distr-chunk-size`
 /// is capped to it), leaving room in a message for the chunk's other fields.
@@ -59,9 +57,7 @@ struct Object {
     bytes: u64,
 }
 
-/// A coordinator's session: every call names it (the `daphne-session` header, a random
-/// 128-bit number), and objects are held per session. A call without one is in session 0.
-pub type Session = u128;
+pub use crate::Session;
 
 /// The header that names a call's session.
 pub use crate::auth::SESSION_HEADER;
@@ -715,7 +711,7 @@ pub struct Service {
     state: Arc<State>,
     jobs: std::sync::mpsc::Sender<Job>,
     /// Clients to the other workers, for tasks and stores relayed through this one.
-    peers: Arc<crate::tree::Peers>,
+    peers: Arc<crate::relay::Peers>,
     /// Set when the worker may be stopped by its coordinator (`Stop`).
     stop: Option<Mutex<Option<oneshot::Sender<()>>>>,
 }
@@ -739,7 +735,7 @@ impl Service {
                 }
             })
             .map_err(|e| Error::Start { what: "the compute thread", cause: e.to_string() })?;
-        let peers = Arc::new(crate::tree::Peers::new(options.token.clone(), &options.tls));
+        let peers = Arc::new(crate::relay::Peers::new(options.token.clone(), &options.tls));
         Ok(Service { state, jobs, peers, stop: stop.map(|s| Mutex::new(Some(s))) })
     }
 
@@ -783,7 +779,7 @@ impl Service {
         let outputs = match own {
             Ok(outputs) if all_ran && task.total_groups > 0 && !relayed.is_empty() => {
                 if let Err(e) = self.peers.bring_kept(session, &mut relayed).await {
-                    self.peers.forget(session, crate::tree::results(relayed)).await;
+                    self.peers.forget(session, crate::relay::results(relayed)).await;
                     return Err(e);
                 }
                 let (pipeline, total) = (task.pipeline.clone(), task.total_groups as usize);
@@ -812,7 +808,7 @@ impl Service {
             }
             Err(e) => {
                 // Nobody will use what the subtree kept.
-                self.peers.forget(session, crate::tree::results(relayed)).await;
+                self.peers.forget(session, crate::relay::results(relayed)).await;
                 Err(e)
             }
         }
@@ -1092,13 +1088,13 @@ impl Worker for Service {
         let mut assembler = Assembler::default();
         // A broadcast through a tree: each chunk goes on to the subtrees the first one names
         // as it arrives.
-        let mut forwards: Vec<crate::tree::Forward> = Vec::new();
+        let mut forwards: Vec<crate::relay::Forward> = Vec::new();
         let mut first = true;
         while let Some(chunk) = stream.next().await {
             let mut chunk = chunk?;
             if std::mem::take(&mut first) {
                 for t in std::mem::take(&mut chunk.forward) {
-                    forwards.push(crate::tree::Forward::start(&self.peers, session, t)?);
+                    forwards.push(crate::relay::Forward::start(&self.peers, session, t)?);
                 }
             } else if !chunk.forward.is_empty() {
                 return Err(Refusal::invalid("only a store's first chunk names where it goes on").into());
