@@ -494,6 +494,11 @@ builtins! {
     /// `groupJoin(lhs, rhs, lhsOn, rhsOn, rhsAgg)`: two results, the frame of the joined keys
     /// with `SUM(rhsAgg)`, and the positions of those keys' rows in `lhs`.
     GroupJoin = "groupJoin" "groupJoin", 5..5, Pure, Operands, F::None, Own;
+    /// `groupAggregate(frame, numKeys, key..., (function, column, label)...)`: SQL's `GROUP BY`
+    /// and `DISTINCT` (a hash aggregation): one row per distinct key, in ascending key order,
+    /// with the key columns and each aggregate (`crate::infer::AGGREGATES`) of a column under
+    /// its label; no keys: one row over all rows.
+    GroupAggregate = "groupAggregate" "GROUP BY", 2.._, Pure, Operands, F::None, Own;
     /// Set operations on the rows of two frames with the same columns: `intersect`, `merge`
     /// (union) and `except` (difference), each giving distinct rows in first-seen order.
     Intersect = "intersect" "intersect", 2..2, Pure, Operands, F::None, Own;

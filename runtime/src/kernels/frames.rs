@@ -1,5 +1,6 @@
 //! Frame kernels: creation from columns, labels, binding.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use daphne_ir::Builtin;
@@ -8,6 +9,7 @@ use super::args::R;
 use crate::error::Error;
 use crate::frame::Frame;
 use crate::matrix::Matrix;
+use crate::scalar::CellKey;
 use crate::value::{Scalar, Value};
 
 fn label(v: &Value) -> R<Arc<str>> {
@@ -51,15 +53,7 @@ pub fn set_labels(f: &Value, labels: &[Value]) -> R<Value> {
 pub fn set_label_prefix(f: &Value, prefix: &Value) -> R<Value> {
     let f = frame_arg(Builtin::SetColLabelsPrefix, f)?;
     let prefix = label(prefix)?;
-    let labels = f
-        .labels()
-        .iter()
-        .map(|l| {
-            // A label that already has a prefix keeps only its own name.
-            let name = l.rsplit('.').next().unwrap_or(l);
-            Arc::from(format!("{prefix}.{name}"))
-        })
-        .collect();
+    let labels = f.labels().iter().map(|l| Arc::from(daphne_ir::infer::prefixed_label(&prefix, l))).collect();
     f.with_labels(labels).map(Value::Frame)
 }
 
@@ -105,76 +99,58 @@ fn row_key(f: &Frame, cols: &[usize], r: usize) -> Vec<Scalar> {
     cols.iter().map(|&c| f.columns()[c].cell(r, 0)).collect()
 }
 
-/// Orders keys: numbers numerically, strings lexically.
+/// Orders keys cell by cell (`Scalar::compare`).
 fn cmp_keys(a: &[Scalar], b: &[Scalar]) -> std::cmp::Ordering {
-    for (x, y) in a.iter().zip(b) {
-        let ord = match (x, y) {
-            (Scalar::Str(p), Scalar::Str(q)) => p.cmp(q),
-            _ => x.get::<f64>().unwrap_or(0.0).total_cmp(&y.get::<f64>().unwrap_or(0.0)),
-        };
-        if ord != std::cmp::Ordering::Equal {
-            return ord;
-        }
-    }
-    std::cmp::Ordering::Equal
+    a.iter().zip(b).map(|(x, y)| x.compare(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+}
+
+/// The hash key of a row's cells in `cols`.
+fn hash_key(f: &Frame, cols: &[usize], r: usize) -> Vec<CellKey> {
+    cols.iter().map(|&c| f.columns()[c].cell(r, 0).key()).collect()
 }
 
 /// `groupSum(F, groupCols..., sumCol)`: one row per distinct group, in sorted order, with the
-/// group columns and `SUM(sumCol)`.
+/// group columns and `SUM(sumCol)` (a `groupAggregate`).
 pub fn group_sum(f: &Value, rest: &[Value]) -> R<Value> {
     let op = Builtin::GroupSum;
-    let f = frame_arg(op, f)?;
     let labels = rest.iter().map(|v| label_arg(op, v)).collect::<R<Vec<_>>>()?;
     let (sum_label, group_labels) = labels.split_last().ok_or("`groupSum` needs a column to sum")?;
-    let groups = group_labels.iter().map(|l| f.column_index(l)).collect::<R<Vec<_>>>()?;
-    let sum_col = f.column_index(sum_label)?;
-    let mut rows: Vec<usize> = (0..f.rows()).collect();
-    rows.sort_by(|&a, &b| cmp_keys(&row_key(f, &groups, a), &row_key(f, &groups, b)));
-    let mut keys: Vec<Vec<Scalar>> = Vec::new();
-    let mut sums: Vec<Scalar> = Vec::new();
-    let sum_vt = f.columns()[sum_col].value_type();
-    for r in rows {
-        let key = row_key(f, &groups, r);
-        let v = f.columns()[sum_col].cell(r, 0);
-        if keys.last() == Some(&key) {
-            let last = sums.pop().unwrap_or(Scalar::F64(0.0));
-            let s = super::ew::add_scalars(last, v)?;
-            sums.push(s.cast(sum_vt).unwrap_or(s));
-        } else {
-            keys.push(key);
-            sums.push(v);
-        }
+    let mut args = vec![f.clone(), Value::Scalar(Scalar::Si64(group_labels.len() as i64))];
+    args.extend(group_labels.iter().map(|l| Value::Scalar(Scalar::Str(l.clone()))));
+    for s in ["sum", sum_label, &format!("SUM({sum_label})")] {
+        args.push(Value::Scalar(Scalar::Str(Arc::from(s))));
     }
-    let mut columns = Vec::new();
-    for (i, &g) in groups.iter().enumerate() {
-        let cells: Vec<Scalar> = keys.iter().map(|k| k[i].clone()).collect();
-        columns.push(column(&cells, f.columns()[g].value_type())?);
-    }
-    columns.push(column(&sums, sum_vt)?);
-    let mut out_labels: Vec<Arc<str>> = group_labels.to_vec();
-    out_labels.push(Arc::from(format!("SUM({sum_label})")));
-    Frame::new(columns, out_labels).map(Value::Frame)
+    group_aggregate(&args)
 }
 
 fn column(cells: &[Scalar], vt: daphne_ir::ValueType) -> R<crate::matrix::Matrix> {
     Matrix::from_scalars(cells.len(), 1, cells, vt)
 }
 
-/// The rows of `lhs` and `rhs` whose keys match, pairwise, in the order of `lhs` then `rhs`.
+/// The rows of `lhs` and `rhs` whose keys match, pairwise, in the order of `lhs` then `rhs`:
+/// a hash join (the rows of `rhs` by key, probed with each row of `lhs`).
 fn matches(op: Builtin, lhs: &Frame, rhs: &Frame, lhs_on: &Value, rhs_on: &Value) -> R<Vec<(usize, usize)>> {
     let (a, b) = (lhs.column_index(&label_arg(op, lhs_on)?)?, rhs.column_index(&label_arg(op, rhs_on)?)?);
+    equi_join(lhs, rhs, &[a], &[b])
+}
+
+/// The pairs of rows of `lhs` and `rhs` whose cells in the key columns are equal (column
+/// `lhs_keys[k]` with `rhs_keys[k]`): each row of `lhs` in order, with its matches in the
+/// order of `rhs`. A hash join: the rows of `rhs` are hashed by key once.
+pub fn equi_join(lhs: &Frame, rhs: &Frame, lhs_keys: &[usize], rhs_keys: &[usize]) -> R<Vec<(usize, usize)>> {
+    let mut table: HashMap<Vec<CellKey>, Vec<usize>> = HashMap::with_capacity(rhs.rows());
+    for j in 0..rhs.rows() {
+        table.entry(hash_key(rhs, rhs_keys, j)).or_default().push(j);
+    }
     let mut pairs = Vec::new();
     for i in 0..lhs.rows() {
-        let k = row_key(lhs, &[a], i);
-        for j in 0..rhs.rows() {
-            if cmp_keys(&k, &row_key(rhs, &[b], j)) == std::cmp::Ordering::Equal {
-                pairs.push((i, j));
-            }
+        if let Some(js) = table.get(&hash_key(lhs, lhs_keys, i)) {
+            crate::memory::check_cells::<u64>(pairs.len().saturating_add(js.len()), 2, "a join")?;
+            pairs.extend(js.iter().map(|&j| (i, j)));
         }
     }
     Ok(pairs)
 }
-
 /// `innerJoin(lhs, rhs, lhsOn, rhsOn)`: the columns of both frames for every matching pair.
 pub fn inner_join(lhs: &Value, rhs: &Value, lhs_on: &Value, rhs_on: &Value) -> R<Value> {
     let op = Builtin::InnerJoin;
@@ -285,4 +261,148 @@ pub fn set_op(op: Builtin, lhs: &Value, rhs: &Value) -> R<Value> {
         .map(|c| column(&picked.iter().map(|row| row[c].clone()).collect::<Vec<_>>(), l.schema()[c]))
         .collect::<R<Vec<_>>>()?;
     Frame::new(columns, l.labels().to_vec()).map(Value::Frame)
+}
+
+/// What `groupAggregate` computes of a column per group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Aggregate {
+    Sum,
+    Count,
+    Avg,
+    Min,
+    Max,
+}
+
+impl Aggregate {
+    const ALL: [Aggregate; 5] = [Aggregate::Sum, Aggregate::Count, Aggregate::Avg, Aggregate::Min, Aggregate::Max];
+
+    /// Its name among `daphne_ir::infer::AGGREGATES`.
+    fn name(self) -> &'static str {
+        daphne_ir::infer::AGGREGATES[self as usize]
+    }
+
+    fn parse(name: &str) -> R<Aggregate> {
+        Aggregate::ALL
+            .into_iter()
+            .find(|a| a.name() == name)
+            .ok_or_else(|| format!("`GROUP BY`: no aggregation function `{name}`").into())
+    }
+}
+
+/// One aggregate's running value in one group.
+#[derive(Debug, Clone)]
+enum Acc {
+    Empty,
+    /// The sum, minimum or maximum so far.
+    Value(Scalar),
+    /// Sum (as f64) and count, for `avg`.
+    Mean(f64, u64),
+    Count(i64),
+}
+
+impl Acc {
+    fn start(agg: Aggregate) -> Acc {
+        match agg {
+            Aggregate::Count => Acc::Count(0),
+            Aggregate::Avg => Acc::Mean(0.0, 0),
+            _ => Acc::Empty,
+        }
+    }
+
+    fn add(&mut self, agg: Aggregate, v: Scalar, vt: daphne_ir::ValueType) -> R<()> {
+        *self = match (std::mem::replace(self, Acc::Empty), agg) {
+            (Acc::Count(n), _) => Acc::Count(n + 1),
+            (Acc::Mean(s, n), _) => Acc::Mean(s + v.get::<f64>().ok_or("`avg` needs numbers, not strings")?, n + 1),
+            (Acc::Empty, _) => Acc::Value(v),
+            (Acc::Value(acc), Aggregate::Sum) => {
+                let x = super::ew::add_scalars(acc, v)?;
+                Acc::Value(x.cast(vt).unwrap_or(x))
+            }
+            (Acc::Value(acc), Aggregate::Min) => Acc::Value(if v.compare(&acc).is_lt() { v } else { acc }),
+            (Acc::Value(acc), _) => Acc::Value(if v.compare(&acc).is_gt() { v } else { acc }),
+        };
+        Ok(())
+    }
+
+    /// The aggregate of a group (of no rows when the frame is empty and there are no keys).
+    fn finish(self, agg: Aggregate, vt: daphne_ir::ValueType) -> R<Scalar> {
+        Ok(match self {
+            Acc::Count(n) => Scalar::Si64(n),
+            Acc::Mean(s, n) => Scalar::F64(s / n as f64),
+            Acc::Value(v) => v,
+            Acc::Empty if agg == Aggregate::Sum => Scalar::from_elem(0i64, vt),
+            Acc::Empty => return Err(format!("`{}` of no rows", agg.name()).into()),
+        })
+    }
+}
+
+/// `groupAggregate(F, numKeys, key..., (function, column, label)...)`: SQL's `GROUP BY` (and
+/// `DISTINCT`, with no aggregates): one row per distinct combination of the key columns, in
+/// ascending order of the keys, with the key columns (labelled as in `F`) and then each
+/// aggregate (`sum`, `count`, `avg`, `min` or `max` of a column) under its label. With no keys,
+/// one row of aggregates over all rows. A hash aggregation: rows are hashed to their group,
+/// the groups sorted once at the end.
+pub fn group_aggregate(args: &[Value]) -> R<Value> {
+    let op = Builtin::GroupAggregate;
+    let f = frame_arg(op, &args[0])?;
+    let n_keys = match &args[1] {
+        Value::Scalar(s) => s.get::<i64>().and_then(|n| usize::try_from(n).ok()),
+        _ => None,
+    }
+    .ok_or("`GROUP BY`: the number of keys must be a non-negative integer")?;
+    let rest = &args[2..];
+    if rest.len() < n_keys || !(rest.len() - n_keys).is_multiple_of(3) {
+        return Err(Error::Internal("`GROUP BY`: keys, then triples of function, column and label".into()));
+    }
+    let keys = rest[..n_keys].iter().map(|v| f.column_index(&label_arg(op, v)?)).collect::<R<Vec<usize>>>()?;
+    let mut aggs = Vec::new();
+    for t in rest[n_keys..].chunks(3) {
+        let agg = Aggregate::parse(&label_arg(op, &t[0])?)?;
+        let col = f.column_index(&label_arg(op, &t[1])?)?;
+        let vt = f.columns()[col].value_type();
+        if vt == daphne_ir::ValueType::Str && matches!(agg, Aggregate::Sum | Aggregate::Avg) {
+            return Err(format!("`GROUP BY`: cannot sum strings (column `{}`)", f.labels()[col]).into());
+        }
+        aggs.push((agg, col, vt, label_arg(op, &t[2])?));
+    }
+    // The group of each distinct key, numbered in order of first appearance.
+    let mut index: HashMap<Vec<CellKey>, usize> = HashMap::new();
+    let mut first_rows: Vec<usize> = Vec::new();
+    let mut accs: Vec<Vec<Acc>> = Vec::new();
+    for r in 0..f.rows() {
+        let g = *index.entry(hash_key(f, &keys, r)).or_insert_with(|| {
+            first_rows.push(r);
+            accs.push(aggs.iter().map(|a| Acc::start(a.0)).collect());
+            first_rows.len() - 1
+        });
+        for (acc, &(agg, col, vt, _)) in accs[g].iter_mut().zip(&aggs) {
+            acc.add(agg, f.columns()[col].cell(r, 0), vt)?;
+        }
+    }
+    if n_keys == 0 && first_rows.is_empty() {
+        // No keys: one row, even over no rows (as SQL).
+        accs.push(aggs.iter().map(|a| Acc::start(a.0)).collect());
+    }
+    let mut order: Vec<usize> = (0..accs.len()).collect();
+    order.sort_by(|&x, &y| cmp_keys(&row_key(f, &keys, first_rows[x]), &row_key(f, &keys, first_rows[y])));
+    let picked: Vec<usize> = order.iter().filter_map(|&g| first_rows.get(g).copied()).collect();
+    let mut columns: Vec<Matrix> = keys.iter().map(|&k| f.columns()[k].pick(true, &picked)).collect();
+    let mut labels: Vec<Arc<str>> = keys.iter().map(|&k| f.labels()[k].clone()).collect();
+    let mut accs: Vec<Option<Vec<Acc>>> = accs.into_iter().map(Some).collect();
+    let ordered: Vec<Vec<Acc>> = order.iter().filter_map(|&g| accs[g].take()).collect();
+    for (i, (agg, _, vt, label)) in aggs.iter().enumerate() {
+        let out_vt = aggregate_type(*agg, *vt);
+        let cells = ordered.iter().map(|a| a[i].clone().finish(*agg, *vt)).collect::<R<Vec<Scalar>>>()?;
+        columns.push(column(&cells, out_vt)?);
+        labels.push(label.clone());
+    }
+    if columns.is_empty() {
+        return Err("`GROUP BY` needs a key or an aggregate".into());
+    }
+    Frame::new(columns, labels).map(Value::Frame)
+}
+
+/// The value type of an aggregate of a column of `vt`, as `ir::infer` gives it.
+fn aggregate_type(agg: Aggregate, vt: daphne_ir::ValueType) -> daphne_ir::ValueType {
+    daphne_ir::infer::aggregate_type(agg.name(), vt).unwrap_or(vt)
 }
