@@ -19,7 +19,7 @@ const VIEWS: &[(&str, &[&str], &[&str])] = &[
         &["k", "s", "x", "n"],
         &[
             "[2, 1, 2, 3, 1, 2, 4]",
-            "[\"b\", \"a\", \"b\", \"a\", \"a\", \"c\", \"d\"]",
+            "[\"b\", \"a\", \"b\", \"a\", \"A\", \"c\", \"dA\"]",
             "[1.5, 2.0, 3.5, 4.0, 0.5, 1.0, 2.25]",
             "[10, 20, 30, 40, 50, 60, 70]",
         ],
@@ -33,6 +33,7 @@ const QUERIES: &[(&str, bool)] = &[
     ("SELECT f.n * 2 + 1, f.x * f.n, f.n / 3, f.n % 7, -f.x FROM f", false),
     ("SELECT f.s FROM f WHERE f.s >= 'b' OR f.n BETWEEN 15 AND 45", false),
     ("SELECT f.k FROM f WHERE f.s IN ('a', 'd') AND NOT f.k = 3", false),
+    ("SELECT f.k, f.s FROM f WHERE f.s LIKE '%a%' OR f.s NOT LIKE '_'", false),
     ("SELECT f.k, sum(f.n), count(f.n), avg(f.x), min(f.x), max(f.s) FROM f GROUP BY f.k", false),
     ("SELECT f.s, f.k, sum(f.x) FROM f GROUP BY f.s, f.k HAVING count(*) >= 1", false),
     ("SELECT f.s, COUNT(*) FROM f GROUP BY f.s HAVING sum(f.n) > 50", false),
@@ -94,7 +95,7 @@ fn sql_results_agree_with_sqlite() {
 
     // The same views and queries in SQLite, printed cell by cell as DAPHNE prints them.
     let mut py = String::from(
-        "import sqlite3, json\ndb = sqlite3.connect(':memory:')\n\
+        "import sqlite3, json\ndb = sqlite3.connect(':memory:')\ndb.execute('PRAGMA case_sensitive_like = ON')\n\
          cell = lambda v: ('%g' % v) if isinstance(v, float) else str(v)\n",
     );
     for (name, labels, cols) in VIEWS {

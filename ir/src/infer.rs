@@ -205,6 +205,16 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, InferError> {
             Some(ValueType::Str) | None => one(t(0).clone()),
             Some(other) => Err(InferError::new(format!("`{op}` needs strings, not {other}"))),
         },
+        B::EwLike => match (vt(t(0)), vt(t(1))) {
+            (Some(ValueType::Str) | None, Some(ValueType::Str) | None) if !t(1).is_matrix() => {
+                one(ew_result(Some(ValueType::Si64), t(0), None))
+            }
+            (a, b) => Err(InferError::new(format!(
+                "`{op}` needs strings and a string pattern, not {} and {}",
+                a.map_or("?", ValueType::name),
+                b.map_or("?", ValueType::name)
+            ))),
+        },
         B::LowerTri | B::UpperTri => one(t(0).clone()),
         // As DAPHNE (`ValueTypeFromArgs`): the pattern and replacement count too.
         B::Replace => one(matrix(most_general(&[t(0), t(1), t(2)]), dims(t(0)).0, dims(t(0)).1)),

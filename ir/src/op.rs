@@ -363,6 +363,9 @@ builtins! {
         doc("Elementwise unary", "lower", "a string in lower case", "print(lower(\"DaphneDSL\"));");
     EwUpper = "ewUpper" "upper", 1..1, Pure, Operands, F::None, Own,
         doc("Elementwise unary", "upper", "a string in upper case", "print(upper(\"DaphneDSL\"));");
+    /// SQL's `x LIKE pattern` on strings (a string or a matrix of strings, and a string): 1
+    /// where the whole string matches (`%` any run of characters, `_` one character), else 0.
+    EwLike = "ewLike" "x LIKE pattern", 2..2, Pure, Operands, F::None, Own;
     // Outer binary: an m x 1 and a 1 x n matrix give m x n.
     OuterAdd = "outerAdd" "outerAdd", 2..2, Pure, Operands, F::Outer(B::EwAdd), Outer;
     OuterSub = "outerSub" "outerSub", 2..2, Pure, Operands, F::Outer(B::EwSub), Outer;

@@ -870,7 +870,16 @@ impl Lowerer<'_> {
                 self.sql_column(scope.rel, &c, at)
             }
             E::Function(f) => Err(unsupported(at, &format!("the function `{}`", f.name))),
-            E::Like { .. } | E::ILike { .. } => Err(unsupported(at, "LIKE")),
+            E::Like { negated, any: false, expr, pattern, escape_char: None } => {
+                let x = self.sql_expr(sql, expr, scope)?;
+                let p = self.sql_expr(sql, pattern, scope)?;
+                if self.constant(p).is_none() {
+                    return Err(unsupported(sql.at(&**pattern), "a LIKE pattern that is not a constant string"));
+                }
+                let m = self.builtin1(Builtin::EwLike, vec![x, p], at)?;
+                if *negated { self.builtin1(prefix("!", at)?, vec![m], at) } else { Ok(m) }
+            }
+            E::Like { .. } | E::ILike { .. } => Err(unsupported(at, "LIKE with ANY or ESCAPE, and ILIKE")),
             _ => Err(unsupported(at, &format!("the expression `{e}`"))),
         }
     }

@@ -93,6 +93,7 @@ pub fn call(cx: &Context, op: Builtin, args: &[Value]) -> R<Vec<Value>> {
     }
     match op {
         B::EwLower | B::EwUpper => one(ew::case(op, arg(0)?)?),
+        B::EwLike => one(ew::like(arg(0)?, arg(1)?)?),
         B::LowerTri | B::UpperTri => one(data::triangle(op, matrix_arg(op, arg(0)?)?, arg(1)?, arg(2)?)?),
         B::DiagVector => one(data::diag_vector(matrix_arg(op, arg(0)?)?)?),
         B::Replace => {
