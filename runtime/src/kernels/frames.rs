@@ -6,6 +6,7 @@ use std::sync::Arc;
 use daphne_ir::Builtin;
 
 use super::args::R;
+use crate::elem::Elem;
 use crate::error::Error;
 use crate::frame::Frame;
 use crate::matrix::Matrix;
@@ -136,21 +137,92 @@ fn matches(op: Builtin, lhs: &Frame, rhs: &Frame, lhs_on: &Value, rhs_on: &Value
 
 /// The pairs of rows of `lhs` and `rhs` whose cells in the key columns are equal (column
 /// `lhs_keys[k]` with `rhs_keys[k]`): each row of `lhs` in order, with its matches in the
-/// order of `rhs`. A hash join: the rows of `rhs` are hashed by key once.
+/// order of `rhs`. A hash join: the rows of `rhs` are hashed by key once, chained in row order.
 pub fn equi_join(lhs: &Frame, rhs: &Frame, lhs_keys: &[usize], rhs_keys: &[usize]) -> R<Vec<(usize, usize)>> {
-    let mut table: HashMap<Vec<CellKey>, Vec<usize>> = HashMap::with_capacity(rhs.rows());
-    for j in 0..rhs.rows() {
-        table.entry(hash_key(rhs, rhs_keys, j)).or_default().push(j);
+    match (int_keys(lhs, lhs_keys), int_keys(rhs, rhs_keys)) {
+        (Some(a), Some(b)) => join_pairs(a.len(), b.len(), |i| a[i], |j| b[j]),
+        _ => join_pairs(lhs.rows(), rhs.rows(), |i| hash_key(lhs, lhs_keys, i), |j| hash_key(rhs, rhs_keys, j)),
+    }
+}
+
+/// `equi_join` over keys of any kind: `head` holds each key's first right row, `next` the row
+/// after it with the same key.
+fn join_pairs<K: std::hash::Hash + Eq>(
+    n_left: usize,
+    n_right: usize,
+    left: impl Fn(usize) -> K,
+    right: impl Fn(usize) -> K,
+) -> R<Vec<(usize, usize)>> {
+    const NONE: usize = usize::MAX;
+    let mut head: HashMap<K, usize, FastHash> = HashMap::with_capacity_and_hasher(n_right, FastHash::default());
+    let mut next = vec![NONE; n_right];
+    for j in (0..n_right).rev() {
+        let first = head.entry(right(j)).or_insert(NONE);
+        next[j] = *first;
+        *first = j;
     }
     let mut pairs = Vec::new();
-    for i in 0..lhs.rows() {
-        if let Some(js) = table.get(&hash_key(lhs, lhs_keys, i)) {
-            crate::memory::check_cells::<u64>(pairs.len().saturating_add(js.len()), 2, "a join")?;
-            pairs.extend(js.iter().map(|&j| (i, j)));
+    for i in 0..n_left {
+        let mut j = head.get(&left(i)).copied().unwrap_or(NONE);
+        while j != NONE {
+            if pairs.len() == pairs.capacity() {
+                crate::memory::check_cells::<u64>(pairs.len().saturating_mul(2).max(1024), 2, "a join")?;
+                pairs.reserve(pairs.len().max(1024));
+            }
+            pairs.push((i, j));
+            j = next[j];
         }
     }
     Ok(pairs)
 }
+
+/// The keys of the rows as integers, when the key is one column of a signed or narrow integer
+/// type (its cells are then equal exactly when the integers are: the fast path of hashing).
+fn int_keys(f: &Frame, cols: &[usize]) -> Option<Vec<i64>> {
+    let [c] = cols else { return None };
+    match &f.columns()[*c] {
+        Matrix::Si64(m) => Some(m.cells().to_vec()),
+        Matrix::Si32(m) => Some(m.cells().iter().map(|&x| i64::from(x)).collect()),
+        Matrix::Si8(m) => Some(m.cells().iter().map(|&x| i64::from(x)).collect()),
+        Matrix::Ui32(m) => Some(m.cells().iter().map(|&x| i64::from(x)).collect()),
+        Matrix::Ui8(m) => Some(m.cells().iter().map(|&x| i64::from(x)).collect()),
+        _ => None,
+    }
+}
+
+/// A fast hasher for hash joins and aggregation (FxHash's multiply-and-rotate; the keys come
+/// from the script's data, and a slow adversarial case costs time, never correctness).
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_i64(&mut self, x: i64) {
+        self.write_u64(x as u64);
+    }
+
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64);
+    }
+}
+
+type FastHash = std::hash::BuildHasherDefault<Fx>;
+
 /// `innerJoin(lhs, rhs, lhsOn, rhsOn)`: the columns of both frames for every matching pair.
 pub fn inner_join(lhs: &Value, rhs: &Value, lhs_on: &Value, rhs_on: &Value) -> R<Value> {
     let op = Builtin::InnerJoin;
@@ -289,50 +361,80 @@ impl Aggregate {
     }
 }
 
-/// One aggregate's running value in one group.
-#[derive(Debug, Clone)]
-enum Acc {
-    Empty,
-    /// The sum, minimum or maximum so far.
-    Value(Scalar),
-    /// Sum (as f64) and count, for `avg`.
-    Mean(f64, u64),
-    Count(i64),
+/// Each row's group (numbered in order of first appearance) and each group's first row.
+fn group_rows<K: std::hash::Hash + Eq>(n: usize, key: impl Fn(usize) -> K) -> (Vec<usize>, Vec<usize>) {
+    let mut index: HashMap<K, usize, FastHash> = HashMap::default();
+    let mut first_rows = Vec::new();
+    let groups = (0..n)
+        .map(|r| {
+            *index.entry(key(r)).or_insert_with(|| {
+                first_rows.push(r);
+                first_rows.len() - 1
+            })
+        })
+        .collect();
+    (groups, first_rows)
 }
 
-impl Acc {
-    fn start(agg: Aggregate) -> Acc {
-        match agg {
-            Aggregate::Count => Acc::Count(0),
-            Aggregate::Avg => Acc::Mean(0.0, 0),
-            _ => Acc::Empty,
+/// Whether `x` comes before `y` in `Scalar::compare`'s order (NaN after every number).
+fn before<T: Elem>(x: T, y: T) -> bool {
+    #[allow(clippy::eq_op)]
+    let (x_nan, y_nan) = (x != x, y != y);
+    !x_nan && (y_nan || x < y)
+}
+
+/// An aggregate of a column of numbers per group: `groups[r]` is row r's group.
+fn aggregate_cells<T: Elem>(cells: &[T], groups: &[usize], n: usize, agg: Aggregate) -> Vec<Scalar> {
+    match agg {
+        Aggregate::Count => {
+            let mut counts = vec![0i64; n];
+            groups.iter().for_each(|&g| counts[g] += 1);
+            counts.into_iter().map(Scalar::Si64).collect()
+        }
+        Aggregate::Avg => {
+            let mut sums = vec![(0.0f64, 0u64); n];
+            for (&x, &g) in cells.iter().zip(groups) {
+                sums[g] = (sums[g].0 + x.cast::<f64>(), sums[g].1 + 1);
+            }
+            sums.into_iter().map(|(s, c)| Scalar::F64(s / c as f64)).collect()
+        }
+        Aggregate::Sum | Aggregate::Min | Aggregate::Max => {
+            let mut acc: Vec<Option<T>> = vec![None; n];
+            for (&x, &g) in cells.iter().zip(groups) {
+                acc[g] = Some(match acc[g] {
+                    None => x,
+                    Some(a) => match agg {
+                        Aggregate::Sum => a.add(x),
+                        Aggregate::Min if before(x, a) => x,
+                        Aggregate::Max if before(a, x) => x,
+                        _ => a,
+                    },
+                });
+            }
+            // A group of no rows exists only without keys: its sum is 0.
+            acc.into_iter().map(|a| Scalar::from_elem(a.unwrap_or_default(), T::VT)).collect()
         }
     }
+}
 
-    fn add(&mut self, agg: Aggregate, v: Scalar, vt: daphne_ir::ValueType) -> R<()> {
-        *self = match (std::mem::replace(self, Acc::Empty), agg) {
-            (Acc::Count(n), _) => Acc::Count(n + 1),
-            (Acc::Mean(s, n), _) => Acc::Mean(s + v.get::<f64>().ok_or("`avg` needs numbers, not strings")?, n + 1),
-            (Acc::Empty, _) => Acc::Value(v),
-            (Acc::Value(acc), Aggregate::Sum) => {
-                let x = super::ew::add_scalars(acc, v)?;
-                Acc::Value(x.cast(vt).unwrap_or(x))
-            }
-            (Acc::Value(acc), Aggregate::Min) => Acc::Value(if v.compare(&acc).is_lt() { v } else { acc }),
-            (Acc::Value(acc), _) => Acc::Value(if v.compare(&acc).is_gt() { v } else { acc }),
-        };
-        Ok(())
+/// An aggregate of a column of strings per group (`count`, `min`, `max`).
+fn aggregate_strings(cells: &[Arc<str>], groups: &[usize], n: usize, agg: Aggregate) -> R<Vec<Scalar>> {
+    let mut acc: Vec<Option<&Arc<str>>> = vec![None; n];
+    let mut counts = vec![0i64; n];
+    for (x, &g) in cells.iter().zip(groups) {
+        counts[g] += 1;
+        acc[g] = Some(match acc[g] {
+            Some(a) if (agg == Aggregate::Min) == (x.as_bytes() >= a.as_bytes()) => a,
+            _ => x,
+        });
     }
-
-    /// The aggregate of a group (of no rows when the frame is empty and there are no keys).
-    fn finish(self, agg: Aggregate, vt: daphne_ir::ValueType) -> R<Scalar> {
-        Ok(match self {
-            Acc::Count(n) => Scalar::Si64(n),
-            Acc::Mean(s, n) => Scalar::F64(s / n as f64),
-            Acc::Value(v) => v,
-            Acc::Empty if agg == Aggregate::Sum => Scalar::from_elem(0i64, vt),
-            Acc::Empty => return Err(format!("`{}` of no rows", agg.name()).into()),
-        })
+    match agg {
+        Aggregate::Count => Ok(counts.into_iter().map(Scalar::Si64).collect()),
+        Aggregate::Min | Aggregate::Max => acc
+            .into_iter()
+            .map(|a| a.map(|s| Scalar::Str(s.clone())).ok_or_else(|| format!("`{}` of no rows", agg.name()).into()))
+            .collect(),
+        Aggregate::Sum | Aggregate::Avg => Err(format!("`{}` cannot aggregate strings", agg.name()).into()),
     }
 }
 
@@ -365,41 +467,42 @@ pub fn group_aggregate(args: &[Value]) -> R<Value> {
         }
         aggs.push((agg, col, vt, label_arg(op, &t[2])?));
     }
-    // The group of each distinct key, numbered in order of first appearance.
-    let mut index: HashMap<Vec<CellKey>, usize> = HashMap::new();
-    let mut first_rows: Vec<usize> = Vec::new();
-    let mut accs: Vec<Vec<Acc>> = Vec::new();
-    for r in 0..f.rows() {
-        let g = *index.entry(hash_key(f, &keys, r)).or_insert_with(|| {
-            first_rows.push(r);
-            accs.push(aggs.iter().map(|a| Acc::start(a.0)).collect());
-            first_rows.len() - 1
-        });
-        for (acc, &(agg, col, vt, _)) in accs[g].iter_mut().zip(&aggs) {
-            acc.add(agg, f.columns()[col].cell(r, 0), vt)?;
-        }
-    }
-    if n_keys == 0 && first_rows.is_empty() {
-        // No keys: one row, even over no rows (as SQL).
-        accs.push(aggs.iter().map(|a| Acc::start(a.0)).collect());
-    }
-    let mut order: Vec<usize> = (0..accs.len()).collect();
+    // Each row's group, numbered in order of first appearance.
+    let (groups, first_rows) = match int_keys(f, &keys) {
+        Some(k) => group_rows(f.rows(), |r| k[r]),
+        None => group_rows(f.rows(), |r| hash_key(f, &keys, r)),
+    };
+    // No keys: one group, even of no rows (as SQL).
+    let n_groups = if keys.is_empty() { 1 } else { first_rows.len() };
+    let mut order: Vec<usize> = (0..first_rows.len()).collect();
     order.sort_by(|&x, &y| cmp_keys(&row_key(f, &keys, first_rows[x]), &row_key(f, &keys, first_rows[y])));
-    let picked: Vec<usize> = order.iter().filter_map(|&g| first_rows.get(g).copied()).collect();
+    let picked: Vec<usize> = order.iter().map(|&g| first_rows[g]).collect();
     let mut columns: Vec<Matrix> = keys.iter().map(|&k| f.columns()[k].pick(true, &picked)).collect();
     let mut labels: Vec<Arc<str>> = keys.iter().map(|&k| f.labels()[k].clone()).collect();
-    let mut accs: Vec<Option<Vec<Acc>>> = accs.into_iter().map(Some).collect();
-    let ordered: Vec<Vec<Acc>> = order.iter().filter_map(|&g| accs[g].take()).collect();
-    for (i, (agg, _, vt, label)) in aggs.iter().enumerate() {
-        let out_vt = aggregate_type(*agg, *vt);
-        let cells = ordered.iter().map(|a| a[i].clone().finish(*agg, *vt)).collect::<R<Vec<Scalar>>>()?;
-        columns.push(column(&cells, out_vt)?);
+    let order = if keys.is_empty() { vec![0] } else { order };
+    for (agg, col, vt, label) in &aggs {
+        let cells = match &f.columns()[*col] {
+            Matrix::Str(m) => aggregate_strings(m.cells(), &groups, n_groups, *agg)?,
+            other => {
+                crate::with_matrix!(other, m => aggregate_cells(m.cells(), &groups, n_groups, *agg), _s => unreachable_strings()?)
+            }
+        };
+        if keys.is_empty() && first_rows.is_empty() && matches!(agg, Aggregate::Min | Aggregate::Max) {
+            return Err(format!("`{}` of no rows", agg.name()).into());
+        }
+        let cells: Vec<Scalar> = order.iter().map(|&g| cells[g].clone()).collect();
+        columns.push(column(&cells, aggregate_type(*agg, *vt))?);
         labels.push(label.clone());
     }
     if columns.is_empty() {
         return Err("`GROUP BY` needs a key or an aggregate".into());
     }
     Frame::new(columns, labels).map(Value::Frame)
+}
+
+/// The string arm of a `with_matrix!` whose strings were matched before.
+fn unreachable_strings() -> R<Vec<Scalar>> {
+    Err(Error::Internal("a column of strings where numbers were matched".into()))
 }
 
 /// The value type of an aggregate of a column of `vt`, as `ir::infer` gives it.
