@@ -274,17 +274,18 @@ pub fn group_join(args: &[Value]) -> R<Vec<Value>> {
     let (lhs_on, rhs_on, agg) = (label_arg(op, &args[2])?, label_arg(op, &args[3])?, label_arg(op, &args[4])?);
     let (a, b, s) = (l.column_index(&lhs_on)?, r.column_index(&rhs_on)?, r.column_index(&agg)?);
     let agg_vt = r.columns()[s].value_type();
-    // The first lhs row holding each key, as DAPHNE's hash table keeps it.
+    // The first lhs row holding each key, as DAPHNE's hash table keeps it (a hash table).
     let mut keys: Vec<(Vec<Scalar>, usize, Option<Scalar>)> = Vec::new();
+    let mut index: HashMap<Vec<CellKey>, usize, FastHash> = HashMap::default();
     for i in 0..l.rows() {
-        let k = row_key(l, &[a], i);
-        if !keys.iter().any(|e| e.0 == k) {
-            keys.push((k, i, None));
-        }
+        index.entry(hash_key(l, &[a], i)).or_insert_with(|| {
+            keys.push((row_key(l, &[a], i), i, None));
+            keys.len() - 1
+        });
     }
     for j in 0..r.rows() {
-        let k = row_key(r, &[b], j);
-        if let Some(e) = keys.iter_mut().find(|e| cmp_keys(&e.0, &k) == std::cmp::Ordering::Equal) {
+        if let Some(&e) = index.get(&hash_key(r, &[b], j)) {
+            let e = &mut keys[e];
             let v = r.columns()[s].cell(j, 0);
             e.2 = Some(match e.2.take() {
                 None => v,
