@@ -128,32 +128,79 @@ fn column(cells: &[Scalar], vt: daphne_ir::ValueType) -> R<crate::matrix::Matrix
     Matrix::from_scalars(cells.len(), 1, cells, vt)
 }
 
-/// The rows of `lhs` and `rhs` whose keys match, pairwise, in the order of `lhs` then `rhs`:
-/// a hash join (the rows of `rhs` by key, probed with each row of `lhs`).
-fn matches(op: Builtin, lhs: &Frame, rhs: &Frame, lhs_on: &Value, rhs_on: &Value) -> R<Vec<(usize, usize)>> {
+/// The rows of `lhs` and `rhs` whose keys match, pairwise, in the order of `lhs` then `rhs`.
+fn matches(op: Builtin, lhs: &Frame, rhs: &Frame, lhs_on: &Value, rhs_on: &Value) -> R<Pairs> {
     let (a, b) = (lhs.column_index(&label_arg(op, lhs_on)?)?, rhs.column_index(&label_arg(op, rhs_on)?)?);
     equi_join(lhs, rhs, &[a], &[b])
 }
 
+/// The matching rows of a join: `left[k]` with `right[k]`.
+#[derive(Debug, Default)]
+pub struct Pairs {
+    pub left: Vec<usize>,
+    pub right: Vec<usize>,
+}
+
+impl Pairs {
+    /// Adds `i` with the chain of right rows from `j` (`next` links them, `NONE` ends).
+    fn chain(&mut self, i: usize, mut j: usize, next: &[usize]) -> R<()> {
+        while j != NONE {
+            if self.left.len() == self.left.capacity() {
+                let more = self.left.len().max(1024);
+                crate::memory::check_cells::<u64>(self.left.len().saturating_add(more), 2, "a join")?;
+                self.left.reserve(more);
+                self.right.reserve(more);
+            }
+            self.left.push(i);
+            self.right.push(j);
+            j = next[j];
+        }
+        Ok(())
+    }
+}
+
+const NONE: usize = usize::MAX;
+
 /// The pairs of rows of `lhs` and `rhs` whose cells in the key columns are equal (column
 /// `lhs_keys[k]` with `rhs_keys[k]`): each row of `lhs` in order, with its matches in the
-/// order of `rhs`. A hash join: the rows of `rhs` are hashed by key once, chained in row order.
-pub fn equi_join(lhs: &Frame, rhs: &Frame, lhs_keys: &[usize], rhs_keys: &[usize]) -> R<Vec<(usize, usize)>> {
+/// order of `rhs`. A hash join: the rows of `rhs` are chained by key once (in a table indexed
+/// by the key itself when the keys are integers of a small range, else in a hash table), and
+/// each row of `lhs` walks its key's chain.
+pub fn equi_join(lhs: &Frame, rhs: &Frame, lhs_keys: &[usize], rhs_keys: &[usize]) -> R<Pairs> {
     match (int_keys(lhs, lhs_keys), int_keys(rhs, rhs_keys)) {
-        (Some(a), Some(b)) => join_pairs(a.len(), b.len(), |i| a[i], |j| b[j]),
+        (Some(a), Some(b)) => {
+            let (lo, hi) = (b.iter().copied().min().unwrap_or(0), b.iter().copied().max().unwrap_or(-1));
+            let range = i128::from(hi) - i128::from(lo) + 1;
+            if range <= 2 * b.len() as i128 + 1024 {
+                // Direct addressing: the key minus the smallest key is the slot.
+                let mut head = vec![NONE; usize::try_from(range.max(0)).unwrap_or(0)];
+                let mut next = vec![NONE; b.len()];
+                for (j, &k) in b.iter().enumerate().rev() {
+                    let slot = &mut head[(i128::from(k) - i128::from(lo)) as usize];
+                    next[j] = *slot;
+                    *slot = j;
+                }
+                let mut pairs = Pairs::default();
+                for (i, &k) in a.iter().enumerate() {
+                    if (lo..=hi).contains(&k) {
+                        pairs.chain(i, head[(i128::from(k) - i128::from(lo)) as usize], &next)?;
+                    }
+                }
+                return Ok(pairs);
+            }
+            join_pairs(a.len(), b.len(), |i| a[i], |j| b[j])
+        }
         _ => join_pairs(lhs.rows(), rhs.rows(), |i| hash_key(lhs, lhs_keys, i), |j| hash_key(rhs, rhs_keys, j)),
     }
 }
 
-/// `equi_join` over keys of any kind: `head` holds each key's first right row, `next` the row
-/// after it with the same key.
+/// `equi_join` over keys of any kind, by a hash table of each key's first right row.
 fn join_pairs<K: std::hash::Hash + Eq>(
     n_left: usize,
     n_right: usize,
     left: impl Fn(usize) -> K,
     right: impl Fn(usize) -> K,
-) -> R<Vec<(usize, usize)>> {
-    const NONE: usize = usize::MAX;
+) -> R<Pairs> {
     let mut head: HashMap<K, usize, FastHash> = HashMap::with_capacity_and_hasher(n_right, FastHash::default());
     let mut next = vec![NONE; n_right];
     for j in (0..n_right).rev() {
@@ -161,16 +208,10 @@ fn join_pairs<K: std::hash::Hash + Eq>(
         next[j] = *first;
         *first = j;
     }
-    let mut pairs = Vec::new();
+    let mut pairs = Pairs::default();
     for i in 0..n_left {
-        let mut j = head.get(&left(i)).copied().unwrap_or(NONE);
-        while j != NONE {
-            if pairs.len() == pairs.capacity() {
-                crate::memory::check_cells::<u64>(pairs.len().saturating_mul(2).max(1024), 2, "a join")?;
-                pairs.reserve(pairs.len().max(1024));
-            }
-            pairs.push((i, j));
-            j = next[j];
+        if let Some(&j) = head.get(&left(i)) {
+            pairs.chain(i, j, &next)?;
         }
     }
     Ok(pairs)
@@ -228,9 +269,7 @@ pub fn inner_join(lhs: &Value, rhs: &Value, lhs_on: &Value, rhs_on: &Value) -> R
     let op = Builtin::InnerJoin;
     let (l, r) = (frame_arg(op, lhs)?, frame_arg(op, rhs)?);
     let pairs = matches(op, l, r, lhs_on, rhs_on)?;
-    let left = l.select_rows(&pairs.iter().map(|p| p.0).collect::<Vec<_>>());
-    let right = r.select_rows(&pairs.iter().map(|p| p.1).collect::<Vec<_>>());
-    bind(Builtin::Cbind, &left, &right)
+    bind(Builtin::Cbind, &l.select_rows(&pairs.left), &r.select_rows(&pairs.right))
 }
 
 /// `semiJoin(lhs, rhs, lhsOn, rhsOn)`: the keys of the `lhs` rows that have a match, and those
@@ -238,7 +277,7 @@ pub fn inner_join(lhs: &Value, rhs: &Value, lhs_on: &Value, rhs_on: &Value) -> R
 pub fn semi_join(lhs: &Value, rhs: &Value, lhs_on: &Value, rhs_on: &Value) -> R<Vec<Value>> {
     let op = Builtin::SemiJoin;
     let (l, r) = (frame_arg(op, lhs)?, frame_arg(op, rhs)?);
-    let mut rows: Vec<usize> = matches(op, l, r, lhs_on, rhs_on)?.into_iter().map(|p| p.0).collect();
+    let mut rows: Vec<usize> = matches(op, l, r, lhs_on, rhs_on)?.left;
     rows.dedup();
     let key = l.column_index(&label_arg(op, lhs_on)?)?;
     let keys = l.select_rows(&rows).select_cols(&[key]);
