@@ -303,6 +303,12 @@ impl Lowerer<'_> {
         let mut sql = SqlText::new(&text, at, &source);
         let (parsed, wildcards) = group_by_wildcards(&text);
         sql.wildcards = wildcards;
+        // sqlparser builds a chain of operators as a tree as deep as the chain, which its
+        // own walks (and ours) recurse through: a bound on operators bounds the stack.
+        if operators(&text) > MAX_OPERATORS {
+            return Err(unsupported(at, &format!("a query of more than {MAX_OPERATORS} operators"))
+                .with_help("split the query, or write a long OR of equalities as IN (...)"));
+        }
         self.query(&sql, &parsed)
     }
 
@@ -985,6 +991,38 @@ impl Lowerer<'_> {
     }
 }
 
+/// The most operators a query may have (see `operators`).
+const MAX_OPERATORS: usize = 200;
+
+/// How many operator tokens (`=`, `+`, `AND`, `IS`, `BETWEEN`, ...) a query has: a bound on
+/// how deeply its expressions nest beyond the parser's own nesting limit.
+fn operators(text: &str) -> usize {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    const WORDS: &[&str] = &[
+        "AND", "OR", "NOT", "IS", "BETWEEN", "LIKE", "ILIKE", "IN", "COLLATE", "ESCAPE", "AT", "SIMILAR", "REGEXP",
+        "RLIKE", "DIV", "MOD", "XOR",
+    ];
+    let dialect = sqlparser::dialect::MySqlDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, text).tokenize() else { return 0 };
+    tokens
+        .iter()
+        .filter(|t| match t {
+            Token::Word(w) => WORDS.iter().any(|k| w.quote_style.is_none() && w.value.eq_ignore_ascii_case(k)),
+            Token::Whitespace(_)
+            | Token::Number(..)
+            | Token::SingleQuotedString(_)
+            | Token::DoubleQuotedString(_)
+            | Token::Comma
+            | Token::Period
+            | Token::LParen
+            | Token::RParen
+            | Token::SemiColon
+            | Token::EOF => false,
+            _ => true,
+        })
+        .count()
+}
+
 /// DAPHNE's `GROUP BY *` and `GROUP BY view.*` (every column; every column of a view), which
 /// sqlparser does not read: the query with each such `*` replaced by the name `_` (same
 /// length, so positions stay), and the end positions (line, column) of those names.
@@ -1077,6 +1115,12 @@ mod tests {
         // With an escape the body differs from the text: errors point at the whole literal.
         let escaped = SqlText::new("a\"b", Span::new(0, 7), "\"a\\\"b\"");
         assert_eq!(escaped.base, None);
+    }
+
+    #[test]
+    fn operators_are_counted_outside_names_and_literals() {
+        assert_eq!(operators("SELECT f.a, f.b FROM f WHERE f.a = 1 AND f.b <> 'AND' OR NOT f.c"), 5);
+        assert_eq!(operators("SELECT f.a FROM f WHERE f.a IN (1, 2, 3)"), 1);
     }
 
     #[test]
