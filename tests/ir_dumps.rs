@@ -134,7 +134,7 @@ fn timing_prints_daphnes_json_with_every_pipeline() {
 /// expressions over columns fuse into pipelines.
 #[test]
 fn sql_lowers_to_relational_ops_that_the_passes_optimize() {
-    for name in ["ir_where_order_limit", "ir_group", "ir_join"] {
+    for name in ["ir_where_order_limit", "ir_group", "ir_join", "ir_expressions"] {
         let script = format!("run/sql/{name}.daph");
         let out = check(DAPHNEC, &[&script, "--emit", "ir", "--dump-after=lower"]);
         assert_eq!(out.status, 0, "{}", out.stderr);
