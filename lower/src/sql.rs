@@ -351,6 +351,10 @@ impl Lowerer<'_> {
             || !s.named_window.is_empty()
             || s.qualify.is_some()
             || !s.connect_by.is_empty()
+            || s.exclude.is_some()
+            || s.select_modifiers.is_some()
+            || !s.optimizer_hints.is_empty()
+            || s.value_table_mode.is_some()
         {
             return Err(unsupported(whole, "this SELECT has a clause `sql` does not support"));
         }
@@ -372,7 +376,7 @@ impl Lowerer<'_> {
         };
         // WHERE
         if let Some(cond) = &s.selection {
-            rel = self.filter(sql, rel, cond, None)?;
+            rel = self.filter(sql, rel, cond)?;
         }
         // GROUP BY, aggregates, HAVING
         let keys = self.group_keys(sql, &rel, &s.group_by)?;
@@ -410,6 +414,16 @@ impl Lowerer<'_> {
         let mut columns: Vec<(Value, String, Span)> = Vec::new();
         for item in &s.projection {
             let at = sql.at(item);
+            if let sq::SelectItem::Wildcard(o) | sq::SelectItem::QualifiedWildcard(_, o) = item
+                && (o.opt_ilike.is_some()
+                    || o.opt_exclude.is_some()
+                    || o.opt_except.is_some()
+                    || o.opt_replace.is_some()
+                    || o.opt_rename.is_some()
+                    || o.opt_alias.is_some())
+            {
+                return Err(unsupported(at, "options of `*` (EXCLUDE, EXCEPT, REPLACE, RENAME, ILIKE, AS)"));
+            }
             match item {
                 sq::SelectItem::Wildcard(_) => {
                     for c in key_cols.iter() {
@@ -558,14 +572,14 @@ impl Lowerer<'_> {
             if key.as_ref().is_some_and(|k| k.0 == i) {
                 continue;
             }
-            rel = self.filter(sql, rel, c, None)?;
+            rel = self.filter(sql, rel, c)?;
         }
         Ok(rel)
     }
 
     /// The rows of `rel` where `cond` holds.
-    fn filter(&mut self, sql: &SqlText, rel: Rel, cond: &sq::Expr, aggs: Option<&[(String, String)]>) -> Result<Rel> {
-        let scope = Scope { rel: &rel, aggregates: aggs, ungrouped: &[] };
+    fn filter(&mut self, sql: &SqlText, rel: Rel, cond: &sq::Expr) -> Result<Rel> {
+        let scope = Scope { rel: &rel, aggregates: None, ungrouped: &[] };
         let mask = self.sql_expr(sql, cond, &scope)?;
         self.keep_rows(sql.at(cond), rel, mask)
     }
