@@ -49,6 +49,8 @@ const QUERIES: &[(&str, bool)] = &[
     ("SELECT f.n, f.s FROM f ORDER BY f.n DESC LIMIT 3", true),
     ("SELECT f.s, f.n FROM f ORDER BY f.s, f.n DESC LIMIT 4 OFFSET 1", true),
     ("SELECT f.k, sum(f.n) AS t FROM f GROUP BY f.k ORDER BY t DESC, f.k", true),
+    ("SELECT f.s FROM f ORDER BY f.x DESC", true),
+    ("SELECT f.k FROM f GROUP BY f.k ORDER BY max(f.x), f.k", true),
 ];
 
 /// The rows our output frame has (the lines after its header).

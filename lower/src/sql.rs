@@ -250,6 +250,25 @@ fn candidates<'c>(e: &sq::Expr, cols: &'c [Col]) -> Vec<&'c Col> {
     cols.iter().filter(|c| c.label == name || (!qualified && c.name() == name)).collect()
 }
 
+/// The items of ORDER BY, the forms `sql` supports.
+fn order_items<'o>(sql: &SqlText, o: &'o sq::OrderBy) -> Result<&'o [sq::OrderByExpr]> {
+    let sq::OrderByKind::Expressions(items) = &o.kind else {
+        return Err(unsupported(sql.at(o), "ORDER BY ALL"));
+    };
+    if o.interpolate.is_some() {
+        return Err(unsupported(sql.at(o), "INTERPOLATE"));
+    }
+    for item in items {
+        if item.options.nulls_first.is_some()
+            || matches!(item.options.sort, Some(sq::OrderBySort::Using(_)))
+            || item.with_fill.is_some()
+        {
+            return Err(unsupported(sql.at(item), "NULLS FIRST/LAST, USING and WITH FILL"));
+        }
+    }
+    Ok(items)
+}
+
 /// An error of the query where its text cannot locate one more precisely.
 fn unsupported(at: Span, what: &str) -> LowerError {
     compile_error(at, format!("unsupported SQL: {what}"))
@@ -329,17 +348,15 @@ impl Lowerer<'_> {
             sq::SetExpr::Select(s) => s,
             other => return Err(unsupported(sql.at(other), "only a plain SELECT (no UNION, VALUES or subquery)")),
         };
-        let mut out = self.select(sql, select)?;
-        if let Some(order) = &query.order_by {
-            out = self.order_by(sql, select, out, order)?;
-        }
+        let mut out = self.select(sql, select, query.order_by.as_ref())?;
         if let Some(limit) = &query.limit_clause {
             out = self.limit(sql, out, limit)?;
         }
         Ok(out.frame)
     }
 
-    fn select(&mut self, sql: &SqlText, s: &sq::Select) -> Result<Rel> {
+    /// A SELECT with its ORDER BY (which may name columns it does not select).
+    fn select(&mut self, sql: &SqlText, s: &sq::Select, order: Option<&sq::OrderBy>) -> Result<Rel> {
         let whole = sql.at(s);
         if s.top.is_some()
             || s.into.is_some()
@@ -388,6 +405,13 @@ impl Lowerer<'_> {
         }
         if let Some(h) = &s.having {
             aggregate_calls(h, &mut calls);
+        }
+        let order_items = match order {
+            None => &[][..],
+            Some(o) => order_items(sql, o)?,
+        };
+        for item in order_items {
+            aggregate_calls(&item.expr, &mut calls);
         }
         let grouped = keys.is_some() || !calls.is_empty();
         if s.having.is_some() && !grouped {
@@ -460,6 +484,43 @@ impl Lowerer<'_> {
         }
         // Two columns of one label fail when the frame is made, at run time, as in DAPHNE
         // (`basic_execution_failure_1`).
+        // ORDER BY: a result column (by label, alias or the expression an item selects), or
+        // else an expression of the rows computed as a hidden column, dropped after sorting.
+        let visible = columns.len();
+        let plain = s
+            .projection
+            .iter()
+            .all(|p| matches!(p, sq::SelectItem::UnnamedExpr(_) | sq::SelectItem::ExprWithAlias { .. }));
+        let mut sort: Vec<(usize, bool)> = Vec::new();
+        for item in order_items {
+            let text = label_of(&item.expr);
+            let by_item = s.projection.iter().position(|p| match p {
+                sq::SelectItem::UnnamedExpr(e) | sq::SelectItem::ExprWithAlias { expr: e, .. } => label_of(e) == text,
+                _ => false,
+            });
+            // Positions of items are positions of columns when no item is a wildcard.
+            let by_item = by_item.filter(|_| plain);
+            let hidden = format!("order:{text}");
+            let by_label = columns
+                .iter()
+                .position(|c| c.1 == text || c.1 == hidden || c.1.split_once('.').is_some_and(|(_, n)| n == text));
+            let i = match by_item.or(by_label) {
+                Some(i) => i,
+                None if matches!(s.distinct, Some(sq::Distinct::Distinct)) => {
+                    return Err(compile_error(
+                        sql.at(&item.expr),
+                        format!("ORDER BY `{text}`: the result has no such column"),
+                    )
+                    .with_note("with DISTINCT, ORDER BY takes selected columns, by their label, alias or expression"));
+                }
+                None => {
+                    let v = self.sql_expr(sql, &item.expr, &scope)?;
+                    columns.push((v, hidden, sql.at(&item.expr)));
+                    columns.len() - 1
+                }
+            };
+            sort.push((i, !matches!(item.options.sort, Some(sq::OrderBySort::Desc))));
+        }
         let mut out = self.make_frame(&rel, columns, whole)?;
         match &s.distinct {
             None | Some(sq::Distinct::All) => {}
@@ -472,6 +533,16 @@ impl Lowerer<'_> {
                 out.frame = self.builtin1(Builtin::GroupAggregate, operands, whole)?;
             }
             Some(sq::Distinct::On(_)) => return Err(unsupported(whole, "DISTINCT ON")),
+        }
+        if let Some(o) = order {
+            out = self.sort(out, &sort, sql.at(o))?;
+        }
+        if out.cols.len() > visible {
+            let shown: Vec<(Value, String, Span)> = out.cols[..visible]
+                .iter()
+                .map(|c| Ok((self.sql_column(&out, c, whole)?, c.label.clone(), whole)))
+                .collect::<Result<_>>()?;
+            out = self.make_frame(&out, shown, whole)?;
         }
         Ok(out)
     }
@@ -914,48 +985,15 @@ impl Lowerer<'_> {
         self.builtin1(op, vec![l, r], at)
     }
 
-    /// ORDER BY: each item names a selected column (by label, alias or the same expression).
-    fn order_by(&mut self, sql: &SqlText, s: &sq::Select, rel: Rel, o: &sq::OrderBy) -> Result<Rel> {
-        let sq::OrderByKind::Expressions(items) = &o.kind else {
-            return Err(unsupported(sql.at(o), "ORDER BY ALL"));
-        };
-        if o.interpolate.is_some() {
-            return Err(unsupported(sql.at(o), "INTERPOLATE"));
-        }
-        let at = sql.at(o);
-        let mut idx = Vec::new();
-        let mut asc = Vec::new();
-        for item in items {
-            let text = label_of(&item.expr);
-            // The selected item written the same way, or the column labelled so.
-            let by_item = s.projection.iter().position(|p| match p {
-                sq::SelectItem::UnnamedExpr(e) | sq::SelectItem::ExprWithAlias { expr: e, .. } => label_of(e) == text,
-                _ => false,
-            });
-            // Positions of items are positions of columns when no item is a wildcard.
-            let plain = s
-                .projection
-                .iter()
-                .all(|p| matches!(p, sq::SelectItem::UnnamedExpr(_) | sq::SelectItem::ExprWithAlias { .. }));
-            let by_item = by_item.filter(|_| plain);
-            let by_label = rel.cols.iter().position(|c| c.label == text || c.name() == text);
-            let Some(i) = by_item.or(by_label) else {
-                return Err(compile_error(
-                    sql.at(&item.expr),
-                    format!("ORDER BY `{text}`: the result has no such column"),
-                )
-                .with_note("ORDER BY takes selected columns, by their label, alias or expression"));
-            };
-            let desc = matches!(item.options.sort, Some(sq::OrderBySort::Desc));
-            if item.options.nulls_first.is_some() || matches!(item.options.sort, Some(sq::OrderBySort::Using(_))) {
-                return Err(unsupported(sql.at(item), "NULLS FIRST/LAST and USING"));
-            }
-            idx.push(self.constant_value(Literal::Index(i as u64), at)?);
-            asc.push(self.constant_value(Literal::Bool(!desc), at)?);
-        }
+    /// The rows of `rel` sorted by columns (position, ascending), stably.
+    fn sort(&mut self, rel: Rel, keys: &[(usize, bool)], at: Span) -> Result<Rel> {
         let mut operands = vec![rel.frame];
-        operands.extend(idx);
-        operands.extend(asc);
+        for &(i, _) in keys {
+            operands.push(self.constant_value(Literal::Index(i as u64), at)?);
+        }
+        for &(_, asc) in keys {
+            operands.push(self.constant_value(Literal::Bool(asc), at)?);
+        }
         operands.push(self.constant_value(Literal::Bool(false), at)?);
         let frame = self.builtin1(Builtin::Order, operands, at)?;
         Ok(Rel { frame, cols: rel.cols })
