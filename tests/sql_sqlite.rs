@@ -40,6 +40,8 @@ const QUERIES: &[(&str, bool)] = &[
     ("SELECT sum(f.n), avg(f.x), min(f.s), max(f.n), count(*) FROM f", false),
     ("SELECT f.k, sum(f.x * f.n) FROM f WHERE f.n > 10 GROUP BY f.k", false),
     ("SELECT DISTINCT f.k, f.s FROM f", false),
+    ("SELECT f.k % 2 AS parity, count(*), sum(f.x) FROM f GROUP BY parity", false),
+    ("SELECT f.n / 20, max(f.s) FROM f GROUP BY f.n / 20 HAVING count(*) > 1", false),
     ("SELECT f.n, g.w FROM f JOIN g ON f.k = g.k", false),
     ("SELECT f.n, g.w FROM f JOIN g ON f.k = g.k AND f.x > g.w", false),
     ("SELECT f.n, g.k FROM f JOIN g ON f.k < g.k", false),

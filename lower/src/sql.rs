@@ -77,6 +77,9 @@ impl<'q> SqlText<'q> {
     }
 }
 
+/// An expression's text and the label of the column that holds its value.
+type Named = (String, String);
+
 /// A column of the frame a query works on: its label and value type.
 #[derive(Debug, Clone)]
 struct Col {
@@ -111,6 +114,8 @@ struct Scope<'r> {
     /// After `GROUP BY`: the columns before grouping, which may not be named unless grouped
     /// (for the error saying so).
     ungrouped: &'r [Col],
+    /// After `GROUP BY` of expressions: each expression's text and its key column's label.
+    grouped: &'r [(String, String)],
 }
 
 /// The aggregation functions SQL has, as `groupAggregate` names them.
@@ -396,7 +401,7 @@ impl Lowerer<'_> {
             rel = self.filter(sql, rel, cond)?;
         }
         // GROUP BY, aggregates, HAVING
-        let keys = self.group_keys(sql, &rel, &s.group_by)?;
+        let (keys, grouped) = self.group_keys(sql, &mut rel, &s.group_by, &s.projection)?;
         let mut calls = Vec::new();
         for item in &s.projection {
             if let sq::SelectItem::UnnamedExpr(e) | sq::SelectItem::ExprWithAlias { expr: e, .. } = item {
@@ -413,12 +418,12 @@ impl Lowerer<'_> {
         for item in order_items {
             aggregate_calls(&item.expr, &mut calls);
         }
-        let grouped = keys.is_some() || !calls.is_empty();
-        if s.having.is_some() && !grouped {
+        let is_grouped = keys.is_some() || !calls.is_empty();
+        if s.having.is_some() && !is_grouped {
             return Err(unsupported(whole, "HAVING without GROUP BY or aggregates"));
         }
         let before = rel.cols.clone();
-        let (rel, aggregates, key_cols) = if grouped {
+        let (rel, aggregates, key_cols) = if is_grouped {
             let keys = keys.unwrap_or_default();
             let (g, aggs) = self.group(sql, rel, &keys, &calls)?;
             (g, aggs, keys)
@@ -426,15 +431,16 @@ impl Lowerer<'_> {
             let all = rel.cols.clone();
             (rel, Vec::new(), all)
         };
-        let ungrouped: &[Col] = if grouped { &before } else { &[] };
+        let ungrouped: &[Col] = if is_grouped { &before } else { &[] };
         let mut rel = rel;
         if let Some(h) = &s.having {
-            let scope = Scope { rel: &rel, aggregates: Some(&aggregates), ungrouped };
+            let scope = Scope { rel: &rel, aggregates: Some(&aggregates), ungrouped, grouped: &grouped };
             let mask = self.sql_expr(sql, h, &scope)?;
             rel = self.keep_rows(sql.at(h), rel, mask)?;
         }
         // The projection.
-        let scope = Scope { rel: &rel, aggregates: grouped.then_some(aggregates.as_slice()), ungrouped };
+        let scope =
+            Scope { rel: &rel, aggregates: is_grouped.then_some(aggregates.as_slice()), ungrouped, grouped: &grouped };
         let mut columns: Vec<(Value, String, Span)> = Vec::new();
         for item in &s.projection {
             let at = sql.at(item);
@@ -650,7 +656,7 @@ impl Lowerer<'_> {
 
     /// The rows of `rel` where `cond` holds.
     fn filter(&mut self, sql: &SqlText, rel: Rel, cond: &sq::Expr) -> Result<Rel> {
-        let scope = Scope { rel: &rel, aggregates: None, ungrouped: &[] };
+        let scope = Scope { rel: &rel, aggregates: None, ungrouped: &[], grouped: &[] };
         let mask = self.sql_expr(sql, cond, &scope)?;
         self.keep_rows(sql.at(cond), rel, mask)
     }
@@ -661,20 +667,40 @@ impl Lowerer<'_> {
         Ok(Rel { frame, cols: rel.cols })
     }
 
-    /// The key columns of GROUP BY, `None` without it.
-    fn group_keys(&mut self, sql: &SqlText, rel: &Rel, g: &sq::GroupByExpr) -> Result<Option<Vec<Col>>> {
+    /// The key columns of GROUP BY, `None` without it, and the grouped expressions (their text
+    /// and their key's label). An expression, or the alias of a selected expression, is
+    /// computed as one more column of `rel` to group by.
+    fn group_keys(
+        &mut self,
+        sql: &SqlText,
+        rel: &mut Rel,
+        g: &sq::GroupByExpr,
+        projection: &[sq::SelectItem],
+    ) -> Result<(Option<Vec<Col>>, Vec<Named>)> {
         let exprs = match g {
             sq::GroupByExpr::Expressions(e, modifiers) if modifiers.is_empty() => e,
             other => return Err(unsupported(sql.at(other), "GROUP BY ALL and grouping modifiers")),
         };
         if exprs.is_empty() {
-            return Ok(None);
+            return Ok((None, Vec::new()));
         }
-        let scope = Scope { rel, aggregates: None, ungrouped: &[] };
         let mut keys: Vec<Col> = Vec::new();
+        let mut grouped = Vec::new();
         for e in exprs {
             // `*` and `view.*`, which the parser read as the name `_` (see `group_by_wildcards`).
             let wildcard = sql.wildcards.contains(&(e.span().end.line, e.span().end.column));
+            // A name no column has may be the alias of a selected expression.
+            let aliased = match e {
+                sq::Expr::Identifier(i) if candidates(e, &rel.cols).is_empty() => {
+                    projection.iter().find_map(|p| match p {
+                        sq::SelectItem::ExprWithAlias { expr, alias } if alias.value == i.value => {
+                            Some((expr, i.value.clone()))
+                        }
+                        _ => None,
+                    })
+                }
+                _ => None,
+            };
             let picked = match e {
                 sq::Expr::Identifier(_) if wildcard => rel.cols.clone(),
                 sq::Expr::CompoundIdentifier(parts) if wildcard && parts.len() == 2 => {
@@ -685,15 +711,29 @@ impl Lowerer<'_> {
                     }
                     picked
                 }
-                _ => match self.resolve(sql, e, &scope)? {
-                    Some(c) => vec![c],
-                    None => {
-                        return Err(unsupported(
-                            sql.at(e),
-                            "GROUP BY takes columns (select an expression AS a name to group by it)",
-                        ));
+                sq::Expr::Value(_) => {
+                    return Err(unsupported(sql.at(e), "GROUP BY of a position (name the column or expression)"));
+                }
+                _ => {
+                    let scope = Scope { rel, aggregates: None, ungrouped: &[], grouped: &[] };
+                    let (expr, label) = match aliased {
+                        Some((expr, alias)) => (expr, alias),
+                        None => match self.resolve(sql, e, &scope)? {
+                            Some(c) => (e, c.label),
+                            None => (e, label_of(e)),
+                        },
+                    };
+                    match self.resolve(sql, expr, &scope)? {
+                        Some(c) if expr == e => vec![c],
+                        _ => {
+                            let at = sql.at(e);
+                            let v = self.sql_expr(sql, expr, &scope)?;
+                            let col = self.add_column(rel, v, label.clone(), at)?;
+                            grouped.push((label_of(expr), label));
+                            vec![col]
+                        }
                     }
-                },
+                }
             };
             for c in picked {
                 if !keys.iter().any(|k| k.label == c.label) {
@@ -701,7 +741,19 @@ impl Lowerer<'_> {
                 }
             }
         }
-        Ok(Some(keys))
+        Ok((Some(keys), grouped))
+    }
+
+    /// `rel` with one more column, `v` (a column or a scalar for every row), labelled `label`.
+    fn add_column(&mut self, rel: &mut Rel, v: Value, label: String, at: Span) -> Result<Col> {
+        let v = self.as_column(rel, v, at)?;
+        let vt = self.ty(v).value_type().unwrap_or(ValueType::F64);
+        let l = self.constant_value(Literal::Str(label.clone()), at)?;
+        let extra = self.builtin1(Builtin::CreateFrame, vec![v, l], at)?;
+        rel.frame = self.builtin1(Builtin::Cbind, vec![rel.frame, extra], at)?;
+        let col = Col { label, vt };
+        rel.cols.push(col.clone());
+        Ok(col)
     }
 
     /// `groupAggregate` of `rel` by `keys` with the aggregates `calls`: the grouped frame and
@@ -731,22 +783,13 @@ impl Lowerer<'_> {
                     None => return Err(unsupported(at, "COUNT(*) of a frame without columns")),
                 },
                 Some(sq::FunctionArgExpr::Expr(e)) => {
-                    let scope = Scope { rel: &rel, aggregates: None, ungrouped: &[] };
+                    let scope = Scope { rel: &rel, aggregates: None, ungrouped: &[], grouped: &[] };
                     match self.resolve(sql, e, &scope)? {
                         Some(c) => c,
                         None => {
                             // An expression: computed as one more column of the frame.
                             let v = self.sql_expr(sql, e, &scope)?;
-                            let v = self.as_column(&rel, v, at)?;
-                            let label = format!("{function}:{}", label_of(e));
-                            let vt = self.ty(v).value_type().unwrap_or(ValueType::F64);
-                            let l = self.constant_value(Literal::Str(label.clone()), at)?;
-                            let extra = self.builtin1(Builtin::CreateFrame, vec![v, l], at)?;
-                            let frame = self.builtin1(Builtin::Cbind, vec![rel.frame, extra], at)?;
-                            let col = Col { label, vt };
-                            rel.cols.push(col.clone());
-                            rel.frame = frame;
-                            col
+                            self.add_column(&mut rel, v, format!("{function}:{}", label_of(e)), at)?
                         }
                     }
                 }
@@ -850,6 +893,14 @@ impl Lowerer<'_> {
     fn sql_expr(&mut self, sql: &SqlText, e: &sq::Expr, scope: &Scope) -> Result<Value> {
         use sq::Expr as E;
         let at = sql.at(e);
+        if !scope.grouped.is_empty() {
+            let text = label_of(e);
+            if let Some((_, label)) = scope.grouped.iter().find(|(t, _)| *t == text)
+                && let Some(c) = scope.rel.cols.iter().find(|c| &c.label == label).cloned()
+            {
+                return self.sql_column(scope.rel, &c, at);
+            }
+        }
         match e {
             E::Identifier(_) | E::CompoundIdentifier(_) => {
                 let c = self.resolve(sql, e, scope)?.ok_or_else(|| LowerError::internal(at, "a name that is none"))?;
