@@ -127,3 +127,17 @@ fn timing_prints_daphnes_json_with_every_pipeline() {
     assert!(pipelines.iter().all(|p| p["compiled"] == true && p["runs"] == 1), "{json}");
     assert_eq!(pipelines[0]["at"], "run/pipelines/chain.daph:3:7");
 }
+
+/// SQL lowers to the op table's relational ops (`setColLabelsPrefix` scans, `filterRow`,
+/// `createFrame` projections, `innerJoin`, `cartesian`, `groupAggregate`, `order`, `sliceRow`):
+/// the IR of each construct right after lowering and after the passes, where the masks and
+/// expressions over columns fuse into pipelines.
+#[test]
+fn sql_lowers_to_relational_ops_that_the_passes_optimize() {
+    for name in ["ir_where_order_limit", "ir_group", "ir_join", "ir_expressions"] {
+        let script = format!("run/sql/{name}.daph");
+        let out = check(DAPHNEC, &[&script, "--emit", "ir", "--dump-after=lower"]);
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        insta::assert_snapshot!(format!("sql_{name}"), out.stdout);
+    }
+}

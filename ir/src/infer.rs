@@ -205,6 +205,16 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, InferError> {
             Some(ValueType::Str) | None => one(t(0).clone()),
             Some(other) => Err(InferError::new(format!("`{op}` needs strings, not {other}"))),
         },
+        B::EwLike => match (vt(t(0)), vt(t(1))) {
+            (Some(ValueType::Str) | None, Some(ValueType::Str) | None) if !t(1).is_matrix() => {
+                one(ew_result(Some(ValueType::Si64), t(0), None))
+            }
+            (a, b) => Err(InferError::new(format!(
+                "`{op}` needs strings and a string pattern, not {} and {}",
+                a.map_or("?", ValueType::name),
+                b.map_or("?", ValueType::name)
+            ))),
+        },
         B::LowerTri | B::UpperTri => one(t(0).clone()),
         // As DAPHNE (`ValueTypeFromArgs`): the pattern and replacement count too.
         B::Replace => one(matrix(most_general(&[t(0), t(1), t(2)]), dims(t(0)).0, dims(t(0)).1)),
@@ -380,10 +390,21 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, InferError> {
             }))
         }
         B::SetColLabels | B::SetColLabelsPrefix => match t(0) {
-            Type::Frame(f) => one(Type::Frame(FrameType {
-                rows: f.rows,
-                columns: f.columns.as_ref().map(|cs| cs.iter().map(|c| ColumnType { label: None, vt: c.vt }).collect()),
-            })),
+            Type::Frame(f) => {
+                // Labels given as constants are known.
+                let label = |i: usize, old: &Option<String>| match (op, args.get(i + 1).and_then(|a| a.constant)) {
+                    (B::SetColLabels, Some(Literal::Str(l))) => Some(l.clone()),
+                    (B::SetColLabelsPrefix, _) => match (args.get(1).and_then(|a| a.constant), old) {
+                        (Some(Literal::Str(p)), Some(old)) => Some(prefixed_label(p, old)),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let columns = f.columns.as_ref().map(|cs| {
+                    cs.iter().enumerate().map(|(i, c)| ColumnType { label: label(i, &c.label), vt: c.vt }).collect()
+                });
+                one(Type::Frame(FrameType { rows: f.rows, columns }))
+            }
             other => Err(InferError::new(format!("`{op}` needs a frame, not {other}"))),
         },
         B::InsertRow | B::InsertCol => one(t(0).clone()),
@@ -422,10 +443,19 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, InferError> {
             (B::InnerJoin | B::Cartesian, _)
                 if matches!(t(0), Type::Frame(_) | Type::Unknown) && matches!(t(1), Type::Frame(_) | Type::Unknown) =>
             {
-                one(Type::Frame(FrameType { rows: None, columns: None }))
+                // The columns of both sides, when both are known.
+                let columns = match (t(0), t(1)) {
+                    (Type::Frame(a), Type::Frame(b)) => match (&a.columns, &b.columns) {
+                        (Some(x), Some(y)) => Some(x.iter().chain(y).cloned().collect()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                one(Type::Frame(FrameType { rows: None, columns }))
             }
             _ => Err(InferError::new(format!("`{op}` needs frames"))),
         },
+        B::GroupAggregate => group_aggregate(args),
         B::Intersect | B::Merge | B::Except => match (t(0), t(1)) {
             (Type::Frame(f), Type::Frame(_) | Type::Unknown) => {
                 one(Type::Frame(FrameType { rows: None, columns: f.columns.clone() }))
@@ -499,4 +529,67 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, InferError> {
         // The table gives these a rule above.
         _ => Err(InferError::internal(op)),
     }
+}
+
+/// The aggregation functions of `groupAggregate`, as its operands name them.
+pub const AGGREGATES: &[&str] = &["sum", "count", "avg", "min", "max"];
+
+/// The value type of an aggregate (one of [`AGGREGATES`]) of a column of value type `vt`:
+/// counts are si64, means f64, sums, minima and maxima keep the column's type; `None` for a
+/// sum or mean of strings or an unknown function.
+pub fn aggregate_type(function: &str, vt: ValueType) -> Option<ValueType> {
+    match function {
+        "count" => Some(ValueType::Si64),
+        "avg" if vt != ValueType::Str => Some(ValueType::F64),
+        "sum" if vt != ValueType::Str => Some(vt),
+        "min" | "max" => Some(vt),
+        _ => None,
+    }
+}
+
+/// `groupAggregate(frame, numKeys, key..., (function, column, label)...)`: the key columns and
+/// the aggregates, typed when the frame's columns and every label are known.
+fn group_aggregate(args: &[Operand]) -> Result<Vec<Type>, InferError> {
+    let unknown = Ok(vec![Type::Frame(FrameType { rows: None, columns: None })]);
+    let columns = match args[0].ty {
+        Type::Frame(FrameType { columns: Some(c), .. }) if c.iter().all(|c| c.label.is_some()) => c,
+        Type::Frame(_) | Type::Unknown => return unknown,
+        other => return Err(InferError::new(format!("`GROUP BY` needs a frame, not {other}"))),
+    };
+    let Some(n_keys) = args[1].const_u64() else { return unknown };
+    let rest = &args[2..];
+    let n_keys = usize::try_from(n_keys).unwrap_or(usize::MAX);
+    if rest.len() < n_keys || !(rest.len() - n_keys).is_multiple_of(3) {
+        return Err(InferError::new("`GROUP BY` takes keys, then triples of function, column and label"));
+    }
+    let text = |a: &Operand| match a.constant {
+        Some(Literal::Str(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let find = |label: &str| -> Result<&ColumnType, InferError> {
+        columns
+            .iter()
+            .find(|c| c.label.as_deref() == Some(label))
+            .ok_or_else(|| InferError::new(format!("the frame has no column labelled `{label}`")))
+    };
+    let mut out = Vec::new();
+    for k in &rest[..n_keys] {
+        let Some(label) = text(k) else { return unknown };
+        out.push(find(&label)?.clone());
+    }
+    for t in rest[n_keys..].chunks(3) {
+        let (Some(function), Some(column), label) = (text(&t[0]), text(&t[1]), text(&t[2])) else { return unknown };
+        let vt = find(&column)?.vt;
+        let vt = aggregate_type(&function, vt)
+            .ok_or_else(|| InferError::new(format!("`{function}` cannot aggregate a column of {vt}")))?;
+        out.push(ColumnType { label, vt });
+    }
+    Ok(vec![Type::Frame(FrameType { rows: if n_keys == 0 { Some(1) } else { None }, columns: Some(out) })])
+}
+
+/// The label `setColLabelsPrefix` gives a column: `prefix.name`, where a label that has a
+/// prefix already keeps only its own name.
+pub fn prefixed_label(prefix: &str, label: &str) -> String {
+    let name = label.rsplit('.').next().unwrap_or(label);
+    format!("{prefix}.{name}")
 }

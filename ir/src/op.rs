@@ -363,6 +363,9 @@ builtins! {
         doc("Elementwise unary", "lower", "a string in lower case", "print(lower(\"DaphneDSL\"));");
     EwUpper = "ewUpper" "upper", 1..1, Pure, Operands, F::None, Own,
         doc("Elementwise unary", "upper", "a string in upper case", "print(upper(\"DaphneDSL\"));");
+    /// SQL's `x LIKE pattern` on strings (a string or a matrix of strings, and a string): 1
+    /// where the whole string matches (`%` any run of characters, `_` one character), else 0.
+    EwLike = "ewLike" "x LIKE pattern", 2..2, Pure, Operands, F::None, Own;
     // Outer binary: an m x 1 and a 1 x n matrix give m x n.
     OuterAdd = "outerAdd" "outerAdd", 2..2, Pure, Operands, F::Outer(B::EwAdd), Outer;
     OuterSub = "outerSub" "outerSub", 2..2, Pure, Operands, F::Outer(B::EwSub), Outer;
@@ -494,6 +497,11 @@ builtins! {
     /// `groupJoin(lhs, rhs, lhsOn, rhsOn, rhsAgg)`: two results, the frame of the joined keys
     /// with `SUM(rhsAgg)`, and the positions of those keys' rows in `lhs`.
     GroupJoin = "groupJoin" "groupJoin", 5..5, Pure, Operands, F::None, Own;
+    /// `groupAggregate(frame, numKeys, key..., (function, column, label)...)`: SQL's `GROUP BY`
+    /// and `DISTINCT` (a hash aggregation): one row per distinct key, in ascending key order,
+    /// with the key columns and each aggregate (`crate::infer::AGGREGATES`) of a column under
+    /// its label; no keys: one row over all rows.
+    GroupAggregate = "groupAggregate" "GROUP BY", 2.._, Pure, Operands, F::None, Own;
     /// Set operations on the rows of two frames with the same columns: `intersect`, `merge`
     /// (union) and `except` (difference), each giving distinct rows in first-seen order.
     Intersect = "intersect" "intersect", 2..2, Pure, Operands, F::None, Own;

@@ -206,6 +206,8 @@ static OWN: &[(&str, &[BuiltinDef])] = &[
         def("semiJoin", &["lhs", "rhs", "lhsOn", "rhsOn", "numRowRes"], 4, Own, "two results: the keys of lhs that rhs has, and the positions of their rows in lhs", "L = createFrame([1, 2, 3], \"id\");\nR = createFrame([3, 1], \"ref\");\nkeys, rows = semiJoin(L, R, \"id\", \"ref\");\nprint(rows);"),
         def("groupJoin", &["lhs", "rhs", "lhsOn", "rhsOn", "rhsAgg"], 5, Own, "two results: the keys joined with the sum of rhsAgg per key, and the positions of the keys' rows in lhs", "L = createFrame([1, 2], \"id\");\nR = createFrame([1, 1, 2], [5, 6, 7], \"ref\", \"amount\");\nG, rows = groupJoin(L, R, \"id\", \"ref\", \"amount\");\nprint(G);"),
         def("groupSum", &["frame", "groupCol...", "sumCol"], 3, Var(B::GroupSum), "the sum of column sumCol per group of equal values in the group columns", "F = createFrame([1, 2, 1], [1.5, 2.5, 3.5], \"g\", \"v\");\nprint(groupSum(F, \"g\", \"v\"));"),
+        def("registerView", &["viewName", "frame"], 2, Own, "makes the frame known to later `sql` queries of the script under the constant name", "registerView(\"f\", createFrame([1, 2], \"a\"));\nprint(sql(\"SELECT f.a FROM f;\"));"),
+        def("sql", &["query"], 1, Own, "the frame a SQL query (a constant string) over registered views gives; see the README for what SQL is supported", "registerView(\"f\", createFrame([1, 2, 1], [3, 4, 5], \"a\", \"b\"));\nprint(sql(\"SELECT f.a, sum(f.b) FROM f GROUP BY f.a;\"));"),
         def("intersect", LHS_RHS, 2, Bin(B::Intersect), "the distinct rows that both frames have", "print(intersect(createFrame([1, 2], \"a\"), createFrame([2, 3], \"a\")));"),
         def("merge", LHS_RHS, 2, Bin(B::Merge), "the distinct rows of both frames (their union)", "print(merge(createFrame([1, 2], \"a\"), createFrame([2, 3], \"a\")));"),
         def("except", LHS_RHS, 2, Bin(B::Except), "the distinct rows of lhs that rhs does not have", "print(except(createFrame([1, 2], \"a\"), createFrame([2, 3], \"a\")));"),
@@ -510,6 +512,17 @@ impl<'a> Lowerer<'a> {
                 Ok(Some(results))
             }
             "cartesian" => one(self.builtin1(Builtin::Cartesian, vec![req(0)?, req(1)?], span)?),
+            "registerView" => {
+                let (name, frame) = (slots[0], slots[1]);
+                let ((name, name_span), (frame, frame_span)) =
+                    name.zip(frame).ok_or_else(|| arity_error(sig, args, span))?;
+                self.register_view(name, name_span, frame, frame_span)?;
+                Ok(Some(vec![]))
+            }
+            "sql" => {
+                let (query, at) = slots[0].ok_or_else(|| arity_error(sig, args, span))?;
+                one(self.sql(query, at)?)
+            }
             "groupJoin" => {
                 let operands = (0..5).map(req).collect::<Result<Vec<_>>>()?;
                 Ok(Some(self.builtin(Builtin::GroupJoin, operands, span)?))

@@ -23,6 +23,7 @@
 mod builtins;
 mod context;
 mod expr;
+mod sql;
 mod stmt;
 mod suggest;
 

@@ -85,6 +85,10 @@ impl Frame {
 
     /// The frame with the given rows, in the given order.
     pub fn select_rows(&self, idx: &[usize]) -> Frame {
+        // All rows in order (a join whose every left row matched once): the columns, shared.
+        if idx.len() == self.rows && idx.iter().enumerate().all(|(i, &r)| i == r) {
+            return self.clone();
+        }
         let columns = self.columns.iter().map(|c| c.pick(true, idx)).collect();
         Frame { rows: idx.len(), labels: self.labels.clone(), columns }
     }
@@ -104,6 +108,12 @@ impl Frame {
 
     /// The frame as a matrix of value type `vt` (every column converted).
     pub fn to_matrix(&self, vt: ValueType) -> Result<Matrix, Error> {
+        // One column of that type already: its cells, shared.
+        if let [c] = self.columns.as_slice()
+            && c.value_type() == vt
+        {
+            return Ok(c.clone());
+        }
         let mut cells = Vec::with_capacity(self.rows * self.cols());
         for r in 0..self.rows {
             for c in &self.columns {

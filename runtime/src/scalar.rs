@@ -8,6 +8,16 @@ use daphne_ir::ValueType;
 use crate::elem::Elem;
 use crate::format::CppDisplay;
 
+/// A cell as a hash key (`Scalar::key`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CellKey {
+    Int(i128),
+    /// A float that is not a whole number, by its bits.
+    Float(u64),
+    Nan,
+    Str(Arc<str>),
+}
+
 /// A scalar of any value type. An `index` is a `u64` that remembers it is one.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scalar {
@@ -115,6 +125,65 @@ impl Scalar {
                 }
             }
             other => Some(with_scalar!(other, x => Scalar::from_elem(*x, vt), _s => return None)),
+        }
+    }
+
+    /// The value as an integer, when it is one of an integer (or bool) value type.
+    fn integer(&self) -> Option<i128> {
+        match *self {
+            Scalar::Si64(x) => Some(i128::from(x)),
+            Scalar::Si32(x) => Some(i128::from(x)),
+            Scalar::Si8(x) => Some(i128::from(x)),
+            Scalar::Ui64(x) | Scalar::Index(x) => Some(i128::from(x)),
+            Scalar::Ui32(x) => Some(i128::from(x)),
+            Scalar::Ui8(x) => Some(i128::from(x)),
+            Scalar::Bool(x) => Some(i128::from(x)),
+            _ => None,
+        }
+    }
+
+    /// The order of cells that sorting (`order`), grouping and joining use: numbers by value
+    /// across value types (integers exactly, NaN after every other number), strings by their
+    /// bytes, numbers before strings. A total order, so that sorting is well defined.
+    pub fn compare(&self, other: &Scalar) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        match (self, other) {
+            (Scalar::Str(a), Scalar::Str(b)) => a.as_bytes().cmp(b.as_bytes()),
+            (Scalar::Str(_), _) => Ordering::Greater,
+            (_, Scalar::Str(_)) => Ordering::Less,
+            _ => match (self.integer(), other.integer()) {
+                (Some(a), Some(b)) => a.cmp(&b),
+                _ => {
+                    let (a, b) = (self.get::<f64>().unwrap_or(f64::NAN), other.get::<f64>().unwrap_or(f64::NAN));
+                    match (a.is_nan(), b.is_nan()) {
+                        (true, true) => Ordering::Equal,
+                        (true, false) => Ordering::Greater,
+                        (false, true) => Ordering::Less,
+                        // -0.0 and 0.0 are equal, as C++ compares them.
+                        _ => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+                    }
+                }
+            },
+        }
+    }
+
+    /// A hashable form of the cell: two cells have equal keys exactly when `compare` finds
+    /// them equal (the hash of hash joins and hash aggregation).
+    pub fn key(&self) -> CellKey {
+        if let Scalar::Str(s) = self {
+            return CellKey::Str(s.clone());
+        }
+        if let Some(i) = self.integer() {
+            return CellKey::Int(i);
+        }
+        let x = self.get::<f64>().unwrap_or(f64::NAN);
+        if x.is_nan() {
+            CellKey::Nan
+        } else if x.fract() == 0.0 && x.abs() < 1e38 {
+            // A whole float equals the integer of its value (and -0.0 equals 0).
+            CellKey::Int(x as i128)
+        } else {
+            CellKey::Float(x.to_bits())
         }
     }
 

@@ -595,8 +595,15 @@ pub fn one_hot(m: &Matrix, info: &Matrix) -> R<Value> {
 }
 
 /// `order(X, colIdxs..., ascs..., returnIndexes)`: rows sorted stably by the given columns.
-pub fn order(m: &Matrix, rest: &[Value]) -> R<Value> {
+pub fn order(x: &Value, rest: &[Value]) -> R<Value> {
     let op = Builtin::Order;
+    // The cells of a matrix or of a frame's columns, by row and column.
+    type Cell<'a> = Box<dyn Fn(usize, usize) -> Scalar + 'a>;
+    let (rows, cols_of, cell): (usize, usize, Cell) = match x {
+        Value::Matrix(m) => (m.rows(), m.cols(), Box::new(|i, c| m.cell(i, c))),
+        Value::Frame(f) => (f.rows(), f.cols(), Box::new(|i, c| f.columns()[c].cell(i, 0))),
+        other => return Err(format!("`order` needs a matrix or a frame, not {}", other.describe()).into()),
+    };
     if rest.len() < 3 || rest.len().is_multiple_of(2) {
         return Err("`order` takes the matrix, as many column indexes as sort orders, and returnIndexes".into());
     }
@@ -613,22 +620,18 @@ pub fn order(m: &Matrix, rest: &[Value]) -> R<Value> {
         Value::Scalar(s) => s.get::<bool>().ok_or("`order`: returnIndexes must be a boolean")?,
         _ => return Err("`order`: returnIndexes must be a scalar".into()),
     };
-    if let Some(&c) = cols.iter().find(|&&c| c >= m.cols()) {
+    if let Some(&c) = cols.iter().find(|&&c| c >= cols_of) {
         return Err(format!(
             "`order`: column index {c} is out of bounds for {}",
-            daphne_ir::count(m.cols(), "column", "columns")
+            daphne_ir::count(cols_of, "column", "columns")
         )
         .into());
     }
-    let mut idx: Vec<usize> = (0..m.rows()).collect();
-    let key = |i: usize, c: usize| m.cell(i, c);
+    // A stable sort: rows with equal keys keep their order.
+    let mut idx: Vec<usize> = (0..rows).collect();
     idx.sort_by(|&a, &b| {
         for (&c, &asc) in cols.iter().zip(&ascs) {
-            let (x, y) = (key(a, c), key(b, c));
-            let ord = match (x.get::<f64>(), y.get::<f64>()) {
-                (Some(p), Some(q)) => p.partial_cmp(&q).unwrap_or(std::cmp::Ordering::Equal),
-                _ => format!("{x:?}").cmp(&format!("{y:?}")),
-            };
+            let ord = cell(a, c).compare(&cell(b, c));
             let ord = if asc { ord } else { ord.reverse() };
             if ord != std::cmp::Ordering::Equal {
                 return ord;
@@ -640,7 +643,11 @@ pub fn order(m: &Matrix, rest: &[Value]) -> R<Value> {
         let cells: Vec<u64> = idx.iter().map(|&i| i as u64).collect();
         return Ok(wrap(DenseMatrix::from_vec(cells.len(), 1, cells)));
     }
-    Ok(Value::Matrix(m.pick(true, &idx)))
+    match x {
+        Value::Frame(f) => Ok(Value::Frame(f.select_rows(&idx))),
+        Value::Matrix(m) => Ok(Value::Matrix(m.pick(true, &idx))),
+        _ => Err(Error::Internal("`order` of neither a matrix nor a frame".into())),
+    }
 }
 
 /// `ctable(ys, xs, weight, numRows, numCols)`: `res[ys[k], xs[k]] += weight`; the shape is

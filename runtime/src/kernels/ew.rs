@@ -423,6 +423,44 @@ pub fn case(op: Builtin, v: &Value) -> R<Value> {
     }
 }
 
+/// `x LIKE pattern`: 1 where the whole string matches the pattern, else 0 (si64).
+pub fn like(x: &Value, pattern: &Value) -> R<Value> {
+    let Value::Scalar(Scalar::Str(p)) = pattern else {
+        return Err(format!("`LIKE` needs a string pattern, not {}", pattern.describe()).into());
+    };
+    let p: Vec<char> = p.chars().collect();
+    match x {
+        Value::Scalar(Scalar::Str(s)) => Ok(Value::Scalar(Scalar::Si64(i64::from(like_match(s, &p))))),
+        Value::Matrix(Matrix::Str(m)) => Ok(Value::Matrix(Matrix::Si64(m.map(|s| i64::from(like_match(s, &p)))))),
+        other => Err(format!("`LIKE` needs strings, not {}", other.describe()).into()),
+    }
+}
+
+/// Whether `s` matches a LIKE pattern (`%`: any run of characters, `_`: one character), in
+/// time linear in their lengths times the pattern's (the greedy matcher with backtracking to
+/// the last `%`).
+fn like_match(s: &str, p: &[char]) -> bool {
+    let s: Vec<char> = s.chars().collect();
+    let (mut i, mut j) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while i < s.len() {
+        if j < p.len() && (p[j] == '_' || (p[j] != '%' && p[j] == s[i])) {
+            i += 1;
+            j += 1;
+        } else if j < p.len() && p[j] == '%' {
+            star = Some((j, i));
+            j += 1;
+        } else if let Some((sj, si)) = star {
+            j = sj + 1;
+            i = si + 1;
+            star = Some((sj, si + 1));
+        } else {
+            return false;
+        }
+    }
+    p[j..].iter().all(|&c| c == '%')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,6 +480,14 @@ mod tests {
             Value::Matrix(Matrix::F64(m)) => m.cells().iter().map(|x| x.to_bits()).collect(),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn like_matches_whole_strings_with_percent_and_underscore() {
+        let m = |p: &str, s: &str| like_match(s, &p.chars().collect::<Vec<_>>());
+        assert!(m("a%", "abc") && m("%c", "abc") && m("a_c", "abc") && m("%", "") && m("%b%", "abc"));
+        assert!(!m("a_", "abc") && !m("b%", "abc") && !m("", "a") && !m("a%d", "abcd e"));
+        assert!(m("%a%a%", "banana") && !m("%x%", "banana") && m("_%_", "ab"));
     }
 
     #[test]

@@ -1,13 +1,16 @@
 //! Frame kernels: creation from columns, labels, binding.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use daphne_ir::Builtin;
 
 use super::args::R;
+use crate::elem::Elem;
 use crate::error::Error;
 use crate::frame::Frame;
 use crate::matrix::Matrix;
+use crate::scalar::CellKey;
 use crate::value::{Scalar, Value};
 
 fn label(v: &Value) -> R<Arc<str>> {
@@ -51,15 +54,7 @@ pub fn set_labels(f: &Value, labels: &[Value]) -> R<Value> {
 pub fn set_label_prefix(f: &Value, prefix: &Value) -> R<Value> {
     let f = frame_arg(Builtin::SetColLabelsPrefix, f)?;
     let prefix = label(prefix)?;
-    let labels = f
-        .labels()
-        .iter()
-        .map(|l| {
-            // A label that already has a prefix keeps only its own name.
-            let name = l.rsplit('.').next().unwrap_or(l);
-            Arc::from(format!("{prefix}.{name}"))
-        })
-        .collect();
+    let labels = f.labels().iter().map(|l| Arc::from(daphne_ir::infer::prefixed_label(&prefix, l))).collect();
     f.with_labels(labels).map(Value::Frame)
 }
 
@@ -105,55 +100,28 @@ fn row_key(f: &Frame, cols: &[usize], r: usize) -> Vec<Scalar> {
     cols.iter().map(|&c| f.columns()[c].cell(r, 0)).collect()
 }
 
-/// Orders keys: numbers numerically, strings lexically.
+/// Orders keys cell by cell (`Scalar::compare`).
 fn cmp_keys(a: &[Scalar], b: &[Scalar]) -> std::cmp::Ordering {
-    for (x, y) in a.iter().zip(b) {
-        let ord = match (x, y) {
-            (Scalar::Str(p), Scalar::Str(q)) => p.cmp(q),
-            _ => x.get::<f64>().unwrap_or(0.0).total_cmp(&y.get::<f64>().unwrap_or(0.0)),
-        };
-        if ord != std::cmp::Ordering::Equal {
-            return ord;
-        }
-    }
-    std::cmp::Ordering::Equal
+    a.iter().zip(b).map(|(x, y)| x.compare(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+}
+
+/// The hash key of a row's cells in `cols`.
+fn hash_key(f: &Frame, cols: &[usize], r: usize) -> Vec<CellKey> {
+    cols.iter().map(|&c| f.columns()[c].cell(r, 0).key()).collect()
 }
 
 /// `groupSum(F, groupCols..., sumCol)`: one row per distinct group, in sorted order, with the
-/// group columns and `SUM(sumCol)`.
+/// group columns and `SUM(sumCol)` (a `groupAggregate`).
 pub fn group_sum(f: &Value, rest: &[Value]) -> R<Value> {
     let op = Builtin::GroupSum;
-    let f = frame_arg(op, f)?;
     let labels = rest.iter().map(|v| label_arg(op, v)).collect::<R<Vec<_>>>()?;
     let (sum_label, group_labels) = labels.split_last().ok_or("`groupSum` needs a column to sum")?;
-    let groups = group_labels.iter().map(|l| f.column_index(l)).collect::<R<Vec<_>>>()?;
-    let sum_col = f.column_index(sum_label)?;
-    let mut rows: Vec<usize> = (0..f.rows()).collect();
-    rows.sort_by(|&a, &b| cmp_keys(&row_key(f, &groups, a), &row_key(f, &groups, b)));
-    let mut keys: Vec<Vec<Scalar>> = Vec::new();
-    let mut sums: Vec<Scalar> = Vec::new();
-    let sum_vt = f.columns()[sum_col].value_type();
-    for r in rows {
-        let key = row_key(f, &groups, r);
-        let v = f.columns()[sum_col].cell(r, 0);
-        if keys.last() == Some(&key) {
-            let last = sums.pop().unwrap_or(Scalar::F64(0.0));
-            let s = super::ew::add_scalars(last, v)?;
-            sums.push(s.cast(sum_vt).unwrap_or(s));
-        } else {
-            keys.push(key);
-            sums.push(v);
-        }
+    let mut args = vec![f.clone(), Value::Scalar(Scalar::Si64(group_labels.len() as i64))];
+    args.extend(group_labels.iter().map(|l| Value::Scalar(Scalar::Str(l.clone()))));
+    for s in ["sum", sum_label, &format!("SUM({sum_label})")] {
+        args.push(Value::Scalar(Scalar::Str(Arc::from(s))));
     }
-    let mut columns = Vec::new();
-    for (i, &g) in groups.iter().enumerate() {
-        let cells: Vec<Scalar> = keys.iter().map(|k| k[i].clone()).collect();
-        columns.push(column(&cells, f.columns()[g].value_type())?);
-    }
-    columns.push(column(&sums, sum_vt)?);
-    let mut out_labels: Vec<Arc<str>> = group_labels.to_vec();
-    out_labels.push(Arc::from(format!("SUM({sum_label})")));
-    Frame::new(columns, out_labels).map(Value::Frame)
+    group_aggregate(&args)
 }
 
 fn column(cells: &[Scalar], vt: daphne_ir::ValueType) -> R<crate::matrix::Matrix> {
@@ -161,28 +129,147 @@ fn column(cells: &[Scalar], vt: daphne_ir::ValueType) -> R<crate::matrix::Matrix
 }
 
 /// The rows of `lhs` and `rhs` whose keys match, pairwise, in the order of `lhs` then `rhs`.
-fn matches(op: Builtin, lhs: &Frame, rhs: &Frame, lhs_on: &Value, rhs_on: &Value) -> R<Vec<(usize, usize)>> {
+fn matches(op: Builtin, lhs: &Frame, rhs: &Frame, lhs_on: &Value, rhs_on: &Value) -> R<Pairs> {
     let (a, b) = (lhs.column_index(&label_arg(op, lhs_on)?)?, rhs.column_index(&label_arg(op, rhs_on)?)?);
-    let mut pairs = Vec::new();
-    for i in 0..lhs.rows() {
-        let k = row_key(lhs, &[a], i);
-        for j in 0..rhs.rows() {
-            if cmp_keys(&k, &row_key(rhs, &[b], j)) == std::cmp::Ordering::Equal {
-                pairs.push((i, j));
+    equi_join(lhs, rhs, &[a], &[b])
+}
+
+/// The matching rows of a join: `left[k]` with `right[k]`.
+#[derive(Debug, Default)]
+pub struct Pairs {
+    pub left: Vec<usize>,
+    pub right: Vec<usize>,
+}
+
+impl Pairs {
+    /// Adds `i` with the chain of right rows from `j` (`next` links them, `NONE` ends).
+    fn chain(&mut self, i: usize, mut j: usize, next: &[usize]) -> R<()> {
+        while j != NONE {
+            if self.left.len() == self.left.capacity() {
+                let more = self.left.len().max(1024);
+                crate::memory::check_cells::<u64>(self.left.len().saturating_add(more), 2, "a join")?;
+                self.left.reserve(more);
+                self.right.reserve(more);
             }
+            self.left.push(i);
+            self.right.push(j);
+            j = next[j];
+        }
+        Ok(())
+    }
+}
+
+const NONE: usize = usize::MAX;
+
+/// The pairs of rows of `lhs` and `rhs` whose cells in the key columns are equal (column
+/// `lhs_keys[k]` with `rhs_keys[k]`): each row of `lhs` in order, with its matches in the
+/// order of `rhs`. A hash join: the rows of `rhs` are chained by key once (in a table indexed
+/// by the key itself when the keys are integers of a small range, else in a hash table), and
+/// each row of `lhs` walks its key's chain.
+pub fn equi_join(lhs: &Frame, rhs: &Frame, lhs_keys: &[usize], rhs_keys: &[usize]) -> R<Pairs> {
+    match (int_keys(lhs, lhs_keys), int_keys(rhs, rhs_keys)) {
+        (Some(a), Some(b)) => {
+            let (lo, hi) = (b.iter().copied().min().unwrap_or(0), b.iter().copied().max().unwrap_or(-1));
+            let range = i128::from(hi) - i128::from(lo) + 1;
+            if range <= 2 * b.len() as i128 + 1024 {
+                // Direct addressing: the key minus the smallest key is the slot.
+                let mut head = vec![NONE; usize::try_from(range.max(0)).unwrap_or(0)];
+                let mut next = vec![NONE; b.len()];
+                for (j, &k) in b.iter().enumerate().rev() {
+                    let slot = &mut head[(i128::from(k) - i128::from(lo)) as usize];
+                    next[j] = *slot;
+                    *slot = j;
+                }
+                let mut pairs = Pairs::default();
+                for (i, &k) in a.iter().enumerate() {
+                    if (lo..=hi).contains(&k) {
+                        pairs.chain(i, head[(i128::from(k) - i128::from(lo)) as usize], &next)?;
+                    }
+                }
+                return Ok(pairs);
+            }
+            join_pairs(a.len(), b.len(), |i| a[i], |j| b[j])
+        }
+        _ => join_pairs(lhs.rows(), rhs.rows(), |i| hash_key(lhs, lhs_keys, i), |j| hash_key(rhs, rhs_keys, j)),
+    }
+}
+
+/// `equi_join` over keys of any kind, by a hash table of each key's first right row.
+fn join_pairs<K: std::hash::Hash + Eq>(
+    n_left: usize,
+    n_right: usize,
+    left: impl Fn(usize) -> K,
+    right: impl Fn(usize) -> K,
+) -> R<Pairs> {
+    let mut head: HashMap<K, usize, FastHash> = HashMap::with_capacity_and_hasher(n_right, FastHash::default());
+    let mut next = vec![NONE; n_right];
+    for j in (0..n_right).rev() {
+        let first = head.entry(right(j)).or_insert(NONE);
+        next[j] = *first;
+        *first = j;
+    }
+    let mut pairs = Pairs::default();
+    for i in 0..n_left {
+        if let Some(&j) = head.get(&left(i)) {
+            pairs.chain(i, j, &next)?;
         }
     }
     Ok(pairs)
 }
+
+/// The keys of the rows as integers, when the key is one column of a signed or narrow integer
+/// type (its cells are then equal exactly when the integers are: the fast path of hashing).
+fn int_keys(f: &Frame, cols: &[usize]) -> Option<Vec<i64>> {
+    let [c] = cols else { return None };
+    match &f.columns()[*c] {
+        Matrix::Si64(m) => Some(m.cells().to_vec()),
+        Matrix::Si32(m) => Some(m.cells().iter().map(|&x| i64::from(x)).collect()),
+        Matrix::Si8(m) => Some(m.cells().iter().map(|&x| i64::from(x)).collect()),
+        Matrix::Ui32(m) => Some(m.cells().iter().map(|&x| i64::from(x)).collect()),
+        Matrix::Ui8(m) => Some(m.cells().iter().map(|&x| i64::from(x)).collect()),
+        _ => None,
+    }
+}
+
+/// A fast hasher for hash joins and aggregation (FxHash's multiply-and-rotate; the keys come
+/// from the script's data, and a slow adversarial case costs time, never correctness).
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_i64(&mut self, x: i64) {
+        self.write_u64(x as u64);
+    }
+
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64);
+    }
+}
+
+type FastHash = std::hash::BuildHasherDefault<Fx>;
 
 /// `innerJoin(lhs, rhs, lhsOn, rhsOn)`: the columns of both frames for every matching pair.
 pub fn inner_join(lhs: &Value, rhs: &Value, lhs_on: &Value, rhs_on: &Value) -> R<Value> {
     let op = Builtin::InnerJoin;
     let (l, r) = (frame_arg(op, lhs)?, frame_arg(op, rhs)?);
     let pairs = matches(op, l, r, lhs_on, rhs_on)?;
-    let left = l.select_rows(&pairs.iter().map(|p| p.0).collect::<Vec<_>>());
-    let right = r.select_rows(&pairs.iter().map(|p| p.1).collect::<Vec<_>>());
-    bind(Builtin::Cbind, &left, &right)
+    bind(Builtin::Cbind, &l.select_rows(&pairs.left), &r.select_rows(&pairs.right))
 }
 
 /// `semiJoin(lhs, rhs, lhsOn, rhsOn)`: the keys of the `lhs` rows that have a match, and those
@@ -190,7 +277,7 @@ pub fn inner_join(lhs: &Value, rhs: &Value, lhs_on: &Value, rhs_on: &Value) -> R
 pub fn semi_join(lhs: &Value, rhs: &Value, lhs_on: &Value, rhs_on: &Value) -> R<Vec<Value>> {
     let op = Builtin::SemiJoin;
     let (l, r) = (frame_arg(op, lhs)?, frame_arg(op, rhs)?);
-    let mut rows: Vec<usize> = matches(op, l, r, lhs_on, rhs_on)?.into_iter().map(|p| p.0).collect();
+    let mut rows: Vec<usize> = matches(op, l, r, lhs_on, rhs_on)?.left;
     rows.dedup();
     let key = l.column_index(&label_arg(op, lhs_on)?)?;
     let keys = l.select_rows(&rows).select_cols(&[key]);
@@ -226,17 +313,18 @@ pub fn group_join(args: &[Value]) -> R<Vec<Value>> {
     let (lhs_on, rhs_on, agg) = (label_arg(op, &args[2])?, label_arg(op, &args[3])?, label_arg(op, &args[4])?);
     let (a, b, s) = (l.column_index(&lhs_on)?, r.column_index(&rhs_on)?, r.column_index(&agg)?);
     let agg_vt = r.columns()[s].value_type();
-    // The first lhs row holding each key, as DAPHNE's hash table keeps it.
+    // The first lhs row holding each key, as DAPHNE's hash table keeps it (a hash table).
     let mut keys: Vec<(Vec<Scalar>, usize, Option<Scalar>)> = Vec::new();
+    let mut index: HashMap<Vec<CellKey>, usize, FastHash> = HashMap::default();
     for i in 0..l.rows() {
-        let k = row_key(l, &[a], i);
-        if !keys.iter().any(|e| e.0 == k) {
-            keys.push((k, i, None));
-        }
+        index.entry(hash_key(l, &[a], i)).or_insert_with(|| {
+            keys.push((row_key(l, &[a], i), i, None));
+            keys.len() - 1
+        });
     }
     for j in 0..r.rows() {
-        let k = row_key(r, &[b], j);
-        if let Some(e) = keys.iter_mut().find(|e| cmp_keys(&e.0, &k) == std::cmp::Ordering::Equal) {
+        if let Some(&e) = index.get(&hash_key(r, &[b], j)) {
+            let e = &mut keys[e];
             let v = r.columns()[s].cell(j, 0);
             e.2 = Some(match e.2.take() {
                 None => v,
@@ -285,4 +373,179 @@ pub fn set_op(op: Builtin, lhs: &Value, rhs: &Value) -> R<Value> {
         .map(|c| column(&picked.iter().map(|row| row[c].clone()).collect::<Vec<_>>(), l.schema()[c]))
         .collect::<R<Vec<_>>>()?;
     Frame::new(columns, l.labels().to_vec()).map(Value::Frame)
+}
+
+/// What `groupAggregate` computes of a column per group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Aggregate {
+    Sum,
+    Count,
+    Avg,
+    Min,
+    Max,
+}
+
+impl Aggregate {
+    const ALL: [Aggregate; 5] = [Aggregate::Sum, Aggregate::Count, Aggregate::Avg, Aggregate::Min, Aggregate::Max];
+
+    /// Its name among `daphne_ir::infer::AGGREGATES`.
+    fn name(self) -> &'static str {
+        daphne_ir::infer::AGGREGATES[self as usize]
+    }
+
+    fn parse(name: &str) -> R<Aggregate> {
+        Aggregate::ALL
+            .into_iter()
+            .find(|a| a.name() == name)
+            .ok_or_else(|| format!("`GROUP BY`: no aggregation function `{name}`").into())
+    }
+}
+
+/// Each row's group (numbered in order of first appearance) and each group's first row.
+fn group_rows<K: std::hash::Hash + Eq>(n: usize, key: impl Fn(usize) -> K) -> (Vec<usize>, Vec<usize>) {
+    let mut index: HashMap<K, usize, FastHash> = HashMap::default();
+    let mut first_rows = Vec::new();
+    let groups = (0..n)
+        .map(|r| {
+            *index.entry(key(r)).or_insert_with(|| {
+                first_rows.push(r);
+                first_rows.len() - 1
+            })
+        })
+        .collect();
+    (groups, first_rows)
+}
+
+/// Whether `x` comes before `y` in `Scalar::compare`'s order (NaN after every number).
+fn before<T: Elem>(x: T, y: T) -> bool {
+    #[allow(clippy::eq_op)]
+    let (x_nan, y_nan) = (x != x, y != y);
+    !x_nan && (y_nan || x < y)
+}
+
+/// An aggregate of a column of numbers per group: `groups[r]` is row r's group.
+fn aggregate_cells<T: Elem>(cells: &[T], groups: &[usize], n: usize, agg: Aggregate) -> Vec<Scalar> {
+    match agg {
+        Aggregate::Count => {
+            let mut counts = vec![0i64; n];
+            groups.iter().for_each(|&g| counts[g] += 1);
+            counts.into_iter().map(Scalar::Si64).collect()
+        }
+        Aggregate::Avg => {
+            let mut sums = vec![(0.0f64, 0u64); n];
+            for (&x, &g) in cells.iter().zip(groups) {
+                sums[g] = (sums[g].0 + x.cast::<f64>(), sums[g].1 + 1);
+            }
+            sums.into_iter().map(|(s, c)| Scalar::F64(s / c as f64)).collect()
+        }
+        Aggregate::Sum | Aggregate::Min | Aggregate::Max => {
+            let mut acc: Vec<Option<T>> = vec![None; n];
+            for (&x, &g) in cells.iter().zip(groups) {
+                acc[g] = Some(match acc[g] {
+                    None => x,
+                    Some(a) => match agg {
+                        Aggregate::Sum => a.add(x),
+                        Aggregate::Min if before(x, a) => x,
+                        Aggregate::Max if before(a, x) => x,
+                        _ => a,
+                    },
+                });
+            }
+            // A group of no rows exists only without keys: its sum is 0.
+            acc.into_iter().map(|a| Scalar::from_elem(a.unwrap_or_default(), T::VT)).collect()
+        }
+    }
+}
+
+/// An aggregate of a column of strings per group (`count`, `min`, `max`).
+fn aggregate_strings(cells: &[Arc<str>], groups: &[usize], n: usize, agg: Aggregate) -> R<Vec<Scalar>> {
+    let mut acc: Vec<Option<&Arc<str>>> = vec![None; n];
+    let mut counts = vec![0i64; n];
+    for (x, &g) in cells.iter().zip(groups) {
+        counts[g] += 1;
+        acc[g] = Some(match acc[g] {
+            Some(a) if (agg == Aggregate::Min) == (x.as_bytes() >= a.as_bytes()) => a,
+            _ => x,
+        });
+    }
+    match agg {
+        Aggregate::Count => Ok(counts.into_iter().map(Scalar::Si64).collect()),
+        Aggregate::Min | Aggregate::Max => acc
+            .into_iter()
+            .map(|a| a.map(|s| Scalar::Str(s.clone())).ok_or_else(|| format!("`{}` of no rows", agg.name()).into()))
+            .collect(),
+        Aggregate::Sum | Aggregate::Avg => Err(format!("`{}` cannot aggregate strings", agg.name()).into()),
+    }
+}
+
+/// `groupAggregate(F, numKeys, key..., (function, column, label)...)`: SQL's `GROUP BY` (and
+/// `DISTINCT`, with no aggregates): one row per distinct combination of the key columns, in
+/// ascending order of the keys, with the key columns (labelled as in `F`) and then each
+/// aggregate (`sum`, `count`, `avg`, `min` or `max` of a column) under its label. With no keys,
+/// one row of aggregates over all rows. A hash aggregation: rows are hashed to their group,
+/// the groups sorted once at the end.
+pub fn group_aggregate(args: &[Value]) -> R<Value> {
+    let op = Builtin::GroupAggregate;
+    let f = frame_arg(op, &args[0])?;
+    let n_keys = match &args[1] {
+        Value::Scalar(s) => s.get::<i64>().and_then(|n| usize::try_from(n).ok()),
+        _ => None,
+    }
+    .ok_or("`GROUP BY`: the number of keys must be a non-negative integer")?;
+    let rest = &args[2..];
+    if rest.len() < n_keys || !(rest.len() - n_keys).is_multiple_of(3) {
+        return Err(Error::Internal("`GROUP BY`: keys, then triples of function, column and label".into()));
+    }
+    let keys = rest[..n_keys].iter().map(|v| f.column_index(&label_arg(op, v)?)).collect::<R<Vec<usize>>>()?;
+    let mut aggs = Vec::new();
+    for t in rest[n_keys..].chunks(3) {
+        let agg = Aggregate::parse(&label_arg(op, &t[0])?)?;
+        let col = f.column_index(&label_arg(op, &t[1])?)?;
+        let vt = f.columns()[col].value_type();
+        if vt == daphne_ir::ValueType::Str && matches!(agg, Aggregate::Sum | Aggregate::Avg) {
+            return Err(format!("`GROUP BY`: cannot sum strings (column `{}`)", f.labels()[col]).into());
+        }
+        aggs.push((agg, col, vt, label_arg(op, &t[2])?));
+    }
+    // Each row's group, numbered in order of first appearance.
+    let (groups, first_rows) = match int_keys(f, &keys) {
+        Some(k) => group_rows(f.rows(), |r| k[r]),
+        None => group_rows(f.rows(), |r| hash_key(f, &keys, r)),
+    };
+    // No keys: one group, even of no rows (as SQL).
+    let n_groups = if keys.is_empty() { 1 } else { first_rows.len() };
+    let mut order: Vec<usize> = (0..first_rows.len()).collect();
+    order.sort_by(|&x, &y| cmp_keys(&row_key(f, &keys, first_rows[x]), &row_key(f, &keys, first_rows[y])));
+    let picked: Vec<usize> = order.iter().map(|&g| first_rows[g]).collect();
+    let mut columns: Vec<Matrix> = keys.iter().map(|&k| f.columns()[k].pick(true, &picked)).collect();
+    let mut labels: Vec<Arc<str>> = keys.iter().map(|&k| f.labels()[k].clone()).collect();
+    let order = if keys.is_empty() { vec![0] } else { order };
+    for (agg, col, vt, label) in &aggs {
+        let cells = match &f.columns()[*col] {
+            Matrix::Str(m) => aggregate_strings(m.cells(), &groups, n_groups, *agg)?,
+            other => {
+                crate::with_matrix!(other, m => aggregate_cells(m.cells(), &groups, n_groups, *agg), _s => unreachable_strings()?)
+            }
+        };
+        if keys.is_empty() && first_rows.is_empty() && matches!(agg, Aggregate::Min | Aggregate::Max) {
+            return Err(format!("`{}` of no rows", agg.name()).into());
+        }
+        let cells: Vec<Scalar> = order.iter().map(|&g| cells[g].clone()).collect();
+        columns.push(column(&cells, aggregate_type(*agg, *vt))?);
+        labels.push(label.clone());
+    }
+    if columns.is_empty() {
+        return Err("`GROUP BY` needs a key or an aggregate".into());
+    }
+    Frame::new(columns, labels).map(Value::Frame)
+}
+
+/// The string arm of a `with_matrix!` whose strings were matched before.
+fn unreachable_strings() -> R<Vec<Scalar>> {
+    Err(Error::Internal("a column of strings where numbers were matched".into()))
+}
+
+/// The value type of an aggregate of a column of `vt`, as `ir::infer` gives it.
+fn aggregate_type(agg: Aggregate, vt: daphne_ir::ValueType) -> daphne_ir::ValueType {
+    daphne_ir::infer::aggregate_type(agg.name(), vt).unwrap_or(vt)
 }

@@ -93,6 +93,7 @@ pub fn call(cx: &Context, op: Builtin, args: &[Value]) -> R<Vec<Value>> {
     }
     match op {
         B::EwLower | B::EwUpper => one(ew::case(op, arg(0)?)?),
+        B::EwLike => one(ew::like(arg(0)?, arg(1)?)?),
         B::LowerTri | B::UpperTri => one(data::triangle(op, matrix_arg(op, arg(0)?)?, arg(1)?, arg(2)?)?),
         B::DiagVector => one(data::diag_vector(matrix_arg(op, arg(0)?)?)?),
         B::Replace => {
@@ -106,9 +107,10 @@ pub fn call(cx: &Context, op: Builtin, args: &[Value]) -> R<Vec<Value>> {
         B::Recode => data::recode(matrix_arg(op, arg(0)?)?, arg(1)?),
         B::Bin => one(data::bin(matrix_arg(op, arg(0)?)?, arg(1)?, arg(2)?, arg(3)?)?),
         B::OneHot => one(data::one_hot(matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?)?),
-        B::Order => one(data::order(matrix_arg(op, arg(0)?)?, &args[1..])?),
+        B::Order => one(data::order(arg(0)?, &args[1..])?),
         B::Ctable => one(data::ctable(matrix_arg(op, arg(0)?)?, matrix_arg(op, arg(1)?)?, arg(2)?, arg(3)?, arg(4)?)?),
         B::GroupSum => one(frames::group_sum(arg(0)?, &args[1..])?),
+        B::GroupAggregate => one(frames::group_aggregate(args)?),
         B::InnerJoin => one(frames::inner_join(arg(0)?, arg(1)?, arg(2)?, arg(3)?)?),
         B::SemiJoin => frames::semi_join(arg(0)?, arg(1)?, arg(2)?, arg(3)?),
         B::Cartesian => one(frames::cartesian(arg(0)?, arg(1)?)?),
