@@ -615,4 +615,34 @@ mod tests {
         let empty = DenseMatrix::<i32>::from_vec(4, 0, vec![]);
         assert_eq!(DenseMatrix::concat(&[&empty, &empty], true).map(|c| c.rows()), Some(8));
     }
+
+    #[derive(Debug)]
+    struct Owned(Vec<f64>);
+
+    impl Foreign<f64> for Owned {
+        fn cells(&self) -> &[f64] {
+            &self.0
+        }
+        fn owner(&self) -> &(dyn std::any::Any + Send + Sync) {
+            &self.0
+        }
+    }
+
+    #[test]
+    fn foreign_cells_are_read_in_place_and_copied_before_a_write() {
+        let owner: Arc<dyn Foreign<f64>> = Arc::new(Owned(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+        assert!(DenseMatrix::foreign(4, 2, owner.clone()).is_none(), "8 cells asked of 6");
+        let m = DenseMatrix::foreign(3, 2, owner.clone()).expect("6 cells");
+        assert_eq!(m.cells().as_ptr(), owner.cells().as_ptr(), "read in place");
+        assert!(m.foreign_owner().is_some());
+        let r = m.row_range(1, 3);
+        assert_eq!(r.cells(), [3.0, 4.0, 5.0, 6.0]);
+        assert!(r.foreign_owner().is_none(), "a range is not all of the owner's cells");
+        let mut w = m.clone();
+        w.cells_mut()[0] = 10.0;
+        assert_eq!(w.cells(), [10.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(owner.cells(), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "the owner's cells never change");
+        assert!(w.foreign_owner().is_none());
+        assert!(m.into_cells().is_err(), "foreign cells are not ours to hand out");
+    }
 }
