@@ -324,12 +324,19 @@ impl Default for Options {
 pub struct Daphne {
     options: Options,
     cluster: Option<Arc<daphne_distributed::coordinator::Cluster>>,
+    /// The JIT's engine, kept across runs: a program run again finds its kernels compiled.
+    engine: Option<daphne_runtime::exec::SharedEngine>,
 }
 
 impl Default for Daphne {
     fn default() -> Self {
         Daphne::new()
     }
+}
+
+/// The engine's threads: `threads`, else the machine's.
+fn schedule(options: &Options) -> daphne_runtime::schedule::Schedule {
+    daphne_runtime::schedule::Schedule::on(options.threads.unwrap_or_else(daphne_runtime::exec::default_threads).max(1))
 }
 
 /// A compiled program: a module whose `main` takes the inputs (in the order given when it was
@@ -348,7 +355,11 @@ pub const SCRIPT_NAME: &str = "<script>";
 impl Daphne {
     /// A context that runs programs locally with the default options.
     pub fn new() -> Daphne {
-        Daphne { options: Options::default(), cluster: None }
+        Daphne::with_options(Options::default()).unwrap_or_else(|_| Daphne {
+            options: Options::default(),
+            cluster: None,
+            engine: None,
+        })
     }
 
     /// A context with `options`; with workers, it connects to them now.
@@ -365,7 +376,10 @@ impl Daphne {
                 .map_err(|e| input_error(&e.to_string()))?;
             Some(Arc::new(cluster))
         };
-        Ok(Daphne { options, cluster })
+        let engine = daphne_runtime::engine::Engine::new(schedule(&options))
+            .ok()
+            .map(|e| daphne_runtime::exec::SharedEngine(Arc::new(std::sync::Mutex::new(e))));
+        Ok(Daphne { options, cluster, engine })
     }
 
     /// Compiles `script` with the inputs `inputs` (names and the types of their values): they
@@ -403,16 +417,14 @@ impl Daphne {
     }
 
     fn exec_options(&self) -> daphne_runtime::exec::Options {
-        let mut options = daphne_runtime::exec::Options {
+        daphne_runtime::exec::Options {
             vectorize: self.options.vectorize,
+            schedule: schedule(&self.options),
             remote: self.cluster.clone().map(|c| c as Arc<dyn daphne_runtime::exec::Distribute>),
             interrupt: self.options.interrupt.clone(),
+            engine: self.engine.clone(),
             ..daphne_runtime::exec::Options::default()
-        };
-        if let Some(n) = self.options.threads {
-            options.schedule = daphne_runtime::schedule::Schedule::on(n.max(1));
         }
-        options
     }
 }
 
