@@ -481,6 +481,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_program_run_again_does_not_compile_its_pipelines_again() {
+        let daphne = Daphne::new();
+        let x = Data::from(ndarray::Array2::from_shape_fn((100, 10), |(i, j)| (i * 10 + j) as f64));
+        let compiled = || daphne.engine.as_ref().map(|e| e.0.lock().map(|e| e.compilations()).unwrap_or(0));
+        let before = compiled();
+        assert!(before.is_some(), "a context has an engine where the JIT is available");
+        for _ in 0..3 {
+            let out = daphne.run("s = sum(X * 2 + 1);", &[("X", &x)], &["s"]).expect("runs");
+            assert_eq!(out[0].as_f64(), Some(1_000_000.0), "the sum of 2v + 1 over v = 0..999");
+        }
+        assert_eq!(compiled(), before.map(|b| b + 1), "one kernel for three runs");
+    }
+
+    #[test]
     fn a_result_nobody_shares_is_handed_over_without_a_copy() {
         let m = DenseMatrix::from_vec(2, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         let at = m.cells().as_ptr();
