@@ -70,7 +70,7 @@ class OperationNode:
 
     def _program(self):
         """The program text computing this node (its result is the variable ``R``), and its
-        inputs as (name, value) pairs."""
+        inputs as (name, value) pairs."""  # noqa: D401
         names: Dict[int, str] = {}
         lines: List[str] = []
         inputs = []
@@ -97,8 +97,10 @@ class OperationNode:
             for a in reversed(node._args):
                 if isinstance(a, OperationNode) and id(a) not in names:
                     stack.append((a, False))
-        lines.append(f"R = {names[id(self)]};")
-        return "\n".join(lines) + "\n", inputs
+        # In a block, so that only `R` (and the inputs) outlive it: the program's variables
+        # are its results, and a variable of every node would keep every intermediate.
+        body = "".join(f"    {l}\n" for l in lines)
+        return f"R = 0;\n{{\n{body}    R = {names[id(self)]};\n}}\n", inputs
 
     def _expr(self, names: Dict[int, str]) -> str:
         args = [names[id(a)] if isinstance(a, OperationNode) else a.text for a in self._args]
