@@ -1,6 +1,7 @@
 //! The driver shared by the `daphne` and `daphnec` binaries: reading a script, running the
 //! frontend, rendering diagnostics, and DAPHNE's exit codes.
 
+pub mod api;
 pub mod config;
 pub mod progress;
 pub mod session;

@@ -148,6 +148,11 @@ impl KernelCompiler {
         })
     }
 
+    /// How many kernels this compiler has compiled (its cache's hits not counted).
+    pub fn compiled(&self) -> usize {
+        self.count
+    }
+
     /// The kernel of pipeline `op` of `f`, compiled on first request; `None` when the
     /// pipeline uses something the JIT does not cover (the engine interprets it then).
     pub fn compile(&mut self, f: &Function, op: OpId) -> Option<Arc<Kernel>> {

@@ -36,6 +36,12 @@ impl Engine {
         Ok(Engine { compiler: KernelCompiler::new()?, schedule, by_op: Default::default() })
     }
 
+    /// How many kernels its compiler compiled, not counting those found in its cache by text
+    /// (unlike `compiled`, which counts the pipelines that have a kernel).
+    pub fn compilations(&self) -> usize {
+        self.compiler.compiled()
+    }
+
     /// The kernel of pipeline `id` of `f` (known as `key`), if the JIT covers it.
     pub fn kernel(&mut self, key: PipelineId, f: &Function, id: OpId) -> Option<Arc<Kernel>> {
         if let Some(k) = self.by_op.get(&key) {

@@ -105,6 +105,20 @@ pub struct Options {
     /// Set (by Ctrl-C in `daphne`'s interactive mode) to stop the run before its next op with
     /// an error `interrupted`.
     pub interrupt: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// An engine kept across runs (an embedding program's context runs many small programs):
+    /// a pipeline compiled by an earlier run is found again in its compiler's cache (by the
+    /// pipeline's text) instead of being compiled again. `None`: each run makes its own.
+    pub engine: Option<SharedEngine>,
+}
+
+/// An engine shared by the runs of an embedding program (`Options::engine`).
+#[derive(Clone)]
+pub struct SharedEngine(pub std::sync::Arc<std::sync::Mutex<crate::engine::Engine>>);
+
+impl std::fmt::Debug for SharedEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedEngine")
+    }
 }
 
 /// Runs pipelines elsewhere: the distributed runtime's side of the executor.
@@ -154,6 +168,7 @@ impl Default for Options {
             remote: None,
             csv_floats: crate::io::FloatFormat::default(),
             interrupt: None,
+            engine: None,
         }
     }
 }
@@ -286,6 +301,8 @@ enum Jit {
     /// No pipeline ran yet.
     NotMade,
     Ready(Box<crate::engine::Engine>),
+    /// The embedding program's engine, kept across runs (`Options::engine`).
+    Shared(SharedEngine),
     /// It could not be made (no JIT for this machine): pipelines are interpreted.
     Unavailable,
 }
@@ -643,13 +660,29 @@ impl Executor<'_, '_> {
                     (Attempt::Ran(done), _, _) => Attempt::Ran(done),
                     (Attempt::Declined, false, true) => {
                         if let Jit::NotMade = self.engine {
-                            self.engine = match crate::engine::Engine::new(self.options.schedule) {
-                                Ok(e) => Jit::Ready(Box::new(e)),
-                                Err(_) => Jit::Unavailable,
+                            self.engine = match &self.options.engine {
+                                Some(shared) => Jit::Shared(shared.clone()),
+                                None => match crate::engine::Engine::new(self.options.schedule) {
+                                    Ok(e) => Jit::Ready(Box::new(e)),
+                                    Err(_) => Jit::Unavailable,
+                                },
                             };
                         }
-                        match &mut self.engine {
-                            Jit::Ready(e) => {
+                        let mut locked;
+                        let engine = match &mut self.engine {
+                            Jit::Ready(e) => Some(&mut **e),
+                            Jit::Shared(shared) => match shared.0.lock() {
+                                Ok(guard) => {
+                                    locked = guard;
+                                    Some(&mut *locked)
+                                }
+                                // A run that panicked holding it: this one interprets.
+                                Err(_) => None,
+                            },
+                            Jit::NotMade | Jit::Unavailable => None,
+                        };
+                        match engine {
+                            Some(e) => {
                                 if self.options.timings.is_some()
                                     && let Some(k) = e.kernel(key, f, id)
                                 {
@@ -660,7 +693,7 @@ impl Executor<'_, '_> {
                                     Attempt::Declined => Attempt::Declined,
                                 }
                             }
-                            Jit::NotMade | Jit::Unavailable => Attempt::Declined,
+                            None => Attempt::Declined,
                         }
                     }
                     _ => Attempt::Declined,

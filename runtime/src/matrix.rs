@@ -9,14 +9,65 @@ use crate::error::Error;
 use crate::format::CppDisplay;
 use crate::scalar::Scalar;
 
+/// Cells that another owner holds: an embedding program's array (an `ndarray` array, a NumPy
+/// buffer) used in place. The matrix only reads them; writing copies them first
+/// (`DenseMatrix::cells_mut`). `owner` hands the owner back, so a result that is an input
+/// unchanged can be returned as the very array it came from.
+pub trait Foreign<T>: Send + Sync + std::fmt::Debug + std::panic::RefUnwindSafe + std::panic::UnwindSafe {
+    /// The cells, row-major; they must not change while a matrix holds them.
+    fn cells(&self) -> &[T];
+    /// The owner, for downcasting by the program that made it.
+    fn owner(&self) -> &(dyn std::any::Any + Send + Sync);
+}
+
+/// Where a matrix's cells live: a vector of its own (shared by clones), or a foreign owner's.
+#[derive(Debug)]
+enum Store<T> {
+    Own(Arc<Vec<T>>),
+    Foreign(Arc<dyn Foreign<T>>),
+}
+
+impl<T> Clone for Store<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Store::Own(v) => Store::Own(Arc::clone(v)),
+            Store::Foreign(f) => Store::Foreign(Arc::clone(f)),
+        }
+    }
+}
+
+impl<T> Store<T> {
+    fn all(&self) -> &[T] {
+        match self {
+            Store::Own(v) => v,
+            Store::Foreign(f) => f.cells(),
+        }
+    }
+
+    fn ptr(&self) -> usize {
+        match self {
+            Store::Own(v) => Arc::as_ptr(v) as usize,
+            Store::Foreign(f) => Arc::as_ptr(f) as *const () as usize,
+        }
+    }
+
+    fn strong_count(&self) -> usize {
+        match self {
+            Store::Own(v) => Arc::strong_count(v),
+            Store::Foreign(f) => Arc::strong_count(f),
+        }
+    }
+}
+
 /// A dense row-major matrix. Cloning shares the cells; writing through `cells_mut` copies
 /// them first if they are shared, so `B = A; B[0, 0] = 1;` leaves `A` alone. A range of rows
-/// (`row_range`) shares its parent's cells too, from an offset.
+/// (`row_range`) shares its parent's cells too, from an offset. The cells may be a foreign
+/// owner's (`DenseMatrix::foreign`), read in place.
 #[derive(Debug, Clone)]
 pub struct DenseMatrix<T> {
     rows: usize,
     cols: usize,
-    cells: Arc<Vec<T>>,
+    cells: Store<T>,
     /// Where this matrix's cells start in `cells`.
     offset: usize,
 }
@@ -50,7 +101,27 @@ impl<T: Clone> DenseMatrix<T> {
     /// A matrix from row-major cells; `cells.len()` must be `rows * cols`.
     pub fn from_vec(rows: usize, cols: usize, cells: Vec<T>) -> DenseMatrix<T> {
         debug_assert_eq!(cells.len(), rows * cols);
-        DenseMatrix { rows, cols, cells: Arc::new(cells), offset: 0 }
+        DenseMatrix { rows, cols, cells: Store::Own(Arc::new(cells)), offset: 0 }
+    }
+
+    /// A `rows x cols` matrix over a foreign owner's row-major cells, used in place (no copy);
+    /// `None` when the owner holds another number of cells.
+    pub fn foreign(rows: usize, cols: usize, owner: Arc<dyn Foreign<T>>) -> Option<DenseMatrix<T>> {
+        (rows.checked_mul(cols)? == owner.cells().len()).then_some(DenseMatrix {
+            rows,
+            cols,
+            cells: Store::Foreign(owner),
+            offset: 0,
+        })
+    }
+
+    /// The foreign owner of all of this matrix's cells, if they are a foreign owner's and this
+    /// matrix spans them all (not a range of them).
+    pub fn foreign_owner(&self) -> Option<&Arc<dyn Foreign<T>>> {
+        match &self.cells {
+            Store::Foreign(f) if self.offset == 0 && f.cells().len() == self.rows * self.cols => Some(f),
+            _ => None,
+        }
     }
 
     /// A `rows x cols` matrix of the row-major cells `make` returns (given their number),
@@ -87,46 +158,58 @@ impl<T: Clone> DenseMatrix<T> {
     }
 
     pub fn cells(&self) -> &[T] {
-        &self.cells[self.offset..self.offset + self.rows * self.cols]
+        &self.cells.all()[self.offset..self.offset + self.rows * self.cols]
     }
 
     /// Whether `other` is this matrix (the same shape over the same shared cells).
     pub fn is_same(&self, other: &DenseMatrix<T>) -> bool {
-        Arc::ptr_eq(&self.cells, &other.cells)
+        self.cells.ptr() == other.cells.ptr()
             && (self.rows, self.cols, self.offset) == (other.rows, other.cols, other.offset)
     }
 
     /// Whether no other matrix shares these cells (the distributed runtime frees a cached
     /// copy on workers when only its cache still holds the matrix).
     pub fn is_unshared(&self) -> bool {
-        Arc::strong_count(&self.cells) == 1
+        self.cells.strong_count() == 1
     }
 
     /// An identity for caching: where the cells are, from where, and the shape. Two matrices
     /// with the same identity while both are alive have the same cells (writing copies
     /// shared cells first).
     pub fn identity(&self) -> (usize, usize, usize, usize) {
-        (Arc::as_ptr(&self.cells) as usize, self.offset, self.rows, self.cols)
+        (self.cells.ptr(), self.offset, self.rows, self.cols)
     }
 
     /// The cells as a vector of their own, when no other matrix shares them and this matrix
-    /// spans all of them (not a range of a larger one); else the matrix back. (A worker
-    /// keeps the cells of a freed object for its next result of the same size.)
+    /// spans all of them (not a range of a larger one) and they are not a foreign owner's;
+    /// else the matrix back. (A worker keeps the cells of a freed object for its next result
+    /// of the same size; an embedding program takes a result's cells without a copy.)
     pub fn into_cells(self) -> Result<Vec<T>, DenseMatrix<T>> {
-        if self.offset != 0 || self.cells.len() != self.rows * self.cols {
+        if self.offset != 0 || self.cells.all().len() != self.rows * self.cols {
             return Err(self);
         }
-        let DenseMatrix { rows, cols, cells, offset } = self;
-        Arc::try_unwrap(cells).map_err(|cells| DenseMatrix { rows, cols, cells, offset })
+        match self {
+            DenseMatrix { rows, cols, cells: Store::Own(cells), offset } => {
+                Arc::try_unwrap(cells).map_err(|cells| DenseMatrix { rows, cols, cells: Store::Own(cells), offset })
+            }
+            foreign => Err(foreign),
+        }
     }
 
-    /// The cells for writing, copied first if another matrix shares them.
+    /// The cells for writing, copied first if another matrix shares them (or a foreign owner
+    /// holds them).
     pub fn cells_mut(&mut self) -> &mut [T] {
-        if self.offset != 0 || self.cells.len() != self.rows * self.cols {
-            self.cells = Arc::new(self.cells().to_vec());
+        if self.offset != 0
+            || self.cells.all().len() != self.rows * self.cols
+            || matches!(self.cells, Store::Foreign(_))
+        {
+            self.cells = Store::Own(Arc::new(self.cells().to_vec()));
             self.offset = 0;
         }
-        Arc::make_mut(&mut self.cells).as_mut_slice()
+        match &mut self.cells {
+            Store::Own(v) => Arc::make_mut(v).as_mut_slice(),
+            Store::Foreign(_) => unreachable!("foreign cells were copied above"),
+        }
     }
 
     pub fn get(&self, r: usize, c: usize) -> &T {
@@ -531,5 +614,35 @@ mod tests {
         assert_eq!(DenseMatrix::concat(&parts, true), Some(m.clone()));
         let empty = DenseMatrix::<i32>::from_vec(4, 0, vec![]);
         assert_eq!(DenseMatrix::concat(&[&empty, &empty], true).map(|c| c.rows()), Some(8));
+    }
+
+    #[derive(Debug)]
+    struct Owned(Vec<f64>);
+
+    impl Foreign<f64> for Owned {
+        fn cells(&self) -> &[f64] {
+            &self.0
+        }
+        fn owner(&self) -> &(dyn std::any::Any + Send + Sync) {
+            &self.0
+        }
+    }
+
+    #[test]
+    fn foreign_cells_are_read_in_place_and_copied_before_a_write() {
+        let owner: Arc<dyn Foreign<f64>> = Arc::new(Owned(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+        assert!(DenseMatrix::foreign(4, 2, owner.clone()).is_none(), "8 cells asked of 6");
+        let m = DenseMatrix::foreign(3, 2, owner.clone()).expect("6 cells");
+        assert_eq!(m.cells().as_ptr(), owner.cells().as_ptr(), "read in place");
+        assert!(m.foreign_owner().is_some());
+        let r = m.row_range(1, 3);
+        assert_eq!(r.cells(), [3.0, 4.0, 5.0, 6.0]);
+        assert!(r.foreign_owner().is_none(), "a range is not all of the owner's cells");
+        let mut w = m.clone();
+        w.cells_mut()[0] = 10.0;
+        assert_eq!(w.cells(), [10.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert_eq!(owner.cells(), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "the owner's cells never change");
+        assert!(w.foreign_owner().is_none());
+        assert!(m.into_cells().is_err(), "foreign cells are not ours to hand out");
     }
 }

@@ -952,6 +952,7 @@ fn exec_options(
         remote,
         csv_floats: config.csv_floats,
         interrupt: None,
+        engine: None,
     }
 }
 
