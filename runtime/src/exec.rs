@@ -658,44 +658,7 @@ impl Executor<'_, '_> {
                 let mut compile_seconds = 0.0;
                 let compiled = match (remote, self.options.ship_pipelines, self.options.vectorize) {
                     (Attempt::Ran(done), _, _) => Attempt::Ran(done),
-                    (Attempt::Declined, false, true) => {
-                        if let Jit::NotMade = self.engine {
-                            self.engine = match &self.options.engine {
-                                Some(shared) => Jit::Shared(shared.clone()),
-                                None => match crate::engine::Engine::new(self.options.schedule) {
-                                    Ok(e) => Jit::Ready(Box::new(e)),
-                                    Err(_) => Jit::Unavailable,
-                                },
-                            };
-                        }
-                        let mut locked;
-                        let engine = match &mut self.engine {
-                            Jit::Ready(e) => Some(&mut **e),
-                            Jit::Shared(shared) => match shared.0.lock() {
-                                Ok(guard) => {
-                                    locked = guard;
-                                    Some(&mut *locked)
-                                }
-                                // A run that panicked holding it: this one interprets.
-                                Err(_) => None,
-                            },
-                            Jit::NotMade | Jit::Unavailable => None,
-                        };
-                        match engine {
-                            Some(e) => {
-                                if self.options.timings.is_some()
-                                    && let Some(k) = e.kernel(key, f, id)
-                                {
-                                    compile_seconds = k.compile_time.as_secs_f64();
-                                }
-                                match e.run(key, f, id, &args) {
-                                    Attempt::Ran(r) => Attempt::Ran(r.map_err(|m| (m, None))),
-                                    Attempt::Declined => Attempt::Declined,
-                                }
-                            }
-                            None => Attempt::Declined,
-                        }
-                    }
+                    (Attempt::Declined, false, true) => self.jit(key, f, id, &args, &mut compile_seconds),
                     _ => Attempt::Declined,
                 };
                 let was_compiled = matches!(compiled, Attempt::Ran(_)) && !distributed;
@@ -735,6 +698,54 @@ impl Executor<'_, '_> {
                 return Err(self.error(f, id, Error::Internal("a terminator computed as an op".into())));
             }
         })
+    }
+
+    /// Runs pipeline `id` by the JIT engine (made at the first pipeline, or the embedding
+    /// program's shared one), or declines. Its own function, not inlined: the executor recurses
+    /// through `compute` for every call of a script's function, and this frame's locals would
+    /// otherwise weigh on every level (`functions/deep_recursion.daph`).
+    #[inline(never)]
+    fn jit(
+        &mut self,
+        key: crate::pipeline::PipelineId,
+        f: &Function,
+        id: OpId,
+        args: &[Value],
+        compile_seconds: &mut f64,
+    ) -> crate::pipeline::Attempt {
+        use crate::pipeline::Attempt;
+        if let Jit::NotMade = self.engine {
+            self.engine = match &self.options.engine {
+                Some(shared) => Jit::Shared(shared.clone()),
+                None => match crate::engine::Engine::new(self.options.schedule) {
+                    Ok(e) => Jit::Ready(Box::new(e)),
+                    Err(_) => Jit::Unavailable,
+                },
+            };
+        }
+        let mut locked;
+        let engine = match &mut self.engine {
+            Jit::Ready(e) => Some(&mut **e),
+            Jit::Shared(shared) => match shared.0.lock() {
+                Ok(guard) => {
+                    locked = guard;
+                    Some(&mut *locked)
+                }
+                // A run that panicked holding it: this one interprets.
+                Err(_) => None,
+            },
+            Jit::NotMade | Jit::Unavailable => None,
+        };
+        let Some(e) = engine else { return Attempt::Declined };
+        if self.options.timings.is_some()
+            && let Some(k) = e.kernel(key, f, id)
+        {
+            *compile_seconds = k.compile_time.as_secs_f64();
+        }
+        match e.run(key, f, id, args) {
+            Attempt::Ran(r) => Attempt::Ran(r.map_err(|m| (m, None))),
+            Attempt::Declined => Attempt::Declined,
+        }
     }
 
     /// An op on a remote frame (`on_remote_frame`) that keeps the frame's rows where they are
