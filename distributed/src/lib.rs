@@ -47,6 +47,47 @@ pub const MAX_MESSAGE_BYTES: usize = 80 << 20;
 /// How long connecting to a worker may take before the run fails naming it.
 pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// An error with its causes (tonic's transport errors say "transport error" alone).
+pub(crate) fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+/// Why a worker's address makes no endpoint.
+pub(crate) enum BadEndpoint {
+    /// Not an address.
+    Address(String),
+    /// The TLS configuration does not apply.
+    Tls(String),
+}
+
+/// The endpoint of the worker at `addr`, with the transport settings every client of a worker
+/// uses (the coordinator's and a relay's): TLS when given, `CONNECT_TIMEOUT`, no Nagle, the
+/// large HTTP/2 windows and frames.
+pub(crate) fn endpoint(
+    addr: &str,
+    tls: Option<tonic::transport::ClientTlsConfig>,
+) -> Result<tonic::transport::Endpoint, BadEndpoint> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut endpoint = tonic::transport::Endpoint::from_shared(format!("{scheme}://{addr}"))
+        .map_err(|e| BadEndpoint::Address(e.to_string()))?;
+    if let Some(tls) = tls {
+        endpoint = endpoint.tls_config(tls).map_err(|e| BadEndpoint::Tls(source_chain(&e)))?;
+    }
+    Ok(endpoint
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_nodelay(true)
+        .initial_stream_window_size(Some(WINDOW_BYTES))
+        .initial_connection_window_size(Some(WINDOW_BYTES))
+        .max_frame_size(Some(FRAME_BYTES)))
+}
+
 pub mod proto {
     tonic::include_proto!("daphne.worker");
 }

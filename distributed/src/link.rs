@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use daphne_runtime::value::Value;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
+
+use crate::source_chain;
 
 use crate::MAX_MESSAGE_BYTES;
 use crate::codec;
@@ -582,21 +584,12 @@ async fn connect_one(
         seconds: CONNECT_TIMEOUT.as_secs(),
         cause: e.to_string(),
     };
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let mut endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
-        .map_err(|e| Error::NotAnAddress { addr: addr.to_owned(), cause: e.to_string() })?;
-    if let Some(tls) = tls {
-        endpoint = endpoint.tls_config(tls).map_err(|e| unreachable(&source_chain(&e)))?;
-    }
-    let endpoint = endpoint
-        .connect_timeout(CONNECT_TIMEOUT)
-        .tcp_nodelay(true)
-        .initial_stream_window_size(Some(crate::WINDOW_BYTES))
-        .initial_connection_window_size(Some(crate::WINDOW_BYTES))
-        .max_frame_size(Some(crate::FRAME_BYTES))
-        .http2_keep_alive_interval(heartbeat)
-        .keep_alive_timeout(heartbeat)
-        .keep_alive_while_idle(true);
+    let endpoint = crate::endpoint(addr, tls).map_err(|e| match e {
+        crate::BadEndpoint::Address(cause) => Error::NotAnAddress { addr: addr.to_owned(), cause },
+        crate::BadEndpoint::Tls(cause) => unreachable(&cause),
+    })?;
+    let endpoint =
+        endpoint.http2_keep_alive_interval(heartbeat).keep_alive_timeout(heartbeat).keep_alive_while_idle(true);
     let channel = tokio::time::timeout(CONNECT_TIMEOUT, endpoint.connect())
         .await
         .map_err(|e| unreachable(&e))?
@@ -620,18 +613,6 @@ async fn connect_one(
 pub async fn probe(addr: &str, token: Option<&str>, tls: &crate::tls::Files) -> Result<(), Error> {
     let attach = crate::auth::Attach::new(token)?;
     connect_one(addr.to_owned(), attach, tls.client()?, CONNECT_TIMEOUT).await.map(|_| ())
-}
-
-/// An error with its causes (tonic's transport errors say "transport error" alone).
-fn source_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        cur = s.source();
-    }
-    out
 }
 
 /// Stops the gRPC workers at `addrs` (those a launcher started, when the run ended before it

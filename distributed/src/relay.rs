@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig};
 
 use crate::Session;
 use crate::error::Refusal;
@@ -47,20 +47,12 @@ impl Peers {
             match channels.get(address) {
                 Some(c) => c.clone(),
                 None => {
-                    let scheme = if self.tls.is_some() { "https" } else { "http" };
-                    let mut endpoint = Endpoint::from_shared(format!("{scheme}://{address}"))
-                        .map_err(|e| Refusal::invalid(format!("a relay to {address:?}: {e}")))?;
-                    if let Some(tls) = &self.tls {
-                        endpoint = endpoint
-                            .tls_config(tls.clone())
-                            .map_err(|e| Refusal::invalid(format!("a relay to {address}: {e}")))?;
-                    }
-                    let c = endpoint
-                        .connect_timeout(crate::CONNECT_TIMEOUT)
-                        .tcp_nodelay(true)
-                        .initial_stream_window_size(Some(crate::WINDOW_BYTES))
-                        .initial_connection_window_size(Some(crate::WINDOW_BYTES))
-                        .max_frame_size(Some(crate::FRAME_BYTES))
+                    let c = crate::endpoint(address, self.tls.clone())
+                        .map_err(|e| match e {
+                            crate::BadEndpoint::Address(m) => format!("a relay to {address:?}: {m}"),
+                            crate::BadEndpoint::Tls(m) => format!("a relay to {address}: {m}"),
+                        })
+                        .map_err(Refusal::invalid)?
                         .connect_lazy();
                     channels.insert(address.to_owned(), c.clone());
                     c
