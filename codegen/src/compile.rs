@@ -8,7 +8,8 @@
 //! add/min/max outputs; and row kernels for pipelines with `sumRow`/`minRow`/`maxRow` and the
 //! values that use them, or with `sumCol`/`minCol`/`maxCol` outputs (`RowShape`); a row
 //! kernel also takes broadcast row vectors (`X - mean(X, 1)`, loaded at the cell's column) and
-//! `sum`/`aggMin`/`aggMax` of its full-width values as outputs. Anything else returns `None`,
+//! `sum`/`aggMin`/`aggMax` of its full-width values as outputs, and is vectorized across
+//! columns where nothing accumulates along a row. Anything else returns `None`,
 //! and the engine interprets that pipeline instead, so a script never depends on what the JIT covers. Every operation
 //! computes what the interpreter computes, bit for bit: Cranelift's IEEE instructions where
 //! they agree with Rust's `f64` (add, sub, mul, div, sqrt, floor, ceil, abs, neg,
@@ -719,8 +720,9 @@ impl Emitter<'_> {
         Entry { args, cells, row_inputs, fixed, out_at }
     }
 
-    /// A row kernel (see `RowShape`): scalar code, row by row, a loop over the row's cells per
-    /// phase; row and column aggregations accumulate in row order, as the runtime's `reduce`.
+    /// A row kernel (see `RowShape`): row by row, a loop over the row's cells per phase (on
+    /// vectors of columns where it can); row and column aggregations accumulate in row order,
+    /// as the runtime's `reduce`.
     fn emit_rows(&self, b: &mut FunctionBuilder<'_>) -> Option<()> {
         let f = self.f;
         let shape = self.plan.rows.as_ref()?;
@@ -867,6 +869,7 @@ impl Emitter<'_> {
 
         self.counted_loop(b, rows, |b, r| {
             let row_offset = b.ins().imul_imm_u(r, size);
+            let first = b.ins().imul(r, width);
             let mut vals = fixed.clone();
             for &(a, k, base) in &bases {
                 if k == Kind::Col {
@@ -908,8 +911,19 @@ impl Emitter<'_> {
                         v
                     })
                     .collect();
-                self.counted_loop(b, width, |b, c| {
-                    let first = b.ins().imul(r, width);
+                // The cells of column `c` (of `self.width` columns from `c` when vectorized).
+                let cell = |b: &mut FunctionBuilder<'_>, c: ClifValue, vals: &HashMap<Value, ClifValue>| {
+                    let vector = self.vector.get();
+                    let (ty, flags) =
+                        if vector { (self.vec_ty, MemFlagsData::new().with_notrap()) } else { (self.elem, trusted) };
+                    let load = |b: &mut FunctionBuilder<'_>, base: ClifValue, offset: ClifValue| {
+                        let at = b.ins().iadd(base, offset);
+                        b.ins().load(ty, flags, at, 0)
+                    };
+                    let store = |b: &mut FunctionBuilder<'_>, x: ClifValue, base: ClifValue, offset: ClifValue| {
+                        let at = b.ins().iadd(base, offset);
+                        b.ins().store(flags, x, at, 0);
+                    };
                     let idx = b.ins().iadd(first, c);
                     let offset = b.ins().imul_imm_u(idx, size);
                     let column = b.ins().imul_imm_u(c, size);
@@ -975,6 +989,41 @@ impl Emitter<'_> {
                         }
                     }
                     Some(())
+                };
+                // Several columns at once when every cell op has a vector instruction and
+                // nothing accumulates along the row (a row or full aggregation keeps its
+                // order): each cell is computed as alone, and each column's aggregation still
+                // adds the rows in order, so the bits are the scalar loop's.
+                let vector = !self.is_int()
+                    && aggs.is_empty()
+                    && totals_now.is_empty()
+                    && ops.iter().all(|&id| {
+                        let (k, ph) = kind(&f.ops[id].results[0]).unwrap_or((Kind::Scalar, usize::MAX));
+                        k != Kind::Full || ph > phase || self.vectorizable(id)
+                    });
+                let scalar_from = if vector {
+                    // Two vectors per step; the last `width % (2 * self.width)` columns alone.
+                    let step = 2 * self.width as i64;
+                    let steps = b.ins().udiv_imm_u(width, step);
+                    let splat: HashMap<Value, ClifValue> =
+                        vals.iter().map(|(&v, &x)| (v, b.ins().splat(self.vec_ty, x))).collect();
+                    self.vector.set(true);
+                    let done = self.counted_loop(b, steps, |b, s| {
+                        let c = b.ins().imul_imm_u(s, step);
+                        cell(b, c, &splat)?;
+                        let c = b.ins().iadd_imm_u(c, self.width as i64);
+                        cell(b, c, &splat)
+                    });
+                    self.vector.set(false);
+                    done?;
+                    b.ins().imul_imm_u(steps, step)
+                } else {
+                    b.ins().iconst(types::I64, 0)
+                };
+                let rest = b.ins().isub(width, scalar_from);
+                self.counted_loop(b, rest, |b, i| {
+                    let c = b.ins().iadd(scalar_from, i);
+                    cell(b, c, &vals)
                 })?;
                 for (&(_, _, result), &acc) in aggs.iter().zip(&accs) {
                     vals.insert(result, b.use_var(acc));
@@ -1270,7 +1319,7 @@ impl Emitter<'_> {
         } else {
             b.ins().fcmp(if min { FloatCC::LessThan } else { FloatCC::GreaterThan }, x, a)
         };
-        b.ins().select(better, x, a)
+        self.sel(b, better, x, a)
     }
 
     /// One step of an in-order reduction.
