@@ -248,7 +248,7 @@ fn a_worker_that_stops_answering_is_noticed_by_heartbeats() {
     };
     let resumed = std::time::Instant::now();
     while objects() > 0 {
-        assert!(resumed.elapsed() < std::time::Duration::from_secs(8), "a resumed worker kept its objects");
+        assert!(resumed.elapsed() < std::time::Duration::from_secs(20), "a resumed worker kept its objects");
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
