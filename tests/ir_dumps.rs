@@ -141,3 +141,59 @@ fn sql_lowers_to_relational_ops_that_the_passes_optimize() {
         insta::assert_snapshot!(format!("sql_{name}"), out.stdout);
     }
 }
+
+/// A loop's compiled pipelines write into the matrices the loop's last iteration left when
+/// nothing else holds them (`--timing` counts the bytes per pipeline), and the results are the
+/// interpreter's: a for loop, a while loop whose matrix is carried from one iteration to the
+/// next, and an outer loop whose matrix waits while an inner loop runs.
+#[test]
+fn loops_write_their_pipelines_into_the_memory_the_last_iteration_left() {
+    let script = std::env::temp_dir().join(format!("daphne-reuse-{}.daph", std::process::id()));
+    std::fs::write(
+        &script,
+        "B = rand(400, 1000, 0.0, 1.0, 1.0, 42);\n\
+         C = rand(400, 1000, 0.0, 1.0, 1.0, 43);\n\
+         for (i in 1:4) {\n\
+         \x20   A = B + 3.0 * C;\n\
+         \x20   print(A[i, 7]);\n\
+         }\n\
+         X = B;\n\
+         k = 0;\n\
+         while (k < 5) {\n\
+         \x20   X = X * 0.5 + C;\n\
+         \x20   k = k + 1;\n\
+         }\n\
+         print(X[3, 3]);\n\
+         for (i in 1:3) {\n\
+         \x20   for (j in 1:2) {\n\
+         \x20       F = C - j;\n\
+         \x20       print(F[j, j]);\n\
+         \x20   }\n\
+         \x20   E = B * 2.0 - C;\n\
+         \x20   print(E[i, i]);\n\
+         }\n",
+    )
+    .unwrap();
+    let path = script.to_str().unwrap();
+    let interpreted = check(DAPHNE, &["--no-vec", path]);
+    let out = check(DAPHNE, &["--timing", path]);
+    std::fs::remove_file(&script).ok();
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, interpreted.stdout);
+    let json: serde_json::Value = serde_json::from_str(out.stderr.trim()).expect("one JSON object on stderr");
+    let reused = |at: &str| {
+        let p =
+            json["pipelines"].as_array().unwrap().iter().find(|p| p["at"].as_str().is_some_and(|a| a.ends_with(at)));
+        p.unwrap_or_else(|| panic!("no pipeline at {at}: {json}"))["reused_bytes"].as_u64().unwrap()
+    };
+    let matrix = 400 * 1000 * 8;
+    // Iterations 2 to 4 write into the last iteration's `A`.
+    assert_eq!(reused(":4:9"), 3 * matrix, "{json}");
+    // The first `X` is `B`, and each new `X` is computed while the last one is still carried:
+    // iterations 3 to 5 write into the `X` of two iterations before.
+    assert_eq!(reused(":10:9"), 3 * matrix, "{json}");
+    // The inner loop, which runs between two `E`s, neither takes nor drops the outer loop's:
+    // iterations 2 and 3 reuse it; each inner loop's second `F` reuses its first.
+    assert_eq!(reused(":19:9"), 2 * matrix, "{json}");
+    assert_eq!(reused(":16:13"), 3 * matrix, "{json}");
+}

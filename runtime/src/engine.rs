@@ -21,6 +21,20 @@ use crate::value::{Scalar, Value};
 /// pipelines).
 const MAX_KERNELS: usize = 4096;
 
+/// The outputs of a run in one group: every output one value.
+fn one_group(ran: Attempt<Error, Vec<Vec<Value>>>) -> Attempt<Error> {
+    match ran {
+        Attempt::Ran(Ok(outputs)) => Attempt::Ran(
+            outputs
+                .into_iter()
+                .map(|mut o| o.pop().ok_or(Error::Internal("an output without a value".into())))
+                .collect(),
+        ),
+        Attempt::Ran(Err(e)) => Attempt::Ran(Err(e)),
+        Attempt::Declined => Attempt::Declined,
+    }
+}
+
 /// Compiles and runs pipelines.
 pub struct Engine {
     compiler: KernelCompiler,
@@ -63,6 +77,18 @@ impl Engine {
         self.run_blocks(key, f, id, inputs, None)
     }
 
+    /// `run`, writing `rows` outputs into buffers of `spare` where it has one of their size.
+    pub fn run_reusing(
+        &mut self,
+        key: PipelineId,
+        f: &Function,
+        id: OpId,
+        inputs: &[Value],
+        spare: &mut Spare,
+    ) -> Attempt<Error> {
+        one_group(self.run_parts(key, f, id, inputs, None, None, Some(spare)))
+    }
+
     /// `run` with blocks of `block_rows` rows instead of those of the inputs' row count (a
     /// worker's group of a larger pipeline).
     pub fn run_blocks(
@@ -73,17 +99,7 @@ impl Engine {
         inputs: &[Value],
         block_rows: Option<usize>,
     ) -> Attempt<Error> {
-        match self.run_parts(key, f, id, inputs, block_rows, None, None) {
-            // One group: every output one value.
-            Attempt::Ran(Ok(outputs)) => Attempt::Ran(
-                outputs
-                    .into_iter()
-                    .map(|mut o| o.pop().ok_or(Error::Internal("an output without a value".into())))
-                    .collect(),
-            ),
-            Attempt::Ran(Err(e)) => Attempt::Ran(Err(e)),
-            Attempt::Declined => Attempt::Declined,
-        }
+        one_group(self.run_parts(key, f, id, inputs, block_rows, None, None))
     }
 
     /// A worker's part of a pipeline in one run: blocks of `block_rows` rows (those of the

@@ -843,6 +843,7 @@ fn run(
                     "run_seconds": t.run_seconds,
                     "cells": t.cells,
                     "worker_cells": t.worker_cells,
+                    "reused_bytes": t.reused_bytes,
                 })
                 .to_string()
             })
