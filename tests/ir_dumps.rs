@@ -129,12 +129,13 @@ fn timing_prints_daphnes_json_with_every_pipeline() {
 }
 
 /// SQL lowers to the op table's relational ops (`setColLabelsPrefix` scans, `filterRow`,
-/// `createFrame` projections, `innerJoin`, `cartesian`, `groupAggregate`, `order`, `sliceRow`):
+/// `createFrame` projections, `innerJoin`, `leftJoin`, `cartesian`, `groupAggregate`, `order`,
+/// `sliceRow`):
 /// the IR of each construct right after lowering and after the passes, where the masks and
 /// expressions over columns fuse into pipelines.
 #[test]
 fn sql_lowers_to_relational_ops_that_the_passes_optimize() {
-    for name in ["ir_where_order_limit", "ir_group", "ir_join", "ir_expressions"] {
+    for name in ["ir_where_order_limit", "ir_group", "ir_join", "ir_left_join", "ir_expressions"] {
         let script = format!("run/sql/{name}.daph");
         let out = check(DAPHNEC, &[&script, "--emit", "ir", "--dump-after=lower"]);
         assert_eq!(out.status, 0, "{}", out.stderr);
