@@ -684,7 +684,7 @@ impl Lowerer<'_> {
                 _ => None,
             }
         };
-        let sq::Expr::BinaryOp { left: a, op: sq::BinaryOperator::Eq, right: b } = c else { return Ok(None) };
+        let sq::Expr::BinaryOp { left: a, op: sq::BinaryOperator::Eq, right: b } = unnest(c) else { return Ok(None) };
         let (Some(x), Some(y)) = (side(a), side(b)) else { return Ok(None) };
         if x.0 == y.0 {
             return Ok(None);
@@ -765,6 +765,12 @@ impl Lowerer<'_> {
             }
             let mut refs = Vec::new();
             column_refs(c, &mut refs);
+            // An unknown or ambiguous name is that error, not an unsupported condition.
+            let both = Rel { frame: left.frame, cols: [&left.cols[..], &right.cols[..]].concat(), outer: Vec::new() };
+            let scope = Scope { rel: &both, aggregates: None, ungrouped: &[], grouped: &[] };
+            for e in &refs {
+                self.resolve(sql, e, &scope)?;
+            }
             if !refs.is_empty() && refs.iter().all(|e| candidates(e, &left.cols).is_empty()) {
                 right = self.filter(sql, right, c)?;
                 continue;
