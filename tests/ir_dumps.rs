@@ -38,6 +38,28 @@ fn explain_prints_daphnes_stages_on_stderr_and_still_runs() {
     assert!(out.stderr[..simplified].starts_with("IR after parsing:\nentry @main"), "{}", out.stderr);
 }
 
+/// DAPHNE's `sql` stage: the IR once SQL is relational ops, which here is right after
+/// lowering (SQL lowers with the script).
+#[test]
+fn explain_sql_shows_the_relational_ops() {
+    let script = "run/sql/ir_left_join.daph";
+    let plain = check(DAPHNE, &[script]);
+    let out = check(DAPHNE, &["--explain=sql", script]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, plain.stdout);
+    assert!(out.stderr.starts_with("IR after SQL parsing:\nentry @main"), "{}", out.stderr);
+    assert!(!out.stderr.contains("no such stage"), "{}", out.stderr);
+    for op in ["setColLabelsPrefix(", "leftJoin(", "filterRow(", "createFrame("] {
+        assert!(out.stderr.contains(op), "no {op} in:\n{}", out.stderr);
+    }
+    // The IR of lowering: nothing fused yet.
+    assert!(!out.stderr.contains("pipeline["), "{}", out.stderr);
+    // In DAPHNE's order among the stages asked for: parsing, then sql.
+    let both = check(DAPHNE, &["--explain=sql,parsing", script]);
+    let sql = both.stderr.find("IR after SQL parsing:").expect("the sql stage");
+    assert!(both.stderr[..sql].starts_with("IR after parsing:\n"), "{}", both.stderr);
+}
+
 #[test]
 fn explain_warns_of_daphnes_stages_it_lacks_and_rejects_unknown_ones() {
     // DAPHNE's `llvm` stage: accepted (DAPHNE's scripts pass it), nothing shown, a warning.
@@ -129,12 +151,13 @@ fn timing_prints_daphnes_json_with_every_pipeline() {
 }
 
 /// SQL lowers to the op table's relational ops (`setColLabelsPrefix` scans, `filterRow`,
-/// `createFrame` projections, `innerJoin`, `cartesian`, `groupAggregate`, `order`, `sliceRow`):
+/// `createFrame` projections, `innerJoin`, `leftJoin`, `cartesian`, `groupAggregate`, `order`,
+/// `sliceRow`):
 /// the IR of each construct right after lowering and after the passes, where the masks and
 /// expressions over columns fuse into pipelines.
 #[test]
 fn sql_lowers_to_relational_ops_that_the_passes_optimize() {
-    for name in ["ir_where_order_limit", "ir_group", "ir_join", "ir_expressions"] {
+    for name in ["ir_where_order_limit", "ir_group", "ir_join", "ir_left_join", "ir_expressions"] {
         let script = format!("run/sql/{name}.daph");
         let out = check(DAPHNEC, &[&script, "--emit", "ir", "--dump-after=lower"]);
         assert_eq!(out.status, 0, "{}", out.stderr);

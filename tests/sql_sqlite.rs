@@ -3,6 +3,13 @@
 //! join results open), and in order where the query has an `ORDER BY` that decides it. Cells
 //! are compared as DAPHNE prints them (`%g` for floats). Skipped with a message where
 //! `python3` with `sqlite3` is missing.
+//!
+//! NULL: frames have none, so a LEFT JOIN leaves the right columns of a row without a match
+//! missing as NaN (numbers; integer columns become `double`) or as the empty string (strings).
+//! SQLite gives NULL there, which Python reads as `None` and JSON carries as `null`; each
+//! `null` cell must be, in our frame, `nan` when our column is a number and empty when it is
+//! a string (`expected_cell`), and no other cell of SQLite's may be `null`. The data hold no
+//! NaN, so our `nan` means missing.
 
 mod common;
 
@@ -25,6 +32,7 @@ const VIEWS: &[(&str, &[&str], &[&str])] = &[
         ],
     ),
     ("g", &["k", "w"], &["[1, 2, 2, 5]", "[0.5, 1.5, 2.5, 3.5]"]),
+    ("t", &["k", "label"], &["[1, 3, 3, 6]", "[\"a\", \"three\", \"b\", \"six\"]"]),
 ];
 
 /// Queries, and whether their row order is decided by the query.
@@ -53,19 +61,47 @@ const QUERIES: &[(&str, bool)] = &[
     ("SELECT f.k, sum(f.n) AS t FROM f GROUP BY f.k ORDER BY t DESC, f.k", true),
     ("SELECT f.s FROM f ORDER BY f.x DESC", true),
     ("SELECT f.k FROM f GROUP BY f.k ORDER BY max(f.x), f.k", true),
+    ("SELECT f.k, f.n, g.w, g.k FROM f LEFT JOIN g ON f.k = g.k", false),
+    ("SELECT f.*, g.* FROM f LEFT OUTER JOIN g ON g.k = f.k", false),
+    ("SELECT f.n, t.label, t.k FROM f LEFT JOIN t ON f.k = t.k", false),
+    ("SELECT f.k, f.s FROM f LEFT JOIN g ON f.k = g.k WHERE g.k IS NULL", false),
+    ("SELECT f.s, g.w FROM f LEFT JOIN g ON f.k = g.k WHERE g.w IS NOT NULL AND f.n > 20", false),
+    ("SELECT f.k, g.k IS NULL, t.label IS NOT NULL FROM f LEFT JOIN g ON f.k = g.k LEFT JOIN t ON f.k = t.k", false),
+    ("SELECT f.k, count(*) FROM f LEFT JOIN g ON f.k = g.k GROUP BY f.k", false),
+    ("SELECT g.k IS NULL AS unmatched, count(*), sum(f.n) FROM f LEFT JOIN g ON f.k = g.k GROUP BY unmatched", false),
+    ("SELECT f.k, sum(CASE WHEN g.k IS NULL THEN 0 ELSE 1 END) FROM f LEFT JOIN g ON f.k = g.k GROUP BY f.k", false),
+    ("SELECT f.n, g.w FROM f LEFT JOIN g ON f.k = g.k AND g.w > 2", false),
+    ("SELECT f.n, t.label FROM f LEFT JOIN t ON f.k = t.k AND f.s = t.label", false),
+    ("SELECT f.s, t.k FROM f LEFT JOIN t ON f.s = t.label WHERE f.x > 1", false),
+    ("SELECT f.n, t.label FROM f LEFT JOIN t ON f.k = t.k WHERE t.k IS NULL ORDER BY f.n DESC", true),
 ];
 
-/// The rows our output frame has (the lines after its header).
-fn our_rows(out: &str) -> Vec<Vec<Vec<String>>> {
+/// Our output frames: whether each column holds strings (from the header), and the rows.
+fn our_rows(out: &str) -> Vec<(Vec<bool>, Vec<Vec<String>>)> {
     let mut results = Vec::new();
     for line in out.lines() {
-        if line.starts_with("Frame(") {
-            results.push(Vec::new());
-        } else if let Some(rows) = results.last_mut() {
+        if let Some(header) = line.strip_prefix("Frame(") {
+            let strings = header
+                .split(", ")
+                .skip(1)
+                .map(|c| c.trim_end_matches("])").ends_with(":std::string"))
+                .collect::<Vec<_>>();
+            results.push((strings, Vec::new()));
+        } else if let Some((_, rows)) = results.last_mut() {
             rows.push(line.split(' ').map(str::to_owned).collect());
         }
     }
     results
+}
+
+/// SQLite's cell as we must print it: NULL (`None`) is what a missing cell is in our column,
+/// the empty string in a column of strings, else NaN.
+fn expected_cell(cell: Option<String>, string_column: bool) -> String {
+    match cell {
+        Some(c) => c,
+        None if string_column => String::new(),
+        None => "nan".to_owned(),
+    }
 }
 
 #[test]
@@ -100,7 +136,7 @@ fn sql_results_agree_with_sqlite() {
     // The same views and queries in SQLite, printed cell by cell as DAPHNE prints them.
     let mut py = String::from(
         "import sqlite3, json\ndb = sqlite3.connect(':memory:')\ndb.execute('PRAGMA case_sensitive_like = ON')\n\
-         cell = lambda v: ('%g' % v) if isinstance(v, float) else str(v)\n",
+         cell = lambda v: None if v is None else ('%g' % v) if isinstance(v, float) else str(v)\n",
     );
     for (name, labels, cols) in VIEWS {
         py.push_str(&format!("cols = [{}]\n", cols.join(", ")));
@@ -115,11 +151,17 @@ fn sql_results_agree_with_sqlite() {
     py.push_str("print(json.dumps(out))\n");
     let theirs = Command::new("python3").args(["-c", &py]).output().expect("python3 runs");
     assert!(theirs.status.success(), "{}", String::from_utf8_lossy(&theirs.stderr));
-    let theirs: Vec<Vec<Vec<String>>> = serde_json::from_slice(&theirs.stdout).expect("SQLite's rows as JSON");
+    let theirs: Vec<Vec<Vec<Option<String>>>> = serde_json::from_slice(&theirs.stdout).expect("SQLite's rows as JSON");
     let _ = std::fs::remove_dir_all(&dir);
 
     let mut failures = Vec::new();
-    for (((q, ordered), mut a), mut b) in QUERIES.iter().zip(ours).zip(theirs) {
+    for (((q, ordered), (strings, mut a)), b) in QUERIES.iter().zip(ours).zip(theirs) {
+        let mut b: Vec<Vec<String>> = b
+            .into_iter()
+            .map(|row| {
+                row.into_iter().enumerate().map(|(i, c)| expected_cell(c, strings.get(i) == Some(&true))).collect()
+            })
+            .collect();
         if !ordered {
             a.sort();
             b.sort();

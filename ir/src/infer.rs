@@ -455,6 +455,7 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, InferError> {
             }
             _ => Err(InferError::new(format!("`{op}` needs frames"))),
         },
+        B::LeftJoin => left_join(args),
         B::GroupAggregate => group_aggregate(args),
         B::Intersect | B::Merge | B::Except => match (t(0), t(1)) {
             (Type::Frame(f), Type::Frame(_) | Type::Unknown) => {
@@ -529,6 +530,42 @@ pub fn infer(op: Builtin, args: &[Operand]) -> Result<Vec<Type>, InferError> {
         // The table gives these a rule above.
         _ => Err(InferError::internal(op)),
     }
+}
+
+/// The value type a column of `vt` has on the right side of a `leftJoin`, where rows without
+/// a match hold a missing cell (frames have no NULL): floats keep their type and hold NaN,
+/// strings hold the empty string, other numbers become f64 holding NaN (as pandas does).
+pub fn missing_type(vt: ValueType) -> ValueType {
+    match vt {
+        ValueType::F64 | ValueType::F32 | ValueType::Str => vt,
+        _ => ValueType::F64,
+    }
+}
+
+/// `leftJoin(lhs, rhs, lhsOn..., rhsOn...)`: the columns of `lhs`, those of `rhs` as they may
+/// be missing ([`missing_type`]), and the mask of matched rows.
+fn left_join(args: &[Operand]) -> Result<Vec<Type>, InferError> {
+    let keys = &args[2..];
+    if !keys.len().is_multiple_of(2) {
+        return Err(InferError::new("`LEFT JOIN` needs as many keys of the left frame as of the right one"));
+    }
+    if let Some(k) = keys.iter().find(|k| !matches!(k.ty, Type::Scalar(ValueType::Str) | Type::Unknown)) {
+        return Err(InferError::new(format!("`LEFT JOIN`: a key must be a column label (a string), not {}", k.ty)));
+    }
+    let columns = match (args[0].ty, args[1].ty) {
+        (Type::Frame(a), Type::Frame(b)) => match (&a.columns, &b.columns) {
+            (Some(x), Some(y)) => Some(
+                x.iter()
+                    .cloned()
+                    .chain(y.iter().map(|c| ColumnType { label: c.label.clone(), vt: missing_type(c.vt) }))
+                    .collect(),
+            ),
+            _ => None,
+        },
+        (Type::Frame(_) | Type::Unknown, Type::Frame(_) | Type::Unknown) => None,
+        (a, b) => return Err(InferError::new(format!("`LEFT JOIN` needs two frames, not {a} and {b}"))),
+    };
+    Ok(vec![Type::Frame(FrameType { rows: None, columns }), matrix(Some(ValueType::Si64), None, Some(1))])
 }
 
 /// The aggregation functions of `groupAggregate`, as its operands name them.

@@ -492,6 +492,11 @@ builtins! {
     /// `semiJoin(lhs, rhs, lhsOn, rhsOn[, numRowRes])`: two results, the matching keys and the
     /// positions of the matching rows of `lhs`.
     SemiJoin = "semiJoin" "semiJoin", 4..5, Pure, Operands, F::None, Own;
+    /// `leftJoin(lhs, rhs, lhsOn..., rhsOn...)`: SQL's `LEFT JOIN` on equal keys (as many
+    /// labels of `lhs` as of `rhs`), a hash join: two results, the frame of each `lhs` row with
+    /// its matches in `rhs` order, or once with the columns of `rhs` missing (their value types
+    /// become [`crate::infer::missing_type`]), and the n x 1 si64 mask of the rows that matched.
+    LeftJoin = "leftJoin" "LEFT JOIN", 4.._, Pure, Operands, F::None, Own;
     /// `cartesian(lhs, rhs)`: every pair of rows.
     Cartesian = "cartesian" "cartesian", 2..2, Pure, Operands, F::None, Own;
     /// `groupJoin(lhs, rhs, lhsOn, rhsOn, rhsAgg)`: two results, the frame of the joined keys

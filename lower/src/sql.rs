@@ -103,6 +103,44 @@ impl Col {
 struct Rel {
     frame: Value,
     cols: Vec<Col>,
+    /// The right sides of LEFT JOINs whose columns the frame has.
+    outer: Vec<Outer>,
+}
+
+/// The right side of a LEFT JOIN: in a row without a match its columns are missing (NaN or
+/// the empty string, where SQL has NULL), which the frame's hidden column `matched` (si64,
+/// 1 where the row had a match; not among `Rel::cols`) tells. It follows the rows through
+/// filters, joins and sorts as any column does.
+#[derive(Debug, Clone)]
+struct Outer {
+    /// The labels of the columns that may be missing.
+    labels: Vec<String>,
+    /// The label of the hidden column.
+    matched: String,
+}
+
+impl Rel {
+    /// The LEFT JOIN that may leave column `c` missing.
+    fn outer_of(&self, c: &Col) -> Option<&Outer> {
+        self.outer.iter().find(|o| o.labels.contains(&c.label))
+    }
+
+    /// An error if a LEFT JOIN may leave column `c` missing: `at` uses it other than by selecting
+    /// it or testing it with IS [NOT] NULL.
+    fn present(&self, c: &Col, at: Span) -> Result<()> {
+        match self.outer_of(c) {
+            None => Ok(()),
+            Some(_) => Err(compile_error(
+                at,
+                format!(
+                    "`{}` may be missing after LEFT JOIN, and daphne-rs frames have no NULL; only selecting it and IS [NOT] NULL are supported",
+                    c.label
+                ),
+            )
+            .with_note("a row without a match holds NaN (numbers) or \"\" (strings) there, which are not NULL")
+            .with_help(format!("test for a match with `{} IS NOT NULL`", c.label))),
+        }
+    }
 }
 
 /// What names in an expression mean: the frame's columns and, after `GROUP BY`, the
@@ -202,33 +240,58 @@ fn conjuncts(e: &sq::Expr) -> Vec<&sq::Expr> {
     }
 }
 
-/// The aggregate calls in an expression, in order.
-fn aggregate_calls<'e>(e: &'e sq::Expr, out: &mut Vec<&'e sq::Function>) {
+/// The expressions directly inside `e`, for the forms `sql_expr` lowers (a function's
+/// arguments among them).
+fn children(e: &sq::Expr) -> Vec<&sq::Expr> {
     use sq::Expr as E;
     match e {
-        E::Function(f) if aggregate_name(f).is_some() => out.push(f),
-        E::BinaryOp { left, right, .. } => {
-            aggregate_calls(left, out);
-            aggregate_calls(right, out);
-        }
-        E::UnaryOp { expr, .. } | E::Nested(expr) => aggregate_calls(expr, out),
-        E::Between { expr, low, high, .. } => {
-            for x in [expr, low, high] {
-                aggregate_calls(x, out);
-            }
-        }
-        E::In { expr, target: sq::InTarget::List(list), .. } => {
-            aggregate_calls(expr, out);
-            list.iter().for_each(|x| aggregate_calls(x, out));
-        }
-        E::Case { operand, conditions, else_result, .. } => {
-            operand.iter().chain(else_result).for_each(|x| aggregate_calls(x, out));
-            for w in conditions {
-                aggregate_calls(&w.condition, out);
-                aggregate_calls(&w.result, out);
-            }
-        }
-        _ => {}
+        E::BinaryOp { left, right, .. } => vec![&**left, &**right],
+        E::UnaryOp { expr, .. } | E::Nested(expr) | E::IsNull(expr) | E::IsNotNull(expr) => vec![&**expr],
+        E::Between { expr, low, high, .. } => vec![&**expr, &**low, &**high],
+        E::In { expr, target: sq::InTarget::List(list), .. } => std::iter::once(&**expr).chain(list).collect(),
+        E::Like { expr, pattern, .. } => vec![&**expr, &**pattern],
+        E::Case { operand, conditions, else_result, .. } => operand
+            .iter()
+            .chain(else_result)
+            .map(|x| &**x)
+            .chain(conditions.iter().flat_map(|w| [&w.condition, &w.result]))
+            .collect(),
+        E::Function(f) => match &f.args {
+            sq::FunctionArguments::List(l) => l
+                .args
+                .iter()
+                .filter_map(|a| match a {
+                    sq::FunctionArg::Unnamed(sq::FunctionArgExpr::Expr(x)) => Some(x),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// The aggregate calls in an expression, in order.
+fn aggregate_calls<'e>(e: &'e sq::Expr, out: &mut Vec<&'e sq::Function>) {
+    match e {
+        sq::Expr::Function(f) if aggregate_name(f).is_some() => out.push(f),
+        _ => children(e).into_iter().for_each(|x| aggregate_calls(x, out)),
+    }
+}
+
+/// The column references in an expression, in order.
+fn column_refs<'e>(e: &'e sq::Expr, out: &mut Vec<&'e sq::Expr>) {
+    match e {
+        sq::Expr::Identifier(_) | sq::Expr::CompoundIdentifier(_) => out.push(e),
+        _ => children(e).into_iter().for_each(|x| column_refs(x, out)),
+    }
+}
+
+/// An expression without the parentheses around it.
+fn unnest(e: &sq::Expr) -> &sq::Expr {
+    match e {
+        sq::Expr::Nested(inner) => unnest(inner),
+        other => other,
     }
 }
 
@@ -442,6 +505,8 @@ impl Lowerer<'_> {
         let scope =
             Scope { rel: &rel, aggregates: is_grouped.then_some(aggregates.as_slice()), ungrouped, grouped: &grouped };
         let mut columns: Vec<(Value, String, Span)> = Vec::new();
+        // The selected columns a LEFT JOIN may leave missing, by position.
+        let mut missing: Vec<(usize, Col)> = Vec::new();
         for item in &s.projection {
             let at = sql.at(item);
             if let sq::SelectItem::Wildcard(o) | sq::SelectItem::QualifiedWildcard(_, o) = item
@@ -457,6 +522,9 @@ impl Lowerer<'_> {
             match item {
                 sq::SelectItem::Wildcard(_) => {
                     for c in key_cols.iter() {
+                        if rel.outer_of(c).is_some() {
+                            missing.push((columns.len(), c.clone()));
+                        }
                         columns.push((self.sql_column(&rel, c, at)?, c.label.clone(), at));
                     }
                 }
@@ -470,11 +538,14 @@ impl Lowerer<'_> {
                         return Err(compile_error(at, format!("the query has no view `{table}`")));
                     }
                     for c in picked {
+                        if rel.outer_of(c).is_some() {
+                            missing.push((columns.len(), c.clone()));
+                        }
                         columns.push((self.sql_column(&rel, c, at)?, c.label.clone(), at));
                     }
                 }
                 sq::SelectItem::UnnamedExpr(e) => {
-                    let v = self.sql_expr(sql, e, &scope)?;
+                    let v = self.select_expr(sql, e, &scope, &mut missing, columns.len())?;
                     let label = match self.resolve(sql, e, &scope)? {
                         Some(c) => c.label,
                         None => label_of(e),
@@ -482,7 +553,7 @@ impl Lowerer<'_> {
                     columns.push((v, label, at));
                 }
                 sq::SelectItem::ExprWithAlias { expr, alias } => {
-                    let v = self.sql_expr(sql, expr, &scope)?;
+                    let v = self.select_expr(sql, expr, &scope, &mut missing, columns.len())?;
                     columns.push((v, alias.value.clone(), at));
                 }
                 sq::SelectItem::ExprWithAliases { .. } => return Err(unsupported(at, "several aliases of one item")),
@@ -525,12 +596,19 @@ impl Lowerer<'_> {
                     columns.len() - 1
                 }
             };
+            if let Some((_, c)) = missing.iter().find(|m| m.0 == i) {
+                rel.present(c, sql.at(&item.expr))?;
+            }
             sort.push((i, !matches!(item.options.sort, Some(sq::OrderBySort::Desc))));
         }
+        let distinct_at = missing.first().map(|(i, c)| (columns[*i].2, c.clone()));
         let mut out = self.make_frame(&rel, columns, whole)?;
         match &s.distinct {
             None | Some(sq::Distinct::All) => {}
             Some(sq::Distinct::Distinct) => {
+                if let Some((at, c)) = distinct_at {
+                    rel.present(&c, at)?;
+                }
                 let labels: Vec<String> = out.cols.iter().map(|c| c.label.clone()).collect();
                 let mut operands = vec![out.frame, self.constant_value(Literal::Si64(labels.len() as i64), whole)?];
                 for l in &labels {
@@ -575,41 +653,30 @@ impl Lowerer<'_> {
             return Err(compile_error(at, format!("the columns of view `{view}` are not known while compiling"))
                 .with_note("`sql` resolves column names while compiling: register a frame made by createFrame, a frame literal, or read from a file with a `.meta` file"));
         };
-        Ok(Rel { frame, cols })
+        Ok(Rel { frame, cols, outer: Vec::new() })
     }
 
     fn cross(&mut self, at: Span, left: Rel, right: Rel) -> Result<Rel> {
         let frame = self.builtin1(Builtin::Cartesian, vec![left.frame, right.frame], at)?;
-        self.joined(at, frame, left.cols, right.cols)
+        self.joined(at, frame, left, right)
     }
 
-    fn joined(&mut self, at: Span, frame: Value, left: Vec<Col>, right: Vec<Col>) -> Result<Rel> {
-        let cols: Vec<Col> = left.into_iter().chain(right).collect();
+    /// The frame of a join of `left` and `right`, with the columns of both.
+    fn joined(&mut self, at: Span, frame: Value, left: Rel, right: Rel) -> Result<Rel> {
+        let cols: Vec<Col> = left.cols.into_iter().chain(right.cols).collect();
         for (i, c) in cols.iter().enumerate() {
             if cols[..i].iter().any(|d| d.label == c.label) {
                 return Err(compile_error(at, format!("both sides of the join have a column `{}`", c.label))
                     .with_help("give one of the views another name: FROM f JOIN f AS g ON ..."));
             }
         }
-        Ok(Rel { frame, cols })
+        Ok(Rel { frame, cols, outer: left.outer.into_iter().chain(right.outer).collect() })
     }
 
-    /// `left JOIN right ON cond`: a hash join on the first equality of a left and a right
-    /// column among the conjuncts of `cond` (a cartesian product without one), the other
-    /// conjuncts filtering the pairs.
-    fn join(&mut self, sql: &SqlText, left: Rel, right: Rel, j: &sq::Join) -> Result<Rel> {
-        let at = sql.at(j);
-        let cond = match &j.join_operator {
-            sq::JoinOperator::Join(c) | sq::JoinOperator::Inner(c) => c,
-            sq::JoinOperator::CrossJoin(sq::JoinConstraint::None) => {
-                return self.cross(at, left, right);
-            }
-            _ => return Err(unsupported(at, "only inner joins (JOIN ... ON, INNER JOIN ... ON) and CROSS JOIN")),
-        };
-        let sq::JoinConstraint::On(cond) = cond else {
-            return Err(unsupported(at, "a join needs an ON condition (USING and NATURAL are not supported)"));
-        };
-        // Which side a conjunct's column belongs to.
+    /// `Some((l, r))` when `c` is an equality of column `l` of `left` and column `r` of `right`
+    /// (in either order): a key of a hash join. Keys must both be strings or both numbers.
+    fn key_pair(&mut self, sql: &SqlText, left: &Rel, right: &Rel, c: &sq::Expr) -> Result<Option<(Col, Col)>> {
+        // Which side a column belongs to.
         let side = |e: &sq::Expr| -> Option<(bool, Col)> {
             match (candidates(e, &left.cols).as_slice(), candidates(e, &right.cols).as_slice()) {
                 ([c], []) => Some((true, (*c).clone())),
@@ -617,20 +684,51 @@ impl Lowerer<'_> {
                 _ => None,
             }
         };
+        let sq::Expr::BinaryOp { left: a, op: sq::BinaryOperator::Eq, right: b } = unnest(c) else { return Ok(None) };
+        let (Some(x), Some(y)) = (side(a), side(b)) else { return Ok(None) };
+        if x.0 == y.0 {
+            return Ok(None);
+        }
+        let ((l, l_at), (r, r_at)) = if x.0 { ((x.1, a), (y.1, b)) } else { ((y.1, b), (x.1, a)) };
+        left.present(&l, sql.at(&**l_at))?;
+        right.present(&r, sql.at(&**r_at))?;
+        if (l.vt == ValueType::Str) != (r.vt == ValueType::Str) {
+            return Err(compile_error(
+                sql.at(c),
+                format!("cannot compare `{}` ({}) with `{}` ({})", l.label, l.vt, r.label, r.vt),
+            ));
+        }
+        Ok(Some((l, r)))
+    }
+
+    /// `left JOIN right ON cond`: a hash join on the first equality of a left and a right
+    /// column among the conjuncts of `cond` (a cartesian product without one), the other
+    /// conjuncts filtering the pairs.
+    fn join(&mut self, sql: &SqlText, left: Rel, right: Rel, j: &sq::Join) -> Result<Rel> {
+        let at = sql.at(j);
+        let (cond, outer) = match &j.join_operator {
+            sq::JoinOperator::Join(c) | sq::JoinOperator::Inner(c) => (c, false),
+            sq::JoinOperator::Left(c) | sq::JoinOperator::LeftOuter(c) => (c, true),
+            sq::JoinOperator::CrossJoin(sq::JoinConstraint::None) => {
+                return self.cross(at, left, right);
+            }
+            _ => {
+                return Err(unsupported(
+                    at,
+                    "only inner joins (JOIN ... ON, INNER JOIN ... ON), LEFT [OUTER] JOIN ... ON and CROSS JOIN",
+                ));
+            }
+        };
+        let sq::JoinConstraint::On(cond) = cond else {
+            return Err(unsupported(at, "a join needs an ON condition (USING and NATURAL are not supported)"));
+        };
+        if outer {
+            return self.left_join(sql, left, right, cond, at);
+        }
         let all = conjuncts(cond);
         let mut key = None;
         for (i, c) in all.iter().enumerate() {
-            if let sq::Expr::BinaryOp { left: a, op: sq::BinaryOperator::Eq, right: b } = c
-                && let (Some(x), Some(y)) = (side(a), side(b))
-                && x.0 != y.0
-            {
-                let (l, r) = if x.0 { (x.1, y.1) } else { (y.1, x.1) };
-                if (l.vt == ValueType::Str) != (r.vt == ValueType::Str) {
-                    return Err(compile_error(
-                        sql.at(*c),
-                        format!("cannot compare `{}` ({}) with `{}` ({})", l.label, l.vt, r.label, r.vt),
-                    ));
-                }
+            if let Some((l, r)) = self.key_pair(sql, &left, &right, c)? {
                 key = Some((i, l, r));
                 break;
             }
@@ -641,7 +739,7 @@ impl Lowerer<'_> {
                 let lk = self.constant_value(Literal::Str(l.label.clone()), at)?;
                 let rk = self.constant_value(Literal::Str(r.label.clone()), at)?;
                 let frame = self.builtin1(Builtin::InnerJoin, vec![left.frame, right.frame, lk, rk], at)?;
-                self.joined(at, frame, left.cols, right.cols)?
+                self.joined(at, frame, left, right)?
             }
             None => self.cross(at, left, right)?,
         };
@@ -651,6 +749,62 @@ impl Lowerer<'_> {
             }
             rel = self.filter(sql, rel, c)?;
         }
+        Ok(rel)
+    }
+
+    /// `left LEFT JOIN right ON cond`: a hash join (`leftJoin`) on the equalities of a left and a
+    /// right column among the conjuncts of `cond`; the conjuncts on the right view alone filter
+    /// it before the join (which keeps the left rows they leave without a match). The right
+    /// columns may be missing from then on (`Outer`).
+    fn left_join(&mut self, sql: &SqlText, left: Rel, mut right: Rel, cond: &sq::Expr, at: Span) -> Result<Rel> {
+        let mut keys: Vec<(Col, Col)> = Vec::new();
+        for c in conjuncts(cond) {
+            if let Some(k) = self.key_pair(sql, &left, &right, c)? {
+                keys.push(k);
+                continue;
+            }
+            let mut refs = Vec::new();
+            column_refs(c, &mut refs);
+            // An unknown or ambiguous name is that error, not an unsupported condition.
+            let both = Rel { frame: left.frame, cols: [&left.cols[..], &right.cols[..]].concat(), outer: Vec::new() };
+            let scope = Scope { rel: &both, aggregates: None, ungrouped: &[], grouped: &[] };
+            for e in &refs {
+                self.resolve(sql, e, &scope)?;
+            }
+            if !refs.is_empty() && refs.iter().all(|e| candidates(e, &left.cols).is_empty()) {
+                right = self.filter(sql, right, c)?;
+                continue;
+            }
+            return Err(unsupported(
+                sql.at(c),
+                "this condition of LEFT JOIN ... ON (it takes equalities of a left and a right column, and conditions on the right view alone, joined by AND)",
+            ));
+        }
+        if keys.is_empty() {
+            return Err(unsupported(at, "a LEFT JOIN without an equality of a left and a right column in ON"));
+        }
+        let mut operands = vec![left.frame, right.frame];
+        for label in keys.iter().map(|k| &k.0.label).chain(keys.iter().map(|k| &k.1.label)) {
+            operands.push(self.constant_value(Literal::Str(label.clone()), at)?);
+        }
+        let results = self.builtin(Builtin::LeftJoin, operands, at)?;
+        let [frame, matched] = results[..] else {
+            return Err(LowerError::internal(at, "`leftJoin` gives a frame and a mask"));
+        };
+        let cols: Vec<Col> = right
+            .cols
+            .iter()
+            .map(|c| Col { label: c.label.clone(), vt: daphne_ir::infer::missing_type(c.vt) })
+            .collect();
+        let outer = Outer {
+            labels: cols.iter().map(|c| c.label.clone()).collect(),
+            matched: format!("matched:{}", right.cols.first().and_then(Col::table).unwrap_or("")),
+        };
+        let right = Rel { frame: right.frame, cols, outer: right.outer };
+        let mut rel = self.joined(at, frame, left, right)?;
+        // The mask is a hidden column, so that it follows the rows.
+        self.cbind_column(&mut rel, matched, outer.matched.clone(), at)?;
+        rel.outer.push(outer);
         Ok(rel)
     }
 
@@ -664,7 +818,7 @@ impl Lowerer<'_> {
     fn keep_rows(&mut self, at: Span, rel: Rel, mask: Value) -> Result<Rel> {
         let mask = self.as_column(&rel, mask, at)?;
         let frame = self.builtin1(Builtin::FilterRow, vec![rel.frame, mask], at)?;
-        Ok(Rel { frame, cols: rel.cols })
+        Ok(Rel { frame, cols: rel.cols, outer: rel.outer })
     }
 
     /// The key columns of GROUP BY, `None` without it, and the grouped expressions (their text
@@ -736,6 +890,7 @@ impl Lowerer<'_> {
                 }
             };
             for c in picked {
+                rel.present(&c, sql.at(e))?;
                 if !keys.iter().any(|k| k.label == c.label) {
                     keys.push(c);
                 }
@@ -746,14 +901,21 @@ impl Lowerer<'_> {
 
     /// `rel` with one more column, `v` (a column or a scalar for every row), labelled `label`.
     fn add_column(&mut self, rel: &mut Rel, v: Value, label: String, at: Span) -> Result<Col> {
-        let v = self.as_column(rel, v, at)?;
-        let vt = self.ty(v).value_type().unwrap_or(ValueType::F64);
-        let l = self.constant_value(Literal::Str(label.clone()), at)?;
-        let extra = self.builtin1(Builtin::CreateFrame, vec![v, l], at)?;
-        rel.frame = self.builtin1(Builtin::Cbind, vec![rel.frame, extra], at)?;
+        let vt = self.cbind_column(rel, v, label.clone(), at)?;
         let col = Col { label, vt };
         rel.cols.push(col.clone());
         Ok(col)
+    }
+
+    /// The frame of `rel` with one more column, `v`, labelled `label` (not among `rel.cols`);
+    /// its value type.
+    fn cbind_column(&mut self, rel: &mut Rel, v: Value, label: String, at: Span) -> Result<ValueType> {
+        let v = self.as_column(rel, v, at)?;
+        let vt = self.ty(v).value_type().unwrap_or(ValueType::F64);
+        let l = self.constant_value(Literal::Str(label), at)?;
+        let extra = self.builtin1(Builtin::CreateFrame, vec![v, l], at)?;
+        rel.frame = self.builtin1(Builtin::Cbind, vec![rel.frame, extra], at)?;
+        Ok(vt)
     }
 
     /// `groupAggregate` of `rel` by `keys` with the aggregates `calls`: the grouped frame and
@@ -785,7 +947,10 @@ impl Lowerer<'_> {
                 Some(sq::FunctionArgExpr::Expr(e)) => {
                     let scope = Scope { rel: &rel, aggregates: None, ungrouped: &[], grouped: &[] };
                     match self.resolve(sql, e, &scope)? {
-                        Some(c) => c,
+                        Some(c) => {
+                            rel.present(&c, sql.at(e))?;
+                            c
+                        }
                         None => {
                             // An expression: computed as one more column of the frame.
                             let v = self.sql_expr(sql, e, &scope)?;
@@ -820,7 +985,7 @@ impl Lowerer<'_> {
         let frame = self.builtin1(Builtin::GroupAggregate, operands, at)?;
         let cols = known_columns(&self.ty(frame))
             .ok_or_else(|| LowerError::internal(at, "the columns of a GROUP BY of known columns are unknown"))?;
-        Ok((Rel { frame, cols }, done))
+        Ok((Rel { frame, cols, outer: Vec::new() }, done))
     }
 
     /// The column a name denotes in `scope`, `None` if the expression is not a name; an
@@ -845,6 +1010,27 @@ impl Lowerer<'_> {
                     .with_help("name it with its view: view.column"))
             }
         }
+    }
+
+    /// A selected expression (the `missing`-th column of the result): as `sql_expr`, except that
+    /// a column a LEFT JOIN may leave missing can be selected as it is (noted in `missing`).
+    fn select_expr(
+        &mut self,
+        sql: &SqlText,
+        e: &sq::Expr,
+        scope: &Scope,
+        missing: &mut Vec<(usize, Col)>,
+        position: usize,
+    ) -> Result<Value> {
+        if !scope.rel.outer.is_empty()
+            && let Some(c) = self.resolve(sql, unnest(e), scope)?
+            && scope.rel.outer_of(&c).is_some()
+        {
+            let v = self.sql_column(scope.rel, &c, sql.at(e))?;
+            missing.push((position, c));
+            return Ok(v);
+        }
+        self.sql_expr(sql, e, scope)
     }
 
     /// A column of the frame as an n x 1 matrix.
@@ -886,7 +1072,7 @@ impl Lowerer<'_> {
         }
         operands.extend(labels);
         let frame = self.builtin1(Builtin::CreateFrame, operands, at)?;
-        Ok(Rel { frame, cols })
+        Ok(Rel { frame, cols, outer: Vec::new() })
     }
 
     /// An expression over the rows of `scope`: an n x 1 matrix, or a scalar for a constant.
@@ -904,7 +1090,23 @@ impl Lowerer<'_> {
         match e {
             E::Identifier(_) | E::CompoundIdentifier(_) => {
                 let c = self.resolve(sql, e, scope)?.ok_or_else(|| LowerError::internal(at, "a name that is none"))?;
+                scope.rel.present(&c, at)?;
                 self.sql_column(scope.rel, &c, at)
+            }
+            E::IsNull(x) | E::IsNotNull(x) => {
+                let null = matches!(e, E::IsNull(_));
+                let Some(c) = self.resolve(sql, unnest(x), scope)? else {
+                    return Err(unsupported(at, "IS [NOT] NULL of an expression (it takes a column)"));
+                };
+                match scope.rel.outer_of(&c) {
+                    Some(o) => {
+                        let mask = Col { label: o.matched.clone(), vt: ValueType::Si64 };
+                        let matched = self.sql_column(scope.rel, &mask, at)?;
+                        if null { self.builtin1(prefix("!", at)?, vec![matched], at) } else { Ok(matched) }
+                    }
+                    // Frames have no NULL: a column no LEFT JOIN may leave missing never is.
+                    None => self.constant_value(Literal::Si64(i64::from(!null)), at),
+                }
             }
             E::Value(v) => {
                 let lit = match &v.value {
@@ -1047,7 +1249,7 @@ impl Lowerer<'_> {
         }
         operands.push(self.constant_value(Literal::Bool(false), at)?);
         let frame = self.builtin1(Builtin::Order, operands, at)?;
-        Ok(Rel { frame, cols: rel.cols })
+        Ok(Rel { frame, cols: rel.cols, outer: rel.outer })
     }
 
     /// LIMIT n [OFFSET m]: rows m to m + n (as far as there are rows).
@@ -1086,7 +1288,7 @@ impl Lowerer<'_> {
             None => n,
         };
         let frame = self.builtin1(Builtin::SliceRow, vec![rel.frame, lo, hi], at)?;
-        Ok(Rel { frame, cols: rel.cols })
+        Ok(Rel { frame, cols: rel.cols, outer: rel.outer })
     }
 }
 

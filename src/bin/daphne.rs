@@ -513,11 +513,10 @@ fn parse_partitioning(name: &str) -> Result<Partitioning, String> {
 }
 
 /// The stages `--explain` can show, by DAPHNE's names.
-const EXPLAIN_STAGES: &[&str] = &["parsing", "parsing_simplified", "vectorized"];
+const EXPLAIN_STAGES: &[&str] = &["parsing", "parsing_simplified", "sql", "vectorized"];
 
 /// DAPHNE's other `--explain` stages, which daphne-rs does not have.
 const DAPHNE_ONLY_STAGES: &[&str] = &[
-    "sql",
     "columnar",
     "property_inference",
     "select_matrix_repr",
@@ -798,9 +797,12 @@ fn run(
     let explain = |stage: &str| cli.explain.iter().any(|s| s == stage);
     let compile_start = std::time::Instant::now();
     let passes = passes(cli);
-    // DAPHNE's stage names, the phase that ends each stage here, and DAPHNE's headers.
+    // DAPHNE's stage names, the phase that ends each stage here, and DAPHNE's headers. DAPHNE
+    // rewrites `sql` ops into relational ops after simplifying; here SQL becomes relational
+    // ops while lowering, so its stage is the IR right after lowering.
     let stages = [
         ("parsing", "lower", "IR after parsing:"),
+        ("sql", "lower", "IR after SQL parsing:"),
         ("parsing_simplified", pass::SIMPLIFY, "IR after parsing and some simplifications:"),
         ("vectorized", pass::VECTORIZE, "IR after vectorization:"),
     ];

@@ -131,10 +131,20 @@ fn column(cells: &[Scalar], vt: daphne_ir::ValueType) -> R<crate::matrix::Matrix
 /// The rows of `lhs` and `rhs` whose keys match, pairwise, in the order of `lhs` then `rhs`.
 fn matches(op: Builtin, lhs: &Frame, rhs: &Frame, lhs_on: &Value, rhs_on: &Value) -> R<Pairs> {
     let (a, b) = (lhs.column_index(&label_arg(op, lhs_on)?)?, rhs.column_index(&label_arg(op, rhs_on)?)?);
-    equi_join(lhs, rhs, &[a], &[b])
+    equi_join(lhs, rhs, &[a], &[b], Join::Inner)
 }
 
-/// The matching rows of a join: `left[k]` with `right[k]`.
+/// Which rows of the left frame an equi-join keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Join {
+    /// Those with a match (`innerJoin`, `semiJoin`).
+    Inner,
+    /// Every one: a row without a match once, paired with [`NONE`] (`leftJoin`).
+    Left,
+}
+
+/// The rows of a join: `left[k]` with `right[k]`, which is [`NONE`] for a left row without a
+/// match (in a [`Join::Left`]).
 #[derive(Debug, Default)]
 pub struct Pairs {
     pub left: Vec<usize>,
@@ -142,31 +152,42 @@ pub struct Pairs {
 }
 
 impl Pairs {
-    /// Adds `i` with the chain of right rows from `j` (`next` links them, `NONE` ends).
-    fn chain(&mut self, i: usize, mut j: usize, next: &[usize]) -> R<()> {
+    /// Adds `i` with the chain of right rows from `j` (`next` links them, `NONE` ends); with
+    /// `Join::Left`, `i` with `NONE` when the chain is empty.
+    fn chain(&mut self, i: usize, mut j: usize, next: &[usize], join: Join) -> R<()> {
+        if j == NONE && join == Join::Left {
+            self.push(i, NONE)?;
+        }
         while j != NONE {
-            if self.left.len() == self.left.capacity() {
-                let more = self.left.len().max(1024);
-                crate::memory::check_cells::<u64>(self.left.len().saturating_add(more), 2, "a join")?;
-                self.left.reserve(more);
-                self.right.reserve(more);
-            }
-            self.left.push(i);
-            self.right.push(j);
+            self.push(i, j)?;
             j = next[j];
         }
         Ok(())
     }
+
+    fn push(&mut self, i: usize, j: usize) -> R<()> {
+        if self.left.len() == self.left.capacity() {
+            let more = self.left.len().max(1024);
+            crate::memory::check_cells::<u64>(self.left.len().saturating_add(more), 2, "a join")?;
+            self.left.reserve(more);
+            self.right.reserve(more);
+        }
+        self.left.push(i);
+        self.right.push(j);
+        Ok(())
+    }
 }
 
-const NONE: usize = usize::MAX;
+/// The right row of a left row without a match.
+pub const NONE: usize = usize::MAX;
 
 /// The pairs of rows of `lhs` and `rhs` whose cells in the key columns are equal (column
 /// `lhs_keys[k]` with `rhs_keys[k]`): each row of `lhs` in order, with its matches in the
-/// order of `rhs`. A hash join: the rows of `rhs` are chained by key once (in a table indexed
-/// by the key itself when the keys are integers of a small range, else in a hash table), and
-/// each row of `lhs` walks its key's chain.
-pub fn equi_join(lhs: &Frame, rhs: &Frame, lhs_keys: &[usize], rhs_keys: &[usize]) -> R<Pairs> {
+/// order of `rhs` (or, in a `Join::Left`, once with `NONE` when it has none). A hash join: the
+/// rows of `rhs` are chained by key once (in a table indexed by the key itself when the keys
+/// are integers of a small range, else in a hash table), and each row of `lhs` walks its
+/// key's chain.
+pub fn equi_join(lhs: &Frame, rhs: &Frame, lhs_keys: &[usize], rhs_keys: &[usize], join: Join) -> R<Pairs> {
     match (int_keys(lhs, lhs_keys), int_keys(rhs, rhs_keys)) {
         (Some(a), Some(b)) => {
             let (lo, hi) = (b.iter().copied().min().unwrap_or(0), b.iter().copied().max().unwrap_or(-1));
@@ -182,15 +203,15 @@ pub fn equi_join(lhs: &Frame, rhs: &Frame, lhs_keys: &[usize], rhs_keys: &[usize
                 }
                 let mut pairs = Pairs::default();
                 for (i, &k) in a.iter().enumerate() {
-                    if (lo..=hi).contains(&k) {
-                        pairs.chain(i, head[(i128::from(k) - i128::from(lo)) as usize], &next)?;
-                    }
+                    let first =
+                        if (lo..=hi).contains(&k) { head[(i128::from(k) - i128::from(lo)) as usize] } else { NONE };
+                    pairs.chain(i, first, &next, join)?;
                 }
                 return Ok(pairs);
             }
-            join_pairs(a.len(), b.len(), |i| a[i], |j| b[j])
+            join_pairs(a.len(), b.len(), |i| a[i], |j| b[j], join)
         }
-        _ => join_pairs(lhs.rows(), rhs.rows(), |i| hash_key(lhs, lhs_keys, i), |j| hash_key(rhs, rhs_keys, j)),
+        _ => join_pairs(lhs.rows(), rhs.rows(), |i| hash_key(lhs, lhs_keys, i), |j| hash_key(rhs, rhs_keys, j), join),
     }
 }
 
@@ -200,6 +221,7 @@ fn join_pairs<K: std::hash::Hash + Eq>(
     n_right: usize,
     left: impl Fn(usize) -> K,
     right: impl Fn(usize) -> K,
+    join: Join,
 ) -> R<Pairs> {
     let mut head: HashMap<K, usize, FastHash> = HashMap::with_capacity_and_hasher(n_right, FastHash::default());
     let mut next = vec![NONE; n_right];
@@ -210,9 +232,7 @@ fn join_pairs<K: std::hash::Hash + Eq>(
     }
     let mut pairs = Pairs::default();
     for i in 0..n_left {
-        if let Some(&j) = head.get(&left(i)) {
-            pairs.chain(i, j, &next)?;
-        }
+        pairs.chain(i, head.get(&left(i)).copied().unwrap_or(NONE), &next, join)?;
     }
     Ok(pairs)
 }
@@ -270,6 +290,45 @@ pub fn inner_join(lhs: &Value, rhs: &Value, lhs_on: &Value, rhs_on: &Value) -> R
     let (l, r) = (frame_arg(op, lhs)?, frame_arg(op, rhs)?);
     let pairs = matches(op, l, r, lhs_on, rhs_on)?;
     bind(Builtin::Cbind, &l.select_rows(&pairs.left), &r.select_rows(&pairs.right))
+}
+
+/// `leftJoin(lhs, rhs, lhsOn..., rhsOn...)`: the columns of both frames for every matching
+/// pair and, once, for every `lhs` row without a match, with the `rhs` columns missing there
+/// (`missing_column`); and the mask of the rows that matched (si64 1 or 0).
+pub fn left_join(args: &[Value]) -> R<Vec<Value>> {
+    let op = Builtin::LeftJoin;
+    let (l, r) = (frame_arg(op, &args[0])?, frame_arg(op, &args[1])?);
+    let keys = &args[2..];
+    let n = keys.len() / 2;
+    if n == 0 || keys.len() != 2 * n {
+        return Err(Error::Internal("`LEFT JOIN`: as many keys of the left frame as of the right one".into()));
+    }
+    let on = |f: &Frame, ks: &[Value]| ks.iter().map(|k| f.column_index(&label_arg(op, k)?)).collect::<R<Vec<_>>>();
+    let pairs = equi_join(l, r, &on(l, &keys[..n])?, &on(r, &keys[n..])?, Join::Left)?;
+    let right = r.columns().iter().map(|c| missing_column(c, &pairs.right)).collect::<R<Vec<_>>>()?;
+    let right = Frame::new(right, r.labels().to_vec())?;
+    let matched: Vec<i64> = pairs.right.iter().map(|&j| i64::from(j != NONE)).collect();
+    Ok(vec![
+        bind(Builtin::Cbind, &l.select_rows(&pairs.left), &right)?,
+        Value::Matrix(Matrix::Si64(crate::matrix::DenseMatrix::from_vec(matched.len(), 1, matched))),
+    ])
+}
+
+/// The rows `rows` of a column, where `NONE` is a missing cell: NaN in a float column, the
+/// empty string in a string column; other columns become f64 (`daphne_ir::infer::missing_type`).
+fn missing_column(c: &Matrix, rows: &[usize]) -> R<Matrix> {
+    fn pick<T: Clone>(m: &crate::matrix::DenseMatrix<T>, rows: &[usize], missing: T) -> crate::matrix::DenseMatrix<T> {
+        let cells = rows.iter().map(|&i| if i == NONE { missing.clone() } else { m.get(i, 0).clone() }).collect();
+        crate::matrix::DenseMatrix::from_vec(rows.len(), 1, cells)
+    }
+    let vt = daphne_ir::infer::missing_type(c.value_type());
+    let c = c.cast(vt).ok_or_else(|| Error::Internal(format!("a column of {} as {vt}", c.value_type())))?;
+    match &c {
+        Matrix::F64(m) => Ok(Matrix::F64(pick(m, rows, f64::NAN))),
+        Matrix::F32(m) => Ok(Matrix::F32(pick(m, rows, f32::NAN))),
+        Matrix::Str(m) => Ok(Matrix::Str(pick(m, rows, Arc::from("")))),
+        other => Err(Error::Internal(format!("a missing cell of {}", other.value_type()))),
+    }
 }
 
 /// `semiJoin(lhs, rhs, lhsOn, rhsOn)`: the keys of the `lhs` rows that have a match, and those
@@ -548,4 +607,68 @@ fn unreachable_strings() -> R<Vec<Scalar>> {
 /// The value type of an aggregate of a column of `vt`, as `ir::infer` gives it.
 fn aggregate_type(agg: Aggregate, vt: daphne_ir::ValueType) -> daphne_ir::ValueType {
     daphne_ir::infer::aggregate_type(agg.name(), vt).unwrap_or(vt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::DenseMatrix;
+
+    fn ints(cells: &[i64]) -> Matrix {
+        Matrix::Si64(DenseMatrix::from_vec(cells.len(), 1, cells.to_vec()))
+    }
+
+    fn strings(cells: &[&str]) -> Matrix {
+        Matrix::Str(DenseMatrix::from_vec(cells.len(), 1, cells.iter().map(|&s| Arc::from(s)).collect()))
+    }
+
+    fn frame(columns: Vec<Matrix>, labels: &[&str]) -> Frame {
+        Frame::new(columns, labels.iter().map(|&l| Arc::from(l)).collect()).expect("a frame")
+    }
+
+    fn pairs(p: &Pairs) -> Vec<(usize, usize)> {
+        p.left.iter().copied().zip(p.right.iter().copied()).collect()
+    }
+
+    /// A left join is the inner join's pairs with each left row without a match once, in its
+    /// place, on every path: integer keys by direct addressing, integer keys of a wide range
+    /// and string keys in a hash table.
+    #[test]
+    fn a_left_join_keeps_unmatched_rows_in_place() {
+        let cases = [
+            (ints(&[1, 2, 3, 4, 2]), ints(&[2, 1, 2, 9])),
+            (ints(&[1, 2, 3, 4, 2]), ints(&[2, 1, 2, 1 << 40])),
+            (strings(&["a", "b", "c", "d", "b"]), strings(&["b", "a", "b", "z"])),
+        ];
+        for (l, r) in cases {
+            let (l, r) = (frame(vec![l], &["k"]), frame(vec![r], &["k"]));
+            let inner = equi_join(&l, &r, &[0], &[0], Join::Inner).expect("inner");
+            let left = equi_join(&l, &r, &[0], &[0], Join::Left).expect("left");
+            assert_eq!(pairs(&inner), [(0, 1), (1, 0), (1, 2), (4, 0), (4, 2)]);
+            assert_eq!(pairs(&left), [(0, 1), (1, 0), (1, 2), (2, NONE), (3, NONE), (4, 0), (4, 2)]);
+        }
+        // No right rows at all: every left row once.
+        let (l, r) = (frame(vec![ints(&[5, 6])], &["k"]), frame(vec![ints(&[])], &["k"]));
+        assert_eq!(pairs(&equi_join(&l, &r, &[0], &[0], Join::Left).expect("left")), [(0, NONE), (1, NONE)]);
+    }
+
+    /// The right columns of an unmatched row are missing: NaN in floats (integers become f64),
+    /// the empty string in strings; the mask tells the rows that matched.
+    #[test]
+    fn left_join_fills_missing_cells_and_gives_the_mask() {
+        let f64s = |c: &[f64]| Matrix::F64(DenseMatrix::from_vec(c.len(), 1, c.to_vec()));
+        let l = frame(vec![ints(&[1, 3]), ints(&[10, 30])], &["f.k", "f.v"]);
+        let r = frame(vec![ints(&[1]), ints(&[7]), f64s(&[0.5]), strings(&["x"])], &["g.k", "g.n", "g.w", "g.s"]);
+        let label = |s: &str| Value::Scalar(Scalar::Str(Arc::from(s)));
+        let out = left_join(&[Value::Frame(l), Value::Frame(r), label("f.k"), label("g.k")]).expect("joined");
+        let [Value::Frame(joined), Value::Matrix(Matrix::Si64(mask))] = &out[..] else { panic!("{out:?}") };
+        let mut text = String::new();
+        joined.print(&mut text);
+        assert_eq!(
+            text,
+            "Frame(2x6, [f.k:int64_t, f.v:int64_t, g.k:double, g.n:double, g.w:double, g.s:std::string])\n\
+             1 10 1 7 0.5 x\n3 30 nan nan nan \n"
+        );
+        assert_eq!(mask.cells(), [1, 0]);
+    }
 }

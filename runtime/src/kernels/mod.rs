@@ -113,6 +113,7 @@ pub fn call(cx: &Context, op: Builtin, args: &[Value]) -> R<Vec<Value>> {
         B::GroupAggregate => one(frames::group_aggregate(args)?),
         B::InnerJoin => one(frames::inner_join(arg(0)?, arg(1)?, arg(2)?, arg(3)?)?),
         B::SemiJoin => frames::semi_join(arg(0)?, arg(1)?, arg(2)?, arg(3)?),
+        B::LeftJoin => frames::left_join(args),
         B::Cartesian => one(frames::cartesian(arg(0)?, arg(1)?)?),
         B::GroupJoin => frames::group_join(args),
         B::Intersect | B::Merge | B::Except => one(frames::set_op(op, arg(0)?, arg(1)?)?),
