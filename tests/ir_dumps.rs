@@ -220,3 +220,35 @@ fn loops_write_their_pipelines_into_the_memory_the_last_iteration_left() {
     assert_eq!(reused(":19:9"), 2 * matrix, "{json}");
     assert_eq!(reused(":16:13"), 3 * matrix, "{json}");
 }
+
+/// The entry function's pipelines are compiled on a thread of their own while the script's
+/// first ops run, so the first run of a pipeline does not wait for the compiler (`--timing`
+/// says which kernels were ready when the run reached them). The script spins 300 ms first.
+#[test]
+fn kernels_are_compiled_while_the_first_ops_run() {
+    let script = std::env::temp_dir().join(format!("daphne-ahead-{}.daph", std::process::id()));
+    std::fs::write(
+        &script,
+        "t0 = now();\n\
+         k = 0;\n\
+         while (now() - t0 < 300000000) {\n\
+         \x20   k = k + 1;\n\
+         }\n\
+         X = rand(100, 10, 0.0, 1.0, 1.0, 7);\n\
+         print(sum(X * 2 + 1));\n\
+         if (k < 0) {\n\
+         \x20   print(sum(X / 3 - 1));\n\
+         }\n",
+    )
+    .unwrap();
+    let path = script.to_str().unwrap();
+    let out = check(DAPHNE, &["--timing", path]);
+    std::fs::remove_file(&script).ok();
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(out.stderr.trim()).expect("one JSON object on stderr");
+    let pipelines = json["pipelines"].as_array().expect("pipelines");
+    // The pipeline in the branch never ran, so only the first is listed.
+    assert_eq!(pipelines.len(), 1, "{json}");
+    assert_eq!(pipelines[0]["compiled"], true, "{json}");
+    assert_eq!(pipelines[0]["compiled_ahead"], true, "{json}");
+}

@@ -56,6 +56,11 @@ impl Engine {
         self.compiler.compiled()
     }
 
+    /// Whether pipeline `key` was compiled (or found outside what the JIT covers) already.
+    pub fn has_kernel(&self, key: PipelineId) -> bool {
+        self.by_op.contains_key(&key)
+    }
+
     /// The kernel of pipeline `id` of `f` (known as `key`), if the JIT covers it.
     pub fn kernel(&mut self, key: PipelineId, f: &Function, id: OpId) -> Option<Arc<Kernel>> {
         if let Some(k) = self.by_op.get(&key) {

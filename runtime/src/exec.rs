@@ -39,6 +39,8 @@ pub struct PipelineTiming {
     /// Whether it ran as a compiled kernel (else interpreted).
     pub compiled: bool,
     pub compile_seconds: f64,
+    /// Whether its kernel was compiled ahead, before the run reached it (`compile_ahead`).
+    pub compiled_ahead: bool,
     pub runs: u64,
     /// Runs on distributed workers (`--distributed`), among `runs`.
     pub distributed_runs: u64,
@@ -61,6 +63,7 @@ impl PipelineTiming {
             op: op.to_owned(),
             compiled: false,
             compile_seconds: 0.0,
+            compiled_ahead: false,
             runs: 0,
             distributed_runs: 0,
             run_seconds: 0.0,
@@ -227,11 +230,23 @@ pub fn run_entry(
     }
     // Products outside pipelines use the engine's threads (the setting changes no bit).
     let cx = kernels::Context::new(options.schedule.threads);
+    let run = crate::pipeline::PipelineId::fresh();
+    let ahead = (options.vectorize && !options.ship_pipelines && options.engine.is_none() && options.remote.is_none())
+        .then(|| std::sync::Arc::new(Ahead::default()));
+    let schedule = options.schedule;
     std::thread::scope(|scope| {
+        if let Some(a) = &ahead {
+            let spawned = std::thread::Builder::new()
+                .name("daphne-jit".into())
+                .spawn_scoped(scope, move || compile_ahead(module, run, schedule, a));
+            if spawned.is_err() {
+                // The executor makes its engine itself.
+                let _ = a.engine.set(None);
+            }
+        }
         let handle = std::thread::Builder::new().name("daphne-exec".into()).stack_size(EXEC_STACK_BYTES).spawn_scoped(
             scope,
             || {
-                let run = crate::pipeline::PipelineId::fresh();
                 let mut ex = Executor {
                     module,
                     run,
@@ -243,8 +258,12 @@ pub fn run_entry(
                     engine: Jit::NotMade,
                     timings: HashMap::new(),
                     spare: crate::spare::Spare::default(),
+                    ahead: ahead.clone(),
                 };
                 let r = ex.call(module.entry, args, None);
+                if let Some(a) = &ahead {
+                    a.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 let _ = ex.out.flush();
                 if let Some(sink) = &ex.options.timings {
                     let mut all: Vec<((usize, usize), PipelineTiming)> = ex.timings.drain().collect();
@@ -275,6 +294,72 @@ pub fn run_entry(
     })
 }
 
+/// The engine a run's kernels are compiled into ahead of their first use, on a thread of
+/// their own while the script's first ops run (they read or generate its data): a pipeline's
+/// first run then costs what its later runs cost, without making the engine and compiling.
+#[derive(Default)]
+struct Ahead {
+    /// Set once the engine is made (`None`: no JIT here); the executor waits for it at its
+    /// first pipeline rather than making another.
+    engine: std::sync::OnceLock<Option<SharedEngine>>,
+    /// Set when the run ends: pipelines not compiled yet are left.
+    stop: std::sync::atomic::AtomicBool,
+}
+
+/// What `--timing` learns of a pipeline's kernel.
+#[derive(Default)]
+struct Compile {
+    seconds: f64,
+    /// Compiled before the run reached the pipeline.
+    ahead: bool,
+}
+
+/// At most this many pipelines are compiled ahead.
+const AHEAD_PIPELINES: usize = 64;
+
+/// Makes the engine, then compiles the entry function's pipelines in the order they come in
+/// its text (those in loops and branches too; other functions' when they are called), each
+/// under the engine's lock, so the executor waits at most for the one being compiled.
+fn compile_ahead(module: &Module, run: u64, schedule: crate::schedule::Schedule, ahead: &Ahead) {
+    /// The executor never waits in vain: should making the engine panic, there is none.
+    struct NoneUnlessSet<'a>(&'a Ahead);
+    impl Drop for NoneUnlessSet<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.engine.set(None);
+        }
+    }
+    let _guard = NoneUnlessSet(ahead);
+    let engine =
+        crate::engine::Engine::new(schedule).ok().map(|e| SharedEngine(std::sync::Arc::new(std::sync::Mutex::new(e))));
+    let _ = ahead.engine.set(engine.clone());
+    let (Some(shared), Some(f)) = (engine, module.functions.get(module.entry.0 as usize)) else { return };
+    fn pipelines(f: &Function, region: &Region, out: &mut Vec<OpId>) {
+        for &id in &region.ops {
+            if out.len() >= AHEAD_PIPELINES {
+                return;
+            }
+            match f.ops[id].kind {
+                OpKind::Pipeline(_) => out.push(id),
+                _ => f.ops[id].regions.iter().for_each(|r| pipelines(f, r, out)),
+            }
+        }
+    }
+    let mut ids = Vec::new();
+    pipelines(f, &f.body, &mut ids);
+    for id in ids {
+        if ahead.stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let key = crate::pipeline::PipelineId { module: run, function: module.entry.0, op: id };
+        match shared.0.lock() {
+            Ok(mut e) => {
+                e.kernel(key, f, id);
+            }
+            Err(_) => return,
+        }
+    }
+}
+
 /// The size of the pieces in which `print` writes a large value.
 const PRINT_PIECE: usize = 1 << 16;
 
@@ -302,6 +387,8 @@ struct Executor<'m, 'w> {
     /// The large matrices the last iteration of a loop left and nothing else holds, for the
     /// compiled pipelines of the next iteration to write into (`retire`).
     spare: crate::spare::Spare,
+    /// The engine being made and filled on another thread, if any (`compile_ahead`).
+    ahead: Option<std::sync::Arc<Ahead>>,
 }
 
 /// The executor's vectorized engine.
@@ -723,11 +810,11 @@ impl Executor<'_, '_> {
                 } else {
                     args
                 };
-                let mut compile_seconds = 0.0;
+                let mut compile = Compile::default();
                 let spare_bytes = self.spare.bytes();
                 let compiled = match (remote, self.options.ship_pipelines, self.options.vectorize) {
                     (Attempt::Ran(done), _, _) => Attempt::Ran(done),
-                    (Attempt::Declined, false, true) => self.jit(key, f, id, &args, &mut compile_seconds),
+                    (Attempt::Declined, false, true) => self.jit(key, f, id, &args, &mut compile),
                     _ => Attempt::Declined,
                 };
                 let was_compiled = matches!(compiled, Attempt::Ran(_)) && !distributed;
@@ -741,7 +828,8 @@ impl Executor<'_, '_> {
                 if self.options.timings.is_some() {
                     let t = self.timings.entry((fi, id.index())).or_insert_with(|| PipelineTiming {
                         compiled: was_compiled,
-                        compile_seconds,
+                        compile_seconds: compile.seconds,
+                        compiled_ahead: compile.ahead,
                         ..PipelineTiming::new(&f.name, loc, "pipeline")
                     });
                     t.runs += 1;
@@ -781,12 +869,15 @@ impl Executor<'_, '_> {
         f: &Function,
         id: OpId,
         args: &[Value],
-        compile_seconds: &mut f64,
+        compile: &mut Compile,
     ) -> crate::pipeline::Attempt {
         use crate::pipeline::Attempt;
         if let Jit::NotMade = self.engine {
             self.engine = match &self.options.engine {
                 Some(shared) => Jit::Shared(shared.clone()),
+                None if let Some(Some(shared)) = self.ahead.as_ref().map(|a| a.engine.wait()) => {
+                    Jit::Shared(shared.clone())
+                }
                 None => match crate::engine::Engine::new(self.options.schedule) {
                     Ok(e) => Jit::Ready(Box::new(e)),
                     Err(_) => Jit::Unavailable,
@@ -807,10 +898,11 @@ impl Executor<'_, '_> {
             Jit::NotMade | Jit::Unavailable => None,
         };
         let Some(e) = engine else { return Attempt::Declined };
+        compile.ahead = e.has_kernel(key);
         if self.options.timings.is_some()
             && let Some(k) = e.kernel(key, f, id)
         {
-            *compile_seconds = k.compile_time.as_secs_f64();
+            compile.seconds = k.compile_time.as_secs_f64();
         }
         match e.run_reusing(key, f, id, args, &mut self.spare) {
             Attempt::Ran(r) => Attempt::Ran(r.map_err(|m| (m, None))),

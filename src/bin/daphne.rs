@@ -840,6 +840,7 @@ fn run(
                     "at": t.loc.map(|l| module.describe(l)),
                     "compiled": t.compiled,
                     "compile_seconds": t.compile_seconds,
+                    "compiled_ahead": t.compiled_ahead,
                     "runs": t.runs,
                     "distributed_runs": t.distributed_runs,
                     "run_seconds": t.run_seconds,
