@@ -302,6 +302,18 @@ impl Context {
             .collect()
     }
 
+    /// What the workers did for this context so far, as a dict (`pipelines` run on them,
+    /// `stored_bytes`, `fetched_bytes`, `created`: matrices made on them); `None` locally.
+    fn transfer<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, pyo3::types::PyDict>>> {
+        let Some(t) = self.daphne.transfer() else { return Ok(None) };
+        let d = pyo3::types::PyDict::new(py);
+        d.set_item("pipelines", t.pipelines)?;
+        d.set_item("stored_bytes", t.stored_bytes)?;
+        d.set_item("fetched_bytes", t.fetched_bytes)?;
+        d.set_item("created", t.created)?;
+        Ok(Some(d))
+    }
+
     /// The optimized IR of `script` for these inputs (its `pipeline` ops run fused and
     /// JIT-compiled).
     fn explain(&self, py: Python<'_>, script: &str, inputs: Vec<(String, Bound<'_, PyAny>)>) -> PyResult<String> {

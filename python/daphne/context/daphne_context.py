@@ -27,6 +27,12 @@ class DaphneContext:
         # Views registered by `Frame.registerView`, by name: a query reads those it names.
         self._views = {}
 
+    def distributed_stats(self):
+        """What the workers did for this context so far: a dict of ``pipelines`` run on them,
+        ``stored_bytes`` and ``fetched_bytes`` moved, ``created`` matrices made there; ``None``
+        for a local context. (Not DaphneLib's: DaphneLib has no distributed context.)"""
+        return self._ctx.transfer()
+
     # -- data from Python ---------------------------------------------------------------------
 
     def from_numpy(self, mat: np.ndarray, shared_memory: bool = True, verbose: bool = False) -> Matrix:
