@@ -416,6 +416,12 @@ impl Daphne {
             .collect()
     }
 
+    /// What this context's workers did so far (pipelines run on them, bytes stored and
+    /// fetched); `None` for a local context.
+    pub fn transfer(&self) -> Option<daphne_distributed::coordinator::Transfer> {
+        self.cluster.as_ref().map(|c| c.transfer())
+    }
+
     fn exec_options(&self) -> daphne_runtime::exec::Options {
         daphne_runtime::exec::Options {
             vectorize: self.options.vectorize,

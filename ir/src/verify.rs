@@ -400,7 +400,11 @@ impl<'a> Verifier<'a> {
         for (i, ((&v, &a), split)) in op.operands.iter().zip(&body.args).zip(&spec.splits).enumerate() {
             let (outer, inner) = (self.value_ty(v)?, self.value_ty(a)?);
             let ok = match (split, outer, inner) {
-                (Split::Rows, Type::Matrix(o), Type::Matrix(i)) => o.vt == i.vt && o.cols == i.cols,
+                // The body may know less of the columns than the input (a pipeline of a
+                // function, inlined where its argument's shape is known), not more.
+                (Split::Rows, Type::Matrix(o), Type::Matrix(i)) => {
+                    o.vt == i.vt && (i.cols.is_none() || o.cols == i.cols)
+                }
                 (Split::Rows, _, _) => false,
                 (Split::Broadcast, o, i) => o.compatible(i),
             };

@@ -79,6 +79,7 @@ fn join_if(a: &Type, b: &Type) -> Option<Type> {
             };
             Some(join_matrix(x, y, vt))
         }
+        (Type::Frame(x), Type::Frame(y)) => join_frame(x, y),
         _ => None,
     }
 }
@@ -109,8 +110,21 @@ fn join_loop(a: &Type, b: &Type) -> Option<Type> {
             };
             Some(join_matrix(x, y, vt))
         }
+        (Type::Frame(x), Type::Frame(y)) => join_frame(x, y),
         _ => None,
     }
+}
+
+/// Two frame types of one schema as one, the number of rows unknown where they differ (a
+/// frame that grows by `rbind` in a loop, or has other rows in each branch). `None` if the
+/// schemas differ.
+fn join_frame(x: &daphne_ir::FrameType, y: &daphne_ir::FrameType) -> Option<Type> {
+    (x.columns == y.columns).then(|| {
+        Type::Frame(daphne_ir::FrameType {
+            rows: if x.rows == y.rows { x.rows } else { None },
+            columns: x.columns.clone(),
+        })
+    })
 }
 
 /// The most rounds of type generalization for one loop before giving up. Types only grow

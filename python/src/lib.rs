@@ -135,17 +135,31 @@ fn value_of(x: &Bound<'_, PyAny>) -> PyResult<Value> {
         && t.get_item(0)?.extract::<String>().is_ok_and(|k| k == "frame")
     {
         let labels: Vec<String> = t.get_item(1)?.extract()?;
-        let columns = t
-            .get_item(2)?
-            .try_iter()?
-            .map(|c| matrix_of(c?.cast::<PyUntypedArray>()?))
-            .collect::<PyResult<Vec<Matrix>>>()?;
+        let columns = t.get_item(2)?.try_iter()?.map(|c| column_of(&c?)).collect::<PyResult<Vec<Matrix>>>()?;
         let labels = labels.iter().map(|l| Arc::from(l.as_str())).collect();
         let frame = daphne_runtime::frame::Frame::new(columns, labels)
             .map_err(|e| DaphneError::new_err((format!("error: {e}\n"), 3u8)))?;
         return Ok(Value::Frame(frame));
     }
     Err(PyTypeError::new_err(format!("cannot pass a {} to a DaphneDSL program", x.get_type().name()?)))
+}
+
+/// A frame's column: an n x 1 array, or a list of Python strings (a `str` column; copied).
+fn column_of(c: &Bound<'_, PyAny>) -> PyResult<Matrix> {
+    if let Ok(list) = c.cast::<PyList>() {
+        let cells = list
+            .iter()
+            .map(|x| match x.cast::<PyString>() {
+                Ok(s) => Ok(Arc::<str>::from(s.to_str()?)),
+                Err(_) => Err(PyTypeError::new_err(format!(
+                    "a string column holds a {} (frames have no missing values: fill them first)",
+                    x.get_type().name()?
+                ))),
+            })
+            .collect::<PyResult<Vec<Arc<str>>>>()?;
+        return Ok(Matrix::Str(DenseMatrix::from_vec(cells.len(), 1, cells)));
+    }
+    matrix_of(c.cast::<PyUntypedArray>()?)
 }
 
 /// A matrix as a NumPy array: the input array itself, the matrix's own buffer, or a copy.
@@ -214,8 +228,16 @@ fn object_of<'py>(py: Python<'py>, v: Value) -> PyResult<Bound<'py, PyAny>> {
         },
         Value::Frame(f) => {
             let labels: Vec<String> = f.labels().iter().map(|l| l.to_string()).collect();
-            let columns =
-                f.columns().iter().cloned().map(|c| array_of(py, c)).collect::<PyResult<Vec<Bound<'py, PyAny>>>>()?;
+            // A string column is a flat list of Python strings (pandas makes it an object column).
+            let columns = f
+                .columns()
+                .iter()
+                .cloned()
+                .map(|c| match c {
+                    Matrix::Str(m) => Ok(PyList::new(py, m.cells().iter().map(|s| s.as_ref()))?.into_any()),
+                    c => array_of(py, c),
+                })
+                .collect::<PyResult<Vec<Bound<'py, PyAny>>>>()?;
             ("frame", labels, columns).into_pyobject(py)?.into_any()
         }
         other => {
@@ -278,6 +300,18 @@ impl Context {
                 None => Err(DaphneError::new_err(("error: an output is asked for twice\n".to_owned(), 2u8))),
             })
             .collect()
+    }
+
+    /// What the workers did for this context so far, as a dict (`pipelines` run on them,
+    /// `stored_bytes`, `fetched_bytes`, `created`: matrices made on them); `None` locally.
+    fn transfer<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, pyo3::types::PyDict>>> {
+        let Some(t) = self.daphne.transfer() else { return Ok(None) };
+        let d = pyo3::types::PyDict::new(py);
+        d.set_item("pipelines", t.pipelines)?;
+        d.set_item("stored_bytes", t.stored_bytes)?;
+        d.set_item("fetched_bytes", t.fetched_bytes)?;
+        d.set_item("created", t.created)?;
+        Ok(Some(d))
     }
 
     /// The optimized IR of `script` for these inputs (its `pipeline` ops run fused and

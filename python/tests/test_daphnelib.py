@@ -209,6 +209,56 @@ def test_a_distributed_run_on_a_worker():
         worker.wait(timeout=30)
 
 
+@pytest.fixture(scope="module")
+def two_workers(request):
+    """Two `daphne worker` processes on free loopback ports (port 0: each binds a free one and
+    prints it), killed when the module's tests end."""
+    import subprocess
+    binary = _worker_binary()
+    if binary is None:
+        pytest.skip("no daphne binary: cargo build --bin daphne first")
+    addresses = []
+    for _ in range(2):
+        worker = subprocess.Popen([binary, "worker", "127.0.0.1:0", "--exit-with-stdin"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+        def stop(worker=worker):
+            worker.kill()
+            worker.wait(timeout=30)
+
+        request.addfinalizer(stop)
+        line = worker.stdout.readline()
+        m = re.search(r"on (\S+:\d+)", line)
+        assert m, f"the worker said {line!r}"
+        addresses.append(m.group(1))
+    return addresses
+
+
+def test_two_workers_give_the_bytes_of_a_local_run(two_workers):
+    """Programs over 2^20 cells on two workers and locally: the same bytes (results are
+    combined in a canonical order). The coordinator ships a matrix that a run uses again (a
+    loop over it), so each program loops."""
+    local, remote = DaphneContext(), DaphneContext(distributed=True, workers=two_workers)
+    a = np.random.default_rng(7).uniform(-1.0, 1.0, size=(1 << 17, 8))
+
+    def programs(dc):
+        X = dc.from_numpy(a)
+        (x,) = dc.for_loop([X], lambda x, i: (x * 0.5 + i).sqrt().abs() - 0.25, 1, 4)
+        (colsums,) = dc.for_loop([dc.fill(0.0, 1, 8)],
+                                 lambda acc, i: acc + ((X * i + 1.0).abs().sqrt()).sum(1), 1, 5)
+        (total,) = dc.for_loop([0.0], lambda t, i: t + (X * X * i).sum(), 1, 3)
+        (gram,) = dc.for_loop([dc.fill(0.0, 8, 8)], lambda g, i: g + X.t() @ (X * i), 1, 3)
+        return {"loop": x, "loop colsums": x.sum(1), "colsums": colsums, "total": total, "gram": gram}
+
+    mine, theirs = programs(local), programs(remote)
+    for name in mine:
+        want, got = mine[name].compute(), theirs[name].compute()
+        assert np.asarray(got).tobytes() == np.asarray(want).tobytes(), name
+    stats = remote.distributed_stats()
+    assert stats["pipelines"] > 0 and stats["stored_bytes"] > 0 and stats["fetched_bytes"] > 0, stats
+    assert local.distributed_stats() is None
+
+
 def _long_program(dc, n=600, steps=2500):
     """A chain of `steps` solves of n x n systems: ops that do not fuse, each a few ms."""
     A = dc.from_numpy(np.eye(n) * 2.0 + 1.0 / n)
