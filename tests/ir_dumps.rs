@@ -223,7 +223,8 @@ fn loops_write_their_pipelines_into_the_memory_the_last_iteration_left() {
 
 /// The entry function's pipelines are compiled on a thread of their own while the script's
 /// first ops run, so the first run of a pipeline does not wait for the compiler (`--timing`
-/// says which kernels were ready when the run reached them). The script spins 300 ms first.
+/// says which kernels were ready when the run reached them). The script spins 2 s first (the
+/// compiler has them even on a loaded machine running the other tests).
 #[test]
 fn kernels_are_compiled_while_the_first_ops_run() {
     let script = std::env::temp_dir().join(format!("daphne-ahead-{}.daph", std::process::id()));
@@ -231,7 +232,7 @@ fn kernels_are_compiled_while_the_first_ops_run() {
         &script,
         "t0 = now();\n\
          k = 0;\n\
-         while (now() - t0 < 300000000) {\n\
+         while (now() - t0 < 2000000000) {\n\
          \x20   k = k + 1;\n\
          }\n\
          X = rand(100, 10, 0.0, 1.0, 1.0, 7);\n\
