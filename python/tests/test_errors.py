@@ -62,15 +62,6 @@ def test_an_error_in_a_loop_body_and_in_a_function_names_their_lines(dc):
         out.compute()
     located(e, lines["body"])
 
-    def product(x, i):
-        lines["product"] = here(); return x @ N  # noqa: E702  (4x4 @ 3x3: would change x's shape)
-
-    (out,) = dc.for_loop([M], product, 1, 3)
-    with pytest.raises(DaphneError) as e:
-        out.compute()
-    located(e, lines["product"])
-    assert e.value.args[1] == 3 and "internal" not in e.value.args[0], e.value.args[0]
-
     @dc.function
     def f(x):
         lines["f"] = here(); return x.solve(N)  # noqa: E702
