@@ -117,21 +117,6 @@ fn fixed_point(
     run(f);
 }
 
-/// A loop's initial values made by the lowering's widening casts know no more than the
-/// loop's carried values: the cast, refined from its operand like any cast, would otherwise
-/// make an initial value more specific than what an iteration yields (`M = M @ N` in a loop
-/// over a 4x4 `M` and a 3x3 `N`: 4x4 in, 4x3 out, which the run reports as a shape error,
-/// and the verifier reported as an internal error).
-fn widen_inits(f: &mut Function, inits: &[Value], args: &[Value]) {
-    for (&v, &a) in inits.iter().zip(args) {
-        if let ValueDef::Result(d, _) = f.values[v].def
-            && matches!(f.ops[d].kind, OpKind::Cast)
-        {
-            f.values[v].ty = agreed(f.ty(v), f.ty(a));
-        }
-    }
-}
-
 fn refine_op(f: &mut Function, id: OpId, lowered: &HashMap<Value, Type>) {
     let op = f.ops[id].clone();
     match &op.kind {
@@ -190,7 +175,6 @@ fn refine_op(f: &mut Function, id: OpId, lowered: &HashMap<Value, Type>) {
                 let t = f.ty(a).clone();
                 set(f, r, lowered, &t);
             }
-            widen_inits(f, op.operands.get(3..).unwrap_or_default(), args);
         }
         OpKind::While => {
             let [before, after] = op.regions.as_slice() else { return };
@@ -208,7 +192,6 @@ fn refine_op(f: &mut Function, id: OpId, lowered: &HashMap<Value, Type>) {
             for (&r, t) in op.results.iter().zip(passed.iter().skip(1)) {
                 set(f, r, lowered, t);
             }
-            widen_inits(f, &op.operands, &before.args);
         }
         OpKind::Pipeline(spec) => {
             // A pipeline of an earlier round (fusion, then inlining its function): a block
