@@ -231,14 +231,19 @@ pub fn run_entry(
     // Products outside pipelines use the engine's threads (the setting changes no bit).
     let cx = kernels::Context::new(options.schedule.threads);
     let run = crate::pipeline::PipelineId::fresh();
-    let ahead = (options.vectorize && !options.ship_pipelines && options.engine.is_none() && options.remote.is_none())
-        .then(|| std::sync::Arc::new(Ahead::default()));
+    let early = if options.vectorize && !options.ship_pipelines && options.engine.is_none() && options.remote.is_none()
+    {
+        entry_pipelines(module)
+    } else {
+        Vec::new()
+    };
+    let ahead = (!early.is_empty()).then(|| std::sync::Arc::new(Ahead::default()));
     let schedule = options.schedule;
     std::thread::scope(|scope| {
         if let Some(a) = &ahead {
             let spawned = std::thread::Builder::new()
                 .name("daphne-jit".into())
-                .spawn_scoped(scope, move || compile_ahead(module, run, schedule, a));
+                .spawn_scoped(scope, move || compile_ahead(module, run, schedule, &early, a));
             if spawned.is_err() {
                 // The executor makes its engine itself.
                 let _ = a.engine.set(None);
@@ -317,22 +322,10 @@ struct Compile {
 /// At most this many pipelines are compiled ahead.
 const AHEAD_PIPELINES: usize = 64;
 
-/// Makes the engine, then compiles the entry function's pipelines in the order they come in
-/// its text (those in loops and branches too; other functions' when they are called), each
-/// under the engine's lock, so the executor waits at most for the one being compiled.
-fn compile_ahead(module: &Module, run: u64, schedule: crate::schedule::Schedule, ahead: &Ahead) {
-    /// The executor never waits in vain: should making the engine panic, there is none.
-    struct NoneUnlessSet<'a>(&'a Ahead);
-    impl Drop for NoneUnlessSet<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.engine.set(None);
-        }
-    }
-    let _guard = NoneUnlessSet(ahead);
-    let engine =
-        crate::engine::Engine::new(schedule).ok().map(|e| SharedEngine(std::sync::Arc::new(std::sync::Mutex::new(e))));
-    let _ = ahead.engine.set(engine.clone());
-    let (Some(shared), Some(f)) = (engine, module.functions.get(module.entry.0 as usize)) else { return };
+/// The entry function's pipelines in the order they come in its text (those in loops and
+/// branches too; other functions' are compiled when they are called), at most
+/// `AHEAD_PIPELINES`.
+fn entry_pipelines(module: &Module) -> Vec<OpId> {
     fn pipelines(f: &Function, region: &Region, out: &mut Vec<OpId>) {
         for &id in &region.ops {
             if out.len() >= AHEAD_PIPELINES {
@@ -345,8 +338,28 @@ fn compile_ahead(module: &Module, run: u64, schedule: crate::schedule::Schedule,
         }
     }
     let mut ids = Vec::new();
-    pipelines(f, &f.body, &mut ids);
-    for id in ids {
+    if let Some(f) = module.functions.get(module.entry.0 as usize) {
+        pipelines(f, &f.body, &mut ids);
+    }
+    ids
+}
+
+/// Makes the engine, then compiles pipelines `ids` of the entry function, each under the
+/// engine's lock, so the executor waits at most for the one being compiled.
+fn compile_ahead(module: &Module, run: u64, schedule: crate::schedule::Schedule, ids: &[OpId], ahead: &Ahead) {
+    /// The executor never waits in vain: should making the engine panic, there is none.
+    struct NoneUnlessSet<'a>(&'a Ahead);
+    impl Drop for NoneUnlessSet<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.engine.set(None);
+        }
+    }
+    let _guard = NoneUnlessSet(ahead);
+    let engine =
+        crate::engine::Engine::new(schedule).ok().map(|e| SharedEngine(std::sync::Arc::new(std::sync::Mutex::new(e))));
+    let _ = ahead.engine.set(engine.clone());
+    let (Some(shared), Some(f)) = (engine, module.functions.get(module.entry.0 as usize)) else { return };
+    for &id in ids {
         if ahead.stop.load(std::sync::atomic::Ordering::Relaxed) {
             return;
         }
