@@ -445,13 +445,18 @@ impl Frame {
         self.values.get_mut(v.index()).and_then(|slot| slot.replace(x))
     }
 
-    /// Takes the values the ops of `region` (and of the regions inside them) defined: no op
-    /// outside the region can use them.
+    /// Takes the values the ops of `region` (and of the regions inside them) defined that a
+    /// spare may keep: no op outside the region can use them.
     fn take_defined(&mut self, f: &Function, region: &Region, out: &mut Vec<Value>) {
         for &id in &region.ops {
             let op = &f.ops[id];
             for r in &op.results {
-                if let Some(v) = self.values.get_mut(r.index()).and_then(Option::take) {
+                // Only what a spare may keep: the rest stays until the next iteration
+                // overwrites it, as before (a loop of small values pays for no more).
+                if let Some(slot) = self.values.get_mut(r.index())
+                    && slot.as_ref().is_some_and(crate::spare::Spare::may_keep)
+                    && let Some(v) = slot.take()
+                {
                     out.push(v);
                 }
             }
@@ -746,7 +751,7 @@ impl Executor<'_, '_> {
                 let done = loop {
                     let mut dead = Vec::new();
                     for (&a, v) in before.args.iter().zip(carried) {
-                        dead.extend(frame.replace(a, v));
+                        dead.extend(frame.replace(a, v).filter(crate::spare::Spare::may_keep));
                     }
                     self.retire(dead);
                     let exit = self.region(f, frame, before)?;
@@ -761,7 +766,7 @@ impl Executor<'_, '_> {
                     }
                     let mut replaced = Vec::new();
                     for (&a, v) in after.args.iter().zip(passed) {
-                        replaced.extend(frame.replace(a, v));
+                        replaced.extend(frame.replace(a, v).filter(crate::spare::Spare::may_keep));
                     }
                     self.retire(replaced);
                     carried = self.region(f, frame, after)?.values;
@@ -792,7 +797,7 @@ impl Executor<'_, '_> {
                     frame.set(body.args[0], Value::Scalar(Scalar::Si64(i)));
                     let mut dead = Vec::new();
                     for (&a, v) in body.args[1..].iter().zip(carried) {
-                        dead.extend(frame.replace(a, v));
+                        dead.extend(frame.replace(a, v).filter(crate::spare::Spare::may_keep));
                     }
                     self.retire(dead);
                     carried = self.region(f, frame, body)?.values;
@@ -911,7 +916,9 @@ impl Executor<'_, '_> {
             Jit::NotMade | Jit::Unavailable => None,
         };
         let Some(e) = engine else { return Attempt::Declined };
-        compile.ahead = e.has_kernel(key);
+        if self.options.timings.is_some() {
+            compile.ahead = e.has_kernel(key);
+        }
         if self.options.timings.is_some()
             && let Some(k) = e.kernel(key, f, id)
         {

@@ -75,6 +75,19 @@ reusable!(f32, F32);
 reusable!(i64, Si64);
 
 impl Spare {
+    /// Whether `value` is of a kind and size `give` may keep (a dense matrix of `f64`, `f32`
+    /// or `si64` cells of at least `MIN_BYTES`); whether nothing else shares it is known only
+    /// when it is given.
+    pub fn may_keep(value: &Value) -> bool {
+        let bytes = |rows: usize, cols: usize, cell: usize| rows.saturating_mul(cols).saturating_mul(cell);
+        match value {
+            Value::Matrix(Matrix::F64(m)) => bytes(m.rows(), m.cols(), 8) >= MIN_BYTES,
+            Value::Matrix(Matrix::F32(m)) => bytes(m.rows(), m.cols(), 4) >= MIN_BYTES,
+            Value::Matrix(Matrix::Si64(m)) => bytes(m.rows(), m.cols(), 8) >= MIN_BYTES,
+            _ => false,
+        }
+    }
+
     /// Keeps the cells of `value` when it is a dense matrix of `f64`, `f32` or `si64` cells, at
     /// least `MIN_BYTES` large, that no other value shares; else drops it. Whether it kept them.
     pub fn give(&mut self, value: Value) -> bool {
