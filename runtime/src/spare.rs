@@ -94,6 +94,9 @@ impl Spare {
         fn own<T: Clone>(m: DenseMatrix<T>) -> Option<Vec<T>> {
             m.into_cells().ok()
         }
+        if !Self::may_keep(&value) {
+            return false;
+        }
         let buffer = match value {
             Value::Matrix(Matrix::F64(m)) => own(m).map(Buffer::F64),
             Value::Matrix(Matrix::F32(m)) => own(m).map(Buffer::F32),
@@ -101,7 +104,7 @@ impl Spare {
             _ => None,
         };
         match buffer {
-            Some(b) if b.bytes() >= MIN_BYTES => {
+            Some(b) => {
                 if self.buffers.len() >= MAX_BUFFERS {
                     self.buffers.remove(0);
                 }
