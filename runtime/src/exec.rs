@@ -445,17 +445,16 @@ impl Frame {
         self.values.get_mut(v.index()).and_then(|slot| slot.replace(x))
     }
 
-    /// Takes the values the ops of `region` (and of the regions inside them) defined that a
-    /// spare may keep: no op outside the region can use them.
+    /// Drops the values the ops of `region` (and of the regions inside them) defined, no op
+    /// outside the region can use them, except those a spare may keep, which it hands over.
     fn take_defined(&mut self, f: &Function, region: &Region, out: &mut Vec<Value>) {
         for &id in &region.ops {
             let op = &f.ops[id];
             for r in &op.results {
-                // Only what a spare may keep: the rest stays until the next iteration
-                // overwrites it, as before (a loop of small values pays for no more).
-                if let Some(slot) = self.values.get_mut(r.index())
-                    && slot.as_ref().is_some_and(crate::spare::Spare::may_keep)
-                    && let Some(v) = slot.take()
+                // Every value goes now (a value on the workers is freed there at once); only
+                // those a spare may keep are handed on.
+                if let Some(v) = self.values.get_mut(r.index()).and_then(Option::take)
+                    && crate::spare::Spare::may_keep(&v)
                 {
                     out.push(v);
                 }
